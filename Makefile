@@ -1,0 +1,50 @@
+# Two entry points for a fresh Debian machine with Node 20, as root:
+#   make demo   — the local lab (the main job)
+#   make test   — lint, type check and every test (what CI runs)
+SHELL := /bin/bash
+DEBIAN_PACKAGES := etcd-server etcd-client iproute2 iptables ipset bird2 gobgpd tcpdump \
+	containernetworking-plugins iputils-ping netcat-openbsd procps conntrack openssl
+DEBIAN_COMMANDS := etcd etcdctl ip iptables ipset bird gobgpd tcpdump ping nc pgrep conntrack openssl
+# The IPIP tests boot Debian's own kernel in qemu: this kernel has no ipip module.
+VM_PACKAGES := qemu-system-x86 linux-image-amd64 busybox-static
+
+.PHONY: deps debian-deps node-deps build demo test lint typecheck unit integration clean
+
+debian-deps:
+	@missing=""; for c in $(DEBIAN_COMMANDS); do command -v $$c >/dev/null 2>&1 || missing="$$missing $$c"; \
+	  done; [ -e /usr/lib/cni/portmap ] || missing="$$missing portmap"; \
+	if [ -n "$$missing" ]; then \
+	  echo "==> installing Debian packages (missing:$$missing)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(DEBIAN_PACKAGES) >/dev/null; \
+	fi
+
+node-deps: node_modules/.package-lock.json
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+deps: debian-deps node-deps
+
+build: node-deps
+	npm run --silent build
+
+lint: node-deps
+	npm run --silent lint
+
+typecheck: node-deps
+	npm run --silent typecheck
+
+unit: build
+	npx vitest run --project unit
+
+integration: deps build
+	npx vitest run --project integration
+
+test: deps build lint typecheck
+	npx vitest run
+
+demo: deps build
+	./bin/tortie-lab demo
+
+clean:
+	rm -rf dist
