@@ -1,0 +1,82 @@
+// The one key/value contract every datastore backend (etcd v3, memory, Kubernetes) implements.
+// Revisions are etcd mod revisions: a store-wide counter, so "revision + 1" resumes a watch exactly.
+
+export interface KV {
+  key: string;
+  value: string;
+  /** Revision of the last write to this key. Used for compare-and-swap. */
+  modRevision: number;
+  /** Revision at which the key was created. */
+  createRevision: number;
+}
+
+export interface ListResult {
+  items: KV[];
+  /** Store revision the listing is consistent at; watch from revision + 1. */
+  revision: number;
+}
+
+export type WatchEvent =
+  | { type: 'put'; kv: KV; prev?: KV }
+  | { type: 'delete'; key: string; revision: number; prev?: KV };
+
+export type DatastoreErrorCode =
+  | 'NotFound'
+  | 'AlreadyExists'
+  | 'Conflict' // mod revision did not match
+  | 'Compacted' // watch revision too old: caller must re-list
+  | 'Unavailable' // cannot reach the datastore
+  | 'Invalid';
+
+export class DatastoreError extends Error {
+  constructor(
+    readonly code: DatastoreErrorCode,
+    message: string,
+    readonly key?: string,
+  ) {
+    super(message);
+    this.name = 'DatastoreError';
+  }
+}
+
+/** One comparison of a transaction: modRevision 0 means "key must not exist". */
+export interface TxnCompare {
+  key: string;
+  modRevision: number;
+}
+
+export type TxnOp = { type: 'put'; key: string; value: string } | { type: 'delete'; key: string };
+
+export interface TxnResult {
+  succeeded: boolean;
+  revision: number;
+}
+
+export interface WatchHandlers {
+  /** Events in revision order; one call per etcd watch response. */
+  onEvents(events: WatchEvent[]): void;
+  /** Compacted (re-list needed) or Unavailable (connection lost; the watch is over). */
+  onError(err: DatastoreError): void;
+}
+
+export interface Watch {
+  close(): Promise<void>;
+}
+
+export interface Backend {
+  /** Human-readable endpoint description for error messages, e.g. "etcdv3 at http://127.0.0.1:2379". */
+  readonly description: string;
+  get(key: string): Promise<KV | undefined>;
+  list(prefix: string): Promise<ListResult>;
+  /** Create only if absent; throws DatastoreError('AlreadyExists'). */
+  create(key: string, value: string): Promise<KV>;
+  /** Update only if the mod revision matches; throws 'Conflict' or 'NotFound'. */
+  update(key: string, value: string, expectedModRevision: number): Promise<KV>;
+  /** Delete (only if the mod revision matches when given); returns the deleted value. */
+  delete(key: string, expectedModRevision?: number): Promise<KV>;
+  /** All-or-nothing multi-key compare-and-swap. */
+  txn(compares: TxnCompare[], ops: TxnOp[]): Promise<TxnResult>;
+  /** Watch a prefix from a revision (inclusive), delivering previous values. */
+  watch(prefix: string, fromRevision: number, handlers: WatchHandlers): Watch;
+  close(): Promise<void>;
+}
