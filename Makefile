@@ -40,8 +40,12 @@ unit: build
 integration: deps build
 	npx vitest run --project integration
 
+# The last line is the plain "N passed, N failed" summary CI reads.
 test: deps build lint typecheck
-	npx vitest run
+	@mkdir -p .test-results
+	@status=0; npx vitest run --reporter=default --reporter=json --outputFile.json=.test-results/vitest.json || status=$$?; \
+	node -e 'const r=require("./.test-results/vitest.json"); console.log(`$${r.numPassedTests} passed, $${r.numFailedTests} failed, $${r.numPendingTests+r.numTodoTests} skipped`)' || true; \
+	exit $$status
 
 demo: deps build
 	./bin/tortie-lab demo
