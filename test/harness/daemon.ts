@@ -1,0 +1,80 @@
+// A daemon process run inside a network namespace (`ip netns exec NS cmd …`, which execs in place,
+// so the child pid IS the daemon's pid and signals reach it directly). Shared by the BIRD and GoBGP
+// launchers: start/kill/signal/stop, stderr tail for error messages, killed on test-process exit.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { openSync, closeSync } from 'node:fs';
+
+const live = new Set<ChildProcess>();
+let hooked = false;
+
+function hookExit(): void {
+  if (hooked) return;
+  hooked = true;
+  process.on('exit', () => {
+    for (const c of live) {
+      try {
+        c.kill('SIGKILL');
+      } catch {
+        /* best effort */
+      }
+    }
+  });
+}
+
+export class NetnsDaemon {
+  private child: ChildProcess | undefined;
+
+  constructor(
+    readonly ns: string,
+    readonly argv: string[],
+    readonly logFile: string,
+  ) {}
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  get running(): boolean {
+    return !!this.child && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  start(): void {
+    hookExit();
+    const fd = openSync(this.logFile, 'a');
+    const child = spawn('ip', ['netns', 'exec', this.ns, ...this.argv], { stdio: ['ignore', fd, fd] });
+    closeSync(fd);
+    live.add(child);
+    child.once('exit', () => live.delete(child));
+    this.child = child;
+  }
+
+  signal(sig: NodeJS.Signals): void {
+    if (this.running) this.child?.kill(sig);
+  }
+
+  /** Sends the signal and waits for the process to exit (SIGKILL by default). */
+  async kill(sig: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const c = this.child;
+    if (!c || !this.running) return;
+    const exited = new Promise<void>((resolve) => c.once('exit', () => resolve()));
+    // A stopped process only dies of SIGKILL; SIGCONT lets a SIGTERM through.
+    c.kill('SIGCONT');
+    c.kill(sig);
+    await exited;
+  }
+}
+
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000, stepMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await probe();
+      if (v !== undefined) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await new Promise((r) => setTimeout(r, stepMs));
+  }
+}

@@ -1,0 +1,120 @@
+// GoBGP 3 (gobgpd) inside a test namespace: TOML config written by the test, gRPC API on the
+// namespace's own loopback (queried with `ip netns exec NS gobgp -p PORT -j …`). stop() kills it
+// and removes its directory.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { run } from './exec.js';
+import { NetnsDaemon, waitFor } from './daemon.js';
+
+export const GOBGP_API_PORT = 50051;
+
+const SESSION_STATES = ['unknown', 'idle', 'connect', 'active', 'opensent', 'openconfirm', 'established'];
+
+export class Gobgp {
+  readonly dir: string;
+  readonly confFile: string;
+  private readonly daemon: NetnsDaemon;
+
+  private constructor(
+    readonly ns: string,
+    config: string,
+    readonly apiPort: number,
+  ) {
+    this.dir = mkdtempSync(join(tmpdir(), 'tortie-gobgp-'));
+    this.confFile = join(this.dir, 'gobgpd.toml');
+    writeFileSync(this.confFile, config);
+    this.daemon = new NetnsDaemon(
+      ns,
+      ['gobgpd', '-f', this.confFile, '--api-hosts', `127.0.0.1:${apiPort}`, '--pprof-disable', '-p', '-l', 'info'],
+      join(this.dir, 'gobgpd.log'),
+    );
+  }
+
+  static async start(ns: string, config: string, apiPort = GOBGP_API_PORT): Promise<Gobgp> {
+    const g = new Gobgp(ns, config, apiPort);
+    try {
+      await g.start();
+    } catch (err) {
+      await g.stop();
+      throw err;
+    }
+    return g;
+  }
+
+  async start(): Promise<void> {
+    this.daemon.start();
+    await waitFor('gobgpd API', async () => {
+      if (!this.daemon.running) throw new Error(`gobgpd exited: ${this.log()}`);
+      await this.cli(['global']);
+      return true;
+    });
+  }
+
+  log(): string {
+    try {
+      return readFileSync(join(this.dir, 'gobgpd.log'), 'utf8').slice(-6000);
+    } catch {
+      return '';
+    }
+  }
+
+  /** Runs the gobgp CLI against this daemon and returns stdout. */
+  async cli(args: string[]): Promise<string> {
+    const r = await run('ip', ['netns', 'exec', this.ns, 'gobgp', '-u', '127.0.0.1', '-p', String(this.apiPort), ...args]);
+    return r.stdout;
+  }
+
+  /** `gobgp -j global rib [-a ipv6]` parsed: prefix → paths. */
+  async rib(family: 4 | 6 = 4): Promise<Record<string, GobgpPath[]>> {
+    const out = await this.cli(['-j', 'global', 'rib', ...(family === 6 ? ['-a', 'ipv6'] : [])]);
+    const trimmed = out.trim();
+    return trimmed ? (JSON.parse(trimmed) as Record<string, GobgpPath[]>) : {};
+  }
+
+  /** `gobgp -j neighbor`: one entry per configured neighbour. */
+  async neighbors(): Promise<GobgpNeighbor[]> {
+    const out = (await this.cli(['-j', 'neighbor'])).trim();
+    return out ? (JSON.parse(out) as GobgpNeighbor[]) : [];
+  }
+
+  async neighborState(address: string): Promise<string | undefined> {
+    const n = (await this.neighbors()).find((x) => x.state?.neighbor_address === address || x.conf?.neighbor_address === address);
+    const st = n?.state?.session_state;
+    // The JSON carries the apipb enum number (6) or its name depending on the build.
+    return typeof st === 'number' ? SESSION_STATES[st] : st?.toLowerCase();
+  }
+
+  signal(sig: NodeJS.Signals): void {
+    this.daemon.signal(sig);
+  }
+
+  kill(sig: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    return this.daemon.kill(sig);
+  }
+
+  async stop(): Promise<void> {
+    await this.daemon.kill('SIGKILL');
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+export interface GobgpPath {
+  nlri: { prefix: string };
+  age?: number;
+  best?: boolean;
+  attrs: Array<{ type: number; [k: string]: unknown }>;
+  'source-id'?: string;
+  'neighbor-ip'?: string;
+}
+
+export interface GobgpNeighbor {
+  conf?: { neighbor_address?: string; peer_asn?: number };
+  state?: { neighbor_address?: string; session_state?: string | number; peer_asn?: number };
+  [k: string]: unknown;
+}
+
+/** Attribute of a path by BGP type code (1 ORIGIN, 2 AS_PATH, 3 NEXT_HOP, 5 LOCAL_PREF, 8 COMMUNITIES…). */
+export function pathAttr(p: GobgpPath, type: number): Record<string, unknown> | undefined {
+  return p.attrs.find((a) => a.type === type);
+}
