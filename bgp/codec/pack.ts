@@ -1,0 +1,151 @@
+// Outgoing UPDATE packing: as many prefixes per message as fit the size limit, the attribute
+// block encoded once per attribute set. Plus the End-of-RIB markers of RFC 4724 §2.
+import { addressBytes } from './address.js';
+import { addPathSend } from './attributes.js';
+import * as C from './constants.js';
+import { maxMessageLength, writeHeader } from './message.js';
+import { encodePrefix, prefixWireSize } from './nlri.js';
+import { encodeAttributes } from './update.js';
+import { Writer } from './writer.js';
+import { BgpEncodeError, type AfiSafi, type CodecContext, type NlriPrefix, type UpdateMessage } from './types.js';
+import type { PathAttributes } from '../types.js';
+
+/** Routes sharing one attribute set. IPv6 prefixes (and IPv4 when nextHops is given) go in MP_REACH_NLRI. */
+export interface RouteGroup {
+  attributes: PathAttributes;
+  prefixes: NlriPrefix[];
+  /** MP_REACH next hops: IPv6 global [+ link-local], or an IPv6 next hop for IPv4 NLRI (RFC 8950). */
+  nextHops?: string[];
+}
+
+const FIXED = C.HEADER_LENGTH + 4; // header + withdrawn length + total attribute length
+const MP_ATTR_HEADER = 4; // flags, type, 2-octet length (worst case)
+
+/** End-of-RIB marker for a family (RFC 4724 §2). */
+export function endOfRib(afi: number, safi: number): UpdateMessage {
+  if (afi === 1 && safi === 1) return { type: 'UPDATE', withdrawn: [], nlri: [] };
+  return { type: 'UPDATE', withdrawn: [], nlri: [], mpUnreach: { afi, safi, withdrawn: [] } };
+}
+
+/** The family an End-of-RIB marker closes, or undefined when u is not one. */
+export function isEndOfRib(u: UpdateMessage): AfiSafi | undefined {
+  if (u.withdrawn.length || u.nlri.length || u.mpReach || u.attributes) return undefined;
+  if (!u.mpUnreach) return { afi: 1, safi: 1 };
+  return u.mpUnreach.withdrawn.length === 0 ? { afi: u.mpUnreach.afi, safi: u.mpUnreach.safi } : undefined;
+}
+
+/**
+ * Encodes withdrawals, then each group's announcements, into UPDATE frames no larger than
+ * maxSize (default: 4096, or 65535 with extended messages).
+ */
+export function packUpdates(groups: readonly RouteGroup[], withdrawals: readonly NlriPrefix[], ctx: CodecContext, maxSize = maxMessageLength(ctx)): Buffer[] {
+  const out: Buffer[] = [];
+  const v4w = withdrawals.filter((p) => p.family === 4);
+  const v6w = withdrawals.filter((p) => p.family === 6);
+  packPlainWithdrawals(out, v4w, ctx, maxSize);
+  packMp(out, v6w, undefined, { afi: 2, safi: 1 }, undefined, ctx, maxSize);
+  for (const g of groups) {
+    const attrW = new Writer(256);
+    encodeAttributes(attrW, { attrs: g.attributes }, ctx);
+    const attrBytes = attrW.finish();
+    const v4 = g.prefixes.filter((p) => p.family === 4);
+    const v6 = g.prefixes.filter((p) => p.family === 6);
+    if (v4.length) {
+      if (g.nextHops?.length) packMp(out, v4, attrBytes, { afi: 1, safi: 1 }, g.nextHops, ctx, maxSize);
+      else {
+        if (g.attributes.nextHop === undefined) throw new BgpEncodeError('packUpdates: IPv4 routes need attributes.nextHop or nextHops');
+        packPlainNlri(out, v4, attrBytes, ctx, maxSize);
+      }
+    }
+    if (v6.length) {
+      if (!g.nextHops?.length) throw new BgpEncodeError('packUpdates: IPv6 routes need nextHops');
+      packMp(out, v6, attrBytes, { afi: 2, safi: 1 }, g.nextHops, ctx, maxSize);
+    }
+  }
+  return out;
+}
+
+function chunks(prefixes: readonly NlriPrefix[], room: number, addPath: boolean): NlriPrefix[][] {
+  const out: NlriPrefix[][] = [];
+  let cur: NlriPrefix[] = [];
+  let used = 0;
+  for (const p of prefixes) {
+    const n = prefixWireSize(p, addPath);
+    if (used + n > room && cur.length) {
+      out.push(cur);
+      cur = [];
+      used = 0;
+    }
+    cur.push(p);
+    used += n;
+  }
+  if (cur.length) out.push(cur);
+  return out;
+}
+
+function checkRoom(room: number, what: string): void {
+  // The largest single prefix: IPv6 /128 with a path id.
+  if (room < 1 + 16 + 4) throw new BgpEncodeError(`packUpdates: ${what} leave no room for a prefix`);
+}
+
+function packPlainWithdrawals(out: Buffer[], ps: readonly NlriPrefix[], ctx: CodecContext, max: number): void {
+  if (!ps.length) return;
+  const addPath = addPathSend(ctx, 1, 1);
+  for (const chunk of chunks(ps, max - FIXED, addPath)) {
+    const w = new Writer(max);
+    const lenAt = writeHeader(w, C.MSG_UPDATE);
+    const wAt = w.reserve(2);
+    for (const p of chunk) encodePrefix(w, p, addPath);
+    w.patchLength(wAt, 2);
+    w.u16(0);
+    w.setU16(lenAt, w.offset);
+    out.push(w.finish());
+  }
+}
+
+function packPlainNlri(out: Buffer[], ps: readonly NlriPrefix[], attrs: Buffer, ctx: CodecContext, max: number): void {
+  const addPath = addPathSend(ctx, 1, 1);
+  const room = max - FIXED - attrs.length;
+  checkRoom(room, `attributes of ${attrs.length} octets`);
+  for (const chunk of chunks(ps, room, addPath)) {
+    const w = new Writer(max);
+    const lenAt = writeHeader(w, C.MSG_UPDATE);
+    w.u16(0).u16(attrs.length).bytes(attrs);
+    for (const p of chunk) encodePrefix(w, p, addPath);
+    w.setU16(lenAt, w.offset);
+    out.push(w.finish());
+  }
+}
+
+/** MP_REACH (nextHops given) or MP_UNREACH (nextHops undefined) messages, MP attribute first. */
+function packMp(out: Buffer[], ps: readonly NlriPrefix[], attrs: Buffer | undefined, fam: AfiSafi, nextHops: string[] | undefined, ctx: CodecContext, max: number): void {
+  if (!ps.length) return;
+  const addPath = addPathSend(ctx, fam.afi, fam.safi);
+  const nh = (nextHops ?? []).map((a, i) => addressBytes(a, `nextHops[${i}]`));
+  if (nextHops && (nh.length < 1 || nh.length > 2)) throw new BgpEncodeError('packUpdates: nextHops must hold one or two addresses');
+  const nhLen = nh.reduce((n, b) => n + b.length, 0);
+  const mpFixed = nextHops ? 3 + 1 + nhLen + 1 : 3;
+  const attrLen = attrs?.length ?? 0;
+  const room = max - FIXED - MP_ATTR_HEADER - mpFixed - attrLen;
+  checkRoom(room, `attributes of ${attrLen} octets`);
+  for (const chunk of chunks(ps, room, addPath)) {
+    const w = new Writer(max);
+    const lenAt = writeHeader(w, C.MSG_UPDATE);
+    w.u16(0);
+    const aAt = w.reserve(2);
+    const mpAt = w.offset;
+    w.u8(C.FLAG_OPTIONAL | C.FLAG_EXTENDED_LENGTH).u8(nextHops ? C.ATTR_MP_REACH_NLRI : C.ATTR_MP_UNREACH_NLRI).u16(0);
+    w.u16(fam.afi).u8(fam.safi);
+    if (nextHops) {
+      w.u8(nhLen);
+      for (const b of nh) w.bytes(b);
+      w.u8(0);
+    }
+    for (const p of chunk) encodePrefix(w, p, addPath);
+    w.endAttribute(mpAt);
+    if (attrs) w.bytes(attrs);
+    w.patchLength(aAt, 2);
+    w.setU16(lenAt, w.offset);
+    out.push(w.finish());
+  }
+}
