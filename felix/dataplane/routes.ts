@@ -1,0 +1,93 @@
+// Route driver: reconciles the kernel's main table against the desired routes through rtnetlink.
+// Only routes carrying our protocol number are ever deleted; foreign routes are left alone.
+import { createRtNetlink, type RtNetlinkSocket } from 'netlink';
+import type { DesiredRoute } from '../calc/types.js';
+import { deleteKey, encodeRoute, MAIN_TABLE, parseKernelRoute, sameRoute, TORTIE_PROTO, type KernelRoute } from './netlink-codec.js';
+
+const NLM_F_REPLACE = 0x100;
+const NLM_F_CREATE = 0x400;
+/** Requests in flight at once: the kernel handles them in order on one socket, so this is our batch. */
+const BATCH = 256;
+
+export interface RouteApplyResult {
+  added: number;
+  removed: number;
+  unchanged: number;
+  errors: string[];
+}
+
+export class RouteDriver {
+  private readonly sock: RtNetlinkSocket;
+
+  constructor(sock?: RtNetlinkSocket) {
+    this.sock = sock ?? createRtNetlink();
+  }
+
+  async linkIndexes(): Promise<Map<string, number>> {
+    const links = await this.sock.getLinks();
+    const m = new Map<string, number>();
+    for (const l of links) if (l.attrs.ifname !== undefined && l.data.index !== undefined) m.set(l.attrs.ifname, l.data.index);
+    return m;
+  }
+
+  /** Every route in the main table, ours and foreign, with device names resolved. */
+  async listRoutes(indexes?: Map<string, number>): Promise<KernelRoute[]> {
+    const idx = indexes ?? (await this.linkIndexes());
+    const names = new Map([...idx].map(([n, i]) => [i, n]));
+    const out: KernelRoute[] = [];
+    for (const m of await this.sock.getRoutes()) {
+      const r = parseKernelRoute(m, names);
+      if (r && r.table === MAIN_TABLE) out.push(r);
+    }
+    return out;
+  }
+
+  async listOurs(): Promise<KernelRoute[]> {
+    return (await this.listRoutes()).filter((r) => r.protocol === TORTIE_PROTO);
+  }
+
+  /** Makes our routes exactly `desired`: adds/replaces what differs, deletes our extras. */
+  async apply(desired: readonly DesiredRoute[]): Promise<RouteApplyResult> {
+    const idx = await this.linkIndexes();
+    const all = await this.listRoutes(idx);
+    const ours = new Map(all.filter((r) => r.protocol === TORTIE_PROTO).map((r) => [r.dst, r]));
+    const wanted = new Map(desired.map((r) => [r.dst, r]));
+    const result: RouteApplyResult = { added: 0, removed: 0, unchanged: 0, errors: [] };
+    const ops: Array<() => Promise<unknown>> = [];
+
+    for (const [dst, have] of ours) {
+      if (wanted.has(dst)) continue;
+      const k = deleteKey(have);
+      ops.push(() => this.sock.delRoute(k.data, k.attrs).then(() => result.removed++, (e: unknown) => result.errors.push(`delete ${dst}: ${errText(e)}`)));
+    }
+    for (const [dst, want] of wanted) {
+      const have = ours.get(dst);
+      if (have && sameRoute(want, have)) {
+        result.unchanged++;
+        continue;
+      }
+      const enc = encodeRoute(want, (n) => idx.get(n));
+      if (typeof enc === 'string') {
+        result.errors.push(`add ${dst}: ${enc}`);
+        continue;
+      }
+      // REPLACE: a changed next hop is swapped in place, never a gap between delete and add.
+      ops.push(() =>
+        this.sock.newRoute(enc.data, enc.attrs, { flags: NLM_F_CREATE | NLM_F_REPLACE }).then(
+          () => result.added++,
+          (e: unknown) => result.errors.push(`add ${dst}: ${errText(e)}`),
+        ),
+      );
+    }
+    for (let i = 0; i < ops.length; i += BATCH) await Promise.all(ops.slice(i, i + BATCH).map((op) => op()));
+    return result;
+  }
+
+  close(): void {
+    this.sock.socket.close();
+  }
+}
+
+function errText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}

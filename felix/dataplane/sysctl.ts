@@ -1,0 +1,23 @@
+// Kernel knobs felix owns: forwarding on, and on each workload interface proxy ARP (pods use
+// 169.254.1.1 as gateway) with strict-off reverse-path filtering.
+import { writeFile } from 'node:fs/promises';
+
+async function set(path: string, value: string): Promise<string | undefined> {
+  try {
+    await writeFile(path, value);
+    return undefined;
+  } catch (e) {
+    return `${path}: ${e instanceof Error ? e.message : String(e)}`;
+  }
+}
+
+export async function applySysctls(workloadIfaces: readonly string[]): Promise<string[]> {
+  const errs: Array<string | undefined> = [await set('/proc/sys/net/ipv4/ip_forward', '1')];
+  for (const i of workloadIfaces) {
+    if (!/^[A-Za-z0-9_.-]{1,15}$/.test(i)) continue; // never build a path from a strange name
+    errs.push(await set(`/proc/sys/net/ipv4/conf/${i}/proxy_arp`, '1'));
+    errs.push(await set(`/proc/sys/net/ipv4/conf/${i}/rp_filter`, '1'));
+    errs.push(await set(`/proc/sys/net/ipv4/neigh/${i}/proxy_delay`, '0'));
+  }
+  return errs.filter((e): e is string => e !== undefined);
+}
