@@ -1,7 +1,7 @@
 // Vocabulary of the pure session FSM (RFC 4271 §8): configuration, events in, actions out.
 // The FSM owns no sockets and no timers: the driver (session.ts) turns actions into I/O and
 // feeds what happens back in as events, so every transition is unit-testable.
-import type { AfiSafi, BgpMessage, Capability, CodecContext, NotificationMessage, OpenMessage } from '../codec/types.js';
+import type { AfiSafi, BgpMessage, CodecContext, NotificationMessage, OpenMessage } from '../codec/types.js';
 
 export type FsmState = 'Idle' | 'Connect' | 'Active' | 'OpenSent' | 'OpenConfirm' | 'Established';
 

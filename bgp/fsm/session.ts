@@ -1,0 +1,291 @@
+// Thin socket driver around the pure SessionFsm: turns actions into TCP connects, writes and
+// timers, and feeds socket events back as FSM events. Received frames are decoded and processed in
+// slices (yielding to the event loop every SLICE messages) so a large UPDATE burst never starves
+// keepalives or hold timers (the failure of GoBGP issue #2854).
+import { Socket, connect } from 'node:net';
+import type { Logger } from 'pino';
+import { MessageFramer, decodeMessage, describeNotification, encodeMessage } from '../codec/index.js';
+import type { BgpMessage, CodecContext, NotificationMessage, UpdateMessage, RouteRefreshMessage } from '../codec/types.js';
+import { SessionFsm } from './fsm.js';
+import type { FsmAction, FsmConfig, FsmEvent, FsmState, NegotiatedSession, TimerName } from './types.js';
+
+/** Messages decoded per event-loop turn before yielding. */
+export const SLICE = 64;
+
+export interface SessionOptions {
+  fsm: FsmConfig;
+  peerAddress: string;
+  /** Peer's TCP port, default 179. */
+  peerPort?: number;
+  /** Source address for our outgoing connection. */
+  localAddress?: string;
+  logger: Logger;
+}
+
+export interface SessionEvents {
+  established?(s: NegotiatedSession): void;
+  down?(reason: string, n: { sent?: NotificationMessage; received?: NotificationMessage }): void;
+  update?(u: UpdateMessage, info: { treatAsWithdraw?: boolean }): void;
+  routeRefresh?(r: RouteRefreshMessage): void;
+  state?(from: FsmState, to: FsmState): void;
+}
+
+interface ConnIo {
+  socket: Socket;
+  framer: MessageFramer;
+  queue: Buffer[];
+  draining: boolean;
+  ctx: CodecContext;
+}
+
+const PRE_OPEN_CTX: CodecContext = { fourOctetAs: false };
+
+export class BgpSession {
+  readonly fsm: SessionFsm;
+  private readonly conns = new Map<number, ConnIo>();
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private established: { conn: number; session: NegotiatedSession } | undefined;
+  private inboundIds = 1_000_000;
+  /** When the FSM last changed state (ms since epoch): the SINCE column of `node status`. */
+  since = Date.now();
+  lastNotification: string | undefined;
+  listeners: SessionEvents = {};
+  private closed = false;
+
+  constructor(readonly opts: SessionOptions) {
+    this.fsm = new SessionFsm(opts.fsm, { now: () => Date.now(), random: Math.random });
+  }
+
+  get state(): FsmState {
+    return this.fsm.state;
+  }
+
+  get negotiated(): NegotiatedSession | undefined {
+    return this.established?.session;
+  }
+
+  start(): void {
+    this.closed = false;
+    this.feed({ type: 'Start' });
+  }
+
+  /** Administrative stop: Cease (subcode 2 by default, 3 = peer de-configured) and no restart. */
+  stop(subcode = 2, reason = 'administratively stopped'): void {
+    this.feed({ type: 'Stop', subcode, reason });
+    for (const t of this.timers.values()) clearTimeout(t);
+    this.timers.clear();
+    this.closed = true;
+  }
+
+  /** Hands over a connection the speaker accepted from this peer's address. */
+  accept(socket: Socket): void {
+    const id = this.inboundIds++;
+    this.attach(id, socket);
+    this.feed({ type: 'TcpConnected', conn: id, dir: 'in' });
+  }
+
+  /** Sends a message on the established session; false when there is none. */
+  send(msg: BgpMessage): boolean {
+    const e = this.established;
+    const io = e && this.conns.get(e.conn);
+    if (!io) return false;
+    io.socket.write(encodeMessage(msg, io.ctx));
+    return true;
+  }
+
+  /** Writes pre-encoded messages (packUpdates output) on the established session. */
+  sendRaw(frames: Buffer[]): boolean {
+    const e = this.established;
+    const io = e && this.conns.get(e.conn);
+    if (!io) return false;
+    for (const f of frames) io.socket.write(f);
+    return true;
+  }
+
+  /** Our address on the established connection (next-hop-self). */
+  get localAddress(): string | undefined {
+    const e = this.established;
+    const a = e && this.conns.get(e.conn)?.socket.localAddress;
+    return a?.startsWith('::ffff:') ? a.slice(7) : a;
+  }
+
+  /** The codec context of the established session (for packUpdates). */
+  get codecContext(): CodecContext | undefined {
+    const e = this.established;
+    return e && this.conns.get(e.conn)?.ctx;
+  }
+
+  private feed(ev: FsmEvent): void {
+    let acts: FsmAction[];
+    try {
+      acts = this.fsm.handle(ev);
+    } catch (err) {
+      this.opts.logger.error({ err, event: ev.type }, 'BGP FSM failed to handle event');
+      return;
+    }
+    for (const a of acts) this.act(a);
+  }
+
+  private act(a: FsmAction): void {
+    const log = this.opts.logger;
+    switch (a.type) {
+      case 'connect':
+        this.connectOut(a.conn);
+        return;
+      case 'send': {
+        const io = this.conns.get(a.conn);
+        if (!io) return;
+        if (a.message.type === 'NOTIFICATION')
+          log.warn({ peer: this.opts.peerAddress, code: a.message.code, subcode: a.message.subcode }, `sending NOTIFICATION: ${describeNotification(a.message.code, a.message.subcode, a.message.data)}`);
+        try {
+          io.socket.write(encodeMessage(a.message, io.ctx));
+        } catch (err) {
+          log.error({ err, peer: this.opts.peerAddress }, 'cannot encode message');
+        }
+        return;
+      }
+      case 'close': {
+        const io = this.conns.get(a.conn);
+        this.conns.delete(a.conn);
+        if (this.established?.conn === a.conn) this.established = undefined;
+        if (io) {
+          io.queue.length = 0;
+          // end() lets a just-written NOTIFICATION reach the peer; destroy soon after regardless.
+          io.socket.end();
+          setTimeout(() => io.socket.destroy(), 1000).unref();
+        }
+        return;
+      }
+      case 'startTimer': {
+        const key = `${a.timer}:${a.conn ?? ''}`;
+        const old = this.timers.get(key);
+        if (old) clearTimeout(old);
+        const t = setTimeout(() => {
+          this.timers.delete(key);
+          this.feed({ type: 'TimerExpired', timer: a.timer as TimerName, conn: a.conn });
+        }, Math.max(0, a.seconds * 1000));
+        t.unref();
+        this.timers.set(key, t);
+        return;
+      }
+      case 'stopTimer': {
+        const key = `${a.timer}:${a.conn ?? ''}`;
+        const t = this.timers.get(key);
+        if (t) clearTimeout(t);
+        this.timers.delete(key);
+        return;
+      }
+      case 'established': {
+        this.established = { conn: a.conn, session: a.session };
+        const io = this.conns.get(a.conn);
+        if (io) io.ctx = a.session.codec;
+        log.info({ peer: this.opts.peerAddress, holdTime: a.session.holdTime, families: a.session.families }, 'BGP session established');
+        this.listeners.established?.(a.session);
+        return;
+      }
+      case 'deliver':
+        if (a.message.type === 'UPDATE') this.listeners.update?.(a.message, {});
+        else if (a.message.type === 'ROUTE_REFRESH') this.listeners.routeRefresh?.(a.message);
+        return;
+      case 'down': {
+        this.established = undefined;
+        if (a.received) {
+          this.lastNotification = `received ${describeNotification(a.received.code, a.received.subcode, a.received.data)}`;
+          log.warn({ peer: this.opts.peerAddress, code: a.received.code, subcode: a.received.subcode }, `NOTIFICATION from peer: ${describeNotification(a.received.code, a.received.subcode, a.received.data)}`);
+        } else if (a.sent) this.lastNotification = `sent ${describeNotification(a.sent.code, a.sent.subcode, a.sent.data)}`;
+        log.info({ peer: this.opts.peerAddress, reason: a.reason }, 'BGP session down');
+        this.listeners.down?.(a.reason, { sent: a.sent, received: a.received });
+        return;
+      }
+      case 'state':
+        this.since = Date.now();
+        log.debug({ peer: this.opts.peerAddress, from: a.from, to: a.to }, 'BGP FSM state');
+        this.listeners.state?.(a.from, a.to);
+        return;
+    }
+  }
+
+  private connectOut(id: number): void {
+    const socket = connect({ host: this.opts.peerAddress, port: this.opts.peerPort ?? 179, localAddress: this.opts.localAddress });
+    let connected = false;
+    socket.once('connect', () => {
+      connected = true;
+      socket.setNoDelay(true);
+      this.attach(id, socket);
+      this.feed({ type: 'TcpConnected', conn: id, dir: 'out' });
+    });
+    socket.once('error', (err) => {
+      if (!connected) {
+        socket.destroy();
+        if (!this.closed) this.feed({ type: 'TcpFailed', conn: id, error: err.message });
+      }
+    });
+  }
+
+  private attach(id: number, socket: Socket): void {
+    const io: ConnIo = { socket, framer: new MessageFramer(), queue: [], draining: false, ctx: PRE_OPEN_CTX };
+    this.conns.set(id, io);
+    socket.on('data', (chunk: Buffer) => {
+      if (this.conns.get(id) !== io) return;
+      this.feed({ type: 'Traffic', conn: id });
+      let frames: Buffer[];
+      try {
+        frames = io.framer.push(chunk);
+      } catch (err) {
+        this.opts.logger.error({ err }, 'framer failed');
+        frames = [];
+      }
+      io.queue.push(...frames);
+      if (io.framer.error) {
+        io.queue.length = 0;
+        this.feed({ type: 'ProtocolError', conn: id, notification: io.framer.error, reason: 'bad message header' });
+        return;
+      }
+      this.drain(id, io);
+    });
+    const gone = (err?: Error): void => {
+      if (this.conns.get(id) !== io) return;
+      this.feed({ type: 'TcpClosed', conn: id, error: err?.message });
+    };
+    socket.on('error', gone);
+    socket.on('close', () => gone());
+  }
+
+  /** Decodes and handles queued frames, SLICE per turn of the event loop. */
+  private drain(id: number, io: ConnIo): void {
+    if (io.draining) return;
+    io.draining = true;
+    const step = (): void => {
+      let n = 0;
+      while (io.queue.length && n++ < SLICE) {
+        if (this.conns.get(id) !== io) {
+          io.queue.length = 0;
+          break;
+        }
+        const frame = io.queue.shift() as Buffer;
+        this.handleFrame(id, io, frame);
+      }
+      if (io.queue.length && this.conns.get(id) === io) setImmediate(step);
+      else io.draining = false;
+    };
+    step();
+  }
+
+  private handleFrame(id: number, io: ConnIo, frame: Buffer): void {
+    let out;
+    try {
+      out = decodeMessage(frame, io.ctx);
+    } catch (err) {
+      this.opts.logger.error({ err, peer: this.opts.peerAddress }, 'decoder threw');
+      out = { ok: false as const, notification: { type: 'NOTIFICATION' as const, code: 3, subcode: 0, data: Buffer.alloc(0) }, reason: String(err) };
+    }
+    if (!out.ok) {
+      io.queue.length = 0;
+      this.feed({ type: 'ProtocolError', conn: id, notification: out.notification, reason: out.reason });
+      return;
+    }
+    if (out.warnings?.length) this.opts.logger.warn({ peer: this.opts.peerAddress, warnings: out.warnings, discarded: out.discarded }, 'UPDATE errors tolerated (RFC 7606)');
+    // On treat-as-withdraw the decoder already moved announced prefixes to the withdrawn lists.
+    this.feed({ type: 'Message', conn: id, message: out.message });
+  }
+}

@@ -1,0 +1,80 @@
+// Configuration and status vocabulary of the speaker. PeerConfig matches what the Calico
+// config generator (bgp/config) produces, so its output feeds setPeers() directly.
+import type { PathAttributes, Prefix } from '../types.js';
+
+export type PeerType = 'mesh' | 'global' | 'node';
+
+export interface PeerConfig {
+  /** Calico-style name: Mesh_10_0_0_2, Global_…, Node_… */
+  name?: string;
+  /** Peer IP (v4 or v6). */
+  address: string;
+  asNumber: number;
+  type: PeerType;
+  port?: number;
+  passive?: boolean;
+  /** We reflect routes to this iBGP peer (we are its route reflector). */
+  rrClient?: boolean;
+  /** Source address for our connection. */
+  sourceAddress?: string;
+  keepOriginalNextHop?: boolean;
+  holdTime?: number;
+}
+
+export interface GracefulRestartConfig {
+  /** Restart time we advertise, seconds (default 120, like BIRD). */
+  restartTime?: number;
+  /** We are restarting now: advertise R and forwarding state, and defer selection. */
+  restarting?: boolean;
+  /** Longest we wait for peers' End-of-RIB before selecting anyway, seconds (default 360, like BIRD's "wait for all"). */
+  deferralTime?: number;
+}
+
+export interface SpeakerConfig {
+  asNumber: number;
+  routerId: string;
+  /** Listen port (default 179); 0 = do not listen. */
+  listenPort?: number;
+  /** Addresses to listen on (default ['::'] — dual stack). */
+  listenAddresses?: string[];
+  /** Our cluster id as a route reflector (default routerId). */
+  clusterId?: string;
+  holdTime?: number;
+  connectRetryTime?: number;
+  connectRetryMax?: number;
+  errorWait?: [number, number];
+  gracefulRestart?: GracefulRestartConfig;
+  /** Families to negotiate: 4 and/or 6 (default both). */
+  families?: Array<4 | 6>;
+}
+
+export interface OriginatedRoute {
+  prefix: Prefix;
+  attrs: PathAttributes;
+}
+
+export interface PeerStatus {
+  name: string;
+  address: string;
+  asNumber: number;
+  type: PeerType;
+  state: string;
+  /** ISO time of the last state change. */
+  since: string;
+  info: string;
+  prefixesReceived: number;
+  prefixesAccepted: number;
+  prefixesAdvertised: number;
+  gracefulRestart?: 'stale' | undefined;
+}
+
+export interface RouteStatus {
+  prefix: string;
+  nextHop: string;
+  source: string;
+  asPath: string;
+  localPref?: number;
+  communities?: string[];
+  best: boolean;
+  stale?: boolean;
+}
