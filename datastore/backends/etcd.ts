@@ -3,6 +3,7 @@
 // Values are stored byte-for-byte as given (the resource layer writes Calico's JSON).
 import { Etcd3, CompareResult, CompareTarget, type IKeyValue, type IRequestOp, type ICompare, type IWatchResponse, type IEvent } from 'etcd3';
 import { noop } from 'cockatiel';
+import { rootCertificates } from 'node:tls';
 import {
   DatastoreError,
   type Backend,
@@ -17,8 +18,8 @@ import {
 } from '../backend.js';
 
 export interface EtcdTlsCredentials {
-  /** PEM CA certificate that signed the server's certificate. */
-  ca: Buffer;
+  /** PEM CA certificate that signed the server's certificate; the system roots when absent. */
+  ca?: Buffer;
   /** PEM client certificate and key, when etcd requires client-cert auth. */
   cert?: Buffer;
   key?: Buffer;
@@ -28,6 +29,8 @@ export interface EtcdBackendOptions {
   /** e.g. ["http://127.0.0.1:2379"]; a scheme is required (https when TLS is used). */
   endpoints: string[];
   tls?: EtcdTlsCredentials;
+  /** etcd user/password authentication (calico's etcdUsername / etcdPassword). */
+  auth?: { username: string; password: string };
   /**
    * Budget for one operation including fail-over between endpoints. Unreachable etcd must be reported
    * well within 5 s, so the default is 4 s (etcd3 would otherwise retry and circuit-break on its own).
@@ -91,8 +94,9 @@ export class EtcdBackend implements Backend {
     this.client = new Etcd3({
       hosts: opts.endpoints,
       ...(opts.tls
-        ? { credentials: { rootCertificate: opts.tls.ca, ...(opts.tls.key ? { privateKey: opts.tls.key } : {}), ...(opts.tls.cert ? { certChain: opts.tls.cert } : {}) } }
+        ? { credentials: { rootCertificate: opts.tls.ca ?? Buffer.from(rootCertificates.join('\n')), ...(opts.tls.key ? { privateKey: opts.tls.key } : {}), ...(opts.tls.cert ? { certChain: opts.tls.cert } : {}) } }
         : {}),
+      ...(opts.auth ? { auth: { ...opts.auth, callOptions: () => ({ deadline: Date.now() + (opts.callTimeoutMs ?? 4000) }) } } : {}),
       // We bound every call ourselves and report failure to the caller, who decides (syncer: back-off
       // and re-list). etcd3's default retry + circuit breaker would hide an outage for seconds.
       faultHandling: { host: () => noop, global: noop },

@@ -1,0 +1,54 @@
+// Turns a connection config into a Backend. Reading the TLS files happens here (not in the pure
+// config parser) so that a missing or unreadable file is reported with the field that named it.
+import { readFileSync } from 'node:fs';
+import type { Backend } from '../backend.js';
+import { DatastoreConfigError, type DatastoreConfig } from '../config.js';
+import { EtcdBackend, type EtcdTlsCredentials } from './etcd.js';
+
+export { EtcdBackend } from './etcd.js';
+export { MemoryBackend } from './memory.js';
+
+export interface CreateBackendOptions {
+  /** Per-call budget, default 4 s (unreachable etcd must be reported within 5 s). */
+  callTimeoutMs?: number;
+  /** Injected for tests. */
+  readFile?: (path: string) => Buffer;
+}
+
+export function createBackend(config: DatastoreConfig, opts: CreateBackendOptions = {}): Backend {
+  if (config.type === 'kubernetes') {
+    throw new DatastoreConfigError(
+      `${config.source}: datastoreType kubernetes is not supported yet; use etcdv3 (DATASTORE_TYPE=etcdv3 with ETCD_ENDPOINTS)`,
+      config.source,
+      'datastoreType',
+    );
+  }
+  const read = opts.readFile ?? ((p: string) => readFileSync(p));
+  const e = config.etcd;
+  const load = (file: string | undefined, inline: string | undefined, field: string): Buffer | undefined => {
+    if (inline) return Buffer.from(inline, 'utf8');
+    if (!file) return undefined;
+    try {
+      return read(file);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (err as Error).message;
+      throw new DatastoreConfigError(`${config.source}: ${field} ${file}: ${why}`, config.source, field);
+    }
+  };
+  const secure = e.endpoints.every((ep) => ep.startsWith('https://'));
+  let tls: EtcdTlsCredentials | undefined;
+  if (secure) {
+    const ca = load(e.caCertFile, e.caCert, 'etcdCACertFile');
+    const cert = load(e.certFile, e.cert, 'etcdCertFile');
+    const key = load(e.keyFile, e.key, 'etcdKeyFile');
+    // Without a CA file the system roots are used (etcd3 does that when given no credentials).
+    if (ca || cert || key) tls = { ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}) };
+  }
+  return new EtcdBackend({
+    endpoints: e.endpoints,
+    ...(tls ? { tls } : {}),
+    ...(e.username ? { auth: { username: e.username, password: e.password ?? '' } } : {}),
+    ...(opts.callTimeoutMs ? { callTimeoutMs: opts.callTimeoutMs } : {}),
+  });
+}
