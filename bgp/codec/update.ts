@@ -159,7 +159,8 @@ export function decodeUpdate(body: Buffer, ctx: CodecContext): UpdateDecodeResul
   const message: UpdateMessage = { type: 'UPDATE', withdrawn, nlri };
   if (st.attrs.origin !== undefined && st.attrs.asPath !== undefined) {
     const attrs = st.attrs as PathAttributes;
-    if (unknown.length) attrs.unknown = unknown;
+    // Kept in type order, the order they are sent in, so decoding is canonical.
+    if (unknown.length) attrs.unknown = unknown.sort((a, b) => a.type - b.type);
     message.attributes = attrs;
   } else if (Object.keys(st.attrs).length > 0 || unknown.length > 0) {
     if (!announces) warnings.push('path attributes without ORIGIN and AS_PATH on an UPDATE that announces nothing: ignored');
