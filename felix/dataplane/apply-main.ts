@@ -19,6 +19,7 @@ async function main(): Promise<void> {
   try {
     const report = await applyState(state, driver);
     process.stdout.write(`${JSON.stringify(report)}\n`);
+    if (report.errors.length) process.stderr.write(`${report.errors.join('\n')}\n`);
     process.exitCode = report.errors.length ? 1 : 0;
   } finally {
     driver.close();

@@ -1,0 +1,44 @@
+// The lab's fixed address plan: segment k is 10.0.k.0/24 with the router at .1, etcd at 10.0.0.2,
+// hosts from .11; the default pool is 10.65.0.0/16 with node i owning the /26 at 10.65.i.0.
+import { createHash } from 'node:crypto';
+
+export const POOL_CIDR = '10.65.0.0/16';
+export const ETCD_IP = '10.0.0.2';
+
+export function segmentCidr(k: number): string {
+  return `10.0.${k}.0/24`;
+}
+
+export function routerIp(k: number): string {
+  return `10.0.${k}.1`;
+}
+
+export function hostIp(index: number, subnet: number): string {
+  return `10.0.${subnet}.${10 + index}/24`;
+}
+
+export function nodeBlock(index: number): string {
+  return `10.65.${index}.0/26`;
+}
+
+/** Host index i (1-based) of the node's block, k-th pod address (tunnel address takes .0). */
+export function podIp(block: string, used: ReadonlySet<string>): string | undefined {
+  const [a, b, c] = block.split('.');
+  for (let d = 1; d < 63; d++) {
+    const ip = `${a}.${b}.${c}.${d}`;
+    if (!used.has(ip)) return ip;
+  }
+  return undefined;
+}
+
+/** Calico-style host-side interface name: "cali" + 11 hex chars of a hash of the workload id. */
+export function caliName(workloadId: string): string {
+  return `cali${createHash('sha1').update(workloadId).digest('hex').slice(0, 11)}`;
+}
+
+/** Deterministic locally administered MAC for a node's VTEP. */
+export function vtepMac(node: string): string {
+  const h = createHash('sha1').update(`vtep:${node}`).digest();
+  const bytes = [0x66, h[0] ?? 0, h[1] ?? 0, h[2] ?? 0, h[3] ?? 0, h[4] ?? 0];
+  return bytes.map((x) => x.toString(16).padStart(2, '0')).join(':');
+}

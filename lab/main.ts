@@ -1,0 +1,159 @@
+// tortie-lab: builds a local cluster in network namespaces. The README's main job.
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { Command, InvalidArgumentError } from 'commander';
+import { formatMatrix, pingMatrix } from './ping.js';
+import { collectStatus, formatStatus } from './status.js';
+import { requireState, saveState, type Encap } from './state.js';
+import { addPod, attach, delPod, down, up } from './topology.js';
+
+const log = (l: string): void => void process.stdout.write(`${l}\n`);
+
+function intArg(name: string, min: number, max: number): (v: string) => number {
+  return (v) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`${name} must be an integer ${min}..${max}`);
+    return n;
+  };
+}
+
+function labels(v: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const kv of v.split(',').filter(Boolean)) {
+    const i = kv.indexOf('=');
+    if (i <= 0) throw new InvalidArgumentError(`label "${kv}" must be key=value`);
+    out[kv.slice(0, i)] = kv.slice(i + 1);
+  }
+  return out;
+}
+
+async function doPing(): Promise<boolean> {
+  const s = requireState();
+  const results = await pingMatrix(s.pods);
+  log(formatMatrix(s.pods, results));
+  return results.every((r) => r.ok);
+}
+
+function resolveNs(name: string): string {
+  const s = requireState();
+  const ns = s.nodes.find((n) => n.name === name)?.ns ?? s.pods.find((p) => p.name === name || `${p.namespace}/${p.name}` === name)?.ns ?? s.attached.find((a) => a.name === name)?.ns;
+  if (ns) return ns;
+  if (name === 'etcd') return s.etcdNs;
+  if (name === 'router' && s.routerNs) return s.routerNs;
+  throw new Error(`no node, pod or attached namespace named "${name}"`);
+}
+
+const program = new Command('tortie-lab').description('Tortie local lab: a cluster in network namespaces').showHelpAfterError();
+
+program
+  .command('up')
+  .description('build the lab')
+  .option('--nodes <n>', 'number of hosts', intArg('--nodes', 1, 50), 3)
+  .option('--subnets <k>', '1 or 2 L2 segments (2 adds a router between them)', intArg('--subnets', 1, 2), 1)
+  .option('--encap <mode>', 'none | ipip | vxlan', 'none')
+  .option('--cross-subnet', 'encapsulate only between subnets', false)
+  .option('--no-nat-outgoing', 'do not masquerade pod traffic leaving the pool')
+  .option('--rr <n>', 'route reflectors (needs BGP; not wired yet)', intArg('--rr', 0, 4), 0)
+  .option('--pods-per-node <k>', 'pods per host', intArg('--pods-per-node', 0, 60), 2)
+  .action(async (o: { nodes: number; subnets: number; encap: string; crossSubnet: boolean; natOutgoing: boolean; rr: number; podsPerNode: number }) => {
+    if (!['none', 'ipip', 'vxlan'].includes(o.encap)) throw new InvalidArgumentError(`--encap must be none, ipip or vxlan, got "${o.encap}"`);
+    if (o.rr > 0) log('note: --rr needs the BGP speaker, which the lab does not run yet; building without reflectors');
+    await up({ nodes: o.nodes, subnets: o.subnets === 2 ? 2 : 1, encap: o.encap as Encap, crossSubnet: o.crossSubnet, natOutgoing: o.natOutgoing, podsPerNode: o.podsPerNode, log });
+    log('lab is up: `tortie-lab status`, `tortie-lab ping`, `tortie-lab down`');
+  });
+
+program
+  .command('status')
+  .option('-o, --output <fmt>', 'text | json', 'text')
+  .action(async (o: { output: string }) => {
+    const st = await collectStatus(requireState());
+    log(o.output === 'json' ? JSON.stringify(st, null, 2) : formatStatus(st));
+  });
+
+program.command('ping').description('pod-to-pod matrix by ICMP').action(async () => {
+  if (!(await doPing())) process.exitCode = 1;
+});
+
+program
+  .command('exec <target>')
+  .description('run a command in a node, pod or attached namespace: exec NODE|POD -- CMD')
+  .argument('<cmd...>')
+  .action((target: string, cmd: string[]) => {
+    const r = spawnSync('ip', ['netns', 'exec', resolveNs(target), ...cmd], { stdio: 'inherit' });
+    process.exitCode = r.status ?? 1;
+  });
+
+program
+  .command('ctl')
+  .description("tortiectl against the lab's datastore")
+  .allowUnknownOption()
+  .argument('[args...]')
+  .action((args: string[]) => {
+    const s = requireState();
+    const ctl = fileURLToPath(new URL('../../bin/tortiectl', import.meta.url));
+    const r = spawnSync('ip', ['netns', 'exec', s.etcdNs, process.execPath, ctl, ...args], { stdio: 'inherit', env: { ...process.env, DATASTORE_TYPE: 'etcdv3', ETCD_ENDPOINTS: s.etcdEndpoint } });
+    process.exitCode = r.status ?? 1;
+  });
+
+program
+  .command('ns')
+  .description('namespaces')
+  .command('add <name>')
+  .option('--labels <k=v,...>', 'labels', labels, {})
+  .action((name: string, o: { labels: Record<string, string> }) => {
+    const s = requireState();
+    s.namespaces[name] = o.labels;
+    saveState(s);
+    log(`namespace ${name} added`);
+  });
+
+const pod = program.command('pod').description('pods');
+pod
+  .command('add <name>')
+  .option('-n, --namespace <ns>', 'namespace', 'default')
+  .option('--labels <k=v,...>', 'labels', labels, {})
+  .option('--node <node>', 'host to place it on')
+  .action(async (name: string, o: { namespace: string; labels: Record<string, string>; node?: string }) => {
+    const s = requireState();
+    if (!s.namespaces[o.namespace]) throw new Error(`namespace ${o.namespace} does not exist (tortie-lab ns add ${o.namespace})`);
+    const p = await addPod(s, { name, namespace: o.namespace, labels: o.labels, ...(o.node ? { node: o.node } : {}) });
+    log(`pod ${p.namespace}/${p.name} ${p.ip} on ${p.node} (${p.iface})`);
+  });
+pod
+  .command('del <name>')
+  .option('-n, --namespace <ns>', 'namespace', 'default')
+  .action(async (name: string, o: { namespace: string }) => {
+    await delPod(requireState(), name, o.namespace);
+    log(`pod ${o.namespace}/${name} deleted`);
+  });
+
+program
+  .command('attach <name>')
+  .description('an empty namespace on a fabric segment, for your own router')
+  .requiredOption('--ip <addr/len>', 'address on the segment')
+  .option('--subnet <k>', 'segment index', intArg('--subnet', 0, 1), 0)
+  .action(async (name: string, o: { ip: string; subnet: number }) => {
+    const ns = await attach(requireState(), name, o.ip, o.subnet);
+    log(`attached ${name} (${o.ip}) as namespace ${ns}: ip netns exec ${ns} …`);
+  });
+
+program.command('down').description('remove every namespace, process and temp dir').action(async () => {
+  await down(log);
+});
+
+program.command('demo').description('down, up 3 nodes, status, ping matrix').action(async () => {
+  await down(() => undefined);
+  await up({ nodes: 3, subnets: 1, encap: 'none', crossSubnet: false, natOutgoing: true, podsPerNode: 2, log });
+  log('');
+  log(formatStatus(await collectStatus(requireState())));
+  log('');
+  const ok = await doPing();
+  log('');
+  log('Tear down with: ./bin/tortie-lab down');
+  if (!ok) process.exitCode = 1;
+});
+
+program.parseAsync(process.argv).catch((e: unknown) => {
+  process.stderr.write(`tortie-lab: ${e instanceof Error ? e.message : String(e)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,78 @@
+// The lab's on-disk record of what it built, so every later command (and `down` after a crash)
+// knows the namespaces, addresses and processes. One JSON file in the state dir.
+import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+
+export type Encap = 'none' | 'ipip' | 'vxlan';
+
+export interface LabNode {
+  name: string;
+  ns: string;
+  /** "10.0.0.11/24" */
+  ip: string;
+  subnet: number;
+  block: string;
+  vtepMac: string;
+}
+
+export interface LabPod {
+  name: string;
+  namespace: string;
+  node: string;
+  ns: string;
+  ip: string;
+  iface: string;
+  labels: Record<string, string>;
+}
+
+export interface LabAttached {
+  name: string;
+  ns: string;
+  ip: string;
+  subnet: number;
+}
+
+export interface LabState {
+  prefix: string;
+  encap: Encap;
+  crossSubnet: boolean;
+  natOutgoing: boolean;
+  subnets: number;
+  poolCidr: string;
+  fabricNs: string;
+  routerNs?: string;
+  etcdNs: string;
+  etcdEndpoint: string;
+  pids: number[];
+  nodes: LabNode[];
+  pods: LabPod[];
+  attached: LabAttached[];
+  namespaces: Record<string, Record<string, string>>;
+}
+
+export function stateDir(): string {
+  return process.env.TORTIE_LAB_STATE ?? '/run/tortie-lab';
+}
+
+/** Namespace name prefix; tests set their own so they never collide with a user's lab. */
+export function nsPrefix(): string {
+  return process.env.TORTIE_LAB_PREFIX ?? 'tl-';
+}
+
+const file = (): string => join(stateDir(), 'state.json');
+
+export function loadState(): LabState | undefined {
+  if (!existsSync(file())) return undefined;
+  return JSON.parse(readFileSync(file(), 'utf8')) as LabState;
+}
+
+export function requireState(): LabState {
+  const s = loadState();
+  if (!s) throw new Error(`no lab is up (no ${file()}); run \`tortie-lab up\` first`);
+  return s;
+}
+
+export function saveState(s: LabState): void {
+  mkdirSync(stateDir(), { recursive: true });
+  writeFileSync(file(), `${JSON.stringify(s, null, 2)}\n`);
+}

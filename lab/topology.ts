@@ -1,0 +1,192 @@
+// Builds and removes the lab: a fabric namespace with one bridge per segment, an optional router
+// between segments, etcd in its own namespace, host namespaces, pod namespaces and attached ones.
+import { spawn } from 'node:child_process';
+import { mkdirSync, openSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { caliName, ETCD_IP, hostIp, nodeBlock, podIp, POOL_CIDR, routerIp, vtepMac } from './addressing.js';
+import { programAll, programNode } from './routing.js';
+import { addNs, delNs, killNsProcesses, listNamespaces, nsExec, sysctl, vethBetween } from './sh.js';
+import { loadState, nsPrefix, saveState, stateDir, type Encap, type LabNode, type LabPod, type LabState } from './state.js';
+
+export interface UpOptions {
+  nodes: number;
+  subnets: 1 | 2;
+  encap: Encap;
+  crossSubnet: boolean;
+  natOutgoing: boolean;
+  podsPerNode: number;
+  log: (line: string) => void;
+}
+
+const bridge = (k: number): string => `br${k}`;
+
+/** Puts a namespace on segment k with address `cidr` as interface eth0. */
+async function plugIntoSegment(s: LabState, ns: string, cidr: string, k: number, fabricIf: string): Promise<void> {
+  await vethBetween(ns, 'eth0', s.fabricNs, fabricIf);
+  await nsExec(s.fabricNs, ['ip', 'link', 'set', fabricIf, 'master', bridge(k), 'up']);
+  await nsExec(ns, ['ip', 'addr', 'add', cidr, 'dev', 'eth0']);
+  await nsExec(ns, ['ip', 'link', 'set', 'eth0', 'up']);
+  if (s.routerNs) await nsExec(ns, ['ip', 'route', 'add', 'default', 'via', routerIp(k)]);
+}
+
+async function startEtcd(s: LabState): Promise<void> {
+  const dir = join(stateDir(), 'etcd');
+  mkdirSync(dir, { recursive: true });
+  const log = openSync(join(stateDir(), 'etcd.log'), 'a');
+  const url = `http://${ETCD_IP}:2379`;
+  const child = spawn(
+    'ip',
+    ['netns', 'exec', s.etcdNs, 'etcd', '--name', 'lab', '--data-dir', dir, '--listen-client-urls', url, '--advertise-client-urls', url, '--listen-peer-urls', 'http://127.0.0.1:2380', '--initial-advertise-peer-urls', 'http://127.0.0.1:2380', '--initial-cluster', 'lab=http://127.0.0.1:2380'],
+    { detached: true, stdio: ['ignore', log, log] },
+  );
+  child.unref();
+  if (child.pid) s.pids.push(child.pid);
+  s.etcdEndpoint = url;
+}
+
+export async function up(o: UpOptions): Promise<LabState> {
+  if (loadState()) throw new Error('a lab is already up; run `tortie-lab down` first');
+  const p = nsPrefix();
+  const s: LabState = {
+    prefix: p,
+    encap: o.encap,
+    crossSubnet: o.crossSubnet,
+    natOutgoing: o.natOutgoing,
+    subnets: o.subnets,
+    poolCidr: POOL_CIDR,
+    fabricNs: `${p}fabric`,
+    etcdNs: `${p}etcd`,
+    etcdEndpoint: '',
+    pids: [],
+    nodes: [],
+    pods: [],
+    attached: [],
+    namespaces: { default: {} },
+  };
+  saveState(s); // recorded first, so a failed `up` is still cleaned by `down`
+  o.log(`==> fabric: ${o.subnets} segment(s)`);
+  await addNs(s.fabricNs);
+  for (let k = 0; k < o.subnets; k++) {
+    await nsExec(s.fabricNs, ['ip', 'link', 'add', bridge(k), 'type', 'bridge']);
+    await nsExec(s.fabricNs, ['ip', 'link', 'set', bridge(k), 'up']);
+  }
+  // A router on every segment: it joins two segments, and with one it is still each host's
+  // default gateway (proxy ARP for 169.254.1.1 only answers when the host has a route for it).
+  s.routerNs = `${p}router`;
+  saveState(s);
+  await addNs(s.routerNs);
+  for (let k = 0; k < o.subnets; k++) {
+    await vethBetween(s.routerNs, `eth${k}`, s.fabricNs, `r${k}`);
+    await nsExec(s.fabricNs, ['ip', 'link', 'set', `r${k}`, 'master', bridge(k), 'up']);
+    await nsExec(s.routerNs, ['ip', 'addr', 'add', `${routerIp(k)}/24`, 'dev', `eth${k}`]);
+    await nsExec(s.routerNs, ['ip', 'link', 'set', `eth${k}`, 'up']);
+  }
+  await sysctl(s.routerNs, 'net.ipv4.ip_forward', '1');
+  o.log(o.subnets === 2 ? '==> router 10.0.0.1 / 10.0.1.1 between the segments' : '==> gateway router 10.0.0.1');
+  await addNs(s.etcdNs);
+  await plugIntoSegment(s, s.etcdNs, `${ETCD_IP}/24`, 0, 'etcd');
+  await startEtcd(s);
+  saveState(s);
+  o.log(`==> etcd at ${s.etcdEndpoint}`);
+  for (let i = 1; i <= o.nodes; i++) {
+    const subnet = o.subnets === 2 && i > Math.ceil(o.nodes / 2) ? 1 : 0;
+    const node: LabNode = { name: `node${i}`, ns: `${p}node${i}`, ip: hostIp(i, subnet), subnet, block: nodeBlock(i), vtepMac: vtepMac(`node${i}`) };
+    await addNs(node.ns);
+    s.nodes.push(node);
+    saveState(s);
+    await plugIntoSegment(s, node.ns, node.ip, subnet, `h${i}`);
+    o.log(`==> host ${node.name} ${node.ip} (block ${node.block})`);
+  }
+  for (const node of s.nodes) {
+    for (let k = 1; k <= o.podsPerNode; k++) await addPod(s, { name: `pod-${node.name}-${k}`, namespace: 'default', node: node.name, labels: {} }, false);
+  }
+  if (o.podsPerNode) o.log(`==> ${s.pods.length} pods`);
+  o.log(`==> programming routes (encap ${o.encap}${o.crossSubnet ? ', CrossSubnet' : ''})`);
+  await programAll(s);
+  saveState(s);
+  return s;
+}
+
+export interface PodSpec {
+  name: string;
+  namespace: string;
+  node?: string;
+  labels: Record<string, string>;
+}
+
+/** Creates a pod Calico-style: caliXXXX on the host, eth0 in the pod with default via 169.254.1.1. */
+export async function addPod(s: LabState, spec: PodSpec, program = true): Promise<LabPod> {
+  if (s.pods.some((x) => x.name === spec.name && x.namespace === spec.namespace)) throw new Error(`pod ${spec.namespace}/${spec.name} already exists`);
+  const node = spec.node ? s.nodes.find((n) => n.name === spec.node) : [...s.nodes].sort((a, b) => count(s, a) - count(s, b))[0];
+  if (!node) throw new Error(spec.node ? `no node named ${spec.node}` : 'the lab has no nodes');
+  const ip = podIp(node.block, new Set(s.pods.map((x) => x.ip)));
+  if (!ip) throw new Error(`block ${node.block} of ${node.name} is full`);
+  const idx = s.pods.length;
+  const pod: LabPod = { name: spec.name, namespace: spec.namespace, node: node.name, ns: `${s.prefix}p${idx}-${spec.name}`.slice(0, 60), ip, iface: caliName(`${node.name}/${spec.namespace}/${spec.name}`), labels: spec.labels };
+  await addNs(pod.ns);
+  s.pods.push(pod);
+  saveState(s);
+  await vethBetween(node.ns, pod.iface, pod.ns, 'eth0');
+  await nsExec(node.ns, ['ip', 'link', 'set', pod.iface, 'up']);
+  await nsExec(pod.ns, ['ip', 'addr', 'add', `${ip}/32`, 'dev', 'eth0']);
+  await nsExec(pod.ns, ['ip', 'link', 'set', 'eth0', 'up']);
+  await nsExec(pod.ns, ['ip', 'route', 'add', '169.254.1.1', 'dev', 'eth0', 'scope', 'link']);
+  await nsExec(pod.ns, ['ip', 'route', 'add', 'default', 'via', '169.254.1.1', 'dev', 'eth0']);
+  if (program) {
+    await programNode(s, node);
+    saveState(s);
+  }
+  return pod;
+}
+
+function count(s: LabState, n: LabNode): number {
+  return s.pods.filter((p) => p.node === n.name).length;
+}
+
+export async function delPod(s: LabState, name: string, namespace: string): Promise<void> {
+  const pod = s.pods.find((x) => x.name === name && x.namespace === namespace);
+  if (!pod) throw new Error(`no pod ${namespace}/${name}`);
+  await delNs(pod.ns); // the host-side veth goes with it
+  s.pods = s.pods.filter((x) => x !== pod);
+  saveState(s);
+  const node = s.nodes.find((n) => n.name === pod.node);
+  if (node) await programNode(s, node);
+}
+
+export async function attach(s: LabState, name: string, cidr: string, subnet: number): Promise<string> {
+  if (!/^[a-z0-9][a-z0-9-]{0,20}$/.test(name)) throw new Error(`attach: name "${name}" must be lower-case letters, digits and dashes (≤ 21)`);
+  if (subnet < 0 || subnet >= s.subnets) throw new Error(`attach: --subnet must be 0..${s.subnets - 1}`);
+  if (!/^\d+\.\d+\.\d+\.\d+\/\d+$/.test(cidr)) throw new Error(`attach: --ip must be ADDR/LEN, got "${cidr}"`);
+  const ns = `${s.prefix}x-${name}`;
+  await addNs(ns);
+  s.attached.push({ name, ns, ip: cidr, subnet });
+  saveState(s);
+  await plugIntoSegment(s, ns, cidr, subnet, `x${s.attached.length}`);
+  return ns;
+}
+
+/** Removes everything the lab made, by record and by name prefix (a crashed run leaves no record). */
+export async function down(log: (l: string) => void): Promise<void> {
+  const s = loadState();
+  const prefix = s?.prefix ?? nsPrefix();
+  for (const pid of s?.pids ?? []) {
+    try {
+      process.kill(-pid, 'SIGKILL'); // detached: the pid is its own process group
+    } catch {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+  }
+  const names = (await listNamespaces()).filter((n) => n.startsWith(prefix));
+  for (const ns of names) await killNsProcesses(ns);
+  for (const ns of names) await delNs(ns);
+  rmSync(stateDir(), { recursive: true, force: true });
+  log(`removed ${names.length} namespaces and ${stateDir()}`);
+}
+
+export async function reprogram(s: LabState): Promise<void> {
+  await programAll(s);
+}
