@@ -70,6 +70,8 @@ export interface ReleaseReport {
 
 export interface IpamClientOptions {
   retry?: RetryPolicy;
+  /** Fault injection for chaos tests: sleep this long between the phases of a block claim. */
+  claimPhaseDelayMs?: number;
 }
 
 type ClaimOutcome = { kind: 'claimed'; cidr: string } | { kind: 'full' } | { kind: 'retry' };
@@ -78,12 +80,15 @@ const isDsError = (e: unknown, code: string): boolean => e instanceof DatastoreE
 
 export class IpamClient {
   private readonly retry: RetryPolicy;
+  private readonly phaseDelay: () => Promise<void>;
 
   constructor(
     readonly backend: Backend,
     opts: IpamClientOptions = {},
   ) {
     this.retry = opts.retry ?? DEFAULT_RETRY;
+    const d = opts.claimPhaseDelayMs ?? 0;
+    this.phaseDelay = d > 0 ? () => new Promise((r) => setTimeout(r, d)) : () => Promise.resolve();
   }
 
   // ---------- reads ----------
@@ -374,6 +379,7 @@ export class IpamClient {
       if (parseAffinity(affKey, cur.value).state !== 'pending') return this.repairIndex(idx, bit, blockKey);
       aff = cur;
     }
+    await this.phaseDelay();
     // Phase 2: the block and its index bit, only if the block is absent, the index unchanged, the affinity ours.
     const indexValue = JSON.stringify(withBit(idx.window, bit, true));
     const block = newBlock(cidr, hostAffinity(host));
@@ -398,6 +404,7 @@ export class IpamClient {
       if (existing) await this.repairIndex(await this.readWindow(pool, w), bit, blockKey);
       return { kind: 'retry' };
     }
+    await this.phaseDelay();
     // Phase 3: confirm. If this fails the block still carries our affinity and the next pass confirms it.
     await this.backend.update(affKey, JSON.stringify({ state: 'confirmed', deleted: false }), aff.modRevision).catch(() => undefined);
     return { kind: 'claimed', cidr: cidrText };
