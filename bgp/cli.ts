@@ -1,0 +1,92 @@
+// Standalone BGP speaker: `node dist/bgp/cli.js CONFIG.json` (tests run it under `ip netns exec`).
+// SIGHUP re-reads the file (peers diffed, originated prefixes announced/withdrawn);
+// SIGTERM/SIGINT stop cleanly with Cease/Administrative Shutdown. Route-sink events are logged
+// and visible on the API's /installed (the agent wires felix here instead).
+import { readFileSync } from 'node:fs';
+import { destination, pino } from 'pino';
+import { startApiServer, type InstalledRoute } from './api/server.js';
+import { Speaker } from './speaker.js';
+import { originatedRoutes, parseFileConfig, peerConfigs, speakerConfig, type FileConfig } from './speaker/file-config.js';
+import { prefixToString, type RouteSinkEvent } from './types.js';
+
+function load(path: string): FileConfig {
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new Error(`${path}: ${String(err)}`);
+  }
+  const r = parseFileConfig(json);
+  if (!r.ok) throw new Error(`${path}: ${r.error}`);
+  return r.config;
+}
+
+async function main(): Promise<void> {
+  const path = process.argv[2];
+  if (!path) {
+    process.stderr.write('usage: tortie-bgp CONFIG.json\n');
+    process.exit(2);
+  }
+  let cfg: FileConfig;
+  try {
+    cfg = load(path);
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n`);
+    process.exit(1);
+  }
+  const log = pino({ level: cfg.logLevel ?? 'info' }, destination(2));
+  const installed = new Map<string, InstalledRoute>();
+  const sink = {
+    onRoute(ev: RouteSinkEvent): void {
+      const k = prefixToString(ev.prefix);
+      if (ev.type === 'install') installed.set(k, { prefix: k, nextHops: ev.nextHops, sourcePeer: ev.sourcePeer });
+      else installed.delete(k);
+      log.info({ route: k, event: ev.type, peer: ev.sourcePeer }, 'route sink');
+    },
+  };
+  const speaker = new Speaker(speakerConfig(cfg), sink, log);
+  const startedAt = new Date().toISOString();
+  await speaker.start(peerConfigs(cfg));
+  let current = originatedRoutes(cfg);
+  for (const r of current) speaker.announce([r.prefix], r.attrs);
+  const api = cfg.apiSocket
+    ? await startApiServer(
+        {
+          status: () => ({ process: 'running', routerId: cfg.routerId, asNumber: cfg.asNumber, startedAt }),
+          peers: () => speaker.peerStatus(),
+          routes: () => speaker.routes(),
+          installed: () => [...installed.values()],
+        },
+        cfg.apiSocket,
+      )
+    : undefined;
+  log.info({ routerId: cfg.routerId, asNumber: cfg.asNumber, peers: cfg.peers.length }, 'BGP speaker started');
+
+  process.on('SIGHUP', () => {
+    try {
+      const next = load(path);
+      speaker.setPeers(peerConfigs(next));
+      const nextRoutes = originatedRoutes(next);
+      const keep = new Set(nextRoutes.map((r) => prefixToString(r.prefix)));
+      speaker.withdraw(current.filter((r) => !keep.has(prefixToString(r.prefix))).map((r) => r.prefix));
+      for (const r of nextRoutes) speaker.announce([r.prefix], r.attrs);
+      current = nextRoutes;
+      log.info('configuration reloaded');
+    } catch (err) {
+      log.error({ err: (err as Error).message }, 'reload failed; keeping the running configuration');
+    }
+  });
+  const shutdown = async (): Promise<void> => {
+    await speaker.stop();
+    await api?.close();
+    // Give the Cease NOTIFICATIONs a moment on the wire.
+    setTimeout(() => process.exit(0), 200);
+  };
+  process.once('SIGTERM', () => void shutdown());
+  process.once('SIGINT', () => void shutdown());
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`tortie-bgp: ${String(err)}\n`);
+  process.exit(1);
+});
