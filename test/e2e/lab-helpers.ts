@@ -1,0 +1,36 @@
+// Drives the tortie-lab CLI from tests with a private namespace prefix and state dir, so test labs
+// never collide with a user's lab or with each other; `down` always runs in afterAll.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { run } from '../harness/exec.js';
+
+const MAIN = fileURLToPath(new URL('../../lab/main.ts', import.meta.url));
+
+export interface TestLab {
+  prefix: string;
+  stateDir: string;
+  lab(args: string[]): Promise<string>;
+  ns(name: string): string;
+  exec(ns: string, argv: string[]): Promise<string>;
+  down(): Promise<void>;
+}
+
+export function testLab(tag: string): TestLab {
+  const prefix = `tle${tag}${process.pid % 10000}-`;
+  const stateDir = mkdtempSync(join(tmpdir(), `tortie-lab-${tag}-`));
+  const env = { ...process.env, TORTIE_LAB_PREFIX: prefix, TORTIE_LAB_STATE: stateDir };
+  const lab = async (args: string[]): Promise<string> => (await run(process.execPath, ['--import', 'tsx', MAIN, ...args], { env })).stdout;
+  return {
+    prefix,
+    stateDir,
+    lab,
+    ns: (name) => `${prefix}${name}`,
+    exec: async (ns, argv) => (await run('ip', ['netns', 'exec', ns, ...argv])).stdout,
+    down: async () => {
+      await lab(['down']).catch(() => undefined);
+      rmSync(stateDir, { recursive: true, force: true });
+    },
+  };
+}

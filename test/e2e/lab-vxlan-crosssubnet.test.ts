@@ -1,0 +1,63 @@
+// 4 nodes on 2 subnets with VXLAN CrossSubnet: all pods reach each other, and a capture on the
+// fabric sees UDP 4789 only between the subnets, never within one.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { testLab } from './lab-helpers.js';
+
+const t = testLab('v');
+const captures: ChildProcess[] = [];
+
+function capture(ns: string, iface: string): { proc: ChildProcess; lines: string[] } {
+  const proc = spawn('ip', ['netns', 'exec', ns, 'tcpdump', '-l', '-n', '-i', iface, 'udp port 4789'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  captures.push(proc);
+  const lines: string[] = [];
+  let buf = '';
+  proc.stdout?.on('data', (d: Buffer) => {
+    buf += d.toString();
+    const parts = buf.split('\n');
+    buf = parts.pop() ?? '';
+    lines.push(...parts);
+  });
+  return { proc, lines };
+}
+
+const stop = (p: ChildProcess): Promise<void> =>
+  new Promise((resolve) => {
+    if (p.exitCode !== null) return resolve();
+    p.once('exit', () => resolve());
+    p.kill('SIGINT');
+  });
+
+describe('lab: 4 nodes, 2 subnets, VXLAN CrossSubnet', () => {
+  beforeAll(async () => {
+    await t.lab(['up', '--nodes', '4', '--subnets', '2', '--encap', 'vxlan', '--cross-subnet', '--pods-per-node', '1']);
+  });
+  afterAll(async () => {
+    for (const p of captures) p.kill('SIGKILL');
+    await t.down();
+  });
+
+  it('all pods reach each other, VXLAN only between subnets', async () => {
+    const caps = [capture(t.ns('fabric'), 'br0'), capture(t.ns('fabric'), 'br1')];
+    await new Promise((r) => setTimeout(r, 1000)); // tcpdump attaches
+    const out = await t.lab(['ping']);
+    expect(out).toMatch(/^12\/12 reachable$/m);
+    await Promise.all(caps.map((c) => stop(c.proc)));
+    const lines = caps.flatMap((c) => c.lines).filter((l) => l.includes('.4789'));
+    expect(lines.length).toBeGreaterThan(0);
+    for (const l of lines) {
+      const m = /IP (10\.0\.(\d)\.\d+)\.\d+ > (10\.0\.(\d)\.\d+)\.4789/.exec(l);
+      expect(m, l).not.toBeNull();
+      expect(m?.[2], l).not.toBe(m?.[4]);
+    }
+  });
+
+  it('same-subnet blocks are routed directly, cross-subnet ones through vxlan.calico', async () => {
+    const r1 = await t.exec(t.ns('node1'), ['ip', 'route', 'show', 'proto', '80']);
+    expect(r1).toMatch(/^10\.65\.2\.0\/26 via 10\.0\.0\.12 dev eth0/m);
+    expect(r1).toMatch(/^10\.65\.3\.0\/26 via 10\.65\.3\.0 dev vxlan\.calico onlink/m);
+    const link = await t.exec(t.ns('node1'), ['ip', '-d', 'link', 'show', 'vxlan.calico']);
+    expect(link).toMatch(/vxlan id 4096/);
+    expect(link).toMatch(/dstport 4789/);
+  });
+});
