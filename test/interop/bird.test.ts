@@ -2,7 +2,7 @@
 // routes both ways with their attributes, withdraws, hold-time expiry of a frozen peer, a
 // NOTIFICATION from the peer logged with its meaning, and graceful restart (we are the helper).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BgpLab } from '../harness/bgp-lab.js';
+import { BgpLab, type LabMember } from '../harness/bgp-lab.js';
 import { Bird } from '../harness/bird.js';
 import { waitFor } from '../harness/daemon.js';
 import { SpeakerProc, waitPeerState, type SpeakerFileConfig } from './speaker-proc.js';
@@ -37,9 +37,9 @@ describe('interop: BIRD 2', () => {
   let ebgp: Bird;
   let speaker: SpeakerProc;
   let cfg: SpeakerFileConfig;
-  let me: { ipv4: string; ipv6: string };
-  let b: { ipv4: string; ipv6: string };
-  let e: { ipv4: string; ipv6: string };
+  let me: LabMember;
+  let b: LabMember;
+  let e: LabMember;
 
   beforeAll(async () => {
     lab = await BgpLab.create({ label: 'bi', members: 3 });
