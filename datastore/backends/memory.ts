@@ -199,6 +199,14 @@ export class MemoryBackend implements Backend {
     for (const w of [...this.watchers]) this.fail(w, this.outage);
   }
 
+  /**
+   * Test helper: end every open watch with this error (e.g. 'Compacted', as when a slow watcher falls
+   * behind etcd's compaction) while the store itself stays reachable.
+   */
+  dropWatches(code: 'Compacted' | 'Unavailable' = 'Compacted'): void {
+    for (const w of [...this.watchers]) this.fail(w, new DatastoreError(code, `watch of ${w.prefix} dropped (${code})`));
+  }
+
   /** Test helper: end a simulated outage; data and revisions are as they were. */
   endOutage(): void {
     this.outage = undefined;
