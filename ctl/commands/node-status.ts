@@ -1,0 +1,87 @@
+// `tortiectl node status [--socket PATH]`: the BGP process state and its peers, printed like
+// `calicoctl node status` (process line, then IPv4 and IPv6 tables). Data comes from the
+// speaker's management API on a unix socket; formatting is pure and unit-tested.
+import type { Command } from 'commander';
+import { apiGet } from '../../bgp/api/client.js';
+import { DEFAULT_API_SOCKET, type ProcessStatus } from '../../bgp/api/server.js';
+import type { PeerStatus, PeerType } from '../../bgp/speaker/types.js';
+
+const PEER_TYPE_NAMES: Record<PeerType, string> = {
+  mesh: 'node-to-node mesh',
+  global: 'global',
+  node: 'node specific',
+};
+
+/** BIRD-style protocol state, which is what calicoctl shows in STATE. */
+export function stateWord(fsmState: string): string {
+  if (fsmState === 'Established') return 'up';
+  return fsmState === 'Idle' ? 'down' : 'start';
+}
+
+/** HH:MM:SS for today, else YYYY-MM-DD (BIRD's "since" column). */
+export function sinceText(iso: string, now: Date): string {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return '?';
+  const day = d.toISOString().slice(0, 10);
+  return day === now.toISOString().slice(0, 10) ? d.toISOString().slice(11, 19) : day;
+}
+
+export function infoText(p: PeerStatus): string {
+  if (p.state === 'Established') return 'Established';
+  return p.info ? `${p.state} ${p.info}` : p.state;
+}
+
+/** A calicoctl-style boxed table. */
+export function boxTable(headers: string[], rows: string[][]): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = `+${widths.map((w) => '-'.repeat(w + 2)).join('+')}+`;
+  const center = (s: string, w: number): string => {
+    const left = Math.floor((w - s.length) / 2);
+    return ' '.repeat(left) + s + ' '.repeat(w - s.length - left);
+  };
+  const fmt = (cells: string[], head: boolean): string => `|${cells.map((c, i) => ` ${head ? center(c, widths[i]) : c.padEnd(widths[i])} `).join('|')}|`;
+  return [line, fmt(headers, true), line, ...rows.map((r) => fmt(r, false)), line].join('\n');
+}
+
+export function formatNodeStatus(status: ProcessStatus | undefined, peers: PeerStatus[], now = new Date()): string {
+  if (!status) return 'Tortie process is not running.\n';
+  const out = ['Tortie process is running.', ''];
+  for (const fam of [4, 6] as const) {
+    const mine = peers.filter((p) => (p.address.includes(':') ? 6 : 4) === fam);
+    out.push(`IPv${fam} BGP status`);
+    if (!mine.length) out.push(`No IPv${fam} peers found.`);
+    else
+      out.push(
+        boxTable(
+          ['PEER ADDRESS', 'PEER TYPE', 'STATE', 'SINCE', 'INFO'],
+          mine.map((p) => [p.address, PEER_TYPE_NAMES[p.type] ?? p.type, stateWord(p.state), sinceText(p.since, now), infoText(p)]),
+        ),
+      );
+    out.push('');
+  }
+  return `${out.join('\n')}\n`;
+}
+
+export async function nodeStatus(socketPath: string): Promise<{ text: string; code: number }> {
+  let status: ProcessStatus;
+  try {
+    status = await apiGet<ProcessStatus>(socketPath, '/status');
+  } catch (err) {
+    return { text: `${formatNodeStatus(undefined, [])}${(err as Error).message}\n`, code: 1 };
+  }
+  const peers = await apiGet<PeerStatus[]>(socketPath, '/peers');
+  return { text: formatNodeStatus(status, peers), code: 0 };
+}
+
+export function registerNodeStatus(program: Command): void {
+  const node = program.commands.find((c) => c.name() === 'node') ?? program.command('node').description('Tortie node commands');
+  node
+    .command('status')
+    .description('show the BGP process state and its peers (like calicoctl node status)')
+    .option('--socket <path>', 'management socket of the BGP process', process.env.TORTIE_BGP_SOCKET ?? DEFAULT_API_SOCKET)
+    .action(async (opts: { socket: string }) => {
+      const r = await nodeStatus(opts.socket);
+      (r.code === 0 ? process.stdout : process.stderr).write(r.text);
+      process.exitCode = r.code;
+    });
+}
