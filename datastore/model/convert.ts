@@ -1,17 +1,14 @@
 // Routes each input document to the right reader: projectcalico.org/v3 as is, the old Calico
 // v1 forms and Kubernetes NetworkPolicy/Namespace through their converters, then validates.
 import type { FieldError } from './resource.js';
+import { convertV1 } from './v1.js';
 import { validateV3, type ValidationResult } from './validate.js';
 
 export type Conversion = { ok: true; value: unknown } | { ok: false; errors: FieldError[] };
 export type Converter = (input: Record<string, unknown>) => Conversion | undefined;
 
-const converters: Converter[] = [];
-
-/** Converters return undefined for documents they do not own. */
-export function registerConverter(c: Converter): void {
-  converters.push(c);
-}
+/** Each converter returns undefined for documents it does not own. */
+const converters: Converter[] = [convertV1];
 
 /** Validates any accepted form and returns the normalized v3 resource. */
 export function validateResource(input: unknown): ValidationResult {
