@@ -309,12 +309,40 @@ export class EtcdBackend implements Backend {
     if (/required revision has been compacted/.test(msg)) return new DatastoreError('Compacted', `${op} ${key}: ${msg}`, k);
     if (/duplicate key given in txn request/.test(msg)) return new DatastoreError('Invalid', `${op}: ${msg}`, k);
     if (/request is too large|too many operations in txn/.test(msg)) return new DatastoreError('Invalid', `${op} ${key}: ${msg}`, k);
-    // gRPC's text is noisy ("14 UNAVAILABLE: No connection established. Last error: Error: …"): keep the cause.
-    const detail = /deadline exceeded/i.test(msg)
-      ? `no answer within ${this.callTimeoutMs} ms`
-      : msg.replace(/\s*Resolution note:\s*;?\s*$/, '').replace(/Last error: Error: /, '').replace(/\.\s*$/, '');
-    return new DatastoreError('Unavailable', `cannot reach ${this.description} (${op}${key ? ` ${key}` : ''}): ${detail}; ${HINT}`, k);
+    const detail = /deadline exceeded/i.test(msg) ? `no answer within ${this.callTimeoutMs} ms` : explainConnectError(msg);
+    // A TLS diagnosis already says what to fix; the generic hint is for everything else.
+    const hint = /^(TLS|etcd's)/.test(detail) ? '' : `; ${HINT}`;
+    return new DatastoreError('Unavailable', `cannot reach ${this.description} (${op}${key ? ` ${key}` : ''}): ${detail}${hint}`, k);
   }
+}
+
+/**
+ * gRPC's connection errors are noisy ("14 UNAVAILABLE: No connection established. Last error: 80BC…:error:
+ * 0A000412:SSL routines…"): say what went wrong in words a person can act on.
+ */
+export function explainConnectError(msg: string): string {
+  if (/alert bad certificate|certificate required|alert number (42|116)/i.test(msg)) {
+    return 'TLS handshake refused by etcd: it requires a client certificate signed by its CA (set ETCD_CERT_FILE and ETCD_KEY_FILE / etcdCertFile and etcdKeyFile)';
+  }
+  if (/unable to verify|self[- ]signed|unable to get local issuer|certificate signature failure/i.test(msg)) {
+    return "etcd's server certificate is not signed by the CA given in ETCD_CA_CERT_FILE / etcdCACertFile";
+  }
+  if (/does not match certificate's altnames|Hostname\/IP does not match/i.test(msg)) {
+    return "etcd's server certificate does not name the host or IP in the endpoint";
+  }
+  if (/certificate has expired|not yet valid/i.test(msg)) return `etcd's TLS certificate is not valid now (${/certificate has expired/i.test(msg) ? 'expired' : 'not yet valid'})`;
+  if (/wrong version number|packet length too long|http_request/i.test(msg)) {
+    return 'TLS/plain-text mismatch: use https:// for an etcd that serves TLS and http:// for one that does not';
+  }
+  const refused = /ECONNREFUSED/.exec(msg);
+  if (refused) return 'connection refused (nothing listens there)';
+  return msg
+    .replace(/^\d+ [A-Z_]+: /, '')
+    .replace(/\s*\(\d{4}-\d\d-\d\dT[^)]*\)/g, '')
+    .replace(/\s*Resolution note:\s*;?\s*$/, '')
+    .replace(/Last error: (Error: )?/, '')
+    .replace(/\.\s*$/, '')
+    .trim();
 }
 
 function modIs(key: string, modRevision: number): ICompare {
