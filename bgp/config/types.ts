@@ -1,0 +1,99 @@
+// Inputs and output of the Calico BGP config generator. The input shapes are structural subsets of
+// the v3 resource model (datastore/model: NodeSpec, BGPPeerSpec, BGPConfigurationSpec, IPPoolSpec), so
+// validated resources pass straight in, and tests can write them by hand.
+import type { PeerConfig } from '../speaker/types.js';
+import type { Prefix } from '../types.js';
+
+export interface Meta {
+  name: string;
+  labels?: Record<string, string>;
+}
+
+export interface NodeInput {
+  metadata: Meta;
+  spec: {
+    bgp?: {
+      asNumber?: number;
+      /** CIDR form, "10.0.0.5/24": we take the address. */
+      ipv4Address?: string;
+      ipv6Address?: string;
+      routeReflectorClusterID?: string;
+    };
+  };
+}
+
+export interface BGPPeerInput {
+  metadata: Meta;
+  spec: {
+    node?: string;
+    nodeSelector?: string;
+    peerSelector?: string;
+    /** "ip", "ip:port" or "[v6]:port". */
+    peerIP?: string;
+    asNumber?: number;
+    keepOriginalNextHop?: boolean;
+    nextHopMode?: 'Auto' | 'Self' | 'Keep';
+    sourceAddress?: 'UseNodeIP' | 'None';
+  };
+}
+
+export interface BGPConfigurationInput {
+  metadata: Meta;
+  spec: {
+    nodeToNodeMeshEnabled?: boolean;
+    asNumber?: number;
+    listenPort?: number;
+    communities?: Array<{ name: string; value: string }>;
+    prefixAdvertisements?: Array<{ cidr: string; communities?: string[] }>;
+  };
+}
+
+export interface IPPoolInput {
+  metadata: Meta;
+  spec: { cidr: string; disabled?: boolean; disableBGPExport?: boolean };
+}
+
+export interface BgpConfigInput {
+  nodeName: string;
+  nodes: readonly NodeInput[];
+  peers: readonly BGPPeerInput[];
+  bgpConfigs: readonly BGPConfigurationInput[];
+  pools: readonly IPPoolInput[];
+  /** This node's confirmed block CIDRs. */
+  affinities: readonly string[];
+  /** Addresses this node's workloads hold inside blocks affine to other nodes. */
+  borrowedIps: readonly string[];
+}
+
+/** One peering as the speaker will run it, plus the family it belongs to (for display). */
+export interface ComputedPeer extends PeerConfig {
+  name: string;
+  family: 4 | 6;
+  passive: boolean;
+  rrClient: boolean;
+  /** The BGPPeer resource this came from (absent for mesh peers). */
+  source?: string;
+}
+
+export interface ExportRoute {
+  prefix: Prefix;
+  /** RFC 1997 communities (asn << 16 | value) from prefixAdvertisements. */
+  communities: number[];
+  largeCommunities: Array<[number, number, number]>;
+}
+
+export interface BgpConfig {
+  nodeName: string;
+  routerId: string;
+  asNumber: number;
+  listenPort: number;
+  meshEnabled: boolean;
+  /** Set when this node is a route reflector. */
+  clusterId?: string;
+  ipv4Address?: string;
+  ipv6Address?: string;
+  peers: ComputedPeer[];
+  exports: ExportRoute[];
+  /** Why expected peerings or exports are absent: answers "why is my node not peering?". */
+  notes: string[];
+}

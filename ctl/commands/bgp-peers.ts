@@ -1,0 +1,63 @@
+// `tortiectl bgp peers --node NAME [-o json]`: the peer set the BGP speaker on NAME would run,
+// computed from the datastore by the pure generator (bgp/config) without starting anything. It
+// answers "why is my node not peering?": the notes say which nodes, peers and routes were skipped.
+import type { Command } from 'commander';
+import { computeBgpConfig } from '../../bgp/config/generate.js';
+import type { BgpConfig, BgpConfigInput } from '../../bgp/config/types.js';
+import { prefixToString } from '../../bgp/types.js';
+import { formatTable } from '../output.js';
+
+export interface BgpPeersDeps {
+  /** Reads Nodes, BGPPeers, BGPConfigurations, IPPools and NAME's confirmed blocks from the datastore. */
+  load(nodeName: string): Promise<Omit<BgpConfigInput, 'nodeName'>>;
+  write?(text: string): void;
+  writeErr?(text: string): void;
+}
+
+export const BGP_PEERS_HEADERS = ['NAME', 'PEER IP', 'AS', 'TYPE', 'PASSIVE', 'RR-CLIENT', 'SOURCE ADDRESS'] as const;
+
+export function formatBgpPeers(cfg: BgpConfig): string {
+  const head = [
+    `Node ${cfg.nodeName}: router id ${cfg.routerId}, AS ${cfg.asNumber}, listen port ${cfg.listenPort}` +
+      `${cfg.clusterId ? `, route reflector cluster ${cfg.clusterId}` : ''}, node-to-node mesh ${cfg.meshEnabled ? 'on' : 'off'}`,
+    '',
+  ].join('\n');
+  const table = cfg.peers.length
+    ? formatTable(
+        [...BGP_PEERS_HEADERS],
+        cfg.peers.map((p) => [p.name, p.port !== undefined ? `${p.address} port ${p.port}` : p.address, p.asNumber, p.type, p.passive ? 'yes' : 'no', p.rrClient ? 'yes' : 'no', p.sourceAddress ?? '']),
+      )
+    : 'No BGP peers.\n';
+  const exports = cfg.exports.length ? `\nExports: ${cfg.exports.map((e) => prefixToString(e.prefix)).join(', ')}\n` : '\nExports: none\n';
+  const notes = cfg.notes.length ? `\nNotes:\n${cfg.notes.map((n) => `  - ${n}`).join('\n')}\n` : '';
+  return `${head}\n${table}${exports}${notes}`;
+}
+
+export function formatBgpPeersJson(cfg: BgpConfig): string {
+  return `${JSON.stringify(cfg, null, 2)}\n`;
+}
+
+export async function bgpPeers(nodeName: string, output: string, deps: BgpPeersDeps): Promise<{ text: string; code: number }> {
+  if (output !== 'table' && output !== 'json') return { text: `unknown output format ${JSON.stringify(output)} (use table or json)\n`, code: 2 };
+  let cfg: BgpConfig;
+  try {
+    cfg = computeBgpConfig({ nodeName, ...(await deps.load(nodeName)) });
+  } catch (err) {
+    return { text: `${(err as Error).message}\n`, code: 1 };
+  }
+  return { text: output === 'json' ? formatBgpPeersJson(cfg) : formatBgpPeers(cfg), code: 0 };
+}
+
+export function registerBgpPeers(program: Command, deps: BgpPeersDeps): void {
+  const bgp = program.commands.find((c) => c.name() === 'bgp') ?? program.command('bgp').description('BGP configuration as the speaker sees it');
+  bgp
+    .command('peers')
+    .description('print the BGP peer set computed for a node, without running anything')
+    .requiredOption('--node <name>', 'node name')
+    .option('-o, --output <format>', 'table or json', 'table')
+    .action(async (opts: { node: string; output: string }) => {
+      const r = await bgpPeers(opts.node, opts.output, deps);
+      (r.code === 0 ? (deps.write ?? ((t: string) => process.stdout.write(t))) : (deps.writeErr ?? ((t: string) => process.stderr.write(t))))(r.text);
+      process.exitCode = r.code;
+    });
+}
