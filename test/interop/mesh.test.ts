@@ -46,7 +46,7 @@ protocol device {}
 protocol static s4 { ipv4; route 192.0.2.0/24 blackhole; }
 template bgp mesh { local ${birdM.ipv4} as ${AS}; hold time 9; connect delay time 1; connect retry time 1; error wait time 1,2;
   ipv4 { import all; export all; next hop self; }; }
-${members.map((m, i) => `protocol bgp ${meshName(m.ipv4)} from mesh { neighbor ${m.ipv4} as ${AS}; }`).join('\n')}
+${members.map((m) => `protocol bgp ${meshName(m.ipv4)} from mesh { neighbor ${m.ipv4} as ${AS}; }`).join('\n')}
 `);
     // Started without peers, then given the mesh at the same moment: everybody connects at once.
     for (const [i, m] of members.entries()) speakers.push(await SpeakerProc.start(m.ns, cfgFor(m, i + 1, false)));
