@@ -1,0 +1,161 @@
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { compileSelector } from '../selector/index.js';
+import { labelSelectorToCalico } from './k8s.js';
+import { expectError, ok } from './testutil.js';
+
+// The seed tutorial's policies, properly indented.
+const TEST_NETWORK_POLICY = `
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: test-network-policy
+  namespace: default
+spec:
+  podSelector:
+    matchLabels:
+      role: db
+  policyTypes:
+  - Ingress
+  - Egress
+  ingress:
+  - from:
+    - ipBlock:
+        cidr: 172.17.0.0/16
+        except:
+        - 172.17.1.0/24
+    - namespaceSelector:
+        matchLabels:
+          project: myproject
+    - podSelector:
+        matchLabels:
+          role: frontend
+    ports:
+    - protocol: TCP
+      port: 6379
+  egress:
+  - to:
+    - ipBlock:
+        cidr: 10.0.0.0/24
+    ports:
+    - protocol: TCP
+      port: 5978
+`;
+
+const knp = (spec: Record<string, unknown>, name = 'p') => ({ apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name, namespace: 'production' }, spec });
+const ORCH = "projectcalico.org/orchestrator == 'k8s'";
+
+describe('Kubernetes NetworkPolicy → Calico NetworkPolicy', () => {
+  it('converts the seed test-network-policy as Calico does', () => {
+    expect(ok(parse(TEST_NETWORK_POLICY))).toEqual({
+      apiVersion: 'projectcalico.org/v3',
+      kind: 'NetworkPolicy',
+      metadata: { name: 'knp.default.test-network-policy', namespace: 'default' },
+      spec: {
+        tier: 'default',
+        order: 1000,
+        selector: `role == 'db' && ${ORCH}`,
+        types: ['Ingress', 'Egress'],
+        ingress: [
+          { action: 'Allow', protocol: 'TCP', source: { nets: ['172.17.0.0/16'], notNets: ['172.17.1.0/24'] }, destination: { ports: [6379] } },
+          { action: 'Allow', protocol: 'TCP', source: { namespaceSelector: "pcns.project == 'myproject'" }, destination: { ports: [6379] } },
+          { action: 'Allow', protocol: 'TCP', source: { selector: `role == 'frontend' && ${ORCH}` }, destination: { ports: [6379] } },
+        ],
+        egress: [{ action: 'Allow', protocol: 'TCP', destination: { nets: ['10.0.0.0/24'], ports: [5978] } }],
+      },
+    });
+  });
+  it('default-deny: empty podSelector selects all k8s pods, no rules', () => {
+    const r = ok(knp({ podSelector: {}, policyTypes: ['Ingress', 'Egress'] }, 'default-deny'));
+    expect(r.metadata).toEqual({ name: 'knp.default.default-deny', namespace: 'production' });
+    expect(r.spec).toMatchObject({ selector: ORCH, types: ['Ingress', 'Egress'], ingress: [], egress: [] });
+  });
+  it('allow-all: an empty rule allows everything', () => {
+    expect(ok(knp({ podSelector: {}, ingress: [{}], egress: [{}] })).spec).toMatchObject({ ingress: [{ action: 'Allow' }], egress: [{ action: 'Allow' }] });
+  });
+  it('defaults policyTypes as Kubernetes does: Ingress always, Egress when egress rules exist', () => {
+    expect(ok(knp({ podSelector: {} })).spec).toMatchObject({ types: ['Ingress'] });
+    expect(ok(knp({ podSelector: {}, egress: [{}] })).spec).toMatchObject({ types: ['Ingress', 'Egress'] });
+  });
+  it('puts namespace in the same namespace, default when absent', () => {
+    const doc = { ...knp({ podSelector: {} }), metadata: { name: 'x' } };
+    expect(ok(doc).metadata.namespace).toBe('default');
+  });
+  it('combines podSelector and namespaceSelector in one peer', () => {
+    const r = ok(knp({ podSelector: {}, ingress: [{ from: [{ podSelector: { matchLabels: { app: 'a' } }, namespaceSelector: {} }] }] }));
+    expect(r.spec).toMatchObject({ ingress: [{ action: 'Allow', source: { selector: `app == 'a' && ${ORCH}`, namespaceSelector: 'all()' } }] });
+  });
+  it('turns endPort into a port range and named ports through', () => {
+    const r = ok(knp({ podSelector: {}, ingress: [{ ports: [{ port: 8000, endPort: 8080 }, { protocol: 'UDP', port: 'dns' }, { port: 443, endPort: 443 }] }] }));
+    expect(r.spec).toMatchObject({
+      ingress: [
+        { action: 'Allow', protocol: 'TCP', destination: { ports: ['8000:8080', 443] } },
+        { action: 'Allow', protocol: 'UDP', destination: { ports: ['dns'] } },
+      ],
+    });
+  });
+  it('a port entry with only a protocol allows that protocol', () => {
+    expect(ok(knp({ podSelector: {}, ingress: [{ ports: [{ protocol: 'UDP' }] }] })).spec).toMatchObject({ ingress: [{ action: 'Allow', protocol: 'UDP' }] });
+  });
+  it('egress peers go to the destination with the ports', () => {
+    const r = ok(knp({ podSelector: {}, egress: [{ to: [{ namespaceSelector: { matchLabels: { team: 'x' } } }], ports: [{ port: 53, protocol: 'UDP' }] }] }));
+    expect(r.spec).toMatchObject({ egress: [{ action: 'Allow', protocol: 'UDP', destination: { namespaceSelector: "pcns.team == 'x'", ports: [53] } }] });
+  });
+  it('ignores rules for a direction policyTypes leaves out', () => {
+    expect(ok(knp({ podSelector: {}, policyTypes: ['Egress'], ingress: [{}] })).spec).toMatchObject({ types: ['Egress'], egress: [] });
+  });
+  it('converts matchExpressions', () => {
+    const s = labelSelectorToCalico({
+      matchLabels: { b: '2', a: '1' },
+      matchExpressions: [
+        { key: 'env', operator: 'In', values: ['prod', 'stage'] },
+        { key: 'tier', operator: 'NotIn', values: ['x'] },
+        { key: 'x', operator: 'Exists' },
+        { key: 'y', operator: 'DoesNotExist' },
+      ],
+    });
+    expect(s).toBe("a == '1' && b == '2' && env in {'prod', 'stage'} && tier not in {'x'} && has(x) && !has(y)");
+    expect(compileSelector(s).matches({ a: '1', b: '2', env: 'prod', x: '' })).toBe(true);
+  });
+  it('rejects In without values and Exists with values', () => {
+    expectError(knp({ podSelector: { matchExpressions: [{ key: 'a', operator: 'In' }] } }), 'spec.podSelector.matchExpressions[0].values', /at least one value/);
+    expectError(knp({ podSelector: { matchExpressions: [{ key: 'a', operator: 'Exists', values: ['x'] }] } }), 'spec.podSelector.matchExpressions[0].values', /no values/);
+  });
+  it('rejects ipBlock mixed with selectors, bad CIDRs and bad endPort', () => {
+    expectError(knp({ podSelector: {}, ingress: [{ from: [{ ipBlock: { cidr: '10.0.0.0/8' }, podSelector: {} }] }] }), 'spec.ingress[0].from[0].ipBlock', /cannot be combined/);
+    expectError(knp({ podSelector: {}, ingress: [{ from: [{ ipBlock: { cidr: '10.0.0.1/8' } }] }] }), 'spec.ingress[0].from[0].ipBlock.cidr', /canonical form is 10\.0\.0\.0\/8/);
+    expectError(knp({ podSelector: {}, ingress: [{ ports: [{ port: 90, endPort: 80 }] }] }), 'spec.ingress[0].ports[0].endPort', /less than/);
+  });
+  it('requires podSelector and rejects unknown fields', () => {
+    expectError(knp({}), 'spec.podSelector', /required/);
+    expectError(knp({ podSelector: {}, ingres: [] }), 'spec.ingres', /unknown field/);
+  });
+});
+
+describe('Kubernetes Namespace → Profile', () => {
+  it('becomes kns.<name> with pcns.-prefixed labels and allow-all rules', () => {
+    expect(ok({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'production', labels: { project: 'myproject' } } })).toEqual({
+      apiVersion: 'projectcalico.org/v3',
+      kind: 'Profile',
+      metadata: { name: 'kns.production' },
+      spec: {
+        ingress: [{ action: 'Allow' }],
+        egress: [{ action: 'Allow' }],
+        labelsToApply: {
+          'pcns.projectcalico.org/name': 'production',
+          'pcns.kubernetes.io/metadata.name': 'production',
+          'pcns.project': 'myproject',
+        },
+      },
+    });
+  });
+  it('a namespaceSelector from a converted policy matches the converted profile labels', () => {
+    const profile = ok({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'staging', labels: { project: 'myproject' } } });
+    const labels = (profile.spec as { labelsToApply: Record<string, string> }).labelsToApply;
+    expect(compileSelector("pcns.project == 'myproject'").matches(labels)).toBe(true);
+  });
+  it('rejects an invalid namespace name', () => {
+    expectError({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'Prod_1' } }, 'metadata.name', /not a valid name.*DNS-1123/);
+    expectError({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'a.b' } }, 'metadata.name', /DNS-1123 label/);
+  });
+});

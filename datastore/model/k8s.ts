@@ -1,0 +1,212 @@
+// Kubernetes objects Calico derives its own from: a networking.k8s.io/v1 NetworkPolicy becomes
+// the Calico NetworkPolicy "knp.default.<name>" (order 1000, pods selected with
+// projectcalico.org/orchestrator == 'k8s', namespaces through "pcns."-prefixed profile labels),
+// and a Namespace becomes the Profile "kns.<name>" carrying its labels. Pure.
+import { z } from 'zod';
+import type { Conversion } from './convert.js';
+import { zodToFieldErrors } from './errors.js';
+import { canonicalCidrSchema, isDns1123Label, isDns1123Subdomain, labelsSchema } from './fields.js';
+import { API_VERSION } from './resource.js';
+
+export const KNP_PREFIX = 'knp.default.';
+export const KNS_PREFIX = 'kns.';
+export const NS_LABEL_PREFIX = 'pcns.';
+export const K8S_ORCHESTRATOR_SELECTOR = "projectcalico.org/orchestrator == 'k8s'";
+export const KNP_ORDER = 1000;
+
+const labelSelector = z
+  .object({
+    matchLabels: z.record(z.string()).optional(),
+    matchExpressions: z
+      .array(
+        z
+          .object({ key: z.string().min(1), operator: z.enum(['In', 'NotIn', 'Exists', 'DoesNotExist']), values: z.array(z.string()).optional() })
+          .strict()
+          .superRefine((e, ctx) => {
+            const needs = e.operator === 'In' || e.operator === 'NotIn';
+            if (needs && !e.values?.length) ctx.addIssue({ code: 'custom', path: ['values'], message: `${e.operator} needs at least one value` });
+            if (!needs && e.values?.length) ctx.addIssue({ code: 'custom', path: ['values'], message: `${e.operator} takes no values` });
+          }),
+      )
+      .optional(),
+  })
+  .strict();
+
+type LabelSelector = z.output<typeof labelSelector>;
+
+const peer = z
+  .object({
+    podSelector: labelSelector.optional(),
+    namespaceSelector: labelSelector.optional(),
+    ipBlock: z.object({ cidr: canonicalCidrSchema, except: z.array(canonicalCidrSchema).optional() }).strict().optional(),
+  })
+  .strict()
+  .superRefine((p, ctx) => {
+    if (p.ipBlock && (p.podSelector || p.namespaceSelector)) {
+      ctx.addIssue({ code: 'custom', path: ['ipBlock'], message: 'ipBlock cannot be combined with podSelector or namespaceSelector' });
+    }
+    if (!p.ipBlock && !p.podSelector && !p.namespaceSelector) {
+      ctx.addIssue({ code: 'custom', message: 'a peer needs podSelector, namespaceSelector or ipBlock' });
+    }
+  });
+
+type Peer = z.output<typeof peer>;
+
+const port = z
+  .object({
+    protocol: z.enum(['TCP', 'UDP', 'SCTP']).default('TCP'),
+    port: z.union([z.number().int().min(1).max(65535), z.string().min(1)]).optional(),
+    endPort: z.number().int().min(1).max(65535).optional(),
+  })
+  .strict()
+  .superRefine((p, ctx) => {
+    if (p.endPort === undefined) return;
+    if (typeof p.port !== 'number') ctx.addIssue({ code: 'custom', path: ['endPort'], message: 'endPort needs a numeric port' });
+    else if (p.endPort < p.port) ctx.addIssue({ code: 'custom', path: ['endPort'], message: 'endPort must not be less than port' });
+  });
+
+type Port = z.output<typeof port>;
+
+const k8sMeta = z
+  .object({ name: z.string().refine(isDns1123Subdomain, 'not a valid name (a DNS-1123 subdomain: lower-case alphanumerics, "-" and ".")'), namespace: z.string().refine(isDns1123Label, 'not a valid namespace').optional(), labels: labelsSchema.optional() })
+  .passthrough();
+
+const k8sNetworkPolicy = z
+  .object({
+    apiVersion: z.literal('networking.k8s.io/v1'),
+    kind: z.literal('NetworkPolicy'),
+    metadata: k8sMeta,
+    spec: z
+      .object({
+        podSelector: labelSelector,
+        policyTypes: z.array(z.enum(['Ingress', 'Egress'])).optional(),
+        ingress: z.array(z.object({ from: z.array(peer).optional(), ports: z.array(port).optional() }).strict()).optional(),
+        egress: z.array(z.object({ to: z.array(peer).optional(), ports: z.array(port).optional() }).strict()).optional(),
+      })
+      .strict(),
+    status: z.unknown().optional(),
+  })
+  .strict();
+
+export type K8sNetworkPolicy = z.output<typeof k8sNetworkPolicy>;
+
+const k8sNamespace = z
+  .object({ apiVersion: z.literal('v1'), kind: z.literal('Namespace'), metadata: k8sMeta, spec: z.unknown().optional(), status: z.unknown().optional() })
+  .strict();
+
+const q = (s: string) => `'${s}'`;
+
+/**
+ * A Kubernetes label selector as a Calico selector. `prefix` is "pcns." for namespace
+ * selectors (namespace labels reach endpoints through their profile with that prefix).
+ * An empty selector is all().
+ */
+export function labelSelectorToCalico(sel: LabelSelector, prefix = ''): string {
+  const parts: string[] = [];
+  for (const [k, v] of Object.entries(sel.matchLabels ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) parts.push(`${prefix}${k} == ${q(v)}`);
+  for (const e of sel.matchExpressions ?? []) {
+    const key = `${prefix}${e.key}`;
+    const set = `{${(e.values ?? []).map(q).join(', ')}}`;
+    if (e.operator === 'In') parts.push(`${key} in ${set}`);
+    else if (e.operator === 'NotIn') parts.push(`${key} not in ${set}`);
+    else if (e.operator === 'Exists') parts.push(`has(${key})`);
+    else parts.push(`!has(${key})`);
+  }
+  return parts.length ? parts.join(' && ') : 'all()';
+}
+
+/** Pod selectors also pin the orchestrator, so they never match host endpoints. */
+export function podSelectorToCalico(sel: LabelSelector): string {
+  const s = labelSelectorToCalico(sel);
+  return s === 'all()' ? K8S_ORCHESTRATOR_SELECTOR : `${s} && ${K8S_ORCHESTRATOR_SELECTOR}`;
+}
+
+type Entity = Record<string, unknown>;
+
+function peerToEntity(p: Peer): Entity {
+  if (p.ipBlock) return p.ipBlock.except?.length ? { nets: [p.ipBlock.cidr], notNets: p.ipBlock.except } : { nets: [p.ipBlock.cidr] };
+  const e: Entity = {};
+  if (p.podSelector) e.selector = podSelectorToCalico(p.podSelector);
+  if (p.namespaceSelector) e.namespaceSelector = labelSelectorToCalico(p.namespaceSelector, NS_LABEL_PREFIX);
+  return e;
+}
+
+/** Ports grouped by protocol (first-seen order): one Calico rule per protocol. */
+function groupPorts(ports: Port[]): { protocol: string; ports: (number | string)[] }[] {
+  const groups = new Map<string, (number | string)[]>();
+  for (const p of ports) {
+    const list = groups.get(p.protocol) ?? [];
+    groups.set(p.protocol, list);
+    if (p.port === undefined) continue;
+    list.push(p.endPort !== undefined && p.endPort !== p.port ? `${p.port}:${p.endPort}` : p.port);
+  }
+  return [...groups].map(([protocol, list]) => ({ protocol, ports: list }));
+}
+
+/** One K8s rule → Calico Allow rules: every peer × every protocol group. */
+function convertRule(peers: Peer[] | undefined, ports: Port[] | undefined, peerSide: 'source' | 'destination'): Entity[] {
+  const entities = peers?.length ? peers.map(peerToEntity) : [undefined];
+  const groups = ports?.length ? groupPorts(ports) : [undefined];
+  const rules: Entity[] = [];
+  for (const g of groups) {
+    for (const ent of entities) {
+      const rule: Entity = { action: 'Allow' };
+      if (g) rule.protocol = g.protocol;
+      const dest: Entity = peerSide === 'destination' && ent ? { ...ent } : {};
+      if (g?.ports.length) dest.ports = g.ports;
+      if (peerSide === 'source' && ent) rule.source = ent;
+      if (Object.keys(dest).length) rule.destination = dest;
+      rules.push(rule);
+    }
+  }
+  return rules;
+}
+
+/** Kubernetes' defaulting of policyTypes: always Ingress, plus Egress when there are egress rules. */
+function policyTypes(np: K8sNetworkPolicy): string[] {
+  if (np.spec.policyTypes?.length) return np.spec.policyTypes;
+  return np.spec.egress?.length ? ['Ingress', 'Egress'] : ['Ingress'];
+}
+
+export function k8sNetworkPolicyToCalico(np: K8sNetworkPolicy): Record<string, unknown> {
+  const types = policyTypes(np);
+  const spec: Entity = { order: KNP_ORDER, selector: podSelectorToCalico(np.spec.podSelector), types };
+  // Rules for a direction not in policyTypes are ignored, as Kubernetes does.
+  if (types.includes('Ingress')) spec.ingress = (np.spec.ingress ?? []).flatMap((r) => convertRule(r.from, r.ports, 'source'));
+  if (types.includes('Egress')) spec.egress = (np.spec.egress ?? []).flatMap((r) => convertRule(r.to, r.ports, 'destination'));
+  return {
+    apiVersion: API_VERSION,
+    kind: 'NetworkPolicy',
+    metadata: { name: `${KNP_PREFIX}${np.metadata.name}`, namespace: np.metadata.namespace ?? 'default' },
+    spec,
+  };
+}
+
+/** Namespace → Profile "kns.<name>": allow-all rules, labels applied with the "pcns." prefix. */
+export function namespaceToProfile(name: string, labels: Record<string, string> = {}): Record<string, unknown> {
+  const labelsToApply: Record<string, string> = { [`${NS_LABEL_PREFIX}projectcalico.org/name`]: name };
+  // The API server labels every namespace with its name; do the same for pasted manifests.
+  const all = { 'kubernetes.io/metadata.name': name, ...labels };
+  for (const [k, v] of Object.entries(all)) labelsToApply[`${NS_LABEL_PREFIX}${k}`] = v;
+  return {
+    apiVersion: API_VERSION,
+    kind: 'Profile',
+    metadata: { name: `${KNS_PREFIX}${name}` },
+    spec: { ingress: [{ action: 'Allow' }], egress: [{ action: 'Allow' }], labelsToApply },
+  };
+}
+
+/** Converts Kubernetes NetworkPolicy / Namespace documents; undefined for anything else. */
+export function convertK8s(doc: Record<string, unknown>): Conversion | undefined {
+  if (doc.apiVersion === 'networking.k8s.io/v1' && doc.kind === 'NetworkPolicy') {
+    const r = k8sNetworkPolicy.safeParse(doc);
+    return r.success ? { ok: true, value: k8sNetworkPolicyToCalico(r.data) } : { ok: false, errors: zodToFieldErrors(r.error, '') };
+  }
+  if (doc.apiVersion === 'v1' && doc.kind === 'Namespace') {
+    const r = k8sNamespace.safeParse(doc);
+    if (!r.success) return { ok: false, errors: zodToFieldErrors(r.error, '') };
+    if (!isDns1123Label(r.data.metadata.name)) return { ok: false, errors: [{ path: 'metadata.name', message: 'a namespace name is a DNS-1123 label' }] };
+    return { ok: true, value: namespaceToProfile(r.data.metadata.name, r.data.metadata.labels) };
+  }
+  return undefined;
+}
