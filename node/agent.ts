@@ -1,0 +1,240 @@
+// tortie-node's composition: register the Node, make the default pool, then run felix (syncer →
+// calc → dataplane) and the BGP speaker side by side. Stopping leaves the dataplane as it is.
+import type { Server } from 'node:http';
+import type { Logger } from 'pino';
+import type { Backend } from '../datastore/backend.js';
+import { IPAM_PREFIX, resourceListPrefix } from '../datastore/keys.js';
+import { Syncer, type SyncEvent } from '../datastore/syncer.js';
+import { Speaker, type PeerConfig } from '../bgp/speaker.js';
+import { calculate } from '../felix/calc/calc.js';
+import { LearnedRoutes } from '../felix/calc/bgp-routes.js';
+import { cidrWithin, parseCidr } from '../felix/calc/cidr.js';
+import type { DesiredState } from '../felix/calc/types.js';
+import { applyState } from '../felix/dataplane/apply.js';
+import { RouteDriver } from '../felix/dataplane/routes.js';
+import { IpamClient } from '../ipam/allocator.js';
+import { autodetect } from './autodetect.js';
+import type { NodeConfig } from './env.js';
+import { NodeMetrics, serveHealth } from './health.js';
+import { ensureDefaultPool, randomMac, upsertNode } from './register.js';
+import { blocksToAnnounce, buildView, type ClusterView } from './view.js';
+
+export const DEFAULT_AS = 64512;
+
+export class NodeAgent {
+  private readonly cache = new Map<string, string>();
+  private readonly learned = new LearnedRoutes();
+  private readonly metrics = new NodeMetrics();
+  private readonly routes = new RouteDriver();
+  private syncer?: Syncer;
+  private speaker?: Speaker;
+  private servers: Server[] = [];
+  private inSync = false;
+  private applied = false;
+  private applying = false;
+  private dirty = false;
+  private timer?: NodeJS.Timeout;
+  private address = '';
+  private announced = new Set<string>();
+  private stopped = false;
+  private lastState?: DesiredState;
+
+  constructor(
+    private readonly cfg: NodeConfig,
+    private readonly backend: Backend,
+    private readonly log: Logger,
+  ) {}
+
+  async start(): Promise<void> {
+    this.address = await this.resolveAddress();
+    this.log.info({ node: this.cfg.nodename, address: this.address }, 'starting');
+    if (this.cfg.defaultPool && (await ensureDefaultPool(this.backend, this.cfg.defaultPool))) this.log.info({ cidr: this.cfg.defaultPool.cidr }, 'created default pool');
+    await upsertNode(this.backend, this.cfg.nodename, (spec) => {
+      const bgp = { ...((spec.bgp as Record<string, unknown> | undefined) ?? {}) };
+      if (this.address) bgp.ipv4Address = this.address;
+      if (this.cfg.asNumber !== undefined) bgp.asNumber = this.cfg.asNumber;
+      return { ...spec, bgp };
+    });
+    await this.ensureTunnelAddresses();
+
+    this.servers.push(await serveHealth({ live: () => !this.stopped, ready: () => this.readiness() }, this.cfg.healthHost, this.cfg.healthPort));
+    if (this.cfg.metricsPort) this.servers.push(await this.metrics.serve(this.cfg.healthHost, this.cfg.metricsPort));
+
+    if (this.cfg.backend === 'bird' && this.address) {
+      const ip = this.address.split('/')[0] ?? '';
+      this.speaker = new Speaker(
+        { asNumber: this.cfg.asNumber ?? DEFAULT_AS, routerId: ip, listenPort: this.cfg.bgpPort, listenAddresses: [ip], gracefulRestart: { restartTime: 120 } },
+        this.learned,
+        this.log.child({ component: 'bgp' }),
+      );
+      await this.speaker.start([]);
+      this.learned.onChange(() => this.schedule());
+    }
+
+    this.syncer = new Syncer({
+      backend: this.backend,
+      prefixes: [resourceListPrefix('ippools'), resourceListPrefix('nodes'), resourceListPrefix('workloadendpoints'), `${IPAM_PREFIX}assignment/`, `${IPAM_PREFIX}host/`],
+      onEvents: (evs) => this.onEvents(evs),
+      onStatus: (s) => {
+        this.log.info({ status: s }, 'datastore sync status');
+        this.inSync = s === 'in-sync';
+        this.metrics.inSync.set(this.inSync ? 1 : 0);
+        if (this.inSync) this.schedule();
+      },
+      onError: (err, prefix) => this.log.warn({ err: err.message, prefix }, 'datastore watch failed; re-syncing'),
+    });
+    this.syncer.start();
+  }
+
+  private async resolveAddress(): Promise<string> {
+    const ip = this.cfg.ip;
+    if (ip.kind === 'fixed') return ip.cidr;
+    if (ip.kind === 'none') return '';
+    const a = await autodetect(ip.method, 4);
+    if (!a) throw new Error(`IP autodetection (${ip.method.kind}) found no IPv4 address; set IP or IP_AUTODETECTION_METHOD`);
+    return a.cidr;
+  }
+
+  /** Tunnel addresses come from the pools through IPAM (allowedUses Tunnel), like calico-node. */
+  private async ensureTunnelAddresses(): Promise<void> {
+    const ipam = new IpamClient(this.backend);
+    const pools = await ipam.listPools().catch(() => []);
+    const poolsRaw = (await this.backend.list(resourceListPrefix('ippools'))).items.map((kv) => JSON.parse(kv.value) as { spec?: { ipipMode?: string; vxlanMode?: string; disabled?: boolean } });
+    const wantVxlan = poolsRaw.some((p) => p.spec?.vxlanMode && p.spec.vxlanMode !== 'Never' && !p.spec.disabled);
+    const wantIpip = this.cfg.backend === 'bird' && poolsRaw.some((p) => p.spec?.ipipMode && p.spec.ipipMode !== 'Never' && !p.spec.disabled);
+    if (!pools.length || (!wantVxlan && !wantIpip)) return;
+    const node = (await upsertNode(this.backend, this.cfg.nodename, (s) => s)) as { ipv4VXLANTunnelAddr?: string; vxlanTunnelMACAddr?: string; bgp?: { ipv4IPIPTunnelAddr?: string } };
+    const assign = async (handle: string): Promise<string | undefined> => {
+      const r = await ipam.autoAssign({ handleId: handle, hostname: this.cfg.nodename, num4: 1, use: 'Tunnel', attrs: { node: this.cfg.nodename, type: handle.split('-')[0] ?? '' } });
+      return r.ipv4[0]?.ip;
+    };
+    if (wantVxlan && !node.ipv4VXLANTunnelAddr) {
+      const ip = await assign(`vxlanTunnelAddress-${this.cfg.nodename}`);
+      if (ip) await upsertNode(this.backend, this.cfg.nodename, (s) => ({ ...s, ipv4VXLANTunnelAddr: ip, vxlanTunnelMACAddr: (s.vxlanTunnelMACAddr as string | undefined) ?? randomMac() }));
+    } else if (wantVxlan && !node.vxlanTunnelMACAddr) {
+      await upsertNode(this.backend, this.cfg.nodename, (s) => ({ ...s, vxlanTunnelMACAddr: randomMac() }));
+    }
+    if (wantIpip && !node.bgp?.ipv4IPIPTunnelAddr) {
+      const ip = await assign(`ipipTunnelAddress-${this.cfg.nodename}`);
+      if (ip) await upsertNode(this.backend, this.cfg.nodename, (s) => ({ ...s, bgp: { ...((s.bgp as object | undefined) ?? {}), ipv4IPIPTunnelAddr: ip } }));
+    }
+  }
+
+  private onEvents(evs: SyncEvent[]): void {
+    for (const e of evs) {
+      if (e.type === 'update') this.cache.set(e.key, e.value);
+      else this.cache.delete(e.key);
+    }
+    this.schedule();
+  }
+
+  /** Coalesces bursts of events into one recalculation. */
+  private schedule(): void {
+    if (this.stopped || this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.recalc();
+    }, 20);
+  }
+
+  private async recalc(): Promise<void> {
+    if (this.applying) {
+      this.dirty = true;
+      return;
+    }
+    this.applying = true;
+    try {
+      const view = buildView(this.cache);
+      this.updateBgp(view);
+      // No kernel change before the first in-sync: a partial view would delete good routes.
+      if (!this.inSync) return;
+      const desired = calculate({
+        hostname: this.cfg.nodename,
+        nodes: view.nodes,
+        pools: view.pools,
+        blocks: view.blocks,
+        endpoints: view.endpoints,
+        bgpRoutes: this.learned.list(),
+        vxlanMtu: this.cfg.vxlanMtu,
+        ipipMtu: this.cfg.ipipMtu,
+      });
+      const end = this.metrics.applySeconds.startTimer();
+      const rep = await applyState(desired, this.routes);
+      end();
+      this.lastState = desired;
+      this.metrics.routes.set(desired.routes.length);
+      this.metrics.applyErrors.inc(rep.errors.length);
+      if (rep.errors.length) this.log.warn({ errors: rep.errors }, 'dataplane apply had errors; will retry');
+      if (rep.routes.added || rep.routes.removed) this.log.info({ added: rep.routes.added, removed: rep.routes.removed }, 'routes updated');
+      this.applied = true;
+      if (rep.errors.length) setTimeout(() => this.schedule(), 1000).unref();
+    } catch (e) {
+      this.log.error({ err: e instanceof Error ? e.message : String(e) }, 'recalculation failed; will retry');
+      setTimeout(() => this.schedule(), 1000).unref();
+    } finally {
+      this.applying = false;
+      if (this.dirty) {
+        this.dirty = false;
+        this.schedule();
+      }
+    }
+  }
+
+  /** Full mesh to every other node (the seam for bgp/config's generator), and our blocks announced. */
+  private updateBgp(view: ClusterView): void {
+    if (!this.speaker) return;
+    const myIp = this.address.split('/')[0];
+    const peers: PeerConfig[] = [];
+    for (const n of view.nodes.values()) {
+      const ip = n.ipv4Address?.split('/')[0];
+      if (n.name === this.cfg.nodename || !ip || ip === myIp) continue;
+      peers.push({ name: `Mesh_${ip.replace(/\./g, '_')}`, address: ip, asNumber: n.asNumber ?? DEFAULT_AS, type: 'mesh', ...(this.cfg.bgpPort !== 179 ? { port: this.cfg.bgpPort } : {}) });
+    }
+    this.speaker.setPeers(peers);
+    const poolNets = view.pools.filter((p) => !p.disabled).map((p) => ({ cidr: p.cidr, net: parseCidr(p.cidr) }));
+    const poolOf = (cidr: string): string | undefined => {
+      const b = parseCidr(cidr);
+      return b ? poolNets.find((p) => p.net && cidrWithin(b, p.net))?.cidr : undefined;
+    };
+    const want = new Set(blocksToAnnounce(view, this.cfg.nodename, poolOf));
+    const toPrefix = (c: string): { family: 4 | 6; address: string; length: number } => ({ family: c.includes(':') ? 6 : 4, address: c.split('/')[0] ?? '', length: Number(c.split('/')[1]) });
+    const gone = [...this.announced].filter((c) => !want.has(c));
+    const added = [...want].filter((c) => !this.announced.has(c));
+    if (gone.length) this.speaker.withdraw(gone.map(toPrefix));
+    if (added.length) this.speaker.announce(added.map(toPrefix));
+    this.announced = want;
+    const st = this.speaker.peerStatus();
+    this.metrics.sessions.reset();
+    for (const p of st) this.metrics.sessions.inc({ state: p.state });
+    this.metrics.learned.set(this.learned.list().length);
+  }
+
+  readiness(): { ok: boolean; reasons: string[] } {
+    const reasons: string[] = [];
+    if (!this.inSync) reasons.push('datastore not in sync');
+    if (!this.applied) reasons.push('dataplane not programmed yet');
+    if (this.speaker) {
+      const down = this.speaker.peerStatus().filter((p) => p.state !== 'Established');
+      if (down.length) reasons.push(`BGP not established with ${down.map((p) => p.address).join(', ')}`);
+      // Keep session metrics fresh for scrapes between recalculations.
+      this.metrics.sessions.reset();
+      for (const p of this.speaker.peerStatus()) this.metrics.sessions.inc({ state: p.state });
+    }
+    return { ok: reasons.length === 0, reasons };
+  }
+
+  status(): { node: string; address: string; inSync: boolean; peers: unknown[]; routes: number } {
+    return { node: this.cfg.nodename, address: this.address, inSync: this.inSync, peers: this.speaker?.peerStatus() ?? [], routes: this.lastState?.routes.length ?? 0 };
+  }
+
+  /** Stops everything but leaves routes, tunnels and NAT in the kernel (a restart reconciles). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.syncer?.stop();
+    await this.speaker?.stop();
+    for (const s of this.servers) await new Promise<void>((r) => s.close(() => r()));
+    this.routes.close();
+    await this.backend.close();
+  }
+}
