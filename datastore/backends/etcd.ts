@@ -69,10 +69,11 @@ const errText = (err: unknown): string => (err instanceof Error ? err.message : 
 
 export class EtcdBackend implements Backend {
   readonly description: string;
-  private readonly client: Etcd3;
+  /** One client per endpoint, so fail-over order is ours: the last endpoint that answered goes first. */
+  private readonly clients: Etcd3[];
+  private preferred = 0;
   private readonly callTimeoutMs: number;
   private readonly pageSize: number;
-  private readonly endpointCount: number;
   private readonly watches = new Set<() => void>();
   private closed = false;
 
@@ -90,9 +91,8 @@ export class EtcdBackend implements Backend {
     this.description = `etcdv3 at ${opts.endpoints.join(',')}`;
     this.callTimeoutMs = opts.callTimeoutMs ?? 4000;
     this.pageSize = opts.listPageSize ?? 500;
-    this.endpointCount = opts.endpoints.length;
-    this.client = new Etcd3({
-      hosts: opts.endpoints,
+    this.clients = opts.endpoints.map((endpoint) => new Etcd3({
+      hosts: [endpoint],
       ...(opts.tls
         ? { credentials: { rootCertificate: opts.tls.ca ?? Buffer.from(rootCertificates.join('\n')), ...(opts.tls.key ? { privateKey: opts.tls.key } : {}), ...(opts.tls.cert ? { certChain: opts.tls.cert } : {}) } }
         : {}),
@@ -107,11 +107,11 @@ export class EtcdBackend implements Backend {
         'grpc.initial_reconnect_backoff_ms': 100,
         'grpc.max_reconnect_backoff_ms': 1000,
       },
-    });
+    }));
   }
 
   async get(key: string): Promise<KV | undefined> {
-    const res = await this.call('get', key, (deadline) => this.client.kv.range({ key: Buffer.from(key) }, { deadline }));
+    const res = await this.call('get', key, (c, deadline) => c.kv.range({ key: Buffer.from(key) }, { deadline }));
     const kv = res.kvs[0];
     return kv ? toKV(kv) : undefined;
   }
@@ -123,8 +123,8 @@ export class EtcdBackend implements Backend {
     let revision: number | undefined;
     // Pages are read at the first page's revision so the listing is one consistent snapshot.
     while (true) {
-      const res = await this.call('list', prefix, (deadline) =>
-        this.client.kv.range({ key: from, range_end: end, limit: this.pageSize, ...(revision ? { revision } : {}) }, { deadline }),
+      const res = await this.call('list', prefix, (c, deadline) =>
+        c.kv.range({ key: from, range_end: end, limit: this.pageSize, ...(revision ? { revision } : {}) }, { deadline }),
       );
       revision ??= Number(res.header.revision);
       for (const kv of res.kvs) items.push(toKV(kv));
@@ -137,8 +137,8 @@ export class EtcdBackend implements Backend {
 
   async create(key: string, value: string): Promise<KV> {
     validKey(key);
-    const res = await this.call('create', key, (deadline) =>
-      this.client.kv.txn(
+    const res = await this.call('create', key, (c, deadline) =>
+      c.kv.txn(
         {
           compare: [modIs(key, 0)],
           success: [{ request_put: { key: Buffer.from(key), value: Buffer.from(value, 'utf8') } }],
@@ -153,8 +153,8 @@ export class EtcdBackend implements Backend {
 
   async update(key: string, value: string, expectedModRevision: number): Promise<KV> {
     validKey(key);
-    const res = await this.call('update', key, (deadline) =>
-      this.client.kv.txn(
+    const res = await this.call('update', key, (c, deadline) =>
+      c.kv.txn(
         {
           compare: [modIs(key, expectedModRevision), exists(key)],
           success: [{ request_put: { key: Buffer.from(key), value: Buffer.from(value, 'utf8'), prev_kv: true } }],
@@ -173,8 +173,8 @@ export class EtcdBackend implements Backend {
     validKey(key);
     const del: IRequestOp = { request_delete_range: { key: Buffer.from(key), prev_kv: true } };
     const compare = expectedModRevision === undefined ? [exists(key)] : [modIs(key, expectedModRevision), exists(key)];
-    const res = await this.call('delete', key, (deadline) =>
-      this.client.kv.txn({ compare, success: [del], failure: [{ request_range: { key: Buffer.from(key) } }] }, { deadline }),
+    const res = await this.call('delete', key, (c, deadline) =>
+      c.kv.txn({ compare, success: [del], failure: [{ request_range: { key: Buffer.from(key) } }] }, { deadline }),
     );
     if (!res.succeeded) throw this.casFailure(key, expectedModRevision ?? 0, res.responses[0]?.response_range?.kvs[0]);
     const prev = res.responses[0]?.response_delete_range?.prev_kvs[0];
@@ -189,8 +189,8 @@ export class EtcdBackend implements Backend {
         ? { request_put: { key: Buffer.from(op.key), value: Buffer.from(op.value, 'utf8') } }
         : { request_delete_range: { key: Buffer.from(op.key) } },
     );
-    const res = await this.call('txn', ops[0]?.key ?? compares[0]?.key ?? '', (deadline) =>
-      this.client.kv.txn({ compare: compares.map((c) => modIs(c.key, c.modRevision)), success }, { deadline }),
+    const res = await this.call('txn', ops[0]?.key ?? compares[0]?.key ?? '', (c, deadline) =>
+      c.kv.txn({ compare: compares.map((c) => modIs(c.key, c.modRevision)), success }, { deadline }),
     );
     return { succeeded: res.succeeded, revision: Number(res.header.revision) };
   }
@@ -237,7 +237,7 @@ export class EtcdBackend implements Backend {
       queueMicrotask(() => finish(unavailable('client closed')));
       return { close: async () => {} };
     }
-    this.client.watchClient
+    (this.clients[this.preferred] as Etcd3).watchClient
       .watch()
       .then((s) => {
         stream = s;
@@ -265,14 +265,14 @@ export class EtcdBackend implements Backend {
 
   /** Compacts etcd's history up to `revision` (like `etcdctl compact`); for tests and maintenance. */
   async compact(revision: number): Promise<void> {
-    await this.call('compact', '', (deadline) => this.client.kv.compact({ revision, physical: true }, { deadline }));
+    await this.call('compact', '', (c, deadline) => c.kv.compact({ revision, physical: true }, { deadline }));
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     for (const stop of [...this.watches]) stop();
-    this.client.close();
+    for (const c of this.clients) c.close();
   }
 
   private casFailure(key: string, expected: number, current: IKeyValue | undefined): DatastoreError {
@@ -284,20 +284,22 @@ export class EtcdBackend implements Backend {
    * Runs one RPC within the call budget, failing over to another endpoint when one is unreachable,
    * and turns gRPC/etcd errors into DatastoreErrors that name the endpoint.
    */
-  private async call<T>(op: string, key: string, fn: (deadline: Date) => Promise<T>): Promise<T> {
+  private async call<T>(op: string, key: string, fn: (client: Etcd3, deadline: Date) => Promise<T>): Promise<T> {
     if (this.closed) throw new DatastoreError('Unavailable', `${this.description}: client closed`, key || undefined);
     const deadline = Date.now() + this.callTimeoutMs;
-    // Each endpoint gets two tries: enough to skip a dead member, few enough that a refused
-    // connection is reported at once (callers such as the syncer retry with their own back-off).
-    let attemptsLeft = 2 * this.endpointCount;
-    while (true) {
+    const n = this.clients.length;
+    // Two rounds over the endpoints: enough to skip a dead member and ride over a reconnect, few
+    // enough that a refused connection is reported at once (the syncer retries with its own back-off).
+    for (let attempt = 0; ; attempt++) {
+      const idx = (this.preferred + attempt) % n;
       try {
-        return await fn(new Date(deadline));
+        const res = await fn(this.clients[idx] as Etcd3, new Date(deadline));
+        this.preferred = idx;
+        return res;
       } catch (err) {
         const mapped = this.mapError(op, key, err);
-        attemptsLeft--;
-        if (mapped.code !== 'Unavailable' || attemptsLeft <= 0 || Date.now() + 100 >= deadline || this.closed) throw mapped;
-        await new Promise((r) => setTimeout(r, 100));
+        if (mapped.code !== 'Unavailable' || attempt + 1 >= 2 * n || Date.now() + 100 >= deadline || this.closed) throw mapped;
+        if ((attempt + 1) % n === 0) await new Promise((r) => setTimeout(r, 100));
       }
     }
   }
