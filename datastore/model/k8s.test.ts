@@ -132,6 +132,22 @@ describe('Kubernetes NetworkPolicy → Calico NetworkPolicy', () => {
   });
 });
 
+describe('the seed policies pasted flat (unindented)', () => {
+  it('allow-all', () => {
+    const doc = parse('apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\nname: allow-all\nspec:\npodSelector: {}\ningress:\n- {}\negress:\n- {}\n');
+    const r = ok(doc);
+    expect(r.metadata).toEqual({ name: 'knp.default.allow-all', namespace: 'default' });
+    expect(r.spec).toMatchObject({ selector: ORCH, types: ['Ingress', 'Egress'], ingress: [{ action: 'Allow' }], egress: [{ action: 'Allow' }] });
+  });
+  it('default-deny', () => {
+    const doc = parse('apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\nname: default-deny\nspec:\npodSelector: {}\npolicyTypes:\n- Ingress\n- Egress\n');
+    expect(ok(doc).spec).toMatchObject({ types: ['Ingress', 'Egress'], ingress: [], egress: [] });
+  });
+  it('a flat Namespace', () => {
+    expect(ok(parse('apiVersion: v1\nkind: Namespace\nmetadata:\nname: staging\n')).metadata.name).toBe('kns.staging');
+  });
+});
+
 describe('Kubernetes Namespace → Profile', () => {
   it('becomes kns.<name> with pcns.-prefixed labels and allow-all rules', () => {
     expect(ok({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'production', labels: { project: 'myproject' } } })).toEqual({

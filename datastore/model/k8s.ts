@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import type { Conversion } from './convert.js';
 import { zodToFieldErrors } from './errors.js';
+import { isFlat, isRecord, unflatten } from './flat.js';
 import { canonicalCidrSchema, isDns1123Label, isDns1123Subdomain, labelsSchema } from './fields.js';
 import { API_VERSION } from './resource.js';
 
@@ -196,17 +197,26 @@ export function namespaceToProfile(name: string, labels: Record<string, string> 
   };
 }
 
+const K8S_META_KEYS = ['name', 'namespace', 'labels', 'annotations'];
+
+/** The seed's simple policies (allow-all, default-deny) pasted flat become nested again. */
+function renest(doc: Record<string, unknown>): Record<string, unknown> {
+  if (!isFlat(doc) || isRecord(doc.metadata)) return doc;
+  const { metadata, spec } = unflatten(doc, K8S_META_KEYS);
+  return { apiVersion: doc.apiVersion, kind: doc.kind, metadata, ...(Object.keys(spec).length ? { spec } : {}) };
+}
+
 /** Converts Kubernetes NetworkPolicy / Namespace documents; undefined for anything else. */
-export function convertK8s(doc: Record<string, unknown>): Conversion | undefined {
-  if (doc.apiVersion === 'networking.k8s.io/v1' && doc.kind === 'NetworkPolicy') {
+export function convertK8s(input: Record<string, unknown>): Conversion | undefined {
+  const owned = (input.apiVersion === 'networking.k8s.io/v1' && input.kind === 'NetworkPolicy') || (input.apiVersion === 'v1' && input.kind === 'Namespace');
+  if (!owned) return undefined;
+  const doc = renest(input);
+  if (doc.kind === 'NetworkPolicy') {
     const r = k8sNetworkPolicy.safeParse(doc);
     return r.success ? { ok: true, value: k8sNetworkPolicyToCalico(r.data) } : { ok: false, errors: zodToFieldErrors(r.error, '') };
   }
-  if (doc.apiVersion === 'v1' && doc.kind === 'Namespace') {
-    const r = k8sNamespace.safeParse(doc);
-    if (!r.success) return { ok: false, errors: zodToFieldErrors(r.error, '') };
-    if (!isDns1123Label(r.data.metadata.name)) return { ok: false, errors: [{ path: 'metadata.name', message: 'a namespace name is a DNS-1123 label' }] };
-    return { ok: true, value: namespaceToProfile(r.data.metadata.name, r.data.metadata.labels) };
-  }
-  return undefined;
+  const r = k8sNamespace.safeParse(doc);
+  if (!r.success) return { ok: false, errors: zodToFieldErrors(r.error, '') };
+  if (!isDns1123Label(r.data.metadata.name)) return { ok: false, errors: [{ path: 'metadata.name', message: 'a namespace name is a DNS-1123 label' }] };
+  return { ok: true, value: namespaceToProfile(r.data.metadata.name, r.data.metadata.labels) };
 }

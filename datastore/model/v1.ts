@@ -3,14 +3,10 @@
 // its IP (node-scoped: "<node>.<ip>"), policy → GlobalNetworkPolicy, profile, hostEndpoint,
 // workloadEndpoint, node. The output is not validated here; validateResource does that next.
 import type { Conversion } from './convert.js';
+import { isRecord, unflatten, type Doc } from './flat.js';
 import type { FieldError } from './resource.js';
 import { API_VERSION } from './resource.js';
 
-type Doc = Record<string, unknown>;
-
-function isRecord(v: unknown): v is Doc {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 /** "10.200.0.0/16" → "10-200-0-0-16", "fd00::/48" → "fd00---48", as calicoctl named them. */
 export function v1NameFromIP(ipOrCidr: string): string {
@@ -41,19 +37,9 @@ export function v1Kind(doc: Doc): string | undefined {
   return KIND_BY_LOWER.get(doc.kind.toLowerCase());
 }
 
-/**
- * A tutorial pasted with `metadata:` / `spec:` followed by unindented fields parses as one flat
- * mapping. Put known metadata keys back under metadata and the rest under spec.
- */
-function unflatten(kind: string, doc: Doc): { metadata: Doc; spec: Doc } {
-  const metadata: Doc = isRecord(doc.metadata) ? { ...doc.metadata } : {};
-  const spec: Doc = isRecord(doc.spec) ? { ...doc.spec } : {};
-  for (const [k, v] of Object.entries(doc)) {
-    if (['apiVersion', 'kind', 'metadata', 'spec'].includes(k)) continue;
-    if (META_KEYS[kind].includes(k)) metadata[k] ??= v;
-    else spec[k] ??= v;
-  }
-  // Flat ipPool: "ipip:" (null) followed by top-level "enabled:" and "mode:".
+/** The flat form, plus the ipPool case: "ipip:" (null) followed by top-level enabled/mode. */
+function unflattenV1(kind: string, doc: Doc): { metadata: Doc; spec: Doc } {
+  const { metadata, spec } = unflatten(doc, META_KEYS[kind]);
   if (kind === 'ipPool' && !isRecord(spec.ipip) && ('enabled' in spec || 'mode' in spec)) {
     spec.ipip = { enabled: spec.enabled, mode: spec.mode };
     delete spec.enabled;
@@ -245,7 +231,7 @@ const CONVERTERS: Record<string, (meta: Doc, spec: Doc, e: V1Errors) => Doc | un
 export function convertV1(doc: Doc): Conversion | undefined {
   const kind = v1Kind(doc);
   if (!kind) return undefined;
-  const { metadata, spec } = unflatten(kind, doc);
+  const { metadata, spec } = unflattenV1(kind, doc);
   const e = new V1Errors();
   const value = CONVERTERS[kind](metadata, spec, e);
   if (e.list.length || !value) return { ok: false, errors: e.list.length ? e.list : [{ path: '', message: `cannot convert v1 ${kind}` }] };
