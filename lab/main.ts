@@ -55,10 +55,11 @@ program
   .option('--no-nat-outgoing', 'do not masquerade pod traffic leaving the pool')
   .option('--rr <n>', 'route reflectors (needs BGP; not wired yet)', intArg('--rr', 0, 4), 0)
   .option('--pods-per-node <k>', 'pods per host', intArg('--pods-per-node', 0, 60), 2)
-  .action(async (o: { nodes: number; subnets: number; encap: string; crossSubnet: boolean; natOutgoing: boolean; rr: number; podsPerNode: number }) => {
+  .option('--static', 'no tortie-node: the lab computes routes and programs them with felix itself', false)
+  .action(async (o: { nodes: number; subnets: number; encap: string; crossSubnet: boolean; natOutgoing: boolean; rr: number; podsPerNode: number; static: boolean }) => {
     if (!['none', 'ipip', 'vxlan'].includes(o.encap)) throw new InvalidArgumentError(`--encap must be none, ipip or vxlan, got "${o.encap}"`);
     if (o.rr > 0) log('note: --rr needs the BGP speaker, which the lab does not run yet; building without reflectors');
-    await up({ nodes: o.nodes, subnets: o.subnets === 2 ? 2 : 1, encap: o.encap as Encap, crossSubnet: o.crossSubnet, natOutgoing: o.natOutgoing, podsPerNode: o.podsPerNode, log });
+    await up({ nodes: o.nodes, subnets: o.subnets === 2 ? 2 : 1, encap: o.encap as Encap, crossSubnet: o.crossSubnet, natOutgoing: o.natOutgoing, podsPerNode: o.podsPerNode, mode: o.static ? 'static' : 'agent', log });
     log('lab is up: `tortie-lab status`, `tortie-lab ping`, `tortie-lab down`');
   });
 
@@ -143,7 +144,7 @@ program.command('down').description('remove every namespace, process and temp di
 
 program.command('demo').description('down, up 3 nodes, status, ping matrix').action(async () => {
   await down(() => undefined);
-  await up({ nodes: 3, subnets: 1, encap: 'none', crossSubnet: false, natOutgoing: true, podsPerNode: 2, log });
+  await up({ nodes: 3, subnets: 1, encap: 'none', crossSubnet: false, natOutgoing: true, podsPerNode: 2, mode: 'agent', log });
   log('');
   log(formatStatus(await collectStatus(requireState())));
   log('');

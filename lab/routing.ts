@@ -34,18 +34,20 @@ export function calcInputFor(s: LabState, node: LabNode): CalcInput {
   };
 }
 
-/** argv that runs the one-shot apply, from dist (built) or from source under tsx (tests). */
-export function applyCommand(): string[] {
+/** argv that runs one of our entry points (path relative to the repo root, no extension), from
+ * dist when built or from source under tsx (tests). */
+export function entryCommand(rel: string): string[] {
   const here = fileURLToPath(import.meta.url);
   const ext = here.endsWith('.ts') ? 'ts' : 'js';
-  const target = fileURLToPath(new URL(`../felix/dataplane/apply-main.${ext}`, import.meta.url));
+  const target = fileURLToPath(new URL(`../${rel}.${ext}`, import.meta.url));
   return ext === 'ts' ? [process.execPath, '--import', 'tsx', target] : [process.execPath, target];
 }
 
 export async function programNode(s: LabState, node: LabNode): Promise<void> {
+  if (s.mode === 'agent') return; // tortie-node programs its own host
   const desired = calculate(calcInputFor(s, node));
   try {
-    await nsExec(node.ns, applyCommand(), JSON.stringify(desired));
+    await nsExec(node.ns, entryCommand('felix/dataplane/apply-main'), JSON.stringify(desired));
   } catch (e) {
     throw new Error(`felix apply on ${node.name} failed: ${e instanceof Error ? e.message : String(e)}`);
   }

@@ -34,6 +34,8 @@ export interface LabAttached {
 
 export interface LabState {
   prefix: string;
+  /** agent: tortie-node on each host (BGP/VXLAN from the datastore); static: the lab computes routes. */
+  mode: 'agent' | 'static';
   encap: Encap;
   crossSubnet: boolean;
   natOutgoing: boolean;

@@ -4,6 +4,8 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, openSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { caliName, ETCD_IP, hostIp, nodeBlock, podIp, POOL_CIDR, routerIp, vtepMac } from './addressing.js';
+import { assignPod, releasePod, startNodeAgent, waitEtcd, waitReady } from './agents.js';
+import { pingMatrix } from './ping.js';
 import { programAll, programNode } from './routing.js';
 import { addNs, delNs, killNsProcesses, listNamespaces, nsExec, sysctl, vethBetween } from './sh.js';
 import { loadState, nsPrefix, saveState, stateDir, type Encap, type LabNode, type LabPod, type LabState } from './state.js';
@@ -15,6 +17,7 @@ export interface UpOptions {
   crossSubnet: boolean;
   natOutgoing: boolean;
   podsPerNode: number;
+  mode: 'agent' | 'static';
   log: (line: string) => void;
 }
 
@@ -49,6 +52,7 @@ export async function up(o: UpOptions): Promise<LabState> {
   const p = nsPrefix();
   const s: LabState = {
     prefix: p,
+    mode: o.mode,
     encap: o.encap,
     crossSubnet: o.crossSubnet,
     natOutgoing: o.natOutgoing,
@@ -97,12 +101,38 @@ export async function up(o: UpOptions): Promise<LabState> {
     await plugIntoSegment(s, node.ns, node.ip, subnet, `h${i}`);
     o.log(`==> host ${node.name} ${node.ip} (block ${node.block})`);
   }
+  if (s.mode === 'agent') {
+    await waitEtcd(s);
+    for (const node of s.nodes) {
+      const pid = startNodeAgent(s, node);
+      if (pid) s.pids.push(pid);
+    }
+    saveState(s);
+    o.log(`==> tortie-node started on ${s.nodes.length} hosts (${o.encap === 'vxlan' ? 'VXLAN' : 'BGP full mesh'})`);
+    await waitReady(s, o.log);
+  }
   for (const node of s.nodes) {
     for (let k = 1; k <= o.podsPerNode; k++) await addPod(s, { name: `pod-${node.name}-${k}`, namespace: 'default', node: node.name, labels: {} }, false);
   }
   if (o.podsPerNode) o.log(`==> ${s.pods.length} pods`);
-  o.log(`==> programming routes (encap ${o.encap}${o.crossSubnet ? ', CrossSubnet' : ''})`);
-  await programAll(s);
+  if (s.mode === 'agent' && s.pods.length > 1) {
+    // Routes arrive over BGP / the datastore asynchronously: wait until every pod reaches every other.
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const res = await pingMatrix(s.pods);
+      if (res.every((r) => r.ok)) break;
+      if (Date.now() > deadline) {
+        o.log(`==> not converged after 60s: ${res.filter((r) => !r.ok).length} pod pairs unreachable`);
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    o.log('==> routes converged');
+  }
+  if (s.mode === 'static') {
+    o.log(`==> programming routes (encap ${o.encap}${o.crossSubnet ? ', CrossSubnet' : ''})`);
+    await programAll(s);
+  }
   saveState(s);
   return s;
 }
@@ -119,14 +149,19 @@ export async function addPod(s: LabState, spec: PodSpec, program = true): Promis
   if (s.pods.some((x) => x.name === spec.name && x.namespace === spec.namespace)) throw new Error(`pod ${spec.namespace}/${spec.name} already exists`);
   const node = spec.node ? s.nodes.find((n) => n.name === spec.node) : [...s.nodes].sort((a, b) => count(s, a) - count(s, b))[0];
   if (!node) throw new Error(spec.node ? `no node named ${spec.node}` : 'the lab has no nodes');
-  const ip = podIp(node.block, new Set(s.pods.map((x) => x.ip)));
-  if (!ip) throw new Error(`block ${node.block} of ${node.name} is full`);
   const idx = s.pods.length;
-  const pod: LabPod = { name: spec.name, namespace: spec.namespace, node: node.name, ns: `${s.prefix}p${idx}-${spec.name}`.slice(0, 60), ip, iface: caliName(`${node.name}/${spec.namespace}/${spec.name}`), labels: spec.labels };
+  const iface = caliName(`${node.name}/${spec.namespace}/${spec.name}`);
+  const pod: LabPod = { name: spec.name, namespace: spec.namespace, node: node.name, ns: `${s.prefix}p${idx}-${spec.name}`.slice(0, 60), ip: '', iface, labels: spec.labels };
   await addNs(pod.ns);
   s.pods.push(pod);
   saveState(s);
   await vethBetween(node.ns, pod.iface, pod.ns, 'eth0');
+  let ip: string | undefined;
+  if (s.mode === 'agent') ip = await assignPod(s, node, spec.namespace, spec.name, iface);
+  else ip = podIp(node.block, new Set(s.pods.map((x) => x.ip)));
+  if (!ip) throw new Error(`block ${node.block} of ${node.name} is full`);
+  pod.ip = ip;
+  saveState(s);
   await nsExec(node.ns, ['ip', 'link', 'set', pod.iface, 'up']);
   await nsExec(pod.ns, ['ip', 'addr', 'add', `${ip}/32`, 'dev', 'eth0']);
   await nsExec(pod.ns, ['ip', 'link', 'set', 'eth0', 'up']);
@@ -146,6 +181,8 @@ function count(s: LabState, n: LabNode): number {
 export async function delPod(s: LabState, name: string, namespace: string): Promise<void> {
   const pod = s.pods.find((x) => x.name === name && x.namespace === namespace);
   if (!pod) throw new Error(`no pod ${namespace}/${name}`);
+  const host = s.nodes.find((n) => n.name === pod.node);
+  if (s.mode === 'agent' && host) await releasePod(s, host, namespace, name);
   await delNs(pod.ns); // the host-side veth goes with it
   s.pods = s.pods.filter((x) => x !== pod);
   saveState(s);

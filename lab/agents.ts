@@ -1,0 +1,84 @@
+// Agent mode: tortie-node runs in each host namespace against the lab's etcd, and pods get their
+// addresses and WorkloadEndpoints the way the CNI plugin would, from inside their host.
+import { spawn } from 'node:child_process';
+import { openSync } from 'node:fs';
+import { join } from 'node:path';
+import { entryCommand } from './routing.js';
+import { nsExec } from './sh.js';
+import { stateDir, type LabNode, type LabState } from './state.js';
+
+export function datastoreEnv(s: LabState): Record<string, string> {
+  return { DATASTORE_TYPE: 'etcdv3', ETCD_ENDPOINTS: s.etcdEndpoint };
+}
+
+export function nodeEnv(s: LabState, n: LabNode): Record<string, string> {
+  const mode = s.crossSubnet ? 'CrossSubnet' : 'Always';
+  return {
+    ...datastoreEnv(s),
+    NODENAME: n.name,
+    IP: n.ip,
+    CALICO_NETWORKING_BACKEND: s.encap === 'vxlan' ? 'vxlan' : 'bird',
+    CALICO_IPV4POOL_CIDR: s.poolCidr,
+    CALICO_IPV4POOL_IPIP: s.encap === 'ipip' ? mode : 'Never',
+    CALICO_IPV4POOL_VXLAN: s.encap === 'vxlan' ? mode : 'Never',
+    CALICO_IPV4POOL_NAT_OUTGOING: String(s.natOutgoing),
+    FELIX_LOGSEVERITYSCREEN: 'info',
+  };
+}
+
+export function startNodeAgent(s: LabState, n: LabNode): number | undefined {
+  const log = openSync(join(stateDir(), `${n.name}.log`), 'a');
+  const env = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', ...nodeEnv(s, n) };
+  const child = spawn('ip', ['netns', 'exec', n.ns, ...entryCommand('node/main')], { detached: true, stdio: ['ignore', log, log], env });
+  child.unref();
+  return child.pid;
+}
+
+export async function waitEtcd(s: LabState, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await nsExec(s.etcdNs, ['etcdctl', `--endpoints=${s.etcdEndpoint}`, 'endpoint', 'health']);
+      return;
+    } catch (e) {
+      if (Date.now() > deadline) throw new Error(`etcd did not become healthy: ${e instanceof Error ? e.message : String(e)}`);
+      await new Promise((r) => setTimeout(r, 300));
+    }
+  }
+}
+
+const READY_PROBE = "fetch('http://127.0.0.1:9099/readiness').then(async r=>{process.stdout.write(await r.text());process.exit(r.ok?0:1)},()=>{process.stdout.write('no answer on 127.0.0.1:9099\\n');process.exit(1)})";
+
+export async function readiness(n: LabNode): Promise<{ ok: boolean; text: string }> {
+  return nsExec(n.ns, [process.execPath, '-e', READY_PROBE]).then(
+    (text) => ({ ok: true, text: text.trim() }),
+    (e: unknown) => ({ ok: false, text: (e instanceof Error ? e.message : String(e)).split(': ').slice(-2).join(': ').trim() }),
+  );
+}
+
+export async function waitReady(s: LabState, log: (l: string) => void, timeoutMs = 90_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const pending = new Set(s.nodes.map((n) => n.name));
+  while (pending.size) {
+    for (const n of s.nodes.filter((x) => pending.has(x.name))) {
+      const r = await readiness(n);
+      if (r.ok) {
+        pending.delete(n.name);
+        log(`==> ${n.name} ready`);
+      } else if (Date.now() > deadline) {
+        throw new Error(`${n.name} not ready after ${timeoutMs / 1000}s: ${r.text} (log: ${join(stateDir(), `${n.name}.log`)})`);
+      }
+    }
+    if (pending.size) await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+/** The CNI plugin's datastore half for a lab pod, run inside its host. Returns the address. */
+export async function assignPod(s: LabState, node: LabNode, namespace: string, pod: string, iface: string): Promise<string> {
+  const out = await nsExec(node.ns, ['env', ...Object.entries(datastoreEnv(s)).map(([k, v]) => `${k}=${v}`), ...entryCommand('lab/ds-shim'), 'add', node.name, namespace, pod, iface]);
+  return out.trim();
+}
+
+export async function releasePod(s: LabState, node: LabNode, namespace: string, pod: string): Promise<void> {
+  await nsExec(node.ns, ['env', ...Object.entries(datastoreEnv(s)).map(([k, v]) => `${k}=${v}`), ...entryCommand('lab/ds-shim'), 'del', node.name, namespace, pod]);
+}
