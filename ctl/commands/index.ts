@@ -1,0 +1,16 @@
+// The command registry: each module adds its commands to the program. To add a command (e.g.
+// `node status`, `ipam show`, `bgp peers`), write ctl/commands/<x>.ts exporting a RegisterCommand
+// and list it here.
+import type { Command } from 'commander';
+import type { CtlContext } from '../context.js';
+import { registerApplyCommands } from './apply.js';
+import { registerConfig } from './config.js';
+import { registerDelete } from './delete.js';
+import { registerGet } from './get.js';
+import { registerLabel } from './label.js';
+import { registerPatch } from './patch.js';
+import { registerValidate } from './validate.js';
+
+export type RegisterCommand = (program: Command, ctx: CtlContext) => void;
+
+export const COMMANDS: RegisterCommand[] = [registerApplyCommands, registerDelete, registerGet, registerPatch, registerLabel, registerValidate, registerConfig];
