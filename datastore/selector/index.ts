@@ -1,4 +1,5 @@
 // Calico's selector language: parse, evaluate, print canonically.
+import { createHash } from 'node:crypto';
 import { printSelector, type Selector } from './ast.js';
 import { evaluate, type Labels } from './evaluate.js';
 import { parseSelector } from './parser.js';
@@ -13,12 +14,20 @@ export interface CompiledSelector {
   readonly ast: Selector;
   /** Canonical text: equal selectors print identically. */
   readonly canonical: string;
+  /** Stable id of the canonical text (base64url SHA-224, 38 chars), for ipset naming. */
+  readonly id: string;
   matches(labels: Labels): boolean;
 }
 
 export function compileSelector(input: string): CompiledSelector {
   const ast = parseSelector(input);
-  return { ast, canonical: printSelector(ast), matches: (labels) => evaluate(ast, labels) };
+  const canonical = printSelector(ast);
+  return { ast, canonical, id: selectorId(canonical), matches: (labels) => evaluate(ast, labels) };
+}
+
+/** Hash of a canonical selector text: equal selectors get equal ids however they were written. */
+export function selectorId(canonical: string): string {
+  return createHash('sha224').update(canonical).digest('base64url');
 }
 
 /** Canonical form of a selector string (throws SelectorError if invalid). */

@@ -111,6 +111,14 @@ describe('selector canonical printing', () => {
   });
 });
 
+describe('selector ids', () => {
+  it('equal selectors written differently share an id; different ones do not', () => {
+    expect(compileSelector("role=='db' && has(a)").id).toBe(compileSelector('(role == "db") && has( a )').id);
+    expect(compileSelector("role=='db'").id).not.toBe(compileSelector("role=='web'").id);
+    expect(compileSelector('all()').id).toMatch(/^[A-Za-z0-9_-]{38}$/);
+  });
+});
+
 describe('selector parse errors', () => {
   it('names the position and what was expected after a label', () => {
     const e = parseError("role = 'db'");
