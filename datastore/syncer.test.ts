@@ -254,3 +254,26 @@ describe('Syncer over the memory backend', () => {
     expect(() => new Syncer({ backend: new MemoryBackend(), prefixes: [], onEvents: () => {} })).toThrow(/at least one key prefix/);
   });
 });
+
+describe('Syncer robustness', () => {
+  it('a consumer that throws is reported and the syncer keeps going', async () => {
+    const b = new MemoryBackend();
+    const seen: string[] = [];
+    const errors: string[] = [];
+    startSyncer({
+      backend: b,
+      prefixes: ['/p/'],
+      onEvents: (evs) => {
+        seen.push(...evs.map((e) => e.key));
+        if (evs.some((e) => e.key === '/p/boom')) throw new Error('consumer bug');
+      },
+      onError: (e) => void errors.push(e.message),
+    });
+    await b.create('/p/boom', '1');
+    await b.create('/p/after', '1');
+    const deadline = Date.now() + 5000;
+    while (!seen.includes('/p/after') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    expect(seen).toContain('/p/after');
+    expect(errors.join()).toMatch(/consumer's onEvents threw: consumer bug/);
+  });
+});

@@ -180,7 +180,13 @@ export class Syncer {
     const gen = ++s.generation;
     let first = true;
     while (!this.stopped && gen === s.generation) {
-      if (afterFailure && first && this.opts.beforeRelist) await this.opts.beforeRelist(s.prefix);
+      if (afterFailure && first && this.opts.beforeRelist) {
+        try {
+          await this.opts.beforeRelist(s.prefix);
+        } catch (err) {
+          this.opts.onError?.(asDatastoreError(err), s.prefix);
+        }
+      }
       if (this.stopped || gen !== s.generation) return;
       first = false;
       let listing: ListResult;
@@ -200,7 +206,7 @@ export class Syncer {
       if (this.statusNow !== 'in-sync') this.setStatus('resync');
       const { events, next } = diffListing(s.cache, listing, this.filter);
       s.cache = next;
-      if (events.length) this.opts.onEvents(events);
+      if (events.length) this.deliver(events, s.prefix);
       s.synced = true;
       this.updateStatus();
       this.startWatch(s, gen, listing.revision + 1);
@@ -213,7 +219,7 @@ export class Syncer {
       onEvents: (events) => {
         if (this.stopped || gen !== s.generation) return;
         const out = applyWatchEvents(s.cache, events, this.filter);
-        if (out.length) this.opts.onEvents(out);
+        if (out.length) this.deliver(out, s.prefix);
       },
       onError: (err) => {
         if (this.stopped || gen !== s.generation) return;
@@ -227,6 +233,16 @@ export class Syncer {
         this.track(this.run(s, true));
       },
     });
+  }
+
+  /** A consumer that throws must not break the syncer (or etcd's stream); it is told via onError. */
+  private deliver(events: SyncEvent[], prefix: string): void {
+    try {
+      this.opts.onEvents(events);
+    } catch (err) {
+      const msg = err instanceof Error ? err.message : String(err);
+      this.opts.onError?.(new DatastoreError('Invalid', `consumer's onEvents threw: ${msg}`), prefix);
+    }
   }
 
   private track(p: Promise<void>): void {

@@ -241,6 +241,8 @@ export class EtcdBackend implements Backend {
       .watch()
       .then((s) => {
         stream = s;
+        // Cancelling makes the stream emit an error (CANCELLED): it must have a listener.
+        s.on('error', () => {});
         if (done) {
           s.cancel();
           return;
