@@ -24,10 +24,14 @@ export function isQualifiedName(s: string): boolean {
 
 const LABEL_VALUE = /^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$/;
 
+export function isLabelValue(v: string): boolean {
+  return v.length <= 63 && LABEL_VALUE.test(v);
+}
+
 export const labelsSchema = z.record(z.string()).superRefine((labels, ctx) => {
   for (const [k, v] of Object.entries(labels)) {
     if (!isQualifiedName(k)) ctx.addIssue({ code: 'custom', path: [k], message: `invalid label key ${JSON.stringify(k)}` });
-    else if (v.length > 63 || !LABEL_VALUE.test(v))
+    else if (!isLabelValue(v))
       ctx.addIssue({ code: 'custom', path: [k], message: `invalid label value ${JSON.stringify(v)} (≤63 alphanumerics, '-', '_', '.')` });
   }
 });

@@ -117,6 +117,10 @@ describe('Kubernetes NetworkPolicy → Calico NetworkPolicy', () => {
     expect(s).toBe("a == '1' && b == '2' && env in {'prod', 'stage'} && tier not in {'x'} && has(x) && !has(y)");
     expect(compileSelector(s).matches({ a: '1', b: '2', env: 'prod', x: '' })).toBe(true);
   });
+  it('rejects label values that could not be a label (so selectors stay well formed)', () => {
+    expectError(knp({ podSelector: { matchLabels: { role: "d'b" } } }), 'spec.podSelector.matchLabels.role', /invalid label value/);
+    expectError(knp({ podSelector: { matchExpressions: [{ key: 'a', operator: 'In', values: ['x"y'] }] } }), 'spec.podSelector.matchExpressions[0].values[0]', /label value/);
+  });
   it('rejects In without values and Exists with values', () => {
     expectError(knp({ podSelector: { matchExpressions: [{ key: 'a', operator: 'In' }] } }), 'spec.podSelector.matchExpressions[0].values', /at least one value/);
     expectError(knp({ podSelector: { matchExpressions: [{ key: 'a', operator: 'Exists', values: ['x'] }] } }), 'spec.podSelector.matchExpressions[0].values', /no values/);

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import type { Conversion } from './convert.js';
 import { zodToFieldErrors } from './errors.js';
 import { isFlat, isRecord, unflatten } from './flat.js';
-import { canonicalCidrSchema, isDns1123Label, isDns1123Subdomain, labelsSchema } from './fields.js';
+import { canonicalCidrSchema, isDns1123Label, isDns1123Subdomain, isLabelValue, isQualifiedName, labelsSchema } from './fields.js';
 import { API_VERSION } from './resource.js';
 
 export const KNP_PREFIX = 'knp.default.';
@@ -17,11 +17,16 @@ export const KNP_ORDER = 1000;
 
 const labelSelector = z
   .object({
-    matchLabels: z.record(z.string()).optional(),
+    // Validated as labels so the generated selector text is always well formed.
+    matchLabels: labelsSchema.optional(),
     matchExpressions: z
       .array(
         z
-          .object({ key: z.string().min(1), operator: z.enum(['In', 'NotIn', 'Exists', 'DoesNotExist']), values: z.array(z.string()).optional() })
+          .object({
+            key: z.string().refine(isQualifiedName, 'not a valid label key'),
+            operator: z.enum(['In', 'NotIn', 'Exists', 'DoesNotExist']),
+            values: z.array(z.string().refine(isLabelValue, 'not a valid label value')).optional(),
+          })
           .strict()
           .superRefine((e, ctx) => {
             const needs = e.operator === 'In' || e.operator === 'NotIn';
