@@ -1,5 +1,6 @@
 // The backend conformance suite against a real etcd, plus what only a real etcd can show:
 // an unreachable endpoint is reported quickly, and a watch ends when etcd dies.
+import { createServer, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEtcd, type EtcdServer } from '../harness/etcd.js';
 import { freePort } from '../harness/ports.js';
@@ -52,6 +53,45 @@ describe('etcd backend against a live or dead etcd', () => {
       expect((err as DatastoreError).message).toMatch(/ETCD_ENDPOINTS/);
       expect(elapsed).toBeLessThan(5000); // the promise made to users: never a hang
       await expect(b.create('/x', 'y')).rejects.toMatchObject({ code: 'Unavailable' });
+    } finally {
+      await b.close();
+    }
+  });
+
+  it('an endpoint that accepts but never answers is Unavailable, not a hang', async () => {
+    const sockets = new Set<Socket>();
+    const silent = createServer((sock) => {
+      sockets.add(sock);
+      sock.on('error', () => {});
+    });
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const addr = silent.address();
+    const endpoint = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
+    const b = new EtcdBackend({ endpoints: [endpoint] });
+    try {
+      const err = await b.get('/calico/x').then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(DatastoreError);
+      expect((err as DatastoreError).code).toBe('Unavailable');
+      expect((err as DatastoreError).message).toMatch(new RegExp(`${endpoint}.*no answer within 4000 ms`));
+    } finally {
+      await b.close();
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => silent.close(r));
+    }
+  });
+
+  it('lists in pages at one revision: all keys, in order, a consistent snapshot', async () => {
+    const b = new EtcdBackend({ endpoints: [etcd.endpoint], listPageSize: 2 });
+    try {
+      const keys = ['g', 'a', 'e', 'c', 'b', 'f', 'd'];
+      for (const k of keys) await b.create(`/paged/${k}`, k);
+      await b.create('/paged0', 'after the prefix');
+      const res = await b.list('/paged/');
+      expect(res.items.map((kv) => kv.value)).toEqual([...keys].sort());
+      expect(res.revision).toBe(Math.max(...res.items.map((kv) => kv.modRevision)) + 1);
     } finally {
       await b.close();
     }
