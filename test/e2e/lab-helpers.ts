@@ -34,3 +34,14 @@ export function testLab(tag: string): TestLab {
     },
   };
 }
+
+/** Polls `probe` until it returns a value (the agents converge asynchronously); throws after timeoutMs. */
+export async function eventually<T>(probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error('condition not reached in time');
+    await new Promise((r) => setTimeout(r, 300));
+  }
+}
