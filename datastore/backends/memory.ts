@@ -183,7 +183,8 @@ export class MemoryBackend implements Backend {
     }
     if (revision <= this.compactRevision) return;
     this.compactRevision = revision;
-    while (this.history.length && (this.history[0] as HistoryEntry).revision < revision) this.history.shift();
+    const keep = this.history.findIndex((h) => h.revision >= revision);
+    this.history.splice(0, keep === -1 ? this.history.length : keep);
     // A watcher that has not yet been delivered revisions below the compaction point can no longer catch up.
     for (const w of [...this.watchers]) {
       if (w.nextRevision < revision) this.fail(w, new DatastoreError('Compacted', `watch of ${w.prefix} fell behind compaction at ${revision}`));
