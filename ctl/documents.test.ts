@@ -31,3 +31,9 @@ describe('parseDocuments', () => {
     expect(() => parseDocuments('{"a": 1,, }', 'x.json')).toThrow(/^x\.json:1:\d+: /);
   });
 });
+
+describe('parseDocuments with pasted text', () => {
+  it('reads no-break spaces (as copied from web tutorials) as spaces', () => {
+    expect(parseDocuments('apiVersion:\u00a0v1\nkind:\u00a0ipPool\n', 'f')).toEqual([{ apiVersion: 'v1', kind: 'ipPool' }]);
+  });
+});

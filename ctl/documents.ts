@@ -33,6 +33,9 @@ function expand(v: unknown, out: unknown[]): void {
 
 /** Parses every document; throws DocumentSyntaxError at the first broken one. */
 export function parseDocuments(text: string, file: string): unknown[] {
+  // Manifests copied from web pages often carry no-break spaces (U+00A0) after "key:", which YAML
+  // does not count as blanks; a resource never needs one, so read them as plain spaces.
+  text = text.replace(/\u00a0/g, ' ');
   const lines = new LineCounter();
   const docs = parseAllDocuments(text, { prettyErrors: false, uniqueKeys: true, lineCounter: lines });
   const list = Array.isArray(docs) ? docs : [docs];
