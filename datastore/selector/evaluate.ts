@@ -4,7 +4,11 @@ import type { Selector } from './ast.js';
 
 export type Labels = Readonly<Record<string, string>>;
 
-/** Label Calico puts on namespaced endpoints; `global()` matches what lacks it. */
+/**
+ * Label Calico puts on namespaced endpoints. `global()` itself evaluates true, as in Calico;
+ * its meaning "non-namespaced endpoints" comes from whoever resolves a rule's
+ * `namespaceSelector: global()`, by requiring `!has(projectcalico.org/namespace)`.
+ */
 export const NAMESPACE_LABEL = 'projectcalico.org/namespace';
 
 function get(labels: Labels, key: string): string | undefined {
@@ -15,9 +19,8 @@ function get(labels: Labels, key: string): string | undefined {
 export function evaluate(sel: Selector, labels: Labels): boolean {
   switch (sel.op) {
     case 'all':
-      return true;
     case 'global':
-      return get(labels, NAMESPACE_LABEL) === undefined;
+      return true;
     case 'has':
       return get(labels, sel.key) !== undefined;
     case 'not':

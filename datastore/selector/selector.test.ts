@@ -52,9 +52,9 @@ describe('selector evaluation', () => {
     expect(printSelector(parseSelector(''))).toBe('all()');
     expect(matches('   ', {})).toBe(true);
   });
-  it('global() matches resources without a namespace label', () => {
+  it('global() evaluates true, as in Calico (namespaceSelector resolution gives it meaning)', () => {
     expect(matches('global()', {})).toBe(true);
-    expect(matches('global()', { 'projectcalico.org/namespace': 'default' })).toBe(false);
+    expect(matches('global()', { 'projectcalico.org/namespace': 'default' })).toBe(true);
   });
   it('contains, starts with, ends with compare substrings and need the label', () => {
     expect(matches("app.kubernetes.io/name contains 'dis-m'", labels)).toBe(true);
@@ -188,7 +188,7 @@ function reference(sel: Selector, labels: Labels): boolean {
     case 'all':
       return true;
     case 'global':
-      return !has('projectcalico.org/namespace');
+      return true;
     case 'has':
       return has(sel.key);
     case 'eq':
