@@ -67,6 +67,24 @@ function toKV(kv: IKeyValue): KV {
 
 const errText = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
+let sniWarningMuted = false;
+/**
+ * grpc-js sets the TLS server name to the endpoint host, and Node warns (DEP0123) when that is an IP
+ * address — which is how etcd endpoints are usually written. The warning is harmless here but would
+ * be printed on every tortiectl run, so exactly that one warning is dropped; all others pass.
+ */
+function muteIpSniWarning(): void {
+  if (sniWarningMuted) return;
+  sniWarningMuted = true;
+  const original = process.emitWarning.bind(process) as (...args: unknown[]) => void;
+  process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
+    const opt = rest[0];
+    const code = typeof opt === 'object' && opt !== null ? (opt as { code?: string }).code : rest[1];
+    if (code === 'DEP0123') return;
+    original(warning, ...rest);
+  }) as typeof process.emitWarning;
+}
+
 export class EtcdBackend implements Backend {
   readonly description: string;
   /** One client per endpoint, so fail-over order is ours: the last endpoint that answered goes first. */
@@ -91,6 +109,7 @@ export class EtcdBackend implements Backend {
     this.description = `etcdv3 at ${opts.endpoints.join(',')}`;
     this.callTimeoutMs = opts.callTimeoutMs ?? 4000;
     this.pageSize = opts.listPageSize ?? 500;
+    if (secure) muteIpSniWarning();
     this.clients = opts.endpoints.map((endpoint) => new Etcd3({
       hosts: [endpoint],
       ...(opts.tls
