@@ -277,3 +277,84 @@ describe('Syncer robustness', () => {
     expect(errors.join()).toMatch(/consumer's onEvents threw: consumer bug/);
   });
 });
+
+describe('Syncer property: the consumer view always converges to the store', () => {
+  type Step =
+    | { t: 'put'; k: string; v: string }
+    | { t: 'del'; k: string }
+    | { t: 'drop' }
+    | { t: 'outage'; changes: Array<{ k: string; v: string | null }> }
+    | { t: 'compact' };
+  const k = fc.constantFrom('/p/a', '/p/b', '/p/c', '/p/skip', '/q/x');
+  const v = fc.constantFrom('1', '2', '3');
+  const step: fc.Arbitrary<Step> = fc.oneof(
+    { weight: 4, arbitrary: fc.record({ t: fc.constant('put' as const), k, v }) },
+    { weight: 2, arbitrary: fc.record({ t: fc.constant('del' as const), k }) },
+    { weight: 1, arbitrary: fc.record({ t: fc.constant('drop' as const) }) },
+    { weight: 1, arbitrary: fc.record({ t: fc.constant('outage' as const), changes: fc.array(fc.record({ k, v: fc.option(v, { nil: null }) }), { maxLength: 4 }) }) },
+    { weight: 1, arbitrary: fc.record({ t: fc.constant('compact' as const) }) },
+  );
+
+  it('after any mix of writes, dropped watches, outages and compactions, view == store (filtered)', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(step, { maxLength: 20 }), async (steps) => {
+        const b = new MemoryBackend();
+        const view = new Map<string, string>();
+        const problems: string[] = [];
+        const statuses: SyncStatus[] = [];
+        const s = new Syncer({
+          backend: b,
+          prefixes: ['/p/'],
+          filter: (key) => !key.endsWith('skip'),
+          backoff: { initialMs: 1, maxMs: 4 },
+          onStatus: (st) => void statuses.push(st),
+          onEvents: (evs) => {
+            for (const e of evs) {
+              const cur = view.get(e.key);
+              if (e.type === 'update') {
+                if (e.prevValue !== cur) problems.push(`update ${e.key}: prevValue ${e.prevValue} but view has ${cur}`);
+                view.set(e.key, e.value);
+              } else {
+                if (cur === undefined) problems.push(`delete of ${e.key} the view does not have`);
+                else if (e.prevValue !== cur) problems.push(`delete ${e.key}: prevValue ${e.prevValue} but view has ${cur}`);
+                view.delete(e.key);
+              }
+            }
+          },
+        });
+        s.start();
+        try {
+          for (const st of steps) {
+            if (st.t === 'put') b.forcePut(st.k, st.v);
+            else if (st.t === 'del') b.forceDelete(st.k);
+            else if (st.t === 'drop') b.dropWatches('Compacted');
+            else if (st.t === 'compact') b.compact(b.currentRevision);
+            else {
+              b.simulateOutage();
+              await new Promise((r) => setTimeout(r, 2));
+              for (const c of st.changes) {
+                if (c.v === null) b.forceDelete(c.k);
+                else b.forcePut(c.k, c.v);
+              }
+              b.endOutage();
+            }
+            if (steps.indexOf(st) % 3 === 0) await new Promise((r) => setTimeout(r, 1));
+          }
+          // Quiesce: a sentinel written last is seen last.
+          b.forcePut('/p/zz-sentinel', 'end');
+          const deadline = Date.now() + 5000;
+          while (!(view.get('/p/zz-sentinel') === 'end' && s.status === 'in-sync') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 1));
+          const store = new Map((await b.list('/p/')).items.filter((kv) => !kv.key.endsWith('skip')).map((kv) => [kv.key, kv.value]));
+          expect(problems).toEqual([]);
+          expect(Object.fromEntries(view)).toEqual(Object.fromEntries(store));
+          expect(statuses[0]).toBe('wait-for-datastore');
+          expect(statuses.at(-1)).toBe('in-sync');
+        } finally {
+          await s.stop();
+          await b.close();
+        }
+      }),
+      { numRuns: 80 },
+    );
+  });
+});
