@@ -1,9 +1,11 @@
 // NLRI prefix encoding (RFC 4271 §4.3, RFC 4760 §5) with optional ADD-PATH path identifiers
 // (RFC 7911 §3). Decoding canonicalises: host bits beyond the prefix length are cleared.
-import { formatIpv4, formatIpv6, ipv4Bytes, ipv6Bytes } from './address.js';
+import { formatIpv6, ipv6Bytes, writeIpv4 } from './address.js';
 import type { Writer } from './writer.js';
 import type { NlriPrefix } from './types.js';
 import { BgpEncodeError } from './types.js';
+
+const v4scratch = new Uint8Array(4);
 
 export class NlriError extends Error {
   constructor(reason: string) {
@@ -16,8 +18,7 @@ export class NlriError extends Error {
 export function decodePrefixes(buf: Buffer, start: number, end: number, family: 4 | 6, addPath: boolean): NlriPrefix[] {
   const out: NlriPrefix[] = [];
   const max = family === 4 ? 32 : 128;
-  const size = family === 4 ? 4 : 16;
-  const scratch = new Uint8Array(size);
+  const scratch = family === 6 ? new Uint8Array(16) : undefined;
   let off = start;
   while (off < end) {
     let pathId: number | undefined;
@@ -31,12 +32,23 @@ export function decodePrefixes(buf: Buffer, start: number, end: number, family: 
     if (length > max) throw new NlriError(`prefix length ${length} > ${max} at octet ${off}`);
     const n = (length + 7) >> 3;
     if (off + 1 + n > end) throw new NlriError(`prefix of length ${length} at octet ${off} overruns its field`);
-    scratch.fill(0);
-    for (let i = 0; i < n; i++) scratch[i] = buf[off + 1 + i];
-    if (length & 7) scratch[n - 1] &= (0xff << (8 - (length & 7))) & 0xff;
-    const address = family === 4 ? formatIpv4(scratch, 0) : formatIpv6(scratch, 0);
-    const p: NlriPrefix = { family, address, length };
-    if (pathId !== undefined) p.pathId = pathId;
+    // Host bits beyond the length are cleared: the last octet is masked.
+    const lastMask = length & 7 ? (0xff << (8 - (length & 7))) & 0xff : 0xff;
+    let address: string;
+    if (scratch === undefined) {
+      const o = off + 1;
+      const b0 = n > 0 ? buf[o] & (n === 1 ? lastMask : 0xff) : 0;
+      const b1 = n > 1 ? buf[o + 1] & (n === 2 ? lastMask : 0xff) : 0;
+      const b2 = n > 2 ? buf[o + 2] & (n === 3 ? lastMask : 0xff) : 0;
+      const b3 = n > 3 ? buf[o + 3] & lastMask : 0;
+      address = `${b0}.${b1}.${b2}.${b3}`;
+    } else {
+      scratch.fill(0);
+      for (let i = 0; i < n; i++) scratch[i] = buf[off + 1 + i];
+      if (n > 0) scratch[n - 1] &= lastMask;
+      address = formatIpv6(scratch, 0);
+    }
+    const p: NlriPrefix = pathId === undefined ? { family, address, length } : { family, address, length, pathId };
     out.push(p);
     off += 1 + n;
   }
@@ -54,13 +66,14 @@ export function encodePrefix(w: Writer, p: NlriPrefix, addPath: boolean): void {
     throw new BgpEncodeError(`prefix ${p.address}/${p.length}: length must be 0..${max}`);
   }
   if (addPath) w.u32(p.pathId ?? 0);
-  const bytes = p.family === 4 ? ipv4Bytes(p.address, 'prefix') : ipv6Bytes(p.address, 'prefix');
+  const bytes = p.family === 4 ? v4scratch : ipv6Bytes(p.address, 'prefix');
+  if (p.family === 4) writeIpv4(v4scratch, 0, p.address, 'prefix');
   const n = (p.length + 7) >> 3;
   w.u8(p.length);
   if (n > 0) {
-    const part = bytes.slice(0, n);
-    if (p.length & 7) part[n - 1] &= (0xff << (8 - (p.length & 7))) & 0xff;
-    w.bytes(part);
+    const lastMask = p.length & 7 ? (0xff << (8 - (p.length & 7))) & 0xff : 0xff;
+    for (let i = 0; i < n - 1; i++) w.u8(bytes[i]);
+    w.u8(bytes[n - 1] & lastMask);
   }
 }
 
