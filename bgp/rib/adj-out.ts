@@ -81,11 +81,15 @@ export function propagate(
     if (g) g.push(p);
     else groups.set(k, [p]);
   }
+  // Several changes to one prefix in a batch: only the last (the current best) matters, and each
+  // prefix appears once in a diff.
+  const last = new Map<string, LocRibChange>();
+  for (const ch of changes) last.set(ch.key, ch);
   const out = new Map<string, OutDiff>();
   for (const members of groups.values()) {
     const rep = members[0].peer;
     const rows: Array<[string, Path | undefined, Interned | undefined]> = [];
-    for (const ch of changes) {
+    for (const ch of last.values()) {
       const e = ch.best ? exportPath(ch.best, ch.prefix, rep, ctx) : undefined;
       rows.push([ch.key, ch.best, e ? table.intern(e.attrs, e.nextHop) : undefined]);
     }
