@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { compileSelector } from '../selector/index.js';
-import { labelSelectorToCalico } from './k8s.js';
+import { compileSelector, namespaceSelectorToEndpointSelector } from '../selector/index.js';
+import { labelSelectorToCalico, simplifyPorts } from './k8s.js';
 import { expectError, ok } from './testutil.js';
 
 // The seed tutorial's policies, properly indented.
@@ -54,12 +54,12 @@ describe('Kubernetes NetworkPolicy → Calico NetworkPolicy', () => {
       spec: {
         tier: 'default',
         order: 1000,
-        selector: `role == 'db' && ${ORCH}`,
+        selector: `${ORCH} && role == 'db'`,
         types: ['Ingress', 'Egress'],
         ingress: [
           { action: 'Allow', protocol: 'TCP', source: { nets: ['172.17.0.0/16'], notNets: ['172.17.1.0/24'] }, destination: { ports: [6379] } },
-          { action: 'Allow', protocol: 'TCP', source: { namespaceSelector: "pcns.project == 'myproject'" }, destination: { ports: [6379] } },
-          { action: 'Allow', protocol: 'TCP', source: { selector: `role == 'frontend' && ${ORCH}` }, destination: { ports: [6379] } },
+          { action: 'Allow', protocol: 'TCP', source: { selector: ORCH, namespaceSelector: "project == 'myproject'" }, destination: { ports: [6379] } },
+          { action: 'Allow', protocol: 'TCP', source: { selector: `${ORCH} && role == 'frontend'` }, destination: { ports: [6379] } },
         ],
         egress: [{ action: 'Allow', protocol: 'TCP', destination: { nets: ['10.0.0.0/24'], ports: [5978] } }],
       },
@@ -83,23 +83,39 @@ describe('Kubernetes NetworkPolicy → Calico NetworkPolicy', () => {
   });
   it('combines podSelector and namespaceSelector in one peer', () => {
     const r = ok(knp({ podSelector: {}, ingress: [{ from: [{ podSelector: { matchLabels: { app: 'a' } }, namespaceSelector: {} }] }] }));
-    expect(r.spec).toMatchObject({ ingress: [{ action: 'Allow', source: { selector: `app == 'a' && ${ORCH}`, namespaceSelector: 'all()' } }] });
+    expect(r.spec).toMatchObject({ ingress: [{ action: 'Allow', source: { selector: `${ORCH} && app == 'a'`, namespaceSelector: 'all()' } }] });
   });
   it('turns endPort into a port range and named ports through', () => {
-    const r = ok(knp({ podSelector: {}, ingress: [{ ports: [{ port: 8000, endPort: 8080 }, { protocol: 'UDP', port: 'dns' }, { port: 443, endPort: 443 }] }] }));
+    const r = ok(knp({ podSelector: {}, ingress: [{ ports: [{ protocol: 'UDP', port: 'dns' }, { port: 8000, endPort: 8080 }, { port: 443, endPort: 443 }] }] }));
     expect(r.spec).toMatchObject({
       ingress: [
-        { action: 'Allow', protocol: 'TCP', destination: { ports: ['8000:8080', 443] } },
+        { action: 'Allow', protocol: 'TCP', destination: { ports: [443, '8000:8080'] } },
         { action: 'Allow', protocol: 'UDP', destination: { ports: ['dns'] } },
       ],
     });
   });
-  it('a port entry with only a protocol allows that protocol', () => {
-    expect(ok(knp({ podSelector: {}, ingress: [{ ports: [{ protocol: 'UDP' }] }] })).spec).toMatchObject({ ingress: [{ action: 'Allow', protocol: 'UDP' }] });
+  it('a port entry with only a protocol allows every port of it, overriding listed ports', () => {
+    const r = ok(knp({ podSelector: {}, ingress: [{ ports: [{ protocol: 'UDP', port: 53 }, { protocol: 'UDP' }, { protocol: 'UDP', port: 54 }] }] }));
+    expect(r.spec).toMatchObject({ ingress: [{ action: 'Allow', protocol: 'UDP' }] });
+    expect((r.spec as { ingress: object[] }).ingress[0]).not.toHaveProperty('destination');
+  });
+  it('groups ports by protocol and coalesces them as Calico SimplifyPorts does', () => {
+    expect(simplifyPorts([80, 81, 'http', 82, 9090, '83:85'])).toEqual(['http', '80:85', 9090]);
+    expect(simplifyPorts([443])).toEqual([443]);
+    expect(simplifyPorts(['b', 'a'])).toEqual(['b', 'a']);
+    const r = ok(knp({ podSelector: {}, ingress: [{ from: [{ podSelector: {} }, { ipBlock: { cidr: '10.0.0.0/8' } }], ports: [{ port: 81 }, { port: 80 }, { protocol: 'SCTP', port: 9 }] }] }));
+    expect(r.spec).toMatchObject({
+      ingress: [
+        { protocol: 'SCTP', source: { selector: ORCH }, destination: { ports: [9] } },
+        { protocol: 'SCTP', source: { nets: ['10.0.0.0/8'] }, destination: { ports: [9] } },
+        { protocol: 'TCP', source: { selector: ORCH }, destination: { ports: ['80:81'] } },
+        { protocol: 'TCP', source: { nets: ['10.0.0.0/8'] }, destination: { ports: ['80:81'] } },
+      ],
+    });
   });
   it('egress peers go to the destination with the ports', () => {
     const r = ok(knp({ podSelector: {}, egress: [{ to: [{ namespaceSelector: { matchLabels: { team: 'x' } } }], ports: [{ port: 53, protocol: 'UDP' }] }] }));
-    expect(r.spec).toMatchObject({ egress: [{ action: 'Allow', protocol: 'UDP', destination: { namespaceSelector: "pcns.team == 'x'", ports: [53] } }] });
+    expect(r.spec).toMatchObject({ egress: [{ action: 'Allow', protocol: 'UDP', destination: { selector: ORCH, namespaceSelector: "team == 'x'", ports: [53] } }] });
   });
   it('ignores rules for a direction policyTypes leaves out', () => {
     expect(ok(knp({ podSelector: {}, policyTypes: ['Egress'], ingress: [{}] })).spec).toMatchObject({ types: ['Egress'], egress: [] });
@@ -172,7 +188,9 @@ describe('Kubernetes Namespace → Profile', () => {
   it('a namespaceSelector from a converted policy matches the converted profile labels', () => {
     const profile = ok({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'staging', labels: { project: 'myproject' } } });
     const labels = (profile.spec as { labelsToApply: Record<string, string> }).labelsToApply;
-    expect(compileSelector("pcns.project == 'myproject'").matches(labels)).toBe(true);
+    const policy = ok(parse(TEST_NETWORK_POLICY));
+    const nsSel = (policy.spec as { ingress: { source: { namespaceSelector?: string } }[] }).ingress[1].source.namespaceSelector as string;
+    expect(compileSelector(namespaceSelectorToEndpointSelector(nsSel)).matches({ ...labels, 'projectcalico.org/namespace': 'staging' })).toBe(true);
   });
   it('rejects an invalid namespace name', () => {
     expectError({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'Prod_1' } }, 'metadata.name', /not a valid name.*DNS-1123/);

@@ -1,8 +1,12 @@
-// Kubernetes objects Calico derives its own from: a networking.k8s.io/v1 NetworkPolicy becomes
-// the Calico NetworkPolicy "knp.default.<name>" (order 1000, pods selected with
-// projectcalico.org/orchestrator == 'k8s', namespaces through "pcns."-prefixed profile labels),
-// and a Namespace becomes the Profile "kns.<name>" carrying its labels. Pure.
+// Kubernetes objects Calico derives its own from, converted as Calico's converter does: a
+// networking.k8s.io/v1 NetworkPolicy becomes the Calico NetworkPolicy "knp.default.<name>"
+// (order 1000, pods selected with projectcalico.org/orchestrator == 'k8s', one Allow rule per
+// protocol × peer), and a Namespace becomes the Profile "kns.<name>" whose labelsToApply carry
+// the namespace labels with the "pcns." prefix. A rule's namespaceSelector stays over namespace
+// labels, as in hand-written Calico policy; selector/namespace.ts maps it onto those prefixed
+// endpoint labels. Pure.
 import { z } from 'zod';
+import { NAMESPACE_LABEL_PREFIX } from '../selector/index.js';
 import type { Conversion } from './convert.js';
 import { zodToFieldErrors } from './errors.js';
 import { isFlat, isRecord, unflatten } from './flat.js';
@@ -11,7 +15,7 @@ import { API_VERSION } from './resource.js';
 
 export const KNP_PREFIX = 'knp.default.';
 export const KNS_PREFIX = 'kns.';
-export const NS_LABEL_PREFIX = 'pcns.';
+export const NS_LABEL_PREFIX = NAMESPACE_LABEL_PREFIX;
 export const K8S_ORCHESTRATOR_SELECTOR = "projectcalico.org/orchestrator == 'k8s'";
 export const KNP_ORDER = 1000;
 
@@ -103,53 +107,88 @@ const k8sNamespace = z
 const q = (s: string) => `'${s}'`;
 
 /**
- * A Kubernetes label selector as a Calico selector. `prefix` is "pcns." for namespace
- * selectors (namespace labels reach endpoints through their profile with that prefix).
- * An empty selector is all().
+ * A Kubernetes label selector as a Calico selector over the same labels, terms in Calico's
+ * order (matchLabels by key, then matchExpressions). Empty → all().
  */
-export function labelSelectorToCalico(sel: LabelSelector, prefix = ''): string {
+export function labelSelectorToCalico(sel: LabelSelector): string {
   const parts: string[] = [];
-  for (const [k, v] of Object.entries(sel.matchLabels ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) parts.push(`${prefix}${k} == ${q(v)}`);
+  for (const [k, v] of Object.entries(sel.matchLabels ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) parts.push(`${k} == ${q(v)}`);
   for (const e of sel.matchExpressions ?? []) {
-    const key = `${prefix}${e.key}`;
     const set = `{${(e.values ?? []).map(q).join(', ')}}`;
-    if (e.operator === 'In') parts.push(`${key} in ${set}`);
-    else if (e.operator === 'NotIn') parts.push(`${key} not in ${set}`);
-    else if (e.operator === 'Exists') parts.push(`has(${key})`);
-    else parts.push(`!has(${key})`);
+    if (e.operator === 'In') parts.push(`${e.key} in ${set}`);
+    else if (e.operator === 'NotIn') parts.push(`${e.key} not in ${set}`);
+    else if (e.operator === 'Exists') parts.push(`has(${e.key})`);
+    else parts.push(`!has(${e.key})`);
   }
   return parts.length ? parts.join(' && ') : 'all()';
 }
 
-/** Pod selectors also pin the orchestrator, so they never match host endpoints. */
-export function podSelectorToCalico(sel: LabelSelector): string {
-  const s = labelSelectorToCalico(sel);
-  return s === 'all()' ? K8S_ORCHESTRATOR_SELECTOR : `${s} && ${K8S_ORCHESTRATOR_SELECTOR}`;
+/** Pod selectors pin the orchestrator first, so they never match host endpoints. */
+export function podSelectorToCalico(sel: LabelSelector | undefined): string {
+  const s = sel ? labelSelectorToCalico(sel) : 'all()';
+  return s === 'all()' ? K8S_ORCHESTRATOR_SELECTOR : `${K8S_ORCHESTRATOR_SELECTOR} && ${s}`;
 }
 
 type Entity = Record<string, unknown>;
 
+/**
+ * As Calico: an ipBlock gives nets/notNets; otherwise the selector is always the pod selector
+ * (orchestrator clause even when only namespaceSelector is given) and namespaceSelector is over
+ * the namespaces' own labels (felix reaches them through the "pcns." profile labels).
+ */
 function peerToEntity(p: Peer): Entity {
   if (p.ipBlock) return p.ipBlock.except?.length ? { nets: [p.ipBlock.cidr], notNets: p.ipBlock.except } : { nets: [p.ipBlock.cidr] };
-  const e: Entity = {};
-  if (p.podSelector) e.selector = podSelectorToCalico(p.podSelector);
-  if (p.namespaceSelector) e.namespaceSelector = labelSelectorToCalico(p.namespaceSelector, NS_LABEL_PREFIX);
+  const e: Entity = { selector: podSelectorToCalico(p.podSelector) };
+  if (p.namespaceSelector) e.namespaceSelector = labelSelectorToCalico(p.namespaceSelector);
   return e;
 }
 
-/** Ports grouped by protocol (first-seen order): one Calico rule per protocol. */
-function groupPorts(ports: Port[]): { protocol: string; ports: (number | string)[] }[] {
-  const groups = new Map<string, (number | string)[]>();
+type CalicoPort = number | string;
+
+/** Calico's SimplifyPorts: named ports as given, numeric ports sorted and coalesced into ranges. */
+export function simplifyPorts(ports: CalicoPort[]): CalicoPort[] {
+  const named: CalicoPort[] = [];
+  const numbers: number[] = [];
   for (const p of ports) {
-    const list = groups.get(p.protocol) ?? [];
-    groups.set(p.protocol, list);
-    if (p.port === undefined) continue;
-    list.push(p.endPort !== undefined && p.endPort !== p.port ? `${p.port}:${p.endPort}` : p.port);
+    const range = typeof p === 'number' ? [p, p] : /^\d+:\d+$/.test(p) ? p.split(':').map(Number) : undefined;
+    if (!range) named.push(p);
+    else for (let i = range[0]; i <= range[1]; i++) numbers.push(i);
   }
-  return [...groups].map(([protocol, list]) => ({ protocol, ports: list }));
+  if (ports.length <= 1 || numbers.length <= 1) return ports;
+  numbers.sort((a, b) => a - b);
+  const out = [...named];
+  for (let i = 0; i < numbers.length; ) {
+    const first = numbers[i];
+    let last = first;
+    while (i + 1 < numbers.length && numbers[i + 1] <= last + 1) last = numbers[++i];
+    i++;
+    out.push(first === last ? first : `${first}:${last}`);
+  }
+  return out;
 }
 
-/** One K8s rule → Calico Allow rules: every peer × every protocol group. */
+/**
+ * Ports grouped by protocol, protocols sorted, as Calico does: one rule per protocol. A port
+ * entry with a protocol but no port means every port of that protocol (undefined list).
+ */
+function groupPorts(ports: Port[]): { protocol: string; ports: CalicoPort[] | undefined }[] {
+  const groups = new Map<string, CalicoPort[] | undefined>();
+  for (const p of ports) {
+    if (p.port === undefined) {
+      groups.set(p.protocol, undefined);
+      continue;
+    }
+    if (groups.has(p.protocol) && groups.get(p.protocol) === undefined) continue;
+    const port = p.endPort !== undefined ? `${p.port}:${p.endPort}` : p.port;
+    groups.set(p.protocol, [...(groups.get(p.protocol) ?? []), port]);
+  }
+  return [...groups.keys()].sort().map((protocol) => {
+    const list = groups.get(protocol);
+    return { protocol, ports: list && simplifyPorts(list) };
+  });
+}
+
+/** One K8s rule → Calico Allow rules: every protocol group × every peer. */
 function convertRule(peers: Peer[] | undefined, ports: Port[] | undefined, peerSide: 'source' | 'destination'): Entity[] {
   const entities = peers?.length ? peers.map(peerToEntity) : [undefined];
   const groups = ports?.length ? groupPorts(ports) : [undefined];
@@ -159,7 +198,7 @@ function convertRule(peers: Peer[] | undefined, ports: Port[] | undefined, peerS
       const rule: Entity = { action: 'Allow' };
       if (g) rule.protocol = g.protocol;
       const dest: Entity = peerSide === 'destination' && ent ? { ...ent } : {};
-      if (g?.ports.length) dest.ports = g.ports;
+      if (g?.ports?.length) dest.ports = g.ports;
       if (peerSide === 'source' && ent) rule.source = ent;
       if (Object.keys(dest).length) rule.destination = dest;
       rules.push(rule);

@@ -8,6 +8,7 @@ export { ALL, junction, printSelector, quote, setValues, type Selector } from '.
 export { evaluate, NAMESPACE_LABEL, type Labels } from './evaluate.js';
 export { SelectorError, tokenize } from './lexer.js';
 export { parseSelector } from './parser.js';
+export { NAMESPACE_LABEL_PREFIX, namespaceSelectorToEndpointSelector, prefixSelectorLabels } from './namespace.js';
 
 /** Parses once; evaluate many times. */
 export interface CompiledSelector {

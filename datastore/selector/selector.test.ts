@@ -1,6 +1,16 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { canonicalSelector, compileSelector, evaluate, parseSelector, printSelector, SelectorError, type Labels, type Selector } from './index.js';
+import {
+  canonicalSelector,
+  compileSelector,
+  evaluate,
+  namespaceSelectorToEndpointSelector,
+  parseSelector,
+  printSelector,
+  SelectorError,
+  type Labels,
+  type Selector,
+} from './index.js';
 
 const matches = (sel: string, labels: Labels): boolean => compileSelector(sel).matches(labels);
 
@@ -108,6 +118,21 @@ describe('selector canonical printing', () => {
       'k starts with "a" || k ends with "b" || k contains "c" || k != "d"',
     );
     expect(canonicalSelector('global() && all()')).toBe('global() && all()');
+  });
+});
+
+describe('namespaceSelector resolution', () => {
+  it('rewrites label keys with the pcns. prefix', () => {
+    expect(namespaceSelectorToEndpointSelector("project == 'myproject' && !has(x)")).toBe('pcns.project == "myproject" && !has(pcns.x)');
+  });
+  it('all() means any namespaced endpoint, global() means none', () => {
+    expect(namespaceSelectorToEndpointSelector('all()')).toBe('has(projectcalico.org/namespace)');
+    expect(namespaceSelectorToEndpointSelector('global()')).toBe('!has(projectcalico.org/namespace)');
+  });
+  it('matches an endpoint carrying its namespace profile labels', () => {
+    const endpoint = { app: 'web', 'projectcalico.org/namespace': 'staging', 'pcns.project': 'myproject' };
+    expect(matches(namespaceSelectorToEndpointSelector("project in {'myproject'}"), endpoint)).toBe(true);
+    expect(matches(namespaceSelectorToEndpointSelector("project == 'other'"), endpoint)).toBe(false);
   });
 });
 
