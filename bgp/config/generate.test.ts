@@ -1,0 +1,121 @@
+import { describe, expect, it } from 'vitest';
+import { computeBgpConfig, hashRouterId, peerName } from './generate.js';
+import type { BgpConfigInput, NodeInput } from './types.js';
+
+const node = (name: string, bgp: NonNullable<NodeInput['spec']['bgp']>, labels?: Record<string, string>): NodeInput => ({ metadata: { name, labels }, spec: { bgp } });
+const base = (o: Partial<BgpConfigInput> = {}): BgpConfigInput => ({ nodeName: 'a', nodes: [], peers: [], bgpConfigs: [], pools: [], affinities: [], borrowedIps: [], ...o });
+
+describe('computeBgpConfig', () => {
+  it('defaults: AS 64512, port 179, mesh on, router id = IPv4 address', () => {
+    const c = computeBgpConfig(base({ nodes: [node('a', { ipv4Address: '10.0.0.1/24' })] }));
+    expect(c).toMatchObject({ asNumber: 64512, listenPort: 179, meshEnabled: true, routerId: '10.0.0.1', peers: [] });
+  });
+  it('node AS and node.<name> listen port override the default BGPConfiguration', () => {
+    const c = computeBgpConfig(
+      base({
+        nodes: [node('a', { ipv4Address: '10.0.0.1/24', asNumber: 65100 }), node('b', { ipv4Address: '10.0.0.2/24' })],
+        bgpConfigs: [
+          { metadata: { name: 'default' }, spec: { asNumber: 65000, listenPort: 1179 } },
+          { metadata: { name: 'node.a' }, spec: { listenPort: 2179 } },
+        ],
+      }),
+    );
+    expect(c.asNumber).toBe(65100);
+    expect(c.listenPort).toBe(2179);
+    expect(c.peers[0]).toMatchObject({ name: 'Mesh_10_0_0_2', asNumber: 65000, port: 1179 });
+  });
+  it('mesh passivity is exactly the template rule: passive when the peer address is greater as a string', () => {
+    const nodes = [node('a', { ipv4Address: '10.0.0.10/24' }), node('b', { ipv4Address: '10.0.0.9/24' })];
+    const a = computeBgpConfig(base({ nodeName: 'a', nodes }));
+    const b = computeBgpConfig(base({ nodeName: 'b', nodes }));
+    expect(a.peers[0].passive).toBe(true); // "10.0.0.9" > "10.0.0.10"
+    expect(b.peers[0].passive).toBe(false);
+    // Exactly one side of every mesh pair is passive.
+    expect(a.peers[0].passive !== b.peers[0].passive).toBe(true);
+  });
+  it('names peers as Calico does, IPv6 colons and ports included', () => {
+    expect(peerName('Mesh', '10.0.0.2')).toBe('Mesh_10_0_0_2');
+    expect(peerName('Global', 'fd00::1', 1790)).toBe('Global_fd00__1_port_1790');
+  });
+  it('a v6-only node gets a stable hashed router id', () => {
+    const c = computeBgpConfig(base({ nodes: [node('a', { ipv6Address: 'fd00::1/64' })] }));
+    expect(c.routerId).toBe(hashRouterId('a'));
+    expect(c.routerId).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+  });
+  it('a node without BGP addresses gets no peers and a note saying why', () => {
+    const c = computeBgpConfig(base({ nodes: [node('a', {}), node('b', { ipv4Address: '10.0.0.2/24' })] }));
+    expect(c.peers).toEqual([]);
+    expect(c.notes.join()).toContain('neither spec.bgp.ipv4Address');
+  });
+  it('never peers with its own address, and keepOriginalNextHop only for eBGP', () => {
+    const c = computeBgpConfig(
+      base({
+        nodes: [node('a', { ipv4Address: '10.0.0.1/24' })],
+        peers: [
+          { metadata: { name: 'self' }, spec: { peerIP: '10.0.0.1', asNumber: 64512 } },
+          { metadata: { name: 'ibgp' }, spec: { peerIP: '10.0.0.5', asNumber: 64512, keepOriginalNextHop: true } },
+          { metadata: { name: 'ebgp' }, spec: { peerIP: '10.0.0.6', asNumber: 65001, nextHopMode: 'Keep' } },
+        ],
+      }),
+    );
+    expect(c.peers.map((p) => [p.name, p.keepOriginalNextHop ?? false])).toEqual([
+      ['Global_10_0_0_5', false],
+      ['Global_10_0_0_6', true],
+    ]);
+  });
+  it('route reflector: iBGP peers outside its cluster are clients, same-cluster and eBGP peers are not', () => {
+    const c = computeBgpConfig(
+      base({
+        nodeName: 'rr',
+        nodes: [node('rr', { ipv4Address: '10.0.0.100/24', routeReflectorClusterID: '1.0.0.1' }), node('rr2', { ipv4Address: '10.0.0.101/24', routeReflectorClusterID: '1.0.0.1' })],
+        peers: [
+          { metadata: { name: 'rr2' }, spec: { peerIP: '10.0.0.101', asNumber: 64512 } },
+          { metadata: { name: 'client' }, spec: { peerIP: '10.0.0.7', asNumber: 64512 } },
+          { metadata: { name: 'tor' }, spec: { peerIP: '10.0.0.254', asNumber: 65001 } },
+        ],
+      }),
+    );
+    expect(Object.fromEntries(c.peers.map((p) => [p.name, p.rrClient]))).toEqual({ Global_10_0_0_101: false, Global_10_0_0_7: true, Global_10_0_0_254: false });
+    expect(c.clusterId).toBe('1.0.0.1');
+  });
+  it('exports own blocks and borrowed /32s inside exportable pools, with prefixAdvertisements communities', () => {
+    const c = computeBgpConfig(
+      base({
+        nodes: [node('a', { ipv4Address: '10.0.0.1/24' })],
+        bgpConfigs: [
+          {
+            metadata: { name: 'default' },
+            spec: { communities: [{ name: 'x', value: '65000:7' }], prefixAdvertisements: [{ cidr: '192.168.0.0/24', communities: ['x', '1:2:3', '65000:7'] }] },
+          },
+          { metadata: { name: 'node.b' }, spec: { prefixAdvertisements: [{ cidr: '0.0.0.0/0', communities: ['9:9'] }] } },
+        ],
+        pools: [
+          { metadata: { name: 'p' }, spec: { cidr: '192.168.0.0/16' } },
+          { metadata: { name: 'off' }, spec: { cidr: '172.16.0.0/16', disabled: true } },
+        ],
+        affinities: ['192.168.0.64/26', '192.168.5.0/26', '172.16.0.0/26', 'junk'],
+        borrowedIps: ['192.168.9.9'],
+      }),
+    );
+    expect(c.exports).toEqual([
+      { prefix: { family: 4, address: '192.168.0.64', length: 26 }, communities: [65000 * 65536 + 7], largeCommunities: [[1, 2, 3]] },
+      { prefix: { family: 4, address: '192.168.5.0', length: 26 }, communities: [], largeCommunities: [] },
+      { prefix: { family: 4, address: '192.168.9.9', length: 32 }, communities: [], largeCommunities: [] },
+    ]);
+    expect(c.notes.some((n) => n.includes('"junk"'))).toBe(true);
+    expect(c.notes.some((n) => n.includes('172.16.0.0/26') && n.includes('disabled'))).toBe(true);
+  });
+  it('bad peerIP or missing asNumber is a note naming the resource and field, not a crash', () => {
+    const c = computeBgpConfig(
+      base({
+        nodes: [node('a', { ipv4Address: '10.0.0.1/24' })],
+        peers: [
+          { metadata: { name: 'bad' }, spec: { peerIP: '10.0.0.300', asNumber: 1 } },
+          { metadata: { name: 'noas' }, spec: { peerIP: '10.0.0.3' } },
+        ],
+      }),
+    );
+    expect(c.peers).toEqual([]);
+    expect(c.notes).toEqual(expect.arrayContaining([expect.stringContaining('BGPPeer bad: spec.peerIP'), expect.stringContaining('BGPPeer noas: spec.asNumber')]));
+  });
+});
