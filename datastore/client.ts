@@ -343,7 +343,8 @@ export function identify(input: unknown): { kind: string; name: string; namespac
   const str = (x: unknown): string | undefined => (typeof x === 'string' ? x : typeof x === 'number' ? String(x) : undefined);
   return {
     kind: str(o.kind) ?? '',
-    name: str(m.name) ?? '',
+    // v1 documents (calicoctl v1) are named by their CIDR or peer IP.
+    name: str(m.name) ?? str(m.cidr) ?? str(m.peerIP) ?? '',
     namespace: str(m.namespace),
     resourceVersion: str(m.resourceVersion) || undefined,
   };
