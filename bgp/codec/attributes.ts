@@ -137,6 +137,26 @@ const OPT_T = C.FLAG_OPTIONAL | C.FLAG_TRANSITIVE; // optional transitive
 
 const ORIGIN_NAMES = ['IGP', 'EGP', 'INCOMPLETE'];
 
+/** A 4-octet unsigned attribute (MED, LOCAL_PREF): malformed length → treat-as-withdraw. */
+function u32Attribute(code: number, name: string, flags: number, key: 'med' | 'localPref', label: string): AttrEntry<unknown> {
+  return entry<number>({
+    code,
+    name,
+    flags,
+    onError: 'treat-as-withdraw',
+    decode(v) {
+      fixedLength(v, 4);
+      return v.readUInt32BE(0);
+    },
+    apply(st, v) {
+      st.attrs[key] = v;
+    },
+    pick: (src) => src.attrs?.[key],
+    encode: (w, v) => void w.u32(checkU32(v, key)),
+    format: (v) => `${label} ${v}`,
+  });
+}
+
 export const ATTRIBUTE_TABLE: ReadonlyArray<AttrEntry<unknown>> = [
   entry<MpReachValue | typeof SKIPPED>({
     code: C.ATTR_MP_REACH_NLRI,
@@ -269,38 +289,8 @@ export const ATTRIBUTE_TABLE: ReadonlyArray<AttrEntry<unknown>> = [
     encode: (w, v) => void w.bytes(ipv4Bytes(v, 'nextHop')),
     format: (v) => `NEXT_HOP ${v}`,
   }),
-  entry<number>({
-    code: C.ATTR_MED,
-    name: 'MULTI_EXIT_DISC',
-    flags: OPT,
-    onError: 'treat-as-withdraw', // RFC 7606 §7.4
-    decode(v) {
-      fixedLength(v, 4);
-      return v.readUInt32BE(0);
-    },
-    apply(st, v) {
-      st.attrs.med = v;
-    },
-    pick: (src) => src.attrs?.med,
-    encode: (w, v) => void w.u32(checkU32(v, 'med')),
-    format: (v) => `MED ${v}`,
-  }),
-  entry<number>({
-    code: C.ATTR_LOCAL_PREF,
-    name: 'LOCAL_PREF',
-    flags: WK_T,
-    onError: 'treat-as-withdraw', // RFC 7606 §7.5
-    decode(v) {
-      fixedLength(v, 4);
-      return v.readUInt32BE(0);
-    },
-    apply(st, v) {
-      st.attrs.localPref = v;
-    },
-    pick: (src) => src.attrs?.localPref,
-    encode: (w, v) => void w.u32(checkU32(v, 'localPref')),
-    format: (v) => `LOCAL_PREF ${v}`,
-  }),
+  u32Attribute(C.ATTR_MED, 'MULTI_EXIT_DISC', OPT, 'med', 'MED'), // RFC 7606 §7.4: treat-as-withdraw
+  u32Attribute(C.ATTR_LOCAL_PREF, 'LOCAL_PREF', WK_T, 'localPref', 'LOCAL_PREF'), // RFC 7606 §7.5: treat-as-withdraw
   entry<boolean>({
     code: C.ATTR_ATOMIC_AGGREGATE,
     name: 'ATOMIC_AGGREGATE',

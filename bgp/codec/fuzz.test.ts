@@ -63,8 +63,14 @@ function checkOne(f: Buffer, ctx: CodecContext): void {
     return;
   }
   if (r.message.type !== TYPE_NAMES[f[18]]) throw new Error(`decoded ${r.message.type} from type ${f[18]}`);
-  if (r.treatAsWithdraw && r.message.type === 'UPDATE' && (r.message.attributes || r.message.nlri.length)) {
-    throw new Error(`treat-as-withdraw left announcements in ${f.toString('hex')}`);
+  if (r.message.type === 'UPDATE') {
+    const u = r.message;
+    if (r.treatAsWithdraw && (u.attributes || u.nlri.length)) throw new Error(`treat-as-withdraw left announcements in ${f.toString('hex')}`);
+    // RFC 7606 §3(d): whatever is still announced carries the well-known mandatory attributes.
+    const announces = u.nlri.length > 0 || (!r.treatAsWithdraw && (u.mpReach?.nlri.length ?? 0) > 0);
+    if (announces && (!u.attributes || (u.nlri.length > 0 && u.attributes.nextHop === undefined))) {
+      throw new Error(`announcement without mandatory attributes accepted: ${f.toString('hex')}`);
+    }
   }
   // What we accepted we can send on, and reading it back gives the same message.
   const big = { ...ctx, extendedMessages: true };
