@@ -1,10 +1,10 @@
 // Agent mode: tortie-node runs in each host namespace against the lab's etcd, and pods get their
 // addresses and WorkloadEndpoints the way the CNI plugin would, from inside their host.
 import { spawn } from 'node:child_process';
-import { openSync } from 'node:fs';
+import { openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { entryCommand } from './routing.js';
-import { nsExec } from './sh.js';
+import { nsExec, tool } from './sh.js';
 import { stateDir, type LabNode, type LabState } from './state.js';
 
 export function datastoreEnv(s: LabState): Record<string, string> {
@@ -81,4 +81,32 @@ export async function assignPod(s: LabState, node: LabNode, namespace: string, p
 
 export async function releasePod(s: LabState, node: LabNode, namespace: string, pod: string): Promise<void> {
   await nsExec(node.ns, ['env', ...Object.entries(datastoreEnv(s)).map(([k, v]) => `${k}=${v}`), ...entryCommand('lab/ds-shim'), 'del', node.name, namespace, pod]);
+}
+
+/** Pids of tortie-node in a host namespace (found by its entry point on the command line). */
+export async function agentPids(n: LabNode): Promise<number[]> {
+  const out = await tool('ip', ['netns', 'pids', n.ns]).catch(() => '');
+  return out
+    .split(/\s+/)
+    .filter(Boolean)
+    .map(Number)
+    .filter((pid) => {
+      try {
+        return /node\/main\.[jt]s/.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8'));
+      } catch {
+        return false;
+      }
+    });
+}
+
+export async function signalAgent(n: LabNode, sig: NodeJS.Signals): Promise<number> {
+  const pids = await agentPids(n);
+  for (const pid of pids) {
+    try {
+      process.kill(pid, sig);
+    } catch {
+      /* gone */
+    }
+  }
+  return pids.length;
 }

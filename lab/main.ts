@@ -6,6 +6,7 @@ import { formatMatrix, pingMatrix } from './ping.js';
 import { collectStatus, formatStatus } from './status.js';
 import { requireState, saveState, type Encap } from './state.js';
 import { addPod, attach, delPod, down, up } from './topology.js';
+import { signalAgent, startNodeAgent } from './agents.js';
 
 const log = (l: string): void => void process.stdout.write(`${l}\n`);
 
@@ -137,6 +138,28 @@ program
     const ns = await attach(requireState(), name, o.ip, o.subnet);
     log(`attached ${name} (${o.ip}) as namespace ${ns}: ip netns exec ${ns} …`);
   });
+
+const nodeCmd = program.command('node').description('the tortie-node agent on a host');
+const findNode = (name: string): { s: ReturnType<typeof requireState>; n: ReturnType<typeof requireState>['nodes'][number] } => {
+  const s = requireState();
+  const n = s.nodes.find((x) => x.name === name);
+  if (!n) throw new Error(`no node named ${name}`);
+  if (s.mode !== 'agent') throw new Error('this lab runs without tortie-node (--static)');
+  return { s, n };
+};
+for (const [cmd, sig] of [['kill', 'SIGKILL'], ['stop', 'SIGTERM']] as const) {
+  nodeCmd.command(`${cmd} <name>`).description(`${sig} tortie-node on a host (the dataplane stays)`).action(async (name: string) => {
+    const { n } = findNode(name);
+    log(`${sig} sent to ${await signalAgent(n, sig)} tortie-node process(es) on ${name}`);
+  });
+}
+nodeCmd.command('start <name>').description('start tortie-node on a host again').action((name: string) => {
+  const { s, n } = findNode(name);
+  const pid = startNodeAgent(s, n);
+  if (pid) s.pids.push(pid);
+  saveState(s);
+  log(`tortie-node started on ${name}`);
+});
 
 program.command('down').description('remove every namespace, process and temp dir').action(async () => {
   await down(log);

@@ -38,6 +38,9 @@ export class NodeAgent {
   private announced = new Set<string>();
   private stopped = false;
   private lastState?: DesiredState;
+  /** Set at start when the kernel already holds our routes: we are restarting. */
+  private restartDeadline = 0;
+  private learnedChangedAt = Date.now();
 
   constructor(
     private readonly cfg: NodeConfig,
@@ -56,6 +59,12 @@ export class NodeAgent {
       return { ...spec, bgp };
     });
     await this.ensureTunnelAddresses();
+    // A restart finds its own routes still in the kernel. Until BGP has re-learned the cluster's
+    // routes, removing the old ones would cut live traffic: keep them through a bounded window.
+    if (this.cfg.backend === 'bird' && (await this.routes.listOurs()).length) {
+      this.restartDeadline = Date.now() + 60_000;
+      this.log.info('existing routes found: restart mode, nothing is removed until BGP has converged');
+    }
 
     this.servers.push(await serveHealth({ live: () => !this.stopped, ready: () => this.readiness() }, this.cfg.healthHost, this.cfg.healthPort));
     if (this.cfg.metricsPort) this.servers.push(await this.metrics.serve(this.cfg.healthHost, this.cfg.metricsPort));
@@ -68,7 +77,10 @@ export class NodeAgent {
         this.log.child({ component: 'bgp' }),
       );
       await this.speaker.start([]);
-      this.learned.onChange(() => this.schedule());
+      this.learned.onChange(() => {
+        this.learnedChangedAt = Date.now();
+        this.schedule();
+      });
     }
 
     this.syncer = new Syncer({
@@ -159,7 +171,9 @@ export class NodeAgent {
         ipipMtu: this.cfg.ipipMtu,
       });
       const end = this.metrics.applySeconds.startTimer();
-      const rep = await applyState(desired, this.routes);
+      const keep = this.restartWindowOpen();
+      const rep = await applyState(desired, this.routes, keep);
+      if (keep) setTimeout(() => this.schedule(), 1000).unref();
       end();
       this.lastState = desired;
       this.metrics.routes.set(desired.routes.length);
@@ -207,6 +221,19 @@ export class NodeAgent {
     this.metrics.sessions.reset();
     for (const p of st) this.metrics.sessions.inc({ state: p.state });
     this.metrics.learned.set(this.learned.list().length);
+  }
+
+  /** Restart window: open until every peer is up and learned routes were quiet for 2 s (max 60 s). */
+  private restartWindowOpen(): boolean {
+    if (!this.restartDeadline) return false;
+    const peers = this.speaker?.peerStatus() ?? [];
+    const settled = peers.length > 0 && peers.every((p) => p.state === 'Established') && Date.now() - this.learnedChangedAt > 2000;
+    if (settled || Date.now() > this.restartDeadline) {
+      this.restartDeadline = 0;
+      this.log.info({ settled }, 'restart window closed: stale routes may now be removed');
+      return false;
+    }
+    return true;
   }
 
   readiness(): { ok: boolean; reasons: string[] } {

@@ -11,7 +11,7 @@ export interface ApplyReport {
   errors: string[];
 }
 
-export async function applyState(state: DesiredState, routes: RouteDriver): Promise<ApplyReport> {
+export async function applyState(state: DesiredState, routes: RouteDriver, keepExtraRoutes = false): Promise<ApplyReport> {
   const errors: string[] = [];
   const step = async (name: string, fn: () => Promise<unknown>): Promise<void> => {
     try {
@@ -23,7 +23,7 @@ export async function applyState(state: DesiredState, routes: RouteDriver): Prom
   await step('sysctl', async () => errors.push(...(await applySysctls(state.workloadIfaces))));
   await step('vxlan', () => ensureVxlan(state.vxlanTunnel, state.remoteVteps));
   await step('ipip', () => ensureIpip(state.ipipTunnel));
-  const r = await routes.apply(state.routes);
+  const r = await routes.apply(state.routes, keepExtraRoutes);
   errors.push(...r.errors);
   await step('nat', () => applyNat(state.allPools, state.natOutgoingPools));
   return { routes: r, errors };

@@ -47,7 +47,8 @@ export class RouteDriver {
   }
 
   /** Makes our routes exactly `desired`: adds/replaces what differs, deletes our extras. */
-  async apply(desired: readonly DesiredRoute[]): Promise<RouteApplyResult> {
+  /** `keepExtra`: add and replace only, never delete (used while a restart re-learns its routes). */
+  async apply(desired: readonly DesiredRoute[], keepExtra = false): Promise<RouteApplyResult> {
     const idx = await this.linkIndexes();
     const all = await this.listRoutes(idx);
     const ours = new Map(all.filter((r) => r.protocol === TORTIE_PROTO).map((r) => [r.dst, r]));
@@ -56,7 +57,7 @@ export class RouteDriver {
     const ops: Array<() => Promise<unknown>> = [];
 
     for (const [dst, have] of ours) {
-      if (wanted.has(dst)) continue;
+      if (wanted.has(dst) || keepExtra) continue;
       const k = deleteKey(have);
       ops.push(() => this.sock.delRoute(k.data, k.attrs).then(() => result.removed++, (e: unknown) => result.errors.push(`delete ${dst}: ${errText(e)}`)));
     }
