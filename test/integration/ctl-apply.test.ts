@@ -211,6 +211,10 @@ describe('tortiectl failures a person can act on', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`127.0.0.1:${port}`);
     expect(r.stderr).not.toMatch(/\n\s+at /);
+    const w = await ctl(['apply', '-f', example('ippool.yaml')], { env: { ETCD_ENDPOINTS: `http://127.0.0.1:${port}` }, timeoutMs: 5_000 });
+    expect(w.timedOut).toBe(false);
+    expect(w.code).toBe(1);
+    expect(w.stderr).toContain(`127.0.0.1:${port}`);
   });
 
   it('usage errors exit 2', async () => {
