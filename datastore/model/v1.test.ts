@@ -81,7 +81,13 @@ describe('v1 ipPool', () => {
   });
   it('requires metadata.cidr, and the v3 rules still apply', () => {
     expectError({ apiVersion: 'v1', kind: 'ipPool', metadata: {} }, 'metadata.cidr', /required/);
-    expectError({ apiVersion: 'v1', kind: 'ipPool', metadata: { cidr: '10.1.0.1/16' } }, 'spec.cidr', /canonical form is 10\.1\.0\.0\/16/);
+    expectError({ apiVersion: 'v1', kind: 'ipPool', metadata: { cidr: '10.1.0.0/8x' } }, 'spec.cidr', /not a valid CIDR/);
+    expectError({ apiVersion: 'v1', kind: 'ipPool', metadata: { cidr: '10.1.0.0/30' } }, 'spec.blockSize', /larger than the pool/);
+  });
+  it('masks host bits as v1 did (it stored the network), naming the pool from it', () => {
+    const r = ok({ apiVersion: 'v1', kind: 'ipPool', metadata: { cidr: '10.1.2.3/16' } });
+    expect(r.metadata.name).toBe('10-1-0-0-16');
+    expect(r.spec).toMatchObject({ cidr: '10.1.0.0/16' });
   });
 });
 

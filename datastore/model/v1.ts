@@ -5,6 +5,7 @@
 import type { Conversion } from './convert.js';
 import { isRecord, unflatten, type Doc } from './flat.js';
 import type { FieldError } from './resource.js';
+import { parseCIDR, parseIP } from './net.js';
 import { API_VERSION } from './resource.js';
 
 
@@ -93,7 +94,9 @@ function convertIPPool(meta: Doc, spec: Doc, e: V1Errors): Doc | undefined {
   const { ipip: _ipip, 'nat-outgoing': nat, disabled, ...rest } = spec;
   for (const k of Object.keys(rest)) e.add(`spec.${k}`, `unknown field ${JSON.stringify(k)} in a v1 ipPool`);
   if (!cidr) return undefined;
-  return v3('IPPool', { name: v1NameFromIP(cidr) }, stripUndefined({ cidr, ipipMode, natOutgoing: nat ?? false, disabled: disabled ?? false }));
+  // v1 stored the pool as a masked network, so host bits were dropped; the name comes from that.
+  const net = parseCIDR(cidr)?.network ?? cidr;
+  return v3('IPPool', { name: v1NameFromIP(net) }, stripUndefined({ cidr: net, ipipMode, natOutgoing: nat ?? false, disabled: disabled ?? false }));
 }
 
 function convertBGPPeer(meta: Doc, spec: Doc, e: V1Errors): Doc | undefined {
@@ -106,7 +109,7 @@ function convertBGPPeer(meta: Doc, spec: Doc, e: V1Errors): Doc | undefined {
   const { asNumber, ...rest } = spec;
   for (const k of Object.keys(rest)) e.add(`spec.${k}`, `unknown field ${JSON.stringify(k)} in a v1 bgpPeer`);
   if (!peerIP || (scope === 'node' && !node)) return undefined;
-  const ipName = v1NameFromIP(peerIP);
+  const ipName = v1NameFromIP(parseIP(peerIP)?.text ?? peerIP);
   const name = node ? `${v1NodeName(node)}.${ipName}` : ipName;
   return v3('BGPPeer', { name }, stripUndefined({ node: node && v1NodeName(node), peerIP, asNumber }));
 }
