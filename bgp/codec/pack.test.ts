@@ -56,6 +56,18 @@ describe('packUpdates', () => {
     expect(decodeAll(frames, c).flatMap((m) => m.nlri)).toEqual(ps);
   });
 
+  it('IPv4 routes with an IPv6 next hop (RFC 8950) go in MP_REACH_NLRI AFI 1', () => {
+    const c: CodecContext = { fourOctetAs: true, extendedNextHop: true };
+    const ps = v4(50);
+    const frames = packUpdates([{ attributes: { ...attrs, nextHop: undefined }, prefixes: ps, nextHops: ['fd00::1', 'fe80::1'] }], [], c);
+    const [m] = decodeAll(frames, c);
+    expect(m.mpReach).toEqual({ afi: 1, safi: 1, nextHops: ['fd00::1', 'fe80::1'], nlri: ps });
+    expect(m.nlri).toEqual([]);
+    // Without the capability the same bytes are an MP_REACH error: session reset.
+    const r = decodeMessage(frames[0], ctx);
+    expect(!r.ok && [r.notification.code, r.notification.subcode]).toEqual([3, 9]);
+  });
+
   it('respects a smaller maxSize and rejects attributes that leave no room', () => {
     const frames = packUpdates([{ attributes: attrs, prefixes: v4(100) }], [], ctx, 200);
     for (const f of frames) expect(f.length).toBeLessThanOrEqual(200);
