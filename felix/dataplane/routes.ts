@@ -6,7 +6,9 @@ import { deleteKey, encodeRoute, MAIN_TABLE, parseKernelRoute, sameRoute, TORTIE
 
 const NLM_F_REPLACE = 0x100;
 const NLM_F_CREATE = 0x400;
-/** Requests in flight at once: the kernel handles them in order on one socket, so this is our batch. */
+/** Requests in flight at once: the kernel handles them in order on one socket, so this is our batch.
+ * Far larger windows overflow the socket's receive buffer with acks, which the netlink addon
+ * turns into a process abort (seen at 4096). */
 const BATCH = 256;
 
 export interface RouteApplyResult {
