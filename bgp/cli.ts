@@ -41,7 +41,7 @@ async function main(): Promise<void> {
       const k = prefixToString(ev.prefix);
       if (ev.type === 'install') installed.set(k, { prefix: k, nextHops: ev.nextHops, sourcePeer: ev.sourcePeer });
       else installed.delete(k);
-      log.info({ route: k, event: ev.type, peer: ev.sourcePeer }, 'route sink');
+      log.debug({ route: k, event: ev.type, peer: ev.sourcePeer }, 'route sink');
     },
   };
   const speaker = new Speaker(speakerConfig(cfg), sink, log);

@@ -35,9 +35,14 @@ interface Peer {
   ebgp: boolean;
   routerId: string;
   initialSent: boolean;
+  /** End-of-RIB is due once pending is empty (initial table sent). */
+  eorPending: boolean;
   /** The GR capability the peer advertised on its last session (needed once that session is gone). */
   peerGr?: { restartTime: number };
 }
+
+/** Prefixes exported per peer per event-loop turn. */
+const FLUSH_CHUNK = 4000;
 
 const famKey = (f: AfiSafi): string => `${f.afi}/${f.safi}`;
 const keyOf = (p: Prefix): string => prefixToString(p);
@@ -202,6 +207,7 @@ export class Speaker {
       ebgp: c.asNumber !== this.config.asNumber,
       routerId: '',
       initialSent: false,
+      eorPending: false,
     };
     session.listeners = {
       established: (s) => this.onEstablished(peer, s),
@@ -396,7 +402,11 @@ export class Speaker {
     if (!ctx || p.session.state !== 'Established') return;
     const groups = new Map<string, RouteGroup>();
     const withdrawals: Prefix[] = [];
+    // Large tables go out in chunks, one per event-loop turn, so timers keep running.
+    let budget = FLUSH_CHUNK;
     for (const k of p.pending) {
+      if (budget-- <= 0) break;
+      p.pending.delete(k);
       const e = this.exportFor(p, k);
       const c = this.locRib.get(k);
       if (!e || !c) {
@@ -419,22 +429,31 @@ export class Speaker {
       }
       g.prefixes.push(c.prefix);
     }
-    p.pending.clear();
-    if (!groups.size && !withdrawals.length) return;
-    try {
-      p.session.sendRaw(packUpdates([...groups.values()], withdrawals, ctx));
-    } catch (err) {
-      this.log.error({ err, peer: p.config.address }, 'cannot encode UPDATE');
+    if (p.pending.size) this.scheduleFlush(p);
+    if (groups.size || withdrawals.length) {
+      try {
+        p.session.sendRaw(packUpdates([...groups.values()], withdrawals, ctx));
+      } catch (err) {
+        this.log.error({ err, peer: p.config.address }, 'cannot encode UPDATE');
+      }
     }
+    if (!p.pending.size) this.afterFlush(p);
+  }
+
+  /** End-of-RIB goes out once the initial table has been fully flushed. */
+  private afterFlush(p: Peer): void {
+    if (!p.eorPending) return;
+    p.eorPending = false;
+    for (const f of p.session.negotiated?.families ?? []) p.session.send(endOfRib(f.afi, f.safi));
   }
 
   private sendInitial(p: Peer): void {
     const s = p.session.negotiated;
     if (!s) return;
     p.initialSent = true;
+    p.eorPending = true;
     for (const k of this.locRib.keys()) p.pending.add(k);
     this.flush(p);
-    for (const f of s.families) p.session.send(endOfRib(f.afi, f.safi));
   }
 
   private resend(p: Peer): void {

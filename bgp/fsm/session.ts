@@ -9,8 +9,8 @@ import type { BgpMessage, CodecContext, NotificationMessage, UpdateMessage, Rout
 import { SessionFsm } from './fsm.js';
 import type { FsmAction, FsmConfig, FsmEvent, FsmState, NegotiatedSession, TimerName } from './types.js';
 
-/** Messages decoded per event-loop turn before yielding. */
-export const SLICE = 64;
+/** Longest we decode and process received messages before yielding to the event loop (ms). */
+export const SLICE_MS = 10;
 
 export interface SessionOptions {
   fsm: FsmConfig;
@@ -136,11 +136,11 @@ export class BgpSession {
         const io = this.conns.get(a.conn);
         if (!io) return;
         if (a.message.type === 'NOTIFICATION')
-          log.warn({ peer: this.opts.peerAddress, code: a.message.code, subcode: a.message.subcode }, `sending NOTIFICATION: ${describeNotification(a.message.code, a.message.subcode, a.message.data)}`);
+          log.warn({ code: a.message.code, subcode: a.message.subcode }, `sending NOTIFICATION: ${describeNotification(a.message.code, a.message.subcode, a.message.data)}`);
         try {
           io.socket.write(encodeMessage(a.message, io.ctx));
         } catch (err) {
-          log.error({ err, peer: this.opts.peerAddress }, 'cannot encode message');
+          log.error({ err }, 'cannot encode message');
         }
         return;
       }
@@ -179,7 +179,7 @@ export class BgpSession {
         this.established = { conn: a.conn, session: a.session };
         const io = this.conns.get(a.conn);
         if (io) io.ctx = a.session.codec;
-        log.info({ peer: this.opts.peerAddress, holdTime: a.session.holdTime, families: a.session.families }, 'BGP session established');
+        log.info({ holdTime: a.session.holdTime, families: a.session.families }, 'BGP session established');
         this.listeners.established?.(a.session);
         return;
       }
@@ -191,15 +191,15 @@ export class BgpSession {
         this.established = undefined;
         if (a.received) {
           this.lastNotification = `received ${describeNotification(a.received.code, a.received.subcode, a.received.data)}`;
-          log.warn({ peer: this.opts.peerAddress, code: a.received.code, subcode: a.received.subcode }, `NOTIFICATION from peer: ${describeNotification(a.received.code, a.received.subcode, a.received.data)}`);
+          log.warn({ code: a.received.code, subcode: a.received.subcode }, `NOTIFICATION from peer: ${describeNotification(a.received.code, a.received.subcode, a.received.data)}`);
         } else if (a.sent) this.lastNotification = `sent ${describeNotification(a.sent.code, a.sent.subcode, a.sent.data)}`;
-        log.info({ peer: this.opts.peerAddress, reason: a.reason }, 'BGP session down');
+        log.info({ reason: a.reason }, 'BGP session down');
         this.listeners.down?.(a.reason, { sent: a.sent, received: a.received });
         return;
       }
       case 'state':
         this.since = Date.now();
-        log.debug({ peer: this.opts.peerAddress, from: a.from, to: a.to }, 'BGP FSM state');
+        log.debug({ from: a.from, to: a.to }, 'BGP FSM state');
         this.listeners.state?.(a.from, a.to);
         return;
     }
@@ -251,13 +251,15 @@ export class BgpSession {
     socket.on('close', () => gone());
   }
 
-  /** Decodes and handles queued frames, SLICE per turn of the event loop. */
+  /** Decodes and handles queued frames for at most SLICE_MS per turn of the event loop. */
   private drain(id: number, io: ConnIo): void {
     if (io.draining) return;
     io.draining = true;
     const step = (): void => {
+      // A time budget, not a message count: one UPDATE may carry a thousand prefixes.
+      const deadline = performance.now() + SLICE_MS;
       let n = 0;
-      while (io.queue.length && n++ < SLICE) {
+      while (io.queue.length && (n++ === 0 || performance.now() < deadline)) {
         if (this.conns.get(id) !== io) {
           io.queue.length = 0;
           break;
@@ -276,7 +278,7 @@ export class BgpSession {
     try {
       out = decodeMessage(frame, io.ctx);
     } catch (err) {
-      this.opts.logger.error({ err, peer: this.opts.peerAddress }, 'decoder threw');
+      this.opts.logger.error({ err }, 'decoder threw');
       out = { ok: false as const, notification: { type: 'NOTIFICATION' as const, code: 3, subcode: 0, data: Buffer.alloc(0) }, reason: String(err) };
     }
     if (!out.ok) {
@@ -284,7 +286,7 @@ export class BgpSession {
       this.feed({ type: 'ProtocolError', conn: id, notification: out.notification, reason: out.reason });
       return;
     }
-    if (out.warnings?.length) this.opts.logger.warn({ peer: this.opts.peerAddress, warnings: out.warnings, discarded: out.discarded }, 'UPDATE errors tolerated (RFC 7606)');
+    if (out.warnings?.length) this.opts.logger.warn({ warnings: out.warnings, discarded: out.discarded }, 'UPDATE errors tolerated (RFC 7606)');
     // On treat-as-withdraw the decoder already moved announced prefixes to the withdrawn lists.
     this.feed({ type: 'Message', conn: id, message: out.message });
   }
