@@ -1,0 +1,44 @@
+// Datastore side of `tortiectl bgp peers`: reads the v3 resources and this node's IPAM state
+// (confirmed block affinities, and addresses its workloads hold in other nodes' blocks) into the
+// generator's input. Kept apart from bgp-peers.ts so the formatter stays pure.
+import type { Command } from 'commander';
+import { hostAffinityPrefix, ipamBlockPrefix, keyPartToCidr } from '../../datastore/keys.js';
+import { affinityHost, parseAffinity, parseBlock } from '../../ipam/model.js';
+import { ordinalToIp } from '../../ipam/block.js';
+import type { BgpConfigInput } from '../../bgp/config/types.js';
+import type { CtlContext } from '../context.js';
+import { registerBgpPeers, type BgpPeersDeps } from './bgp-peers.js';
+
+type Loaded = Omit<BgpConfigInput, 'nodeName'>;
+
+export function datastoreLoader(ctx: CtlContext): BgpPeersDeps['load'] {
+  return async (nodeName: string): Promise<Loaded> => {
+    const client = ctx.client();
+    const [nodes, peers, bgpConfigs, pools] = await Promise.all(
+      ['Node', 'BGPPeer', 'BGPConfiguration', 'IPPool'].map(async (k) => (await client.list(k)).items),
+    );
+    const affinities: string[] = [];
+    const prefix = hostAffinityPrefix(nodeName);
+    for (const kv of (await client.backend.list(prefix)).items) {
+      // <prefix>ipv4/block/<cidr-with-dash>
+      const m = /ipv[46]\/block\/([^/]+)$/.exec(kv.key.slice(prefix.length));
+      if (m && parseAffinity(kv.key, kv.value).state === 'confirmed') affinities.push(keyPartToCidr(m[1]));
+    }
+    const borrowedIps: string[] = [];
+    for (const fam of [4, 6] as const) {
+      for (const kv of (await client.backend.list(ipamBlockPrefix(fam))).items) {
+        const b = parseBlock(kv.key, kv.value);
+        if (affinityHost(b) === nodeName) continue;
+        b.allocations.forEach((attrIdx, ordinal) => {
+          if (attrIdx !== null && b.attributes[attrIdx]?.secondary?.node === nodeName) borrowedIps.push(ordinalToIp(b, ordinal));
+        });
+      }
+    }
+    return { nodes, peers, bgpConfigs, pools, affinities, borrowedIps } as unknown as Loaded;
+  };
+}
+
+/** Registry adapter: `RegisterCommand` for ctl/commands/index.ts. */
+export function registerBgpPeersCommand(program: Command, ctx: CtlContext): void {
+  registerBgpPeers(program, { load: datastoreLoader(ctx), write: (t) => ctx.out.write(t), writeErr: (t) => ctx.err.write(t) });
+}
