@@ -10,6 +10,9 @@ import { decodePrefixes, encodePrefixes, NlriError } from './nlri.js';
 import type { Writer } from './writer.js';
 import { BgpEncodeError, type CodecContext, type NlriPrefix } from './types.js';
 
+// Bound once: constant lookups stay local on the per-attribute path.
+const { AS_TRANS, ATTR_AGGREGATOR, ATTR_AS4_AGGREGATOR, ATTR_AS4_PATH, ATTR_AS_PATH, ATTR_ATOMIC_AGGREGATE, ATTR_CLUSTER_LIST, ATTR_COMMUNITIES, ATTR_LARGE_COMMUNITIES, ATTR_LOCAL_PREF, ATTR_MED, ATTR_MP_REACH_NLRI, ATTR_MP_UNREACH_NLRI, ATTR_NEXT_HOP, ATTR_ORIGIN, ATTR_ORIGINATOR_ID, FLAG_OPTIONAL, FLAG_TRANSITIVE, UPD_OPTIONAL_ATTR } = C;
+
 /** RFC 7606 §2 approaches. */
 export type ErrorAction = 'session-reset' | 'treat-as-withdraw' | 'attribute-discard';
 
@@ -90,7 +93,7 @@ function decodeAggregator(v: Buffer, four: boolean): Aggregator {
 function encodeAggregator(w: Writer, a: Aggregator, four: boolean): void {
   checkU32(a.asn, 'aggregator.asn');
   if (four) w.u32(a.asn);
-  else w.u16(a.asn > 0xffff ? C.AS_TRANS : a.asn);
+  else w.u16(a.asn > 0xffff ? AS_TRANS : a.asn);
   w.bytes(ipv4Bytes(a.address, 'aggregator.address'));
 }
 
@@ -131,9 +134,9 @@ function entry<T>(e: AttrEntry<T>): AttrEntry<unknown> {
   return e as unknown as AttrEntry<unknown>;
 }
 
-const WK_T = C.FLAG_TRANSITIVE; // well-known: Optional 0, Transitive 1
-const OPT = C.FLAG_OPTIONAL; // optional non-transitive
-const OPT_T = C.FLAG_OPTIONAL | C.FLAG_TRANSITIVE; // optional transitive
+const WK_T = FLAG_TRANSITIVE; // well-known: Optional 0, Transitive 1
+const OPT = FLAG_OPTIONAL; // optional non-transitive
+const OPT_T = FLAG_OPTIONAL | FLAG_TRANSITIVE; // optional transitive
 
 const ORIGIN_NAMES = ['IGP', 'EGP', 'INCOMPLETE'];
 
@@ -159,12 +162,12 @@ function u32Attribute(code: number, name: string, flags: number, key: 'med' | 'l
 
 export const ATTRIBUTE_TABLE: ReadonlyArray<AttrEntry<unknown>> = [
   entry<MpReachValue | typeof SKIPPED>({
-    code: C.ATTR_MP_REACH_NLRI,
+    code: ATTR_MP_REACH_NLRI,
     name: 'MP_REACH_NLRI',
     flags: OPT,
     onError: 'session-reset', // RFC 7606 §7.11: AFI/SAFI disable is not implemented, so reset.
     onFlagsError: 'session-reset',
-    resetSubcode: C.UPD_OPTIONAL_ATTR,
+    resetSubcode: UPD_OPTIONAL_ATTR,
     decode(v, ctx, st) {
       if (v.length < 5) throw new AttrError(`length ${v.length} < 5`);
       const afi = v.readUInt16BE(0);
@@ -205,12 +208,12 @@ export const ATTRIBUTE_TABLE: ReadonlyArray<AttrEntry<unknown>> = [
     format: (v) => (v === SKIPPED ? 'MP_REACH_NLRI (unsupported family)' : `MP_REACH_NLRI AFI ${v.afi} SAFI ${v.safi} via ${v.nextHops.join(', ')}: ${v.nlri.length} prefixes`),
   }),
   entry<MpUnreachValue | typeof SKIPPED>({
-    code: C.ATTR_MP_UNREACH_NLRI,
+    code: ATTR_MP_UNREACH_NLRI,
     name: 'MP_UNREACH_NLRI',
     flags: OPT,
     onError: 'session-reset',
     onFlagsError: 'session-reset',
-    resetSubcode: C.UPD_OPTIONAL_ATTR,
+    resetSubcode: UPD_OPTIONAL_ATTR,
     decode(v, ctx, st) {
       if (v.length < 3) throw new AttrError(`length ${v.length} < 3`);
       const afi = v.readUInt16BE(0);
@@ -240,7 +243,7 @@ export const ATTRIBUTE_TABLE: ReadonlyArray<AttrEntry<unknown>> = [
     format: (v) => (v === SKIPPED ? 'MP_UNREACH_NLRI (unsupported family)' : `MP_UNREACH_NLRI AFI ${v.afi} SAFI ${v.safi}: ${v.withdrawn.length} prefixes`),
   }),
   entry<number>({
-    code: C.ATTR_ORIGIN,
+    code: ATTR_ORIGIN,
     name: 'ORIGIN',
     flags: WK_T,
     onError: 'treat-as-withdraw', // RFC 7606 §7.1
@@ -260,7 +263,7 @@ export const ATTRIBUTE_TABLE: ReadonlyArray<AttrEntry<unknown>> = [
     format: (v) => `ORIGIN ${ORIGIN_NAMES[v] ?? v}`,
   }),
   entry<AsPathSegment[]>({
-    code: C.ATTR_AS_PATH,
+    code: ATTR_AS_PATH,
     name: 'AS_PATH',
     flags: WK_T,
     onError: 'treat-as-withdraw', // RFC 7606 §7.2
@@ -273,7 +276,7 @@ export const ATTRIBUTE_TABLE: ReadonlyArray<AttrEntry<unknown>> = [
     format: (v) => `AS_PATH ${formatAsPath(v)}`,
   }),
   entry<string>({
-    code: C.ATTR_NEXT_HOP,
+    code: ATTR_NEXT_HOP,
     name: 'NEXT_HOP',
     flags: WK_T,
     onError: 'treat-as-withdraw', // RFC 7606 §7.3
@@ -289,10 +292,10 @@ export const ATTRIBUTE_TABLE: ReadonlyArray<AttrEntry<unknown>> = [
     encode: (w, v) => void w.bytes(ipv4Bytes(v, 'nextHop')),
     format: (v) => `NEXT_HOP ${v}`,
   }),
-  u32Attribute(C.ATTR_MED, 'MULTI_EXIT_DISC', OPT, 'med', 'MED'), // RFC 7606 §7.4: treat-as-withdraw
-  u32Attribute(C.ATTR_LOCAL_PREF, 'LOCAL_PREF', WK_T, 'localPref', 'LOCAL_PREF'), // RFC 7606 §7.5: treat-as-withdraw
+  u32Attribute(ATTR_MED, 'MULTI_EXIT_DISC', OPT, 'med', 'MED'), // RFC 7606 §7.4: treat-as-withdraw
+  u32Attribute(ATTR_LOCAL_PREF, 'LOCAL_PREF', WK_T, 'localPref', 'LOCAL_PREF'), // RFC 7606 §7.5: treat-as-withdraw
   entry<boolean>({
-    code: C.ATTR_ATOMIC_AGGREGATE,
+    code: ATTR_ATOMIC_AGGREGATE,
     name: 'ATOMIC_AGGREGATE',
     flags: WK_T,
     onError: 'attribute-discard', // RFC 7606 §7.6
@@ -308,7 +311,7 @@ export const ATTRIBUTE_TABLE: ReadonlyArray<AttrEntry<unknown>> = [
     format: () => 'ATOMIC_AGGREGATE',
   }),
   entry<Aggregator>({
-    code: C.ATTR_AGGREGATOR,
+    code: ATTR_AGGREGATOR,
     name: 'AGGREGATOR',
     flags: OPT_T,
     onError: 'attribute-discard', // RFC 7606 §7.7
@@ -321,7 +324,7 @@ export const ATTRIBUTE_TABLE: ReadonlyArray<AttrEntry<unknown>> = [
     format: (v) => `AGGREGATOR ${v.asn} ${v.address}`,
   }),
   entry<number[]>({
-    code: C.ATTR_COMMUNITIES,
+    code: ATTR_COMMUNITIES,
     name: 'COMMUNITIES',
     flags: OPT_T,
     onError: 'treat-as-withdraw', // RFC 7606 §7.8
@@ -336,7 +339,7 @@ export const ATTRIBUTE_TABLE: ReadonlyArray<AttrEntry<unknown>> = [
     format: (v) => `COMMUNITIES ${v.map((c) => `${c >>> 16}:${c & 0xffff}`).join(' ')}`,
   }),
   entry<string>({
-    code: C.ATTR_ORIGINATOR_ID,
+    code: ATTR_ORIGINATOR_ID,
     name: 'ORIGINATOR_ID',
     flags: OPT,
     onError: 'treat-as-withdraw', // RFC 7606 §7.9
@@ -352,7 +355,7 @@ export const ATTRIBUTE_TABLE: ReadonlyArray<AttrEntry<unknown>> = [
     format: (v) => `ORIGINATOR_ID ${v}`,
   }),
   entry<string[]>({
-    code: C.ATTR_CLUSTER_LIST,
+    code: ATTR_CLUSTER_LIST,
     name: 'CLUSTER_LIST',
     flags: OPT,
     onError: 'treat-as-withdraw', // RFC 7606 §7.10
@@ -367,7 +370,7 @@ export const ATTRIBUTE_TABLE: ReadonlyArray<AttrEntry<unknown>> = [
     format: (v) => `CLUSTER_LIST ${v.join(' ')}`,
   }),
   entry<AsPathSegment[]>({
-    code: C.ATTR_AS4_PATH,
+    code: ATTR_AS4_PATH,
     name: 'AS4_PATH',
     flags: OPT_T,
     onError: 'attribute-discard', // RFC 6793 §6, RFC 7606 §7.12
@@ -382,7 +385,7 @@ export const ATTRIBUTE_TABLE: ReadonlyArray<AttrEntry<unknown>> = [
     format: (v) => `AS4_PATH ${formatAsPath(v)}`,
   }),
   entry<Aggregator>({
-    code: C.ATTR_AS4_AGGREGATOR,
+    code: ATTR_AS4_AGGREGATOR,
     name: 'AS4_AGGREGATOR',
     flags: OPT_T,
     onError: 'attribute-discard', // RFC 6793 §6, RFC 7606 §7.13
@@ -396,7 +399,7 @@ export const ATTRIBUTE_TABLE: ReadonlyArray<AttrEntry<unknown>> = [
     format: (v) => `AS4_AGGREGATOR ${v.asn} ${v.address}`,
   }),
   entry<Array<[number, number, number]>>({
-    code: C.ATTR_LARGE_COMMUNITIES,
+    code: ATTR_LARGE_COMMUNITIES,
     name: 'LARGE_COMMUNITIES',
     flags: OPT_T,
     onError: 'treat-as-withdraw', // RFC 8092 §6

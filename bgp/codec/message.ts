@@ -8,16 +8,19 @@ import { decodeUpdate, encodeUpdateBody } from './update.js';
 import { Writer } from './writer.js';
 import { BgpEncodeError, type BgpMessage, type CodecContext, type DecodeOutcome } from './types.js';
 
+// Bound once: constant lookups stay local on the per-attribute path.
+const { CEASE_OUT_OF_RESOURCES, ERR_CEASE, ERR_HEADER, ERR_ROUTE_REFRESH, HDR_BAD_LENGTH, HDR_BAD_TYPE, HDR_NOT_SYNCHRONIZED, HEADER_LENGTH, MAX_EXTENDED_MESSAGE_LENGTH, MAX_MESSAGE_LENGTH, MSG_KEEPALIVE, MSG_NOTIFICATION, MSG_OPEN, MSG_ROUTE_REFRESH, MSG_UPDATE, RR_INVALID_LENGTH } = C;
+
 const TYPE_CODES: Record<BgpMessage['type'], number> = {
-  OPEN: C.MSG_OPEN,
-  UPDATE: C.MSG_UPDATE,
-  NOTIFICATION: C.MSG_NOTIFICATION,
-  KEEPALIVE: C.MSG_KEEPALIVE,
-  ROUTE_REFRESH: C.MSG_ROUTE_REFRESH,
+  OPEN: MSG_OPEN,
+  UPDATE: MSG_UPDATE,
+  NOTIFICATION: MSG_NOTIFICATION,
+  KEEPALIVE: MSG_KEEPALIVE,
+  ROUTE_REFRESH: MSG_ROUTE_REFRESH,
 };
 
 export function maxMessageLength(ctx: CodecContext): number {
-  return ctx.extendedMessages ? C.MAX_EXTENDED_MESSAGE_LENGTH : C.MAX_MESSAGE_LENGTH;
+  return ctx.extendedMessages ? MAX_EXTENDED_MESSAGE_LENGTH : MAX_MESSAGE_LENGTH;
 }
 
 /** Writes the header with a placeholder length; returns the offset to patch. */
@@ -68,10 +71,10 @@ function u16(v: number): Buffer {
 /** Header checks shared by the framer and decodeMessage; returns the problem, if any. */
 export function checkHeader(frame: Buffer, maxLen: number): WireError | undefined {
   for (let i = 0; i < 16; i++) {
-    if (frame[i] !== 0xff) return new WireError(C.ERR_HEADER, C.HDR_NOT_SYNCHRONIZED, `marker octet ${i} is 0x${frame[i].toString(16)}, not 0xff`);
+    if (frame[i] !== 0xff) return new WireError(ERR_HEADER, HDR_NOT_SYNCHRONIZED, `marker octet ${i} is 0x${frame[i].toString(16)}, not 0xff`);
   }
   const len = frame.readUInt16BE(16);
-  if (len < C.HEADER_LENGTH || len > maxLen) return new WireError(C.ERR_HEADER, C.HDR_BAD_LENGTH, `message length ${len} outside ${C.HEADER_LENGTH}..${maxLen}`, frame.subarray(16, 18));
+  if (len < HEADER_LENGTH || len > maxLen) return new WireError(ERR_HEADER, HDR_BAD_LENGTH, `message length ${len} outside ${HEADER_LENGTH}..${maxLen}`, frame.subarray(16, 18));
   return undefined;
 }
 
@@ -84,31 +87,31 @@ export function decodeMessage(frame: Buffer, ctx: CodecContext): DecodeOutcome {
   } catch (e) {
     if (e instanceof WireError) return { ok: false, notification: e.notification, reason: e.message };
     // A bug, not peer input: still answer with a NOTIFICATION rather than crash the session.
-    return { ok: false, notification: notification(C.ERR_CEASE, C.CEASE_OUT_OF_RESOURCES), reason: `internal decoder error: ${(e as Error).message}` };
+    return { ok: false, notification: notification(ERR_CEASE, CEASE_OUT_OF_RESOURCES), reason: `internal decoder error: ${(e as Error).message}` };
   }
 }
 
 function decodeOrThrow(frame: Buffer, ctx: CodecContext): DecodeOutcome {
-  if (frame.length < C.HEADER_LENGTH) throw new WireError(C.ERR_HEADER, C.HDR_BAD_LENGTH, `frame of ${frame.length} octets is shorter than a header`, u16(frame.length));
+  if (frame.length < HEADER_LENGTH) throw new WireError(ERR_HEADER, HDR_BAD_LENGTH, `frame of ${frame.length} octets is shorter than a header`, u16(frame.length));
   const hdrErr = checkHeader(frame, maxMessageLength(ctx));
   if (hdrErr) throw hdrErr;
   const len = frame.readUInt16BE(16);
-  if (len !== frame.length) throw new WireError(C.ERR_HEADER, C.HDR_BAD_LENGTH, `length field ${len} but frame has ${frame.length} octets`, frame.subarray(16, 18));
+  if (len !== frame.length) throw new WireError(ERR_HEADER, HDR_BAD_LENGTH, `length field ${len} but frame has ${frame.length} octets`, frame.subarray(16, 18));
   const type = frame[18];
   const min = MIN_LENGTH[type];
-  if (min === undefined) throw new WireError(C.ERR_HEADER, C.HDR_BAD_TYPE, `unknown message type ${type}`, frame.subarray(18, 19));
-  const body = frame.subarray(C.HEADER_LENGTH);
-  if (type === C.MSG_ROUTE_REFRESH) return decodeRouteRefresh(frame, body);
-  if (len < min || (type === C.MSG_KEEPALIVE && len !== 19)) {
-    throw new WireError(C.ERR_HEADER, C.HDR_BAD_LENGTH, `message type ${type} with bad length ${len}`, frame.subarray(16, 18));
+  if (min === undefined) throw new WireError(ERR_HEADER, HDR_BAD_TYPE, `unknown message type ${type}`, frame.subarray(18, 19));
+  const body = frame.subarray(HEADER_LENGTH);
+  if (type === MSG_ROUTE_REFRESH) return decodeRouteRefresh(frame, body);
+  if (len < min || (type === MSG_KEEPALIVE && len !== 19)) {
+    throw new WireError(ERR_HEADER, HDR_BAD_LENGTH, `message type ${type} with bad length ${len}`, frame.subarray(16, 18));
   }
   const warnings: string[] = [];
   switch (type) {
-    case C.MSG_OPEN: {
+    case MSG_OPEN: {
       const message = decodeOpen(body, warnings);
       return warnings.length ? { ok: true, message, warnings } : { ok: true, message };
     }
-    case C.MSG_UPDATE: {
+    case MSG_UPDATE: {
       const r = decodeUpdate(body, ctx);
       const out: DecodeOutcome = { ok: true, message: r.message };
       if (r.treatAsWithdraw) out.treatAsWithdraw = true;
@@ -116,7 +119,7 @@ function decodeOrThrow(frame: Buffer, ctx: CodecContext): DecodeOutcome {
       if (r.warnings.length) out.warnings = r.warnings;
       return out;
     }
-    case C.MSG_NOTIFICATION:
+    case MSG_NOTIFICATION:
       return { ok: true, message: { type: 'NOTIFICATION', code: body[0], subcode: body[1], data: Buffer.from(body.subarray(2)) } };
     default:
       return { ok: true, message: { type: 'KEEPALIVE' } };
@@ -125,10 +128,10 @@ function decodeOrThrow(frame: Buffer, ctx: CodecContext): DecodeOutcome {
 
 /** RFC 2918 / RFC 7313 §5: length errors are ROUTE-REFRESH Message Error / Invalid Message Length. */
 function decodeRouteRefresh(frame: Buffer, body: Buffer): DecodeOutcome {
-  if (body.length < 4) throw new WireError(C.ERR_ROUTE_REFRESH, C.RR_INVALID_LENGTH, `ROUTE-REFRESH of ${frame.length} octets`, Buffer.from(frame));
+  if (body.length < 4) throw new WireError(ERR_ROUTE_REFRESH, RR_INVALID_LENGTH, `ROUTE-REFRESH of ${frame.length} octets`, Buffer.from(frame));
   const subtype = body[2];
   if (body.length !== 4 && (subtype === 1 || subtype === 2)) {
-    throw new WireError(C.ERR_ROUTE_REFRESH, C.RR_INVALID_LENGTH, `ROUTE-REFRESH subtype ${subtype} of ${frame.length} octets`, Buffer.from(frame));
+    throw new WireError(ERR_ROUTE_REFRESH, RR_INVALID_LENGTH, `ROUTE-REFRESH subtype ${subtype} of ${frame.length} octets`, Buffer.from(frame));
   }
   const warnings: string[] = [];
   if (body.length !== 4) warnings.push(`ROUTE-REFRESH carries ${body.length - 4} octets of ORF entries (ignored)`);

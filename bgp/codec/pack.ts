@@ -10,6 +10,9 @@ import { Writer } from './writer.js';
 import { BgpEncodeError, type AfiSafi, type CodecContext, type NlriPrefix, type UpdateMessage } from './types.js';
 import type { PathAttributes } from '../types.js';
 
+// Bound once: constant lookups stay local on the per-attribute path.
+const { ATTR_MP_REACH_NLRI, ATTR_MP_UNREACH_NLRI, FLAG_EXTENDED_LENGTH, FLAG_OPTIONAL, HEADER_LENGTH, MSG_UPDATE } = C;
+
 /** Routes sharing one attribute set. IPv6 prefixes (and IPv4 when nextHops is given) go in MP_REACH_NLRI. */
 export interface RouteGroup {
   attributes: PathAttributes;
@@ -18,7 +21,7 @@ export interface RouteGroup {
   nextHops?: string[];
 }
 
-const FIXED = C.HEADER_LENGTH + 4; // header + withdrawn length + total attribute length
+const FIXED = HEADER_LENGTH + 4; // header + withdrawn length + total attribute length
 const MP_ATTR_HEADER = 4; // flags, type, 2-octet length (worst case)
 
 /** End-of-RIB marker for a family (RFC 4724 §2). */
@@ -93,7 +96,7 @@ function packPlainWithdrawals(out: Buffer[], ps: readonly NlriPrefix[], ctx: Cod
   const addPath = addPathSend(ctx, 1, 1);
   for (const chunk of chunks(ps, max - FIXED, addPath)) {
     const w = new Writer(max);
-    const lenAt = writeHeader(w, C.MSG_UPDATE);
+    const lenAt = writeHeader(w, MSG_UPDATE);
     const wAt = w.reserve(2);
     for (const p of chunk) encodePrefix(w, p, addPath);
     w.patchLength(wAt, 2);
@@ -109,7 +112,7 @@ function packPlainNlri(out: Buffer[], ps: readonly NlriPrefix[], attrs: Buffer, 
   checkRoom(room, `attributes of ${attrs.length} octets`);
   for (const chunk of chunks(ps, room, addPath)) {
     const w = new Writer(max);
-    const lenAt = writeHeader(w, C.MSG_UPDATE);
+    const lenAt = writeHeader(w, MSG_UPDATE);
     w.u16(0).u16(attrs.length).bytes(attrs);
     for (const p of chunk) encodePrefix(w, p, addPath);
     w.setU16(lenAt, w.offset);
@@ -130,11 +133,11 @@ function packMp(out: Buffer[], ps: readonly NlriPrefix[], attrs: Buffer | undefi
   checkRoom(room, `attributes of ${attrLen} octets`);
   for (const chunk of chunks(ps, room, addPath)) {
     const w = new Writer(max);
-    const lenAt = writeHeader(w, C.MSG_UPDATE);
+    const lenAt = writeHeader(w, MSG_UPDATE);
     w.u16(0);
     const aAt = w.reserve(2);
     const mpAt = w.offset;
-    w.u8(C.FLAG_OPTIONAL | C.FLAG_EXTENDED_LENGTH).u8(nextHops ? C.ATTR_MP_REACH_NLRI : C.ATTR_MP_UNREACH_NLRI).u16(0);
+    w.u8(FLAG_OPTIONAL | FLAG_EXTENDED_LENGTH).u8(nextHops ? ATTR_MP_REACH_NLRI : ATTR_MP_UNREACH_NLRI).u16(0);
     w.u16(fam.afi).u8(fam.safi);
     if (nextHops) {
       w.u8(nhLen);

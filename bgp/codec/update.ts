@@ -10,6 +10,9 @@ import { decodePrefixes, encodePrefixes, NlriError } from './nlri.js';
 import type { Writer } from './writer.js';
 import { BgpEncodeError, type CodecContext, type UpdateMessage } from './types.js';
 
+// Bound once: constant lookups stay local on the per-attribute path.
+const { AS_TRANS, ATTR_AS4_AGGREGATOR, ATTR_AS4_PATH, ATTR_LOCAL_PREF, ATTR_MP_REACH_NLRI, ATTR_MP_UNREACH_NLRI, ERR_UPDATE, FLAG_EXTENDED_LENGTH, FLAG_OPTIONAL, FLAG_PARTIAL, FLAG_TRANSITIVE, UPD_ATTR_FLAGS, UPD_ATTR_LENGTH, UPD_INVALID_NETWORK, UPD_MALFORMED_ATTR_LIST, UPD_OPTIONAL_ATTR, UPD_UNRECOGNIZED_WELL_KNOWN } = C;
+
 export interface UpdateDecodeResult {
   message: UpdateMessage;
   treatAsWithdraw: boolean;
@@ -17,7 +20,7 @@ export interface UpdateDecodeResult {
   warnings: string[];
 }
 
-const KNOWN_FLAG_BITS = C.FLAG_OPTIONAL | C.FLAG_TRANSITIVE;
+const KNOWN_FLAG_BITS = FLAG_OPTIONAL | FLAG_TRANSITIVE;
 
 function addPathReceive(ctx: CodecContext, afi: number): boolean {
   return !!ctx.addPath?.some((f) => f.afi === afi && f.safi === 1 && f.receive);
@@ -34,15 +37,15 @@ export function decodeUpdate(body: Buffer, ctx: CodecContext): UpdateDecodeResul
   let treatAsWithdraw = false;
   const twReasons: string[] = [];
 
-  if (body.length < 4) throw new WireError(C.ERR_UPDATE, C.UPD_MALFORMED_ATTR_LIST, 'UPDATE shorter than its two length fields');
+  if (body.length < 4) throw new WireError(ERR_UPDATE, UPD_MALFORMED_ATTR_LIST, 'UPDATE shorter than its two length fields');
   const wLen = body.readUInt16BE(0);
-  if (2 + wLen + 2 > body.length) throw new WireError(C.ERR_UPDATE, C.UPD_MALFORMED_ATTR_LIST, `withdrawn routes length ${wLen} overruns the message`);
+  if (2 + wLen + 2 > body.length) throw new WireError(ERR_UPDATE, UPD_MALFORMED_ATTR_LIST, `withdrawn routes length ${wLen} overruns the message`);
   const withdrawn = nlriOrReset(body, 2, 2 + wLen, 4, addPathReceive(ctx, 1), 'withdrawn routes');
   const aLenAt = 2 + wLen;
   const aLen = body.readUInt16BE(aLenAt);
   const aStart = aLenAt + 2;
   const aEnd = aStart + aLen;
-  if (aEnd > body.length) throw new WireError(C.ERR_UPDATE, C.UPD_MALFORMED_ATTR_LIST, `total path attribute length ${aLen} overruns the message`);
+  if (aEnd > body.length) throw new WireError(ERR_UPDATE, UPD_MALFORMED_ATTR_LIST, `total path attribute length ${aLen} overruns the message`);
   // The NLRI is located by the Total Attribute Length (RFC 7606 §4), so it is parsed first:
   // a malformed NLRI field can only be a session reset.
   const nlri = nlriOrReset(body, aEnd, body.length, 4, addPathReceive(ctx, 1), 'NLRI');
@@ -53,7 +56,7 @@ export function decodeUpdate(body: Buffer, ctx: CodecContext): UpdateDecodeResul
   let off = aStart;
   while (off < aEnd) {
     const flags = body[off];
-    const hdr = flags & C.FLAG_EXTENDED_LENGTH ? 4 : 3;
+    const hdr = flags & FLAG_EXTENDED_LENGTH ? 4 : 3;
     if (off + hdr > aEnd) {
       // RFC 7606 §4: too few octets left for an attribute header.
       treatAsWithdraw = true;
@@ -66,8 +69,8 @@ export function decodeUpdate(body: Buffer, ctx: CodecContext): UpdateDecodeResul
     const vEnd = vStart + len;
     if (vEnd > aEnd) {
       // RFC 7606 §4: attribute length overruns the Total Attribute Length.
-      if (type === C.ATTR_MP_REACH_NLRI || type === C.ATTR_MP_UNREACH_NLRI) {
-        throw new WireError(C.ERR_UPDATE, C.UPD_ATTR_LENGTH, `attribute ${type} length ${len} overruns the path attributes`, body.subarray(off, aEnd));
+      if (type === ATTR_MP_REACH_NLRI || type === ATTR_MP_UNREACH_NLRI) {
+        throw new WireError(ERR_UPDATE, UPD_ATTR_LENGTH, `attribute ${type} length ${len} overruns the path attributes`, body.subarray(off, aEnd));
       }
       treatAsWithdraw = true;
       twReasons.push(`attribute ${type} length ${len} overruns the path attributes`);
@@ -79,8 +82,8 @@ export function decodeUpdate(body: Buffer, ctx: CodecContext): UpdateDecodeResul
 
     if (seen.has(type)) {
       // RFC 7606 §3(g): repeated MP attributes reset; any other repeat is discarded.
-      if (type === C.ATTR_MP_REACH_NLRI || type === C.ATTR_MP_UNREACH_NLRI) {
-        throw new WireError(C.ERR_UPDATE, C.UPD_MALFORMED_ATTR_LIST, `attribute ${type} appears more than once`);
+      if (type === ATTR_MP_REACH_NLRI || type === ATTR_MP_UNREACH_NLRI) {
+        throw new WireError(ERR_UPDATE, UPD_MALFORMED_ATTR_LIST, `attribute ${type} appears more than once`);
       }
       warnings.push(`duplicate attribute ${type} discarded`);
       discarded.push(type);
@@ -90,22 +93,22 @@ export function decodeUpdate(body: Buffer, ctx: CodecContext): UpdateDecodeResul
 
     const e = ATTRIBUTES_BY_CODE.get(type);
     if (!e) {
-      if (!(flags & C.FLAG_OPTIONAL)) {
-        throw new WireError(C.ERR_UPDATE, C.UPD_UNRECOGNIZED_WELL_KNOWN, `unrecognized well-known attribute ${type}`, Buffer.from(raw));
+      if (!(flags & FLAG_OPTIONAL)) {
+        throw new WireError(ERR_UPDATE, UPD_UNRECOGNIZED_WELL_KNOWN, `unrecognized well-known attribute ${type}`, Buffer.from(raw));
       }
       // Optional transitive: passed on with Partial set (RFC 4271 §5); non-transitive: ignored.
-      if (flags & C.FLAG_TRANSITIVE) unknown.push({ flags: (flags & 0xe0) | C.FLAG_PARTIAL, type, value: Buffer.from(value) });
+      if (flags & FLAG_TRANSITIVE) unknown.push({ flags: (flags & 0xe0) | FLAG_PARTIAL, type, value: Buffer.from(value) });
       continue;
     }
 
     let action: ErrorAction | undefined;
     let reason = '';
-    let subcode = e.resetSubcode ?? C.UPD_OPTIONAL_ATTR;
-    const flagsOk = (flags & KNOWN_FLAG_BITS) === e.flags && (e.flags === (C.FLAG_OPTIONAL | C.FLAG_TRANSITIVE) || !(flags & C.FLAG_PARTIAL));
+    let subcode = e.resetSubcode ?? UPD_OPTIONAL_ATTR;
+    const flagsOk = (flags & KNOWN_FLAG_BITS) === e.flags && (e.flags === (FLAG_OPTIONAL | FLAG_TRANSITIVE) || !(flags & FLAG_PARTIAL));
     if (!flagsOk) {
       action = e.onFlagsError ?? 'treat-as-withdraw';
       reason = `${e.name}: flags 0x${flags.toString(16)} conflict with 0x${e.flags.toString(16)}`;
-      subcode = C.UPD_ATTR_FLAGS;
+      subcode = UPD_ATTR_FLAGS;
     } else {
       try {
         const v = e.decode(value, ctx, st);
@@ -120,7 +123,7 @@ export function decodeUpdate(body: Buffer, ctx: CodecContext): UpdateDecodeResul
         reason = `${e.name}: ${err.message}`;
       }
     }
-    if (action === 'session-reset') throw new WireError(C.ERR_UPDATE, subcode, reason, Buffer.from(raw));
+    if (action === 'session-reset') throw new WireError(ERR_UPDATE, subcode, reason, Buffer.from(raw));
     if (action === 'treat-as-withdraw') {
       treatAsWithdraw = true;
       twReasons.push(reason);
@@ -133,7 +136,7 @@ export function decodeUpdate(body: Buffer, ctx: CodecContext): UpdateDecodeResul
   // RFC 7606 §7.5: LOCAL_PREF from an external peer is discarded.
   if (ctx.ebgp && st.attrs.localPref !== undefined) {
     delete st.attrs.localPref;
-    discarded.push(C.ATTR_LOCAL_PREF);
+    discarded.push(ATTR_LOCAL_PREF);
     warnings.push('LOCAL_PREF from an external peer discarded');
   }
   reconcileAs4(st, ctx, discarded, warnings);
@@ -179,7 +182,7 @@ function nlriOrReset(buf: Buffer, start: number, end: number, family: 4 | 6, add
   try {
     return decodePrefixes(buf, start, end, family, addPath);
   } catch (e) {
-    if (e instanceof NlriError) throw new WireError(C.ERR_UPDATE, C.UPD_INVALID_NETWORK, `${what}: ${e.message}`);
+    if (e instanceof NlriError) throw new WireError(ERR_UPDATE, UPD_INVALID_NETWORK, `${what}: ${e.message}`);
     throw e;
   }
 }
@@ -188,18 +191,18 @@ function nlriOrReset(buf: Buffer, start: number, end: number, family: 4 | 6, add
 function reconcileAs4(st: AttrDecodeState, ctx: CodecContext, discarded: number[], warnings: string[]): void {
   if (ctx.fourOctetAs) {
     if (st.as4Path) {
-      discarded.push(C.ATTR_AS4_PATH);
+      discarded.push(ATTR_AS4_PATH);
       warnings.push('AS4_PATH from a 4-octet AS peer discarded');
     }
     if (st.as4Aggregator) {
-      discarded.push(C.ATTR_AS4_AGGREGATOR);
+      discarded.push(ATTR_AS4_AGGREGATOR);
       warnings.push('AS4_AGGREGATOR from a 4-octet AS peer discarded');
     }
     return;
   }
   let as4Path = st.as4Path;
   const agg = st.attrs.aggregator;
-  if (agg && agg.asn !== C.AS_TRANS) {
+  if (agg && agg.asn !== AS_TRANS) {
     // The aggregating speaker was 2-octet only: AS4 information is stale.
     if (st.as4Aggregator || as4Path) warnings.push('AS4_PATH/AS4_AGGREGATOR ignored: AGGREGATOR is not AS_TRANS');
     as4Path = undefined;
@@ -240,7 +243,7 @@ export function encodeAttributes(w: Writer, src: AttrEncodeSource, ctx: CodecCon
     const v = e.pick(src, ctx);
     if (v === undefined) continue;
     const at = w.offset;
-    w.u8(e.flags | C.FLAG_EXTENDED_LENGTH).u8(e.code).u16(0);
+    w.u8(e.flags | FLAG_EXTENDED_LENGTH).u8(e.code).u16(0);
     e.encode(w, v, ctx);
     w.endAttribute(at);
   }
@@ -250,7 +253,7 @@ export function encodeAttributes(w: Writer, src: AttrEncodeSource, ctx: CodecCon
       if (ATTRIBUTES_BY_CODE.has(u.type)) throw new BgpEncodeError(`unknown attribute type ${u.type} is a known attribute`);
       if (u.value.length > 0xffff) throw new BgpEncodeError(`unknown attribute ${u.type}: value longer than 65535 octets`);
       const at = w.offset;
-      w.u8((u.flags & 0xe0) | C.FLAG_EXTENDED_LENGTH).u8(u.type).u16(0);
+      w.u8((u.flags & 0xe0) | FLAG_EXTENDED_LENGTH).u8(u.type).u16(0);
       w.bytes(u.value);
       w.endAttribute(at);
     }
