@@ -4,13 +4,15 @@
 import type { Command } from 'commander';
 import type { CtlContext } from '../context.js';
 import { registerApplyCommands } from './apply.js';
+import { registerBgpPeersCommand } from './bgp-peers-load.js';
 import { registerConfig } from './config.js';
 import { registerDelete } from './delete.js';
 import { registerGet } from './get.js';
 import { registerLabel } from './label.js';
+import { registerNodeStatus } from './node-status.js';
 import { registerPatch } from './patch.js';
 import { registerValidate } from './validate.js';
 
 export type RegisterCommand = (program: Command, ctx: CtlContext) => void;
 
-export const COMMANDS: RegisterCommand[] = [registerApplyCommands, registerDelete, registerGet, registerPatch, registerLabel, registerValidate, registerConfig];
+export const COMMANDS: RegisterCommand[] = [registerApplyCommands, registerDelete, registerGet, registerPatch, registerLabel, registerValidate, registerConfig, registerBgpPeersCommand, registerNodeStatus];
