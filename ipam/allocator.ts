@@ -219,7 +219,12 @@ export class IpamClient {
       config ??= await this.getConfig();
       if (config.autoAllocateBlocks && (config.maxBlocksPerHost === 0 || affine < config.maxBlocksPerHost)) {
         const c = await this.claimFreeBlock(host, pools);
-        if (c.kind === 'claimed' || c.kind === 'retry') continue; // go round: allocate from it as an affine block
+        if (c.kind === 'claimed') continue; // go round: allocate from it as an affine block
+        if (c.kind === 'retry') {
+          // Lost a race for the index: back off before looking again, so contenders spread out.
+          await new Promise((r) => setTimeout(r, Math.random() * this.retry.backoffMs * Math.min(round + 1, 20)));
+          continue;
+        }
       }
       // 3. Borrow from any block in the pools, unless strict affinity forbids it.
       if (!config.strictAffinity) out.push(...(await this.borrow(family, num - out.length, host, inPools, attr)));

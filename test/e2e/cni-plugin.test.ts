@@ -72,6 +72,11 @@ describe('CNI plugins in network namespaces', () => {
   beforeAll(async () => {
     host = await nets.add('host');
     await inHost(['sysctl', '-qw', 'net.ipv4.ip_forward=1']);
+    // A real host has a default route; proxy-ARP answers for 169.254.1.1 only when the host can route it.
+    await inHost(['ip', 'link', 'add', 'uplink0', 'type', 'veth', 'peer', 'name', 'uplink1']);
+    await inHost(['ip', 'link', 'set', 'uplink1', 'up']);
+    await inHost(['ip', 'link', 'set', 'uplink0', 'up']);
+    await inHost(['ip', 'route', 'add', 'default', 'dev', 'uplink0']);
     etcd = await startEtcd({ netns: host });
     for (let i = 0; ; i++) {
       const ok = await etcdctl(['endpoint', 'health']).then(() => true, () => false);
@@ -157,7 +162,7 @@ describe('CNI plugins in network namespaces', () => {
     expect(await exists('/calico/resources/v3/projectcalico.org/workloadendpoints/default/node--e2e-k8s-pod--1-eth0')).toBe(false);
     expect(await exists(`/calico/ipam/v2/handle/k8s-pod-network.${p.cid}`)).toBe(false);
     const blocks = await etcdctl(['get', '--prefix', '--print-value-only', '/calico/ipam/v2/assignment/ipv4/block/']);
-    expect(blocks).not.toContain(p.cid);
+    expect(blocks).not.toContain(`"k8s-pod-network.${p.cid}"`);
     const again = await plugin('tortie', 'DEL', conf(), { cid: p.cid, netns: '', pod: p.name });
     expect(again.code, again.raw).toBe(0);
   });
