@@ -87,6 +87,13 @@ describe('IPPool', () => {
       'spec.ipipMode',
     ]);
   });
+  it('reports host bits, an unknown field and ipip+vxlan together', () => {
+    expect(errs(pool({ cidr: '10.0.0.1/16', ipipMode: 'Always', vxlanMode: 'Always', foo: 1 })).map((e) => e.path).sort()).toEqual([
+      'spec.cidr',
+      'spec.foo',
+      'spec.vxlanMode',
+    ]);
+  });
 });
 
 describe('checkPoolOverlap', () => {

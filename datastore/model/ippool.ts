@@ -24,9 +24,20 @@ export const ipPoolSpecSchema = z
     assignmentMode: z.enum(['Automatic', 'Manual']).default('Automatic'),
   })
   .strict()
-  .transform((spec, ctx) => {
-    const c = parseCIDR(spec.cidr);
-    if (!c) return z.NEVER; // cidr already reported
+  // A refinement (not a transform) so these checks still run, and report, when another field
+  // was only "dirty" (host bits, unknown fields): every problem shows up in one pass.
+  .superRefine((spec, ctx) => {
+    if (spec.ipipMode !== 'Never' && spec.vxlanMode !== 'Never') {
+      ctx.addIssue({ code: 'custom', path: ['vxlanMode'], message: 'ipipMode and vxlanMode cannot both be enabled' });
+    }
+    if (new Set(spec.allowedUses).size !== spec.allowedUses.length) {
+      ctx.addIssue({ code: 'custom', path: ['allowedUses'], message: 'allowedUses lists a value twice' });
+    }
+    if (spec.allowedUses.includes('LoadBalancer') && spec.allowedUses.length > 1) {
+      ctx.addIssue({ code: 'custom', path: ['allowedUses'], message: 'LoadBalancer cannot be combined with other uses' });
+    }
+    const c = typeof spec.cidr === 'string' ? parseCIDR(spec.cidr) : undefined;
+    if (!c) return; // cidr already reported
     const r = BLOCK_RANGE[c.family];
     const blockSize = spec.blockSize ?? r.def;
     if (blockSize < r.min || blockSize > r.max) {
@@ -38,9 +49,6 @@ export const ipPoolSpecSchema = z
         message: `blockSize /${blockSize} is larger than the pool ${spec.cidr}; the pool must hold at least one block`,
       });
     }
-    if (spec.ipipMode !== 'Never' && spec.vxlanMode !== 'Never') {
-      ctx.addIssue({ code: 'custom', path: ['vxlanMode'], message: 'ipipMode and vxlanMode cannot both be enabled' });
-    }
     if (c.family === 6 && spec.ipipMode !== 'Never') {
       ctx.addIssue({ code: 'custom', path: ['ipipMode'], message: 'IPIP is not supported on an IPv6 pool' });
     }
@@ -48,13 +56,7 @@ export const ipPoolSpecSchema = z
     if (ll && cidrsOverlap(c, ll)) {
       ctx.addIssue({ code: 'custom', path: ['cidr'], message: `${spec.cidr} overlaps the reserved link-local range ${LINK_LOCAL[c.family]}` });
     }
-    if (new Set(spec.allowedUses).size !== spec.allowedUses.length) {
-      ctx.addIssue({ code: 'custom', path: ['allowedUses'], message: 'allowedUses lists a value twice' });
-    }
-    if (spec.allowedUses.includes('LoadBalancer') && spec.allowedUses.length > 1) {
-      ctx.addIssue({ code: 'custom', path: ['allowedUses'], message: 'LoadBalancer cannot be combined with other uses' });
-    }
-    return { ...spec, blockSize };
-  });
+  })
+  .transform((spec) => ({ ...spec, blockSize: spec.blockSize ?? BLOCK_RANGE[parseCIDR(spec.cidr)?.family ?? 4].def }));
 
 export type IPPoolSpec = z.output<typeof ipPoolSpecSchema>;
