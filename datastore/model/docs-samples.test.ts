@@ -192,5 +192,11 @@ describe("Calico's documented samples", () => {
       const r = validateResource(input);
       expect(r.ok ? [] : r.errors).toEqual([]);
     });
+    it(`${input.kind} normalized output validates to itself (get -o yaml re-applies unchanged)`, () => {
+      const once = validateResource(input);
+      if (!once.ok) throw new Error('sample invalid');
+      const twice = validateResource(JSON.parse(JSON.stringify(once.resource)));
+      expect(twice).toEqual(once);
+    });
   }
 });
