@@ -193,4 +193,21 @@ describe('ResourceClient', () => {
     const r: Resource = { apiVersion: V3, kind: 'IPPool', metadata: { name: 'x', resourceVersion: '5', labels: {} }, spec: {} };
     expect(encode(r)).toBe('{"kind":"IPPool","apiVersion":"projectcalico.org/v3","metadata":{"name":"x"},"spec":{}}');
   });
+
+  it('a concurrent write between read and write fails the whole batch with Conflict and writes nothing of ours', async () => {
+    const backend = new MemoryBackend();
+    const client = new ResourceClient(backend);
+    await client.apply(pool('p1', '10.1.0.0/16'));
+    // Another writer slips in just before our transaction.
+    const racing = Object.create(backend) as MemoryBackend;
+    racing.txn = async (compares, ops) => {
+      const kv = await backend.get('/calico/resources/v3/projectcalico.org/ippools/p1');
+      await backend.update(kv!.key, kv!.value.replace('"natOutgoing":false', '"natOutgoing":true'), kv!.modRevision);
+      return backend.txn(compares, ops);
+    };
+    const racer = new ResourceClient(racing);
+    await expect(racer.applyAll([peer('peer1', '10.0.0.1'), pool('p1', '10.1.0.0/16', { ipipMode: 'Always' })])).rejects.toMatchObject({ code: 'Conflict' });
+    expect((await backend.list('/calico/resources/v3/projectcalico.org/bgppeers/')).items).toHaveLength(0);
+    expect(((await client.get('ippool', 'p1')).spec as { natOutgoing: boolean; ipipMode: string })).toMatchObject({ natOutgoing: true, ipipMode: 'Never' });
+  });
 });
