@@ -58,9 +58,20 @@ function clone(a: PathAttributes): PathAttributes {
 export class AttrTable {
   private readonly byKey = new Map<string, Interned>();
   private nextId = 1;
+  /**
+   * Identity cache: the codec hands one attributes object to every prefix of an UPDATE, so the
+   * same object arrives thousands of times in a row. Callers treat attribute objects they pass
+   * in as immutable (as the codec's are); a changed object must be a new object.
+   */
+  private readonly seen = new WeakMap<PathAttributes, Interned>();
 
   /** Returns the shared entry for (attrs, nextHop) with one more reference. */
   intern(attrs: PathAttributes, nextHop: string): Interned {
+    const hit = this.seen.get(attrs);
+    if (hit && hit.nextHop === nextHop && hit.refs > 0) {
+      hit.refs++;
+      return hit;
+    }
     const key = attrKey(attrs, nextHop);
     let e = this.byKey.get(key);
     if (!e) {
@@ -68,6 +79,7 @@ export class AttrTable {
       this.byKey.set(key, e);
     }
     e.refs++;
+    this.seen.set(attrs, e);
     return e;
   }
 

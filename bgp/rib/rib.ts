@@ -47,6 +47,8 @@ export class Rib {
   private readonly reachable: NextHopCheck | undefined;
   private readonly loc = new Map<string, Slot>();
   private readonly adjIn = new Map<string, { peer: RibPeer; routes: Map<string, Path> }>();
+  /** eBGP-adjusted copies per received attributes object, so the interning identity cache hits. */
+  private readonly ebgpAdjusted = new WeakMap<PathAttributes, PathAttributes>();
 
   constructor(opts: RibOptions) {
     this.localAs = opts.localAs;
@@ -70,7 +72,7 @@ export class Rib {
     const why = peer === LOCAL ? undefined : this.importCheck(peer, attrs);
     if (why) return { accepted: false, reason: why, changes: this.withdraw(peer, prefix) };
     // LOCAL_PREF received over eBGP is ignored (RFC 4271 §5.1.5); ours is the default.
-    const a = peer.ebgp && attrs.localPref !== DEFAULT_LOCAL_PREF ? { ...attrs, localPref: DEFAULT_LOCAL_PREF } : attrs;
+    const a = peer.ebgp && attrs.localPref !== DEFAULT_LOCAL_PREF ? this.adjustEbgp(attrs) : attrs;
     const path: Path = { src: peer, a: this.attrs.intern(a, nextHop) };
     const key = prefixKey(prefix);
     const table = this.peerTable(peer);
@@ -157,6 +159,12 @@ export class Rib {
       if (s[0] !== before) out.push({ key, prefix: keyToPrefix(key), best: s[0], previous: before });
     }
     return out;
+  }
+
+  private adjustEbgp(attrs: PathAttributes): PathAttributes {
+    let a = this.ebgpAdjusted.get(attrs);
+    if (!a) this.ebgpAdjusted.set(attrs, (a = { ...attrs, localPref: DEFAULT_LOCAL_PREF }));
+    return a;
   }
 
   private peerTable(peer: RibPeer): { peer: RibPeer; routes: Map<string, Path> } {
