@@ -56,6 +56,8 @@ export class Speaker {
   private deferred: boolean;
   private deferralTimer?: NodeJS.Timeout;
   private stopped = false;
+  /** We have route-reflector clients: iBGP routes are reflected (RFC 4456). */
+  private reflector = false;
 
   constructor(
     readonly config: SpeakerConfig,
@@ -109,6 +111,7 @@ export class Speaker {
       }
     }
     for (const [addr, c] of want) if (!this.peers.has(addr)) this.addPeer(addr, c);
+    this.reflector = configs.some((c) => c.rrClient);
   }
 
   /** Originates prefixes with the given attributes (ORIGIN IGP and an empty AS_PATH by default). */
@@ -392,6 +395,7 @@ export class Speaker {
       localAs: this.config.asNumber,
       routerId: this.config.routerId,
       clusterId: this.config.clusterId ?? this.config.routerId,
+      reflector: this.reflector,
       selfAddress: p.session.localAddress,
       keepOriginalNextHop: p.config.keepOriginalNextHop,
     });

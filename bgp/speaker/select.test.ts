@@ -75,7 +75,7 @@ describe('export rules', () => {
     expect(exportRoute(cand({ source: '10.5.0.1' }), target())).toBeUndefined();
   });
   it('iBGP: local routes get next-hop-self and LOCAL_PREF 100', () => {
-    expect(exportRoute(cand({ source: 'local', nextHop: '' }), target())).toEqual({ attrs: attrs({ localPref: 100 }), nextHop: '10.0.0.1' });
+    expect(exportRoute(cand({ source: 'local', nextHop: '' }), target())).toEqual({ attrs: attrs({ localPref: 100, nextHop: '10.0.0.1' }), nextHop: '10.0.0.1' });
   });
   it('iBGP split horizon: iBGP-learned routes are not passed to iBGP peers', () => {
     expect(exportRoute(cand(), target())).toBeUndefined();
@@ -87,8 +87,8 @@ describe('export rules', () => {
   });
   it('eBGP: prepends our AS, next-hop-self, strips LOCAL_PREF / ORIGINATOR_ID / CLUSTER_LIST and foreign MED', () => {
     const c = cand({ attrs: attrs({ asPath: [{ type: 2, asns: [65001] }], localPref: 200, med: 5, originatorId: '1.1.1.1', clusterList: ['2.2.2.2'] }) });
-    expect(exportRoute(c, target({ ebgp: true }))).toEqual({ attrs: attrs({ asPath: [{ type: 2, asns: [64512, 65001] }] }), nextHop: '10.0.0.1' });
-    expect(exportRoute(cand({ source: 'local', attrs: attrs({ med: 7 }) }), target({ ebgp: true }))?.attrs).toEqual(attrs({ med: 7, asPath: [{ type: 2, asns: [64512] }] }));
+    expect(exportRoute(c, target({ ebgp: true }))).toEqual({ attrs: attrs({ asPath: [{ type: 2, asns: [64512, 65001] }], nextHop: '10.0.0.1' }), nextHop: '10.0.0.1' });
+    expect(exportRoute(cand({ source: 'local', attrs: attrs({ med: 7 }) }), target({ ebgp: true }))?.attrs).toEqual(attrs({ med: 7, asPath: [{ type: 2, asns: [64512] }], nextHop: '10.0.0.1' }));
   });
   it('eBGP: keepOriginalNextHop keeps a learned next hop', () => {
     expect(exportRoute(cand({ ebgp: true }), target({ ebgp: true, address: '10.6.0.1', keepOriginalNextHop: true }))?.nextHop).toBe('10.1.0.1');
