@@ -10,7 +10,9 @@
 //    global (`Global_…`); `peerSelector` expands to the matching nodes' addresses, and the peering is
 //    also applied in reverse (the selected nodes peer back with the scoped nodes, as `Node_…`);
 //  - `rr client` when the peer is iBGP, we have a cluster id and the peer's cluster id differs;
-//  - keepOriginalNextHop (or nextHopMode Keep) only matters for eBGP peers.
+//  - keepOriginalNextHop (or nextHopMode Keep) only matters for eBGP peers;
+//  - tortie extension: a peerIP BGPPeer that points at a route reflector node makes that reflector
+//    peer back with the nodes the BGPPeer applies to (what calico/routereflector did from etcd).
 import { cidrsOverlap, parseCIDR, parseIP, parsePeerIP, type ParsedCIDR } from '../../datastore/model/index.js';
 import { compileSelector, type CompiledSelector } from '../../datastore/selector/index.js';
 import type { BgpConfig, BgpConfigInput, BGPConfigurationInput, BGPPeerInput, ComputedPeer, ExportRoute, NodeInput } from './types.js';
@@ -189,6 +191,10 @@ export function computeBgpConfig(input: BgpConfigInput): BgpConfig {
     }
     return out;
   };
+  const isMyAddress = (peerIP: string): boolean => {
+    const a = parsePeerIP(peerIP);
+    return a !== undefined && (a.ip === me.v4 || a.ip === me.v6);
+  };
   const clusterOfIp = (ip: string): string | undefined => nodes.find((n) => n.v4 === ip || n.v6 === ip)?.clusterId;
 
   for (const res of [...input.peers].sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1))) {
@@ -209,6 +215,14 @@ export function computeBgpConfig(input: BgpConfigInput): BgpConfig {
       if (remote.some((r) => r.name === me.name)) {
         for (const l of local ?? nodes) if (l.name !== me.name) for (const t of nodeTargets(l)) explicit(res, 'Node', t);
       }
+      continue;
+    }
+    if (s.peerIP !== undefined && me.clusterId && isMyAddress(s.peerIP)) {
+      // A BGPPeer pointing at this route reflector (the seed-004 form: a global bgpPeer to the RR's IP,
+      // written for calico/routereflector, which peered with every node): the RR peers back.
+      const fam = parsePeerIP(s.peerIP)?.family;
+      for (const l of local ?? nodes) if (l.name !== me.name) for (const t of nodeTargets(l)) if (t.family === fam) explicit(res, 'Node', t);
+      notes.push(`${where} points at this route reflector: peering back with the ${local ? 'nodes it applies to' : 'other nodes'}`);
       continue;
     }
     if (!appliesToMe) continue;
