@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BgpLab, type LabMember } from '../harness/bgp-lab.js';
 import { Bird } from '../harness/bird.js';
 import { waitFor } from '../harness/daemon.js';
+import { nodeStatus } from '../../ctl/commands/node-status.js';
 import { SpeakerProc, waitPeerState, type SpeakerFileConfig } from './speaker-proc.js';
 
 const AS = 64512;
@@ -86,6 +87,16 @@ describe('interop: BIRD 2', () => {
       const ps = await bird.protocols();
       return ps.filter((p) => p.info === 'Established').length === 2 ? true : undefined;
     });
+  });
+
+  it('`tortiectl node status` shows the process and both tables', async () => {
+    const r = await nodeStatus(speaker.sock);
+    expect(r.code).toBe(0);
+    expect(r.text).toMatch(/^Tortie process is running\.\n\nIPv4 BGP status\n/);
+    expect(r.text).toMatch(new RegExp(`\\| ${b.ipv4.replace(/\./g, '\\.')} +\\| global +\\| up +\\| \\d\\d:\\d\\d:\\d\\d +\\| Established +\\|`));
+    expect(r.text).toContain(`| ${e.ipv4}`);
+    expect(r.text).toMatch(/IPv6 BGP status\n\+/);
+    expect(r.text).toContain(`| ${b.ipv6}`);
   });
 
   it('our prefixes appear in BIRD with the right AS_PATH, NEXT_HOP, LOCAL_PREF and communities (iBGP)', async () => {
