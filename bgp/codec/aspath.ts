@@ -92,18 +92,13 @@ export function mergeAs4Path(asPath: readonly AsPathSegment[], as4: readonly AsP
       keep -= take;
     }
   }
-  for (const s of as4) {
+  as4.forEach((s, i) => {
     const last = out[out.length - 1];
-    // Re-join a sequence that the 2-octet/4-octet split cut in two.
-    if (last && last.type === 2 && s.type === 2 && out.length > 0 && joinable(out, as4, s)) last.asns.push(...s.asns);
+    // Re-join the sequence that the kept prefix of AS_PATH and AS4_PATH split in two.
+    if (i === 0 && last?.type === 2 && s.type === 2) last.asns.push(...s.asns);
     else out.push({ type: s.type, asns: [...s.asns] });
-  }
+  });
   return out;
-}
-
-function joinable(out: AsPathSegment[], as4: readonly AsPathSegment[], s: AsPathSegment): boolean {
-  // Only the first AS4_PATH segment may continue the kept prefix of AS_PATH.
-  return as4[0] === s && out.length > 0;
 }
 
 export function formatAsPath(segs: readonly AsPathSegment[]): string {
