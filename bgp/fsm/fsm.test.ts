@@ -127,6 +127,19 @@ describe('SessionFsm errors', () => {
     expect(f.state).toBe('Connect');
   });
 
+  it('the peer connecting during the error wait establishes and ends the wait', () => {
+    const f = make();
+    const conn = establishOut(f);
+    f.handle({ type: 'TcpClosed', conn });
+    expect(f.state).toBe('Idle');
+    f.handle({ type: 'TcpConnected', conn: 3000, dir: 'in' });
+    f.handle({ type: 'Message', conn: 3000, message: peerOpen() });
+    const a = f.handle({ type: 'Message', conn: 3000, message: { type: 'KEEPALIVE' } });
+    expect(f.state).toBe('Established');
+    expect(of(a, 'stopTimer').some((t) => t.timer === 'idleHold')).toBe(true);
+    expect(f.handle({ type: 'TimerExpired', timer: 'idleHold' })).toEqual([]);
+  });
+
   it('error wait doubles on consecutive errors and resets after the forget window', () => {
     const clock = { t: 0 };
     const f = make({ errorForget: 100 }, clock);

@@ -300,7 +300,9 @@ export class SessionFsm {
     c.state = 'Established';
     this.connectFailures = 0;
     this.lastError = undefined;
-    out.push({ type: 'stopTimer', timer: 'connectRetry' });
+    // The peer may have connected to us while we were waiting out an error: that wait is over.
+    this.idleHolding = false;
+    out.push({ type: 'stopTimer', timer: 'connectRetry' }, { type: 'stopTimer', timer: 'idleHold' });
     for (const o of [...this.conns.values()]) if (o !== c) this.closeConn(o, o.state === 'Connecting' ? undefined : notif(6, 7), out);
     out.push({ type: 'established', conn: c.id, session: c.session as NegotiatedSession });
   }
