@@ -8,6 +8,7 @@ import { registerBgpPeersCommand } from './bgp-peers-load.js';
 import { registerConfig } from './config.js';
 import { registerDelete } from './delete.js';
 import { registerGet } from './get.js';
+import { registerIpam } from './ipam.js';
 import { registerLabel } from './label.js';
 import { registerNodeStatus } from './node-status.js';
 import { registerPatch } from './patch.js';
@@ -15,4 +16,4 @@ import { registerValidate } from './validate.js';
 
 export type RegisterCommand = (program: Command, ctx: CtlContext) => void;
 
-export const COMMANDS: RegisterCommand[] = [registerApplyCommands, registerDelete, registerGet, registerPatch, registerLabel, registerValidate, registerConfig, registerBgpPeersCommand, registerNodeStatus];
+export const COMMANDS: RegisterCommand[] = [registerApplyCommands, registerDelete, registerGet, registerPatch, registerLabel, registerValidate, registerConfig, registerBgpPeersCommand, registerNodeStatus, registerIpam];
