@@ -23,12 +23,15 @@ protocol bgp tortie6 from t { local ${me6}; neighbor ${peer6} as ${AS}; ipv6 { i
 `;
 }
 
-function birdEbgp(me: string, peer: string): string {
+function birdEbgp(me: string, me6: string, peer: string, peer6: string): string {
   return `router id ${me};
 protocol device {}
 protocol static s4 { ipv4; route 203.0.113.0/24 blackhole; }
+protocol static s6 { ipv6; route 2001:db8:e::/48 blackhole; }
 protocol bgp tortie { local ${me} as ${EBGP_AS}; neighbor ${peer} as ${AS}; hold time 6; keepalive time 2;
   connect retry time 2; error wait time 1,4; ipv4 { import all; export all; }; }
+protocol bgp tortie6 { local ${me6} as ${EBGP_AS}; neighbor ${peer6} as ${AS}; hold time 6; keepalive time 2;
+  connect retry time 2; error wait time 1,4; ipv6 { import all; export all; }; }
 `;
 }
 
@@ -60,6 +63,7 @@ describe('interop: BIRD 2', () => {
         { name: 'Global_b', address: b.ipv4, asNumber: AS, type: 'global' },
         { name: 'Global_b6', address: b.ipv6, asNumber: AS, type: 'global' },
         { name: 'Global_e', address: e.ipv4, asNumber: EBGP_AS, type: 'global' },
+        { name: 'Global_e6', address: e.ipv6, asNumber: EBGP_AS, type: 'node' },
       ],
       originate: [
         { prefix: '10.10.1.0/26', communities: ['64512:100'] },
@@ -68,7 +72,7 @@ describe('interop: BIRD 2', () => {
       ],
     };
     bird = await Bird.start(b.ns, birdIbgp(b.ipv4, b.ipv6, me.ipv4, me.ipv6));
-    ebgp = await Bird.start(e.ns, birdEbgp(e.ipv4, me.ipv4));
+    ebgp = await Bird.start(e.ns, birdEbgp(e.ipv4, e.ipv6, me.ipv4, me.ipv6));
     speaker = await SpeakerProc.start(me.ns, cfg);
   });
 
@@ -83,6 +87,7 @@ describe('interop: BIRD 2', () => {
     await waitPeerState(speaker, b.ipv4, 'Established');
     await waitPeerState(speaker, b.ipv6, 'Established');
     await waitPeerState(speaker, e.ipv4, 'Established');
+    await waitPeerState(speaker, e.ipv6, 'Established');
     await waitFor('BIRD protocols up', async () => {
       const ps = await bird.protocols();
       return ps.filter((p) => p.info === 'Established').length === 2 ? true : undefined;
@@ -97,6 +102,7 @@ describe('interop: BIRD 2', () => {
     expect(r.text).toContain(`| ${e.ipv4}`);
     expect(r.text).toMatch(/IPv6 BGP status\n\+/);
     expect(r.text).toContain(`| ${b.ipv6}`);
+    expect(r.text).toMatch(new RegExp(`\\| ${e.ipv6} +\\| node specific +\\| up`));
   });
 
   it('our prefixes appear in BIRD with the right AS_PATH, NEXT_HOP, LOCAL_PREF and communities (iBGP)', async () => {
@@ -124,18 +130,23 @@ describe('interop: BIRD 2', () => {
     const t = await waitFor('192.0.2.0/24 in eBGP BIRD', async () => (await ebgp.routes()).find((x) => x.prefix === '192.0.2.0/24'));
     expect(t.attrs['BGP.as_path']).toBe(String(AS));
     expect(t.attrs['BGP.next_hop']).toBe(me.ipv4);
+    // IPv6 over eBGP: MP_REACH with our global address as next hop.
+    const v6 = await waitFor('fd00:10:1::/122 in eBGP BIRD', async () => (await ebgp.routes()).find((x) => x.prefix === 'fd00:10:1::/122'));
+    expect(v6.attrs['BGP.as_path']).toBe(String(AS));
+    expect(v6.attrs['BGP.next_hop']).toContain(me.ipv6);
   });
 
   it('their prefixes reach our Loc-RIB and the route sink', async () => {
     await waitFor('BIRD routes installed', async () => {
       const inst = await speaker.installed();
-      const want = ['192.0.2.0/24', '198.51.100.0/25', '2001:db8:2::/48', '203.0.113.0/24'];
+      const want = ['192.0.2.0/24', '198.51.100.0/25', '2001:db8:2::/48', '203.0.113.0/24', '2001:db8:e::/48'];
       return want.every((w) => inst.some((i) => i.prefix === w)) ? inst : undefined;
     });
     const inst = await speaker.installed();
     expect(inst.find((i) => i.prefix === '192.0.2.0/24')).toMatchObject({ nextHops: [b.ipv4], sourcePeer: b.ipv4 });
     expect(inst.find((i) => i.prefix === '2001:db8:2::/48')).toMatchObject({ nextHops: [b.ipv6] });
     expect(inst.find((i) => i.prefix === '203.0.113.0/24')).toMatchObject({ nextHops: [e.ipv4] });
+    expect(inst.find((i) => i.prefix === '2001:db8:e::/48')).toMatchObject({ nextHops: [e.ipv6], sourcePeer: e.ipv6 });
     const routes = await speaker.routes();
     const ext = routes.find((r) => r.prefix === '203.0.113.0/24');
     expect(ext).toMatchObject({ asPath: String(EBGP_AS), best: true });
