@@ -81,7 +81,7 @@ export class Speaker {
       }
     }
     if (this.deferred) {
-      const t = this.config.gracefulRestart?.deferralTime ?? 360;
+      const t = this.config.gracefulRestart?.deferralTime ?? 120;
       this.deferralTimer = setTimeout(() => this.endDeferral('deferral timer expired'), t * 1000);
       this.deferralTimer.unref();
     }
@@ -466,12 +466,18 @@ export class Speaker {
     this.flush(p);
   }
 
-  /** Restarting speaker: selection resumes once every established peer sent End-of-RIB for its families. */
+  /**
+   * Restarting speaker: selection resumes once every configured peer is back and sent End-of-RIB
+   * for its families (RFC 4724 §4.1); a peer that stays away is covered by the deferral timer.
+   */
   private checkDeferral(): void {
     if (!this.deferred) return;
-    const up = [...this.peers.values()].filter((p) => p.session.negotiated);
-    if (!up.length) return;
-    const done = up.every((p) => (p.session.negotiated as NegotiatedSession).families.every((f) => p.eorFrom.has(famKey(f))));
+    const all = [...this.peers.values()];
+    if (!all.length) return;
+    const done = all.every((p) => {
+      const s: NegotiatedSession | undefined = p.session.negotiated;
+      return !!s && s.families.every((f) => p.eorFrom.has(famKey(f)));
+    });
     if (done) this.endDeferral('End-of-RIB received from all peers');
   }
 

@@ -26,7 +26,7 @@ export interface GracefulRestartConfig {
   restartTime?: number;
   /** We are restarting now: advertise R and forwarding state, and defer selection. */
   restarting?: boolean;
-  /** Longest we wait for peers' End-of-RIB before selecting anyway, seconds (default 360, like BIRD's "wait for all"). */
+  /** Longest we wait for every peer's End-of-RIB before selecting anyway, seconds (default 120, BIRD's restart time). */
   deferralTime?: number;
 }
 
