@@ -1,0 +1,155 @@
+// IPAM bench against one real etcd (private, on loopback):
+//  1. allocations/s and datastore round trips per allocation with 1, 10 and 50 allocator processes;
+//  2. time to claim a new block when 1 vs 5,000 blocks already exist — Tortie's index vs a full-scan
+//     baseline (Calico's approach: list every block, pick the first absent one) in the same run.
+// Run: node --import tsx bench/ipam.ts   (prints ratios; figures depend on the machine)
+import { spawn } from 'node:child_process';
+import { EtcdBackend } from '../datastore/backends/etcd.js';
+import type { Backend } from '../datastore/backend.js';
+import { blockAffinityKey, ipamBlockKey, ipamBlockPrefix, keyPartToCidr } from '../datastore/keys.js';
+import { IpamClient } from '../ipam/allocator.js';
+import { newBlock } from '../ipam/block.js';
+import { blockIndexKey, emptyWindow, withBit } from '../ipam/blockindex.js';
+import { formatCidr, nthBlock, parseCidr } from '../ipam/cidr.js';
+import { parseBlock } from '../ipam/model.js';
+import { putPool } from '../ipam/testing.js';
+import { startEtcd } from '../test/harness/etcd.js';
+import { CountingBackend } from './ipam-counting.js';
+
+const ROOT = new URL('..', import.meta.url).pathname;
+
+interface WorkerOut {
+  made: number;
+  ms: number;
+  calls: number;
+}
+
+function runWorker(endpoint: string, host: string, id: string, count: number): Promise<WorkerOut> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/ipam-worker.ts', endpoint, host, id, String(count)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.on('exit', (code) => {
+      const last = out.trim().split('\n').pop() ?? '';
+      if (code !== 0 || !last.includes('"done"')) reject(new Error(`worker ${id} failed: ${err}`));
+      else resolve(JSON.parse(last) as WorkerOut);
+    });
+  });
+}
+
+async function throughput(endpoint: string, be: Backend, procs: number, perProc: number, pool: string): Promise<{ rate: number; rtt: number }> {
+  await putPool(be, `bench-${procs}`, { cidr: pool, blockSize: 26 });
+  const outs = await Promise.all(Array.from({ length: procs }, (_, i) => runWorker(endpoint, `bench${procs}-h${i % 10}`, `b${procs}x${i}`, perProc)));
+  const total = outs.reduce((n, o) => n + o.made, 0);
+  const wall = Math.max(...outs.map((o) => o.ms)) / 1000;
+  // The worker also reads and writes the WorkloadEndpoint: 2 calls per pod that are not IPAM's.
+  const ipamCalls = outs.reduce((n, o) => n + o.calls, 0) - 2 * total;
+  // Disable the pool so the next run draws from its own.
+  const key = `/calico/resources/v3/projectcalico.org/ippools/bench-${procs}`;
+  const kv = await be.get(key);
+  if (kv) await be.delete(key, kv.modRevision);
+  return { rate: total / wall, rtt: ipamCalls / total };
+}
+
+/** Writes n blocks (and, for ours, the matching index bits) as if n claims had happened. */
+async function prefill(be: Backend, poolCidr: string, blockSize: number, n: number): Promise<void> {
+  const pool = parseCidr(poolCidr);
+  let win = emptyWindow(pool, blockSize, 0n);
+  for (let start = 0; start < n; start += 100) {
+    const ops = [];
+    for (let i = start; i < Math.min(n, start + 100); i++) {
+      const c = nthBlock(pool, blockSize, BigInt(i));
+      ops.push({ type: 'put' as const, key: ipamBlockKey(formatCidr(c), 4), value: JSON.stringify(newBlock(c, `host:filler${i % 50}`)) });
+      win = withBit(win, i, true);
+    }
+    await be.txn([], ops);
+  }
+  const key = blockIndexKey(pool, blockSize, 0n);
+  const cur = await be.get(key);
+  await be.txn([{ key, modRevision: cur?.modRevision ?? 0 }], [{ type: 'put', key, value: JSON.stringify(win) }]);
+}
+
+/** Baseline: what a scanning allocator does — list and decode every block, take the first absent one. */
+async function fullScanClaim(be: Backend, poolCidr: string, blockSize: number, host: string): Promise<string> {
+  const pool = parseCidr(poolCidr);
+  const prefix = ipamBlockPrefix(4);
+  const { items } = await be.list(prefix);
+  const used = new Set<string>();
+  for (const kv of items) used.add(parseBlock(kv.key, kv.value).cidr || keyPartToCidr(kv.key.slice(prefix.length)));
+  for (let i = 0n; ; i++) {
+    const c = formatCidr(nthBlock(pool, blockSize, i));
+    if (used.has(c)) continue;
+    const aff = blockAffinityKey(host, c, 4);
+    const pending = await be.create(aff, JSON.stringify({ state: 'pending', deleted: false }));
+    const r = await be.txn([{ key: ipamBlockKey(c, 4), modRevision: 0 }], [{ type: 'put', key: ipamBlockKey(c, 4), value: JSON.stringify(newBlock(parseCidr(c), `host:${host}`)) }]);
+    if (!r.succeeded) throw new Error('baseline lost a race (bench is single-writer)');
+    await be.update(aff, JSON.stringify({ state: 'confirmed', deleted: false }), pending.modRevision);
+    return c;
+  }
+}
+
+async function timeClaims(n: number, f: (i: number) => Promise<unknown>): Promise<number> {
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < n; i++) await f(i);
+  return Number(process.hrtime.bigint() - t0) / 1e6 / n;
+}
+
+async function claimBench(endpoint: string): Promise<void> {
+  const be = new CountingBackend(new EtcdBackend({ endpoints: [endpoint] }));
+  const ipam = new IpamClient(be);
+  const REPS = 20;
+  const results: Record<string, { ms: number; calls: number }> = {};
+  for (const existing of [1, 5000]) {
+    for (const kind of ['ours', 'scan'] as const) {
+      // Each (existing, kind) gets its own pool and block prefix space so runs do not see each other.
+      const third = (existing === 1 ? 100 : 120) + (kind === 'ours' ? 0 : 10);
+      const poolCidr = `10.${third}.0.0/16`;
+      await putPool(be, `claim-${existing}-${kind}`, { cidr: poolCidr, blockSize: 29 });
+      await prefill(be, poolCidr, 29, existing);
+      const before = be.calls;
+      const ms =
+        kind === 'ours'
+          ? await timeClaims(REPS, (i) => ipam.autoAssign({ handleId: `c-${existing}-${i}`, hostname: `claimer-${existing}-${i}`, num4: 1, ipv4Pools: [poolCidr] }))
+          : await timeClaims(REPS, (i) => fullScanClaim(be, poolCidr, 29, `scanner-${existing}-${i}`));
+      results[`${kind}@${existing}`] = { ms, calls: (be.calls - before) / REPS };
+    }
+  }
+  console.log('\nclaim a new block (mean of 20 claims, /29 blocks):');
+  for (const [k, v] of Object.entries(results)) console.log(`  ${k.padEnd(10)} ${v.ms.toFixed(2).padStart(8)} ms/claim  ${v.calls.toFixed(1)} datastore calls/claim`);
+  const r = (a: string, b: string): string => (results[a].ms / results[b].ms).toFixed(2);
+  console.log(`  ratio ours 5000/1 blocks: ${r('ours@5000', 'ours@1')}x   (flat = the index works)`);
+  console.log(`  ratio scan 5000/1 blocks: ${r('scan@5000', 'scan@1')}x`);
+  console.log(`  ratio scan/ours at 5000 blocks: ${r('scan@5000', 'ours@5000')}x`);
+  await be.close();
+}
+
+async function main(): Promise<void> {
+  const etcd = await startEtcd();
+  try {
+    const be = new EtcdBackend({ endpoints: [etcd.endpoint] });
+    console.log(`etcd at ${etcd.endpoint}\nallocator processes (each allocates one IPv4 per pod, as CNI ADD does):`);
+    const runs: [number, number, string][] = [
+      [1, 200, '10.1.0.0/16'],
+      [10, 40, '10.2.0.0/16'],
+      [50, 12, '10.3.0.0/16'],
+    ];
+    const base: { rate: number; rtt: number }[] = [];
+    for (const [procs, per, pool] of runs) {
+      const t = await throughput(etcd.endpoint, be, procs, per, pool);
+      base.push(t);
+      console.log(`  ${String(procs).padStart(2)} process(es) × ${per}: ${t.rate.toFixed(0).padStart(5)} allocations/s, ${t.rtt.toFixed(2)} datastore round trips/allocation` +
+        (base.length > 1 ? `  (rate ×${(t.rate / base[0].rate).toFixed(2)} vs 1 process)` : ''));
+    }
+    await be.close();
+    await claimBench(etcd.endpoint);
+  } finally {
+    await etcd.stop();
+  }
+}
+
+main().catch((e: unknown) => {
+  console.error(`bench/ipam: ${(e as Error).message}`);
+  process.exit(1);
+});
