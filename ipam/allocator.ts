@@ -74,7 +74,7 @@ export interface IpamClientOptions {
   claimPhaseDelayMs?: number;
 }
 
-type ClaimOutcome = { kind: 'claimed'; cidr: string } | { kind: 'full' } | { kind: 'retry' };
+export type ClaimOutcome = { kind: 'claimed'; cidr: string } | { kind: 'full' } | { kind: 'retry' };
 
 const isDsError = (e: unknown, code: string): boolean => e instanceof DatastoreError && e.code === code;
 
@@ -334,7 +334,8 @@ export class IpamClient {
 
   // ---------- block claim (two phases over the index) ----------
 
-  private async claimFreeBlock(host: string, pools: Pool[]): Promise<ClaimOutcome> {
+  /** Claims the first unclaimed block of the first pool that has one (index lookup, no scan). */
+  async claimFreeBlock(host: string, pools: Pool[]): Promise<ClaimOutcome> {
     for (const pool of pools) {
       const windows = windowCount(pool.cidr, pool.blockSize);
       for (let w = 0n; w < windows; w++) {
