@@ -57,3 +57,28 @@ export const CHAIN_PREFIX = 'cali-';
 export const IPSET_PREFIX = 'cali40';
 export const MAX_CHAIN_NAME = 28;
 export const MAX_IPSET_NAME = 31;
+
+/** One policy as the renderer sees it: a validated NetworkPolicy (namespace set) or
+ *  GlobalNetworkPolicy (namespace undefined) — spec exactly as datastore/model normalizes it. */
+export interface PolicyInput {
+  name: string;
+  namespace?: string;
+  spec: import('../../datastore/model/policy.js').GlobalNetworkPolicySpec | import('../../datastore/model/policy.js').NetworkPolicySpec;
+}
+
+export interface ProfileInput {
+  name: string;
+  spec: import('../../datastore/model/policy.js').ProfileSpec;
+}
+
+/** Input of the pure renderer: `computePolicyState(input)` in felix/policy/index.ts returns
+ *  `{ v4: PolicyDataplaneState; v6: PolicyDataplaneState }`. */
+export interface PolicyCalcInput {
+  hostname: string;
+  /** This host's workload endpoints (policy is enforced where the endpoint lives). */
+  localEndpoints: readonly PolicyEndpoint[];
+  /** Every endpoint in the cluster: selectors in rules match remote endpoints' addresses too. */
+  allEndpoints: readonly PolicyEndpoint[];
+  policies: readonly PolicyInput[];
+  profiles: readonly ProfileInput[];
+}
