@@ -7,14 +7,19 @@ import type { DefaultPool } from './env.js';
 
 type Json = Record<string, unknown>;
 
-/** Merges `patch` into the Node's spec (creating the Node if needed), retrying on conflict. */
-export async function upsertNode(backend: Backend, name: string, patch: (spec: Json) => Json): Promise<Json> {
+/**
+ * Merges `patch` into the Node's spec (creating the Node if needed), retrying on conflict. `labels`
+ * are merged into metadata.labels (tortie-rr labels itself route-reflector=true).
+ */
+export async function upsertNode(backend: Backend, name: string, patch: (spec: Json) => Json, labels?: Record<string, string>): Promise<Json> {
   const key = resourceKey('nodes', name);
   for (let attempt = 0; attempt < 10; attempt++) {
     const cur = await backend.get(key);
     const doc: Json = cur ? (JSON.parse(cur.value) as Json) : { apiVersion: 'projectcalico.org/v3', kind: 'Node', metadata: { name, creationTimestamp: new Date().toISOString() }, spec: {} };
     const spec = patch({ ...((doc.spec as Json | undefined) ?? {}) });
-    const next = JSON.stringify({ ...doc, spec });
+    const meta = (doc.metadata as Json | undefined) ?? {};
+    const metadata = labels ? { ...meta, labels: { ...((meta.labels as Record<string, string> | undefined) ?? {}), ...labels } } : meta;
+    const next = JSON.stringify({ ...doc, metadata, spec });
     try {
       if (!cur) await backend.create(key, next);
       else if (next !== cur.value) await backend.update(key, next, cur.modRevision);
