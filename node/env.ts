@@ -127,6 +127,19 @@ function mode(env: Env, name: string, errors: string[]): EncapMode {
   return m ?? 'Never';
 }
 
+/** The AS variable: "65000" or asdot "1.10" (RFC 5396); undefined when unset. Shared with tortie-rr. */
+export function parseAsEnv(env: Env, errors: string[]): number | undefined {
+  const asv = env.AS?.trim();
+  if (!asv) return undefined;
+  const m = /^(\d+)(?:\.(\d+))?$/.exec(asv);
+  const n = m ? (m[2] !== undefined ? Number(m[1]) * 65536 + Number(m[2]) : Number(m[1])) : NaN;
+  if (!m || !Number.isInteger(n) || n < 1 || n > 4294967295 || (m[2] !== undefined && (Number(m[1]) > 65535 || Number(m[2]) > 65535))) {
+    errors.push(`AS: "${asv}" is not an AS number (1..4294967295 or asdot)`);
+    return undefined;
+  }
+  return n;
+}
+
 export type ParseResult = { ok: true; config: NodeConfig } | { ok: false; errors: string[] };
 
 export function parseNodeEnv(env: Env, hostname: string): ParseResult {
@@ -135,15 +148,7 @@ export function parseNodeEnv(env: Env, hostname: string): ParseResult {
   if (!/^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/.test(nodename)) errors.push(`NODENAME: "${nodename}" is not a valid node name (lower-case letters, digits, '-' and '.')`);
   const ip = ipSetting(env, 'IP', errors);
   const ip6 = ipSetting(env, 'IP6', errors);
-  let asNumber: number | undefined;
-  const asv = env.AS?.trim();
-  if (asv) {
-    // "65000" or asdot "1.10" (RFC 5396).
-    const m = /^(\d+)(?:\.(\d+))?$/.exec(asv);
-    const n = m ? (m[2] !== undefined ? Number(m[1]) * 65536 + Number(m[2]) : Number(m[1])) : NaN;
-    if (!m || !Number.isInteger(n) || n < 1 || n > 4294967295 || (m[2] !== undefined && (Number(m[1]) > 65535 || Number(m[2]) > 65535))) errors.push(`AS: "${asv}" is not an AS number (1..4294967295 or asdot)`);
-    else asNumber = n;
-  }
+  const asNumber = parseAsEnv(env, errors);
   const be = (env.CALICO_NETWORKING_BACKEND ?? 'bird').trim().toLowerCase();
   if (be !== 'bird' && be !== 'vxlan' && be !== 'none') errors.push(`CALICO_NETWORKING_BACKEND: "${be}" must be bird, vxlan or none`);
   const backend = be === 'vxlan' || be === 'none' ? be : 'bird';
