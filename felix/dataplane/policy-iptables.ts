@@ -1,0 +1,116 @@
+// The policy driver's shell around policy-plan.ts: reads what the kernel holds once (and again
+// after any failure), then per apply runs at most one `ipset restore` (create / swap), one
+// `iptables-restore --noflush` (ip6tables-restore for v6) and one `ipset restore` (destroy
+// sets no rule references any more). Everything not ours is left exactly as it is.
+import type { PolicyDataplaneState } from '../policy/types.js';
+import { tool } from './exec.js';
+import { BUILTINS, isOurHook, normMember, parseFilterSave, parseIpsetSave, planFilter, planSets, validateState, type ObservedFilter, type ObservedRule, type ObservedSet } from './policy-plan.js';
+
+export interface PolicyApplyReport {
+  chainsWritten: string[];
+  chainsDeleted: string[];
+  hooksFixed: string[];
+  setsCreated: string[];
+  setsSwapped: string[];
+  setsDestroyed: string[];
+  /** Number of restore commands run (0 when the kernel already matched). */
+  transactions: number;
+}
+
+export type Runner = (cmd: string, args: string[], input?: string) => Promise<string>;
+
+export interface PolicyDriverOptions {
+  family: 4 | 6;
+  /** Run every tool inside this network namespace (tests, the lab); default: our own. */
+  netns?: string;
+  /** Replaces the process runner (unit tests). */
+  run?: Runner;
+}
+
+export class PolicyDriver {
+  readonly family: 4 | 6;
+  private readonly run: Runner;
+  private filter?: ObservedFilter;
+  private sets?: Map<string, ObservedSet>;
+
+  constructor(opts: PolicyDriverOptions) {
+    this.family = opts.family;
+    const base = opts.run ?? tool;
+    this.run = opts.netns ? (cmd, args, input) => base('ip', ['netns', 'exec', opts.netns ?? '', cmd, ...args], input) : base;
+  }
+
+  private get ipt(): { save: string; restore: string } {
+    return this.family === 4 ? { save: 'iptables-save', restore: 'iptables-restore' } : { save: 'ip6tables-save', restore: 'ip6tables-restore' };
+  }
+
+  /** Reads our chains, the built-ins' rules and our sets from the kernel (start and after errors). */
+  async observe(): Promise<void> {
+    this.filter = parseFilterSave(await this.run(this.ipt.save, ['-t', 'filter']));
+    this.sets = parseIpsetSave(await this.run('ipset', ['save']), this.family);
+  }
+
+  /** Forgets the cached view: the next apply re-reads the kernel (someone may have edited it). */
+  invalidate(): void {
+    this.filter = undefined;
+    this.sets = undefined;
+  }
+
+  async apply(state: PolicyDataplaneState): Promise<PolicyApplyReport> {
+    if (state.family !== this.family) throw new Error(`policy driver for IPv${this.family} given an IPv${state.family} state`);
+    const errs = validateState(state);
+    if (errs.length) throw new Error(`policy state rejected: ${errs.join('; ')}`);
+    try {
+      return await this.applyOnce(state);
+    } catch {
+      // The cached view may be stale (another tool, a crash mid-way): re-read and try once more.
+      this.invalidate();
+      return this.applyOnce(state);
+    }
+  }
+
+  private async applyOnce(state: PolicyDataplaneState): Promise<PolicyApplyReport> {
+    if (!this.filter || !this.sets) await this.observe();
+    const filter = this.filter as ObservedFilter;
+    const sets = this.sets as Map<string, ObservedSet>;
+    const sp = planSets(state.ipsets, sets, this.family);
+    const fp = planFilter(state.chains, state.hooks, filter);
+    let transactions = 0;
+    if (sp.before) {
+      await this.run('ipset', ['restore'], sp.before);
+      transactions++;
+    }
+    if (fp.script) {
+      await this.run(this.ipt.restore, ['--noflush', '-w', '5'], fp.script);
+      transactions++;
+    }
+    if (sp.after) {
+      await this.run('ipset', ['restore'], sp.after);
+      transactions++;
+    }
+    this.remember(state, fp.hooksFixed);
+    return { chainsWritten: fp.written, chainsDeleted: fp.deleted, hooksFixed: fp.hooksFixed, setsCreated: sp.created, setsSwapped: sp.swapped, setsDestroyed: sp.destroyed, transactions };
+  }
+
+  /** After a successful apply the kernel holds exactly the plan's result: record it without a re-read. */
+  private remember(state: PolicyDataplaneState, hooksFixed: readonly string[]): void {
+    const seen = parseFilterSave(renderAsSave(state));
+    const old = this.filter;
+    if (old) {
+      for (const b of BUILTINS) {
+        const prev = old.builtins.get(b) ?? [];
+        // Untouched built-ins keep what we saw; fixed ones hold our hooks first, then others' rules.
+        if (!hooksFixed.includes(b)) seen.builtins.set(b, prev);
+        else seen.builtins.set(b, [...(seen.builtins.get(b) ?? []), ...prev.filter((r: ObservedRule) => !isOurHook(r))]);
+      }
+    }
+    this.filter = seen;
+    this.sets = new Map([...state.ipsets].map(([n, s]) => [n, { type: s.type, family: s.family, members: new Set(s.members.map(normMember)) }]));
+  }
+}
+
+/** The state as iptables-save would print it after a full apply (for the cached view). */
+function renderAsSave(state: PolicyDataplaneState): string {
+  const full = planFilter(state.chains, state.hooks, { chains: new Map(), builtins: new Map(BUILTINS.map((b) => [b, []])) });
+  // planFilter's script uses "-I B n"; as a save listing those are appends in the same order.
+  return full.script.replace(/^-I (\S+) \d+ /gm, '-A $1 ');
+}
