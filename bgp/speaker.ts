@@ -7,6 +7,7 @@ import { endOfRib, isEndOfRib, packUpdates, type RouteGroup } from './codec/inde
 import type { AfiSafi, UpdateMessage } from './codec/types.js';
 import { BgpSession } from './fsm/session.js';
 import type { NegotiatedSession } from './fsm/types.js';
+import { AttrInterner } from './speaker/intern.js';
 import { best, exportRoute, type Candidate } from './speaker/select.js';
 import type { OriginatedRoute, PeerConfig, PeerStatus, RouteStatus, SpeakerConfig } from './speaker/types.js';
 import { prefixToString, type PathAttributes, type Prefix, type RouteSink } from './types.js';
@@ -58,6 +59,8 @@ export class Speaker {
   private stopped = false;
   /** We have route-reflector clients: iBGP routes are reflected (RFC 4456). */
   private reflector = false;
+  /** Routes with equal attributes share one object, also across UPDATEs (memory per route). */
+  private readonly attrTable = new AttrInterner();
 
   constructor(
     readonly config: SpeakerConfig,
@@ -311,9 +314,9 @@ export class Speaker {
       const k = keyOf(w);
       if (p.adjIn.delete(k)) changed.push(k);
     }
+    const attrs = u.attributes && this.attrTable.intern(u.attributes);
     const add = (prefix: Prefix, nextHop: string | undefined): void => {
       const k = keyOf(prefix);
-      const attrs = u.attributes;
       if (!attrs || !nextHop || !this.acceptable(p, attrs)) {
         p.rejected++;
         if (p.adjIn.delete(k)) changed.push(k);
