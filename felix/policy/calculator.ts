@@ -1,0 +1,287 @@
+// The incremental policy calculator. Output is a pure function of the input (computePolicyState
+// is `new PolicyCalculator().update(input)`); the class only remembers what it computed so a
+// change recomputes what it affects: a policy's chains are recompiled only when its spec changes;
+// an endpoint's chains only when its labels, profiles or the policy set change; an ipset's members
+// only for the endpoints that changed. Unchanged chains and sets come back as the same objects.
+import type { Labels } from '../../datastore/selector/index.js';
+import { compileRules, type CompiledRule, type Family, type IpsetRequest } from './compile.js';
+import { endpointMembers, ipsetSpec } from './ipsets.js';
+import { policyChainName, profileChainName, type Direction } from './names.js';
+import { renderDispatch, renderEndpointChain, renderForward, renderRuleChain, HOOKS } from './render.js';
+import { appliesToWorkloads, cachedSelector, comparePolicies, endpointLabels, hasDirection, policyEndpointSelector } from './select.js';
+import type { ChainSpec, IpsetSpec, PolicyCalcInput, PolicyDataplaneState, PolicyEndpoint, PolicyInput, ProfileInput } from './types.js';
+import { policyId } from './names.js';
+
+export const FAMILIES: readonly Family[] = [4, 6];
+export const DIRECTIONS: readonly Direction[] = ['ingress', 'egress'];
+
+type PerFamily<T> = Record<Family, T>;
+type PerDir<T> = Record<Direction, T>;
+
+/** A policy or profile compiled for both families and directions. */
+export interface CompiledRuleSet {
+  rules: PerFamily<PerDir<CompiledRule[]>>;
+  sets: PerFamily<Map<string, IpsetRequest>>;
+  chains: PerFamily<PerDir<ChainSpec>>;
+}
+
+export function compileRuleSet(spec: { ingress?: PolicyInput['spec']['ingress']; egress?: PolicyInput['spec']['egress'] }, namespace: string | undefined, chainName: (d: Direction) => string): CompiledRuleSet {
+  const out = { rules: {}, sets: {}, chains: {} } as CompiledRuleSet;
+  for (const f of FAMILIES) {
+    const sets = new Map<string, IpsetRequest>();
+    const rules = { ingress: compileRules(spec.ingress, { namespace }, f, sets), egress: compileRules(spec.egress, { namespace }, f, sets) };
+    out.rules[f] = rules;
+    out.sets[f] = sets;
+    out.chains[f] = { ingress: renderRuleChain(chainName('ingress'), rules.ingress, f), egress: renderRuleChain(chainName('egress'), rules.egress, f) };
+  }
+  return out;
+}
+
+interface PolicyEntry {
+  input: PolicyInput;
+  json: string;
+  id: string;
+  compiled: CompiledRuleSet;
+  /** Does the policy select an endpoint with these labels (keyed by label signature)? */
+  matches: Map<string, boolean>;
+}
+
+interface ProfileEntry {
+  input: ProfileInput;
+  json: string;
+  compiled: CompiledRuleSet;
+}
+
+interface EndpointEntry {
+  ep: PolicyEndpoint;
+  json: string;
+  labels: Labels;
+  sig: string;
+}
+
+interface LocalEntry {
+  sig: string;
+  iface: string;
+  profiles: string;
+  gen: number;
+  policies: PerDir<string[]>;
+  chains: PerDir<ChainSpec>;
+}
+
+interface SetEntry {
+  req: IpsetRequest;
+  family: Family;
+  members: Map<string, string[]>;
+  spec?: IpsetSpec;
+}
+
+function labelSig(ep: PolicyEndpoint, labels: Labels): string {
+  return `${ep.namespace}\0${JSON.stringify(Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))}`;
+}
+
+function policyKey(p: { name: string; namespace?: string }): string {
+  return p.namespace === undefined ? `G/${p.name}` : `N/${p.namespace}/${p.name}`;
+}
+
+export class PolicyCalculator {
+  private policies = new Map<string, PolicyEntry>();
+  private sorted: PolicyEntry[] = [];
+  private profiles = new Map<string, ProfileEntry>();
+  private endpoints = new Map<string, EndpointEntry>();
+  private locals = new Map<string, LocalEntry>();
+  private sets = new Map<string, SetEntry>();
+  /** Bumped whenever the policy set changes: every endpoint's policy list is then rechecked. */
+  private gen = 0;
+
+  update(input: PolicyCalcInput): { v4: PolicyDataplaneState; v6: PolicyDataplaneState } {
+    const policiesChanged = this.updatePolicies(input.policies);
+    if (policiesChanged) this.gen++;
+    const profilesChanged = this.updateProfiles(input.profiles);
+    const changedEndpoints = this.updateEndpoints(input.allEndpoints);
+    const locals = this.updateLocals(input.localEndpoints, profilesChanged);
+
+    // Chains and the sets they reference: policies and profiles used by a local endpoint only.
+    const chains: PerFamily<ChainSpec[]> = { 4: [renderForward()], 6: [renderForward()] };
+    const requests: PerFamily<Map<string, IpsetRequest>> = { 4: new Map(), 6: new Map() };
+    const usedPolicies = new Set<string>();
+    const usedProfiles = new Set<string>();
+    for (const { entry } of locals) {
+      for (const d of DIRECTIONS) entry.policies[d].forEach((k) => usedPolicies.add(k));
+    }
+    for (const { ep } of locals) for (const p of ep.profiles) if (this.profiles.has(p)) usedProfiles.add(p);
+    const addCompiled = (c: CompiledRuleSet) => {
+      for (const f of FAMILIES) {
+        chains[f].push(c.chains[f].ingress, c.chains[f].egress);
+        for (const [n, r] of c.sets[f]) requests[f].set(n, r);
+      }
+    };
+    for (const k of usedPolicies) addCompiled((this.policies.get(k) as PolicyEntry).compiled);
+    for (const k of usedProfiles) addCompiled((this.profiles.get(k) as ProfileEntry).compiled);
+    for (const { entry } of locals) {
+      for (const f of FAMILIES) chains[f].push(entry.chains.ingress, entry.chains.egress);
+    }
+    const ifaces = locals.map((l) => l.ep.iface);
+    for (const f of FAMILIES) chains[f].push(renderDispatch('egress', ifaces), renderDispatch('ingress', ifaces));
+
+    const ipsets = this.updateSets(requests, changedEndpoints);
+    const state = (f: Family): PolicyDataplaneState => ({
+      family: f,
+      chains: new Map(chains[f].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)).map((c) => [c.name, c])),
+      ipsets: ipsets[f],
+      hooks: HOOKS.map((h) => ({ ...h })),
+    });
+    return { v4: state(4), v6: state(6) };
+  }
+
+  private updatePolicies(inputs: readonly PolicyInput[]): boolean {
+    const next = new Map<string, PolicyEntry>();
+    let changed = false;
+    for (const p of inputs) {
+      if (!appliesToWorkloads(p)) continue;
+      const key = policyKey(p);
+      const old = this.policies.get(key);
+      if (old && old.input === p) {
+        next.set(key, old);
+        continue;
+      }
+      const json = JSON.stringify(p);
+      if (old && old.json === json) {
+        next.set(key, { ...old, input: p });
+        continue;
+      }
+      changed = true;
+      next.set(key, {
+        input: p,
+        json,
+        id: policyId(p),
+        compiled: compileRuleSet(p.spec, p.namespace, (d) => policyChainName(p, d)),
+        matches: new Map(),
+      });
+    }
+    if (next.size !== this.policies.size) changed = true;
+    this.policies = next;
+    if (changed) this.sorted = [...next.values()].sort((a, b) => comparePolicies(a.input, b.input));
+    return changed;
+  }
+
+  private updateProfiles(inputs: readonly ProfileInput[]): boolean {
+    const next = new Map<string, ProfileEntry>();
+    let changed = false;
+    for (const p of inputs) {
+      const old = this.profiles.get(p.name);
+      const json = old?.input === p ? old.json : JSON.stringify(p);
+      if (old && old.json === json) {
+        next.set(p.name, old);
+        continue;
+      }
+      changed = true;
+      next.set(p.name, { input: p, json, compiled: compileRuleSet(p.spec, undefined, (d) => profileChainName(p.name, d)) });
+    }
+    if (next.size !== this.profiles.size) changed = true;
+    this.profiles = next;
+    return changed;
+  }
+
+  /** Returns the keys of endpoints added, removed or changed, with their old and new entries. */
+  private updateEndpoints(inputs: readonly PolicyEndpoint[]): Map<string, { old?: EndpointEntry; now?: EndpointEntry }> {
+    const next = new Map<string, EndpointEntry>();
+    const changed = new Map<string, { old?: EndpointEntry; now?: EndpointEntry }>();
+    for (const ep of inputs) {
+      const old = this.endpoints.get(ep.key);
+      if (old && old.ep === ep) {
+        next.set(ep.key, old);
+        continue;
+      }
+      const json = JSON.stringify(ep);
+      if (old && old.json === json) {
+        next.set(ep.key, { ...old, ep });
+        continue;
+      }
+      const labels = endpointLabels(ep);
+      const entry = { ep, json, labels, sig: labelSig(ep, labels) };
+      next.set(ep.key, entry);
+      changed.set(ep.key, { old, now: entry });
+    }
+    for (const [k, old] of this.endpoints) if (!next.has(k)) changed.set(k, { old });
+    this.endpoints = next;
+    return changed;
+  }
+
+  private policyMatches(p: PolicyEntry, ep: PolicyEndpoint, labels: Labels, sig: string): boolean {
+    if (p.input.namespace !== undefined && p.input.namespace !== ep.namespace) return false;
+    let m = p.matches.get(sig);
+    if (m === undefined) {
+      m = cachedSelector(policyEndpointSelector(p.input)).matches(labels);
+      if (p.matches.size > 100_000) p.matches.clear();
+      p.matches.set(sig, m);
+    }
+    return m;
+  }
+
+  private updateLocals(inputs: readonly PolicyEndpoint[], profilesChanged: boolean): { ep: PolicyEndpoint; entry: LocalEntry }[] {
+    const next = new Map<string, LocalEntry>();
+    const out: { ep: PolicyEndpoint; entry: LocalEntry }[] = [];
+    for (const ep of inputs) {
+      const labels = this.endpoints.get(ep.key)?.ep === ep ? (this.endpoints.get(ep.key) as EndpointEntry).labels : endpointLabels(ep);
+      const sig = labelSig(ep, labels);
+      const profiles = ep.profiles.join('\0');
+      const old = this.locals.get(ep.key);
+      let entry: LocalEntry;
+      if (old && !profilesChanged && old.gen === this.gen && old.sig === sig && old.iface === ep.iface && old.profiles === profiles) entry = old;
+      else {
+        const policies: PerDir<string[]> = { ingress: [], egress: [] };
+        for (const p of this.sorted) {
+          if (!this.policyMatches(p, ep, labels, sig)) continue;
+          for (const d of DIRECTIONS) if (hasDirection(p.input, d)) policies[d].push(policyKey(p.input));
+        }
+        const chainsFor = (d: Direction): ChainSpec => {
+          const pol = policies[d].map((k) => (this.policies.get(k) as PolicyEntry).compiled.chains[4][d].name);
+          const prof = ep.profiles.filter((p) => this.profiles.has(p)).map((p) => profileChainName(p, d));
+          const fresh = renderEndpointChain(ep.iface, d, pol, prof);
+          const prev = old?.chains[d];
+          return prev && prev.name === fresh.name && prev.rules.join('\n') === fresh.rules.join('\n') ? prev : fresh;
+        };
+        entry = { sig, iface: ep.iface, profiles, gen: this.gen, policies, chains: { ingress: chainsFor('ingress'), egress: chainsFor('egress') } };
+      }
+      next.set(ep.key, entry);
+      out.push({ ep, entry });
+    }
+    this.locals = next;
+    return out;
+  }
+
+  private updateSets(requests: PerFamily<Map<string, IpsetRequest>>, changed: Map<string, { old?: EndpointEntry; now?: EndpointEntry }>): PerFamily<Map<string, IpsetSpec>> {
+    const next = new Map<string, SetEntry>();
+    const out: PerFamily<Map<string, IpsetSpec>> = { 4: new Map(), 6: new Map() };
+    for (const f of FAMILIES) {
+      for (const name of [...requests[f].keys()].sort()) {
+        const req = requests[f].get(name) as IpsetRequest;
+        let entry = this.sets.get(name);
+        if (!entry) {
+          entry = { req, family: f, members: new Map() };
+          if (req.kind !== 'c') {
+            for (const e of this.endpoints.values()) {
+              const m = endpointMembers(req, e.ep, f, e.labels);
+              if (m.length) entry.members.set(e.ep.key, m);
+            }
+          }
+        } else if (req.kind !== 'c') {
+          for (const [key, { now }] of changed) {
+            const m = now ? endpointMembers(req, now.ep, f, now.labels) : [];
+            const had = entry.members.get(key);
+            if (!m.length && !had) continue;
+            if (had && had.join() === m.join()) continue;
+            if (m.length) entry.members.set(key, m);
+            else entry.members.delete(key);
+            entry.spec = undefined;
+          }
+        }
+        entry.spec ??= ipsetSpec(req, f, req.kind === 'c' ? req.nets : [...entry.members.values()].flat());
+        next.set(name, entry);
+        out[f].set(name, entry.spec);
+      }
+    }
+    this.sets = next;
+    return out;
+  }
+}
