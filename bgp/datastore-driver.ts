@@ -1,0 +1,138 @@
+// Drives a Speaker from the datastore: a syncer over the resources the Calico generator reads,
+// computeBgpConfig on every (coalesced) change, then setPeers() and the exported prefixes applied
+// to the speaker. Shared by tortie-rr and anything else that runs the speaker from etcd; the rules
+// themselves stay in the pure generator.
+import type { Logger } from 'pino';
+import type { Backend } from '../datastore/backend.js';
+import { Syncer, type SyncStatus } from '../datastore/syncer.js';
+import { computeBgpConfig } from './config/generate.js';
+import { BGP_CONFIG_PREFIXES, bgpInputFromKvs } from './config/from-datastore.js';
+import type { BgpConfig } from './config/types.js';
+import type { Speaker } from './speaker.js';
+import { prefixToString, type Prefix } from './types.js';
+
+export interface BgpConfigWatcherOptions {
+  backend: Backend;
+  nodeName: string;
+  log: Logger;
+  /** Called with each new configuration once the datastore is in sync (never with a partial view). */
+  onConfig(cfg: BgpConfig): void | Promise<void>;
+  /** Coalescing window for bursts of datastore events, ms (default 50). */
+  debounceMs?: number;
+}
+
+export class BgpConfigWatcher {
+  private readonly cache = new Map<string, string>();
+  private syncer?: Syncer;
+  private inSync = false;
+  private timer?: NodeJS.Timeout;
+  private running = false;
+  private again = false;
+  private lastKey = '';
+  private stopped = false;
+
+  constructor(private readonly o: BgpConfigWatcherOptions) {}
+
+  get synced(): boolean {
+    return this.inSync;
+  }
+
+  start(): void {
+    this.syncer = new Syncer({
+      backend: this.o.backend,
+      prefixes: [...BGP_CONFIG_PREFIXES],
+      onEvents: (evs) => {
+        for (const e of evs) {
+          if (e.type === 'update') this.cache.set(e.key, e.value);
+          else this.cache.delete(e.key);
+        }
+        this.schedule();
+      },
+      onStatus: (s: SyncStatus) => {
+        this.o.log.info({ status: s }, 'datastore sync status');
+        this.inSync = s === 'in-sync';
+        if (this.inSync) this.schedule();
+      },
+      onError: (err, prefix) => this.o.log.warn({ err: err.message, prefix }, 'datastore watch failed; re-syncing'),
+    });
+    this.syncer.start();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.syncer?.stop();
+  }
+
+  /** The configuration from the current cache (also for status output). */
+  compute(): BgpConfig {
+    const { input, problems } = bgpInputFromKvs(this.o.nodeName, this.cache);
+    const cfg = computeBgpConfig(input);
+    return problems.length ? { ...cfg, notes: [...cfg.notes, ...problems] } : cfg;
+  }
+
+  private schedule(): void {
+    if (this.stopped || this.timer || !this.inSync) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.run();
+    }, this.o.debounceMs ?? 50);
+  }
+
+  private async run(): Promise<void> {
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = true;
+    try {
+      let cfg: BgpConfig;
+      try {
+        cfg = this.compute();
+      } catch (e) {
+        // A bad selector in one BGPPeer: keep the current peers rather than tearing sessions down.
+        this.o.log.error({ err: e instanceof Error ? e.message : String(e) }, 'cannot compute BGP configuration; keeping the current one');
+        return;
+      }
+      const key = JSON.stringify(cfg);
+      if (key === this.lastKey) return;
+      this.lastKey = key;
+      if (cfg.notes.length) this.o.log.info({ notes: cfg.notes }, 'BGP configuration notes');
+      await this.o.onConfig(cfg);
+    } catch (e) {
+      this.o.log.error({ err: e instanceof Error ? e.message : String(e) }, 'applying BGP configuration failed; will retry');
+      this.lastKey = '';
+      setTimeout(() => this.schedule(), 1000).unref();
+    } finally {
+      this.running = false;
+      if (this.again) {
+        this.again = false;
+        this.schedule();
+      }
+    }
+  }
+}
+
+/** The speaker identity a configuration needs; a change means a new speaker (new OPENs for everyone). */
+export function speakerIdentity(cfg: BgpConfig): string {
+  return JSON.stringify([cfg.asNumber, cfg.routerId, cfg.listenPort, cfg.clusterId ?? '', cfg.ipv4Address ?? '', cfg.ipv6Address ?? '']);
+}
+
+/**
+ * Applies peers and exports to a running speaker. `announced` is what we originated before
+ * (prefix string → prefix); returns the new set.
+ */
+export function applyBgpConfig(speaker: Speaker, cfg: BgpConfig, announced: ReadonlyMap<string, Prefix>): Map<string, Prefix> {
+  speaker.setPeers(cfg.peers.map(({ family: _f, source: _s, ...p }) => p));
+  const want = new Map(cfg.exports.map((e) => [prefixToString(e.prefix), e]));
+  const gone = [...announced].filter(([k]) => !want.has(k)).map(([, p]) => p);
+  if (gone.length) speaker.withdraw(gone);
+  for (const [k, e] of want) {
+    if (announced.has(k)) continue;
+    speaker.announce([e.prefix], {
+      ...(e.communities.length ? { communities: e.communities } : {}),
+      ...(e.largeCommunities.length ? { largeCommunities: e.largeCommunities } : {}),
+    });
+  }
+  return new Map([...want].map(([k, e]) => [k, e.prefix]));
+}

@@ -1,0 +1,24 @@
+import { describe, expect, it } from 'vitest';
+import { parseRrEnv } from './env.js';
+
+describe('parseRrEnv', () => {
+  it('reads calico/routereflector variables', () => {
+    const r = parseRrEnv({ IP: '10.0.0.100', CLUSTER_ID: '244.0.0.1', AS: '64512', NODENAME: 'rr1', TORTIE_BGP_SOCKET: '/tmp/x.sock' });
+    expect(r).toEqual({ ok: true, config: { nodename: 'rr1', ip: '10.0.0.100', clusterId: '244.0.0.1', asNumber: 64512, labels: { 'route-reflector': 'true' }, apiSocket: '/tmp/x.sock', logLevel: 'info' } });
+  });
+  it('defaults: cluster id = IP, node name from the IP, AS from the datastore', () => {
+    const r = parseRrEnv({ IP: '10.0.0.100/24' });
+    expect(r.ok && r.config).toMatchObject({ nodename: 'rr-10-0-0-100', ip: '10.0.0.100', clusterId: '10.0.0.100' });
+    expect(r.ok && r.config.asNumber).toBeUndefined();
+  });
+  it('reports every bad variable by name', () => {
+    const r = parseRrEnv({ IP: '10.0.0.300', CLUSTER_ID: 'abc', AS: 'x', IP6: '10.0.0.1', NODENAME: 'Bad_Name' });
+    expect(r.ok).toBe(false);
+    const errs = r.ok ? [] : r.errors;
+    for (const v of ['IP:', 'CLUSTER_ID:', 'AS:', 'IP6:', 'NODENAME:']) expect(errs.some((e) => e.startsWith(v))).toBe(true);
+  });
+  it('IP is required', () => {
+    const r = parseRrEnv({});
+    expect(r.ok ? [] : r.errors).toEqual([expect.stringMatching(/^IP: required/)]);
+  });
+});

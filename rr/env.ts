@@ -1,0 +1,62 @@
+// tortie-rr configuration from the environment, with calico/routereflector's names: IP (required),
+// IP6, CLUSTER_ID, AS, NODENAME, plus the datastore variables (ETCD_ENDPOINTS, ETCD_*_FILE, read by
+// datastore/config). Pure: returns the config or every error, each naming its variable.
+import { isIP } from 'node:net';
+import { DEFAULT_API_SOCKET } from '../bgp/api/server.js';
+import { parseAsEnv, type Env } from '../node/env.js';
+
+export interface RrConfig {
+  nodename: string;
+  /** IPv4 address (no prefix length): router id, listen address, spec.bgp.ipv4Address. */
+  ip: string;
+  ip6?: string;
+  clusterId: string;
+  asNumber?: number;
+  labels: Record<string, string>;
+  apiSocket: string;
+  logLevel: string;
+}
+
+export type RrParseResult = { ok: true; config: RrConfig } | { ok: false; errors: string[] };
+
+/** The route-reflector label nodes select with `peerSelector: route-reflector == 'true'`. */
+export const RR_LABEL = 'route-reflector';
+
+function address(env: Env, name: 'IP' | 'IP6', family: 4 | 6, errors: string[]): string | undefined {
+  const v = env[name]?.trim();
+  if (!v) return undefined;
+  const a = v.split('/')[0] ?? '';
+  if (isIP(a) !== family) {
+    errors.push(`${name}: "${v}" is not an IPv${family} address`);
+    return undefined;
+  }
+  return a;
+}
+
+export function parseRrEnv(env: Env): RrParseResult {
+  const errors: string[] = [];
+  const ip = address(env, 'IP', 4, errors);
+  if (!env.IP?.trim()) errors.push('IP: required — the IPv4 address this route reflector peers from (e.g. IP=10.0.0.100)');
+  const ip6 = address(env, 'IP6', 6, errors);
+  // Cluster ids are dotted quads on the wire (RFC 4456 CLUSTER_ID is 4 octets).
+  const clusterId = env.CLUSTER_ID?.trim() || ip || '';
+  if (env.CLUSTER_ID?.trim() && isIP(clusterId) !== 4) errors.push(`CLUSTER_ID: "${clusterId}" must be a dotted quad like 244.0.0.1`);
+  const asNumber = parseAsEnv(env, errors);
+  // Several reflectors may share one host's name (namespaces, one VM): default to one per address.
+  const nodename = (env.NODENAME?.trim() || (ip ? `rr-${ip.replace(/\./g, '-')}` : '')).toLowerCase();
+  if (nodename && !/^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/.test(nodename)) errors.push(`NODENAME: "${nodename}" is not a valid node name (lower-case letters, digits, '-' and '.')`);
+  if (errors.length || !ip) return { ok: false, errors };
+  return {
+    ok: true,
+    config: {
+      nodename,
+      ip,
+      ...(ip6 ? { ip6 } : {}),
+      clusterId,
+      ...(asNumber !== undefined ? { asNumber } : {}),
+      labels: { [RR_LABEL]: 'true' },
+      apiSocket: env.TORTIE_BGP_SOCKET?.trim() || DEFAULT_API_SOCKET,
+      logLevel: (env.LOG_LEVEL ?? 'info').trim().toLowerCase(),
+    },
+  };
+}

@@ -1,0 +1,102 @@
+// tortie-rr's composition: register this reflector as a Node (routeReflectorClusterID, label
+// route-reflector=true) so nodes find it through BGPPeer selectors, then run the speaker from the
+// datastore (bgp/datastore-driver: syncer → computeBgpConfig → setPeers). It programs no kernel
+// routes: learned routes are only reflected. Status goes out on the same management API as the
+// node's speaker, so `tortiectl node status --socket …` works against it.
+import type { Logger } from 'pino';
+import { startApiServer, type ApiServer } from '../bgp/api/server.js';
+import type { BgpConfig } from '../bgp/config/types.js';
+import { applyBgpConfig, BgpConfigWatcher, speakerIdentity } from '../bgp/datastore-driver.js';
+import { Speaker } from '../bgp/speaker.js';
+import type { Prefix, RouteSink } from '../bgp/types.js';
+import type { Backend } from '../datastore/backend.js';
+import { upsertNode } from '../node/register.js';
+import type { RrConfig } from './env.js';
+
+/** A reflector installs nothing: the sink only counts, for status. */
+class CountingSink implements RouteSink {
+  learned = 0;
+  onRoute(e: Parameters<RouteSink['onRoute']>[0]): void {
+    this.learned += e.type === 'install' ? 1 : -1;
+  }
+}
+
+export class RouteReflector {
+  private watcher?: BgpConfigWatcher;
+  private speaker?: Speaker;
+  private identity = '';
+  private announced = new Map<string, Prefix>();
+  private api?: ApiServer;
+  private readonly sink = new CountingSink();
+  private readonly startedAt = new Date().toISOString();
+  private current?: BgpConfig;
+
+  constructor(
+    private readonly cfg: RrConfig,
+    private readonly backend: Backend,
+    private readonly log: Logger,
+  ) {}
+
+  async start(): Promise<void> {
+    const c = this.cfg;
+    await upsertNode(
+      this.backend,
+      c.nodename,
+      (spec) => {
+        const bgp: Record<string, unknown> = { ...((spec.bgp as Record<string, unknown> | undefined) ?? {}), ipv4Address: `${c.ip}/32`, routeReflectorClusterID: c.clusterId };
+        if (c.ip6) bgp.ipv6Address = `${c.ip6}/128`;
+        if (c.asNumber !== undefined) bgp.asNumber = c.asNumber;
+        return { ...spec, bgp };
+      },
+      c.labels,
+    );
+    this.log.info({ node: c.nodename, ip: c.ip, clusterId: c.clusterId }, 'registered as a route reflector');
+    this.api = await startApiServer(
+      {
+        status: () => ({ process: 'running', routerId: this.current?.routerId ?? c.ip, asNumber: this.current?.asNumber ?? c.asNumber ?? 0, startedAt: this.startedAt }),
+        peers: () => this.speaker?.peerStatus() ?? [],
+        routes: () => this.speaker?.routes() ?? [],
+        installed: () => [],
+      },
+      c.apiSocket,
+    );
+    this.watcher = new BgpConfigWatcher({ backend: this.backend, nodeName: c.nodename, log: this.log, onConfig: (cfg) => this.apply(cfg) });
+    this.watcher.start();
+  }
+
+  private async apply(cfg: BgpConfig): Promise<void> {
+    this.current = cfg;
+    const id = speakerIdentity(cfg);
+    if (this.speaker && id !== this.identity) {
+      this.log.info('router id, AS, cluster id or listen port changed: restarting the speaker');
+      await this.speaker.stop();
+      this.speaker = undefined;
+      this.announced.clear();
+    }
+    if (!this.speaker) {
+      const listen = [cfg.ipv4Address, cfg.ipv6Address].filter((a): a is string => !!a);
+      this.speaker = new Speaker(
+        { asNumber: cfg.asNumber, routerId: cfg.routerId, clusterId: cfg.clusterId ?? this.cfg.clusterId, listenPort: cfg.listenPort, listenAddresses: listen, gracefulRestart: { restartTime: 120 } },
+        this.sink,
+        this.log.child({ component: 'bgp' }),
+      );
+      await this.speaker.start([]);
+      this.identity = id;
+      this.log.info({ routerId: cfg.routerId, asNumber: cfg.asNumber, clusterId: cfg.clusterId, port: cfg.listenPort }, 'BGP speaker started');
+    }
+    this.announced = applyBgpConfig(this.speaker, cfg, this.announced);
+    this.log.info({ peers: cfg.peers.length, clients: cfg.peers.filter((p) => p.rrClient).length }, 'peers applied');
+  }
+
+  status(): { routesLearned: number; peers: number } {
+    return { routesLearned: this.sink.learned, peers: this.speaker?.peerStatus().length ?? 0 };
+  }
+
+  /** Cease to every peer, then close the API and the datastore. */
+  async stop(): Promise<void> {
+    await this.watcher?.stop();
+    await this.speaker?.stop();
+    await this.api?.close();
+    await this.backend.close();
+  }
+}
