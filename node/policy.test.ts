@@ -1,0 +1,68 @@
+import { describe, expect, it } from 'vitest';
+import { namespaceToProfile } from '../datastore/model/k8s.js';
+import { PolicyView, policyPrefixes, policySettings } from './policy.js';
+
+const R = '/calico/resources/v3/projectcalico.org/';
+const wep = (node: string, ns: string, pod: string, ip: string, labels: Record<string, string> = {}): [string, string] => [
+  `${R}workloadendpoints/${ns}/${node}-k8s-${pod}-eth0`,
+  JSON.stringify({
+    apiVersion: 'projectcalico.org/v3',
+    kind: 'WorkloadEndpoint',
+    metadata: { name: `${node}-k8s-${pod}-eth0`, namespace: ns, labels: { 'projectcalico.org/namespace': ns, 'projectcalico.org/orchestrator': 'k8s', ...labels } },
+    spec: { orchestrator: 'k8s', node, pod, endpoint: 'eth0', interfaceName: `cali${pod}`, ipNetworks: [`${ip}/32`], profiles: [`kns.${ns}`] },
+  }),
+];
+const prof = (ns: string, labels: Record<string, string>): [string, string] => [`${R}profiles/kns.${ns}`, JSON.stringify(namespaceToProfile(ns, labels))];
+const np = (ns: string, name: string): [string, string] => [
+  `${R}networkpolicies/${ns}/${name}`,
+  JSON.stringify({ apiVersion: 'projectcalico.org/v3', kind: 'NetworkPolicy', metadata: { name, namespace: ns }, spec: { selector: 'all()', ingress: [{ action: 'Allow' }] } }),
+];
+
+describe('PolicyView', () => {
+  it('merges namespace labels (pcns.) under the endpoint labels, splits local from all, fills defaults', () => {
+    const cache = new Map([wep('n1', 'prod', 'a', '10.65.1.2', { role: 'db' }), wep('n2', 'prod', 'b', '10.65.2.2'), prof('prod', { project: 'myproject' }), np('prod', 'p1'), [`${R}ippools/x`, '{}'] as [string, string]]);
+    const v = new PolicyView('n1');
+    const input = v.build(cache);
+    expect(input.localEndpoints.map((e) => e.key)).toEqual(['prod/n1-k8s-a-eth0']);
+    expect(input.allEndpoints).toHaveLength(2);
+    expect(input.localEndpoints[0]?.labels).toMatchObject({ role: 'db', 'pcns.project': 'myproject', 'pcns.projectcalico.org/name': 'prod' });
+    expect(input.policies[0]).toMatchObject({ name: 'p1', namespace: 'prod' });
+    expect(input.policies[0]?.spec.types).toEqual(['Ingress']);
+    expect(input.profiles.map((p) => p.name)).toEqual(['kns.prod']);
+  });
+
+  it('returns the same objects for unchanged resources and new ones when a namespace label changes', () => {
+    const cache = new Map([wep('n1', 'prod', 'a', '10.65.1.2'), wep('n1', 'dev', 'c', '10.65.1.3'), prof('prod', { a: '1' }), prof('dev', {}), np('prod', 'p1')]);
+    const v = new PolicyView('n1');
+    const first = v.build(cache);
+    const again = v.build(cache);
+    expect(again.localEndpoints[0]).toBe(first.localEndpoints[0]);
+    expect(again.policies[0]).toBe(first.policies[0]);
+    cache.set(...prof('prod', { a: '2' }));
+    const third = v.build(cache);
+    const prodEp = (i: typeof first): unknown => i.localEndpoints.find((e) => e.namespace === 'prod');
+    const devEp = (i: typeof first): unknown => i.localEndpoints.find((e) => e.namespace === 'dev');
+    expect(prodEp(third)).not.toBe(prodEp(first));
+    expect(devEp(third)).toBe(devEp(first));
+    expect((prodEp(third) as { labels: Record<string, string> }).labels['pcns.a']).toBe('2');
+  });
+
+  it('skips and reports a malformed resource once, never throws', () => {
+    const cache = new Map([wep('n1', 'prod', 'a', '10.65.1.2'), [`${R}networkpolicies/prod/bad`, '{"apiVersion":"projectcalico.org/v3","kind":"NetworkPolicy","metadata":{"name":"bad","namespace":"prod"},"spec":{"order":"x"}}'] as [string, string], [`${R}profiles/junk`, 'not json'] as [string, string]]);
+    const v = new PolicyView('n1');
+    const input = v.build(cache);
+    expect(input.policies).toEqual([]);
+    expect(v.problems.join('\n')).toMatch(/networkpolicies\/prod\/bad: spec.order/);
+    expect(v.problems.join('\n')).toMatch(/profiles\/junk: not JSON/);
+    v.build(cache);
+    expect(v.problems).toEqual([]);
+  });
+});
+
+describe('policy settings', () => {
+  it('is on by default; FELIX_POLICYENABLED=false and FELIX_IPV6SUPPORT=false turn parts off', () => {
+    expect(policySettings({})).toEqual({ enabled: true, ipv6: true });
+    expect(policySettings({ POLICYENABLED: 'false', IPV6SUPPORT: 'False' })).toEqual({ enabled: false, ipv6: false });
+    expect(policyPrefixes()).toContain(`${R}globalnetworkpolicies/`);
+  });
+});

@@ -1,0 +1,136 @@
+// tortie-node's policy half: the syncer cache (key → JSON text) → PolicyCalcInput → the pure
+// renderer (felix/policy) → the iptables/ipset driver, per family. Resources are validated as
+// the client would (defaults filled) and memoised by their text, so an unchanged endpoint or
+// policy is the same object every round and the renderer's incremental paths apply.
+import { RESOURCE_PREFIX, resourceListPrefix } from '../datastore/keys.js';
+import { validateV3 } from '../datastore/model/validate.js';
+import type { Resource } from '../datastore/model/resource.js';
+import { PolicyDriver, type PolicyApplyReport } from '../felix/dataplane/policy-iptables.js';
+import { endpointNode, PolicyCalculator, policyEndpoint, policyInput, profileInput, type PolicyCalcInput, type PolicyEndpoint, type PolicyInput, type ProfileInput } from '../felix/policy/index.js';
+
+/** The resource kinds policy watches (workload endpoints are watched for routing already). */
+export const POLICY_PLURALS = ['networkpolicies', 'globalnetworkpolicies', 'profiles', 'workloadendpoints'] as const;
+
+export function policyPrefixes(): string[] {
+  return POLICY_PLURALS.map((p) => resourceListPrefix(p));
+}
+
+/** FELIX_POLICYENABLED (default true) and FELIX_IPV6SUPPORT (Calico's name, default true). */
+export function policySettings(felix: Readonly<Record<string, string>>): { enabled: boolean; ipv6: boolean } {
+  const off = (v: string | undefined): boolean => v !== undefined && /^(false|0|no|off)$/i.test(v.trim());
+  return { enabled: !off(felix.POLICYENABLED), ipv6: !off(felix.IPV6SUPPORT) };
+}
+
+interface Parsed {
+  text: string;
+  res?: Resource;
+}
+
+/** Builds the renderer's input from the cache; keeps parsed resources and endpoints between calls. */
+export class PolicyView {
+  private parsed = new Map<string, Parsed>();
+  private eps = new Map<string, { res: Resource; labelsKey: string; ep: PolicyEndpoint | undefined }>();
+  private pols = new Map<string, { res: Resource; p: PolicyInput }>();
+  private profs = new Map<string, { res: Resource; p: ProfileInput }>();
+  problems: string[] = [];
+
+  constructor(private readonly hostname: string) {}
+
+  private parse(key: string, text: string): Resource | undefined {
+    const old = this.parsed.get(key);
+    if (old?.text === text) return old.res;
+    let res: Resource | undefined;
+    try {
+      const r = validateV3(JSON.parse(text));
+      if (r.ok) res = r.resource;
+      else this.problems.push(`${key}: ${r.errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`);
+    } catch {
+      this.problems.push(`${key}: not JSON`);
+    }
+    this.parsed.set(key, { text, ...(res ? { res } : {}) });
+    return res;
+  }
+
+  build(cache: ReadonlyMap<string, string>): PolicyCalcInput {
+    this.problems = [];
+    const kinds = { wep: [] as [string, Resource][], pol: [] as [string, Resource][], prof: [] as [string, Resource][] };
+    const seen = new Set<string>();
+    for (const [key, text] of cache) {
+      if (!key.startsWith(RESOURCE_PREFIX)) continue;
+      const plural = key.slice(RESOURCE_PREFIX.length).split('/')[0];
+      const bucket = plural === 'workloadendpoints' ? kinds.wep : plural === 'networkpolicies' || plural === 'globalnetworkpolicies' ? kinds.pol : plural === 'profiles' ? kinds.prof : undefined;
+      if (!bucket) continue;
+      seen.add(key);
+      const res = this.parse(key, text);
+      if (res) bucket.push([key, res]);
+    }
+    for (const k of this.parsed.keys()) if (!seen.has(k)) this.parsed.delete(k);
+
+    const memo = <T>(m: Map<string, { res: Resource; p: T }>, list: [string, Resource][], f: (r: Resource) => T): T[] => {
+      const next = new Map<string, { res: Resource; p: T }>();
+      for (const [k, res] of list) {
+        const old = m.get(k);
+        next.set(k, old?.res === res ? old : { res, p: f(res) });
+      }
+      m.clear();
+      for (const [k, v] of next) m.set(k, v);
+      return [...next.values()].map((v) => v.p);
+    };
+    const profiles = memo(this.profs, kinds.prof, profileInput);
+    const policies = memo(this.pols, kinds.pol, policyInput);
+    const byName = new Map(profiles.map((p) => [p.name, p]));
+
+    const all: PolicyEndpoint[] = [];
+    const local: PolicyEndpoint[] = [];
+    const nextEps = new Map<string, { res: Resource; labelsKey: string; ep: PolicyEndpoint | undefined }>();
+    for (const [k, res] of kinds.wep) {
+      const profNames = (res.spec as { profiles?: string[] }).profiles ?? [];
+      // An endpoint's labels change when a profile's labelsToApply (its namespace's labels) do.
+      const labelsKey = JSON.stringify(profNames.map((n) => byName.get(n)?.spec.labelsToApply ?? null));
+      const old = this.eps.get(k);
+      const e = old && old.res === res && old.labelsKey === labelsKey ? old : { res, labelsKey, ep: policyEndpoint(res, byName) };
+      nextEps.set(k, e);
+      if (!e.ep) continue;
+      all.push(e.ep);
+      if (endpointNode(res) === this.hostname) local.push(e.ep);
+    }
+    this.eps = nextEps;
+    return { hostname: this.hostname, localEndpoints: local, allEndpoints: all, policies, profiles };
+  }
+}
+
+export interface PolicyRoundReport {
+  v4?: PolicyApplyReport;
+  v6?: PolicyApplyReport;
+  errors: string[];
+  problems: string[];
+}
+
+/** One per agent: view → calculator → drivers. Families fail independently. */
+export class NodePolicy {
+  private readonly view: PolicyView;
+  private readonly calc = new PolicyCalculator();
+  private readonly drivers: PolicyDriver[];
+
+  constructor(hostname: string, opts: { ipv6: boolean; netns?: string }) {
+    this.view = new PolicyView(hostname);
+    const ns = opts.netns ? { netns: opts.netns } : {};
+    this.drivers = [new PolicyDriver({ family: 4, ...ns }), ...(opts.ipv6 ? [new PolicyDriver({ family: 6, ...ns })] : [])];
+  }
+
+  async apply(cache: ReadonlyMap<string, string>): Promise<PolicyRoundReport> {
+    const input = this.view.build(cache);
+    const st = this.calc.update(input);
+    const rep: PolicyRoundReport = { errors: [], problems: [...this.view.problems] };
+    for (const d of this.drivers) {
+      try {
+        const r = await d.apply(d.family === 4 ? st.v4 : st.v6);
+        if (d.family === 4) rep.v4 = r;
+        else rep.v6 = r;
+      } catch (e) {
+        rep.errors.push(`policy v${d.family}: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
+    return rep;
+  }
+}
