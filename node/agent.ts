@@ -11,6 +11,7 @@ import { LearnedRoutes } from '../felix/calc/bgp-routes.js';
 import { cidrWithin, parseCidr } from '../felix/calc/cidr.js';
 import type { DesiredState } from '../felix/calc/types.js';
 import { applyState } from '../felix/dataplane/apply.js';
+import { NodePolicy, policyPrefixes, policySettings } from './policy.js';
 import { RouteDriver } from '../felix/dataplane/routes.js';
 import { IpamClient } from '../ipam/allocator.js';
 import { autodetect } from './autodetect.js';
@@ -26,6 +27,7 @@ export class NodeAgent {
   private readonly learned = new LearnedRoutes();
   private readonly metrics = new NodeMetrics();
   private readonly routes = new RouteDriver();
+  private policy?: NodePolicy;
   private syncer?: Syncer;
   private speaker?: Speaker;
   private servers: Server[] = [];
@@ -83,9 +85,11 @@ export class NodeAgent {
       });
     }
 
+    const pol = policySettings(this.cfg.felix);
+    if (pol.enabled) this.policy = new NodePolicy(this.cfg.nodename, { ipv6: pol.ipv6 });
     this.syncer = new Syncer({
       backend: this.backend,
-      prefixes: [resourceListPrefix('ippools'), resourceListPrefix('nodes'), resourceListPrefix('workloadendpoints'), `${IPAM_PREFIX}assignment/`, `${IPAM_PREFIX}host/`],
+      prefixes: [...new Set([resourceListPrefix('ippools'), resourceListPrefix('nodes'), resourceListPrefix('workloadendpoints'), `${IPAM_PREFIX}assignment/`, `${IPAM_PREFIX}host/`, ...(this.policy ? policyPrefixes() : [])])],
       onEvents: (evs) => this.onEvents(evs),
       onStatus: (s) => {
         this.log.info({ status: s }, 'datastore sync status');
@@ -173,6 +177,14 @@ export class NodeAgent {
       const end = this.metrics.applySeconds.startTimer();
       const keep = this.restartWindowOpen();
       const rep = await applyState(desired, this.routes, keep);
+      // Policy after routes, in the same round: a new pod's chains follow its route within ms.
+      if (this.policy) {
+        const pr = await this.policy.apply(this.cache);
+        rep.errors.push(...pr.errors);
+        if (pr.problems.length) this.log.warn({ problems: pr.problems }, 'policy resources skipped');
+        const changed = [pr.v4, pr.v6].some((r) => r && r.transactions > 0);
+        if (changed) this.log.info({ v4: pr.v4, v6: pr.v6 }, 'policy dataplane updated');
+      }
       if (keep) setTimeout(() => this.schedule(), 1000).unref();
       end();
       this.lastState = desired;
