@@ -74,9 +74,16 @@ export async function waitReady(s: LabState, log: (l: string) => void, timeoutMs
 }
 
 /** The CNI plugin's datastore half for a lab pod, run inside its host. Returns the address. */
-export async function assignPod(s: LabState, node: LabNode, namespace: string, pod: string, iface: string): Promise<string> {
-  const out = await nsExec(node.ns, ['env', ...Object.entries(datastoreEnv(s)).map(([k, v]) => `${k}=${v}`), ...entryCommand('lab/ds-shim'), 'add', node.name, namespace, pod, iface]);
+export async function assignPod(s: LabState, node: LabNode, namespace: string, pod: string, iface: string, labels: Record<string, string> = {}): Promise<string> {
+  const out = await nsExec(node.ns, ['env', ...Object.entries(datastoreEnv(s)).map(([k, v]) => `${k}=${v}`), ...entryCommand('lab/ds-shim'), 'add', node.name, namespace, pod, iface, JSON.stringify(labels)]);
   return out.trim();
+}
+
+/** The namespace's Profile kns.NAME with its labels, written from a host (where etcd is reachable). */
+export async function writeNamespaceProfile(s: LabState, name: string, labels: Record<string, string>): Promise<void> {
+  const host = s.nodes[0];
+  if (!host) throw new Error('the lab has no hosts to reach etcd from');
+  await nsExec(host.ns, ['env', ...Object.entries(datastoreEnv(s)).map(([k, v]) => `${k}=${v}`), ...entryCommand('lab/ds-shim'), 'namespace', name, JSON.stringify(labels)]);
 }
 
 export async function releasePod(s: LabState, node: LabNode, namespace: string, pod: string): Promise<void> {

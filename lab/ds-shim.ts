@@ -1,10 +1,13 @@
 // What the CNI plugin does against the datastore for a lab pod, run inside the pod's host
 // namespace (where etcd is reachable): `add NODE NAMESPACE POD IFACE` assigns an address through
-// IPAM and writes the WorkloadEndpoint, printing the address; `del NODE NAMESPACE POD` undoes it.
+// IPAM and writes the WorkloadEndpoint (pod labels from an optional JSON argument), printing the
+// address; `del NODE NAMESPACE POD` undoes it; `namespace NAME LABELS_JSON` writes the namespace's
+// Profile kns.NAME as Calico's Kubernetes converter does (labels applied with the pcns. prefix).
 import { configFromEnv } from '../datastore/config.js';
 import { createBackend } from '../datastore/backends/index.js';
 import { resourceKey } from '../datastore/keys.js';
 import { IpamClient } from '../ipam/allocator.js';
+import { namespaceToProfile } from '../datastore/model/k8s.js';
 
 /** Calico's WorkloadEndpoint name for a Kubernetes pod. */
 function wepName(node: string, pod: string): string {
@@ -13,8 +16,9 @@ function wepName(node: string, pod: string): string {
 }
 
 async function main(): Promise<void> {
-  const [op, node, namespace, pod, iface] = process.argv.slice(2);
-  if (!op || !node || !namespace || !pod) throw new Error('usage: ds-shim add|del NODE NAMESPACE POD [IFACE]');
+  const [op, node, namespace, pod, iface, labelsJson] = process.argv.slice(2);
+  if (op === 'namespace' && node) return writeNamespace(node, JSON.parse(namespace ?? '{}') as Record<string, string>);
+  if (!op || !node || !namespace || !pod) throw new Error('usage: ds-shim add|del NODE NAMESPACE POD [IFACE [LABELS_JSON]] | namespace NAME LABELS_JSON');
   const backend = createBackend(configFromEnv(process.env));
   const ipam = new IpamClient(backend);
   const handleId = `k8s-pod-network.${namespace}.${pod}`;
@@ -28,7 +32,7 @@ async function main(): Promise<void> {
       const doc = {
         apiVersion: 'projectcalico.org/v3',
         kind: 'WorkloadEndpoint',
-        metadata: { name: wepName(node, pod), namespace, labels: { 'projectcalico.org/namespace': namespace, 'projectcalico.org/orchestrator': 'k8s' } },
+        metadata: { name: wepName(node, pod), namespace, labels: { ...(JSON.parse(labelsJson ?? '{}') as Record<string, string>), 'projectcalico.org/namespace': namespace, 'projectcalico.org/orchestrator': 'k8s' } },
         spec: { orchestrator: 'k8s', node, pod, endpoint: 'eth0', interfaceName: iface, ipNetworks: [`${ip}/32`], profiles: [`kns.${namespace}`] },
       };
       await backend.create(key, JSON.stringify(doc));
@@ -39,6 +43,19 @@ async function main(): Promise<void> {
     } else {
       throw new Error(`unknown op ${op}`);
     }
+  } finally {
+    await backend.close();
+  }
+}
+
+async function writeNamespace(name: string, labels: Record<string, string>): Promise<void> {
+  const backend = createBackend(configFromEnv(process.env));
+  try {
+    const doc = namespaceToProfile(name, labels);
+    const key = resourceKey('profiles', `kns.${name}`);
+    const cur = await backend.get(key);
+    if (cur) await backend.update(key, JSON.stringify(doc), cur.modRevision);
+    else await backend.create(key, JSON.stringify(doc));
   } finally {
     await backend.close();
   }

@@ -6,7 +6,7 @@ import { formatMatrix, pingMatrix } from './ping.js';
 import { collectStatus, formatStatus } from './status.js';
 import { requireState, saveState, type Encap } from './state.js';
 import { addPod, attach, delPod, down, up } from './topology.js';
-import { signalAgent, startNodeAgent } from './agents.js';
+import { signalAgent, startNodeAgent, writeNamespaceProfile } from './agents.js';
 
 const log = (l: string): void => void process.stdout.write(`${l}\n`);
 
@@ -102,8 +102,10 @@ program
   .description('namespaces')
   .command('add <name>')
   .option('--labels <k=v,...>', 'labels', labels, {})
-  .action((name: string, o: { labels: Record<string, string> }) => {
+  .action(async (name: string, o: { labels: Record<string, string> }) => {
     const s = requireState();
+    if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(name)) throw new Error(`namespace name "${name}" must be a DNS-1123 label`);
+    if (s.mode === 'agent') await writeNamespaceProfile(s, name, o.labels);
     s.namespaces[name] = o.labels;
     saveState(s);
     log(`namespace ${name} added`);

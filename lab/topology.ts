@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, openSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { caliName, ETCD_IP, hostIp, nodeBlock, podIp, POOL_CIDR, routerIp, vtepMac } from './addressing.js';
-import { assignPod, releasePod, startNodeAgent, waitEtcd, waitReady } from './agents.js';
+import { assignPod, releasePod, startNodeAgent, waitEtcd, waitReady, writeNamespaceProfile } from './agents.js';
 import { pingMatrix } from './ping.js';
 import { programAll, programNode } from './routing.js';
 import { addNs, delNs, killNsProcesses, listNamespaces, nsExec, sysctl, vethBetween } from './sh.js';
@@ -103,6 +103,8 @@ export async function up(o: UpOptions): Promise<LabState> {
   }
   if (s.mode === 'agent') {
     await waitEtcd(s);
+    // Every namespace has its Profile (Calico's kns.<name>): policy needs it to allow by default.
+    await writeNamespaceProfile(s, 'default', {});
     for (const node of s.nodes) {
       const pid = startNodeAgent(s, node);
       if (pid) s.pids.push(pid);
@@ -157,7 +159,7 @@ export async function addPod(s: LabState, spec: PodSpec, program = true): Promis
   saveState(s);
   await vethBetween(node.ns, pod.iface, pod.ns, 'eth0');
   let ip: string | undefined;
-  if (s.mode === 'agent') ip = await assignPod(s, node, spec.namespace, spec.name, iface);
+  if (s.mode === 'agent') ip = await assignPod(s, node, spec.namespace, spec.name, iface, spec.labels);
   else ip = podIp(node.block, new Set(s.pods.map((x) => x.ip)));
   if (!ip) throw new Error(`block ${node.block} of ${node.name} is full`);
   pod.ip = ip;
