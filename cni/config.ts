@@ -68,6 +68,8 @@ export interface NetConf {
   kubernetes?: { kubeconfig?: string; k8s_api_root?: string };
   prevResult?: Record<string, unknown>;
   runtimeConfig?: Record<string, unknown>;
+  /** Pod labels from `args.cni.labels` (CNI CONVENTIONS "Args in network config"). */
+  labels: Record<string, string>;
   /** Everything, verbatim, for passing on to the IPAM plugin. */
   raw: Record<string, unknown>;
 }
@@ -104,6 +106,7 @@ export function parseNetConf(stdin: string): NetConf {
   if (c.prevResult !== undefined && (typeof c.prevResult !== 'object' || c.prevResult === null)) bad('prevResult', 'an object');
   if (c.datastore_type !== undefined && c.datastore_type !== 'etcdv3')
     throw new CniError(CNI_CODES.invalidConfig, `datastore_type "${String(c.datastore_type)}" is not supported; use etcdv3`);
+  const labels = conventionLabels(c.args);
   return {
     cniVersion: cniVersion as string,
     name: (c.name as string | undefined) ?? 'k8s-pod-network',
@@ -120,8 +123,36 @@ export function parseNetConf(stdin: string): NetConf {
     kubernetes: c.kubernetes as NetConf['kubernetes'],
     prevResult: c.prevResult as Record<string, unknown> | undefined,
     runtimeConfig: c.runtimeConfig as Record<string, unknown> | undefined,
+    labels,
     raw: c,
   };
+}
+
+/**
+ * Labels a runtime passes in the network config as `"args": {"cni": {"labels": [{"key", "value"}]}}`
+ * (CNI CONVENTIONS.md). Calico reads pod labels from the Kubernetes API instead; a runtime without
+ * one (tortie-lab) uses this, so the WorkloadEndpoint carries the labels from its first write.
+ */
+export function conventionLabels(args: unknown): Record<string, string> {
+  const bad = (field: string, want: string): never => {
+    throw new CniError(CNI_CODES.invalidConfig, `network config field "${field}" must be ${want}`);
+  };
+  const out: Record<string, string> = {};
+  if (args === undefined) return out;
+  if (typeof args !== 'object' || args === null || Array.isArray(args)) return bad('args', 'an object');
+  const cni = (args as Record<string, unknown>).cni;
+  if (cni === undefined) return out;
+  if (typeof cni !== 'object' || cni === null || Array.isArray(cni)) return bad('args.cni', 'an object');
+  const list = (cni as Record<string, unknown>).labels;
+  if (list === undefined) return out;
+  if (!Array.isArray(list)) return bad('args.cni.labels', 'an array of {"key", "value"} objects');
+  list.forEach((item: unknown, i) => {
+    const o = (typeof item === 'object' && item !== null ? item : {}) as Record<string, unknown>;
+    if (!isStr(o.key) || o.key === '') bad(`args.cni.labels[${i}].key`, 'a non-empty string');
+    if (!isStr(o.value)) bad(`args.cni.labels[${i}].value`, 'a string');
+    out[o.key as string] = o.value as string;
+  });
+  return out;
 }
 
 /** Calico's flags are strings ("true"/"false") in the config; accept booleans too. */

@@ -40,7 +40,8 @@ async function add(conf: NetConf, env: CniEnv, procEnv: NodeJS.ProcessEnv, be: B
   const id = ident(conf, env, procEnv);
   const undo: (() => Promise<unknown>)[] = [];
   try {
-    let labels: Record<string, string> = {};
+    // The Kubernetes API is the source of pod labels when configured (Calico); else args.cni.labels.
+    let labels: Record<string, string> = conf.labels;
     if (conf.kubernetes?.kubeconfig && id.orchestrator === 'k8s') labels = (await readPod(conf.kubernetes.kubeconfig, id.namespace, id.pod)).labels;
     undo.push(() => execIpam(conf, env, 'DEL', procEnv));
     const ipamResult = decodeResult(await execIpam(conf, env, 'ADD', procEnv), `result of IPAM plugin ${conf.ipam.type}`);
