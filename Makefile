@@ -8,7 +8,7 @@ DEBIAN_COMMANDS := etcd etcdctl ip iptables ipset bird gobgpd tcpdump ping nc pg
 # The IPIP tests boot Debian's own kernel in qemu: this kernel has no ipip module.
 VM_PACKAGES := qemu-system-x86 linux-image-amd64 busybox-static
 
-.PHONY: deps debian-deps node-deps build demo test lint typecheck unit integration clean
+.PHONY: deps debian-deps vm-deps node-deps build demo test lint typecheck unit integration clean
 
 debian-deps:
 	@missing=""; for c in $(DEBIAN_COMMANDS); do command -v $$c >/dev/null 2>&1 || missing="$$missing $$c"; \
@@ -16,6 +16,15 @@ debian-deps:
 	if [ -n "$$missing" ]; then \
 	  echo "==> installing Debian packages (missing:$$missing)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(DEBIAN_PACKAGES) >/dev/null; \
+	fi
+
+# Only `make test` needs these (test/e2e/lab-ipip.test.ts); installed only when a piece is missing.
+vm-deps:
+	@missing=""; for c in qemu-system-x86_64 busybox cpio modinfo; do command -v $$c >/dev/null 2>&1 || missing="$$missing $$c"; done; \
+	ls /boot/vmlinuz-* >/dev/null 2>&1 || missing="$$missing kernel"; \
+	if [ -n "$$missing" ]; then \
+	  echo "==> installing the IPIP VM's packages (missing:$$missing)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(VM_PACKAGES) cpio kmod >/dev/null; \
 	fi
 
 node-deps: node_modules/.package-lock.json
@@ -41,7 +50,7 @@ integration: deps build
 	npx vitest run --project integration
 
 # The last line is the plain "N passed, N failed" summary CI reads.
-test: deps build lint typecheck
+test: deps vm-deps build lint typecheck
 	@mkdir -p .test-results
 	@status=0; npx vitest run --reporter=default --reporter=json --outputFile.json=.test-results/vitest.json || status=$$?; \
 	node -e 'const r=require("./.test-results/vitest.json"); console.log(`$${r.numPassedTests} passed, $${r.numFailedTests} failed, $${r.numPendingTests+r.numTodoTests} skipped`)' || true; \
