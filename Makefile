@@ -19,12 +19,13 @@ debian-deps:
 	fi
 
 # Only `make test` needs these (test/e2e/lab-ipip.test.ts); installed only when a piece is missing.
+# INITRD=No: the VM boots its own small initramfs; Debian's is not needed (its kernel hook skips it).
 vm-deps:
 	@missing=""; for c in qemu-system-x86_64 busybox cpio modinfo; do command -v $$c >/dev/null 2>&1 || missing="$$missing $$c"; done; \
 	ls /boot/vmlinuz-* >/dev/null 2>&1 || missing="$$missing kernel"; \
 	if [ -n "$$missing" ]; then \
 	  echo "==> installing the IPIP VM's packages (missing:$$missing)"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(VM_PACKAGES) cpio kmod >/dev/null; \
+	  apt-get update -qq && INITRD=No DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(VM_PACKAGES) cpio kmod >/dev/null; \
 	fi
 
 node-deps: node_modules/.package-lock.json
