@@ -1,0 +1,206 @@
+// Session plumbing of the speaker on loopback addresses (127.0.0.6x), observed from the outside:
+// a plain TCP listener standing in for a peer sees where we connect from (source address binding),
+// to which port (configurable peer port), what our OPEN says (graceful restart R and F bits), and
+// that a passive peer is never dialled; a raw client sees that we listen on the configured address
+// and port and refuse unconfigured sources. Then the restarting speaker's selection deferral: it
+// ends at every peer's End-of-RIB, or at the deferral timer when a peer stays away.
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { pino, type Logger } from 'pino';
+import { MessageFramer, decodeMessage, findCapability } from '../../bgp/codec/index.js';
+import type { OpenMessage } from '../../bgp/codec/types.js';
+import { Speaker, type PeerConfig, type SpeakerConfig } from '../../bgp/speaker.js';
+import type { RouteSinkEvent } from '../../bgp/types.js';
+import { waitFor } from '../harness/daemon.js';
+import { freePort } from '../harness/ports.js';
+
+const AS = 64512;
+const log = pino({ level: process.env.TORTIE_TEST_LOG ?? 'silent' });
+
+class Sink {
+  readonly installed = new Map<string, RouteSinkEvent>();
+  onRoute(ev: RouteSinkEvent): void {
+    const k = `${ev.prefix.address}/${ev.prefix.length}`;
+    if (ev.type === 'install') this.installed.set(k, ev);
+    else this.installed.delete(k);
+  }
+}
+
+/** A TCP listener standing in for a peer: records each connection and the first message on it. */
+class FakePeer {
+  readonly conns: Array<{ remoteAddress: string; first: Promise<OpenMessage> }> = [];
+  private readonly sockets: Socket[] = [];
+  private constructor(private readonly server: Server) {}
+
+  static async listen(host: string, port: number): Promise<FakePeer> {
+    const server = createServer();
+    const fp = new FakePeer(server);
+    server.on('connection', (s) => fp.onConnection(s));
+    await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, host, () => resolve()));
+    return fp;
+  }
+
+  private onConnection(s: Socket): void {
+    this.sockets.push(s);
+    const framer = new MessageFramer();
+    const first = new Promise<OpenMessage>((resolve, reject) => {
+      s.on('data', (chunk: Buffer) => {
+        const [frame] = framer.push(chunk);
+        if (!frame) return;
+        const m = decodeMessage(frame, { fourOctetAs: false });
+        if (m.ok && m.message.type === 'OPEN') resolve(m.message);
+        else reject(new Error('first message is not an OPEN'));
+      });
+    });
+    first.catch(() => undefined);
+    this.conns.push({ remoteAddress: (s.remoteAddress ?? '').replace(/^::ffff:/, ''), first });
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((r) => this.server.close(() => r()));
+  }
+}
+
+const base = (routerId: string, over: Partial<SpeakerConfig> = {}): SpeakerConfig => ({
+  asNumber: AS,
+  routerId,
+  listenPort: 0,
+  holdTime: 9,
+  connectRetryTime: 0.3,
+  connectRetryMax: 0.6,
+  errorWait: [0.3, 0.6],
+  ...over,
+});
+
+describe('speaker sessions on loopback', () => {
+  const cleanups: Array<() => Promise<void>> = [];
+  afterEach(async () => {
+    for (const c of cleanups.splice(0).reverse()) await c();
+  });
+  const started = async (cfg: SpeakerConfig, peers: PeerConfig[], sink = new Sink()): Promise<Speaker> => {
+    const s = new Speaker(cfg, sink, log);
+    cleanups.push(() => s.stop());
+    await s.start(peers);
+    return s;
+  };
+
+  it('dials the configured peer port from the configured source address; the OPEN carries GR without R/F bits', async () => {
+    const port = await freePort('127.0.0.62');
+    const fp = await FakePeer.listen('127.0.0.62', port);
+    cleanups.push(() => fp.close());
+    await started(base('127.0.0.61', { gracefulRestart: { restartTime: 90 } }), [{ address: '127.0.0.62', asNumber: AS, type: 'global', port, sourceAddress: '127.0.0.63' }]);
+    await waitFor('connection', async () => fp.conns[0]);
+    // Without binding, Linux would pick 127.0.0.1 for a loopback destination.
+    expect(fp.conns[0].remoteAddress).toBe('127.0.0.63');
+    const open = await fp.conns[0].first;
+    expect(open).toMatchObject({ myAs: AS, holdTime: 9, bgpId: '127.0.0.61' });
+    const gr = findCapability(open.capabilities, 64);
+    expect(gr).toMatchObject({ restartFlags: 0, restartTime: 90 });
+    expect(gr?.families.map((f) => [f.afi, f.forwardingState])).toEqual([
+      [1, false],
+      [2, false],
+    ]);
+  });
+
+  it('a restarting speaker advertises the R bit and forwarding state (F) for every family', async () => {
+    const port = await freePort('127.0.0.62');
+    const fp = await FakePeer.listen('127.0.0.62', port);
+    cleanups.push(() => fp.close());
+    await started(base('127.0.0.61', { gracefulRestart: { restartTime: 90, restarting: true, deferralTime: 60 } }), [
+      { address: '127.0.0.62', asNumber: AS, type: 'global', port, sourceAddress: '127.0.0.61' },
+    ]);
+    const open = await (await waitFor('connection', async () => fp.conns[0])).first;
+    const gr = findCapability(open.capabilities, 64);
+    expect(gr?.restartFlags).toBe(0x8);
+    expect(gr?.families.every((f) => f.forwardingState)).toBe(true);
+  });
+
+  it('a passive peer is never dialled', async () => {
+    const port = await freePort('127.0.0.62');
+    const fp = await FakePeer.listen('127.0.0.62', port);
+    cleanups.push(() => fp.close());
+    const s = await started(base('127.0.0.61'), [
+      { address: '127.0.0.62', asNumber: AS, type: 'mesh', port, sourceAddress: '127.0.0.61', passive: true },
+      { address: '127.0.0.64', asNumber: AS, type: 'mesh', port, sourceAddress: '127.0.0.61' },
+    ]);
+    // The active peer (nothing listens at .64) is retried several times meanwhile.
+    await new Promise((r) => setTimeout(r, 2000));
+    expect(fp.conns).toHaveLength(0);
+    const st = s.peerStatus();
+    expect(st.find((p) => p.address === '127.0.0.62')?.state).toBe('Active');
+    expect(st.find((p) => p.address === '127.0.0.64')?.info).toMatch(/connect failed/);
+  });
+
+  it('listens on the configured address and port; a configured peer gets our OPEN, others are refused', async () => {
+    const port = await freePort('127.0.0.65');
+    await started(base('127.0.0.65', { listenPort: port, listenAddresses: ['127.0.0.65'] }), [
+      { address: '127.0.0.66', asNumber: AS, type: 'global', passive: true },
+    ]);
+    const dial = (from: string): Promise<{ open?: OpenMessage; closed: boolean }> =>
+      new Promise((resolve, reject) => {
+        const sock = connect({ host: '127.0.0.65', port, localAddress: from });
+        const framer = new MessageFramer();
+        sock.on('data', (chunk: Buffer) => {
+          const [frame] = framer.push(chunk);
+          if (!frame) return;
+          const m = decodeMessage(frame, { fourOctetAs: false });
+          sock.destroy();
+          resolve({ open: m.ok && m.message.type === 'OPEN' ? m.message : undefined, closed: false });
+        });
+        sock.on('close', () => resolve({ closed: true }));
+        sock.on('error', reject);
+      });
+    expect((await dial('127.0.0.66')).open?.bgpId).toBe('127.0.0.65');
+    expect(await dial('127.0.0.67')).toEqual({ closed: true });
+  });
+
+  /** Events in order: A's log lines about selection, and installs seen by each sink. */
+  const recorder = (): { events: string[]; logger: Logger; sink: (who: string) => Sink } => {
+    const events: string[] = [];
+    const logger: Logger = pino({ level: 'info' }, {
+      write(line: string): void {
+        const o = JSON.parse(line) as { msg?: string; why?: string };
+        if (o.msg === 'graceful restart: running route selection') events.push(`selection: ${o.why ?? ''}`);
+      },
+    });
+    const sink = (who: string): Sink => {
+      const s = new Sink();
+      const on = s.onRoute.bind(s);
+      s.onRoute = (ev) => {
+        events.push(`${who} ${ev.type} ${ev.prefix.address}/${ev.prefix.length}`);
+        on(ev);
+      };
+      return s;
+    };
+    return { events, logger, sink };
+  };
+
+  const restartPair = async (n: number, deferralTime: number, extraPeers: PeerConfig[]) => {
+    const [A, B] = [`127.0.0.${n}`, `127.0.0.${n + 1}`];
+    const port = await freePort(A);
+    const rec = recorder();
+    const cfg = { listenPort: port, families: [4 as const] };
+    const b = await started(base(B, { ...cfg, listenAddresses: [B] }), [{ address: A, asNumber: AS, type: 'global', port, sourceAddress: B }], rec.sink('B'));
+    b.announce([{ family: 4, address: `10.${n}.2.0`, length: 26 }]);
+    const a = new Speaker(base(A, { ...cfg, listenAddresses: [A], gracefulRestart: { restarting: true, deferralTime } }), rec.sink('A'), rec.logger);
+    cleanups.push(() => a.stop());
+    await a.start([{ address: B, asNumber: AS, type: 'global', port, sourceAddress: A }, ...extraPeers]);
+    a.announce([{ family: 4, address: `10.${n}.1.0`, length: 26 }]);
+    return rec.events;
+  };
+
+  it('restarting: selection waits for End-of-RIB from every peer, then runs (before the deferral timer)', async () => {
+    const events = await restartPair(71, 120, []);
+    await waitFor('routes both ways', async () => (events.includes('A install 10.71.2.0/26') && events.includes('B install 10.71.1.0/26') ? true : undefined), 20_000);
+    // Nothing was installed here or sent to B before selection ran, and End-of-RIB ended the wait.
+    expect(events[0]).toBe('selection: End-of-RIB received from all peers');
+  });
+
+  it('restarting: a peer that stays away is covered by the deferral timer; nothing is selected or sent before it', async () => {
+    // Nothing ever answers at .75: its End-of-RIB never comes.
+    const events = await restartPair(73, 3, [{ address: '127.0.0.75', asNumber: AS, type: 'global', port: 1, sourceAddress: '127.0.0.73' }]);
+    await waitFor('routes both ways', async () => (events.includes('A install 10.73.2.0/26') && events.includes('B install 10.73.1.0/26') ? true : undefined), 30_000);
+    expect(events[0]).toBe('selection: deferral timer expired');
+  });
+});
