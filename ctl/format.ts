@@ -71,6 +71,16 @@ const nodeASN: Column = {
   },
 };
 
+/** "used/size" of an IPAM block. */
+function inUse(s: Spec): Cell {
+  const a = s.allocations;
+  return Array.isArray(a) ? `${a.filter((x) => x !== null).length}/${a.length}` : '';
+}
+
+function handleCount(s: Spec): Cell {
+  return Object.values(sub(s, 'block')).reduce<number>((n, v) => n + (typeof v === 'number' ? v : 0), 0);
+}
+
 interface KindTable {
   ps: Column[];
   wide: Column[];
@@ -113,8 +123,13 @@ const TABLES: Record<string, KindTable> = {
     ps: [{ header: 'WORKLOAD', cell: (r, s) => (s.workload as string) || (s.pod as string) || r.metadata.name }, col('NODE', 'node'), col('NETWORKS', 'ipNetworks'), col('INTERFACE', 'interfaceName')],
     wide: [name, { header: 'WORKLOAD', cell: (_r, s) => (s.workload as string) || (s.pod as string) }, col('NODE', 'node'), col('NETWORKS', 'ipNetworks'), col('INTERFACE', 'interfaceName'), col('PROFILES', 'profiles')],
   },
-  IPAMBlock: { ps: [name, col('CIDR', 'cidr')], wide: [name, col('CIDR', 'cidr'), col('AFFINITY', 'affinity')] },
-  BlockAffinity: { ps: [name, col('NODE', 'node'), col('CIDR', 'cidr')], wide: [name, col('NODE', 'node'), col('CIDR', 'cidr'), col('STATE', 'state')] },
+  IPAMBlock: {
+    ps: [name, col('CIDR', 'cidr'), col('AFFINITY', 'affinity')],
+    wide: [name, col('CIDR', 'cidr'), col('AFFINITY', 'affinity'), { header: 'IN USE', cell: (_r, s) => inUse(s) }, col('DELETED', 'deleted')],
+  },
+  IPAMHandle: { ps: [name, { header: 'IPS', cell: (_r, s) => handleCount(s) }], wide: [name, { header: 'IPS', cell: (_r, s) => handleCount(s) }, { header: 'BLOCKS', cell: (_r, s) => Object.keys(sub(s, 'block')).join(',') }] },
+  IPAMConfig: { ps: [name, col('STRICTAFFINITY', 'strictAffinity'), col('AUTOALLOCATEBLOCKS', 'autoAllocateBlocks'), col('MAXBLOCKSPERHOST', 'maxBlocksPerHost')], wide: [] },
+  BlockAffinity: { ps: [name, col('NODE', 'node'), col('CIDR', 'cidr'), col('STATE', 'state')], wide: [] },
 };
 
 /** A table for any kind: calicoctl's columns where it has them, NAME otherwise; -A adds NAMESPACE. */

@@ -67,6 +67,13 @@ export interface ClientOptions {
 
 export const DEFAULT_NAMESPACE = 'default';
 
+/**
+ * IPAM writes these itself under /calico/ipam/v2/ (with sequence numbers and the block index); a copy
+ * written under /calico/resources/v3/ would be ignored by IPAM and mislead whoever reads it.
+ */
+const IPAM_MANAGED_KINDS = new Set(['IPAMBlock', 'BlockAffinity', 'IPAMHandle']);
+const IPAM_MANAGED_MESSAGE = 'is kept by IPAM under /calico/ipam/v2/ and is read-only here; use `tortiectl ipam release` or `tortiectl ipam gc`';
+
 export class ResourceClient {
   private readonly model: ResourceModel;
   private readonly now: () => Date;
@@ -136,6 +143,7 @@ export class ResourceClient {
 
   async delete(kind: string, name: string, opts: { namespace?: string; resourceVersion?: string } = {}): Promise<Resource> {
     const info = this.kind(kind);
+    if (IPAM_MANAGED_KINDS.has(info.kind)) throw new DatastoreError('Invalid', `${info.kind} ${IPAM_MANAGED_MESSAGE}`);
     const key = this.key(info, name, opts.namespace);
     const rev = opts.resourceVersion === undefined ? undefined : parseRevision(opts.resourceVersion, 'metadata.resourceVersion');
     try {
@@ -155,6 +163,7 @@ export class ResourceClient {
       const errors: FieldError[] = [];
       if (!info) errors.push({ path: 'kind', message: id.kind ? `unknown resource kind '${id.kind}'` : 'required' });
       if (!id.name) errors.push({ path: 'metadata.name', message: 'required' });
+      if (info && IPAM_MANAGED_KINDS.has(info.kind)) errors.push({ path: 'kind', message: `${info.kind} ${IPAM_MANAGED_MESSAGE}` });
       if (errors.length || !info) {
         docErrors.push({ index: i + 1, kind: id.kind, name: id.name, errors });
         return;
@@ -212,6 +221,11 @@ export class ResourceClient {
     const valid: { index: number; info: KindInfo; resource: Resource; key: string; resourceVersion?: string }[] = [];
     inputs.forEach((input, i) => {
       const id = identify(input);
+      const managed = id.kind ? this.model.lookupKind(id.kind) : undefined;
+      if (managed && IPAM_MANAGED_KINDS.has(managed.kind)) {
+        docErrors.push({ index: i + 1, kind: id.kind, name: id.name, errors: [{ path: 'kind', message: `${managed.kind} ${IPAM_MANAGED_MESSAGE}` }] });
+        return;
+      }
       const res = this.model.validateResource(input);
       if (!res.ok) {
         docErrors.push({ index: i + 1, kind: id.kind, name: id.name, errors: res.errors });

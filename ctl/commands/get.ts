@@ -5,6 +5,7 @@ import type { ResourceClient } from '../../datastore/client.js';
 import type { Resource } from '../../datastore/model/resource.js';
 import type { CtlContext } from '../context.js';
 import { UsageError } from '../errors.js';
+import { isIpamViewKind, listIpamView } from '../ipam-views.js';
 import { OUTPUT_FORMATS, toJson, toTable, toYaml, type OutputFormat } from '../format.js';
 
 const DEFAULT_AS = 64512;
@@ -41,7 +42,19 @@ export function registerGet(program: Command, ctx: CtlContext): void {
       const namespace = info.namespaced ? (opts.allNamespaces ? undefined : opts.namespace || 'default') : undefined;
       let items: Resource[];
       let revision: number | undefined;
-      if (names.length) {
+      if (isIpamViewKind(info.kind)) {
+        // IPAM's own records, read from /calico/ipam/v2/ (see ipam-views.ts).
+        const l = await listIpamView(client.backend, info.kind);
+        revision = l.revision;
+        items = l.items;
+        if (names.length) {
+          items = names.map((n) => {
+            const r = l.items.find((x) => x.metadata.name === n);
+            if (!r) throw new DatastoreError('NotFound', `resource does not exist: ${info.kind}(${n})`);
+            return r;
+          });
+        }
+      } else if (names.length) {
         items = [];
         for (const n of names) items.push(await client.get(info.kind, n, namespace));
       } else {

@@ -23,6 +23,7 @@ export const ipamBlockSpecSchema = z
       .default([]),
     deleted: z.boolean().default(false),
     sequenceNumber: z.number().int().min(0).optional(),
+    sequenceNumberForAllocation: z.record(z.number().int().min(0)).optional(),
   })
   .strict();
 
