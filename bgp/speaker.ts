@@ -7,6 +7,7 @@ import { endOfRib, isEndOfRib, packUpdates, type RouteGroup } from './codec/inde
 import type { AfiSafi, UpdateMessage } from './codec/types.js';
 import { BgpSession } from './fsm/session.js';
 import type { NegotiatedSession } from './fsm/types.js';
+import { DEFAULT_MRAI_MS } from './rib/mrai.js';
 import { AttrInterner } from './speaker/intern.js';
 import { best, exportRoute, type Candidate } from './speaker/select.js';
 import type { OriginatedRoute, PeerConfig, PeerStatus, RouteStatus, SpeakerConfig } from './speaker/types.js';
@@ -29,6 +30,8 @@ interface Peer {
   adjOut: Map<string, string>;
   pending: Set<string>;
   flushScheduled: boolean;
+  /** When the last batch of changes started going out (MRAI), ms. */
+  lastBatchAt?: number;
   eorFrom: Set<string>;
   /** Peer restarting (helper): stale timer. */
   staleTimer?: NodeJS.Timeout;
@@ -377,14 +380,23 @@ export class Speaker {
     void k;
   }
 
-  private scheduleFlush(p: Peer): void {
+  /**
+   * Changes go out on the next event-loop turn, or — with a minimum route advertisement interval
+   * (config.mraiMs, default 0 like BIRD and GoBGP) — no sooner than that after the previous batch,
+   * so churn inside the interval collapses into one UPDATE per prefix. The remaining chunks of a
+   * batch in progress (`more`) are never held back.
+   */
+  private scheduleFlush(p: Peer, more = false): void {
     if (p.flushScheduled) return;
     p.flushScheduled = true;
-    // Batching on the next turn is our minimum route advertisement interval (0 s, like BIRD).
-    setImmediate(() => {
+    const run = (): void => {
       p.flushScheduled = false;
+      if (!more) p.lastBatchAt = Date.now();
       this.flush(p);
-    });
+    };
+    const wait = more ? 0 : (p.lastBatchAt ?? -Infinity) + (this.config.mraiMs ?? DEFAULT_MRAI_MS.ibgp) - Date.now();
+    if (wait > 0) setTimeout(run, wait).unref();
+    else setImmediate(run);
   }
 
   private exportFor(p: Peer, k: string): { attrs: PathAttributes; nextHop: string } | undefined {
@@ -436,7 +448,7 @@ export class Speaker {
       }
       g.prefixes.push(c.prefix);
     }
-    if (p.pending.size) this.scheduleFlush(p);
+    if (p.pending.size) this.scheduleFlush(p, true);
     if (groups.size || withdrawals.length) {
       try {
         p.session.sendRaw(packUpdates([...groups.values()], withdrawals, ctx));

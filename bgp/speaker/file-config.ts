@@ -45,6 +45,7 @@ export const fileConfigSchema = z
     connectRetryMax: z.number().positive().optional(),
     errorWait: z.tuple([z.number().positive(), z.number().positive()]).optional(),
     families: z.array(z.union([z.literal(4), z.literal(6)])).optional(),
+    mraiMs: z.number().int().min(0).optional(),
     gracefulRestart: z
       .object({ restartTime: z.number().int().min(1).max(4095).optional(), restarting: z.boolean().optional(), deferralTime: z.number().positive().optional() })
       .strict()

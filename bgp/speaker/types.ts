@@ -44,6 +44,8 @@ export interface SpeakerConfig {
   connectRetryMax?: number;
   errorWait?: [number, number];
   gracefulRestart?: GracefulRestartConfig;
+  /** Minimum route advertisement interval, ms (default 0: send on the next turn, like BIRD and GoBGP). */
+  mraiMs?: number;
   /** Families to negotiate: 4 and/or 6 (default both). */
   families?: Array<4 | 6>;
 }

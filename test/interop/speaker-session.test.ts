@@ -203,4 +203,40 @@ describe('speaker sessions on loopback', () => {
     await waitFor('routes both ways', async () => (events.includes('A install 10.73.2.0/26') && events.includes('B install 10.73.1.0/26') ? true : undefined), 30_000);
     expect(events[0]).toBe('selection: deferral timer expired');
   });
+  it('MRAI: churn inside the interval reaches the peer as one change per prefix; without it every change goes out', async () => {
+    const churn = async (n: number, mraiMs: number): Promise<string[]> => {
+      const [A, B] = [`127.0.0.${n}`, `127.0.0.${n + 1}`];
+      const port = await freePort(A);
+      const seen: string[] = [];
+      const sb = new Sink();
+      const on = sb.onRoute.bind(sb);
+      sb.onRoute = (ev) => {
+        seen.push(ev.type);
+        on(ev);
+      };
+      const cfg = { listenPort: port, families: [4 as const] };
+      const a = await started(base(A, { ...cfg, listenAddresses: [A], mraiMs }), [{ address: B, asNumber: AS, type: 'global', port, sourceAddress: A }]);
+      await started(base(B, { ...cfg, listenAddresses: [B] }), [{ address: A, asNumber: AS, type: 'global', port, sourceAddress: B }], sb);
+      await waitFor('session', async () => (a.peerStatus()[0]?.state === 'Established' ? true : undefined));
+      const x = { family: 4 as const, address: `10.${n}.0.0`, length: 24 };
+      a.announce([x]);
+      await waitFor('first announcement', async () => sb.installed.get(`10.${n}.0.0/24`));
+      // Ten flaps, each on its own event-loop turn, ending withdrawn then announced again.
+      for (let i = 0; i < 10; i++) {
+        if (i % 2 === 0) a.withdraw([x]);
+        else a.announce([x]);
+        await new Promise((r) => setTimeout(r, 30));
+      }
+      a.announce([x]);
+      await waitFor('settled', async () => (sb.installed.has(`10.${n}.0.0/24`) && a.peerStatus()[0]?.prefixesAdvertised === 1 ? true : undefined), 30_000);
+      await new Promise((r) => setTimeout(r, mraiMs + 200));
+      return seen;
+    };
+    const without = await churn(81, 0);
+    const withMrai = await churn(83, 5000);
+    // Without an interval the peer saw the flaps; with one, the first announcement and at most one batch.
+    expect(without.length).toBeGreaterThan(4);
+    expect(withMrai.length).toBeLessThanOrEqual(3);
+    expect(withMrai[0]).toBe('install');
+  });
 });
