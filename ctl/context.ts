@@ -5,6 +5,8 @@ import { createBackend } from '../datastore/backends/index.js';
 import { ResourceClient } from '../datastore/client.js';
 import { loadDatastoreConfig } from '../datastore/config.js';
 
+export const CTL_CALL_TIMEOUT_MS = 3000;
+
 export interface Output {
   write(text: string): void;
 }
@@ -27,7 +29,12 @@ export class CtlContext {
   client(): ResourceClient {
     if (!this.resourceClient) {
       const config = loadDatastoreConfig({ configFile: this.globals().config, env: this.env });
-      this.backend = createBackend(config);
+      // A config that was read with a guess (flat calicoApiConfig, etcdv2, TLS files with http) still
+      // works, but the person should know what was assumed.
+      for (const w of config.warnings) this.err.write(`warning: ${w}\n`);
+      // 3 s per call leaves room for Node's start-up inside the promised 5 s for an unreachable etcd
+      // (a silent endpoint otherwise took 4 s + start-up ≈ 5.9 s).
+      this.backend = createBackend(config, { callTimeoutMs: CTL_CALL_TIMEOUT_MS });
       this.resourceClient = new ResourceClient(this.backend);
     }
     return this.resourceClient;

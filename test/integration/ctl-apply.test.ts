@@ -2,9 +2,12 @@
 // v3 documents lands at Calico's keys; get -o yaml re-applies unchanged; every bad input exits
 // non-zero with a clear message and leaves the store byte-for-byte unchanged.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EtcdBackend } from '../../datastore/backends/etcd.js';
+import { IpamClient } from '../../ipam/allocator.js';
 import { startEtcd, type EtcdServer } from '../harness/etcd.js';
 import { freePort } from '../harness/ports.js';
 import { ROOT, ctl, ensureBuilt, etcdGetPrefix, snapshot } from './ctl-helpers.js';
@@ -113,6 +116,26 @@ describe('tortiectl apply against etcd', () => {
   });
 });
 
+describe('tortiectl get of IPAM records', () => {
+  it('lists the blocks, affinities and handles IPAM wrote, and refuses to write them back', async () => {
+    const be = new EtcdBackend({ endpoints: [etcd.endpoint] });
+    try {
+      await new IpamClient(be).autoAssign({ handleId: 'k8s-pod-network.ctl1', hostname: 'ctl-node', num4: 2, ipv4Pools: ['10-200-0-0-16'] });
+    } finally {
+      await be.close();
+    }
+    const blocks = await ctl(['get', 'ipamblocks', '-o', 'wide'], { env });
+    expect(blocks.stdout).toMatch(/^NAME\s+CIDR\s+AFFINITY\s+IN USE\s+DELETED\n10-200-0-0-26\s+10\.200\.0\.0\/26\s+host:ctl-node\s+2\/64\s+false\n$/);
+    const affs = await ctl(['get', 'blockaffinities'], { env });
+    expect(affs.stdout).toMatch(/ctl-node-10-200-0-0-26\s+ctl-node\s+10\.200\.0\.0\/26\s+confirmed/);
+    const handles = await ctl(['get', 'ipamhandles'], { env });
+    expect(handles.stdout).toMatch(/k8s-pod-network\.ctl1\s+2\n/);
+    const y = await ctl(['get', 'ipamblock', '10-200-0-0-26', '-o', 'yaml'], { env });
+    expect(y.stdout).toMatch(/^apiVersion: projectcalico.org\/v3\nkind: IPAMBlock\n/);
+    await expectRejectedUnchanged(['apply', '-f', '-'], /IPAMBlock is kept by IPAM under \/calico\/ipam\/v2\/ and is read-only here/, y.stdout);
+  });
+});
+
 describe('tortiectl rejects bad input and writes nothing', () => {
   const good = `apiVersion: projectcalico.org/v3
 kind: IPPool
@@ -215,6 +238,35 @@ describe('tortiectl failures a person can act on', () => {
     expect(w.timedOut).toBe(false);
     expect(w.code).toBe(1);
     expect(w.stderr).toContain(`127.0.0.1:${port}`);
+  });
+
+  it('an endpoint that accepts but never answers: exit 1 naming it and the 3 s budget, no hang', async () => {
+    const sockets = new Set<Socket>();
+    const silent = createServer((sock) => {
+      sockets.add(sock);
+      sock.on('error', () => {});
+    });
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const port = (silent.address() as AddressInfo).port;
+    try {
+      // The budget (not the wall clock, which depends on machine load) is what keeps this under 5 s.
+      const r = await ctl(['get', 'ippools'], { env: { ETCD_ENDPOINTS: `http://127.0.0.1:${port}` }, timeoutMs: 15_000 });
+      expect(r.timedOut).toBe(false);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(new RegExp(`127\\.0\\.0\\.1:${port}.*no answer within 3000 ms; check that etcd is running`));
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+    } finally {
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => silent.close(r));
+    }
+  });
+
+  it("a config read with a guess says so: the seed's flat calicoApiConfig warns and still works", async () => {
+    const cfg = file('flat.cfg', `apiVersion: v1\nkind: calicoApiConfig\nmetadata:\nspec:\netcdEndpoints: ${etcd.endpoint}\n`);
+    const r = await ctl(['--config', cfg, 'get', 'ippools'], { env });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe(`warning: ${cfg}: etcdEndpoints should be indented under spec; read them as spec fields\n`);
+    expect(r.stdout).toMatch(/^NAME\s+CIDR\s+SELECTOR\n/);
   });
 
   it('usage errors exit 2', async () => {
