@@ -1,5 +1,5 @@
-// Agent mode: tortie-node runs in each host namespace against the lab's etcd, and pods get their
-// addresses and WorkloadEndpoints the way the CNI plugin would, from inside their host.
+// Agent mode: tortie-node runs in each host namespace against the lab's etcd, and the
+// pods come from the real CNI plugin (cni.ts).
 import { spawn } from 'node:child_process';
 import { openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -73,21 +73,11 @@ export async function waitReady(s: LabState, log: (l: string) => void, timeoutMs
   }
 }
 
-/** The CNI plugin's datastore half for a lab pod, run inside its host. Returns the address. */
-export async function assignPod(s: LabState, node: LabNode, namespace: string, pod: string, iface: string, labels: Record<string, string> = {}): Promise<string> {
-  const out = await nsExec(node.ns, ['env', ...Object.entries(datastoreEnv(s)).map(([k, v]) => `${k}=${v}`), ...entryCommand('lab/ds-shim'), 'add', node.name, namespace, pod, iface, JSON.stringify(labels)]);
-  return out.trim();
-}
-
 /** The namespace's Profile kns.NAME with its labels, written from a host (where etcd is reachable). */
 export async function writeNamespaceProfile(s: LabState, name: string, labels: Record<string, string>): Promise<void> {
   const host = s.nodes[0];
   if (!host) throw new Error('the lab has no hosts to reach etcd from');
   await nsExec(host.ns, ['env', ...Object.entries(datastoreEnv(s)).map(([k, v]) => `${k}=${v}`), ...entryCommand('lab/ds-shim'), 'namespace', name, JSON.stringify(labels)]);
-}
-
-export async function releasePod(s: LabState, node: LabNode, namespace: string, pod: string): Promise<void> {
-  await nsExec(node.ns, ['env', ...Object.entries(datastoreEnv(s)).map(([k, v]) => `${k}=${v}`), ...entryCommand('lab/ds-shim'), 'del', node.name, namespace, pod]);
 }
 
 /** Pids of tortie-node in a host namespace (found by its entry point on the command line). */

@@ -1,6 +1,6 @@
 // tortie-lab: builds a local cluster in network namespaces. The README's main job.
 import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { entryCommand } from './routing.js';
 import { Command, InvalidArgumentError } from 'commander';
 import { formatMatrix, pingMatrix } from './ping.js';
 import { collectStatus, formatStatus } from './status.js';
@@ -92,8 +92,8 @@ program
   .argument('[args...]')
   .action((args: string[]) => {
     const s = requireState();
-    const ctl = fileURLToPath(new URL('../../bin/tortiectl', import.meta.url));
-    const r = spawnSync('ip', ['netns', 'exec', s.etcdNs, process.execPath, ctl, ...args], { stdio: 'inherit', env: { ...process.env, DATASTORE_TYPE: 'etcdv3', ETCD_ENDPOINTS: s.etcdEndpoint } });
+    // entryCommand: dist when built, the source under tsx otherwise (tests run the lab from source).
+    const r = spawnSync('ip', ['netns', 'exec', s.etcdNs, ...entryCommand('ctl/main'), ...args], { stdio: 'inherit', env: { ...process.env, DATASTORE_TYPE: 'etcdv3', ETCD_ENDPOINTS: s.etcdEndpoint } });
     process.exitCode = r.status ?? 1;
   });
 

@@ -23,6 +23,8 @@ export interface LabPod {
   ip: string;
   iface: string;
   labels: Record<string, string>;
+  /** Agent mode: the CNI_CONTAINERID the pod was added with (DEL needs the same). */
+  containerId?: string;
 }
 
 export interface LabAttached {

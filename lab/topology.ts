@@ -4,7 +4,8 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, openSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { caliName, ETCD_IP, hostIp, nodeBlock, podIp, POOL_CIDR, routerIp, vtepMac } from './addressing.js';
-import { assignPod, releasePod, startNodeAgent, waitEtcd, waitReady, writeNamespaceProfile } from './agents.js';
+import { startNodeAgent, waitEtcd, waitReady, writeNamespaceProfile } from './agents.js';
+import { cniAdd, cniDel, newContainerId, writeNetConfs } from './cni.js';
 import { pingMatrix } from './ping.js';
 import { programAll, programNode } from './routing.js';
 import { addNs, delNs, killNsProcesses, listNamespaces, nsExec, sysctl, vethBetween } from './sh.js';
@@ -112,9 +113,15 @@ export async function up(o: UpOptions): Promise<LabState> {
     saveState(s);
     o.log(`==> tortie-node started on ${s.nodes.length} hosts (${o.encap === 'vxlan' ? 'VXLAN' : 'BGP full mesh'})`);
     await waitReady(s, o.log);
+    writeNetConfs(s);
   }
-  for (const node of s.nodes) {
-    for (let k = 1; k <= o.podsPerNode; k++) await addPod(s, { name: `pod-${node.name}-${k}`, namespace: 'default', node: node.name, labels: {} }, false);
+  // Hosts in parallel (each claims its own block), a host's pods one after another.
+  if (o.podsPerNode) {
+    await Promise.all(s.nodes.map(async (node) => {
+      for (let k = 1; k <= o.podsPerNode; k++) await addPod(s, { name: `pod-${node.name}-${k}`, namespace: 'default', node: node.name, labels: {} }, false);
+    }));
+    const order = (p: LabPod): number => s.nodes.findIndex((n) => n.name === p.node);
+    s.pods.sort((a, b) => order(a) - order(b) || a.name.localeCompare(b.name, 'en', { numeric: true }));
   }
   if (o.podsPerNode) o.log(`==> ${s.pods.length} pods`);
   if (s.mode === 'agent' && s.pods.length > 1) {
@@ -152,15 +159,23 @@ export async function addPod(s: LabState, spec: PodSpec, program = true): Promis
   const node = spec.node ? s.nodes.find((n) => n.name === spec.node) : [...s.nodes].sort((a, b) => count(s, a) - count(s, b))[0];
   if (!node) throw new Error(spec.node ? `no node named ${spec.node}` : 'the lab has no nodes');
   const idx = s.pods.length;
-  const iface = caliName(`${node.name}/${spec.namespace}/${spec.name}`);
-  const pod: LabPod = { name: spec.name, namespace: spec.namespace, node: node.name, ns: `${s.prefix}p${idx}-${spec.name}`.slice(0, 60), ip: '', iface, labels: spec.labels };
-  await addNs(pod.ns);
-  s.pods.push(pod);
+  const pod: LabPod = { name: spec.name, namespace: spec.namespace, node: node.name, ns: `${s.prefix}p${idx}-${spec.name}`.slice(0, 60), ip: '', iface: '', labels: spec.labels };
+  s.pods.push(pod); // recorded before anything is made, so `down` finds it after a failure
   saveState(s);
+  await addNs(pod.ns);
+  if (s.mode === 'agent') {
+    // As a kubelet would: the runtime made the sandbox's netns, the CNI plugin does the rest.
+    pod.containerId = newContainerId();
+    saveState(s);
+    const r = await cniAdd(s, node, pod as LabPod & { containerId: string });
+    pod.ip = r.ip;
+    pod.iface = r.iface;
+    saveState(s);
+    return pod;
+  }
+  pod.iface = caliName(`${node.name}/${spec.namespace}/${spec.name}`);
   await vethBetween(node.ns, pod.iface, pod.ns, 'eth0');
-  let ip: string | undefined;
-  if (s.mode === 'agent') ip = await assignPod(s, node, spec.namespace, spec.name, iface, spec.labels);
-  else ip = podIp(node.block, new Set(s.pods.map((x) => x.ip)));
+  const ip = podIp(node.block, new Set(s.pods.map((x) => x.ip)));
   if (!ip) throw new Error(`block ${node.block} of ${node.name} is full`);
   pod.ip = ip;
   saveState(s);
@@ -184,7 +199,7 @@ export async function delPod(s: LabState, name: string, namespace: string): Prom
   const pod = s.pods.find((x) => x.name === name && x.namespace === namespace);
   if (!pod) throw new Error(`no pod ${namespace}/${name}`);
   const host = s.nodes.find((n) => n.name === pod.node);
-  if (s.mode === 'agent' && host) await releasePod(s, host, namespace, name);
+  if (s.mode === 'agent' && host && pod.containerId) await cniDel(s, host, { ...pod, containerId: pod.containerId });
   await delNs(pod.ns); // the host-side veth goes with it
   s.pods = s.pods.filter((x) => x !== pod);
   saveState(s);

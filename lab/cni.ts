@@ -1,0 +1,119 @@
+// Lab pods through the real CNI plugins, run the way a container runtime on the host runs them:
+// `ip netns exec <host> tortie` with the CNI_* environment, a calico.conf-style network config on
+// stdin (the lab's etcd, this host's node name), CNI_PATH holding tortie and tortie-ipam. Pod
+// labels travel in the config as `args.cni.labels` (CNI conventions), so the plugin writes them into
+// the WorkloadEndpoint with everything else — there is no Kubernetes API for it to ask.
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { entryCommand } from './routing.js';
+import { stateDir, type LabNode, type LabState } from './state.js';
+
+const PLUGINS = ['tortie', 'tortie-ipam'] as const;
+
+/** Pod MTU: the tunnel's overhead comes off the fabric's 1500 (the tunnels' own MTUs are smaller still). */
+export function podMtu(s: Pick<LabState, 'encap'>): number {
+  return s.encap === 'vxlan' ? 1410 : s.encap === 'ipip' ? 1440 : 1500;
+}
+
+/** The network config, as /etc/cni/net.d/10-calico.conf would hold it on this host. */
+export function netConf(s: LabState, node: LabNode): Record<string, unknown> {
+  return {
+    cniVersion: '1.0.0',
+    name: 'k8s-pod-network',
+    type: 'tortie',
+    datastore_type: 'etcdv3',
+    etcd_endpoints: s.etcdEndpoint,
+    log_level: 'info',
+    nodename: node.name,
+    mtu: podMtu(s),
+    ipam: { type: 'calico-ipam' }, // answered by tortie-ipam, as in a calico.conf from a tutorial
+  };
+}
+
+/** CNI_PATH: the repository's bin/ when built (bin/tortie runs dist/), else tsx wrappers (tests). */
+export function cniPath(): string {
+  const built = entryCommand('cni/tortie').length === 2;
+  if (built) return fileURLToPath(new URL('../../bin', import.meta.url));
+  const dir = join(stateDir(), 'cni-bin');
+  if (!existsSync(join(dir, 'tortie-ipam'))) {
+    mkdirSync(dir, { recursive: true });
+    chmodSync(dir, 0o755);
+    for (const name of PLUGINS) {
+      const [node, , , entry] = entryCommand(`cni/${name}`);
+      // An absolute loader path: the runtime may call the plugin from any working directory.
+      const loader = fileURLToPath(new URL('../node_modules/tsx/dist/loader.mjs', import.meta.url));
+      writeFileSync(join(dir, name), `#!/bin/sh\nexec ${node} --import file://${loader} ${entry}\n`, { mode: 0o755 });
+    }
+  }
+  return dir;
+}
+
+/** Writes each host's config where a user can read it (state dir, cni/<node>.conf). */
+export function writeNetConfs(s: LabState): void {
+  const dir = join(stateDir(), 'cni');
+  mkdirSync(dir, { recursive: true });
+  for (const n of s.nodes) writeFileSync(join(dir, `${n.name}.conf`), `${JSON.stringify(netConf(s, n), null, 2)}\n`);
+}
+
+export interface CniPod {
+  name: string;
+  namespace: string;
+  /** The pod's network namespace name. */
+  ns: string;
+  containerId: string;
+  labels: Record<string, string>;
+}
+
+export const newContainerId = (): string => randomBytes(32).toString('hex');
+
+interface CniOutput {
+  code?: number;
+  msg?: string;
+  ips?: { address?: string }[];
+  interfaces?: { name?: string; sandbox?: string }[];
+}
+
+function runPlugin(s: LabState, node: LabNode, command: 'ADD' | 'DEL', pod: CniPod): Promise<CniOutput | undefined> {
+  const conf = { ...netConf(s, node), args: { cni: { labels: Object.entries(pod.labels).map(([key, value]) => ({ key, value })) } } };
+  const path = cniPath();
+  const env = {
+    PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
+    CNI_COMMAND: command,
+    CNI_CONTAINERID: pod.containerId,
+    CNI_NETNS: `/run/netns/${pod.ns}`,
+    CNI_IFNAME: 'eth0',
+    CNI_PATH: path,
+    CNI_ARGS: `IgnoreUnknown=1;K8S_POD_NAMESPACE=${pod.namespace};K8S_POD_NAME=${pod.name};K8S_POD_INFRA_CONTAINER_ID=${pod.containerId}`,
+  };
+  return new Promise((resolve, reject) => {
+    const child = execFile('ip', ['netns', 'exec', node.ns, join(path, 'tortie')], { env, encoding: 'utf8' }, (err, stdout, stderr) => {
+      let out: CniOutput | undefined;
+      try {
+        out = stdout.trim() ? (JSON.parse(stdout) as CniOutput) : undefined;
+      } catch {
+        out = undefined;
+      }
+      const what = `CNI ${command} for pod ${pod.namespace}/${pod.name} on ${node.name}`;
+      if (err) reject(new Error(`${what} failed: ${out?.msg ?? (stderr.trim() || err.message)}${out?.code ? ` (CNI error ${out.code})` : ''}`));
+      else resolve(out);
+    });
+    child.stdin?.end(JSON.stringify(conf));
+  });
+}
+
+/** CNI ADD: the plugin makes the veth pair, assigns the address and writes the WorkloadEndpoint. */
+export async function cniAdd(s: LabState, node: LabNode, pod: CniPod): Promise<{ ip: string; iface: string }> {
+  const out = await runPlugin(s, node, 'ADD', pod);
+  const ip = out?.ips?.[0]?.address?.split('/')[0];
+  const iface = out?.interfaces?.find((i) => !i.sandbox)?.name;
+  if (!ip || !iface) throw new Error(`CNI ADD for pod ${pod.namespace}/${pod.name}: result without an address or host interface: ${JSON.stringify(out)}`);
+  return { ip, iface };
+}
+
+/** CNI DEL: removes the WorkloadEndpoint, the interfaces and the address (idempotent). */
+export async function cniDel(s: LabState, node: LabNode, pod: CniPod): Promise<void> {
+  await runPlugin(s, node, 'DEL', pod);
+}
