@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import type { Backend } from '../datastore/backend.js';
 import { EtcdBackend } from '../datastore/backends/etcd.js';
+import { parseEndpoints } from '../datastore/config.js';
 import { CNI_CODES, CniError } from './errors.js';
 import type { NetConf } from './config.js';
 
@@ -14,12 +15,35 @@ function readPem(field: string, path: string | undefined): Buffer | undefined {
   }
 }
 
+/** TLS file paths from the config keys, else calicoctl's variables (and the seed's ETCD_CA_FILE). */
+export function tlsFiles(conf: NetConf, env: NodeJS.ProcessEnv): { ca?: string; cert?: string; key?: string } {
+  return {
+    ca: conf.etcd_ca_cert_file || env.ETCD_CA_CERT_FILE || env.ETCD_CA_FILE || undefined,
+    cert: conf.etcd_cert_file || env.ETCD_CERT_FILE || undefined,
+    key: conf.etcd_key_file || env.ETCD_KEY_FILE || undefined,
+  };
+}
+
+/**
+ * etcd_endpoints as calicoctl reads ETCD_ENDPOINTS: the seed's calico.conf writes
+ * "https://{ETCD1},https://{ETCD2}:2379", so a missing port is 2379 and a left-in placeholder is named.
+ */
+export function etcdEndpoints(conf: NetConf, env: NodeJS.ProcessEnv): string[] {
+  const field = conf.etcd_endpoints !== undefined ? 'etcd_endpoints' : 'ETCD_ENDPOINTS';
+  const text = conf.etcd_endpoints ?? env.ETCD_ENDPOINTS ?? '';
+  if (!text.trim()) throw new CniError(CNI_CODES.invalidConfig, 'no datastore: set etcd_endpoints in the network config (or ETCD_ENDPOINTS)');
+  const f = tlsFiles(conf, env);
+  return parseEndpoints(text, Boolean(f.ca || f.cert || f.key), (msg) => {
+    throw new CniError(CNI_CODES.invalidConfig, `${field}: ${msg}`);
+  });
+}
+
 export function backendFromConf(conf: NetConf, env: NodeJS.ProcessEnv = process.env): Backend {
-  const endpoints = (conf.etcd_endpoints ?? env.ETCD_ENDPOINTS ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-  if (endpoints.length === 0) throw new CniError(CNI_CODES.invalidConfig, 'no datastore: set etcd_endpoints in the network config (or ETCD_ENDPOINTS)');
-  const ca = readPem('etcd_ca_cert_file', conf.etcd_ca_cert_file ?? env.ETCD_CA_CERT_FILE);
-  const cert = readPem('etcd_cert_file', conf.etcd_cert_file ?? env.ETCD_CERT_FILE);
-  const key = readPem('etcd_key_file', conf.etcd_key_file ?? env.ETCD_KEY_FILE);
+  const endpoints = etcdEndpoints(conf, env);
+  const files = tlsFiles(conf, env);
+  const ca = readPem('etcd_ca_cert_file', files.ca);
+  const cert = readPem('etcd_cert_file', files.cert);
+  const key = readPem('etcd_key_file', files.key);
   try {
     return new EtcdBackend({ endpoints, ...(ca ? { tls: { ca, ...(cert ? { cert } : {}), ...(key ? { key } : {}) } } : {}) });
   } catch (e) {
