@@ -75,6 +75,13 @@ interface SetEntry {
   spec?: IpsetSpec;
 }
 
+const FORWARD = renderForward();
+
+/** The previous object when the content is unchanged, so unchanged chains keep their identity. */
+function same(prev: ChainSpec | undefined, fresh: ChainSpec): ChainSpec {
+  return prev && prev.name === fresh.name && prev.rules.length === fresh.rules.length && prev.rules.every((r, i) => r === fresh.rules[i]) ? prev : fresh;
+}
+
 function labelSig(ep: PolicyEndpoint, labels: Labels): string {
   return `${ep.namespace}\0${JSON.stringify(Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))}`;
 }
@@ -90,6 +97,7 @@ export class PolicyCalculator {
   private endpoints = new Map<string, EndpointEntry>();
   private locals = new Map<string, LocalEntry>();
   private sets = new Map<string, SetEntry>();
+  private dispatch: Partial<PerDir<ChainSpec>> = {};
   /** Bumped whenever the policy set changes: every endpoint's policy list is then rechecked. */
   private gen = 0;
 
@@ -101,7 +109,7 @@ export class PolicyCalculator {
     const locals = this.updateLocals(input.localEndpoints, profilesChanged);
 
     // Chains and the sets they reference: policies and profiles used by a local endpoint only.
-    const chains: PerFamily<ChainSpec[]> = { 4: [renderForward()], 6: [renderForward()] };
+    const chains: PerFamily<ChainSpec[]> = { 4: [FORWARD], 6: [FORWARD] };
     const requests: PerFamily<Map<string, IpsetRequest>> = { 4: new Map(), 6: new Map() };
     const usedPolicies = new Set<string>();
     const usedProfiles = new Set<string>();
@@ -121,7 +129,8 @@ export class PolicyCalculator {
       for (const f of FAMILIES) chains[f].push(entry.chains.ingress, entry.chains.egress);
     }
     const ifaces = locals.map((l) => l.ep.iface);
-    for (const f of FAMILIES) chains[f].push(renderDispatch('egress', ifaces), renderDispatch('ingress', ifaces));
+    const dispatch = DIRECTIONS.map((d) => (this.dispatch[d] = same(this.dispatch[d], renderDispatch(d, ifaces))));
+    for (const f of FAMILIES) chains[f].push(...dispatch);
 
     const ipsets = this.updateSets(requests, changedEndpoints);
     const state = (f: Family): PolicyDataplaneState => ({
@@ -237,9 +246,7 @@ export class PolicyCalculator {
         const chainsFor = (d: Direction): ChainSpec => {
           const pol = policies[d].map((k) => (this.policies.get(k) as PolicyEntry).compiled.chains[4][d].name);
           const prof = ep.profiles.filter((p) => this.profiles.has(p)).map((p) => profileChainName(p, d));
-          const fresh = renderEndpointChain(ep.iface, d, pol, prof);
-          const prev = old?.chains[d];
-          return prev && prev.name === fresh.name && prev.rules.join('\n') === fresh.rules.join('\n') ? prev : fresh;
+          return same(old?.chains[d], renderEndpointChain(ep.iface, d, pol, prof));
         };
         entry = { sig, iface: ep.iface, profiles, gen: this.gen, policies, chains: { ingress: chainsFor('ingress'), egress: chainsFor('egress') } };
       }

@@ -111,8 +111,10 @@ function matchRule(ctx: Ctx, rule: string): string[] | undefined {
       case '--sports':
       case '--dports': {
         const port = tok === '--sports' ? ctx.pkt.sport : ctx.pkt.dport;
-        if (!/^(tcp|udp|sctp|udplite)$/.test(Object.entries(PROTOS).find(([, n]) => n === ctx.pkt.protocol)?.[0] ?? '')) throw new Error(`multiport without a port protocol: ${rule}`);
-        const hit = port !== undefined && t[i++].split(',').some((r) => {
+        // iptables refuses multiport unless the rule itself names a port protocol.
+        if (!/(^| )-p (tcp|udp|sctp|udplite) /.test(rule)) throw new Error(`multiport without a port protocol: ${rule}`);
+        const list = t[i++];
+        const hit = port !== undefined && list.split(',').some((r) => {
           const [a, b] = r.split(':').map(Number);
           return port >= a && port <= (b ?? a);
         });
