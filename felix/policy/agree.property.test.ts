@@ -66,7 +66,9 @@ const podSpec = fc.record({
   v6: fc.boolean(),
 });
 
-function buildModel(pods: fc.RecordValue<typeof podSpec>[], pols: fc.RecordValue<typeof policy>[], bDeniesUdp: boolean): TraceModel {
+type Drawn<A> = A extends fc.Arbitrary<infer T> ? T : never;
+
+function buildModel(pods: Drawn<typeof podSpec>[], pols: Drawn<typeof policy>[], bDeniesUdp: boolean): TraceModel {
   const profiles: ProfileInput[] = [namespaceProfile('a', { team: 'x' }), namespaceProfile('b', { team: 'y' })];
   if (bDeniesUdp) profiles[1] = { ...profiles[1], spec: { ...profiles[1].spec, ingress: [{ action: 'Deny', protocol: 'UDP' }, { action: 'Allow' }] } };
   const endpoints: PolicyEndpoint[] = pods.map((p, i) =>
