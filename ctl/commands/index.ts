@@ -12,8 +12,9 @@ import { registerIpam } from './ipam.js';
 import { registerLabel } from './label.js';
 import { registerNodeStatus } from './node-status.js';
 import { registerPatch } from './patch.js';
+import { registerPolicyTraceCommand } from './policy-trace.js';
 import { registerValidate } from './validate.js';
 
 export type RegisterCommand = (program: Command, ctx: CtlContext) => void;
 
-export const COMMANDS: RegisterCommand[] = [registerApplyCommands, registerDelete, registerGet, registerPatch, registerLabel, registerValidate, registerConfig, registerBgpPeersCommand, registerNodeStatus, registerIpam];
+export const COMMANDS: RegisterCommand[] = [registerApplyCommands, registerDelete, registerGet, registerPatch, registerLabel, registerValidate, registerConfig, registerBgpPeersCommand, registerNodeStatus, registerIpam, registerPolicyTraceCommand];
