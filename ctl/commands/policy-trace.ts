@@ -119,7 +119,9 @@ function describeStep(s: DirectionVerdict): string {
 export function formatTrace(r: TraceResult, q: TraceQuery): string {
   const peer = (p: { ip: string; endpoint?: string }) => (p.endpoint ? `${p.endpoint} (${p.ip})` : p.ip);
   const proto = PROTO_NAMES[q.protocol] ?? String(q.protocol);
-  const what = q.port !== undefined ? `${proto} port ${q.port}` : q.icmp ? `${proto} type ${q.icmp.type} code ${q.icmp.code}` : proto;
+  const isIcmp = q.protocol === 1 || q.protocol === 58;
+  const icmp = q.icmp ?? { type: r.family === 4 ? 8 : 128, code: 0 };
+  const what = q.port !== undefined ? `${proto} port ${q.port}` : isIcmp ? `${proto} type ${icmp.type} code ${icmp.code}` : proto;
   const lines = [`${r.verdict === 'allow' ? 'ALLOW' : 'DENY'}: ${peer(r.source)} → ${peer(r.destination)}, ${what}`];
   if (!r.steps.length) lines.push('  neither side is a workload endpoint: network policy does not apply');
   for (const s of r.steps) {

@@ -1,0 +1,76 @@
+// `tortiectl policy trace` core: what it prints for the seed's isolation scenario, and the clear
+// usage errors (exit 2) for bad flags, unknown pods and malformed addresses.
+import { describe, expect, it } from 'vitest';
+import { resource } from '../../felix/policy/testing/fixtures.js';
+import { UsageError } from '../errors.js';
+import { policyTrace, type PolicyTraceOptions, type PolicyTraceResources } from './policy-trace.js';
+
+const wep = (ns: string, pod: string, ip: string, labels: Record<string, string>, iface: string) =>
+  resource({
+    apiVersion: 'projectcalico.org/v3',
+    kind: 'WorkloadEndpoint',
+    metadata: { name: `node--a-k8s-${pod}-eth0`, namespace: ns, labels: { ...labels, 'projectcalico.org/namespace': ns, 'projectcalico.org/orchestrator': 'k8s' } },
+    spec: { orchestrator: 'k8s', node: 'node-a', pod, endpoint: 'eth0', interfaceName: iface, ipNetworks: [ip], profiles: [`kns.${ns}`] },
+  });
+
+const resources: PolicyTraceResources = {
+  workloadEndpoints: [wep('production', 'db', '10.65.0.2/32', { role: 'db' }, 'cali00000000001'), wep('staging', 'fe', '10.65.1.3/32', { role: 'frontend' }, 'cali00000000002'), wep('staging', 'db', '10.65.1.2/32', { role: 'db' }, 'cali00000000003')],
+  networkPolicies: [resource({ apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'default-deny', namespace: 'production' }, spec: { podSelector: {}, policyTypes: ['Ingress', 'Egress'] } })],
+  globalNetworkPolicies: [resource({ apiVersion: 'projectcalico.org/v3', kind: 'GlobalNetworkPolicy', metadata: { name: 'allow-dns' }, spec: { order: 10, selector: "projectcalico.org/namespace == 'production'", egress: [{ action: 'Allow', protocol: 'UDP', destination: { ports: [53] } }] } })],
+  profiles: ['production', 'staging'].map((n) => resource({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: n } })),
+};
+
+async function run(opts: Partial<PolicyTraceOptions>): Promise<string> {
+  let out = '';
+  await policyTrace({ from: '', to: '', protocol: 'tcp', namespace: 'default', output: 'table', ...opts }, { load: async () => resources, write: (t) => (out += t) });
+  return out;
+}
+
+describe('tortiectl policy trace', () => {
+  it('denies staging → production under default-deny and says which policy applied', async () => {
+    expect(await run({ from: 'staging/fe', to: 'production/db', port: '6379' })).toBe(
+      [
+        'DENY: staging/fe (10.65.1.3) → production/db (10.65.0.2), tcp port 6379',
+        '  egress at staging/fe: ALLOW by profile kns.staging rule 0 (Allow) — no policy applies in this direction',
+        '  ingress at production/db: DENY by default — 1 policy applies (production/knp.default.default-deny) and no rule allowed',
+        'Decided by: default deny (ingress at production/db)',
+        '',
+      ].join('\n'),
+    );
+  });
+  it('allows staging-internal traffic, pods given by name with -n', async () => {
+    const out = await run({ from: 'fe', to: 'db', namespace: 'staging', port: '80' });
+    expect(out).toMatch(/^ALLOW: staging\/fe \(10\.65\.1\.3\) → staging\/db \(10\.65\.1\.2\), tcp port 80\n/);
+    expect(out).toContain('Decided by: profile kns.staging, rule 0 (ingress at staging/db, chain cali-pri-kns.staging)');
+  });
+  it('names the deciding policy and rule', async () => {
+    const out = await run({ from: 'production/db', to: '10.96.0.10', protocol: 'udp', port: '53' });
+    expect(out).toContain('egress at production/db: ALLOW by policy allow-dns rule 0 (Allow)');
+    expect(out).toContain('Decided by: policy allow-dns, rule 0 (egress at production/db, chain cali-po-allow-dns)');
+  });
+  it('takes IPs, and an IP of a pod is that pod', async () => {
+    expect(await run({ from: '10.65.1.3', to: '10.65.0.2', port: '6379' })).toMatch(/^DENY: staging\/fe \(10\.65\.1\.3\) → production\/db/);
+    expect(await run({ from: '192.168.0.1', to: '192.168.0.2', port: '1' })).toContain('network policy does not apply');
+  });
+  it('icmp without a port; json output', async () => {
+    expect(await run({ from: 'staging/fe', to: 'staging/db', protocol: 'icmp' })).toMatch(/^ALLOW: .*, icmp type 8 code 0\n/);
+    const j = JSON.parse(await run({ from: 'staging/fe', to: 'production/db', port: '1', output: 'json' }));
+    expect(j).toMatchObject({ verdict: 'deny', decidedBy: { reason: 'default-deny', direction: 'ingress' }, query: { protocol: 6, port: 1 } });
+  });
+  it.each([
+    [{ from: 'staging/fe', to: 'production/db' }, /--port is required with --protocol tcp/],
+    [{ from: 'staging/fe', to: 'production/db', port: '70000' }, /--port: "70000" is not a number from 1 to 65535/],
+    [{ from: 'staging/fe', to: 'production/db', protocol: 'gre' }, /--protocol: "gre" is not a protocol/],
+    [{ from: 'staging/fe', to: 'production/db', protocol: 'icmp', port: '80' }, /--port and --source-port only go with tcp/],
+    [{ from: 'staging/nope', to: 'production/db', port: '80' }, /--from: no workload endpoint for pod staging\/nope/],
+    [{ from: 'fe', to: 'production/db', port: '80' }, /--from: no workload endpoint for pod default\/fe in the datastore \(namespace default; use namespace\/name or -n\)/],
+    [{ from: '10.1.2', to: 'production/db', port: '80' }, /--from: "10.1.2" is not a valid IP address/],
+    [{ from: 'a/b/c', to: 'production/db', port: '80' }, /neither namespace\/name nor an IP address/],
+    [{ from: 'staging/fe', to: 'fd00::1', port: '80' }, /no address family in common/],
+    [{ from: 'staging/fe', to: 'production/db', port: '80', output: 'yaml' }, /unknown output format "yaml"/],
+  ])('bad input %o is a usage error', async (opts, message) => {
+    const p = run(opts);
+    await expect(p).rejects.toBeInstanceOf(UsageError);
+    await expect(p).rejects.toThrow(message);
+  });
+});
