@@ -5,7 +5,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { formatMatrix, pingMatrix } from './ping.js';
 import { collectStatus, formatStatus } from './status.js';
 import { requireState, saveState, type Encap } from './state.js';
-import { addPod, attach, delPod, down, up } from './topology.js';
+import { addPod, attach, delNode, delPod, down, up } from './topology.js';
 import { signalAgent, startNodeAgent, writeNamespaceProfile } from './agents.js';
 
 const log = (l: string): void => void process.stdout.write(`${l}\n`);
@@ -141,7 +141,7 @@ program
     log(`attached ${name} (${o.ip}) as namespace ${ns}: ip netns exec ${ns} …`);
   });
 
-const nodeCmd = program.command('node').description('the tortie-node agent on a host');
+const nodeCmd = program.command('node').description('hosts: tortie-node kill / stop / start, del');
 const findNode = (name: string): { s: ReturnType<typeof requireState>; n: ReturnType<typeof requireState>['nodes'][number] } => {
   const s = requireState();
   const n = s.nodes.find((x) => x.name === name);
@@ -155,6 +155,11 @@ for (const [cmd, sig] of [['kill', 'SIGKILL'], ['stop', 'SIGTERM']] as const) {
     log(`${sig} sent to ${await signalAgent(n, sig)} tortie-node process(es) on ${name}`);
   });
 }
+nodeCmd.command('del <name>').description('remove a host: its pods (CNI DEL), tortie-node, its Node, blocks and namespace').action(async (name: string) => {
+  const s = requireState();
+  await delNode(s, name);
+  log(`node ${name} deleted`);
+});
 nodeCmd.command('start <name>').description('start tortie-node on a host again').action((name: string) => {
   const { s, n } = findNode(name);
   const pid = startNodeAgent(s, n);

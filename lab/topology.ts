@@ -4,10 +4,10 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, openSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { caliName, ETCD_IP, hostIp, nodeBlock, podIp, POOL_CIDR, routerIp, vtepMac } from './addressing.js';
-import { startNodeAgent, waitEtcd, waitReady, writeNamespaceProfile } from './agents.js';
+import { datastoreEnv, signalAgent, startNodeAgent, waitEtcd, waitReady, writeNamespaceProfile } from './agents.js';
 import { cniAdd, cniDel, newContainerId, writeNetConfs } from './cni.js';
 import { pingMatrix } from './ping.js';
-import { programAll, programNode } from './routing.js';
+import { entryCommand, programAll, programNode } from './routing.js';
 import { addNs, delNs, killNsProcesses, listNamespaces, nsExec, sysctl, vethBetween } from './sh.js';
 import { loadState, nsPrefix, saveState, stateDir, type Encap, type LabNode, type LabPod, type LabState } from './state.js';
 
@@ -205,6 +205,25 @@ export async function delPod(s: LabState, name: string, namespace: string): Prom
   saveState(s);
   const node = s.nodes.find((n) => n.name === pod.node);
   if (node) await programNode(s, node);
+}
+
+/**
+ * Removes a host as a cluster operator would: its pods drained through CNI DEL, tortie-node
+ * stopped, the node decommissioned in the datastore (tunnel addresses, block affinities, Node
+ * resource — so every peer drops it from the mesh and its routes), then its namespace.
+ */
+export async function delNode(s: LabState, name: string): Promise<void> {
+  const node = s.nodes.find((n) => n.name === name);
+  if (!node) throw new Error(`no node named ${name}`);
+  for (const pod of s.pods.filter((p) => p.node === name)) await delPod(s, pod.name, pod.namespace);
+  if (s.mode === 'agent') {
+    await signalAgent(node, 'SIGKILL');
+    await nsExec(node.ns, ['env', ...Object.entries(datastoreEnv(s)).map(([k, v]) => `${k}=${v}`), ...entryCommand('lab/ds-shim'), 'node-del', name]);
+  }
+  await delNs(node.ns);
+  s.nodes = s.nodes.filter((n) => n !== node);
+  saveState(s);
+  await programAll(s);
 }
 
 export async function attach(s: LabState, name: string, cidr: string, subnet: number): Promise<string> {

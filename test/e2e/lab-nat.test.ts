@@ -30,13 +30,13 @@ describe('lab: natOutgoing', () => {
     for (const t of labs) await t.down();
   });
 
-  it('masquerades pool → outside with natOutgoing true', async () => {
+  it('masquerades pool → outside with natOutgoing true', { timeout: 300_000 }, async () => {
     const r = await sourceSeenByInternet(true);
     expect(r.src).toBe(r.nodeIp);
     await labs.pop()?.down();
   });
 
-  it('keeps the pod address with natOutgoing false', async () => {
+  it('keeps the pod address with natOutgoing false', { timeout: 300_000 }, async () => {
     const r = await sourceSeenByInternet(false);
     expect(r.src).toBe(r.podIp);
   });

@@ -16,7 +16,7 @@ const routesOf = async (node: string): Promise<string[]> => (await t.exec(t.ns(n
 describe('lab: tortie-node restart keeps traffic flowing', () => {
   beforeAll(async () => {
     await t.lab(['up', '--nodes', '3', '--pods-per-node', '1']);
-  });
+  }, 300_000);
   afterAll(async () => {
     await t.down();
   });

@@ -31,7 +31,7 @@ const stop = (p: ChildProcess): Promise<void> =>
 describe('lab: 4 nodes, 2 subnets, VXLAN CrossSubnet', () => {
   beforeAll(async () => {
     await t.lab(['up', '--nodes', '4', '--subnets', '2', '--encap', 'vxlan', '--cross-subnet', '--pods-per-node', '1']);
-  });
+  }, 300_000);
   afterAll(async () => {
     for (const p of captures) p.kill('SIGKILL');
     await t.down();
