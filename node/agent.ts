@@ -6,6 +6,8 @@ import type { Backend } from '../datastore/backend.js';
 import { IPAM_PREFIX, resourceListPrefix } from '../datastore/keys.js';
 import { Syncer, type SyncEvent } from '../datastore/syncer.js';
 import { Speaker, type PeerConfig } from '../bgp/speaker.js';
+import type { BgpConfig } from '../bgp/config/types.js';
+import { BgpConfigWatcher } from '../bgp/datastore-driver.js';
 import { calculate } from '../felix/calc/calc.js';
 import { LearnedRoutes } from '../felix/calc/bgp-routes.js';
 import { cidrWithin, parseCidr } from '../felix/calc/cidr.js';
@@ -30,6 +32,9 @@ export class NodeAgent {
   private policy?: NodePolicy;
   private syncer?: Syncer;
   private speaker?: Speaker;
+  /** Calico's peer set for this node (bgp/config generator over the datastore): mesh, BGPPeers, RRs. */
+  private bgpWatcher?: BgpConfigWatcher;
+  private bgpPeers?: PeerConfig[];
   private servers: Server[] = [];
   private inSync = false;
   private applied = false;
@@ -72,17 +77,13 @@ export class NodeAgent {
     if (this.cfg.metricsPort) this.servers.push(await this.metrics.serve(this.cfg.healthHost, this.cfg.metricsPort));
 
     if (this.cfg.backend === 'bird' && this.address) {
-      const ip = this.address.split('/')[0] ?? '';
-      this.speaker = new Speaker(
-        { asNumber: this.cfg.asNumber ?? DEFAULT_AS, routerId: ip, listenPort: this.cfg.bgpPort, listenAddresses: [ip], gracefulRestart: { restartTime: 120 } },
-        this.learned,
-        this.log.child({ component: 'bgp' }),
-      );
-      await this.speaker.start([]);
+      await this.startSpeaker(this.cfg.asNumber ?? DEFAULT_AS);
       this.learned.onChange(() => {
         this.learnedChangedAt = Date.now();
         this.schedule();
       });
+      this.bgpWatcher = new BgpConfigWatcher({ backend: this.backend, nodeName: this.cfg.nodename, log: this.log.child({ component: 'bgp-config' }), onConfig: (c) => this.onBgpConfig(c) });
+      this.bgpWatcher.start();
     }
 
     const pol = policySettings(this.cfg.felix);
@@ -100,6 +101,30 @@ export class NodeAgent {
       onError: (err, prefix) => this.log.warn({ err: err.message, prefix }, 'datastore watch failed; re-syncing'),
     });
     this.syncer.start();
+  }
+
+  private async startSpeaker(asNumber: number): Promise<void> {
+    const ip = this.address.split('/')[0] ?? '';
+    this.speaker = new Speaker(
+      // Short connect retry: of each mesh pair one side is passive and waits for the other to dial
+      // (Calico's rule), so a restarted node must not wait out RFC 4271's 120 s to be called back.
+      { asNumber, routerId: ip, listenPort: this.cfg.bgpPort, listenAddresses: [ip], connectRetryTime: 5, connectRetryMax: 30, gracefulRestart: { restartTime: 120 } },
+      this.learned,
+      this.log.child({ component: 'bgp' }),
+    );
+    await this.speaker.start(this.bgpPeers ?? []);
+    this.announced = new Set();
+  }
+
+  /** A new peer set from the generator; a changed AS number needs a new speaker (new OPENs). */
+  private async onBgpConfig(c: BgpConfig): Promise<void> {
+    this.bgpPeers = c.peers.map(({ family: _f, source: _s, ...p }) => (p.port === undefined && this.cfg.bgpPort !== 179 ? { ...p, port: this.cfg.bgpPort } : p));
+    if (this.speaker && c.asNumber !== this.speaker.config.asNumber) {
+      this.log.info({ from: this.speaker.config.asNumber, to: c.asNumber }, 'AS number changed: restarting the BGP speaker');
+      await this.speaker.stop();
+      await this.startSpeaker(c.asNumber);
+    }
+    this.schedule();
   }
 
   private async resolveAddress(): Promise<string> {
@@ -206,17 +231,10 @@ export class NodeAgent {
     }
   }
 
-  /** Full mesh to every other node (the seam for bgp/config's generator), and our blocks announced. */
+  /** Peers as the generator computed them (once it has a datastore view), and our blocks announced. */
   private updateBgp(view: ClusterView): void {
     if (!this.speaker) return;
-    const myIp = this.address.split('/')[0];
-    const peers: PeerConfig[] = [];
-    for (const n of view.nodes.values()) {
-      const ip = n.ipv4Address?.split('/')[0];
-      if (n.name === this.cfg.nodename || !ip || ip === myIp) continue;
-      peers.push({ name: `Mesh_${ip.replace(/\./g, '_')}`, address: ip, asNumber: n.asNumber ?? DEFAULT_AS, type: 'mesh', ...(this.cfg.bgpPort !== 179 ? { port: this.cfg.bgpPort } : {}) });
-    }
-    this.speaker.setPeers(peers);
+    if (this.bgpPeers) this.speaker.setPeers(this.bgpPeers);
     const poolNets = view.pools.filter((p) => !p.disabled).map((p) => ({ cidr: p.cidr, net: parseCidr(p.cidr) }));
     const poolOf = (cidr: string): string | undefined => {
       const b = parseCidr(cidr);
@@ -271,6 +289,7 @@ export class NodeAgent {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     await this.syncer?.stop();
+    await this.bgpWatcher?.stop();
     await this.speaker?.stop();
     for (const s of this.servers) await new Promise<void>((r) => s.close(() => r()));
     this.routes.close();
