@@ -181,8 +181,10 @@ function compileSide(e: EntityRule | undefined, ctx: RuleContext, family: Family
   const notNets = [...new Set((e.notNets ?? []).filter((n) => familyOf(n) === family))].sort();
   // A /0 in notNets excludes every address: the rule never matches (and hash:net refuses /0).
   if (notNets.some((n) => n.endsWith('/0'))) return undefined;
-  if (notNets.length === 1) base.notNet = notNets[0];
-  else if (notNets.length > 1) {
+  // iptables takes one -s/-d per rule: next to a positive net, even a single notNet goes in a set.
+  const positive = nets.some((n) => n !== undefined);
+  if (notNets.length === 1 && !positive) base.notNet = notNets[0];
+  else if (notNets.length >= 1) {
     const name = ipsetName(family, 'c', contentId(notNets));
     sets.set(name, { name, kind: 'c', nets: notNets });
     base.notNetsSet = name;

@@ -218,10 +218,11 @@ describe('rule rendering', () => {
     const r = one({ action: 'Deny', protocol: 'TCP', destination: { notPorts: ['redis'] } });
     expect(r).toEqual([expect.stringMatching(/^-p tcp -m set ! --match-set cali40n:\S+ dst,dst -j DROP$/)]);
   });
-  it('one net is -s/-d, several become several rules; one notNet is "! -s", several a hash:net set', () => {
+  it('one net is -s/-d, several become several rules; one notNet is "! -s" (a set next to a net: iptables takes one -s), several a hash:net set', () => {
+    expect(one({ action: 'Deny', source: { notNets: ['10.1.1.0/24'] } })).toEqual(['! -s 10.1.1.0/24 -j DROP']);
     expect(one({ action: 'Deny', source: { nets: ['10.1.0.0/16', '10.2.0.0/16'], notNets: ['10.1.1.0/24'] } })).toEqual([
-      '-s 10.1.0.0/16 ! -s 10.1.1.0/24 -j DROP',
-      '-s 10.2.0.0/16 ! -s 10.1.1.0/24 -j DROP',
+      expect.stringMatching(/^-s 10\.1\.0\.0\/16 -m set ! --match-set cali40c:\S+ src -j DROP$/),
+      expect.stringMatching(/^-s 10\.2\.0\.0\/16 -m set ! --match-set cali40c:\S+ src -j DROP$/),
     ]);
     const p = globalPolicy('p', { selector: "role == 'db'", ingress: [{ action: 'Deny', destination: { notNets: ['10.1.0.0/16', '10.2.0.0/16'] } }] });
     const s = render([p]).v4;
@@ -286,7 +287,9 @@ describe('rule rendering', () => {
     });
     const s = render([p]).v4;
     const r = rules(s, policyChain(p, 'ingress'));
-    expect(r[0]).toBe(`-s 172.17.0.0/16 ! -s 172.17.1.0/24 -p tcp -m multiport --dports 6379 ${ALLOW}`);
+    const except = /--match-set (cali40c:\S+) src/.exec(r[0] ?? '')?.[1] as string;
+    expect(r[0]).toBe(`-s 172.17.0.0/16 -p tcp -m set ! --match-set ${except} src -m multiport --dports 6379 ${ALLOW}`);
+    expect(s.ipsets.get(except)?.members).toEqual(['172.17.1.0/24']);
     expect(r[2]).toMatch(/^-p tcp -m set --match-set cali40s:\S+ src -m multiport --dports 6379 /);
     expect(r[4]).toMatch(/^-p tcp -m set --match-set cali40s:\S+ src -m multiport --dports 6379 /);
     const podSet = /--match-set (\S+) src/.exec(r[4])?.[1] as string;
