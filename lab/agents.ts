@@ -23,6 +23,8 @@ export function nodeEnv(s: LabState, n: LabNode): Record<string, string> {
     CALICO_IPV4POOL_VXLAN: s.encap === 'vxlan' ? mode : 'Never',
     CALICO_IPV4POOL_NAT_OUTGOING: String(s.natOutgoing),
     FELIX_LOGSEVERITYSCREEN: 'info',
+    // Hosts share the filesystem: one management socket each (`tortie-lab exec NODE -- tortiectl node status --socket …`).
+    TORTIE_BGP_SOCKET: join(stateDir(), `${n.name}-bgp.sock`),
   };
 }
 

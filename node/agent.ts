@@ -8,6 +8,7 @@ import { Syncer, type SyncEvent } from '../datastore/syncer.js';
 import { Speaker, type PeerConfig } from '../bgp/speaker.js';
 import type { BgpConfig } from '../bgp/config/types.js';
 import { BgpConfigWatcher } from '../bgp/datastore-driver.js';
+import { startApiServer, type ApiServer } from '../bgp/api/server.js';
 import { calculate } from '../felix/calc/calc.js';
 import { LearnedRoutes } from '../felix/calc/bgp-routes.js';
 import { cidrWithin, parseCidr } from '../felix/calc/cidr.js';
@@ -35,6 +36,8 @@ export class NodeAgent {
   /** Calico's peer set for this node (bgp/config generator over the datastore): mesh, BGPPeers, RRs. */
   private bgpWatcher?: BgpConfigWatcher;
   private bgpPeers?: PeerConfig[];
+  private api?: ApiServer;
+  private readonly startedAt = new Date().toISOString();
   private servers: Server[] = [];
   private inSync = false;
   private applied = false;
@@ -84,6 +87,7 @@ export class NodeAgent {
       });
       this.bgpWatcher = new BgpConfigWatcher({ backend: this.backend, nodeName: this.cfg.nodename, log: this.log.child({ component: 'bgp-config' }), onConfig: (c) => this.onBgpConfig(c) });
       this.bgpWatcher.start();
+      await this.serveBgpApi();
     }
 
     const pol = policySettings(this.cfg.felix);
@@ -114,6 +118,24 @@ export class NodeAgent {
     );
     await this.speaker.start(this.bgpPeers ?? []);
     this.announced = new Set();
+  }
+
+  /** The speaker's management API for `tortiectl node status`; a failure to bind is not fatal. */
+  private async serveBgpApi(): Promise<void> {
+    try {
+      this.api = await startApiServer(
+        {
+          status: () => ({ process: 'running', routerId: this.speaker?.config.routerId ?? '', asNumber: this.speaker?.config.asNumber ?? 0, startedAt: this.startedAt }),
+          peers: () => this.speaker?.peerStatus() ?? [],
+          routes: () => this.speaker?.routes() ?? [],
+          installed: () =>
+            (this.speaker?.routes() ?? []).filter((r) => r.best && r.source !== 'local').map((r) => ({ prefix: r.prefix, nextHops: [r.nextHop], sourcePeer: r.source })),
+        },
+        this.cfg.bgpSocket,
+      );
+    } catch (e) {
+      this.log.warn({ err: e instanceof Error ? e.message : String(e), socket: this.cfg.bgpSocket }, 'cannot serve the BGP management socket; `tortiectl node status` will not reach this node');
+    }
   }
 
   /** A new peer set from the generator; a changed AS number needs a new speaker (new OPENs). */
@@ -290,6 +312,7 @@ export class NodeAgent {
     if (this.timer) clearTimeout(this.timer);
     await this.syncer?.stop();
     await this.bgpWatcher?.stop();
+    await this.api?.close();
     await this.speaker?.stop();
     for (const s of this.servers) await new Promise<void>((r) => s.close(() => r()));
     this.routes.close();

@@ -36,6 +36,8 @@ export interface NodeConfig {
   metricsPort: number;
   logLevel: string;
   bgpPort: number;
+  /** Management socket of the BGP speaker (`tortiectl node status`), TORTIE_BGP_SOCKET. */
+  bgpSocket: string;
 }
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -184,6 +186,7 @@ export function parseNodeEnv(env: Env, hostname: string): ParseResult {
     metricsPort: int(env, 'FELIX_PROMETHEUSMETRICSPORT', 9091, 0, 65535, errors),
     logLevel: (felix.LOGSEVERITYSCREEN ?? env.LOG_LEVEL ?? 'info').toLowerCase(),
     bgpPort: int(env, 'BGP_PORT', 179, 0, 65535, errors),
+    bgpSocket: env.TORTIE_BGP_SOCKET?.trim() || '/var/run/tortie/bgp.sock',
   };
   return errors.length ? { ok: false, errors } : { ok: true, config };
 }

@@ -90,8 +90,14 @@ spec:
       expect(nodes.map((n) => n.ip)).toContain(r?.attrs['BGP.next_hop']);
       expect(r?.attrs['BGP.as_path']).toBe('64512');
     }
-    // `tortiectl bgp peers` shows the same set the node runs.
+    // `tortiectl bgp peers` shows the same set the node runs, and `tortiectl node status` on the
+    // host reads it from tortie-node's management socket.
     expect(await ctl(['bgp', 'peers', '--node', nodes[0]?.name ?? ''])).toContain(TOR_IP);
+    const n1 = nodes[0]?.name ?? '';
+    const status = (await run('ip', ['netns', 'exec', t.ns(n1), process.execPath, '--import', 'tsx', CTL, 'node', 'status', '--socket', join(t.stateDir, `${n1}-bgp.sock`)])).stdout;
+    expect(status).toMatch(/^Tortie process is running\./);
+    expect(status).toMatch(new RegExp(`\\| ${TOR_IP.replace(/\./g, '\\.')} +\\| global +\\| up +\\|`));
+    expect(status).toMatch(new RegExp(`\\| ${(nodes[1]?.ip ?? '').replace(/\./g, '\\.')} +\\| node-to-node mesh +\\| up +\\|`));
   });
 
   it('deleting the BGPPeer tears the ToR sessions down and its routes leave the kernels', async () => {
