@@ -231,8 +231,10 @@ export class PolicyCalculator {
     const next = new Map<string, LocalEntry>();
     const out: { ep: PolicyEndpoint; entry: LocalEntry }[] = [];
     for (const ep of inputs) {
-      const labels = this.endpoints.get(ep.key)?.ep === ep ? (this.endpoints.get(ep.key) as EndpointEntry).labels : endpointLabels(ep);
-      const sig = labelSig(ep, labels);
+      // Local endpoints are normally also in allEndpoints: reuse the labels worked out there.
+      const known = this.endpoints.get(ep.key);
+      const labels = known?.ep === ep ? known.labels : endpointLabels(ep);
+      const sig = known?.ep === ep ? known.sig : labelSig(ep, labels);
       const profiles = ep.profiles.join('\0');
       const old = this.locals.get(ep.key);
       let entry: LocalEntry;
