@@ -3,23 +3,16 @@
 // address. The API server is a tiny fake (plain HTTP on loopback inside the test's host namespace)
 // that serves pods from a JSON file; the plugins reach it through @kubernetes/client-node.
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEtcd, type EtcdServer } from '../harness/etcd.js';
+import type { EtcdServer } from '../harness/etcd.js';
+import { execPlugin, startEtcdIn, writePluginWrappers, type PluginRun } from './cni-helpers.js';
 import { NetnsSet } from '../harness/netns.js';
 import { hostVethName } from '../../cni/wep.js';
 
-const ROOT = new URL('../..', import.meta.url).pathname;
-const TSX = `file://${ROOT}node_modules/tsx/dist/loader.mjs`;
 const NODE = 'node-k8s';
-
-interface PluginRun {
-  code: number;
-  out: Record<string, unknown> | undefined;
-  raw: string;
-}
 
 interface FakePod {
   labels?: Record<string, string>;
@@ -72,7 +65,6 @@ describe('CNI plugins with a kubeconfig (pod labels and Calico IPAM annotations)
 
   function plugin(type: string, command: string, stdin: Record<string, unknown>, opts: { cid: string; netns?: string; pod: string }): Promise<PluginRun> {
     const env: Record<string, string> = {
-      PATH: process.env.PATH ?? '',
       CNI_COMMAND: command,
       CNI_CONTAINERID: opts.cid,
       CNI_NETNS: opts.netns ?? '',
@@ -80,22 +72,11 @@ describe('CNI plugins with a kubeconfig (pod labels and Calico IPAM annotations)
       CNI_PATH: binDir,
       CNI_ARGS: `IgnoreUnknown=1;K8S_POD_NAMESPACE=shop;K8S_POD_NAME=${opts.pod};K8S_POD_INFRA_CONTAINER_ID=${opts.cid}`,
     };
-    return new Promise((resolve) => {
-      const child = execFile('ip', ['netns', 'exec', host, join(binDir, type)], { env, encoding: 'utf8' }, (err, stdout) => {
-        let out: Record<string, unknown> | undefined;
-        try {
-          out = stdout.trim() ? (JSON.parse(stdout) as Record<string, unknown>) : undefined;
-        } catch {
-          out = undefined;
-        }
-        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out, raw: stdout });
-      });
-      child.stdin?.end(JSON.stringify(stdin));
-    });
+    return execPlugin(host, join(binDir, type), env, stdin);
   }
 
   const inHost = (argv: string[]): Promise<string> => nets.exec(host, argv).then((r) => r.stdout);
-  const etcdctl = (args: string[]): Promise<string> => inHost(['etcdctl', '--endpoints=http://127.0.0.1:2379', ...args]);
+  let etcdctl: (args: string[]) => Promise<string> = () => Promise.reject(new Error('etcd not started'));
   const exists = async (key: string): Promise<boolean> => (await etcdctl(['get', '--keys-only', key])).trim() !== '';
   const put = (key: string, value: unknown): Promise<string> => etcdctl(['put', key, JSON.stringify(value)]);
   const pool = (name: string, cidr: string): Promise<string> =>
@@ -104,12 +85,7 @@ describe('CNI plugins with a kubeconfig (pod labels and Calico IPAM annotations)
   beforeAll(async () => {
     host = await nets.add('host');
     await inHost(['sysctl', '-qw', 'net.ipv4.ip_forward=1']);
-    etcd = await startEtcd({ netns: host });
-    for (let i = 0; ; i++) {
-      if (await etcdctl(['endpoint', 'health']).then(() => true, () => false)) break;
-      if (i > 100) throw new Error('etcd in the host namespace did not become healthy');
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    ({ etcd, etcdctl } = await startEtcdIn(nets, host));
     await pool('default-ipv4-ippool', '10.244.0.0/16');
     await pool('pool-b', '10.245.0.0/16');
     await put(`/calico/resources/v3/projectcalico.org/nodes/${NODE}`, { apiVersion: 'projectcalico.org/v3', kind: 'Node', metadata: { name: NODE }, spec: {} });
@@ -119,13 +95,7 @@ describe('CNI plugins with a kubeconfig (pod labels and Calico IPAM annotations)
     binDir = join(dir, 'bin');
     mkdirSync(binDir, { mode: 0o755 });
     // "calico" answers as tortie (the seed's type); "calico-ipam" is resolved to tortie-ipam by the plugin.
-    for (const [name, src] of [
-      ['calico', 'tortie'],
-      ['tortie-ipam', 'tortie-ipam'],
-    ]) {
-      writeFileSync(join(binDir, name), `#!/bin/sh\nexec ${process.execPath} --import ${TSX} ${ROOT}cni/${src}.ts\n`);
-      chmodSync(join(binDir, name), 0o755);
-    }
+    writePluginWrappers(binDir, { calico: 'tortie', 'tortie-ipam': 'tortie-ipam' });
     podsFile = join(dir, 'pods.json');
     setPods({});
     const script = join(dir, 'fake-api.mjs');

@@ -1,24 +1,16 @@
 // The tortie CNI plugins run the way a container runtime runs them, against etcd inside a host
 // namespace: 20 pods on one host with pod↔pod ping, CHECK before/after damage, DEL cleanup, rollback of a
 // failed ADD, error JSON for bad input, and a conflist chaining tortie with the reference portmap plugin.
-import { chmodSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execFile } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEtcd, type EtcdServer } from '../harness/etcd.js';
+import type { EtcdServer } from '../harness/etcd.js';
+import { execPlugin, startEtcdIn, writePluginWrappers, type PluginRun } from './cni-helpers.js';
 import { NetnsSet } from '../harness/netns.js';
 import { hostVethName } from '../../cni/wep.js';
 
-const ROOT = new URL('../..', import.meta.url).pathname;
-const TSX = `file://${ROOT}node_modules/tsx/dist/loader.mjs`;
 const NODE = 'node-e2e';
-
-interface PluginRun {
-  code: number;
-  out: Record<string, unknown> | undefined;
-  raw: string;
-}
 
 describe('CNI plugins in network namespaces', () => {
   const nets = new NetnsSet('g');
@@ -41,7 +33,6 @@ describe('CNI plugins in network namespaces', () => {
 
   function plugin(type: string, command: string, stdin: Record<string, unknown> | string, opts: { cid?: string; netns?: string; pod?: string; env?: Record<string, string> } = {}): Promise<PluginRun> {
     const env: Record<string, string> = {
-      PATH: process.env.PATH ?? '',
       CNI_COMMAND: command,
       CNI_CONTAINERID: opts.cid ?? '',
       CNI_NETNS: opts.netns ?? '',
@@ -50,22 +41,11 @@ describe('CNI plugins in network namespaces', () => {
       CNI_ARGS: opts.pod ? `IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=${opts.pod};K8S_POD_INFRA_CONTAINER_ID=${opts.cid}` : '',
       ...opts.env,
     };
-    return new Promise((resolve) => {
-      const child = execFile('ip', ['netns', 'exec', host, join(binDir, type)], { env, encoding: 'utf8' }, (err, stdout) => {
-        let out: Record<string, unknown> | undefined;
-        try {
-          out = stdout.trim() ? (JSON.parse(stdout) as Record<string, unknown>) : undefined;
-        } catch {
-          out = undefined;
-        }
-        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out, raw: stdout });
-      });
-      child.stdin?.end(typeof stdin === 'string' ? stdin : JSON.stringify(stdin));
-    });
+    return execPlugin(host, join(binDir, type), env, stdin);
   }
 
   const inHost = (argv: string[]): Promise<string> => nets.exec(host, argv).then((r) => r.stdout);
-  const etcdctl = (args: string[]): Promise<string> => inHost(['etcdctl', '--endpoints=http://127.0.0.1:2379', ...args]);
+  let etcdctl: (args: string[]) => Promise<string> = () => Promise.reject(new Error('etcd not started'));
   const keys = async (prefix: string): Promise<string[]> => (await etcdctl(['get', '--prefix', '--keys-only', prefix])).split('\n').filter(Boolean);
   const exists = async (key: string): Promise<boolean> => (await etcdctl(['get', '--keys-only', key])).trim() !== '';
 
@@ -77,13 +57,7 @@ describe('CNI plugins in network namespaces', () => {
     await inHost(['ip', 'link', 'set', 'uplink1', 'up']);
     await inHost(['ip', 'link', 'set', 'uplink0', 'up']);
     await inHost(['ip', 'route', 'add', 'default', 'dev', 'uplink0']);
-    etcd = await startEtcd({ netns: host });
-    for (let i = 0; ; i++) {
-      const ok = await etcdctl(['endpoint', 'health']).then(() => true, () => false);
-      if (ok) break;
-      if (i > 100) throw new Error('etcd in the host namespace did not become healthy');
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    ({ etcd, etcdctl } = await startEtcdIn(nets, host));
     await etcdctl([
       'put',
       '/calico/resources/v3/projectcalico.org/ippools/default-ipv4-ippool',
@@ -92,11 +66,7 @@ describe('CNI plugins in network namespaces', () => {
     await etcdctl(['put', `/calico/resources/v3/projectcalico.org/nodes/${NODE}`, JSON.stringify({ apiVersion: 'projectcalico.org/v3', kind: 'Node', metadata: { name: NODE }, spec: {} })]);
     binDir = mkdtempSync(join(tmpdir(), 'tortie-cni-bin-'));
     chmodSync(binDir, 0o755);
-    for (const name of ['tortie', 'tortie-ipam']) {
-      const p = join(binDir, name);
-      writeFileSync(p, `#!/bin/sh\nexec ${process.execPath} --import ${TSX} ${ROOT}cni/${name}.ts\n`);
-      chmodSync(p, 0o755);
-    }
+    writePluginWrappers(binDir, { tortie: 'tortie', 'tortie-ipam': 'tortie-ipam' });
     symlinkSync('/usr/lib/cni/portmap', join(binDir, 'portmap'));
   });
 
@@ -134,7 +104,9 @@ describe('CNI plugins in network namespaces', () => {
     const weps = await keys('/calico/resources/v3/projectcalico.org/workloadendpoints/default/');
     expect(weps).toContain(`/calico/resources/v3/projectcalico.org/workloadendpoints/default/node--e2e-k8s-pod--0-eth0`);
     expect(weps).toHaveLength(20);
-  });
+    // 40 plugin processes (tortie + its IPAM child per pod): ~30 s on an idle 2-core machine, several
+    // minutes when the machine is shared; the limit only guards against a hang.
+  }, 600_000);
 
   it('CHECK passes after ADD and fails once the interface is damaged by hand', async () => {
     const p = pods[2];
