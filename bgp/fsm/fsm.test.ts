@@ -329,3 +329,64 @@ describe('negotiation', () => {
     expect(o.capabilities).toContainEqual({ code: 65, asn: 4200000000 });
   });
 });
+
+describe('graceful restart N bit (RFC 8538)', () => {
+  const gr = (notification: boolean) => ({ restartTime: 120, restarting: false, forwardingState: false, notification });
+  const peerWith = (notification: boolean): OpenMessage => peerOpen({ capabilities: buildOpen({ localAs: 64512, peerAs: 64512, routerId: '10.0.0.2', gracefulRestart: gr(notification) }).capabilities });
+  const downOf = (acts: FsmAction[]) => of(acts, 'down')[0];
+
+  it('is advertised in the GR flags (with R when restarting) and negotiated only when both sides set it', () => {
+    const flags = (o: OpenMessage): number | undefined => o.capabilities.flatMap((c) => (c.code === 64 && 'restartFlags' in c ? [c.restartFlags] : []))[0];
+    expect(flags(buildOpen({ ...cfg, gracefulRestart: gr(true) }))).toBe(0x4);
+    expect(flags(buildOpen({ ...cfg, gracefulRestart: { ...gr(true), restarting: true } }))).toBe(0xc);
+    expect(flags(buildOpen({ ...cfg, gracefulRestart: gr(false) }))).toBe(0);
+    const local = buildOpen({ ...cfg, gracefulRestart: gr(true) });
+    expect(negotiate(cfg, local, peerWith(true)).gracefulNotification).toBe(true);
+    expect(negotiate(cfg, local, peerWith(false)).gracefulNotification).toBe(false);
+    expect(negotiate(cfg, buildOpen({ ...cfg, gracefulRestart: gr(false) }), peerWith(true)).gracefulNotification).toBe(false);
+  });
+
+  it('with N exchanged, a NOTIFICATION other than Hard Reset ends the session gracefully; Hard Reset does not', () => {
+    for (const [n, code, subcode, graceful] of [
+      [true, 6, 2, true],
+      [true, 4, 0, true],
+      [true, 6, 9, false],
+      [false, 6, 2, false],
+    ] as const) {
+      const f = make({ gracefulRestart: gr(true) });
+      const conn = establishOut(f, peerWith(n));
+      const acts = f.handle({ type: 'Message', conn, message: { type: 'NOTIFICATION', code, subcode, data: Buffer.alloc(0) } });
+      expect(downOf(acts), `N=${n} ${code}/${subcode}`).toMatchObject({ graceful });
+    }
+  });
+
+  it('a TCP failure is always graceful; our hold timer expiry is graceful only with N', () => {
+    for (const n of [true, false]) {
+      const f = make({ gracefulRestart: gr(true) });
+      const conn = establishOut(f, peerWith(n));
+      expect(downOf(f.handle({ type: 'TimerExpired', timer: 'hold', conn }))).toMatchObject({ graceful: n, sent: { code: 4 } });
+      const g = make({ gracefulRestart: gr(true) });
+      const c2 = establishOut(g, peerWith(n));
+      expect(downOf(g.handle({ type: 'TcpClosed', conn: c2 }))).toMatchObject({ graceful: true });
+    }
+  });
+
+  it('with N exchanged, de-configuring the peer sends Hard Reset carrying the Cease subcode; a config change does not', () => {
+    const f = make({ gracefulRestart: gr(true) });
+    establishOut(f, peerWith(true));
+    const acts = f.handle({ type: 'Stop', subcode: 3, reason: 'peer de-configured' });
+    const n = of(acts, 'send')[0]?.message;
+    expect(n).toMatchObject({ type: 'NOTIFICATION', code: 6, subcode: 9 });
+    expect(n?.type === 'NOTIFICATION' ? [...n.data] : []).toEqual([6, 3]);
+    expect(downOf(acts)).toMatchObject({ graceful: false });
+    const g = make({ gracefulRestart: gr(true) });
+    establishOut(g, peerWith(true));
+    const b = g.handle({ type: 'Stop', subcode: 6, reason: 'other configuration change' });
+    expect(sent(b)).toEqual(['N6/6']);
+    expect(downOf(b)).toMatchObject({ graceful: true });
+    // Without N the plain Cease goes out.
+    const h = make({ gracefulRestart: gr(true) });
+    establishOut(h, peerWith(false));
+    expect(sent(h.handle({ type: 'Stop', subcode: 3 }))).toEqual(['N6/3']);
+  });
+});

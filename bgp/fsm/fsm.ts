@@ -21,8 +21,18 @@ interface Conn {
   session?: NegotiatedSession;
 }
 
-function notif(code: number, subcode: number): NotificationMessage {
-  return { type: 'NOTIFICATION', code, subcode, data: Buffer.alloc(0) };
+function notif(code: number, subcode: number, data: Buffer = Buffer.alloc(0)): NotificationMessage {
+  return { type: 'NOTIFICATION', code, subcode, data };
+}
+
+/** RFC 8538 §5: with the N bit exchanged these Cease subcodes go out as Hard Reset (6/9). */
+const HARD_RESET_CEASES = new Set([1, 2, 3, 4]);
+
+/** Whether graceful restart procedures apply when a session ends this way (RFC 4724, RFC 8538 §4). */
+export function gracefulEnd(session: NegotiatedSession | undefined, n: { sent?: NotificationMessage; received?: NotificationMessage }): boolean {
+  const m = n.sent ?? n.received;
+  if (!m) return true;
+  return !!session?.gracefulNotification && !(m.code === 6 && m.subcode === 9);
 }
 
 /** RFC 4271 §10: timers are jittered by a random factor in [0.75, 1]. */
@@ -319,7 +329,7 @@ export class SessionFsm {
     const wasEstablished = c.state === 'Established';
     this.closeConn(c, undefined, out);
     this.lastError = reason;
-    if (wasEstablished) out.push({ type: 'down', reason, ...n });
+    if (wasEstablished) out.push({ type: 'down', reason, ...n, graceful: gracefulEnd(c.session, n) });
     if (this.conns.size === 0 && this.started) this.sessionError(out);
   }
 
@@ -339,11 +349,13 @@ export class SessionFsm {
     this.started = false;
     this.idleHolding = false;
     out.push({ type: 'stopTimer', timer: 'connectRetry' }, { type: 'stopTimer', timer: 'idleHold' });
-    const n = notif(6, subcode);
     for (const c of [...this.conns.values()]) {
       const wasEstablished = c.state === 'Established';
+      // With the N bit, a reset that should clear the peer's copy of our routes is a Hard Reset
+      // carrying the original subcode (RFC 8538 §3); others leave our routes with the peer as stale.
+      const n = c.session?.gracefulNotification && HARD_RESET_CEASES.has(subcode) ? notif(6, 9, Buffer.from([6, subcode])) : notif(6, subcode);
       this.closeConn(c, n, out);
-      if (wasEstablished) out.push({ type: 'down', reason, sent: n });
+      if (wasEstablished) out.push({ type: 'down', reason, sent: n, graceful: gracefulEnd(c.session, { sent: n }) });
     }
     this.lastError = reason;
   }

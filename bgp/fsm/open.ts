@@ -19,7 +19,7 @@ export function buildOpen(cfg: FsmConfig): OpenMessage {
     const gr = cfg.gracefulRestart;
     caps.push({
       code: 64,
-      restartFlags: gr.restarting ? 0x8 : 0,
+      restartFlags: (gr.restarting ? 0x8 : 0) | (gr.notification ? 0x4 : 0),
       restartTime: Math.min(gr.restartTime, 4095),
       families: families.map((f) => ({ afi: f.afi, safi: f.safi, forwardingState: gr.forwardingState })),
     });
@@ -84,6 +84,7 @@ export function negotiate(cfg: FsmConfig, local: OpenMessage, remote: OpenMessag
     families,
     routeRefresh: (has(local, 2) || has(local, 128)) && (has(remote, 2) || has(remote, 128)),
     enhancedRouteRefresh: has(local, 70) && has(remote, 70),
+    gracefulNotification: ((findCap(local.capabilities, 64)[0]?.restartFlags ?? 0) & 0x4) !== 0 && ((gr?.restartFlags ?? 0) & 0x4) !== 0,
     peerGracefulRestart: gr
       ? { restartTime: gr.restartTime, restarting: (gr.restartFlags & 0x8) !== 0, notification: (gr.restartFlags & 0x4) !== 0, families: gr.families }
       : undefined,

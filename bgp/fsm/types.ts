@@ -28,8 +28,12 @@ export interface FsmConfig {
   passive?: boolean;
   /** Families we advertise (Multiprotocol capability). Default IPv4 unicast. */
   families?: AfiSafi[];
-  /** Graceful restart capability to advertise; absent = not advertised. */
-  gracefulRestart?: { restartTime: number; restarting: boolean; forwardingState: boolean };
+  /**
+   * Graceful restart capability to advertise; absent = not advertised. `notification` sets the N
+   * bit (RFC 8538): once both sides set it, NOTIFICATIONs other than Cease/Hard Reset end the
+   * session gracefully too, and our administrative resets are sent as Hard Reset.
+   */
+  gracefulRestart?: { restartTime: number; restarting: boolean; forwardingState: boolean; notification?: boolean };
 }
 
 export interface NegotiatedSession {
@@ -42,6 +46,8 @@ export interface NegotiatedSession {
   families: AfiSafi[];
   routeRefresh: boolean;
   enhancedRouteRefresh: boolean;
+  /** Both sides advertised graceful restart with the N bit (RFC 8538). */
+  gracefulNotification: boolean;
   /** The peer's graceful restart capability, when advertised. */
   peerGracefulRestart?: { restartTime: number; restarting: boolean; notification: boolean; families: Array<AfiSafi & { forwardingState: boolean }> };
   localOpen: OpenMessage;
@@ -78,8 +84,12 @@ export type FsmAction =
   | { type: 'established'; conn: number; session: NegotiatedSession }
   /** An UPDATE or ROUTE-REFRESH for the speaker (Established only). */
   | { type: 'deliver'; conn: number; message: BgpMessage }
-  /** The established session went away (reason for logs/status; notification if one was sent or received). */
-  | { type: 'down'; reason: string; sent?: NotificationMessage; received?: NotificationMessage }
+  /**
+   * The established session went away (reason for logs/status; notification if one was sent or
+   * received). `graceful`: graceful restart procedures apply — a TCP failure (RFC 4724), or with
+   * the N bit exchanged any NOTIFICATION but Cease/Hard Reset (RFC 8538 §4).
+   */
+  | { type: 'down'; reason: string; sent?: NotificationMessage; received?: NotificationMessage; graceful: boolean }
   | { type: 'state'; from: FsmState; to: FsmState; reason?: string };
 
 export interface FsmDeps {
