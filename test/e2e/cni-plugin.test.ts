@@ -63,6 +63,12 @@ describe('CNI plugins in network namespaces', () => {
       '/calico/resources/v3/projectcalico.org/ippools/default-ipv4-ippool',
       JSON.stringify({ apiVersion: 'projectcalico.org/v3', kind: 'IPPool', metadata: { name: 'default-ipv4-ippool' }, spec: { cidr: '10.244.0.0/16', blockSize: 26 } }),
     ]);
+    await etcdctl([
+      'put',
+      '/calico/resources/v3/projectcalico.org/ippools/default-ipv6-ippool',
+      JSON.stringify({ apiVersion: 'projectcalico.org/v3', kind: 'IPPool', metadata: { name: 'default-ipv6-ippool' }, spec: { cidr: 'fd00:244::/64' } }),
+    ]);
+    await inHost(['sysctl', '-qw', 'net.ipv6.conf.all.forwarding=1']);
     await etcdctl(['put', `/calico/resources/v3/projectcalico.org/nodes/${NODE}`, JSON.stringify({ apiVersion: 'projectcalico.org/v3', kind: 'Node', metadata: { name: NODE }, spec: {} })]);
     binDir = mkdtempSync(join(tmpdir(), 'tortie-cni-bin-'));
     chmodSync(binDir, 0o755);
@@ -160,6 +166,29 @@ describe('CNI plugins in network namespaces', () => {
     for (const r of [bad, noNetns, down]) expect(r.raw).not.toMatch(/\n\s+at /);
     const ver = await plugin('tortie-ipam', 'VERSION', '');
     expect(ver.out).toMatchObject({ cniVersion: '1.0.0' });
+  });
+
+  it('dual stack: assign_ipv6 gives each pod a /32 and a /128 with Calico\'s link-local gateway; pods reach each other over IPv6', async () => {
+    const dual: { ns: string; cid: string; v6: string }[] = [];
+    for (const i of [0, 1]) {
+      const ns = await nets.add(`d${i}`);
+      const cid = `c${process.pid}d${i}`;
+      const r = await plugin('tortie', 'ADD', conf({ ipam: { type: 'calico-ipam', assign_ipv4: 'true', assign_ipv6: 'true' } }), { cid, netns: `/var/run/netns/${ns}`, pod: `dual-${i}` });
+      expect(r.code, r.raw).toBe(0);
+      const addrs = (r.out?.ips as { address: string }[]).map((x) => x.address);
+      expect(addrs[0]).toMatch(/^10\.244\.\d+\.\d+\/32$/);
+      expect(addrs[1]).toMatch(/^fd00:244::[0-9a-f:]*\/128$/);
+      dual.push({ ns, cid, v6: addrs[1].split('/')[0] });
+    }
+    const route6 = (await nets.exec(dual[0].ns, ['ip', '-6', 'route', 'show', 'default'])).stdout;
+    expect(route6).toContain('via fe80::ecee:eeff:feee:eeee dev eth0');
+    expect(await inHost(['ip', '-6', 'route', 'show', `${dual[1].v6}/128`])).toContain(`dev ${hostVethName('default', 'dual-1', dual[1].cid)}`);
+    await nets.exec(dual[0].ns, ['ping', '-6', '-c', '1', '-W', '3', dual[1].v6]);
+    for (const [i, d] of dual.entries()) {
+      const r = await plugin('tortie', 'DEL', conf({ ipam: { type: 'calico-ipam', assign_ipv6: 'true' } }), { cid: d.cid, netns: `/var/run/netns/${d.ns}`, pod: `dual-${i}` });
+      expect(r.code, r.raw).toBe(0);
+      expect(await inHost(['ip', '-6', 'route', 'show', `${d.v6}/128`])).toBe('');
+    }
   });
 
   it('a conflist chaining tortie with the reference portmap plugin passes ADD and DEL', async () => {
