@@ -197,3 +197,21 @@ describe('Kubernetes Namespace → Profile', () => {
     expectError({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'a.b' } }, 'metadata.name', /DNS-1123 label/);
   });
 });
+
+describe('Kubernetes ServiceAccount → Profile', () => {
+  it('becomes ksa.<namespace>.<name> with pcsa.-prefixed labels and no rules', () => {
+    expect(ok({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'api', namespace: 'production', labels: { tier: 'backend' } } })).toEqual({
+      apiVersion: 'projectcalico.org/v3',
+      kind: 'Profile',
+      metadata: { name: 'ksa.production.api' },
+      spec: { labelsToApply: { 'pcsa.projectcalico.org/name': 'api', 'pcsa.tier': 'backend' } },
+    });
+  });
+  it('defaults the namespace and takes the usual ServiceAccount fields', () => {
+    expect(ok({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'build' }, automountServiceAccountToken: false, secrets: [] }).metadata.name).toBe('ksa.default.build');
+  });
+  it('rejects bad names and unknown fields', () => {
+    expectError({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'Bad_Name' } }, 'metadata.name', /DNS-1123/);
+    expectError({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'a' }, spec: {} }, 'spec', /unknown field/);
+  });
+});

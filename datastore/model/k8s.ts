@@ -4,7 +4,8 @@
 // protocol × peer), and a Namespace becomes the Profile "kns.<name>" whose labelsToApply carry
 // the namespace labels with the "pcns." prefix. A rule's namespaceSelector stays over namespace
 // labels, as in hand-written Calico policy; selector/namespace.ts maps it onto those prefixed
-// endpoint labels. Pure.
+// endpoint labels. A ServiceAccount becomes the Profile "ksa.<namespace>.<name>" carrying its
+// labels with the "pcsa." prefix. Pure.
 import { z } from 'zod';
 import { NAMESPACE_LABEL_PREFIX } from '../selector/index.js';
 import type { Conversion } from './convert.js';
@@ -15,6 +16,9 @@ import { API_VERSION } from './resource.js';
 
 export const KNP_PREFIX = 'knp.default.';
 export const KNS_PREFIX = 'kns.';
+export const KSA_PREFIX = 'ksa.';
+/** Prefix of service-account labels on endpoints, as Calico's "pcsa." (selector/serviceAccounts). */
+export const SA_LABEL_PREFIX = 'pcsa.';
 export const NS_LABEL_PREFIX = NAMESPACE_LABEL_PREFIX;
 export const K8S_ORCHESTRATOR_SELECTOR = "projectcalico.org/orchestrator == 'k8s'";
 export const KNP_ORDER = 1000;
@@ -241,6 +245,28 @@ export function namespaceToProfile(name: string, labels: Record<string, string> 
   };
 }
 
+/**
+ * ServiceAccount → Profile "ksa.<namespace>.<name>" as Calico's converter makes it: no rules, the
+ * account's name and labels applied with the "pcsa." prefix, which rule serviceAccounts.selector
+ * and policy serviceAccountSelector match against.
+ */
+export function serviceAccountToProfile(namespace: string, name: string, labels: Record<string, string> = {}): Record<string, unknown> {
+  const labelsToApply: Record<string, string> = { [`${SA_LABEL_PREFIX}projectcalico.org/name`]: name };
+  for (const [k, v] of Object.entries(labels)) labelsToApply[`${SA_LABEL_PREFIX}${k}`] = v;
+  return { apiVersion: API_VERSION, kind: 'Profile', metadata: { name: `${KSA_PREFIX}${namespace}.${name}` }, spec: { labelsToApply } };
+}
+
+const k8sServiceAccount = z
+  .object({
+    apiVersion: z.literal('v1'),
+    kind: z.literal('ServiceAccount'),
+    metadata: k8sMeta,
+    secrets: z.unknown().optional(),
+    imagePullSecrets: z.unknown().optional(),
+    automountServiceAccountToken: z.boolean().optional(),
+  })
+  .strict();
+
 const K8S_META_KEYS = ['name', 'namespace', 'labels', 'annotations'];
 
 /** The seed's simple policies (allow-all, default-deny) pasted flat become nested again. */
@@ -252,9 +278,15 @@ function renest(doc: Record<string, unknown>): Record<string, unknown> {
 
 /** Converts Kubernetes NetworkPolicy / Namespace documents; undefined for anything else. */
 export function convertK8s(input: Record<string, unknown>): Conversion | undefined {
-  const owned = (input.apiVersion === 'networking.k8s.io/v1' && input.kind === 'NetworkPolicy') || (input.apiVersion === 'v1' && input.kind === 'Namespace');
+  const owned = (input.apiVersion === 'networking.k8s.io/v1' && input.kind === 'NetworkPolicy') || (input.apiVersion === 'v1' && (input.kind === 'Namespace' || input.kind === 'ServiceAccount'));
   if (!owned) return undefined;
   const doc = renest(input);
+  if (doc.kind === 'ServiceAccount') {
+    const r = k8sServiceAccount.safeParse(doc);
+    if (!r.success) return { ok: false, errors: zodToFieldErrors(r.error, '') };
+    const ns = r.data.metadata.namespace ?? 'default';
+    return { ok: true, value: serviceAccountToProfile(ns, r.data.metadata.name, r.data.metadata.labels) };
+  }
   if (doc.kind === 'NetworkPolicy') {
     const r = k8sNetworkPolicy.safeParse(doc);
     return r.success ? { ok: true, value: k8sNetworkPolicyToCalico(r.data) } : { ok: false, errors: zodToFieldErrors(r.error, '') };

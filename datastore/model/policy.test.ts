@@ -142,3 +142,36 @@ describe('Profile', () => {
     expectError(v3('Profile', 'p', { labelsToApply: { 'bad key!': 'a' } }), 'spec.labelsToApply.bad key!', /invalid label key/);
   });
 });
+
+describe('rule fields felix/policy renders (issue 7 model coverage)', () => {
+  it('named ports and ranges in notPorts, on either side', () => {
+    expect(ok(rule({ protocol: 'TCP', source: { notPorts: ['http', '1000:2000'] }, destination: { notPorts: ['metrics'] } })).spec).toMatchObject({
+      ingress: [{ source: { notPorts: ['http', '1000:2000'] }, destination: { notPorts: ['metrics'] } }],
+    });
+  });
+  it('icmp and notICMP with ICMP given by number, ICMPv6 types', () => {
+    ok(rule({ protocol: 1, icmp: { type: 8, code: 0 } }));
+    ok(rule({ protocol: 58, notICMP: { type: 128 } }));
+    ok(rule({ protocol: 'ICMPv6', icmp: { type: 135 }, ipVersion: 6 }));
+    expectError(rule({ protocol: 'ICMP', notICMP: { code: 1 } }), 'spec.ingress[0].notICMP.code', /requires type/);
+    expectError(rule({ protocol: 17, notICMP: { type: 3 } }), 'spec.ingress[0].notICMP', /only allowed with protocol ICMP/);
+  });
+  it('notProtocol by name or number', () => {
+    expect(ok(rule({ notProtocol: 'udp' })).spec).toMatchObject({ ingress: [{ notProtocol: 'UDP' }] });
+    expect(ok(rule({ notProtocol: 132 })).spec).toMatchObject({ ingress: [{ notProtocol: 132 }] });
+  });
+  it('serviceAccounts by names alone, by selector alone, with a selector beside them', () => {
+    ok(rule({ source: { serviceAccounts: { names: ['a', 'b'] } } }));
+    ok(rule({ destination: { serviceAccounts: { selector: "tier == 'x'" }, selector: "app == 'y'", namespaceSelector: 'all()' } }));
+    expectError(rule({ source: { serviceAccounts: { selector: 'tier ==' } } }), 'spec.ingress[0].source.serviceAccounts.selector', /position/);
+    expectError(rule({ source: { serviceAccounts: { names: [''] } } }), 'spec.ingress[0].source.serviceAccounts.names[0]', /at least 1/);
+  });
+  it('notSelector and namespaceSelector, also global()', () => {
+    ok(rule({ source: { notSelector: "app == 'x'", namespaceSelector: 'global()' } }));
+    ok(gnp({ namespaceSelector: "team == 'a'", ingress: [{ action: 'Allow', source: { namespaceSelector: 'all()' } }] }));
+  });
+  it('policy serviceAccountSelector', () => {
+    ok(np({ serviceAccountSelector: "tier == 'backend'", ingress: [{ action: 'Allow' }] }));
+    expectError(np({ serviceAccountSelector: '((' }), 'spec.serviceAccountSelector', /position|invalid/);
+  });
+});

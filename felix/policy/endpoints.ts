@@ -4,6 +4,7 @@
 import type { Resource } from '../../datastore/model/resource.js';
 import type { WorkloadEndpointSpec } from '../../datastore/model/endpoints.js';
 import type { GlobalNetworkPolicySpec, NetworkPolicySpec, ProfileSpec } from '../../datastore/model/policy.js';
+import { KSA_PREFIX } from '../../datastore/model/k8s.js';
 import { NAMESPACE_LABEL } from '../../datastore/selector/index.js';
 import { SERVICE_ACCOUNT_LABEL } from './compile.js';
 import type { PolicyEndpoint, PolicyInput, ProfileInput } from './types.js';
@@ -30,8 +31,12 @@ export function policyEndpoint(r: Resource, profiles: ReadonlyMap<string, Profil
   const namespace = r.metadata.namespace ?? 'default';
   const profileNames = spec.profiles ?? [];
   const labels: Record<string, string> = {};
+  // Calico's CNI lists the service account's profile too; ours may not: its labels count anyway.
+  const labelSources = [...profileNames];
+  const ksa = spec.serviceAccountName ? `${KSA_PREFIX}${namespace}.${spec.serviceAccountName}` : undefined;
+  if (ksa && !labelSources.includes(ksa)) labelSources.push(ksa);
   // Earlier profiles win over later ones, the endpoint's own labels over all of them.
-  for (const name of [...profileNames].reverse()) Object.assign(labels, profiles.get(name)?.spec.labelsToApply ?? {});
+  for (const name of labelSources.reverse()) Object.assign(labels, profiles.get(name)?.spec.labelsToApply ?? {});
   Object.assign(labels, r.metadata.labels ?? {});
   labels[NAMESPACE_LABEL] ??= namespace;
   if (spec.orchestrator) labels['projectcalico.org/orchestrator'] ??= spec.orchestrator;
