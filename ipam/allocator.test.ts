@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { MemoryBackend } from '../datastore/backends/memory.js';
+import { ResourceClient } from '../datastore/client.js';
 import { ipamHandleKey, ipamBlockPrefix } from '../datastore/keys.js';
 import { IpamClient } from './allocator.js';
 import { IpamError } from './errors.js';
@@ -73,6 +74,15 @@ describe('IPAM allocator', () => {
     await ipam.setConfig({ strictAffinity: false, autoAllocateBlocks: false, maxBlocksPerHost: 0 });
     expect(await code(ipam.autoAssign({ handleId: 'd', hostname: 'n3', num4: 1 }))).toBe('ok'); // borrows
     expect(await ipam.hostAffinities('n3', 4)).toHaveLength(0);
+  });
+
+  it('takes IPAMConfig from the v3 resource tortiectl applies, before the v2 key', async () => {
+    const { be, ipam } = await setup({ p: { cidr: '10.4.0.0/28', blockSize: 30 } });
+    await ipam.setConfig({ strictAffinity: false, autoAllocateBlocks: true, maxBlocksPerHost: 0 });
+    await new ResourceClient(be).apply({ apiVersion: 'projectcalico.org/v3', kind: 'IPAMConfig', metadata: { name: 'default' }, spec: { strictAffinity: true, maxBlocksPerHost: 1 } });
+    expect(await ipam.getConfig()).toEqual({ strictAffinity: true, autoAllocateBlocks: true, maxBlocksPerHost: 1 });
+    await ipam.autoAssign({ handleId: 'a', hostname: 'n1', num4: 4 });
+    expect(await code(ipam.autoAssign({ handleId: 'b', hostname: 'n1', num4: 1 }))).toBe('Exhausted');
   });
 
   it('assigns IPv6 from /122 blocks by default', async () => {
