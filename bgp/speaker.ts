@@ -4,7 +4,7 @@
 import { createServer, isIP, type Server, type Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { endOfRib, isEndOfRib, packUpdates, type RouteGroup } from './codec/index.js';
-import type { AfiSafi, UpdateMessage } from './codec/types.js';
+import type { AfiSafi, CodecContext, UpdateMessage } from './codec/types.js';
 import { BgpSession } from './fsm/session.js';
 import type { NegotiatedSession } from './fsm/types.js';
 import { DEFAULT_MRAI_MS } from './rib/mrai.js';
@@ -26,10 +26,16 @@ interface Peer {
   config: PeerConfig;
   session: BgpSession;
   adjIn: Map<string, AdjIn>;
-  /** What the peer currently has from us: prefix key → encoded attrs+next hop key. */
-  adjOut: Map<string, string>;
-  pending: Set<string>;
+  /**
+   * Output mode: idle (no session), sync (sending its own queue: the initial table, a route
+   * refresh, or a resync after a stall), grouped (fed by its update group), stalled (its socket
+   * queue passed the limit; waiting for 'drain', changes accumulate in `pending`).
+   */
+  mode: 'idle' | 'sync' | 'grouped' | 'stalled';
+  /** Own queue outside the group: prefix key → the peer may hold an older advertisement. */
+  pending: Map<string, boolean>;
   flushScheduled: boolean;
+  group?: OutGroup;
   /** When the last batch of changes started going out (MRAI), ms. */
   lastBatchAt?: number;
   eorFrom: Set<string>;
@@ -38,15 +44,67 @@ interface Peer {
   rejected: number;
   ebgp: boolean;
   routerId: string;
-  initialSent: boolean;
   /** End-of-RIB is due once pending is empty (initial table sent). */
   eorPending: boolean;
   /** The GR capability the peer advertised on its last session (needed once that session is gone). */
   peerGr?: { restartTime: number };
 }
 
-/** Prefixes exported per peer per event-loop turn. */
+/**
+ * An update group: established peers with the same outbound policy and the same codec context.
+ * Each change is exported once for the group and encoded once; the same Buffers go to every
+ * member's socket. `adjOut` is what every member holds (prefix key → attrs+next hop key).
+ */
+interface OutGroup {
+  key: string;
+  members: Set<Peer>;
+  pending: Set<string>;
+  adjOut: Map<string, string>;
+  flushScheduled: boolean;
+  lastBatchAt?: number;
+  policy: OutPolicy;
+  ctx: CodecContext;
+}
+
+/** The group-wide export inputs (everything exportRoute reads about the target). */
+interface OutPolicy {
+  address: string;
+  ebgp: boolean;
+  rrClient: boolean;
+  selfAddress: string | undefined;
+  keepOriginalNextHop?: boolean;
+  afis: number[];
+}
+
+/** One exported route ready to pack: its group key (attrs + next hop) and pack inputs. */
+interface OutRoute {
+  gk: string;
+  attrs: PathAttributes;
+  prefix: Prefix;
+  v6NextHop?: string;
+}
+
+/** Encoded frames of one batch, by part (withdrawals, then one part per attribute set). */
+interface PackedBatch {
+  all: Buffer[];
+  parts: Array<{ originatorId?: string; frames: Buffer[] }>;
+}
+
+/** Prefixes exported per group (or syncing peer) per event-loop turn. */
 const FLUSH_CHUNK = 4000;
+
+/**
+ * Per-socket back-pressure: bytes a peer may have queued in user space before it is taken out
+ * of its group. A stalled peer costs at most this plus one batch, and a set of changed prefix
+ * keys (bounded by the table size); when its socket drains it re-syncs exactly those prefixes
+ * from the Loc-RIB and rejoins its group. Its hold timer is its own business.
+ */
+export const DEFAULT_MAX_QUEUED_BYTES = 4 * 1024 * 1024;
+
+const keyToPrefix = (k: string): Prefix => {
+  const [address, len] = k.split('/');
+  return { family: isIP(address) === 6 ? 6 : 4, address, length: Number(len) };
+};
 
 const famKey = (f: AfiSafi): string => `${f.afi}/${f.safi}`;
 const keyOf = (p: Prefix): string => prefixToString(p);
@@ -64,6 +122,11 @@ export class Speaker {
   private reflector = false;
   /** Routes with equal attributes share one object, also across UPDATEs (memory per route). */
   private readonly attrTable = new AttrInterner();
+  private readonly groups = new Map<string, OutGroup>();
+  /** Established peers outside any group (sync or stalled): changes go to their own queue. */
+  private readonly unsynced = new Set<Peer>();
+  /** Counters for tests and status: group batches encoded, writes of them, stalls, resyncs. */
+  readonly outStats = { groupBatches: 0, groupWrites: 0, stalls: 0, resyncs: 0 };
 
   constructor(
     readonly config: SpeakerConfig,
@@ -154,7 +217,7 @@ export class Speaker {
         info,
         prefixesReceived: p.adjIn.size + p.rejected,
         prefixesAccepted: p.adjIn.size,
-        prefixesAdvertised: p.adjOut.size,
+        prefixesAdvertised: p.mode === 'grouped' && p.group ? p.group.adjOut.size : 0,
         ...(stale ? { gracefulRestart: 'stale' as const } : {}),
       };
     });
@@ -176,6 +239,12 @@ export class Speaker {
     for (const [addr, p] of this.peers)
       for (const [k, r] of p.adjIn) out.push(fmt(r.prefix, r.attrs, r.nextHop, addr, this.locRib.get(k)?.source === addr, r.stale));
     return out;
+  }
+
+  /** Output side of one peer (diagnostics, tests): mode, bytes queued on its socket, own queue, group size. */
+  outQueue(address: string): { mode: Peer['mode']; queuedBytes: number; pending: number; groupMembers: number } | undefined {
+    const p = this.peers.get(normalize(address));
+    return p && { mode: p.mode, queuedBytes: p.session.queuedBytes, pending: p.pending.size, groupMembers: p.group?.members.size ?? 0 };
   }
 
   /** The Loc-RIB best paths (prefix → candidate). */
@@ -208,14 +277,13 @@ export class Speaker {
       config: c,
       session,
       adjIn: new Map(),
-      adjOut: new Map(),
-      pending: new Set(),
+      mode: 'idle',
+      pending: new Map(),
       flushScheduled: false,
       eorFrom: new Set(),
       rejected: 0,
       ebgp: c.asNumber !== this.config.asNumber,
       routerId: '',
-      initialSent: false,
       eorPending: false,
     };
     session.listeners = {
@@ -231,6 +299,7 @@ export class Speaker {
   private removePeer(p: Peer, subcode: number, reason: string): void {
     p.session.stop(subcode, reason);
     if (p.staleTimer) clearTimeout(p.staleTimer);
+    this.resetOut(p);
     this.peers.delete(normalize(p.config.address));
     const keys = [...p.adjIn.keys()];
     p.adjIn.clear();
@@ -253,8 +322,7 @@ export class Speaker {
     p.routerId = s.peerRouterId;
     p.peerGr = s.peerGracefulRestart;
     p.eorFrom.clear();
-    p.adjOut.clear();
-    p.initialSent = false;
+    this.resetOut(p);
     if (p.staleTimer) {
       // The restarting peer is back: keep its stale routes until its End-of-RIB (or this timer).
       clearTimeout(p.staleTimer);
@@ -267,9 +335,7 @@ export class Speaker {
   }
 
   private onDown(p: Peer, reason: string, notified: boolean): void {
-    p.adjOut.clear();
-    p.pending.clear();
-    p.initialSent = false;
+    this.resetOut(p);
     const gr = p.session.fsm.config.gracefulRestart ? p.peerGr : undefined;
     // RFC 4724 helper: routes of a peer that advertised GR survive a TCP failure (not a NOTIFICATION).
     if (gr && !notified && !this.stopped && p.adjIn.size) {
@@ -362,10 +428,14 @@ export class Speaker {
     if (next) this.locRib.set(k, next);
     else this.locRib.delete(k);
     this.emitSink(k, prev, next);
-    for (const p of this.peers.values()) {
-      if (!p.initialSent) continue;
-      p.pending.add(k);
-      this.scheduleFlush(p);
+    for (const g of this.groups.values()) {
+      g.pending.add(k);
+      this.scheduleGroupFlush(g);
+    }
+    for (const p of this.unsynced) {
+      // Already sent in this sync (or held from before a stall): the peer may have an old copy.
+      if (!p.pending.has(k)) p.pending.set(k, true);
+      if (p.mode === 'sync') this.scheduleFlush(p);
     }
   }
 
@@ -399,85 +469,248 @@ export class Speaker {
     else setImmediate(run);
   }
 
-  private exportFor(p: Peer, k: string): { attrs: PathAttributes; nextHop: string } | undefined {
-    const c = this.locRib.get(k);
-    if (!c) return undefined;
-    if (p.session.negotiated && !p.session.negotiated.families.some((f) => f.afi === (c.prefix.family === 4 ? 1 : 2))) return undefined;
-    return exportRoute(c, {
+  /** As scheduleFlush, for a whole group (the MRAI is kept per group: one batch feeds all members). */
+  private scheduleGroupFlush(g: OutGroup, more = false): void {
+    if (g.flushScheduled) return;
+    g.flushScheduled = true;
+    const run = (): void => {
+      g.flushScheduled = false;
+      if (!more) g.lastBatchAt = Date.now();
+      if (this.groups.get(g.key) === g) this.flushGroup(g);
+    };
+    const wait = more ? 0 : (g.lastBatchAt ?? -Infinity) + (this.config.mraiMs ?? DEFAULT_MRAI_MS.ibgp) - Date.now();
+    if (wait > 0) setTimeout(run, wait).unref();
+    else setImmediate(run);
+  }
+
+  private policyOf(p: Peer): OutPolicy {
+    return {
       address: normalize(p.config.address),
       ebgp: p.ebgp,
       rrClient: !!p.config.rrClient,
+      selfAddress: p.session.localAddress,
+      keepOriginalNextHop: p.config.keepOriginalNextHop,
+      afis: (p.session.negotiated?.families ?? []).map((f) => f.afi),
+    };
+  }
+
+  /**
+   * Peers share a group when everything the export and the encoding depend on is equal. eBGP
+   * peers get a group each (split horizon: a route never goes back to the AS it came from);
+   * iBGP peers of one role share one.
+   */
+  private groupKeyOf(p: Peer, ctx: CodecContext): string {
+    const pol = this.policyOf(p);
+    return JSON.stringify([pol.ebgp ? pol.address : '', pol.ebgp, pol.rrClient, pol.selfAddress ?? '', !!pol.keepOriginalNextHop, pol.afis, ctx]);
+  }
+
+  /** What the policy's peers get for prefix k, or undefined (nothing / withdraw). */
+  private routeFor(pol: OutPolicy, k: string): OutRoute | undefined {
+    const c = this.locRib.get(k);
+    if (!c) return undefined;
+    if (!pol.afis.includes(c.prefix.family === 4 ? 1 : 2)) return undefined;
+    const e = exportRoute(c, {
+      address: pol.address,
+      ebgp: pol.ebgp,
+      rrClient: pol.rrClient,
       localAs: this.config.asNumber,
       routerId: this.config.routerId,
       clusterId: this.config.clusterId ?? this.config.routerId,
       reflector: this.reflector,
-      selfAddress: p.session.localAddress,
-      keepOriginalNextHop: p.config.keepOriginalNextHop,
+      selfAddress: pol.selfAddress,
+      keepOriginalNextHop: pol.keepOriginalNextHop,
+      splitHorizon: pol.ebgp,
     });
+    if (!e) return undefined;
+    const v6 = c.prefix.family === 6;
+    const attrs: PathAttributes = v6 ? { ...e.attrs, nextHop: undefined } : { ...e.attrs, nextHop: e.nextHop };
+    if (!v6 && attrs.nextHop === '') return undefined; // no usable next hop for this family on this session
+    return { gk: JSON.stringify([attrs, v6 ? e.nextHop : '']), attrs, prefix: c.prefix, ...(v6 ? { v6NextHop: e.nextHop } : {}) };
   }
 
-  private flush(p: Peer): void {
-    const ctx = p.session.codecContext;
-    if (!ctx || p.session.state !== 'Established') return;
+  /**
+   * Packs announcements (grouped by shared attributes) and withdrawals into UPDATE frames, each
+   * attribute set's frames tagged with its ORIGINATOR_ID: a member never gets frames carrying its
+   * own router id as ORIGINATOR_ID (it would drop them, RFC 4456 §8), which is split horizon for
+   * reflected routes without a per-member encoding.
+   */
+  private pack(routes: OutRoute[], withdrawals: Prefix[], ctx: CodecContext, who: string): PackedBatch {
     const groups = new Map<string, RouteGroup>();
+    for (const r of routes) {
+      let g = groups.get(r.gk);
+      if (!g) groups.set(r.gk, (g = { attributes: r.attrs, prefixes: [], ...(r.v6NextHop !== undefined ? { nextHops: [r.v6NextHop] } : {}) }));
+      g.prefixes.push(r.prefix);
+    }
+    const out: PackedBatch = { all: [], parts: [] };
+    try {
+      if (withdrawals.length) out.parts.push({ frames: packUpdates([], withdrawals, ctx) });
+      for (const g of groups.values()) out.parts.push({ originatorId: g.attributes.originatorId, frames: packUpdates([g], [], ctx) });
+    } catch (err) {
+      this.log.error({ err, peer: who }, 'cannot encode UPDATE');
+      return { all: [], parts: [] };
+    }
+    for (const part of out.parts) out.all.push(...part.frames);
+    return out;
+  }
+
+  /** The frames of a batch for one peer: all of them, or all but those it originated. */
+  private framesFor(b: PackedBatch, p: Peer): Buffer[] {
+    if (!p.routerId || !b.parts.some((x) => x.originatorId === p.routerId)) return b.all;
+    return b.parts.filter((x) => x.originatorId !== p.routerId).flatMap((x) => x.frames);
+  }
+
+  /** One batch for a whole group: exported once, encoded once, the same Buffers to every member. */
+  private flushGroup(g: OutGroup): void {
+    const routes: OutRoute[] = [];
     const withdrawals: Prefix[] = [];
-    // Large tables go out in chunks, one per event-loop turn, so timers keep running.
+    const batch: string[] = [];
     let budget = FLUSH_CHUNK;
-    for (const k of p.pending) {
+    for (const k of g.pending) {
       if (budget-- <= 0) break;
-      p.pending.delete(k);
-      const e = this.exportFor(p, k);
-      const c = this.locRib.get(k);
-      if (!e || !c) {
-        if (p.adjOut.delete(k)) {
-          const [address, len] = k.split('/');
-          withdrawals.push({ family: isIP(address) === 6 ? 6 : 4, address, length: Number(len) });
+      g.pending.delete(k);
+      const r = this.routeFor(g.policy, k);
+      if (!r) {
+        if (g.adjOut.delete(k)) {
+          withdrawals.push(keyToPrefix(k));
+          batch.push(k);
         }
         continue;
       }
-      const v6 = c.prefix.family === 6;
-      const attrs: PathAttributes = v6 ? { ...e.attrs, nextHop: undefined } : { ...e.attrs, nextHop: e.nextHop };
-      if (!v6 && attrs.nextHop === '') continue; // no usable next hop for this family on this session
-      const gk = JSON.stringify([attrs, v6 ? e.nextHop : '']);
-      if (p.adjOut.get(k) === gk) continue;
-      p.adjOut.set(k, gk);
-      let g = groups.get(gk);
-      if (!g) {
-        g = { attributes: attrs, prefixes: [], ...(v6 ? { nextHops: [e.nextHop] } : {}) };
-        groups.set(gk, g);
-      }
-      g.prefixes.push(c.prefix);
+      if (g.adjOut.get(k) === r.gk) continue;
+      g.adjOut.set(k, r.gk);
+      routes.push(r);
+      batch.push(k);
     }
-    if (p.pending.size) this.scheduleFlush(p, true);
-    if (groups.size || withdrawals.length) {
-      try {
-        p.session.sendRaw(packUpdates([...groups.values()], withdrawals, ctx));
-      } catch (err) {
-        this.log.error({ err, peer: p.config.address }, 'cannot encode UPDATE');
+    if (g.pending.size) this.scheduleGroupFlush(g, true);
+    if (!batch.length) return;
+    const frames = this.pack(routes, withdrawals, g.ctx, g.key);
+    this.outStats.groupBatches++;
+    for (const m of [...g.members]) {
+      if (m.session.state !== 'Established') continue;
+      if (m.session.queuedBytes > (this.config.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES)) this.stall(m, batch);
+      else {
+        m.session.sendRaw(this.framesFor(frames, m));
+        this.outStats.groupWrites++;
       }
     }
-    if (!p.pending.size) this.afterFlush(p);
   }
 
-  /** End-of-RIB goes out once the initial table has been fully flushed. */
-  private afterFlush(p: Peer): void {
-    if (!p.eorPending) return;
+  /**
+   * Takes a peer whose socket is not keeping up out of its group. It missed this batch and will
+   * miss whatever the group sends until it drains: those prefixes are re-sent from the Loc-RIB.
+   */
+  private stall(p: Peer, batch: readonly string[]): void {
+    const g = p.group;
+    this.leaveGroup(p);
+    p.mode = 'stalled';
+    this.unsynced.add(p);
+    for (const k of batch) p.pending.set(k, true);
+    if (g) for (const k of g.pending) p.pending.set(k, true);
+    this.outStats.stalls++;
+    this.log.warn({ peer: p.config.address, queued: p.session.queuedBytes }, 'peer is not reading: out of its update group until its socket drains');
+    this.waitDrain(p);
+  }
+
+  private waitDrain(p: Peer): void {
+    const s = p.session;
+    s.onDrain(() => {
+      if (p.session !== s || (p.mode !== 'stalled' && p.mode !== 'sync')) return;
+      if (p.mode === 'stalled') this.outStats.resyncs++;
+      p.mode = 'sync';
+      this.scheduleFlush(p, true);
+    });
+  }
+
+  /** A peer outside its group sends its own queue, then joins the group. */
+  private flush(p: Peer): void {
+    const ctx = p.session.codecContext;
+    if (!ctx || p.session.state !== 'Established' || p.mode !== 'sync') return;
+    if (p.session.queuedBytes > (this.config.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES)) {
+      p.mode = 'stalled';
+      this.waitDrain(p);
+      return;
+    }
+    const pol = this.policyOf(p);
+    const routes: OutRoute[] = [];
+    const withdrawals: Prefix[] = [];
+    // Large tables go out in chunks, one per event-loop turn, so timers keep running.
+    let budget = FLUSH_CHUNK;
+    for (const [k, mayHave] of p.pending) {
+      if (budget-- <= 0) break;
+      p.pending.delete(k);
+      const r = this.routeFor(pol, k);
+      if (r) routes.push(r);
+      else if (mayHave) withdrawals.push(keyToPrefix(k));
+    }
+    if (routes.length || withdrawals.length) p.session.sendRaw(this.framesFor(this.pack(routes, withdrawals, ctx, p.config.address), p));
+    if (p.pending.size) this.scheduleFlush(p, true);
+    else this.joinGroup(p, ctx);
+  }
+
+  /**
+   * The peer now holds the current export of every prefix. The group holds it too, except for
+   * prefixes in the group's pending set, which the group is about to send to all members (a
+   * repeat is harmless): so joining keeps every member in step with the group's adjOut.
+   */
+  private joinGroup(p: Peer, ctx: CodecContext): void {
+    if (p.eorPending) {
+      p.eorPending = false;
+      for (const f of p.session.negotiated?.families ?? []) p.session.send(endOfRib(f.afi, f.safi));
+    }
+    const key = this.groupKeyOf(p, ctx);
+    let g = this.groups.get(key);
+    if (!g) {
+      const policy = this.policyOf(p);
+      const adjOut = new Map<string, string>();
+      for (const k of this.locRib.keys()) {
+        const r = this.routeFor(policy, k);
+        if (r) adjOut.set(k, r.gk);
+      }
+      g = { key, members: new Set(), pending: new Set(), adjOut, flushScheduled: false, policy, ctx };
+      this.groups.set(key, g);
+    }
+    g.members.add(p);
+    p.group = g;
+    p.mode = 'grouped';
+    this.unsynced.delete(p);
+  }
+
+  private leaveGroup(p: Peer): void {
+    const g = p.group;
+    p.group = undefined;
+    if (!g) return;
+    g.members.delete(p);
+    if (!g.members.size) this.groups.delete(g.key);
+  }
+
+  /** Session down or peer removed: nothing is owed to it any more. */
+  private resetOut(p: Peer): void {
+    this.leaveGroup(p);
+    this.unsynced.delete(p);
+    p.mode = 'idle';
+    p.pending.clear();
     p.eorPending = false;
-    for (const f of p.session.negotiated?.families ?? []) p.session.send(endOfRib(f.afi, f.safi));
   }
 
   private sendInitial(p: Peer): void {
-    const s = p.session.negotiated;
-    if (!s) return;
-    p.initialSent = true;
+    if (!p.session.negotiated) return;
+    this.resetOut(p);
     p.eorPending = true;
-    for (const k of this.locRib.keys()) p.pending.add(k);
+    p.mode = 'sync';
+    this.unsynced.add(p);
+    for (const k of this.locRib.keys()) p.pending.set(k, false);
     this.flush(p);
   }
 
+  /** Route refresh: the whole table again, as replacements (the peer keeps what it has meanwhile). */
   private resend(p: Peer): void {
-    p.adjOut.clear();
-    for (const k of this.locRib.keys()) p.pending.add(k);
+    if (!p.session.negotiated || p.mode === 'idle') return;
+    const stalled = p.mode === 'stalled';
+    this.leaveGroup(p);
+    this.unsynced.add(p);
+    for (const k of this.locRib.keys()) p.pending.set(k, true);
+    if (stalled) return;
+    p.mode = 'sync';
     this.flush(p);
   }
 

@@ -102,6 +102,29 @@ export class BgpSession {
     return true;
   }
 
+  /**
+   * Bytes written on the established connection that the kernel has not taken yet (Node's
+   * user-space queue): the speaker's per-socket back-pressure signal. 0 without a session.
+   */
+  get queuedBytes(): number {
+    const e = this.established;
+    return (e && this.conns.get(e.conn)?.socket.writableLength) ?? 0;
+  }
+
+  /**
+   * Calls `fn` once when the established connection's queue has drained, or at once if it is
+   * empty. False (and no call) when there is no established connection; a connection that
+   * closes first never calls back (the session's down event covers it).
+   */
+  onDrain(fn: () => void): boolean {
+    const e = this.established;
+    const io = e && this.conns.get(e.conn);
+    if (!io) return false;
+    if (!io.socket.writableLength) queueMicrotask(fn);
+    else io.socket.once('drain', fn);
+    return true;
+  }
+
   /** Our address on the established connection (next-hop-self). */
   get localAddress(): string | undefined {
     const e = this.established;

@@ -52,6 +52,13 @@ export interface ExportTarget {
   /** Our address on the session, used as next hop when we rewrite it. */
   selfAddress: string | undefined;
   keepOriginalNextHop?: boolean;
+  /**
+   * Apply the per-member rule "never back to the source" (default). Update groups of iBGP peers
+   * turn it off: one export serves every member; the speaker then withholds, per member, the
+   * frames whose ORIGINATOR_ID is that member's router id (the only iBGP case where the source is
+   * in the group, and one it would drop anyway, RFC 4456 §8).
+   */
+  splitHorizon?: boolean;
 }
 
 /** What we advertise to `to` for best path `c`, or undefined when it must not be advertised. */
@@ -66,6 +73,6 @@ export function exportRoute(c: Candidate, to: ExportTarget): { attrs: PathAttrib
     selfAddress: to.selfAddress ? { [to.selfAddress.includes(':') ? 6 : 4]: to.selfAddress } : {},
     keepOriginalNextHop: to.keepOriginalNextHop,
   };
-  if (!sendsTo(path, target)) return undefined;
+  if (to.splitHorizon !== false && !sendsTo(path, target)) return undefined;
   return exportPath(path, c.prefix, target, { localAs: to.localAs, clusterId: to.clusterId, reflector: to.reflector ?? (to.rrClient || !!c.fromRrClient) });
 }

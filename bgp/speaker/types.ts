@@ -46,6 +46,11 @@ export interface SpeakerConfig {
   gracefulRestart?: GracefulRestartConfig;
   /** Minimum route advertisement interval, ms (default 0: send on the next turn, like BIRD and GoBGP). */
   mraiMs?: number;
+  /**
+   * Per-peer send queue limit, bytes (default 4 MiB): a peer whose socket holds more is taken out
+   * of its update group and re-synced from the Loc-RIB once it drains.
+   */
+  maxQueuedBytes?: number;
   /** Families to negotiate: 4 and/or 6 (default both). */
   families?: Array<4 | 6>;
 }
