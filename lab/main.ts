@@ -174,12 +174,17 @@ program.command('down').description('remove every namespace, process and temp di
 
 program.command('demo').description('down, up 3 nodes, status, ping matrix').action(async () => {
   await down(() => undefined);
+  log('Tortie demo: 3 hosts in network namespaces, each running tortie-node (BGP full mesh), 2 pods per host made by the CNI plugin.');
+  log('');
   await up({ nodes: 3, subnets: 1, encap: 'none', crossSubnet: false, natOutgoing: true, podsPerNode: 2, mode: 'agent', log });
   log('');
+  log('$ tortie-lab status');
   log(formatStatus(await collectStatus(requireState())));
   log('');
+  log('$ tortie-lab ping');
   const ok = await doPing();
   log('');
+  log('Try: ./bin/tortie-lab exec pod-node1-1 -- ping -c1 <pod IP>   ./bin/tortie-lab pod add web --labels app=web   ./bin/tortie-lab ctl get nodes');
   log('Tear down with: ./bin/tortie-lab down');
   if (!ok) process.exitCode = 1;
 });

@@ -36,7 +36,7 @@ export async function collectStatus(s: LabState): Promise<LabStatus> {
     }),
   );
   return {
-    mode: s.mode === 'agent' ? 'tortie-node (BGP / VXLAN from the datastore)' : 'static (lab-computed routes)',
+    mode: s.mode === 'agent' ? `tortie-node on every host (${s.encap === 'vxlan' ? 'VXLAN routes from the datastore' : 'BGP'})` : 'static (lab-computed routes, no tortie-node)',
     encap: s.encap,
     crossSubnet: s.crossSubnet,
     etcd: s.etcdEndpoint,
@@ -46,18 +46,27 @@ export async function collectStatus(s: LabState): Promise<LabStatus> {
   };
 }
 
+/** Left-aligned columns sized to their widest cell (numbers right-aligned), two spaces apart. */
+export function table(header: string[], rows: string[][]): string[] {
+  const numeric = header.map((_, i) => rows.length > 0 && rows.every((r) => /^\d+$/.test(r[i] ?? '')));
+  const w = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]): string =>
+    cells
+      .map((c, i) => (i === cells.length - 1 && !numeric[i] ? c : numeric[i] ? c.padStart(w[i] ?? 0) : c.padEnd(w[i] ?? 0)))
+      .join('  ')
+      .trimEnd();
+  return [line(header), ...rows.map(line)];
+}
+
 export function formatStatus(st: LabStatus): string {
-  const lines = [`mode: ${st.mode}   encapsulation: ${st.encap}${st.crossSubnet ? ' (CrossSubnet)' : ''}   etcd: ${st.etcd}`, '', 'NODE        ADDRESS          PODS  ROUTES  BLOCKS              READY'];
-  for (const n of st.nodes) lines.push(`${n.name.padEnd(11)} ${n.ip.padEnd(16)} ${String(n.pods).padStart(4)}  ${String(n.routes.length).padStart(6)}  ${n.blocks.join(',').padEnd(18)}  ${n.ready ?? '-'}`);
-  for (const n of st.nodes) {
-    lines.push('', `${n.name} routes (proto 80):`);
-    for (const r of n.routes) lines.push(`  ${r}`);
-  }
-  lines.push('', 'POD                       NODE        IP             IFACE');
-  for (const p of st.pods) lines.push(`${`${p.namespace}/${p.name}`.padEnd(25)} ${p.node.padEnd(11)} ${p.ip.padEnd(14)} ${p.iface}`);
-  if (st.attached.length) {
-    lines.push('', 'ATTACHED');
-    for (const a of st.attached) lines.push(`${a.name.padEnd(16)} ${a.ip} (segment ${a.subnet})`);
-  }
+  const lines = [`${st.mode}   encapsulation: ${st.encap}${st.crossSubnet ? ' (CrossSubnet)' : ''}   etcd: ${st.etcd}`, ''];
+  lines.push(...table(['NODE', 'ADDRESS', 'PODS', 'ROUTES', 'BLOCKS', 'READY'], st.nodes.map((n) => [n.name, n.ip, String(n.pods), String(n.routes.length), n.blocks.join(',') || '-', n.ready ?? '-'])));
+  lines.push('', 'ROUTES (proto 80)');
+  const w = Math.max(...st.nodes.map((n) => n.name.length));
+  for (const n of st.nodes) n.routes.forEach((r, i) => lines.push(`${(i === 0 ? n.name : '').padEnd(w)}  ${r}`));
+  lines.push('');
+  if (st.pods.length) lines.push(...table(['POD', 'NODE', 'IP', 'INTERFACE'], st.pods.map((p) => [`${p.namespace}/${p.name}`, p.node, p.ip, p.iface])));
+  else lines.push('no pods (tortie-lab pod add NAME)');
+  if (st.attached.length) lines.push('', ...table(['ATTACHED', 'ADDRESS', 'SEGMENT'], st.attached.map((a) => [a.name, a.ip, String(a.subnet)])));
   return lines.join('\n');
 }

@@ -69,7 +69,8 @@ export async function up(o: UpOptions): Promise<LabState> {
     namespaces: { default: {} },
   };
   saveState(s); // recorded first, so a failed `up` is still cleaned by `down`
-  o.log(`==> fabric: ${o.subnets} segment(s)`);
+  const t0 = Date.now();
+  const step = (msg: string): void => o.log(`==> ${msg}  (${((Date.now() - t0) / 1000).toFixed(1)}s)`);
   await addNs(s.fabricNs);
   for (let k = 0; k < o.subnets; k++) {
     await nsExec(s.fabricNs, ['ip', 'link', 'add', bridge(k), 'type', 'bridge']);
@@ -87,12 +88,12 @@ export async function up(o: UpOptions): Promise<LabState> {
     await nsExec(s.routerNs, ['ip', 'link', 'set', `eth${k}`, 'up']);
   }
   await sysctl(s.routerNs, 'net.ipv4.ip_forward', '1');
-  o.log(o.subnets === 2 ? '==> router 10.0.0.1 / 10.0.1.1 between the segments' : '==> gateway router 10.0.0.1');
+  step(o.subnets === 2 ? 'fabric: segments 10.0.0.0/24 and 10.0.1.0/24, router 10.0.0.1 / 10.0.1.1 between them' : 'fabric: segment 10.0.0.0/24, gateway router 10.0.0.1');
   await addNs(s.etcdNs);
   await plugIntoSegment(s, s.etcdNs, `${ETCD_IP}/24`, 0, 'etcd');
   await startEtcd(s);
   saveState(s);
-  o.log(`==> etcd at ${s.etcdEndpoint}`);
+  step(`etcd at ${s.etcdEndpoint}`);
   for (let i = 1; i <= o.nodes; i++) {
     const subnet = o.subnets === 2 && i > Math.ceil(o.nodes / 2) ? 1 : 0;
     const node: LabNode = { name: `node${i}`, ns: `${p}node${i}`, ip: hostIp(i, subnet), subnet, block: nodeBlock(i), vtepMac: vtepMac(`node${i}`) };
@@ -100,8 +101,8 @@ export async function up(o: UpOptions): Promise<LabState> {
     s.nodes.push(node);
     saveState(s);
     await plugIntoSegment(s, node.ns, node.ip, subnet, `h${i}`);
-    o.log(`==> host ${node.name} ${node.ip} (block ${node.block})`);
   }
+  step(`hosts: ${s.nodes.map((n) => `${n.name} ${n.ip.split('/')[0]}`).join(', ')}`);
   if (s.mode === 'agent') {
     await waitEtcd(s);
     // Every namespace has its Profile (Calico's kns.<name>): policy needs it to allow by default.
@@ -111,8 +112,8 @@ export async function up(o: UpOptions): Promise<LabState> {
       if (pid) s.pids.push(pid);
     }
     saveState(s);
-    o.log(`==> tortie-node started on ${s.nodes.length} hosts (${o.encap === 'vxlan' ? 'VXLAN' : 'BGP full mesh'})`);
-    await waitReady(s, o.log);
+    step(`tortie-node started on ${s.nodes.length} hosts (${o.encap === 'vxlan' ? 'VXLAN' : 'BGP full mesh'}${o.encap === 'ipip' ? ', IPIP' : ''}${o.crossSubnet ? ' CrossSubnet' : ''}); waiting until each is ready (in sync, BGP sessions up)`);
+    await waitReady(s, (l) => step(l.replace(/^==> /, '')));
     writeNetConfs(s);
   }
   // Hosts in parallel (each claims its own block), a host's pods one after another.
@@ -123,23 +124,24 @@ export async function up(o: UpOptions): Promise<LabState> {
     const order = (p: LabPod): number => s.nodes.findIndex((n) => n.name === p.node);
     s.pods.sort((a, b) => order(a) - order(b) || a.name.localeCompare(b.name, 'en', { numeric: true }));
   }
-  if (o.podsPerNode) o.log(`==> ${s.pods.length} pods`);
+  if (o.podsPerNode) step(`${s.pods.length} pods made through the CNI plugin (${o.podsPerNode} per host)`);
   if (s.mode === 'agent' && s.pods.length > 1) {
     // Routes arrive over BGP / the datastore asynchronously: wait until every pod reaches every other.
     const deadline = Date.now() + 60_000;
+    let converged = false;
     for (;;) {
       const res = await pingMatrix(s.pods);
-      if (res.every((r) => r.ok)) break;
+      if ((converged = res.every((r) => r.ok))) break;
       if (Date.now() > deadline) {
-        o.log(`==> not converged after 60s: ${res.filter((r) => !r.ok).length} pod pairs unreachable`);
+        step(`not converged after 60s: ${res.filter((r) => !r.ok).length} of ${res.length} pod pairs unreachable (tortie-lab ping shows which)`);
         break;
       }
       await new Promise((r) => setTimeout(r, 1000));
     }
-    o.log('==> routes converged');
+    if (converged) step('routes converged: every pod reaches every other');
   }
   if (s.mode === 'static') {
-    o.log(`==> programming routes (encap ${o.encap}${o.crossSubnet ? ', CrossSubnet' : ''})`);
+    step(`programming routes (encap ${o.encap}${o.crossSubnet ? ', CrossSubnet' : ''})`);
     await programAll(s);
   }
   saveState(s);

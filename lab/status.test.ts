@@ -1,0 +1,40 @@
+import { describe, expect, it } from 'vitest';
+import { formatStatus, table, type LabStatus } from './status.js';
+
+describe('lab status text', () => {
+  it('sizes columns to their widest cell and right-aligns numbers', () => {
+    expect(table(['NAME', 'N', 'NOTE'], [['a', '5', 'x'], ['longer', '12', 'not ready: y']])).toEqual(['NAME     N  NOTE', 'a        5  x', 'longer  12  not ready: y']);
+  });
+
+  it('shows nodes, routes grouped by node, pods and attached namespaces', () => {
+    const st: LabStatus = {
+      mode: 'tortie-node on every host (BGP)',
+      encap: 'none',
+      crossSubnet: false,
+      etcd: 'http://10.0.0.2:2379',
+      nodes: [
+        { name: 'node1', ip: '10.0.0.11/24', blocks: ['10.65.0.0/26'], ready: 'ready', routes: ['blackhole 10.65.0.0/26', '10.65.0.64/26 via 10.0.0.12 dev eth0'], pods: 1 },
+        { name: 'node2', ip: '10.0.0.12/24', blocks: [], ready: 'not ready: datastore not in sync', routes: [], pods: 0 },
+      ],
+      pods: [{ name: 'web', namespace: 'shop', node: 'node1', ip: '10.65.0.1', iface: 'cali0123456789a' }],
+      attached: [{ name: 'edge', ip: '10.0.0.200/24', subnet: 0 }],
+    };
+    expect(formatStatus(st).split('\n')).toEqual([
+      'tortie-node on every host (BGP)   encapsulation: none   etcd: http://10.0.0.2:2379',
+      '',
+      'NODE   ADDRESS       PODS  ROUTES  BLOCKS        READY',
+      'node1  10.0.0.11/24     1       2  10.65.0.0/26  ready',
+      'node2  10.0.0.12/24     0       0  -             not ready: datastore not in sync',
+      '',
+      'ROUTES (proto 80)',
+      'node1  blackhole 10.65.0.0/26',
+      '       10.65.0.64/26 via 10.0.0.12 dev eth0',
+      '',
+      'POD       NODE   IP         INTERFACE',
+      'shop/web  node1  10.65.0.1  cali0123456789a',
+      '',
+      'ATTACHED  ADDRESS        SEGMENT',
+      'edge      10.0.0.200/24        0',
+    ]);
+  });
+});
