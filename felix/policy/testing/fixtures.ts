@@ -67,3 +67,44 @@ export function pod(namespace: string, name: string, opts: PodOptions, profiles:
 export function calcInput(endpoints: PolicyEndpoint[], policies: PolicyInput[], profiles: ProfileInput[], local: PolicyEndpoint[] = endpoints): PolicyCalcInput {
   return { hostname: 'node-a', localEndpoints: local, allEndpoints: endpoints, policies, profiles };
 }
+
+/** A model using every kind of match and action the renderer emits, in both families. */
+export function everyRuleKind(): PolicyCalcInput {
+  const profiles = [namespaceProfile('a', { team: 'x' }), namespaceProfile('b')];
+  const eps = [
+    pod('a', 'x', { labels: { app: 'web' }, ips: ['10.65.0.1/32', 'fd00::1/128'], ports: [{ name: 'http', protocol: 'TCP', port: 80 }] }, profiles),
+    pod('b', 'y', { labels: { app: 'db' }, ips: ['10.65.0.2/32', 'fd00::2/128'] }, profiles),
+  ];
+  const policies = [
+    k8sPolicy('a', 'tnp', {
+      podSelector: { matchLabels: { app: 'web' } },
+      policyTypes: ['Ingress', 'Egress'],
+      ingress: [
+        {
+          from: [{ ipBlock: { cidr: '172.17.0.0/16', except: ['172.17.1.0/24', '172.17.2.0/24'] } }, { namespaceSelector: { matchLabels: { team: 'x' } } }],
+          ports: [{ protocol: 'TCP', port: 'http' }, { protocol: 'UDP', port: 53, endPort: 60 }, { protocol: 'SCTP', port: 9 }],
+        },
+      ],
+      egress: [{ to: [{ ipBlock: { cidr: '10.0.0.0/24' } }] }],
+    }),
+    globalPolicy('g', {
+      order: 1,
+      ingress: [
+        { action: 'Pass', protocol: 'ICMP', icmp: { type: 8, code: 0 } },
+        { action: 'Log' },
+        { action: 'Deny', protocol: 'ICMP', notICMP: { type: 3 } },
+        { action: 'Deny', protocol: 47 },
+        { action: 'Deny', notProtocol: 'UDPLite' },
+        { action: 'Allow', protocol: 'UDPLite', source: { ports: ['1:1023'], notPorts: [5] } },
+      ],
+      egress: [
+        { action: 'Deny', protocol: 'ICMPv6', icmp: { type: 128 }, destination: { notNets: ['fd00::/64', 'fd01::/64'] } },
+        { action: 'Allow', protocol: 'ICMPv6', notICMP: { type: 1, code: 3 }, destination: { notNets: ['fd00::/64'], nets: ['fd02::/64', 'fd03::/64'] } },
+      ],
+    }),
+    networkPolicy('b', 'n', {
+      egress: [{ action: 'Allow', protocol: 'UDP', destination: { notPorts: ['http', 53], notSelector: "app == 'web'", selector: 'all()', ports: Array.from({ length: 20 }, (_, i) => 1000 + i) } }],
+    }),
+  ];
+  return calcInput(eps, policies, profiles);
+}
