@@ -20,8 +20,8 @@ function section(out: string, name: string): string[] {
 const subnetOf = (ip: string): string => ip.split('.').slice(0, 3).join('.');
 
 describe.skipIf(why !== undefined)(`IPIP in a VM${why ? ` (skipped: ${why})` : ''}`, () => {
-  // TCG emulation: a few minutes on an idle 2-core host; 14 min were not enough with load 20 from
-  // parallel work (the Always half alone took ~9), hence the margin.
+  // TCG emulation is slow and scales with host load: at load ~20 on 2 cores the Always half alone
+  // took ~9 min and 14 min were not enough for both, hence the margin.
   it('Always and CrossSubnet: all pods reach, IP protocol 4 only where expected', { timeout: 1_560_000 }, async () => {
     const r = await runInVm({ command: 'sh test/vm/ipip-lab.sh', cwd: repo, shareRw: repo, timeoutMs: 1_500_000 });
     expect(r.exitCode, r.output.slice(-3000)).toBe(0);
