@@ -1,0 +1,156 @@
+// Shared by the policy e2e files: a lab with pods in labelled namespaces, TCP listeners and probes
+// by real packets (nc), tortiectl against the lab's etcd, and iptables-save snapshots per node so a
+// test can say exactly which chains a change rewrote.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { writeNamespaceProfile } from '../../lab/agents.js';
+import { requireState, saveState } from '../../lab/state.js';
+import { addPod, type PodSpec } from '../../lab/topology.js';
+import { run } from '../harness/exec.js';
+import type { TestLab } from './lab-helpers.js';
+
+const CTL = fileURLToPath(new URL('../../ctl/main.ts', import.meta.url));
+
+export interface Pod {
+  name: string;
+  namespace: string;
+  node: string;
+  ns: string;
+  ip: string;
+}
+
+export interface LabInfo {
+  etcdEndpoint: string;
+  nodes: { name: string; ns: string; ip: string }[];
+  pods: Pod[];
+}
+
+export function labInfo(lab: TestLab): LabInfo {
+  const s = JSON.parse(readFileSync(join(lab.stateDir, 'state.json'), 'utf8')) as LabInfo;
+  return { etcdEndpoint: s.etcdEndpoint, nodes: s.nodes, pods: s.pods };
+}
+
+/** `tortie-lab ns add` and `pod add` for many at once, in this process (each CLI call costs a
+ *  process start): namespaces in parallel, pods in parallel across hosts, in order on each. */
+export async function populate(lab: TestLab, namespaces: Record<string, Record<string, string>>, specs: readonly PodSpec[]): Promise<void> {
+  const saved = { prefix: process.env.TORTIE_LAB_PREFIX, state: process.env.TORTIE_LAB_STATE };
+  process.env.TORTIE_LAB_PREFIX = lab.prefix;
+  process.env.TORTIE_LAB_STATE = lab.stateDir;
+  try {
+    const s = requireState();
+    await Promise.all(Object.entries(namespaces).map(([n, l]) => writeNamespaceProfile(s, n, l)));
+    Object.assign(s.namespaces, namespaces);
+    const byNode = new Map<string, PodSpec[]>();
+    for (const p of specs) byNode.set(p.node ?? '', [...(byNode.get(p.node ?? '') ?? []), p]);
+    await Promise.all(
+      [...byNode.values()].map(async (list) => {
+        for (const p of list) await addPod(s, p, false);
+      }),
+    );
+    saveState(s);
+  } finally {
+    for (const [k, v] of [['TORTIE_LAB_PREFIX', saved.prefix], ['TORTIE_LAB_STATE', saved.state]] as const) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  }
+}
+
+/** tortiectl (from source) inside a host namespace, where the lab's etcd is reachable. */
+export async function ctl(lab: TestLab, args: string[], input?: string): Promise<string> {
+  const info = labInfo(lab);
+  const host = info.nodes[0]?.ns ?? '';
+  const argv = ['netns', 'exec', host, 'env', 'DATASTORE_TYPE=etcdv3', `ETCD_ENDPOINTS=${info.etcdEndpoint}`, process.execPath, '--import', 'tsx', CTL, ...args];
+  return (await run('ip', argv, input === undefined ? {} : { input })).stdout;
+}
+
+/** Long-running processes (listeners, clients) started by a test; all killed by stopAll(). */
+export class Procs {
+  private readonly list: ChildProcess[] = [];
+
+  start(ns: string, argv: string[]): ChildProcess {
+    const c = spawn('ip', ['netns', 'exec', ns, ...argv], { stdio: ['pipe', 'pipe', 'ignore'] });
+    c.on('error', () => undefined);
+    this.list.push(c);
+    return c;
+  }
+
+  /** `nc -lk PORT` (TCP) in a namespace: accepts any number of connections one after another. */
+  listen(ns: string, ports: readonly number[]): void {
+    for (const p of ports) this.start(ns, ['nc', '-lk', String(p)]);
+  }
+
+  stopAll(): void {
+    for (const c of this.list.splice(0)) c.kill('SIGKILL');
+  }
+}
+
+/** Does a TCP handshake from `ns` to ip:port complete within 1 s? (optionally from a given source) */
+export function tcp(ns: string, ip: string, port: number, src?: string): Promise<boolean> {
+  const argv = ['netns', 'exec', ns, 'nc', '-z', '-w', '1', ...(src ? ['-s', src] : []), ip, String(port)];
+  return run('ip', argv).then(
+    () => true,
+    () => false,
+  );
+}
+
+export function ping(ns: string, ip: string): Promise<boolean> {
+  return run('ip', ['netns', 'exec', ns, 'ping', '-c1', '-W1', ip]).then(
+    () => true,
+    () => false,
+  );
+}
+
+export interface Probe {
+  label: string;
+  want: boolean;
+  probe: () => Promise<boolean>;
+}
+
+/** Runs probes with bounded concurrency (2 cores, many 1 s timeouts). */
+async function runAll(probes: readonly Probe[], width = 8): Promise<boolean[]> {
+  const out: boolean[] = new Array<boolean>(probes.length).fill(false);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < probes.length) {
+      const i = next++;
+      out[i] = await (probes[i] as Probe).probe();
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(width, probes.length) }, worker));
+  return out;
+}
+
+/** Polls until every probe gives its wanted verdict (policy reaches the kernel asynchronously);
+ *  returns the mismatches still seen at the deadline, as readable lines (empty = all agree). */
+export async function verdicts(probes: readonly Probe[], timeoutMs = 20_000): Promise<string[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const got = await runAll(probes);
+    const bad = probes.filter((p, i) => got[i] !== p.want).map((p) => `${p.label}: want ${p.want ? 'open' : 'blocked'}, got ${p.want ? 'blocked' : 'open'}`);
+    if (!bad.length || Date.now() > deadline) return bad;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+/** Our chains on a host, name → rule lines (counters and save timestamps dropped). */
+export async function ourChains(hostNs: string): Promise<Map<string, string>> {
+  const text = (await run('ip', ['netns', 'exec', hostNs, 'iptables-save', '-t', 'filter'])).stdout;
+  const m = new Map<string, string[]>();
+  for (const l of text.split('\n')) {
+    if (l.startsWith(':cali-')) m.set(l.slice(1).split(' ')[0] ?? '', []);
+    else if (l.startsWith('-A ')) {
+      const chain = l.split(' ')[1] ?? '';
+      if (chain.startsWith('cali-') || l.includes(' cali-')) (m.get(chain) ?? m.set(chain, []).get(chain))?.push(l);
+    }
+  }
+  return new Map([...m].map(([k, v]) => [k, v.join('\n')]));
+}
+
+/** Names of chains added, removed or rewritten between two snapshots. */
+export function changedChains(a: ReadonlyMap<string, string>, b: ReadonlyMap<string, string>): string[] {
+  const names = new Set([...a.keys(), ...b.keys()]);
+  return [...names].filter((n) => a.get(n) !== b.get(n)).sort();
+}
