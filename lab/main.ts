@@ -7,6 +7,7 @@ import { collectStatus, formatStatus } from './status.js';
 import { requireState, saveState, type Encap } from './state.js';
 import { addPod, attach, delNode, delPod, down, up } from './topology.js';
 import { signalAgent, startNodeAgent, writeNamespaceProfile } from './agents.js';
+import { addReflectors } from './rr.js';
 
 const log = (l: string): void => void process.stdout.write(`${l}\n`);
 
@@ -54,13 +55,14 @@ program
   .option('--encap <mode>', 'none | ipip | vxlan', 'none')
   .option('--cross-subnet', 'encapsulate only between subnets', false)
   .option('--no-nat-outgoing', 'do not masquerade pod traffic leaving the pool')
-  .option('--rr <n>', 'route reflectors (needs BGP; not wired yet)', intArg('--rr', 0, 4), 0)
+  .option('--rr <n>', 'tortie-rr route reflectors (mesh off, every node peers with them)', intArg('--rr', 0, 4), 0)
   .option('--pods-per-node <k>', 'pods per host', intArg('--pods-per-node', 0, 60), 2)
   .option('--static', 'no tortie-node: the lab computes routes and programs them with felix itself', false)
   .action(async (o: { nodes: number; subnets: number; encap: string; crossSubnet: boolean; natOutgoing: boolean; rr: number; podsPerNode: number; static: boolean }) => {
     if (!['none', 'ipip', 'vxlan'].includes(o.encap)) throw new InvalidArgumentError(`--encap must be none, ipip or vxlan, got "${o.encap}"`);
-    if (o.rr > 0) log('note: --rr needs the BGP speaker, which the lab does not run yet; building without reflectors');
-    await up({ nodes: o.nodes, subnets: o.subnets === 2 ? 2 : 1, encap: o.encap as Encap, crossSubnet: o.crossSubnet, natOutgoing: o.natOutgoing, podsPerNode: o.podsPerNode, mode: o.static ? 'static' : 'agent', log });
+    if (o.rr > 0 && (o.static || o.encap === 'vxlan')) throw new InvalidArgumentError('--rr needs BGP: agent mode (no --static) with --encap none or ipip');
+    const s = await up({ nodes: o.nodes, subnets: o.subnets === 2 ? 2 : 1, encap: o.encap as Encap, crossSubnet: o.crossSubnet, natOutgoing: o.natOutgoing, podsPerNode: o.podsPerNode, mode: o.static ? 'static' : 'agent', log });
+    if (o.rr > 0) await addReflectors(s, o.rr, log);
     log('lab is up: `tortie-lab status`, `tortie-lab ping`, `tortie-lab down`');
   });
 
