@@ -270,7 +270,7 @@ export class Speaker {
         errorWait: this.config.errorWait,
         passive: c.passive,
         families,
-        gracefulRestart: gr ? { restartTime: gr.restartTime ?? 120, restarting: !!gr.restarting, forwardingState: !!gr.restarting } : undefined,
+        gracefulRestart: gr ? { restartTime: gr.restartTime ?? 120, restarting: !!gr.restarting, forwardingState: !!gr.restarting, notification: true } : undefined,
       },
     });
     const peer: Peer = {
@@ -288,7 +288,7 @@ export class Speaker {
     };
     session.listeners = {
       established: (s) => this.onEstablished(peer, s),
-      down: (reason, n) => this.onDown(peer, reason, !!(n.sent || n.received)),
+      down: (reason, n) => this.onDown(peer, reason, !n.graceful),
       update: (u) => this.onUpdate(peer, u),
       routeRefresh: () => this.resend(peer),
     };
@@ -337,7 +337,8 @@ export class Speaker {
   private onDown(p: Peer, reason: string, notified: boolean): void {
     this.resetOut(p);
     const gr = p.session.fsm.config.gracefulRestart ? p.peerGr : undefined;
-    // RFC 4724 helper: routes of a peer that advertised GR survive a TCP failure (not a NOTIFICATION).
+    // RFC 4724 helper: routes of a peer that advertised GR survive a TCP failure, and with the N bit
+    // (RFC 8538) any NOTIFICATION but Hard Reset — the FSM decides which (`graceful`).
     if (gr && !notified && !this.stopped && p.adjIn.size) {
       for (const r of p.adjIn.values()) r.stale = true;
       this.log.info({ peer: p.config.address, restartTime: gr.restartTime, routes: p.adjIn.size }, 'peer restarting: keeping its routes as stale');

@@ -24,7 +24,8 @@ export interface SessionOptions {
 
 export interface SessionEvents {
   established?(s: NegotiatedSession): void;
-  down?(reason: string, n: { sent?: NotificationMessage; received?: NotificationMessage }): void;
+  /** `graceful`: graceful restart procedures apply to this ending (TCP failure; with the N bit, any NOTIFICATION but Hard Reset). */
+  down?(reason: string, n: { sent?: NotificationMessage; received?: NotificationMessage; graceful: boolean }): void;
   update?(u: UpdateMessage, info: { treatAsWithdraw?: boolean }): void;
   routeRefresh?(r: RouteRefreshMessage): void;
   state?(from: FsmState, to: FsmState): void;
@@ -217,7 +218,7 @@ export class BgpSession {
           log.warn({ code: a.received.code, subcode: a.received.subcode }, `NOTIFICATION from peer: ${describeNotification(a.received.code, a.received.subcode, a.received.data)}`);
         } else if (a.sent) this.lastNotification = `sent ${describeNotification(a.sent.code, a.sent.subcode, a.sent.data)}`;
         log.info({ reason: a.reason }, 'BGP session down');
-        this.listeners.down?.(a.reason, { sent: a.sent, received: a.received });
+        this.listeners.down?.(a.reason, { sent: a.sent, received: a.received, graceful: a.graceful });
         return;
       }
       case 'state':
