@@ -57,6 +57,30 @@ describe('tortiectl policy trace', () => {
     const j = JSON.parse(await run({ from: 'staging/fe', to: 'production/db', port: '1', output: 'json' }));
     expect(j).toMatchObject({ verdict: 'deny', decidedBy: { reason: 'default-deny', direction: 'ingress' }, query: { protocol: 6, port: 1 } });
   });
+  it('reports Pass, Log and a profile that does not allow', async () => {
+    const extra: PolicyTraceResources = {
+      ...resources,
+      globalNetworkPolicies: [
+        resource({ apiVersion: 'projectcalico.org/v3', kind: 'GlobalNetworkPolicy', metadata: { name: 'log-pass' }, spec: { order: 1, selector: "role == 'db'", ingress: [{ action: 'Log' }, { action: 'Pass', protocol: 'UDP' }] } }),
+      ],
+      profiles: [...resources.profiles, resource({ apiVersion: 'projectcalico.org/v3', kind: 'Profile', metadata: { name: 'kns.staging' }, spec: { ingress: [{ action: 'Deny', protocol: 'UDP' }, { action: 'Allow' }], egress: [{ action: 'Allow' }] } })].filter(
+        (p, i, all) => all.findLastIndex((q) => q.metadata.name === p.metadata.name) === i,
+      ),
+    };
+    let out = '';
+    const go = (o: Partial<PolicyTraceOptions>) => policyTrace({ from: '', to: '', protocol: 'tcp', namespace: 'default', output: 'table', ...o }, { load: async () => extra, write: (t) => (out += t) });
+    await go({ from: 'staging/fe', to: 'staging/db', protocol: 'udp', port: '53' });
+    expect(out).toBe(
+      [
+        'DENY: staging/fe (10.65.1.3) → staging/db (10.65.1.2), udp port 53',
+        '  egress at staging/fe: ALLOW by profile kns.staging rule 0 (Allow) — no policy applies in this direction',
+        '  ingress at staging/db: DENY by profile kns.staging rule 0 (Deny) — policy log-pass rule 1 passed to the profiles',
+        '    logged by policy log-pass rule 0',
+        'Decided by: profile kns.staging, rule 0 (ingress at staging/db, chain cali-pri-kns.staging)',
+        '',
+      ].join('\n'),
+    );
+  });
   it.each([
     [{ from: 'staging/fe', to: 'production/db' }, /--port is required with --protocol tcp/],
     [{ from: 'staging/fe', to: 'production/db', port: '70000' }, /--port: "70000" is not a number from 1 to 65535/],

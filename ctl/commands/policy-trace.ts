@@ -103,7 +103,7 @@ const PROTO_NAMES: Record<number, string> = { 6: 'tcp', 17: 'udp', 1: 'icmp', 58
 
 function describeStep(s: DirectionVerdict): string {
   const where = `${s.direction} at ${s.endpoint}`;
-  const passed = s.passedBy ? `policy ${s.passedBy.policy} rule ${s.passedBy.ruleIndex} passed to the profiles; ` : '';
+  const passed = s.passedBy ? `policy ${s.passedBy.policy} rule ${s.passedBy.ruleIndex} passed to the profiles` : '';
   switch (s.reason) {
     case 'policy':
       return `${where}: ${s.verdict.toUpperCase()} by policy ${s.policy} rule ${s.ruleIndex} (${s.action})`;
@@ -112,7 +112,7 @@ function describeStep(s: DirectionVerdict): string {
     case 'default-deny':
       return `${where}: DENY by default — ${s.policies.length} polic${s.policies.length === 1 ? 'y applies' : 'ies apply'} (${s.policies.join(', ')}) and no rule allowed`;
     case 'no-profile-allowed':
-      return `${where}: DENY — ${passed || 'no policy applies; '}no profile rule allowed (profiles drop by default)`;
+      return `${where}: DENY — ${passed || 'no policy applies'}; no profile rule allowed (profiles drop by default)`;
   }
 }
 
