@@ -1,6 +1,6 @@
 // Session plumbing of the speaker on loopback addresses (127.0.0.6x), observed from the outside:
 // a plain TCP listener standing in for a peer sees where we connect from (source address binding),
-// to which port (configurable peer port), what our OPEN says (graceful restart R and F bits), and
+// to which port (configurable peer port), what our OPEN says (graceful restart R, N and F bits), and
 // that a passive peer is never dialled; a raw client sees that we listen on the configured address
 // and port and refuse unconfigured sources. Then the restarting speaker's selection deferral: it
 // ends at every peer's End-of-RIB, or at the deferral timer when a peer stays away.
@@ -85,7 +85,7 @@ describe('speaker sessions on loopback', () => {
     return s;
   };
 
-  it('dials the configured peer port from the configured source address; the OPEN carries GR without R/F bits', async () => {
+  it('dials the configured peer port from the configured source address; the OPEN carries GR with N but without R/F bits', async () => {
     const port = await freePort('127.0.0.62');
     const fp = await FakePeer.listen('127.0.0.62', port);
     cleanups.push(() => fp.close());
@@ -96,14 +96,15 @@ describe('speaker sessions on loopback', () => {
     const open = await fp.conns[0].first;
     expect(open).toMatchObject({ myAs: AS, holdTime: 9, bgpId: '127.0.0.61' });
     const gr = findCapability(open.capabilities, 64);
-    expect(gr).toMatchObject({ restartFlags: 0, restartTime: 90 });
+    // N (RFC 8538) always; R only when restarting.
+    expect(gr).toMatchObject({ restartFlags: 0x4, restartTime: 90 });
     expect(gr?.families.map((f) => [f.afi, f.forwardingState])).toEqual([
       [1, false],
       [2, false],
     ]);
   });
 
-  it('a restarting speaker advertises the R bit and forwarding state (F) for every family', async () => {
+  it('a restarting speaker advertises the R bit (and N) and forwarding state (F) for every family', async () => {
     const port = await freePort('127.0.0.62');
     const fp = await FakePeer.listen('127.0.0.62', port);
     cleanups.push(() => fp.close());
@@ -112,7 +113,7 @@ describe('speaker sessions on loopback', () => {
     ]);
     const open = await (await waitFor('connection', async () => fp.conns[0])).first;
     const gr = findCapability(open.capabilities, 64);
-    expect(gr?.restartFlags).toBe(0x8);
+    expect(gr?.restartFlags).toBe(0x8 | 0x4);
     expect(gr?.families.every((f) => f.forwardingState)).toBe(true);
   });
 
