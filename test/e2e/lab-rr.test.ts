@@ -1,0 +1,44 @@
+// tortie-lab with route reflectors: 6 nodes (tortie-node, BGP), `--rr 2` adds two tortie-rr with
+// one cluster id, a BGPPeer to them and the mesh off. Every pod reaches every other pod, each
+// node's only BGP peers are the two reflectors, and each reflector has every node as a client.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { apiGet } from '../../bgp/api/client.js';
+import type { PeerStatus } from '../../bgp/speaker/types.js';
+import { eventually, testLab, type TestLab } from './lab-helpers.js';
+
+describe('e2e: lab with 6 nodes behind 2 tortie-rr, mesh off', () => {
+  let t: TestLab;
+
+  beforeAll(async () => {
+    t = testLab('rr');
+    await t.lab(['up', '--nodes', '6', '--rr', '2', '--pods-per-node', '1']);
+  }, 600_000);
+
+  afterAll(async () => {
+    await t?.down();
+  }, 120_000);
+
+  it('each reflector has all 6 nodes and the other reflector Established', async () => {
+    for (const k of [1, 2]) {
+      const peers = await apiGet<PeerStatus[]>(`${t.stateDir}/rr${k}-bgp.sock`, '/peers');
+      expect(peers.filter((p) => p.state === 'Established')).toHaveLength(7);
+    }
+  });
+
+  it('nodes peer only with the reflectors once the mesh is off', async () => {
+    await eventually(async () => {
+      for (let i = 1; i <= 6; i++) {
+        const peers = await apiGet<PeerStatus[]>(`${t.stateDir}/node${i}-bgp.sock`, '/peers');
+        const addrs = peers.filter((p) => p.state === 'Established').map((p) => p.address).sort();
+        if (peers.length !== 2 || addrs.join(',') !== '10.0.0.201,10.0.0.202') return undefined;
+      }
+      return true;
+    }, 60_000);
+  });
+
+  it('`tortie-lab ping`: every pod reaches every other pod', async () => {
+    const out = await eventually(async () => t.lab(['ping']).catch(() => undefined), 90_000);
+    // 6 pods: 30 ordered pairs.
+    expect(out).toMatch(/^30\/30 reachable$/m);
+  });
+});
