@@ -3,7 +3,7 @@
 // change recomputes what it affects: a policy's chains are recompiled only when its spec changes;
 // an endpoint's chains only when its labels, profiles or the policy set change; an ipset's members
 // only for the endpoints that changed. Unchanged chains and sets come back as the same objects.
-import type { Labels } from '../../datastore/selector/index.js';
+import type { CompiledSelector, Labels } from '../../datastore/selector/index.js';
 import { compileRules, type CompiledRule, type Family, type IpsetRequest } from './compile.js';
 import { endpointMembers, ipsetSpec } from './ipsets.js';
 import { policyChainName, profileChainName, type Direction } from './names.js';
@@ -42,6 +42,8 @@ interface PolicyEntry {
   json: string;
   id: string;
   compiled: CompiledRuleSet;
+  /** Which endpoints the policy selects (namespace checked apart). */
+  selector: CompiledSelector;
   /** Does the policy select an endpoint with these labels (keyed by label signature)? */
   matches: Map<string, boolean>;
 }
@@ -164,6 +166,7 @@ export class PolicyCalculator {
         json,
         id: policyId(p),
         compiled: compileRuleSet(p.spec, p.namespace, (d) => policyChainName(p, d)),
+        selector: cachedSelector(policyEndpointSelector(p)),
         matches: new Map(),
       });
     }
@@ -220,7 +223,7 @@ export class PolicyCalculator {
     if (p.input.namespace !== undefined && p.input.namespace !== ep.namespace) return false;
     let m = p.matches.get(sig);
     if (m === undefined) {
-      m = cachedSelector(policyEndpointSelector(p.input)).matches(labels);
+      m = p.selector.matches(labels);
       if (p.matches.size > 100_000) p.matches.clear();
       p.matches.set(sig, m);
     }
