@@ -7,10 +7,10 @@
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { pino, type Logger } from 'pino';
-import { MessageFramer, decodeMessage, findCapability } from '../../bgp/codec/index.js';
+import { MessageFramer, decodeMessage, encodeMessage, findCapability, makeOpen, packUpdates } from '../../bgp/codec/index.js';
 import type { OpenMessage } from '../../bgp/codec/types.js';
 import { Speaker, type PeerConfig, type SpeakerConfig } from '../../bgp/speaker.js';
-import type { RouteSinkEvent } from '../../bgp/types.js';
+import type { PathAttributes, RouteSinkEvent } from '../../bgp/types.js';
 import { waitFor } from '../harness/daemon.js';
 import { freePort } from '../harness/ports.js';
 
@@ -239,5 +239,44 @@ describe('speaker sessions on loopback', () => {
     expect(without.length).toBeGreaterThan(4);
     expect(withMrai.length).toBeLessThanOrEqual(3);
     expect(withMrai[0]).toBe('install');
+  });
+  it('import loop checks: our AS in an eBGP AS_PATH, our router id as ORIGINATOR_ID, our cluster id in CLUSTER_LIST are dropped', async () => {
+    const port = await freePort('127.0.0.91');
+    const sink = new Sink();
+    const s = await started(base('127.0.0.91', { listenPort: port, listenAddresses: ['127.0.0.91'], families: [4], clusterId: '9.9.9.9' }), [
+      { address: '127.0.0.92', asNumber: 65092, type: 'global', passive: true },
+      { address: '127.0.0.93', asNumber: AS, type: 'global', passive: true },
+    ], sink);
+    // A raw peer: OPEN + KEEPALIVE, then the given UPDATEs (4-octet AS session, no hold time).
+    const rawPeer = async (from: string, asn: number, routes: Array<{ prefix: string; attrs: PathAttributes }>): Promise<Socket> => {
+      const sock = connect({ host: '127.0.0.91', port, localAddress: from });
+      cleanups.push(async () => void sock.destroy());
+      sock.on('data', () => undefined);
+      await new Promise<void>((r, j) => sock.once('connect', () => r()).once('error', j));
+      sock.write(encodeMessage(makeOpen({ asn, holdTime: 0, bgpId: from, capabilities: [{ code: 1, afi: 1, safi: 1 }] }), { fourOctetAs: false }));
+      sock.write(encodeMessage({ type: 'KEEPALIVE' }, { fourOctetAs: false }));
+      await waitFor(`${from} established`, async () => (s.peerStatus().find((p) => p.address === from)?.state === 'Established' ? true : undefined));
+      for (const r of routes) {
+        const [address, len] = r.prefix.split('/');
+        for (const f of packUpdates([{ attributes: r.attrs, prefixes: [{ family: 4, address, length: Number(len) }] }], [], { fourOctetAs: true, ebgp: asn !== AS })) sock.write(f);
+      }
+      return sock;
+    };
+    const seg = (...asns: number[]) => [{ type: 2 as const, asns }];
+    await rawPeer('127.0.0.92', 65092, [
+      { prefix: '10.92.1.0/24', attrs: { origin: 0, asPath: seg(65092, AS, 65100), nextHop: '127.0.0.92' } },
+      { prefix: '10.92.2.0/24', attrs: { origin: 0, asPath: seg(65092), nextHop: '127.0.0.92' } },
+    ]);
+    await rawPeer('127.0.0.93', AS, [
+      { prefix: '10.93.1.0/24', attrs: { origin: 0, asPath: [], nextHop: '127.0.0.93', localPref: 100, originatorId: '127.0.0.91' } },
+      { prefix: '10.93.2.0/24', attrs: { origin: 0, asPath: [], nextHop: '127.0.0.93', localPref: 100, originatorId: '127.0.0.50', clusterList: ['1.2.3.4', '9.9.9.9'] } },
+      { prefix: '10.93.3.0/24', attrs: { origin: 0, asPath: [], nextHop: '127.0.0.93', localPref: 100, originatorId: '127.0.0.50', clusterList: ['1.2.3.4'] } },
+    ]);
+    await waitFor('clean routes installed', async () => (sink.installed.has('10.92.2.0/24') && sink.installed.has('10.93.3.0/24') ? true : undefined));
+    await waitFor('all UPDATEs counted', async () => (s.peerStatus().reduce((n, p) => n + p.prefixesReceived, 0) === 5 ? true : undefined));
+    expect([...sink.installed.keys()].sort()).toEqual(['10.92.2.0/24', '10.93.3.0/24']);
+    const st = (a: string) => s.peerStatus().find((p) => p.address === a);
+    expect(st('127.0.0.92')).toMatchObject({ prefixesReceived: 2, prefixesAccepted: 1 });
+    expect(st('127.0.0.93')).toMatchObject({ prefixesReceived: 3, prefixesAccepted: 1 });
   });
 });
