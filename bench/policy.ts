@@ -1,7 +1,8 @@
 // Benchmark: the pure policy renderer with 1,000 endpoints × 200 policies. Full render time, then
 // endpoint-add → re-rendered latency (p50 / p99) for the incremental calculator next to a naive
 // renderer that recomputes everything from scratch (computePolicyState), in the same run; and how
-// many chains / sets each add changes (what the driver must rewrite) against a full rewrite.
+// many chains / sets each add changes (what the driver must rewrite) against a full rewrite; and
+// the same for label changes.
 // Run: npx tsx bench/policy.ts [endpoints] [policies]
 import { computePolicyState, PolicyCalculator } from '../felix/policy/index.js';
 import { globalPolicy, k8sPolicy, namespaceProfile, networkPolicy, pod } from '../felix/policy/testing/fixtures.js';
@@ -86,6 +87,21 @@ for (const e of extra) {
   prev = next;
 }
 
+// Label changes: one endpoint at a time gets another app label (selector sets change, and its own
+// endpoint chains when that changes which policies apply).
+const relabel: number[] = [];
+const relabelTouched: number[] = [];
+for (let i = 0; i < ADDS; i++) {
+  const k = (i * 37) % eps.length;
+  const old = eps[k];
+  eps = eps.map((e, j) => (j === k ? { ...old, labels: { ...old.labels, app: apps[(i * 11 + 5) % apps.length] } } : e));
+  const t = process.hrtime.bigint();
+  const next = calc.update(input(eps));
+  relabel.push(ms(t));
+  relabelTouched.push(changed(prev.v4, next.v4));
+  prev = next;
+}
+
 const naive: number[] = [];
 eps = base;
 for (const e of extra.slice(0, NAIVE_ADDS)) {
@@ -104,6 +120,7 @@ process.stdout.write(
     `endpoint add → re-rendered: incremental p50 ${f(pct(inc, 50))} p99 ${f(pct(inc, 99))} (${ADDS} adds); naive full re-render p50 ${f(pct(naive, 50))} p99 ${f(pct(naive, 99))} (${NAIVE_ADDS} adds)`,
     `ratio naive / incremental: p50 ${(pct(naive, 50) / pct(inc, 50)).toFixed(1)}x, p99 ${(pct(naive, 99) / pct(inc, 99)).toFixed(1)}x`,
     `chains + sets changed per add (what the driver rewrites): p50 ${pct(touched, 50)}, max ${Math.max(...touched)}; a full rewrite writes ${chains + sets}`,
+    `label change → re-rendered: incremental p50 ${f(pct(relabel, 50))} p99 ${f(pct(relabel, 99))} (${ADDS} changes), chains + sets changed p50 ${pct(relabelTouched, 50)}, max ${Math.max(...relabelTouched)}`,
     '',
   ].join('\n'),
 );
