@@ -10,7 +10,7 @@ import type { CompiledRule, Family, IcmpMatch, IpsetRequest, SideMatch } from '.
 import { ipsetProtocol } from './compile.js';
 import { computeIpset, endpointNets } from './ipsets.js';
 import { policyChainName, profileChainName, type Direction } from './names.js';
-import { applicablePolicies, sortPolicies } from './select.js';
+import { applicablePolicies, appliesToWorkloads, sortPolicies } from './select.js';
 import type { PolicyEndpoint, PolicyInput, ProfileInput } from './types.js';
 
 export interface TraceModel {
@@ -172,7 +172,7 @@ export class PolicyTracer {
   private readonly views = new Map<Family, SetView>();
 
   constructor(private readonly model: TraceModel) {
-    this.sorted = sortPolicies(model.policies.filter((p) => !(p.spec as { preDNAT?: boolean; doNotTrack?: boolean }).preDNAT && !(p.spec as { doNotTrack?: boolean }).doNotTrack));
+    this.sorted = sortPolicies(model.policies.filter(appliesToWorkloads));
     const requests: Record<Family, Map<string, IpsetRequest>> = { 4: new Map(), 6: new Map() };
     for (const p of this.sorted) {
       const c = compileRuleSet(p.spec, p.namespace, (d) => policyChainName(p, d));
