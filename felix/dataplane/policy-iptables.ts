@@ -4,7 +4,7 @@
 // sets no rule references any more). Everything not ours is left exactly as it is.
 import type { PolicyDataplaneState } from '../policy/types.js';
 import { tool } from './exec.js';
-import { BUILTINS, isOurHook, normMember, parseFilterSave, parseIpsetSave, planFilter, planSets, validateState, type ObservedFilter, type ObservedRule, type ObservedSet } from './policy-plan.js';
+import { isOurHook, normMember, parseFilterSave, parseIpsetSave, planFilter, planSets, stamped, stampedChain, validateState, type FilterPlan, type ObservedFilter, type ObservedSet, type SetPlan } from './policy-plan.js';
 
 export interface PolicyApplyReport {
   chainsWritten: string[];
@@ -87,30 +87,28 @@ export class PolicyDriver {
       await this.run('ipset', ['restore'], sp.after);
       transactions++;
     }
-    this.remember(state, fp.hooksFixed);
+    this.remember(state, fp, sp);
     return { chainsWritten: fp.written, chainsDeleted: fp.deleted, hooksFixed: fp.hooksFixed, setsCreated: sp.created, setsSwapped: sp.swapped, setsDestroyed: sp.destroyed, transactions };
   }
 
   /** After a successful apply the kernel holds exactly the plan's result: record it without a re-read. */
-  private remember(state: PolicyDataplaneState, hooksFixed: readonly string[]): void {
-    const seen = parseFilterSave(renderAsSave(state));
-    const old = this.filter;
-    if (old) {
-      for (const b of BUILTINS) {
-        const prev = old.builtins.get(b) ?? [];
-        // Untouched built-ins keep what we saw; fixed ones hold our hooks first, then others' rules.
-        if (!hooksFixed.includes(b)) seen.builtins.set(b, prev);
-        else seen.builtins.set(b, [...(seen.builtins.get(b) ?? []), ...prev.filter((r: ObservedRule) => !isOurHook(r))]);
-      }
+  private remember(state: PolicyDataplaneState, fp: FilterPlan, sp: SetPlan): void {
+    const old = this.filter as ObservedFilter;
+    for (const name of fp.deleted) old.chains.delete(name);
+    for (const name of fp.written) {
+      const chain = state.chains.get(name);
+      if (chain) old.chains.set(name, stampedChain(chain).map((l) => ({ body: l.line, hash: l.hash })));
     }
-    this.filter = seen;
-    this.sets = new Map([...state.ipsets].map(([n, s]) => [n, { type: s.type, family: s.family, members: new Set(s.members.map(normMember)) }]));
+    for (const b of fp.hooksFixed) {
+      // A fixed built-in holds our hooks first, then others' rules as they were.
+      const ours = state.hooks.filter((h) => h.builtin === b).map((h, i) => stamped(b, i, h.rule)).map((l) => ({ body: l.line, hash: l.hash }));
+      old.builtins.set(b, [...ours, ...(old.builtins.get(b) ?? []).filter((r) => !isOurHook(r))]);
+    }
+    const sets = this.sets as Map<string, ObservedSet>;
+    for (const n of [...sets.keys()]) if (!state.ipsets.has(n)) sets.delete(n); // destroyed, and temp leftovers
+    for (const n of [...sp.created, ...sp.swapped]) {
+      const s = state.ipsets.get(n);
+      if (s) sets.set(n, { type: s.type, family: s.family, members: new Set(s.members.map(normMember)) });
+    }
   }
-}
-
-/** The state as iptables-save would print it after a full apply (for the cached view). */
-function renderAsSave(state: PolicyDataplaneState): string {
-  const full = planFilter(state.chains, state.hooks, { chains: new Map(), builtins: new Map(BUILTINS.map((b) => [b, []])) });
-  // planFilter's script uses "-I B n"; as a save listing those are appends in the same order.
-  return full.script.replace(/^-I (\S+) \d+ /gm, '-A $1 ');
 }

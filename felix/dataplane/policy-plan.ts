@@ -62,7 +62,21 @@ export function ruleHash(chain: string, index: number, rule: string): string {
   return createHash('sha256').update(`${chain}\0${index}\0${rule}`).digest('base64url').slice(0, 16);
 }
 
-function stamped(chain: string, index: number, rule: string): { line: string; hash: string } {
+/** Stamped lines per chain object: the renderer hands back the same object for an unchanged
+ *  chain, so a steady state costs no hashing. */
+const stampCache = new WeakMap<ChainSpec, { line: string; hash: string }[]>();
+
+export function stampedChain(chain: ChainSpec): { line: string; hash: string }[] {
+  let lines = stampCache.get(chain);
+  if (!lines) {
+    lines = chain.rules.map((r, i) => stamped(chain.name, i, r));
+    stampCache.set(chain, lines);
+  }
+  return lines;
+}
+
+/** A rule with our hash comment in front, and the hash. */
+export function stamped(chain: string, index: number, rule: string): { line: string; hash: string } {
   const hash = ruleHash(chain, index, rule);
   return { line: `-m comment --comment "cali:${hash}" ${rule}`.trimEnd(), hash };
 }
@@ -89,7 +103,7 @@ export function planFilter(want: ReadonlyMap<string, ChainSpec>, hooks: readonly
   const deletes: string[] = [];
   const written: string[] = [];
   for (const [name, chain] of [...want].sort(([a], [b]) => a.localeCompare(b))) {
-    const lines = chain.rules.map((r, i) => stamped(name, i, r));
+    const lines = stampedChain(chain);
     const have = seen.chains.get(name);
     const same = have !== undefined && have.length === lines.length && have.every((r, i) => r.hash === lines[i]?.hash);
     if (same) continue;
