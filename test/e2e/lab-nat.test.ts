@@ -12,13 +12,16 @@ async function sourceSeenByInternet(natOutgoing: boolean): Promise<{ src: string
   await t.lab(['up', '--nodes', '2', '--pods-per-node', '1', ...(natOutgoing ? [] : ['--no-nat-outgoing'])]);
   await t.lab(['attach', 'inet', '--ip', '10.0.0.250/24']);
   const inet = t.ns('x-inet');
-  // The "internet" host logs the source of the echo request it receives.
-  const dump = run('ip', ['netns', 'exec', inet, 'timeout', '8', 'tcpdump', '-l', '-n', '-c', '1', '-i', 'eth0', 'icmp[icmptype] == icmp-echo']);
-  await new Promise((r) => setTimeout(r, 1000));
   const st = JSON.parse(await t.lab(['status', '-o', 'json'])) as { pods: Array<{ name: string; ip: string; node: string }>; nodes: Array<{ name: string; ip: string }> };
   const pod = st.pods[0];
   if (!pod) throw new Error('no pod');
-  await t.lab(['exec', pod.name, '--', 'ping', '-c', '2', '-W', '1', '10.0.0.250']).catch(() => undefined);
+  // The "internet" host logs the source of the first echo request it receives; the pod pings until
+  // it has (no fixed sleep: on a loaded machine tcpdump may take seconds to start listening).
+  let seen = false;
+  const dump = run('ip', ['netns', 'exec', inet, 'timeout', '60', 'tcpdump', '-l', '-n', '-c', '1', '-i', 'eth0', 'icmp[icmptype] == icmp-echo']).finally(() => {
+    seen = true;
+  });
+  while (!seen) await t.lab(['exec', pod.name, '--', 'ping', '-c', '1', '-W', '1', '10.0.0.250']).catch(() => undefined);
   const out = (await dump).stdout;
   const src = /IP (\S+) > 10\.0\.0\.250/.exec(out)?.[1] ?? '';
   const nodeIp = st.nodes.find((n) => n.name === pod.node)?.ip.split('/')[0] ?? '';
