@@ -3,7 +3,7 @@
 //  2. time to claim a new block when 1 vs 5,000 blocks already exist — Tortie's index vs a full-scan
 //     baseline (Calico's approach: list every block, pick the first absent one) in the same run.
 // Run: node --import tsx bench/ipam.ts   (prints ratios; figures depend on the machine)
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { EtcdBackend } from '../datastore/backends/etcd.js';
 import type { Backend } from '../datastore/backend.js';
 import { blockAffinityKey, ipamBlockKey, ipamBlockPrefix, keyPartToCidr } from '../datastore/keys.js';
@@ -24,9 +24,14 @@ interface WorkerOut {
   calls: number;
 }
 
+/** Workers still running, killed if the bench fails so none outlives it. */
+const workers = new Set<ChildProcess>();
+
 function runWorker(endpoint: string, host: string, id: string, count: number): Promise<WorkerOut> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'bench/ipam-worker.ts', endpoint, host, id, String(count)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    workers.add(child);
+    child.on('exit', () => workers.delete(child));
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -150,6 +155,7 @@ async function main(): Promise<void> {
     await be.close();
     await claimBench(etcd.endpoint);
   } finally {
+    for (const w of workers) w.kill('SIGKILL');
     await etcd.stop();
   }
 }
