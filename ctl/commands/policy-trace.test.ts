@@ -97,4 +97,12 @@ describe('tortiectl policy trace', () => {
     await expect(p).rejects.toBeInstanceOf(UsageError);
     await expect(p).rejects.toThrow(message);
   });
+  it('rejects bad flags before reading the datastore', async () => {
+    let loads = 0;
+    const deps = { load: async () => (loads++, resources), write: () => undefined };
+    const base = { from: 'staging/fe', to: 'production/db', protocol: 'tcp', namespace: 'default', output: 'table' };
+    await expect(policyTrace({ ...base, port: 'x' }, deps)).rejects.toThrow(/--port: "x"/);
+    await expect(policyTrace({ ...base, from: '1.2.3', port: '1' }, deps)).rejects.toThrow(/not a valid IP address/);
+    expect(loads).toBe(0);
+  });
 });

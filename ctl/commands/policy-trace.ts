@@ -66,20 +66,34 @@ export function traceModel(r: PolicyTraceResources): TraceModel {
   return { endpoints, profiles, policies: [...r.networkPolicies, ...r.globalNetworkPolicies].map(policyInput) };
 }
 
-function peerOf(flag: string, v: string, namespace: string, model: TraceModel): TracePeer {
+type PeerArg = { ip: string } | { key: string; byName: boolean };
+
+/** The syntax of --from / --to, checked before the datastore is read. */
+function peerArg(flag: string, v: string, namespace: string): PeerArg {
   if (!v.trim()) throw new UsageError(`${flag}: empty; give a pod (namespace/name, or name with -n) or an IP address`);
   if (parseIP(v)) return { ip: v };
   if (/^[\d.:/]+$/.test(v)) throw new UsageError(`${flag}: ${JSON.stringify(v)} is not a valid IP address`);
   const parts = v.split('/');
   if (parts.length > 2 || parts.some((p) => !p)) throw new UsageError(`${flag}: ${JSON.stringify(v)} is neither namespace/name nor an IP address`);
-  const key = parts.length === 2 ? v : `${namespace}/${v}`;
-  if (!model.endpoints.some((e) => e.key === key)) {
-    throw new UsageError(`${flag}: no workload endpoint for pod ${key} in the datastore${parts.length === 1 ? ` (namespace ${namespace}; use namespace/name or -n)` : ''}`);
-  }
-  return { endpoint: key };
+  return { key: parts.length === 2 ? v : `${namespace}/${v}`, byName: parts.length === 1 };
 }
 
-export function buildQuery(o: PolicyTraceOptions, model: TraceModel): TraceQuery {
+function resolvePeer(flag: string, a: PeerArg, namespace: string, model: TraceModel): TracePeer {
+  if ('ip' in a) return { ip: a.ip };
+  if (!model.endpoints.some((e) => e.key === a.key)) {
+    throw new UsageError(`${flag}: no workload endpoint for pod ${a.key} in the datastore${a.byName ? ` (namespace ${namespace}; use namespace/name or -n)` : ''}`);
+  }
+  return { endpoint: a.key };
+}
+
+interface ParsedFlags {
+  from: PeerArg;
+  to: PeerArg;
+  rest: Omit<TraceQuery, 'from' | 'to'>;
+}
+
+/** Every flag checked without the datastore, so a typo never waits on the network. */
+export function parseFlags(o: PolicyTraceOptions): ParsedFlags {
   const protocol = parseProtocol(o.protocol);
   const port = parseNumber('--port', o.port, 1, 65535);
   const sourcePort = parseNumber('--source-port', o.sourcePort, 1, 65535);
@@ -92,11 +106,15 @@ export function buildQuery(o: PolicyTraceOptions, model: TraceModel): TraceQuery
   if (!isIcmp && (icmpType !== undefined || icmpCode !== undefined)) throw new UsageError('--icmp-type and --icmp-code only go with --protocol icmp or icmpv6');
   if (icmpCode !== undefined && icmpType === undefined) throw new UsageError('--icmp-code needs --icmp-type');
   if (!['table', 'json'].includes(o.output)) throw new UsageError(`-o: unknown output format ${JSON.stringify(o.output)} (use table or json)`);
-  const q: TraceQuery = { from: peerOf('--from', o.from, o.namespace, model), to: peerOf('--to', o.to, o.namespace, model), protocol };
-  if (port !== undefined) q.port = port;
-  if (sourcePort !== undefined) q.sourcePort = sourcePort;
-  if (icmpType !== undefined) q.icmp = { type: icmpType, code: icmpCode ?? 0 };
-  return q;
+  const rest: ParsedFlags['rest'] = { protocol };
+  if (port !== undefined) rest.port = port;
+  if (sourcePort !== undefined) rest.sourcePort = sourcePort;
+  if (icmpType !== undefined) rest.icmp = { type: icmpType, code: icmpCode ?? 0 };
+  return { from: peerArg('--from', o.from, o.namespace), to: peerArg('--to', o.to, o.namespace), rest };
+}
+
+export function buildQuery(o: PolicyTraceOptions, model: TraceModel, flags: ParsedFlags = parseFlags(o)): TraceQuery {
+  return { from: resolvePeer('--from', flags.from, o.namespace, model), to: resolvePeer('--to', flags.to, o.namespace, model), ...flags.rest };
 }
 
 const PROTO_NAMES: Record<number, string> = { 6: 'tcp', 17: 'udp', 1: 'icmp', 58: 'icmpv6', 132: 'sctp', 136: 'udplite' };
@@ -138,10 +156,9 @@ export function formatTrace(r: TraceResult, q: TraceQuery): string {
 }
 
 export async function policyTrace(o: PolicyTraceOptions, deps: PolicyTraceDeps): Promise<void> {
-  // Flags are checked before the datastore is read, so a typo never waits on the network.
-  parseProtocol(o.protocol);
+  const flags = parseFlags(o);
   const model = traceModel(await deps.load());
-  const q = buildQuery(o, model);
+  const q = buildQuery(o, model, flags);
   let r: TraceResult;
   try {
     r = new PolicyTracer(model).trace(q);
