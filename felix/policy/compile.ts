@@ -80,9 +80,10 @@ export function iptablesProtocol(n: number): string {
   return PROTO_NAMES[n] ?? String(n);
 }
 
-/** Protocol as ipset's hash:ip,port members spell it ("tcp:6379"). */
+/** Protocol as ipset's hash:ip,port members spell it ("tcp:6379"); named ports exist only for
+ *  TCP, UDP, SCTP and UDPLite (the model refuses others), whose names ipset and iptables share. */
 export function ipsetProtocol(n: number): string {
-  return n === 58 ? 'ipv6-icmp' : (PROTO_NAMES[n] ?? String(n));
+  return PROTO_NAMES[n] ?? String(n);
 }
 
 export function toProtocolNumber(p: ProtocolName | number | string): number | undefined {
