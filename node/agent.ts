@@ -91,7 +91,8 @@ export class NodeAgent {
     }
 
     const pol = policySettings(this.cfg.felix);
-    if (pol.enabled) this.policy = new NodePolicy(this.cfg.nodename, { ipv6: pol.ipv6 });
+    for (const e of pol.errors) this.log.warn(e);
+    if (pol.enabled) this.policy = new NodePolicy(this.cfg.nodename, { ipv6: pol.ipv6, refreshMs: pol.refreshMs, onRefreshDue: () => this.schedule() });
     this.syncer = new Syncer({
       backend: this.backend,
       prefixes: [...new Set([resourceListPrefix('ippools'), resourceListPrefix('nodes'), resourceListPrefix('workloadendpoints'), `${IPAM_PREFIX}assignment/`, `${IPAM_PREFIX}host/`, ...(this.policy ? policyPrefixes() : [])])],
@@ -315,6 +316,7 @@ export class NodeAgent {
     await this.api?.close();
     await this.speaker?.stop();
     for (const s of this.servers) await new Promise<void>((r) => s.close(() => r()));
+    this.policy?.stop();
     this.routes.close();
     await this.backend.close();
   }

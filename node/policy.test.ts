@@ -61,8 +61,9 @@ describe('PolicyView', () => {
 
 describe('policy settings', () => {
   it('is on by default; FELIX_POLICYENABLED=false and FELIX_IPV6SUPPORT=false turn parts off', () => {
-    expect(policySettings({})).toEqual({ enabled: true, ipv6: true });
-    expect(policySettings({ POLICYENABLED: 'false', IPV6SUPPORT: 'False' })).toEqual({ enabled: false, ipv6: false });
+    expect(policySettings({})).toEqual({ enabled: true, ipv6: true, refreshMs: 90_000, errors: [] });
+    expect(policySettings({ POLICYENABLED: 'false', IPV6SUPPORT: 'False', IPTABLESREFRESHINTERVAL: '10' })).toEqual({ enabled: false, ipv6: false, refreshMs: 10_000, errors: [] });
+    expect(policySettings({ IPTABLESREFRESHINTERVAL: 'soon' }).errors).toEqual(['FELIX_IPTABLESREFRESHINTERVAL: "soon" is not a number of seconds; using 90']);
     expect(policyPrefixes()).toContain(`${R}globalnetworkpolicies/`);
   });
 });

@@ -15,10 +15,18 @@ export function policyPrefixes(): string[] {
   return POLICY_PLURALS.map((p) => resourceListPrefix(p));
 }
 
-/** FELIX_POLICYENABLED (default true) and FELIX_IPV6SUPPORT (Calico's name, default true). */
-export function policySettings(felix: Readonly<Record<string, string>>): { enabled: boolean; ipv6: boolean } {
+/** FELIX_POLICYENABLED (default true), FELIX_IPV6SUPPORT and FELIX_IPTABLESREFRESHINTERVAL
+ *  (Calico's names: default true and 90 s; 0 turns the periodic re-read off). */
+export function policySettings(felix: Readonly<Record<string, string>>): { enabled: boolean; ipv6: boolean; refreshMs: number; errors: string[] } {
   const off = (v: string | undefined): boolean => v !== undefined && /^(false|0|no|off)$/i.test(v.trim());
-  return { enabled: !off(felix.POLICYENABLED), ipv6: !off(felix.IPV6SUPPORT) };
+  const errors: string[] = [];
+  let refreshMs = 90_000;
+  const r = felix.IPTABLESREFRESHINTERVAL?.trim();
+  if (r !== undefined) {
+    if (/^\d+(\.\d+)?$/.test(r)) refreshMs = Number(r) * 1000;
+    else errors.push(`FELIX_IPTABLESREFRESHINTERVAL: "${r}" is not a number of seconds; using 90`);
+  }
+  return { enabled: !off(felix.POLICYENABLED), ipv6: !off(felix.IPV6SUPPORT), refreshMs, errors };
 }
 
 interface Parsed {
@@ -111,11 +119,26 @@ export class NodePolicy {
   private readonly view: PolicyView;
   private readonly calc = new PolicyCalculator();
   private readonly drivers: PolicyDriver[];
+  private timer?: NodeJS.Timeout;
 
-  constructor(hostname: string, opts: { ipv6: boolean; netns?: string }) {
+  /** onRefreshDue: every refreshMs the kernel is re-read on the next apply (someone may have
+   *  edited our chains); the callback asks the agent for that apply. */
+  constructor(hostname: string, opts: { ipv6: boolean; netns?: string; refreshMs?: number; onRefreshDue?: () => void }) {
     this.view = new PolicyView(hostname);
     const ns = opts.netns ? { netns: opts.netns } : {};
     this.drivers = [new PolicyDriver({ family: 4, ...ns }), ...(opts.ipv6 ? [new PolicyDriver({ family: 6, ...ns })] : [])];
+    if (opts.refreshMs && opts.onRefreshDue) {
+      const due = opts.onRefreshDue;
+      this.timer = setInterval(() => {
+        for (const d of this.drivers) d.invalidate();
+        due();
+      }, opts.refreshMs);
+      this.timer.unref();
+    }
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
   }
 
   async apply(cache: ReadonlyMap<string, string>): Promise<PolicyRoundReport> {
