@@ -5,13 +5,13 @@ import type { Logger } from 'pino';
 import type { Backend } from '../datastore/backend.js';
 import { IPAM_PREFIX, resourceListPrefix } from '../datastore/keys.js';
 import { Syncer, type SyncEvent } from '../datastore/syncer.js';
-import { Speaker, type PeerConfig } from '../bgp/speaker.js';
+import { Speaker } from '../bgp/speaker.js';
 import type { BgpConfig } from '../bgp/config/types.js';
-import { BgpConfigWatcher } from '../bgp/datastore-driver.js';
+import { applyBgpConfig, BgpConfigWatcher } from '../bgp/datastore-driver.js';
+import type { Prefix } from '../bgp/types.js';
 import { startApiServer, type ApiServer } from '../bgp/api/server.js';
 import { calculate } from '../felix/calc/calc.js';
 import { LearnedRoutes } from '../felix/calc/bgp-routes.js';
-import { cidrWithin, parseCidr } from '../felix/calc/cidr.js';
 import type { DesiredState } from '../felix/calc/types.js';
 import { applyState } from '../felix/dataplane/apply.js';
 import { NodePolicy, policyPrefixes, policySettings } from './policy.js';
@@ -21,7 +21,7 @@ import { autodetect } from './autodetect.js';
 import type { NodeConfig } from './env.js';
 import { NodeMetrics, serveHealth } from './health.js';
 import { ensureDefaultPool, randomMac, upsertNode } from './register.js';
-import { blocksToAnnounce, buildView, type ClusterView } from './view.js';
+import { buildView } from './view.js';
 
 export const DEFAULT_AS = 64512;
 
@@ -35,7 +35,7 @@ export class NodeAgent {
   private speaker?: Speaker;
   /** Calico's peer set for this node (bgp/config generator over the datastore): mesh, BGPPeers, RRs. */
   private bgpWatcher?: BgpConfigWatcher;
-  private bgpPeers?: PeerConfig[];
+  private bgpCfg?: BgpConfig;
   private api?: ApiServer;
   private readonly startedAt = new Date().toISOString();
   private servers: Server[] = [];
@@ -45,7 +45,8 @@ export class NodeAgent {
   private dirty = false;
   private timer?: NodeJS.Timeout;
   private address = '';
-  private announced = new Set<string>();
+  /** What we originate now (prefix string → prefix). */
+  private announced = new Map<string, Prefix>();
   private stopped = false;
   private lastState?: DesiredState;
   /** Set at start when the kernel already holds our routes: we are restarting. */
@@ -117,8 +118,8 @@ export class NodeAgent {
       this.learned,
       this.log.child({ component: 'bgp' }),
     );
-    await this.speaker.start(this.bgpPeers ?? []);
-    this.announced = new Set();
+    await this.speaker.start([]);
+    this.announced = new Map();
   }
 
   /** The speaker's management API for `tortiectl node status`; a failure to bind is not fatal. */
@@ -139,9 +140,9 @@ export class NodeAgent {
     }
   }
 
-  /** A new peer set from the generator; a changed AS number needs a new speaker (new OPENs). */
+  /** A new peer set and export list from the generator; a changed AS number needs a new speaker (new OPENs). */
   private async onBgpConfig(c: BgpConfig): Promise<void> {
-    this.bgpPeers = c.peers.map(({ family: _f, source: _s, ...p }) => (p.port === undefined && this.cfg.bgpPort !== 179 ? { ...p, port: this.cfg.bgpPort } : p));
+    this.bgpCfg = { ...c, peers: c.peers.map((p) => (p.port === undefined && this.cfg.bgpPort !== 179 ? { ...p, port: this.cfg.bgpPort } : p)) };
     if (this.speaker && c.asNumber !== this.speaker.config.asNumber) {
       this.log.info({ from: this.speaker.config.asNumber, to: c.asNumber }, 'AS number changed: restarting the BGP speaker');
       await this.speaker.stop();
@@ -209,7 +210,7 @@ export class NodeAgent {
     this.applying = true;
     try {
       const view = buildView(this.cache);
-      this.updateBgp(view);
+      this.updateBgp();
       // No kernel change before the first in-sync: a partial view would delete good routes.
       if (!this.inSync) return;
       const desired = calculate({
@@ -254,22 +255,13 @@ export class NodeAgent {
     }
   }
 
-  /** Peers as the generator computed them (once it has a datastore view), and our blocks announced. */
-  private updateBgp(view: ClusterView): void {
+  /**
+   * Peers and exports as the generator computed them (once it has a datastore view): own blocks
+   * in enabled pools, borrowed addresses as /32s, prefixAdvertisements communities.
+   */
+  private updateBgp(): void {
     if (!this.speaker) return;
-    if (this.bgpPeers) this.speaker.setPeers(this.bgpPeers);
-    const poolNets = view.pools.filter((p) => !p.disabled).map((p) => ({ cidr: p.cidr, net: parseCidr(p.cidr) }));
-    const poolOf = (cidr: string): string | undefined => {
-      const b = parseCidr(cidr);
-      return b ? poolNets.find((p) => p.net && cidrWithin(b, p.net))?.cidr : undefined;
-    };
-    const want = new Set(blocksToAnnounce(view, this.cfg.nodename, poolOf));
-    const toPrefix = (c: string): { family: 4 | 6; address: string; length: number } => ({ family: c.includes(':') ? 6 : 4, address: c.split('/')[0] ?? '', length: Number(c.split('/')[1]) });
-    const gone = [...this.announced].filter((c) => !want.has(c));
-    const added = [...want].filter((c) => !this.announced.has(c));
-    if (gone.length) this.speaker.withdraw(gone.map(toPrefix));
-    if (added.length) this.speaker.announce(added.map(toPrefix));
-    this.announced = want;
+    if (this.bgpCfg) this.announced = applyBgpConfig(this.speaker, this.bgpCfg, this.announced);
     const st = this.speaker.peerStatus();
     this.metrics.sessions.reset();
     for (const p of st) this.metrics.sessions.inc({ state: p.state });
