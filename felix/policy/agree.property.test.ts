@@ -5,7 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { simulate } from './testing/agree.js';
 import { everyRuleKind, globalPolicy, namespaceProfile, networkPolicy, pod } from './testing/fixtures.js';
 import { PolicyTracer, type TraceModel, type TraceQuery } from './trace.js';
-import type { PolicyEndpoint, PolicyInput, ProfileInput } from './types.js';
+import { computePolicyState } from './index.js';
+import { MAX_CHAIN_NAME, MAX_IPSET_NAME, type PolicyEndpoint, type PolicyInput, type ProfileInput } from './types.js';
 
 const SELECTORS = ["app == 'web'", "app == 'db'", "app in {'db', 'api'}", 'has(tier)', "tier != '1'", 'all()'];
 const NS_SELECTORS = ["team == 'x'", "team == 'y'", 'all()'];
@@ -91,6 +92,25 @@ function buildModel(pods: Drawn<typeof podSpec>[], pols: Drawn<typeof policy>[],
   return { endpoints, policies, profiles };
 }
 
+/** Names within the kernel's limits, and no rule pointing at a chain or set the state lacks. */
+function expectWellFormed(model: TraceModel): void {
+  const s = computePolicyState({ hostname: 'h', localEndpoints: model.endpoints, allEndpoints: model.endpoints, policies: model.policies, profiles: model.profiles });
+  for (const st of [s.v4, s.v6]) {
+    for (const [name, c] of st.chains) {
+      expect(name.length).toBeLessThanOrEqual(MAX_CHAIN_NAME);
+      for (const r of c.rules) {
+        for (const m of r.matchAll(/-[jg] (cali-\S+)/g)) expect(st.chains.has(m[1]), `${name}: ${r}`).toBe(true);
+        for (const m of r.matchAll(/--match-set (\S+)/g)) expect(st.ipsets.has(m[1]), `${name}: ${r}`).toBe(true);
+      }
+    }
+    for (const [name, set] of st.ipsets) {
+      expect(name.length).toBeLessThanOrEqual(MAX_IPSET_NAME);
+      expect(name.startsWith(`cali${st.family}0`)).toBe(true);
+      expect(set.family).toBe(st.family === 4 ? 'inet' : 'inet6');
+    }
+  }
+}
+
 const query = (n: number) =>
   fc.record({
     from: fc.oneof(fc.integer({ min: 0, max: n - 1 }).map((i) => ({ endpoint: `${i}` })), fc.constantFrom({ ip: '192.168.1.7' }, { ip: '10.65.0.200' })),
@@ -114,6 +134,7 @@ describe('trace agrees with the rendered chains', () => {
         fc.integer({ min: 2, max: 5 }).chain((n) => fc.array(query(n), { minLength: 4, maxLength: 4 })),
         (pods, pols, bDeniesUdp, queries) => {
           const model = buildModel(pods, pols, bDeniesUdp);
+          expectWellFormed(model);
           const tracer = new PolicyTracer(model);
           for (const q of queries) {
             const peer = (p: { endpoint: string } | { ip: string }) => ('endpoint' in p ? { endpoint: model.endpoints[Number(p.endpoint) % model.endpoints.length].key } : p);
