@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatStatus, table, type LabStatus } from './status.js';
+import { formatStatus, sessionsFromMetrics, sessionsText, table, type LabStatus } from './status.js';
 
 describe('lab status text', () => {
   it('sizes columns to their widest cell and right-aligns numbers', () => {
@@ -13,8 +13,8 @@ describe('lab status text', () => {
       crossSubnet: false,
       etcd: 'http://10.0.0.2:2379',
       nodes: [
-        { name: 'node1', ip: '10.0.0.11/24', blocks: ['10.65.0.0/26'], ready: 'ready', routes: ['blackhole 10.65.0.0/26', '10.65.0.64/26 via 10.0.0.12 dev eth0'], pods: 1 },
-        { name: 'node2', ip: '10.0.0.12/24', blocks: [], ready: 'not ready: datastore not in sync', routes: [], pods: 0 },
+        { name: 'node1', ip: '10.0.0.11/24', blocks: ['10.65.0.0/26'], ready: 'ready', sessions: { Established: 1 }, routes: ['blackhole 10.65.0.0/26', '10.65.0.64/26 via 10.0.0.12 dev eth0'], pods: 1 },
+        { name: 'node2', ip: '10.0.0.12/24', blocks: [], ready: 'not ready: datastore not in sync', sessions: { Established: 0, Active: 1 }, routes: [], pods: 0 },
       ],
       pods: [{ name: 'web', namespace: 'shop', node: 'node1', ip: '10.65.0.1', iface: 'cali0123456789a' }],
       attached: [{ name: 'edge', ip: '10.0.0.200/24', subnet: 0 }],
@@ -22,9 +22,9 @@ describe('lab status text', () => {
     expect(formatStatus(st).split('\n')).toEqual([
       'tortie-node on every host (BGP)   encapsulation: none   etcd: http://10.0.0.2:2379',
       '',
-      'NODE   ADDRESS       PODS  ROUTES  BLOCKS        READY',
-      'node1  10.0.0.11/24     1       2  10.65.0.0/26  ready',
-      'node2  10.0.0.12/24     0       0  -             not ready: datastore not in sync',
+      'NODE   ADDRESS       PODS  ROUTES  BLOCKS        BGP SESSIONS       READY',
+      'node1  10.0.0.11/24     1       2  10.65.0.0/26  1/1 up             ready',
+      'node2  10.0.0.12/24     0       0  -             0/1 up (Active 1)  not ready: datastore not in sync',
       '',
       'ROUTES (proto 80)',
       'node1  blackhole 10.65.0.0/26',
@@ -36,5 +36,13 @@ describe('lab status text', () => {
       'ATTACHED  ADDRESS        SEGMENT',
       'edge      10.0.0.200/24        0',
     ]);
+  });
+
+  it('reads BGP sessions by state from tortie-node metrics', () => {
+    const text = '# HELP tortie_bgp_sessions BGP sessions by state\n# TYPE tortie_bgp_sessions gauge\ntortie_bgp_sessions{state="Established"} 2\ntortie_bgp_sessions{state="Connect"} 1\ntortie_routes_programmed 5\n';
+    expect(sessionsFromMetrics(text)).toEqual({ Established: 2, Connect: 1 });
+    expect(sessionsText(sessionsFromMetrics(text))).toBe('2/3 up (Connect 1)');
+    expect(sessionsFromMetrics('tortie_routes_programmed 5\n')).toBeUndefined();
+    expect(sessionsText(undefined)).toBe('-');
   });
 });

@@ -1,5 +1,4 @@
-// `tortie-lab status`: nodes with their Tortie routes, pods, attached namespaces.
-import { readiness } from './agents.js';
+// `tortie-lab status`: nodes with their Tortie routes, BGP sessions and readiness, pods, attached namespaces.
 import { nsExec } from './sh.js';
 import type { LabState } from './state.js';
 
@@ -10,6 +9,8 @@ export interface NodeStatus {
   blocks: string[];
   /** Agent mode: tortie-node's readiness answer (in sync, BGP sessions up). */
   ready?: string;
+  /** Agent mode with BGP: sessions by state, from tortie-node's metrics (tortie_bgp_sessions). */
+  sessions?: Record<string, number>;
   routes: string[];
   pods: number;
 }
@@ -24,6 +25,40 @@ export interface LabStatus {
   attached: Array<{ name: string; ip: string; subnet: number }>;
 }
 
+// One process per host asks tortie-node for readiness and metrics (127.0.0.1 inside the host).
+const PROBE = `const get=(p,u)=>fetch('http://127.0.0.1:'+p+u).then(async r=>({ok:r.ok,text:(await r.text()).trim()}),()=>({ok:false,text:''}));
+Promise.all([get(9099,'/readiness'),get(9091,'/metrics')]).then(([r,m])=>process.stdout.write(JSON.stringify({r,m:m.text})))`;
+
+/** Sessions by state from Prometheus text: tortie_bgp_sessions{state="Established"} 2. */
+export function sessionsFromMetrics(text: string): Record<string, number> | undefined {
+  const out: Record<string, number> = {};
+  let any = false;
+  for (const m of text.matchAll(/^tortie_bgp_sessions\{state="([^"]+)"\} (\d+)/gm)) {
+    out[m[1] ?? ''] = Number(m[2]);
+    any = true;
+  }
+  return any ? out : undefined;
+}
+
+async function probeAgent(ns: string): Promise<Pick<NodeStatus, 'ready' | 'sessions'>> {
+  try {
+    const { r, m } = JSON.parse(await nsExec(ns, [process.execPath, '-e', PROBE])) as { r: { ok: boolean; text: string }; m: string };
+    const sessions = sessionsFromMetrics(m);
+    return { ready: r.text || 'no answer on 127.0.0.1:9099', ...(sessions ? { sessions } : {}) };
+  } catch (e) {
+    return { ready: `probe failed: ${e instanceof Error ? e.message : String(e)}` };
+  }
+}
+
+/** "2/2 up", or what is not up: "1/2 up (Active 1)". */
+export function sessionsText(s: Record<string, number> | undefined): string {
+  if (!s) return '-';
+  const total = Object.values(s).reduce((a, b) => a + b, 0);
+  const up = s.Established ?? 0;
+  const other = Object.entries(s).filter(([k, v]) => k !== 'Established' && v > 0);
+  return `${up}/${total} up${other.length ? ` (${other.map(([k, v]) => `${k} ${v}`).join(', ')})` : ''}`;
+}
+
 export async function collectStatus(s: LabState): Promise<LabStatus> {
   const nodes = await Promise.all(
     s.nodes.map(async (n) => {
@@ -31,7 +66,7 @@ export async function collectStatus(s: LabState): Promise<LabStatus> {
       const routes = out.split('\n').filter(Boolean).map((l) => l.trim());
       const blocks = routes.map((r) => /^blackhole (\S+)/.exec(r)?.[1]).filter((b): b is string => b !== undefined);
       const st: NodeStatus = { name: n.name, ip: n.ip, blocks, routes, pods: s.pods.filter((p) => p.node === n.name).length };
-      if (s.mode === 'agent') st.ready = (await readiness(n)).text;
+      if (s.mode === 'agent') Object.assign(st, await probeAgent(n.ns));
       return st;
     }),
   );
@@ -60,7 +95,7 @@ export function table(header: string[], rows: string[][]): string[] {
 
 export function formatStatus(st: LabStatus): string {
   const lines = [`${st.mode}   encapsulation: ${st.encap}${st.crossSubnet ? ' (CrossSubnet)' : ''}   etcd: ${st.etcd}`, ''];
-  lines.push(...table(['NODE', 'ADDRESS', 'PODS', 'ROUTES', 'BLOCKS', 'READY'], st.nodes.map((n) => [n.name, n.ip, String(n.pods), String(n.routes.length), n.blocks.join(',') || '-', n.ready ?? '-'])));
+  lines.push(...table(['NODE', 'ADDRESS', 'PODS', 'ROUTES', 'BLOCKS', 'BGP SESSIONS', 'READY'], st.nodes.map((n) => [n.name, n.ip, String(n.pods), String(n.routes.length), n.blocks.join(',') || '-', sessionsText(n.sessions), n.ready ?? '-'])));
   lines.push('', 'ROUTES (proto 80)');
   const w = Math.max(...st.nodes.map((n) => n.name.length));
   for (const n of st.nodes) n.routes.forEach((r, i) => lines.push(`${(i === 0 ? n.name : '').padEnd(w)}  ${r}`));
