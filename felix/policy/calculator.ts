@@ -44,6 +44,8 @@ interface PolicyEntry {
   compiled: CompiledRuleSet;
   /** Which endpoints the policy selects (namespace checked apart). */
   selector: CompiledSelector;
+  /** What decides where and when the policy applies: selector, order, types. */
+  selSig: string;
   /** Does the policy select an endpoint with these labels (keyed by label signature)? */
   matches: Map<string, boolean>;
 }
@@ -65,7 +67,6 @@ interface LocalEntry {
   sig: string;
   iface: string;
   profiles: string;
-  gen: number;
   policies: PerDir<string[]>;
   chains: PerDir<ChainSpec>;
 }
@@ -100,15 +101,12 @@ export class PolicyCalculator {
   private locals = new Map<string, LocalEntry>();
   private sets = new Map<string, SetEntry>();
   private dispatch: Partial<PerDir<ChainSpec>> = {};
-  /** Bumped whenever the policy set changes: every endpoint's policy list is then rechecked. */
-  private gen = 0;
 
   update(input: PolicyCalcInput): { v4: PolicyDataplaneState; v6: PolicyDataplaneState } {
-    const policiesChanged = this.updatePolicies(input.policies);
-    if (policiesChanged) this.gen++;
+    const reselected = this.updatePolicies(input.policies);
     const profilesChanged = this.updateProfiles(input.profiles);
     const changedEndpoints = this.updateEndpoints(input.allEndpoints);
-    const locals = this.updateLocals(input.localEndpoints, profilesChanged);
+    const locals = this.updateLocals(input.localEndpoints, profilesChanged, reselected);
 
     // Chains and the sets they reference: policies and profiles used by a local endpoint only.
     const chains: PerFamily<ChainSpec[]> = { 4: [FORWARD], 6: [FORWARD] };
@@ -144,9 +142,14 @@ export class PolicyCalculator {
     return { v4: state(4), v6: state(6) };
   }
 
-  private updatePolicies(inputs: readonly PolicyInput[]): boolean {
+  /**
+   * Returns the keys of policies whose selection changed (added, removed, or a new selector,
+   * namespace, order or types): only endpoints they select, or selected before, need their policy
+   * lists rechecked. A change of rules alone keeps the chain name, so no endpoint chain changes.
+   */
+  private updatePolicies(inputs: readonly PolicyInput[]): Set<string> {
     const next = new Map<string, PolicyEntry>();
-    let changed = false;
+    const reselected = new Set<string>();
     for (const p of inputs) {
       if (!appliesToWorkloads(p)) continue;
       const key = policyKey(p);
@@ -160,20 +163,25 @@ export class PolicyCalculator {
         next.set(key, { ...old, input: p });
         continue;
       }
-      changed = true;
+      const selText = policyEndpointSelector(p);
+      const selSig = JSON.stringify([selText, p.spec.order ?? null, p.spec.types]);
+      const sameSelection = old !== undefined && old.selSig === selSig;
+      if (!sameSelection) reselected.add(key);
       next.set(key, {
         input: p,
         json,
         id: policyId(p),
         compiled: compileRuleSet(p.spec, p.namespace, (d) => policyChainName(p, d)),
-        selector: cachedSelector(policyEndpointSelector(p)),
-        matches: new Map(),
+        selector: cachedSelector(selText),
+        selSig,
+        matches: sameSelection ? old.matches : new Map(),
       });
     }
-    if (next.size !== this.policies.size) changed = true;
+    for (const k of this.policies.keys()) if (!next.has(k)) reselected.add(k);
     this.policies = next;
-    if (changed) this.sorted = [...next.values()].sort((a, b) => comparePolicies(a.input, b.input));
-    return changed;
+    if (reselected.size) this.sorted = [...next.values()].sort((a, b) => comparePolicies(a.input, b.input));
+    else this.sorted = this.sorted.map((e) => next.get(policyKey(e.input)) as PolicyEntry);
+    return reselected;
   }
 
   private updateProfiles(inputs: readonly ProfileInput[]): boolean {
@@ -230,7 +238,7 @@ export class PolicyCalculator {
     return m;
   }
 
-  private updateLocals(inputs: readonly PolicyEndpoint[], profilesChanged: boolean): { ep: PolicyEndpoint; entry: LocalEntry }[] {
+  private updateLocals(inputs: readonly PolicyEndpoint[], profilesChanged: boolean, reselected: ReadonlySet<string>): { ep: PolicyEndpoint; entry: LocalEntry }[] {
     const next = new Map<string, LocalEntry>();
     const out: { ep: PolicyEndpoint; entry: LocalEntry }[] = [];
     for (const ep of inputs) {
@@ -241,7 +249,15 @@ export class PolicyCalculator {
       const profiles = ep.profiles.join('\0');
       const old = this.locals.get(ep.key);
       let entry: LocalEntry;
-      if (old && !profilesChanged && old.gen === this.gen && old.sig === sig && old.iface === ep.iface && old.profiles === profiles) entry = old;
+      const affected = (o: LocalEntry): boolean => {
+        for (const k of reselected) {
+          if (o.policies.ingress.includes(k) || o.policies.egress.includes(k)) return true;
+          const p = this.policies.get(k);
+          if (p && this.policyMatches(p, ep, labels, sig)) return true;
+        }
+        return false;
+      };
+      if (old && !profilesChanged && old.sig === sig && old.iface === ep.iface && old.profiles === profiles && !affected(old)) entry = old;
       else {
         const policies: PerDir<string[]> = { ingress: [], egress: [] };
         for (const p of this.sorted) {
@@ -253,7 +269,7 @@ export class PolicyCalculator {
           const prof = ep.profiles.filter((p) => this.profiles.has(p)).map((p) => profileChainName(p, d));
           return same(old?.chains[d], renderEndpointChain(ep.iface, d, pol, prof));
         };
-        entry = { sig, iface: ep.iface, profiles, gen: this.gen, policies, chains: { ingress: chainsFor('ingress'), egress: chainsFor('egress') } };
+        entry = { sig, iface: ep.iface, profiles, policies, chains: { ingress: chainsFor('ingress'), egress: chainsFor('egress') } };
       }
       next.set(ep.key, entry);
       out.push({ ep, entry });

@@ -127,7 +127,7 @@ describe('the incremental calculator', () => {
           expect(JSON.stringify([...inc.v6.chains, ...inc.v6.ipsets])).toBe(JSON.stringify([...full.v6.chains, ...full.v6.ipsets]));
         }
       }),
-      { numRuns: 200 },
+      { numRuns: Number(process.env.TORTIE_PROPERTY_RUNS ?? 200) },
     );
   });
 });
