@@ -12,7 +12,10 @@
  *   policyInput(np_or_gnp: Resource): PolicyInput;  profileInput(profile: Resource): ProfileInput
  *   endpointNode(wep: Resource): string | undefined  (spec.node: local when === hostname)
  *       (felix/policy/endpoints.ts) — datastore resources → PolicyCalcInput pieces.
- *   tracePolicy(model: TraceModel, query: TraceQuery): TraceResult   (felix/policy/trace.ts)
+ *   tracePolicy(model: TraceModel, query: TraceQuery): TraceResult   (felix/policy/trace.ts);
+ *       new PolicyTracer(model).trace(q) to reuse one compiled model for many queries.
+ *   traceModel(resources) (ctl/commands/policy-trace.ts): datastore lists → TraceModel, pods keyed
+ *       "namespace/pod" as `tortiectl policy trace` names them.
  *
  * What the state holds (filter table, per family):
  *   hooks:  FORWARD → `-j cali-FORWARD` only. INPUT/OUTPUT are not hooked: host endpoints and
