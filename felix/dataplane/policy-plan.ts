@@ -227,6 +227,29 @@ export function planSets(want: ReadonlyMap<string, IpsetSpec>, seen: ReadonlyMap
   return { before: text(before), after: text(after), created, swapped, destroyed };
 }
 
+/** What a chain object says on its own: its line-break problems and the chains / sets it names.
+ *  Cached per object, like the stamps: an unchanged chain is not re-scanned. */
+interface ChainRefs {
+  errs: string[];
+  jumps: string[];
+  sets: string[];
+}
+const refCache = new WeakMap<ChainSpec, ChainRefs>();
+
+function chainRefs(c: ChainSpec): ChainRefs {
+  let refs = refCache.get(c);
+  if (!refs) {
+    refs = { errs: [], jumps: [], sets: [] };
+    for (const [i, r] of c.rules.entries()) {
+      if (/[\n\r]/.test(r)) refs.errs.push(`chain "${c.name}" rule ${i}: contains a line break`);
+      for (const m of r.matchAll(/(?:^| )-[jg] (\S+)/g)) if (m[1]?.startsWith(CHAIN_PREFIX)) refs.jumps.push(m[1]);
+      for (const m of r.matchAll(/--match-set (\S+)/g)) if (m[1]) refs.sets.push(m[1]);
+    }
+    refCache.set(c, refs);
+  }
+  return refs;
+}
+
 /** Checks a wanted state against the kernel's limits before anything is written. */
 export function validateState(state: PolicyDataplaneState): string[] {
   const errs: string[] = [];
@@ -235,28 +258,17 @@ export function validateState(state: PolicyDataplaneState): string[] {
     if (!name.startsWith(CHAIN_PREFIX)) errs.push(`chain "${name}": must start with ${CHAIN_PREFIX}`);
     if (name.length > 28) errs.push(`chain "${name}": longer than 28 characters`);
     if (c.name !== name) errs.push(`chain "${name}": map key and name "${c.name}" differ`);
-    c.rules.forEach((r, i) => {
-      if (/[\n\r]/.test(r)) errs.push(`chain "${name}" rule ${i}: contains a line break`);
-    });
+    // Dangling references would make the whole transaction fail (or a later destroy of a set).
+    const refs = chainRefs(c);
+    errs.push(...refs.errs);
+    for (const t of refs.jumps) if (!state.chains.has(t)) errs.push(`chain "${c.name}": jumps to ${t}, which the state does not define`);
+    for (const n of refs.sets) if (ownsSet(n, state.family) && !state.ipsets.has(n)) errs.push(`chain "${c.name}": matches ipset ${n}, which the state does not define`);
   }
   for (const [name, s] of state.ipsets) {
     if (!name.startsWith(setPrefix) || !ownsSet(name, state.family)) errs.push(`ipset "${name}": must look like ${setPrefix}<letter>:…`);
     if (name.length > 31) errs.push(`ipset "${name}": longer than 31 characters`);
     if (s.name !== name) errs.push(`ipset "${name}": map key and name "${s.name}" differ`);
     if (s.family !== (state.family === 4 ? 'inet' : 'inet6')) errs.push(`ipset "${name}": family ${s.family} in a v${state.family} state`);
-  }
-  // Dangling references would make the whole transaction fail (or a later destroy of a set).
-  for (const c of state.chains.values()) {
-    for (const r of c.rules) {
-      for (const m of r.matchAll(/(?:^| )-[jg] (\S+)/g)) {
-        const t = m[1] ?? '';
-        if (t.startsWith(CHAIN_PREFIX) && !state.chains.has(t)) errs.push(`chain "${c.name}": jumps to ${t}, which the state does not define`);
-      }
-      for (const m of r.matchAll(/--match-set (\S+)/g)) {
-        const n = m[1] ?? '';
-        if (ownsSet(n, state.family) && !state.ipsets.has(n)) errs.push(`chain "${c.name}": matches ipset ${n}, which the state does not define`);
-      }
-    }
   }
   for (const h of state.hooks) {
     if (!(BUILTINS as readonly string[]).includes(h.builtin)) errs.push(`hook "${h.rule}": unknown built-in chain ${String(h.builtin)}`);
