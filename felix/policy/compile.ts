@@ -27,9 +27,9 @@ export interface PortRange {
 export interface SideMatch {
   /** One positive CIDR of this family (several nets become several alternatives). */
   net?: string;
-  /** One negated CIDR, when notNets has exactly one of this family. */
+  /** One negated CIDR, when notNets has exactly one of this family and there is no positive net. */
   notNet?: string;
-  /** A hash:net set of several notNets: the address must not be in it. */
+  /** A hash:net set of the notNets otherwise: the address must not be in it. */
   notNetsSet?: string;
   /** Selector set the address must be in. */
   set?: string;

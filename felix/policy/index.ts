@@ -36,7 +36,8 @@
  *           to 28 (Calico's GetLengthLimitedID scheme) — names.ts.
  *   ipsets: cali40s:/cali60s:<selector id> (hash:net, members "10.65.0.3/32"),
  *           cali40n:/cali60n:<hash> named ports (hash:ip,port, "10.65.0.3,tcp:6379"),
- *           cali40c:/cali60c:<hash> several notNets (hash:net). All ≤ 31 chars.
+ *           cali40c:/cali60c:<hash> notNets when several or beside a positive net (hash:net).
+ *           All ≤ 31 chars.
  *   Rule bodies carry NO comment: the driver stamps `-m comment --comment "cali:<hash>"`
  *   (felix/dataplane/policy-plan.ts). Only policies/profiles used by a local endpoint are rendered.
  */

@@ -45,7 +45,7 @@ export function endpointChainName(iface: string, dir: Direction): string {
 
 /** Kinds of ipset we make, by the letter after "cali40"/"cali60": s = endpoints selected by a
  *  selector (hash:net), n = named port of selected endpoints (hash:ip,port), c = a list of CIDRs
- *  (hash:net, used for several notNets at once). */
+ *  (hash:net: notNets when several, or beside a positive net). */
 export type IpsetKind = 's' | 'n' | 'c';
 
 /** "cali40s:" + the id cut so the whole name is 31 characters (Calico's naming). */

@@ -94,6 +94,7 @@ export function everyRuleKind(): PolicyCalcInput {
         { action: 'Log' },
         { action: 'Deny', protocol: 'ICMP', notICMP: { type: 3 } },
         { action: 'Deny', protocol: 47 },
+        { action: 'Deny', protocol: 'TCP', source: { nets: ['10.1.0.0/16'], notNets: ['10.1.1.0/24'] }, destination: { nets: ['10.65.0.0/24'], notNets: ['10.65.0.128/25'] } },
         { action: 'Deny', notProtocol: 'UDPLite' },
         { action: 'Allow', protocol: 'UDPLite', source: { ports: ['1:1023'], notPorts: [5] } },
       ],
