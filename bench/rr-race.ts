@@ -1,0 +1,350 @@
+// bgperf-style route-reflector race in network namespaces (no Docker): the same workloads against
+// three reflectors in one run — ours (bgp/cli.js from dist/), BIRD 2 and GoBGP 3 — with one BIRD
+// process as the tester holding every client session (each from its own address) and a gobgpd
+// monitor (an RR client too) counting the prefixes it accepted, polled every 100 ms.
+//
+//   npm run build && node --import tsx bench/rr-race.ts [--fanin 10x10000] [--k8s 500,1000] [--churn-s 30]
+//
+// Scenarios, each measured on the reflector process (CPU from /proc/PID/stat, peak RSS = VmHWM):
+//   fan-in      C clients × P unique /32 each → time until the monitor holds all C×P;
+//   withdraw    every client withdraws everything → time until the monitor holds none;
+//   churn       10 % of the routes flap (disable/enable every second) for --churn-s seconds →
+//               reflector CPU seconds over the window, and time to settle afterwards;
+//   k8s N       N clients × one /26 each → time until every client holds every other client's /26.
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { BgpLab, type LabMember } from '../test/harness/bgp-lab.js';
+import { Bird } from '../test/harness/bird.js';
+import { NetnsDaemon, waitFor } from '../test/harness/daemon.js';
+import { run } from '../test/harness/exec.js';
+import { Gobgp } from '../test/harness/gobgp.js';
+
+const AS = 64512;
+const CLUSTER = '244.0.0.1';
+const ROOT = resolve(import.meta.dirname, '..');
+
+const args = process.argv.slice(2);
+const opt = (name: string, dflt: string): string => {
+  const i = args.indexOf(name);
+  return i >= 0 ? (args[i + 1] ?? dflt) : dflt;
+};
+const [FAN_C, FAN_P] = opt('--fanin', '10x10000').split('x').map(Number);
+const K8S = opt('--k8s', '500').split(',').filter(Boolean).map(Number);
+const CHURN_S = Number(opt('--churn-s', '30'));
+const IMPLS = opt('--impl', 'tortie,bird,gobgp').split(',') as Impl[];
+
+type Impl = 'tortie' | 'bird' | 'gobgp';
+
+const clientIp = (i: number): string => `10.96.${(i + 1) >> 8}.${(i + 1) & 255}`;
+// BIRD locks a BGP session by neighbor address, so one BIRD cannot hold two sessions to the same
+// address: the reflector answers each client on an address of its own (all in one /16).
+const nextHopIp = (i: number): string => `10.96.${64 + ((i + 1) >> 8)}.${(i + 1) & 255}`;
+const rrSideIp = (i: number): string => `10.96.${128 + ((i + 1) >> 8)}.${(i + 1) & 255}`;
+const fanPrefix = (c: number, i: number): string => `10.${100 + c}.${(i >> 8) & 255}.${i & 255}/32`;
+const k8sBlock = (i: number): string => `10.${128 + (i >> 10)}.${(i >> 2) & 255}.${(i & 3) * 64}/26`;
+
+interface Sample {
+  elapsed: number;
+  cpu: number;
+  peakRss: number;
+  bytesPerRoute?: number;
+}
+
+/** CPU seconds (user+system) and RSS / peak RSS of every process in a namespace. */
+async function nsUsage(ns: string): Promise<{ cpu: number; rss: number; hwm: number }> {
+  const pids = (await run('ip', ['netns', 'pids', ns])).stdout.split(/\s+/).filter(Boolean);
+  let cpu = 0;
+  let rss = 0;
+  let hwm = 0;
+  for (const pid of pids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      cpu += (Number(f[11]) + Number(f[12])) / 100; // utime + stime, clock ticks (USER_HZ 100)
+      const st = readFileSync(`/proc/${pid}/status`, 'utf8');
+      rss += Number(/VmRSS:\s+(\d+)/.exec(st)?.[1] ?? 0) * 1024;
+      hwm += Number(/VmHWM:\s+(\d+)/.exec(st)?.[1] ?? 0) * 1024;
+    } catch {
+      /* exited */
+    }
+  }
+  return { cpu, rss, hwm };
+}
+
+// ---- reflector configurations
+
+function birdRr(clients: number): string {
+  const lines = [
+    'router id 10.95.0.1;',
+    'protocol device {}',
+    `template bgp c { local as ${AS}; direct; rr client; rr cluster id ${CLUSTER}; passive on; hold time 240; keepalive time 80;`,
+    '  ipv4 { gateway direct; import all; export all; }; }',
+    `protocol bgp mon from c { neighbor 10.95.0.3 as ${AS}; }`,
+  ];
+  for (let i = 0; i < clients; i++) lines.push(`protocol bgp c${i} from c { neighbor ${clientIp(i)} as ${AS}; }`);
+  return `${lines.join('\n')}\n`;
+}
+
+function gobgpRr(clients: number): string {
+  const nb = (addr: string): string => `[[neighbors]]
+  [neighbors.config]
+    neighbor-address = "${addr}"
+    peer-as = ${AS}
+  [neighbors.transport.config]
+    passive-mode = true
+  [neighbors.timers.config]
+    hold-time = 240
+    keepalive-interval = 80
+  [neighbors.route-reflector.config]
+    route-reflector-client = true
+    route-reflector-cluster-id = "${CLUSTER}"
+`;
+  const out = [`[global.config]\n  as = ${AS}\n  router-id = "10.95.0.1"\n  port = 179\n`, nb('10.95.0.3')];
+  for (let i = 0; i < clients; i++) out.push(nb(clientIp(i)));
+  return out.join('');
+}
+
+function tortieRr(clients: number): string {
+  const peer = (address: string): Record<string, unknown> => ({ address, asNumber: AS, type: 'node', passive: true, rrClient: true });
+  return JSON.stringify({
+    logLevel: 'warn',
+    asNumber: AS,
+    routerId: '10.95.0.1',
+    clusterId: CLUSTER,
+    holdTime: 240,
+    families: [4],
+    peers: [peer('10.95.0.3'), ...Array.from({ length: clients }, (_, i) => peer(clientIp(i)))],
+  });
+}
+
+interface Reflector {
+  stop(): Promise<void>;
+}
+
+async function startReflector(impl: Impl, ns: string, clients: number): Promise<Reflector> {
+  if (impl === 'bird') {
+    const b = await Bird.start(ns, birdRr(clients));
+    return { stop: () => b.stop() };
+  }
+  if (impl === 'gobgp') {
+    const g = await Gobgp.start(ns, gobgpRr(clients), 50061);
+    return { stop: () => g.stop() };
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'tortie-rrbench-'));
+  const conf = join(dir, 'rr.json');
+  writeFileSync(conf, tortieRr(clients));
+  const cli = join(ROOT, 'dist/bgp/cli.js');
+  if (!existsSync(cli)) throw new Error('dist/bgp/cli.js missing: run `npm run build` first');
+  const d = new NetnsDaemon(ns, [process.execPath, cli, conf], join(dir, 'rr.log'));
+  d.start();
+  // Listening once the port answers from inside the namespace.
+  await waitFor('tortie reflector listening', async () => {
+    if (!d.running) throw new Error(`tortie reflector exited: ${readFileSync(join(dir, 'rr.log'), 'utf8').slice(-1500)}`);
+    const r = await run('ip', ['netns', 'exec', ns, 'ss', '-ltn', 'sport = :179']);
+    return r.stdout.includes(':179') ? true : undefined;
+  }, 30_000, 100);
+  return {
+    stop: async () => {
+      await d.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+// ---- tester (one BIRD holding every client session) and monitor
+
+function testerConfig(routes: string[][], importAll: boolean, flap = 0): string {
+  const lines = ['router id 10.95.0.2;', 'protocol device {}', `template bgp t { local as ${AS}; direct; hold time 240; keepalive time 80; connect retry time 1; }`];
+  routes.forEach((rs, i) => {
+    const nFlap = Math.floor(rs.length * flap);
+    lines.push(`protocol static s${i} { ipv4; ${rs.slice(nFlap).map((p) => `route ${p} blackhole;`).join(' ')} }`);
+    if (nFlap) lines.push(`protocol static f${i} { ipv4; ${rs.slice(0, nFlap).map((p) => `route ${p} blackhole;`).join(' ')} }`);
+    // Next hops on the shared /16 but not the tester's own addresses (BIRD drops a route whose next
+    // hop is one of its addresses, and every client lives in this one BIRD).
+    // Each session its own router id: reflected routes carry the originator's as ORIGINATOR_ID, and
+    // one shared id would make every client drop every other client's routes as loops.
+    lines.push(`protocol bgp c${i} from t { router id ${clientIp(i)}; local ${clientIp(i)}; neighbor ${rrSideIp(i)} as ${AS}; ipv4 { gateway direct; import ${importAll ? 'all' : 'none'}; export filter { if proto = "s${i}" || proto = "f${i}" then { bgp_next_hop = ${nextHopIp(i)}; accept; } reject; }; }; }`);
+  });
+  return `${lines.join('\n')}\n`;
+}
+
+const MONITOR = `[global.config]
+  as = ${AS}
+  router-id = "10.95.0.3"
+  port = -1
+[[neighbors]]
+  [neighbors.config]
+    neighbor-address = "10.95.0.1"
+    peer-as = ${AS}
+  [neighbors.timers.config]
+    hold-time = 240
+    keepalive-interval = 80
+    connect-retry = 1
+`;
+
+async function monitorCount(m: Gobgp): Promise<number> {
+  const out = await m.cli(['global', 'rib', 'summary']);
+  const d = /Destination:\s*(\d+)/.exec(out);
+  return d ? Number(d[1]) : 0;
+}
+
+async function testerRoutes(t: Bird): Promise<number> {
+  const out = await t.cmd('show route count');
+  const m = /(\d+) of (\d+) routes/.exec(out);
+  return m ? Number(m[2]) : 0;
+}
+
+async function until(what: string, probe: () => Promise<boolean>, timeoutMs: number, stepMs: number): Promise<number> {
+  const t0 = performance.now();
+  await waitFor(what, async () => ((await probe()) ? true : undefined), timeoutMs, stepMs);
+  return (performance.now() - t0) / 1000;
+}
+
+// ---- scenarios
+
+async function fanInSuite(impl: Impl, rrNs: string, testerNs: string, monNs: string): Promise<Record<string, Sample>> {
+  const total = FAN_C * FAN_P;
+  const routes = Array.from({ length: FAN_C }, (_, c) => Array.from({ length: FAN_P }, (_, i) => fanPrefix(c, i)));
+  const rr = await startReflector(impl, rrNs, FAN_C);
+  const mon = await Gobgp.start(monNs, MONITOR, 50062);
+  const out: Record<string, Sample> = {};
+  let tester: Bird | undefined;
+  try {
+    await waitFor('monitor established', async () => ((await mon.neighborState('10.95.0.1')) === 'established' ? true : undefined), 60_000, 200);
+    const base = await nsUsage(rrNs);
+    const t0 = performance.now();
+    tester = await Bird.start(testerNs, testerConfig(routes, false, 0.1));
+    let polls = 0;
+    const t = tester;
+    await waitFor(`monitor holds ${total}`, async () => {
+      const n = await monitorCount(mon);
+      if (process.env.RR_BENCH_DEBUG && ++polls % 50 === 0) process.stderr.write(`  monitor ${n}/${total}; tester: ${(await t.cmd('show protocols all c1')).replace(/\s+/g, ' ').slice(0, 600)}\n`);
+      return n >= total ? true : undefined;
+    }, 600_000, 100);
+    let u = await nsUsage(rrNs);
+    out.fanin = { elapsed: (performance.now() - t0) / 1000, cpu: u.cpu - base.cpu, peakRss: u.hwm, bytesPerRoute: (u.rss - base.rss) / total };
+
+    // churn: the 10 % in the f* protocols flap every second.
+    let c0 = u.cpu;
+    const tc = performance.now();
+    for (let s = 0; s < CHURN_S; s++) {
+      await tester.cmd(`${s % 2 ? 'enable' : 'disable'} "f*"`);
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    await tester.cmd('enable "f*"');
+    const settle = await until('monitor back to the full table', async () => (await monitorCount(mon)) === total, 600_000, 100);
+    u = await nsUsage(rrNs);
+    out.churn = { elapsed: settle, cpu: u.cpu - c0, peakRss: u.hwm };
+    void tc;
+
+    // withdraw-all: the tester drops every route.
+    c0 = u.cpu;
+    const tw = performance.now();
+    await tester.reconfigure(testerConfig(routes.map(() => []), false));
+    await waitFor('monitor empty', async () => ((await monitorCount(mon)) === 0 ? true : undefined), 600_000, 100);
+    u = await nsUsage(rrNs);
+    out.withdraw = { elapsed: (performance.now() - tw) / 1000, cpu: u.cpu - c0, peakRss: u.hwm };
+  } finally {
+    await tester?.stop();
+    await mon.stop();
+    await rr.stop();
+  }
+  return out;
+}
+
+async function k8sRun(impl: Impl, n: number, rrNs: string, testerNs: string): Promise<Sample> {
+  const rr = await startReflector(impl, rrNs, n);
+  let tester: Bird | undefined;
+  try {
+    const base = await nsUsage(rrNs);
+    const t0 = performance.now();
+    tester = await Bird.start(testerNs, testerConfig(Array.from({ length: n }, (_, i) => [k8sBlock(i)]), true));
+    const want = n + n * (n - 1); // own static + every other client's /26 on each client
+    const t = tester;
+    let polls = 0;
+    await waitFor(`every client holds every other /26 (${want} routes)`, async () => {
+      const got = await testerRoutes(t);
+      if (process.env.RR_BENCH_DEBUG && ++polls % 25 === 0) process.stderr.write(`  tester ${got}/${want}: ${(await t.cmd('show route count')).replace(/\s+/g, ' ')} ${(await t.cmd('show protocols')).split('\n').filter((l) => /^c\d/.test(l) && !/Established/.test(l)).length} clients not up\n`);
+      return got >= want ? true : undefined;
+    }, 900_000, 200);
+    const u = await nsUsage(rrNs);
+    return { elapsed: (performance.now() - t0) / 1000, cpu: u.cpu - base.cpu, peakRss: u.hwm, bytesPerRoute: (u.rss - base.rss) / n };
+  } finally {
+    await tester?.stop();
+    await rr.stop();
+  }
+}
+
+// ---- table
+
+function fmt(v: number | undefined, unit: string): string {
+  if (v === undefined || !Number.isFinite(v)) return '–';
+  if (unit === 'MB') return (v / 1048576).toFixed(1);
+  if (unit === 'B') return v.toFixed(0);
+  return v.toFixed(2);
+}
+
+function table(results: Map<string, Map<Impl, Sample>>): string {
+  const rows = ['| workload | metric | tortie | BIRD 2 | GoBGP 3 | tortie/BIRD | tortie/GoBGP |', '|---|---|---:|---:|---:|---:|---:|'];
+  const metrics: Array<[keyof Sample, string, string]> = [
+    ['elapsed', 'elapsed s', 's'],
+    ['cpu', 'CPU s', 's'],
+    ['peakRss', 'peak RSS MB', 'MB'],
+    ['bytesPerRoute', 'bytes/route', 'B'],
+  ];
+  for (const [name, byImpl] of results) {
+    for (const [k, label, unit] of metrics) {
+      const v = (i: Impl): number | undefined => byImpl.get(i)?.[k];
+      if ([v('tortie'), v('bird'), v('gobgp')].every((x) => x === undefined)) continue;
+      const ratio = (a?: number, b?: number): string => (a !== undefined && b ? (a / b).toFixed(2) : '–');
+      rows.push(`| ${name} | ${label} | ${fmt(v('tortie'), unit)} | ${fmt(v('bird'), unit)} | ${fmt(v('gobgp'), unit)} | ${ratio(v('tortie'), v('bird'))} | ${ratio(v('tortie'), v('gobgp'))} |`);
+    }
+  }
+  return rows.join('\n');
+}
+
+async function main(): Promise<void> {
+  const lab = await BgpLab.create({ label: 'rrb', members: 3, v4Base: '10.95.0', v6Base: 'fd95::' });
+  const results = new Map<string, Map<Impl, Sample>>();
+  const put = (name: string, impl: Impl, s: Sample): void => {
+    if (!results.has(name)) results.set(name, new Map());
+    results.get(name)?.set(impl, s);
+    // Partial results as they come, in case a large size is cut short.
+    process.stderr.write(`${table(results)}\n`);
+  };
+  const cleanup = async (): Promise<void> => lab.cleanup();
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => void cleanup().then(() => process.exit(130)));
+  try {
+    const [rr, tester, mon] = lab.members as [LabMember, LabMember, LabMember];
+    const maxClients = Math.max(FAN_C, ...K8S);
+    const addrs = async (ns: string, ip: (i: number) => string): Promise<void> => {
+      const batch = Array.from({ length: maxClients }, (_, i) => `addr add ${ip(i)}/16 dev eth0`).join('\n');
+      await run('ip', ['netns', 'exec', ns, 'ip', '-batch', '-'], { input: `${batch}\n` });
+    };
+    await addrs(tester.ns, clientIp);
+    await addrs(rr.ns, rrSideIp);
+    for (const impl of FAN_C > 0 ? IMPLS : []) {
+      process.stderr.write(`fan-in ${FAN_C}x${FAN_P} / churn / withdraw: ${impl}\n`);
+      const r = await fanInSuite(impl, rr.ns, tester.ns, mon.ns);
+      put(`fan-in ${FAN_C}×${FAN_P}`, impl, r.fanin);
+      put(`churn 10% for ${CHURN_S}s (settle)`, impl, r.churn);
+      put(`withdraw-all ${FAN_C * FAN_P}`, impl, r.withdraw);
+    }
+    for (const n of K8S) {
+      for (const impl of IMPLS) {
+        process.stderr.write(`k8s ${n} clients × /26: ${impl}\n`);
+        put(`k8s ${n} clients × /26`, impl, await k8sRun(impl, n, rr.ns, tester.ns));
+      }
+    }
+  } finally {
+    await cleanup();
+  }
+  const when = new Date().toISOString().slice(0, 16).replace('T', ' ');
+  process.stdout.write(`Route-reflector race, ${when} UTC, ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), reflector = measured process\n\n${table(results)}\n`);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`rr-race: ${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(1);
+});
