@@ -1,9 +1,12 @@
 // The renderer's output is what the kernel takes: a state using every match and action felix/policy
-// emits, both families, loaded into a fresh network namespace with `ipset restore` and
-// `iptables-restore --noflush` (comments stamped as the driver stamps them), and read back intact.
+// emits, and random policy models (bounded count), both families, loaded into a fresh network
+// namespace with `ipset restore` and `iptables-restore --noflush` (comments stamped as the driver
+// stamps them), and read back intact.
+import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { computePolicyState } from '../../felix/policy/index.js';
 import { everyRuleKind } from '../../felix/policy/testing/fixtures.js';
+import { randomModel } from '../../felix/policy/testing/generators.js';
 import type { PolicyDataplaneState } from '../../felix/policy/types.js';
 import { NetnsSet } from '../harness/netns.js';
 
@@ -48,4 +51,28 @@ describe('rendered policy state in the kernel', () => {
       expect(st.ipsets.size).toBeGreaterThan(2);
     });
   }
+});
+
+describe('random policy models in the kernel', () => {
+  it('every rendered state restores (both families), then is flushed for the next', async () => {
+    const ns = await netns.add('rnd');
+    const runs = Number(process.env.TORTIE_PROPERTY_RUNS ?? 40);
+    const models = fc.sample(randomModel, { numRuns: runs, seed: Number(process.env.TORTIE_SEED ?? 7) });
+    for (const [i, m] of models.entries()) {
+      const s = computePolicyState({ hostname: 'h', localEndpoints: m.endpoints, allEndpoints: m.endpoints, policies: m.policies, profiles: m.profiles });
+      for (const st of [s.v4, s.v6]) {
+        const ipt = st.family === 4 ? 'iptables' : 'ip6tables';
+        try {
+          await netns.exec(ns, ['ipset', 'restore'], ipsetScript(st));
+          await netns.exec(ns, [`${ipt}-restore`, '--noflush'], restoreScript(st));
+        } catch (e) {
+          throw new Error(`model ${i} (IPv${st.family}) refused: ${(e as Error).message}\n${JSON.stringify(m.policies)}`);
+        }
+        // Back to empty: our chains, then the sets nothing references any more.
+        await netns.exec(ns, [`${ipt}-restore`], '*filter\nCOMMIT\n');
+        await netns.exec(ns, ['ipset', 'destroy']);
+      }
+    }
+    expect(models).toHaveLength(runs);
+  });
 });
