@@ -28,10 +28,11 @@ describe.skipIf(why !== undefined)(`IPIP in a VM${why ? ` (skipped: ${why})` : '
     for (const mode of ['always', 'cross']) {
       const all = section(r.output, `mode ${mode}`).join('\n');
       expect(all, mode).toMatch(/^12\/12 reachable/m);
-      const caps = section(r.output, `capture ${mode}`).filter((l) => l.startsWith('CAP '));
+      // Blank "CAP " lines come from the capture files' ends over the serial console; skip them.
+      const caps = section(r.output, `capture ${mode}`).filter((l) => l.startsWith('CAP ') && l.slice(4).trim() !== '');
       expect(caps.length, mode).toBeGreaterThan(0);
       const pairs = caps.map((l) => /IP (\d+\.\d+\.\d+\.\d+) > (\d+\.\d+\.\d+\.\d+): IP/.exec(l)).filter((m) => m !== null);
-      expect(pairs.length).toBe(caps.length);
+      expect(pairs.length, caps.filter((l) => !/: IP /.test(l)).join('\n')).toBe(caps.length);
       const sameSubnet = pairs.filter((m) => subnetOf(m[1] ?? '') === subnetOf(m[2] ?? '')).length;
       if (mode === 'always') expect(sameSubnet, 'Always encapsulates within a subnet too').toBeGreaterThan(0);
       else expect(sameSubnet, 'CrossSubnet never encapsulates within a subnet').toBe(0);
