@@ -2,7 +2,7 @@
 // endpoint-add → re-rendered latency (p50 / p99) for the incremental calculator next to a naive
 // renderer that recomputes everything from scratch (computePolicyState), in the same run; and how
 // many chains / sets each add changes (what the driver must rewrite) against a full rewrite; and
-// the same for label changes.
+// the same for label and policy changes.
 // Run: npx tsx bench/policy.ts [endpoints] [policies]
 import { computePolicyState, PolicyCalculator } from '../felix/policy/index.js';
 import { globalPolicy, k8sPolicy, namespaceProfile, networkPolicy, pod } from '../felix/policy/testing/fixtures.js';
@@ -102,6 +102,23 @@ for (let i = 0; i < ADDS; i++) {
   prev = next;
 }
 
+// Policy changes: one policy at a time gets another port in an ingress rule (its chains change;
+// when that adds Ingress to its types, the endpoints it selects get a new jump too).
+const repolicy: number[] = [];
+const repolicyTouched: number[] = [];
+let pols = policies;
+for (let i = 0; i < 50; i++) {
+  const k = (i * 13) % pols.length;
+  const p = pols[k];
+  const changedPolicy = { ...p, spec: { ...p.spec, ingress: [...(p.spec.ingress ?? []), { action: 'Allow' as const, protocol: 'TCP' as const, destination: { ports: [10000 + i] } }], types: p.spec.types.includes('Ingress') ? p.spec.types : [...p.spec.types, 'Ingress' as const] } };
+  pols = pols.map((x, j) => (j === k ? changedPolicy : x));
+  const t = process.hrtime.bigint();
+  const next = calc.update({ ...input(eps), policies: pols });
+  repolicy.push(ms(t));
+  repolicyTouched.push(changed(prev.v4, next.v4));
+  prev = next;
+}
+
 const naive: number[] = [];
 eps = base;
 for (const e of extra.slice(0, NAIVE_ADDS)) {
@@ -120,6 +137,7 @@ process.stdout.write(
     `endpoint add → re-rendered: incremental p50 ${f(pct(inc, 50))} p99 ${f(pct(inc, 99))} (${ADDS} adds); naive full re-render p50 ${f(pct(naive, 50))} p99 ${f(pct(naive, 99))} (${NAIVE_ADDS} adds)`,
     `ratio naive / incremental: p50 ${(pct(naive, 50) / pct(inc, 50)).toFixed(1)}x, p99 ${(pct(naive, 99) / pct(inc, 99)).toFixed(1)}x`,
     `chains + sets changed per add (what the driver rewrites): p50 ${pct(touched, 50)}, max ${Math.max(...touched)}; a full rewrite writes ${chains + sets}`,
+    `policy change → re-rendered: incremental p50 ${f(pct(repolicy, 50))} p99 ${f(pct(repolicy, 99))} (50 changes), chains + sets changed p50 ${pct(repolicyTouched, 50)}, max ${Math.max(...repolicyTouched)}`,
     `label change → re-rendered: incremental p50 ${f(pct(relabel, 50))} p99 ${f(pct(relabel, 99))} (${ADDS} changes), chains + sets changed p50 ${pct(relabelTouched, 50)}, max ${Math.max(...relabelTouched)}`,
     '',
   ].join('\n'),
