@@ -53,7 +53,7 @@ integration: deps build
 # The last line is the plain "N passed, N failed" summary CI reads.
 test: deps vm-deps build lint typecheck
 	@mkdir -p .test-results
-	@status=0; npx vitest run --reporter=default --reporter=json --outputFile.json=.test-results/vitest.json || status=$$?; \
+	@status=0; TORTIE_TEST_DIST=1 npx vitest run --reporter=default --reporter=json --outputFile.json=.test-results/vitest.json || status=$$?; \
 	node -e 'const r=require("./.test-results/vitest.json"); console.log(`$${r.numPassedTests} passed, $${r.numFailedTests} failed, $${r.numPendingTests+r.numTodoTests} skipped`)' || true; \
 	exit $$status
 
