@@ -1,5 +1,6 @@
 // Real etcd, 50 allocator processes × 40 addresses: every address distinct; then the same while a chaos
 // loop SIGKILLs allocators mid-claim, followed by check + GC: no duplicate, no leak, no stale affinity.
+import { existsSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EtcdBackend } from '../../datastore/backends/etcd.js';
@@ -13,6 +14,9 @@ import { startEtcd, type EtcdServer } from '../harness/etcd.js';
 const WORKERS = 50;
 const PER_WORKER = 40;
 const HOSTS = 10;
+// Compiled when `make test` built it (TORTIE_TEST_DIST=1): 50 tsx start-ups at once cost minutes on 2 cores.
+const DIST_WORKER = new URL('../../dist/bench/ipam-worker.js', import.meta.url).pathname;
+const WORKER_ARGV = process.env.TORTIE_TEST_DIST === '1' && existsSync(DIST_WORKER) ? [DIST_WORKER] : ['--import', 'tsx', 'bench/ipam-worker.ts'];
 const live = new Set<ReturnType<typeof spawn>>();
 
 interface WorkerRun {
@@ -22,7 +26,7 @@ interface WorkerRun {
 }
 
 function worker(endpoint: string, id: number, gen: number, killAfterMs?: number, claimDelayMs = 0): Promise<WorkerRun> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/ipam-worker.ts', endpoint, `host${id % HOSTS}`, String(id), String(PER_WORKER), String(gen)], {
+  const child = spawn(process.execPath, [...WORKER_ARGV, endpoint, `host${id % HOSTS}`, String(id), String(PER_WORKER), String(gen)], {
     cwd: new URL('../..', import.meta.url).pathname,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, TORTIE_IPAM_CLAIM_DELAY_MS: String(claimDelayMs) },
@@ -76,7 +80,7 @@ describe('IPAM on real etcd under concurrency', () => {
     expect(new Set(ips).size).toBe(WORKERS * PER_WORKER);
     const report = await checkIpam(be);
     expect(report.summary).toMatchObject({ allocations: 2000, duplicates: 0, handleMismatches: 0, pendingAffinities: 0 });
-  }, 300_000);
+  }, 900_000); // a hang guard only: 50 processes on 2 cores under other load took > 300 s
 
   it('survives a chaos loop of SIGKILLs mid-claim; check + GC leave 0 duplicates, 0 leaks, no pending affinity', async () => {
     // Small blocks so that claims (the two-phase path) happen all the time.
