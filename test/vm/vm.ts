@@ -97,7 +97,13 @@ function initScript(mods: string[], o: VmOptions): string {
     'mount -t 9p -o trans=virtio,version=9p2000.L,ro,cache=loose,msize=262144 hostroot /newroot || { echo "9p root mount failed"; echo o > /proc/sysrq-trigger; }',
     'mount -t tmpfs tmpfs /newroot/tmp',
     'mount -t tmpfs tmpfs /newroot/run',
-    ...(o.shareRw ? [`mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 repo ${JSON.stringify(join('/newroot', o.shareRw))}`] : []),
+    // A repo under /tmp or /run (a clean CI clone) sits on the VM's fresh tmpfs: make the mount point first.
+    ...(o.shareRw
+      ? [
+          `mkdir -p ${JSON.stringify(join('/newroot', o.shareRw))} 2>/dev/null`,
+          `mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 repo ${JSON.stringify(join('/newroot', o.shareRw))}`,
+        ]
+      : []),
     'umount /proc /sys /dev 2>/dev/null',
     `exec switch_root /newroot /bin/sh -c ${shellQuote(inner)}`,
     '',
