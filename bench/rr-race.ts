@@ -11,14 +11,17 @@
 //   churn       10 % of the routes flap (disable/enable every second) for --churn-s seconds →
 //               reflector CPU seconds over the window, and time to settle afterwards;
 //   k8s N       N clients × one /26 each → time until every client holds every other client's /26.
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+//
+// SIGINT / SIGTERM or an error at any point kills every daemon, deletes the namespaces and removes
+// the temp dirs (tortie-bird-*, tortie-gobgp-*, tortie-rrbench-*) before exiting.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { BgpLab, type LabMember } from '../test/harness/bgp-lab.js';
 import { Bird } from '../test/harness/bird.js';
-import { NetnsDaemon, waitFor } from '../test/harness/daemon.js';
+import { NetnsDaemon, removeTempDir, stopAll, tempDir, waitFor } from '../test/harness/daemon.js';
 import { run } from '../test/harness/exec.js';
-import { Gobgp } from '../test/harness/gobgp.js';
+import { Gobgp, gobgpConfig, type GobgpNeighborConf } from '../test/harness/gobgp.js';
 
 const AS = 64512;
 const CLUSTER = '244.0.0.1';
@@ -87,22 +90,8 @@ function birdRr(clients: number): string {
 }
 
 function gobgpRr(clients: number): string {
-  const nb = (addr: string): string => `[[neighbors]]
-  [neighbors.config]
-    neighbor-address = "${addr}"
-    peer-as = ${AS}
-  [neighbors.transport.config]
-    passive-mode = true
-  [neighbors.timers.config]
-    hold-time = 240
-    keepalive-interval = 80
-  [neighbors.route-reflector.config]
-    route-reflector-client = true
-    route-reflector-cluster-id = "${CLUSTER}"
-`;
-  const out = [`[global.config]\n  as = ${AS}\n  router-id = "10.95.0.1"\n  port = 179\n`, nb('10.95.0.3')];
-  for (let i = 0; i < clients; i++) out.push(nb(clientIp(i)));
-  return out.join('');
+  const nb = (address: string): GobgpNeighborConf => ({ address, peerAs: AS, passive: true, holdTime: 240, keepalive: 80, rrClusterId: CLUSTER });
+  return gobgpConfig({ as: AS, routerId: '10.95.0.1', port: 179, neighbors: [nb('10.95.0.3'), ...Array.from({ length: clients }, (_, i) => nb(clientIp(i)))] });
 }
 
 function tortieRr(clients: number): string {
@@ -131,25 +120,29 @@ async function startReflector(impl: Impl, ns: string, clients: number): Promise<
     const g = await Gobgp.start(ns, gobgpRr(clients), 50061);
     return { stop: () => g.stop() };
   }
-  const dir = mkdtempSync(join(tmpdir(), 'tortie-rrbench-'));
-  const conf = join(dir, 'rr.json');
-  writeFileSync(conf, tortieRr(clients));
   const cli = join(ROOT, 'dist/bgp/cli.js');
   if (!existsSync(cli)) throw new Error('dist/bgp/cli.js missing: run `npm run build` first');
+  const dir = tempDir('tortie-rrbench-');
+  const conf = join(dir, 'rr.json');
+  writeFileSync(conf, tortieRr(clients));
   const d = new NetnsDaemon(ns, [process.execPath, cli, conf], join(dir, 'rr.log'));
+  const stop = async (): Promise<void> => {
+    await d.kill('SIGKILL');
+    removeTempDir(dir);
+  };
   d.start();
   // Listening once the port answers from inside the namespace.
-  await waitFor('tortie reflector listening', async () => {
-    if (!d.running) throw new Error(`tortie reflector exited: ${readFileSync(join(dir, 'rr.log'), 'utf8').slice(-1500)}`);
-    const r = await run('ip', ['netns', 'exec', ns, 'ss', '-ltn', 'sport = :179']);
-    return r.stdout.includes(':179') ? true : undefined;
-  }, 30_000, 100);
-  return {
-    stop: async () => {
-      await d.kill('SIGKILL');
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  try {
+    await waitFor('tortie reflector listening', async () => {
+      if (!d.running) throw new Error(`tortie reflector exited: ${readFileSync(join(dir, 'rr.log'), 'utf8').slice(-1500)}`);
+      const r = await run('ip', ['netns', 'exec', ns, 'ss', '-ltn', 'sport = :179']);
+      return r.stdout.includes(':179') ? true : undefined;
+    }, 30_000, 100);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { stop };
 }
 
 // ---- tester (one BIRD holding every client session) and monitor
@@ -169,19 +162,7 @@ function testerConfig(routes: string[][], importAll: boolean, flap = 0): string 
   return `${lines.join('\n')}\n`;
 }
 
-const MONITOR = `[global.config]
-  as = ${AS}
-  router-id = "10.95.0.3"
-  port = -1
-[[neighbors]]
-  [neighbors.config]
-    neighbor-address = "10.95.0.1"
-    peer-as = ${AS}
-  [neighbors.timers.config]
-    hold-time = 240
-    keepalive-interval = 80
-    connect-retry = 1
-`;
+const MONITOR = gobgpConfig({ as: AS, routerId: '10.95.0.3', port: -1, neighbors: [{ address: '10.95.0.1', peerAs: AS, holdTime: 240, keepalive: 80, connectRetry: 1 }] });
 
 async function monitorCount(m: Gobgp): Promise<number> {
   const out = await m.cli(['global', 'rib', 'summary']);
@@ -207,47 +188,41 @@ async function fanInSuite(impl: Impl, rrNs: string, testerNs: string, monNs: str
   const total = FAN_C * FAN_P;
   const routes = Array.from({ length: FAN_C }, (_, c) => Array.from({ length: FAN_P }, (_, i) => fanPrefix(c, i)));
   const rr = await startReflector(impl, rrNs, FAN_C);
-  const mon = await Gobgp.start(monNs, MONITOR, 50062);
   const out: Record<string, Sample> = {};
+  let mon: Gobgp | undefined;
   let tester: Bird | undefined;
   try {
-    await waitFor('monitor established', async () => ((await mon.neighborState('10.95.0.1')) === 'established' ? true : undefined), 60_000, 200);
+    mon = await Gobgp.start(monNs, MONITOR, 50062);
+    const m = mon;
+    await m.waitEstablished('10.95.0.1', 60_000, 200);
     const base = await nsUsage(rrNs);
     const t0 = performance.now();
     tester = await Bird.start(testerNs, testerConfig(routes, false, 0.1));
-    let polls = 0;
-    const t = tester;
-    await waitFor(`monitor holds ${total}`, async () => {
-      const n = await monitorCount(mon);
-      if (process.env.RR_BENCH_DEBUG && ++polls % 50 === 0) process.stderr.write(`  monitor ${n}/${total}; tester: ${(await t.cmd('show protocols all c1')).replace(/\s+/g, ' ').slice(0, 600)}\n`);
-      return n >= total ? true : undefined;
-    }, 600_000, 100);
+    await waitFor(`monitor holds ${total}`, async () => ((await monitorCount(m)) >= total ? true : undefined), 600_000, 100);
     let u = await nsUsage(rrNs);
     out.fanin = { elapsed: (performance.now() - t0) / 1000, cpu: u.cpu - base.cpu, peakRss: u.hwm, bytesPerRoute: (u.rss - base.rss) / total };
 
     // churn: the 10 % in the f* protocols flap every second.
     let c0 = u.cpu;
-    const tc = performance.now();
     for (let s = 0; s < CHURN_S; s++) {
       await tester.cmd(`${s % 2 ? 'enable' : 'disable'} "f*"`);
       await new Promise((r) => setTimeout(r, 1000));
     }
     await tester.cmd('enable "f*"');
-    const settle = await until('monitor back to the full table', async () => (await monitorCount(mon)) === total, 600_000, 100);
+    const settle = await until('monitor back to the full table', async () => (await monitorCount(m)) === total, 600_000, 100);
     u = await nsUsage(rrNs);
     out.churn = { elapsed: settle, cpu: u.cpu - c0, peakRss: u.hwm };
-    void tc;
 
     // withdraw-all: the tester drops every route.
     c0 = u.cpu;
     const tw = performance.now();
     await tester.reconfigure(testerConfig(routes.map(() => []), false));
-    await waitFor('monitor empty', async () => ((await monitorCount(mon)) === 0 ? true : undefined), 600_000, 100);
+    await waitFor('monitor empty', async () => ((await monitorCount(m)) === 0 ? true : undefined), 600_000, 100);
     u = await nsUsage(rrNs);
     out.withdraw = { elapsed: (performance.now() - tw) / 1000, cpu: u.cpu - c0, peakRss: u.hwm };
   } finally {
     await tester?.stop();
-    await mon.stop();
+    await mon?.stop();
     await rr.stop();
   }
   return out;
@@ -262,12 +237,7 @@ async function k8sRun(impl: Impl, n: number, rrNs: string, testerNs: string): Pr
     tester = await Bird.start(testerNs, testerConfig(Array.from({ length: n }, (_, i) => [k8sBlock(i)]), true));
     const want = n + n * (n - 1); // own static + every other client's /26 on each client
     const t = tester;
-    let polls = 0;
-    await waitFor(`every client holds every other /26 (${want} routes)`, async () => {
-      const got = await testerRoutes(t);
-      if (process.env.RR_BENCH_DEBUG && ++polls % 25 === 0) process.stderr.write(`  tester ${got}/${want}: ${(await t.cmd('show route count')).replace(/\s+/g, ' ')} ${(await t.cmd('show protocols')).split('\n').filter((l) => /^c\d/.test(l) && !/Established/.test(l)).length} clients not up\n`);
-      return got >= want ? true : undefined;
-    }, 900_000, 200);
+    await waitFor(`every client holds every other /26 (${want} routes)`, async () => ((await testerRoutes(t)) >= want ? true : undefined), 900_000, 200);
     const u = await nsUsage(rrNs);
     return { elapsed: (performance.now() - t0) / 1000, cpu: u.cpu - base.cpu, peakRss: u.hwm, bytesPerRoute: (u.rss - base.rss) / n };
   } finally {
@@ -304,8 +274,39 @@ function table(results: Map<string, Map<Impl, Sample>>): string {
   return rows.join('\n');
 }
 
+// Every way out (normal end, error, SIGINT / SIGTERM) awaits this one cleanup before exiting, so a
+// signal arriving while an error unwinds (or the reverse) never exits half-way through it.
+let labMade: Promise<BgpLab> | undefined;
+let cleaning: Promise<void> | undefined;
+let interrupted: NodeJS.Signals | undefined;
+const cleanup = (): Promise<void> =>
+  (cleaning ??= (async () => {
+    await stopAll();
+    // A lab still being built is waited for, so its namespaces are deleted too (a failed build cleans up after itself).
+    const lab = await labMade?.catch(() => undefined);
+    await lab?.cleanup();
+  })());
+
+async function bail(code: number, msg?: string): Promise<never> {
+  if (msg) process.stderr.write(msg);
+  await cleanup();
+  process.exit(code);
+}
+
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(sig, () => {
+    if (interrupted) return;
+    interrupted = sig;
+    process.stderr.write(`rr-race: ${sig}, cleaning up\n`);
+    void bail(sig === 'SIGINT' ? 130 : 143);
+  });
+}
+process.on('uncaughtException', (err) => void bail(1, `rr-race: ${err.stack ?? String(err)}\n`));
+process.on('unhandledRejection', (err) => void bail(1, `rr-race: ${err instanceof Error ? err.stack : String(err)}\n`));
+
 async function main(): Promise<void> {
-  const lab = await BgpLab.create({ label: 'rrb', members: 3, v4Base: '10.95.0', v6Base: 'fd95::' });
+  labMade = BgpLab.create({ label: 'rrb', members: 3, v4Base: '10.95.0', v6Base: 'fd95::' });
+  const lab = await labMade;
   const results = new Map<string, Map<Impl, Sample>>();
   const put = (name: string, impl: Impl, s: Sample): void => {
     if (!results.has(name)) results.set(name, new Map());
@@ -313,8 +314,6 @@ async function main(): Promise<void> {
     // Partial results as they come, in case a large size is cut short.
     process.stderr.write(`${table(results)}\n`);
   };
-  const cleanup = async (): Promise<void> => lab.cleanup();
-  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => void cleanup().then(() => process.exit(130)));
   try {
     const [rr, tester, mon] = lab.members as [LabMember, LabMember, LabMember];
     const maxClients = Math.max(FAN_C, ...K8S);
@@ -344,7 +343,8 @@ async function main(): Promise<void> {
   process.stdout.write(`Route-reflector race, ${when} UTC, ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), reflector = measured process\n\n${table(results)}\n`);
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`rr-race: ${err instanceof Error ? err.stack : String(err)}\n`);
-  process.exit(1);
+main().catch(async (err: unknown) => {
+  // Interrupted: the daemons killed under a running step make it fail; that is not the error to show.
+  if (interrupted) return;
+  await bail(1, `rr-race: ${err instanceof Error ? err.stack : String(err)}\n`);
 });

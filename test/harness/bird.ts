@@ -1,11 +1,10 @@
 // BIRD 2 inside a test namespace: config written by the test, control socket in a temp dir
 // (a unix socket is reachable from the root namespace, so birdc needs no `ip netns exec`).
 // stop() kills the daemon and removes the directory.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { run } from './exec.js';
-import { NetnsDaemon, waitFor } from './daemon.js';
+import { NetnsDaemon, removeTempDir, tempDir, waitFor } from './daemon.js';
 
 export interface BirdRoute {
   prefix: string;
@@ -38,7 +37,7 @@ export class Bird {
     config: string,
     extraArgs: string[],
   ) {
-    this.dir = mkdtempSync(join(tmpdir(), 'tortie-bird-'));
+    this.dir = tempDir('tortie-bird-');
     this.sock = join(this.dir, 'bird.ctl');
     this.confFile = join(this.dir, 'bird.conf');
     writeFileSync(this.confFile, config);
@@ -121,7 +120,7 @@ export class Bird {
   /** Kills BIRD and removes its directory. Safe to call twice. */
   async stop(): Promise<void> {
     await this.daemon.kill('SIGKILL');
-    rmSync(this.dir, { recursive: true, force: true });
+    removeTempDir(this.dir);
   }
 }
 

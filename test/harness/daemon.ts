@@ -1,10 +1,16 @@
 // A daemon process run inside a network namespace (`ip netns exec NS cmd …`, which execs in place,
 // so the child pid IS the daemon's pid and signals reach it directly). Shared by the BIRD and GoBGP
 // launchers: start/kill/signal/stop, stderr tail for error messages, killed on test-process exit.
+// Their temp dirs come from tempDir(), so a process that dies mid-start (a signal, an exception
+// before the owner got hold of the object) still leaves nothing behind: stopAll() and the exit hook
+// remove every daemon and dir this process made.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { openSync, closeSync } from 'node:fs';
+import { openSync, closeSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const live = new Set<ChildProcess>();
+const dirs = new Set<string>();
 let hooked = false;
 
 function hookExit(): void {
@@ -18,7 +24,36 @@ function hookExit(): void {
         /* best effort */
       }
     }
+    for (const d of dirs) removeTempDir(d);
   });
+}
+
+/** A fresh directory under the OS temp dir (`prefix` e.g. 'tortie-bird-'), removed by removeTempDir(), stopAll() or at exit. */
+export function tempDir(prefix: string): string {
+  hookExit();
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  dirs.add(dir);
+  return dir;
+}
+
+export function removeTempDir(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+  dirs.delete(dir);
+}
+
+/** SIGKILLs every daemon this process started, waits for them to exit, and removes every tempDir(): a bench's signal / error path. */
+export async function stopAll(): Promise<void> {
+  await Promise.all(
+    [...live].map(
+      (c) =>
+        new Promise<void>((resolve) => {
+          if (c.exitCode !== null || c.signalCode !== null) return resolve();
+          c.once('exit', () => resolve());
+          c.kill('SIGKILL');
+        }),
+    ),
+  );
+  for (const d of dirs) removeTempDir(d);
 }
 
 export class NetnsDaemon {

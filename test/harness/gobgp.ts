@@ -1,11 +1,10 @@
 // GoBGP 3 (gobgpd) inside a test namespace: TOML config written by the test, gRPC API on the
 // namespace's own loopback (queried with `ip netns exec NS gobgp -p PORT -j …`). stop() kills it
 // and removes its directory.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { run } from './exec.js';
-import { NetnsDaemon, waitFor } from './daemon.js';
+import { NetnsDaemon, removeTempDir, tempDir, waitFor } from './daemon.js';
 
 export const GOBGP_API_PORT = 50051;
 
@@ -21,7 +20,7 @@ export class Gobgp {
     config: string,
     readonly apiPort: number,
   ) {
-    this.dir = mkdtempSync(join(tmpdir(), 'tortie-gobgp-'));
+    this.dir = tempDir('tortie-gobgp-');
     this.confFile = join(this.dir, 'gobgpd.toml');
     writeFileSync(this.confFile, config);
     this.daemon = new NetnsDaemon(
@@ -85,6 +84,11 @@ export class Gobgp {
     return typeof st === 'number' ? SESSION_STATES[st] : st?.toLowerCase();
   }
 
+  /** Waits until the session with `address` is Established (default 20 s). */
+  async waitEstablished(address: string, timeoutMs?: number, stepMs?: number): Promise<void> {
+    await waitFor(`GoBGP session with ${address} established`, async () => ((await this.neighborState(address)) === 'established' ? true : undefined), timeoutMs, stepMs);
+  }
+
   signal(sig: NodeJS.Signals): void {
     this.daemon.signal(sig);
   }
@@ -95,8 +99,59 @@ export class Gobgp {
 
   async stop(): Promise<void> {
     await this.daemon.kill('SIGKILL');
-    rmSync(this.dir, { recursive: true, force: true });
+    removeTempDir(this.dir);
   }
+}
+
+/** One `[[neighbors]]` entry of a gobgpd TOML config; what is left out keeps GoBGP's default. */
+export interface GobgpNeighborConf {
+  address: string;
+  peerAs: number;
+  /** Seconds. */
+  holdTime?: number;
+  keepalive?: number;
+  connectRetry?: number;
+  passive?: boolean;
+  /** Makes the neighbour a route-reflector client in this cluster. */
+  rrClusterId?: string;
+  /** Graceful restart (RFC 4724); `notification` sets the N bit (RFC 8538). Needs `families`. */
+  gracefulRestart?: { restartTime: number; notification?: boolean };
+  /** afi-safi names, e.g. 'ipv4-unicast'. */
+  families?: string[];
+}
+
+export interface GobgpConf {
+  as: number;
+  routerId: string;
+  /** Listen port; -1 listens nowhere (dial-only). */
+  port?: number;
+  localAddresses?: string[];
+  neighbors: GobgpNeighborConf[];
+}
+
+/** gobgpd's TOML config for a global AS / router id and its neighbours. */
+export function gobgpConfig(c: GobgpConf): string {
+  const out = [`[global.config]\n  as = ${c.as}\n  router-id = "${c.routerId}"\n`];
+  if (c.port !== undefined) out.push(`  port = ${c.port}\n`);
+  if (c.localAddresses) out.push(`  local-address-list = [${c.localAddresses.map((a) => `"${a}"`).join(', ')}]\n`);
+  for (const n of c.neighbors) {
+    out.push(`[[neighbors]]\n  [neighbors.config]\n    neighbor-address = "${n.address}"\n    peer-as = ${n.peerAs}\n`);
+    if (n.passive) out.push('  [neighbors.transport.config]\n    passive-mode = true\n');
+    const timers = [
+      ['hold-time', n.holdTime],
+      ['keepalive-interval', n.keepalive],
+      ['connect-retry', n.connectRetry],
+    ].filter(([, v]) => v !== undefined);
+    if (timers.length) out.push(`  [neighbors.timers.config]\n${timers.map(([k, v]) => `    ${k} = ${v}\n`).join('')}`);
+    if (n.rrClusterId) out.push(`  [neighbors.route-reflector.config]\n    route-reflector-client = true\n    route-reflector-cluster-id = "${n.rrClusterId}"\n`);
+    const gr = n.gracefulRestart;
+    if (gr) out.push(`  [neighbors.graceful-restart.config]\n    enabled = true\n    restart-time = ${gr.restartTime}\n${gr.notification ? '    notification-enabled = true\n' : ''}`);
+    for (const f of n.families ?? []) {
+      out.push(`  [[neighbors.afi-safis]]\n    [neighbors.afi-safis.config]\n      afi-safi-name = "${f}"\n`);
+      if (gr) out.push('    [neighbors.afi-safis.mp-graceful-restart.config]\n      enabled = true\n');
+    }
+  }
+  return out.join('');
 }
 
 export interface GobgpPath {
