@@ -1,8 +1,9 @@
 // The datastore a plugin talks to: Calico's etcd_* config keys, else the ETCD_* environment.
+// The etcd client (etcd3 → grpc-js → protobufjs, ~250 module files) is the bulk of a plugin's
+// start-up, so it is imported only here, when a command needs the store.
 import { readFileSync } from 'node:fs';
 import type { Backend } from '../datastore/backend.js';
-import { EtcdBackend } from '../datastore/backends/etcd.js';
-import { parseEndpoints } from '../datastore/config.js';
+import { parseEndpoints } from '../datastore/endpoints.js';
 import { CNI_CODES, CniError } from './errors.js';
 import type { NetConf } from './config.js';
 
@@ -38,15 +39,33 @@ export function etcdEndpoints(conf: NetConf, env: NodeJS.ProcessEnv): string[] {
   });
 }
 
-export function backendFromConf(conf: NetConf, env: NodeJS.ProcessEnv = process.env): Backend {
+/**
+ * Checks the datastore settings at once (a bad endpoint or unreadable TLS file throws here, before
+ * the command does anything) and loads the etcd client in the background: the caller awaits the
+ * backend where it first needs it, so loading overlaps with work that does not (tortie's IPAM exec).
+ */
+export function backendFromConf(conf: NetConf, env: NodeJS.ProcessEnv = process.env): Promise<Backend> {
   const endpoints = etcdEndpoints(conf, env);
   const files = tlsFiles(conf, env);
   const ca = readPem('etcd_ca_cert_file', files.ca);
   const cert = readPem('etcd_cert_file', files.cert);
   const key = readPem('etcd_key_file', files.key);
-  try {
-    return new EtcdBackend({ endpoints, ...(ca ? { tls: { ca, ...(cert ? { cert } : {}), ...(key ? { key } : {}) } } : {}) });
-  } catch (e) {
-    throw new CniError(CNI_CODES.invalidConfig, `etcd_endpoints: ${(e as Error).message}`);
-  }
+  // EtcdBackend refuses this too, but only once loaded: said here, a bad config still fails before any side effect.
+  if (new Set(endpoints.map((e) => e.slice(0, e.indexOf(':')))).size > 1)
+    throw new CniError(CNI_CODES.invalidConfig, `etcd_endpoints: etcd endpoints mix http and https: ${endpoints.join(',')}`);
+  const be = import('../datastore/backends/etcd.js').then(({ EtcdBackend }) => {
+    try {
+      return new EtcdBackend({ endpoints, ...(ca ? { tls: { ca, ...(cert ? { cert } : {}), ...(key ? { key } : {}) } } : {}) });
+    } catch (e) {
+      throw new CniError(CNI_CODES.invalidConfig, `etcd_endpoints: ${(e as Error).message}`);
+    }
+  });
+  // Awaited later (or never, when the command fails first): not an unhandled rejection meanwhile.
+  be.catch(() => undefined);
+  return be;
+}
+
+/** Closes a backend from backendFromConf, if it was made at all. */
+export async function closeBackend(be: Promise<Backend>): Promise<void> {
+  await be.then((b) => b.close()).catch(() => undefined);
 }

@@ -1,9 +1,9 @@
 // The CNI IPAM plugin logic (entry: tortie-ipam.ts) (Calico's calico-ipam) over ipam/. ADD assigns, DEL releases
 // (idempotent: an unknown handle is success), CHECK verifies the handle still holds prevResult's IPs.
 import { hostname } from 'node:os';
-import { IpamClient } from '../ipam/allocator.js';
+import type { IpamClient } from '../ipam/allocator.js';
 import { flag, parseEnv, parseNetConf, SUPPORTED_VERSIONS, type CniEnv, type NetConf } from './config.js';
-import { backendFromConf } from './datastore.js';
+import { backendFromConf, closeBackend } from './datastore.js';
 import { CNI_CODES, CniError } from './errors.js';
 import { listAnnotation, readPod } from './k8s.js';
 import { decodeResult, encodeResult, type CniIp } from './result.js';
@@ -71,8 +71,10 @@ export async function ipamMain(stdin: string, procEnv: NodeJS.ProcessEnv = proce
   const conf = parseNetConf(stdin);
   if (env.command === 'STATUS' || env.command === 'GC') return undefined;
   const be = backendFromConf(conf, procEnv);
-  const ipam = new IpamClient(be);
   try {
+    // The allocator (pool schemas, selectors) loads beside the etcd client, only for a command that uses them.
+    const [store, { IpamClient: Client }] = await Promise.all([be, import('../ipam/allocator.js')]);
+    const ipam = new Client(store);
     if (env.command === 'ADD') return await add(conf, env, ipam);
     if (env.command === 'DEL') {
       await ipam.releaseByHandle(handleId(conf, env));
@@ -80,7 +82,7 @@ export async function ipamMain(stdin: string, procEnv: NodeJS.ProcessEnv = proce
     }
     return await check(conf, env, ipam);
   } finally {
-    await be.close().catch(() => undefined);
+    await closeBackend(be);
   }
 }
 

@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import { DatastoreError, type Backend } from '../datastore/backend.js';
 import { resourceKey } from '../datastore/keys.js';
 import { parseEnv, parseNetConf, SUPPORTED_VERSIONS, type CniEnv, type NetConf } from './config.js';
-import { backendFromConf } from './datastore.js';
+import { backendFromConf, closeBackend } from './datastore.js';
 import { CNI_CODES, CniError } from './errors.js';
 import { execIpam } from './ipam-exec.js';
 import { readPod } from './k8s.js';
@@ -36,7 +36,7 @@ function ident(conf: NetConf, env: CniEnv, procEnv: NodeJS.ProcessEnv): Ident {
   };
 }
 
-async function add(conf: NetConf, env: CniEnv, procEnv: NodeJS.ProcessEnv, be: Backend): Promise<Record<string, unknown>> {
+async function add(conf: NetConf, env: CniEnv, procEnv: NodeJS.ProcessEnv, store: Promise<Backend>): Promise<Record<string, unknown>> {
   const id = ident(conf, env, procEnv);
   const undo: (() => Promise<unknown>)[] = [];
   try {
@@ -62,6 +62,8 @@ async function add(conf: NetConf, env: CniEnv, procEnv: NodeJS.ProcessEnv, be: B
         labels,
       }),
     );
+    // First use of the store: the etcd client has been loading while IPAM ran in its own process.
+    const be = await store;
     const existing = await be.get(id.wepKey);
     // A WEP of an earlier sandbox of the same pod is replaced (the pod was restarted).
     if (existing) await be.update(id.wepKey, wep, existing.modRevision);
@@ -82,8 +84,9 @@ async function add(conf: NetConf, env: CniEnv, procEnv: NodeJS.ProcessEnv, be: B
   }
 }
 
-async function del(conf: NetConf, env: CniEnv, procEnv: NodeJS.ProcessEnv, be: Backend): Promise<undefined> {
+async function del(conf: NetConf, env: CniEnv, procEnv: NodeJS.ProcessEnv, store: Promise<Backend>): Promise<undefined> {
   const id = ident(conf, env, procEnv);
+  const be = await store;
   const cur = await be.get(id.wepKey);
   let addresses: string[] = [];
   if (cur) {
@@ -106,13 +109,13 @@ function ignoreGone(e: unknown): void {
   throw e;
 }
 
-async function check(conf: NetConf, env: CniEnv, procEnv: NodeJS.ProcessEnv, be: Backend): Promise<undefined> {
+async function check(conf: NetConf, env: CniEnv, procEnv: NodeJS.ProcessEnv, store: Promise<Backend>): Promise<undefined> {
   if (!conf.prevResult) throw new CniError(CNI_CODES.invalidConfig, 'CHECK needs prevResult in the network config');
   const prev = decodeResult(conf.prevResult, 'prevResult');
   const id = ident(conf, env, procEnv);
   await execIpam(conf, env, 'CHECK', procEnv);
   await verify({ netns: env.netns, ifname: env.ifname, hostVeth: id.hostVeth, addresses: prev.ips.map((i) => i.address) });
-  const cur = await be.get(id.wepKey);
+  const cur = await (await store).get(id.wepKey);
   if (!cur) throw new CniError(CNI_CODES.checkFailed, `WorkloadEndpoint ${id.wepKey} is missing`);
   return undefined;
 }
@@ -128,6 +131,6 @@ export async function pluginMain(stdin: string, procEnv: NodeJS.ProcessEnv = pro
     if (env.command === 'DEL') return await del(conf, env, procEnv, be);
     return await check(conf, env, procEnv, be);
   } finally {
-    await be.close().catch(() => undefined);
+    await closeBackend(be);
   }
 }

@@ -4,6 +4,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { DatastoreError } from './backend.js';
+import { parseEndpoints } from './endpoints.js';
+
+// Re-exported: callers that need only endpoint parsing (the CNI plugins) import endpoints.js and skip yaml.
+export { parseEndpoints };
 
 export const DEFAULT_CONFIG_FILE = '/etc/tortie/tortiectl.cfg';
 export const DEFAULT_ETCD_ENDPOINT = 'http://127.0.0.1:2379';
@@ -176,30 +180,6 @@ function fromSpec(spec: Spec, source: string, fieldName: (f: SpecField) => strin
   if (spec.etcdUsername) etcd.username = spec.etcdUsername;
   if (spec.etcdPassword) etcd.password = spec.etcdPassword;
   return { type: 'etcdv3', etcd, source, warnings };
-}
-
-/**
- * "https://a:2379, b" → ["https://a:2379", "https://b:2379"]: a missing scheme is http (https when TLS
- * files are given), a missing port is etcd's 2379. Placeholders pasted from tutorials are called out.
- */
-export function parseEndpoints(text: string, tls: boolean, fail: (msg: string) => never): string[] {
-  const parts = text.split(',').map((s) => s.trim()).filter((s) => s !== '');
-  if (parts.length === 0) fail('no endpoints given');
-  return parts.map((p) => {
-    const placeholder = /\{[^}]*\}|<[^>]*>|\$\{?\w+\}?/.exec(p);
-    if (placeholder) fail(`"${p}" still contains the placeholder ${placeholder[0]}: put your etcd address there`);
-    const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(p) ? p : `${tls ? 'https' : 'http'}://${p}`;
-    let url: URL;
-    try {
-      url = new URL(withScheme);
-    } catch {
-      return fail(`"${p}" is not a URL like http://HOST:2379`);
-    }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') fail(`"${p}": scheme must be http or https`);
-    if (!url.hostname) fail(`"${p}": no host`);
-    if ((url.pathname && url.pathname !== '/') || url.search || url.hash) fail(`"${p}": an endpoint has no path`);
-    return `${url.protocol}//${url.hostname}:${url.port || '2379'}`;
-  });
 }
 
 export interface LoadOptions {
