@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { endOfRib, isEndOfRib, packUpdates, type RouteGroup } from './codec/index.js';
 import type { AfiSafi, CodecContext, UpdateMessage } from './codec/types.js';
 import { BgpSession } from './fsm/session.js';
-import type { NegotiatedSession } from './fsm/types.js';
+import type { FsmConfig, NegotiatedSession } from './fsm/types.js';
 import { DEFAULT_MRAI_MS } from './rib/mrai.js';
 import { AttrInterner } from './speaker/intern.js';
 import { best, exportRoute, type Candidate } from './speaker/select.js';
@@ -181,6 +181,8 @@ export class Speaker {
     }
     for (const [addr, c] of want) if (!this.peers.has(addr)) this.addPeer(addr, c);
     this.reflector = configs.some((c) => c.rrClient);
+    // A removed peer may have been the last one whose End-of-RIB we were waiting for.
+    this.checkDeferral();
   }
 
   /** Originates prefixes with the given attributes (ORIGIN IGP and an empty AS_PATH by default). */
@@ -252,9 +254,31 @@ export class Speaker {
     return [...this.locRib.values()];
   }
 
+  /**
+   * The GR capability for new OPENs: R and F only while our own restart is in progress (selection
+   * deferred), F only for the families whose forwarding state survived; N always (RFC 8538).
+   */
+  private grCapability(): FsmConfig['gracefulRestart'] {
+    const gr = this.config.gracefulRestart;
+    if (!gr) return undefined;
+    const restarting = this.deferred;
+    const fwd = gr.forwardingFamilies;
+    return {
+      restartTime: gr.restartTime ?? 120,
+      restarting,
+      forwardingState: restarting,
+      ...(restarting && fwd ? { forwardingAfis: fwd.map((f) => (f === 4 ? 1 : 2)) } : {}),
+      notification: true,
+    };
+  }
+
+  /** Selection and sending are held back: we are restarting and not every peer's End-of-RIB is in. */
+  get selectionDeferred(): boolean {
+    return this.deferred;
+  }
+
   private addPeer(addr: string, c: PeerConfig): void {
     const families = (this.config.families ?? [4, 6]).map((f) => ({ afi: f === 4 ? 1 : 2, safi: 1 }));
-    const gr = this.config.gracefulRestart;
     const session = new BgpSession({
       peerAddress: addr,
       peerPort: c.port,
@@ -270,7 +294,7 @@ export class Speaker {
         errorWait: this.config.errorWait,
         passive: c.passive,
         families,
-        gracefulRestart: gr ? { restartTime: gr.restartTime ?? 120, restarting: !!gr.restarting, forwardingState: !!gr.restarting, notification: true } : undefined,
+        gracefulRestart: this.grCapability(),
       },
     });
     const peer: Peer = {
@@ -332,6 +356,7 @@ export class Speaker {
       } else this.purgeStale(p, 'peer came back without graceful restart');
     }
     if (!this.deferred) this.sendInitial(p);
+    else this.checkDeferral(); // a peer restarting too (R) does not hold selection back
   }
 
   private onDown(p: Peer, reason: string, notified: boolean): void {
@@ -717,7 +742,9 @@ export class Speaker {
 
   /**
    * Restarting speaker: selection resumes once every configured peer is back and sent End-of-RIB
-   * for its families (RFC 4724 §4.1); a peer that stays away is covered by the deferral timer.
+   * for its families (RFC 4724 §4.1); a peer that stays away is covered by the deferral timer. A
+   * peer whose OPEN carried R is restarting too and waits for us: it must not be waited for in turn
+   * (the R bit's deadlock avoidance), so it does not hold selection back.
    */
   private checkDeferral(): void {
     if (!this.deferred) return;
@@ -725,7 +752,7 @@ export class Speaker {
     if (!all.length) return;
     const done = all.every((p) => {
       const s: NegotiatedSession | undefined = p.session.negotiated;
-      return !!s && s.families.every((f) => p.eorFrom.has(famKey(f)));
+      return !!s && (!!s.peerGracefulRestart?.restarting || s.families.every((f) => p.eorFrom.has(famKey(f))));
     });
     if (done) this.endDeferral('End-of-RIB received from all peers');
   }
@@ -735,6 +762,8 @@ export class Speaker {
     this.deferred = false;
     if (this.deferralTimer) clearTimeout(this.deferralTimer);
     this.log.info({ why }, 'graceful restart: running route selection');
+    // Our restart is over: later sessions advertise neither R nor F.
+    for (const p of this.peers.values()) p.session.fsm.setGracefulRestart(this.grCapability());
     const keys = new Set<string>([...this.local.keys()]);
     for (const p of this.peers.values()) for (const k of p.adjIn.keys()) keys.add(k);
     for (const k of keys) this.recompute(k);

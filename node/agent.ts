@@ -21,9 +21,12 @@ import { autodetect } from './autodetect.js';
 import type { NodeConfig } from './env.js';
 import { NodeMetrics, serveHealth } from './health.js';
 import { ensureDefaultPool, randomMac, upsertNode } from './register.js';
+import { detectRestart, type RestartDecision } from './restart.js';
 import { buildView } from './view.js';
 
 export const DEFAULT_AS = 64512;
+/** Longest a restarting node defers BGP selection waiting for its peers' End-of-RIB (BIRD's restart time). */
+const GR_DEFERRAL_S = 120;
 
 export class NodeAgent {
   private readonly cache = new Map<string, string>();
@@ -51,6 +54,10 @@ export class NodeAgent {
   private lastState?: DesiredState;
   /** Set at start when the kernel already holds our routes: we are restarting. */
   private restartDeadline = 0;
+  /** What start found: a graceful restart (forwarding state in the kernel) or a cold start. */
+  private restart: RestartDecision = { restarting: false, forwardingFamilies: [], reason: 'not decided yet' };
+  /** Only the first speaker restarts gracefully; one made again for a new AS number starts cold. */
+  private speakerStarts = 0;
   private learnedChangedAt = Date.now();
 
   constructor(
@@ -71,10 +78,13 @@ export class NodeAgent {
     });
     await this.ensureTunnelAddresses();
     // A restart finds its own routes still in the kernel. Until BGP has re-learned the cluster's
-    // routes, removing the old ones would cut live traffic: keep them through a bounded window.
-    if (this.cfg.backend === 'bird' && (await this.routes.listOurs()).length) {
-      this.restartDeadline = Date.now() + 60_000;
-      this.log.info('existing routes found: restart mode, nothing is removed until BGP has converged');
+    // routes, removing the old ones would cut live traffic: keep them through a bounded window, and
+    // restart the speaker as RFC 4724's restarting speaker (R and F bits, selection deferred until
+    // the peers' End-of-RIB) so the peers keep our routes meanwhile.
+    if (this.cfg.backend === 'bird') {
+      this.restart = detectRestart(this.cfg.backend, await this.routes.listRoutes());
+      this.log.info({ restarting: this.restart.restarting, forwardingFamilies: this.restart.forwardingFamilies }, this.restart.reason);
+      if (this.restart.restarting) this.restartDeadline = Date.now() + (GR_DEFERRAL_S + 60) * 1000;
     }
 
     this.servers.push(await serveHealth({ live: () => !this.stopped, ready: () => this.readiness() }, this.cfg.healthHost, this.cfg.healthPort));
@@ -111,10 +121,12 @@ export class NodeAgent {
 
   private async startSpeaker(asNumber: number): Promise<void> {
     const ip = this.address.split('/')[0] ?? '';
+    const restarting = this.restart.restarting && this.speakerStarts++ === 0;
+    const gracefulRestart = restarting ? { restartTime: 120, restarting, forwardingFamilies: this.restart.forwardingFamilies, deferralTime: GR_DEFERRAL_S } : { restartTime: 120 };
     this.speaker = new Speaker(
       // Short connect retry: of each mesh pair one side is passive and waits for the other to dial
       // (Calico's rule), so a restarted node must not wait out RFC 4271's 120 s to be called back.
-      { asNumber, routerId: ip, listenPort: this.cfg.bgpPort, listenAddresses: [ip], connectRetryTime: 5, connectRetryMax: 30, gracefulRestart: { restartTime: 120 } },
+      { asNumber, routerId: ip, listenPort: this.cfg.bgpPort, listenAddresses: [ip], connectRetryTime: 5, connectRetryMax: 30, gracefulRestart },
       this.learned,
       this.log.child({ component: 'bgp' }),
     );
@@ -268,11 +280,14 @@ export class NodeAgent {
     this.metrics.learned.set(this.learned.list().length);
   }
 
-  /** Restart window: open until every peer is up and learned routes were quiet for 2 s (max 60 s). */
+  /**
+   * Restart window: open while the speaker defers selection (until its peers' End-of-RIB, the
+   * moment it knows the whole table) and then until learned routes were quiet for 2 s; at most
+   * the deferral time plus 60 s.
+   */
   private restartWindowOpen(): boolean {
     if (!this.restartDeadline) return false;
-    const peers = this.speaker?.peerStatus() ?? [];
-    const settled = peers.length > 0 && peers.every((p) => p.state === 'Established') && Date.now() - this.learnedChangedAt > 2000;
+    const settled = !!this.speaker && !this.speaker.selectionDeferred && Date.now() - this.learnedChangedAt > 2000;
     if (settled || Date.now() > this.restartDeadline) {
       this.restartDeadline = 0;
       this.log.info({ settled }, 'restart window closed: stale routes may now be removed');

@@ -59,15 +59,31 @@ export class SessionFsm {
   private errorCount = 0;
   private lastErrorAt = -Infinity;
   private current: FsmState = 'Idle';
-  private readonly localOpen: OpenMessage;
+  private localOpen: OpenMessage;
+  private cfg: FsmConfig;
   /** Last reason the session failed or was refused, for status output. */
   lastError: string | undefined;
 
   constructor(
-    readonly config: FsmConfig,
+    config: FsmConfig,
     private readonly deps: FsmDeps,
   ) {
+    this.cfg = config;
     this.localOpen = buildOpen(config);
+  }
+
+  get config(): FsmConfig {
+    return this.cfg;
+  }
+
+  /**
+   * Graceful restart capability for OPENs sent from now on. A restarting speaker sets R and F only
+   * until its restart is over (RFC 4724 §4.1): a later session must not claim a restart again. An
+   * established session keeps what it negotiated.
+   */
+  setGracefulRestart(gr: FsmConfig['gracefulRestart']): void {
+    this.cfg = { ...this.cfg, gracefulRestart: gr };
+    this.localOpen = buildOpen(this.cfg);
   }
 
   get state(): FsmState {

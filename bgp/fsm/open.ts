@@ -21,7 +21,7 @@ export function buildOpen(cfg: FsmConfig): OpenMessage {
       code: 64,
       restartFlags: (gr.restarting ? 0x8 : 0) | (gr.notification ? 0x4 : 0),
       restartTime: Math.min(gr.restartTime, 4095),
-      families: families.map((f) => ({ afi: f.afi, safi: f.safi, forwardingState: gr.forwardingState })),
+      families: families.map((f) => ({ afi: f.afi, safi: f.safi, forwardingState: gr.forwardingState && (gr.forwardingAfis?.includes(f.afi) ?? true) })),
     });
   }
   return { type: 'OPEN', version: 4, myAs: cfg.localAs > 0xffff ? AS_TRANS : cfg.localAs, holdTime: cfg.holdTime ?? DEFAULT_HOLD_TIME, bgpId: cfg.routerId, capabilities: caps };

@@ -31,9 +31,10 @@ export interface FsmConfig {
   /**
    * Graceful restart capability to advertise; absent = not advertised. `notification` sets the N
    * bit (RFC 8538): once both sides set it, NOTIFICATIONs other than Cease/Hard Reset end the
-   * session gracefully too, and our administrative resets are sent as Hard Reset.
+   * session gracefully too, and our administrative resets are sent as Hard Reset. `restarting` sets
+   * the R bit; `forwardingState` the F bit of every family, or only of those in `forwardingAfis`.
    */
-  gracefulRestart?: { restartTime: number; restarting: boolean; forwardingState: boolean; notification?: boolean };
+  gracefulRestart?: { restartTime: number; restarting: boolean; forwardingState: boolean; forwardingAfis?: readonly number[]; notification?: boolean };
 }
 
 export interface NegotiatedSession {

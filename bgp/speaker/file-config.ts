@@ -47,7 +47,12 @@ export const fileConfigSchema = z
     families: z.array(z.union([z.literal(4), z.literal(6)])).optional(),
     mraiMs: z.number().int().min(0).optional(),
     gracefulRestart: z
-      .object({ restartTime: z.number().int().min(1).max(4095).optional(), restarting: z.boolean().optional(), deferralTime: z.number().positive().optional() })
+      .object({
+        restartTime: z.number().int().min(1).max(4095).optional(),
+        restarting: z.boolean().optional(),
+        forwardingFamilies: z.array(z.union([z.literal(4), z.literal(6)])).optional(),
+        deferralTime: z.number().positive().optional(),
+      })
       .strict()
       .optional(),
     peers: z.array(peerSchema).default([]),

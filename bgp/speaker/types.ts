@@ -24,8 +24,14 @@ export interface PeerConfig {
 export interface GracefulRestartConfig {
   /** Restart time we advertise, seconds (default 120, like BIRD). */
   restartTime?: number;
-  /** We are restarting now: advertise R and forwarding state, and defer selection. */
+  /**
+   * We are restarting now with our forwarding state kept: advertise R and F, defer selection and
+   * sending until every peer's End-of-RIB (or deferralTime). Sessions made after that advertise
+   * neither bit (RFC 4724 §4.1).
+   */
   restarting?: boolean;
+  /** While restarting: the families whose forwarding state survived (F bit); default all of them. */
+  forwardingFamilies?: Array<4 | 6>;
   /** Longest we wait for every peer's End-of-RIB before selecting anyway, seconds (default 120, BIRD's restart time). */
   deferralTime?: number;
 }
