@@ -56,8 +56,13 @@ class FakePeer {
     this.conns.push({ remoteAddress: (s.remoteAddress ?? '').replace(/^::ffff:/, ''), first });
   }
 
+  /** Drops every connection but keeps listening (the speaker dials again). */
+  drop(): void {
+    for (const s of this.sockets.splice(0)) s.destroy();
+  }
+
   async close(): Promise<void> {
-    for (const s of this.sockets) s.destroy();
+    this.drop();
     await new Promise<void>((r) => this.server.close(() => r()));
   }
 }
@@ -203,6 +208,43 @@ describe('speaker sessions on loopback', () => {
     const events = await restartPair(73, 3, [{ address: '127.0.0.75', asNumber: AS, type: 'global', port: 1, sourceAddress: '127.0.0.73' }]);
     await waitFor('routes both ways', async () => (events.includes('A install 10.73.2.0/26') && events.includes('B install 10.73.1.0/26') ? true : undefined), 30_000);
     expect(events[0]).toBe('selection: deferral timer expired');
+  });
+
+  it('restarting on both sides: a peer whose OPEN sets R does not hold the deferral (RFC 4724 deadlock avoidance)', async () => {
+    const [A, B] = ['127.0.0.76', '127.0.0.77'];
+    const port = await freePort(A);
+    const rec = recorder();
+    // Each would wait 120 s for the other's End-of-RIB if R were not honoured.
+    const cfg = { listenPort: port, families: [4 as const], gracefulRestart: { restarting: true, deferralTime: 120 } };
+    const b = new Speaker(base(B, { ...cfg, listenAddresses: [B] }), rec.sink('B'), rec.logger);
+    cleanups.push(() => b.stop());
+    await b.start([{ address: A, asNumber: AS, type: 'global', port, sourceAddress: B }]);
+    b.announce([{ family: 4, address: '10.76.2.0', length: 26 }]);
+    const a = new Speaker(base(A, { ...cfg, listenAddresses: [A] }), rec.sink('A'), rec.logger);
+    cleanups.push(() => a.stop());
+    await a.start([{ address: B, asNumber: AS, type: 'global', port, sourceAddress: A }]);
+    a.announce([{ family: 4, address: '10.76.1.0', length: 26 }]);
+    await waitFor('routes both ways', async () => (rec.events.includes('A install 10.76.2.0/26') && rec.events.includes('B install 10.76.1.0/26') ? true : undefined), 20_000);
+    expect(rec.events.filter((e) => e.startsWith('selection:'))).toEqual(['selection: End-of-RIB received from all peers', 'selection: End-of-RIB received from all peers']);
+    expect([a.selectionDeferred, b.selectionDeferred]).toEqual([false, false]);
+  });
+
+  it('restarting: F only for the families that kept forwarding state, and once the restart is over a new connection sends neither R nor F', async () => {
+    const port = await freePort('127.0.0.86');
+    const fp = await FakePeer.listen('127.0.0.86', port);
+    cleanups.push(() => fp.close());
+    const s = await started(base('127.0.0.85', { gracefulRestart: { restartTime: 90, restarting: true, forwardingFamilies: [4], deferralTime: 1 } }), [
+      { address: '127.0.0.86', asNumber: AS, type: 'global', port, sourceAddress: '127.0.0.85' },
+    ]);
+    const grOf = async (i: number): Promise<[number | undefined, Array<[number, boolean]> | undefined]> => {
+      const gr = findCapability((await (await waitFor(`connection ${i}`, async () => fp.conns[i], 20_000)).first).capabilities, 64);
+      return [gr?.restartFlags, gr?.families.map((f) => [f.afi, f.forwardingState])];
+    };
+    expect(await grOf(0)).toEqual([0x8 | 0x4, [[1, true], [2, false]]]);
+    // The peer never answers: the deferral timer ends the restart.
+    await waitFor('deferral over', async () => (s.selectionDeferred ? undefined : true), 10_000);
+    fp.drop();
+    expect(await grOf(1)).toEqual([0x4, [[1, false], [2, false]]]);
   });
   it('MRAI: churn inside the interval reaches the peer as one change per prefix; without it every change goes out', async () => {
     const churn = async (n: number, mraiMs: number): Promise<string[]> => {
