@@ -1,12 +1,11 @@
 // The route driver inside a namespace (run as a child under `ip netns exec`): programs our routes,
 // reconciles without flushing, never touches foreign routes, handles thousands in one apply.
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { entryArgv } from '../harness/entry.js';
 import { NetnsSet } from '../harness/netns.js';
 import { run } from '../harness/exec.js';
 import type { DesiredRoute, DesiredState } from '../../felix/calc/types.js';
 
-const APPLY = fileURLToPath(new URL('../../felix/dataplane/apply-main.ts', import.meta.url));
 const nets = new NetnsSet('fr');
 let host = '';
 let peer = '';
@@ -21,7 +20,7 @@ interface Report {
 }
 
 async function apply(s: DesiredState | string): Promise<Report> {
-  const r = await run('ip', ['netns', 'exec', host, process.execPath, '--import', 'tsx', APPLY], { input: typeof s === 'string' ? s : JSON.stringify(s) });
+  const r = await run('ip', ['netns', 'exec', host, ...entryArgv('felix/dataplane/apply-main')], { input: typeof s === 'string' ? s : JSON.stringify(s) });
   return JSON.parse(r.stdout) as Report;
 }
 

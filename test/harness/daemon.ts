@@ -99,6 +99,30 @@ export class NetnsDaemon {
   }
 }
 
+/** Starts `x` (a daemon wrapper); if that fails, stops it, so what it made is removed, and rethrows. */
+export async function startOrStop<T extends { start(): Promise<void>; stop(): Promise<void> }>(x: T): Promise<T> {
+  try {
+    await x.start();
+  } catch (err) {
+    await x.stop();
+    throw err;
+  }
+  return x;
+}
+
+/** An interop test's afterAll: stops / cleans up each in order, skipping what never started; one failure does not keep the rest running (the first is rethrown). */
+export async function stopEach(...xs: Array<{ stop(): Promise<void> } | { cleanup(): Promise<void> } | undefined>): Promise<void> {
+  let first: unknown;
+  for (const x of xs) {
+    try {
+      if (x) await ('stop' in x ? x.stop() : x.cleanup());
+    } catch (err) {
+      first ??= err;
+    }
+  }
+  if (first !== undefined) throw first;
+}
+
 export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000, stepMs = 100): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
