@@ -4,7 +4,7 @@
 import { readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { run } from './exec.js';
-import { NetnsDaemon, removeTempDir, tempDir, waitFor } from './daemon.js';
+import { NetnsDaemon, removeTempDir, startOrStop, tempDir, waitFor } from './daemon.js';
 
 export interface BirdRoute {
   prefix: string;
@@ -46,14 +46,7 @@ export class Bird {
 
   /** Starts BIRD in `ns` with `config`; resolves when the control socket answers. */
   static async start(ns: string, config: string, extraArgs: string[] = []): Promise<Bird> {
-    const b = new Bird(ns, config, extraArgs);
-    try {
-      await b.start();
-    } catch (err) {
-      await b.stop();
-      throw err;
-    }
-    return b;
+    return startOrStop(new Bird(ns, config, extraArgs));
   }
 
   /** (Re)starts the daemon with the same config; `extraArgs` e.g. ['-R'] for graceful-restart recovery. */
@@ -99,6 +92,15 @@ export class Bird {
 
   async protocol(name: string): Promise<BirdProtocol | undefined> {
     return (await this.protocols()).find((p) => p.name === name);
+  }
+
+  /** Waits until every named BGP protocol's session is Established (default 20 s). */
+  async waitEstablished(protocols: string | string[], timeoutMs?: number): Promise<void> {
+    const names = typeof protocols === 'string' ? [protocols] : protocols;
+    await waitFor(`BIRD ${names.join(', ')} established`, async () => {
+      const ps = await this.protocols();
+      return names.every((n) => ps.find((p) => p.name === n)?.info === 'Established') ? true : undefined;
+    }, timeoutMs);
   }
 
   async routes(table?: string): Promise<BirdRoute[]> {

@@ -4,7 +4,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { run } from './exec.js';
-import { NetnsDaemon, removeTempDir, tempDir, waitFor } from './daemon.js';
+import { NetnsDaemon, removeTempDir, startOrStop, tempDir, waitFor } from './daemon.js';
 
 export const GOBGP_API_PORT = 50051;
 
@@ -31,14 +31,7 @@ export class Gobgp {
   }
 
   static async start(ns: string, config: string, apiPort = GOBGP_API_PORT): Promise<Gobgp> {
-    const g = new Gobgp(ns, config, apiPort);
-    try {
-      await g.start();
-    } catch (err) {
-      await g.stop();
-      throw err;
-    }
-    return g;
+    return startOrStop(new Gobgp(ns, config, apiPort));
   }
 
   async start(): Promise<void> {

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BgpLab, type LabMember } from '../harness/bgp-lab.js';
 import { Bird } from '../harness/bird.js';
-import { waitFor } from '../harness/daemon.js';
+import { stopEach, waitFor } from '../harness/daemon.js';
 import { SpeakerProc, waitPeerState, type SpeakerFileConfig } from './speaker-proc.js';
 
 const AS = 64512;
@@ -53,16 +53,12 @@ describe('interop: BIRD as a ToR with every capability on', () => {
     speaker = await SpeakerProc.start(me.ns, cfg);
   });
 
-  afterAll(async () => {
-    await speaker?.stop();
-    await tor?.stop();
-    await lab?.cleanup();
-  });
+  afterAll(() => stopEach(speaker, tor, lab));
 
   it('sessions reach Established; ADD-PATH, extended next hop and extended messages are not negotiated', async () => {
     await waitPeerState(speaker, t.ipv4, 'Established');
     await waitPeerState(speaker, t.ipv6, 'Established');
-    await waitFor('BIRD up', async () => ((await tor.protocols()).filter((p) => p.info === 'Established').length === 2 ? true : undefined));
+    await tor.waitEstablished(['node', 'node6']);
     const show = await tor.cmd('show protocols all node');
     // BIRD lists what it sent ("Local capabilities") and what we sent ("Neighbor capabilities").
     const neighbor = show.split(/Neighbor capabilities/)[1]?.split(/Session:/)[0] ?? '';

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BgpLab, type LabMember } from '../harness/bgp-lab.js';
 import { Bird } from '../harness/bird.js';
-import { waitFor } from '../harness/daemon.js';
+import { stopEach, waitFor } from '../harness/daemon.js';
 import { nodeStatus } from '../../ctl/commands/node-status.js';
 import { SpeakerProc, waitPeerState, type SpeakerFileConfig } from './speaker-proc.js';
 
@@ -76,12 +76,7 @@ describe('interop: BIRD 2', () => {
     speaker = await SpeakerProc.start(me.ns, cfg);
   });
 
-  afterAll(async () => {
-    await speaker?.stop();
-    await bird?.stop();
-    await ebgp?.stop();
-    await lab?.cleanup();
-  });
+  afterAll(() => stopEach(speaker, bird, ebgp, lab));
 
   it('reaches Established with iBGP v4, iBGP v6 and eBGP peers', async () => {
     await waitPeerState(speaker, b.ipv4, 'Established');

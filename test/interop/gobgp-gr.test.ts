@@ -4,8 +4,8 @@
 // it is back. De-configuring the peer sends Cease / Hard Reset, which makes GoBGP drop our routes.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BgpLab, type LabMember } from '../harness/bgp-lab.js';
-import { waitFor } from '../harness/daemon.js';
-import { Gobgp } from '../harness/gobgp.js';
+import { stopEach, waitFor } from '../harness/daemon.js';
+import { Gobgp, gobgpConfig } from '../harness/gobgp.js';
 import { SpeakerProc, waitPeerState, type SpeakerFileConfig } from './speaker-proc.js';
 
 const AS = 64512;
@@ -21,27 +21,14 @@ describe('interop: GoBGP 3, graceful restart with the N bit', () => {
   beforeAll(async () => {
     lab = await BgpLab.create({ label: 'gn', members: 2, v4Base: '10.79.0', v6Base: 'fd79::' });
     [me, g] = lab.members;
-    gobgp = await Gobgp.start(g.ns, `[global.config]
-  as = ${AS}
-  router-id = "${g.ipv4}"
-[[neighbors]]
-  [neighbors.config]
-    neighbor-address = "${me.ipv4}"
-    peer-as = ${AS}
-  [neighbors.timers.config]
-    hold-time = 9
-    keepalive-interval = 3
-    connect-retry = 2
-  [neighbors.graceful-restart.config]
-    enabled = true
-    restart-time = 60
-    notification-enabled = true
-  [[neighbors.afi-safis]]
-    [neighbors.afi-safis.config]
-      afi-safi-name = "ipv4-unicast"
-    [neighbors.afi-safis.mp-graceful-restart.config]
-      enabled = true
-`);
+    gobgp = await Gobgp.start(
+      g.ns,
+      gobgpConfig({
+        as: AS,
+        routerId: g.ipv4,
+        neighbors: [{ address: me.ipv4, peerAs: AS, holdTime: 9, keepalive: 3, connectRetry: 2, gracefulRestart: { restartTime: 60, notification: true }, families: ['ipv4-unicast'] }],
+      }),
+    );
     cfg = {
       asNumber: AS,
       routerId: me.ipv4,
@@ -57,11 +44,7 @@ describe('interop: GoBGP 3, graceful restart with the N bit', () => {
     speaker = await SpeakerProc.start(me.ns, cfg);
   });
 
-  afterAll(async () => {
-    await speaker?.stop();
-    await gobgp?.stop();
-    await lab?.cleanup();
-  });
+  afterAll(() => stopEach(speaker, gobgp, lab));
 
   it('routes flow both ways', async () => {
     await waitPeerState(speaker, g.ipv4, 'Established');

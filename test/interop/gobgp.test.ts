@@ -4,33 +4,15 @@
 // expiry and back after SIGCONT; both sides dialling leaves one TCP connection per session.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BgpLab, type LabMember } from '../harness/bgp-lab.js';
-import { waitFor } from '../harness/daemon.js';
-import { Gobgp, pathAttr, type GobgpPath } from '../harness/gobgp.js';
+import { stopEach, waitFor } from '../harness/daemon.js';
+import { Gobgp, gobgpConfig, pathAttr, type GobgpPath } from '../harness/gobgp.js';
 import { SpeakerProc, waitPeerState, type SpeakerFileConfig } from './speaker-proc.js';
 
 const AS = 64512;
 const EBGP_AS = 65002;
 
 function gobgpConf(me: LabMember, as: number, peers: Array<{ address: string; as: number; family: 'ipv4-unicast' | 'ipv6-unicast' }>): string {
-  return `[global.config]
-  as = ${as}
-  router-id = "${me.ipv4}"
-${peers
-  .map(
-    (p) => `[[neighbors]]
-  [neighbors.config]
-    neighbor-address = "${p.address}"
-    peer-as = ${p.as}
-  [neighbors.timers.config]
-    hold-time = 9
-    keepalive-interval = 3
-    connect-retry = 2
-  [[neighbors.afi-safis]]
-    [neighbors.afi-safis.config]
-      afi-safi-name = "${p.family}"
-`,
-  )
-  .join('')}`;
+  return gobgpConfig({ as, routerId: me.ipv4, neighbors: peers.map((p) => ({ address: p.address, peerAs: p.as, holdTime: 9, keepalive: 3, connectRetry: 2, families: [p.family] })) });
 }
 
 function first(rib: Record<string, GobgpPath[]>, prefix: string): GobgpPath | undefined {
@@ -80,12 +62,7 @@ describe('interop: GoBGP 3', () => {
     speaker = await SpeakerProc.start(me.ns, cfg);
   });
 
-  afterAll(async () => {
-    await speaker?.stop();
-    await ibgp?.stop();
-    await ebgp?.stop();
-    await lab?.cleanup();
-  });
+  afterAll(() => stopEach(speaker, ibgp, ebgp, lab));
 
   it('reaches Established with GoBGP over iBGP v4, iBGP v6, eBGP v4 and eBGP v6', async () => {
     await waitPeerState(speaker, g.ipv4, 'Established');

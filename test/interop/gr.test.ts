@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BgpLab, type LabMember } from '../harness/bgp-lab.js';
 import { Bird } from '../harness/bird.js';
-import { waitFor } from '../harness/daemon.js';
+import { stopEach, waitFor } from '../harness/daemon.js';
 import { SpeakerProc, waitPeerState, type SpeakerFileConfig } from './speaker-proc.js';
 
 const AS = 64512;
@@ -40,11 +40,7 @@ protocol bgp tortie { local ${b.ipv4} as ${AS}; neighbor ${me.ipv4} as ${AS}; ho
     speaker = await SpeakerProc.start(me.ns, cfg);
   });
 
-  afterAll(async () => {
-    await speaker?.stop();
-    await bird?.stop();
-    await lab?.cleanup();
-  });
+  afterAll(() => stopEach(speaker, bird, lab));
 
   it('BIRD keeps our routes as stale while we are dead and refreshes them after restart', async () => {
     await waitPeerState(speaker, b.ipv4, 'Established');
@@ -60,7 +56,7 @@ protocol bgp tortie { local ${b.ipv4} as ${AS}; neighbor ${me.ipv4} as ${AS}; ho
     speaker.reconfigure({ ...cfg, gracefulRestart: { restartTime: 60, restarting: true, deferralTime: 30 } });
     await speaker.start();
     await waitPeerState(speaker, b.ipv4, 'Established', 30_000);
-    await waitFor('BIRD established again', async () => ((await bird.protocol('tortie'))?.info === 'Established' ? true : undefined), 20_000);
+    await bird.waitEstablished('tortie', 20_000);
     // Our deferred selection ends with BIRD's End-of-RIB; its routes are ours again.
     await waitFor('BIRD route installed after restart', async () => ((await speaker.installed()).some((i) => i.prefix === '192.0.2.0/24') ? true : undefined), 30_000);
     await waitFor('graceful restart finished in BIRD', async () => (/graceful restart active/i.test(await bird.cmd('show protocols all tortie')) ? undefined : true), 30_000);

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BgpLab, type LabMember } from '../harness/bgp-lab.js';
 import { Bird } from '../harness/bird.js';
-import { waitFor } from '../harness/daemon.js';
+import { stopEach, waitFor } from '../harness/daemon.js';
 import type { PeerConfig } from '../../bgp/speaker/types.js';
 import { SpeakerProc, waitPeerState, type SpeakerFileConfig } from './speaker-proc.js';
 
@@ -52,11 +52,7 @@ ${members.map((m) => `protocol bgp ${meshName(m.ipv4)} from mesh { neighbor ${m.
     for (const [i, m] of members.entries()) speakers.push(await SpeakerProc.start(m.ns, cfgFor(m, i + 1, false)));
   });
 
-  afterAll(async () => {
-    for (const s of speakers) await s.stop();
-    await bird?.stop();
-    await lab?.cleanup();
-  });
+  afterAll(() => stopEach(...speakers, bird, lab));
 
   it('converges: every session Established, exactly one TCP connection per pair', async () => {
     for (const [i, s] of speakers.entries()) s.reconfigure(cfgFor(members[i], i + 1, true));

@@ -2,10 +2,11 @@
 // with the originator's next hop (BIRD reflects, it does not rewrite), accepts BIRD's ORIGINATOR_ID /
 // CLUSTER_LIST without flagging a loop, and a withdraw propagates through the reflector.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { PeerConfig } from '../../bgp/speaker/types.js';
 import { BgpLab, type LabMember } from '../harness/bgp-lab.js';
 import { Bird } from '../harness/bird.js';
-import { waitFor } from '../harness/daemon.js';
-import { SpeakerProc, waitPeerState } from './speaker-proc.js';
+import { stopEach, waitFor } from '../harness/daemon.js';
+import { SpeakerProc, v4Speaker, waitPeerState } from './speaker-proc.js';
 
 const AS = 64512;
 
@@ -25,33 +26,16 @@ describe('interop: tortie speakers as clients of a BIRD reflector', () => {
   const speakers: SpeakerProc[] = [];
   let rr: LabMember;
   let clients: LabMember[];
+  const toRr = (): PeerConfig[] => [{ name: `Global_${rr.ipv4.replace(/\./g, '_')}`, address: rr.ipv4, asNumber: AS, type: 'global' }];
 
   beforeAll(async () => {
     lab = await BgpLab.create({ label: 'rrb', members: 4, v4Base: '10.82.0', v6Base: 'fd82::' });
     [rr, ...clients] = lab.members;
     bird = await Bird.start(rr.ns, birdReflector(rr, clients));
-    for (const [i, m] of clients.entries()) {
-      speakers.push(
-        await SpeakerProc.start(m.ns, {
-          asNumber: AS,
-          routerId: m.ipv4,
-          listenAddresses: [m.ipv4],
-          holdTime: 9,
-          connectRetryTime: 1,
-          errorWait: [1, 2],
-          families: [4],
-          peers: [{ name: `Global_${rr.ipv4.replace(/\./g, '_')}`, address: rr.ipv4, asNumber: AS, type: 'global' }],
-          originate: [{ prefix: `10.70.${i}.0/26` }],
-        }),
-      );
-    }
+    for (const [i, m] of clients.entries()) speakers.push(await SpeakerProc.start(m.ns, v4Speaker(m.ipv4, AS, toRr(), [{ prefix: `10.70.${i}.0/26` }])));
   }, 120_000);
 
-  afterAll(async () => {
-    for (const s of speakers) await s.stop();
-    await bird?.stop();
-    await lab?.cleanup();
-  });
+  afterAll(() => stopEach(...speakers, bird, lab));
 
   it('every client installs every other client’s block with the originator as next hop', async () => {
     for (const s of speakers) await waitPeerState(s, rr.ipv4, 'Established');
@@ -80,17 +64,7 @@ describe('interop: tortie speakers as clients of a BIRD reflector', () => {
   });
 
   it('a withdrawn block disappears from every other client', async () => {
-    speakers[0].reconfigure({
-      asNumber: AS,
-      routerId: clients[0].ipv4,
-      listenAddresses: [clients[0].ipv4],
-      holdTime: 9,
-      connectRetryTime: 1,
-      errorWait: [1, 2],
-      families: [4],
-      peers: [{ name: `Global_${rr.ipv4.replace(/\./g, '_')}`, address: rr.ipv4, asNumber: AS, type: 'global' }],
-      originate: [],
-    });
+    speakers[0].reconfigure(v4Speaker(clients[0].ipv4, AS, toRr(), []));
     for (const s of speakers.slice(1)) await waitFor('withdrawn', async () => ((await s.installed()).some((r) => r.prefix === '10.70.0.0/26') ? undefined : true), 20_000);
   });
 });

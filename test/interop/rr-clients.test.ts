@@ -8,11 +8,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nodeStatus } from '../../ctl/commands/node-status.js';
 import { BgpLab, type LabMember } from '../harness/bgp-lab.js';
 import { Bird } from '../harness/bird.js';
-import { waitFor } from '../harness/daemon.js';
+import { stopEach, waitFor } from '../harness/daemon.js';
 import { startEtcd, type EtcdServer } from '../harness/etcd.js';
-import { Gobgp, pathAttr } from '../harness/gobgp.js';
+import { Gobgp, gobgpConfig, pathAttr } from '../harness/gobgp.js';
 import { EtcdCtl, RrProc, waitAll } from './rr-proc.js';
-import { SpeakerProc, waitPeerState } from './speaker-proc.js';
+import { SpeakerProc, v4Speaker, waitPeerState } from './speaker-proc.js';
 
 const AS = 64512;
 const CLUSTER = '244.0.0.1';
@@ -28,20 +28,7 @@ protocol bgp reflector { local ${me.ipv4} as ${AS}; neighbor ${rr} as ${AS}; hol
 }
 
 function gobgpClient(me: LabMember, rr: string): string {
-  return `[global.config]
-  as = ${AS}
-  router-id = "${me.ipv4}"
-  port = 179
-  local-address-list = ["${me.ipv4}"]
-[[neighbors]]
-  [neighbors.config]
-    neighbor-address = "${rr}"
-    peer-as = ${AS}
-  [neighbors.timers.config]
-    connect-retry = 2
-    hold-time = 9
-    keepalive-interval = 3
-`;
+  return gobgpConfig({ as: AS, routerId: me.ipv4, port: 179, localAddresses: [me.ipv4], neighbors: [{ address: rr, peerAs: AS, holdTime: 9, keepalive: 3, connectRetry: 2 }] });
 }
 
 describe('interop: BIRD, GoBGP and tortie as clients of tortie-rr', () => {
@@ -72,27 +59,13 @@ describe('interop: BIRD, GoBGP and tortie as clients of tortie-rr', () => {
     bird = await Bird.start(mBird.ns, birdClient(mBird, mRr.ipv4));
     gobgp = await Gobgp.start(mGo.ns, gobgpClient(mGo, mRr.ipv4));
     await gobgp.cli(['global', 'rib', 'add', '10.60.4.0/26']);
-    ours = await SpeakerProc.start(mOurs.ns, {
-      asNumber: AS,
-      routerId: mOurs.ipv4,
-      listenAddresses: [mOurs.ipv4],
-      holdTime: 9,
-      connectRetryTime: 1,
-      errorWait: [1, 2],
-      families: [4],
-      peers: [{ name: `Node_${mRr.ipv4.replace(/\./g, '_')}`, address: mRr.ipv4, asNumber: AS, type: 'node' }],
-      originate: [{ prefix: '10.60.5.0/26' }],
-    });
+    ours = await SpeakerProc.start(
+      mOurs.ns,
+      v4Speaker(mOurs.ipv4, AS, [{ name: `Node_${mRr.ipv4.replace(/\./g, '_')}`, address: mRr.ipv4, asNumber: AS, type: 'node' }], [{ prefix: '10.60.5.0/26' }]),
+    );
   }, 120_000);
 
-  afterAll(async () => {
-    await ours?.stop();
-    await gobgp?.stop();
-    await bird?.stop();
-    await rr?.stop();
-    await etcd?.stop();
-    await lab?.cleanup();
-  });
+  afterAll(() => stopEach(ours, gobgp, bird, rr, etcd, lab));
 
   it('registers itself as a Node with the cluster id and the route-reflector label', async () => {
     const doc = await waitFor('rr1 Node', async () => ctl.get('/calico/resources/v3/projectcalico.org/nodes/rr1'));

@@ -6,10 +6,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BgpLab, type LabMember } from '../harness/bgp-lab.js';
 import { Bird } from '../harness/bird.js';
-import { waitFor } from '../harness/daemon.js';
+import { stopEach, waitFor } from '../harness/daemon.js';
 import { startEtcd, type EtcdServer } from '../harness/etcd.js';
 import { EtcdCtl, RrProc, waitAll } from './rr-proc.js';
-import { SpeakerProc } from './speaker-proc.js';
+import { SpeakerProc, v4Speaker } from './speaker-proc.js';
 
 const AS = 64512;
 const CLUSTER = '244.0.0.1';
@@ -46,31 +46,12 @@ describe('interop: two tortie-rr with one cluster id, SIGKILL one', () => {
     await ctl.putResource('bgppeers', 'BGPPeer', 'peer-with-rrs', { nodeSelector: 'all()', peerSelector: "route-reflector == 'true'" });
     for (const [i, m] of mClients.entries()) await ctl.putResource('nodes', 'Node', `client-${i}`, { bgp: { ipv4Address: `${m.ipv4}/24` } });
     for (const [k, m] of mRr.entries()) rrs.push(await RrProc.start(m.ns, { IP: m.ipv4, CLUSTER_ID: CLUSTER, NODENAME: `rr-${k}`, ETCD_ENDPOINTS: etcd.endpoint }));
-    for (const [i, m] of mClients.slice(0, 2).entries()) {
-      speakers.push(
-        await SpeakerProc.start(m.ns, {
-          asNumber: AS,
-          routerId: m.ipv4,
-          listenAddresses: [m.ipv4],
-          holdTime: 9,
-          connectRetryTime: 1,
-          errorWait: [1, 2],
-          families: [4],
-          peers: mRr.map((r) => ({ name: `Node_${r.ipv4.replace(/\./g, '_')}`, address: r.ipv4, asNumber: AS, type: 'node' as const })),
-          originate: [{ prefix: block(i) }],
-        }),
-      );
-    }
+    const toRrs = mRr.map((r) => ({ name: `Node_${r.ipv4.replace(/\./g, '_')}`, address: r.ipv4, asNumber: AS, type: 'node' as const }));
+    for (const [i, m] of mClients.slice(0, 2).entries()) speakers.push(await SpeakerProc.start(m.ns, v4Speaker(m.ipv4, AS, toRrs, [{ prefix: block(i) }])));
     bird = await Bird.start(mClients[2].ns, birdClient(mClients[2], mRr, 2));
   }, 150_000);
 
-  afterAll(async () => {
-    for (const s of speakers) await s.stop();
-    await bird?.stop();
-    for (const r of rrs) await r.stop();
-    await etcd?.stop();
-    await lab?.cleanup();
-  });
+  afterAll(() => stopEach(...speakers, bird, ...rrs, etcd, lab));
 
   /** Prefixes a client holds as best (installed / BIRD's primary route). */
   const held = async (i: number): Promise<Set<string>> => {
