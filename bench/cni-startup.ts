@@ -1,8 +1,9 @@
 // CNI plugin start-up cost: wall time of `tortie` / `tortie-ipam` for CNI_COMMAND=VERSION, of a
 // `tortie-ipam` ADD alone and of a full `tortie` ADD / DEL (which exec `tortie-ipam`), run the way a
 // runtime runs them — compiled, inside a host namespace with etcd — against `node -e 0` measured in
-// the same run as the reference, plus how many module files each loads (distinct .js/.json files
-// opened, by strace). Given several builds (--dist DIR, repeatable; default ./dist) they are measured
+// the same run as the reference, plus the CPU seconds each command's process tree used (GNU time:
+// less sensitive than wall time to load from other jobs) and how many module files each loads
+// (distinct .js/.json files opened, by strace). Given several builds (--dist DIR, repeatable; default ./dist) they are measured
 // interleaved in one run and compared with the first. As root, after `npm run build`:
 //   npx tsx bench/cni-startup.ts [runs=9] [--dist OLD_DIST --dist dist]
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -35,7 +36,10 @@ async function main(): Promise<void> {
       const dir = join(tmp, `bin${d}`);
       mkdirSync(dir, { mode: 0o755 });
       for (const name of ['tortie', 'tortie-ipam']) {
-        writeFileSync(join(dir, name), `#!/bin/sh\nexec ${process.execPath} ${join(dist, 'cni', `${name}.js`)}\n`);
+        // With BENCH_CPU set, GNU time appends "user sys" of the process and the children it waited
+        // for (tortie waits for tortie-ipam): the outer process writes the last line.
+        const run = `${process.execPath} ${join(dist, 'cni', `${name}.js`)}`;
+        writeFileSync(join(dir, name), `#!/bin/sh\nif [ -n "$BENCH_CPU" ]; then exec /usr/bin/time -a -o "$BENCH_CPU" -f '%U %S' ${run}; fi\nexec ${run}\n`);
         chmodSync(join(dir, name), 0o755);
       }
       return dir;
@@ -63,7 +67,16 @@ async function main(): Promise<void> {
       const x = await r;
       if (x.code !== 0) throw new Error(`plugin failed: ${x.raw}`);
     };
-    const plugin = (bin: string, name: string, command: string, cid = '', netns = ''): Promise<void> => ok(execPlugin(host, join(bin, name), cniEnv(bin, command, cid, netns), conf));
+    const cpuFile = join(tmp, 'cpu.txt');
+    const plugin = (bin: string, name: string, command: string, cid = '', netns = '', cpu?: number[]): Promise<void> => {
+      if (!cpu) return ok(execPlugin(host, join(bin, name), cniEnv(bin, command, cid, netns), conf));
+      writeFileSync(cpuFile, '');
+      return ok(execPlugin(host, join(bin, name), { ...cniEnv(bin, command, cid, netns), BENCH_CPU: cpuFile }, conf)).then(() => {
+        const last = readFileSync(cpuFile, 'utf8').trim().split('\n').pop() ?? '';
+        const [u, sy] = last.split(' ').map(Number);
+        cpu.push(((u ?? NaN) + (sy ?? NaN)) * 1000);
+      });
+    };
 
     const count = async (dist: string, bin: string, name: string, command: string, cid = ''): Promise<string> => {
       const trace = join(tmp, 'trace.txt');
@@ -78,11 +91,16 @@ async function main(): Promise<void> {
     };
 
     const ref: number[] = [];
+    const refCpu: number[] = [];
     const res = DISTS.map(() => new Map<Series, number[]>(SERIES.map((s) => [s, []])));
+    const cpu = DISTS.map(() => new Map<Series, number[]>(SERIES.map((s) => [s, []])));
     const push = (d: number, s: Series, v: number): void => void res[d]?.get(s)?.push(v);
+    const cpuOf = (d: number, s: Series): number[] => cpu[d]?.get(s) ?? [];
     for (let i = 0; i < RUNS; i++) {
       // Interleaved so that load from other jobs hits every series and every build alike.
       ref.push(await timed(() => nets.exec(host, [process.execPath, '-e', '0'])));
+      const t = (await nets.exec(host, ['/usr/bin/time', '-f', '%U %S', process.execPath, '-e', '0'])).stderr.trim().split(' ').map(Number);
+      refCpu.push(((t[0] ?? NaN) + (t[1] ?? NaN)) * 1000);
       for (const [d, bin] of binDirs.entries()) {
         push(d, 'tortie VERSION', await timed(() => plugin(bin, 'tortie', 'VERSION')));
         push(d, 'tortie-ipam VERSION', await timed(() => plugin(bin, 'tortie-ipam', 'VERSION')));
@@ -93,11 +111,18 @@ async function main(): Promise<void> {
         const cid = `bench${process.pid}x${d}x${i}`;
         push(d, 'tortie ADD (+ tortie-ipam)', await timed(() => plugin(bin, 'tortie', 'ADD', cid, `/var/run/netns/${ns}`)));
         push(d, 'tortie DEL (+ tortie-ipam)', await timed(() => plugin(bin, 'tortie', 'DEL', cid, `/var/run/netns/${ns}`)));
+        // CPU, in runs of their own (GNU time's wrapper is not in the wall-time figures).
+        await plugin(bin, 'tortie', 'VERSION', '', '', cpuOf(d, 'tortie VERSION'));
+        await plugin(bin, 'tortie-ipam', 'VERSION', '', '', cpuOf(d, 'tortie-ipam VERSION'));
+        await plugin(bin, 'tortie-ipam', 'ADD', `${icid}c`, '/var/run/netns/none', cpuOf(d, 'tortie-ipam ADD alone'));
+        await plugin(bin, 'tortie-ipam', 'DEL', `${icid}c`, '/var/run/netns/none');
+        await plugin(bin, 'tortie', 'ADD', `${cid}c`, `/var/run/netns/${ns}`, cpuOf(d, 'tortie ADD (+ tortie-ipam)'));
+        await plugin(bin, 'tortie', 'DEL', `${cid}c`, `/var/run/netns/${ns}`, cpuOf(d, 'tortie DEL (+ tortie-ipam)'));
       }
     }
     const r = median(ref);
     console.log(`${RUNS} runs each, builds interleaved; load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`);
-    console.log(`node -e 0 (reference)         ${fmt(ref)}`);
+    console.log(`node -e 0 (reference)         ${fmt(ref)}; CPU ${median(refCpu).toFixed(0)} ms`);
     for (const [d, dist] of DISTS.entries()) {
       const bin = binDirs[d] ?? '';
       const cid = `bench${process.pid}count${d}`;
@@ -107,7 +132,11 @@ async function main(): Promise<void> {
       for (const s of SERIES) {
         const xs = res[d]?.get(s) ?? [];
         const first = median(res[0]?.get(s) ?? []);
-        console.log(`  ${s.padEnd(28)}${fmt(xs)}  ${(median(xs) / r).toFixed(2)}× reference${d > 0 ? `, ${(median(xs) / first).toFixed(2)}× the first build` : ''}`);
+        const c = median(cpuOf(d, s));
+        const c0 = median(cpuOf(0, s));
+        console.log(
+          `  ${s.padEnd(28)}${fmt(xs)}  ${(median(xs) / r).toFixed(2)}× reference${d > 0 ? `, ${(median(xs) / first).toFixed(2)}× the first build` : ''}; CPU ${c.toFixed(0)} ms${d > 0 ? ` (${(c / c0).toFixed(2)}×)` : ''}`,
+        );
       }
       console.log(`  module files loaded: tortie VERSION ${mods[0]}, tortie-ipam VERSION ${mods[1]}, tortie-ipam ADD ${mods[2]}`);
     }
