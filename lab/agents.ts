@@ -5,10 +5,10 @@ import { openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { entryCommand } from './routing.js';
 import { nsExec, tool } from './sh.js';
-import { stateDir, type LabNode, type LabState } from './state.js';
+import { slowHostEnv, stateDir, waitBudget, type LabNode, type LabState } from './state.js';
 
 export function datastoreEnv(s: LabState): Record<string, string> {
-  return { DATASTORE_TYPE: 'etcdv3', ETCD_ENDPOINTS: s.etcdEndpoint };
+  return { DATASTORE_TYPE: 'etcdv3', ETCD_ENDPOINTS: s.etcdEndpoint, ...slowHostEnv() };
 }
 
 export function nodeEnv(s: LabState, n: LabNode): Record<string, string> {
@@ -24,8 +24,13 @@ export function nodeEnv(s: LabState, n: LabNode): Record<string, string> {
     CALICO_IPV4POOL_NAT_OUTGOING: String(s.natOutgoing),
     FELIX_LOGSEVERITYSCREEN: 'info',
     // Hosts share the filesystem: one management socket each (`tortie-lab exec NODE -- tortiectl node status --socket …`).
-    TORTIE_BGP_SOCKET: join(stateDir(), `${n.name}-bgp.sock`),
+    TORTIE_BGP_SOCKET: bgpSocket(n),
   };
+}
+
+/** The host's BGP management socket (a file in the state dir, so reachable from outside its namespace). */
+export function bgpSocket(n: Pick<LabNode, 'name'>): string {
+  return join(stateDir(), `${n.name}-bgp.sock`);
 }
 
 export function startNodeAgent(s: LabState, n: LabNode): number | undefined {
@@ -36,7 +41,7 @@ export function startNodeAgent(s: LabState, n: LabNode): number | undefined {
   return child.pid;
 }
 
-export async function waitEtcd(s: LabState, timeoutMs = 30_000): Promise<void> {
+export async function waitEtcd(s: LabState, timeoutMs = waitBudget(30_000)): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
@@ -58,7 +63,7 @@ export async function readiness(n: LabNode): Promise<{ ok: boolean; text: string
   );
 }
 
-export async function waitReady(s: LabState, log: (l: string) => void, timeoutMs = 90_000): Promise<void> {
+export async function waitReady(s: LabState, log: (l: string) => void, timeoutMs = waitBudget(90_000)): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   const pending = new Set(s.nodes.map((n) => n.name));
   while (pending.size) {
@@ -71,7 +76,8 @@ export async function waitReady(s: LabState, log: (l: string) => void, timeoutMs
         throw new Error(`${n.name} not ready after ${timeoutMs / 1000}s: ${r.text} (log: ${join(stateDir(), `${n.name}.log`)})`);
       }
     }
-    if (pending.size) await new Promise((r) => setTimeout(r, 500));
+    // Each probe starts a process: on a slow host (scaled waits) poll less often, so probing does not starve the agents.
+    if (pending.size) await new Promise((r) => setTimeout(r, waitBudget(500)));
   }
 }
 

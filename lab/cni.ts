@@ -9,7 +9,7 @@ import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { entryCommand } from './routing.js';
-import { stateDir, type LabNode, type LabState } from './state.js';
+import { slowHostEnv, stateDir, type LabNode, type LabState } from './state.js';
 
 const PLUGINS = ['tortie', 'tortie-ipam'] as const;
 
@@ -87,6 +87,7 @@ function runPlugin(s: LabState, node: LabNode, command: 'ADD' | 'DEL', pod: CniP
     CNI_IFNAME: 'eth0',
     CNI_PATH: path,
     CNI_ARGS: `IgnoreUnknown=1;K8S_POD_NAMESPACE=${pod.namespace};K8S_POD_NAME=${pod.name};K8S_POD_INFRA_CONTAINER_ID=${pod.containerId}`,
+    ...slowHostEnv(),
   };
   return new Promise((resolve, reject) => {
     const child = execFile('ip', ['netns', 'exec', node.ns, join(path, 'tortie')], { env, encoding: 'utf8' }, (err, stdout, stderr) => {

@@ -11,7 +11,7 @@ import type { PeerStatus } from '../bgp/speaker/types.js';
 import { datastoreEnv } from './agents.js';
 import { entryCommand } from './routing.js';
 import { nsExec } from './sh.js';
-import { saveState, stateDir, type LabState } from './state.js';
+import { saveState, stateDir, waitBudget, type LabState } from './state.js';
 import { attach } from './topology.js';
 
 export const RR_CLUSTER_ID = '244.0.0.1';
@@ -49,7 +49,7 @@ function startReflector(s: LabState, k: number, ns: string): number | undefined 
 }
 
 /** Every reflector has every node (and the other reflectors) Established. */
-async function waitReflectors(s: LabState, n: number, log: (l: string) => void, timeoutMs = 120_000): Promise<void> {
+async function waitReflectors(s: LabState, n: number, log: (l: string) => void, timeoutMs = waitBudget(120_000)): Promise<void> {
   const want = s.nodes.length + n - 1;
   const deadline = Date.now() + timeoutMs;
   for (let k = 1; k <= n; k++) {

@@ -58,6 +58,31 @@ export function stateDir(): string {
   return process.env.TORTIE_LAB_STATE ?? '/run/tortie-lab';
 }
 
+/**
+ * A wait budget of `ms` natively, multiplied by TORTIE_LAB_WAIT_SCALE where everything runs slower
+ * (the IPIP test's emulated VM: start-up there takes many times as long). Only budgets scale, so
+ * the native path waits no longer than before.
+ */
+export function waitBudget(ms: number, env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.TORTIE_LAB_WAIT_SCALE;
+  if (raw === undefined || raw.trim() === '') return ms;
+  const k = Number(raw);
+  if (!Number.isFinite(k) || k <= 0) throw new Error(`TORTIE_LAB_WAIT_SCALE must be a positive number, got "${raw}"`);
+  return Math.round(ms * k);
+}
+
+/**
+ * What the lab adds to the environment of the processes it starts (tortie-node, CNI plugins, its
+ * datastore helpers) on a slow host: etcd's 4 s per-call budget scaled like the lab's own waits,
+ * unless TORTIE_ETCD_CALL_TIMEOUT_MS is set already (then that is passed on). Empty natively.
+ */
+export function slowHostEnv(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const set = env.TORTIE_ETCD_CALL_TIMEOUT_MS?.trim();
+  if (set) return { TORTIE_ETCD_CALL_TIMEOUT_MS: set };
+  const ms = waitBudget(4000, env);
+  return ms === 4000 ? {} : { TORTIE_ETCD_CALL_TIMEOUT_MS: String(ms) };
+}
+
 /** Namespace name prefix; tests set their own so they never collide with a user's lab. */
 export function nsPrefix(): string {
   return process.env.TORTIE_LAB_PREFIX ?? 'tl-';

@@ -1,4 +1,8 @@
 // `tortie-lab status`: nodes with their Tortie routes, BGP sessions and readiness, pods, attached namespaces.
+import { apiGet } from '../bgp/api/client.js';
+import type { InstalledRoute } from '../bgp/api/server.js';
+import type { PeerStatus } from '../bgp/speaker/types.js';
+import { bgpSocket } from './agents.js';
 import { nsExec } from './sh.js';
 import type { LabState } from './state.js';
 
@@ -11,6 +15,10 @@ export interface NodeStatus {
   ready?: string;
   /** Agent mode with BGP: sessions by state, from tortie-node's metrics (tortie_bgp_sessions). */
   sessions?: Record<string, number>;
+  /** Agent mode with BGP: each peer and its session state, from the speaker's management socket. */
+  peers?: Array<{ address: string; state: string }>;
+  /** Agent mode with BGP: the routes the speaker handed felix (prefix, next hops, the peer it came from). */
+  bgpRoutes?: InstalledRoute[];
   routes: string[];
   pods: number;
 }
@@ -50,6 +58,17 @@ async function probeAgent(ns: string): Promise<Pick<NodeStatus, 'ready' | 'sessi
   }
 }
 
+/** Peers and installed routes from the speaker's socket; absent when it does not answer (VXLAN, down). */
+async function probeSpeaker(name: string): Promise<Pick<NodeStatus, 'peers' | 'bgpRoutes'>> {
+  const sock = bgpSocket({ name });
+  try {
+    const [peers, bgpRoutes] = await Promise.all([apiGet<PeerStatus[]>(sock, '/peers'), apiGet<InstalledRoute[]>(sock, '/installed')]);
+    return { peers: peers.map((p) => ({ address: p.address, state: p.state })), bgpRoutes };
+  } catch {
+    return {};
+  }
+}
+
 /** "2/2 up", or what is not up: "1/2 up (Active 1)". */
 export function sessionsText(s: Record<string, number> | undefined): string {
   if (!s) return '-';
@@ -66,7 +85,7 @@ export async function collectStatus(s: LabState): Promise<LabStatus> {
       const routes = out.split('\n').filter(Boolean).map((l) => l.trim());
       const blocks = routes.map((r) => /^blackhole (\S+)/.exec(r)?.[1]).filter((b): b is string => b !== undefined);
       const st: NodeStatus = { name: n.name, ip: n.ip, blocks, routes, pods: s.pods.filter((p) => p.node === n.name).length };
-      if (s.mode === 'agent') Object.assign(st, await probeAgent(n.ns));
+      if (s.mode === 'agent') Object.assign(st, await probeAgent(n.ns), s.encap === 'vxlan' ? {} : await probeSpeaker(n.name));
       return st;
     }),
   );

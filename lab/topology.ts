@@ -9,7 +9,7 @@ import { cniAdd, cniDel, newContainerId, writeNetConfs } from './cni.js';
 import { pingMatrix } from './ping.js';
 import { entryCommand, programAll, programNode } from './routing.js';
 import { addNs, delNs, killNsProcesses, listNamespaces, nsExec, sysctl, vethBetween } from './sh.js';
-import { loadState, nsPrefix, saveState, stateDir, type Encap, type LabNode, type LabPod, type LabState } from './state.js';
+import { loadState, nsPrefix, saveState, stateDir, waitBudget, type Encap, type LabNode, type LabPod, type LabState } from './state.js';
 
 export interface UpOptions {
   nodes: number;
@@ -127,13 +127,14 @@ export async function up(o: UpOptions): Promise<LabState> {
   if (o.podsPerNode) step(`${s.pods.length} pods made through the CNI plugin (${o.podsPerNode} per host)`);
   if (s.mode === 'agent' && s.pods.length > 1) {
     // Routes arrive over BGP / the datastore asynchronously: wait until every pod reaches every other.
-    const deadline = Date.now() + 60_000;
+    const budget = waitBudget(60_000);
+    const deadline = Date.now() + budget;
     let converged = false;
     for (;;) {
       const res = await pingMatrix(s.pods);
       if ((converged = res.every((r) => r.ok))) break;
       if (Date.now() > deadline) {
-        step(`not converged after 60s: ${res.filter((r) => !r.ok).length} of ${res.length} pod pairs unreachable (tortie-lab ping shows which)`);
+        step(`not converged after ${budget / 1000}s: ${res.filter((r) => !r.ok).length} of ${res.length} pod pairs unreachable (tortie-lab ping shows which)`);
         break;
       }
       await new Promise((r) => setTimeout(r, 1000));

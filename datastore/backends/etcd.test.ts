@@ -1,6 +1,6 @@
 // Pure parts of the etcd backend (the rest runs against a real etcd in test/integration).
 import { describe, expect, it } from 'vitest';
-import { EtcdBackend, explainConnectError, prefixEnd } from './etcd.js';
+import { callTimeoutFromEnv, EtcdBackend, explainConnectError, prefixEnd } from './etcd.js';
 
 describe('prefixEnd', () => {
   it('is the first key after every key with the prefix', () => {
@@ -8,6 +8,15 @@ describe('prefixEnd', () => {
     expect(prefixEnd('a')).toEqual(Buffer.from('b'));
     expect(prefixEnd('a\u00ff')).toEqual(Buffer.from([0x61, 0xc3, 0xc0])); // UTF-8 bytes: last byte bumped
     expect(prefixEnd('')).toEqual(Buffer.from([0]));
+  });
+});
+
+describe('callTimeoutFromEnv', () => {
+  it('reads TORTIE_ETCD_CALL_TIMEOUT_MS (unset: the 4 s default applies) and refuses a bad value by name', () => {
+    expect(callTimeoutFromEnv({})).toBeUndefined();
+    expect(callTimeoutFromEnv({ TORTIE_ETCD_CALL_TIMEOUT_MS: ' ' })).toBeUndefined();
+    expect(callTimeoutFromEnv({ TORTIE_ETCD_CALL_TIMEOUT_MS: '40000' })).toBe(40_000);
+    for (const bad of ['0', '-5', '1.5', 'slow']) expect(() => callTimeoutFromEnv({ TORTIE_ETCD_CALL_TIMEOUT_MS: bad })).toThrow(/TORTIE_ETCD_CALL_TIMEOUT_MS must be a positive whole number/);
   });
 });
 

@@ -40,6 +40,18 @@ export interface EtcdBackendOptions {
   listPageSize?: number;
 }
 
+/**
+ * TORTIE_ETCD_CALL_TIMEOUT_MS, when set, replaces the 4 s default (not an explicit callTimeoutMs):
+ * under CPU emulation (the IPIP lab's qemu VM) a healthy etcd can take longer than 4 s to answer.
+ */
+export function callTimeoutFromEnv(env: NodeJS.ProcessEnv = process.env): number | undefined {
+  const raw = env.TORTIE_ETCD_CALL_TIMEOUT_MS?.trim();
+  if (!raw) return undefined;
+  const ms = Number(raw);
+  if (!Number.isInteger(ms) || ms <= 0) throw new DatastoreError('Invalid', `TORTIE_ETCD_CALL_TIMEOUT_MS must be a positive whole number of milliseconds, got "${raw}"`);
+  return ms;
+}
+
 const HINT = 'check that etcd is running and that ETCD_ENDPOINTS (or etcdEndpoints in the config file) and the TLS files are right';
 
 /** The first key after every key with this prefix (etcd's range_end for a prefix). */
@@ -107,7 +119,7 @@ export class EtcdBackend implements Backend {
       throw new DatastoreError('Invalid', `etcd endpoints mix http and https: ${opts.endpoints.join(',')}`);
     }
     this.description = `etcdv3 at ${opts.endpoints.join(',')}`;
-    this.callTimeoutMs = opts.callTimeoutMs ?? 4000;
+    this.callTimeoutMs = opts.callTimeoutMs ?? callTimeoutFromEnv() ?? 4000;
     this.pageSize = opts.listPageSize ?? 500;
     if (secure) muteIpSniWarning();
     this.clients = opts.endpoints.map((endpoint) => new Etcd3({
@@ -115,7 +127,7 @@ export class EtcdBackend implements Backend {
       ...(opts.tls
         ? { credentials: { rootCertificate: opts.tls.ca ?? Buffer.from(rootCertificates.join('\n')), ...(opts.tls.key ? { privateKey: opts.tls.key } : {}), ...(opts.tls.cert ? { certChain: opts.tls.cert } : {}) } }
         : {}),
-      ...(opts.auth ? { auth: { ...opts.auth, callOptions: () => ({ deadline: Date.now() + (opts.callTimeoutMs ?? 4000) }) } } : {}),
+      ...(opts.auth ? { auth: { ...opts.auth, callOptions: () => ({ deadline: Date.now() + this.callTimeoutMs }) } } : {}),
       // We bound every call ourselves and report failure to the caller, who decides (syncer: back-off
       // and re-list). etcd3's default retry + circuit breaker would hide an outage for seconds.
       faultHandling: { host: () => noop, global: noop },
