@@ -1,46 +1,14 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { compileSelector, namespaceSelectorToEndpointSelector } from '../selector/index.js';
 import { labelSelectorToCalico, simplifyPorts } from './k8s.js';
 import { expectError, ok } from './testutil.js';
 
-// The seed tutorial's policies, properly indented.
-const TEST_NETWORK_POLICY = `
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata:
-  name: test-network-policy
-  namespace: default
-spec:
-  podSelector:
-    matchLabels:
-      role: db
-  policyTypes:
-  - Ingress
-  - Egress
-  ingress:
-  - from:
-    - ipBlock:
-        cidr: 172.17.0.0/16
-        except:
-        - 172.17.1.0/24
-    - namespaceSelector:
-        matchLabels:
-          project: myproject
-    - podSelector:
-        matchLabels:
-          role: frontend
-    ports:
-    - protocol: TCP
-      port: 6379
-  egress:
-  - to:
-    - ipBlock:
-        cidr: 10.0.0.0/24
-    ports:
-    - protocol: TCP
-      port: 5978
-`;
+// The seed tutorial's test-network-policy (seed 000), properly indented; the same fixture the
+// policy e2e test (test/e2e/policy-seed.test.ts) applies to real packets.
+const TEST_NETWORK_POLICY = readFileSync(join(import.meta.dirname, '../../test/fixtures/policy/seed-test-network-policy.yaml'), 'utf8');
 
 const knp = (spec: Record<string, unknown>, name = 'p') => ({ apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name, namespace: 'production' }, spec });
 const ORCH = "projectcalico.org/orchestrator == 'k8s'";

@@ -5,6 +5,8 @@
 // namespaceSelector, podSelector, port 6379, egress to 10.0.0.0/24 port 5978); GlobalNetworkPolicy
 // order and Pass against namespaced policy; and changes that keep established connections and
 // rewrite only the chains they affect.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { policyChainName } from '../../felix/policy/index.js';
 import { testLab } from './lab-helpers.js';
@@ -50,42 +52,9 @@ ingress:
 egress:
 - {}
 `;
-// The seed's test-network-policy with its indentation restored (flat it has duplicate keys).
-const TEST_NETWORK_POLICY = `apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata:
-  name: test-network-policy
-  namespace: default
-spec:
-  podSelector:
-    matchLabels:
-      role: db
-  policyTypes:
-  - Ingress
-  - Egress
-  ingress:
-  - from:
-    - ipBlock:
-        cidr: 172.17.0.0/16
-        except:
-        - 172.17.1.0/24
-    - namespaceSelector:
-        matchLabels:
-          project: myproject
-    - podSelector:
-        matchLabels:
-          role: frontend
-    ports:
-    - protocol: TCP
-      port: 6379
-  egress:
-  - to:
-    - ipBlock:
-        cidr: 10.0.0.0/24
-    ports:
-    - protocol: TCP
-      port: 5978
-`;
+// The seed's test-network-policy (seed 000) with its indentation restored (flat it has duplicate
+// keys); the same fixture datastore/model/k8s.test.ts converts.
+const TEST_NETWORK_POLICY = readFileSync(join(import.meta.dirname, '../fixtures/policy/seed-test-network-policy.yaml'), 'utf8');
 
 beforeAll(async () => {
   await lab.down();
