@@ -1,16 +1,14 @@
 // Drives the tortie-lab CLI from tests with a private namespace prefix and state dir, so test labs
 // never collide with a user's lab or with each other; `down` always runs in afterAll.
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { entry } from '../harness/entry.js';
 import { run } from '../harness/exec.js';
 
-const MAIN = fileURLToPath(new URL('../../lab/main.ts', import.meta.url));
-const DIST_MAIN = fileURLToPath(new URL('../../dist/lab/main.js', import.meta.url));
 // `make test` builds first and sets TORTIE_TEST_DIST=1: the lab (and every agent and CNI plugin it
 // starts) then runs compiled, which saves tsx's start-up on each of hundreds of process starts.
-const LAB_ARGV = process.env.TORTIE_TEST_DIST === '1' && existsSync(DIST_MAIN) ? [DIST_MAIN] : ['--import', 'tsx', MAIN];
+const [LAB_CMD, LAB_ARGV] = entry('lab/main');
 
 export interface TestLab {
   prefix: string;
@@ -25,7 +23,7 @@ export function testLab(tag: string): TestLab {
   const prefix = `tle${tag}${process.pid % 10000}-`;
   const stateDir = mkdtempSync(join(tmpdir(), `tortie-lab-${tag}-`));
   const env = { ...process.env, TORTIE_LAB_PREFIX: prefix, TORTIE_LAB_STATE: stateDir };
-  const lab = async (args: string[]): Promise<string> => (await run(process.execPath, [...LAB_ARGV, ...args], { env })).stdout;
+  const lab = async (args: string[]): Promise<string> => (await run(LAB_CMD, [...LAB_ARGV, ...args], { env })).stdout;
   return {
     prefix,
     stateDir,

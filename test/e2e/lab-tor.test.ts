@@ -6,16 +6,15 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Bird } from '../harness/bird.js';
+import { entryArgv } from '../harness/entry.js';
 import { run } from '../harness/exec.js';
 import { eventually, testLab } from './lab-helpers.js';
 
 const t = testLab('tor');
 const TOR_IP = '10.0.0.250';
 const TOR_AS = 65010;
-const CTL = fileURLToPath(new URL('../../ctl/main.ts', import.meta.url));
 
 describe('lab: tortie-node peering with a BIRD ToR through a BGPPeer', () => {
   let tor: Bird | undefined;
@@ -24,7 +23,7 @@ describe('lab: tortie-node peering with a BIRD ToR through a BGPPeer', () => {
 
   const ctl = async (args: string[]): Promise<string> => {
     const s = JSON.parse(readFileSync(join(t.stateDir, 'state.json'), 'utf8')) as { etcdNs: string; etcdEndpoint: string };
-    const r = await run('ip', ['netns', 'exec', s.etcdNs, 'env', 'DATASTORE_TYPE=etcdv3', `ETCD_ENDPOINTS=${s.etcdEndpoint}`, process.execPath, '--import', 'tsx', CTL, ...args]);
+    const r = await run('ip', ['netns', 'exec', s.etcdNs, 'env', 'DATASTORE_TYPE=etcdv3', `ETCD_ENDPOINTS=${s.etcdEndpoint}`, ...entryArgv('ctl/main'), ...args]);
     return r.stdout;
   };
   const kernelRoutes = (node: string): Promise<string> => t.exec(t.ns(node), ['ip', 'route', 'show', 'proto', '80']);
@@ -94,7 +93,7 @@ spec:
     // host reads it from tortie-node's management socket.
     expect(await ctl(['bgp', 'peers', '--node', nodes[0]?.name ?? ''])).toContain(TOR_IP);
     const n1 = nodes[0]?.name ?? '';
-    const status = (await run('ip', ['netns', 'exec', t.ns(n1), process.execPath, '--import', 'tsx', CTL, 'node', 'status', '--socket', join(t.stateDir, `${n1}-bgp.sock`)])).stdout;
+    const status = (await run('ip', ['netns', 'exec', t.ns(n1), ...entryArgv('ctl/main'), 'node', 'status', '--socket', join(t.stateDir, `${n1}-bgp.sock`)])).stdout;
     expect(status).toMatch(/^Tortie process is running\./);
     expect(status).toMatch(new RegExp(`\\| ${TOR_IP.replace(/\./g, '\\.')} +\\| global +\\| up +\\|`));
     expect(status).toMatch(new RegExp(`\\| ${(nodes[1]?.ip ?? '').replace(/\./g, '\\.')} +\\| node-to-node mesh +\\| up +\\|`));
