@@ -41,8 +41,9 @@ export interface EtcdBackendOptions {
 }
 
 /**
- * TORTIE_ETCD_CALL_TIMEOUT_MS, when set, replaces the 4 s default (not an explicit callTimeoutMs):
- * under CPU emulation (the IPIP lab's qemu VM) a healthy etcd can take longer than 4 s to answer.
+ * TORTIE_ETCD_CALL_TIMEOUT_MS, when set, replaces the per-call budget (the 4 s default and a
+ * caller's own, such as tortiectl's 3 s): under CPU emulation (the IPIP lab's qemu VM) a healthy
+ * etcd can take longer than that to answer. An operator's override, so it wins.
  */
 export function callTimeoutFromEnv(env: NodeJS.ProcessEnv = process.env): number | undefined {
   const raw = env.TORTIE_ETCD_CALL_TIMEOUT_MS?.trim();
@@ -119,7 +120,7 @@ export class EtcdBackend implements Backend {
       throw new DatastoreError('Invalid', `etcd endpoints mix http and https: ${opts.endpoints.join(',')}`);
     }
     this.description = `etcdv3 at ${opts.endpoints.join(',')}`;
-    this.callTimeoutMs = opts.callTimeoutMs ?? callTimeoutFromEnv() ?? 4000;
+    this.callTimeoutMs = callTimeoutFromEnv() ?? opts.callTimeoutMs ?? 4000;
     this.pageSize = opts.listPageSize ?? 500;
     if (secure) muteIpSniWarning();
     this.clients = opts.endpoints.map((endpoint) => new Etcd3({

@@ -2,11 +2,12 @@
 // qemu (test/vm) — the whole stack, as `tortie-lab up` builds it: etcd in its namespace, tortie-node
 // with its BGP speaker on every host, pods through the CNI plugin. 3 hosts: node1 and node2 on
 // segment 0, node3 on segment 1. IPIP Always encapsulates between all hosts; CrossSubnet only
-// between the segments. The remote blocks' routes must be ones BGP taught: every session
+// between the segments (the same lab, its pool patched from Always to CrossSubnet: start-up is
+// what costs under emulation). The remote blocks' routes must be ones BGP taught: every session
 // Established, and each kernel route matches a route the speaker learned from that very peer.
 // Skipped (with the reason) where qemu or the Debian kernel are not installed.
 import { fileURLToPath } from 'node:url';
-import { existsSync } from 'node:fs';
+import { appendFileSync, existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { runInVm, vmUnavailable } from '../vm/vm.js';
 
@@ -40,7 +41,18 @@ describe.skipIf(why !== undefined)(`IPIP in a VM, agent mode${why ? ` (skipped: 
   // TCG emulation is slow and scales with host load; the VM's own budget (timeoutMs) is the hang
   // guard, vitest's a little longer so the VM's output reaches the failure message.
   it('Always and CrossSubnet: all pods reach, IP protocol 4 only where expected, routes from BGP', { timeout: 2_460_000 }, async () => {
-    const r = await runInVm({ command: 'sh test/vm/ipip-lab.sh', cwd: repo, shareRw: repo, memoryMb: 3072, timeoutMs: 2_400_000 });
+    // TORTIE_VM_LOG=FILE streams the VM's console there while it runs (to watch a slow run).
+    const logFile = process.env.TORTIE_VM_LOG;
+    const r = await runInVm({
+      command: 'sh test/vm/ipip-lab.sh',
+      cwd: repo,
+      shareRw: repo,
+      memoryMb: 3072,
+      timeoutMs: 2_400_000,
+      ...(logFile ? { onOutput: (s: string) => appendFileSync(logFile, s) } : {}),
+    });
+    // Where the time went (the lab's progress lines and the script's checkpoints).
+    console.log(r.output.split('\n').filter((l) => /^(==> |TOOK )/.test(l)).join('\n'));
     expect(r.exitCode, r.output.slice(-6000)).toBe(0);
     for (const mode of ['always', 'cross']) {
       const statusLine = section(r.output, `status ${mode}`).find((l) => l.startsWith('STATUS '));
