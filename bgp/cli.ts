@@ -36,12 +36,18 @@ async function main(): Promise<void> {
   }
   const log = pino({ level: cfg.logLevel ?? 'info' }, destination(2));
   const installed = new Map<string, InstalledRoute>();
+  // Only the API reads the installed copy: without one (a reflector) no per-route copy is kept.
+  const track = !!cfg.apiSocket;
+  const debug = log.isLevelEnabled('debug');
   const sink = {
     onRoute(ev: RouteSinkEvent): void {
+      if (!track && !debug) return;
       const k = prefixToString(ev.prefix);
-      if (ev.type === 'install') installed.set(k, { prefix: k, nextHops: ev.nextHops, sourcePeer: ev.sourcePeer });
-      else installed.delete(k);
-      log.debug({ route: k, event: ev.type, peer: ev.sourcePeer }, 'route sink');
+      if (track) {
+        if (ev.type === 'install') installed.set(k, { prefix: k, nextHops: ev.nextHops, sourcePeer: ev.sourcePeer });
+        else installed.delete(k);
+      }
+      if (debug) log.debug({ route: k, event: ev.type, peer: ev.sourcePeer }, 'route sink');
     },
   };
   const speaker = new Speaker(speakerConfig(cfg), sink, log);

@@ -1,31 +1,53 @@
 // The BGP speaker: one BgpSession per peer, Adj-RIB-In → Loc-RIB → Adj-RIB-Out, route sink
 // events for felix, End-of-RIB, graceful restart (helper and restarting speaker), and setPeers()
 // diffing. Sockets live in BgpSession; selection and export rules are pure (speaker/select.ts).
-import { createServer, isIP, type Server, type Socket } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { endOfRib, isEndOfRib, packUpdates, type RouteGroup } from './codec/index.js';
 import type { AfiSafi, CodecContext, UpdateMessage } from './codec/types.js';
 import { BgpSession } from './fsm/session.js';
 import type { FsmConfig, NegotiatedSession } from './fsm/types.js';
 import { DEFAULT_MRAI_MS } from './rib/mrai.js';
-import { AttrInterner } from './speaker/intern.js';
-import { best, exportRoute, type Candidate } from './speaker/select.js';
+import { AttrInterner, WeakTable } from './speaker/intern.js';
+import { best, exportRoute, type Candidate, type PathInfo } from './speaker/select.js';
 import type { OriginatedRoute, PeerConfig, PeerStatus, RouteStatus, SpeakerConfig } from './speaker/types.js';
 import { prefixToString, type PathAttributes, type Prefix, type RouteSink } from './types.js';
 
 export type { PeerConfig, SpeakerConfig, PeerStatus, RouteStatus } from './speaker/types.js';
 
-interface AdjIn {
-  prefix: Prefix;
-  attrs: PathAttributes;
-  nextHop: string;
-  stale: boolean;
+/**
+ * A path as the Adj-RIB-In and the Loc-RIB hold it: one shared, immutable object for every prefix
+ * with the same source, attributes, next hop and family (memory per route is then one map entry).
+ */
+interface Best extends PathInfo {
+  readonly family: 4 | 6;
+}
+
+/** One exported attribute set (attrs + IPv6 next hop): a group's Adj-RIB-Out holds its id. */
+interface OutAttr {
+  readonly id: number;
+  readonly attrs: PathAttributes;
+  readonly v6NextHop?: string;
+}
+
+/** What routeFor reads: the export inputs and a cache of exports per Loc-RIB path. */
+interface Exporter {
+  policy: OutPolicy;
+  cache: WeakMap<Best, OutAttr | null>;
+  /**
+   * For iBGP policies: the cache shared by every group whose policy differs only in our session
+   * address, for paths whose export does not use it (all but our own routes, which get
+   * next-hop-self). A reflector whose clients reach it on many addresses exports each path once.
+   */
+  shared?: WeakMap<Best, OutAttr | null>;
+  lastBest?: Best;
+  lastOut?: OutAttr | null;
 }
 
 interface Peer {
   config: PeerConfig;
   session: BgpSession;
-  adjIn: Map<string, AdjIn>;
+  adjIn: Map<string, Best>;
   /**
    * Output mode: idle (no session), sync (sending its own queue: the initial table, a route
    * refresh, or a resync after a stall), grouped (fed by its update group), stalled (its socket
@@ -53,16 +75,21 @@ interface Peer {
 /**
  * An update group: established peers with the same outbound policy and the same codec context.
  * Each change is exported once for the group and encoded once; the same Buffers go to every
- * member's socket. `adjOut` is what every member holds (prefix key → attrs+next hop key).
+ * member's socket. `adjOut` is what every member holds: prefix slot → OutAttr id (0: nothing),
+ * 4 bytes per prefix per group, so thousands of groups stay cheap.
  */
-interface OutGroup {
+interface OutGroup extends Exporter {
   key: string;
   members: Set<Peer>;
-  pending: Set<string>;
-  adjOut: Map<string, string>;
+  /** Position in the speaker's change log up to which this group has exported (its pending set is the rest). */
+  cursor: number;
+  /** Its codec context as text (packMemo key). */
+  ctxKey: string;
+  adjOut: Int32Array;
+  /** Prefixes advertised (non-zero adjOut slots). */
+  count: number;
   flushScheduled: boolean;
   lastBatchAt?: number;
-  policy: OutPolicy;
   ctx: CodecContext;
 }
 
@@ -76,12 +103,21 @@ interface OutPolicy {
   afis: number[];
 }
 
-/** One exported route ready to pack: its group key (attrs + next hop) and pack inputs. */
-interface OutRoute {
-  gk: string;
-  attrs: PathAttributes;
-  prefix: Prefix;
-  v6NextHop?: string;
+/** Announcements of one batch, by exported attribute set: the packing input. */
+class Announcements {
+  readonly byOut = new Map<OutAttr, RouteGroup>();
+  private last?: OutAttr;
+  private lastGroup?: RouteGroup;
+  size = 0;
+
+  add(out: OutAttr, prefix: Prefix): void {
+    let g = out === this.last ? this.lastGroup : this.byOut.get(out);
+    if (!g) this.byOut.set(out, (g = { attributes: out.attrs, prefixes: [], ...(out.v6NextHop !== undefined ? { nextHops: [out.v6NextHop] } : {}) }));
+    this.last = out;
+    this.lastGroup = g;
+    g.prefixes.push(prefix);
+    this.size++;
+  }
 }
 
 /** Encoded frames of one batch, by part (withdrawals, then one part per attribute set). */
@@ -102,8 +138,8 @@ const FLUSH_CHUNK = 4000;
 export const DEFAULT_MAX_QUEUED_BYTES = 4 * 1024 * 1024;
 
 const keyToPrefix = (k: string): Prefix => {
-  const [address, len] = k.split('/');
-  return { family: isIP(address) === 6 ? 6 : 4, address, length: Number(len) };
+  const i = k.lastIndexOf('/');
+  return { family: k.includes(':') ? 6 : 4, address: k.slice(0, i), length: Number(k.slice(i + 1)) };
 };
 
 const famKey = (f: AfiSafi): string => `${f.afi}/${f.safi}`;
@@ -113,7 +149,7 @@ const normalize = (a: string): string => (a.startsWith('::ffff:') ? a.slice(7) :
 export class Speaker {
   private readonly peers = new Map<string, Peer>();
   private readonly local = new Map<string, OriginatedRoute>();
-  private readonly locRib = new Map<string, Candidate>();
+  private readonly locRib = new Map<string, Best>();
   private readonly servers: Server[] = [];
   private deferred: boolean;
   private deferralTimer?: NodeJS.Timeout;
@@ -122,11 +158,43 @@ export class Speaker {
   private reflector = false;
   /** Routes with equal attributes share one object, also across UPDATEs (memory per route). */
   private readonly attrTable = new AttrInterner();
+  /** Shared path objects (see Best) and exported attribute sets (see OutAttr). */
+  private readonly bestTable = new WeakTable<Best>();
+  private readonly outTable = new WeakTable<OutAttr>();
+  private nextOutId = 1;
+  private readonly sharedCaches = new Map<string, WeakMap<Best, OutAttr | null>>();
+  /**
+   * Prefix slots: the index of a prefix in every group's adjOut. A slot is held while the prefix
+   * is in the Loc-RIB or advertised by some group (slotRefs counts the groups), then reused.
+   */
+  private readonly slotOf = new Map<string, number>();
+  private slotKeys: string[] = [];
+  private slotRefs: Int32Array = new Int32Array(1024);
+  /** Per slot: peers holding the prefix in their Adj-RIB-In (1 = no other peer to look at). */
+  private slotHolders: Int32Array = new Int32Array(1024);
+  private readonly freeSlots: number[] = [];
   private readonly groups = new Map<string, OutGroup>();
+  /**
+   * Loc-RIB changes not yet exported by every group, one entry per change (absolute position =
+   * logBase + index): one append per change instead of one set insertion per group.
+   */
+  private changeLog: string[] = [];
+  /** The prefix of each change-log entry, parsed once for every group. */
+  private changePrefixes: Prefix[] = [];
+  private logBase = 0;
+  /** The peers, for the per-prefix candidate scan (no Map iterator per recompute). */
+  private peerList: Peer[] = [];
   /** Established peers outside any group (sync or stalled): changes go to their own queue. */
   private readonly unsynced = new Set<Peer>();
   /** Counters for tests and status: group batches encoded, writes of them, stalls, resyncs. */
-  readonly outStats = { groupBatches: 0, groupWrites: 0, stalls: 0, resyncs: 0 };
+  readonly outStats = { groupBatches: 0, groupWrites: 0, stalls: 0, resyncs: 0, packReuses: 0 };
+  /**
+   * Encoded batches by (codec context, change-log range): with one group per client address
+   * (clients reaching us on different addresses), every group exports the same changes the
+   * same way; the first encodes, the others reuse its frames when their decisions match.
+   * Log positions are never reused, so an entry stays valid; the map is simply bounded.
+   */
+  private readonly packMemo = new Map<string, { decisions: number[]; frames: PackedBatch }>();
 
   constructor(
     readonly config: SpeakerConfig,
@@ -180,17 +248,29 @@ export class Speaker {
       }
     }
     for (const [addr, c] of want) if (!this.peers.has(addr)) this.addPeer(addr, c);
-    this.reflector = configs.some((c) => c.rrClient);
+    const reflector = configs.some((c) => c.rrClient);
+    // Exports depend on it: cached ones are void.
+    if (reflector !== this.reflector) {
+      this.sharedCaches.clear();
+      for (const g of this.groups.values()) {
+        g.cache = new WeakMap();
+        g.shared = this.sharedCacheOf(g.policy);
+        g.lastBest = undefined;
+      }
+    }
+    this.reflector = reflector;
     // A removed peer may have been the last one whose End-of-RIB we were waiting for.
     this.checkDeferral();
   }
 
   /** Originates prefixes with the given attributes (ORIGIN IGP and an empty AS_PATH by default). */
   announce(prefixes: Prefix[], attrs: Partial<PathAttributes> = {}): void {
+    // Interned: re-announcing an unchanged route yields the same path object (nothing to send).
+    const full: PathAttributes = this.attrTable.intern({ origin: 0, asPath: [], ...attrs });
     for (const prefix of prefixes) {
-      const full: PathAttributes = { origin: 0, asPath: [], ...attrs };
-      this.local.set(keyOf(prefix), { prefix, attrs: full });
-      this.recompute(keyOf(prefix));
+      const k = keyOf(prefix);
+      this.local.set(k, { prefix, attrs: full });
+      this.recompute(k);
     }
   }
 
@@ -208,7 +288,11 @@ export class Speaker {
     return [...this.peers.values()].map((p) => {
       const s = p.session;
       const info = s.state === 'Established' ? 'Established' : [s.fsm.lastError, s.lastNotification].filter(Boolean).join('; ');
-      const stale = [...p.adjIn.values()].some((r) => r.stale);
+      let stale = false;
+      for (const r of p.adjIn.values()) if (r.stale) {
+        stale = true;
+        break;
+      }
       return {
         name: p.config.name ?? p.config.address,
         address: p.config.address,
@@ -219,7 +303,7 @@ export class Speaker {
         info,
         prefixesReceived: p.adjIn.size + p.rejected,
         prefixesAccepted: p.adjIn.size,
-        prefixesAdvertised: p.mode === 'grouped' && p.group ? p.group.adjOut.size : 0,
+        prefixesAdvertised: p.mode === 'grouped' && p.group ? p.group.count : 0,
         ...(stale ? { gracefulRestart: 'stale' as const } : {}),
       };
     });
@@ -227,8 +311,8 @@ export class Speaker {
 
   routes(): RouteStatus[] {
     const out: RouteStatus[] = [];
-    const fmt = (prefix: Prefix, attrs: PathAttributes, nextHop: string, source: string, isBest: boolean, stale?: boolean): RouteStatus => ({
-      prefix: prefixToString(prefix),
+    const fmt = (prefix: string, attrs: PathAttributes, nextHop: string, source: string, isBest: boolean, stale?: boolean): RouteStatus => ({
+      prefix,
       nextHop,
       source,
       asPath: attrs.asPath.map((s) => (s.type === 1 ? `{${s.asns.join(' ')}}` : s.asns.join(' '))).join(' '),
@@ -237,9 +321,9 @@ export class Speaker {
       best: isBest,
       ...(stale ? { stale } : {}),
     });
-    for (const [k, r] of this.local) out.push(fmt(r.prefix, r.attrs, '', 'local', this.locRib.get(k)?.source === 'local'));
+    for (const [k, r] of this.local) out.push(fmt(prefixToString(r.prefix), r.attrs, '', 'local', this.locRib.get(k)?.source === 'local'));
     for (const [addr, p] of this.peers)
-      for (const [k, r] of p.adjIn) out.push(fmt(r.prefix, r.attrs, r.nextHop, addr, this.locRib.get(k)?.source === addr, r.stale));
+      for (const [k, r] of p.adjIn) out.push(fmt(k, r.attrs, r.nextHop, addr, this.locRib.get(k)?.source === addr, r.stale));
     return out;
   }
 
@@ -251,7 +335,20 @@ export class Speaker {
 
   /** The Loc-RIB best paths (prefix → candidate). */
   bestPaths(): Candidate[] {
-    return [...this.locRib.values()];
+    return [...this.locRib].map(([k, b]) => this.candidateOf(k, b));
+  }
+
+  /** The Candidate view of a shared path for one prefix (without the internal family field). */
+  private candidateOf(k: string, b: Best): Candidate {
+    const { family: _f, ...c } = b;
+    return { ...c, prefix: keyToPrefix(k) };
+  }
+
+  /** The shared path object for these fields (see Best). */
+  private bestOf(b: Omit<Best, 'stale'> & { stale?: boolean }): Best {
+    const attrs = this.attrTable.intern(b.attrs);
+    const key = `${this.attrTable.id(attrs)}|${b.nextHop}|${b.family}|${b.source}|${b.peerRouterId}|${b.ebgp ? 1 : 0}|${b.fromRrClient ? 1 : 0}|${b.stale ? 1 : 0}`;
+    return this.bestTable.get(key, () => Object.freeze({ ...b, attrs }));
   }
 
   /**
@@ -317,6 +414,7 @@ export class Speaker {
       routeRefresh: () => this.resend(peer),
     };
     this.peers.set(addr, peer);
+    this.peerList = [...this.peers.values()];
     session.start();
   }
 
@@ -325,9 +423,8 @@ export class Speaker {
     if (p.staleTimer) clearTimeout(p.staleTimer);
     this.resetOut(p);
     this.peers.delete(normalize(p.config.address));
-    const keys = [...p.adjIn.keys()];
-    p.adjIn.clear();
-    for (const k of keys) this.recompute(k);
+    this.peerList = [...this.peers.values()];
+    for (const k of this.adjClear(p)) this.recompute(k);
   }
 
   private onIncoming(socket: Socket): void {
@@ -365,7 +462,7 @@ export class Speaker {
     // RFC 4724 helper: routes of a peer that advertised GR survive a TCP failure, and with the N bit
     // (RFC 8538) any NOTIFICATION but Hard Reset — the FSM decides which (`graceful`).
     if (gr && !notified && !this.stopped && p.adjIn.size) {
-      for (const r of p.adjIn.values()) r.stale = true;
+      for (const [k, r] of p.adjIn) p.adjIn.set(k, this.bestOf({ ...r, stale: true }));
       this.log.info({ peer: p.config.address, restartTime: gr.restartTime, routes: p.adjIn.size }, 'peer restarting: keeping its routes as stale');
       if (p.staleTimer) clearTimeout(p.staleTimer);
       p.staleTimer = setTimeout(() => this.purgeStale(p, 'restart time expired'), gr.restartTime * 1000);
@@ -373,9 +470,7 @@ export class Speaker {
       return;
     }
     this.log.info({ peer: p.config.address, reason }, 'dropping routes of peer');
-    const keys = [...p.adjIn.keys()];
-    p.adjIn.clear();
-    for (const k of keys) this.recompute(k);
+    for (const k of this.adjClear(p)) this.recompute(k, p);
   }
 
   private purgeStale(p: Peer, why: string): void {
@@ -384,8 +479,8 @@ export class Speaker {
     const keys: string[] = [];
     for (const [k, r] of p.adjIn) if (r.stale) keys.push(k);
     if (keys.length) this.log.info({ peer: p.config.address, routes: keys.length, why }, 'purging stale routes');
-    for (const k of keys) p.adjIn.delete(k);
-    for (const k of keys) this.recompute(k);
+    for (const k of keys) this.adjDelete(p, k);
+    for (const k of keys) this.recompute(k, p);
   }
 
   private onUpdate(p: Peer, u: UpdateMessage): void {
@@ -394,9 +489,9 @@ export class Speaker {
       p.eorFrom.add(famKey(eor));
       this.log.debug({ peer: p.config.address, family: famKey(eor) }, 'End-of-RIB received');
       const fam = eor.afi === 1 ? 4 : 6;
-      const stale = [...p.adjIn.entries()].filter(([, r]) => r.stale && r.prefix.family === fam).map(([k]) => k);
-      for (const k of stale) p.adjIn.delete(k);
-      for (const k of stale) this.recompute(k);
+      const stale = [...p.adjIn.entries()].filter(([, r]) => r.stale && r.family === fam).map(([k]) => k);
+      for (const k of stale) this.adjDelete(p, k);
+      for (const k of stale) this.recompute(k, p);
       if (![...p.adjIn.values()].some((r) => r.stale) && p.staleTimer) {
         clearTimeout(p.staleTimer);
         p.staleTimer = undefined;
@@ -407,17 +502,25 @@ export class Speaker {
     const changed: string[] = [];
     for (const w of [...u.withdrawn, ...(u.mpUnreach?.withdrawn ?? [])]) {
       const k = keyOf(w);
-      if (p.adjIn.delete(k)) changed.push(k);
+      if (this.adjDelete(p, k)) changed.push(k);
     }
     const attrs = u.attributes && this.attrTable.intern(u.attributes);
+    const ok = !!attrs && this.acceptable(p, attrs);
+    // One shared path object per (next hop, family) of this UPDATE.
+    let last: Best | undefined;
+    const pathFor = (a: PathAttributes, nextHop: string, family: 4 | 6): Best => {
+      if (last?.nextHop !== nextHop || last.family !== family)
+        last = this.bestOf({ attrs: a, nextHop, family, source: normalize(p.config.address), ebgp: p.ebgp, peerRouterId: p.routerId, fromRrClient: !!p.config.rrClient });
+      return last;
+    };
     const add = (prefix: Prefix, nextHop: string | undefined): void => {
       const k = keyOf(prefix);
-      if (!attrs || !nextHop || !this.acceptable(p, attrs)) {
+      if (!attrs || !nextHop || !ok) {
         p.rejected++;
-        if (p.adjIn.delete(k)) changed.push(k);
+        if (this.adjDelete(p, k)) changed.push(k);
         return;
       }
-      p.adjIn.set(k, { prefix: { family: prefix.family, address: prefix.address, length: prefix.length }, attrs, nextHop, stale: false });
+      this.adjSet(p, k, pathFor(attrs, nextHop, prefix.family === 6 ? 6 : 4));
       changed.push(k);
     };
     for (const n of u.nlri) add(n, u.attributes?.nextHop);
@@ -425,7 +528,7 @@ export class Speaker {
       const nh = u.mpReach.nextHops.find((a) => !a.toLowerCase().startsWith('fe80')) ?? u.mpReach.nextHops[0];
       for (const n of u.mpReach.nlri) add(n, nh);
     }
-    for (const k of changed) this.recompute(k);
+    for (const k of changed) this.recompute(k, p);
   }
 
   /** Import checks: AS_PATH loop (eBGP), ORIGINATOR_ID / CLUSTER_LIST loops (RFC 4456). */
@@ -436,27 +539,44 @@ export class Speaker {
     return true;
   }
 
-  private candidates(k: string): Candidate[] {
-    const out: Candidate[] = [];
+  /** k's paths; `from`: the peer whose change this is (when it is the only holder, no scan). */
+  private candidates(k: string, from?: Peer): Best[] {
+    const out: Best[] = [];
     const l = this.local.get(k);
-    if (l) out.push({ prefix: l.prefix, attrs: l.attrs, nextHop: '', source: 'local', ebgp: false, peerRouterId: this.config.routerId });
-    for (const [addr, p] of this.peers) {
-      const r = p.adjIn.get(k);
-      if (r) out.push({ prefix: r.prefix, attrs: r.attrs, nextHop: r.nextHop, source: addr, ebgp: p.ebgp, peerRouterId: p.routerId, fromRrClient: !!p.config.rrClient, stale: r.stale });
+    if (l) out.push(this.bestOf({ attrs: l.attrs, nextHop: '', family: l.prefix.family === 6 ? 6 : 4, source: 'local', ebgp: false, peerRouterId: this.config.routerId }));
+    const slot = this.slotOf.get(k);
+    const holders = slot === undefined ? 0 : this.slotHolders[slot];
+    const own = from?.adjIn.get(k);
+    if (holders === (own ? 1 : 0)) {
+      if (own && from) out.push(own.peerRouterId === from.routerId ? own : this.bestOf({ ...own, peerRouterId: from.routerId }));
+      return out;
+    }
+    for (const p of this.peerList) {
+      let r = p.adjIn.get(k);
+      if (!r) continue;
+      // Selection uses the peer's current router id (it may have changed since the route came).
+      if (r.peerRouterId !== p.routerId) r = this.bestOf({ ...r, peerRouterId: p.routerId });
+      out.push(r);
     }
     return out;
   }
 
-  private recompute(k: string): void {
+  private recompute(k: string, from?: Peer): void {
     if (this.deferred) return; // restarting: selection waits for peers' End-of-RIB
     const prev = this.locRib.get(k);
-    const next = best(this.candidates(k));
+    const next = best(this.candidates(k, from));
     if (next) this.locRib.set(k, next);
-    else this.locRib.delete(k);
-    this.emitSink(k, prev, next);
-    for (const g of this.groups.values()) {
-      g.pending.add(k);
-      this.scheduleGroupFlush(g);
+    else if (prev) {
+      this.locRib.delete(k);
+      const slot = this.slotOf.get(k);
+      if (slot !== undefined) this.maybeFree(k, slot);
+    }
+    if (next === prev) return; // same shared path: nothing changed for the sink or any export
+    let prefix = this.emitSink(k, prev, next);
+    if (this.groups.size) {
+      this.changeLog.push(k);
+      this.changePrefixes.push((prefix ??= keyToPrefix(k)));
+      for (const g of this.groups.values()) this.scheduleGroupFlush(g);
     }
     for (const p of this.unsynced) {
       // Already sent in this sync (or held from before a stall): the peer may have an old copy.
@@ -465,15 +585,21 @@ export class Speaker {
     }
   }
 
-  private emitSink(k: string, prev: Candidate | undefined, next: Candidate | undefined): void {
-    const learned = (c: Candidate | undefined): c is Candidate => !!c && c.source !== 'local';
+  /** Sink events for a best-path change; returns the parsed prefix when it made one. */
+  private emitSink(k: string, prev: Best | undefined, next: Best | undefined): Prefix | undefined {
+    const learned = (c: Best | undefined): c is Best => !!c && c.source !== 'local';
     if (learned(next)) {
-      if (!learned(prev) || prev.nextHop !== next.nextHop || prev.source !== next.source || prev.attrs !== next.attrs)
-        this.sink.onRoute({ type: 'install', prefix: next.prefix, nextHops: [next.nextHop], sourcePeer: next.source, attrs: next.attrs });
+      if (!learned(prev) || prev.nextHop !== next.nextHop || prev.source !== next.source || prev.attrs !== next.attrs) {
+        const prefix = keyToPrefix(k);
+        this.sink.onRoute({ type: 'install', prefix, nextHops: [next.nextHop], sourcePeer: next.source, attrs: next.attrs });
+        return prefix;
+      }
     } else if (learned(prev)) {
-      this.sink.onRoute({ type: 'withdraw', prefix: prev.prefix, sourcePeer: prev.source });
+      const prefix = keyToPrefix(k);
+      this.sink.onRoute({ type: 'withdraw', prefix, sourcePeer: prev.source });
+      return prefix;
     }
-    void k;
+    return undefined;
   }
 
   /**
@@ -530,10 +656,36 @@ export class Speaker {
     return JSON.stringify([pol.ebgp ? pol.address : '', pol.ebgp, pol.rrClient, pol.selfAddress ?? '', !!pol.keepOriginalNextHop, pol.afis, ctx]);
   }
 
-  /** What the policy's peers get for prefix k, or undefined (nothing / withdraw). */
-  private routeFor(pol: OutPolicy, k: string): OutRoute | undefined {
-    const c = this.locRib.get(k);
-    if (!c) return undefined;
+  /**
+   * What the exporter's peers get for prefix k, or undefined (nothing / withdraw). Exports depend
+   * only on the shared path object and the policy, so each is computed once per path and cached.
+   */
+  private routeFor(ex: Exporter, k: string): OutAttr | undefined {
+    const b = this.locRib.get(k);
+    if (!b) return undefined;
+    // Consecutive prefixes mostly share a path: a one-entry cache in front of the WeakMap.
+    if (b === ex.lastBest) return ex.lastOut ?? undefined;
+    const cache = ex.shared && b.source !== 'local' ? ex.shared : ex.cache;
+    let out = cache.get(b);
+    if (out === undefined) {
+      out = this.exportOf(ex.policy, this.candidateOf(k, b)) ?? null;
+      cache.set(b, out);
+    }
+    ex.lastBest = b;
+    ex.lastOut = out;
+    return out ?? undefined;
+  }
+
+  /** See Exporter.shared: undefined for eBGP policies (their exports use our address). */
+  private sharedCacheOf(pol: OutPolicy): WeakMap<Best, OutAttr | null> | undefined {
+    if (pol.ebgp) return undefined;
+    const key = JSON.stringify([pol.rrClient, !!pol.keepOriginalNextHop, pol.afis]);
+    let c = this.sharedCaches.get(key);
+    if (!c) this.sharedCaches.set(key, (c = new WeakMap()));
+    return c;
+  }
+
+  private exportOf(pol: OutPolicy, c: Candidate): OutAttr | undefined {
     if (!pol.afis.includes(c.prefix.family === 4 ? 1 : 2)) return undefined;
     const e = exportRoute(c, {
       address: pol.address,
@@ -551,7 +703,92 @@ export class Speaker {
     const v6 = c.prefix.family === 6;
     const attrs: PathAttributes = v6 ? { ...e.attrs, nextHop: undefined } : { ...e.attrs, nextHop: e.nextHop };
     if (!v6 && attrs.nextHop === '') return undefined; // no usable next hop for this family on this session
-    return { gk: JSON.stringify([attrs, v6 ? e.nextHop : '']), attrs, prefix: c.prefix, ...(v6 ? { v6NextHop: e.nextHop } : {}) };
+    // Equal exports share one object (and id) across paths and groups: a best-path change that
+    // exports the same attributes sends nothing.
+    return this.outTable.get(JSON.stringify([attrs, v6 ? e.nextHop : '']), () => ({ id: this.nextOutId++, attrs, ...(v6 ? { v6NextHop: e.nextHop } : {}) }));
+  }
+
+  /** The slot of prefix k, allocated when it has none. */
+  private slotFor(k: string): number {
+    let slot = this.slotOf.get(k);
+    if (slot !== undefined) return slot;
+    slot = this.freeSlots.pop() ?? this.slotKeys.length;
+    this.slotOf.set(k, slot);
+    this.slotKeys[slot] = k;
+    if (slot >= this.slotRefs.length) {
+      const grow = (a: Int32Array): Int32Array => {
+        const b = new Int32Array(a.length * 2);
+        b.set(a);
+        return b;
+      };
+      this.slotRefs = grow(this.slotRefs);
+      this.slotHolders = grow(this.slotHolders);
+    }
+    this.slotRefs[slot] = 0;
+    this.slotHolders[slot] = 0;
+    return slot;
+  }
+
+  /** Frees k's slot once nothing holds it: no group advertises it, no peer sent it, no best path. */
+  private maybeFree(k: string, slot: number): void {
+    if (!this.slotRefs[slot] && !this.slotHolders[slot] && !this.locRib.has(k)) this.freeSlot(k, slot);
+  }
+
+  /** Adj-RIB-In writes go through adjSet / adjDelete / adjClear: they keep slotHolders. */
+  private adjSet(p: Peer, k: string, b: Best): void {
+    const n = p.adjIn.size;
+    p.adjIn.set(k, b);
+    if (p.adjIn.size !== n) this.slotHolders[this.slotFor(k)]++;
+  }
+
+  private adjDelete(p: Peer, k: string): boolean {
+    if (!p.adjIn.delete(k)) return false;
+    this.unhold(k);
+    return true;
+  }
+
+  /** Empties a peer's Adj-RIB-In; returns the keys it held. */
+  private adjClear(p: Peer): string[] {
+    const keys = [...p.adjIn.keys()];
+    p.adjIn.clear();
+    for (const k of keys) this.unhold(k);
+    return keys;
+  }
+
+  private unhold(k: string): void {
+    const slot = this.slotOf.get(k);
+    if (slot === undefined) return;
+    this.slotHolders[slot]--;
+    this.maybeFree(k, slot);
+  }
+
+  private freeSlot(k: string, slot: number): void {
+    this.slotOf.delete(k);
+    this.slotKeys[slot] = '';
+    this.freeSlots.push(slot);
+  }
+
+  /** Sets a group's adjOut entry for prefix k (id 0: withdrawn), keeping counts and slot refs. */
+  private setAdjOut(g: OutGroup, k: string, slot: number, id: number): void {
+    if (slot >= g.adjOut.length) {
+      const grown = new Int32Array(Math.max(slot + 1, this.slotKeys.length, g.adjOut.length * 2));
+      grown.set(g.adjOut);
+      g.adjOut = grown;
+    }
+    const had = g.adjOut[slot];
+    g.adjOut[slot] = id;
+    if (!had && id) {
+      g.count++;
+      this.slotRefs[slot]++;
+    } else if (had && !id) {
+      g.count--;
+      this.slotRefs[slot]--;
+      this.maybeFree(k, slot);
+    }
+  }
+
+  private adjOutOf(g: OutGroup, slot: number | undefined): number {
+    return slot !== undefined && slot < g.adjOut.length ? g.adjOut[slot] : 0;
   }
 
   /**
@@ -560,13 +797,8 @@ export class Speaker {
    * own router id as ORIGINATOR_ID (it would drop them, RFC 4456 §8), which is split horizon for
    * reflected routes without a per-member encoding.
    */
-  private pack(routes: OutRoute[], withdrawals: Prefix[], ctx: CodecContext, who: string): PackedBatch {
-    const groups = new Map<string, RouteGroup>();
-    for (const r of routes) {
-      let g = groups.get(r.gk);
-      if (!g) groups.set(r.gk, (g = { attributes: r.attrs, prefixes: [], ...(r.v6NextHop !== undefined ? { nextHops: [r.v6NextHop] } : {}) }));
-      g.prefixes.push(r.prefix);
-    }
+  private pack(routes: Announcements, withdrawals: Prefix[], ctx: CodecContext, who: string): PackedBatch {
+    const groups = routes.byOut;
     const out: PackedBatch = { all: [], parts: [] };
     try {
       if (withdrawals.length) out.parts.push({ frames: packUpdates([], withdrawals, ctx) });
@@ -587,29 +819,51 @@ export class Speaker {
 
   /** One batch for a whole group: exported once, encoded once, the same Buffers to every member. */
   private flushGroup(g: OutGroup): void {
-    const routes: OutRoute[] = [];
+    const routes = new Announcements();
     const withdrawals: Prefix[] = [];
     const batch: string[] = [];
-    let budget = FLUSH_CHUNK;
-    for (const k of g.pending) {
-      if (budget-- <= 0) break;
-      g.pending.delete(k);
-      const r = this.routeFor(g.policy, k);
+    const log = this.changeLog;
+    const prefixes = this.changePrefixes;
+    const start = g.cursor;
+    const end = Math.min(this.logBase + log.length, g.cursor + FLUSH_CHUNK);
+    // What this batch does, as (log position, OutAttr id or -1 = withdraw) pairs: groups whose
+    // batches agree on it (and on the codec context) send the same bytes (see packMemo).
+    const decisions: number[] = [];
+    for (; g.cursor < end; g.cursor++) {
+      const i = g.cursor - this.logBase;
+      const k = log[i];
+      const r = this.routeFor(g, k);
+      const slot = this.slotOf.get(k);
+      const had = this.adjOutOf(g, slot);
       if (!r) {
-        if (g.adjOut.delete(k)) {
-          withdrawals.push(keyToPrefix(k));
+        if (had && slot !== undefined) {
+          this.setAdjOut(g, k, slot, 0);
+          withdrawals.push(prefixes[i]);
           batch.push(k);
+          decisions.push(g.cursor, -1);
         }
         continue;
       }
-      if (g.adjOut.get(k) === r.gk) continue;
-      g.adjOut.set(k, r.gk);
-      routes.push(r);
+      if (had === r.id) continue;
+      this.setAdjOut(g, k, slot ?? this.slotFor(k), r.id);
+      routes.add(r, prefixes[i]);
       batch.push(k);
+      decisions.push(g.cursor, r.id);
     }
-    if (g.pending.size) this.scheduleGroupFlush(g, true);
+    if (g.cursor < this.logBase + log.length) this.scheduleGroupFlush(g, true);
+    else this.scheduleTrim();
     if (!batch.length) return;
-    const frames = this.pack(routes, withdrawals, g.ctx, g.key);
+    const memoKey = `${g.ctxKey}|${start}|${end}`;
+    const memo = this.packMemo.get(memoKey);
+    let frames: PackedBatch;
+    if (memo && memo.decisions.length === decisions.length && memo.decisions.every((d, j) => d === decisions[j])) {
+      frames = memo.frames;
+      this.outStats.packReuses++;
+    } else {
+      frames = this.pack(routes, withdrawals, g.ctx, g.key);
+      if (this.packMemo.size >= 256) this.packMemo.clear();
+      this.packMemo.set(memoKey, { decisions, frames });
+    }
     this.outStats.groupBatches++;
     for (const m of [...g.members]) {
       if (m.session.state !== 'Established') continue;
@@ -619,6 +873,28 @@ export class Speaker {
         this.outStats.groupWrites++;
       }
     }
+  }
+
+  private trimScheduled = false;
+
+  /** Once per turn: drops the change-log entries every group has exported. */
+  private scheduleTrim(): void {
+    if (this.trimScheduled) return;
+    this.trimScheduled = true;
+    setImmediate(() => {
+      this.trimScheduled = false;
+      let min = this.logBase + this.changeLog.length;
+      for (const g of this.groups.values()) min = Math.min(min, g.cursor);
+      const n = min - this.logBase;
+      if (n === this.changeLog.length) {
+        this.changeLog = [];
+        this.changePrefixes = [];
+      } else if (n > 4096 && n * 2 > this.changeLog.length) {
+        this.changeLog = this.changeLog.slice(n);
+        this.changePrefixes = this.changePrefixes.slice(n);
+      } else return;
+      this.logBase = min;
+    });
   }
 
   /**
@@ -631,7 +907,7 @@ export class Speaker {
     p.mode = 'stalled';
     this.unsynced.add(p);
     for (const k of batch) p.pending.set(k, true);
-    if (g) for (const k of g.pending) p.pending.set(k, true);
+    if (g) for (let i = g.cursor - this.logBase; i < this.changeLog.length; i++) p.pending.set(this.changeLog[i], true);
     this.outStats.stalls++;
     this.log.warn({ peer: p.config.address, queued: p.session.queuedBytes }, 'peer is not reading: out of its update group until its socket drains');
     this.waitDrain(p);
@@ -656,19 +932,19 @@ export class Speaker {
       this.waitDrain(p);
       return;
     }
-    const pol = this.policyOf(p);
-    const routes: OutRoute[] = [];
+    const ex: Exporter = { policy: this.policyOf(p), cache: new WeakMap() };
+    const routes = new Announcements();
     const withdrawals: Prefix[] = [];
     // Large tables go out in chunks, one per event-loop turn, so timers keep running.
     let budget = FLUSH_CHUNK;
     for (const [k, mayHave] of p.pending) {
       if (budget-- <= 0) break;
       p.pending.delete(k);
-      const r = this.routeFor(pol, k);
-      if (r) routes.push(r);
+      const r = this.routeFor(ex, k);
+      if (r) routes.add(r, keyToPrefix(k));
       else if (mayHave) withdrawals.push(keyToPrefix(k));
     }
-    if (routes.length || withdrawals.length) p.session.sendRaw(this.framesFor(this.pack(routes, withdrawals, ctx, p.config.address), p));
+    if (routes.size || withdrawals.length) p.session.sendRaw(this.framesFor(this.pack(routes, withdrawals, ctx, p.config.address), p));
     if (p.pending.size) this.scheduleFlush(p, true);
     else this.joinGroup(p, ctx);
   }
@@ -687,12 +963,11 @@ export class Speaker {
     let g = this.groups.get(key);
     if (!g) {
       const policy = this.policyOf(p);
-      const adjOut = new Map<string, string>();
+      g = { key, members: new Set(), cursor: this.logBase + this.changeLog.length, ctxKey: JSON.stringify(ctx), adjOut: new Int32Array(this.slotKeys.length), count: 0, flushScheduled: false, policy, cache: new WeakMap(), shared: this.sharedCacheOf(policy), ctx };
       for (const k of this.locRib.keys()) {
-        const r = this.routeFor(policy, k);
-        if (r) adjOut.set(k, r.gk);
+        const r = this.routeFor(g, k);
+        if (r) this.setAdjOut(g, k, this.slotFor(k), r.id);
       }
-      g = { key, members: new Set(), pending: new Set(), adjOut, flushScheduled: false, policy, ctx };
       this.groups.set(key, g);
     }
     g.members.add(p);
@@ -706,7 +981,11 @@ export class Speaker {
     p.group = undefined;
     if (!g) return;
     g.members.delete(p);
-    if (!g.members.size) this.groups.delete(g.key);
+    if (g.members.size) return;
+    this.groups.delete(g.key);
+    this.scheduleTrim();
+    // Its adjOut no longer holds any slot.
+    for (let slot = 0; slot < g.adjOut.length; slot++) if (g.adjOut[slot]) this.setAdjOut(g, this.slotKeys[slot], slot, 0);
   }
 
   /** Session down or peer removed: nothing is owed to it any more. */

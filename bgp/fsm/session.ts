@@ -12,6 +12,14 @@ import type { FsmAction, FsmConfig, FsmEvent, FsmState, NegotiatedSession, Timer
 /** Longest we decode and process received messages before yielding to the event loop (ms). */
 export const SLICE_MS = 10;
 
+/**
+ * Receive-side back-pressure: with more than this many bytes of received frames waiting to be
+ * processed, the socket stops reading (TCP flow control then slows the peer) until the backlog
+ * is under a quarter of it. A burst is never buffered whole, and processing keeps going, so the
+ * peer's KEEPALIVEs are read in time.
+ */
+export const MAX_RECEIVE_BACKLOG = 1024 * 1024;
+
 export interface SessionOptions {
   fsm: FsmConfig;
   peerAddress: string;
@@ -34,12 +42,24 @@ export interface SessionEvents {
 interface ConnIo {
   socket: Socket;
   framer: MessageFramer;
+  /** Received frames; `head` is the next to process (no Array.shift: O(n) on large arrays). */
   queue: Buffer[];
+  head: number;
+  /** Bytes in queue[head..]. */
+  backlog: number;
+  paused: boolean;
   draining: boolean;
   ctx: CodecContext;
 }
 
 const PRE_OPEN_CTX: CodecContext = { fourOctetAs: false };
+const EMPTY = Buffer.alloc(0);
+
+function clearQueue(io: ConnIo): void {
+  io.queue = [];
+  io.head = 0;
+  io.backlog = 0;
+}
 
 export class BgpSession {
   readonly fsm: SessionFsm;
@@ -173,7 +193,7 @@ export class BgpSession {
         this.conns.delete(a.conn);
         if (this.established?.conn === a.conn) this.established = undefined;
         if (io) {
-          io.queue.length = 0;
+          clearQueue(io);
           // end() lets a just-written NOTIFICATION reach the peer; destroy soon after regardless.
           io.socket.end();
           setTimeout(() => io.socket.destroy(), 1000).unref();
@@ -247,7 +267,7 @@ export class BgpSession {
   }
 
   private attach(id: number, socket: Socket): void {
-    const io: ConnIo = { socket, framer: new MessageFramer(), queue: [], draining: false, ctx: PRE_OPEN_CTX };
+    const io: ConnIo = { socket, framer: new MessageFramer(), queue: [], head: 0, backlog: 0, paused: false, draining: false, ctx: PRE_OPEN_CTX };
     this.conns.set(id, io);
     socket.on('data', (chunk: Buffer) => {
       if (this.conns.get(id) !== io) return;
@@ -259,11 +279,18 @@ export class BgpSession {
         this.opts.logger.error({ err }, 'framer failed');
         frames = [];
       }
-      io.queue.push(...frames);
+      for (const f of frames) {
+        io.queue.push(f);
+        io.backlog += f.length;
+      }
       if (io.framer.error) {
-        io.queue.length = 0;
+        clearQueue(io);
         this.feed({ type: 'ProtocolError', conn: id, notification: io.framer.error, reason: 'bad message header' });
         return;
+      }
+      if (io.backlog > MAX_RECEIVE_BACKLOG && !io.paused) {
+        io.paused = true;
+        socket.pause();
       }
       this.drain(id, io);
     });
@@ -283,15 +310,29 @@ export class BgpSession {
       // A time budget, not a message count: one UPDATE may carry a thousand prefixes.
       const deadline = performance.now() + SLICE_MS;
       let n = 0;
-      while (io.queue.length && (n++ === 0 || performance.now() < deadline)) {
+      while (io.head < io.queue.length && (n++ === 0 || performance.now() < deadline)) {
         if (this.conns.get(id) !== io) {
-          io.queue.length = 0;
+          clearQueue(io);
           break;
         }
-        const frame = io.queue.shift() as Buffer;
+        const frame = io.queue[io.head];
+        io.queue[io.head++] = EMPTY;
+        io.backlog -= frame.length;
         this.handleFrame(id, io, frame);
       }
-      if (io.queue.length && this.conns.get(id) === io) setImmediate(step);
+      // A processed message is a received one (RFC 4271 §4.4): while the socket is paused this is
+      // what keeps the hold timer from expiring behind a backlog the peer sent long ago.
+      if (io.paused && this.conns.get(id) === io) this.feed({ type: 'Traffic', conn: id });
+      if (io.head >= io.queue.length) clearQueue(io);
+      else if (io.head > 1024 && io.head * 2 > io.queue.length) {
+        io.queue = io.queue.slice(io.head);
+        io.head = 0;
+      }
+      if (io.paused && io.backlog < MAX_RECEIVE_BACKLOG / 4 && this.conns.get(id) === io) {
+        io.paused = false;
+        io.socket.resume();
+      }
+      if (io.head < io.queue.length && this.conns.get(id) === io) setImmediate(step);
       else io.draining = false;
     };
     step();
@@ -306,7 +347,7 @@ export class BgpSession {
       out = { ok: false as const, notification: { type: 'NOTIFICATION' as const, code: 3, subcode: 0, data: Buffer.alloc(0) }, reason: String(err) };
     }
     if (!out.ok) {
-      io.queue.length = 0;
+      clearQueue(io);
       this.feed({ type: 'ProtocolError', conn: id, notification: out.notification, reason: out.reason });
       return;
     }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { PathAttributes } from '../types.js';
-import { AttrInterner } from './intern.js';
+import { AttrInterner, WeakTable } from './intern.js';
 
 const attrs = (med: number): PathAttributes => ({ origin: 0, asPath: [{ type: 2, asns: [65001] }], nextHop: '10.0.0.1', med, communities: [1, 2] });
 
@@ -31,5 +31,27 @@ describe('AttrInterner', () => {
     const again = attrs(3);
     expect(t.intern(again)).toBe(first);
     expect(t.intern(again)).toBe(first);
+  });
+});
+
+describe('AttrInterner ids and WeakTable', () => {
+  it('gives each shared attribute object one stable id, distinct per set', () => {
+    const t = new AttrInterner();
+    const a = t.intern(attrs(1));
+    expect(t.id(a)).toBeGreaterThan(0);
+    expect(t.id(t.intern(attrs(1)))).toBe(t.id(a));
+    expect(t.id(t.intern(attrs(2)))).not.toBe(t.id(a));
+    expect(t.id(attrs(1))).toBe(0); // never returned by intern
+  });
+
+  it('shares one object per key while it is alive and builds it only once', () => {
+    const w = new WeakTable<{ n: number }>();
+    let built = 0;
+    const make = (): { n: number } => ({ n: ++built });
+    const x = w.get('k', make);
+    expect(w.get('k', make)).toBe(x);
+    expect(w.get('other', make)).not.toBe(x);
+    expect(built).toBe(2);
+    expect(w.size).toBe(2);
   });
 });

@@ -7,8 +7,8 @@ import type { PathAttributes, Prefix } from '../types.js';
 
 export { asPathLength } from '../rib/index.js';
 
-export interface Candidate {
-  prefix: Prefix;
+/** A candidate path without its prefix (the speaker shares one among every prefix it carries). */
+export interface PathInfo {
   attrs: PathAttributes;
   nextHop: string;
   /** 'local' or the peer address. */
@@ -20,7 +20,11 @@ export interface Candidate {
   stale?: boolean;
 }
 
-function toPath(c: Candidate): Path {
+export interface Candidate extends PathInfo {
+  prefix: Prefix;
+}
+
+function toPath(c: PathInfo): Path {
   const src: RibPeer =
     c.source === 'local' ? LOCAL : { address: c.source, routerId: c.peerRouterId || '0.0.0.0', asn: 0, ebgp: c.ebgp, rrClient: !!c.fromRrClient };
   return { src, a: { id: 0, key: '', attrs: c.attrs, nextHop: c.nextHop, refs: 1 }, stale: c.stale };
@@ -33,7 +37,7 @@ export function compareCandidates(a: Candidate, b: Candidate): number {
   return best2 === b ? 1 : 0;
 }
 
-export function best(cands: readonly Candidate[]): Candidate | undefined {
+export function best<T extends PathInfo>(cands: readonly T[]): T | undefined {
   if (cands.length <= 1) return cands[0];
   const paths = cands.map(toPath);
   const byPath = new Map(paths.map((p, i) => [p, cands[i]]));
