@@ -1,13 +1,11 @@
 // Shared by the CNI e2e tests: run a plugin binary inside the test's host namespace exactly as a
 // runtime does (env + stdin → one JSON document on stdout), and start etcd in that namespace.
-import { chmodSync, existsSync, writeFileSync } from 'node:fs';
+import { chmodSync, writeFileSync } from 'node:fs';
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
+import { entryArgv } from '../harness/entry.js';
 import { startEtcd, type EtcdServer } from '../harness/etcd.js';
 import type { NetnsSet } from '../harness/netns.js';
-
-const ROOT = new URL('../..', import.meta.url).pathname;
-const TSX = `file://${ROOT}node_modules/tsx/dist/loader.mjs`;
 
 export interface PluginRun {
   code: number;
@@ -34,10 +32,8 @@ export function execPlugin(host: string, exe: string, env: Record<string, string
 export function writePluginWrappers(binDir: string, plugins: Record<string, string>): void {
   for (const [name, src] of Object.entries(plugins)) {
     const p = join(binDir, name);
-    const dist = `${ROOT}dist/cni/${src}.js`;
     // Compiled when `make test` built it (TORTIE_TEST_DIST=1), else the source through tsx.
-    const cmd = process.env.TORTIE_TEST_DIST === '1' && existsSync(dist) ? dist : `--import ${TSX} ${ROOT}cni/${src}.ts`;
-    writeFileSync(p, `#!/bin/sh\nexec ${process.execPath} ${cmd}\n`);
+    writeFileSync(p, `#!/bin/sh\nexec ${entryArgv(`cni/${src}`).join(' ')}\n`);
     chmodSync(p, 0o755);
   }
 }

@@ -4,14 +4,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { writeNamespaceProfile } from '../../lab/agents.js';
 import { requireState, saveState } from '../../lab/state.js';
 import { addPod, type PodSpec } from '../../lab/topology.js';
+import { entryArgv } from '../harness/entry.js';
 import { run } from '../harness/exec.js';
 import type { TestLab } from './lab-helpers.js';
-
-const CTL = fileURLToPath(new URL('../../ctl/main.ts', import.meta.url));
 
 export interface Pod {
   name: string;
@@ -58,11 +56,11 @@ export async function populate(lab: TestLab, namespaces: Record<string, Record<s
   }
 }
 
-/** tortiectl (from source) inside a host namespace, where the lab's etcd is reachable. */
+/** tortiectl (compiled under `make test`, else from source) inside a host namespace, where the lab's etcd is reachable. */
 export async function ctl(lab: TestLab, args: string[], input?: string): Promise<string> {
   const info = labInfo(lab);
   const host = info.nodes[0]?.ns ?? '';
-  const argv = ['netns', 'exec', host, 'env', 'DATASTORE_TYPE=etcdv3', `ETCD_ENDPOINTS=${info.etcdEndpoint}`, process.execPath, '--import', 'tsx', CTL, ...args];
+  const argv = ['netns', 'exec', host, 'env', 'DATASTORE_TYPE=etcdv3', `ETCD_ENDPOINTS=${info.etcdEndpoint}`, ...entryArgv('ctl/main'), ...args];
   return (await run('ip', argv, input === undefined ? {} : { input })).stdout;
 }
 
