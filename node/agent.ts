@@ -303,6 +303,8 @@ export class NodeAgent {
     if (this.speaker) {
       const down = this.speaker.peerStatus().filter((p) => p.state !== 'Established');
       if (down.length) reasons.push(`BGP not established with ${down.map((p) => p.address).join(', ')}`);
+      // As calico-node -bird-ready: not ready while BIRD's graceful restart recovery is in progress.
+      if (this.speaker.selectionDeferred) reasons.push('BGP graceful restart in progress (waiting for End-of-RIB from peers)');
       // Keep session metrics fresh for scrapes between recalculations.
       this.metrics.sessions.reset();
       for (const p of this.speaker.peerStatus()) this.metrics.sessions.inc({ state: p.state });
