@@ -1,6 +1,5 @@
 // Real etcd, 50 allocator processes × 40 addresses: every address distinct; then the same while a chaos
 // loop SIGKILLs allocators mid-claim, followed by check + GC: no duplicate, no leak, no stale affinity.
-import { existsSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EtcdBackend } from '../../datastore/backends/etcd.js';
@@ -9,14 +8,14 @@ import { IpamClient } from '../../ipam/allocator.js';
 import { checkIpam } from '../../ipam/check.js';
 import { IpamGc } from '../../ipam/gc.js';
 import { putNode, putPool } from '../../ipam/testing.js';
+import { entry } from '../harness/entry.js';
 import { startEtcd, type EtcdServer } from '../harness/etcd.js';
 
 const WORKERS = 50;
 const PER_WORKER = 40;
 const HOSTS = 10;
 // Compiled when `make test` built it (TORTIE_TEST_DIST=1): 50 tsx start-ups at once cost minutes on 2 cores.
-const DIST_WORKER = new URL('../../dist/bench/ipam-worker.js', import.meta.url).pathname;
-const WORKER_ARGV = process.env.TORTIE_TEST_DIST === '1' && existsSync(DIST_WORKER) ? [DIST_WORKER] : ['--import', 'tsx', 'bench/ipam-worker.ts'];
+const [NODE, WORKER_ARGV] = entry('bench/ipam-worker');
 const live = new Set<ReturnType<typeof spawn>>();
 
 interface WorkerRun {
@@ -26,7 +25,7 @@ interface WorkerRun {
 }
 
 function worker(endpoint: string, id: number, gen: number, killAfterMs?: number, claimDelayMs = 0): Promise<WorkerRun> {
-  const child = spawn(process.execPath, [...WORKER_ARGV, endpoint, `host${id % HOSTS}`, String(id), String(PER_WORKER), String(gen)], {
+  const child = spawn(NODE, [...WORKER_ARGV, endpoint, `host${id % HOSTS}`, String(id), String(PER_WORKER), String(gen)], {
     cwd: new URL('../..', import.meta.url).pathname,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, TORTIE_IPAM_CLAIM_DELAY_MS: String(claimDelayMs) },
