@@ -450,6 +450,12 @@ export class Speaker {
       if (s.peerGracefulRestart) {
         p.staleTimer = setTimeout(() => this.purgeStale(p, 'stale timer expired after restart'), Math.max(s.peerGracefulRestart.restartTime, 1) * 1000 * 3);
         p.staleTimer.unref();
+        // RFC 4724 §4.2: a family the peer no longer lists, or lists without F, lost its
+        // forwarding state in the restart: its stale routes go now, not at End-of-RIB.
+        for (const family of [4, 6] as const) {
+          const afi = family === 4 ? 1 : 2;
+          if (!s.peerGracefulRestart.families.some((f) => f.afi === afi && f.safi === 1 && f.forwardingState)) this.purgeStale(p, 'peer restarted without forwarding state for the family', family);
+        }
       } else this.purgeStale(p, 'peer came back without graceful restart');
     }
     if (!this.deferred) this.sendInitial(p);
@@ -473,12 +479,20 @@ export class Speaker {
     for (const k of this.adjClear(p)) this.recompute(k, p);
   }
 
-  private purgeStale(p: Peer, why: string): void {
-    if (p.staleTimer) clearTimeout(p.staleTimer);
-    p.staleTimer = undefined;
+  /** Drops the peer's stale routes: all of them, or one family's (the timer stays while others remain). */
+  private purgeStale(p: Peer, why: string, family?: 4 | 6): void {
     const keys: string[] = [];
-    for (const [k, r] of p.adjIn) if (r.stale) keys.push(k);
-    if (keys.length) this.log.info({ peer: p.config.address, routes: keys.length, why }, 'purging stale routes');
+    let othersStale = false;
+    for (const [k, r] of p.adjIn) {
+      if (!r.stale) continue;
+      if (family === undefined || r.family === family) keys.push(k);
+      else othersStale = true;
+    }
+    if (!othersStale && p.staleTimer) {
+      clearTimeout(p.staleTimer);
+      p.staleTimer = undefined;
+    }
+    if (keys.length) this.log.info({ peer: p.config.address, routes: keys.length, why, ...(family ? { family } : {}) }, 'purging stale routes');
     for (const k of keys) this.adjDelete(p, k);
     for (const k of keys) this.recompute(k, p);
   }

@@ -7,7 +7,7 @@
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { pino, type Logger } from 'pino';
-import { MessageFramer, decodeMessage, encodeMessage, findCapability, makeOpen, packUpdates } from '../../bgp/codec/index.js';
+import { MessageFramer, decodeMessage, encodeMessage, endOfRib, findCapability, makeOpen, packUpdates } from '../../bgp/codec/index.js';
 import type { OpenMessage } from '../../bgp/codec/types.js';
 import { Speaker, type PeerConfig, type SpeakerConfig } from '../../bgp/speaker.js';
 import type { PathAttributes, RouteSinkEvent } from '../../bgp/types.js';
@@ -245,6 +245,46 @@ describe('speaker sessions on loopback', () => {
     await waitFor('deferral over', async () => (s.selectionDeferred ? undefined : true), 10_000);
     fp.drop();
     expect(await grOf(1)).toEqual([0x4, [[1, false], [2, false]]]);
+  });
+  it('helper: a restarted peer keeps its stale routes until End-of-RIB only for families it sends with F; without F they go at once (RFC 4724 §4.2)', async () => {
+    const [A, P] = ['127.0.0.94', '127.0.0.95'];
+    const port = await freePort(A);
+    const sink = new Sink();
+    const s = await started(base(A, { listenPort: port, listenAddresses: [A], families: [4], gracefulRestart: { restartTime: 90 } }), [
+      { address: P, asNumber: AS, type: 'global', passive: true },
+    ], sink);
+    const ctx = { fourOctetAs: false };
+    // A raw GR-capable peer: OPEN (R and F as given), KEEPALIVE, then the routes.
+    const session = async (restarting: boolean, forwarding: boolean, prefixes: string[]): Promise<Socket> => {
+      const sock = connect({ host: A, port, localAddress: P });
+      cleanups.push(async () => void sock.destroy());
+      sock.on('data', () => undefined);
+      await new Promise<void>((r, j) => sock.once('connect', () => r()).once('error', j));
+      const gr = { code: 64 as const, restartFlags: restarting ? 0x8 : 0, restartTime: 60, families: [{ afi: 1, safi: 1, forwardingState: forwarding }] };
+      sock.write(encodeMessage(makeOpen({ asn: AS, holdTime: 0, bgpId: P, capabilities: [{ code: 1, afi: 1, safi: 1 }, gr] }), ctx));
+      sock.write(encodeMessage({ type: 'KEEPALIVE' }, ctx));
+      await waitFor(`${P} established`, async () => (s.peerStatus().find((p) => p.address === P)?.state === 'Established' ? true : undefined));
+      const attrs: PathAttributes = { origin: 0, asPath: [], nextHop: P, localPref: 100 };
+      const nlri = prefixes.map((k) => ({ family: 4 as const, address: k.split('/')[0] ?? '', length: Number(k.split('/')[1]) }));
+      for (const f of packUpdates([{ attributes: attrs, prefixes: nlri }], [], { fourOctetAs: true, ebgp: false })) sock.write(f);
+      return sock;
+    };
+    const restartWith = async (forwarding: boolean): Promise<Socket> => {
+      (await session(false, false, ['10.95.1.0/24'])).destroy(); // TCP failure: the route stays, stale
+      await waitFor('stale', async () => (s.routes().some((r) => r.prefix === '10.95.1.0/24' && r.stale) ? true : undefined));
+      return session(true, forwarding, []);
+    };
+    // F set: the stale route is still installed after the new session is up, and goes at End-of-RIB.
+    const kept = await restartWith(true);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(sink.installed.has('10.95.1.0/24')).toBe(true);
+    kept.write(encodeMessage(endOfRib(1, 1), ctx));
+    await waitFor('stale route gone at End-of-RIB', async () => (sink.installed.has('10.95.1.0/24') ? undefined : true));
+    kept.destroy();
+    await waitFor('peer down', async () => (s.peerStatus().find((p) => p.address === P)?.state === 'Established' ? undefined : true));
+    // F clear: forwarding state was lost in the restart, so the stale route goes without End-of-RIB.
+    await restartWith(false);
+    await waitFor('stale route gone at once', async () => (sink.installed.has('10.95.1.0/24') ? undefined : true), 5_000);
   });
   it('MRAI: churn inside the interval reaches the peer as one change per prefix; without it every change goes out', async () => {
     const churn = async (n: number, mraiMs: number): Promise<string[]> => {
