@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BgpLab, type LabMember } from '../harness/bgp-lab.js';
 import { Bird } from '../harness/bird.js';
 import { stopEach, waitFor } from '../harness/daemon.js';
-import { SpeakerProc, waitPeerState, type SpeakerFileConfig } from './speaker-proc.js';
+import { SHORT_TIMERS, SpeakerProc, waitPeerState, type SpeakerFileConfig } from './speaker-proc.js';
 
 const AS = 64512;
 const TOR_AS = 65010;
@@ -40,9 +40,7 @@ describe('interop: BIRD as a ToR with every capability on', () => {
     const cfg: SpeakerFileConfig = {
       asNumber: AS,
       routerId: me.ipv4,
-      holdTime: 9,
-      connectRetryTime: 1,
-      errorWait: [1, 2],
+      ...SHORT_TIMERS,
       gracefulRestart: { restartTime: 120 },
       peers: [
         { name: 'Global_10_78_0_2', address: t.ipv4, asNumber: TOR_AS, type: 'global' },

@@ -6,7 +6,7 @@ import { BgpLab, type LabMember } from '../harness/bgp-lab.js';
 import { Bird } from '../harness/bird.js';
 import { stopEach, waitFor } from '../harness/daemon.js';
 import { nodeStatus } from '../../ctl/commands/node-status.js';
-import { SpeakerProc, waitPeerState, type SpeakerFileConfig } from './speaker-proc.js';
+import { SHORT_TIMERS, SpeakerProc, waitPeerState, type SpeakerFileConfig } from './speaker-proc.js';
 
 const AS = 64512;
 const EBGP_AS = 65001;
@@ -54,10 +54,8 @@ describe('interop: BIRD 2', () => {
       asNumber: AS,
       routerId: me.ipv4,
       listenAddresses: ['::'],
-      holdTime: 9,
-      connectRetryTime: 1,
+      ...SHORT_TIMERS,
       connectRetryMax: 4,
-      errorWait: [1, 2],
       gracefulRestart: { restartTime: 30 },
       peers: [
         { name: 'Global_b', address: b.ipv4, asNumber: AS, type: 'global' },

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BgpLab, type LabMember } from '../harness/bgp-lab.js';
 import { stopEach, waitFor } from '../harness/daemon.js';
 import { Gobgp, gobgpConfig } from '../harness/gobgp.js';
-import { SpeakerProc, waitPeerState, type SpeakerFileConfig } from './speaker-proc.js';
+import { SHORT_TIMERS, SpeakerProc, waitPeerState, type SpeakerFileConfig } from './speaker-proc.js';
 
 const AS = 64512;
 
@@ -33,10 +33,8 @@ describe('interop: GoBGP 3, graceful restart with the N bit', () => {
       asNumber: AS,
       routerId: me.ipv4,
       families: [4],
-      holdTime: 9,
-      connectRetryTime: 1,
+      ...SHORT_TIMERS,
       connectRetryMax: 4,
-      errorWait: [1, 2],
       gracefulRestart: { restartTime: 60 },
       peers: [{ address: g.ipv4, asNumber: AS, type: 'global' }],
       originate: [{ prefix: '10.79.64.0/26' }],

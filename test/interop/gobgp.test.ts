@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BgpLab, type LabMember } from '../harness/bgp-lab.js';
 import { stopEach, waitFor } from '../harness/daemon.js';
 import { Gobgp, gobgpConfig, pathAttr, type GobgpPath } from '../harness/gobgp.js';
-import { SpeakerProc, waitPeerState, type SpeakerFileConfig } from './speaker-proc.js';
+import { SHORT_TIMERS, SpeakerProc, waitPeerState, type SpeakerFileConfig } from './speaker-proc.js';
 
 const AS = 64512;
 const EBGP_AS = 65002;
@@ -43,10 +43,8 @@ describe('interop: GoBGP 3', () => {
     cfg = {
       asNumber: AS,
       routerId: me.ipv4,
-      holdTime: 9,
-      connectRetryTime: 1,
+      ...SHORT_TIMERS,
       connectRetryMax: 4,
-      errorWait: [1, 2],
       peers: [
         { address: g.ipv4, asNumber: AS, type: 'global' },
         { address: g.ipv6, asNumber: AS, type: 'global' },

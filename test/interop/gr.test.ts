@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BgpLab, type LabMember } from '../harness/bgp-lab.js';
 import { Bird } from '../harness/bird.js';
 import { stopEach, waitFor } from '../harness/daemon.js';
-import { SpeakerProc, waitPeerState, type SpeakerFileConfig } from './speaker-proc.js';
+import { SHORT_TIMERS, SpeakerProc, waitPeerState, type SpeakerFileConfig } from './speaker-proc.js';
 
 const AS = 64512;
 
@@ -30,9 +30,7 @@ protocol bgp tortie { local ${b.ipv4} as ${AS}; neighbor ${me.ipv4} as ${AS}; ho
       asNumber: AS,
       routerId: me.ipv4,
       families: [4],
-      holdTime: 9,
-      connectRetryTime: 1,
-      errorWait: [1, 2],
+      ...SHORT_TIMERS,
       gracefulRestart: { restartTime: 60 },
       peers: [{ address: b.ipv4, asNumber: AS, type: 'global' }],
       originate: [{ prefix: '10.40.1.0/26', communities: ['64512:40'] }],

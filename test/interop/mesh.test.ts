@@ -6,7 +6,7 @@ import { BgpLab, type LabMember } from '../harness/bgp-lab.js';
 import { Bird } from '../harness/bird.js';
 import { stopEach, waitFor } from '../harness/daemon.js';
 import type { PeerConfig } from '../../bgp/speaker/types.js';
-import { SpeakerProc, waitPeerState, type SpeakerFileConfig } from './speaker-proc.js';
+import { SHORT_TIMERS, SpeakerProc, waitPeerState, type SpeakerFileConfig } from './speaker-proc.js';
 
 const AS = 64512;
 const meshName = (ip: string): string => `Mesh_${ip.replace(/[.:]/g, '_')}`;
@@ -27,10 +27,8 @@ describe('interop: full mesh of three speakers and BIRD', () => {
     asNumber: AS,
     routerId: m.ipv4,
     families: [4],
-    holdTime: 9,
-    connectRetryTime: 1,
+    ...SHORT_TIMERS,
     connectRetryMax: 2,
-    errorWait: [1, 2],
     peers: mesh
       ? lab.members.filter((o) => o !== m).map((o): PeerConfig => ({ name: meshName(o.ipv4), address: o.ipv4, asNumber: AS, type: 'mesh' }))
       : [],

@@ -12,9 +12,12 @@ export { waitPeerState } from '../harness/bgp-proc.js';
 
 export type SpeakerFileConfig = Omit<FileConfig, 'apiSocket' | 'peers' | 'originate'> & Partial<Pick<FileConfig, 'peers' | 'originate'>>;
 
-/** A speaker bound to `address` (also its router id), IPv4 only, with the interop tests' short timers. */
+/** The interop tests' short timers: a dead or frozen peer shows within seconds, not minutes. */
+export const SHORT_TIMERS: Pick<SpeakerFileConfig, 'holdTime' | 'connectRetryTime' | 'errorWait'> = { holdTime: 9, connectRetryTime: 1, errorWait: [1, 2] };
+
+/** A speaker bound to `address` (also its router id), IPv4 only, with the short timers. */
 export function v4Speaker(address: string, asNumber: number, peers: FileConfig['peers'], originate: FileConfig['originate']): SpeakerFileConfig {
-  return { asNumber, routerId: address, listenAddresses: [address], holdTime: 9, connectRetryTime: 1, errorWait: [1, 2], families: [4], peers, originate };
+  return { asNumber, routerId: address, listenAddresses: [address], ...SHORT_TIMERS, families: [4], peers, originate };
 }
 
 export class SpeakerProc extends BgpProc {
