@@ -279,9 +279,33 @@ function table(results: Map<string, Map<Impl, Sample>>): string {
 let labMade: Promise<BgpLab> | undefined;
 let cleaning: Promise<void> | undefined;
 let interrupted: NodeJS.Signals | undefined;
+/** The host's neighbour-table limits before this run raised them (restored by cleanup). */
+let savedNeighLimits: Map<string, string> | undefined;
+const NEIGH_LIMITS = ['gc_thresh1', 'gc_thresh2', 'gc_thresh3'].flatMap((t) => [`/proc/sys/net/ipv4/neigh/default/${t}`, `/proc/sys/net/ipv6/neigh/default/${t}`]);
+
+/**
+ * Each client address costs an ARP entry on both sides, and the kernel's neighbour table is one
+ * table for every namespace (default hard limit 1,024): at k8s 1,000 it overflowed and broke every
+ * other namespace on the host. Raise the limits for the run; cleanup puts them back.
+ */
+function raiseNeighLimits(clients: number): void {
+  const want = [clients * 2, clients * 4, clients * 8].map((n) => Math.max(n, 1024));
+  savedNeighLimits = new Map(NEIGH_LIMITS.map((f) => [f, readFileSync(f, 'utf8').trim()]));
+  NEIGH_LIMITS.forEach((f, i) => {
+    const target = want[Math.floor(i / 2)] ?? 1024;
+    if (Number(savedNeighLimits?.get(f)) < target) writeFileSync(f, String(target));
+  });
+}
+
+function restoreNeighLimits(): void {
+  for (const [f, v] of savedNeighLimits ?? []) writeFileSync(f, v);
+  savedNeighLimits = undefined;
+}
+
 const cleanup = (): Promise<void> =>
   (cleaning ??= (async () => {
     await stopAll();
+    restoreNeighLimits();
     // A lab still being built is waited for, so its namespaces are deleted too (a failed build cleans up after itself).
     const lab = await labMade?.catch(() => undefined);
     await lab?.cleanup();
@@ -317,6 +341,7 @@ async function main(): Promise<void> {
   try {
     const [rr, tester, mon] = lab.members as [LabMember, LabMember, LabMember];
     const maxClients = Math.max(FAN_C, ...K8S);
+    raiseNeighLimits(maxClients);
     const addrs = async (ns: string, ip: (i: number) => string): Promise<void> => {
       const batch = Array.from({ length: maxClients }, (_, i) => `addr add ${ip(i)}/16 dev eth0`).join('\n');
       await run('ip', ['netns', 'exec', ns, 'ip', '-batch', '-'], { input: `${batch}\n` });
