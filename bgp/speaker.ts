@@ -502,14 +502,7 @@ export class Speaker {
     if (eor) {
       p.eorFrom.add(famKey(eor));
       this.log.debug({ peer: p.config.address, family: famKey(eor) }, 'End-of-RIB received');
-      const fam = eor.afi === 1 ? 4 : 6;
-      const stale = [...p.adjIn.entries()].filter(([, r]) => r.stale && r.family === fam).map(([k]) => k);
-      for (const k of stale) this.adjDelete(p, k);
-      for (const k of stale) this.recompute(k, p);
-      if (![...p.adjIn.values()].some((r) => r.stale) && p.staleTimer) {
-        clearTimeout(p.staleTimer);
-        p.staleTimer = undefined;
-      }
+      this.purgeStale(p, 'End-of-RIB', eor.afi === 1 ? 4 : 6);
       this.checkDeferral();
       return;
     }
