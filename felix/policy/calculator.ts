@@ -11,6 +11,7 @@ import { renderDispatch, renderEndpointChain, renderForward, renderRuleChain, HO
 import { appliesToWorkloads, cachedSelector, comparePolicies, endpointLabels, hasDirection, policyEndpointSelector } from './select.js';
 import type { ChainSpec, IpsetSpec, PolicyCalcInput, PolicyDataplaneState, PolicyEndpoint, PolicyInput, ProfileInput } from './types.js';
 import { policyId } from './names.js';
+import { ALL_INTERFACES, DEFAULT_FAILSAFE, HOST_HOOKS, pickHostEndpoints, renderFailsafe, renderHostChain, renderHostDispatch, renderHostForwardChain, renderHostTop } from './host.js';
 
 export const FAMILIES: readonly Family[] = [4, 6];
 export const DIRECTIONS: readonly Direction[] = ['ingress', 'egress'];
@@ -79,6 +80,16 @@ interface SetEntry {
 }
 
 const FORWARD = renderForward();
+const FORWARD_WITH_HOSTS = renderForward(true);
+const HOST_TOP = [renderHostTop('ingress'), renderHostTop('egress')];
+
+/** What the host endpoints of this host add: chains per family, and the policies / profiles
+ *  their chains jump to (rendered like the workloads' ones). */
+interface HostPart {
+  chains: PerFamily<ChainSpec[]>;
+  policies: Set<string>;
+  profiles: Set<string>;
+}
 
 /** The previous object when the content is unchanged, so unchanged chains keep their identity. */
 function same(prev: ChainSpec | undefined, fresh: ChainSpec): ChainSpec {
@@ -101,15 +112,18 @@ export class PolicyCalculator {
   private locals = new Map<string, LocalEntry>();
   private sets = new Map<string, SetEntry>();
   private dispatch: Partial<PerDir<ChainSpec>> = {};
+  private hostChains = new Map<string, ChainSpec>();
 
   update(input: PolicyCalcInput): { v4: PolicyDataplaneState; v6: PolicyDataplaneState } {
     const reselected = this.updatePolicies(input.policies);
     const profilesChanged = this.updateProfiles(input.profiles);
     const changedEndpoints = this.updateEndpoints(input.allEndpoints);
     const locals = this.updateLocals(input.localEndpoints, profilesChanged, reselected);
+    const hosts = this.hostPart(input);
 
     // Chains and the sets they reference: policies and profiles used by a local endpoint only.
-    const chains: PerFamily<ChainSpec[]> = { 4: [FORWARD], 6: [FORWARD] };
+    const fwd = hosts ? FORWARD_WITH_HOSTS : FORWARD;
+    const chains: PerFamily<ChainSpec[]> = { 4: [fwd, ...(hosts?.chains[4] ?? [])], 6: [fwd, ...(hosts?.chains[6] ?? [])] };
     const requests: PerFamily<Map<string, IpsetRequest>> = { 4: new Map(), 6: new Map() };
     const usedPolicies = new Set<string>();
     const usedProfiles = new Set<string>();
@@ -117,6 +131,8 @@ export class PolicyCalculator {
       for (const d of DIRECTIONS) entry.policies[d].forEach((k) => usedPolicies.add(k));
     }
     for (const { ep } of locals) for (const p of ep.profiles) if (this.profiles.has(p)) usedProfiles.add(p);
+    hosts?.policies.forEach((k) => usedPolicies.add(k));
+    hosts?.profiles.forEach((k) => usedProfiles.add(k));
     const addCompiled = (c: CompiledRuleSet) => {
       for (const f of FAMILIES) {
         chains[f].push(c.chains[f].ingress, c.chains[f].egress);
@@ -137,9 +153,51 @@ export class PolicyCalculator {
       family: f,
       chains: new Map(chains[f].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)).map((c) => [c.name, c])),
       ipsets: ipsets[f],
-      hooks: HOOKS.map((h) => ({ ...h })),
+      hooks: [...HOOKS, ...(hosts ? HOST_HOOKS : [])].map((h) => ({ ...h })),
     });
     return { v4: state(4), v6: state(6) };
+  }
+
+  /** The host endpoints' chains (undefined when this host has none). Few per host: recomputed
+   *  each round, but unchanged chains keep their identity. */
+  private hostPart(input: PolicyCalcInput): HostPart | undefined {
+    const { chosen } = pickHostEndpoints(input.localHostEndpoints ?? []);
+    if (!chosen.length) {
+      this.hostChains.clear();
+      return undefined;
+    }
+    const failsafe = input.failsafe ?? DEFAULT_FAILSAFE;
+    const part: HostPart = { chains: { 4: [], 6: [] }, policies: new Set(), profiles: new Set() };
+    const common: ChainSpec[] = [...HOST_TOP];
+    const ifaces = chosen.map((h) => h.iface);
+    for (const d of DIRECTIONS) common.push(renderHostDispatch(d, ifaces), renderHostDispatch(d, ifaces, true));
+    for (const hep of chosen) {
+      const labels = endpointLabels(hep);
+      const sig = labelSig(hep, labels);
+      for (const d of DIRECTIONS) {
+        const pols = this.sorted.filter((p) => hasDirection(p.input, d) && this.policyMatches(p, hep, labels, sig));
+        const fwd = pols.filter((p) => (p.input.spec as { applyOnForward?: boolean }).applyOnForward === true);
+        const profs = hep.profiles.filter((p) => this.profiles.has(p));
+        const name = (p: PolicyEntry): string => p.compiled.chains[4][d].name;
+        common.push(renderHostChain(hep.iface, d, pols.map(name), profs.map((p) => profileChainName(p, d))));
+        // Calico gives the all-interfaces endpoint normal policy only.
+        if (hep.iface !== ALL_INTERFACES) common.push(renderHostForwardChain(hep.iface, d, fwd.map(name)));
+        for (const p of hep.iface === ALL_INTERFACES ? pols : [...pols, ...fwd]) part.policies.add(policyKey(p.input));
+        profs.forEach((p) => part.profiles.add(p));
+      }
+    }
+    const next = new Map<string, ChainSpec>();
+    const keep = (c: ChainSpec, key = c.name): ChainSpec => {
+      const kept = same(this.hostChains.get(key), c);
+      next.set(key, kept);
+      return kept;
+    };
+    const shared = common.map((c) => keep(c));
+    for (const f of FAMILIES) {
+      part.chains[f].push(...shared, keep(renderFailsafe('ingress', failsafe.inbound, f), `${f}/in`), keep(renderFailsafe('egress', failsafe.outbound, f), `${f}/out`));
+    }
+    this.hostChains = next;
+    return part;
   }
 
   /**

@@ -18,8 +18,8 @@
  *       "namespace/pod" as `tortiectl policy trace` names them.
  *
  * What the state holds (filter table, per family):
- *   hooks:  FORWARD → `-j cali-FORWARD` only. INPUT/OUTPUT are not hooked: host endpoints and
- *           workload→host traffic are out of scope (policy applies to forwarded pod traffic).
+ *   hooks:  FORWARD → `-j cali-FORWARD`; INPUT/OUTPUT only while a host endpoint is local (below).
+ *           Workload→host traffic is out of scope (INPUT's own rules decide it).
  *   cali-FORWARD: ctstate RELATED,ESTABLISHED → ACCEPT; INVALID → DROP; clear mark bits
  *           0x30000; `-i cali+ -j cali-from-wl-dispatch`; `-o cali+ -j cali-to-wl-dispatch`;
  *           `-m mark --mark 0x10000/0x10000 -j ACCEPT`. Anything else returns to FORWARD.
@@ -38,6 +38,15 @@
  *           cali40n:/cali60n:<hash> named ports (hash:ip,port, "10.65.0.3,tcp:6379"),
  *           cali40c:/cali60c:<hash> notNets when several or beside a positive net (hash:net).
  *           All ≤ 31 chars.
+ *   Host endpoints (felix/policy/host.ts; input.localHostEndpoints, input.failsafe): only when
+ *           this host has one, INPUT → cali-INPUT and OUTPUT → cali-OUTPUT are hooked; cali-INPUT /
+ *           cali-OUTPUT return for cali+ and lo, accept IP-in-IP and VXLAN (udp 4789), dispatch by
+ *           interface (cali-from-host-endpoint / cali-to-host-endpoint → cali-fh- / cali-th-<iface>,
+ *           "*" → cali-fh-any-interface-at-all as the fallback) and accept on the accept mark.
+ *           cali-fh-/cali-th-: conntrack, clear marks, cali-failsafe-in/out (ACCEPT), policies,
+ *           profiles, DROP. cali-FORWARD gains `-j cali-from-hep-forward` (before the workload
+ *           dispatch) and `-j cali-to-hep-forward` (after): cali-fhfw-/cali-thfw-<iface> hold the
+ *           applyOnForward policies only, empty (no verdict) when there are none.
  *   Rule bodies carry NO comment: the driver stamps `-m comment --comment "cali:<hash>"`
  *   (felix/dataplane/policy-plan.ts). Only policies/profiles used by a local endpoint are rendered.
  */
@@ -49,6 +58,7 @@ export { policyEndpoint, policyInput, profileInput, endpointKey, endpointNode } 
 export { ACCEPT_MARK, PASS_MARK, MARK_MASK, LOG_PREFIX } from './render.js';
 export { FORWARD_CHAIN, FROM_WL_DISPATCH, TO_WL_DISPATCH, policyChainName, profileChainName, endpointChainName, ipsetName } from './names.js';
 export * from './types.js';
+export { hostPolicyEndpoint, parseFailsafeEnv, failsafeFromConfig, pickHostEndpoints, unsupportedHostPolicies, withBuiltinProfiles, hostChainName, DEFAULT_FAILSAFE, ALL_INTERFACES, type FailsafePorts, type HostPort } from './host.js';
 
 /** The whole policy dataplane for one host, both families. Pure and deterministic. */
 export function computePolicyState(input: PolicyCalcInput): { v4: PolicyDataplaneState; v6: PolicyDataplaneState } {

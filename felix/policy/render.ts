@@ -114,16 +114,20 @@ export function renderDispatch(dir: Direction, ifaces: readonly string[]): Chain
 }
 
 /** cali-FORWARD: established/related accepted first, invalid dropped, then the workload
- *  dispatch both ways, then accept what the endpoint chains allowed. Other traffic returns. */
-export function renderForward(): ChainSpec {
+ *  dispatch both ways, then accept what the endpoint chains allowed. Other traffic returns.
+ *  With host endpoints on this host, their forward chains (applyOnForward policy) come first
+ *  for the incoming interface and last for the outgoing one, as in Calico. */
+export function renderForward(hostEndpoints = false): ChainSpec {
   return {
     name: FORWARD_CHAIN,
     rules: [
       '-m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT',
       '-m conntrack --ctstate INVALID -j DROP',
       CLEAR_MARKS,
+      ...(hostEndpoints ? ['-j cali-from-hep-forward'] : []),
       `-i cali+ -j ${FROM_WL_DISPATCH}`,
       `-o cali+ -j ${TO_WL_DISPATCH}`,
+      ...(hostEndpoints ? ['-j cali-to-hep-forward'] : []),
       `${MATCH_ACCEPTED} -j ACCEPT`,
     ],
   };

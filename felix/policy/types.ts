@@ -81,4 +81,10 @@ export interface PolicyCalcInput {
   allEndpoints: readonly PolicyEndpoint[];
   policies: readonly PolicyInput[];
   profiles: readonly ProfileInput[];
+  /** This host's host endpoints (iface = interfaceName, or "*" for all interfaces; key
+   *  "hep:<name>", no namespace). Their expectedIPs go into allEndpoints as well, so selectors
+   *  in rules match them. None: no INPUT/OUTPUT hooks at all (felix/policy/host.ts). */
+  localHostEndpoints?: readonly PolicyEndpoint[];
+  /** Failsafe ports of host endpoints; Calico's defaults (host.ts DEFAULT_FAILSAFE) when absent. */
+  failsafe?: import('./host.js').FailsafePorts;
 }
