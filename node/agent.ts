@@ -103,7 +103,7 @@ export class NodeAgent {
 
     const pol = policySettings(this.cfg.felix);
     for (const e of pol.errors) this.log.warn(e);
-    if (pol.enabled) this.policy = new NodePolicy(this.cfg.nodename, { ipv6: pol.ipv6, refreshMs: pol.refreshMs, onRefreshDue: () => this.schedule() });
+    if (pol.enabled) this.policy = new NodePolicy(this.cfg.nodename, { ipv6: pol.ipv6, refreshMs: pol.refreshMs, onRefreshDue: () => this.schedule(), felix: this.cfg.felix });
     this.syncer = new Syncer({
       backend: this.backend,
       prefixes: [...new Set([resourceListPrefix('ippools'), resourceListPrefix('nodes'), resourceListPrefix('workloadendpoints'), `${IPAM_PREFIX}assignment/`, `${IPAM_PREFIX}host/`, ...(this.policy ? policyPrefixes() : [])])],

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { namespaceToProfile } from '../datastore/model/k8s.js';
-import { PolicyView, policyPrefixes, policySettings } from './policy.js';
+import { DEFAULT_FAILSAFE } from '../felix/policy/host.js';
+import { failsafePorts, PolicyView, policyPrefixes, policySettings } from './policy.js';
 
 const R = '/calico/resources/v3/projectcalico.org/';
 const wep = (node: string, ns: string, pod: string, ip: string, labels: Record<string, string> = {}): [string, string] => [
@@ -28,7 +29,8 @@ describe('PolicyView', () => {
     expect(input.localEndpoints[0]?.labels).toMatchObject({ role: 'db', 'pcns.project': 'myproject', 'pcns.projectcalico.org/name': 'prod' });
     expect(input.policies[0]).toMatchObject({ name: 'p1', namespace: 'prod' });
     expect(input.policies[0]?.spec.types).toEqual(['Ingress']);
-    expect(input.profiles.map((p) => p.name)).toEqual(['kns.prod']);
+    // Calico's built-in projectcalico-default-allow is always there (host endpoints list it).
+    expect(input.profiles.map((p) => p.name)).toEqual(['kns.prod', 'projectcalico-default-allow']);
   });
 
   it('returns the same objects for unchanged resources and new ones when a namespace label changes', () => {
@@ -65,5 +67,53 @@ describe('policy settings', () => {
     expect(policySettings({ POLICYENABLED: 'false', IPV6SUPPORT: 'False', IPTABLESREFRESHINTERVAL: '10' })).toEqual({ enabled: false, ipv6: false, refreshMs: 10_000, errors: [] });
     expect(policySettings({ IPTABLESREFRESHINTERVAL: 'soon' }).errors).toEqual(['FELIX_IPTABLESREFRESHINTERVAL: "soon" is not a number of seconds; using 90']);
     expect(policyPrefixes()).toContain(`${R}globalnetworkpolicies/`);
+  });
+});
+
+describe('host endpoints in the view', () => {
+  const hep = (name: string, node: string, spec: Record<string, unknown>, labels: Record<string, string> = {}): [string, string] => [
+    `${R}hostendpoints/${name}`,
+    JSON.stringify({ apiVersion: 'projectcalico.org/v3', kind: 'HostEndpoint', metadata: { name, labels }, spec: { node, ...spec } }),
+  ];
+  const fc = (name: string, spec: Record<string, unknown>): [string, string] => [`${R}felixconfigurations/${name}`, JSON.stringify({ apiVersion: 'projectcalico.org/v3', kind: 'FelixConfiguration', metadata: { name }, spec })];
+
+  it("enforces this node's HEPs, puts every HEP's expectedIPs in allEndpoints, reports what it cannot enforce", () => {
+    const pre = [`${R}globalnetworkpolicies/pre`, JSON.stringify({ apiVersion: 'projectcalico.org/v3', kind: 'GlobalNetworkPolicy', metadata: { name: 'pre' }, spec: { selector: "role == 'node'", preDNAT: true, applyOnForward: true, ingress: [{ action: 'Deny' }] } })] as [string, string];
+    const cache = new Map([
+      hep('n1-eth0', 'n1', { interfaceName: 'eth0', expectedIPs: ['10.0.0.11'], profiles: ['projectcalico-default-allow'] }, { role: 'node' }),
+      hep('n1-eth0-again', 'n1', { interfaceName: 'eth0' }),
+      hep('n1-byip', 'n1', { expectedIPs: ['10.0.0.11'] }),
+      hep('n2-eth0', 'n2', { interfaceName: 'eth0', expectedIPs: ['10.0.0.12'] }, { role: 'node' }),
+      pre,
+    ]);
+    const v = new PolicyView('n1');
+    const input = v.build(cache);
+    expect(input.localHostEndpoints?.map((h) => h.key)).toEqual(['hep:n1-eth0']);
+    expect(input.allEndpoints.map((e) => e.key).sort()).toEqual(['hep:n1-byip', 'hep:n1-eth0', 'hep:n1-eth0-again', 'hep:n2-eth0']);
+    expect(input.allEndpoints.find((e) => e.key === 'hep:n2-eth0')?.ipNetworks).toEqual(['10.0.0.12/32']);
+    expect(input.profiles.map((p) => p.name)).toContain('projectcalico-default-allow');
+    expect(v.problems).toEqual([
+      'host endpoint n1-eth0-again: interface eth0 already has a host endpoint; not enforced',
+      'host endpoint n1-byip: no interfaceName (finding the interface by expectedIPs is not supported); not enforced',
+      'GlobalNetworkPolicy pre: preDNAT policy is not supported (not enforced) — selects host endpoint(s) n1-eth0',
+    ]);
+    expect(input.failsafe?.inbound).toHaveLength(9);
+    // Unchanged resources give the same endpoint objects (the renderer's incremental path).
+    expect(v.build(cache).localHostEndpoints?.[0]).toBe(input.localHostEndpoints?.[0]);
+  });
+
+  it('failsafe ports: FELIX_ env over FelixConfiguration node.<name> over default over the built-in list', () => {
+    const defaults = fc('default', { failsafeInboundHostPorts: [{ protocol: 'TCP', port: 22 }], failsafeOutboundHostPorts: [] });
+    const node = fc('node.n1', { failsafeInboundHostPorts: [{ protocol: 'UDP', port: 500 }] });
+    expect(failsafePorts({}, [], 'n1').ports).toEqual(DEFAULT_FAILSAFE);
+    const cfgs = [defaults, node].map(([, t]) => JSON.parse(t) as { metadata: { name: string }; spec: Record<string, unknown> }).map((r) => ({ name: r.metadata.name, spec: r.spec }));
+    expect(failsafePorts({}, cfgs, 'n1').ports).toEqual({ inbound: [{ protocol: 'udp', port: 500 }], outbound: [] });
+    expect(failsafePorts({}, cfgs, 'n2').ports).toEqual({ inbound: [{ protocol: 'tcp', port: 22 }], outbound: [] });
+    expect(failsafePorts({ FAILSAFEINBOUNDHOSTPORTS: 'none', FAILSAFEOUTBOUNDHOSTPORTS: 'udp:53,bad' }, cfgs, 'n1')).toEqual({
+      ports: { inbound: [], outbound: [{ protocol: 'udp', port: 53 }] },
+      errors: ['FELIX_FAILSAFEOUTBOUNDHOSTPORTS: "bad" is not [tcp|udp|sctp:][cidr:]port'],
+    });
+    const v = new PolicyView('n1', { FAILSAFEINBOUNDHOSTPORTS: 'tcp:2222' });
+    expect(v.build(new Map([defaults, node])).failsafe).toEqual({ inbound: [{ protocol: 'tcp', port: 2222 }], outbound: [] });
   });
 });

@@ -7,9 +7,13 @@ import { validateV3 } from '../datastore/model/validate.js';
 import type { Resource } from '../datastore/model/resource.js';
 import { PolicyDriver, type PolicyApplyReport } from '../felix/dataplane/policy-iptables.js';
 import { endpointNode, PolicyCalculator, policyEndpoint, policyInput, profileInput, type PolicyCalcInput, type PolicyEndpoint, type PolicyInput, type ProfileInput } from '../felix/policy/index.js';
+import { DEFAULT_FAILSAFE, failsafeFromConfig, hostPolicyEndpoint, parseFailsafeEnv, pickHostEndpoints, unsupportedHostPolicies, withBuiltinProfiles, type FailsafePorts, type HostPort } from '../felix/policy/host.js';
+import type { FelixConfigurationSpec } from '../datastore/model/felix.js';
+import type { HostEndpointSpec } from '../datastore/model/endpoints.js';
 
-/** The resource kinds policy watches (workload endpoints are watched for routing already). */
-export const POLICY_PLURALS = ['networkpolicies', 'globalnetworkpolicies', 'profiles', 'workloadendpoints'] as const;
+/** The resource kinds policy watches (workload endpoints are watched for routing already;
+ *  FelixConfiguration for the failsafe ports of host endpoints). */
+export const POLICY_PLURALS = ['networkpolicies', 'globalnetworkpolicies', 'profiles', 'workloadendpoints', 'hostendpoints', 'felixconfigurations'] as const;
 
 export function policyPrefixes(): string[] {
   return POLICY_PLURALS.map((p) => resourceListPrefix(p));
@@ -29,6 +33,34 @@ export function policySettings(felix: Readonly<Record<string, string>>): { enabl
   return { enabled: !off(felix.POLICYENABLED), ipv6: !off(felix.IPV6SUPPORT), refreshMs, errors };
 }
 
+/**
+ * The failsafe ports of host endpoints, by Calico's precedence: FELIX_FAILSAFEINBOUNDHOSTPORTS /
+ * FELIX_FAILSAFEOUTBOUNDHOSTPORTS, then FelixConfiguration node.<hostname>, then "default", then
+ * Calico's built-in list. Each direction is decided on its own; an empty list means none.
+ */
+export function failsafePorts(felixEnv: Readonly<Record<string, string>>, configs: readonly { name: string; spec: FelixConfigurationSpec }[], hostname: string): { ports: FailsafePorts; errors: string[] } {
+  const errors: string[] = [];
+  const pick = (dir: 'inbound' | 'outbound'): HostPort[] => {
+    const envName = dir === 'inbound' ? 'FAILSAFEINBOUNDHOSTPORTS' : 'FAILSAFEOUTBOUNDHOSTPORTS';
+    const env = felixEnv[envName];
+    if (env !== undefined) {
+      const r = parseFailsafeEnv(`FELIX_${envName}`, env);
+      errors.push(...r.errors);
+      return r.ports;
+    }
+    const field = dir === 'inbound' ? 'failsafeInboundHostPorts' : 'failsafeOutboundHostPorts';
+    for (const name of [`node.${hostname}`, 'default']) {
+      const entries = configs.find((c) => c.name === name)?.spec[field];
+      if (entries === undefined) continue;
+      const r = failsafeFromConfig(`FelixConfiguration ${name} spec.${field}`, entries);
+      errors.push(...r.errors);
+      return r.ports;
+    }
+    return DEFAULT_FAILSAFE[dir];
+  };
+  return { ports: { inbound: pick('inbound'), outbound: pick('outbound') }, errors };
+}
+
 interface Parsed {
   text: string;
   res?: Resource;
@@ -42,7 +74,12 @@ export class PolicyView {
   private profs = new Map<string, { res: Resource; p: ProfileInput }>();
   problems: string[] = [];
 
-  constructor(private readonly hostname: string) {}
+  private heps = new Map<string, { res: Resource; labelsKey: string; ep: PolicyEndpoint }>();
+
+  constructor(
+    private readonly hostname: string,
+    private readonly felixEnv: Readonly<Record<string, string>> = {},
+  ) {}
 
   private parse(key: string, text: string): Resource | undefined {
     const old = this.parsed.get(key);
@@ -61,12 +98,20 @@ export class PolicyView {
 
   build(cache: ReadonlyMap<string, string>): PolicyCalcInput {
     this.problems = [];
-    const kinds = { wep: [] as [string, Resource][], pol: [] as [string, Resource][], prof: [] as [string, Resource][] };
+    const kinds = { wep: [] as [string, Resource][], pol: [] as [string, Resource][], prof: [] as [string, Resource][], hep: [] as [string, Resource][], fc: [] as [string, Resource][] };
+    const buckets: Record<string, [string, Resource][]> = {
+      workloadendpoints: kinds.wep,
+      networkpolicies: kinds.pol,
+      globalnetworkpolicies: kinds.pol,
+      profiles: kinds.prof,
+      hostendpoints: kinds.hep,
+      felixconfigurations: kinds.fc,
+    };
     const seen = new Set<string>();
     for (const [key, text] of cache) {
       if (!key.startsWith(RESOURCE_PREFIX)) continue;
       const plural = key.slice(RESOURCE_PREFIX.length).split('/')[0];
-      const bucket = plural === 'workloadendpoints' ? kinds.wep : plural === 'networkpolicies' || plural === 'globalnetworkpolicies' ? kinds.pol : plural === 'profiles' ? kinds.prof : undefined;
+      const bucket = plural !== undefined && Object.hasOwn(buckets, plural) ? buckets[plural] : undefined;
       if (!bucket) continue;
       seen.add(key);
       const res = this.parse(key, text);
@@ -84,7 +129,8 @@ export class PolicyView {
       for (const [k, v] of next) m.set(k, v);
       return [...next.values()].map((v) => v.p);
     };
-    const profiles = memo(this.profs, kinds.prof, profileInput);
+    // Calico's projectcalico-default-allow exists without a resource (host endpoints list it).
+    const profiles = withBuiltinProfiles(memo(this.profs, kinds.prof, profileInput));
     const policies = memo(this.pols, kinds.pol, policyInput);
     const byName = new Map(profiles.map((p) => [p.name, p]));
 
@@ -103,7 +149,28 @@ export class PolicyView {
       if (endpointNode(res) === this.hostname) local.push(e.ep);
     }
     this.eps = nextEps;
-    return { hostname: this.hostname, localEndpoints: local, allEndpoints: all, policies, profiles };
+
+    // Host endpoints: every one's expectedIPs feed the selector ipsets; this node's are enforced.
+    const localHeps: PolicyEndpoint[] = [];
+    const nextHeps = new Map<string, { res: Resource; labelsKey: string; ep: PolicyEndpoint }>();
+    for (const [k, res] of kinds.hep) {
+      const spec = res.spec as HostEndpointSpec;
+      const labelsKey = JSON.stringify((spec.profiles ?? []).map((n) => byName.get(n)?.spec.labelsToApply ?? null));
+      const old = this.heps.get(k);
+      const e = old && old.res === res && old.labelsKey === labelsKey ? old : { res, labelsKey, ep: hostPolicyEndpoint(res, byName) };
+      nextHeps.set(k, e);
+      all.push(e.ep);
+      if (spec.node === this.hostname) localHeps.push(e.ep);
+    }
+    this.heps = nextHeps;
+    const picked = pickHostEndpoints(localHeps);
+    for (const h of picked.shadowed) this.problems.push(`host endpoint ${h.key.slice(4)}: interface ${h.iface} already has a host endpoint; not enforced`);
+    for (const h of picked.unenforced) this.problems.push(`host endpoint ${h.key.slice(4)}: ${h.iface ? `interface ${h.iface} is a workload interface` : 'no interfaceName (finding the interface by expectedIPs is not supported)'}; not enforced`);
+    this.problems.push(...unsupportedHostPolicies(policies, picked.chosen));
+    const configs = kinds.fc.map(([, r]) => ({ name: r.metadata.name, spec: r.spec as FelixConfigurationSpec }));
+    const failsafe = failsafePorts(this.felixEnv, configs, this.hostname);
+    this.problems.push(...failsafe.errors);
+    return { hostname: this.hostname, localEndpoints: local, allEndpoints: all, policies, profiles, localHostEndpoints: picked.chosen, failsafe: failsafe.ports };
   }
 }
 
@@ -123,8 +190,8 @@ export class NodePolicy {
 
   /** onRefreshDue: every refreshMs the kernel is re-read on the next apply (someone may have
    *  edited our chains); the callback asks the agent for that apply. */
-  constructor(hostname: string, opts: { ipv6: boolean; netns?: string; refreshMs?: number; onRefreshDue?: () => void }) {
-    this.view = new PolicyView(hostname);
+  constructor(hostname: string, opts: { ipv6: boolean; netns?: string; refreshMs?: number; onRefreshDue?: () => void; felix?: Readonly<Record<string, string>> }) {
+    this.view = new PolicyView(hostname, opts.felix);
     const ns = opts.netns ? { netns: opts.netns } : {};
     this.drivers = [new PolicyDriver({ family: 4, ...ns }), ...(opts.ipv6 ? [new PolicyDriver({ family: 6, ...ns })] : [])];
     if (opts.refreshMs && opts.onRefreshDue) {
