@@ -28,6 +28,12 @@ interface OutAttr {
   readonly id: number;
   readonly attrs: PathAttributes;
   readonly v6NextHop?: string;
+  /**
+   * Set on the per-address stand-in of a path whose export depends on our session address (see
+   * OutGroup.perAddress): the group's adjOut holds its id, meaning "each member holds this path
+   * as exported with its own address" (or nothing, where that export is empty).
+   */
+  readonly perAddress?: Best;
 }
 
 /** What routeFor reads: the export inputs and a cache of exports per Loc-RIB path. */
@@ -40,6 +46,8 @@ interface Exporter {
    * next-hop-self). A reflector whose clients reach it on many addresses exports each path once.
    */
   shared?: WeakMap<Best, OutAttr | null>;
+  /** iBGP groups: our own routes map to their per-address stand-in (OutAttr.perAddress). */
+  perAddress?: boolean;
   lastBest?: Best;
   lastOut?: OutAttr | null;
 }
@@ -77,6 +85,14 @@ interface Peer {
  * Each change is exported once for the group and encoded once; the same Buffers go to every
  * member's socket. `adjOut` is what every member holds: prefix slot → OutAttr id (0: nothing),
  * 4 bytes per prefix per group, so thousands of groups stay cheap.
+ *
+ * iBGP members may reach us on different local addresses (a multi-homed reflector: one address
+ * per fabric or subnet; the rr-race bench: one per client). Only our own routes' exports use that
+ * address (next-hop-self); reflected and eBGP-learned routes keep their NEXT_HOP. So the address is
+ * not part of an iBGP group's key: our own routes enter adjOut as per-address stand-ins, and a
+ * batch that changes some is encoded in two parts: the shared frames, once for the group, and the
+ * frames of our own routes, once per distinct member address (`bySelf`). Each prefix appears
+ * once per batch, so the parts' order does not matter.
  */
 interface OutGroup extends Exporter {
   key: string;
@@ -91,6 +107,8 @@ interface OutGroup extends Exporter {
   flushScheduled: boolean;
   lastBatchAt?: number;
   ctx: CodecContext;
+  /** Exporters of our own routes per member address (a cache: rebuilt when it outgrows the members). */
+  bySelf: Map<string, Exporter>;
 }
 
 /** The group-wide export inputs (everything exportRoute reads about the target). */
@@ -122,9 +140,11 @@ class Announcements {
 
 /** Encoded frames of one batch, by part (withdrawals, then one part per attribute set). */
 interface PackedBatch {
-  all: Buffer[];
-  parts: Array<{ originatorId?: string; frames: Buffer[] }>;
+  all: Buffer;
+  parts: Array<{ originatorId?: string; frames: Buffer }>;
 }
+
+const EMPTY = Buffer.alloc(0);
 
 /** Prefixes exported per group (or syncing peer) per event-loop turn. */
 const FLUSH_CHUNK = 4000;
@@ -195,6 +215,10 @@ export class Speaker {
    * Log positions are never reused, so an entry stays valid; the map is simply bounded.
    */
   private readonly packMemo = new Map<string, { decisions: number[]; frames: PackedBatch }>();
+  /** Encoded UPDATEs of single-prefix attribute sets (see framesOf). */
+  private readonly frameCache = new WeakMap<OutAttr, { ctxKey: string; prefix: string; frames: Buffer }>();
+  /** The per-address stand-in of each of our own paths (see OutAttr.perAddress). */
+  private readonly perAddressOut = new WeakMap<Best, OutAttr>();
 
   constructor(
     readonly config: SpeakerConfig,
@@ -256,6 +280,7 @@ export class Speaker {
         g.cache = new WeakMap();
         g.shared = this.sharedCacheOf(g.policy);
         g.lastBest = undefined;
+        g.bySelf.clear();
       }
     }
     this.reflector = reflector;
@@ -656,11 +681,11 @@ export class Speaker {
   /**
    * Peers share a group when everything the export and the encoding depend on is equal. eBGP
    * peers get a group each (split horizon: a route never goes back to the AS it came from);
-   * iBGP peers of one role share one.
+   * iBGP peers of one role share one, whatever our address on each session (see OutGroup).
    */
   private groupKeyOf(p: Peer, ctx: CodecContext): string {
     const pol = this.policyOf(p);
-    return JSON.stringify([pol.ebgp ? pol.address : '', pol.ebgp, pol.rrClient, pol.selfAddress ?? '', !!pol.keepOriginalNextHop, pol.afis, ctx]);
+    return JSON.stringify([pol.ebgp ? pol.address : '', pol.ebgp, pol.rrClient, pol.ebgp ? (pol.selfAddress ?? '') : '', !!pol.keepOriginalNextHop, pol.afis, ctx]);
   }
 
   /**
@@ -675,12 +700,20 @@ export class Speaker {
     const cache = ex.shared && b.source !== 'local' ? ex.shared : ex.cache;
     let out = cache.get(b);
     if (out === undefined) {
-      out = this.exportOf(ex.policy, this.candidateOf(k, b)) ?? null;
+      out = (ex.perAddress && b.source === 'local' ? this.perAddressOf(ex.policy, b) : this.exportOf(ex.policy, this.candidateOf(k, b))) ?? null;
       cache.set(b, out);
     }
     ex.lastBest = b;
     ex.lastOut = out;
     return out ?? undefined;
+  }
+
+  /** The per-address stand-in of our own path b (see OutAttr.perAddress); none for a family the group does not carry. */
+  private perAddressOf(pol: OutPolicy, b: Best): OutAttr | undefined {
+    if (!pol.afis.includes(b.family === 4 ? 1 : 2)) return undefined;
+    let out = this.perAddressOut.get(b);
+    if (!out) this.perAddressOut.set(b, (out = { id: this.nextOutId++, attrs: b.attrs, perAddress: b }));
+    return out;
   }
 
   /** See Exporter.shared: undefined for eBGP policies (their exports use our address). */
@@ -802,32 +835,53 @@ export class Speaker {
    * Packs announcements (grouped by shared attributes) and withdrawals into UPDATE frames, each
    * attribute set's frames tagged with its ORIGINATOR_ID: a member never gets frames carrying its
    * own router id as ORIGINATOR_ID (it would drop them, RFC 4456 §8), which is split horizon for
-   * reflected routes without a per-member encoding.
+   * reflected routes without a per-member encoding. Each part is one Buffer (and `all` their
+   * concatenation): one socket write per member per batch, not one per UPDATE.
    */
-  private pack(routes: Announcements, withdrawals: Prefix[], ctx: CodecContext, who: string): PackedBatch {
-    const groups = routes.byOut;
-    const out: PackedBatch = { all: [], parts: [] };
+  private pack(routes: Announcements, withdrawals: Prefix[], ctx: CodecContext, ctxKey: string, who: string): PackedBatch {
+    const parts: PackedBatch['parts'] = [];
     try {
-      if (withdrawals.length) out.parts.push({ frames: packUpdates([], withdrawals, ctx) });
-      for (const g of groups.values()) out.parts.push({ originatorId: g.attributes.originatorId, frames: packUpdates([g], [], ctx) });
+      if (withdrawals.length) parts.push({ frames: Buffer.concat(packUpdates([], withdrawals, ctx)) });
+      for (const [out, g] of routes.byOut) parts.push({ originatorId: g.attributes.originatorId, frames: this.framesOf(out, g, ctx, ctxKey) });
     } catch (err) {
       this.log.error({ err, peer: who }, 'cannot encode UPDATE');
-      return { all: [], parts: [] };
+      return { all: EMPTY, parts: [] };
     }
-    for (const part of out.parts) out.all.push(...part.frames);
-    return out;
+    return { all: parts.length === 1 ? parts[0].frames : Buffer.concat(parts.map((x) => x.frames)), parts };
   }
 
-  /** The frames of a batch for one peer: all of them, or all but those it originated. */
+  /**
+   * The UPDATEs of one attribute set. A set carried by a single prefix (the Kubernetes shape: one
+   * block per node, each with its own next hop) is encoded once per codec context and reused: by
+   * every later initial sync, and by every group batch that sends it again.
+   */
+  private framesOf(out: OutAttr, g: RouteGroup, ctx: CodecContext, ctxKey: string): Buffer {
+    if (g.prefixes.length !== 1) return Buffer.concat(packUpdates([g], [], ctx));
+    const pk = keyOf(g.prefixes[0]);
+    const hit = this.frameCache.get(out);
+    if (hit && hit.ctxKey === ctxKey && hit.prefix === pk) return hit.frames;
+    const frames = Buffer.concat(packUpdates([g], [], ctx));
+    this.frameCache.set(out, { ctxKey, prefix: pk, frames });
+    return frames;
+  }
+
+  /** The bytes of a batch for one peer: all of them, or all but those it originated. */
   private framesFor(b: PackedBatch, p: Peer): Buffer[] {
-    if (!p.routerId || !b.parts.some((x) => x.originatorId === p.routerId)) return b.all;
-    return b.parts.filter((x) => x.originatorId !== p.routerId).flatMap((x) => x.frames);
+    if (!p.routerId || !b.parts.some((x) => x.originatorId === p.routerId)) return b.all.length ? [b.all] : [];
+    return b.parts.filter((x) => x.originatorId !== p.routerId).map((x) => x.frames);
+  }
+
+  /** One write for a peer's frames (the session writes each Buffer on its own). */
+  private write(p: Peer, frames: Buffer[]): void {
+    p.session.sendRaw(frames.length > 1 ? [Buffer.concat(frames)] : frames);
   }
 
   /** One batch for a whole group: exported once, encoded once, the same Buffers to every member. */
   private flushGroup(g: OutGroup): void {
     const routes = new Announcements();
     const withdrawals: Prefix[] = [];
+    /** Our own routes in this batch (per-address exports): slot key and prefix. */
+    const own: Array<[string, Prefix]> = [];
     const batch: string[] = [];
     const log = this.changeLog;
     const prefixes = this.changePrefixes;
@@ -853,7 +907,8 @@ export class Speaker {
       }
       if (had === r.id) continue;
       this.setAdjOut(g, k, slot ?? this.slotFor(k), r.id);
-      routes.add(r, prefixes[i]);
+      if (r.perAddress) own.push([k, prefixes[i]]);
+      else routes.add(r, prefixes[i]);
       batch.push(k);
       decisions.push(g.cursor, r.id);
     }
@@ -867,19 +922,48 @@ export class Speaker {
       frames = memo.frames;
       this.outStats.packReuses++;
     } else {
-      frames = this.pack(routes, withdrawals, g.ctx, g.key);
+      frames = this.pack(routes, withdrawals, g.ctx, g.ctxKey, g.key);
       if (this.packMemo.size >= 256) this.packMemo.clear();
       this.packMemo.set(memoKey, { decisions, frames });
     }
     this.outStats.groupBatches++;
+    /** This batch's own-route frames per member address. */
+    const ownFrames = new Map<string, Buffer>();
     for (const m of [...g.members]) {
       if (m.session.state !== 'Established') continue;
       if (m.session.queuedBytes > (this.config.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES)) this.stall(m, batch);
       else {
-        m.session.sendRaw(this.framesFor(frames, m));
+        const out = this.framesFor(frames, m);
+        if (own.length) out.push(this.ownFramesFor(g, m, own, ownFrames));
+        this.write(m, out);
         this.outStats.groupWrites++;
       }
     }
+  }
+
+  /** The frames of a batch's own routes for member m: exported with m's address (see OutGroup). */
+  private ownFramesFor(g: OutGroup, m: Peer, own: ReadonlyArray<[string, Prefix]>, done: Map<string, Buffer>): Buffer {
+    const self = m.session.localAddress ?? '';
+    const hit = done.get(self);
+    if (hit) return hit;
+    let ex = g.bySelf.get(self);
+    if (!ex) {
+      if (g.bySelf.size > 2 * g.members.size + 8) g.bySelf.clear();
+      ex = { policy: { ...g.policy, selfAddress: self || undefined }, cache: new WeakMap() };
+      g.bySelf.set(self, ex);
+    }
+    const routes = new Announcements();
+    // Where the export is empty (no next hop of this family on this address) the member may
+    // hold the previous export from the shared part: withdraw (harmless if it had nothing).
+    const withdrawals: Prefix[] = [];
+    for (const [k, prefix] of own) {
+      const r = this.routeFor(ex, k);
+      if (r) routes.add(r, prefix);
+      else withdrawals.push(prefix);
+    }
+    const frames = this.pack(routes, withdrawals, g.ctx, g.ctxKey, m.config.address).all;
+    done.set(self, frames);
+    return frames;
   }
 
   private trimScheduled = false;
@@ -939,7 +1023,9 @@ export class Speaker {
       this.waitDrain(p);
       return;
     }
-    const ex: Exporter = { policy: this.policyOf(p), cache: new WeakMap() };
+    const policy = this.policyOf(p);
+    // The shared cache too: peers joining one after another export each reflected path once.
+    const ex: Exporter = { policy, cache: new WeakMap(), shared: this.sharedCacheOf(policy) };
     const routes = new Announcements();
     const withdrawals: Prefix[] = [];
     // Large tables go out in chunks, one per event-loop turn, so timers keep running.
@@ -951,7 +1037,7 @@ export class Speaker {
       if (r) routes.add(r, keyToPrefix(k));
       else if (mayHave) withdrawals.push(keyToPrefix(k));
     }
-    if (routes.size || withdrawals.length) p.session.sendRaw(this.framesFor(this.pack(routes, withdrawals, ctx, p.config.address), p));
+    if (routes.size || withdrawals.length) this.write(p, this.framesFor(this.pack(routes, withdrawals, ctx, JSON.stringify(ctx), p.config.address), p));
     if (p.pending.size) this.scheduleFlush(p, true);
     else this.joinGroup(p, ctx);
   }
@@ -969,8 +1055,10 @@ export class Speaker {
     const key = this.groupKeyOf(p, ctx);
     let g = this.groups.get(key);
     if (!g) {
-      const policy = this.policyOf(p);
-      g = { key, members: new Set(), cursor: this.logBase + this.changeLog.length, ctxKey: JSON.stringify(ctx), adjOut: new Int32Array(this.slotKeys.length), count: 0, flushScheduled: false, policy, cache: new WeakMap(), shared: this.sharedCacheOf(policy), ctx };
+      const own = this.policyOf(p);
+      // iBGP: no address in the group's policy; our own routes go per member address (see OutGroup).
+      const policy = own.ebgp ? own : { ...own, selfAddress: undefined };
+      g = { key, members: new Set(), cursor: this.logBase + this.changeLog.length, ctxKey: JSON.stringify(ctx), adjOut: new Int32Array(this.slotKeys.length), count: 0, flushScheduled: false, policy, cache: new WeakMap(), shared: this.sharedCacheOf(policy), perAddress: !policy.ebgp, ctx, bySelf: new Map() };
       for (const k of this.locRib.keys()) {
         const r = this.routeFor(g, k);
         if (r) this.setAdjOut(g, k, this.slotFor(k), r.id);
