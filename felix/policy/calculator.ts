@@ -81,7 +81,7 @@ interface SetEntry {
 
 const FORWARD = renderForward();
 const FORWARD_WITH_HOSTS = renderForward(true);
-const HOST_TOP = [renderHostTop('ingress'), renderHostTop('egress')];
+const HOST_TOP: PerFamily<ChainSpec[]> = { 4: [renderHostTop('ingress', 4), renderHostTop('egress', 4)], 6: [renderHostTop('ingress', 6), renderHostTop('egress', 6)] };
 
 /** What the host endpoints of this host add: chains per family, and the policies / profiles
  *  their chains jump to (rendered like the workloads' ones). */
@@ -168,7 +168,7 @@ export class PolicyCalculator {
     }
     const failsafe = input.failsafe ?? DEFAULT_FAILSAFE;
     const part: HostPart = { chains: { 4: [], 6: [] }, policies: new Set(), profiles: new Set() };
-    const common: ChainSpec[] = [...HOST_TOP];
+    const common: ChainSpec[] = [];
     const ifaces = chosen.map((h) => h.iface);
     for (const d of DIRECTIONS) common.push(renderHostDispatch(d, ifaces), renderHostDispatch(d, ifaces, true));
     for (const hep of chosen) {
@@ -194,7 +194,7 @@ export class PolicyCalculator {
     };
     const shared = common.map((c) => keep(c));
     for (const f of FAMILIES) {
-      part.chains[f].push(...shared, keep(renderFailsafe('ingress', failsafe.inbound, f), `${f}/in`), keep(renderFailsafe('egress', failsafe.outbound, f), `${f}/out`));
+      part.chains[f].push(...HOST_TOP[f], ...shared, keep(renderFailsafe('ingress', failsafe.inbound, f), `${f}/in`), keep(renderFailsafe('egress', failsafe.outbound, f), `${f}/out`));
     }
     this.hostChains = next;
     return part;

@@ -59,6 +59,9 @@ describe('a named host endpoint', () => {
   it('cali-INPUT / cali-OUTPUT: workloads and loopback return, encapsulation passes, dispatch, accept on the mark', () => {
     expect(rules(s, 'cali-INPUT')).toEqual(['-i cali+ -j RETURN', '-i lo -j RETURN', '-p 4 -j ACCEPT', '-p udp -m udp --dport 4789 -j ACCEPT', CLEAR, '-j cali-from-host-endpoint', '-m mark --mark 0x10000/0x10000 -j ACCEPT']);
     expect(rules(s, 'cali-OUTPUT')).toEqual(['-o cali+ -j RETURN', '-o lo -j RETURN', '-p 4 -j ACCEPT', '-p udp -m udp --dport 4789 -j ACCEPT', CLEAR, '-j cali-to-host-endpoint', '-m mark --mark 0x10000/0x10000 -j ACCEPT']);
+    // IPv6: neighbour discovery and MLD pass instead of IP-in-IP.
+    const v6 = computePolicyState(input([eth0])).v6;
+    expect(rules(v6, 'cali-INPUT').slice(2, 10)).toEqual([...[130, 131, 132, 133, 134, 135, 136].map((t) => `-p ipv6-icmp -m icmp6 --icmpv6-type ${t} -j ACCEPT`), '-p udp -m udp --dport 4789 -j ACCEPT']);
   });
 
   it('dispatches by interface; other interfaces fall through untouched', () => {

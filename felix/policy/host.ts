@@ -162,17 +162,22 @@ export function renderHostDispatch(dir: Direction, ifaces: readonly string[], fo
   return { name, rules };
 }
 
+/** ICMPv6 router / neighbour discovery and MLD (130–136): without them an IPv6 interface under
+ *  a HEP loses its neighbours, so felix accepts them ahead of policy too. */
+const NDP_TYPES = [130, 131, 132, 133, 134, 135, 136];
+
 /** cali-INPUT / cali-OUTPUT: workload and loopback traffic is not host endpoint traffic;
- *  encapsulated node-to-node traffic passes; the rest goes through the HEP dispatch and is
- *  accepted when the HEP's chain allowed it. Traffic on interfaces without a HEP returns. */
-export function renderHostTop(dir: Direction): ChainSpec {
+ *  encapsulated node-to-node traffic (and IPv6 neighbour discovery) passes; the rest goes
+ *  through the HEP dispatch and is accepted when the HEP's chain allowed it. Traffic on
+ *  interfaces without a HEP returns. */
+export function renderHostTop(dir: Direction, family: 4 | 6): ChainSpec {
   const io = dir === 'ingress' ? '-i' : '-o';
   return {
     name: dir === 'ingress' ? INPUT_CHAIN : OUTPUT_CHAIN,
     rules: [
       `${io} cali+ -j RETURN`,
       `${io} lo -j RETURN`,
-      '-p 4 -j ACCEPT',
+      ...(family === 4 ? ['-p 4 -j ACCEPT'] : NDP_TYPES.map((t) => `-p ipv6-icmp -m icmp6 --icmpv6-type ${t} -j ACCEPT`)),
       `-p udp -m udp --dport ${VXLAN_PORT} -j ACCEPT`,
       CLEAR_MARKS,
       `-j ${dir === 'ingress' ? FROM_HOST_DISPATCH : TO_HOST_DISPATCH}`,
