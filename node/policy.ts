@@ -7,9 +7,11 @@ import { validateV3 } from '../datastore/model/validate.js';
 import type { Resource } from '../datastore/model/resource.js';
 import { PolicyDriver, type PolicyApplyReport } from '../felix/dataplane/policy-iptables.js';
 import { endpointNode, PolicyCalculator, policyEndpoint, policyInput, profileInput, type PolicyCalcInput, type PolicyEndpoint, type PolicyInput, type ProfileInput } from '../felix/policy/index.js';
-import { DEFAULT_FAILSAFE, failsafeFromConfig, hostPolicyEndpoint, parseFailsafeEnv, pickHostEndpoints, unsupportedHostPolicies, withBuiltinProfiles, type FailsafePorts, type HostPort } from '../felix/policy/host.js';
+import { failsafePorts, hostPolicyEndpoint, pickHostEndpoints, unsupportedHostPolicies, withBuiltinProfiles } from '../felix/policy/host.js';
 import type { FelixConfigurationSpec } from '../datastore/model/felix.js';
 import type { HostEndpointSpec } from '../datastore/model/endpoints.js';
+
+export { failsafePorts } from '../felix/policy/host.js';
 
 /** The resource kinds policy watches (workload endpoints are watched for routing already;
  *  FelixConfiguration for the failsafe ports of host endpoints). */
@@ -31,34 +33,6 @@ export function policySettings(felix: Readonly<Record<string, string>>): { enabl
     else errors.push(`FELIX_IPTABLESREFRESHINTERVAL: "${r}" is not a number of seconds; using 90`);
   }
   return { enabled: !off(felix.POLICYENABLED), ipv6: !off(felix.IPV6SUPPORT), refreshMs, errors };
-}
-
-/**
- * The failsafe ports of host endpoints, by Calico's precedence: FELIX_FAILSAFEINBOUNDHOSTPORTS /
- * FELIX_FAILSAFEOUTBOUNDHOSTPORTS, then FelixConfiguration node.<hostname>, then "default", then
- * Calico's built-in list. Each direction is decided on its own; an empty list means none.
- */
-export function failsafePorts(felixEnv: Readonly<Record<string, string>>, configs: readonly { name: string; spec: FelixConfigurationSpec }[], hostname: string): { ports: FailsafePorts; errors: string[] } {
-  const errors: string[] = [];
-  const pick = (dir: 'inbound' | 'outbound'): HostPort[] => {
-    const envName = dir === 'inbound' ? 'FAILSAFEINBOUNDHOSTPORTS' : 'FAILSAFEOUTBOUNDHOSTPORTS';
-    const env = felixEnv[envName];
-    if (env !== undefined) {
-      const r = parseFailsafeEnv(`FELIX_${envName}`, env);
-      errors.push(...r.errors);
-      return r.ports;
-    }
-    const field = dir === 'inbound' ? 'failsafeInboundHostPorts' : 'failsafeOutboundHostPorts';
-    for (const name of [`node.${hostname}`, 'default']) {
-      const entries = configs.find((c) => c.name === name)?.spec[field];
-      if (entries === undefined) continue;
-      const r = failsafeFromConfig(`FelixConfiguration ${name} spec.${field}`, entries);
-      errors.push(...r.errors);
-      return r.ports;
-    }
-    return DEFAULT_FAILSAFE[dir];
-  };
-  return { ports: { inbound: pick('inbound'), outbound: pick('outbound') }, errors };
 }
 
 interface Parsed {

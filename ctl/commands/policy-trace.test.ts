@@ -106,3 +106,31 @@ describe('tortiectl policy trace', () => {
     expect(loads).toBe(0);
   });
 });
+
+describe('tortiectl policy trace: host endpoints', () => {
+  const hep = resource({ apiVersion: 'projectcalico.org/v3', kind: 'HostEndpoint', metadata: { name: 'node-a-eth0', labels: { role: 'k8s-node' } }, spec: { node: 'node-a', interfaceName: 'eth0', expectedIPs: ['10.0.0.11'] } });
+  const open8080 = resource({ apiVersion: 'projectcalico.org/v3', kind: 'GlobalNetworkPolicy', metadata: { name: 'allow-8080' }, spec: { selector: "role == 'k8s-node'", ingress: [{ action: 'Allow', protocol: 'TCP', destination: { ports: [8080] } }] } });
+  const noFailsafe = resource({ apiVersion: 'projectcalico.org/v3', kind: 'FelixConfiguration', metadata: { name: 'node.node-a' }, spec: { failsafeInboundHostPorts: [] } });
+  const withHeps = (extra: Partial<PolicyTraceResources>): PolicyTraceResources => ({ ...resources, hostEndpoints: [hep], ...extra, globalNetworkPolicies: [...resources.globalNetworkPolicies, ...(extra.globalNetworkPolicies ?? [])] });
+  async function trace(res: PolicyTraceResources, opts: Partial<PolicyTraceOptions>): Promise<string> {
+    let out = '';
+    await policyTrace({ from: '', to: '', protocol: 'tcp', namespace: 'default', output: 'table', ...opts }, { load: async () => res, write: (t) => (out += t) });
+    return out;
+  }
+
+  it('traffic to a HEP address: failsafe ports first, default deny without policy, policy that selects its labels', async () => {
+    expect(await trace(withHeps({}), { from: '192.168.1.5', to: '10.0.0.11', port: '22' })).toBe(
+      ['ALLOW: 192.168.1.5 → hostendpoint/node-a-eth0 (10.0.0.11), tcp port 22', '  ingress at hostendpoint/node-a-eth0: ALLOW by failsafe port tcp:22 (before any policy)', 'Decided by: failsafe port (ingress at hostendpoint/node-a-eth0, chain cali-failsafe-in)', ''].join('\n'),
+    );
+    expect(await trace(withHeps({}), { from: '192.168.1.5', to: 'hostendpoint/node-a-eth0', port: '8080' })).toContain('ingress at hostendpoint/node-a-eth0: DENY — no policy applies; no profile rule allowed');
+    const open = withHeps({ globalNetworkPolicies: [open8080] });
+    expect(await trace(open, { from: '192.168.1.5', to: '10.0.0.11', port: '8080' })).toContain('Decided by: policy allow-8080, rule 0 (ingress at hostendpoint/node-a-eth0, chain cali-pi-allow-8080)');
+    expect(await trace(open, { from: '192.168.1.5', to: '10.0.0.11', port: '9090' })).toMatch(/^DENY: .*\n.*DENY by default — 1 policy applies \(allow-8080\)/);
+  });
+
+  it("from a HEP: its egress (failsafe out: DNS), then the pod's ingress; node FelixConfiguration overrides failsafe", async () => {
+    expect(await trace(withHeps({}), { from: '10.0.0.11', to: '10.96.0.10', protocol: 'udp', port: '53' })).toContain('egress at hostendpoint/node-a-eth0: ALLOW by failsafe port udp:53');
+    expect(await trace(withHeps({}), { from: '10.0.0.11', to: 'staging/db', port: '80' })).toContain('egress at hostendpoint/node-a-eth0: DENY');
+    expect(await trace(withHeps({ felixConfigurations: [noFailsafe] }), { from: '192.168.1.5', to: '10.0.0.11', port: '22' })).toMatch(/^DENY/);
+  });
+});

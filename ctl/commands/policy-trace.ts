@@ -6,7 +6,10 @@ import type { Command } from 'commander';
 import { parseIP } from '../../datastore/model/net.js';
 import type { Resource } from '../../datastore/model/resource.js';
 import { policyEndpoint, policyInput, profileInput } from '../../felix/policy/endpoints.js';
-import { PolicyTracer, TraceError, type DirectionVerdict, type TraceModel, type TracePeer, type TraceQuery, type TraceResult } from '../../felix/policy/trace.js';
+import { PolicyTracer, TraceError, type DirectionVerdict, type TraceHostEndpoint, type TraceModel, type TracePeer, type TraceQuery, type TraceResult } from '../../felix/policy/trace.js';
+import { failsafePorts, hostPolicyEndpoint, withBuiltinProfiles } from '../../felix/policy/host.js';
+import type { FelixConfigurationSpec } from '../../datastore/model/felix.js';
+import type { HostEndpointSpec } from '../../datastore/model/endpoints.js';
 import type { PolicyEndpoint } from '../../felix/policy/types.js';
 import type { CtlContext } from '../context.js';
 import { UsageError } from '../errors.js';
@@ -16,6 +19,9 @@ export interface PolicyTraceResources {
   networkPolicies: Resource[];
   globalNetworkPolicies: Resource[];
   profiles: Resource[];
+  /** Host endpoints and FelixConfigurations (their failsafe ports); none when absent. */
+  hostEndpoints?: Resource[];
+  felixConfigurations?: Resource[];
 }
 
 export interface PolicyTraceDeps {
@@ -50,9 +56,10 @@ function parseNumber(flag: string, v: string | undefined, min: number, max: numb
   return Number(v);
 }
 
-/** Model keys are "namespace/pod" (the WorkloadEndpoint name when a pod has several). */
+/** Model keys are "namespace/pod" (the WorkloadEndpoint name when a pod has several), and
+ *  "hostendpoint/<name>" for host endpoints with an interfaceName (the ones felix enforces). */
 export function traceModel(r: PolicyTraceResources): TraceModel {
-  const profiles = r.profiles.map(profileInput);
+  const profiles = withBuiltinProfiles(r.profiles.map(profileInput));
   const byName = new Map(profiles.map((p) => [p.name, p]));
   const eps: { ep: PolicyEndpoint; podKey?: string }[] = [];
   for (const w of r.workloadEndpoints) {
@@ -63,7 +70,11 @@ export function traceModel(r: PolicyTraceResources): TraceModel {
   const count = new Map<string, number>();
   for (const e of eps) if (e.podKey) count.set(e.podKey, (count.get(e.podKey) ?? 0) + 1);
   const endpoints = eps.map(({ ep, podKey }) => (podKey && count.get(podKey) === 1 ? { ...ep, key: podKey } : ep));
-  return { endpoints, profiles, policies: [...r.networkPolicies, ...r.globalNetworkPolicies].map(policyInput) };
+  const configs = (r.felixConfigurations ?? []).map((c) => ({ name: c.metadata.name, spec: c.spec as FelixConfigurationSpec }));
+  const hostEndpoints: TraceHostEndpoint[] = (r.hostEndpoints ?? [])
+    .filter((h) => (h.spec as HostEndpointSpec).interfaceName)
+    .map((h) => ({ ep: { ...hostPolicyEndpoint(h, byName), key: `hostendpoint/${h.metadata.name}` }, failsafe: failsafePorts({}, configs, (h.spec as HostEndpointSpec).node ?? '').ports }));
+  return { endpoints, profiles, policies: [...r.networkPolicies, ...r.globalNetworkPolicies].map(policyInput), ...(hostEndpoints.length ? { hostEndpoints } : {}) };
 }
 
 type PeerArg = { ip: string } | { key: string; byName: boolean };
@@ -80,7 +91,7 @@ function peerArg(flag: string, v: string, namespace: string): PeerArg {
 
 function resolvePeer(flag: string, a: PeerArg, namespace: string, model: TraceModel): TracePeer {
   if ('ip' in a) return { ip: a.ip };
-  if (!model.endpoints.some((e) => e.key === a.key)) {
+  if (!model.endpoints.some((e) => e.key === a.key) && !model.hostEndpoints?.some((h) => h.ep.key === a.key)) {
     throw new UsageError(`${flag}: no workload endpoint for pod ${a.key} in the datastore${a.byName ? ` (namespace ${namespace}; use namespace/name or -n)` : ''}`);
   }
   return { endpoint: a.key };
@@ -131,6 +142,8 @@ function describeStep(s: DirectionVerdict): string {
       return `${where}: DENY by default — ${s.policies.length} polic${s.policies.length === 1 ? 'y applies' : 'ies apply'} (${s.policies.join(', ')}) and no rule allowed`;
     case 'no-profile-allowed':
       return `${where}: DENY — ${passed || 'no policy applies'}; no profile rule allowed (profiles drop by default)`;
+    case 'failsafe':
+      return `${where}: ALLOW by failsafe port ${s.failsafe?.protocol ?? ''}:${s.failsafe?.port ?? ''}${s.failsafe?.net ? ` from/to ${s.failsafe.net}` : ''} (before any policy)`;
   }
 }
 
@@ -141,7 +154,7 @@ export function formatTrace(r: TraceResult, q: TraceQuery): string {
   const icmp = q.icmp ?? { type: r.family === 4 ? 8 : 128, code: 0 };
   const what = q.port !== undefined ? `${proto} port ${q.port}` : isIcmp ? `${proto} type ${icmp.type} code ${icmp.code}` : proto;
   const lines = [`${r.verdict === 'allow' ? 'ALLOW' : 'DENY'}: ${peer(r.source)} → ${peer(r.destination)}, ${what}`];
-  if (!r.steps.length) lines.push('  neither side is a workload endpoint: network policy does not apply');
+  if (!r.steps.length) lines.push('  neither side is a workload or host endpoint: network policy does not apply');
   for (const s of r.steps) {
     lines.push(`  ${describeStep(s)}`);
     for (const l of s.logged) lines.push(`    logged by ${l.policy ? `policy ${l.policy}` : `profile ${l.profile}`} rule ${l.ruleIndex}`);
@@ -149,7 +162,7 @@ export function formatTrace(r: TraceResult, q: TraceQuery): string {
   if (r.source.endpoint && r.steps.length === 1 && r.steps[0].direction === 'egress' && r.destination.endpoint) lines.push(`  ingress at ${r.destination.endpoint}: not reached`);
   if (r.decidedBy) {
     const d = r.decidedBy;
-    const who = d.policy ? `policy ${d.policy}, rule ${d.ruleIndex}` : d.profile ? `profile ${d.profile}, rule ${d.ruleIndex}` : 'default deny';
+    const who = d.policy ? `policy ${d.policy}, rule ${d.ruleIndex}` : d.profile ? `profile ${d.profile}, rule ${d.ruleIndex}` : d.reason === 'failsafe' ? 'failsafe port' : 'default deny';
     lines.push(`Decided by: ${who} (${d.direction} at ${d.endpoint}${d.chain ? `, chain ${d.chain}` : ''})`);
   }
   return `${lines.join('\n')}\n`;
@@ -174,8 +187,8 @@ export function registerPolicyTrace(program: Command, deps: PolicyTraceDeps): vo
   policy
     .command('trace')
     .description('the verdict network policy gives a new connection, and which policy and rule decided it (from the datastore alone)')
-    .requiredOption('--from <pod|ip>', 'source: namespace/name, name (with -n) or an IP address')
-    .requiredOption('--to <pod|ip>', 'destination: namespace/name, name (with -n) or an IP address')
+    .requiredOption('--from <pod|ip>', 'source: namespace/name, name (with -n), hostendpoint/NAME or an IP address')
+    .requiredOption('--to <pod|ip>', 'destination: namespace/name, name (with -n), hostendpoint/NAME or an IP address')
     .option('--port <port>', 'destination port (required for tcp, udp, sctp)')
     .option('--protocol <protocol>', 'tcp, udp, icmp, icmpv6, sctp, udplite or a number', 'tcp')
     .option('-n, --namespace <namespace>', 'namespace of pods given by name alone', 'default')
@@ -191,10 +204,10 @@ export function registerPolicyTraceCommand(program: Command, ctx: CtlContext): v
   registerPolicyTrace(program, {
     load: async () => {
       const client = ctx.client();
-      const [workloadEndpoints, networkPolicies, globalNetworkPolicies, profiles] = await Promise.all(
-        ['WorkloadEndpoint', 'NetworkPolicy', 'GlobalNetworkPolicy', 'Profile'].map(async (k) => (await client.list(k)).items),
+      const [workloadEndpoints, networkPolicies, globalNetworkPolicies, profiles, hostEndpoints, felixConfigurations] = await Promise.all(
+        ['WorkloadEndpoint', 'NetworkPolicy', 'GlobalNetworkPolicy', 'Profile', 'HostEndpoint', 'FelixConfiguration'].map(async (k) => (await client.list(k)).items),
       );
-      return { workloadEndpoints, networkPolicies, globalNetworkPolicies, profiles };
+      return { workloadEndpoints, networkPolicies, globalNetworkPolicies, profiles, hostEndpoints, felixConfigurations };
     },
     write: (t) => ctx.out.write(t),
   });

@@ -16,6 +16,7 @@ import { CLEAR_MARKS, MATCH_ACCEPTED, MATCH_NOT_PASSED } from './render.js';
 import type { ChainSpec, HookSpec, PolicyEndpoint, PolicyInput, ProfileInput } from './types.js';
 import type { Resource } from '../../datastore/model/resource.js';
 import type { HostEndpointSpec } from '../../datastore/model/endpoints.js';
+import type { FelixConfigurationSpec } from '../../datastore/model/felix.js';
 
 export const INPUT_CHAIN = 'cali-INPUT';
 export const OUTPUT_CHAIN = 'cali-OUTPUT';
@@ -249,4 +250,32 @@ export function hostPolicyEndpoint(r: Resource, profiles: ReadonlyMap<string, Pr
   };
   if (spec.ports?.length) ep.ports = spec.ports.map((p) => ({ name: p.name, protocol: String(p.protocol), port: p.port }));
   return ep;
+}
+
+/**
+ * The failsafe ports of host endpoints, by Calico's precedence: FELIX_FAILSAFEINBOUNDHOSTPORTS /
+ * FELIX_FAILSAFEOUTBOUNDHOSTPORTS, then FelixConfiguration node.<hostname>, then "default", then
+ * Calico's built-in list. Each direction is decided on its own; an empty list means none.
+ */
+export function failsafePorts(felixEnv: Readonly<Record<string, string>>, configs: readonly { name: string; spec: FelixConfigurationSpec }[], hostname: string): { ports: FailsafePorts; errors: string[] } {
+  const errors: string[] = [];
+  const pick = (dir: 'inbound' | 'outbound'): HostPort[] => {
+    const envName = dir === 'inbound' ? 'FAILSAFEINBOUNDHOSTPORTS' : 'FAILSAFEOUTBOUNDHOSTPORTS';
+    const env = felixEnv[envName];
+    if (env !== undefined) {
+      const r = parseFailsafeEnv(`FELIX_${envName}`, env);
+      errors.push(...r.errors);
+      return r.ports;
+    }
+    const field = dir === 'inbound' ? 'failsafeInboundHostPorts' : 'failsafeOutboundHostPorts';
+    for (const name of [`node.${hostname}`, 'default']) {
+      const entries = configs.find((c) => c.name === name)?.spec[field];
+      if (entries === undefined) continue;
+      const r = failsafeFromConfig(`FelixConfiguration ${name} spec.${field}`, entries);
+      errors.push(...r.errors);
+      return r.ports;
+    }
+    return DEFAULT_FAILSAFE[dir];
+  };
+  return { ports: { inbound: pick('inbound'), outbound: pick('outbound') }, errors };
 }

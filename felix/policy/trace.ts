@@ -12,11 +12,22 @@ import { computeIpset, endpointNets } from './ipsets.js';
 import { policyChainName, profileChainName, type Direction } from './names.js';
 import { applicablePolicies, appliesToWorkloads, sortPolicies } from './select.js';
 import type { PolicyEndpoint, PolicyInput, ProfileInput } from './types.js';
+import { hostChainName, type FailsafePorts, type HostPort } from './host.js';
+
+/** A host endpoint as the tracer sees it: traffic to one of its expectedIPs is taken to enter the
+ *  host through it (ingress), traffic from one to leave through it (egress); its failsafe ports
+ *  (from its node's FelixConfiguration) come before any policy. */
+export interface TraceHostEndpoint {
+  ep: PolicyEndpoint;
+  failsafe: FailsafePorts;
+}
 
 export interface TraceModel {
   endpoints: readonly PolicyEndpoint[];
   policies: readonly PolicyInput[];
   profiles: readonly ProfileInput[];
+  /** Host endpoints with an interface (key e.g. "hostendpoint/<name>"); none when absent. */
+  hostEndpoints?: readonly TraceHostEndpoint[];
 }
 
 /** An endpoint by key, or an address (an address of a known endpoint means that endpoint). */
@@ -37,7 +48,7 @@ export interface TraceQuery {
 
 export const DEFAULT_SOURCE_PORT = 40000;
 
-export type StepReason = 'policy' | 'default-deny' | 'profile' | 'no-profile-allowed';
+export type StepReason = 'policy' | 'default-deny' | 'profile' | 'no-profile-allowed' | 'failsafe';
 
 /** How one endpoint's chain for one direction decided. */
 export interface DirectionVerdict {
@@ -58,6 +69,8 @@ export interface DirectionVerdict {
   logged: { policy?: string; profile?: string; ruleIndex: number }[];
   /** The chain that decided, as rendered. */
   chain?: string;
+  /** A host endpoint's step: the failsafe port that let the packet through, when one did. */
+  failsafe?: HostPort;
 }
 
 export interface TraceResult {
@@ -170,6 +183,7 @@ export class PolicyTracer {
   private readonly compiledPolicies = new Map<PolicyInput, CompiledRuleSet>();
   private readonly profiles = new Map<string, { input: ProfileInput; compiled: CompiledRuleSet }>();
   private readonly views = new Map<Family, SetView>();
+  private readonly hosts: readonly TraceHostEndpoint[];
 
   constructor(private readonly model: TraceModel) {
     this.sorted = sortPolicies(model.policies.filter(appliesToWorkloads));
@@ -184,18 +198,43 @@ export class PolicyTracer {
       this.profiles.set(p.name, { input: p, compiled: c });
       for (const f of [4, 6] as const) for (const [n, r] of c.sets[f]) requests[f].set(n, r);
     }
-    for (const f of [4, 6] as const) this.views.set(f, new SetView(requests[f], model.endpoints, f));
+    this.hosts = model.hostEndpoints ?? [];
+    // Host endpoints' expectedIPs are set members like workload addresses.
+    const members = this.hosts.length ? [...model.endpoints, ...this.hosts.map((h) => h.ep)] : model.endpoints;
+    for (const f of [4, 6] as const) this.views.set(f, new SetView(requests[f], members, f));
   }
 
   endpoint(key: string): PolicyEndpoint | undefined {
-    return this.model.endpoints.find((e) => e.key === key);
+    return this.model.endpoints.find((e) => e.key === key) ?? this.hosts.find((h) => h.ep.key === key)?.ep;
   }
 
-  /** The endpoint holding this address (an exact host address of its networks), if any. */
+  private host(ep: PolicyEndpoint): TraceHostEndpoint | undefined {
+    return this.hosts.find((h) => h.ep === ep);
+  }
+
+  /** The endpoint holding this address (an exact host address of its networks), if any:
+   *  a workload first, else a host endpoint by its expectedIPs. */
   endpointByIp(ip: string): PolicyEndpoint | undefined {
     const a = parseIP(ip);
     if (!a) return undefined;
-    return this.model.endpoints.find((e) => endpointNets(e, a.family).some((n) => n.split('/')[0] === a.text && (n.endsWith('/32') || n.endsWith('/128'))));
+    const holds = (e: PolicyEndpoint): boolean => endpointNets(e, a.family).some((n) => n.split('/')[0] === a.text && (n.endsWith('/32') || n.endsWith('/128')));
+    return this.model.endpoints.find(holds) ?? this.hosts.find((h) => holds(h.ep))?.ep;
+  }
+
+  /** One direction at a host endpoint, as its cali-fh- / cali-th- chain decides: failsafe ports
+   *  first (ACCEPT), then policies and profiles exactly as for a workload. */
+  evaluateHost(h: TraceHostEndpoint, dir: Direction, pkt: Packet): DirectionVerdict {
+    const ports = dir === 'ingress' ? h.failsafe.inbound : h.failsafe.outbound;
+    const peer = dir === 'ingress' ? pkt.src : pkt.dst;
+    const hit = ports.find((p) => p.protocol === ipsetProtocol(pkt.protocol) && p.port === pkt.dport && (!p.net || inNet(peer, p.net)));
+    if (hit) return { direction: dir, endpoint: h.ep.key, verdict: 'allow', reason: 'failsafe', policies: [], logged: [], failsafe: hit, chain: dir === 'ingress' ? 'cali-failsafe-in' : 'cali-failsafe-out' };
+    const v = this.evaluate(h.ep, dir, pkt);
+    return v.reason === 'default-deny' || v.reason === 'no-profile-allowed' ? { ...v, chain: hostChainName(h.ep.iface, dir) } : v;
+  }
+
+  private step(ep: PolicyEndpoint, dir: Direction, pkt: Packet): DirectionVerdict {
+    const h = this.host(ep);
+    return h ? this.evaluateHost(h, dir, pkt) : this.evaluate(ep, dir, pkt);
   }
 
   /** One direction at one endpoint, as its cali-tw / cali-fw chain decides. */
@@ -230,7 +269,7 @@ export class PolicyTracer {
   private resolve(peer: TracePeer, side: string): { ep?: PolicyEndpoint; ips: string[] } {
     if ('endpoint' in peer) {
       const ep = this.endpoint(peer.endpoint);
-      if (!ep) throw new TraceError(`${side}: no workload endpoint ${JSON.stringify(peer.endpoint)}`);
+      if (!ep) throw new TraceError(`${side}: no workload or host endpoint ${JSON.stringify(peer.endpoint)}`);
       const ips = [...endpointNets(ep, 4), ...endpointNets(ep, 6)].map((n) => n.split('/')[0]);
       if (!ips.length) throw new TraceError(`${side}: endpoint ${ep.key} has no addresses`);
       return { ep, ips };
@@ -254,8 +293,8 @@ export class PolicyTracer {
     }
     if (q.protocol === (fam === 4 ? 1 : 58)) pkt.icmp = q.icmp ?? { type: fam === 4 ? 8 : 128, code: 0 };
     const steps: DirectionVerdict[] = [];
-    if (from.ep) steps.push(this.evaluate(from.ep, 'egress', pkt));
-    if (to.ep && steps.every((s) => s.verdict === 'allow')) steps.push(this.evaluate(to.ep, 'ingress', pkt));
+    if (from.ep) steps.push(this.step(from.ep, 'egress', pkt));
+    if (to.ep && steps.every((s) => s.verdict === 'allow')) steps.push(this.step(to.ep, 'ingress', pkt));
     const denied = steps.find((s) => s.verdict === 'deny');
     return {
       verdict: denied ? 'deny' : 'allow',
