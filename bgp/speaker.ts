@@ -149,6 +149,11 @@ const EMPTY = Buffer.alloc(0);
 /** Prefixes exported per group (or syncing peer) per event-loop turn. */
 const FLUSH_CHUNK = 4000;
 
+/** Originated prefixes applied synchronously per event-loop turn (see originate). */
+const LOCAL_SYNC_BUDGET = 256;
+/** Longest selection of queued originated prefixes runs before yielding (ms), like the receive side's SLICE_MS. */
+const LOCAL_SLICE_MS = 10;
+
 /**
  * Per-socket back-pressure: bytes a peer may have queued in user space before it is taken out
  * of its group. A stalled peer costs at most this plus one batch, and a set of changed prefix
@@ -215,6 +220,15 @@ export class Speaker {
    * Log positions are never reused, so an entry stays valid; the map is simply bounded.
    */
   private readonly packMemo = new Map<string, { decisions: number[]; frames: PackedBatch }>();
+  /** Queued announce/withdraw calls, in order, each applied up to `at` (see originate), read from localOpHead. */
+  private localOps: Array<{ prefixes: Prefix[]; attrs: PathAttributes | undefined; at: number }> = [];
+  private localOpHead = 0;
+  /** Originated prefixes already changed in `local` (settleLocal) whose selection is queued. */
+  private localKeys: string[] = [];
+  private localKeyHead = 0;
+  private localDrain?: NodeJS.Immediate;
+  /** Originated prefixes still applied at once in this event-loop turn. */
+  private localBudget = LOCAL_SYNC_BUDGET;
   /** Encoded UPDATEs of single-prefix attribute sets (see framesOf). */
   private readonly frameCache = new WeakMap<OutAttr, { ctxKey: string; prefix: string; frames: Buffer }>();
   /** The per-address stand-in of each of our own paths (see OutAttr.perAddress). */
@@ -256,6 +270,7 @@ export class Speaker {
       if (p.staleTimer) clearTimeout(p.staleTimer);
     }
     if (this.deferralTimer) clearTimeout(this.deferralTimer);
+    if (this.localDrain) clearImmediate(this.localDrain);
     await Promise.all(this.servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
     this.servers.length = 0;
   }
@@ -288,24 +303,113 @@ export class Speaker {
     this.checkDeferral();
   }
 
-  /** Originates prefixes with the given attributes (ORIGIN IGP and an empty AS_PATH by default). */
+  /**
+   * Originates prefixes with the given attributes (ORIGIN IGP and an empty AS_PATH by default).
+   * The usual call (a node's few blocks) takes effect at once, as it always did. Past
+   * LOCAL_SYNC_BUDGET prefixes in one event-loop turn (a 100k-prefix announce, or a caller
+   * looping over many single-prefix calls), calls are queued in order and applied in slices (see
+   * drainLocal), so a large call never holds the event loop; originated() and routes() include
+   * every call made so far.
+   */
   announce(prefixes: Prefix[], attrs: Partial<PathAttributes> = {}): void {
     // Interned: re-announcing an unchanged route yields the same path object (nothing to send).
-    const full: PathAttributes = this.attrTable.intern({ origin: 0, asPath: [], ...attrs });
-    for (const prefix of prefixes) {
-      const k = keyOf(prefix);
-      this.local.set(k, { prefix, attrs: full });
-      this.recompute(k);
-    }
+    this.originate(prefixes, this.attrTable.intern({ origin: 0, asPath: [], ...attrs }));
   }
 
+  /** Stops originating prefixes (applied like announce). */
   withdraw(prefixes: Prefix[]): void {
-    for (const p of prefixes) {
-      if (this.local.delete(keyOf(p))) this.recompute(keyOf(p));
+    this.originate(prefixes, undefined);
+  }
+
+  /** Originated prefixes whose announce/withdraw has not taken full effect yet (0: all selected). */
+  get localSelectionPending(): number {
+    let n = this.localKeys.length - this.localKeyHead;
+    for (let i = this.localOpHead; i < this.localOps.length; i++) n += this.localOps[i].prefixes.length - this.localOps[i].at;
+    return n;
+  }
+
+  /** announce (attrs) or withdraw (undefined): at once within the turn's budget and with nothing queued (order), else queued. */
+  private originate(prefixes: Prefix[], attrs: PathAttributes | undefined): void {
+    if (!prefixes.length) return;
+    if (this.localOpHead === this.localOps.length && this.localKeyHead === this.localKeys.length && prefixes.length <= this.localBudget) {
+      if (this.localBudget === LOCAL_SYNC_BUDGET) setImmediate(() => (this.localBudget = LOCAL_SYNC_BUDGET));
+      this.localBudget -= prefixes.length;
+      for (const p of prefixes) {
+        const k = this.applyLocal(p, attrs);
+        if (k !== undefined) this.recompute(k);
+      }
+      return;
     }
+    // A copy: the caller may reuse its array.
+    this.localOps.push({ prefixes: prefixes.slice(), attrs, at: 0 });
+    this.localDrain ??= setImmediate(() => this.drainLocal());
+  }
+
+  /** One change to the originated table; the prefix key when it changed anything. */
+  private applyLocal(prefix: Prefix, attrs: PathAttributes | undefined): string | undefined {
+    const k = keyOf(prefix);
+    if (attrs) {
+      this.local.set(k, { prefix, attrs });
+      return k;
+    }
+    return this.local.delete(k) ? k : undefined;
+  }
+
+  /** Applies every queued call to the originated table now (their selection stays queued). */
+  private settleLocal(): void {
+    for (; this.localOpHead < this.localOps.length; this.localOpHead++) {
+      const op = this.localOps[this.localOpHead];
+      for (; op.at < op.prefixes.length; op.at++) {
+        const k = this.applyLocal(op.prefixes[op.at], op.attrs);
+        if (k !== undefined) this.localKeys.push(k);
+      }
+    }
+    this.localOps = [];
+    this.localOpHead = 0;
+  }
+
+  /**
+   * Applies queued originations for at most LOCAL_SLICE_MS, then yields to the event loop (hold
+   * timers, keepalives, and the group flushes of what was selected so far run in between).
+   * Selection reads the current state, so a prefix selected twice, or changed again before its
+   * turn, ends up with what holds by then.
+   */
+  private drainLocal(): void {
+    this.localDrain = undefined;
+    const until = performance.now() + LOCAL_SLICE_MS;
+    let n = 0;
+    const more = (): boolean => (++n & 255) !== 0 || performance.now() < until;
+    let going = true;
+    while (going && this.localKeyHead < this.localKeys.length) {
+      this.recompute(this.localKeys[this.localKeyHead++]);
+      going = more();
+    }
+    while (going && this.localOpHead < this.localOps.length) {
+      const op = this.localOps[this.localOpHead];
+      while (going && op.at < op.prefixes.length) {
+        const k = this.applyLocal(op.prefixes[op.at++], op.attrs);
+        if (k !== undefined) this.recompute(k);
+        going = more();
+      }
+      // (A sink callback calling originated() may have settled the queue meanwhile.)
+      if (op.at === op.prefixes.length && this.localOps[this.localOpHead] === op) this.localOpHead++;
+    }
+    if (this.localKeyHead === this.localKeys.length) {
+      this.localKeys = [];
+      this.localKeyHead = 0;
+    }
+    if (this.localOpHead === this.localOps.length) {
+      this.localOps = [];
+      this.localOpHead = 0;
+    } else if (this.localOpHead > 4096) {
+      this.localOps = this.localOps.slice(this.localOpHead);
+      this.localOpHead = 0;
+    }
+    if (this.localOpHead < this.localOps.length || this.localKeyHead < this.localKeys.length) this.localDrain = setImmediate(() => this.drainLocal());
   }
 
   originated(): OriginatedRoute[] {
+    this.settleLocal();
     return [...this.local.values()];
   }
 
@@ -335,6 +439,7 @@ export class Speaker {
   }
 
   routes(): RouteStatus[] {
+    this.settleLocal();
     const out: RouteStatus[] = [];
     const fmt = (prefix: string, attrs: PathAttributes, nextHop: string, source: string, isBest: boolean, stale?: boolean): RouteStatus => ({
       prefix,
@@ -1138,6 +1243,7 @@ export class Speaker {
     this.log.info({ why }, 'graceful restart: running route selection');
     // Our restart is over: later sessions advertise neither R nor F.
     for (const p of this.peers.values()) p.session.fsm.setGracefulRestart(this.grCapability());
+    this.settleLocal();
     const keys = new Set<string>([...this.local.keys()]);
     for (const p of this.peers.values()) for (const k of p.adjIn.keys()) keys.add(k);
     for (const k of keys) this.recompute(k);

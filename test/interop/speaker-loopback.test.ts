@@ -86,8 +86,14 @@ describe('speakers on loopback', () => {
     const sinceAB = peerOf(a, B)?.since;
     const sinceBA = peerOf(b, A)?.since;
     const prefixes = Array.from({ length: 100_000 }, (_, i) => ({ family: 4 as const, address: `10.${100 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`, length: 32 }));
+    // The announce is selected in slices: timers (here a 1 ms interval; in the speaker, the hold
+    // timers and keepalives) run while B still has prefixes waiting for selection.
+    let ticksWhileSelecting = 0;
+    const tick = setInterval(() => (b.localSelectionPending ? ticksWhileSelecting++ : undefined), 1);
     b.announce(prefixes);
     await waitFor('all prefixes at A', async () => (peerOf(a, B)?.prefixesAccepted === 100_000 ? true : undefined), 120_000, 200);
+    clearInterval(tick);
+    expect(ticksWhileSelecting).toBeGreaterThan(0);
     await waitFor('all prefixes reflected to C', async () => (sinks.c.installed.size >= 100_000 ? true : undefined), 120_000, 200);
     // Hold three more seconds: a starved session would have expired by now.
     await new Promise((r) => setTimeout(r, 3500));
