@@ -144,6 +144,18 @@ describe('HostEndpoint enforcement on node1 eth0', () => {
     await ctl(lab, ['apply', '-f', '-'], ALLOW_8080);
     const bad = await verdicts([toHost(8080, true), toHost(9090, false), toHost(22, true), pingHost(false), fromHost(false), ...podProbes()], 30_000);
     expect(bad).toEqual([]);
+    // policy trace agrees with the packets, from the datastore alone.
+    const trace = (port: number): Promise<string> => ctl(lab, ['policy', 'trace', '--from', EXT, '--to', node1.ip, '--port', String(port)]);
+    expect(await trace(8080)).toMatch(/^ALLOW: .*\n.*ingress at hostendpoint\/node1-eth0: ALLOW by policy allow-8080 rule 0/);
+    expect(await trace(9090)).toMatch(/^DENY: .*\n.*ingress at hostendpoint\/node1-eth0: DENY by default/);
+    expect(await trace(22)).toMatch(/ALLOW by failsafe port tcp:22/);
+  });
+
+  it("FelixConfiguration node.node1's failsafeInboundHostPorts replaces the defaults (22 closes, 179 stays); deleting it restores them", async () => {
+    await ctl(lab, ['apply', '-f', '-'], 'apiVersion: projectcalico.org/v3\nkind: FelixConfiguration\nmetadata:\n  name: node.node1\nspec:\n  failsafeInboundHostPorts:\n  - protocol: TCP\n    port: 179\n');
+    expect(await verdicts([toHost(22, false), toHost(179, true), toHost(8080, true)], 30_000)).toEqual([]);
+    await ctl(lab, ['delete', 'felixconfiguration', 'node.node1']);
+    expect(await verdicts([toHost(22, true), toHost(179, true)], 30_000)).toEqual([]);
   });
 
   it('applyOnForward policy reaches forwarded traffic through the HEP (ext → pod 8080 denied), other pod traffic stays open', async () => {
