@@ -1,5 +1,5 @@
-// Shared by the policy e2e files: a lab with pods in labelled namespaces, TCP listeners and probes
-// by real packets (nc), tortiectl against the lab's etcd, and iptables-save snapshots per node so a
+// Shared by the policy e2e files: a lab with pods in labelled namespaces, TCP and UDP listeners and
+// probes by real packets (nc, ping), tortiectl against the lab's etcd, and iptables-save snapshots per node so a
 // test can say exactly which chains a change rewrote.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -80,8 +80,51 @@ export class Procs {
     for (const p of ports) this.start(ns, ['nc', '-lk', String(p)]);
   }
 
+  /**
+   * `nc -luk PORT` (UDP) in a namespace: with -k the socket is not connected to the first sender,
+   * so every datagram from any source arrives and is written to stdout; each line is recorded in
+   * `sink` as seen at this namespace and port (a UDP probe has no handshake to wait for).
+   */
+  listenUdp(ns: string, ports: readonly number[], sink: UdpSink): void {
+    for (const p of ports) {
+      let partial = '';
+      this.start(ns, ['nc', '-luk', String(p)]).stdout?.on('data', (chunk: Buffer) => {
+        const lines = (partial + chunk.toString('utf8')).split('\n');
+        partial = lines.pop() ?? '';
+        for (const l of lines) sink.seen.add(`${ns} ${p} ${l}`);
+      });
+    }
+  }
+
   stopAll(): void {
     for (const c of this.list.splice(0)) c.kill('SIGKILL');
+  }
+}
+
+/** Datagram lines the UDP listeners received, as "ns port line". */
+export class UdpSink {
+  readonly seen = new Set<string>();
+  private seq = 0;
+
+  /**
+   * Sends one datagram carrying a fresh token from `ns` to ip:port (a new source port each time,
+   * so a new conntrack flow) and says whether the listener in `toNs` received it within 1 s.
+   */
+  async probe(ns: string, toNs: string, ip: string, port: number): Promise<boolean> {
+    const token = `probe-${process.pid}-${++this.seq}`;
+    const key = `${toNs} ${port} ${token}`;
+    try {
+      await run('ip', ['netns', 'exec', ns, 'bash', '-c', `printf '%s\\n' "$1" > /dev/udp/${ip}/${port}`, 'udp-probe', token]);
+    } catch {
+      return false;
+    }
+    const deadline = Date.now() + 1000;
+    while (!this.seen.has(key)) {
+      if (Date.now() > deadline) return false;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    this.seen.delete(key);
+    return true;
   }
 }
 

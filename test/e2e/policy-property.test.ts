@@ -1,9 +1,12 @@
 // Property: for random small policy sets and pod labels, `policy trace` (the pure evaluator over the
 // datastore model, as `tortiectl policy trace` runs it) and real packets between pod namespaces
-// agree on every verdict. Two hosts, two labelled namespaces, four pods listening on TCP 80 and 81;
-// each run relabels the pods, replaces the policies through tortiectl, reads the model back from
-// etcd, and probes all 12 ordered pod pairs on both ports (24 verdicts). One query per run also goes
-// through the tortiectl command itself (every other run).
+// agree on every verdict. Two hosts, two labelled namespaces, four pods listening on TCP and UDP 80
+// and 81. Rules draw a protocol (TCP, UDP, ICMP, by name or number, or none), a notProtocol, ports
+// with TCP/UDP and icmp / notICMP type and code with ICMP, as Calico's validation allows them.
+// Each run relabels the pods, replaces the policies through tortiectl, reads the model back from
+// etcd, and probes all 12 ordered pod pairs three ways (36 verdicts): a TCP handshake on one port,
+// a UDP datagram to the other (seen arriving at the destination's listener) and an ICMP echo
+// (ping). One query per run also goes through the tortiectl command itself (every other run).
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RESOURCE_PREFIX, resourceKey } from '../../datastore/keys.js';
@@ -14,20 +17,42 @@ import { PolicyTracer } from '../../felix/policy/trace.js';
 import { run } from '../harness/exec.js';
 import { testLab } from './lab-helpers.js';
 import type { PodSpec } from '../../lab/topology.js';
-import { ctl, labInfo, populate, Procs, tcp, type Pod } from './policy-helpers.js';
+import { ctl, labInfo, ping, populate, Procs, tcp, UdpSink, type Pod } from './policy-helpers.js';
 
 const RUNS = Number(process.env.TORTIE_POLICY_RUNS ?? 10);
 const lab = testLab('pop');
 const procs = new Procs();
+const udp = new UdpSink();
 let pods: Pod[] = [];
 let etcd = { ns: '', endpoint: '' };
 
 const PORTS = [80, 81] as const;
+const PROTO = { tcp: 6, udp: 17, icmp: 1 } as const;
+interface Probe {
+  from: Pod;
+  to: Pod;
+  proto: keyof typeof PROTO;
+  port?: number;
+}
 const SELECTORS = ['all()', "color == 'red'", "color == 'blue'", "color != 'red'", 'has(color)'] as const;
 
+/** Protocol as a rule writes it: a name or its number (both validate and must behave alike). */
+type L4 = 'TCP' | 'UDP' | 6 | 17;
+type Icmp = 'ICMP' | 1;
+interface IcmpDraw {
+  type: number;
+  code?: number;
+}
 interface RuleDraw {
   action: 'Allow' | 'Deny' | 'Pass';
+  /** Absent: any protocol (then maybe a notProtocol). */
+  protocol?: L4 | Icmp;
+  notProtocol?: 'TCP' | 'UDP' | 'ICMP';
+  /** Only with TCP / UDP. */
   port?: number;
+  /** Only with ICMP: the probe is an echo request (type 8 code 0), so these hit and miss. */
+  icmp?: IcmpDraw;
+  notICMP?: IcmpDraw;
   peer?: string;
   peerNs?: string;
 }
@@ -41,15 +66,24 @@ interface PolicyDraw {
   egress: RuleDraw[];
 }
 
-const ruleArb: fc.Arbitrary<RuleDraw> = fc.record(
+const ICMP_MATCHES: readonly IcmpDraw[] = [{ type: 8 }, { type: 8, code: 0 }, { type: 8, code: 1 }, { type: 0 }, { type: 3, code: 3 }];
+const peerArb = fc.record(
   {
-    action: fc.constantFrom('Allow', 'Deny', 'Pass'),
-    port: fc.constantFrom(...PORTS),
     peer: fc.constantFrom(...SELECTORS),
     peerNs: fc.constantFrom('a', 'b').map((t) => `team == '${t}'`),
   },
-  { requiredKeys: ['action'] },
+  { requiredKeys: [] },
 );
+const opt = <T>(a: fc.Arbitrary<T>): fc.Arbitrary<T | undefined> => fc.option(a, { nil: undefined });
+const matchArb: fc.Arbitrary<Omit<RuleDraw, 'action' | 'peer' | 'peerNs'>> = fc.oneof(
+  fc.constant({}),
+  fc.record({ protocol: fc.constantFrom<L4>('TCP', 'UDP', 6, 17), port: opt(fc.constantFrom(...PORTS)) }),
+  fc.record({ protocol: fc.constantFrom<Icmp>('ICMP', 1), icmp: opt(fc.constantFrom(...ICMP_MATCHES)), notICMP: opt(fc.constantFrom(...ICMP_MATCHES)) }),
+  fc.record({ notProtocol: fc.constantFrom('TCP' as const, 'UDP' as const, 'ICMP' as const) }),
+);
+const ruleArb: fc.Arbitrary<RuleDraw> = fc
+  .tuple(fc.constantFrom('Allow' as const, 'Deny' as const, 'Pass' as const), matchArb, peerArb)
+  .map(([action, m, p]) => ({ action, ...m, ...p }));
 const policyArb: fc.Arbitrary<PolicyDraw> = fc.record({
   global: fc.boolean(),
   namespace: fc.constantFrom('a', 'b'),
@@ -70,10 +104,11 @@ function ruleDoc(r: RuleDraw, dir: 'ingress' | 'egress'): Record<string, unknown
   if (r.peerNs) peer.namespaceSelector = r.peerNs;
   const out: Record<string, unknown> = { action: r.action };
   const dest: Record<string, unknown> = dir === 'egress' ? { ...peer } : {};
-  if (r.port !== undefined) {
-    out.protocol = 'TCP';
-    dest.ports = [r.port];
-  }
+  if (r.protocol !== undefined) out.protocol = r.protocol;
+  if (r.notProtocol !== undefined) out.notProtocol = r.notProtocol;
+  if (r.port !== undefined) dest.ports = [r.port];
+  if (r.icmp) out.icmp = r.icmp;
+  if (r.notICMP) out.notICMP = r.notICMP;
   if (dir === 'ingress' && Object.keys(peer).length) out.source = peer;
   if (Object.keys(dest).length) out.destination = dest;
   return out;
@@ -118,7 +153,10 @@ beforeAll(async () => {
   const info = labInfo(lab);
   pods = info.pods;
   etcd = { ns: lab.ns('etcd'), endpoint: info.etcdEndpoint };
-  for (const p of pods) procs.listen(p.ns, PORTS);
+  for (const p of pods) {
+    procs.listen(p.ns, PORTS);
+    procs.listenUdp(p.ns, PORTS, udp);
+  }
 }, 420_000);
 
 afterAll(async () => {
@@ -130,6 +168,9 @@ describe('policy trace agrees with real packets', () => {
   it(`on ${RUNS} random policy sets and labellings`, async () => {
     let applied: Record<string, unknown>[] = [];
     let runNo = 0;
+    let agreements = 0;
+    let cliChecks = 0;
+    const perProto = { tcp: 0, udp: 0, icmp: 0 };
     await fc.assert(
       fc.asyncProperty(scenarioArb, async (sc) => {
         runNo++;
@@ -155,15 +196,27 @@ describe('policy trace agrees with real packets', () => {
         applied = docs;
 
         const tracer = new PolicyTracer(traceModel(await loadResources()));
-        const probes = pods.flatMap((from) => pods.filter((to) => to !== from).flatMap((to) => PORTS.map((port) => ({ from, to, port }))));
-        const want = probes.map((q) => tracer.trace({ from: { ip: q.from.ip }, to: { ip: q.to.ip }, protocol: 6, port: q.port }).verdict === 'allow');
+        // Per ordered pair: TCP on one port, UDP on the other (alternating with the pair and the
+        // run, so each port sees both protocols), and an ICMP echo request.
+        const pairs = pods.flatMap((from) => pods.filter((to) => to !== from).map((to) => ({ from, to })));
+        const probes: Probe[] = pairs.flatMap(({ from, to }, i) => {
+          const tcpPort = PORTS[(i + runNo) % 2] as number;
+          const udpPort = PORTS[(i + runNo + 1) % 2] as number;
+          return [
+            { from, to, proto: 'tcp', port: tcpPort },
+            { from, to, proto: 'udp', port: udpPort },
+            { from, to, proto: 'icmp' },
+          ];
+        });
+        const want = probes.map((q) => tracer.trace({ from: { ip: q.from.ip }, to: { ip: q.to.ip }, protocol: PROTO[q.proto], ...(q.port === undefined ? {} : { port: q.port }) }).verdict === 'allow');
+        const send = (q: Probe): Promise<boolean> => (q.proto === 'tcp' ? tcp(q.from.ns, q.to.ip, q.port ?? 0) : q.proto === 'udp' ? udp.probe(q.from.ns, q.to.ns, q.to.ip, q.port ?? 0) : ping(q.from.ns, q.to.ip));
         // The dataplane converges asynchronously: poll until packets agree, or report the difference.
         let got: boolean[] = [];
         const deadline = Date.now() + 20_000;
         for (;;) {
           got = [];
           for (let i = 0; i < probes.length; i += 8) {
-            got.push(...(await Promise.all(probes.slice(i, i + 8).map((q) => tcp(q.from.ns, q.to.ip, q.port)))));
+            got.push(...(await Promise.all(probes.slice(i, i + 8).map(send))));
           }
           if (got.every((g, i) => g === want[i]) || Date.now() > deadline) break;
           await new Promise((r) => setTimeout(r, 500));
@@ -171,16 +224,24 @@ describe('policy trace agrees with real packets', () => {
         const diff = probes
           .map((q, i) => ({ q, i }))
           .filter(({ i }) => got[i] !== want[i])
-          .map(({ q, i }) => `${q.from.namespace}/${q.from.name} → ${q.to.namespace}/${q.to.name}:${q.port} trace ${want[i] ? 'allow' : 'deny'}, packets ${got[i] ? 'pass' : 'blocked'}`);
+          .map(({ q, i }) => `${q.from.namespace}/${q.from.name} → ${q.to.namespace}/${q.to.name} ${q.proto}${q.port === undefined ? '' : `:${q.port}`} trace ${want[i] ? 'allow' : 'deny'}, packets ${got[i] ? 'pass' : 'blocked'}`);
         expect(diff, `run ${runNo}: ${JSON.stringify(docs)} colors ${JSON.stringify(sc.colors)}`).toEqual([]);
+        agreements += probes.length;
+        for (const q of probes) perProto[q.proto]++;
 
         // The tortiectl command gives the same verdict as the evaluator (every other run: a process start costs).
         if (runNo % 2 === 0) return;
-        const q = probes[runNo % probes.length] as (typeof probes)[number];
-        const cli = JSON.parse(await ctl(lab, ['policy', 'trace', '--from', `${q.from.namespace}/${q.from.name}`, '--to', `${q.to.namespace}/${q.to.name}`, '--port', String(q.port), '--protocol', 'tcp', '-o', 'json'])) as { verdict: string };
-        expect(cli.verdict).toBe(want[runNo % probes.length] ? 'allow' : 'deny');
+        // Stepping by 7 (coprime to 3) cycles the queried probe through TCP, UDP and ICMP.
+        const k = (runNo * 7) % probes.length;
+        const q = probes[k] as Probe;
+        const portArgs = q.port === undefined ? [] : ['--port', String(q.port)];
+        const cli = JSON.parse(await ctl(lab, ['policy', 'trace', '--from', `${q.from.namespace}/${q.from.name}`, '--to', `${q.to.namespace}/${q.to.name}`, ...portArgs, '--protocol', q.proto, '-o', 'json'])) as { verdict: string };
+        expect(cli.verdict, `tortiectl policy trace ${q.proto}`).toBe(want[k] ? 'allow' : 'deny');
+        cliChecks++;
       }),
       { numRuns: RUNS, endOnFailure: true, verbose: true },
     );
+    // The figure the README quotes: verdicts where packets and trace agreed, by protocol.
+    console.log(`policy-property: ${agreements} agreements (tcp ${perProto.tcp}, udp ${perProto.udp}, icmp ${perProto.icmp}) over ${runNo} runs; ${cliChecks} tortiectl checks`);
   }, 600_000);
 });
