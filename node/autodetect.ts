@@ -44,9 +44,14 @@ interface IpAddrJson {
   addr_info?: Array<{ family: string; local: string; prefixlen: number; scope?: string }>;
 }
 
-export async function hostAddresses(): Promise<HostAddr[]> {
-  const out = JSON.parse(await tool('ip', ['-j', 'addr', 'show'])) as IpAddrJson[];
+/** `ip -j addr show` output → every address with its interface. */
+export function parseIpAddrJson(text: string): HostAddr[] {
+  const out = JSON.parse(text) as IpAddrJson[];
   return out.flatMap((l) => (l.addr_info ?? []).map((a) => ({ iface: l.ifname, cidr: `${a.local}/${a.prefixlen}`, family: a.family === 'inet6' ? (6 as const) : (4 as const) })));
+}
+
+export async function hostAddresses(): Promise<HostAddr[]> {
+  return parseIpAddrJson(await tool('ip', ['-j', 'addr', 'show']));
 }
 
 export async function autodetect(method: AutodetectMethod, family: 4 | 6): Promise<HostAddr | undefined> {

@@ -92,14 +92,24 @@ describe('host endpoints in the view', () => {
     expect(input.allEndpoints.map((e) => e.key).sort()).toEqual(['hep:n1-byip', 'hep:n1-eth0', 'hep:n1-eth0-again', 'hep:n2-eth0']);
     expect(input.allEndpoints.find((e) => e.key === 'hep:n2-eth0')?.ipNetworks).toEqual(['10.0.0.12/32']);
     expect(input.profiles.map((p) => p.name)).toContain('projectcalico-default-allow');
+    expect(v.needsAddresses).toBe(true);
     expect(v.problems).toEqual([
       'host endpoint n1-eth0-again: interface eth0 already has a host endpoint; not enforced',
-      'host endpoint n1-byip: no interfaceName (finding the interface by expectedIPs is not supported); not enforced',
+      'host endpoint n1-byip: no interfaceName, and none of its expectedIPs is on an interface without a named host endpoint; not enforced',
       'GlobalNetworkPolicy pre: preDNAT policy is not supported (not enforced) — selects host endpoint(s) n1-eth0',
     ]);
     expect(input.failsafe?.inbound).toHaveLength(9);
     // Unchanged resources give the same endpoint objects (the renderer's incremental path).
     expect(v.build(cache).localHostEndpoints?.[0]).toBe(input.localHostEndpoints?.[0]);
+    // With the host's addresses: 10.0.0.11 is on eth0, which n1-eth0 names — the named HEP wins.
+    const withAddrs = v.build(cache, [{ iface: 'eth0', cidr: '10.0.0.11/24', family: 4 }]);
+    expect(v.needsAddresses).toBe(false);
+    expect(withAddrs.localHostEndpoints?.map((h) => h.key)).toEqual(['hep:n1-eth0']);
+    expect(v.problems[1]).toMatch(/^host endpoint n1-byip: no interfaceName/);
+    cache.delete(`${R}hostendpoints/n1-eth0`);
+    cache.delete(`${R}hostendpoints/n1-eth0-again`);
+    const byIp = v.build(cache, [{ iface: 'lo', cidr: '127.0.0.1/8', family: 4 }, { iface: 'eth1', cidr: '10.0.0.11/24', family: 4 }]);
+    expect(byIp.localHostEndpoints?.map((h) => [h.key, h.iface])).toEqual([['hep:n1-byip', 'eth1']]);
   });
 
   it('failsafe ports: FELIX_ env over FelixConfiguration node.<name> over default over the built-in list', () => {

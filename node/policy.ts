@@ -7,7 +7,9 @@ import { validateV3 } from '../datastore/model/validate.js';
 import type { Resource } from '../datastore/model/resource.js';
 import { PolicyDriver, type PolicyApplyReport } from '../felix/dataplane/policy-iptables.js';
 import { endpointNode, PolicyCalculator, policyEndpoint, policyInput, profileInput, type PolicyCalcInput, type PolicyEndpoint, type PolicyInput, type ProfileInput } from '../felix/policy/index.js';
-import { failsafePorts, hostPolicyEndpoint, pickHostEndpoints, unsupportedHostPolicies, withBuiltinProfiles } from '../felix/policy/host.js';
+import { failsafePorts, hostPolicyEndpoint, pickHostEndpoints, resolveHostInterfaces, unsupportedHostPolicies, withBuiltinProfiles } from '../felix/policy/host.js';
+import { hostAddresses, parseIpAddrJson, type HostAddr } from './autodetect.js';
+import { tool } from '../felix/dataplane/exec.js';
 import type { FelixConfigurationSpec } from '../datastore/model/felix.js';
 import type { HostEndpointSpec } from '../datastore/model/endpoints.js';
 
@@ -47,6 +49,9 @@ export class PolicyView {
   private pols = new Map<string, { res: Resource; p: PolicyInput }>();
   private profs = new Map<string, { res: Resource; p: ProfileInput }>();
   problems: string[] = [];
+  /** Set by build(): a local HEP names no interface, so the host's addresses are needed
+   *  (build again with them) to find it by its expectedIPs. */
+  needsAddresses = false;
 
   private heps = new Map<string, { res: Resource; labelsKey: string; ep: PolicyEndpoint }>();
 
@@ -70,7 +75,7 @@ export class PolicyView {
     return res;
   }
 
-  build(cache: ReadonlyMap<string, string>): PolicyCalcInput {
+  build(cache: ReadonlyMap<string, string>, addrs?: readonly HostAddr[]): PolicyCalcInput {
     this.problems = [];
     const kinds = { wep: [] as [string, Resource][], pol: [] as [string, Resource][], prof: [] as [string, Resource][], hep: [] as [string, Resource][], fc: [] as [string, Resource][] };
     const buckets: Record<string, [string, Resource][]> = {
@@ -137,9 +142,10 @@ export class PolicyView {
       if (spec.node === this.hostname) localHeps.push(e.ep);
     }
     this.heps = nextHeps;
-    const picked = pickHostEndpoints(localHeps);
+    this.needsAddresses = addrs === undefined && localHeps.some((h) => !h.iface);
+    const picked = pickHostEndpoints(addrs ? resolveHostInterfaces(localHeps, addrs) : localHeps);
     for (const h of picked.shadowed) this.problems.push(`host endpoint ${h.key.slice(4)}: interface ${h.iface} already has a host endpoint; not enforced`);
-    for (const h of picked.unenforced) this.problems.push(`host endpoint ${h.key.slice(4)}: ${h.iface ? `interface ${h.iface} is a workload interface` : 'no interfaceName (finding the interface by expectedIPs is not supported)'}; not enforced`);
+    for (const h of picked.unenforced) this.problems.push(`host endpoint ${h.key.slice(4)}: ${h.iface ? `interface ${h.iface} is a workload interface` : 'no interfaceName, and none of its expectedIPs is on an interface without a named host endpoint'}; not enforced`);
     this.problems.push(...unsupportedHostPolicies(policies, picked.chosen));
     const configs = kinds.fc.map(([, r]) => ({ name: r.metadata.name, spec: r.spec as FelixConfigurationSpec }));
     const failsafe = failsafePorts(this.felixEnv, configs, this.hostname);
@@ -160,6 +166,7 @@ export class NodePolicy {
   private readonly view: PolicyView;
   private readonly calc = new PolicyCalculator();
   private readonly drivers: PolicyDriver[];
+  private readonly addresses: () => Promise<HostAddr[]>;
   private timer?: NodeJS.Timeout;
 
   /** onRefreshDue: every refreshMs the kernel is re-read on the next apply (someone may have
@@ -168,6 +175,10 @@ export class NodePolicy {
     this.view = new PolicyView(hostname, opts.felix);
     const ns = opts.netns ? { netns: opts.netns } : {};
     this.drivers = [new PolicyDriver({ family: 4, ...ns }), ...(opts.ipv6 ? [new PolicyDriver({ family: 6, ...ns })] : [])];
+    const netns = opts.netns;
+    this.addresses = netns
+      ? async () => parseIpAddrJson(await tool('ip', ['netns', 'exec', netns, 'ip', '-j', 'addr', 'show']))
+      : hostAddresses;
     if (opts.refreshMs && opts.onRefreshDue) {
       const due = opts.onRefreshDue;
       this.timer = setInterval(() => {
@@ -183,9 +194,18 @@ export class NodePolicy {
   }
 
   async apply(cache: ReadonlyMap<string, string>): Promise<PolicyRoundReport> {
-    const input = this.view.build(cache);
+    let input = this.view.build(cache);
+    const errors: string[] = [];
+    if (this.view.needsAddresses) {
+      // Read each round while such a HEP exists: an address may move to another interface.
+      const addrs = await this.addresses().catch((e: unknown) => {
+        errors.push(`host addresses (for host endpoints without interfaceName): ${e instanceof Error ? e.message : String(e)}`);
+        return undefined;
+      });
+      if (addrs) input = this.view.build(cache, addrs);
+    }
     const st = this.calc.update(input);
-    const rep: PolicyRoundReport = { errors: [], problems: [...this.view.problems] };
+    const rep: PolicyRoundReport = { errors, problems: [...this.view.problems] };
     for (const d of this.drivers) {
       try {
         const r = await d.apply(d.family === 4 ? st.v4 : st.v6);

@@ -4,7 +4,7 @@
 // ipsets, and workloads untouched.
 import { describe, expect, it } from 'vitest';
 import { validateState } from '../dataplane/policy-plan.js';
-import { hostPolicyEndpoint, parseFailsafeEnv, failsafeFromConfig, pickHostEndpoints, unsupportedHostPolicies, withBuiltinProfiles, DEFAULT_FAILSAFE } from './host.js';
+import { hostPolicyEndpoint, resolveHostInterfaces, parseFailsafeEnv, failsafeFromConfig, pickHostEndpoints, unsupportedHostPolicies, withBuiltinProfiles, DEFAULT_FAILSAFE } from './host.js';
 import { computePolicyState, PolicyCalculator } from './index.js';
 import { policyChainName, profileChainName } from './names.js';
 import { calcInput, globalPolicy, namespaceProfile, networkPolicy, pod, resource } from './testing/fixtures.js';
@@ -232,6 +232,22 @@ describe('what is not enforced, and said so', () => {
     expect(p.shadowed.map((h) => h.key)).toEqual(['hep:node-a-eth0-b']);
     expect(p.unenforced.map((h) => h.key)).toEqual(['hep:ip-only', 'hep:wl']);
     expect(v4(input([ipOnly])).hooks).toHaveLength(1);
+  });
+});
+
+describe('a HEP without interfaceName', () => {
+  it('is found on the interface holding one of its expectedIPs; left unresolved otherwise', () => {
+    const byIp = hep('by-ip', { expectedIPs: ['10.0.0.99', 'fd00::11'] });
+    const addrs = [
+      { iface: 'eth0', cidr: '10.0.0.11/24' },
+      { iface: 'eth1', cidr: 'fd00::11/64' },
+    ];
+    const [r, same] = resolveHostInterfaces([byIp, eth0], addrs);
+    expect(r?.iface).toBe('eth1');
+    expect(same).toBe(eth0);
+    expect(resolveHostInterfaces([byIp], [{ iface: 'eth0', cidr: '10.0.0.11/24' }])[0]).toBe(byIp);
+    // An interface a HEP names is not taken by address.
+    expect(resolveHostInterfaces([hep('b2', { expectedIPs: ['10.0.0.11'] }), eth0], [{ iface: 'eth0', cidr: '10.0.0.11/24' }])[0]?.iface).toBe('');
   });
 });
 

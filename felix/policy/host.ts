@@ -279,3 +279,21 @@ export function failsafePorts(felixEnv: Readonly<Record<string, string>>, config
   };
   return { ports: { inbound: pick('inbound'), outbound: pick('outbound') }, errors };
 }
+
+/** Calico's HEP without interfaceName: the interface is the one holding one of its expectedIPs
+ *  (a HEP naming the interface wins over one found by address, as in felix). Returns the HEPs
+ *  with iface filled where an address matched (others unchanged, still ""). */
+export function resolveHostInterfaces(heps: readonly PolicyEndpoint[], addrs: readonly { iface: string; cidr: string }[]): PolicyEndpoint[] {
+  const named = new Set(heps.map((h) => h.iface).filter(Boolean));
+  const byIp = new Map<string, string>();
+  for (const a of addrs) {
+    if (named.has(a.iface)) continue;
+    const ip = a.cidr.split('/')[0] ?? '';
+    if (!byIp.has(ip)) byIp.set(ip, a.iface);
+  }
+  return heps.map((h) => {
+    if (h.iface) return h;
+    const iface = h.ipNetworks.map((n) => byIp.get(n.split('/')[0] ?? '')).find((i) => i !== undefined);
+    return iface ? { ...h, iface } : h;
+  });
+}

@@ -3,8 +3,10 @@
 // open; a HEP on eth0 with no policy leaves only the failsafe ports (tcp 22, tcp 179 — BGP) and
 // cuts the host's new outbound connections except failsafe ones (etcd 2379 keeps tortiectl and
 // the agent working); a GlobalNetworkPolicy selecting the HEP's labels opens tcp 8080 and nothing
-// else; applyOnForward policy reaches forwarded traffic, normal policy does not; the "*" HEP
-// covers every interface but loopback; deleting the HEP restores open access. Pod traffic
+// else (and policy trace says the same); FelixConfiguration replaces the failsafe ports;
+// applyOnForward policy reaches forwarded traffic, normal policy does not; deleting the HEP
+// restores open access; a HEP with expectedIPs only lands on the interface holding the address;
+// the "*" HEP covers every interface but loopback. Pod traffic
 // (forwarded, and pod → its own host) is never touched by host endpoint policy.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testLab } from './lab-helpers.js';
@@ -173,6 +175,16 @@ describe('HostEndpoint enforcement on node1 eth0', () => {
     expect(bad).toEqual([]);
     expect(await hooks()).toEqual([]);
     expect(await ctl(lab, ['get', 'hostendpoints'])).not.toMatch(/node1-eth0/);
+  });
+
+  it('a HEP with expectedIPs only is enforced on the interface holding that address', async () => {
+    const byIp = `apiVersion: projectcalico.org/v3\nkind: HostEndpoint\nmetadata:\n  name: node1-by-ip\n  labels:\n    role: k8s-node\nspec:\n  node: node1\n  expectedIPs: ["${node1.ip}"]\n`;
+    await ctl(lab, ['apply', '-f', '-'], byIp);
+    expect(await verdicts([toHost(8080, true), toHost(9090, false), toHost(22, true), pingHost(false), ...podProbes()], 30_000)).toEqual([]);
+    expect((await ourChains(node1.ns)).get('cali-from-host-endpoint')).toMatch(/-i eth0 .*-g cali-fh-eth0/);
+    await ctl(lab, ['delete', 'hostendpoint', 'node1-by-ip']);
+    expect(await verdicts([toHost(9090, true), pingHost(true)], 30_000)).toEqual([]);
+    expect(await hooks()).toEqual([]);
   });
 
   it('the "*" HEP covers all of node1\'s interfaces except loopback, with the same policy and failsafe ports', async () => {
