@@ -41,9 +41,9 @@ interface Exporter {
   policy: OutPolicy;
   cache: WeakMap<Best, OutAttr | null>;
   /**
-   * For iBGP policies: the cache shared by every group whose policy differs only in our session
-   * address, for paths whose export does not use it (all but our own routes, which get
-   * next-hop-self). A reflector whose clients reach it on many addresses exports each path once.
+   * For iBGP policies: the cache shared by every exporter whose policy differs only in our
+   * session address, for paths whose export does not use it (all but our own routes, which get
+   * next-hop-self): each syncing peer's own exporter, and groups that differ in codec context.
    */
   shared?: WeakMap<Best, OutAttr | null>;
   /** iBGP groups: our own routes map to their per-address stand-in (OutAttr.perAddress). */
@@ -214,9 +214,10 @@ export class Speaker {
   /** Counters for tests and status: group batches encoded, writes of them, stalls, resyncs. */
   readonly outStats = { groupBatches: 0, groupWrites: 0, stalls: 0, resyncs: 0, packReuses: 0 };
   /**
-   * Encoded batches by (codec context, change-log range): with one group per client address
-   * (clients reaching us on different addresses), every group exports the same changes the
-   * same way; the first encodes, the others reuse its frames when their decisions match.
+   * Encoded batches by (codec context, change-log range): groups that differ in something the
+   * change range does not touch (e.g. one per eBGP peer of an AS that none of these routes
+   * came from) export the same changes the same way; the first encodes, the others reuse its
+   * frames when their decisions match.
    * Log positions are never reused, so an entry stays valid; the map is simply bounded.
    */
   private readonly packMemo = new Map<string, { decisions: number[]; frames: PackedBatch }>();
@@ -1131,18 +1132,28 @@ export class Speaker {
     const policy = this.policyOf(p);
     // The shared cache too: peers joining one after another export each reflected path once.
     const ex: Exporter = { policy, cache: new WeakMap(), shared: this.sharedCacheOf(policy) };
+    const ctxKey = JSON.stringify(ctx);
     const routes = new Announcements();
     const withdrawals: Prefix[] = [];
+    /** UPDATEs already encoded (framesOf's cache): a peer joining a reflector of single-route nodes gets mostly these. */
+    const encoded: Buffer[] = [];
     // Large tables go out in chunks, one per event-loop turn, so timers keep running.
     let budget = FLUSH_CHUNK;
     for (const [k, mayHave] of p.pending) {
       if (budget-- <= 0) break;
       p.pending.delete(k);
       const r = this.routeFor(ex, k);
-      if (r) routes.add(r, keyToPrefix(k));
-      else if (mayHave) withdrawals.push(keyToPrefix(k));
+      if (!r) {
+        if (mayHave) withdrawals.push(keyToPrefix(k));
+        continue;
+      }
+      const hit = this.frameCache.get(r);
+      if (!hit || hit.ctxKey !== ctxKey || hit.prefix !== k) routes.add(r, keyToPrefix(k));
+      // Its own routes are withheld, as framesFor does for the rest.
+      else if (!p.routerId || r.attrs.originatorId !== p.routerId) encoded.push(hit.frames);
     }
-    if (routes.size || withdrawals.length) this.write(p, this.framesFor(this.pack(routes, withdrawals, ctx, JSON.stringify(ctx), p.config.address), p));
+    if (routes.size || withdrawals.length) encoded.push(...this.framesFor(this.pack(routes, withdrawals, ctx, ctxKey, p.config.address), p));
+    if (encoded.length) this.write(p, encoded);
     if (p.pending.size) this.scheduleFlush(p, true);
     else this.joinGroup(p, ctx);
   }
