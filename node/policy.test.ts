@@ -99,6 +99,7 @@ describe('host endpoints in the view', () => {
       'GlobalNetworkPolicy pre: preDNAT policy is not supported (not enforced) — selects host endpoint(s) n1-eth0',
     ]);
     expect(input.failsafe?.inbound).toHaveLength(9);
+    expect(input.hostAddresses).toEqual([]);
     // Unchanged resources give the same endpoint objects (the renderer's incremental path).
     expect(v.build(cache).localHostEndpoints?.[0]).toBe(input.localHostEndpoints?.[0]);
     // With the host's addresses: 10.0.0.11 is on eth0, which n1-eth0 names — the named HEP wins.
@@ -110,6 +111,9 @@ describe('host endpoints in the view', () => {
     cache.delete(`${R}hostendpoints/n1-eth0-again`);
     const byIp = v.build(cache, [{ iface: 'lo', cidr: '127.0.0.1/8', family: 4 }, { iface: 'eth1', cidr: '10.0.0.11/24', family: 4 }]);
     expect(byIp.localHostEndpoints?.map((h) => [h.key, h.iface])).toEqual([['hep:n1-byip', 'eth1']]);
+    // Nodes' addresses: where encapsulated traffic may come from.
+    cache.set(`${R}nodes/n2`, JSON.stringify({ apiVersion: 'projectcalico.org/v3', kind: 'Node', metadata: { name: 'n2' }, spec: { bgp: { ipv4Address: '10.0.0.12/24', ipv6Address: 'fd00::12/64' }, addresses: [{ address: '192.0.2.12', type: 'ExternalIP' }] } }));
+    expect(v.build(cache).hostAddresses).toEqual(['10.0.0.12/24', 'fd00::12/64', '192.0.2.12']);
   });
 
   it('failsafe ports: FELIX_ env over FelixConfiguration node.<name> over default over the built-in list', () => {

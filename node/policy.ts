@@ -12,12 +12,14 @@ import { hostAddresses, parseIpAddrJson, type HostAddr } from './autodetect.js';
 import { tool } from '../felix/dataplane/exec.js';
 import type { FelixConfigurationSpec } from '../datastore/model/felix.js';
 import type { HostEndpointSpec } from '../datastore/model/endpoints.js';
+import type { NodeSpec } from '../datastore/model/node.js';
 
 export { failsafePorts } from '../felix/policy/host.js';
 
-/** The resource kinds policy watches (workload endpoints are watched for routing already;
- *  FelixConfiguration for the failsafe ports of host endpoints). */
-export const POLICY_PLURALS = ['networkpolicies', 'globalnetworkpolicies', 'profiles', 'workloadendpoints', 'hostendpoints', 'felixconfigurations'] as const;
+/** The resource kinds policy watches (workload endpoints and nodes are watched for routing
+ *  already; FelixConfiguration for the failsafe ports of host endpoints, nodes for the addresses
+ *  encapsulated traffic may come from). */
+export const POLICY_PLURALS = ['networkpolicies', 'globalnetworkpolicies', 'profiles', 'workloadendpoints', 'hostendpoints', 'felixconfigurations', 'nodes'] as const;
 
 export function policyPrefixes(): string[] {
   return POLICY_PLURALS.map((p) => resourceListPrefix(p));
@@ -77,7 +79,7 @@ export class PolicyView {
 
   build(cache: ReadonlyMap<string, string>, addrs?: readonly HostAddr[]): PolicyCalcInput {
     this.problems = [];
-    const kinds = { wep: [] as [string, Resource][], pol: [] as [string, Resource][], prof: [] as [string, Resource][], hep: [] as [string, Resource][], fc: [] as [string, Resource][] };
+    const kinds = { wep: [] as [string, Resource][], pol: [] as [string, Resource][], prof: [] as [string, Resource][], hep: [] as [string, Resource][], fc: [] as [string, Resource][], node: [] as [string, Resource][] };
     const buckets: Record<string, [string, Resource][]> = {
       workloadendpoints: kinds.wep,
       networkpolicies: kinds.pol,
@@ -85,6 +87,7 @@ export class PolicyView {
       profiles: kinds.prof,
       hostendpoints: kinds.hep,
       felixconfigurations: kinds.fc,
+      nodes: kinds.node,
     };
     const seen = new Set<string>();
     for (const [key, text] of cache) {
@@ -150,7 +153,11 @@ export class PolicyView {
     const configs = kinds.fc.map(([, r]) => ({ name: r.metadata.name, spec: r.spec as FelixConfigurationSpec }));
     const failsafe = failsafePorts(this.felixEnv, configs, this.hostname);
     this.problems.push(...failsafe.errors);
-    return { hostname: this.hostname, localEndpoints: local, allEndpoints: all, policies, profiles, localHostEndpoints: picked.chosen, failsafe: failsafe.ports };
+    const hostAddresses = kinds.node.flatMap(([, r]) => {
+      const spec = r.spec as NodeSpec;
+      return [spec.bgp?.ipv4Address, spec.bgp?.ipv6Address, ...(spec.addresses ?? []).map((a) => a.address)].filter((a): a is string => !!a);
+    });
+    return { hostname: this.hostname, localEndpoints: local, allEndpoints: all, policies, profiles, localHostEndpoints: picked.chosen, failsafe: failsafe.ports, hostAddresses };
   }
 }
 

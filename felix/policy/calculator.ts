@@ -11,7 +11,7 @@ import { renderDispatch, renderEndpointChain, renderForward, renderRuleChain, HO
 import { appliesToWorkloads, cachedSelector, comparePolicies, endpointLabels, hasDirection, policyEndpointSelector } from './select.js';
 import type { ChainSpec, IpsetSpec, PolicyCalcInput, PolicyDataplaneState, PolicyEndpoint, PolicyInput, ProfileInput } from './types.js';
 import { policyId } from './names.js';
-import { ALL_INTERFACES, DEFAULT_FAILSAFE, HOST_HOOKS, pickHostEndpoints, renderFailsafe, renderHostChain, renderHostDispatch, renderHostForwardChain, renderHostTop } from './host.js';
+import { ALL_INTERFACES, allHostsSet, DEFAULT_FAILSAFE, HOST_HOOKS, pickHostEndpoints, renderFailsafe, renderHostChain, renderHostDispatch, renderHostForwardChain, renderHostTop } from './host.js';
 
 export const FAMILIES: readonly Family[] = [4, 6];
 export const DIRECTIONS: readonly Direction[] = ['ingress', 'egress'];
@@ -87,6 +87,7 @@ const HOST_TOP: PerFamily<ChainSpec[]> = { 4: [renderHostTop('ingress', 4), rend
  *  their chains jump to (rendered like the workloads' ones). */
 interface HostPart {
   chains: PerFamily<ChainSpec[]>;
+  sets: PerFamily<IpsetSpec>;
   policies: Set<string>;
   profiles: Set<string>;
 }
@@ -149,6 +150,8 @@ export class PolicyCalculator {
     for (const f of FAMILIES) chains[f].push(...dispatch);
 
     const ipsets = this.updateSets(requests, changedEndpoints);
+    // Kept sorted by name like the rest of the state.
+    if (hosts) for (const f of FAMILIES) ipsets[f] = new Map([...ipsets[f], [hosts.sets[f].name, hosts.sets[f]] as const].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
     const state = (f: Family): PolicyDataplaneState => ({
       family: f,
       chains: new Map(chains[f].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)).map((c) => [c.name, c])),
@@ -167,7 +170,7 @@ export class PolicyCalculator {
       return undefined;
     }
     const failsafe = input.failsafe ?? DEFAULT_FAILSAFE;
-    const part: HostPart = { chains: { 4: [], 6: [] }, policies: new Set(), profiles: new Set() };
+    const part: HostPart = { chains: { 4: [], 6: [] }, sets: { 4: allHostsSet(4, input.hostAddresses ?? []), 6: allHostsSet(6, input.hostAddresses ?? []) }, policies: new Set(), profiles: new Set() };
     const common: ChainSpec[] = [];
     const ifaces = chosen.map((h) => h.iface);
     for (const d of DIRECTIONS) common.push(renderHostDispatch(d, ifaces), renderHostDispatch(d, ifaces, true));

@@ -56,12 +56,22 @@ describe('a named host endpoint', () => {
     ]);
   });
 
-  it('cali-INPUT / cali-OUTPUT: workloads and loopback return, encapsulation passes, dispatch, accept on the mark', () => {
-    expect(rules(s, 'cali-INPUT')).toEqual(['-i cali+ -j RETURN', '-i lo -j RETURN', '-p 4 -j ACCEPT', '-p udp -m udp --dport 4789 -j ACCEPT', CLEAR, '-j cali-from-host-endpoint', '-m mark --mark 0x10000/0x10000 -j ACCEPT']);
-    expect(rules(s, 'cali-OUTPUT')).toEqual(['-o cali+ -j RETURN', '-o lo -j RETURN', '-p 4 -j ACCEPT', '-p udp -m udp --dport 4789 -j ACCEPT', CLEAR, '-j cali-to-host-endpoint', '-m mark --mark 0x10000/0x10000 -j ACCEPT']);
+  it('cali-INPUT / cali-OUTPUT: workloads and loopback return, encapsulation from / to nodes passes, dispatch, accept on the mark', () => {
+    const hosts = (d: string) => `-m set --match-set cali40h:all-hosts ${d}`;
+    expect(rules(s, 'cali-INPUT')).toEqual(['-i cali+ -j RETURN', '-i lo -j RETURN', `-p 4 ${hosts('src')} -j ACCEPT`, `-p udp ${hosts('src')} -m udp --dport 4789 -j ACCEPT`, CLEAR, '-j cali-from-host-endpoint', '-m mark --mark 0x10000/0x10000 -j ACCEPT']);
+    expect(rules(s, 'cali-OUTPUT')).toEqual(['-o cali+ -j RETURN', '-o lo -j RETURN', `-p 4 ${hosts('dst')} -j ACCEPT`, `-p udp ${hosts('dst')} -m udp --dport 4789 -j ACCEPT`, CLEAR, '-j cali-to-host-endpoint', '-m mark --mark 0x10000/0x10000 -j ACCEPT']);
     // IPv6: neighbour discovery and MLD pass instead of IP-in-IP.
     const v6 = computePolicyState(input([eth0])).v6;
-    expect(rules(v6, 'cali-INPUT').slice(2, 10)).toEqual([...[130, 131, 132, 133, 134, 135, 136].map((t) => `-p ipv6-icmp -m icmp6 --icmpv6-type ${t} -j ACCEPT`), '-p udp -m udp --dport 4789 -j ACCEPT']);
+    expect(rules(v6, 'cali-INPUT').slice(2, 10)).toEqual([...[130, 131, 132, 133, 134, 135, 136].map((t) => `-p ipv6-icmp -m icmp6 --icmpv6-type ${t} -j ACCEPT`), '-p udp -m set --match-set cali60h:all-hosts src -m udp --dport 4789 -j ACCEPT']);
+  });
+
+  it("the all-hosts sets hold every node's addresses of their family (empty without any)", () => {
+    expect(s.ipsets.get('cali40h:all-hosts')?.members).toEqual([]);
+    const st = computePolicyState(input([eth0], [], { hostAddresses: ['10.0.0.12/24', '10.0.0.11', 'fd00::11/64', '10.0.0.11/24'] }));
+    expect(st.v4.ipsets.get('cali40h:all-hosts')).toEqual({ name: 'cali40h:all-hosts', type: 'hash:net', family: 'inet', members: ['10.0.0.11/32', '10.0.0.12/32'] });
+    expect(st.v6.ipsets.get('cali60h:all-hosts')?.members).toEqual(['fd00::11/128']);
+    expect([...st.v4.ipsets.keys()]).toEqual([...st.v4.ipsets.keys()].sort());
+    expect(computePolicyState(input([], [], { hostAddresses: ['10.0.0.11'] })).v4.ipsets.has('cali40h:all-hosts')).toBe(false);
   });
 
   it('dispatches by interface; other interfaces fall through untouched', () => {

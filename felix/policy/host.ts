@@ -13,7 +13,7 @@
 import { endpointLabels, cachedSelector, policyEndpointSelector } from './select.js';
 import { lengthLimitedName, type Direction } from './names.js';
 import { CLEAR_MARKS, MATCH_ACCEPTED, MATCH_NOT_PASSED } from './render.js';
-import type { ChainSpec, HookSpec, PolicyEndpoint, PolicyInput, ProfileInput } from './types.js';
+import type { ChainSpec, HookSpec, IpsetSpec, PolicyEndpoint, PolicyInput, ProfileInput } from './types.js';
 import type { Resource } from '../../datastore/model/resource.js';
 import type { HostEndpointSpec } from '../../datastore/model/endpoints.js';
 import type { FelixConfigurationSpec } from '../../datastore/model/felix.js';
@@ -34,9 +34,24 @@ export const ALL_INTERFACES_ID = 'any-interface-at-all';
  *  when no policy applies (it exists without a Profile resource). */
 export const DEFAULT_ALLOW_PROFILE = 'projectcalico-default-allow';
 /** VXLAN's port (felix's default vxlanPort) and IP-in-IP's protocol: encapsulated pod traffic
- *  between nodes must cross a host endpoint whatever its policy (Calico lets it through from
- *  known nodes; we let it through from any source — more open, never cutting the pod network). */
+ *  between nodes crosses a host endpoint whatever its policy — from and to the cluster's nodes
+ *  only (Calico's all-hosts set: every Node's addresses). */
 export const VXLAN_PORT = 4789;
+
+/** hash:net set of every node's addresses, one per family. */
+export function allHostsSetName(family: 4 | 6): string {
+  return `cali${family}0h:all-hosts`;
+}
+
+/** The all-hosts set from the nodes' addresses (CIDR or plain), those of the family. */
+export function allHostsSet(family: 4 | 6, addresses: readonly string[]): IpsetSpec {
+  const members = new Set<string>();
+  for (const a of addresses) {
+    const ip = a.split('/')[0] ?? '';
+    if (ip && ip.includes(':') === (family === 6)) members.add(`${ip}/${family === 4 ? 32 : 128}`);
+  }
+  return { name: allHostsSetName(family), type: 'hash:net', family: family === 4 ? 'inet' : 'inet6', members: [...members].sort() };
+}
 
 export interface HostPort {
   protocol: 'tcp' | 'udp' | 'sctp';
@@ -168,18 +183,19 @@ export function renderHostDispatch(dir: Direction, ifaces: readonly string[], fo
 const NDP_TYPES = [130, 131, 132, 133, 134, 135, 136];
 
 /** cali-INPUT / cali-OUTPUT: workload and loopback traffic is not host endpoint traffic;
- *  encapsulated node-to-node traffic (and IPv6 neighbour discovery) passes; the rest goes
- *  through the HEP dispatch and is accepted when the HEP's chain allowed it. Traffic on
- *  interfaces without a HEP returns. */
+ *  encapsulated traffic from / to the cluster's nodes (and IPv6 neighbour discovery) passes;
+ *  the rest goes through the HEP dispatch and is accepted when the HEP's chain allowed it.
+ *  Traffic on interfaces without a HEP returns. */
 export function renderHostTop(dir: Direction, family: 4 | 6): ChainSpec {
   const io = dir === 'ingress' ? '-i' : '-o';
+  const hosts = `-m set --match-set ${allHostsSetName(family)} ${dir === 'ingress' ? 'src' : 'dst'}`;
   return {
     name: dir === 'ingress' ? INPUT_CHAIN : OUTPUT_CHAIN,
     rules: [
       `${io} cali+ -j RETURN`,
       `${io} lo -j RETURN`,
-      ...(family === 4 ? ['-p 4 -j ACCEPT'] : NDP_TYPES.map((t) => `-p ipv6-icmp -m icmp6 --icmpv6-type ${t} -j ACCEPT`)),
-      `-p udp -m udp --dport ${VXLAN_PORT} -j ACCEPT`,
+      ...(family === 4 ? [`-p 4 ${hosts} -j ACCEPT`] : NDP_TYPES.map((t) => `-p ipv6-icmp -m icmp6 --icmpv6-type ${t} -j ACCEPT`)),
+      `-p udp ${hosts} -m udp --dport ${VXLAN_PORT} -j ACCEPT`,
       CLEAR_MARKS,
       `-j ${dir === 'ingress' ? FROM_HOST_DISPATCH : TO_HOST_DISPATCH}`,
       `${MATCH_ACCEPTED} -j ACCEPT`,

@@ -85,6 +85,9 @@ export interface PolicyCalcInput {
    *  "hep:<name>", no namespace). Their expectedIPs go into allEndpoints as well, so selectors
    *  in rules match them. None: no INPUT/OUTPUT hooks at all (felix/policy/host.ts). */
   localHostEndpoints?: readonly PolicyEndpoint[];
+  /** Every node's addresses ("10.0.0.11/24" or plain): IP-in-IP / VXLAN from and to them crosses
+   *  host endpoints (the cali40h:all-hosts set). None: encapsulation is up to policy. */
+  hostAddresses?: readonly string[];
   /** Failsafe ports of host endpoints; Calico's defaults (host.ts DEFAULT_FAILSAFE) when absent. */
   failsafe?: import('./host.js').FailsafePorts;
 }

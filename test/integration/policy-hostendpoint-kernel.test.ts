@@ -31,6 +31,7 @@ function model(withHeps: boolean): PolicyCalcInput {
     policies,
     profiles: withBuiltinProfiles([]),
     localHostEndpoints: withHeps ? [eth0, all] : [],
+    hostAddresses: ['10.0.0.11/24', '10.0.0.12/24', 'fd00::11/64'],
     failsafe: { inbound: [{ protocol: 'tcp', port: 22, net: '10.0.0.0/8' }, { protocol: 'tcp', port: 22, net: 'fd00::/8' }, { protocol: 'udp', port: 68 }, { protocol: 'sctp', port: 9 }], outbound: [{ protocol: 'udp', port: 53 }] },
   };
 }
@@ -66,6 +67,9 @@ describe('host endpoint chains on the kernel', () => {
       // The selector set holds the HEPs' expectedIPs of this family.
       const sets = (await nss.exec(ns, ['ipset', 'list'])).stdout;
       expect(sets).toContain(f === 4 ? '10.0.0.12' : 'fd00::12');
+      // Encapsulation is accepted from the nodes' addresses only (the all-hosts set).
+      expect(sets).toMatch(f === 4 ? /Name: cali40h:all-hosts[\s\S]*Members:\n10\.0\.0\.11\n10\.0\.0\.12/ : /Name: cali60h:all-hosts[\s\S]*Members:\nfd00::11\n/);
+      expect(text).toMatch(/^-A cali-INPUT -p udp .*--match-set cali[46]0h:all-hosts src .*--dport 4789 -j ACCEPT$/m);
       expect((await new PolicyDriver({ family: f, netns: ns }).apply(want)).transactions).toBe(0);
 
       const none = f === 4 ? computePolicyState(model(false)).v4 : computePolicyState(model(false)).v6;
