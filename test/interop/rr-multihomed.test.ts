@@ -2,7 +2,9 @@
 // clients reach it on either. Clients differing only in our address on their session share one
 // update group (one export and one encoding per batch for reflected routes), while the routes the
 // reflector originates itself still go to each client with the reflector's address on that
-// client's session as NEXT_HOP (next-hop-self per member address).
+// client's session as NEXT_HOP (next-hop-self per member address). A fourth client reaches it over
+// IPv6 (::1) for IPv4 routes: the group is the same, but our own IPv4 route has no IPv4 next hop on
+// that session, so that client alone does not get it.
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Speaker, type PeerConfig, type SpeakerConfig } from '../../bgp/speaker.js';
@@ -29,8 +31,9 @@ describe('multi-homed reflector: one update group across local addresses', () =>
   const B = '127.0.0.113';
   const C = '127.0.0.114';
   const D = '127.0.0.115';
+  const E = '::1';
   let port: number;
-  const sinks = { b: new Sink(), c: new Sink(), d: new Sink() };
+  const sinks = { b: new Sink(), c: new Sink(), d: new Sink(), e: new Sink() };
   let a: Speaker | undefined;
   const clients: Speaker[] = [];
   const cfg = (routerId: string, listen: string[]): SpeakerConfig => ({ asNumber: AS, routerId, listenPort: port, listenAddresses: listen, holdTime: 30, connectRetryTime: 0.5, connectRetryMax: 1, errorWait: [0.5, 1], families: [4] });
@@ -44,16 +47,20 @@ describe('multi-homed reflector: one update group across local addresses', () =>
 
   beforeAll(async () => {
     port = await freePort(A1);
-    a = new Speaker({ ...cfg(A1, [A1, A2]), clusterId: '1.1.1.1' }, { onRoute: () => undefined }, log);
+    a = new Speaker({ ...cfg(A1, [A1, A2, E]), clusterId: '1.1.1.1' }, { onRoute: () => undefined }, log);
     // Passive towards its clients: our address on each session is the one the client dialled.
-    await a.start([B, C, D].map((x) => peer(x, { rrClient: true, passive: true })));
+    await a.start([B, C, D, E].map((x) => peer(x, { rrClient: true, passive: true })));
     for (const [self, to, sink] of [[B, A1, sinks.b], [C, A2, sinks.c], [D, A1, sinks.d]] as const) {
       const s = new Speaker(cfg(self, [self]), sink, log);
       clients.push(s);
       await s.start([peer(to, { sourceAddress: self })]);
     }
+    // E does not listen (::1 is the reflector's address too): it dials.
+    const e = new Speaker({ ...cfg('127.0.0.116', []), listenPort: 0 }, sinks.e, log);
+    clients.push(e);
+    await e.start([peer(E, { sourceAddress: E })]);
     await waitFor('sessions up', async () => (rr().peerStatus().every((p) => p.state === 'Established') ? true : undefined), 20_000);
-    await waitFor('all grouped', async () => ([B, C, D].every((x) => rr().outQueue(x)?.mode === 'grouped') ? true : undefined), 10_000);
+    await waitFor('all grouped', async () => ([B, C, D, E].every((x) => rr().outQueue(x)?.mode === 'grouped') ? true : undefined), 10_000);
   });
 
   afterAll(async () => {
@@ -61,20 +68,19 @@ describe('multi-homed reflector: one update group across local addresses', () =>
     for (const r of stops) if (r.status === 'rejected') throw r.reason;
   });
 
-  it('clients reaching us on different addresses share one group', () => {
-    for (const x of [B, C, D]) expect(rr().outQueue(x)?.groupMembers).toBe(3);
+  it('clients reaching us on different addresses (and families) share one group', () => {
+    for (const x of [B, C, D, E]) expect(rr().outQueue(x)?.groupMembers).toBe(4);
   });
 
   it('a reflected route is encoded once and keeps its NEXT_HOP at every client', async () => {
     const before = { ...rr().outStats };
     clients[0].announce([CLIENT]);
-    await waitFor('reflected to C and D', async () => (sinks.c.installed.has('10.111.1.0/26') && sinks.d.installed.has('10.111.1.0/26') ? true : undefined), 20_000);
-    expect(sinks.c.installed.get('10.111.1.0/26')?.nextHop).toBe(B);
-    expect(sinks.d.installed.get('10.111.1.0/26')?.nextHop).toBe(B);
+    await waitFor('reflected to C, D and E', async () => ([sinks.c, sinks.d, sinks.e].every((s) => s.installed.has('10.111.1.0/26')) ? true : undefined), 20_000);
+    for (const s of [sinks.c, sinks.d, sinks.e]) expect(s.installed.get('10.111.1.0/26')?.nextHop).toBe(B);
     const batches = rr().outStats.groupBatches - before.groupBatches;
     expect(batches).toBeGreaterThan(0);
-    // One group: each batch went to the three members (B's copy without its own route).
-    expect(rr().outStats.groupWrites - before.groupWrites).toBe(batches * 3);
+    // One group: each batch went to the four members (B's copy without its own route).
+    expect(rr().outStats.groupWrites - before.groupWrites).toBe(batches * 4);
     expect(sinks.b.installed.has('10.111.1.0/26')).toBe(false);
   });
 
@@ -84,18 +90,21 @@ describe('multi-homed reflector: one update group across local addresses', () =>
     expect(sinks.b.installed.get('10.111.0.0/24')?.nextHop).toBe(A1);
     expect(sinks.c.installed.get('10.111.0.0/24')?.nextHop).toBe(A2);
     expect(sinks.d.installed.get('10.111.0.0/24')?.nextHop).toBe(A1);
+    // No IPv4 address of ours on E's session: no usable next hop, so E does not get it.
+    expect(sinks.e.installed.has('10.111.0.0/24')).toBe(false);
     // A change of its attributes reaches everyone, still with the right next hop each.
     rr().announce([OWN], { communities: [AS * 65536 + 2] });
     await waitFor('changed at every client', async () => ([sinks.b, sinks.c, sinks.d].every((s) => s.installed.get('10.111.0.0/24')?.attrs.communities?.[0] === AS * 65536 + 2) ? true : undefined), 20_000);
     expect(sinks.c.installed.get('10.111.0.0/24')?.nextHop).toBe(A2);
     expect(sinks.b.installed.get('10.111.0.0/24')?.nextHop).toBe(A1);
-    for (const x of [B, C, D]) expect(rr().outQueue(x)?.groupMembers).toBe(3);
+    expect(sinks.e.installed.has('10.111.0.0/24')).toBe(false);
+    for (const x of [B, C, D, E]) expect(rr().outQueue(x)?.groupMembers).toBe(4);
   });
 
   it('a client joining later gets the same: its own next hop for our route, the reflected ones unchanged', async () => {
     // C's session restarts (new configuration on its side): it re-syncs and rejoins the group.
     clients[1].setPeers([peer(A2, { sourceAddress: C, holdTime: 20 })]);
-    await waitFor('C back in the group', async () => (rr().outQueue(C)?.mode === 'grouped' && rr().outQueue(C)?.groupMembers === 3 ? true : undefined), 20_000);
+    await waitFor('C back in the group', async () => (rr().outQueue(C)?.mode === 'grouped' && rr().outQueue(C)?.groupMembers === 4 ? true : undefined), 20_000);
     await waitFor('C has both routes', async () => (sinks.c.installed.has('10.111.0.0/24') && sinks.c.installed.has('10.111.1.0/26') ? true : undefined), 20_000);
     expect(sinks.c.installed.get('10.111.0.0/24')?.nextHop).toBe(A2);
     expect(sinks.c.installed.get('10.111.1.0/26')?.nextHop).toBe(B);
@@ -104,6 +113,6 @@ describe('multi-homed reflector: one update group across local addresses', () =>
   it('withdrawals of our own and of reflected routes reach every client', async () => {
     rr().withdraw([OWN]);
     clients[0].withdraw([CLIENT]);
-    await waitFor('gone everywhere', async () => ([sinks.b, sinks.c, sinks.d].every((s) => s.installed.size === 0) ? true : undefined), 20_000);
+    await waitFor('gone everywhere', async () => ([sinks.b, sinks.c, sinks.d, sinks.e].every((s) => s.installed.size === 0) ? true : undefined), 20_000);
   });
 });
