@@ -7,6 +7,7 @@ import type { CtlContext } from '../context.js';
 import { inFile, UsageError } from '../errors.js';
 import { readDocuments } from '../input.js';
 import { resultLine } from '../summary.js';
+import type { Resource } from '../../datastore/model/resource.js';
 
 type Action = 'create' | 'apply' | 'replace';
 
@@ -32,6 +33,7 @@ export function registerApplyCommands(program: Command, ctx: CtlContext): void {
           action === 'create' ? client.createAll(docs) : action === 'apply' ? client.applyAll(docs) : client.replaceAll(docs),
         );
         ctx.out.write(resultLine(action === 'create' ? 'created' : action === 'apply' ? 'applied' : 'replaced', res.map((r) => r.resource.kind)) + '\n');
+        for (const w of enforcementWarnings(res.map((r) => r.resource))) ctx.err.write(`warning: ${w}\n`);
       });
   }
 }
@@ -47,4 +49,17 @@ export function withNamespace(doc: unknown, ns: string, index: number): unknown 
   const have = meta ? meta.namespace : doc.namespace;
   if (have !== undefined && have !== ns) throw new UsageError(`document ${index + 1}: metadata.namespace ${JSON.stringify(have)} does not match -n ${JSON.stringify(ns)}`);
   return meta ? { ...doc, metadata: { ...meta, namespace: ns } } : { ...doc, namespace: ns };
+}
+
+/** What is stored but not enforced by tortie-node, said at write time rather than discovered
+ *  later: preDNAT (mangle) and doNotTrack (raw) GlobalNetworkPolicies. */
+export function enforcementWarnings(resources: readonly Resource[]): string[] {
+  const out: string[] = [];
+  for (const r of resources) {
+    if (r.kind !== 'GlobalNetworkPolicy') continue;
+    const spec = r.spec as { preDNAT?: boolean; doNotTrack?: boolean };
+    const what = spec.preDNAT ? 'preDNAT' : spec.doNotTrack ? 'doNotTrack' : undefined;
+    if (what) out.push(`GlobalNetworkPolicy ${r.metadata.name}: ${what} policy is stored but not enforced by tortie-node (host endpoints take normal and applyOnForward policy only)`);
+  }
+  return out;
 }
