@@ -39,8 +39,13 @@ const opt = (name: string, dflt: string): string => {
   const i = args.indexOf(name);
   return i >= 0 ? (args[i + 1] ?? dflt) : dflt;
 };
+const FAN_BITS = 17;
 const [FAN_C, FAN_P] = opt('--fanin', '10x10000').split('x').map(Number);
 const K8S = opt('--k8s', '500').split(',').filter(Boolean).map(Number);
+if (FAN_P > 1 << FAN_BITS || 100 + ((FAN_C << FAN_BITS) >> 16) > 128) {
+  process.stderr.write(`rr-race: --fanin ${FAN_C}x${FAN_P} does not fit 10.100.0.0–10.127.255.255 (at most ${1 << FAN_BITS} routes per client, 14 clients)\n`);
+  process.exit(2);
+}
 const CHURN_S = Number(opt('--churn-s', '30'));
 // The tester is polled at the slowest step the issue allows (each poll runs birdc and makes BIRD
 // format one line per session); the monitor's count is streamed, so reading it costs nothing.
@@ -59,7 +64,13 @@ const clientIp = (i: number): string => `10.96.${(i + 1) >> 8}.${(i + 1) & 255}`
 // address: the reflector answers each client on an address of its own (all in one /16).
 const nextHopIp = (i: number): string => `10.96.${64 + ((i + 1) >> 8)}.${(i + 1) & 255}`;
 const rrSideIp = (i: number): string => `10.96.${128 + ((i + 1) >> 8)}.${(i + 1) & 255}`;
-const fanPrefix = (c: number, i: number): string => `10.${100 + c}.${(i >> 8) & 255}.${i & 255}/32`;
+// Each fan-in client owns 2^FAN_BITS addresses from 10.100.0.0 up (two /16s): with one /16 each,
+// as before, 10×100k wrapped to 65,536 distinct prefixes per client and the monitor could never
+// reach 10⁶ — the real reason that size "never finished".
+const fanPrefix = (c: number, i: number): string => {
+  const a = (c << FAN_BITS) | i;
+  return `10.${100 + (a >> 16)}.${(a >> 8) & 255}.${a & 255}/32`;
+};
 const k8sBlock = (i: number): string => `10.${128 + (i >> 10)}.${(i >> 2) & 255}.${(i & 3) * 64}/26`;
 
 interface Sample {
