@@ -1,8 +1,8 @@
 // bgperf-style route-reflector race in network namespaces (no Docker): the same workloads against
 // three reflectors in one run — ours (bgp/cli.js from dist/), BIRD 2 and GoBGP 3 — with one BIRD
 // process as the tester holding every client session (each from its own address, router id and
-// routing table) and a gobgpd monitor (an RR client too) whose best-path changes are streamed
-// (`gobgp monitor global rib`) and counted here.
+// routing table) and a gobgpd monitor (an RR client too) counting the prefixes it accepted, polled
+// every 200 ms.
 //
 //   npm run build && node --import tsx bench/rr-race.ts [--fanin 10x10000] [--k8s 500,1000] [--churn-s 30]
 //       [--impl tortie,bird,gobgp] [--fanin-timeout-s 1800] [--k8s-timeout-s 1800]
@@ -20,7 +20,6 @@
 // SIGINT / SIGTERM or an error at any point kills every daemon, deletes the namespaces, removes
 // the temp dirs (tortie-bird-*, tortie-gobgp-*, tortie-rrbench-*) and restores the host's
 // neighbour-table limits before exiting.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -47,10 +46,9 @@ if (FAN_P > 1 << FAN_BITS || 100 + ((FAN_C << FAN_BITS) >> 16) > 128) {
   process.exit(2);
 }
 const CHURN_S = Number(opt('--churn-s', '30'));
-// The tester is polled at the slowest step the issue allows (each poll runs birdc and makes BIRD
-// format one line per session); the monitor's count is streamed, so reading it costs nothing.
+// Tester and monitor are polled at the slowest step the issue allows: each poll spawns a CLI and
+// makes the daemon walk or format its state, on a 2-core machine that also runs the reflector.
 const POLL_MS = 200;
-const STREAM_CHECK_MS = 50;
 const FAN_TIMEOUT_S = Number(opt('--fanin-timeout-s', '1800'));
 const K8S_TIMEOUT_S = Number(opt('--k8s-timeout-s', '1800'));
 /** Clients per tester BIRD process in the k8s shape (one process up to this many). */
@@ -204,52 +202,21 @@ function testerConfig(routes: string[][], importAll: boolean, flap = 0, first = 
 const MONITOR = gobgpConfig({ as: AS, routerId: '10.95.0.3', port: -1, neighbors: [{ address: '10.95.0.1', peerAs: AS, holdTime: 240, keepalive: 80, connectRetry: 1 }] });
 
 /**
- * The prefixes the monitor holds, streamed: `gobgp monitor global rib --current` prints each best
- * path change as a JSON line, and this keeps the set of prefixes held. Polling instead walks
- * gobgpd's tables once per poll: `global rib summary` walks every destination and `neighbor` counts
- * "Received" by walking the Adj-RIB-In, both inside gobgpd's main loop, so at 10⁶ routes polled
- * every 100–200 ms the monitor spent most of its CPU counting (a summary took 15 s at 457,000
- * routes; perf put 70 % of gobgpd in the walk) and fan-in 10×100k never finished.
+ * Prefixes the monitor accepted from the reflector: the Accepted column of `gobgp neighbor`. Every
+ * gobgpd count walks a table in its main loop (`global rib summary` walks the Loc-RIB, slower:
+ * 15 s per call at 457,000 routes; `neighbor` walks the Adj-RIB-In for "Received", 0.7 s at 10⁶),
+ * so polling costs the monitor CPU that grows with the table. Streaming (`gobgp monitor global rib`)
+ * was tried and is worse: at 10⁶ routes the event stream lagged minutes behind the table while
+ * gobgpd queued events past 5 GB.
  */
-class MonitorStream {
-  private readonly held = new Set<string>();
-  private readonly child: ChildProcess;
-  private tail = '';
-  private exited = false;
-
-  constructor(m: Gobgp) {
-    this.child = spawn('ip', ['netns', 'exec', m.ns, 'gobgp', '-u', '127.0.0.1', '-p', String(m.apiPort), '-j', 'monitor', 'global', 'rib', '--current'], { stdio: ['ignore', 'pipe', 'ignore'] });
-    this.child.once('exit', () => (this.exited = true));
-    this.child.stdout?.setEncoding('utf8');
-    this.child.stdout?.on('data', (chunk: string) => {
-      const lines = (this.tail + chunk).split('\n');
-      this.tail = lines.pop() ?? '';
-      for (const line of lines) this.line(line);
-    });
-  }
-
-  /** One event: a JSON array of paths; regexes, not JSON.parse, as there are 10⁶ of them. */
-  private line(line: string): void {
-    for (const path of line.split('{"nlri":').slice(1)) {
-      const prefix = /"prefix":"([^"]+)"/.exec(path)?.[1];
-      if (!prefix) continue;
-      if (path.includes('"withdrawal":true')) this.held.delete(prefix);
-      else this.held.add(prefix);
-    }
-  }
-
-  count(): number {
-    if (this.exited) throw new Error('gobgp monitor stream exited');
-    return this.held.size;
-  }
-
-  stop(): void {
-    this.child.kill('SIGKILL');
-  }
+async function monitorCount(m: Gobgp): Promise<number> {
+  const out = await timed('monitor', () => m.cli(['neighbor']));
+  const row = /^10\.95\.0\.1\s.*\|\s*(\d+)\s+(\d+)\s*$/m.exec(out);
+  return row ? Number(row[2]) : 0;
 }
 
-/** The slowest tester probe so far (ms), printed after each scenario: a probe must stay well under the poll step. */
-const probeMax = { tester: 0 };
+/** The slowest tester / monitor probe so far (ms), printed after each scenario. */
+const probeMax = { tester: 0, monitor: 0 };
 async function timed<T>(which: keyof typeof probeMax, f: () => Promise<T>): Promise<T> {
   const t0 = performance.now();
   const r = await f();
@@ -307,7 +274,6 @@ async function fanInSuite(impl: Impl, rrNs: string, testerNs: string, monNs: str
   const rr = await startReflector(impl, rrNs, FAN_C);
   const out: Record<string, Sample> = {};
   let mon: Gobgp | undefined;
-  let stream: MonitorStream | undefined;
   let tester: Bird | undefined;
   try {
     // The monitor only (the reflector, GoBGP included, is already running with the defaults): at
@@ -320,15 +286,13 @@ async function fanInSuite(impl: Impl, rrNs: string, testerNs: string, monNs: str
     } finally {
       delete process.env.GOGC;
     }
-    stream = new MonitorStream(mon);
-    const ms = stream;
     const m = mon;
     await m.waitEstablished('10.95.0.1', 60_000, 200);
     const base = await nsUsage(rrNs);
     let h = await harnessCpu(testerNs, monNs);
     const t0 = performance.now();
     tester = await Bird.start(testerNs, testerConfig(routes, false, 0.1));
-    await waitFor(`monitor holds ${total}`, () => Promise.resolve(ms.count() >= total ? true : undefined), FAN_TIMEOUT_S * 1000, STREAM_CHECK_MS);
+    await waitFor(`monitor holds ${total}`, async () => ((await monitorCount(m)) >= total ? true : undefined), FAN_TIMEOUT_S * 1000, POLL_MS);
     const elapsed = (performance.now() - t0) / 1000;
     let u = await nsUsage(rrNs);
     out.fanin = { elapsed, cpu: u.cpu - base.cpu, peakRss: u.hwm, bytesPerRoute: (u.rss - base.rss) / total, ...(await harnessDelta(h)) };
@@ -340,7 +304,7 @@ async function fanInSuite(impl: Impl, rrNs: string, testerNs: string, monNs: str
       await new Promise((r) => setTimeout(r, 1000));
     }
     await tester.cmd('enable "f*"');
-    const settle = await until('monitor back to the full table', () => Promise.resolve(ms.count() === total), FAN_TIMEOUT_S * 1000, STREAM_CHECK_MS);
+    const settle = await until('monitor back to the full table', async () => (await monitorCount(m)) === total, FAN_TIMEOUT_S * 1000, POLL_MS);
     u = await nsUsage(rrNs);
     out.churn = { elapsed: settle, cpu: u.cpu - c0, peakRss: u.hwm };
     h = await harnessCpu(testerNs, monNs);
@@ -349,13 +313,12 @@ async function fanInSuite(impl: Impl, rrNs: string, testerNs: string, monNs: str
     c0 = u.cpu;
     const tw = performance.now();
     await tester.reconfigure(testerConfig(routes.map(() => []), false));
-    await waitFor('monitor empty', () => Promise.resolve(ms.count() === 0 ? true : undefined), FAN_TIMEOUT_S * 1000, STREAM_CHECK_MS);
+    await waitFor('monitor empty', async () => ((await monitorCount(m)) === 0 ? true : undefined), FAN_TIMEOUT_S * 1000, POLL_MS);
     const welapsed = (performance.now() - tw) / 1000;
     u = await nsUsage(rrNs);
     out.withdraw = { elapsed: welapsed, cpu: u.cpu - c0, peakRss: u.hwm, ...(await harnessDelta(h)) };
   } finally {
     await tester?.stop();
-    stream?.stop();
     await mon?.stop();
     await rr.stop();
   }
@@ -482,7 +445,7 @@ async function main(): Promise<void> {
     if (!results.has(name)) results.set(name, new Map());
     results.get(name)?.set(impl, s);
     // Partial results as they come, in case a large size is cut short.
-    process.stderr.write(`${table(results)}\nslowest tester probe so far: ${probeMax.tester.toFixed(0)} ms\n`);
+    process.stderr.write(`${table(results)}\nslowest probe so far: tester ${probeMax.tester.toFixed(0)} ms, monitor ${probeMax.monitor.toFixed(0)} ms\n`);
   };
   try {
     const [rr, tester, mon] = lab.members as [LabMember, LabMember, LabMember];
