@@ -146,6 +146,16 @@ interface PackedBatch {
 
 const EMPTY = Buffer.alloc(0);
 
+/** One attribute set's encoded UPDATE for one prefix and codec context (Speaker.frameCache). */
+interface CachedFrames {
+  ctxKey: string;
+  prefix: string;
+  frames: Buffer;
+}
+
+/** Entries per generation of the frame cache: one route per node of a cluster of this many nodes. */
+const FRAME_CACHE_MAX = 8192;
+
 /** Prefixes exported per group (or syncing peer) per event-loop turn. */
 const FLUSH_CHUNK = 4000;
 
@@ -218,9 +228,11 @@ export class Speaker {
    * change range does not touch (e.g. one per eBGP peer of an AS that none of these routes
    * came from) export the same changes the same way; the first encodes, the others reuse its
    * frames when their decisions match.
-   * Log positions are never reused, so an entry stays valid; the map is simply bounded.
+   * Log positions are never reused, so an entry stays valid; it is dropped once every group has
+   * passed its range (scheduleTrim): held longer, the memo kept the encoded frames of the last 256
+   * batches (up to a million routes' UPDATEs when every route has its own attributes).
    */
-  private readonly packMemo = new Map<string, { decisions: number[]; frames: PackedBatch }>();
+  private readonly packMemo = new Map<string, { decisions: number[]; frames: PackedBatch; end: number }>();
   /** Queued announce/withdraw calls, in order, each applied up to `at` (see originate), read from localOpHead. */
   private localOps: Array<{ prefixes: Prefix[]; attrs: PathAttributes | undefined; at: number }> = [];
   private localOpHead = 0;
@@ -230,8 +242,15 @@ export class Speaker {
   private localDrain?: NodeJS.Immediate;
   /** Originated prefixes still applied at once in this event-loop turn. */
   private localBudget = LOCAL_SYNC_BUDGET;
-  /** Encoded UPDATEs of single-prefix attribute sets (see framesOf). */
-  private readonly frameCache = new WeakMap<OutAttr, { ctxKey: string; prefix: string; frames: Buffer }>();
+  /**
+   * Encoded UPDATEs of single-prefix attribute sets (see framesOf), in two generations of at most
+   * FRAME_CACHE_MAX entries: a hit in the old one moves to the new one, and a full new one
+   * replaces the old. Unbounded (a WeakMap living as long as the routes), it cost about 700 bytes
+   * per route of a table whose routes mostly carry attributes of their own (distinct MED,
+   * communities, AS paths); bounded, the Kubernetes shape (one route per node) still fits.
+   */
+  private frameCache = new Map<OutAttr, CachedFrames>();
+  private frameCacheOld = new Map<OutAttr, CachedFrames>();
   /** The per-address stand-in of each of our own paths (see OutAttr.perAddress). */
   private readonly perAddressOut = new WeakMap<Best, OutAttr>();
 
@@ -478,8 +497,12 @@ export class Speaker {
   /** The shared path object for these fields (see Best). */
   private bestOf(b: Omit<Best, 'stale'> & { stale?: boolean }): Best {
     const attrs = this.attrTable.intern(b.attrs);
-    const key = `${this.attrTable.id(attrs)}|${b.nextHop}|${b.family}|${b.source}|${b.peerRouterId}|${b.ebgp ? 1 : 0}|${b.fromRrClient ? 1 : 0}|${b.stale ? 1 : 0}`;
-    return this.bestTable.get(key, () => Object.freeze({ ...b, attrs }));
+    // join, not a template literal: V8 keeps a template's result as a tree of string pieces
+    // (about 16 objects, 500 bytes per distinct path); join makes one flat string.
+    const key = [this.attrTable.id(attrs), b.nextHop, b.family, b.source, b.peerRouterId, b.ebgp ? 1 : 0, b.fromRrClient ? 1 : 0, b.stale ? 1 : 0].join('|');
+    // A literal of fixed shape: a frozen spread of `b` got a hidden class of its own per object
+    // (about 250 bytes per distinct path).
+    return this.bestTable.get(key, () => Object.freeze<Best>({ attrs, nextHop: b.nextHop, family: b.family, source: b.source, ebgp: b.ebgp, peerRouterId: b.peerRouterId, fromRrClient: b.fromRrClient, stale: b.stale }));
   }
 
   /**
@@ -964,11 +987,27 @@ export class Speaker {
   private framesOf(out: OutAttr, g: RouteGroup, ctx: CodecContext, ctxKey: string): Buffer {
     if (g.prefixes.length !== 1) return Buffer.concat(packUpdates([g], [], ctx));
     const pk = keyOf(g.prefixes[0]);
-    const hit = this.frameCache.get(out);
+    const hit = this.cachedFrames(out);
     if (hit && hit.ctxKey === ctxKey && hit.prefix === pk) return hit.frames;
     const frames = Buffer.concat(packUpdates([g], [], ctx));
-    this.frameCache.set(out, { ctxKey, prefix: pk, frames });
+    this.cacheFrames(out, { ctxKey, prefix: pk, frames });
     return frames;
+  }
+
+  private cachedFrames(out: OutAttr): CachedFrames | undefined {
+    const hit = this.frameCache.get(out);
+    if (hit) return hit;
+    const old = this.frameCacheOld.get(out);
+    if (old) this.cacheFrames(out, old);
+    return old;
+  }
+
+  private cacheFrames(out: OutAttr, e: CachedFrames): void {
+    if (this.frameCache.size >= FRAME_CACHE_MAX) {
+      this.frameCacheOld = this.frameCache;
+      this.frameCache = new Map();
+    }
+    this.frameCache.set(out, e);
   }
 
   /** The bytes of a batch for one peer: all of them, or all but those it originated. */
@@ -1030,7 +1069,7 @@ export class Speaker {
     } else {
       frames = this.pack(routes, withdrawals, g.ctx, g.ctxKey, g.key);
       if (this.packMemo.size >= 256) this.packMemo.clear();
-      this.packMemo.set(memoKey, { decisions, frames });
+      this.packMemo.set(memoKey, { decisions, frames, end });
     }
     this.outStats.groupBatches++;
     /** This batch's own-route frames per member address. */
@@ -1082,6 +1121,7 @@ export class Speaker {
       this.trimScheduled = false;
       let min = this.logBase + this.changeLog.length;
       for (const g of this.groups.values()) min = Math.min(min, g.cursor);
+      for (const [k, m] of this.packMemo) if (m.end <= min) this.packMemo.delete(k);
       const n = min - this.logBase;
       if (n === this.changeLog.length) {
         this.changeLog = [];
@@ -1147,7 +1187,7 @@ export class Speaker {
         if (mayHave) withdrawals.push(keyToPrefix(k));
         continue;
       }
-      const hit = this.frameCache.get(r);
+      const hit = this.cachedFrames(r);
       if (!hit || hit.ctxKey !== ctxKey || hit.prefix !== k) routes.add(r, keyToPrefix(k));
       // Its own routes are withheld, as framesFor does for the rest.
       else if (!p.routerId || r.attrs.originatorId !== p.routerId) encoded.push(hit.frames);
