@@ -8,6 +8,7 @@ import type { AfiSafi, CodecContext, UpdateMessage } from './codec/types.js';
 import { BgpSession } from './fsm/session.js';
 import type { FsmConfig, NegotiatedSession } from './fsm/types.js';
 import { DEFAULT_MRAI_MS } from './rib/mrai.js';
+import { attrKey } from './rib/attrs.js';
 import { AttrInterner, WeakTable } from './speaker/intern.js';
 import { best, exportRoute, type Candidate, type PathInfo } from './speaker/select.js';
 import type { OriginatedRoute, PeerConfig, PeerStatus, RouteStatus, SpeakerConfig } from './speaker/types.js';
@@ -874,7 +875,8 @@ export class Speaker {
     if (!v6 && attrs.nextHop === '') return undefined; // no usable next hop for this family on this session
     // Equal exports share one object (and id) across paths and groups: a best-path change that
     // exports the same attributes sends nothing.
-    return this.outTable.get(JSON.stringify([attrs, v6 ? e.nextHop : '']), () => ({ id: this.nextOutId++, attrs, ...(v6 ? { v6NextHop: e.nextHop } : {}) }));
+    // attrKey, not JSON.stringify: a Buffer (unknown attribute) stringifies as an array of numbers.
+    return this.outTable.get(attrKey(attrs, v6 ? e.nextHop : ''), () => ({ id: this.nextOutId++, attrs, ...(v6 ? { v6NextHop: e.nextHop } : {}) }));
   }
 
   /** The slot of prefix k, allocated when it has none. */
