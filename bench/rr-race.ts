@@ -268,11 +268,11 @@ async function harnessDelta(h: HarnessMark): Promise<Pick<Sample, 'testerCpu' | 
   return { testerCpu: now.tester - h.tester, monitorCpu: now.monitor - h.monitor };
 }
 
-async function fanInSuite(impl: Impl, rrNs: string, testerNs: string, monNs: string): Promise<Record<string, Sample>> {
+/** Fan-in, then churn, then withdraw-all; each result goes to `put` as soon as it is measured, so a later step cut short loses nothing. */
+async function fanInSuite(impl: Impl, rrNs: string, testerNs: string, monNs: string, put: (name: string, s: Sample) => void): Promise<void> {
   const total = FAN_C * FAN_P;
   const routes = Array.from({ length: FAN_C }, (_, c) => Array.from({ length: FAN_P }, (_, i) => fanPrefix(c, i)));
   const rr = await startReflector(impl, rrNs, FAN_C);
-  const out: Record<string, Sample> = {};
   let mon: Gobgp | undefined;
   let tester: Bird | undefined;
   try {
@@ -295,7 +295,7 @@ async function fanInSuite(impl: Impl, rrNs: string, testerNs: string, monNs: str
     await waitFor(`monitor holds ${total}`, async () => ((await monitorCount(m)) >= total ? true : undefined), FAN_TIMEOUT_S * 1000, POLL_MS);
     const elapsed = (performance.now() - t0) / 1000;
     let u = await nsUsage(rrNs);
-    out.fanin = { elapsed, cpu: u.cpu - base.cpu, peakRss: u.hwm, bytesPerRoute: (u.rss - base.rss) / total, ...(await harnessDelta(h)) };
+    put(`fan-in ${FAN_C}×${FAN_P}`, { elapsed, cpu: u.cpu - base.cpu, peakRss: u.hwm, bytesPerRoute: (u.rss - base.rss) / total, ...(await harnessDelta(h)) });
 
     // churn: the 10 % in the f* protocols flap every second.
     let c0 = u.cpu;
@@ -306,7 +306,7 @@ async function fanInSuite(impl: Impl, rrNs: string, testerNs: string, monNs: str
     await tester.cmd('enable "f*"');
     const settle = await until('monitor back to the full table', async () => (await monitorCount(m)) === total, FAN_TIMEOUT_S * 1000, POLL_MS);
     u = await nsUsage(rrNs);
-    out.churn = { elapsed: settle, cpu: u.cpu - c0, peakRss: u.hwm };
+    put(`churn 10% for ${CHURN_S}s (settle)`, { elapsed: settle, cpu: u.cpu - c0, peakRss: u.hwm });
     h = await harnessCpu(testerNs, monNs);
 
     // withdraw-all: the tester drops every route.
@@ -316,13 +316,12 @@ async function fanInSuite(impl: Impl, rrNs: string, testerNs: string, monNs: str
     await waitFor('monitor empty', async () => ((await monitorCount(m)) === 0 ? true : undefined), FAN_TIMEOUT_S * 1000, POLL_MS);
     const welapsed = (performance.now() - tw) / 1000;
     u = await nsUsage(rrNs);
-    out.withdraw = { elapsed: welapsed, cpu: u.cpu - c0, peakRss: u.hwm, ...(await harnessDelta(h)) };
+    put(`withdraw-all ${total}`, { elapsed: welapsed, cpu: u.cpu - c0, peakRss: u.hwm, ...(await harnessDelta(h)) });
   } finally {
     await tester?.stop();
     await mon?.stop();
     await rr.stop();
   }
-  return out;
 }
 
 async function k8sRun(impl: Impl, n: number, rrNs: string, testerNs: string): Promise<Sample> {
@@ -459,10 +458,7 @@ async function main(): Promise<void> {
     await addrs(rr.ns, rrSideIp);
     for (const impl of FAN_C > 0 ? IMPLS : []) {
       process.stderr.write(`fan-in ${FAN_C}x${FAN_P} / churn / withdraw: ${impl}\n`);
-      const r = await fanInSuite(impl, rr.ns, tester.ns, mon.ns);
-      put(`fan-in ${FAN_C}×${FAN_P}`, impl, r.fanin);
-      put(`churn 10% for ${CHURN_S}s (settle)`, impl, r.churn);
-      put(`withdraw-all ${FAN_C * FAN_P}`, impl, r.withdraw);
+      await fanInSuite(impl, rr.ns, tester.ns, mon.ns, (name, s) => put(name, impl, s));
     }
     for (const n of K8S) {
       for (const impl of IMPLS) {
