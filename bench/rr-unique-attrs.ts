@@ -26,7 +26,7 @@ const opt = (name: string, dflt: string): string => {
 const N = Number(opt('--routes', '100000'));
 const RECEIVERS = Number(opt('--receivers', '2'));
 const HOST = opt('--host', '127.0.0.61');
-/** Write a heap snapshot of the unique case with its routes held (for a per-type breakdown). */
+/** Write heap snapshots FILE.shared and FILE.unique with the routes held (for a per-type breakdown). */
 const SNAPSHOT = opt('--heap-snapshot', '');
 const base = HOST.split('.').map(Number);
 const addr = (k: number): string => `${base[0]}.${base[1]}.${base[2]}.${base[3] + k}`;
@@ -122,7 +122,7 @@ async function run(unique: boolean): Promise<Result> {
     const c3 = process.cpuUsage(c2);
     cs.push(late);
     const bytes = (mem() - m0) / N;
-    if (unique && SNAPSHOT) writeHeapSnapshot(SNAPSHOT);
+    if (SNAPSHOT) writeHeapSnapshot(`${SNAPSHOT}.${unique ? "unique" : "shared"}`);
     if (s.bestPaths().length !== N) throw new Error(`Loc-RIB has ${s.bestPaths().length} routes, expected ${N}`);
     return { bytes, rssMb: process.memoryUsage().rss / 2 ** 20, ingestCpu: (c1.user + c1.system) / 1e6, syncCpu: (c3.user + c3.system) / 1e6 };
   } finally {

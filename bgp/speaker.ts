@@ -179,7 +179,9 @@ const keyToPrefix = (k: string): Prefix => {
 };
 
 const famKey = (f: AfiSafi): string => `${f.afi}/${f.safi}`;
-const keyOf = (p: Prefix): string => prefixToString(p);
+// prefixToString's text, joined: a template result of 13 or more characters ("10.0.78.32/32")
+// stays a pair of string pieces in V8 (about 64 bytes more per key kept, e.g. in the frame cache).
+const keyOf = (p: Prefix): string => [p.address, p.length].join('/');
 const normalize = (a: string): string => (a.startsWith('::ffff:') ? a.slice(7) : a);
 
 export class Speaker {
