@@ -1,11 +1,12 @@
 // bgperf-style route-reflector race in network namespaces (no Docker): the same workloads against
 // three reflectors in one run — ours (bgp/cli.js from dist/), BIRD 2 and GoBGP 3 — with one BIRD
 // process as the tester holding every client session (each from its own address, router id and
-// routing table) and a gobgpd monitor (an RR client too) counting the prefixes it accepted, polled
-// every 200 ms.
+// routing table; in the k8s shape past --tester-max clients, several BIRD processes: a deviation
+// from the issue, see k8sRun) and a gobgpd monitor (an RR client too) counting the prefixes
+// it accepted, polled every 200 ms.
 //
 //   npm run build && node --import tsx bench/rr-race.ts [--fanin 10x10000] [--k8s 500,1000] [--churn-s 30]
-//       [--impl tortie,bird,gobgp] [--fanin-timeout-s 1800] [--k8s-timeout-s 1800]
+//       [--impl tortie,bird,gobgp] [--fanin-timeout-s 1800] [--k8s-timeout-s 1800] [--tester-max 500]
 //   (--fanin 0x0 skips fan-in / churn / withdraw; --k8s '' skips the k8s shape)
 //
 // Scenarios, each measured on the reflector process (CPU from /proc/PID/stat, peak RSS = VmHWM):
