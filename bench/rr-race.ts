@@ -19,8 +19,8 @@
 // reflector's, the harness, not the reflector, sets the elapsed time.
 //
 // SIGINT / SIGTERM or an error at any point kills every daemon, deletes the namespaces, removes
-// the temp dirs (tortie-bird-*, tortie-gobgp-*, tortie-rrbench-*) and restores the host's
-// neighbour-table limits before exiting.
+// the temp dirs (tortie-bird-*, tortie-gobgp-*, tortie-rrbench-*) and, if no other run still
+// holds them raised, restores the host's neighbour-table limits before exiting.
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -388,7 +388,7 @@ function table(results: Map<string, Map<Impl, Sample>>): string {
 let labMade: Promise<BgpLab> | undefined;
 let cleaning: Promise<void> | undefined;
 let interrupted: NodeJS.Signals | undefined;
-/** The host's neighbour-table limits before this run raised them (restored by cleanup). */
+/** The host-wide neighbour-table limits: raised for a run's clients (each costs an ARP entry on both sides), see NEIGH_STATE. */
 const NEIGH_LIMITS = ['gc_thresh1', 'gc_thresh2', 'gc_thresh3'].flatMap((t) => [`/proc/sys/net/ipv4/neigh/default/${t}`, `/proc/sys/net/ipv6/neigh/default/${t}`]);
 /**
  * The limits are host-wide, so runs at the same time share one record: the values found by the
