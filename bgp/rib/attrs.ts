@@ -1,7 +1,7 @@
 // Attribute interning: structurally equal (attributes + next hop) share one frozen object, so a
 // million routes that carry a handful of attribute sets cost a handful of objects. Refcounted:
 // the entry is dropped when the last route holding it goes away.
-import { hash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { PathAttributes } from '../types.js';
 
 export interface Interned {
@@ -47,7 +47,7 @@ const SHORT_VALUE = 64;
 function valueId(v: Buffer): number {
   let e = valueIds.get(v);
   if (e) return e.id;
-  const key = v.length <= SHORT_VALUE ? `s${v.toString('latin1')}` : `h${hash('sha1', v, 'base64')}`;
+  const key = v.length <= SHORT_VALUE ? `s${v.toString('latin1')}` : `h${createHash('sha1').update(v).digest('base64')}`;
   const bucket = valuesByKey.get(key);
   e = bucket?.find((x) => x.bytes.equals(v));
   if (!e) {
