@@ -24,6 +24,15 @@ export class CliError extends Error {
   }
 }
 
+/** A failure whose message the command printed already (e.g. `node status`'s "not running"
+ *  table): exit with its code, print nothing more. */
+export class ReportedFailure extends Error {
+  constructor(readonly exitCode: number) {
+    super(`exit ${exitCode}`);
+    this.name = 'ReportedFailure';
+  }
+}
+
 export function describeError(err: unknown, file?: string): { message: string; exitCode: number } {
   if (err instanceof UsageError) return { message: err.message, exitCode: EXIT_USAGE };
   if (err instanceof ValidationError) {

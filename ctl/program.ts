@@ -3,7 +3,7 @@
 import { Command, CommanderError } from 'commander';
 import { COMMANDS } from './commands/index.js';
 import { CtlContext, type Output } from './context.js';
-import { EXIT_OK, EXIT_USAGE, describeError } from './errors.js';
+import { EXIT_OK, EXIT_USAGE, ReportedFailure, describeError } from './errors.js';
 
 export interface RunOptions {
   out?: Output;
@@ -40,6 +40,7 @@ export async function runCtl(argv: readonly string[], opts: RunOptions = {}): Pr
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version') return EXIT_OK;
       return EXIT_USAGE;
     }
+    if (e instanceof ReportedFailure) return e.exitCode;
     const d = describeError(e);
     err.write(`error: ${d.message}\n`);
     return d.exitCode;

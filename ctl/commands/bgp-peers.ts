@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import { computeBgpConfig } from '../../bgp/config/generate.js';
 import type { BgpConfig, BgpConfigInput } from '../../bgp/config/types.js';
 import { prefixToString } from '../../bgp/types.js';
+import { ReportedFailure } from '../errors.js';
 import { formatTable } from '../output.js';
 
 export interface BgpPeersDeps {
@@ -58,6 +59,6 @@ export function registerBgpPeers(program: Command, deps: BgpPeersDeps): void {
     .action(async (opts: { node: string; output: string }) => {
       const r = await bgpPeers(opts.node, opts.output, deps);
       (r.code === 0 ? (deps.write ?? ((t: string) => process.stdout.write(t))) : (deps.writeErr ?? ((t: string) => process.stderr.write(t))))(r.text);
-      process.exitCode = r.code;
+      if (r.code !== 0) throw new ReportedFailure(r.code);
     });
 }

@@ -5,6 +5,8 @@ import type { Command } from 'commander';
 import { apiGet } from '../../bgp/api/client.js';
 import { DEFAULT_API_SOCKET, type ProcessStatus } from '../../bgp/api/server.js';
 import type { PeerStatus, PeerType } from '../../bgp/speaker/types.js';
+import type { CtlContext } from '../context.js';
+import { ReportedFailure } from '../errors.js';
 
 const PEER_TYPE_NAMES: Record<PeerType, string> = {
   mesh: 'node-to-node mesh',
@@ -73,7 +75,7 @@ export async function nodeStatus(socketPath: string): Promise<{ text: string; co
   return { text: formatNodeStatus(status, peers), code: 0 };
 }
 
-export function registerNodeStatus(program: Command): void {
+export function registerNodeStatus(program: Command, ctx: CtlContext): void {
   const node = program.commands.find((c) => c.name() === 'node') ?? program.command('node').description('Tortie node commands');
   node
     .command('status')
@@ -81,7 +83,8 @@ export function registerNodeStatus(program: Command): void {
     .option('--socket <path>', 'management socket of the BGP process', process.env.TORTIE_BGP_SOCKET ?? DEFAULT_API_SOCKET)
     .action(async (opts: { socket: string }) => {
       const r = await nodeStatus(opts.socket);
-      (r.code === 0 ? process.stdout : process.stderr).write(r.text);
-      process.exitCode = r.code;
+      // calicoctl prints "Calico process is not running." and exits 1.
+      (r.code === 0 ? ctx.out : ctx.err).write(r.text);
+      if (r.code !== 0) throw new ReportedFailure(r.code);
     });
 }
