@@ -70,6 +70,14 @@ describe('environment', () => {
     expect(e4.message).toMatch(/ETCD_KEY_FILE: .*missing/);
     const e5 = configError(() => configFromEnv({ ETCD_ENDPOINTS: 'http://h:2379/v2/keys' }));
     expect(e5.message).toMatch(/no path/);
+    const e6 = configError(() => configFromEnv({ ETCD_ENDPOINTS: 'htp:/foo' }));
+    expect(e6.message).toBe('ETCD_ENDPOINTS: "htp:/foo" is not a URL like http://HOST:2379 (scheme "htp:" without "//")');
+  });
+
+  it('reads an endpoint without a scheme as http, and says so', () => {
+    const c = configFromEnv({ ETCD_ENDPOINTS: '127.0.0.1:2379,h' });
+    expect(etcdOf(c).endpoints).toEqual(['http://127.0.0.1:2379', 'http://h:2379']);
+    expect(c.warnings).toEqual(['ETCD_ENDPOINTS: "127.0.0.1:2379" has no scheme: read as http://127.0.0.1:2379', 'ETCD_ENDPOINTS: "h" has no scheme: read as http://h']);
   });
 
   it('warns when TLS files are set for plain-http endpoints', () => {

@@ -162,7 +162,7 @@ function fromSpec(spec: Spec, source: string, fieldName: (f: SpecField) => strin
   const tls = Boolean(spec.etcdCACertFile || spec.etcdCertFile || spec.etcdKeyFile || spec.etcdCACert || spec.etcdCert || spec.etcdKey);
   const endpoints = parseEndpoints(spec.etcdEndpoints ?? DEFAULT_ETCD_ENDPOINT, tls, (msg) => {
     throw new DatastoreConfigError(`${where('etcdEndpoints')}: ${msg}`, source, fieldName('etcdEndpoints'));
-  });
+  }, (msg) => warnings.push(`${where('etcdEndpoints')}: ${msg}`));
   if (Boolean(spec.etcdCertFile || spec.etcdCert) !== Boolean(spec.etcdKeyFile || spec.etcdKey)) {
     const missing: SpecField = spec.etcdCertFile || spec.etcdCert ? 'etcdKeyFile' : 'etcdCertFile';
     throw new DatastoreConfigError(`${where(missing)}: a client certificate and its key go together; ${fieldName(missing)} is missing`, source, fieldName(missing));

@@ -14,7 +14,8 @@ import { registerNodeStatus } from './node-status.js';
 import { registerPatch } from './patch.js';
 import { registerPolicyTraceCommand } from './policy-trace.js';
 import { registerValidate } from './validate.js';
+import { registerVersion } from './version.js';
 
 export type RegisterCommand = (program: Command, ctx: CtlContext) => void;
 
-export const COMMANDS: RegisterCommand[] = [registerApplyCommands, registerDelete, registerGet, registerPatch, registerLabel, registerValidate, registerConfig, registerBgpPeersCommand, registerNodeStatus, registerIpam, registerPolicyTraceCommand];
+export const COMMANDS: RegisterCommand[] = [registerApplyCommands, registerDelete, registerGet, registerPatch, registerLabel, registerValidate, registerConfig, registerBgpPeersCommand, registerNodeStatus, registerIpam, registerPolicyTraceCommand, registerVersion];
