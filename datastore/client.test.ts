@@ -118,6 +118,12 @@ describe('ResourceClient', () => {
     expect(((await client.get('ippool', 'p0')).spec as { natOutgoing: boolean }).natOutgoing).toBe(true);
   });
 
+  it("refuses to change a stored pool's CIDR (its blocks would be orphaned)", async () => {
+    const { client } = setup();
+    await client.apply(pool('p0', '192.168.0.0/16'));
+    await expect(client.applyAll([pool('p0', '192.169.0.0/16')])).rejects.toThrow(/spec\.cidr: IPPool CIDR cannot be modified/);
+  });
+
   it('applyAll rejects the same resource twice in one batch', async () => {
     const { client } = setup();
     await expect(client.applyAll([peer('x', '10.0.0.1'), peer('x', '10.0.0.2')])).rejects.toThrow(/same resource as document 1/);

@@ -317,6 +317,9 @@ export class ResourceClient {
     const overlaps = checkPoolOverlap(candidates as unknown as Parameters<typeof checkPoolOverlap>[0]);
     for (const p of pools) {
       const name = p.resource.metadata.name;
+      // Calico refuses it too: the blocks already carved from the old CIDR would be orphaned.
+      const before = stored.items.find((r) => r.metadata.name === name);
+      if (before && cidrOf(before) !== cidrOf(p.resource)) errors.push({ index: p.index, kind: 'IPPool', name, errors: [{ path: 'spec.cidr', message: `IPPool CIDR cannot be modified (${cidrOf(before)} → ${cidrOf(p.resource)}): create a new pool, disable this one and delete it` }] });
       const clash = overlaps.filter((o) => o.pool === name || o.other === name);
       if (clash.length) {
         errors.push({

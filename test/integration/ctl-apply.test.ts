@@ -172,6 +172,12 @@ spec:
     await expectRejectedUnchanged(['apply', '-f', f], /document 2 \(IPPool 'bad'\): spec\.cidr: /);
   });
 
+  it("a stored pool's CIDR cannot be changed, by apply or by patch (as in Calico)", async () => {
+    const moved = `apiVersion: projectcalico.org/v3\nkind: IPPool\nmetadata:\n  name: 10-200-0-0-16\nspec:\n  cidr: 10.211.0.0/16\n`;
+    await expectRejectedUnchanged(['apply', '-f', '-'], /document 1 \(IPPool '10-200-0-0-16'\): spec\.cidr: IPPool CIDR cannot be modified \(10\.200\.0\.0\/16 → 10\.211\.0\.0\/16\)/, moved);
+    await expectRejectedUnchanged(['patch', 'ippool', '10-200-0-0-16', '-p', '{"spec":{"cidr":"10.211.0.0/16"}}'], /IPPool CIDR cannot be modified/);
+  });
+
   it('a non-canonical CIDR', async () => {
     await expectRejectedUnchanged(['apply', '-f', '-'], /document 1 \(IPPool 'fresh-pool'\): spec\.cidr: /, good.replace('172.16.0.0/16', '172.16.0.1/16'));
   });
