@@ -2,7 +2,7 @@
 // usage errors (exit 2) for bad flags, unknown pods and malformed addresses.
 import { describe, expect, it } from 'vitest';
 import { resource } from '../../felix/policy/testing/fixtures.js';
-import { UsageError } from '../errors.js';
+import { CliError, UsageError } from '../errors.js';
 import { policyTrace, type PolicyTraceOptions, type PolicyTraceResources } from './policy-trace.js';
 
 const wep = (ns: string, pod: string, ip: string, labels: Record<string, string>, iface: string) =>
@@ -86,15 +86,21 @@ describe('tortiectl policy trace', () => {
     [{ from: 'staging/fe', to: 'production/db', port: '70000' }, /--port: "70000" is not a number from 1 to 65535/],
     [{ from: 'staging/fe', to: 'production/db', protocol: 'gre' }, /--protocol: "gre" is not a protocol/],
     [{ from: 'staging/fe', to: 'production/db', protocol: 'icmp', port: '80' }, /--port and --source-port only go with tcp/],
-    [{ from: 'staging/nope', to: 'production/db', port: '80' }, /--from: no workload endpoint for pod staging\/nope/],
-    [{ from: 'fe', to: 'production/db', port: '80' }, /--from: no workload endpoint for pod default\/fe in the datastore \(namespace default; use namespace\/name or -n\)/],
     [{ from: '10.1.2', to: 'production/db', port: '80' }, /--from: "10.1.2" is not a valid IP address/],
     [{ from: 'a/b/c', to: 'production/db', port: '80' }, /neither namespace\/name nor an IP address/],
-    [{ from: 'staging/fe', to: 'fd00::1', port: '80' }, /no address family in common/],
     [{ from: 'staging/fe', to: 'production/db', port: '80', output: 'yaml' }, /unknown output format "yaml"/],
   ])('bad input %o is a usage error', async (opts, message) => {
     const p = run(opts);
     await expect(p).rejects.toBeInstanceOf(UsageError);
+    await expect(p).rejects.toThrow(message);
+  });
+  it.each([
+    [{ from: 'staging/nope', to: 'production/db', port: '80' }, /--from: no workload endpoint for pod staging\/nope/],
+    [{ from: 'fe', to: 'production/db', port: '80' }, /--from: no workload endpoint for pod default\/fe in the datastore \(namespace default; use namespace\/name or -n\)/],
+    [{ from: 'staging/fe', to: 'fd00::1', port: '80' }, /no address family in common/],
+  ])('%o, well formed but not traceable with what the datastore holds, is a failure (exit 1)', async (opts, message) => {
+    const p = run(opts);
+    await expect(p).rejects.toBeInstanceOf(CliError);
     await expect(p).rejects.toThrow(message);
   });
   it('rejects bad flags before reading the datastore', async () => {

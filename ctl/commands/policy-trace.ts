@@ -1,7 +1,8 @@
 // `tortiectl policy trace --from POD|IP --to POD|IP [--port P] [--protocol tcp|udp|icmp|…]`: the
 // verdict network policy gives a new connection, computed from the datastore model alone (the
 // same compiled rules felix renders into iptables), with the policy and rule that decided it.
-// POD is namespace/name, or name with -n. Bad input exits 2; the verdict itself always exits 0.
+// POD is namespace/name, or name with -n. Bad flags exit 2, a pod the datastore does not hold 1
+// (the README's rule: 2 is for usage only); the verdict itself, allow or deny, exits 0.
 import type { Command } from 'commander';
 import { parseIP } from '../../datastore/model/net.js';
 import type { Resource } from '../../datastore/model/resource.js';
@@ -12,7 +13,7 @@ import type { FelixConfigurationSpec } from '../../datastore/model/felix.js';
 import type { HostEndpointSpec } from '../../datastore/model/endpoints.js';
 import type { PolicyEndpoint } from '../../felix/policy/types.js';
 import type { CtlContext } from '../context.js';
-import { UsageError } from '../errors.js';
+import { CliError, UsageError } from '../errors.js';
 
 export interface PolicyTraceResources {
   workloadEndpoints: Resource[];
@@ -92,7 +93,7 @@ function peerArg(flag: string, v: string, namespace: string): PeerArg {
 function resolvePeer(flag: string, a: PeerArg, namespace: string, model: TraceModel): TracePeer {
   if ('ip' in a) return { ip: a.ip };
   if (!model.endpoints.some((e) => e.key === a.key) && !model.hostEndpoints?.some((h) => h.ep.key === a.key)) {
-    throw new UsageError(`${flag}: no workload endpoint for pod ${a.key} in the datastore${a.byName ? ` (namespace ${namespace}; use namespace/name or -n)` : ''}`);
+    throw new CliError(`${flag}: no workload endpoint for pod ${a.key} in the datastore${a.byName ? ` (namespace ${namespace}; use namespace/name or -n)` : ''}`);
   }
   return { endpoint: a.key };
 }
@@ -176,7 +177,7 @@ export async function policyTrace(o: PolicyTraceOptions, deps: PolicyTraceDeps):
   try {
     r = new PolicyTracer(model).trace(q);
   } catch (e) {
-    if (e instanceof TraceError) throw new UsageError(e.message);
+    if (e instanceof TraceError) throw new CliError(e.message);
     throw e;
   }
   deps.write(o.output === 'json' ? `${JSON.stringify({ query: q, ...r }, null, 2)}\n` : formatTrace(r, q));
@@ -187,9 +188,10 @@ export function registerPolicyTrace(program: Command, deps: PolicyTraceDeps): vo
   policy
     .command('trace')
     .description('the verdict network policy gives a new connection, and which policy and rule decided it (from the datastore alone)')
+    .usage('--from POD|IP --to POD|IP --port P [--protocol tcp|udp|sctp|udplite] [options]\n   or: tortiectl policy trace --from POD|IP --to POD|IP --protocol icmp|icmpv6|N [options]')
     .requiredOption('--from <pod|ip>', 'source: namespace/name, name (with -n), hostendpoint/NAME or an IP address')
     .requiredOption('--to <pod|ip>', 'destination: namespace/name, name (with -n), hostendpoint/NAME or an IP address')
-    .option('--port <port>', 'destination port (required for tcp, udp, sctp)')
+    .option('--port <port>', 'destination port (required for tcp, the default, and udp, sctp, udplite)')
     .option('--protocol <protocol>', 'tcp, udp, icmp, icmpv6, sctp, udplite or a number', 'tcp')
     .option('-n, --namespace <namespace>', 'namespace of pods given by name alone', 'default')
     .option('--source-port <port>', 'source port (default an ephemeral 40000)')

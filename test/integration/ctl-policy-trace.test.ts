@@ -78,9 +78,14 @@ describe('tortiectl policy trace against etcd', () => {
     expect(json).toMatchObject({ verdict: 'allow', decidedBy: { policy: 'production/knp.default.fe-to-db', ruleIndex: 0 } });
   });
 
+  it('a pod the datastore does not hold exits 1 (a failure, not a usage error)', async () => {
+    const r = await ctl(['policy', 'trace', '--from', 'staging/nope', '--to', 'production/db', '--port', '80'], { env });
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toBe('error: --from: no workload endpoint for pod staging/nope in the datastore\n');
+  });
+
   it('bad input exits 2 with a clear message and no stack trace', async () => {
     for (const [args, message] of [
-      [['--from', 'staging/nope', '--to', 'production/db', '--port', '80'], /error: --from: no workload endpoint for pod staging\/nope/],
       [['--from', 'staging/fe', '--to', 'production/db'], /error: --port is required with --protocol tcp/],
       [['--from', 'staging/fe', '--to', 'production/db', '--port', 'http'], /error: --port: "http" is not a number from 1 to 65535/],
       [['--from', 'staging/fe', '--port', '80'], /required option '--to <pod\|ip>' not specified/],
