@@ -88,24 +88,26 @@ export async function writeNamespaceProfile(s: LabState, name: string, labels: R
   await nsExec(host.ns, ['env', ...Object.entries(datastoreEnv(s)).map(([k, v]) => `${k}=${v}`), ...entryCommand('lab/ds-shim'), 'namespace', name, JSON.stringify(labels)]);
 }
 
-/** Pids of tortie-node in a host namespace (found by its entry point on the command line). */
-export async function agentPids(n: LabNode): Promise<number[]> {
+/** Pids of an agent in a namespace, found by its entry point on the command line: tortie-node
+ *  (node/main) on a host, tortie-rr (rr/main) on a reflector. */
+export async function agentPids(n: Pick<LabNode, 'ns'>, entry: 'node/main' | 'rr/main' = 'node/main'): Promise<number[]> {
   const out = await tool('ip', ['netns', 'pids', n.ns]).catch(() => '');
+  const pattern = new RegExp(`${entry.replace('/', '\\/')}\\.[jt]s`);
   return out
     .split(/\s+/)
     .filter(Boolean)
     .map(Number)
     .filter((pid) => {
       try {
-        return /node\/main\.[jt]s/.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8'));
+        return pattern.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8'));
       } catch {
         return false;
       }
     });
 }
 
-export async function signalAgent(n: LabNode, sig: NodeJS.Signals): Promise<number> {
-  const pids = await agentPids(n);
+export async function signalAgent(n: Pick<LabNode, 'ns'>, sig: NodeJS.Signals, entry: 'node/main' | 'rr/main' = 'node/main'): Promise<number> {
+  const pids = await agentPids(n, entry);
   for (const pid of pids) {
     try {
       process.kill(pid, sig);

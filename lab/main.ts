@@ -4,10 +4,11 @@ import { entryCommand } from './routing.js';
 import { Command, InvalidArgumentError } from 'commander';
 import { formatMatrix, pingMatrix } from './ping.js';
 import { collectStatus, formatStatus } from './status.js';
-import { requireState, saveState, type Encap } from './state.js';
+import { requireState, saveState, type Encap, type LabState } from './state.js';
+import { resolveTarget, type ExecTarget } from './targets.js';
 import { addPod, attach, delNode, delPod, down, up } from './topology.js';
-import { signalAgent, startNodeAgent, writeNamespaceProfile } from './agents.js';
-import { addReflectors } from './rr.js';
+import { bgpSocket, datastoreEnv, signalAgent, startNodeAgent, writeNamespaceProfile } from './agents.js';
+import { addReflectors, startReflector } from './rr.js';
 
 const log = (l: string): void => void process.stdout.write(`${l}\n`);
 
@@ -36,13 +37,11 @@ async function doPing(): Promise<boolean> {
   return results.every((r) => r.ok);
 }
 
-function resolveNs(name: string): string {
-  const s = requireState();
-  const ns = s.nodes.find((n) => n.name === name)?.ns ?? s.pods.find((p) => p.name === name || `${p.namespace}/${p.name}` === name)?.ns ?? s.attached.find((a) => a.name === name)?.ns;
-  if (ns) return ns;
-  if (name === 'etcd') return s.etcdNs;
-  if (name === 'router' && s.routerNs) return s.routerNs;
-  throw new Error(`no node, pod or attached namespace named "${name}"`);
+/** A node's or reflector's environment as its agent has it, so `exec node1 -- tortiectl node status`
+ *  (and any tortiectl command) works inside a host as it does on a real node. */
+function agentEnv(s: LabState, t: ExecTarget): Record<string, string> {
+  if (t.kind !== 'node' && t.kind !== 'reflector') return {};
+  return { ...datastoreEnv(s), TORTIE_BGP_SOCKET: bgpSocket({ name: t.name }), ...(t.kind === 'node' ? { NODENAME: t.name } : {}) };
 }
 
 const program = new Command('tortie-lab').description('Tortie local lab: a cluster in network namespaces').showHelpAfterError();
@@ -80,10 +79,13 @@ program.command('ping').description('pod-to-pod matrix by ICMP').action(async ()
 
 program
   .command('exec <target>')
-  .description('run a command in a node, pod or attached namespace: exec NODE|POD -- CMD')
+  .description('run a command in a node, reflector, pod or attached namespace: exec [-n NS] NODE|POD|NS/POD -- CMD')
+  .option('-n, --namespace <ns>', 'namespace of the pod (needed when two namespaces have a pod of that name)')
   .argument('<cmd...>')
-  .action((target: string, cmd: string[]) => {
-    const r = spawnSync('ip', ['netns', 'exec', resolveNs(target), ...cmd], { stdio: 'inherit' });
+  .action((target: string, cmd: string[], o: { namespace?: string }) => {
+    const s = requireState();
+    const t = resolveTarget(s, target, o.namespace);
+    const r = spawnSync('ip', ['netns', 'exec', t.ns, ...cmd], { stdio: 'inherit', env: { ...process.env, ...agentEnv(s, t) } });
     process.exitCode = r.status ?? 1;
   });
 
@@ -143,18 +145,22 @@ program
     log(`attached ${name} (${o.ip}) as namespace ${ns}: ip netns exec ${ns} …`);
   });
 
-const nodeCmd = program.command('node').description('hosts: tortie-node kill / stop / start, del');
-const findNode = (name: string): { s: ReturnType<typeof requireState>; n: ReturnType<typeof requireState>['nodes'][number] } => {
+const nodeCmd = program.command('node').description('hosts and reflectors: tortie-node / tortie-rr kill, stop, start; del');
+/** A host running tortie-node, or a reflector (rrK) running tortie-rr. */
+const findAgent = (name: string): { s: LabState; ns: string; entry: 'node/main' | 'rr/main'; start: () => number | undefined } => {
   const s = requireState();
   const n = s.nodes.find((x) => x.name === name);
-  if (!n) throw new Error(`no node named ${name}`);
+  const rr = (s.reflectors ?? []).includes(name) ? s.attached.find((a) => a.name === name) : undefined;
+  if (rr) return { s, ns: rr.ns, entry: 'rr/main', start: () => startReflector(s, Number(name.slice(2)), rr.ns) };
+  if (!n) throw new Error(`no node or reflector named ${name}`);
   if (s.mode !== 'agent') throw new Error('this lab runs without tortie-node (--static)');
-  return { s, n };
+  return { s, ns: n.ns, entry: 'node/main', start: () => startNodeAgent(s, n) };
 };
+const agentName = (entry: string): string => (entry === 'rr/main' ? 'tortie-rr' : 'tortie-node');
 for (const [cmd, sig] of [['kill', 'SIGKILL'], ['stop', 'SIGTERM']] as const) {
-  nodeCmd.command(`${cmd} <name>`).description(`${sig} tortie-node on a host (the dataplane stays)`).action(async (name: string) => {
-    const { n } = findNode(name);
-    log(`${sig} sent to ${await signalAgent(n, sig)} tortie-node process(es) on ${name}`);
+  nodeCmd.command(`${cmd} <name>`).description(`${sig} tortie-node on a host, or tortie-rr on a reflector (the dataplane stays)`).action(async (name: string) => {
+    const a = findAgent(name);
+    log(`${sig} sent to ${await signalAgent(a, sig, a.entry)} ${agentName(a.entry)} process(es) on ${name}`);
   });
 }
 nodeCmd.command('del <name>').description('remove a host: its pods (CNI DEL), tortie-node, its Node, blocks and namespace').action(async (name: string) => {
@@ -162,12 +168,12 @@ nodeCmd.command('del <name>').description('remove a host: its pods (CNI DEL), to
   await delNode(s, name);
   log(`node ${name} deleted`);
 });
-nodeCmd.command('start <name>').description('start tortie-node on a host again').action((name: string) => {
-  const { s, n } = findNode(name);
-  const pid = startNodeAgent(s, n);
-  if (pid) s.pids.push(pid);
-  saveState(s);
-  log(`tortie-node started on ${name}`);
+nodeCmd.command('start <name>').description('start tortie-node on a host (tortie-rr on a reflector) again').action((name: string) => {
+  const a = findAgent(name);
+  const pid = a.start();
+  if (pid) a.s.pids.push(pid);
+  saveState(a.s);
+  log(`${agentName(a.entry)} started on ${name}`);
 });
 
 program.command('down').description('remove every namespace, process and temp dir').action(async () => {

@@ -8,7 +8,7 @@ import { openSync } from 'node:fs';
 import { join } from 'node:path';
 import { apiGet } from '../bgp/api/client.js';
 import type { PeerStatus } from '../bgp/speaker/types.js';
-import { datastoreEnv } from './agents.js';
+import { bgpSocket, datastoreEnv } from './agents.js';
 import { entryCommand } from './routing.js';
 import { nsExec } from './sh.js';
 import { saveState, stateDir, waitBudget, type LabState } from './state.js';
@@ -17,7 +17,7 @@ import { attach } from './topology.js';
 export const RR_CLUSTER_ID = '244.0.0.1';
 
 export const rrIp = (k: number): string => `10.0.0.${200 + k}`;
-export const rrSocket = (k: number): string => join(stateDir(), `rr${k}-bgp.sock`);
+export const rrSocket = (k: number): string => bgpSocket({ name: `rr${k}` });
 
 const PEER_WITH_RRS = `apiVersion: projectcalico.org/v3
 kind: BGPPeer
@@ -33,7 +33,8 @@ async function ctl(s: LabState, args: string[], input?: string): Promise<string>
   return nsExec(s.etcdNs, ['env', ...env, ...entryCommand('ctl/main'), ...args], input);
 }
 
-function startReflector(s: LabState, k: number, ns: string): number | undefined {
+/** Starts (or restarts: `tortie-lab node start rrK`) reflector k in its namespace. */
+export function startReflector(s: LabState, k: number, ns: string): number | undefined {
   const log = openSync(join(stateDir(), `rr${k}.log`), 'a');
   const env = {
     PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
@@ -68,6 +69,7 @@ export async function addReflectors(s: LabState, n: number, log: (l: string) => 
   if (s.mode !== 'agent' || s.encap === 'vxlan') throw new Error('--rr needs BGP: agent mode with --encap none or ipip');
   for (let k = 1; k <= n; k++) {
     const ns = await attach(s, `rr${k}`, `${rrIp(k)}/24`, 0);
+    s.reflectors = [...(s.reflectors ?? []), `rr${k}`];
     const pid = startReflector(s, k, ns);
     if (pid) s.pids.push(pid);
     saveState(s);

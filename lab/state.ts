@@ -51,6 +51,8 @@ export interface LabState {
   nodes: LabNode[];
   pods: LabPod[];
   attached: LabAttached[];
+  /** The attached namespaces that run tortie-rr (`up --rr N`): rr1, rr2, … */
+  reflectors?: string[];
   namespaces: Record<string, Record<string, string>>;
 }
 

@@ -45,4 +45,20 @@ describe('lab status text', () => {
     expect(sessionsFromMetrics('tortie_routes_programmed 5\n')).toBeUndefined();
     expect(sessionsText(undefined)).toBe('-');
   });
+
+  it('lists reflectors apart from attached namespaces, with their sessions', () => {
+    const st: LabStatus = {
+      mode: 'tortie-node on every host (BGP)',
+      encap: 'none',
+      crossSubnet: false,
+      etcd: 'http://10.0.0.2:2379',
+      nodes: [{ name: 'node1', ip: '10.0.0.11/24', blocks: [], routes: [], pods: 0 }],
+      pods: [],
+      attached: [],
+      reflectors: [{ name: 'rr1', ip: '10.0.0.201/24', sessions: { Established: 2 } }, { name: 'rr2', ip: '10.0.0.202/24' }],
+    };
+    const text = formatStatus(st);
+    expect(text).toContain('REFLECTOR  ADDRESS        BGP SESSIONS\nrr1        10.0.0.201/24  2/2 up\nrr2        10.0.0.202/24  no answer on its socket\n');
+    expect(text).not.toContain('ATTACHED');
+  });
 });

@@ -31,6 +31,8 @@ export interface LabStatus {
   nodes: NodeStatus[];
   pods: Array<{ name: string; namespace: string; node: string; ip: string; iface: string }>;
   attached: Array<{ name: string; ip: string; subnet: number }>;
+  /** tortie-rr reflectors (`up --rr N`) and their sessions by state, from their management sockets. */
+  reflectors?: Array<{ name: string; ip: string; sessions?: Record<string, number> }>;
 }
 
 // One process per host asks tortie-node for readiness and metrics (127.0.0.1 inside the host).
@@ -89,6 +91,16 @@ export async function collectStatus(s: LabState): Promise<LabStatus> {
       return st;
     }),
   );
+  const reflectorNames = new Set(s.reflectors ?? []);
+  const reflectors = await Promise.all(
+    s.attached
+      .filter((a) => reflectorNames.has(a.name))
+      .map(async (a) => {
+        const { peers } = await probeSpeaker(a.name);
+        const sessions = peers ? peers.reduce<Record<string, number>>((acc, p) => ({ ...acc, [p.state]: (acc[p.state] ?? 0) + 1 }), {}) : undefined;
+        return { name: a.name, ip: a.ip, ...(sessions ? { sessions } : {}) };
+      }),
+  );
   return {
     mode: s.mode === 'agent' ? `tortie-node on every host (${s.encap === 'vxlan' ? 'VXLAN routes from the datastore' : 'BGP'})` : 'static (lab-computed routes, no tortie-node)',
     encap: s.encap,
@@ -96,7 +108,8 @@ export async function collectStatus(s: LabState): Promise<LabStatus> {
     etcd: s.etcdEndpoint,
     nodes,
     pods: s.pods.map((p) => ({ name: p.name, namespace: p.namespace, node: p.node, ip: p.ip, iface: p.iface })),
-    attached: s.attached.map((a) => ({ name: a.name, ip: a.ip, subnet: a.subnet })),
+    attached: s.attached.filter((a) => !reflectorNames.has(a.name)).map((a) => ({ name: a.name, ip: a.ip, subnet: a.subnet })),
+    ...(reflectors.length ? { reflectors } : {}),
   };
 }
 
@@ -115,6 +128,7 @@ export function table(header: string[], rows: string[][]): string[] {
 export function formatStatus(st: LabStatus): string {
   const lines = [`${st.mode}   encapsulation: ${st.encap}${st.crossSubnet ? ' (CrossSubnet)' : ''}   etcd: ${st.etcd}`, ''];
   lines.push(...table(['NODE', 'ADDRESS', 'PODS', 'ROUTES', 'BLOCKS', 'BGP SESSIONS', 'READY'], st.nodes.map((n) => [n.name, n.ip, String(n.pods), String(n.routes.length), n.blocks.join(',') || '-', sessionsText(n.sessions), n.ready ?? '-'])));
+  if (st.reflectors?.length) lines.push('', ...table(['REFLECTOR', 'ADDRESS', 'BGP SESSIONS'], st.reflectors.map((r) => [r.name, r.ip, r.sessions ? sessionsText(r.sessions) : 'no answer on its socket'])));
   lines.push('', 'ROUTES (proto 80)');
   const w = Math.max(...st.nodes.map((n) => n.name.length));
   for (const n of st.nodes) n.routes.forEach((r, i) => lines.push(`${(i === 0 ? n.name : '').padEnd(w)}  ${r}`));

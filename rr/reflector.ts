@@ -50,7 +50,8 @@ export class RouteReflector {
       },
       c.labels,
     );
-    this.log.info({ node: c.nodename, ip: c.ip, clusterId: c.clusterId }, 'registered as a route reflector');
+    // The base logger carries `node` already (a second one would repeat the key in the JSON line).
+    this.log.info({ ip: c.ip, clusterId: c.clusterId }, 'registered as a route reflector');
     this.api = await startApiServer(
       {
         status: () => ({ process: 'running', routerId: this.current?.routerId ?? c.ip, asNumber: this.current?.asNumber ?? c.asNumber ?? 0, startedAt: this.startedAt }),
