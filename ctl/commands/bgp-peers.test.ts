@@ -18,7 +18,7 @@ describe('tortiectl bgp peers golden files', () => {
   for (const file of cases) {
     it(file, () => {
       const input = parse(readFileSync(join(DIR, file), 'utf8')) as BgpConfigInput;
-      const text = formatBgpPeers(computeBgpConfig(input));
+      const text = formatBgpPeers(computeBgpConfig(input), input.pools);
       const golden = join(DIR, file.replace(/\.yaml$/, '.expected.txt'));
       if (process.env.UPDATE_GOLDEN === '1' || !existsSync(golden)) writeFileSync(golden, text);
       expect(text).toBe(readFileSync(golden, 'utf8'));

@@ -3,7 +3,7 @@
 // answers "why is my node not peering?": the notes say which nodes, peers and routes were skipped.
 import type { Command } from 'commander';
 import { computeBgpConfig } from '../../bgp/config/generate.js';
-import type { BgpConfig, BgpConfigInput } from '../../bgp/config/types.js';
+import type { BgpConfig, BgpConfigInput, IPPoolInput } from '../../bgp/config/types.js';
 import { prefixToString } from '../../bgp/types.js';
 import { ReportedFailure } from '../errors.js';
 import { formatTable } from '../output.js';
@@ -17,7 +17,19 @@ export interface BgpPeersDeps {
 
 export const BGP_PEERS_HEADERS = ['NAME', 'PEER IP', 'AS', 'TYPE', 'PASSIVE', 'RR-CLIENT', 'SOURCE ADDRESS'] as const;
 
-export function formatBgpPeers(cfg: BgpConfig): string {
+/** The exports as the speaker runs them: its own blocks to every peer; to an eBGP peer also every
+ *  route it learned inside an exporting pool, with itself as next hop (Calico's BIRD export filter
+ *  accepts any route inside a pool; iBGP split horizon keeps learned ones from iBGP peers). */
+export function exportsText(cfg: BgpConfig, pools: readonly IPPoolInput[]): string {
+  const own = cfg.exports.map((e) => prefixToString(e.prefix)).join(', ');
+  const lines = [own ? `Exports: ${own} (this node's blocks and borrowed addresses, to every peer)` : 'Exports: none of its own (no block in an exporting pool)'];
+  const ebgp = cfg.peers.filter((p) => p.asNumber !== cfg.asNumber).map((p) => p.name);
+  const exporting = pools.filter((p) => !p.spec.disabled && !p.spec.disableBGPExport).map((p) => p.spec.cidr);
+  if (ebgp.length && exporting.length) lines.push(`  to eBGP peers (${ebgp.join(', ')}) also: every route learned inside ${exporting.join(', ')} (other nodes' blocks), next hop this node`);
+  return `${lines.join('\n')}\n`;
+}
+
+export function formatBgpPeers(cfg: BgpConfig, pools: readonly IPPoolInput[] = []): string {
   const head = [
     `Node ${cfg.nodeName}: router id ${cfg.routerId}, AS ${cfg.asNumber}, listen port ${cfg.listenPort}` +
       `${cfg.clusterId ? `, route reflector cluster ${cfg.clusterId}` : ''}, node-to-node mesh ${cfg.meshEnabled ? 'on' : 'off'}`,
@@ -29,7 +41,7 @@ export function formatBgpPeers(cfg: BgpConfig): string {
         cfg.peers.map((p) => [p.name, p.port !== undefined ? `${p.address} port ${p.port}` : p.address, p.asNumber, p.type, p.passive ? 'yes' : 'no', p.rrClient ? 'yes' : 'no', p.sourceAddress ?? '']),
       )
     : 'No BGP peers.\n';
-  const exports = cfg.exports.length ? `\nExports: ${cfg.exports.map((e) => prefixToString(e.prefix)).join(', ')}\n` : '\nExports: none\n';
+  const exports = `\n${exportsText(cfg, pools)}`;
   const notes = cfg.notes.length ? `\nNotes:\n${cfg.notes.map((n) => `  - ${n}`).join('\n')}\n` : '';
   return `${head}\n${table}${exports}${notes}`;
 }
@@ -41,12 +53,15 @@ export function formatBgpPeersJson(cfg: BgpConfig): string {
 export async function bgpPeers(nodeName: string, output: string, deps: BgpPeersDeps): Promise<{ text: string; code: number }> {
   if (output !== 'table' && output !== 'json') return { text: `unknown output format ${JSON.stringify(output)} (use table or json)\n`, code: 2 };
   let cfg: BgpConfig;
+  let pools: readonly IPPoolInput[] = [];
   try {
-    cfg = computeBgpConfig({ nodeName, ...(await deps.load(nodeName)) });
+    const input = await deps.load(nodeName);
+    pools = input.pools;
+    cfg = computeBgpConfig({ nodeName, ...input });
   } catch (err) {
     return { text: `${(err as Error).message}\n`, code: 1 };
   }
-  return { text: output === 'json' ? formatBgpPeersJson(cfg) : formatBgpPeers(cfg), code: 0 };
+  return { text: output === 'json' ? formatBgpPeersJson(cfg) : formatBgpPeers(cfg, pools), code: 0 };
 }
 
 export function registerBgpPeers(program: Command, deps: BgpPeersDeps): void {
