@@ -4,7 +4,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiGet } from '../../bgp/api/client.js';
 import type { PeerStatus } from '../../bgp/speaker/types.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { entry } from '../harness/entry.js';
 import { eventually, testLab, type TestLab } from './lab-helpers.js';
+
+const [CTL_CMD, CTL_ARGV] = entry('ctl/main');
 
 describe('e2e: lab with 6 nodes behind 2 tortie-rr, mesh off', () => {
   let t: TestLab;
@@ -40,5 +45,28 @@ describe('e2e: lab with 6 nodes behind 2 tortie-rr, mesh off', () => {
     const out = await eventually(async () => t.lab(['ping']).catch(() => undefined), 90_000);
     // 6 pods: 30 ordered pairs.
     expect(out).toMatch(/^30\/30 reachable$/m);
+  });
+
+  it('status lists the reflectors with their sessions, apart from attached namespaces', async () => {
+    const out = await t.lab(['status']);
+    expect(out).toMatch(/^REFLECTOR +ADDRESS +BGP SESSIONS\nrr1 +10\.0\.0\.201\/24 +7\/7 up\nrr2 +10\.0\.0\.202\/24 +7\/7 up$/m);
+    expect(out).not.toContain('ATTACHED');
+  });
+
+  it("tortiectl node status inside a reflector reads its socket; tortie-rr's JSON log names the node once per line", async () => {
+    const out = await t.lab(['exec', 'rr1', '--', CTL_CMD, ...CTL_ARGV, 'node', 'status']);
+    expect(out).toMatch(/^Tortie process is running\./);
+    const lines = readFileSync(join(t.stateDir, 'rr1.log'), 'utf8').split('\n').filter((l) => l.startsWith('{'));
+    expect(lines.length).toBeGreaterThan(0);
+    for (const l of lines) expect(l.match(/"node":/g)?.length ?? 0, l).toBeLessThanOrEqual(1);
+  });
+
+  it('node kill / start work on a reflector: rr1 comes back with every session', async () => {
+    expect(await t.lab(['node', 'kill', 'rr1'])).toBe('SIGKILL sent to 1 tortie-rr process(es) on rr1\n');
+    expect(await t.lab(['node', 'start', 'rr1'])).toBe('tortie-rr started on rr1\n');
+    await eventually(async () => {
+      const peers = await apiGet<PeerStatus[]>(`${t.stateDir}/rr1-bgp.sock`, '/peers').catch(() => []);
+      return peers.filter((p) => p.state === 'Established').length === 7 ? true : undefined;
+    }, 90_000);
   });
 });

@@ -63,7 +63,7 @@ function runScript(s: Session, script: string): Promise<{ code: number | null; s
 }
 
 /** The lab's namespaces carry this test's prefix; the README shows the default one. */
-const normalise = (text: string): string[] => text.replace(new RegExp(`\\b${LAB_PREFIX}`, 'g'), 'tl-').replace(/\n$/, '').split('\n');
+const normalise = (text: string): string[] => text.replace(new RegExp(`\\b${LAB_PREFIX}`, 'g'), 'tl-').replace(/\s+$/, '').split('\n');
 
 async function runBlock(s: Session, b: DocBlock): Promise<void> {
   if (b.lang !== 'console') {
