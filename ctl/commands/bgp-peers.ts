@@ -18,14 +18,15 @@ export interface BgpPeersDeps {
 export const BGP_PEERS_HEADERS = ['NAME', 'PEER IP', 'AS', 'TYPE', 'PASSIVE', 'RR-CLIENT', 'SOURCE ADDRESS'] as const;
 
 /** The exports as the speaker runs them: its own blocks to every peer; to an eBGP peer also every
- *  route it learned inside an exporting pool, with itself as next hop (Calico's BIRD export filter
- *  accepts any route inside a pool; iBGP split horizon keeps learned ones from iBGP peers). */
+ *  route it learned (other nodes' blocks among them), with itself as next hop — the speaker has no
+ *  pool filter on learned routes, where Calico's BIRD export filter passes only routes inside a
+ *  pool. iBGP split horizon keeps learned routes from iBGP peers. */
 export function exportsText(cfg: BgpConfig, pools: readonly IPPoolInput[]): string {
   const own = cfg.exports.map((e) => prefixToString(e.prefix)).join(', ');
   const lines = [own ? `Exports: ${own} (this node's blocks and borrowed addresses, to every peer)` : 'Exports: none of its own (no block in an exporting pool)'];
   const ebgp = cfg.peers.filter((p) => p.asNumber !== cfg.asNumber).map((p) => p.name);
   const exporting = pools.filter((p) => !p.spec.disabled && !p.spec.disableBGPExport).map((p) => p.spec.cidr);
-  if (ebgp.length && exporting.length) lines.push(`  to eBGP peers (${ebgp.join(', ')}) also: every route learned inside ${exporting.join(', ')} (other nodes' blocks), next hop this node`);
+  if (ebgp.length) lines.push(`  to eBGP peers (${ebgp.join(', ')}) also: every route it learned${exporting.length ? ` (other nodes' blocks in ${exporting.join(', ')} among them)` : ''}, next hop this node`);
   return `${lines.join('\n')}\n`;
 }
 
