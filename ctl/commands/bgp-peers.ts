@@ -27,6 +27,7 @@ export function exportsText(cfg: BgpConfig, pools: readonly IPPoolInput[]): stri
   const ebgp = cfg.peers.filter((p) => p.asNumber !== cfg.asNumber).map((p) => p.name);
   const exporting = pools.filter((p) => !p.spec.disabled && !p.spec.disableBGPExport).map((p) => p.spec.cidr);
   if (ebgp.length) lines.push(`  to eBGP peers (${ebgp.join(', ')}) also: every route it learned${exporting.length ? ` (other nodes' blocks in ${exporting.join(', ')} among them)` : ''}, next hop this node`);
+  if (ebgp.length && ebgp.length < cfg.peers.length) lines.push('  to iBGP peers also: the routes it learned from eBGP peers, next hop unchanged');
   return `${lines.join('\n')}\n`;
 }
 
