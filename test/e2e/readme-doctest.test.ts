@@ -117,9 +117,8 @@ async function session(file: string, ctx: DocContext): Promise<Session> {
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !/^(ETCD_|DATASTORE_TYPE$|TORTIE_)/.test(k)) env[k] = v;
   env.TMPDIR = stateDir;
   if (ctx === 'lab') {
-    if (labUsed) await labDown();
     labUsed = true;
-    await labDown(); // a crashed earlier run's lab
+    await labDown(); // another file's lab, or a crashed earlier run's
     return { stateDir, wrap: [], env: { ...env, ...LAB_ENV } };
   }
   if (etcd) await etcd.stop();
