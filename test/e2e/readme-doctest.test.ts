@@ -114,7 +114,8 @@ async function session(file: string, ctx: DocContext): Promise<Session> {
   for (const link of ['bin', 'manifests']) symlinkSync(join(ROOT, link), join(work, link));
   writeFileSync(join(stateDir, 'cwd'), work);
   const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !/^(ETCD_|DATASTORE_TYPE$|TORTIE_)/.test(k)) env[k] = v;
+  // A reader's shell: no datastore or lab settings of ours (a slow host's wait scale passes through).
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !/^(ETCD_|DATASTORE_TYPE$|TORTIE_(BGP_SOCKET|LAB_PREFIX|LAB_STATE|DOCTEST)$)/.test(k)) env[k] = v;
   env.TMPDIR = stateDir;
   if (ctx === 'lab') {
     labUsed = true;
