@@ -14,7 +14,7 @@ import { connect, type Socket } from 'node:net';
 import { writeHeapSnapshot } from 'node:v8';
 import { pino } from 'pino';
 import { encodeMessage, makeOpen, packUpdates, type CodecContext } from '../bgp/codec/index.js';
-import { Speaker } from '../bgp/speaker.js';
+import { Speaker } from '../bgp/speaker/index.js';
 import type { PathAttributes, Prefix } from '../bgp/types.js';
 import { freePort } from '../test/harness/ports.js';
 

@@ -16,7 +16,7 @@ import { connect, type Socket } from 'node:net';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeMessage, encodeMessage, makeOpen, MessageFramer, negotiateContext, type CodecContext, type OpenMessage } from '../../bgp/codec/index.js';
-import { Speaker, type PeerConfig, type SpeakerConfig } from '../../bgp/speaker.js';
+import { Speaker, type PeerConfig, type SpeakerConfig } from '../../bgp/speaker/index.js';
 import type { PathAttributes, RawAttribute, RouteSinkEvent } from '../../bgp/types.js';
 import { waitFor } from '../harness/daemon.js';
 import { freePort } from '../harness/ports.js';
