@@ -11,7 +11,8 @@ import type { Prefix } from '../types.js';
 /** Encoded frames of one batch, by part (withdrawals, then one part per attribute set). */
 export interface PackedBatch {
   all: Buffer;
-  parts: Array<{ originatorId?: string; frames: Buffer }>;
+  /** Announcements carry their ORIGINATOR_ID and prefixes (see framesFor). */
+  parts: Array<{ originatorId?: string; prefixes?: Prefix[]; frames: Buffer }>;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -81,7 +82,7 @@ export class Encoder {
     const parts: PackedBatch['parts'] = [];
     try {
       if (withdrawals.length) parts.push({ frames: Buffer.concat(packUpdates([], withdrawals, ctx)) });
-      for (const [out, g] of routes.byOut) parts.push({ originatorId: g.attributes.originatorId, frames: this.framesOf(out, g, ctx, ctxKey) });
+      for (const [out, g] of routes.byOut) parts.push({ originatorId: g.attributes.originatorId, prefixes: g.prefixes, frames: this.framesOf(out, g, ctx, ctxKey) });
     } catch (err) {
       this.log.error({ err, peer: who }, 'cannot encode UPDATE');
       return { all: EMPTY, parts: [] };
@@ -127,8 +128,19 @@ export class Encoder {
   }
 }
 
-/** The bytes of a batch for one peer: all of them, or all but those it originated. */
-export function framesFor(b: PackedBatch, routerId: string): Buffer[] {
+/**
+ * The bytes of a batch for one peer: all of them, or, for routes it originated (its router id as
+ * ORIGINATOR_ID), withdrawals instead: it would drop such routes (RFC 4456 §8) and so withdraw
+ * whatever it held for those prefixes from us before; sent as withdrawals, they do just that.
+ */
+export function framesFor(b: PackedBatch, routerId: string, ctx: CodecContext): Buffer[] {
   if (!routerId || !b.parts.some((x) => x.originatorId === routerId)) return b.all.length ? [b.all] : [];
-  return b.parts.filter((x) => x.originatorId !== routerId).map((x) => x.frames);
+  const out: Buffer[] = [];
+  const back: Prefix[] = [];
+  for (const x of b.parts) {
+    if (x.originatorId === routerId) back.push(...(x.prefixes ?? []));
+    else out.push(x.frames);
+  }
+  if (back.length) out.push(Buffer.concat(packUpdates([], back, ctx)));
+  return out;
 }

@@ -297,7 +297,7 @@ export class Speaker {
         this.stall(peer, batch.keys);
         continue;
       }
-      const out = framesFor(frames, m.routerId);
+      const out = framesFor(frames, m.routerId, g.ctx);
       if (batch.own.length) {
         const self = m.selfAddress ?? '';
         let own = ownFrames.get(self);
@@ -369,10 +369,11 @@ export class Speaker {
       const out = b.outs[i];
       const hit = this.encoder.cached(out, ctxKey, b.keys[i]);
       if (!hit) routes.add(out, keyToPrefix(b.keys[i]));
-      // Its own routes are withheld, as framesFor does for the rest.
+      // Its own routes go as withdrawals, as framesFor does for the rest.
       else if (!r.routerId || out.attrs.originatorId !== r.routerId) encoded.push(hit);
+      else b.withdrawals.push(keyToPrefix(b.keys[i]));
     }
-    if (routes.size || b.withdrawals.length) encoded.push(...framesFor(this.encoder.pack(routes, b.withdrawals, ctx, ctxKey, p.config.address), r.routerId));
+    if (routes.size || b.withdrawals.length) encoded.push(...framesFor(this.encoder.pack(routes, b.withdrawals, ctx, ctxKey, p.config.address), r.routerId, ctx));
     if (encoded.length) this.write(p, encoded);
     if (!b.done) return this.scheduleFlush(r, true);
     if (this.rib.out.join(r, ctx)) for (const f of p.session.negotiated?.families ?? []) p.session.send(endOfRib(f.afi, f.safi));
