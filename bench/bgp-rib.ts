@@ -2,14 +2,14 @@
 // the same run on the same routes:
 //   - naive: Map<prefix string, { prefix, attrs (a copy per route), nextHop }> — what a RIB without
 //     interning looks like (one attribute object graph per route);
-//   - rib: bgp/rib's Rib (Adj-RIB-In + Loc-RIB, interned attribute sets) — i.e. it holds more
-//     (per-peer Adj-RIB-In and the Loc-RIB) and still has to be smaller.
+//   - rib: bgp/rib's Rib, the table the speaker runs on (Adj-RIB-In + Loc-RIB, interned attribute
+//     sets, shared path objects), fed decoded UPDATEs in process — i.e. it holds more (per-peer
+//     Adj-RIB-In and the Loc-RIB) and still has to be smaller.
 // Routes are /32s from one iBGP peer sharing 8 attribute sets; "best path" then has a second peer
 // announce every prefix again (2 candidates per prefix, selection on each).
 //
 //   node --expose-gc --import tsx bench/bgp-rib.ts [--sizes 100000,1000000]
-import { Rib } from '../bgp/rib/index.js';
-import type { RibPeer } from '../bgp/rib/index.js';
+import { Rib, type PeerRib } from '../bgp/rib/index.js';
 import type { PathAttributes, Prefix } from '../bgp/types.js';
 
 const args = process.argv.slice(2);
@@ -40,8 +40,17 @@ function prefixAt(n: number): Prefix {
   return { family: 4, address: `${10 + ((n >>> 24) & 0x3f)}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`, length: 32 };
 }
 
-const A: RibPeer = { address: '10.0.0.1', routerId: '10.0.0.1', asn: 64512, ebgp: false, rrClient: false };
-const B: RibPeer = { address: '10.0.0.2', routerId: '10.0.0.2', asn: 64512, ebgp: false, rrClient: false };
+const quiet = { onRoute: (): void => undefined, groupChanged: (): void => undefined, peerChanged: (): void => undefined, trimDue: (): void => undefined };
+
+/** An established iBGP peer of the table. */
+function peerOf(rib: Rib, address: string): PeerRib {
+  const p = rib.addPeer(address, { asNumber: 64512 });
+  rib.sessionUp(p, { routerId: address, selfAddress: '10.0.0.100', afis: [1] });
+  return p;
+}
+
+/** One prefix per UPDATE, as a peer that does not pack sends them. */
+const announce = (rib: Rib, p: PeerRib, prefix: Prefix, attributes: PathAttributes): void => rib.update(p, { type: 'UPDATE', withdrawn: [], nlri: [prefix], attributes });
 
 function fmt(n: number, d = 0): string {
   return n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
@@ -67,15 +76,17 @@ for (const N of SIZES) {
   // rib
   h0 = heap();
   t = process.hrtime.bigint();
-  const rib = new Rib({ localAs: 64512, routerId: '10.0.0.100' });
-  for (let n = 0; n < N; n++) rib.update(A, prefixes[n], SETS[n & 7], '10.0.0.1');
+  const rib = new Rib({ asNumber: 64512, routerId: '10.0.0.100' }, quiet);
+  const A = peerOf(rib, '10.0.0.1');
+  const B = peerOf(rib, '10.0.0.2');
+  for (let n = 0; n < N; n++) announce(rib, A, prefixes[n], SETS[n & 7]);
   const ribSec = Number(process.hrtime.bigint() - t) / 1e9;
   const ribBytes = (heap() - h0) / N;
 
   t = process.hrtime.bigint();
-  for (let n = 0; n < N; n++) rib.update(B, prefixes[n], SETS[(n + 1) & 7], '10.0.0.2');
+  for (let n = 0; n < N; n++) announce(rib, B, prefixes[n], SETS[(n + 1) & 7]);
   const bestSec = Number(process.hrtime.bigint() - t) / 1e9;
-  if (rib.size !== N || rib.attrs.size !== 16) throw new Error(`unexpected RIB state: ${rib.size} prefixes, ${rib.attrs.size} attribute sets`);
+  if (rib.size !== N || rib.attrTable.size !== 8) throw new Error(`unexpected RIB state: ${rib.size} prefixes, ${rib.attrTable.size} attribute sets`);
 
   console.log(
     [

@@ -1,4 +1,4 @@
-// Memory per route of our speaker as a route reflector (bgp/speaker.ts) over real TCP sessions on
+// Memory per route of our speaker as a route reflector (bgp/speaker over bgp/rib) over real TCP sessions on
 // loopback: one client sends N /32s, R other clients receive them reflected, then one more client
 // joins late (an initial sync). Two tables, measured in the same run:
 //   - shared: 8 attribute sets packed many prefixes per UPDATE (the fan-in shape);
@@ -14,7 +14,7 @@ import { connect, type Socket } from 'node:net';
 import { writeHeapSnapshot } from 'node:v8';
 import { pino } from 'pino';
 import { encodeMessage, makeOpen, packUpdates, type CodecContext } from '../bgp/codec/index.js';
-import { Speaker } from '../bgp/speaker.js';
+import { Speaker } from '../bgp/speaker/index.js';
 import type { PathAttributes, Prefix } from '../bgp/types.js';
 import { freePort } from '../test/harness/ports.js';
 

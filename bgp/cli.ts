@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { destination, pino } from 'pino';
 import { startApiServer, type InstalledRoute } from './api/server.js';
-import { Speaker } from './speaker.js';
+import { Speaker } from './speaker/index.js';
 import { originatedRoutes, parseFileConfig, peerConfigs, speakerConfig, type FileConfig } from './speaker/file-config.js';
 import { prefixToString, type RouteSinkEvent } from './types.js';
 

@@ -8,7 +8,7 @@ import { Syncer, type SyncStatus } from '../datastore/syncer.js';
 import { computeBgpConfig } from './config/generate.js';
 import { BGP_CONFIG_PREFIXES, bgpInputFromKvs } from './config/from-datastore.js';
 import type { BgpConfig } from './config/types.js';
-import type { Speaker } from './speaker.js';
+import type { Speaker } from './speaker/index.js';
 import { prefixToString, type Prefix } from './types.js';
 
 export interface BgpConfigWatcherOptions {

@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import type { Backend } from '../datastore/backend.js';
 import { IPAM_PREFIX, resourceListPrefix } from '../datastore/keys.js';
 import { Syncer, type SyncEvent } from '../datastore/syncer.js';
-import { Speaker } from '../bgp/speaker.js';
+import { Speaker } from '../bgp/speaker/index.js';
 import type { BgpConfig } from '../bgp/config/types.js';
 import { applyBgpConfig, BgpConfigWatcher } from '../bgp/datastore-driver.js';
 import type { Prefix } from '../bgp/types.js';

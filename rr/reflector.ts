@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { startApiServer, type ApiServer } from '../bgp/api/server.js';
 import type { BgpConfig } from '../bgp/config/types.js';
 import { applyBgpConfig, BgpConfigWatcher, speakerIdentity } from '../bgp/datastore-driver.js';
-import { Speaker } from '../bgp/speaker.js';
+import { Speaker } from '../bgp/speaker/index.js';
 import type { Prefix, RouteSink } from '../bgp/types.js';
 import type { Backend } from '../datastore/backend.js';
 import { upsertNode } from '../node/register.js';

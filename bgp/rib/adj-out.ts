@@ -1,107 +1,195 @@
-// Adj-RIB-Out: what each peer has been told, and the diff to send after Loc-RIB changes. Peers of
-// one update group (same outboundPolicyKey) share the export computation per change batch; the
-// output attributes are interned, so "unchanged" is an identity check and packing can group
-// prefixes by the interned entry.
-import type { Prefix } from '../types.js';
-import type { AttrTable, Interned } from './attrs.js';
-import type { Path } from './bestpath.js';
-import { exportPath, outboundPolicyKey, sendsTo, type ExportContext, type ExportTarget } from './export.js';
-import { keyToPrefix, type LocRibChange } from './rib.js';
+// Exports for the Adj-RIB-Out: what an update group (or a syncing peer) advertises for each Loc-RIB
+// path, computed once per shared path and policy and cached, and shared as one object (OutAttr)
+// wherever the exported attributes are equal — so the encoder can reuse frames by identity.
+import type { RouteGroup } from '../codec/index.js';
+import type { CodecContext } from '../codec/types.js';
+import type { PathAttributes, Prefix } from '../types.js';
+import { WeakTable, attrKey } from './attrs.js';
+import { LOCAL_SOURCE } from './bestpath.js';
+import { exportRoute } from './export.js';
+import type { Path, PeerRib } from './peer.js';
 
-export interface OutDiff {
-  /** Prefixes to announce, grouped by shared attribute set (one UPDATE stream per group). */
-  announce: Map<Interned, Prefix[]>;
-  withdraw: Prefix[];
+/** One exported attribute set (attrs + IPv6 next hop): a group's Adj-RIB-Out holds its id. */
+export interface OutAttr {
+  readonly id: number;
+  readonly attrs: PathAttributes;
+  readonly v6NextHop?: string;
+  /**
+   * Set on the per-address stand-in of a path whose export depends on our session address (see
+   * OutGroup): the group's adjOut holds its id, meaning "each member holds this path as exported
+   * with its own address" (or nothing, where that export is empty).
+   */
+  readonly perAddress?: Path;
 }
 
-export function emptyDiff(): OutDiff {
-  return { announce: new Map(), withdraw: [] };
+/** The group-wide export inputs (everything exportRoute reads about the target). */
+export interface OutPolicy {
+  address: string;
+  ebgp: boolean;
+  rrClient: boolean;
+  selfAddress: string | undefined;
+  keepOriginalNextHop?: boolean;
+  afis: number[];
 }
 
-export function diffSize(d: OutDiff): number {
-  let n = d.withdraw.length;
-  for (const v of d.announce.values()) n += v.length;
-  return n;
-}
-
-export class AdjRibOut {
-  /** prefix key → interned export (attrs + next hop) as last sent. */
-  readonly sent = new Map<string, Interned>();
-  constructor(
-    readonly peer: ExportTarget,
-    private readonly table: AttrTable,
-  ) {}
-
-  get groupKey(): string {
-    return outboundPolicyKey(this.peer);
-  }
-
-  /** Records what the group export means for this peer; returns what to send. */
-  apply(entries: Iterable<[string, Path | undefined, Interned | undefined]>): OutDiff {
-    const diff = emptyDiff();
-    for (const [key, best, exported] of entries) {
-      const want = best && exported && sendsTo(best, this.peer) ? exported : undefined;
-      const had = this.sent.get(key);
-      if (want === had) continue;
-      if (want) {
-        this.sent.set(key, this.table.retain(want));
-        let list = diff.announce.get(want);
-        if (!list) diff.announce.set(want, (list = []));
-        list.push(keyToPrefix(key));
-      } else {
-        this.sent.delete(key);
-        diff.withdraw.push(keyToPrefix(key));
-      }
-      if (had) this.table.release(had); // implicit withdraw of the old attributes
-    }
-    return diff;
-  }
-
-  /** Session down: forget everything (the peer forgets too). */
-  clear(): void {
-    for (const e of this.sent.values()) this.table.release(e);
-    this.sent.clear();
-  }
+/** What routeFor reads: the export inputs and a cache of exports per Loc-RIB path. */
+export interface Exporter {
+  policy: OutPolicy;
+  cache: WeakMap<Path, OutAttr | null>;
+  /**
+   * For iBGP policies: the cache shared by every exporter whose policy differs only in our
+   * session address, for paths whose export does not use it (all but our own routes, which get
+   * next-hop-self): each syncing peer's own exporter, and groups that differ in codec context.
+   */
+  shared?: WeakMap<Path, OutAttr | null>;
+  /** iBGP groups: our own routes map to their per-address stand-in (OutAttr.perAddress). */
+  perAddress?: boolean;
+  lastBest?: Path;
+  lastOut?: OutAttr | null;
 }
 
 /**
- * Computes, per update group, the export of each changed prefix once, then applies it to every
- * member. Returns each peer's diff (by peer address).
+ * An update group: established peers with the same outbound policy and the same codec context.
+ * Each change is exported once for the group and encoded once; the same Buffers go to every
+ * member's socket. `adjOut` is what every member holds: prefix slot → OutAttr id (0: nothing),
+ * 4 bytes per prefix per group, so thousands of groups stay cheap.
+ *
+ * iBGP members may reach us on different local addresses (a multi-homed reflector: one address
+ * per fabric or subnet; the rr-race bench: one per client). Only our own routes' exports use that
+ * address (next-hop-self); reflected and eBGP-learned routes keep their NEXT_HOP. So the address is
+ * not part of an iBGP group's key: our own routes enter adjOut as per-address stand-ins, and a
+ * batch that changes some is encoded in two parts: the shared frames, once for the group, and the
+ * frames of our own routes, once per distinct member address (`bySelf`). Each prefix appears
+ * once per batch, so the parts' order does not matter.
  */
-export function propagate(
-  changes: readonly LocRibChange[],
-  peers: readonly AdjRibOut[],
-  table: AttrTable,
-  ctx: ExportContext,
-): Map<string, OutDiff> {
-  const groups = new Map<string, AdjRibOut[]>();
-  for (const p of peers) {
-    const k = p.groupKey;
-    const g = groups.get(k);
-    if (g) g.push(p);
-    else groups.set(k, [p]);
-  }
-  // Several changes to one prefix in a batch: only the last (the current best) matters, and each
-  // prefix appears once in a diff.
-  const last = new Map<string, LocRibChange>();
-  for (const ch of changes) last.set(ch.key, ch);
-  const out = new Map<string, OutDiff>();
-  for (const members of groups.values()) {
-    const rep = members[0].peer;
-    const rows: Array<[string, Path | undefined, Interned | undefined]> = [];
-    for (const ch of last.values()) {
-      const e = ch.best ? exportPath(ch.best, ch.prefix, rep, ctx) : undefined;
-      rows.push([ch.key, ch.best, e ? table.intern(e.attrs, e.nextHop) : undefined]);
-    }
-    for (const m of members) out.set(m.peer.address, m.apply(rows));
-    for (const [, , e] of rows) if (e) table.release(e); // members retained what they keep
-  }
-  return out;
+export interface OutGroup extends Exporter {
+  key: string;
+  members: Set<PeerRib>;
+  /** Position in the change log up to which this group has exported (its pending set is the rest). */
+  cursor: number;
+  /** Its codec context as text (the encoder's cache key). */
+  ctxKey: string;
+  adjOut: Int32Array;
+  /** Prefixes advertised (non-zero adjOut slots). */
+  count: number;
+  ctx: CodecContext;
+  /** Exporters of our own routes per member address (a cache: rebuilt when it outgrows the members). */
+  bySelf: Map<string, Exporter>;
 }
 
-/** A peer that just came up gets the full table: every Loc-RIB best as a change. */
-export function fullTable(entries: Iterable<[string, Path]>): LocRibChange[] {
-  const out: LocRibChange[] = [];
-  for (const [key, best] of entries) out.push({ key, prefix: keyToPrefix(key), best, previous: undefined });
-  return out;
+/** Announcements of one batch, by exported attribute set: the packing input. */
+export class Announcements {
+  readonly byOut = new Map<OutAttr, RouteGroup>();
+  private last?: OutAttr;
+  private lastGroup?: RouteGroup;
+  size = 0;
+
+  add(out: OutAttr, prefix: Prefix): void {
+    let g = out === this.last ? this.lastGroup : this.byOut.get(out);
+    if (!g) this.byOut.set(out, (g = { attributes: out.attrs, prefixes: [], ...(out.v6NextHop !== undefined ? { nextHops: [out.v6NextHop] } : {}) }));
+    this.last = out;
+    this.lastGroup = g;
+    g.prefixes.push(prefix);
+    this.size++;
+  }
+}
+
+export interface ExportConfig {
+  asNumber: number;
+  clusterId: string;
+}
+
+/** Exports of Loc-RIB paths per policy, cached per shared path object. */
+export class Exports {
+  /** We have route-reflector clients: iBGP routes are reflected (RFC 4456). */
+  reflector = false;
+  private readonly outTable = new WeakTable<OutAttr>();
+  private nextOutId = 1;
+  private readonly sharedCaches = new Map<string, WeakMap<Path, OutAttr | null>>();
+  /** The per-address stand-in of each of our own paths (see OutAttr.perAddress). */
+  private readonly perAddressOut = new WeakMap<Path, OutAttr>();
+
+  constructor(
+    private readonly config: ExportConfig,
+    private readonly locRib: ReadonlyMap<string, Path>,
+  ) {}
+
+  /** Exports depend on the reflector role: a change voids every cached one. */
+  setReflector(on: boolean, exporters: Iterable<OutGroup>): void {
+    if (on === this.reflector) return;
+    this.reflector = on;
+    this.sharedCaches.clear();
+    for (const g of exporters) {
+      g.cache = new WeakMap();
+      g.shared = this.sharedCacheOf(g.policy);
+      g.lastBest = undefined;
+      g.bySelf.clear();
+    }
+  }
+
+  /** A syncing peer's own exporter (the shared cache too: peers joining one after another export each reflected path once). */
+  exporterOf(policy: OutPolicy): Exporter {
+    return { policy, cache: new WeakMap(), shared: this.sharedCacheOf(policy) };
+  }
+
+  /**
+   * What the exporter's peers get for prefix k, or undefined (nothing / withdraw). Exports depend
+   * only on the shared path object and the policy, so each is computed once per path and cached.
+   */
+  routeFor(ex: Exporter, k: string): OutAttr | undefined {
+    const b = this.locRib.get(k);
+    if (!b) return undefined;
+    // Consecutive prefixes mostly share a path: a one-entry cache in front of the WeakMap.
+    if (b === ex.lastBest) return ex.lastOut ?? undefined;
+    const cache = ex.shared && b.source !== LOCAL_SOURCE ? ex.shared : ex.cache;
+    let out = cache.get(b);
+    if (out === undefined) {
+      out = (ex.perAddress && b.source === LOCAL_SOURCE ? this.perAddressOf(ex.policy, b) : this.exportOf(ex.policy, b)) ?? null;
+      cache.set(b, out);
+    }
+    ex.lastBest = b;
+    ex.lastOut = out;
+    return out ?? undefined;
+  }
+
+  /** See Exporter.shared: undefined for eBGP policies (their exports use our address). */
+  sharedCacheOf(pol: OutPolicy): WeakMap<Path, OutAttr | null> | undefined {
+    if (pol.ebgp) return undefined;
+    const key = JSON.stringify([pol.rrClient, !!pol.keepOriginalNextHop, pol.afis]);
+    let c = this.sharedCaches.get(key);
+    if (!c) this.sharedCaches.set(key, (c = new WeakMap()));
+    return c;
+  }
+
+  /** The per-address stand-in of our own path b (see OutAttr.perAddress); none for a family the group does not carry. */
+  private perAddressOf(pol: OutPolicy, b: Path): OutAttr | undefined {
+    if (!pol.afis.includes(b.family === 4 ? 1 : 2)) return undefined;
+    let out = this.perAddressOut.get(b);
+    if (!out) this.perAddressOut.set(b, (out = { id: this.nextOutId++, attrs: b.attrs, perAddress: b }));
+    return out;
+  }
+
+  private exportOf(pol: OutPolicy, b: Path): OutAttr | undefined {
+    const family = b.family;
+    if (!pol.afis.includes(family === 4 ? 1 : 2)) return undefined;
+    const e = exportRoute(b, family, {
+      address: pol.address,
+      ebgp: pol.ebgp,
+      rrClient: pol.rrClient,
+      localAs: this.config.asNumber,
+      clusterId: this.config.clusterId,
+      reflector: this.reflector,
+      selfAddress: pol.selfAddress,
+      keepOriginalNextHop: pol.keepOriginalNextHop,
+      splitHorizon: pol.ebgp,
+    });
+    if (!e) return undefined;
+    const v6 = family === 6;
+    const attrs: PathAttributes = v6 ? { ...e.attrs, nextHop: undefined } : { ...e.attrs, nextHop: e.nextHop };
+    if (!v6 && attrs.nextHop === '') return undefined; // no usable next hop for this family on this session
+    // Equal exports share one object (and id) across paths and groups: a best-path change that
+    // exports the same attributes sends nothing.
+    // attrKey, not JSON.stringify: a Buffer (unknown attribute) stringifies as an array of numbers.
+    return this.outTable.get(attrKey(attrs, v6 ? e.nextHop : ''), () => ({ id: this.nextOutId++, attrs, ...(v6 ? { v6NextHop: e.nextHop } : {}) }));
+  }
 }

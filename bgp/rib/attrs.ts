@@ -1,19 +1,11 @@
-// Attribute interning: structurally equal (attributes + next hop) share one frozen object, so a
-// million routes that carry a handful of attribute sets cost a handful of objects. Refcounted:
-// the entry is dropped when the last route holding it goes away.
+// Attribute interning, the one table of shared attribute objects: every route that carries
+// structurally equal path attributes holds the same object, also across UPDATEs (a peer that sends
+// one prefix per UPDATE would otherwise cost one attribute object graph per route). Entries are
+// weak: an attribute set no route holds any more is collected with its last route, so the RIB
+// needs no refcounting at its many drop sites (withdraw, implicit withdraw, session down, stale
+// purge, peer removed). attrKey is the structural identity.
 import { createHash } from 'node:crypto';
 import type { PathAttributes } from '../types.js';
-
-export interface Interned {
-  /** Stable for the entry's lifetime; usable as a map key / update-group packing key. */
-  readonly id: number;
-  /** Canonical text of attrs + next hop (the structural identity). */
-  readonly key: string;
-  readonly attrs: Readonly<PathAttributes>;
-  readonly nextHop: string;
-  /** Routes holding this entry. */
-  refs: number;
-}
 
 /** An unknown attribute value's bytes and how many live Buffers carry them (see valueId). */
 interface ValueEntry {
@@ -87,63 +79,63 @@ export function attrKey(a: PathAttributes, nextHop: string): string {
   return ['a', JSON.stringify(parts)].join('');
 }
 
-function deepFreeze<T>(o: T): T {
-  if (o && typeof o === 'object' && !Buffer.isBuffer(o) && !Object.isFrozen(o)) {
-    Object.freeze(o);
-    for (const v of Object.values(o as object)) deepFreeze(v);
-  }
-  return o;
-}
-
-function clone(a: PathAttributes): PathAttributes {
-  // Copy so later mutation of the caller's object cannot change a shared entry.
-  return {
-    ...a,
-    asPath: a.asPath.map((s) => ({ type: s.type, asns: [...s.asns] })),
-    ...(a.aggregator ? { aggregator: { ...a.aggregator } } : {}),
-    ...(a.communities ? { communities: [...a.communities] } : {}),
-    ...(a.largeCommunities ? { largeCommunities: a.largeCommunities.map((l) => [l[0], l[1], l[2]] as [number, number, number]) } : {}),
-    ...(a.clusterList ? { clusterList: [...a.clusterList] } : {}),
-    ...(a.unknown ? { unknown: a.unknown.map((u) => ({ flags: u.flags, type: u.type, value: Buffer.from(u.value) })) } : {}),
-  };
-}
-
-export class AttrTable {
-  private readonly byKey = new Map<string, Interned>();
+export class AttrInterner {
+  private readonly byKey = new Map<string, WeakRef<PathAttributes>>();
+  /** Numeric identity of each shared object, for compact composite keys (never reused). */
+  private readonly ids = new WeakMap<PathAttributes, number>();
   private nextId = 1;
-  /**
-   * Identity cache: the codec hands one attributes object to every prefix of an UPDATE, so the
-   * same object arrives thousands of times in a row. Callers treat attribute objects they pass
-   * in as immutable (as the codec's are); a changed object must be a new object.
-   */
-  private readonly seen = new WeakMap<PathAttributes, Interned>();
+  /** The codec hands one object to every prefix of an UPDATE: skip hashing for repeats. */
+  private readonly seen = new WeakMap<PathAttributes, PathAttributes>();
+  private readonly gone = new FinalizationRegistry<string>((key) => {
+    if (!this.byKey.get(key)?.deref()) this.byKey.delete(key);
+  });
 
-  /** Returns the shared entry for (attrs, nextHop) with one more reference. */
-  intern(attrs: PathAttributes, nextHop: string): Interned {
-    const hit = this.seen.get(attrs);
-    if (hit && hit.nextHop === nextHop && hit.refs > 0) {
-      hit.refs++;
-      return hit;
+  /** The shared object equal to `a` (callers treat attribute objects as immutable). */
+  intern(a: PathAttributes): PathAttributes {
+    const hit = this.seen.get(a);
+    if (hit) return hit;
+    const key = attrKey(a, '');
+    const shared = this.byKey.get(key)?.deref();
+    if (shared) {
+      this.seen.set(a, shared);
+      return shared;
     }
-    const key = attrKey(attrs, nextHop);
-    let e = this.byKey.get(key);
-    if (!e) {
-      e = { id: this.nextId++, key, attrs: deepFreeze(clone(attrs)), nextHop, refs: 0 };
-      this.byKey.set(key, e);
-    }
-    e.refs++;
-    this.seen.set(attrs, e);
-    return e;
+    this.byKey.set(key, new WeakRef(a));
+    this.gone.register(a, key);
+    this.seen.set(a, a);
+    this.ids.set(a, this.nextId++);
+    return a;
   }
 
-  /** Another reference to an entry already held (no hashing). */
-  retain(e: Interned): Interned {
-    e.refs++;
-    return e;
+  /** The id of a shared object `intern` returned (0 for an object it never returned). */
+  id(a: PathAttributes): number {
+    return this.ids.get(a) ?? 0;
   }
 
-  release(e: Interned): void {
-    if (--e.refs <= 0) this.byKey.delete(e.key);
+  /** Distinct attribute sets currently known (some may be awaiting collection). */
+  get size(): number {
+    return this.byKey.size;
+  }
+}
+
+/**
+ * Objects shared by a text key, held weakly: an entry lives as long as something else holds its
+ * object (the same scheme as AttrInterner, for the RIB's per-path and per-export objects).
+ */
+export class WeakTable<T extends object> {
+  private readonly byKey = new Map<string, WeakRef<T>>();
+  private readonly gone = new FinalizationRegistry<string>((key) => {
+    if (!this.byKey.get(key)?.deref()) this.byKey.delete(key);
+  });
+
+  /** The live object for `key`, or the one `make` builds (then shared under `key`). */
+  get(key: string, make: () => T): T {
+    const hit = this.byKey.get(key)?.deref();
+    if (hit) return hit;
+    const o = make();
+    this.byKey.set(key, new WeakRef(o));
+    this.gone.register(o, key);
+    return o;
   }
 
   get size(): number {

@@ -4,31 +4,28 @@
 //  iBGP: LOCAL_PREF 100 when absent; iBGP-learned routes only when we reflect (client → all,
 //        non-client → clients), then ORIGINATOR_ID set if absent and our cluster id prepended to
 //        CLUSTER_LIST, NEXT_HOP never rewritten; locally originated routes get next-hop-self.
-import type { AsPathSegment, PathAttributes, Prefix } from '../types.js';
+import type { AsPathSegment, PathAttributes } from '../types.js';
 import { AS_SEQUENCE } from '../types.js';
-import { DEFAULT_LOCAL_PREF, type Path } from './bestpath.js';
-import { LOCAL, type RibPeer } from './peer.js';
+import { DEFAULT_LOCAL_PREF, LOCAL_SOURCE, type PathInfo } from './bestpath.js';
 
-export interface ExportTarget extends RibPeer {
-  /** Our address on this session per family: next-hop-self. */
-  selfAddress: { 4?: string; 6?: string };
-  keepOriginalNextHop?: boolean;
-}
-
-export interface ExportContext {
+export interface ExportTarget {
+  address: string;
+  ebgp: boolean;
+  rrClient: boolean;
   localAs: number;
   clusterId: string;
-  /** We act as a route reflector (have clients): enables reflection. */
-  reflector: boolean;
-}
-
-/**
- * Peers with equal keys get identical exports for every path not learned from themselves, so one
- * Adj-RIB-Out computation (and one encoded UPDATE) serves the whole update group.
- */
-export function outboundPolicyKey(to: ExportTarget): string {
-  const nh = `${to.selfAddress[4] ?? ''},${to.selfAddress[6] ?? ''}`;
-  return to.ebgp ? `e|${to.asn}|${nh}|${to.keepOriginalNextHop ? 'keep' : 'self'}` : `i|${to.rrClient ? 'client' : 'peer'}|${nh}`;
+  /** We have route-reflector clients (reflection is on). */
+  reflector?: boolean;
+  /** Our address on the session, used as next hop when we rewrite it (for its family only). */
+  selfAddress: string | undefined;
+  keepOriginalNextHop?: boolean;
+  /**
+   * Apply the per-member rule "never back to the source" (default). Update groups of iBGP peers
+   * turn it off: one export serves every member; the speaker then withholds, per member, the
+   * frames whose ORIGINATOR_ID is that member's router id (the only iBGP case where the source is
+   * in the group, and one it would drop anyway, RFC 4456 §8).
+   */
+  splitHorizon?: boolean;
 }
 
 function prependAs(asPath: readonly AsPathSegment[], asn: number): AsPathSegment[] {
@@ -38,48 +35,39 @@ function prependAs(asPath: readonly AsPathSegment[], asn: number): AsPathSegment
   return [{ type: AS_SEQUENCE, asns: [asn] }, ...asPath];
 }
 
-/**
- * The group-wide part of the export: what `to`'s update group sends for `path`, or undefined when
- * the path must not go to such peers. The per-member rule (never send a path back to its source)
- * is `sendsTo`.
- */
-export function exportPath(path: Path, prefix: Prefix, to: ExportTarget, ctx: ExportContext): { attrs: PathAttributes; nextHop: string } | undefined {
-  const a = path.a.attrs;
-  const local = path.src === LOCAL;
-  const self = to.selfAddress[prefix.family];
+/** What we advertise to `to` for best path `path` of a prefix of `family`, or undefined when it must not be advertised. */
+export function exportRoute(path: PathInfo, family: 4 | 6, to: ExportTarget): { attrs: PathAttributes; nextHop: string } | undefined {
+  if (to.splitHorizon !== false && path.source === to.address) return undefined;
+  const a = path.attrs;
+  const local = path.source === LOCAL_SOURCE;
+  const self = to.selfAddress && (to.selfAddress.includes(':') ? 6 : 4) === family ? to.selfAddress : undefined;
   if (to.ebgp) {
-    const nextHop = !local && to.keepOriginalNextHop ? path.a.nextHop : (self ?? path.a.nextHop);
+    const nextHop = !local && to.keepOriginalNextHop ? path.nextHop : (self ?? path.nextHop);
     const { localPref: _lp, originatorId: _oid, clusterList: _cl, med, ...rest } = a;
-    const out: PathAttributes = { ...rest, asPath: prependAs(a.asPath, ctx.localAs) };
+    const out: PathAttributes = { ...rest, asPath: prependAs(a.asPath, to.localAs) };
     if (local && med !== undefined) out.med = med;
-    if (prefix.family === 4) out.nextHop = nextHop;
+    if (family === 4) out.nextHop = nextHop;
     else delete out.nextHop;
     return { attrs: out, nextHop };
   }
   if (local) {
-    const nextHop = self ?? path.a.nextHop;
+    const nextHop = self ?? path.nextHop;
     const out: PathAttributes = { ...a, localPref: a.localPref ?? DEFAULT_LOCAL_PREF };
-    if (prefix.family === 4) out.nextHop = nextHop;
+    if (family === 4) out.nextHop = nextHop;
     return { attrs: out, nextHop };
   }
-  if (path.src.ebgp) {
-    // eBGP-learned to iBGP: attributes and next hop unchanged (BIRD's iBGP default).
-    return { attrs: { ...a, localPref: a.localPref ?? DEFAULT_LOCAL_PREF }, nextHop: path.a.nextHop };
-  }
+  // eBGP-learned to iBGP: attributes and next hop unchanged (BIRD's iBGP default).
+  if (path.ebgp) return { attrs: { ...a, localPref: a.localPref ?? DEFAULT_LOCAL_PREF }, nextHop: path.nextHop };
   // iBGP-learned to iBGP: split horizon unless we reflect.
-  if (!ctx.reflector || (!path.src.rrClient && !to.rrClient)) return undefined;
+  const reflector = to.reflector ?? (to.rrClient || !!path.fromRrClient);
+  if (!reflector || (!path.fromRrClient && !to.rrClient)) return undefined;
   return {
     attrs: {
       ...a,
       localPref: a.localPref ?? DEFAULT_LOCAL_PREF,
-      originatorId: a.originatorId ?? path.src.routerId,
-      clusterList: [ctx.clusterId, ...(a.clusterList ?? [])],
+      originatorId: a.originatorId ?? (path.peerRouterId || '0.0.0.0'),
+      clusterList: [to.clusterId, ...(a.clusterList ?? [])],
     },
-    nextHop: path.a.nextHop,
+    nextHop: path.nextHop,
   };
-}
-
-/** Per-member filter on top of the group export: a path never goes back to the peer it came from. */
-export function sendsTo(path: Path, to: RibPeer): boolean {
-  return path.src.address !== to.address;
 }

@@ -1,37 +1,75 @@
-// Who a path came from, as the decision process and export rules need it.
+// A peer as the RIB sees it: its Adj-RIB-In, its output state against the update groups, and its
+// graceful-restart state. The session itself (socket, timers) belongs to the speaker.
+import type { PathInfo } from './bestpath.js';
+import type { OutGroup } from './adj-out.js';
 
-export interface RibPeer {
-  /** Peer address: the Adj-RIB-In key and the last tie-breaker. */
-  readonly address: string;
-  /** BGP identifier from the peer's OPEN. */
-  readonly routerId: string;
-  readonly asn: number;
-  /** Its AS differs from ours. */
+/**
+ * A path as the Adj-RIB-In and the Loc-RIB hold it: one shared, immutable object for every prefix
+ * with the same source, attributes, next hop and family (memory per route is then one map entry).
+ */
+export interface Path extends PathInfo {
+  readonly family: 4 | 6;
+}
+
+/**
+ * Output mode: idle (no session), sync (sending its own queue: the initial table, a route
+ * refresh, or a resync after a stall), grouped (fed by its update group), stalled (its socket
+ * queue passed the limit; waiting for it to drain, changes accumulate in `pending`).
+ */
+export type OutMode = 'idle' | 'sync' | 'grouped' | 'stalled';
+
+export interface PeerOptions {
+  asNumber: number;
+  rrClient?: boolean;
+  keepOriginalNextHop?: boolean;
+}
+
+/** What the RIB keeps of an established session. */
+export interface SessionFacts {
+  routerId: string;
+  /** Our address on the session (next-hop-self). */
+  selfAddress: string | undefined;
+  /** AFIs negotiated. */
+  afis: number[];
+  /** The GR capability the peer advertised (needed once that session is gone). */
+  peerGr?: { restartTime: number; families: Array<{ afi: number; safi: number; forwardingState: boolean }> };
+}
+
+export class PeerRib {
+  readonly adjIn = new Map<string, Path>();
+  mode: OutMode = 'idle';
+  /** Own queue outside the group: prefix key → the peer may hold an older advertisement. */
+  readonly pending = new Map<string, boolean>();
+  group?: OutGroup;
+  /** Families ("afi/safi") whose End-of-RIB came on this session. */
+  readonly eorFrom = new Set<string>();
+  rejected = 0;
   readonly ebgp: boolean;
-  /** We are its route reflector (RFC 4456 client). */
-  readonly rrClient: boolean;
-}
+  routerId = '';
+  selfAddress: string | undefined;
+  afis: number[] = [];
+  /** End-of-RIB is due once pending is empty (initial table sent). */
+  eorPending = false;
+  peerGr?: SessionFacts['peerGr'];
+  /** Graceful-restart helper: we keep its routes as stale until its End-of-RIB or the stale timer. */
+  helping = false;
 
-/** The pseudo-peer for locally originated routes (they always win). */
-export const LOCAL: RibPeer = Object.freeze({ address: 'local', routerId: '0.0.0.0', asn: 0, ebgp: false, rrClient: false });
-
-/** Numeric order of IPv4/IPv6 addresses (v4 before v6), for router-id and peer-address tie-breaks. */
-export function compareAddresses(a: string, b: string): number {
-  if (a === b) return 0;
-  const na = addrNum(a);
-  const nb = addrNum(b);
-  return na < nb ? -1 : na > nb ? 1 : 0;
-}
-
-function addrNum(a: string): bigint {
-  if (!a.includes(':')) {
-    const p = a.split('.');
-    return p.length === 4 ? BigInt(((+p[0] << 24) | (+p[1] << 16) | (+p[2] << 8) | +p[3]) >>> 0) : 0n;
+  constructor(
+    /** Normalized peer address: the path source and the Adj-RIB-In's owner. */
+    readonly address: string,
+    readonly options: PeerOptions,
+    localAs: number,
+  ) {
+    this.ebgp = options.asNumber !== localAs;
   }
-  const [h, t = ''] = a.split('::');
-  const head = h ? h.split(':') : [];
-  const tail = a.includes('::') && t ? t.split(':') : [];
-  const groups = a.includes('::') ? [...head, ...Array<string>(Math.max(0, 8 - head.length - tail.length)).fill('0'), ...tail] : head;
-  // Offset v6 above every v4 so mixed comparisons are total.
-  return (1n << 128n) + groups.reduce((acc, g) => (acc << 16n) + BigInt(parseInt(g || '0', 16) || 0), 0n);
+
+  /** Prefixes it advertises through its group (0 outside one). */
+  get advertised(): number {
+    return this.mode === 'grouped' && this.group ? this.group.count : 0;
+  }
+
+  get hasStale(): boolean {
+    for (const r of this.adjIn.values()) if (r.stale) return true;
+    return false;
+  }
 }

@@ -1,192 +1,346 @@
-// Adj-RIB-In per peer and the Loc-RIB, pure. Input checks (AS_PATH loop, RFC 4456 ORIGINATOR_ID /
-// CLUSTER_LIST loops, LOCAL_PREF from eBGP ignored) happen here; every mutation returns the
-// Loc-RIB changes (best path per prefix) for the export side.
-import { prefixToString, type PathAttributes, type Prefix } from '../types.js';
-import { AttrTable } from './attrs.js';
-import { decisionReason, DEFAULT_LOCAL_PREF, rankPaths, type DecisionReason, type NextHopCheck, type Path } from './bestpath.js';
-import { LOCAL, type RibPeer } from './peer.js';
+// The one BGP table, pure: Adj-RIB-In per peer, originated routes, the Loc-RIB with best path,
+// the Adj-RIB-Out (update groups, UpdateGroups) and graceful-restart state in both roles. No
+// sockets, timers or logs: the speaker calls in with what happened and acts on what comes back
+// (events for the route sink and for groups or peers that have something to send).
+import type { AfiSafi, UpdateMessage } from '../codec/types.js';
+import type { NegotiatedSession } from '../fsm/types.js';
+import type { PathAttributes, Prefix, RouteSink } from '../types.js';
+import { Exports } from './adj-out.js';
+import { AttrInterner, WeakTable } from './attrs.js';
+import { best, LOCAL_SOURCE, type PathInfo } from './bestpath.js';
+import { UpdateGroups, type OutEvents } from './groups.js';
+import { PeerRib, type Path, type PeerOptions, type SessionFacts } from './peer.js';
+import { keyOf, keyToPrefix } from './prefix-key.js';
+import { PrefixSlots } from './slots.js';
 
-export interface RibOptions {
-  localAs: number;
+export interface RibConfig {
+  asNumber: number;
   routerId: string;
-  /** Our RFC 4456 cluster id (defaults to routerId). */
+  /** Our cluster id as a route reflector (default routerId). */
   clusterId?: string;
-  /** Next-hop reachability hook: unreachable paths lose to reachable ones. */
-  nextHopReachable?: NextHopCheck;
+  /** We are restarting (RFC 4724 §4.1): selection waits for every peer's End-of-RIB. */
+  deferred?: boolean;
 }
 
-/** The best path of a prefix changed (best undefined = no route any more). */
-export interface LocRibChange {
-  key: string;
+/** The route sink gets best-path changes of learned routes; the rest say who has output. */
+export interface RibEvents extends OutEvents, RouteSink {}
+
+export interface LocalRoute {
   prefix: Prefix;
-  best: Path | undefined;
-  previous: Path | undefined;
+  attrs: PathAttributes;
 }
 
-export type ImportResult = { accepted: true; changes: LocRibChange[] } | { accepted: false; reason: string; changes: LocRibChange[] };
-
-/** Key ↔ prefix: the key is the only per-route copy of the prefix we keep. */
-export function prefixKey(p: Prefix): string {
-  return prefixToString(p);
+/** A best path with its prefix. */
+export interface Candidate extends PathInfo {
+  prefix: Prefix;
 }
 
-export function keyToPrefix(k: string): Prefix {
-  const i = k.lastIndexOf('/');
-  const address = k.slice(0, i);
-  return { family: address.includes(':') ? 6 : 4, address, length: Number(k.slice(i + 1)) };
+/** Stale routes a graceful-restart step dropped (for the log). */
+export interface Purge {
+  routes: number;
+  family?: 4 | 6;
 }
 
-/** Loc-RIB slot: a single path (the common case) or all candidates, best first. */
-type Slot = Path | Path[];
+const famKey = (f: AfiSafi): string => `${f.afi}/${f.safi}`;
 
 export class Rib {
-  readonly attrs = new AttrTable();
-  readonly localAs: number;
-  readonly routerId: string;
-  readonly clusterId: string;
-  private readonly reachable: NextHopCheck | undefined;
-  private readonly loc = new Map<string, Slot>();
-  private readonly adjIn = new Map<string, { peer: RibPeer; routes: Map<string, Path> }>();
-  /** eBGP-adjusted copies per received attributes object, so the interning identity cache hits. */
-  private readonly ebgpAdjusted = new WeakMap<PathAttributes, PathAttributes>();
+  readonly peers = new Map<string, PeerRib>();
+  /** The peers, for the per-prefix candidate scan (no Map iterator per recompute). */
+  private peerList: PeerRib[] = [];
+  private readonly local = new Map<string, LocalRoute>();
+  private readonly locRib = new Map<string, Path>();
+  /** Routes with equal attributes share one object, also across UPDATEs (memory per route). */
+  readonly attrTable = new AttrInterner();
+  /** Shared path objects (see Path). */
+  private readonly pathTable = new WeakTable<Path>();
+  private readonly slots = new PrefixSlots((k) => this.locRib.has(k));
+  readonly out: UpdateGroups;
+  private deferredSelection: boolean;
 
-  constructor(opts: RibOptions) {
-    this.localAs = opts.localAs;
-    this.routerId = opts.routerId;
-    this.clusterId = opts.clusterId ?? opts.routerId;
-    this.reachable = opts.nextHopReachable;
+  constructor(
+    readonly config: RibConfig,
+    private readonly events: RibEvents,
+  ) {
+    this.deferredSelection = !!config.deferred;
+    const exports = new Exports({ asNumber: config.asNumber, clusterId: config.clusterId ?? config.routerId }, this.locRib);
+    this.out = new UpdateGroups(exports, this.slots, this.locRib, events);
   }
 
-  /** Why an UPDATE from `peer` must not enter the RIB, or undefined when it may. */
-  importCheck(peer: RibPeer, attrs: PathAttributes): string | undefined {
-    for (const s of attrs.asPath) if (s.asns.includes(this.localAs)) return `AS_PATH contains our AS ${this.localAs}`;
-    if (!peer.ebgp) {
-      if (attrs.originatorId === this.routerId) return `ORIGINATOR_ID is our router id ${this.routerId}`;
-      if (attrs.clusterList?.includes(this.clusterId)) return `CLUSTER_LIST contains our cluster id ${this.clusterId}`;
+  /** Prefixes in the Loc-RIB. */
+  get size(): number {
+    return this.locRib.size;
+  }
+
+  /** Selection and sending are held back: we are restarting and not every peer's End-of-RIB is in. */
+  get deferred(): boolean {
+    return this.deferredSelection;
+  }
+
+  addPeer(address: string, options: PeerOptions): PeerRib {
+    const p = new PeerRib(address, options, this.config.asNumber);
+    this.peers.set(address, p);
+    this.peerList = [...this.peers.values()];
+    return p;
+  }
+
+  removePeer(p: PeerRib): void {
+    this.out.reset(p);
+    this.peers.delete(p.address);
+    this.peerList = [...this.peers.values()];
+    for (const k of this.adjClear(p)) this.select(k);
+  }
+
+  /** We have route-reflector clients: iBGP routes are reflected (RFC 4456). */
+  setReflector(on: boolean): void {
+    this.out.setReflector(on);
+  }
+
+  /** The shared attribute object equal to `a`. */
+  intern(a: PathAttributes): PathAttributes {
+    return this.attrTable.intern(a);
+  }
+
+  /** One change to the originated table (attrs undefined: withdraw); the prefix key when it changed anything. Selection is the caller's (select). */
+  setLocal(prefix: Prefix, attrs: PathAttributes | undefined): string | undefined {
+    const k = keyOf(prefix);
+    if (attrs) {
+      this.local.set(k, { prefix, attrs });
+      return k;
+    }
+    return this.local.delete(k) ? k : undefined;
+  }
+
+  localRoutes(): IterableIterator<LocalRoute> {
+    return this.local.values();
+  }
+
+  /** The Loc-RIB path of prefix key k. */
+  selected(k: string): Path | undefined {
+    return this.locRib.get(k);
+  }
+
+  /** The Loc-RIB best paths. */
+  bestPaths(): Candidate[] {
+    return [...this.locRib].map(([k, b]) => {
+      const { family: _f, ...c } = b;
+      return { ...c, prefix: keyToPrefix(k) };
+    });
+  }
+
+  /** An UPDATE (not End-of-RIB) from p: withdrawals, then announcements, each re-selected. */
+  update(p: PeerRib, u: UpdateMessage): void {
+    const changed: string[] = [];
+    for (const w of [...u.withdrawn, ...(u.mpUnreach?.withdrawn ?? [])]) {
+      const k = keyOf(w);
+      if (this.adjDelete(p, k)) changed.push(k);
+    }
+    const attrs = u.attributes && this.attrTable.intern(u.attributes);
+    const ok = !!attrs && this.acceptable(p, attrs);
+    // One shared path object per (next hop, family) of this UPDATE.
+    let last: Path | undefined;
+    const pathFor = (a: PathAttributes, nextHop: string, family: 4 | 6): Path => {
+      if (last?.nextHop !== nextHop || last.family !== family)
+        last = this.pathOf({ attrs: a, nextHop, family, source: p.address, ebgp: p.ebgp, peerRouterId: p.routerId, fromRrClient: !!p.options.rrClient });
+      return last;
+    };
+    const add = (prefix: Prefix, nextHop: string | undefined): void => {
+      const k = keyOf(prefix);
+      if (!attrs || !nextHop || !ok) {
+        p.rejected++;
+        if (this.adjDelete(p, k)) changed.push(k);
+        return;
+      }
+      this.adjSet(p, k, pathFor(attrs, nextHop, prefix.family === 6 ? 6 : 4));
+      changed.push(k);
+    };
+    for (const n of u.nlri) add(n, u.attributes?.nextHop);
+    if (u.mpReach) {
+      const nh = u.mpReach.nextHops.find((a) => !a.toLowerCase().startsWith('fe80')) ?? u.mpReach.nextHops[0];
+      for (const n of u.mpReach.nlri) add(n, nh);
+    }
+    for (const k of changed) this.select(k, p);
+  }
+
+  /** Import checks: AS_PATH loop (eBGP), ORIGINATOR_ID / CLUSTER_LIST loops (RFC 4456). */
+  private acceptable(p: PeerRib, a: PathAttributes): boolean {
+    if (p.ebgp && a.asPath.some((s) => s.asns.includes(this.config.asNumber))) return false;
+    if (a.originatorId === this.config.routerId) return false;
+    if (a.clusterList?.includes(this.config.clusterId ?? this.config.routerId)) return false;
+    return true;
+  }
+
+  /** The shared path object for these fields (see Path). */
+  private pathOf(b: Omit<Path, 'stale'> & { stale?: boolean }): Path {
+    const attrs = this.attrTable.intern(b.attrs);
+    // join, not a template literal: V8 keeps a template's result as a tree of string pieces
+    // (about 16 objects, 500 bytes per distinct path); join makes one flat string.
+    const key = [this.attrTable.id(attrs), b.nextHop, b.family, b.source, b.peerRouterId, b.ebgp ? 1 : 0, b.fromRrClient ? 1 : 0, b.stale ? 1 : 0].join('|');
+    // A literal of fixed shape: a frozen spread of `b` got a hidden class of its own per object
+    // (about 250 bytes per distinct path).
+    return this.pathTable.get(key, () => Object.freeze<Path>({ attrs, nextHop: b.nextHop, family: b.family, source: b.source, ebgp: b.ebgp, peerRouterId: b.peerRouterId, fromRrClient: b.fromRrClient, stale: b.stale }));
+  }
+
+  /** k's paths; `from`: the peer whose change this is (when it is the only holder, no scan). */
+  private candidates(k: string, from?: PeerRib): Path[] {
+    const out: Path[] = [];
+    const l = this.local.get(k);
+    if (l) out.push(this.pathOf({ attrs: l.attrs, nextHop: '', family: l.prefix.family === 6 ? 6 : 4, source: LOCAL_SOURCE, ebgp: false, peerRouterId: this.config.routerId }));
+    const holders = this.slots.holdersOf(k);
+    const own = from?.adjIn.get(k);
+    if (holders === (own ? 1 : 0)) {
+      if (own && from) out.push(own.peerRouterId === from.routerId ? own : this.pathOf({ ...own, peerRouterId: from.routerId }));
+      return out;
+    }
+    for (const p of this.peerList) {
+      let r = p.adjIn.get(k);
+      if (!r) continue;
+      // Selection uses the peer's current router id (it may have changed since the route came).
+      if (r.peerRouterId !== p.routerId) r = this.pathOf({ ...r, peerRouterId: p.routerId });
+      out.push(r);
+    }
+    return out;
+  }
+
+  /** Re-runs best-path selection for prefix key k (`from`: the peer whose change this is). */
+  select(k: string, from?: PeerRib): void {
+    if (this.deferredSelection) return; // restarting: selection waits for peers' End-of-RIB
+    const prev = this.locRib.get(k);
+    const next = best(this.candidates(k, from));
+    if (next) this.locRib.set(k, next);
+    else if (prev) {
+      this.locRib.delete(k);
+      const slot = this.slots.get(k);
+      if (slot !== undefined) this.slots.release(k, slot);
+    }
+    if (next === prev) return; // same shared path: nothing changed for the sink or any export
+    this.out.record(k, this.emitSink(k, prev, next));
+  }
+
+  /** Sink events for a best-path change; returns the parsed prefix when it made one. */
+  private emitSink(k: string, prev: Path | undefined, next: Path | undefined): Prefix | undefined {
+    const learned = (c: Path | undefined): c is Path => !!c && c.source !== LOCAL_SOURCE;
+    if (learned(next)) {
+      if (!learned(prev) || prev.nextHop !== next.nextHop || prev.source !== next.source || prev.attrs !== next.attrs) {
+        const prefix = keyToPrefix(k);
+        this.events.onRoute({ type: 'install', prefix, nextHops: [next.nextHop], sourcePeer: next.source, attrs: next.attrs });
+        return prefix;
+      }
+    } else if (learned(prev)) {
+      const prefix = keyToPrefix(k);
+      this.events.onRoute({ type: 'withdraw', prefix, sourcePeer: prev.source });
+      return prefix;
     }
     return undefined;
   }
 
-  /** A route from a peer (or LOCAL to originate). Replaces the peer's previous path (implicit withdraw). */
-  update(peer: RibPeer, prefix: Prefix, attrs: PathAttributes, nextHop: string): ImportResult {
-    const why = peer === LOCAL ? undefined : this.importCheck(peer, attrs);
-    if (why) return { accepted: false, reason: why, changes: this.withdraw(peer, prefix) };
-    // LOCAL_PREF received over eBGP is ignored (RFC 4271 §5.1.5); ours is the default.
-    const a = peer.ebgp && attrs.localPref !== DEFAULT_LOCAL_PREF ? this.adjustEbgp(attrs) : attrs;
-    const path: Path = { src: peer, a: this.attrs.intern(a, nextHop) };
-    const key = prefixKey(prefix);
-    const table = this.peerTable(peer);
-    const old = table.routes.get(key);
-    table.routes.set(key, path);
-    const ch = this.replace(key, old, path);
-    if (old) this.attrs.release(old.a);
-    return { accepted: true, changes: ch ? [ch] : [] };
-  }
+  // ---- sessions and graceful restart (RFC 4724, RFC 8538)
 
-  withdraw(peer: RibPeer, prefix: Prefix): LocRibChange[] {
-    const key = prefixKey(prefix);
-    const table = this.adjIn.get(peer.address);
-    const old = table?.routes.get(key);
-    if (!table || !old) return [];
-    table.routes.delete(key);
-    const ch = this.replace(key, old, undefined);
-    this.attrs.release(old.a);
-    return ch ? [ch] : [];
-  }
-
-  /** Session down without graceful restart: all its routes go. */
-  dropPeer(peer: RibPeer): LocRibChange[] {
-    const table = this.adjIn.get(peer.address);
-    if (!table) return [];
-    const out: LocRibChange[] = [];
-    for (const key of [...table.routes.keys()]) out.push(...this.withdraw(peer, keyToPrefix(key)));
-    this.adjIn.delete(peer.address);
-    return out;
-  }
-
-  /** Graceful restart helper: keep the peer's routes but mark them stale. Returns how many. */
-  markStale(peerAddress: string): number {
-    const t = this.adjIn.get(peerAddress);
-    if (!t) return 0;
-    for (const p of t.routes.values()) p.stale = true;
-    return t.routes.size;
-  }
-
-  /** Removes the peer's routes still stale (End-of-RIB or restart timer), optionally one family. */
-  purgeStale(peerAddress: string, family?: 4 | 6): LocRibChange[] {
-    const t = this.adjIn.get(peerAddress);
-    if (!t) return [];
-    const out: LocRibChange[] = [];
-    for (const [key, p] of [...t.routes]) {
-      if (p.stale && (family === undefined || key.includes(':') === (family === 6))) out.push(...this.withdraw(t.peer, keyToPrefix(key)));
+  /**
+   * The peer's session is established. A restarting peer we were helping keeps its stale routes
+   * until its End-of-RIB, or until the returned stale timer (ms) expires; a family it no longer
+   * preserves is purged now.
+   */
+  sessionUp(p: PeerRib, s: SessionFacts): { staleTimerMs?: number; purged: Purge[] } {
+    p.routerId = s.routerId;
+    p.selfAddress = s.selfAddress;
+    p.afis = s.afis;
+    p.peerGr = s.peerGr;
+    p.eorFrom.clear();
+    this.out.reset(p);
+    const purged: Purge[] = [];
+    if (!p.helping) return { purged };
+    if (!s.peerGr) {
+      purged.push(this.purgeStale(p));
+      return { purged };
     }
-    return out;
-  }
-
-  best(prefix: Prefix): Path | undefined {
-    const s = this.loc.get(prefixKey(prefix));
-    return s === undefined ? undefined : Array.isArray(s) ? s[0] : s;
-  }
-
-  /** All candidates best first, with the rule that made the best win. */
-  explain(prefix: Prefix): { paths: Path[]; reason: DecisionReason } | undefined {
-    const s = this.loc.get(prefixKey(prefix));
-    if (s === undefined) return undefined;
-    const paths = Array.isArray(s) ? [...s] : [s];
-    return { paths, reason: decisionReason(paths, this.reachable) };
-  }
-
-  /** Loc-RIB best paths. */
-  *entries(): IterableIterator<[string, Path]> {
-    for (const [k, s] of this.loc) yield [k, Array.isArray(s) ? s[0] : s];
-  }
-
-  adjRibIn(peerAddress: string): ReadonlyMap<string, Path> | undefined {
-    return this.adjIn.get(peerAddress)?.routes;
-  }
-
-  get size(): number {
-    return this.loc.size;
-  }
-
-  /** Re-runs selection for every prefix (e.g. after next-hop reachability changed). */
-  reselectAll(): LocRibChange[] {
-    const out: LocRibChange[] = [];
-    for (const [key, s] of this.loc) {
-      if (!Array.isArray(s)) continue;
-      const before = s[0];
-      rankPaths(s, this.reachable);
-      if (s[0] !== before) out.push({ key, prefix: keyToPrefix(key), best: s[0], previous: before });
+    const staleTimerMs = Math.max(s.peerGr.restartTime, 1) * 1000 * 3;
+    // RFC 4724 §4.2: a family the peer no longer lists, or lists without F, lost its forwarding
+    // state in the restart: its stale routes go now, not at End-of-RIB.
+    for (const family of [4, 6] as const) {
+      const afi = family === 4 ? 1 : 2;
+      if (!s.peerGr.families.some((f) => f.afi === afi && f.safi === 1 && f.forwardingState)) purged.push(this.purgeStale(p, family));
     }
-    return out;
+    return { ...(p.helping ? { staleTimerMs } : {}), purged };
   }
 
-  private adjustEbgp(attrs: PathAttributes): PathAttributes {
-    let a = this.ebgpAdjusted.get(attrs);
-    if (!a) this.ebgpAdjusted.set(attrs, (a = { ...attrs, localPref: DEFAULT_LOCAL_PREF }));
-    return a;
-  }
-
-  private peerTable(peer: RibPeer): { peer: RibPeer; routes: Map<string, Path> } {
-    let t = this.adjIn.get(peer.address);
-    if (!t) {
-      t = { peer, routes: new Map() };
-      this.adjIn.set(peer.address, t);
+  /**
+   * The peer's session went down. `graceful`: we do GR and no NOTIFICATION rules it out — then the
+   * routes of a peer that advertised GR stay, as stale, for its restart time (the helper role).
+   */
+  sessionDown(p: PeerRib, graceful: boolean): { staleTimerMs: number; routes: number } | { dropped: number } {
+    this.out.reset(p);
+    if (graceful && p.peerGr && p.adjIn.size) {
+      for (const [k, r] of p.adjIn) p.adjIn.set(k, this.pathOf({ ...r, stale: true }));
+      p.helping = true;
+      return { staleTimerMs: p.peerGr.restartTime * 1000, routes: p.adjIn.size };
     }
-    return t;
+    const keys = this.adjClear(p);
+    for (const k of keys) this.select(k, p);
+    return { dropped: keys.length };
   }
 
-  private replace(key: string, old: Path | undefined, next: Path | undefined): LocRibChange | undefined {
-    const s = this.loc.get(key);
-    const before = s === undefined ? undefined : Array.isArray(s) ? s[0] : s;
-    let list: Path[] = s === undefined ? [] : Array.isArray(s) ? s : [s];
-    if (old) list = list.filter((p) => p !== old);
-    if (next) list.push(next);
-    if (list.length === 0) this.loc.delete(key);
-    else if (list.length === 1) this.loc.set(key, list[0]);
-    else this.loc.set(key, rankPaths(list, this.reachable));
-    const after = list[0];
-    if (after === before) return undefined;
-    return { key, prefix: keyToPrefix(key), best: after, previous: before };
+  /** Drops the peer's stale routes: all of them, or one family's (helping goes on while others remain). */
+  purgeStale(p: PeerRib, family?: 4 | 6): Purge {
+    const keys: string[] = [];
+    let othersStale = false;
+    for (const [k, r] of p.adjIn) {
+      if (!r.stale) continue;
+      if (family === undefined || r.family === family) keys.push(k);
+      else othersStale = true;
+    }
+    if (!othersStale) p.helping = false;
+    for (const k of keys) this.adjDelete(p, k);
+    for (const k of keys) this.select(k, p);
+    return { routes: keys.length, ...(family ? { family } : {}) };
+  }
+
+  /** End-of-RIB from p for a family: its stale routes of that family go. */
+  endOfRib(p: PeerRib, f: AfiSafi): Purge {
+    p.eorFrom.add(famKey(f));
+    return this.purgeStale(p, f.afi === 1 ? 4 : 6);
+  }
+
+  /**
+   * Restarting speaker: selection may resume once every configured peer is back and sent
+   * End-of-RIB for its families (RFC 4724 §4.1). A peer whose OPEN carried R is restarting too and
+   * waits for us: it must not be waited for in turn (the R bit's deadlock avoidance).
+   */
+  deferralDone(sessionOf: (p: PeerRib) => NegotiatedSession | undefined): boolean {
+    if (!this.deferredSelection || !this.peerList.length) return false;
+    return this.peerList.every((p) => {
+      const s = sessionOf(p);
+      return !!s && (!!s.peerGracefulRestart?.restarting || s.families.every((f) => p.eorFrom.has(famKey(f))));
+    });
+  }
+
+  /** Our restart is over: selection runs for every prefix we know. */
+  endDeferral(): void {
+    if (!this.deferredSelection) return;
+    this.deferredSelection = false;
+    const keys = new Set<string>([...this.local.keys()]);
+    for (const p of this.peerList) for (const k of p.adjIn.keys()) keys.add(k);
+    for (const k of keys) this.select(k);
+  }
+
+  // ---- Adj-RIB-In writes keep the slots' holder counts
+
+  private adjSet(p: PeerRib, k: string, b: Path): void {
+    const n = p.adjIn.size;
+    p.adjIn.set(k, b);
+    if (p.adjIn.size !== n) this.slots.hold(k);
+  }
+
+  private adjDelete(p: PeerRib, k: string): boolean {
+    if (!p.adjIn.delete(k)) return false;
+    this.slots.unhold(k);
+    return true;
+  }
+
+  /** Empties a peer's Adj-RIB-In; returns the keys it held. */
+  private adjClear(p: PeerRib): string[] {
+    const keys = [...p.adjIn.keys()];
+    p.adjIn.clear();
+    for (const k of keys) this.slots.unhold(k);
+    return keys;
   }
 }

@@ -7,7 +7,7 @@
 // that session, so that client alone does not get it.
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Speaker, type PeerConfig, type SpeakerConfig } from '../../bgp/speaker.js';
+import { Speaker, type PeerConfig, type SpeakerConfig } from '../../bgp/speaker/index.js';
 import type { PathAttributes, RouteSinkEvent } from '../../bgp/types.js';
 import { waitFor } from '../harness/daemon.js';
 import { freePort } from '../harness/ports.js';

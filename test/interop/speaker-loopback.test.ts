@@ -3,7 +3,7 @@
 // that must not starve keepalives / hold timers (sessions with a 3 s hold time stay up).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import { Speaker, type PeerConfig, type SpeakerConfig } from '../../bgp/speaker.js';
+import { Speaker, type PeerConfig, type SpeakerConfig } from '../../bgp/speaker/index.js';
 import type { RouteSinkEvent } from '../../bgp/types.js';
 import { waitFor } from '../harness/daemon.js';
 import { freePort } from '../harness/ports.js';

@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { pino, type Logger } from 'pino';
 import { MessageFramer, decodeMessage, encodeMessage, endOfRib, findCapability, makeOpen, packUpdates } from '../../bgp/codec/index.js';
 import type { OpenMessage } from '../../bgp/codec/types.js';
-import { Speaker, type PeerConfig, type SpeakerConfig } from '../../bgp/speaker.js';
+import { Speaker, type PeerConfig, type SpeakerConfig } from '../../bgp/speaker/index.js';
 import type { PathAttributes, RouteSinkEvent } from '../../bgp/types.js';
 import { waitFor } from '../harness/daemon.js';
 import { freePort } from '../harness/ports.js';

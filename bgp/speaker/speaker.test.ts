@@ -4,7 +4,7 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { Speaker } from './speaker.js';
-import type { Prefix } from './types.js';
+import type { Prefix } from '../types.js';
 
 const log = pino({ level: 'silent' });
 const N = 100_000;

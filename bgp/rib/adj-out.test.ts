@@ -1,0 +1,181 @@
+// The Adj-RIB-Out as the speaker drives it: initial syncs, group batches (shared part and our own
+// routes per member address), members that stall and re-sync. Whatever happens, once the output
+// has drained every peer holds the export of the current Loc-RIB.
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import type { PathAttributes, Prefix } from '../types.js';
+import type { Announcements, OutAttr } from './adj-out.js';
+import { attrKey } from './attrs.js';
+import { exportRoute } from './export.js';
+import type { PeerRib } from './peer.js';
+import { keyOf, keyToPrefix } from './prefix-key.js';
+import type { Rib } from './rib.js';
+import { announcement, attrs, LOCAL_AS, newRib, seq, upPeer, withdrawal, type Recorder, type TestPeer } from './testing.js';
+
+const members: TestPeer[] = [
+  { address: '10.0.0.1' },
+  { address: '10.0.0.2', rrClient: true },
+  // Another client reaching us on another of our addresses: our own routes go per address.
+  { address: '10.0.0.3', rrClient: true, self: '10.0.0.101' },
+  { address: '10.0.0.9', asNumber: 65001 },
+  { address: '10.0.0.10', asNumber: 65001 },
+];
+const prefixes = ['10.1.0.0/24', '10.2.0.0/24', '192.168.0.0/26', 'fd10::/64'];
+const ctx = { fourOctetAs: true };
+
+const op = fc.oneof(
+  fc.record({
+    kind: fc.constant('announce' as const),
+    src: fc.integer({ min: 0, max: members.length - 1 }),
+    prefix: fc.integer({ min: 0, max: prefixes.length - 1 }),
+    lp: fc.constantFrom(undefined, 50, 200),
+    as: fc.constantFrom(65001, 65003),
+    med: fc.integer({ min: 0, max: 2 }),
+  }),
+  fc.record({ kind: fc.constant('withdraw' as const), src: fc.integer({ min: 0, max: members.length - 1 }), prefix: fc.integer({ min: 0, max: prefixes.length - 1 }) }),
+  fc.record({ kind: fc.constant('local' as const), prefix: fc.integer({ min: 0, max: prefixes.length - 1 }), med: fc.option(fc.integer({ min: 0, max: 2 }), { nil: undefined }) }),
+  fc.record({ kind: fc.constant('unlocal' as const), prefix: fc.integer({ min: 0, max: prefixes.length - 1 }) }),
+  fc.record({ kind: fc.constant('stall' as const), member: fc.integer({ min: 0, max: members.length - 1 }) }),
+  fc.record({ kind: fc.constant('resume' as const) }),
+  fc.record({ kind: fc.constant('drain' as const) }),
+);
+
+const outKey = (o: OutAttr): string => attrKey(o.attrs, o.v6NextHop ?? '');
+
+/** Drives the RIB's output the way the speaker does and keeps what each peer was sent. */
+class Wire {
+  readonly views = new Map<PeerRib, Map<string, string>>();
+  /** Members to take out of their group at their next batch (a full socket). */
+  readonly stallNext = new Set<PeerRib>();
+
+  constructor(
+    private readonly rib: Rib,
+    private readonly events: Recorder,
+  ) {}
+
+  view(p: PeerRib): Map<string, string> {
+    let v = this.views.get(p);
+    if (!v) this.views.set(p, (v = new Map()));
+    return v;
+  }
+
+  /** What a peer takes from a batch: routes carrying its own router id as ORIGINATOR_ID go to it as withdrawals (framesFor). */
+  private apply(p: PeerRib, routes: Announcements, withdrawals: Prefix[]): void {
+    const v = this.view(p);
+    for (const w of withdrawals) v.delete(keyOf(w));
+    for (const [out, g] of routes.byOut) {
+      for (const x of g.prefixes) {
+        if (out.attrs.originatorId === p.routerId) v.delete(keyOf(x));
+        else v.set(keyOf(x), outKey(out));
+      }
+    }
+  }
+
+  start(p: PeerRib): void {
+    this.rib.out.startSync(p);
+    this.sync(p);
+  }
+
+  private sync(p: PeerRib): void {
+    const b = this.rib.out.syncBatch(p);
+    const v = this.view(p);
+    for (const w of b.withdrawals) v.delete(keyOf(w));
+    b.outs.forEach((o, i) => (o.attrs.originatorId !== p.routerId ? v.set(b.keys[i], outKey(o)) : v.delete(b.keys[i])));
+    if (b.done) this.rib.out.join(p, ctx);
+    else this.events.peers.add(p);
+  }
+
+  drain(): void {
+    for (let turns = 0; this.events.groups.size || this.events.peers.size; turns++) {
+      if (turns > 1000) throw new Error('output does not drain');
+      for (const p of [...this.events.peers]) {
+        this.events.peers.delete(p);
+        if (p.mode === 'sync') this.sync(p);
+      }
+      for (const g of [...this.events.groups]) {
+        this.events.groups.delete(g);
+        const b = this.rib.out.isLive(g) ? this.rib.out.groupBatch(g) : undefined;
+        if (!b) continue;
+        for (const m of [...g.members]) {
+          if (this.stallNext.delete(m)) {
+            this.rib.out.stall(m, b.keys);
+            continue;
+          }
+          this.apply(m, b.routes, b.withdrawals);
+          if (b.own.length) {
+            const own = this.rib.out.ownBatch(g, m.selfAddress ?? '', b.own);
+            this.apply(m, own.routes, own.withdrawals);
+          }
+        }
+      }
+    }
+    this.rib.out.trim();
+  }
+
+  resumeAll(): void {
+    this.stallNext.clear();
+    for (const p of this.rib.peers.values()) if (p.mode === 'stalled' && this.rib.out.resume(p)) this.events.peers.add(p);
+  }
+}
+
+/** What `p` must hold: the export of every Loc-RIB path, but those it originated. */
+function expected(rib: Rib, p: PeerRib): Map<string, string> {
+  const want = new Map<string, string>();
+  for (const b of rib.bestPaths()) {
+    const k = keyOf(b.prefix);
+    const e = exportRoute(b, b.prefix.family, { address: p.address, ebgp: p.ebgp, rrClient: !!p.options.rrClient, localAs: LOCAL_AS, clusterId: '224.0.0.1', reflector: true, selfAddress: p.selfAddress });
+    if (!e) continue;
+    const v6 = b.prefix.family === 6;
+    const a: PathAttributes = { ...e.attrs, nextHop: v6 ? undefined : e.nextHop };
+    if (!v6 && a.nextHop === '') continue;
+    if (a.originatorId === p.routerId) continue;
+    want.set(k, attrKey(a, v6 ? e.nextHop : ''));
+  }
+  return want;
+}
+
+describe('Adj-RIB-Out', () => {
+  it('property: after any changes, stalls and re-syncs, every peer holds the export of the Loc-RIB', () => {
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 40 }), (ops) => {
+        const { rib, events } = newRib();
+        rib.setReflector(true);
+        const peers = members.map((t) => upPeer(rib, t));
+        const wire = new Wire(rib, events);
+        for (const p of peers) wire.start(p);
+        for (const o of ops) {
+          if (o.kind === 'announce') {
+            const src = peers[o.src];
+            const a = attrs({ asPath: src.ebgp ? [seq(o.as)] : [], med: o.med, ...(o.lp !== undefined ? { localPref: o.lp } : {}) });
+            rib.update(src, announcement(prefixes[o.prefix], a, prefixes[o.prefix].includes(':') ? 'fd00::1' : src.address));
+          } else if (o.kind === 'withdraw') rib.update(peers[o.src], withdrawal(prefixes[o.prefix]));
+          else if (o.kind === 'local' || o.kind === 'unlocal') {
+            const k = rib.setLocal(keyToPrefix(prefixes[o.prefix]), o.kind === 'local' ? rib.intern(attrs(o.med !== undefined ? { med: o.med } : {})) : undefined);
+            if (k) rib.select(k);
+          } else if (o.kind === 'stall') wire.stallNext.add(peers[o.member]);
+          else if (o.kind === 'resume') wire.resumeAll();
+          else wire.drain();
+        }
+        wire.drain();
+        wire.resumeAll();
+        wire.drain();
+        for (const p of peers) {
+          expect(p.mode).toBe('grouped');
+          expect(Object.fromEntries(wire.view(p)), p.address).toEqual(Object.fromEntries(expected(rib, p)));
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('members of one policy share one group; an eBGP peer has a group of its own', () => {
+    const { rib, events } = newRib();
+    const peers = members.map((t) => upPeer(rib, t));
+    const wire = new Wire(rib, events);
+    for (const p of peers) wire.start(p);
+    expect(peers[1].group).toBe(peers[2].group);
+    expect(peers[0].group).not.toBe(peers[1].group);
+    expect(peers[3].group).not.toBe(peers[4].group);
+    expect(rib.out.groups.size).toBe(4);
+  });
+});

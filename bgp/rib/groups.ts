@@ -1,0 +1,310 @@
+// Adj-RIB-Out: update groups fed from one change log, and the peers outside any group (syncing
+// their table, or stalled). Decides what each group or peer must send; encoding and writing are
+// the speaker's. Scheduling is the caller's too: the events say when a group or peer has work.
+import type { CodecContext } from '../codec/types.js';
+import type { Prefix } from '../types.js';
+import { Announcements, type Exports, type OutAttr, type OutGroup, type OutPolicy } from './adj-out.js';
+import type { Path, PeerRib } from './peer.js';
+import { keyToPrefix } from './prefix-key.js';
+import type { PrefixSlots } from './slots.js';
+
+/** Prefixes exported per group (or syncing peer) per batch. */
+export const FLUSH_CHUNK = 4000;
+
+export interface OutEvents {
+  /** The group has changes to export (`more`: the rest of a batch in progress). */
+  groupChanged(g: OutGroup, more: boolean): void;
+  /** The peer, syncing outside its group, has queued prefixes (`more`: the rest of a batch in progress). */
+  peerChanged(p: PeerRib, more: boolean): void;
+  /** Change-log entries may be droppable: call trim() once this turn. */
+  trimDue(): void;
+}
+
+/** One batch of a group: what changed for every member, as decided against its adjOut. */
+export interface GroupBatch {
+  routes: Announcements;
+  withdrawals: Prefix[];
+  /** Our own routes in this batch (per-address exports): slot key and prefix. */
+  own: Array<[string, Prefix]>;
+  /** Prefix keys of the batch (a member that misses it must get them again). */
+  keys: string[];
+  /**
+   * What this batch does, as (log position, OutAttr id or -1 = withdraw) pairs: groups whose
+   * batches agree on it (and on the codec context) send the same bytes.
+   */
+  decisions: number[];
+  start: number;
+  end: number;
+}
+
+/** One batch of a syncing peer: exports (to encode or reuse) and withdrawals. */
+export interface SyncBatch {
+  outs: OutAttr[];
+  keys: string[];
+  withdrawals: Prefix[];
+  /** The peer's queue is empty: it may join its group. */
+  done: boolean;
+}
+
+export class UpdateGroups {
+  readonly groups = new Map<string, OutGroup>();
+  /**
+   * Loc-RIB changes not yet exported by every group, one entry per change (absolute position =
+   * logBase + index): one append per change instead of one set insertion per group.
+   */
+  private changeLog: string[] = [];
+  /** The prefix of each change-log entry, parsed once for every group. */
+  private changePrefixes: Prefix[] = [];
+  private logBase = 0;
+  /** Established peers outside any group (sync or stalled): changes go to their own queue. */
+  private readonly unsynced = new Set<PeerRib>();
+
+  constructor(
+    private readonly exports: Exports,
+    private readonly slots: PrefixSlots,
+    private readonly locRib: ReadonlyMap<string, Path>,
+    private readonly events: OutEvents,
+  ) {}
+
+  /** A Loc-RIB change of prefix k: every group and unsynced peer owes it. */
+  record(k: string, prefix: Prefix | undefined): void {
+    if (this.groups.size) {
+      this.changeLog.push(k);
+      this.changePrefixes.push(prefix ?? keyToPrefix(k));
+      for (const g of this.groups.values()) this.events.groupChanged(g, false);
+    }
+    for (const p of this.unsynced) {
+      // Already sent in this sync (or held from before a stall): the peer may have an old copy.
+      if (!p.pending.has(k)) p.pending.set(k, true);
+      if (p.mode === 'sync') this.events.peerChanged(p, false);
+    }
+  }
+
+  /** The group is still in use (a scheduled flush of a group since dropped does nothing). */
+  isLive(g: OutGroup): boolean {
+    return this.groups.get(g.key) === g;
+  }
+
+  setReflector(on: boolean): void {
+    this.exports.setReflector(on, this.groups.values());
+  }
+
+  /** The next batch of a group (undefined: nothing to send); schedules the rest. */
+  groupBatch(g: OutGroup): GroupBatch | undefined {
+    const b: GroupBatch = { routes: new Announcements(), withdrawals: [], own: [], keys: [], decisions: [], start: g.cursor, end: 0 };
+    const log = this.changeLog;
+    const prefixes = this.changePrefixes;
+    b.end = Math.min(this.logBase + log.length, g.cursor + FLUSH_CHUNK);
+    for (; g.cursor < b.end; g.cursor++) {
+      const i = g.cursor - this.logBase;
+      const k = log[i];
+      const r = this.exports.routeFor(g, k);
+      const slot = this.slots.get(k);
+      const had = this.adjOutOf(g, slot);
+      if (!r) {
+        if (had && slot !== undefined) {
+          this.setAdjOut(g, slot, 0);
+          b.withdrawals.push(prefixes[i]);
+          b.keys.push(k);
+          b.decisions.push(g.cursor, -1);
+        }
+        continue;
+      }
+      if (had === r.id) continue;
+      this.setAdjOut(g, slot ?? this.slots.for(k), r.id);
+      if (r.perAddress) b.own.push([k, prefixes[i]]);
+      else b.routes.add(r, prefixes[i]);
+      b.keys.push(k);
+      b.decisions.push(g.cursor, r.id);
+    }
+    if (g.cursor < this.logBase + log.length) this.events.groupChanged(g, true);
+    else this.events.trimDue();
+    return b.keys.length ? b : undefined;
+  }
+
+  /** A batch's own routes as exported with one member address (see OutGroup). */
+  ownBatch(g: OutGroup, self: string, own: ReadonlyArray<[string, Prefix]>): { routes: Announcements; withdrawals: Prefix[] } {
+    let ex = g.bySelf.get(self);
+    if (!ex) {
+      if (g.bySelf.size > 2 * g.members.size + 8) g.bySelf.clear();
+      ex = { policy: { ...g.policy, selfAddress: self || undefined }, cache: new WeakMap() };
+      g.bySelf.set(self, ex);
+    }
+    const routes = new Announcements();
+    // Where the export is empty (no next hop of this family on this address) the member may
+    // hold the previous export from the shared part: withdraw (harmless if it had nothing).
+    const withdrawals: Prefix[] = [];
+    for (const [k, prefix] of own) {
+      const r = this.exports.routeFor(ex, k);
+      if (r) routes.add(r, prefix);
+      else withdrawals.push(prefix);
+    }
+    return { routes, withdrawals };
+  }
+
+  /** Drops the change-log entries every group has exported; returns the oldest cursor. */
+  trim(): number {
+    let min = this.logBase + this.changeLog.length;
+    for (const g of this.groups.values()) min = Math.min(min, g.cursor);
+    const n = min - this.logBase;
+    if (n === this.changeLog.length) {
+      this.changeLog = [];
+      this.changePrefixes = [];
+    } else if (n > 4096 && n * 2 > this.changeLog.length) {
+      this.changeLog = this.changeLog.slice(n);
+      this.changePrefixes = this.changePrefixes.slice(n);
+    } else return min;
+    this.logBase = min;
+    return min;
+  }
+
+  /** The initial table for a newly established peer, from its own queue. */
+  startSync(p: PeerRib): void {
+    this.reset(p);
+    p.eorPending = true;
+    p.mode = 'sync';
+    this.unsynced.add(p);
+    for (const k of this.locRib.keys()) p.pending.set(k, false);
+  }
+
+  /** Route refresh: the whole table again, as replacements; false when the peer is stalled (sent once it drains). */
+  resync(p: PeerRib): boolean {
+    if (p.mode === 'idle') return false;
+    const stalled = p.mode === 'stalled';
+    this.leave(p);
+    this.unsynced.add(p);
+    for (const k of this.locRib.keys()) p.pending.set(k, true);
+    if (stalled) return false;
+    p.mode = 'sync';
+    return true;
+  }
+
+  /** The next chunk of a syncing peer's queue. */
+  syncBatch(p: PeerRib): SyncBatch {
+    const ex = this.exports.exporterOf(this.policyOf(p));
+    const b: SyncBatch = { outs: [], keys: [], withdrawals: [], done: false };
+    let budget = FLUSH_CHUNK;
+    for (const [k, mayHave] of p.pending) {
+      if (budget-- <= 0) break;
+      p.pending.delete(k);
+      const r = this.exports.routeFor(ex, k);
+      if (r) {
+        b.outs.push(r);
+        b.keys.push(k);
+      } else if (mayHave) b.withdrawals.push(keyToPrefix(k));
+    }
+    b.done = !p.pending.size;
+    return b;
+  }
+
+  /**
+   * The peer now holds the current export of every prefix. The group holds it too, except for
+   * prefixes in the group's pending set, which the group is about to send to all members (a
+   * repeat is harmless): so joining keeps every member in step with the group's adjOut.
+   * Returns true when the peer's End-of-RIB is due now.
+   */
+  join(p: PeerRib, ctx: CodecContext): boolean {
+    const eor = p.eorPending;
+    p.eorPending = false;
+    const key = this.groupKeyOf(p, ctx);
+    let g = this.groups.get(key);
+    if (!g) {
+      const own = this.policyOf(p);
+      // iBGP: no address in the group's policy; our own routes go per member address (see OutGroup).
+      const policy = own.ebgp ? own : { ...own, selfAddress: undefined };
+      g = { key, members: new Set(), cursor: this.logBase + this.changeLog.length, ctxKey: JSON.stringify(ctx), adjOut: new Int32Array(this.slots.size), count: 0, policy, cache: new WeakMap(), shared: this.exports.sharedCacheOf(policy), perAddress: !policy.ebgp, ctx, bySelf: new Map() };
+      for (const k of this.locRib.keys()) {
+        const r = this.exports.routeFor(g, k);
+        if (r) this.setAdjOut(g, this.slots.for(k), r.id);
+      }
+      this.groups.set(key, g);
+    }
+    g.members.add(p);
+    p.group = g;
+    p.mode = 'grouped';
+    this.unsynced.delete(p);
+    return eor;
+  }
+
+  /**
+   * Takes a peer whose socket is not keeping up out of its group. It missed this batch and will
+   * miss whatever the group sends until it drains: those prefixes are re-sent from the Loc-RIB.
+   */
+  stall(p: PeerRib, batch: readonly string[]): void {
+    const g = p.group;
+    this.leave(p);
+    p.mode = 'stalled';
+    this.unsynced.add(p);
+    for (const k of batch) p.pending.set(k, true);
+    if (g) for (let i = g.cursor - this.logBase; i < this.changeLog.length; i++) p.pending.set(this.changeLog[i], true);
+  }
+
+  /** A syncing peer whose socket is full: it waits for the drain (its queue keeps collecting). */
+  pause(p: PeerRib): void {
+    p.mode = 'stalled';
+  }
+
+  /** The socket of a stalled or syncing peer drained: it syncs on. Returns false when nothing is owed. */
+  resume(p: PeerRib): boolean {
+    if (p.mode !== 'stalled' && p.mode !== 'sync') return false;
+    p.mode = 'sync';
+    return true;
+  }
+
+  /** Session down or peer removed: nothing is owed to it any more. */
+  reset(p: PeerRib): void {
+    this.leave(p);
+    this.unsynced.delete(p);
+    p.mode = 'idle';
+    p.pending.clear();
+    p.eorPending = false;
+  }
+
+  private leave(p: PeerRib): void {
+    const g = p.group;
+    p.group = undefined;
+    if (!g) return;
+    g.members.delete(p);
+    if (g.members.size) return;
+    this.groups.delete(g.key);
+    this.events.trimDue();
+    // Its adjOut no longer holds any slot.
+    for (let slot = 0; slot < g.adjOut.length; slot++) if (g.adjOut[slot]) this.setAdjOut(g, slot, 0);
+  }
+
+  private policyOf(p: PeerRib): OutPolicy {
+    return { address: p.address, ebgp: p.ebgp, rrClient: !!p.options.rrClient, selfAddress: p.selfAddress, keepOriginalNextHop: p.options.keepOriginalNextHop, afis: p.afis };
+  }
+
+  /**
+   * Peers share a group when everything the export and the encoding depend on is equal. eBGP
+   * peers get a group each (split horizon: a route never goes back to the AS it came from);
+   * iBGP peers of one role share one, whatever our address on each session (see OutGroup).
+   */
+  private groupKeyOf(p: PeerRib, ctx: CodecContext): string {
+    const pol = this.policyOf(p);
+    return JSON.stringify([pol.ebgp ? pol.address : '', pol.ebgp, pol.rrClient, pol.ebgp ? (pol.selfAddress ?? '') : '', !!pol.keepOriginalNextHop, pol.afis, ctx]);
+  }
+
+  /** Sets a group's adjOut entry for a prefix slot (id 0: withdrawn), keeping counts and slot refs. */
+  private setAdjOut(g: OutGroup, slot: number, id: number): void {
+    if (slot >= g.adjOut.length) {
+      const grown = new Int32Array(Math.max(slot + 1, this.slots.size, g.adjOut.length * 2));
+      grown.set(g.adjOut);
+      g.adjOut = grown;
+    }
+    const had = g.adjOut[slot];
+    g.adjOut[slot] = id;
+    if (!had && id) {
+      g.count++;
+      this.slots.ref(slot);
+    } else if (had && !id) {
+      g.count--;
+      this.slots.unref(slot);
+    }
+  }
+
+  private adjOutOf(g: OutGroup, slot: number | undefined): number {
+    return slot !== undefined && slot < g.adjOut.length ? g.adjOut[slot] : 0;
+  }
+}
