@@ -8,7 +8,7 @@ DEBIAN_COMMANDS := etcd etcdctl ip iptables ipset bird gobgpd tcpdump ping nc pg
 # The IPIP tests boot Debian's own kernel in qemu: this kernel has no ipip module.
 VM_PACKAGES := qemu-system-x86 linux-image-amd64 busybox-static
 
-.PHONY: deps debian-deps vm-deps node-deps build demo test lint typecheck unit integration clean
+.PHONY: deps debian-deps vm-deps node-deps build demo test lint typecheck unit integration clean bundles
 
 debian-deps:
 	@missing=""; for c in $(DEBIAN_COMMANDS); do command -v $$c >/dev/null 2>&1 || missing="$$missing $$c"; \
@@ -57,8 +57,13 @@ test: deps vm-deps build lint typecheck
 	node -e 'const r=require("./.test-results/vitest.json"); console.log(`$${r.numPassedTests} passed, $${r.numFailedTests} failed, $${r.numPendingTests+r.numTodoTests} skipped`)' || true; \
 	exit $$status
 
+# esbuild bundles of each program in build/ (no node_modules needed beside them) and the CNI
+# plugins as one self-contained executable (a Node single executable application): images/bundle.ts.
+bundles: node-deps
+	npx tsx images/bundle.ts
+
 demo: deps build
 	./bin/tortie-lab demo
 
 clean:
-	rm -rf dist
+	rm -rf dist build
