@@ -31,7 +31,11 @@ export const TLS_DIR_NAME = 'tortie-tls';
 export const TLS_FILES = ['etcd-ca', 'etcd-cert', 'etcd-key'] as const;
 export type TlsFile = (typeof TLS_FILES)[number];
 
-/** Calico's default: the plugin, then the reference portmap plugin for hostPort. */
+/**
+ * Without cni_network_config: the plugin, then the reference portmap plugin for hostPort, as
+ * Calico's default chains them. No kubernetes block: the manifests' templates add it where a
+ * kubeconfig is written.
+ */
 export const DEFAULT_TEMPLATE = JSON.stringify(
   {
     name: 'k8s-pod-network',
@@ -48,8 +52,6 @@ export const DEFAULT_TEMPLATE = JSON.stringify(
         nodename: '__KUBERNETES_NODE_NAME__',
         mtu: '__CNI_MTU__',
         ipam: { type: 'tortie-ipam' },
-        policy: { type: 'k8s' },
-        kubernetes: { kubeconfig: '__KUBECONFIG_FILEPATH__' },
       },
       { type: 'portmap', snat: true, capabilities: { portMappings: true } },
     ],
