@@ -19,6 +19,7 @@ import {
   type InstallSettings,
   type TlsFile,
 } from './cni-config.js';
+import { requestToken } from './token.js';
 
 const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 /** The plugins in the image; TORTIE_CNI_SOURCE_DIR points elsewhere (tests, a build/ directory). */
@@ -90,6 +91,15 @@ function checkPlugin(s: InstallSettings): Promise<void> {
   });
 }
 
+/** CALICO_CNI_SERVICE_ACCOUNT's token when set (Kubernetes datastore), else this pod's own. */
+async function pluginToken(env: NodeJS.ProcessEnv): Promise<string | undefined> {
+  const own = readIf(join(SERVICE_ACCOUNT_DIR, 'token'));
+  const account = env.CALICO_CNI_SERVICE_ACCOUNT?.trim();
+  if (!account || own === undefined || !env.KUBERNETES_SERVICE_HOST) return own;
+  const namespace = readIf(join(SERVICE_ACCOUNT_DIR, 'namespace'))?.trim() || 'kube-system';
+  return requestToken(account, namespace);
+}
+
 async function main(): Promise<number> {
   const env = process.env;
   const templateFile = env.CNI_NETWORK_CONFIG_FILE?.trim();
@@ -115,7 +125,7 @@ async function main(): Promise<number> {
 
   installBinaries(s);
   installTls(s);
-  const api = apiServerFromEnv(env, readIf(join(SERVICE_ACCOUNT_DIR, 'token')), readIf(join(SERVICE_ACCOUNT_DIR, 'ca.crt')));
+  const api = apiServerFromEnv(env, await pluginToken(env), readIf(join(SERVICE_ACCOUNT_DIR, 'ca.crt')));
   if (api && installFile(join(s.netDir, KUBECONFIG_NAME), renderKubeconfig(api), 0o600)) log(`wrote ${join(s.netDir, KUBECONFIG_NAME)}`);
   const conf = join(s.netDir, s.confName);
   log(installFile(conf, rendered.conflist, 0o644) ? `wrote ${conf}` : `${conf} is up to date`);
