@@ -47,11 +47,12 @@ typecheck: node-deps
 unit: build
 	npx vitest run --project unit
 
-integration: deps build
+integration: deps build images
 	npx vitest run --project integration
 
 # The last line is the plain "N passed, N failed" summary CI reads.
-test: deps vm-deps build lint typecheck
+# images: test/e2e/images.test.ts runs them (the first time debootstraps Debian: 1–2 minutes).
+test: deps vm-deps build lint typecheck images
 	@mkdir -p .test-results
 	@status=0; TORTIE_TEST_DIST=1 npx vitest run --reporter=default --reporter=json --outputFile.json=.test-results/vitest.json || status=$$?; \
 	node -e 'const r=require("./.test-results/vitest.json"); console.log(`$${r.numPassedTests} passed, $${r.numFailedTests} failed, $${r.numPendingTests+r.numTodoTests} skipped`)' || true; \

@@ -1,0 +1,69 @@
+// Containers for tests, with the flags these machines need: runc (crun refuses the hybrid cgroup
+// setup) and resource limits no higher than this process has (the sandbox cannot raise them, and
+// podman's defaults are higher). Every container made here is removed by cleanup().
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { run } from './exec.js';
+
+/** Above this many processes runc's setrlimit is refused here, even under the current limit. */
+const NPROC_CAP = 32768;
+
+function softLimit(name: string, fallback: number): number {
+  const line = readFileSync('/proc/self/limits', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith(name));
+  const v = line?.slice(name.length).trim().split(/\s+/)[0];
+  return v && /^\d+$/.test(v) ? Number(v) : fallback;
+}
+
+/** `podman run` flags every test container gets. */
+export function runtimeFlags(): string[] {
+  const nofile = softLimit('Max open files', 1024);
+  const nproc = Math.min(softLimit('Max processes', 4096), NPROC_CAP);
+  return ['--runtime', 'runc', '--ulimit', `nofile=${nofile}:${nofile}`, '--ulimit', `nproc=${nproc}:${nproc}`];
+}
+
+export class ContainerSet {
+  private readonly names: string[] = [];
+  private counter = 0;
+
+  constructor(private readonly prefix: string) {}
+
+  /** A name this set will remove. */
+  name(short: string): string {
+    const n = `${this.prefix}${process.pid % 100000}-${short}-${this.counter++}`;
+    this.names.push(n);
+    return n;
+  }
+
+  /** `podman run --rm` to completion: stdout, stderr and the exit code. */
+  runOnce(args: string[], input = ''): Promise<{ code: number; stdout: string; stderr: string }> {
+    const argv = ['run', '--rm', '-i', '--name', this.name('once'), ...runtimeFlags(), ...args];
+    return new Promise((resolve) => {
+      const child = execFile('podman', argv, { encoding: 'utf8', maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+        const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
+        resolve({ code, stdout, stderr });
+      });
+      child.stdin?.end(input);
+    });
+  }
+
+  /** A detached container; returns its name. */
+  async start(short: string, args: string[]): Promise<string> {
+    const name = this.name(short);
+    await run('podman', ['run', '-d', '--name', name, ...runtimeFlags(), ...args]);
+    return name;
+  }
+
+  logs(name: string): Promise<string> {
+    return run('podman', ['logs', name]).then(
+      (r) => r.stdout + r.stderr,
+      () => '',
+    );
+  }
+
+  /** Removes every container made here, running or not. Never throws. */
+  async cleanup(): Promise<void> {
+    for (const n of this.names.splice(0).reverse()) await run('podman', ['rm', '-f', '-t', '2', n]).catch(() => undefined);
+  }
+}
