@@ -3,7 +3,8 @@
 // conflist on a "host" directory, and a second run changes nothing; the installed plugin works for
 // ADD, CHECK and DEL on a host with only those files — run inside a bare Debian container (no
 // checkout, node_modules or Node.js) joined to a lab host's namespace with etcd; and tortie-node
-// runs from the image in a lab host's namespace and reports ready once in sync with etcd.
+// runs from the image in a lab host's namespace and reports ready once in sync with etcd, and
+// tortie-rr from its image registers as a reflector.
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -215,4 +216,21 @@ describe('images: tortie/node and tortie/rr', () => {
     expect(nodeDoc.spec?.bgp?.ipv4Address).toMatch(/^10\.99\.0\.1\//);
     await run('podman', ['stop', '-t', '10', name]);
   }, 300_000);
+
+  it('tortie-rr runs from its image with routereflector\'s environment and registers itself', async () => {
+    const name = await containers.start('rr', [
+      '--network', `ns:/run/netns/${host}`, '--privileged',
+      '-e', 'IP=10.99.0.1', '-e', 'CLUSTER_ID=244.0.0.1', '-e', 'ETCD_ENDPOINTS=http://127.0.0.1:2379',
+      RR_IMAGE,
+    ]);
+    let doc: { metadata?: { labels?: Record<string, string> }; spec?: { bgp?: { routeReflectorClusterID?: string } } } | undefined;
+    for (let i = 0; i < 60 && !doc; i++) {
+      const v = await etcdctl(['get', '--print-value-only', '/calico/resources/v3/projectcalico.org/nodes/rr-10-99-0-1']);
+      if (v.trim()) doc = JSON.parse(v) as typeof doc;
+      else await new Promise((r) => setTimeout(r, 500));
+    }
+    expect(doc, await containers.logs(name)).toBeDefined();
+    expect(doc?.metadata?.labels).toMatchObject({ 'route-reflector': 'true' });
+    expect(doc?.spec?.bgp?.routeReflectorClusterID).toBe('244.0.0.1');
+  }, 120_000);
 });
