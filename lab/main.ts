@@ -8,6 +8,7 @@ import { requireState, saveState, type Encap } from './state.js';
 import { addPod, attach, delNode, delPod, down, up } from './topology.js';
 import { signalAgent, startNodeAgent, writeNamespaceProfile } from './agents.js';
 import { addReflectors } from './rr.js';
+import { restartNodeContainer, signalNodeContainer } from './containers.js';
 
 const log = (l: string): void => void process.stdout.write(`${l}\n`);
 
@@ -58,10 +59,12 @@ program
   .option('--rr <n>', 'tortie-rr route reflectors (mesh off, every node peers with them)', intArg('--rr', 0, 4), 0)
   .option('--pods-per-node <k>', 'pods per host', intArg('--pods-per-node', 0, 60), 2)
   .option('--static', 'no tortie-node: the lab computes routes and programs them with felix itself', false)
-  .action(async (o: { nodes: number; subnets: number; encap: string; crossSubnet: boolean; natOutgoing: boolean; rr: number; podsPerNode: number; static: boolean }) => {
+  .option('--containers', 'tortie-node (install-cni first) and tortie-rr from the images with podman, as manifests/ runs them (make images)', false)
+  .action(async (o: { nodes: number; subnets: number; encap: string; crossSubnet: boolean; natOutgoing: boolean; rr: number; podsPerNode: number; static: boolean; containers: boolean }) => {
     if (!['none', 'ipip', 'vxlan'].includes(o.encap)) throw new InvalidArgumentError(`--encap must be none, ipip or vxlan, got "${o.encap}"`);
     if (o.rr > 0 && (o.static || o.encap === 'vxlan')) throw new InvalidArgumentError('--rr needs BGP: agent mode (no --static) with --encap none or ipip');
-    const s = await up({ nodes: o.nodes, subnets: o.subnets === 2 ? 2 : 1, encap: o.encap as Encap, crossSubnet: o.crossSubnet, natOutgoing: o.natOutgoing, podsPerNode: o.podsPerNode, mode: o.static ? 'static' : 'agent', log });
+    if (o.containers && o.static) throw new InvalidArgumentError('--containers runs tortie-node: it cannot be combined with --static');
+    const s = await up({ nodes: o.nodes, subnets: o.subnets === 2 ? 2 : 1, encap: o.encap as Encap, crossSubnet: o.crossSubnet, natOutgoing: o.natOutgoing, podsPerNode: o.podsPerNode, mode: o.static ? 'static' : 'agent', containers: o.containers, log });
     if (o.rr > 0) await addReflectors(s, o.rr, log);
     log('lab is up: `tortie-lab status`, `tortie-lab ping`, `tortie-lab down`');
   });
@@ -153,8 +156,9 @@ const findNode = (name: string): { s: ReturnType<typeof requireState>; n: Return
 };
 for (const [cmd, sig] of [['kill', 'SIGKILL'], ['stop', 'SIGTERM']] as const) {
   nodeCmd.command(`${cmd} <name>`).description(`${sig} tortie-node on a host (the dataplane stays)`).action(async (name: string) => {
-    const { n } = findNode(name);
-    log(`${sig} sent to ${await signalAgent(n, sig)} tortie-node process(es) on ${name}`);
+    const { s, n } = findNode(name);
+    if (s.containers) log(`${sig} sent to ${(await signalNodeContainer(s, n, sig)) ? 'the tortie-node container' : 'no running container'} on ${name}`);
+    else log(`${sig} sent to ${await signalAgent(n, sig)} tortie-node process(es) on ${name}`);
   });
 }
 nodeCmd.command('del <name>').description('remove a host: its pods (CNI DEL), tortie-node, its Node, blocks and namespace').action(async (name: string) => {
@@ -162,8 +166,13 @@ nodeCmd.command('del <name>').description('remove a host: its pods (CNI DEL), to
   await delNode(s, name);
   log(`node ${name} deleted`);
 });
-nodeCmd.command('start <name>').description('start tortie-node on a host again').action((name: string) => {
+nodeCmd.command('start <name>').description('start tortie-node on a host again').action(async (name: string) => {
   const { s, n } = findNode(name);
+  if (s.containers) {
+    await restartNodeContainer(s, n);
+    log(`tortie-node container started on ${name}`);
+    return;
+  }
   const pid = startNodeAgent(s, n);
   if (pid) s.pids.push(pid);
   saveState(s);

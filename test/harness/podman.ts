@@ -1,27 +1,8 @@
-// Containers for tests, with the flags these machines need: runc (crun refuses the hybrid cgroup
-// setup) and resource limits no higher than this process has (the sandbox cannot raise them, and
-// podman's defaults are higher). Every container made here is removed by cleanup().
+// Containers for tests, with the flags these machines need (lab/podman.ts). Every container made
+// here is removed by cleanup().
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { runtimeFlags } from '../../lab/podman.js';
 import { run } from './exec.js';
-
-/** Above this many processes runc's setrlimit is refused here, even under the current limit. */
-const NPROC_CAP = 32768;
-
-function softLimit(name: string, fallback: number): number {
-  const line = readFileSync('/proc/self/limits', 'utf8')
-    .split('\n')
-    .find((l) => l.startsWith(name));
-  const v = line?.slice(name.length).trim().split(/\s+/)[0];
-  return v && /^\d+$/.test(v) ? Number(v) : fallback;
-}
-
-/** `podman run` flags every test container gets. */
-export function runtimeFlags(): string[] {
-  const nofile = softLimit('Max open files', 1024);
-  const nproc = Math.min(softLimit('Max processes', 4096), NPROC_CAP);
-  return ['--runtime', 'runc', '--ulimit', `nofile=${nofile}:${nofile}`, '--ulimit', `nproc=${nproc}:${nproc}`];
-}
 
 export class ContainerSet {
   private readonly names: string[] = [];
