@@ -5,24 +5,15 @@
 // manifests/tortie-etcd.yaml and manifests/tortie-rr.yaml, as a kubelet would take them; the lab
 // only supplies what a cluster would (the ConfigMap's values, the node's name and address) and
 // what its topology sets per host (pool, encapsulation, the BGP socket in the state dir).
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { nodeEnv } from './agents.js';
 import { podMtu } from './cni.js';
 import { configMapData, mountArgs, podTemplate, resolveEnv, type ContainerSpec, type PodTemplate, type Volume } from './manifest-pod.js';
+import { readManifest as read } from './manifests.js';
 import { runtimeFlags } from './podman.js';
 import { tool } from './sh.js';
 import { hostCniDirs, stateDir, type LabNode, type LabState } from './state.js';
-
-// lab/ from the source tree, dist/lab/ when built: manifests/ is at the repository root either way.
-const MANIFESTS = [new URL('../manifests/', import.meta.url), new URL('../../manifests/', import.meta.url)].map((u) => fileURLToPath(u));
-const read = (file: string): string => {
-  const dir = MANIFESTS.find((d) => existsSync(join(d, file)));
-  if (!dir) throw new Error(`manifests/${file} not found (looked in ${MANIFESTS.join(', ')})`);
-  return readFileSync(join(dir, file), 'utf8');
-};
-
 
 export const containerName = (s: Pick<LabState, 'prefix'>, what: string): string => `${s.prefix}${what}`;
 
