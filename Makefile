@@ -8,7 +8,7 @@ DEBIAN_COMMANDS := etcd etcdctl ip iptables ipset bird gobgpd tcpdump ping nc pg
 # The IPIP tests boot Debian's own kernel in qemu: this kernel has no ipip module.
 VM_PACKAGES := qemu-system-x86 linux-image-amd64 busybox-static
 
-.PHONY: deps debian-deps vm-deps node-deps build demo test lint typecheck unit integration clean
+.PHONY: deps debian-deps vm-deps node-deps build demo test lint typecheck unit integration clean bundles image-deps images image-archives
 
 debian-deps:
 	@missing=""; for c in $(DEBIAN_COMMANDS); do command -v $$c >/dev/null 2>&1 || missing="$$missing $$c"; \
@@ -47,18 +47,44 @@ typecheck: node-deps
 unit: build
 	npx vitest run --project unit
 
-integration: deps build
+integration: deps build images
 	npx vitest run --project integration
 
 # The last line is the plain "N passed, N failed" summary CI reads.
-test: deps vm-deps build lint typecheck
+# images: test/e2e/images.test.ts runs them (the first time debootstraps Debian: 1–2 minutes).
+test: deps vm-deps build lint typecheck images
 	@mkdir -p .test-results
 	@status=0; TORTIE_TEST_DIST=1 npx vitest run --reporter=default --reporter=json --outputFile.json=.test-results/vitest.json || status=$$?; \
 	node -e 'const r=require("./.test-results/vitest.json"); console.log(`$${r.numPassedTests} passed, $${r.numFailedTests} failed, $${r.numPendingTests+r.numTodoTests} skipped`)' || true; \
 	exit $$status
 
+# esbuild bundles of each program in build/ (no node_modules needed beside them) and the CNI
+# plugins as one self-contained executable (a Node single executable application): images/bundle.ts.
+bundles: node-deps
+	npx tsx images/bundle.ts
+
+# What `make images` runs on (Debian's): podman and buildah build, debootstrap makes the base
+# root filesystem (no registry is reachable), runc runs containers (crun refuses hybrid cgroups).
+IMAGE_PACKAGES := podman buildah debootstrap runc containernetworking-plugins
+image-deps:
+	@missing=""; for c in podman buildah debootstrap runc; do command -v $$c >/dev/null 2>&1 || missing="$$missing $$c"; done; \
+	[ -e /usr/lib/cni/portmap ] || missing="$$missing portmap"; \
+	if [ -n "$$missing" ]; then \
+	  echo "==> installing the image tools (missing:$$missing)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(IMAGE_PACKAGES) >/dev/null; \
+	fi
+
+# tortie/node and tortie/rr (tag: package.json's version, and latest) from images/*/Containerfile on
+# a Debian bookworm rootfs debootstrapped once into /var/cache/tortie (about a minute the first time).
+images: image-deps bundles
+	images/build.sh
+
+# The same, plus build/images/tortie-{node,rr}-<version>.oci.tar for `podman load` / `ctr import`.
+image-archives: image-deps bundles
+	IMAGE_ARCHIVES=1 images/build.sh
+
 demo: deps build
 	./bin/tortie-lab demo
 
 clean:
-	rm -rf dist
+	rm -rf dist build

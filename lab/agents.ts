@@ -3,6 +3,7 @@
 import { spawn } from 'node:child_process';
 import { openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { readinessUrl } from './manifests.js';
 import { entryCommand } from './routing.js';
 import { nsExec, tool } from './sh.js';
 import { slowHostEnv, stateDir, waitBudget, type LabNode, type LabState } from './state.js';
@@ -54,10 +55,12 @@ export async function waitEtcd(s: LabState, timeoutMs = waitBudget(30_000)): Pro
   }
 }
 
-const READY_PROBE = "fetch('http://127.0.0.1:9099/readiness').then(async r=>{process.stdout.write(await r.text());process.exit(r.ok?0:1)},()=>{process.stdout.write('no answer on 127.0.0.1:9099\\n');process.exit(1)})";
+/** The DaemonSet's readiness probe, run in the host's namespace as a kubelet on that host would. */
+const readyProbe = (url: string): string =>
+  `fetch(${JSON.stringify(url)}).then(async r=>{process.stdout.write(await r.text());process.exit(r.ok?0:1)},()=>{process.stdout.write(${JSON.stringify(`no answer on ${url}\n`)});process.exit(1)})`;
 
 export async function readiness(n: LabNode): Promise<{ ok: boolean; text: string }> {
-  return nsExec(n.ns, [process.execPath, '-e', READY_PROBE]).then(
+  return nsExec(n.ns, [process.execPath, '-e', readyProbe(readinessUrl())]).then(
     (text) => ({ ok: true, text: text.trim() }),
     (e: unknown) => ({ ok: false, text: (e instanceof Error ? e.message : String(e)).split(': ').slice(-2).join(': ').trim() }),
   );

@@ -9,7 +9,7 @@ import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { entryCommand } from './routing.js';
-import { slowHostEnv, stateDir, type LabNode, type LabState } from './state.js';
+import { hostCniDirs, slowHostEnv, stateDir, type LabNode, type LabState } from './state.js';
 
 const PLUGINS = ['tortie', 'tortie-ipam'] as const;
 
@@ -78,7 +78,8 @@ interface CniOutput {
 
 function runPlugin(s: LabState, node: LabNode, command: 'ADD' | 'DEL', pod: CniPod): Promise<CniOutput | undefined> {
   const conf = { ...netConf(s, node), args: { cni: { labels: Object.entries(pod.labels).map(([key, value]) => ({ key, value })) } } };
-  const path = cniPath();
+  // Container mode: the plugins install-cni copied onto this host, as a runtime there finds them.
+  const path = s.containers ? hostCniDirs(node).cniBin : cniPath();
   const env = {
     PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
     CNI_COMMAND: command,

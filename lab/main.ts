@@ -4,11 +4,12 @@ import { entryCommand } from './routing.js';
 import { Command, InvalidArgumentError } from 'commander';
 import { formatMatrix, pingMatrix } from './ping.js';
 import { collectStatus, formatStatus } from './status.js';
-import { requireState, saveState, type Encap, type LabState } from './state.js';
+import { requireState, saveState, type Encap, type LabNode, type LabState } from './state.js';
 import { resolveTarget, type ExecTarget } from './targets.js';
 import { addPod, attach, delNode, delPod, down, up } from './topology.js';
 import { bgpSocket, datastoreEnv, signalAgent, startNodeAgent, writeNamespaceProfile } from './agents.js';
 import { addReflectors, startReflector } from './rr.js';
+import { restartNodeContainer, signalNodeContainer } from './containers.js';
 
 const log = (l: string): void => void process.stdout.write(`${l}\n`);
 
@@ -57,10 +58,12 @@ program
   .option('--rr <n>', 'tortie-rr route reflectors (mesh off, every node peers with them)', intArg('--rr', 0, 4), 0)
   .option('--pods-per-node <k>', 'pods per host', intArg('--pods-per-node', 0, 60), 2)
   .option('--static', 'no tortie-node: the lab computes routes and programs them with felix itself', false)
-  .action(async (o: { nodes: number; subnets: number; encap: string; crossSubnet: boolean; natOutgoing: boolean; rr: number; podsPerNode: number; static: boolean }) => {
+  .option('--containers', 'tortie-node (install-cni first) and tortie-rr from the images with podman, as manifests/ runs them (make images)', false)
+  .action(async (o: { nodes: number; subnets: number; encap: string; crossSubnet: boolean; natOutgoing: boolean; rr: number; podsPerNode: number; static: boolean; containers: boolean }) => {
     if (!['none', 'ipip', 'vxlan'].includes(o.encap)) throw new InvalidArgumentError(`--encap must be none, ipip or vxlan, got "${o.encap}"`);
     if (o.rr > 0 && (o.static || o.encap === 'vxlan')) throw new InvalidArgumentError('--rr needs BGP: agent mode (no --static) with --encap none or ipip');
-    const s = await up({ nodes: o.nodes, subnets: o.subnets === 2 ? 2 : 1, encap: o.encap as Encap, crossSubnet: o.crossSubnet, natOutgoing: o.natOutgoing, podsPerNode: o.podsPerNode, mode: o.static ? 'static' : 'agent', log });
+    if (o.containers && o.static) throw new InvalidArgumentError('--containers runs tortie-node: it cannot be combined with --static');
+    const s = await up({ nodes: o.nodes, subnets: o.subnets === 2 ? 2 : 1, encap: o.encap as Encap, crossSubnet: o.crossSubnet, natOutgoing: o.natOutgoing, podsPerNode: o.podsPerNode, mode: o.static ? 'static' : 'agent', containers: o.containers, log });
     if (o.rr > 0) await addReflectors(s, o.rr, log);
     log('lab is up: `tortie-lab status`, `tortie-lab ping`, `tortie-lab down`');
   });
@@ -147,20 +150,22 @@ program
 
 const nodeCmd = program.command('node').description('hosts and reflectors: tortie-node / tortie-rr kill, stop, start; del');
 /** A host running tortie-node, or a reflector (rrK) running tortie-rr. */
-const findAgent = (name: string): { s: LabState; ns: string; entry: 'node/main' | 'rr/main'; start: () => number | undefined } => {
+const findAgent = (name: string): { s: LabState; ns: string; entry: 'node/main' | 'rr/main'; node?: LabNode; start: () => number | undefined } => {
   const s = requireState();
   const n = s.nodes.find((x) => x.name === name);
   const rr = (s.reflectors ?? []).includes(name) ? s.attached.find((a) => a.name === name) : undefined;
+  if (rr && s.containers) throw new Error(`${name} runs from the tortie/rr image: use podman to restart its container`);
   if (rr) return { s, ns: rr.ns, entry: 'rr/main', start: () => startReflector(s, Number(name.slice(2)), rr.ns) };
   if (!n) throw new Error(`no node or reflector named ${name}`);
   if (s.mode !== 'agent') throw new Error('this lab runs without tortie-node (--static)');
-  return { s, ns: n.ns, entry: 'node/main', start: () => startNodeAgent(s, n) };
+  return { s, ns: n.ns, entry: 'node/main', node: n, start: () => startNodeAgent(s, n) };
 };
 const agentName = (entry: string): string => (entry === 'rr/main' ? 'tortie-rr' : 'tortie-node');
 for (const [cmd, sig] of [['kill', 'SIGKILL'], ['stop', 'SIGTERM']] as const) {
   nodeCmd.command(`${cmd} <name>`).description(`${sig} tortie-node on a host, or tortie-rr on a reflector (the dataplane stays)`).action(async (name: string) => {
     const a = findAgent(name);
-    log(`${sig} sent to ${await signalAgent(a, sig, a.entry)} ${agentName(a.entry)} process(es) on ${name}`);
+    if (a.s.containers && a.node) log(`${sig} sent to ${(await signalNodeContainer(a.s, a.node, sig)) ? 'the tortie-node container' : 'no running container'} on ${name}`);
+    else log(`${sig} sent to ${await signalAgent(a, sig, a.entry)} ${agentName(a.entry)} process(es) on ${name}`);
   });
 }
 nodeCmd.command('del <name>').description('remove a host: its pods (CNI DEL), tortie-node, its Node, blocks and namespace').action(async (name: string) => {
@@ -168,8 +173,13 @@ nodeCmd.command('del <name>').description('remove a host: its pods (CNI DEL), to
   await delNode(s, name);
   log(`node ${name} deleted`);
 });
-nodeCmd.command('start <name>').description('start tortie-node on a host (tortie-rr on a reflector) again').action((name: string) => {
+nodeCmd.command('start <name>').description('start tortie-node on a host (tortie-rr on a reflector) again').action(async (name: string) => {
   const a = findAgent(name);
+  if (a.s.containers && a.node) {
+    await restartNodeContainer(a.s, a.node);
+    log(`tortie-node container started on ${name}`);
+    return;
+  }
   const pid = a.start();
   if (pid) a.s.pids.push(pid);
   saveState(a.s);

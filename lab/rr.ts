@@ -9,9 +9,10 @@ import { join } from 'node:path';
 import { apiGet } from '../bgp/api/client.js';
 import type { PeerStatus } from '../bgp/speaker/types.js';
 import { bgpSocket, datastoreEnv } from './agents.js';
+import { startReflectorContainer } from './containers.js';
 import { entryCommand } from './routing.js';
 import { nsExec } from './sh.js';
-import { saveState, stateDir, waitBudget, type LabState } from './state.js';
+import { saveState, slowHostEnv, stateDir, waitBudget, type LabState } from './state.js';
 import { attach } from './topology.js';
 
 export const RR_CLUSTER_ID = '244.0.0.1';
@@ -70,8 +71,11 @@ export async function addReflectors(s: LabState, n: number, log: (l: string) => 
   for (let k = 1; k <= n; k++) {
     const ns = await attach(s, `rr${k}`, `${rrIp(k)}/24`, 0);
     s.reflectors = [...(s.reflectors ?? []), `rr${k}`];
-    const pid = startReflector(s, k, ns);
-    if (pid) s.pids.push(pid);
+    if (s.containers) await startReflectorContainer(s, k, ns, rrIp(k), { TORTIE_BGP_SOCKET: rrSocket(k), ...slowHostEnv() });
+    else {
+      const pid = startReflector(s, k, ns);
+      if (pid) s.pids.push(pid);
+    }
     saveState(s);
   }
   await ctl(s, ['apply', '-f', '-'], PEER_WITH_RRS);

@@ -38,6 +38,8 @@ export interface LabState {
   prefix: string;
   /** agent: tortie-node on each host (BGP/VXLAN from the datastore); static: the lab computes routes. */
   mode: 'agent' | 'static';
+  /** Agent mode from the images (`up --containers`): tortie-node and tortie-rr run with podman. */
+  containers?: boolean;
   encap: Encap;
   crossSubnet: boolean;
   natOutgoing: boolean;
@@ -58,6 +60,11 @@ export interface LabState {
 
 export function stateDir(): string {
   return process.env.TORTIE_LAB_STATE ?? '/run/tortie-lab';
+}
+
+/** Container mode: a host's /opt/cni/bin and /etc/cni/net.d (install-cni writes them). */
+export function hostCniDirs(n: Pick<LabNode, 'name'>): { cniBin: string; cniNet: string } {
+  return { cniBin: join(stateDir(), n.name, 'opt-cni-bin'), cniNet: join(stateDir(), n.name, 'etc-cni-net.d') };
 }
 
 /**

@@ -5,6 +5,7 @@ import { mkdirSync, openSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { caliName, ETCD_IP, hostIp, nodeBlock, podIp, POOL_CIDR, routerIp, vtepMac } from './addressing.js';
 import { datastoreEnv, signalAgent, startNodeAgent, waitEtcd, waitReady, writeNamespaceProfile } from './agents.js';
+import { removeContainers, requireImages, startNodeContainer } from './containers.js';
 import { cniAdd, cniDel, newContainerId, writeNetConfs } from './cni.js';
 import { pingMatrix } from './ping.js';
 import { entryCommand, programAll, programNode } from './routing.js';
@@ -19,6 +20,8 @@ export interface UpOptions {
   natOutgoing: boolean;
   podsPerNode: number;
   mode: 'agent' | 'static';
+  /** tortie-node and tortie-rr from the images, with podman (agent mode). */
+  containers?: boolean;
   log: (line: string) => void;
 }
 
@@ -54,6 +57,7 @@ export async function up(o: UpOptions): Promise<LabState> {
   const s: LabState = {
     prefix: p,
     mode: o.mode,
+    ...(o.containers ? { containers: true } : {}),
     encap: o.encap,
     crossSubnet: o.crossSubnet,
     natOutgoing: o.natOutgoing,
@@ -107,12 +111,17 @@ export async function up(o: UpOptions): Promise<LabState> {
     await waitEtcd(s);
     // Every namespace has its Profile (Calico's kns.<name>): policy needs it to allow by default.
     await writeNamespaceProfile(s, 'default', {});
+    if (s.containers) await requireImages();
     for (const node of s.nodes) {
+      if (s.containers) {
+        await startNodeContainer(s, node);
+        continue;
+      }
       const pid = startNodeAgent(s, node);
       if (pid) s.pids.push(pid);
     }
     saveState(s);
-    step(`tortie-node started on ${s.nodes.length} hosts (${o.encap === 'vxlan' ? 'VXLAN' : 'BGP full mesh'}${o.encap === 'ipip' ? ', IPIP' : ''}${o.crossSubnet ? ' CrossSubnet' : ''}); waiting until each is ready (in sync, BGP sessions up)`);
+    step(`tortie-node started${s.containers ? ' from the image (install-cni first)' : ''} on ${s.nodes.length} hosts (${o.encap === 'vxlan' ? 'VXLAN' : 'BGP full mesh'}${o.encap === 'ipip' ? ', IPIP' : ''}${o.crossSubnet ? ' CrossSubnet' : ''}); waiting until each is ready (in sync, BGP sessions up)`);
     await waitReady(s, (l) => step(l.replace(/^==> /, '')));
     writeNetConfs(s);
   }
@@ -245,6 +254,7 @@ export async function attach(s: LabState, name: string, cidr: string, subnet: nu
 export async function down(log: (l: string) => void): Promise<void> {
   const s = loadState();
   const prefix = s?.prefix ?? nsPrefix();
+  const containers = await removeContainers(prefix);
   for (const pid of s?.pids ?? []) {
     try {
       process.kill(-pid, 'SIGKILL'); // detached: the pid is its own process group
@@ -260,7 +270,7 @@ export async function down(log: (l: string) => void): Promise<void> {
   for (const ns of names) await killNsProcesses(ns);
   for (const ns of names) await delNs(ns);
   rmSync(stateDir(), { recursive: true, force: true });
-  log(`removed ${names.length} namespaces and ${stateDir()}`);
+  log(`removed ${names.length} namespaces${containers ? `, ${containers} containers` : ''} and ${stateDir()}`);
 }
 
 export async function reprogram(s: LabState): Promise<void> {
