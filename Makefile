@@ -8,7 +8,7 @@ DEBIAN_COMMANDS := etcd etcdctl ip iptables ipset bird gobgpd tcpdump ping nc pg
 # The IPIP tests boot Debian's own kernel in qemu: this kernel has no ipip module.
 VM_PACKAGES := qemu-system-x86 linux-image-amd64 busybox-static
 
-.PHONY: deps debian-deps vm-deps node-deps build demo test lint typecheck unit integration clean
+.PHONY: deps debian-deps vm-deps node-deps k8s-bins build demo test lint typecheck unit integration clean
 
 debian-deps:
 	@missing=""; for c in $(DEBIAN_COMMANDS); do command -v $$c >/dev/null 2>&1 || missing="$$missing $$c"; \
@@ -35,6 +35,11 @@ node_modules/.package-lock.json: package.json package-lock.json
 
 deps: debian-deps node-deps
 
+# kube-apiserver and kubectl for the Kubernetes-datastore tests, built once per machine from the
+# version test/k8s/go.mod pins, cached in /var/cache/tortie/k8s-<version>/ (test/harness/kube.ts).
+k8s-bins:
+	@test/k8s/build.sh >/dev/null
+
 build: node-deps
 	npm run --silent build
 
@@ -47,11 +52,11 @@ typecheck: node-deps
 unit: build
 	npx vitest run --project unit
 
-integration: deps build
+integration: deps k8s-bins build
 	npx vitest run --project integration
 
 # The last line is the plain "N passed, N failed" summary CI reads.
-test: deps vm-deps build lint typecheck
+test: deps vm-deps k8s-bins build lint typecheck
 	@mkdir -p .test-results
 	@status=0; TORTIE_TEST_DIST=1 npx vitest run --reporter=default --reporter=json --outputFile.json=.test-results/vitest.json || status=$$?; \
 	node -e 'const r=require("./.test-results/vitest.json"); console.log(`$${r.numPassedTests} passed, $${r.numFailedTests} failed, $${r.numPendingTests+r.numTodoTests} skipped`)' || true; \
