@@ -8,7 +8,7 @@ DEBIAN_COMMANDS := etcd etcdctl ip iptables ipset bird gobgpd tcpdump ping nc pg
 # The IPIP tests boot Debian's own kernel in qemu: this kernel has no ipip module.
 VM_PACKAGES := qemu-system-x86 linux-image-amd64 busybox-static
 
-.PHONY: deps debian-deps vm-deps node-deps k8s-bins build demo test lint typecheck unit integration clean
+.PHONY: deps debian-deps vm-deps node-deps k8s-bins crds build demo test lint typecheck unit integration clean
 
 debian-deps:
 	@missing=""; for c in $(DEBIAN_COMMANDS); do command -v $$c >/dev/null 2>&1 || missing="$$missing $$c"; \
@@ -39,6 +39,10 @@ deps: debian-deps node-deps
 # version test/k8s/go.mod pins, cached in /var/cache/tortie/k8s-<version>/ (test/harness/kube.ts).
 k8s-bins:
 	@test/k8s/build.sh >/dev/null
+
+# manifests/crds/ from the resource model (a unit test fails when they drift apart).
+crds: node-deps
+	npx tsx test/k8s/write-crds.ts
 
 build: node-deps
 	npm run --silent build
