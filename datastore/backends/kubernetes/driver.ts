@@ -51,17 +51,28 @@ interface Creds {
   until: number;
 }
 
-/** Loads a kubeconfig file; a missing or unusable one is Unavailable naming the file. */
-export function loadKubeConfig(path: string): KubeConfig {
+/**
+ * The kubeconfig as Calico finds it: the given file, else the default chain (KUBECONFIG,
+ * ~/.kube/config, the in-cluster service account). `server` overrides the cluster's address
+ * (Calico's k8sAPIEndpoint). Anything unusable is Unavailable, naming the file.
+ */
+export function loadKubeConfig(path: string | undefined, server?: string): KubeConfig {
   const kc = new KubeConfig();
+  const where = path ?? 'the default kubeconfig (KUBECONFIG, ~/.kube/config or in-cluster)';
   try {
-    kc.loadFromFile(path);
+    if (path) kc.loadFromFile(path);
+    else kc.loadFromDefault();
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' ? 'no such file' : (err as Error).message;
-    throw new DatastoreError('Unavailable', `kubeconfig ${path}: ${why} (KUBECONFIG)`);
+    throw new DatastoreError('Unavailable', `kubeconfig ${where}: ${why} (KUBECONFIG)`);
   }
-  if (!kc.getCurrentCluster()) throw new DatastoreError('Unavailable', `kubeconfig ${path}: no current context with a cluster (KUBECONFIG)`);
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) throw new DatastoreError('Unavailable', `kubeconfig ${where}: no current context with a cluster (KUBECONFIG)`);
+  if (server) {
+    const clusters = kc.getClusters().map((c) => (c.name === cluster.name ? { ...c, server } : c));
+    kc.loadFromOptions({ clusters, users: kc.getUsers(), contexts: kc.getContexts(), currentContext: kc.getCurrentContext() });
+  }
   return kc;
 }
 

@@ -12,8 +12,10 @@ import { KubeApi, loadKubeConfig } from './driver.js';
 import { NetworkPolicyMapping } from './policy-mapping.js';
 
 export interface KubernetesStoreOptions {
-  /** Path of the kubeconfig (Calico's KUBECONFIG / `kubeconfig` in the config file). */
-  kubeconfig: string;
+  /** Path of the kubeconfig (Calico's KUBECONFIG / `kubeconfig` in the config file); default chain when absent. */
+  kubeconfig?: string;
+  /** Overrides the kubeconfig's server address (Calico's k8sAPIEndpoint). */
+  server?: string;
   /** Per-request budget, default 4 s: an unreachable apiserver is reported within 5 s. */
   timeoutMs?: number;
   /** Kubernetes objects that cannot be converted (and are skipped) are reported here. */
@@ -26,7 +28,7 @@ export class KubernetesStore implements Store {
   private readonly mappings = new Map<string, KindMapping>();
 
   constructor(opts: KubernetesStoreOptions) {
-    this.api = new KubeApi(loadKubeConfig(opts.kubeconfig), opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {});
+    this.api = new KubeApi(loadKubeConfig(opts.kubeconfig, opts.server), opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {});
     this.description = `kubernetes at ${this.api.server}`;
     const warn = opts.onWarning ?? ((m: string) => process.emitWarning(m, 'TortieKubernetesDatastore'));
     for (const def of CRD_KINDS) this.mappings.set(def.kind, new CrdMapping(this.api, def));
