@@ -47,12 +47,15 @@ export async function k8sBinDir(): Promise<string> {
 }
 
 const live = new Set<ChildProcess>();
+const liveDirs = new Set<string>();
 let exitHookInstalled = false;
+// A test process that dies without stop() (a crash, an uncaught error) still leaves nothing behind.
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
   process.on('exit', () => {
     for (const c of live) if (c.exitCode === null) c.kill('SIGKILL');
+    for (const d of liveDirs) rmSync(d, { recursive: true, force: true });
   });
 }
 
@@ -138,6 +141,7 @@ export async function startKubeApiserver(opts: KubeApiserverOptions = {}): Promi
   installExitHook();
   const binDir = await k8sBinDir();
   const dir = mkdtempSync(join(tmpdir(), 'tortie-kube-'));
+  liveDirs.add(dir);
   let etcd: EtcdServer | undefined;
   let child: ChildProcess | undefined;
   const logFile = join(dir, 'kube-apiserver.log');
@@ -155,6 +159,7 @@ export async function startKubeApiserver(opts: KubeApiserverOptions = {}): Promi
     await kill();
     await etcd?.stop();
     rmSync(dir, { recursive: true, force: true });
+    liveDirs.delete(dir);
   };
 
   try {

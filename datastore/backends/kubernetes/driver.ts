@@ -80,7 +80,7 @@ export class KubeApi {
   readonly server: string;
   private readonly timeoutMs: number;
   private creds: Creds | undefined;
-  private readonly agents: (HttpAgent | HttpsAgent)[] = [];
+  private agent: HttpAgent | HttpsAgent | undefined;
 
   constructor(
     private readonly kc: KubeConfig,
@@ -90,20 +90,22 @@ export class KubeApi {
     this.timeoutMs = opts.timeoutMs ?? 4000;
   }
 
-  /** Credentials from the kubeconfig, refreshed every 30 s (tokens from exec plugins expire). */
+  /**
+   * Credentials from the kubeconfig: the TLS material once, in one keep-alive agent (a TLS
+   * handshake per connection, not per call; watches live on it), the headers (bearer tokens from
+   * exec plugins expire) refreshed every 30 s.
+   */
   private async credentials(): Promise<RequestOptions> {
     if (this.creds && this.creds.until > Date.now()) return this.creds.options;
     const o: RequestOptions = {};
     await this.kc.applyToHTTPSOptions(o);
-    const secure = this.server.startsWith('https:');
-    // Our own keep-alive agent: one TLS handshake per connection, not per call.
-    const agentOpts = { keepAlive: true, ca: o.ca, cert: o.cert, key: o.key, pfx: o.pfx, passphrase: o.passphrase, servername: o.servername, ...(o.rejectUnauthorized !== undefined ? { rejectUnauthorized: o.rejectUnauthorized } : {}) };
-    const agent = secure ? new HttpsAgent(agentOpts) : new HttpAgent({ keepAlive: true });
-    this.agents.push(agent);
-    const old = this.creds;
+    let agent = this.agent;
+    if (!agent) {
+      const tls = { ca: o.ca, cert: o.cert, key: o.key, pfx: o.pfx, passphrase: o.passphrase, servername: o.servername, ...(o.rejectUnauthorized !== undefined ? { rejectUnauthorized: o.rejectUnauthorized } : {}) };
+      agent = this.server.startsWith('https:') ? new HttpsAgent({ keepAlive: true, ...tls }) : new HttpAgent({ keepAlive: true });
+      this.agent = agent;
+    }
     this.creds = { options: { headers: o.headers, auth: o.auth, agent }, until: Date.now() + 30_000 };
-    // An older agent may still carry a watch; idle sockets go, busy ones finish.
-    if (old?.options.agent instanceof HttpAgent) setTimeout(() => (old.options.agent as HttpAgent).destroy(), 60_000).unref();
     return this.creds.options;
   }
 
@@ -241,6 +243,6 @@ export class KubeApi {
   }
 
   close(): void {
-    for (const a of this.agents) a.destroy();
+    this.agent?.destroy();
   }
 }
