@@ -9,10 +9,10 @@ import { DatastoreError } from '../../datastore/backend.js';
 import { KubernetesStore } from '../../datastore/backends/kubernetes/store.js';
 import { wepName } from '../../datastore/model/wep-names.js';
 import type { StoredValue, StoreEvent } from '../../datastore/store.js';
-import { startKubeApiserver, type KubeApiserver } from '../harness/kube.js';
+import type { KubeApiserver } from '../harness/kube.js';
+import { startKubeWithCalicoCrds } from '../harness/kube-store.js';
 import { makeTestCerts } from '../harness/tls.js';
 
-const CRD_DIR = join(import.meta.dirname, '..', '..', 'manifests', 'crds');
 
 async function rejection(p: Promise<unknown>): Promise<DatastoreError> {
   const err = await p.then(
@@ -38,9 +38,7 @@ describe('Kubernetes datastore: kinds derived from Kubernetes objects', () => {
   const apply = (doc: unknown) => kube.kubectl(['apply', '-f', '-'], { input: JSON.stringify(doc) });
 
   beforeAll(async () => {
-    kube = await startKubeApiserver();
-    await kube.kubectl(['apply', '-f', CRD_DIR]);
-    await kube.kubectl(['wait', '--for=condition=Established', 'crd', '--all', '--timeout=60s']);
+    kube = await startKubeWithCalicoCrds();
     store = new KubernetesStore({ kubeconfig: kube.kubeconfig, onWarning: (m) => warnings.push(m) });
   });
   afterAll(async () => {

@@ -8,11 +8,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DatastoreError } from '../../datastore/backend.js';
 import { KubernetesStore } from '../../datastore/backends/kubernetes/store.js';
 import type { StoredValue, StoreEvent } from '../../datastore/store.js';
-import { startKubeApiserver, type KubeApiserver } from '../harness/kube.js';
+import type { KubeApiserver } from '../harness/kube.js';
+import { startKubeWithCalicoCrds } from '../harness/kube-store.js';
 import { freePort } from '../harness/ports.js';
 import { makeTestCerts } from '../harness/tls.js';
 
-const CRD_DIR = join(import.meta.dirname, '..', '..', 'manifests', 'crds');
 const v3 = (kind: string, name: string, spec: unknown, extra: Partial<StoredValue['metadata']> = {}): StoredValue => ({
   apiVersion: 'projectcalico.org/v3',
   kind,
@@ -50,9 +50,7 @@ describe('Kubernetes datastore against a real kube-apiserver', () => {
   const warnings: string[] = [];
 
   beforeAll(async () => {
-    kube = await startKubeApiserver();
-    await kube.kubectl(['apply', '-f', CRD_DIR]);
-    await kube.kubectl(['wait', '--for=condition=Established', 'crd', '--all', '--timeout=60s']);
+    kube = await startKubeWithCalicoCrds();
     store = new KubernetesStore({ kubeconfig: kube.kubeconfig, onWarning: (m) => warnings.push(m) });
   });
   afterAll(async () => {

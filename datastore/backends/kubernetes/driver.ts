@@ -109,7 +109,23 @@ export class KubeApi {
     return this.creds.options;
   }
 
-  private async open(method: Method, path: string, body: unknown, contentType: string, timeoutMs: number | undefined, what: string): Promise<IncomingMessage> {
+  /**
+   * Sends a request, again while the apiserver answers 429 (it does while a resource's storage is
+   * (re)initialising after a restart), as client-go does; within the call's budget.
+   */
+  private async open(method: Method, path: string, body: unknown, contentType: string, what: string): Promise<IncomingMessage> {
+    const deadline = Date.now() + this.timeoutMs;
+    for (;;) {
+      const res = await this.send(method, path, body, contentType, Math.max(deadline - Date.now(), 1), what);
+      if (res.statusCode !== 429) return res;
+      const wait = Math.min(Number(res.headers['retry-after']) * 1000 || 250, 1000);
+      if (Date.now() + wait >= deadline) return res;
+      res.resume();
+      await new Promise((r) => setTimeout(r, wait));
+    }
+  }
+
+  private async send(method: Method, path: string, body: unknown, contentType: string, budget: number, what: string): Promise<IncomingMessage> {
     const creds = await this.credentials();
     const url = new URL(this.server + path);
     const payload = body === undefined ? undefined : JSON.stringify(body);
@@ -126,9 +142,7 @@ export class KubeApi {
         if (timer) clearTimeout(timer);
         resolve(res);
       });
-      let timer: NodeJS.Timeout | undefined;
-      const budget = timeoutMs ?? this.timeoutMs;
-      timer = setTimeout(() => {
+      let timer: NodeJS.Timeout | undefined = setTimeout(() => {
         timer = undefined;
         req.destroy(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' }));
       }, budget);
@@ -144,7 +158,7 @@ export class KubeApi {
   /** One JSON call; an answer outside 2xx becomes the matching DatastoreError. */
   async call<T>(method: Method, path: string, what: string, body?: unknown, contentType = 'application/json'): Promise<T> {
     const started = Date.now();
-    const res = await this.open(method, path, body, contentType, undefined, what);
+    const res = await this.open(method, path, body, contentType, what);
     const text = await new Promise<string>((resolve, reject) => {
       let data = '';
       const left = Math.max(this.timeoutMs - (Date.now() - started), 1);
@@ -186,7 +200,7 @@ export class KubeApi {
     };
     const sep = path.includes('?') ? '&' : '?';
     const query = `watch=true&allowWatchBookmarks=true&resourceVersion=${encodeURIComponent(resourceVersion)}`;
-    this.open('GET', `${path}${sep}${query}`, undefined, '', this.timeoutMs, what).then(
+    this.open('GET', `${path}${sep}${query}`, undefined, '', what).then(
       (r) => {
         res = r;
         if (closed) {
