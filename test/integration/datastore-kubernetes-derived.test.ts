@@ -197,4 +197,11 @@ describe('Kubernetes datastore: kinds derived from Kubernetes objects', () => {
       other.cleanup();
     }
   });
+
+  it("a kind whose CRD is not installed is Unavailable, saying to apply manifests/crds/", async () => {
+    await kube.kubectl(['delete', 'crd', 'ipamconfigs.crd.projectcalico.org', '--wait=true']);
+    const err = await rejection(store.list('IPAMConfig'));
+    expect(err.code).toBe('Unavailable');
+    expect(err.message).toMatch(/kubectl apply -f manifests\/crds\//);
+  });
 });

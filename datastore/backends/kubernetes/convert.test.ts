@@ -133,6 +133,8 @@ describe('errors', () => {
     const noCrd = statusToError(server, 404, { kind: 'Status', reason: 'NotFound', message: 'the server could not find the requested resource' }, 'ippools');
     expect(noCrd.code).toBe('Unavailable');
     expect(noCrd.message).toMatch(/manifests\/crds/);
+    expect(statusToError(server, 404, { message: '404 page not found' }, 'ippools').message).toMatch(/manifests\/crds/);
+    expect(statusToError(server, 404, { reason: 'NotFound', details: { name: 'team-x', kind: 'namespaces' } }, 'NetworkPolicy team-x/p').message).toMatch(/namespace team-x does not exist/);
     expect(statusToError(server, 409, { reason: 'AlreadyExists' }, 'x').code).toBe('AlreadyExists');
     expect(statusToError(server, 409, { reason: 'Conflict' }, 'x').code).toBe('Conflict');
     expect(statusToError(server, 410, { reason: 'Expired' }, 'x').code).toBe('Compacted');

@@ -27,9 +27,10 @@ export function statusToError(server: string, httpCode: number, status: KubeStat
   const where = `kubernetes at ${server}`;
   switch (httpCode) {
     case 404:
-      if (status?.details?.name === undefined && reason === 'NotFound' && /could not find the requested resource/.test(msg)) {
+      if (status?.details?.name === undefined && /could not find the requested resource|404 page not found/.test(msg)) {
         return new DatastoreError('Unavailable', `${where}: no such resource for ${what}: ${INSTALL_HINT}`, what);
       }
+      if (status?.details?.kind === 'namespaces') return new DatastoreError('NotFound', `${what}: namespace ${status.details.name} does not exist`, what);
       return new DatastoreError('NotFound', `${what} not found`, what);
     case 409:
       return reason === 'AlreadyExists'
