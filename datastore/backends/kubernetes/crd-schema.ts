@@ -85,7 +85,8 @@ function unionSchema(options: ZodTypeAny[]): JSONSchemaProps {
     const values = parts.flatMap((p) => p.enum ?? []);
     return values.length === parts.length && parts.every((p) => p.enum) ? { type: parts[0].type, enum: values } : { type: parts[0].type };
   }
-  if ([...types].every((t) => t === 'string' || t === 'integer')) return { 'x-kubernetes-int-or-string': true };
+  // Number-or-string fields in the model (AS numbers, protocols, ports) hold integers.
+  if ([...types].every((t) => t === 'string' || t === 'integer' || t === 'number')) return { 'x-kubernetes-int-or-string': true };
   return ANY;
 }
 

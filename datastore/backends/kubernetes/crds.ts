@@ -67,6 +67,6 @@ const HEADER = '# Generated from the resource model (datastore/model/kinds.ts) b
 /** File name → YAML text, as committed under manifests/crds/ (Calico's file names). */
 export function renderCrdFiles(): Map<string, string> {
   const files = new Map<string, string>();
-  for (const k of CRD_KINDS) files.set(`${CRD_GROUP}_${k.plural}.yaml`, HEADER + stringify(crdFor(k), { lineWidth: 0 }));
+  for (const k of CRD_KINDS) files.set(`${CRD_GROUP}_${k.plural}.yaml`, HEADER + stringify(crdFor(k), { lineWidth: 0, aliasDuplicateObjects: false }));
   return files;
 }
