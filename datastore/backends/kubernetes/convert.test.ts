@@ -43,12 +43,12 @@ describe('Node', () => {
       name: 'n1',
       resourceVersion: '7',
       labels: { zone: 'z' },
-      annotations: { 'projectcalico.org/IPv4Address': '10.0.0.1/24', 'projectcalico.org/ASNumber': 'not-a-number', [LABELS_ANNOTATION]: '{"rr":"true"}', other: 'kept' },
+      annotations: { 'projectcalico.org/IPv4Address': '10.0.0.1/24', 'projectcalico.org/ASNumber': 'not-a-number', 'projectcalico.org/IPv4VXLANTunnelAddr': '10.0.0.999', [LABELS_ANNOTATION]: '{"rr":"true"}', other: 'kept' },
     },
     status: { addresses: [{ type: 'Hostname', address: 'n1' }, { type: 'ExternalIP', address: '198.51.100.1' }] },
   };
 
-  it('reads Calico fields from the annotations; an unreadable AS number is left out; labels merge', () => {
+  it('reads Calico fields from the annotations; an unreadable AS number or address is left out; labels merge', () => {
     const o = k8sNodeToCalico(node);
     expect(o.revision).toBe('7');
     expect(o.value.metadata.labels).toEqual({ zone: 'z', rr: 'true' });
@@ -78,6 +78,7 @@ describe('WorkloadEndpoint from a Pod', () => {
     expect(podToWorkloadEndpoint(pod({ 'cni.projectcalico.org/podIPs': '10.0.0.1/32,fd00::1/128' }, { podIPs: [{ ip: '10.9.9.9' }] }))?.value.spec).toMatchObject({ ipNetworks: ['10.0.0.1/32', 'fd00::1/128'] });
     expect(podToWorkloadEndpoint(pod({}, { podIPs: [{ ip: '10.9.9.9' }, { ip: 'fd00::9' }] }))?.value.spec).toMatchObject({ ipNetworks: ['10.9.9.9/32', 'fd00::9/128'] });
     expect(podToWorkloadEndpoint(pod({ 'cni.projectcalico.org/podIP': '10.0.0.1/32' }, { phase: 'Succeeded' }))?.value.spec).toMatchObject({ ipNetworks: [] });
+    expect(podToWorkloadEndpoint(pod({ 'cni.projectcalico.org/podIPs': 'garbage,10.0.0.2' }, {}))?.value.spec).toMatchObject({ ipNetworks: ['10.0.0.2/32'] });
   });
 
   it('is named <node>-k8s-<pod>-eth0 with the cali interface; host-network and unscheduled pods make none', () => {

@@ -2,6 +2,7 @@
 // the Kubernetes Node; the labels are the Node's own (plus Calico-only labels kept in the
 // projectcalico.org/labels annotation); orchRefs and addresses are derived. Pure.
 import { parseASNumber } from '../../model/fields.js';
+import { nodeSpecSchema } from '../../model/node.js';
 import { API_VERSION } from '../../model/resource.js';
 import type { StoredObject, StoredValue } from '../../store.js';
 import type { KubeObject } from './driver.js';
@@ -27,6 +28,11 @@ const TOP_FIELDS = ['ipv4VXLANTunnelAddr', 'vxlanTunnelMACAddr', 'ipv6VXLANTunne
 
 type Dict = Record<string, unknown>;
 
+// An annotation that does not hold what its field needs is left out, as Calico's validators do.
+const bgpShape = nodeSpecSchema.shape.bgp.unwrap().shape;
+const topShape = nodeSpecSchema.shape;
+const valid = (schema: { safeParse(v: unknown): { success: boolean } }, v: string): boolean => schema.safeParse(v).success;
+
 function jsonMap(text: string | undefined): Record<string, string> {
   if (!text) return {};
   try {
@@ -48,11 +54,14 @@ export function k8sNodeToCalico(node: KubeObject): StoredObject {
     if (f === 'asNumber') {
       const asn = parseASNumber(v);
       if (asn !== undefined) bgp.asNumber = asn;
-    } else bgp[f] = v;
+    } else if (valid(bgpShape[f], v)) bgp[f] = v;
   }
   const spec: Dict = {};
   if (Object.keys(bgp).length) spec.bgp = bgp;
-  for (const f of TOP_FIELDS) if (ann[NODE_ANNOTATIONS[f]]) spec[f] = ann[NODE_ANNOTATIONS[f]];
+  for (const f of TOP_FIELDS) {
+    const v = ann[NODE_ANNOTATIONS[f]];
+    if (v && valid(topShape[f], v)) spec[f] = v;
+  }
   const wg: Dict = {};
   if (ann[NODE_ANNOTATIONS.wireguardIPv4]) wg.interfaceIPv4Address = ann[NODE_ANNOTATIONS.wireguardIPv4];
   if (ann[NODE_ANNOTATIONS.wireguardIPv6]) wg.interfaceIPv6Address = ann[NODE_ANNOTATIONS.wireguardIPv6];

@@ -2,6 +2,7 @@
 // is not host-networked; addresses from the CNI plugin's cni.projectcalico.org/podIPs (or podIP)
 // annotations, else status.podIPs; profiles kns.<ns> and ksa.<ns>.<sa>. What Calico lets a client
 // write back is the annotations the CNI plugin patches on pods/status. Pure.
+import { parseCIDR } from '../../model/net.js';
 import { API_VERSION } from '../../model/resource.js';
 import { hostVethName, wepName } from '../../model/wep-names.js';
 import type { StoredObject, StoredValue } from '../../store.js';
@@ -27,6 +28,13 @@ interface PodStatus {
 
 const withPrefix = (ip: string): string => (ip.includes('/') ? ip : `${ip}/${ip.includes(':') ? 128 : 32}`);
 
+/** Host routes only: a garbled annotation value is dropped rather than passed on. */
+const hostRoutes = (ips: string[]): string[] =>
+  ips.map(withPrefix).filter((c) => {
+    const p = parseCIDR(c);
+    return p !== undefined && p.prefix === (p.family === 4 ? 32 : 128);
+  });
+
 /** The pod's addresses as CIDRs, in Calico's order of preference. */
 export function podIPNetworks(pod: KubeObject): string[] {
   const status = (pod.status ?? {}) as PodStatus;
@@ -37,10 +45,10 @@ export function podIPNetworks(pod: KubeObject): string[] {
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
-  if (fromAnn.length) return fromAnn.map(withPrefix);
+  if (fromAnn.length) return hostRoutes(fromAnn);
   const fromStatus = (status.podIPs ?? []).map((p) => p.ip ?? '').filter(Boolean);
-  if (fromStatus.length) return fromStatus.map(withPrefix);
-  return status.podIP ? [withPrefix(status.podIP)] : [];
+  if (fromStatus.length) return hostRoutes(fromStatus);
+  return status.podIP ? hostRoutes([status.podIP]) : [];
 }
 
 /** Whether Calico makes an endpoint of this pod at all. */
