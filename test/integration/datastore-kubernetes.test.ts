@@ -169,6 +169,16 @@ describe('Kubernetes datastore against a real kube-apiserver', () => {
     expect(left.stdout).not.toContain('10-20-0-0-26');
   });
 
+  it('of ten writers racing with the same revision exactly one wins; the others get Conflict', async () => {
+    const h = await store.create(v3('IPAMHandle', 'race', { handleID: 'race', block: {}, deleted: false }));
+    const results = await Promise.allSettled(
+      Array.from({ length: 10 }, (_, i) => store.update(v3('IPAMHandle', 'race', { handleID: 'race', block: { [`10.50.${i}.0/26`]: 1 }, deleted: false }), h.revision)),
+    );
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    expect(results.flatMap((r) => (r.status === 'rejected' ? [(r.reason as DatastoreError).code] : []))).toEqual(Array(9).fill('Conflict'));
+    await store.delete(h.key);
+  });
+
   it('a reader that meets a block marked deleted finishes the delete and reports it absent; the name can be claimed again', async () => {
     const spec = { cidr: '10.30.0.0/26', allocations: [], unallocated: [], attributes: [], deleted: true };
     // Someone marked it and died before the DELETE.

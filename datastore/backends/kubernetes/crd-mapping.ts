@@ -109,6 +109,18 @@ export class CrdMapping implements KindMapping {
 
   async delete(key: ObjectKey, expectedRevision?: string): Promise<StoredObject> {
     this.checkNamespace(key);
+    // Without an expected revision the caller wants it gone whatever it holds: a write that
+    // slipped in between our read and our delete only means reading again.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.deleteOnce(key, expectedRevision);
+      } catch (err) {
+        if (expectedRevision || attempt >= 5 || !(err instanceof DatastoreError) || err.code !== 'Conflict') throw err;
+      }
+    }
+  }
+
+  private async deleteOnce(key: ObjectKey, expectedRevision?: string): Promise<StoredObject> {
     const what = this.what(key);
     const cr = await this.raw(key);
     const gone = (): DatastoreError => new DatastoreError('NotFound', `${what} not found`, what);
@@ -121,12 +133,14 @@ export class CrdMapping implements KindMapping {
     if (expectedRevision && before.revision !== expectedRevision) {
       throw new DatastoreError('Conflict', `${what} was changed by someone else (revision ${before.revision}, expected ${expectedRevision})`, what);
     }
-    let target = cr;
-    if (this.marks) {
-      const marked = { ...before.value, spec: markDeleted(this.kind, before.value.spec) };
-      target = await this.api.call<KubeObject>('PUT', this.path(key.namespace, key.name), what, toCustomResource(marked, before.revision));
+    if (!this.marks) {
+      await this.finishDelete(cr, what);
+      return before;
     }
-    await this.finishDelete(target, what);
+    // Once marked it is gone for everyone; a reader may finish the DELETE before we do.
+    const marked = { ...before.value, spec: markDeleted(this.kind, before.value.spec) };
+    const target = await this.api.call<KubeObject>('PUT', this.path(key.namespace, key.name), what, toCustomResource(marked, before.revision));
+    await this.finishQuietly(target, what);
     return before;
   }
 
