@@ -93,7 +93,12 @@ export function watchCollection(api: KubeApi, path: string, what: string, fromRe
       onEnd: fail,
       onEvent: (ev) => {
         if (ev.type === 'BOOKMARK') return;
-        const obj = opts.convert(ev.object);
+        let obj: StoredObject | undefined;
+        try {
+          obj = opts.convert(ev.object);
+        } catch {
+          obj = undefined; // an object too malformed to convert is not one of ours
+        }
         if (!obj) return;
         const k = id(obj.key);
         if (ev.type === 'DELETED') {

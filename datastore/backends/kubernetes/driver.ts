@@ -211,6 +211,7 @@ export class KubeApi {
           let data = '';
           r.setEncoding('utf8');
           r.on('data', (d: string) => (data += d));
+          r.on('error', () => end(statusToError(this.server, r.statusCode ?? 0, { message: data.slice(0, 200) }, what)));
           r.on('end', () => {
             let st: KubeStatus | undefined;
             try {
