@@ -8,7 +8,7 @@ DEBIAN_COMMANDS := etcd etcdctl ip iptables ipset bird gobgpd tcpdump ping nc pg
 # The IPIP tests boot Debian's own kernel in qemu: this kernel has no ipip module.
 VM_PACKAGES := qemu-system-x86 linux-image-amd64 busybox-static
 
-.PHONY: deps debian-deps vm-deps node-deps build demo test lint typecheck unit integration clean bundles image-deps images image-archives
+.PHONY: deps debian-deps vm-deps node-deps k8s-bins crds build demo test lint typecheck unit integration clean bundles image-deps images image-archives
 
 debian-deps:
 	@missing=""; for c in $(DEBIAN_COMMANDS); do command -v $$c >/dev/null 2>&1 || missing="$$missing $$c"; \
@@ -35,6 +35,15 @@ node_modules/.package-lock.json: package.json package-lock.json
 
 deps: debian-deps node-deps
 
+# kube-apiserver and kubectl for the Kubernetes-datastore tests, built once per machine from the
+# version test/k8s/go.mod pins, cached in /var/cache/tortie/k8s-<version>/ (test/harness/kube.ts).
+k8s-bins:
+	@test/k8s/build.sh >/dev/null
+
+# manifests/crds/ from the resource model (a unit test fails when they drift apart).
+crds: node-deps
+	npx tsx test/k8s/write-crds.ts
+
 build: node-deps
 	npm run --silent build
 
@@ -47,12 +56,13 @@ typecheck: node-deps
 unit: build
 	npx vitest run --project unit
 
-integration: deps build images
+integration: deps k8s-bins build images
 	npx vitest run --project integration
 
 # The last line is the plain "N passed, N failed" summary CI reads.
 # images: test/e2e/images.test.ts runs them (the first time debootstraps Debian: 1–2 minutes).
-test: deps vm-deps build lint typecheck images
+# k8s-bins: kube-apiserver and kubectl for the Kubernetes-datastore tests (the first time ~5 minutes).
+test: deps vm-deps k8s-bins build lint typecheck images
 	@mkdir -p .test-results
 	@status=0; TORTIE_TEST_DIST=1 npx vitest run --reporter=default --reporter=json --outputFile.json=.test-results/vitest.json || status=$$?; \
 	node -e 'const r=require("./.test-results/vitest.json"); console.log(`$${r.numPassedTests} passed, $${r.numFailedTests} failed, $${r.numPendingTests+r.numTodoTests} skipped`)' || true; \

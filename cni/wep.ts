@@ -1,18 +1,7 @@
 // WorkloadEndpoint naming and record, as Calico writes them.
-import { createHash } from 'node:crypto';
+import { wepName } from '../datastore/model/wep-names.js';
 
-/** Calico escapes "-" as "--" inside each part so the parts can be joined with single dashes. */
-const esc = (s: string): string => s.replace(/-/g, '--');
-
-export function wepName(node: string, pod: string, iface: string): string {
-  return `${esc(node)}-k8s-${esc(pod)}-${esc(iface)}`;
-}
-
-/** Host-side interface: "cali" + 11 hex of sha1("<namespace>.<pod>"), or of the container ID. */
-export function hostVethName(namespace: string | undefined, pod: string | undefined, containerId: string): string {
-  const seed = pod ? `${namespace ?? 'default'}.${pod}` : containerId;
-  return `cali${createHash('sha1').update(seed).digest('hex').slice(0, 11)}`;
-}
+export { wepName, hostVethName } from '../datastore/model/wep-names.js';
 
 export interface WepInput {
   node: string;

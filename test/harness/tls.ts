@@ -18,7 +18,7 @@ export interface TestCerts {
 
 const KEY_ARGS = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
 
-async function makeCa(dir: string, name: string): Promise<{ cert: string; key: string }> {
+export async function makeCa(dir: string, name: string): Promise<{ cert: string; key: string }> {
   const cert = join(dir, `${name}.crt`);
   const key = join(dir, `${name}.key`);
   await run('openssl', ['req', '-x509', ...KEY_ARGS, '-keyout', key, '-out', cert, '-days', '2', '-subj', `/CN=${name}`,
@@ -26,13 +26,14 @@ async function makeCa(dir: string, name: string): Promise<{ cert: string; key: s
   return { cert, key };
 }
 
-async function issue(dir: string, ca: { cert: string; key: string }, name: string, ext: string): Promise<{ cert: string; key: string }> {
+/** A key and certificate signed by `ca`; `subject` defaults to /CN=<name>. */
+export async function issue(dir: string, ca: { cert: string; key: string }, name: string, ext: string, subject = `/CN=${name}`): Promise<{ cert: string; key: string }> {
   const key = join(dir, `${name}.key`);
   const csr = join(dir, `${name}.csr`);
   const cert = join(dir, `${name}.crt`);
   const extFile = join(dir, `${name}.ext`);
   writeFileSync(extFile, ext);
-  await run('openssl', ['req', ...KEY_ARGS, '-keyout', key, '-out', csr, '-subj', `/CN=${name}`]);
+  await run('openssl', ['req', ...KEY_ARGS, '-keyout', key, '-out', csr, '-subj', subject]);
   await run('openssl', ['x509', '-req', '-in', csr, '-CA', ca.cert, '-CAkey', ca.key, '-CAcreateserial', '-out', cert, '-days', '2', '-extfile', extFile]);
   return { cert, key };
 }

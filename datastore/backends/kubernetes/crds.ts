@@ -1,0 +1,72 @@
+// Calico's CustomResourceDefinitions (crd.projectcalico.org/v1, Calico's names, plurals and scopes)
+// generated from the resource model's kind registry, and rendered as the files under
+// manifests/crds/. Node, WorkloadEndpoint and Profile have none: on Kubernetes they are derived
+// from Nodes, Pods, Namespaces and ServiceAccounts. Pure.
+import { stringify } from 'yaml';
+import { ALL_KINDS, type KindDef } from '../../model/kinds.js';
+import { toStructural, type JSONSchemaProps } from './crd-schema.js';
+
+export const CRD_GROUP = 'crd.projectcalico.org';
+export const CRD_VERSION = 'v1';
+export const CRD_API_VERSION = `${CRD_GROUP}/${CRD_VERSION}`;
+
+/** Kinds the Kubernetes datastore keeps as objects of another API, never as CRDs. */
+export const DERIVED_KINDS: ReadonlySet<string> = new Set(['Node', 'WorkloadEndpoint', 'Profile']);
+
+/** The model's kinds that are CRDs on Kubernetes. */
+export const CRD_KINDS: readonly KindDef[] = ALL_KINDS.filter((k) => !DERIVED_KINDS.has(k.kind));
+
+export interface CustomResourceDefinition {
+  apiVersion: 'apiextensions.k8s.io/v1';
+  kind: 'CustomResourceDefinition';
+  metadata: { name: string };
+  spec: {
+    group: string;
+    names: { kind: string; listKind: string; plural: string; singular: string };
+    scope: 'Namespaced' | 'Cluster';
+    versions: { name: string; served: boolean; storage: boolean; schema: { openAPIV3Schema: JSONSchemaProps } }[];
+  };
+}
+
+export function crdFor(k: KindDef): CustomResourceDefinition {
+  const spec = toStructural(k.specSchema);
+  return {
+    apiVersion: 'apiextensions.k8s.io/v1',
+    kind: 'CustomResourceDefinition',
+    metadata: { name: `${k.plural}.${CRD_GROUP}` },
+    spec: {
+      group: CRD_GROUP,
+      names: { kind: k.kind, listKind: `${k.kind}List`, plural: k.plural, singular: k.kind.toLowerCase() },
+      scope: k.namespaced ? 'Namespaced' : 'Cluster',
+      versions: [
+        {
+          name: CRD_VERSION,
+          served: true,
+          storage: true,
+          schema: {
+            openAPIV3Schema: {
+              type: 'object',
+              description: `Calico ${k.kind} (projectcalico.org/v3 spec; Calico metadata in the projectcalico.org/metadata annotation).`,
+              properties: {
+                apiVersion: { type: 'string' },
+                kind: { type: 'string' },
+                metadata: { type: 'object' },
+                spec: spec,
+                status: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true },
+              },
+            },
+          },
+        },
+      ],
+    },
+  };
+}
+
+const HEADER = '# Generated from the resource model (datastore/model/kinds.ts) by `make crds`; do not edit.\n';
+
+/** File name → YAML text, as committed under manifests/crds/ (Calico's file names). */
+export function renderCrdFiles(): Map<string, string> {
+  const files = new Map<string, string>();
+  for (const k of CRD_KINDS) files.set(`${CRD_GROUP}_${k.plural}.yaml`, HEADER + stringify(crdFor(k), { lineWidth: 0, aliasDuplicateObjects: false }));
+  return files;
+}
