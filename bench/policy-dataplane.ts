@@ -75,7 +75,7 @@ async function main(): Promise<void> {
       st = calc.update(input(eps)).v4;
       const r = await driver.apply(st);
       inc.push(ms(t));
-      written.push(r.chainsWritten.length + r.setsCreated.length + r.setsSwapped.length);
+      written.push(r.chainsWritten.length + r.setsCreated.length + r.setsSwapped.length + r.setsEdited.length);
     }
     // A restart: a fresh driver reads the kernel and finds nothing to do.
     t = process.hrtime.bigint();
