@@ -137,6 +137,17 @@ describe('planSets', () => {
     expect(lines.indexOf(`swap ${tmp} cali40s:aaa`)).toBeGreaterThan(lines.indexOf(`add ${tmp} 10.65.0.4`));
   });
 
+  it('edits a set in place when a few members come or go, apart from the creates and swaps', () => {
+    const many = Array.from({ length: 10 }, (_, i) => `10.65.0.${i + 1}`);
+    const seen = parseIpsetSave(['create cali40s:big hash:net family inet hashsize 1024 maxelem 1048576', ...many.map((m) => `add cali40s:big ${m}`)].join('\n'), 4);
+    const p = planSets(new Map([['cali40s:big', set('cali40s:big', [...many.slice(1), '10.65.0.99/32'])]]), seen, 4);
+    expect(p).toMatchObject({ before: '', edited: ['cali40s:big'], swapped: [], created: [] });
+    expect(p.edits).toBe('add cali40s:big 10.65.0.99\ndel cali40s:big 10.65.0.1\n');
+    // Most members replaced: built aside and swapped in instead.
+    const q = planSets(new Map([['cali40s:big', set('cali40s:big', ['10.65.1.1', '10.65.1.2'])]]), seen, 4);
+    expect(q).toMatchObject({ edits: '', edited: [], swapped: ['cali40s:big'] });
+  });
+
   it('normalises members the way ipset prints them', () => {
     expect(normMember('10.65.0.3/32')).toBe('10.65.0.3');
     expect(normMember('10.65.0.0/26')).toBe('10.65.0.0/26');
