@@ -13,7 +13,7 @@ const sequential = (n: number): string[] => Array.from({ length: n }, (_, i) => 
 /** Follows the dispatch rules for a packet on `iface`; returns the final target. */
 function dispatch(chains: readonly ChainSpec[], iface: string, dir: Direction): string {
   const byName = new Map(chains.map((c) => [c.name, c]));
-  let chain = chains[0];
+  let chain: ChainSpec | undefined = chains[0];
   for (let hops = 0; chain && hops < 10; hops++) {
     const flag = dir === 'egress' ? '-i' : '-o';
     let next: ChainSpec | undefined;
