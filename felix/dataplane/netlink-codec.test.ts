@@ -1,6 +1,6 @@
 import { endianness } from 'node:os';
 import { describe, expect, it } from 'vitest';
-import { addrBytes, deleteKey, encodeRoute, NLM_F_CREATE, NLM_F_REPLACE, NLM_F_REQUEST, parseReplies, routeMessageLength, RTM_DELROUTE, RTM_NEWROUTE, writeRouteMessage, type RouteRequest } from './netlink-codec.js';
+import { addrBytes, deleteKey, encodeRoute, NLM_F_CREATE, NLM_F_REPLACE, NLM_F_REQUEST, parseReplies, parseRouteDump, routeMessageLength, RTM_DELROUTE, RTM_NEWROUTE, writeRouteMessage, type RouteRequest } from './netlink-codec.js';
 
 const ifIndex = (name: string): number | undefined => (name === 'eth0' ? 2 : undefined);
 
@@ -66,5 +66,42 @@ describe('parseReplies', () => {
       { seq: 8, errno: 101 },
     ]);
     expect(parseReplies(datagram.subarray(0, 50))).toEqual([{ seq: 7, errno: 0 }]);
+  });
+});
+
+describe('parseRouteDump', () => {
+  it('reads back what a request encodes (a dump message has the same layout), until NLMSG_DONE', () => {
+    const routes = [
+      encodeRoute({ family: 4, dst: '10.65.2.0/26', type: 'unicast', via: '10.0.5.9', dev: 'eth0', onlink: true, kind: 'remote-ipip' }, ifIndex),
+      encodeRoute({ family: 4, dst: '10.65.0.0/26', type: 'blackhole', kind: 'blackhole' }, ifIndex),
+      encodeRoute({ family: 6, dst: 'fd00:1::/64', type: 'unicast', via: 'fe80::1', kind: 'bgp' }, ifIndex),
+    ] as RouteRequest[];
+    const msgs = routes.map((r) => {
+      const b = Buffer.alloc(routeMessageLength(r));
+      writeRouteMessage(b, 0, RTM_NEWROUTE, 2, 9, r);
+      return b;
+    });
+    const done = Buffer.alloc(20);
+    const le = endianness() === 'LE';
+    if (le) {
+      done.writeUInt32LE(20, 0);
+      done.writeUInt16LE(3, 4);
+      done.writeUInt32LE(9, 8);
+    } else {
+      done.writeUInt32BE(20, 0);
+      done.writeUInt16BE(3, 4);
+      done.writeUInt32BE(9, 8);
+    }
+    const names = new Map([[2, 'eth0']]);
+    const first = parseRouteDump(Buffer.concat(msgs.slice(0, 2)), 9, names);
+    expect(first.done).toBe(false);
+    expect(first.routes).toEqual([
+      { family: 4, dst: '10.65.2.0/26', type: 'unicast', via: '10.0.5.9', dev: 'eth0', onlink: true, protocol: 80, table: 254 },
+      { family: 4, dst: '10.65.0.0/26', type: 'blackhole', onlink: false, protocol: 80, table: 254 },
+    ]);
+    const last = parseRouteDump(Buffer.concat([msgs[2] as Buffer, done]), 9, names);
+    expect(last).toEqual({ routes: [{ family: 6, dst: 'fd00:1::/64', type: 'unicast', via: 'fe80::1', onlink: false, protocol: 80, table: 254 }], done: true, errno: 0 });
+    // Another request's messages are not this dump's.
+    expect(parseRouteDump(Buffer.concat(msgs), 10, names).routes).toEqual([]);
   });
 });

@@ -2,8 +2,8 @@
 // Only routes carrying our protocol number are ever deleted; foreign routes are left alone.
 import { createRtNetlink, type RtNetlinkSocket } from 'netlink';
 import type { DesiredRoute } from '../calc/types.js';
-import { deleteKey, encodeRoute, MAIN_TABLE, NLM_F_CREATE, NLM_F_REPLACE, parseKernelRoute, RTM_DELROUTE, RTM_NEWROUTE, sameRoute, TORTIE_PROTO, type KernelRoute } from './netlink-codec.js';
-import { RouteWriter, type RouteOp } from './route-writer.js';
+import { deleteKey, encodeRoute, MAIN_TABLE, NLM_F_CREATE, NLM_F_REPLACE, RTM_DELROUTE, RTM_NEWROUTE, sameRoute, TORTIE_PROTO, type KernelRoute } from './netlink-codec.js';
+import { RouteSocket, type RouteOp } from './route-socket.js';
 
 export interface RouteApplyResult {
   added: number;
@@ -13,9 +13,9 @@ export interface RouteApplyResult {
 }
 
 export class RouteDriver {
-  /** Reads (links, the route table) through the netlink package; writes through our batches. */
+  /** Links through the netlink package; the route table, large, through our own codec. */
   private readonly sock: RtNetlinkSocket = createRtNetlink();
-  private readonly writer = new RouteWriter();
+  private readonly routes = new RouteSocket();
 
   async linkIndexes(): Promise<Map<string, number>> {
     const links = await this.sock.getLinks();
@@ -28,12 +28,7 @@ export class RouteDriver {
   async listRoutes(indexes?: Map<string, number>): Promise<KernelRoute[]> {
     const idx = indexes ?? (await this.linkIndexes());
     const names = new Map([...idx].map(([n, i]) => [i, n]));
-    const out: KernelRoute[] = [];
-    for (const m of await this.sock.getRoutes()) {
-      const r = parseKernelRoute(m, names);
-      if (r && r.table === MAIN_TABLE) out.push(r);
-    }
-    return out;
+    return (await this.routes.dump(names)).filter((r) => r.table === MAIN_TABLE);
   }
 
   async listOurs(): Promise<KernelRoute[]> {
@@ -72,7 +67,7 @@ export class RouteDriver {
       ops.push({ msgType: RTM_NEWROUTE, msgFlags: NLM_F_CREATE | NLM_F_REPLACE, req: enc });
       what.push(`add ${dst}`);
     }
-    const failed = await this.writer.write(ops);
+    const failed = await this.routes.write(ops);
     failed.forEach((err, i) => {
       if (err !== undefined) result.errors.push(`${what[i]}: ${err}`);
       else if (i < deletes) result.removed++;
@@ -83,6 +78,6 @@ export class RouteDriver {
 
   close(): void {
     this.sock.socket.close();
-    this.writer.close();
+    this.routes.close();
   }
 }
