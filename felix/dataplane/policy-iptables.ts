@@ -36,6 +36,8 @@ export class PolicyDriver {
   private readonly run: Runner;
   private filter?: ObservedFilter;
   private sets?: Map<string, ObservedSet>;
+  /** The last state that passed validation. */
+  private valid?: PolicyDataplaneState;
 
   constructor(opts: PolicyDriverOptions) {
     this.family = opts.family;
@@ -61,8 +63,10 @@ export class PolicyDriver {
 
   async apply(state: PolicyDataplaneState): Promise<PolicyApplyReport> {
     if (state.family !== this.family) throw new Error(`policy driver for IPv${this.family} given an IPv${state.family} state`);
-    const errs = validateState(state);
+    const errs = validateState(state, this.valid);
     if (errs.length) throw new Error(`policy state rejected: ${errs.join('; ')}`);
+    // A copy: a caller may edit its maps and apply them again.
+    this.valid = { ...state, chains: new Map(state.chains), ipsets: new Map(state.ipsets) };
     try {
       return await this.applyOnce(state);
     } catch {
@@ -99,6 +103,8 @@ export class PolicyDriver {
   /** After a successful apply the kernel holds exactly the plan's result: record it without a re-read. */
   private remember(state: PolicyDataplaneState, fp: FilterPlan, sp: SetPlan): void {
     const old = this.filter as ObservedFilter;
+    // Every wanted chain now matches the kernel: written, or found equal by its hashes.
+    old.applied = new Map(state.chains);
     for (const name of fp.deleted) old.chains.delete(name);
     for (const name of fp.written) {
       const chain = state.chains.get(name);

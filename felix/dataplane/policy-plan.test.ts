@@ -96,6 +96,16 @@ describe('planFilter', () => {
     expect(lines.findIndex((l) => l.startsWith('-D FORWARD'))).toBeLessThan(lines.indexOf('-X cali-FORWARD'));
   });
 
+  it('skips comparing chains the driver recorded as applied from the same object', () => {
+    const fwd = { name: 'cali-FORWARD', rules: ['-j cali-from-wl-dispatch'] };
+    const disp = { name: 'cali-from-wl-dispatch', rules: ['-i cali123 -j DROP'] };
+    const seen = parseFilterSave(saveAfter(planFilter(chains(fwd, disp), hooks, parseFilterSave('*filter\nCOMMIT')).script));
+    seen.applied = chains(fwd, disp);
+    const next = { name: 'cali-from-wl-dispatch', rules: ['-i cali456 -j DROP'] };
+    expect(planFilter(chains(fwd, next), hooks, seen).written).toEqual(['cali-from-wl-dispatch']);
+    expect(planFilter(chains(fwd, disp), hooks, seen).script).toBe('');
+  });
+
   it('hashes depend on chain, position and text', () => {
     expect(ruleHash('a', 0, '-j X')).not.toBe(ruleHash('b', 0, '-j X'));
     expect(ruleHash('a', 0, '-j X')).not.toBe(ruleHash('a', 1, '-j X'));
@@ -160,6 +170,16 @@ describe('validateState', () => {
   const st = (c: ChainSpec[], s: IpsetSpec[] = []): PolicyDataplaneState => ({ family: 4, chains: chains(...c), ipsets: new Map(s.map((x) => [x.name, x])), hooks: [] });
   it('accepts a consistent state', () => {
     expect(validateState(st([{ name: 'cali-a', rules: ['-m set --match-set cali40s:x src -j cali-b'] }, { name: 'cali-b', rules: [] }], [set('cali40s:x', [])]))).toEqual([]);
+  });
+  it('given a state that passed, re-checks only new chain objects, and everything once a name it used is gone', () => {
+    const b = { name: 'cali-b', rules: [] };
+    const a = { name: 'cali-a', rules: ['-j cali-b'] };
+    const ok = st([a, b]);
+    expect(validateState(ok)).toEqual([]);
+    // A new chain jumping nowhere is caught; the unchanged ones are not re-scanned.
+    expect(validateState(st([a, b, { name: 'cali-c', rules: ['-j cali-nowhere'] }]), ok).join()).toMatch(/cali-nowhere/);
+    // cali-b gone: cali-a (unchanged object) now dangles and is caught.
+    expect(validateState(st([a]), ok).join()).toMatch(/"cali-a": jumps to cali-b/);
   });
   it('names every problem', () => {
     const errs = validateState(st([{ name: 'cali-a', rules: ['-m set --match-set cali40s:x src -j cali-missing'] }, { name: 'KUBE-x', rules: [] }, { name: 'cali-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa', rules: [] }], [set('cali40all-ipam-pools', [])]));

@@ -22,6 +22,9 @@ export interface ObservedFilter {
   chains: Map<string, ObservedRule[]>;
   /** Rules of the built-in chains, in order (ours and others'). */
   builtins: Map<Builtin, ObservedRule[]>;
+  /** Chains the kernel is known to hold exactly as these objects (the driver records what it
+   *  applied; empty after a re-read): planning skips comparing their rules. */
+  applied?: Map<string, ChainSpec>;
 }
 
 export interface ObservedSet {
@@ -106,6 +109,7 @@ export function planFilter(want: ReadonlyMap<string, ChainSpec>, hooks: readonly
   const written: string[] = [];
   // Thousands of chains, a handful changed: compare first, sort only what is written.
   const changed = [...want].filter(([name, chain]) => {
+    if (seen.applied?.get(name) === chain) return false;
     const lines = stampedChain(chain);
     const have = seen.chains.get(name);
     return !(have !== undefined && have.length === lines.length && have.every((r, i) => r.hash === lines[i]?.hash));
@@ -284,11 +288,18 @@ function chainRefs(c: ChainSpec): ChainRefs {
   return refs;
 }
 
-/** Checks a wanted state against the kernel's limits before anything is written. */
-export function validateState(state: PolicyDataplaneState): string[] {
+/** Checks a wanted state against the kernel's limits before anything is written. `valid`: a state
+ *  that passed before; while every chain and set it named still exists, its chain objects that
+ *  come back unchanged are valid still (a new pod re-checks its few chains, not thousands). */
+export function validateState(state: PolicyDataplaneState, valid?: PolicyDataplaneState): string[] {
   const errs: string[] = [];
   const setPrefix = `cali${state.family}0`;
+  const known =
+    valid !== undefined && valid.family === state.family && [...valid.chains.keys()].every((n) => state.chains.has(n)) && [...valid.ipsets.keys()].every((n) => state.ipsets.has(n))
+      ? valid.chains
+      : undefined;
   for (const [name, c] of state.chains) {
+    if (known?.get(name) === c) continue;
     if (!name.startsWith(CHAIN_PREFIX)) errs.push(`chain "${name}": must start with ${CHAIN_PREFIX}`);
     if (name.length > 28) errs.push(`chain "${name}": longer than 28 characters`);
     if (c.name !== name) errs.push(`chain "${name}": map key and name "${c.name}" differ`);
