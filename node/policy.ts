@@ -213,15 +213,14 @@ export class NodePolicy {
     }
     const st = this.calc.update(input);
     const rep: PolicyRoundReport = { errors, problems: [...this.view.problems] };
-    for (const d of this.drivers) {
-      try {
-        const r = await d.apply(d.family === 4 ? st.v4 : st.v6);
-        if (d.family === 4) rep.v4 = r;
-        else rep.v6 = r;
-      } catch (e) {
-        rep.errors.push(`policy v${d.family}: ${e instanceof Error ? e.message : String(e)}`);
-      }
-    }
+    // Both families at once: a dual-stack pod waits for the slower restore, not for their sum.
+    const results = await Promise.allSettled(this.drivers.map((d) => d.apply(d.family === 4 ? st.v4 : st.v6)));
+    results.forEach((r, i) => {
+      const family = this.drivers[i]?.family;
+      if (r.status === 'rejected') rep.errors.push(`policy v${family}: ${r.reason instanceof Error ? r.reason.message : String(r.reason)}`);
+      else if (family === 4) rep.v4 = r.value;
+      else rep.v6 = r.value;
+    });
     return rep;
   }
 }
