@@ -4,7 +4,9 @@
 import { readFileSync } from 'node:fs';
 import type { Backend } from '../datastore/backend.js';
 import { parseEndpoints } from '../datastore/endpoints.js';
+import { DirectStore } from './direct-store.js';
 import { CNI_CODES, CniError } from './errors.js';
+import type { CniStore } from './store.js';
 import type { NetConf } from './config.js';
 
 function readPem(field: string, path: string | undefined): Buffer | undefined {
@@ -44,7 +46,7 @@ export function etcdEndpoints(conf: NetConf, env: NodeJS.ProcessEnv): string[] {
  * the command does anything) and loads the etcd client in the background: the caller awaits the
  * backend where it first needs it, so loading overlaps with work that does not (tortie's IPAM exec).
  */
-export function backendFromConf(conf: NetConf, env: NodeJS.ProcessEnv = process.env): Promise<Backend> {
+export function backendFromConf(conf: NetConf, env: NodeJS.ProcessEnv = process.env, callTimeoutMs?: number): Promise<Backend> {
   const endpoints = etcdEndpoints(conf, env);
   const files = tlsFiles(conf, env);
   const ca = readPem('etcd_ca_cert_file', files.ca);
@@ -55,7 +57,7 @@ export function backendFromConf(conf: NetConf, env: NodeJS.ProcessEnv = process.
     throw new CniError(CNI_CODES.invalidConfig, `etcd_endpoints: etcd endpoints mix http and https: ${endpoints.join(',')}`);
   const be = import('../datastore/backends/etcd.js').then(({ EtcdBackend }) => {
     try {
-      return new EtcdBackend({ endpoints, ...(ca ? { tls: { ca, ...(cert ? { cert } : {}), ...(key ? { key } : {}) } } : {}) });
+      return new EtcdBackend({ endpoints, ...(callTimeoutMs ? { callTimeoutMs } : {}), ...(ca ? { tls: { ca, ...(cert ? { cert } : {}), ...(key ? { key } : {}) } } : {}) });
     } catch (e) {
       throw new CniError(CNI_CODES.invalidConfig, `etcd_endpoints: ${(e as Error).message}`);
     }
@@ -68,4 +70,22 @@ export function backendFromConf(conf: NetConf, env: NodeJS.ProcessEnv = process.
 /** Closes a backend from backendFromConf, if it was made at all. */
 export async function closeBackend(be: Promise<Backend>): Promise<void> {
   await be.then((b) => b.close()).catch(() => undefined);
+}
+
+/** The datastore set in the config or environment, if any: what a plugin without an agent can use. */
+export function datastoreConfigured(conf: NetConf, env: NodeJS.ProcessEnv): boolean {
+  return Boolean((conf.etcd_endpoints ?? env.ETCD_ENDPOINTS ?? '').trim());
+}
+
+/** The plugin's own path to the datastore (etcd client and allocator loaded now), until the deadline. */
+export async function directStore(conf: NetConf, env: NodeJS.ProcessEnv, deadline: number): Promise<CniStore> {
+  // One etcd call may not outlast the command: its budget is what is left, at most etcd's default 4 s.
+  const be = backendFromConf(conf, env, Math.max(500, Math.min(4000, deadline - Date.now())));
+  try {
+    const [store, { IpamClient }] = await Promise.all([be, import('../ipam/allocator.js')]);
+    return new DirectStore(store, new IpamClient(store), deadline, 'the datastore', () => store.close());
+  } catch (e) {
+    await closeBackend(be);
+    throw e;
+  }
 }

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { cniSocket } from './agents.js';
 import { entryCommand } from './routing.js';
 import { slowHostEnv, stateDir, type LabNode, type LabState } from './state.js';
 
@@ -29,6 +30,7 @@ export function netConf(s: LabState, node: LabNode): Record<string, unknown> {
     log_level: 'info',
     nodename: node.name,
     mtu: podMtu(s),
+    agent_socket: cniSocket(node),
     ipam: { type: 'calico-ipam' }, // answered by tortie-ipam, as in a calico.conf from a tutorial
   };
 }

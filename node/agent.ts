@@ -18,6 +18,7 @@ import { NodePolicy, policyPrefixes, policySettings } from './policy.js';
 import { RouteDriver } from '../felix/dataplane/routes.js';
 import { IpamClient } from '../ipam/allocator.js';
 import { autodetect } from './autodetect.js';
+import { CniServer } from './cni-server.js';
 import type { NodeConfig } from './env.js';
 import { NodeMetrics, serveHealth } from './health.js';
 import { ensureDefaultPool, randomMac, upsertNode } from './register.js';
@@ -40,6 +41,7 @@ export class NodeAgent {
   private bgpWatcher?: BgpConfigWatcher;
   private bgpCfg?: BgpConfig;
   private api?: ApiServer;
+  private cni?: CniServer;
   private readonly startedAt = new Date().toISOString();
   private servers: Server[] = [];
   private inSync = false;
@@ -89,6 +91,7 @@ export class NodeAgent {
 
     this.servers.push(await serveHealth({ live: () => !this.stopped, ready: () => this.readiness() }, this.cfg.healthHost, this.cfg.healthPort));
     if (this.cfg.metricsPort) this.servers.push(await this.metrics.serve(this.cfg.healthHost, this.cfg.metricsPort));
+    if (this.cfg.cniSocket) await this.serveCni();
 
     if (this.cfg.backend === 'bird' && this.address) {
       await this.startSpeaker(this.cfg.asNumber ?? DEFAULT_AS);
@@ -149,6 +152,17 @@ export class NodeAgent {
       );
     } catch (e) {
       this.log.warn({ err: e instanceof Error ? e.message : String(e), socket: this.cfg.bgpSocket }, 'cannot serve the BGP management socket; `tortiectl node status` will not reach this node');
+    }
+  }
+
+  /** The CNI plugins' fast path; without it they reach the datastore themselves (slowly). */
+  private async serveCni(): Promise<void> {
+    const cni = new CniServer({ path: this.cfg.cniSocket, backend: this.backend, ipam: new IpamClient(this.backend), log: this.log.child({ component: 'cni' }) });
+    try {
+      await cni.start();
+      this.cni = cni;
+    } catch (e) {
+      this.log.warn({ err: e instanceof Error ? e.message : String(e), socket: this.cfg.cniSocket }, 'cannot serve the CNI socket; the CNI plugins will use the datastore directly');
     }
   }
 
@@ -323,6 +337,7 @@ export class NodeAgent {
     await this.syncer?.stop();
     await this.bgpWatcher?.stop();
     await this.api?.close();
+    await this.cni?.stop();
     await this.speaker?.stop();
     for (const s of this.servers) await new Promise<void>((r) => s.close(() => r()));
     this.policy?.stop();
