@@ -43,6 +43,8 @@ function ipBatch(lines: string[], netns?: string): Promise<void> {
       if (err) reject(new CniError(CNI_CODES.dataplaneFailure, `ip${netns ? ` (in ${netns})` : ''}: ${String(stderr).trim() || err.message}`));
       else resolve();
     });
+    // ip may exit before reading (nsenter cannot enter the netns): its exit status reports that, not EPIPE.
+    child.stdin?.on('error', () => undefined);
     child.stdin?.end(`${lines.join('\n')}\n`);
   });
 }
