@@ -157,7 +157,13 @@ export class NodeAgent {
 
   /** The CNI plugins' fast path; without it they reach the datastore themselves (slowly). */
   private async serveCni(): Promise<void> {
-    const cni = new CniServer({ path: this.cfg.cniSocket, backend: this.backend, ipam: new IpamClient(this.backend), log: this.log.child({ component: 'cni' }) });
+    const cni = new CniServer({
+      path: this.cfg.cniSocket,
+      backend: this.backend,
+      ipam: new IpamClient(this.backend),
+      log: this.log.child({ component: 'cni' }),
+      observe: (op, ok, seconds) => this.metrics.cniSeconds.observe({ op, result: ok ? 'ok' : 'error' }, seconds),
+    });
     try {
       await cni.start();
       this.cni = cni;

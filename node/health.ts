@@ -36,6 +36,13 @@ export class NodeMetrics {
   readonly routes = new Gauge({ name: 'tortie_routes_programmed', help: 'routes felix has programmed (proto 80)', registers: [this.registry] });
   readonly learned = new Gauge({ name: 'tortie_bgp_routes_learned', help: 'best routes learned over BGP', registers: [this.registry] });
   readonly applySeconds = new Histogram({ name: 'tortie_dataplane_apply_seconds', help: 'time to apply one dataplane update', buckets: [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers: [this.registry] });
+  readonly cniSeconds = new Histogram({
+    name: 'tortie_cni_request_seconds',
+    help: 'time to serve one CNI plugin call on the CNI socket, by call and result',
+    labelNames: ['op', 'result'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5],
+    registers: [this.registry],
+  });
   readonly applyErrors = new Counter({ name: 'tortie_dataplane_apply_errors_total', help: 'dataplane operations that failed', registers: [this.registry] });
 
   serve(host: string, port: number): Promise<Server> {

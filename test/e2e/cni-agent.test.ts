@@ -52,7 +52,7 @@ describe('CNI plugin through the tortie-node agent', () => {
   const keys = async (prefix: string): Promise<string[]> => (await etcdctl(['get', '--prefix', '--keys-only', prefix])).split('\n').filter(Boolean);
   const hostLinks = async (): Promise<string> => (await nets.exec(host, ['ip', '-o', 'link', 'show'])).stdout;
 
-  function startAgent(): Promise<void> {
+  async function startAgent(): Promise<void> {
     agent = new NetnsDaemon(host, [
       'env',
       `NODENAME=${NODE}`,
@@ -66,7 +66,7 @@ describe('CNI plugin through the tortie-node agent', () => {
       ...entryArgv('node/main'),
     ], join(dir, 'agent.log'));
     agent.start();
-    return waitFor('the agent\'s CNI socket', async () => (existsSync(socket) ? true : undefined), 120_000);
+    await waitFor('the agent\'s CNI socket', async () => (existsSync(socket) ? true : undefined), 120_000);
   }
 
   async function addPod(i: number, extra: Record<string, unknown> = {}): Promise<{ cid: string; ns: string; run: PluginRun }> {
