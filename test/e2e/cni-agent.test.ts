@@ -61,7 +61,7 @@ describe('CNI plugin through the tortie-node agent', () => {
       'IP=none',
       'CALICO_NETWORKING_BACKEND=none',
       'CALICO_IPV4POOL_CIDR=10.246.0.0/16',
-      'FELIX_PROMETHEUSMETRICSPORT=0',
+      'FELIX_PROMETHEUSMETRICSPORT=9091',
       `TORTIE_CNI_SOCKET=${socket}`,
       ...entryArgv('node/main'),
     ], join(dir, 'agent.log'));
@@ -105,6 +105,16 @@ describe('CNI plugin through the tortie-node agent', () => {
     expect(await keys(WEPS)).toEqual([]);
     expect(await keys(`/calico/ipam/v2/handle/k8s-pod-network.${cid}`)).toEqual([]);
     expect(await hostLinks()).not.toContain(hostVethName('default', 'pod-0', cid));
+  }, 60_000);
+
+  it('the agent exports how long its CNI calls took and how long a new endpoint took to get its route', async () => {
+    const js = "fetch('http://127.0.0.1:9091/metrics').then(async r=>process.stdout.write(await r.text()))";
+    const text = await waitFor('the endpoint convergence sample', async () => {
+      const t = (await nets.exec(host, [process.execPath, '-e', js])).stdout;
+      return /^tortie_endpoint_route_programmed_seconds_count [1-9]/m.test(t) ? t : undefined;
+    });
+    expect(text).toMatch(/^tortie_cni_request_seconds_count\{op="assign",result="ok"\} [1-9]/m);
+    expect(text).toMatch(/^tortie_cni_request_seconds_count\{op="putEndpoint",result="ok"\} [1-9]/m);
   }, 60_000);
 
   it('datastore down: ADD fails within its timeout naming the datastore, leaves nothing, and succeeds once etcd is back', async () => {
