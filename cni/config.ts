@@ -102,7 +102,7 @@ export function parseNetConf(stdin: string): NetConf {
   if (!isStr(c.type ?? '')) bad('type', 'a string');
   if (c.mtu !== undefined && !(Number.isInteger(c.mtu) && (c.mtu as number) >= 68 && (c.mtu as number) <= 65535)) bad('mtu', 'an integer 68–65535');
   if (c.timeout_seconds !== undefined && !(typeof c.timeout_seconds === 'number' && c.timeout_seconds > 0 && c.timeout_seconds <= 3600))
-    bad('timeout_seconds', 'a number of seconds, 0–3600');
+    bad('timeout_seconds', 'a number of seconds above 0, at most 3600');
   const ipam = (c.ipam ?? {}) as Record<string, unknown>;
   if (typeof ipam !== 'object' || Array.isArray(ipam)) bad('ipam', 'an object');
   if (ipam.type !== undefined && !isStr(ipam.type)) bad('ipam.type', 'a string');

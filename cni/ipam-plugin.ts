@@ -6,6 +6,7 @@ import { flag, parseEnv, parseNetConf, SUPPORTED_VERSIONS, type CniEnv, type Net
 import { CNI_CODES, CniError } from './errors.js';
 import { listAnnotation } from './k8s.js';
 import { withStore } from './open-store.js';
+import { toCniError } from './run.js';
 import { decodeResult, encodeResult, type CniIp } from './result.js';
 import type { AssignRequest, CniStore } from './store.js';
 
@@ -69,12 +70,12 @@ export function validContainerIds(conf: NetConf): string[] {
   });
 }
 
-/** STATUS (CNI 1.1): code 50, "the plugin is not available", when ADD could not be served now. */
-export async function statusOf(store: CniStore): Promise<undefined> {
+/** STATUS (CNI 1.1): error 50, "not available", naming why an ADD could not be served now. */
+export async function availableUnless(check: () => Promise<unknown>): Promise<undefined> {
   try {
-    await store.status();
+    await check();
   } catch (e) {
-    throw new CniError(CNI_CODES.notAvailable, `cannot serve ADD: ${e instanceof Error ? e.message : String(e)}`);
+    throw new CniError(CNI_CODES.notAvailable, `cannot serve ADD: ${toCniError(e).message}`);
   }
   return undefined;
 }
@@ -85,7 +86,9 @@ export async function ipamMain(stdin: string, procEnv: NodeJS.ProcessEnv = proce
   if (env.command === 'VERSION') return { cniVersion: '1.0.0', supportedVersions: SUPPORTED_VERSIONS };
   const conf = parseNetConf(stdin);
   const prev = env.command === 'CHECK' ? checkPrev(conf) : [];
-  return withStore(conf, procEnv, started + conf.timeout_seconds * 1000, async (store) => {
+  const deadline = started + conf.timeout_seconds * 1000;
+  if (env.command === 'STATUS') return availableUnless(() => withStore(conf, procEnv, deadline, (store) => store.status()));
+  return withStore(conf, procEnv, deadline, async (store) => {
     switch (env.command) {
       case 'ADD':
         return add(conf, env, store);
@@ -95,11 +98,9 @@ export async function ipamMain(stdin: string, procEnv: NodeJS.ProcessEnv = proce
       case 'CHECK':
         await checkHeld(conf, env, store, prev);
         return undefined;
-      case 'GC':
+      default:
         await store.gc({ node: nodeName(conf, procEnv), network: conf.name, validContainerIds: validContainerIds(conf) });
         return undefined;
-      default:
-        return statusOf(store);
     }
   });
 }

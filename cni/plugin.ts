@@ -5,7 +5,7 @@ import { hostname } from 'node:os';
 import { parseEnv, parseNetConf, SUPPORTED_VERSIONS, type CniEnv, type NetConf } from './config.js';
 import { CNI_CODES, CniError } from './errors.js';
 import { execIpam } from './ipam-exec.js';
-import { assignRequest, BUILTIN_IPAM, checkHeld, checkPrev, handleId, hostCidr, statusOf, validContainerIds } from './ipam-plugin.js';
+import { assignRequest, availableUnless, BUILTIN_IPAM, checkHeld, checkPrev, handleId, hostCidr, validContainerIds } from './ipam-plugin.js';
 import { HOST_MAC, plumb, unplumb, verify } from './netdev.js';
 import { withStore } from './open-store.js';
 import { decodeResult, encodeResult, type CniResult } from './result.js';
@@ -105,10 +105,9 @@ async function check(conf: NetConf, env: CniEnv, procEnv: NodeJS.ProcessEnv, sto
   return undefined;
 }
 
-/** GC and STATUS go to a foreign IPAM plugin too (CNI 1.1: a plugin passes them on to its delegates). */
-async function gcOrStatus(conf: NetConf, env: CniEnv, procEnv: NodeJS.ProcessEnv, store: CniStore): Promise<undefined> {
-  if (!builtinIpam(conf) && conf.ipam.type) await execIpam(conf, env, env.command, procEnv);
-  if (env.command === 'STATUS') return statusOf(store);
+/** GC goes to a foreign IPAM plugin too (CNI 1.1: a plugin passes GC and STATUS on to its delegates). */
+async function gc(conf: NetConf, env: CniEnv, procEnv: NodeJS.ProcessEnv, store: CniStore): Promise<undefined> {
+  if (!builtinIpam(conf) && conf.ipam.type) await execIpam(conf, env, 'GC', procEnv);
   await store.gc({ node: ident(conf, env, procEnv).node, network: conf.name, validContainerIds: validContainerIds(conf) });
   return undefined;
 }
@@ -118,10 +117,16 @@ export async function pluginMain(stdin: string, procEnv: NodeJS.ProcessEnv = pro
   const env = parseEnv(procEnv);
   if (env.command === 'VERSION') return { cniVersion: '1.0.0', supportedVersions: SUPPORTED_VERSIONS };
   const conf = parseNetConf(stdin);
-  return withStore(conf, procEnv, started + conf.timeout_seconds * 1000, (store) => {
+  const deadline = started + conf.timeout_seconds * 1000;
+  if (env.command === 'STATUS')
+    return availableUnless(async () => {
+      if (!builtinIpam(conf) && conf.ipam.type) await execIpam(conf, env, 'STATUS', procEnv);
+      await withStore(conf, procEnv, deadline, (store) => store.status());
+    });
+  return withStore(conf, procEnv, deadline, (store) => {
     if (env.command === 'ADD') return add(conf, env, procEnv, store);
     if (env.command === 'DEL') return del(conf, env, procEnv, store);
     if (env.command === 'CHECK') return check(conf, env, procEnv, store);
-    return gcOrStatus(conf, env, procEnv, store);
+    return gc(conf, env, procEnv, store);
   });
 }
