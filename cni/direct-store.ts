@@ -102,10 +102,15 @@ export class DirectStore implements CniStore {
     const key = endpointKey(meta);
     const value = JSON.stringify(wep);
     await this.retry(async () => {
-      const existing = await this.backend.get(key);
-      // A WEP of an earlier sandbox of the same pod is replaced (the pod was restarted).
-      if (existing) await this.backend.update(key, value, existing.modRevision);
-      else await this.backend.create(key, value);
+      // A new pod's is the common case: one write. A WEP of an earlier sandbox of the same pod is replaced (the pod was restarted).
+      try {
+        await this.backend.create(key, value);
+      } catch (e) {
+        if (!(e instanceof DatastoreError && e.code === 'AlreadyExists')) throw e;
+        const existing = await this.backend.get(key);
+        if (existing) await this.backend.update(key, value, existing.modRevision);
+        else await this.backend.create(key, value);
+      }
     });
   }
 
