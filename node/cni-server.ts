@@ -79,10 +79,12 @@ export class CniServer {
         const line = buffer.slice(0, nl);
         buffer = buffer.slice(nl + 1);
         // In order, one at a time: a client's undo step must follow the call it undoes.
-        chain = chain.then(async () => {
-          const reply = await this.handle(line);
-          if (!sock.destroyed) sock.write(`${JSON.stringify(reply)}\n`);
-        });
+        chain = chain
+          .then(async () => {
+            const reply = await this.handle(line);
+            if (!sock.destroyed) sock.write(`${JSON.stringify(reply)}\n`);
+          })
+          .catch((e: unknown) => this.o.log.error({ err: e instanceof Error ? e.message : String(e) }, 'CNI socket: cannot answer'));
       }
     });
     sock.on('error', () => undefined);
@@ -100,7 +102,8 @@ export class CniServer {
     const deadline = typeof req.deadline === 'number' ? req.deadline : Date.now() + DEFAULT_BUDGET_MS;
     const store = new DirectStore(this.o.backend, this.o.ipam, deadline);
     const started = process.hrtime.bigint();
-    const call = (): Promise<unknown> => (store[req.op] as (...a: unknown[]) => Promise<unknown>).apply(store, req.args);
+    // async: a malformed argument that throws at once becomes this request's error, like any other.
+    const call = async (): Promise<unknown> => (store[req.op] as (...a: unknown[]) => Promise<unknown>).apply(store, req.args);
     let work: Promise<unknown>;
     if (BLOCK_WRITERS.has(req.op)) {
       // A call still queued at its deadline is answered "failed" below and then skipped here.
