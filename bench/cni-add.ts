@@ -3,7 +3,8 @@
 // socket against a real etcd, against Debian's reference `bridge` + `host-local` plugins
 // (/usr/lib/cni) measured interleaved in the same run, printing our ratio to them. Also: tortie
 // without an agent (the plugin's own datastore path) for a few pods, and 20 ADDs started at once on
-// the node (all done, against one ADD's p50). As root, after `npm run build`:
+// the node (all done, against one ADD's p50), and the CPU time of one ADD and DEL (plugin and the
+// processes it waits for; less sensitive than wall time to other jobs). As root, after `npm run build`:
 //   npx tsx bench/cni-add.ts [pods=60]
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,6 +18,7 @@ const ROOT = new URL('..', import.meta.url).pathname;
 const PODS = Math.max(Number(process.argv[2] ?? 60), 2);
 const DIRECT_PODS = 10;
 const BURST = 20;
+const CPU_PODS = 10;
 const NODE = 'bench-node';
 
 const pct = (xs: number[], p: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)] ?? NaN;
@@ -33,6 +35,11 @@ async function main(): Promise<void> {
     chmodSync(tmp, 0o755);
     const socket = join(tmp, 'cni.sock');
     writeFileSync(join(tmp, 'tortie'), `#!/bin/sh\nexec ${process.execPath} ${join(ROOT, 'dist/cni/tortie.js')}\n`, { mode: 0o755 });
+    // GNU time writes "user sys" of the plugin and the children it waited for (ip, host-local).
+    const cpuFile = join(tmp, 'cpu.txt');
+    const timeWrap = (exe: string): string => `#!/bin/sh\nexec /usr/bin/time -f '%U %S' -o ${cpuFile} ${exe}\n`;
+    writeFileSync(join(tmp, 'tortie-cpu'), timeWrap(`${process.execPath} ${join(ROOT, 'dist/cni/tortie.js')}`), { mode: 0o755 });
+    writeFileSync(join(tmp, 'bridge-cpu'), timeWrap('/usr/lib/cni/bridge'), { mode: 0o755 });
     const host = await nets.add('host');
     for (const argv of [
       ['sysctl', '-qw', 'net.ipv4.ip_forward=1'],
@@ -58,8 +65,8 @@ async function main(): Promise<void> {
     const reference = { cniVersion: '1.0.0', name: 'bench-ref', type: 'bridge', bridge: 'cnibench0', isGateway: true, ipam: { type: 'host-local', ranges: [[{ subnet: '10.88.0.0/16' }]], dataDir: join(tmp, 'host-local') } };
 
     type Kind = 'tortie' | 'direct' | 'reference';
-    const run = (kind: Kind, command: 'ADD' | 'DEL', cid: string, ns: string): Promise<PluginRun> => {
-      const exe = kind === 'reference' ? '/usr/lib/cni/bridge' : join(tmp, 'tortie');
+    const run = (kind: Kind, command: 'ADD' | 'DEL', cid: string, ns: string, cpu = false): Promise<PluginRun> => {
+      const exe = cpu ? join(tmp, kind === 'reference' ? 'bridge-cpu' : 'tortie-cpu') : kind === 'reference' ? '/usr/lib/cni/bridge' : join(tmp, 'tortie');
       const env = { CNI_COMMAND: command, CNI_CONTAINERID: cid, CNI_NETNS: `/var/run/netns/${ns}`, CNI_IFNAME: 'eth0', CNI_PATH: kind === 'reference' ? '/usr/lib/cni' : tmp, CNI_ARGS: `IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=${cid};K8S_POD_INFRA_CONTAINER_ID=${cid}` };
       return execPlugin(host, exe, env, kind === 'reference' ? reference : kind === 'direct' ? direct : ours);
     };
@@ -111,6 +118,20 @@ async function main(): Promise<void> {
     const burstOurs = await burst('tortie');
     const burstRef = await burst('reference');
 
+    const cpu = { tortie: { ADD: [] as number[], DEL: [] as number[] }, reference: { ADD: [] as number[], DEL: [] as number[] } };
+    const cpuSets = { tortie: await pods('tortie', CPU_PODS, 'c'), reference: await pods('reference', CPU_PODS, 'c') };
+    for (let i = 0; i < CPU_PODS; i++) {
+      for (const kind of ['tortie', 'reference'] as const) {
+        for (const command of ['ADD', 'DEL'] as const) {
+          const p = cpuSets[kind][i]!;
+          const r = await run(kind, command, p.cid, p.ns, true);
+          if (r.code !== 0) throw new Error(`${kind} ${command} (CPU run) failed: ${r.raw}`);
+          const [u, sy] = readFileSync(cpuFile, 'utf8').trim().split('\n').pop()!.split(' ').map(Number);
+          cpu[kind][command].push(((u ?? NaN) + (sy ?? NaN)) * 1000);
+        }
+      }
+    }
+
     console.log(`${PODS} pods per series (the agent-less path: ${DIRECT_PODS}), interleaved; load average before ${loadBefore}, after ${loadavg()} (2 cores)`);
     console.log(`${'series'.padEnd(44)}${'ADD p50'.padStart(10)}${'ADD p99'.padStart(10)}${'DEL p50'.padStart(10)}${'DEL p99'.padStart(10)}`);
     const row = (name: string, s: { ADD: number[]; DEL: number[] }): void =>
@@ -120,6 +141,9 @@ async function main(): Promise<void> {
     row('tortie without an agent (own etcd client)', series.direct);
     const ratio = (a: number[], b: number[], p: number): string => `${(pct(a, p) / pct(b, p)).toFixed(2)}×`;
     console.log(`tortie / reference: ADD p50 ${ratio(series.tortie.ADD, series.reference.ADD, 50)}, p99 ${ratio(series.tortie.ADD, series.reference.ADD, 99)}; DEL p50 ${ratio(series.tortie.DEL, series.reference.DEL, 50)}`);
+    console.log(
+      `CPU per call, median of ${CPU_PODS}: tortie ADD ${pct(cpu.tortie.ADD, 50).toFixed(0)} ms, DEL ${pct(cpu.tortie.DEL, 50).toFixed(0)} ms; reference ADD ${pct(cpu.reference.ADD, 50).toFixed(0)} ms, DEL ${pct(cpu.reference.DEL, 50).toFixed(0)} ms (${ratio(cpu.tortie.ADD, cpu.reference.ADD, 50)} / ${ratio(cpu.tortie.DEL, cpu.reference.DEL, 50)})`,
+    );
     console.log(`agent-less / via agent: ADD p50 ${ratio(series.direct.ADD, series.tortie.ADD, 50)}, DEL p50 ${ratio(series.direct.DEL, series.tortie.DEL, 50)}`);
     const single = pct(series.tortie.ADD, 50);
     console.log(`${BURST} ADDs at once: tortie all done in ${burstOurs.add} ms = ${(burstOurs.add / single).toFixed(2)}× its single ADD p50 (DELs ${burstOurs.del} ms); reference ${burstRef.add} ms = ${(burstRef.add / pct(series.reference.ADD, 50)).toFixed(2)}× its own (DELs ${burstRef.del} ms); tortie / reference ${(burstOurs.add / burstRef.add).toFixed(2)}×`);
