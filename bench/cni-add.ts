@@ -139,7 +139,8 @@ async function main(): Promise<void> {
     row('reference: bridge + host-local', series.reference);
     row('tortie via tortie-node (CNI socket)', series.tortie);
     row('tortie without an agent (own etcd client)', series.direct);
-    const ratio = (a: number[], b: number[], p: number): string => `${(pct(a, p) / pct(b, p)).toFixed(2)}×`;
+    // GNU time counts in 10 ms steps: a reference call can read 0.
+    const ratio = (a: number[], b: number[], p: number): string => (pct(b, p) > 0 ? `${(pct(a, p) / pct(b, p)).toFixed(2)}×` : 'n/a (reference below 10 ms)');
     console.log(`tortie / reference: ADD p50 ${ratio(series.tortie.ADD, series.reference.ADD, 50)}, p99 ${ratio(series.tortie.ADD, series.reference.ADD, 99)}; DEL p50 ${ratio(series.tortie.DEL, series.reference.DEL, 50)}`);
     console.log(
       `CPU per call, median of ${CPU_PODS}: tortie ADD ${pct(cpu.tortie.ADD, 50).toFixed(0)} ms, DEL ${pct(cpu.tortie.DEL, 50).toFixed(0)} ms; reference ADD ${pct(cpu.reference.ADD, 50).toFixed(0)} ms, DEL ${pct(cpu.reference.DEL, 50).toFixed(0)} ms (${ratio(cpu.tortie.ADD, cpu.reference.ADD, 50)} / ${ratio(cpu.tortie.DEL, cpu.reference.DEL, 50)})`,
