@@ -9,8 +9,8 @@
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execPlugin, startEtcdIn, type PluginRun } from '../test/e2e/cni-helpers.js';
-import { NetnsDaemon, waitFor } from '../test/harness/daemon.js';
+import { execPlugin, startCniAgent, startEtcdIn, type PluginRun } from '../test/e2e/cni-helpers.js';
+import type { NetnsDaemon } from '../test/harness/daemon.js';
 import type { EtcdServer } from '../test/harness/etcd.js';
 import { NetnsSet } from '../test/harness/netns.js';
 
@@ -51,13 +51,7 @@ async function main(): Promise<void> {
       await nets.exec(host, argv);
     const started = await startEtcdIn(nets, host);
     etcd = started.etcd;
-    agent = new NetnsDaemon(
-      host,
-      ['env', `NODENAME=${NODE}`, 'DATASTORE_TYPE=etcdv3', 'ETCD_ENDPOINTS=http://127.0.0.1:2379', 'IP=none', 'CALICO_NETWORKING_BACKEND=none', 'CALICO_IPV4POOL_CIDR=10.245.0.0/16', 'FELIX_PROMETHEUSMETRICSPORT=0', `TORTIE_CNI_SOCKET=${socket}`, process.execPath, join(ROOT, 'dist/node/main.js')],
-      join(tmp, 'agent.log'),
-    );
-    agent.start();
-    await waitFor('the agent\'s CNI socket', async () => (existsSync(socket) ? true : undefined), 120_000);
+    agent = await startCniAgent(host, socket, join(tmp, 'agent.log'), { NODENAME: NODE, CALICO_IPV4POOL_CIDR: '10.245.0.0/16' }, [process.execPath, join(ROOT, 'dist/node/main.js')]);
 
     const ours = { cniVersion: '1.0.0', name: 'k8s-pod-network', type: 'tortie', nodename: NODE, agent_socket: socket, ipam: { type: 'calico-ipam' } };
     // The agent-less path: no socket there, so the plugin loads the etcd client itself.

@@ -4,15 +4,14 @@
 // no interface, address or WorkloadEndpoint behind; once the cause is gone the same ADD succeeds.
 // CNI 1.1 GC releases exactly the attachments missing from cni.dev/valid-attachments; STATUS
 // follows the datastore.
-import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EtcdServer } from '../harness/etcd.js';
-import { NetnsDaemon, waitFor } from '../harness/daemon.js';
-import { entryArgv } from '../harness/entry.js';
+import { waitFor, type NetnsDaemon } from '../harness/daemon.js';
 import { NetnsSet } from '../harness/netns.js';
-import { execPlugin, startEtcdIn, writePluginWrappers, type PluginRun } from './cni-helpers.js';
+import { execPlugin, startCniAgent, startEtcdIn, writePluginWrappers, type PluginRun } from './cni-helpers.js';
 import { hostVethName } from '../../cni/wep.js';
 
 const NODE = 'node-agent';
@@ -53,20 +52,7 @@ describe('CNI plugin through the tortie-node agent', () => {
   const hostLinks = async (): Promise<string> => (await nets.exec(host, ['ip', '-o', 'link', 'show'])).stdout;
 
   async function startAgent(): Promise<void> {
-    agent = new NetnsDaemon(host, [
-      'env',
-      `NODENAME=${NODE}`,
-      'DATASTORE_TYPE=etcdv3',
-      'ETCD_ENDPOINTS=http://127.0.0.1:2379',
-      'IP=none',
-      'CALICO_NETWORKING_BACKEND=none',
-      'CALICO_IPV4POOL_CIDR=10.246.0.0/16',
-      'FELIX_PROMETHEUSMETRICSPORT=9091',
-      `TORTIE_CNI_SOCKET=${socket}`,
-      ...entryArgv('node/main'),
-    ], join(dir, 'agent.log'));
-    agent.start();
-    await waitFor('the agent\'s CNI socket', async () => (existsSync(socket) ? true : undefined), 120_000);
+    agent = await startCniAgent(host, socket, join(dir, 'agent.log'), { NODENAME: NODE, CALICO_IPV4POOL_CIDR: '10.246.0.0/16', FELIX_PROMETHEUSMETRICSPORT: '9091' });
   }
 
   async function addPod(i: number, extra: Record<string, unknown> = {}): Promise<{ cid: string; ns: string; run: PluginRun }> {
