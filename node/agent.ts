@@ -18,6 +18,8 @@ import { NodePolicy, policyPrefixes, policySettings } from './policy.js';
 import { RouteDriver } from '../felix/dataplane/routes.js';
 import { IpamClient } from '../ipam/allocator.js';
 import { autodetect } from './autodetect.js';
+import { CniServer } from './cni-server.js';
+import { learnedKeys, PendingSince } from './convergence.js';
 import type { NodeConfig } from './env.js';
 import { NodeMetrics, serveHealth } from './health.js';
 import { ensureDefaultPool, randomMac, upsertNode } from './register.js';
@@ -27,6 +29,7 @@ import { buildView } from './view.js';
 export const DEFAULT_AS = 64512;
 /** Longest a restarting node defers BGP selection waiting for its peers' End-of-RIB (BIRD's restart time). */
 const GR_DEFERRAL_S = 120;
+const WEP_PREFIX = resourceListPrefix('workloadendpoints');
 
 export class NodeAgent {
   private readonly cache = new Map<string, string>();
@@ -40,6 +43,7 @@ export class NodeAgent {
   private bgpWatcher?: BgpConfigWatcher;
   private bgpCfg?: BgpConfig;
   private api?: ApiServer;
+  private cni?: CniServer;
   private readonly startedAt = new Date().toISOString();
   private servers: Server[] = [];
   private inSync = false;
@@ -59,6 +63,12 @@ export class NodeAgent {
   /** Only the first speaker restarts gracefully; one made again for a new AS number starts cold. */
   private speakerStarts = 0;
   private learnedChangedAt = Date.now();
+  /** Convergence telemetry: this node's endpoints and learned routes not yet in an applied dataplane. */
+  private readonly endpointsPending = new PendingSince();
+  private readonly learnedPending = new PendingSince();
+  private learnedKnown = new Set<string>();
+  /** First learned-route change since the last recalculation looked (undefined: none). */
+  private learnedDirtySince?: number;
 
   constructor(
     private readonly cfg: NodeConfig,
@@ -89,11 +99,13 @@ export class NodeAgent {
 
     this.servers.push(await serveHealth({ live: () => !this.stopped, ready: () => this.readiness() }, this.cfg.healthHost, this.cfg.healthPort));
     if (this.cfg.metricsPort) this.servers.push(await this.metrics.serve(this.cfg.healthHost, this.cfg.metricsPort));
+    if (this.cfg.cniSocket) await this.serveCni();
 
     if (this.cfg.backend === 'bird' && this.address) {
       await this.startSpeaker(this.cfg.asNumber ?? DEFAULT_AS);
       this.learned.onChange(() => {
         this.learnedChangedAt = Date.now();
+        this.learnedDirtySince ??= this.learnedChangedAt;
         this.schedule();
       });
       this.bgpWatcher = new BgpConfigWatcher({ backend: this.backend, nodeName: this.cfg.nodename, log: this.log.child({ component: 'bgp-config' }), onConfig: (c) => this.onBgpConfig(c) });
@@ -152,6 +164,23 @@ export class NodeAgent {
     }
   }
 
+  /** The CNI plugins' fast path; without it they reach the datastore themselves (slowly). */
+  private async serveCni(): Promise<void> {
+    const cni = new CniServer({
+      path: this.cfg.cniSocket,
+      backend: this.backend,
+      ipam: new IpamClient(this.backend),
+      log: this.log.child({ component: 'cni' }),
+      observe: (op, ok, seconds) => this.metrics.cniSeconds.observe({ op, result: ok ? 'ok' : 'error' }, seconds),
+    });
+    try {
+      await cni.start();
+      this.cni = cni;
+    } catch (e) {
+      this.log.warn({ err: e instanceof Error ? e.message : String(e), socket: this.cfg.cniSocket }, 'cannot serve the CNI socket; the CNI plugins will use the datastore directly');
+    }
+  }
+
   /** A new peer set and export list from the generator; a changed AS number needs a new speaker (new OPENs). */
   private async onBgpConfig(c: BgpConfig): Promise<void> {
     this.bgpCfg = { ...c, peers: c.peers.map((p) => (p.port === undefined && this.cfg.bgpPort !== 179 ? { ...p, port: this.cfg.bgpPort } : p)) };
@@ -198,11 +227,38 @@ export class NodeAgent {
   }
 
   private onEvents(evs: SyncEvent[]): void {
+    const now = Date.now();
     for (const e of evs) {
+      if (e.key.startsWith(WEP_PREFIX)) this.noteEndpoint(e, now);
       if (e.type === 'update') this.cache.set(e.key, e.value);
       else this.cache.delete(e.key);
     }
     this.schedule();
+  }
+
+  /** Starts the convergence clock for a new or readdressed endpoint of this node. */
+  private noteEndpoint(e: SyncEvent, now: number): void {
+    if (e.type !== 'update') return this.endpointsPending.forget(e.key);
+    const spec = (v: string | undefined): { node?: string; ipNetworks?: string[] } | undefined => {
+      try {
+        return v === undefined ? undefined : (JSON.parse(v) as { spec?: { node?: string; ipNetworks?: string[] } }).spec;
+      } catch {
+        return undefined;
+      }
+    };
+    const cur = spec(e.value);
+    if (cur?.node !== this.cfg.nodename) return;
+    if (JSON.stringify(spec(this.cache.get(e.key))?.ipNetworks) !== JSON.stringify(cur.ipNetworks)) this.endpointsPending.seen(e.key, now);
+  }
+
+  /** Starts the convergence clock for routes learned since the last look, from the first change among them. */
+  private noteLearned(): void {
+    if (this.learnedDirtySince === undefined) return;
+    const cur = learnedKeys(this.learned.list());
+    for (const k of cur) if (!this.learnedKnown.has(k)) this.learnedPending.seen(k, this.learnedDirtySince);
+    for (const k of this.learnedKnown) if (!cur.has(k)) this.learnedPending.forget(k);
+    this.learnedKnown = cur;
+    this.learnedDirtySince = undefined;
   }
 
   /** Coalesces bursts of events into one recalculation. */
@@ -220,7 +276,9 @@ export class NodeAgent {
       return;
     }
     this.applying = true;
+    const startedAt = Date.now();
     try {
+      this.noteLearned();
       const view = buildView(this.cache);
       this.updateBgp();
       // No kernel change before the first in-sync: a partial view would delete good routes.
@@ -255,6 +313,11 @@ export class NodeAgent {
       if (rep.routes.added || rep.routes.removed) this.log.info({ added: rep.routes.added, removed: rep.routes.removed }, 'routes updated');
       this.applied = true;
       if (rep.errors.length) setTimeout(() => this.schedule(), 1000).unref();
+      else {
+        const now = Date.now();
+        for (const s of this.endpointsPending.programmed(startedAt, now)) this.metrics.endpointConvergence.observe(s);
+        for (const s of this.learnedPending.programmed(startedAt, now)) this.metrics.learnedConvergence.observe(s);
+      }
     } catch (e) {
       this.log.error({ err: e instanceof Error ? e.message : String(e) }, 'recalculation failed; will retry');
       setTimeout(() => this.schedule(), 1000).unref();
@@ -323,6 +386,7 @@ export class NodeAgent {
     await this.syncer?.stop();
     await this.bgpWatcher?.stop();
     await this.api?.close();
+    await this.cni?.stop();
     await this.speaker?.stop();
     for (const s of this.servers) await new Promise<void>((r) => s.close(() => r()));
     this.policy?.stop();
