@@ -73,8 +73,8 @@ export async function ipamMain(stdin: string, procEnv: NodeJS.ProcessEnv = proce
   const be = backendFromConf(conf, procEnv);
   try {
     // The allocator (pool schemas, selectors) loads beside the etcd client, only for a command that uses them.
-    const [store, { IpamClient: Client }] = await Promise.all([be, import('../ipam/allocator.js')]);
-    const ipam = new Client(store);
+    const [kv, { IpamClient: Client }, { EtcdStore }] = await Promise.all([be, import('../ipam/allocator.js'), import('../datastore/backends/etcd-store.js')]);
+    const ipam = new Client(new EtcdStore(kv));
     if (env.command === 'ADD') return await add(conf, env, ipam);
     if (env.command === 'DEL') {
       await ipam.releaseByHandle(handleId(conf, env));

@@ -16,6 +16,7 @@ import type { DesiredState } from '../felix/calc/types.js';
 import { applyState } from '../felix/dataplane/apply.js';
 import { NodePolicy, policyPrefixes, policySettings } from './policy.js';
 import { RouteDriver } from '../felix/dataplane/routes.js';
+import { EtcdStore } from '../datastore/backends/etcd-store.js';
 import { IpamClient } from '../ipam/allocator.js';
 import { autodetect } from './autodetect.js';
 import type { NodeConfig } from './env.js';
@@ -174,7 +175,7 @@ export class NodeAgent {
 
   /** Tunnel addresses come from the pools through IPAM (allowedUses Tunnel), like calico-node. */
   private async ensureTunnelAddresses(): Promise<void> {
-    const ipam = new IpamClient(this.backend);
+    const ipam = new IpamClient(new EtcdStore(this.backend));
     const pools = await ipam.listPools().catch(() => []);
     const poolsRaw = (await this.backend.list(resourceListPrefix('ippools'))).items.map((kv) => JSON.parse(kv.value) as { spec?: { ipipMode?: string; vxlanMode?: string; disabled?: boolean } });
     const wantVxlan = poolsRaw.some((p) => p.spec?.vxlanMode && p.spec.vxlanMode !== 'Never' && !p.spec.disabled);
