@@ -61,12 +61,12 @@ async function throughput(endpoint: string, be: Store, procs: number, perProc: n
 async function prefill(be: Backend, poolCidr: string, blockSize: number, n: number): Promise<void> {
   const pool = parseCidr(poolCidr);
   for (let start = 0; start < n; start += 100) {
-    const ops = [];
+    const writes = [];
     for (let i = start; i < Math.min(n, start + 100); i++) {
       const c = nthBlock(pool, blockSize, BigInt(i));
-      ops.push({ type: 'put' as const, key: ipamBlockKey(formatCidr(c), 4), value: JSON.stringify(newBlock(c, `host:filler${i % 50}`)) });
+      writes.push(be.create(ipamBlockKey(formatCidr(c), 4), JSON.stringify(newBlock(c, `host:filler${i % 50}`))));
     }
-    await be.txn([], ops);
+    await Promise.all(writes);
   }
 }
 
