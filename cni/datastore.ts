@@ -2,7 +2,7 @@
 // The etcd client (etcd3 → grpc-js → protobufjs, ~250 module files) is the bulk of a plugin's
 // start-up, so it is imported only here, when a command needs the store.
 import { readFileSync } from 'node:fs';
-import type { Backend } from '../datastore/backend.js';
+import type { Store } from '../datastore/store.js';
 import { parseEndpoints } from '../datastore/endpoints.js';
 import { CNI_CODES, CniError } from './errors.js';
 import type { NetConf } from './config.js';
@@ -42,9 +42,9 @@ export function etcdEndpoints(conf: NetConf, env: NodeJS.ProcessEnv): string[] {
 /**
  * Checks the datastore settings at once (a bad endpoint or unreadable TLS file throws here, before
  * the command does anything) and loads the etcd client in the background: the caller awaits the
- * backend where it first needs it, so loading overlaps with work that does not (tortie's IPAM exec).
+ * store where it first needs it, so loading overlaps with work that does not (tortie's IPAM exec).
  */
-export function backendFromConf(conf: NetConf, env: NodeJS.ProcessEnv = process.env): Promise<Backend> {
+export function storeFromConf(conf: NetConf, env: NodeJS.ProcessEnv = process.env): Promise<Store> {
   const endpoints = etcdEndpoints(conf, env);
   const files = tlsFiles(conf, env);
   const ca = readPem('etcd_ca_cert_file', files.ca);
@@ -53,9 +53,9 @@ export function backendFromConf(conf: NetConf, env: NodeJS.ProcessEnv = process.
   // EtcdBackend refuses this too, but only once loaded: said here, a bad config still fails before any side effect.
   if (new Set(endpoints.map((e) => e.slice(0, e.indexOf(':')))).size > 1)
     throw new CniError(CNI_CODES.invalidConfig, `etcd_endpoints: etcd endpoints mix http and https: ${endpoints.join(',')}`);
-  const be = import('../datastore/backends/etcd.js').then(({ EtcdBackend }) => {
+  const be = Promise.all([import('../datastore/backends/etcd.js'), import('../datastore/backends/etcd-store.js')]).then(([{ EtcdBackend }, { EtcdStore }]) => {
     try {
-      return new EtcdBackend({ endpoints, ...(ca ? { tls: { ca, ...(cert ? { cert } : {}), ...(key ? { key } : {}) } } : {}) });
+      return new EtcdStore(new EtcdBackend({ endpoints, ...(ca ? { tls: { ca, ...(cert ? { cert } : {}), ...(key ? { key } : {}) } } : {}) }));
     } catch (e) {
       throw new CniError(CNI_CODES.invalidConfig, `etcd_endpoints: ${(e as Error).message}`);
     }
@@ -65,7 +65,7 @@ export function backendFromConf(conf: NetConf, env: NodeJS.ProcessEnv = process.
   return be;
 }
 
-/** Closes a backend from backendFromConf, if it was made at all. */
-export async function closeBackend(be: Promise<Backend>): Promise<void> {
+/** Closes a store from storeFromConf, if it was made at all. */
+export async function closeStore(be: Promise<Store>): Promise<void> {
   await be.then((b) => b.close()).catch(() => undefined);
 }

@@ -3,7 +3,7 @@
 import { hostname } from 'node:os';
 import type { IpamClient } from '../ipam/allocator.js';
 import { flag, parseEnv, parseNetConf, SUPPORTED_VERSIONS, type CniEnv, type NetConf } from './config.js';
-import { backendFromConf, closeBackend } from './datastore.js';
+import { storeFromConf, closeStore } from './datastore.js';
 import { CNI_CODES, CniError } from './errors.js';
 import { listAnnotation, readPod } from './k8s.js';
 import { decodeResult, encodeResult, type CniIp } from './result.js';
@@ -70,11 +70,11 @@ export async function ipamMain(stdin: string, procEnv: NodeJS.ProcessEnv = proce
   if (env.command === 'VERSION') return { cniVersion: '1.0.0', supportedVersions: SUPPORTED_VERSIONS };
   const conf = parseNetConf(stdin);
   if (env.command === 'STATUS' || env.command === 'GC') return undefined;
-  const be = backendFromConf(conf, procEnv);
+  const be = storeFromConf(conf, procEnv);
   try {
     // The allocator (pool schemas, selectors) loads beside the etcd client, only for a command that uses them.
-    const [kv, { IpamClient: Client }, { EtcdStore }] = await Promise.all([be, import('../ipam/allocator.js'), import('../datastore/backends/etcd-store.js')]);
-    const ipam = new Client(new EtcdStore(kv));
+    const [store, { IpamClient: Client }] = await Promise.all([be, import('../ipam/allocator.js')]);
+    const ipam = new Client(store);
     if (env.command === 'ADD') return await add(conf, env, ipam);
     if (env.command === 'DEL') {
       await ipam.releaseByHandle(handleId(conf, env));
@@ -82,7 +82,7 @@ export async function ipamMain(stdin: string, procEnv: NodeJS.ProcessEnv = proce
     }
     return await check(conf, env, ipam);
   } finally {
-    await closeBackend(be);
+    await closeStore(be);
   }
 }
 

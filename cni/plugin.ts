@@ -1,10 +1,10 @@
 // The tortie CNI plugin logic (entry: tortie.ts): veth + proxy-ARP + routes, IPAM through the
 // ipam.type plugin, and the WorkloadEndpoint. A failed ADD undoes every step it made, in reverse.
 import { hostname } from 'node:os';
-import { DatastoreError, type Backend } from '../datastore/backend.js';
-import { resourceKey } from '../datastore/keys.js';
+import { DatastoreError } from '../datastore/backend.js';
+import type { ObjectKey, Store, StoredValue } from '../datastore/store.js';
 import { parseEnv, parseNetConf, SUPPORTED_VERSIONS, type CniEnv, type NetConf } from './config.js';
-import { backendFromConf, closeBackend } from './datastore.js';
+import { storeFromConf, closeStore } from './datastore.js';
 import { CNI_CODES, CniError } from './errors.js';
 import { execIpam } from './ipam-exec.js';
 import { readPod } from './k8s.js';
@@ -18,7 +18,7 @@ interface Ident {
   pod: string;
   orchestrator: 'k8s' | 'cni';
   hostVeth: string;
-  wepKey: string;
+  wepKey: ObjectKey;
 }
 
 function ident(conf: NetConf, env: CniEnv, procEnv: NodeJS.ProcessEnv): Ident {
@@ -32,11 +32,11 @@ function ident(conf: NetConf, env: CniEnv, procEnv: NodeJS.ProcessEnv): Ident {
     pod: pod ?? env.containerId,
     orchestrator: pod ? 'k8s' : 'cni',
     hostVeth: hostVethName(namespace, pod, env.containerId),
-    wepKey: resourceKey('workloadendpoints', name, namespace),
+    wepKey: { kind: 'WorkloadEndpoint', name, namespace },
   };
 }
 
-async function add(conf: NetConf, env: CniEnv, procEnv: NodeJS.ProcessEnv, store: Promise<Backend>): Promise<Record<string, unknown>> {
+async function add(conf: NetConf, env: CniEnv, procEnv: NodeJS.ProcessEnv, store: Promise<Store>): Promise<Record<string, unknown>> {
   const id = ident(conf, env, procEnv);
   const undo: (() => Promise<unknown>)[] = [];
   try {
@@ -49,8 +49,7 @@ async function add(conf: NetConf, env: CniEnv, procEnv: NodeJS.ProcessEnv, store
     if (addresses.length === 0) throw new CniError(CNI_CODES.ipamFailure, `IPAM plugin ${conf.ipam.type} returned no address`);
     undo.push(() => unplumb(id.hostVeth, addresses, env.netns, env.ifname));
     const { podMac } = await plumb({ netns: env.netns, ifname: env.ifname, hostVeth: id.hostVeth, addresses, mtu: conf.mtu });
-    const wep = JSON.stringify(
-      wepResource({
+    const wep = wepResource({
         node: id.node,
         namespace: id.namespace,
         pod: id.pod,
@@ -60,14 +59,13 @@ async function add(conf: NetConf, env: CniEnv, procEnv: NodeJS.ProcessEnv, store
         ipNetworks: addresses,
         mac: podMac,
         labels,
-      }),
-    );
+      }) as unknown as StoredValue;
     // First use of the store: the etcd client has been loading while IPAM ran in its own process.
     const be = await store;
     const existing = await be.get(id.wepKey);
     // A WEP of an earlier sandbox of the same pod is replaced (the pod was restarted).
-    if (existing) await be.update(id.wepKey, wep, existing.modRevision);
-    else await be.create(id.wepKey, wep);
+    if (existing) await be.update(wep, existing.revision);
+    else await be.create(wep);
     undo.push(() => be.delete(id.wepKey));
     return encodeResult(conf.cniVersion, {
       interfaces: [{ name: id.hostVeth, mac: HOST_MAC }, { name: env.ifname, mac: podMac, sandbox: env.netns }],
@@ -84,19 +82,19 @@ async function add(conf: NetConf, env: CniEnv, procEnv: NodeJS.ProcessEnv, store
   }
 }
 
-async function del(conf: NetConf, env: CniEnv, procEnv: NodeJS.ProcessEnv, store: Promise<Backend>): Promise<undefined> {
+async function del(conf: NetConf, env: CniEnv, procEnv: NodeJS.ProcessEnv, store: Promise<Store>): Promise<undefined> {
   const id = ident(conf, env, procEnv);
   const be = await store;
   const cur = await be.get(id.wepKey);
   let addresses: string[] = [];
   if (cur) {
     try {
-      const spec = (JSON.parse(cur.value) as { spec?: { ipNetworks?: string[]; containerID?: string } }).spec;
+      const spec = cur.value.spec as { ipNetworks?: string[]; containerID?: string } | undefined;
       addresses = spec?.ipNetworks ?? [];
       // Only the sandbox that made it removes it: a DEL for an old container must not delete the new one's.
-      if (!spec?.containerID || spec.containerID === env.containerId) await be.delete(id.wepKey, cur.modRevision).catch(ignoreGone);
+      if (!spec?.containerID || spec.containerID === env.containerId) await be.delete(id.wepKey, cur.revision).catch(ignoreGone);
     } catch {
-      await be.delete(id.wepKey, cur.modRevision).catch(ignoreGone);
+      await be.delete(id.wepKey, cur.revision).catch(ignoreGone);
     }
   }
   await unplumb(id.hostVeth, addresses, env.netns || undefined, env.ifname);
@@ -109,14 +107,14 @@ function ignoreGone(e: unknown): void {
   throw e;
 }
 
-async function check(conf: NetConf, env: CniEnv, procEnv: NodeJS.ProcessEnv, store: Promise<Backend>): Promise<undefined> {
+async function check(conf: NetConf, env: CniEnv, procEnv: NodeJS.ProcessEnv, store: Promise<Store>): Promise<undefined> {
   if (!conf.prevResult) throw new CniError(CNI_CODES.invalidConfig, 'CHECK needs prevResult in the network config');
   const prev = decodeResult(conf.prevResult, 'prevResult');
   const id = ident(conf, env, procEnv);
   await execIpam(conf, env, 'CHECK', procEnv);
   await verify({ netns: env.netns, ifname: env.ifname, hostVeth: id.hostVeth, addresses: prev.ips.map((i) => i.address) });
   const cur = await (await store).get(id.wepKey);
-  if (!cur) throw new CniError(CNI_CODES.checkFailed, `WorkloadEndpoint ${id.wepKey} is missing`);
+  if (!cur) throw new CniError(CNI_CODES.checkFailed, `WorkloadEndpoint ${id.wepKey.namespace}/${id.wepKey.name} is missing`);
   return undefined;
 }
 
@@ -125,12 +123,12 @@ export async function pluginMain(stdin: string, procEnv: NodeJS.ProcessEnv = pro
   if (env.command === 'VERSION') return { cniVersion: '1.0.0', supportedVersions: SUPPORTED_VERSIONS };
   const conf = parseNetConf(stdin);
   if (env.command === 'STATUS' || env.command === 'GC') return undefined;
-  const be = backendFromConf(conf, procEnv);
+  const be = storeFromConf(conf, procEnv);
   try {
     if (env.command === 'ADD') return await add(conf, env, procEnv, be);
     if (env.command === 'DEL') return await del(conf, env, procEnv, be);
     return await check(conf, env, procEnv, be);
   } finally {
-    await closeBackend(be);
+    await closeStore(be);
   }
 }
