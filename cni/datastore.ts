@@ -2,7 +2,7 @@
 // else the ETCD_* environment. The etcd client (etcd3 → grpc-js → protobufjs, ~250 module files)
 // would be the bulk of a plugin's start-up, so it is imported only here, only on that path.
 import { readFileSync } from 'node:fs';
-import type { Backend } from '../datastore/backend.js';
+import type { Store } from '../datastore/store.js';
 import { parseEndpoints } from '../datastore/endpoints.js';
 import { DirectStore } from './direct-store.js';
 import { CNI_CODES, CniError } from './errors.js';
@@ -45,7 +45,7 @@ export function etcdEndpoints(conf: NetConf, env: NodeJS.ProcessEnv): string[] {
  * Checks the datastore settings at once (a bad endpoint or unreadable TLS file throws here, before
  * the command does anything) and loads the etcd client, which the caller awaits.
  */
-function backendFromConf(conf: NetConf, env: NodeJS.ProcessEnv, callTimeoutMs: number): Promise<Backend> {
+function storeFromConf(conf: NetConf, env: NodeJS.ProcessEnv, callTimeoutMs: number): Promise<Store> {
   const endpoints = etcdEndpoints(conf, env);
   const files = tlsFiles(conf, env);
   const ca = readPem('etcd_ca_cert_file', files.ca);
@@ -54,9 +54,9 @@ function backendFromConf(conf: NetConf, env: NodeJS.ProcessEnv, callTimeoutMs: n
   // EtcdBackend refuses this too, but only once loaded: said here, a bad config still fails before any side effect.
   if (new Set(endpoints.map((e) => e.slice(0, e.indexOf(':')))).size > 1)
     throw new CniError(CNI_CODES.invalidConfig, `etcd_endpoints: etcd endpoints mix http and https: ${endpoints.join(',')}`);
-  const be = import('../datastore/backends/etcd.js').then(({ EtcdBackend }) => {
+  const be = Promise.all([import('../datastore/backends/etcd.js'), import('../datastore/backends/etcd-store.js')]).then(([{ EtcdBackend }, { EtcdStore }]) => {
     try {
-      return new EtcdBackend({ endpoints, callTimeoutMs, ...(ca ? { tls: { ca, ...(cert ? { cert } : {}), ...(key ? { key } : {}) } } : {}) });
+      return new EtcdStore(new EtcdBackend({ endpoints, callTimeoutMs, ...(ca ? { tls: { ca, ...(cert ? { cert } : {}), ...(key ? { key } : {}) } } : {}) }));
     } catch (e) {
       throw new CniError(CNI_CODES.invalidConfig, `etcd_endpoints: ${(e as Error).message}`);
     }
@@ -73,7 +73,7 @@ export function datastoreConfigured(conf: NetConf, env: NodeJS.ProcessEnv): bool
 /** The plugin's own path to the datastore (etcd client and allocator loaded now), until the deadline. */
 export async function directStore(conf: NetConf, env: NodeJS.ProcessEnv, deadline: number): Promise<CniStore> {
   // One etcd call may not outlast the command: its budget is what is left, at most etcd's default 4 s.
-  const be = backendFromConf(conf, env, Math.max(500, Math.min(4000, deadline - Date.now())));
+  const be = storeFromConf(conf, env, Math.max(500, Math.min(4000, deadline - Date.now())));
   try {
     const [store, { IpamClient }] = await Promise.all([be, import('../ipam/allocator.js')]);
     return new DirectStore(store, new IpamClient(store), deadline, 'the datastore', () => store.close());

@@ -1,8 +1,7 @@
 // CniStore over the datastore and ipam/ in this process: what tortie-node serves on its CNI socket,
 // and the plugins' own path when no agent answers. Calls that find the datastore unavailable (no
 // answer within one call's budget, a refused connection) are retried until the command's deadline.
-import { DatastoreError, type Backend } from '../datastore/backend.js';
-import { resourceKey, resourceListPrefix } from '../datastore/keys.js';
+import { DatastoreError, type ObjectKey, type Store, type StoredValue } from '../datastore/store.js';
 import type { IpamClient } from '../ipam/allocator.js';
 import { readPod, type PodInfo } from './k8s.js';
 import type { AssignRequest, CniStore, EndpointRef, GcReport, GcRequest } from './store.js';
@@ -22,7 +21,7 @@ export async function untilDeadline<T>(deadline: number, fn: () => Promise<T>): 
   }
 }
 
-const endpointKey = (ref: EndpointRef): string => resourceKey('workloadendpoints', ref.name, ref.namespace);
+const endpointKey = (ref: EndpointRef): ObjectKey => ({ kind: 'WorkloadEndpoint', name: ref.name, namespace: ref.namespace });
 
 function ignoreGone(e: unknown): void {
   if (e instanceof DatastoreError && (e.code === 'NotFound' || e.code === 'Conflict')) return;
@@ -34,17 +33,13 @@ interface WepSpec {
   metadata?: { name?: string; namespace?: string };
 }
 
-function parseWep(value: string): WepSpec {
-  try {
-    return JSON.parse(value) as WepSpec;
-  } catch {
-    return {};
-  }
+function wepOf(value: StoredValue): WepSpec {
+  return value as WepSpec;
 }
 
 export class DirectStore implements CniStore {
   constructor(
-    private readonly backend: Backend,
+    private readonly store: Store,
     private readonly ipam: IpamClient,
     /** Epoch ms by which the command must have its answer. */
     private readonly deadline: number,
@@ -100,16 +95,16 @@ export class DirectStore implements CniStore {
   async putEndpoint(wep: Record<string, unknown>): Promise<void> {
     const meta = wep.metadata as { name: string; namespace: string };
     const key = endpointKey(meta);
-    const value = JSON.stringify(wep);
+    const value = wep as unknown as StoredValue;
     await this.retry(async () => {
       // A new pod's is the common case: one write. A WEP of an earlier sandbox of the same pod is replaced (the pod was restarted).
       try {
-        await this.backend.create(key, value);
+        await this.store.create(value);
       } catch (e) {
         if (!(e instanceof DatastoreError && e.code === 'AlreadyExists')) throw e;
-        const existing = await this.backend.get(key);
-        if (existing) await this.backend.update(key, value, existing.modRevision);
-        else await this.backend.create(key, value);
+        const existing = await this.store.get(key);
+        if (existing) await this.store.update(value, existing.revision);
+        else await this.store.create(value);
       }
     });
   }
@@ -117,17 +112,17 @@ export class DirectStore implements CniStore {
   removeEndpoint(ref: EndpointRef, containerId: string): Promise<string[]> {
     const key = endpointKey(ref);
     return this.retry(async () => {
-      const cur = await this.backend.get(key);
+      const cur = await this.store.get(key);
       if (!cur) return [];
-      const spec = parseWep(cur.value).spec;
+      const spec = wepOf(cur.value).spec;
       // Only the sandbox that made it removes it: a DEL for an old container must not delete the new one's.
-      if (!spec?.containerID || spec.containerID === containerId) await this.backend.delete(key, cur.modRevision).catch(ignoreGone);
+      if (!spec?.containerID || spec.containerID === containerId) await this.store.delete(key, cur.revision).catch(ignoreGone);
       return spec?.ipNetworks ?? [];
     });
   }
 
   hasEndpoint(ref: EndpointRef): Promise<boolean> {
-    return this.retry(async () => (await this.backend.get(endpointKey(ref))) !== undefined);
+    return this.retry(async () => (await this.store.get(endpointKey(ref))) !== undefined);
   }
 
   /**
@@ -147,12 +142,12 @@ export class DirectStore implements CniStore {
     }
     for (const h of stale) await this.release(h);
     const removedEndpoints: string[] = [];
-    const weps = await this.retry(() => this.backend.list(resourceListPrefix('workloadendpoints')));
-    for (const kv of weps.items) {
-      const spec = parseWep(kv.value).spec;
+    const weps = await this.retry(() => this.store.list('WorkloadEndpoint'));
+    for (const obj of weps.items) {
+      const spec = wepOf(obj.value).spec;
       if (spec?.node !== req.node || !spec.containerID || valid.has(spec.containerID)) continue;
-      await this.retry(() => this.backend.delete(kv.key, kv.modRevision)).catch(ignoreGone);
-      removedEndpoints.push(kv.key);
+      await this.retry(() => this.store.delete(obj.key, obj.revision)).catch(ignoreGone);
+      removedEndpoints.push(`${obj.key.namespace ?? ''}/${obj.key.name}`);
     }
     return { releasedHandles: [...stale], removedEndpoints };
   }

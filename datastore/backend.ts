@@ -1,5 +1,7 @@
-// The one key/value contract every datastore backend (etcd v3, memory, Kubernetes) implements.
-// Revisions are etcd mod revisions: a store-wide counter, so "revision + 1" resumes a watch exactly.
+// The key/value driver under the etcd-layout Store (etcd-store.ts): etcd v3 itself, or the in-memory
+// KV for unit tests. Revisions are etcd mod revisions: a store-wide counter, so "revision + 1" resumes
+// a watch exactly. Nothing above the datastore should need this; it speaks `Store` (store.ts).
+// Single-key compare-and-swap only: the Store contract has no transaction across objects.
 
 export interface KV {
   key: string;
@@ -39,19 +41,6 @@ export class DatastoreError extends Error {
   }
 }
 
-/** One comparison of a transaction: modRevision 0 means "key must not exist". */
-export interface TxnCompare {
-  key: string;
-  modRevision: number;
-}
-
-export type TxnOp = { type: 'put'; key: string; value: string } | { type: 'delete'; key: string };
-
-export interface TxnResult {
-  succeeded: boolean;
-  revision: number;
-}
-
 export interface WatchHandlers {
   /** Events in revision order; one call per etcd watch response. */
   onEvents(events: WatchEvent[]): void;
@@ -74,8 +63,6 @@ export interface Backend {
   update(key: string, value: string, expectedModRevision: number): Promise<KV>;
   /** Delete (only if the mod revision matches when given); returns the deleted value. */
   delete(key: string, expectedModRevision?: number): Promise<KV>;
-  /** All-or-nothing multi-key compare-and-swap. */
-  txn(compares: TxnCompare[], ops: TxnOp[]): Promise<TxnResult>;
   /** Watch a prefix from a revision (inclusive), delivering previous values. */
   watch(prefix: string, fromRevision: number, handlers: WatchHandlers): Watch;
   close(): Promise<void>;

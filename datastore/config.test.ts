@@ -188,8 +188,8 @@ describe('loadDatastoreConfig and createBackend', () => {
     if (c.source === 'environment') expect(etcdOf(c).endpoints).toEqual(['http://10.2.2.2:2379']);
   });
 
-  it('kubernetes is refused with a clear "not supported yet"', () => {
-    expect(() => createBackend(configFromEnv({ DATASTORE_TYPE: 'kubernetes' }))).toThrow(/kubernetes is not supported yet/);
+  it('kubernetes is refused with a clear "not wired in yet" naming the kubeconfig', () => {
+    expect(() => createBackend(configFromEnv({ DATASTORE_TYPE: 'kubernetes', KUBECONFIG: '/tmp/kc.yaml' }))).toThrow(/kubernetes is not wired in yet \(kubeconfig \/tmp\/kc.yaml\)/);
   });
 
   it('a missing TLS file is reported with the field that named it', () => {

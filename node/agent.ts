@@ -16,6 +16,7 @@ import type { DesiredState } from '../felix/calc/types.js';
 import { applyState } from '../felix/dataplane/apply.js';
 import { NodePolicy, policyPrefixes, policySettings } from './policy.js';
 import { RouteDriver } from '../felix/dataplane/routes.js';
+import { EtcdStore } from '../datastore/backends/etcd-store.js';
 import { IpamClient } from '../ipam/allocator.js';
 import { autodetect } from './autodetect.js';
 import { CniServer } from './cni-server.js';
@@ -74,13 +75,18 @@ export class NodeAgent {
     private readonly cfg: NodeConfig,
     private readonly backend: Backend,
     private readonly log: Logger,
-  ) {}
+  ) {
+    // The Store view of the same datastore (the syncer and the BGP config watcher still read the KV driver).
+    this.store = new EtcdStore(backend);
+  }
+
+  private readonly store: EtcdStore;
 
   async start(): Promise<void> {
     this.address = await this.resolveAddress();
     this.log.info({ node: this.cfg.nodename, address: this.address }, 'starting');
-    if (this.cfg.defaultPool && (await ensureDefaultPool(this.backend, this.cfg.defaultPool))) this.log.info({ cidr: this.cfg.defaultPool.cidr }, 'created default pool');
-    await upsertNode(this.backend, this.cfg.nodename, (spec) => {
+    if (this.cfg.defaultPool && (await ensureDefaultPool(this.store, this.cfg.defaultPool))) this.log.info({ cidr: this.cfg.defaultPool.cidr }, 'created default pool');
+    await upsertNode(this.store, this.cfg.nodename, (spec) => {
       const bgp = { ...((spec.bgp as Record<string, unknown> | undefined) ?? {}) };
       if (this.address) bgp.ipv4Address = this.address;
       if (this.cfg.asNumber !== undefined) bgp.asNumber = this.cfg.asNumber;
@@ -168,8 +174,8 @@ export class NodeAgent {
   private async serveCni(): Promise<void> {
     const cni = new CniServer({
       path: this.cfg.cniSocket,
-      backend: this.backend,
-      ipam: new IpamClient(this.backend),
+      store: this.store,
+      ipam: new IpamClient(this.store),
       log: this.log.child({ component: 'cni' }),
       observe: (op, ok, seconds) => this.metrics.cniSeconds.observe({ op, result: ok ? 'ok' : 'error' }, seconds),
     });
@@ -203,26 +209,26 @@ export class NodeAgent {
 
   /** Tunnel addresses come from the pools through IPAM (allowedUses Tunnel), like calico-node. */
   private async ensureTunnelAddresses(): Promise<void> {
-    const ipam = new IpamClient(this.backend);
+    const ipam = new IpamClient(this.store);
     const pools = await ipam.listPools().catch(() => []);
-    const poolsRaw = (await this.backend.list(resourceListPrefix('ippools'))).items.map((kv) => JSON.parse(kv.value) as { spec?: { ipipMode?: string; vxlanMode?: string; disabled?: boolean } });
+    const poolsRaw = (await this.store.list('IPPool')).items.map((o) => o.value as { spec?: { ipipMode?: string; vxlanMode?: string; disabled?: boolean } });
     const wantVxlan = poolsRaw.some((p) => p.spec?.vxlanMode && p.spec.vxlanMode !== 'Never' && !p.spec.disabled);
     const wantIpip = this.cfg.backend === 'bird' && poolsRaw.some((p) => p.spec?.ipipMode && p.spec.ipipMode !== 'Never' && !p.spec.disabled);
     if (!pools.length || (!wantVxlan && !wantIpip)) return;
-    const node = (await upsertNode(this.backend, this.cfg.nodename, (s) => s)) as { ipv4VXLANTunnelAddr?: string; vxlanTunnelMACAddr?: string; bgp?: { ipv4IPIPTunnelAddr?: string } };
+    const node = (await upsertNode(this.store, this.cfg.nodename, (s) => s)) as { ipv4VXLANTunnelAddr?: string; vxlanTunnelMACAddr?: string; bgp?: { ipv4IPIPTunnelAddr?: string } };
     const assign = async (handle: string): Promise<string | undefined> => {
       const r = await ipam.autoAssign({ handleId: handle, hostname: this.cfg.nodename, num4: 1, use: 'Tunnel', attrs: { node: this.cfg.nodename, type: handle.split('-')[0] ?? '' } });
       return r.ipv4[0]?.ip;
     };
     if (wantVxlan && !node.ipv4VXLANTunnelAddr) {
       const ip = await assign(`vxlanTunnelAddress-${this.cfg.nodename}`);
-      if (ip) await upsertNode(this.backend, this.cfg.nodename, (s) => ({ ...s, ipv4VXLANTunnelAddr: ip, vxlanTunnelMACAddr: (s.vxlanTunnelMACAddr as string | undefined) ?? randomMac() }));
+      if (ip) await upsertNode(this.store, this.cfg.nodename, (s) => ({ ...s, ipv4VXLANTunnelAddr: ip, vxlanTunnelMACAddr: (s.vxlanTunnelMACAddr as string | undefined) ?? randomMac() }));
     } else if (wantVxlan && !node.vxlanTunnelMACAddr) {
-      await upsertNode(this.backend, this.cfg.nodename, (s) => ({ ...s, vxlanTunnelMACAddr: randomMac() }));
+      await upsertNode(this.store, this.cfg.nodename, (s) => ({ ...s, vxlanTunnelMACAddr: randomMac() }));
     }
     if (wantIpip && !node.bgp?.ipv4IPIPTunnelAddr) {
       const ip = await assign(`ipipTunnelAddress-${this.cfg.nodename}`);
-      if (ip) await upsertNode(this.backend, this.cfg.nodename, (s) => ({ ...s, bgp: { ...((s.bgp as object | undefined) ?? {}), ipv4IPIPTunnelAddr: ip } }));
+      if (ip) await upsertNode(this.store, this.cfg.nodename, (s) => ({ ...s, bgp: { ...((s.bgp as object | undefined) ?? {}), ipv4IPIPTunnelAddr: ip } }));
     }
   }
 

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { MemoryBackend } from '../datastore/backends/memory.js';
+import { createMemoryStore } from '../datastore/backends/index.js';
 import { IpamClient } from '../ipam/allocator.js';
 import { putNode, putPool } from '../ipam/testing.js';
 import { AgentAbsent, AgentStore } from '../cni/agent-client.js';
@@ -18,12 +18,12 @@ afterEach(async () => {
 });
 
 async function serve(): Promise<{ server: CniServer; path: string }> {
-  const be = new MemoryBackend();
+  const be = createMemoryStore();
   await putPool(be, 'p', { cidr: '10.9.0.0/24', blockSize: 28 });
   await putNode(be, 'n1');
   const dir = mkdtempSync(join(tmpdir(), 'tortie-cni-sock-'));
   const path = join(dir, 'sub', 'cni.sock');
-  const server = new CniServer({ path, backend: be, ipam: new IpamClient(be), log: pino({ level: 'silent' }) });
+  const server = new CniServer({ path, store: be, ipam: new IpamClient(be), log: pino({ level: 'silent' }) });
   await server.start();
   cleanups.push(async () => {
     await server.stop();

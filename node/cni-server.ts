@@ -6,7 +6,7 @@ import { chmodSync, mkdirSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
-import type { Backend } from '../datastore/backend.js';
+import type { Store } from '../datastore/store.js';
 import type { IpamClient } from '../ipam/allocator.js';
 import type { AgentOp, AgentReply, AgentRequest } from '../cni/agent-client.js';
 import { DirectStore } from '../cni/direct-store.js';
@@ -28,7 +28,7 @@ const MAX_LINE = 1 << 20;
 
 export interface CniServerOptions {
   path: string;
-  backend: Backend;
+  store: Store;
   ipam: IpamClient;
   log: Logger;
   /** Called with each request's op, outcome and seconds taken (metrics). */
@@ -100,7 +100,7 @@ export class CniServer {
     }
     if (!OPS.has(req?.op) || !Array.isArray(req.args)) return { ok: false, code: CNI_CODES.decodeFailure, msg: `tortie-node: unknown request ${JSON.stringify(req?.op)}` };
     const deadline = typeof req.deadline === 'number' ? req.deadline : Date.now() + DEFAULT_BUDGET_MS;
-    const store = new DirectStore(this.o.backend, this.o.ipam, deadline);
+    const store = new DirectStore(this.o.store, this.o.ipam, deadline);
     const started = process.hrtime.bigint();
     // async: a malformed argument that throws at once becomes this request's error, like any other.
     const call = async (): Promise<unknown> => (store[req.op] as (...a: unknown[]) => Promise<unknown>).apply(store, req.args);
@@ -134,7 +134,7 @@ export class CniServer {
 
   /** The plugin was told this call failed and has undone its side: undo what the call did after all. */
   private async undoLate(req: AgentRequest): Promise<void> {
-    const undo = new DirectStore(this.o.backend, this.o.ipam, Date.now() + DEFAULT_BUDGET_MS);
+    const undo = new DirectStore(this.o.store, this.o.ipam, Date.now() + DEFAULT_BUDGET_MS);
     if (req.op === 'assign') await undo.release((req.args[0] as AssignRequest).handle);
     else if (req.op === 'putEndpoint') {
       const wep = req.args[0] as { metadata: { name: string; namespace: string }; spec: { containerID: string } };

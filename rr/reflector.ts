@@ -11,6 +11,7 @@ import { Speaker } from '../bgp/speaker/index.js';
 import type { Prefix, RouteSink } from '../bgp/types.js';
 import type { Backend } from '../datastore/backend.js';
 import { upsertNode } from '../node/register.js';
+import { EtcdStore } from '../datastore/backends/etcd-store.js';
 import type { RrConfig } from './env.js';
 
 /** A reflector installs nothing: the sink only counts, for status. */
@@ -40,7 +41,7 @@ export class RouteReflector {
   async start(): Promise<void> {
     const c = this.cfg;
     await upsertNode(
-      this.backend,
+      new EtcdStore(this.backend),
       c.nodename,
       (spec) => {
         const bgp: Record<string, unknown> = { ...((spec.bgp as Record<string, unknown> | undefined) ?? {}), ipv4Address: `${c.ip}/32`, routeReflectorClusterID: c.clusterId };

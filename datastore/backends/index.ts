@@ -5,8 +5,23 @@ import type { Backend } from '../backend.js';
 import { DatastoreConfigError, type DatastoreConfig } from '../config.js';
 import { EtcdBackend, type EtcdTlsCredentials } from './etcd.js';
 
+import { EtcdStore } from './etcd-store.js';
+import { MemoryBackend, type MemoryBackendOptions } from './memory.js';
+import type { Store } from '../store.js';
+
 export { EtcdBackend } from './etcd.js';
 export { MemoryBackend } from './memory.js';
+export { EtcdStore } from './etcd-store.js';
+
+/** The datastore named by a connection config, as a Store. */
+export function createStore(config: DatastoreConfig, opts: CreateBackendOptions = {}): Store {
+  return new EtcdStore(createBackend(config, opts));
+}
+
+/** The in-process store: Calico's etcd layout over the memory KV (which passes the etcd KV conformance). */
+export function createMemoryStore(opts: MemoryBackendOptions = {}): EtcdStore {
+  return new EtcdStore(new MemoryBackend(opts));
+}
 
 export interface CreateBackendOptions {
   /** Per-call budget, default 4 s (unreachable etcd must be reported within 5 s). */
@@ -18,7 +33,7 @@ export interface CreateBackendOptions {
 export function createBackend(config: DatastoreConfig, opts: CreateBackendOptions = {}): Backend {
   if (config.type === 'kubernetes') {
     throw new DatastoreConfigError(
-      `${config.source}: datastoreType kubernetes is not supported yet; use etcdv3 (DATASTORE_TYPE=etcdv3 with ETCD_ENDPOINTS)`,
+      `${config.source}: datastoreType kubernetes is not wired in yet (kubeconfig ${config.kubeconfig ?? 'not set'}); use etcdv3 (DATASTORE_TYPE=etcdv3 with ETCD_ENDPOINTS)`,
       config.source,
       'datastoreType',
     );

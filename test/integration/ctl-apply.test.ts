@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EtcdBackend } from '../../datastore/backends/etcd.js';
+import { EtcdStore } from '../../datastore/backends/etcd-store.js';
 import { IpamClient } from '../../ipam/allocator.js';
 import { startEtcd, type EtcdServer } from '../harness/etcd.js';
 import { freePort } from '../harness/ports.js';
@@ -125,7 +126,7 @@ describe('tortiectl get of IPAM records', () => {
   it('lists the blocks, affinities and handles IPAM wrote, and refuses to write them back', async () => {
     const be = new EtcdBackend({ endpoints: [etcd.endpoint] });
     try {
-      await new IpamClient(be).autoAssign({ handleId: 'k8s-pod-network.ctl1', hostname: 'ctl-node', num4: 2, ipv4Pools: ['10-200-0-0-16'] });
+      await new IpamClient(new EtcdStore(be)).autoAssign({ handleId: 'k8s-pod-network.ctl1', hostname: 'ctl-node', num4: 2, ipv4Pools: ['10-200-0-0-16'] });
     } finally {
       await be.close();
     }
