@@ -6,6 +6,7 @@ import { DatastoreConfigError, type DatastoreConfig } from '../config.js';
 import { EtcdBackend, type EtcdTlsCredentials } from './etcd.js';
 
 import { EtcdStore } from './etcd-store.js';
+import { kubernetesStoreFromConfig } from './kubernetes/index.js';
 import { MemoryBackend, type MemoryBackendOptions } from './memory.js';
 import type { Store } from '../store.js';
 
@@ -15,6 +16,7 @@ export { EtcdStore } from './etcd-store.js';
 
 /** The datastore named by a connection config, as a Store. */
 export function createStore(config: DatastoreConfig, opts: CreateBackendOptions = {}): Store {
+  if (config.type === 'kubernetes') return kubernetesStoreFromConfig(config);
   return new EtcdStore(createBackend(config, opts));
 }
 
@@ -33,7 +35,7 @@ export interface CreateBackendOptions {
 export function createBackend(config: DatastoreConfig, opts: CreateBackendOptions = {}): Backend {
   if (config.type === 'kubernetes') {
     throw new DatastoreConfigError(
-      `${config.source}: datastoreType kubernetes is not wired in yet (kubeconfig ${config.kubeconfig ?? 'not set'}); use etcdv3 (DATASTORE_TYPE=etcdv3 with ETCD_ENDPOINTS)`,
+      `${config.source}: datastoreType kubernetes has no etcd key/value layer; this component needs the etcd datastore (DATASTORE_TYPE=etcdv3 with ETCD_ENDPOINTS) until it runs on the Store contract (kubeconfig ${config.kubeconfig ?? 'not set'})`,
       config.source,
       'datastoreType',
     );
