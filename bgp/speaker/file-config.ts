@@ -20,6 +20,8 @@ const peerSchema = z
     sourceAddress: ip.optional(),
     keepOriginalNextHop: z.boolean().optional(),
     holdTime: z.number().int().min(0).max(65535).optional(),
+    password: z.string().min(1).max(80).optional(),
+    ttlSecurity: z.number().int().min(1).max(255).optional(),
   })
   .strict();
 

@@ -2,11 +2,12 @@
 // per peer, timers (MRAI batching, graceful-restart stale and deferral timers), encoding and
 // socket back-pressure, and setPeers() diffing; the RIB decides what is selected and what each
 // update group or peer must send.
-import { createServer, type Server, type Socket } from 'node:net';
+import { createServer, isIP, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { endOfRib, isEndOfRib } from '../codec/index.js';
 import type { UpdateMessage } from '../codec/types.js';
 import { BgpSession } from '../fsm/session.js';
+import { fdOf, readMd5Counters, setMd5Key, setTtlSecurity } from '../net/tcp-security.js';
 import type { FsmConfig, NegotiatedSession } from '../fsm/types.js';
 import { keyToPrefix, Rib, Announcements, type Candidate, type OutGroup, type PeerRib, type Purge } from '../rib/index.js';
 import type { PathAttributes, Prefix, RouteSink } from '../types.js';
@@ -140,7 +141,8 @@ export class Speaker {
   }
 
   peerStatus(): PeerStatus[] {
-    return [...this.peers.values()].map((p) => peerStatusOf(p.config, p.session, p.rib));
+    const md5 = readMd5Counters();
+    return [...this.peers.values()].map((p) => peerStatusOf(p.config, p.session, p.rib, md5));
   }
 
   routes(): RouteStatus[] {
@@ -188,6 +190,8 @@ export class Speaker {
       peerAddress: addr,
       peerPort: c.port,
       localAddress: c.sourceAddress,
+      password: c.password,
+      ttlSecurity: c.ttlSecurity,
       logger: this.log.child({ peer: addr }),
       fsm: {
         localAs: this.config.asNumber,
@@ -211,6 +215,7 @@ export class Speaker {
     };
     this.peers.set(addr, peer);
     this.byRib.set(peer.rib, peer);
+    this.setListenerKeys(addr, c.password);
     session.start();
   }
 
@@ -220,6 +225,21 @@ export class Speaker {
     this.peers.delete(p.rib.address);
     this.byRib.delete(p.rib);
     this.rib.removePeer(p.rib);
+    if (p.config.password !== undefined) this.setListenerKeys(p.rib.address, undefined);
+  }
+
+  /** The TCP-MD5 key for connections the listeners accept from `addr` (undefined: none). */
+  private setListenerKeys(addr: string, password: string | undefined): void {
+    for (const srv of this.servers) {
+      const host = (srv.address() as AddressInfo | null)?.address ?? '';
+      // An IPv4 listener cannot hold a key for an IPv6 peer (nor the other way round, but '::' takes both).
+      if (isIP(host) !== 6 && isIP(addr) === 6) continue;
+      try {
+        setMd5Key(fdOf(srv), addr, password);
+      } catch (err) {
+        this.log.error({ peer: addr, err }, 'cannot set the TCP-MD5 key for accepted connections');
+      }
+    }
   }
 
   private onIncoming(socket: Socket): void {
@@ -231,6 +251,15 @@ export class Speaker {
       return;
     }
     socket.setNoDelay(true);
+    if (p.config.ttlSecurity) {
+      try {
+        setTtlSecurity(fdOf(socket), p.config.ttlSecurity);
+      } catch (err) {
+        this.log.error({ remote, err }, 'cannot set GTSM on an accepted connection: refusing it');
+        socket.destroy();
+        return;
+      }
+    }
     p.session.accept(socket);
   }
 

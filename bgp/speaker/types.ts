@@ -19,6 +19,10 @@ export interface PeerConfig {
   sourceAddress?: string;
   keepOriginalNextHop?: boolean;
   holdTime?: number;
+  /** TCP-MD5 password (RFC 2385), on dialled and accepted connections. */
+  password?: string;
+  /** GTSM (RFC 5082): the peer is at most this many hops away; TTL 255 out, at least 256 − N in. */
+  ttlSecurity?: number;
 }
 
 export interface GracefulRestartConfig {
@@ -75,6 +79,8 @@ export interface PeerStatus {
   /** ISO time of the last state change. */
   since: string;
   info: string;
+  /** Why a peer may not be connecting (TCP-MD5 and GTSM drops are silent on the wire). */
+  hint?: string;
   prefixesReceived: number;
   prefixesAccepted: number;
   prefixesAdvertised: number;
