@@ -154,6 +154,7 @@ export function computeBgpConfig(input: BgpConfigInput): BgpConfig {
           passive: theirs > ours, // string comparison, as the template's `gt`
           rrClient: false,
           sourceAddress: ours,
+          ...(global.nodeMeshPassword ? { passwordRef: global.nodeMeshPassword.secretKeyRef } : {}),
         });
       }
     }
@@ -180,6 +181,8 @@ export function computeBgpConfig(input: BgpConfigInput): BgpConfig {
       rrClient: rrClientFor(target.as, target.clusterId),
       ...((res.spec.sourceAddress ?? 'UseNodeIP') === 'UseNodeIP' ? { sourceAddress: ours } : {}),
       ...(keep ? { keepOriginalNextHop: true } : {}),
+      ...(res.spec.password ? { passwordRef: res.spec.password.secretKeyRef } : {}),
+      ...(res.spec.ttlSecurity ? { ttlSecurity: res.spec.ttlSecurity } : {}),
       source: res.metadata.name,
     });
   };

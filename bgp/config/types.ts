@@ -22,6 +22,12 @@ export interface NodeInput {
   };
 }
 
+/** A key of a Kubernetes Secret in calico-node's namespace (Calico's `secretKeyRef`). */
+export interface SecretKeyRef {
+  name: string;
+  key: string;
+}
+
 export interface BGPPeerInput {
   metadata: Meta;
   spec: {
@@ -34,6 +40,9 @@ export interface BGPPeerInput {
     keepOriginalNextHop?: boolean;
     nextHopMode?: 'Auto' | 'Self' | 'Keep';
     sourceAddress?: 'UseNodeIP' | 'None';
+    password?: { secretKeyRef: SecretKeyRef };
+    /** GTSM hop count; 0 or absent: off. */
+    ttlSecurity?: number;
   };
 }
 
@@ -45,6 +54,7 @@ export interface BGPConfigurationInput {
     listenPort?: number;
     communities?: Array<{ name: string; value: string }>;
     prefixAdvertisements?: Array<{ cidr: string; communities?: string[] }>;
+    nodeMeshPassword?: { secretKeyRef: SecretKeyRef };
   };
 }
 
@@ -73,6 +83,8 @@ export interface ComputedPeer extends PeerConfig {
   rrClient: boolean;
   /** The BGPPeer resource this came from (absent for mesh peers). */
   source?: string;
+  /** Where the TCP-MD5 password is; the shell reads it into `password` (bgp/config/secrets.ts). */
+  passwordRef?: SecretKeyRef;
 }
 
 export interface ExportRoute {
