@@ -10,13 +10,16 @@ import type { PeerConfig, PeerStatus, RouteStatus } from './types.js';
  * signature is wrong or missing (and GTSM drops low-TTL ones) without telling either side.
  */
 export function connectHint(config: PeerConfig, state: string, md5: Md5Counters | undefined): string | undefined {
-  if (state === 'Established' || state === 'OpenSent' || state === 'OpenConfirm') return undefined;
+  if (state === 'Established') return undefined;
+  // GTSM can also stop a session half-way: an accepted connection gets its minimum TTL after the
+  // handshake, so the peer's OPEN may pass and its KEEPALIVE not.
+  const gtsm = config.ttlSecurity ? `GTSM on (ttlSecurity ${config.ttlSecurity}): segments from a peer further away, or not sending TTL 255, are dropped` : undefined;
+  if (state === 'OpenSent' || state === 'OpenConfirm') return gtsm;
   const counts = md5 ? ` (kernel TCP-MD5 drops: ${md5.failure} bad signature, ${md5.notFound} unsigned, ${md5.unexpected} unexpectedly signed)` : '';
   if (config.password !== undefined)
     return `TCP-MD5 password set for this peer: if the peer's password differs or is unset, the kernel drops the segments silently — the password is the likely reason${counts}`;
   if (md5 && md5.unexpected > 0) return `no password set, but signed segments arrived: the peer likely has a TCP-MD5 password — set BGPPeer.password${counts}`;
-  if (config.ttlSecurity) return `GTSM on (ttlSecurity ${config.ttlSecurity}): segments from a peer further away, or not sending TTL 255, are dropped`;
-  return undefined;
+  return gtsm;
 }
 
 export function peerStatusOf(config: PeerConfig, s: BgpSession, r: PeerRib, md5?: Md5Counters): PeerStatus {
