@@ -3,6 +3,7 @@
 // through koffi (prebuilt FFI, no compiler at install). Linux only, like the rest of the dataplane.
 import { readFileSync } from 'node:fs';
 import { isIPv4, isIPv6, Socket, type Server } from 'node:net';
+import ipaddr from 'ipaddr.js';
 import koffi from 'koffi';
 
 const AF_INET = 2;
@@ -82,23 +83,7 @@ function writeSockaddr(b: Buffer, family: number, address: string): void {
   b.writeUInt16LE(AF_INET6, 0);
   const v6 = isIPv4(address) ? `::ffff:${address}` : address;
   if (!isIPv6(v6)) throw new Error(`TCP-MD5: ${address} is not an IP address`);
-  ipv6Bytes(v6).copy(b, 8);
-}
-
-function ipv6Bytes(a: string): Buffer {
-  const out = Buffer.alloc(16);
-  let s = a;
-  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(s);
-  if (v4) {
-    const o = v4[1].split('.').map(Number);
-    s = s.slice(0, -v4[1].length) + `${((o[0] << 8) | o[1]).toString(16)}:${((o[2] << 8) | o[3]).toString(16)}`;
-  }
-  const [head, tail] = s.includes('::') ? s.split('::') : [s, undefined];
-  const h = head ? head.split(':') : [];
-  const t = tail ? tail.split(':') : [];
-  const groups = tail === undefined ? h : [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t];
-  groups.forEach((g, i) => out.writeUInt16BE(parseInt(g, 16), i * 2));
-  return out;
+  Buffer.from(ipaddr.parse(v6).toByteArray()).copy(b, 8);
 }
 
 /**
