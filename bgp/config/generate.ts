@@ -15,6 +15,7 @@
 //    peer back with the nodes the BGPPeer applies to (what calico/routereflector did from etcd).
 import { cidrsOverlap, parseCIDR, parseIP, parsePeerIP, type ParsedCIDR } from '../../datastore/model/index.js';
 import { compileSelector, type CompiledSelector } from '../../datastore/selector/index.js';
+import type { NamedBgpFilter } from '../policy/filter.js';
 import type { BgpConfig, BgpConfigInput, BGPConfigurationInput, BGPPeerInput, ComputedPeer, ExportRoute, NodeInput } from './types.js';
 
 export const DEFAULT_AS = 64512;
@@ -183,8 +184,20 @@ export function computeBgpConfig(input: BgpConfigInput): BgpConfig {
       ...(keep ? { keepOriginalNextHop: true } : {}),
       ...(res.spec.password ? { passwordRef: res.spec.password.secretKeyRef } : {}),
       ...(res.spec.ttlSecurity ? { ttlSecurity: res.spec.ttlSecurity } : {}),
+      ...filtersOf(res),
       source: res.metadata.name,
     });
+  };
+  const filterByName = new Map((input.filters ?? []).map((f) => [f.metadata.name, f]));
+  /** BGPPeer.filters resolved in order; a name with no BGPFilter is skipped with a note (as confd renders nothing for it). */
+  const filtersOf = (res: BGPPeerInput): { filters?: NamedBgpFilter[] } => {
+    const out: NamedBgpFilter[] = [];
+    for (const name of res.spec.filters ?? []) {
+      const f = filterByName.get(name);
+      if (f) out.push({ name, spec: f.spec });
+      else notes.push(`BGPPeer ${res.metadata.name}: BGPFilter ${name} does not exist; skipped`);
+    }
+    return out.length ? { filters: out } : {};
   };
   const nodeTargets = (n: NodeView): Array<{ ip: string; family: 4 | 6; port?: number; as: number; clusterId?: string }> => {
     const port = listenPortOf(n.name);

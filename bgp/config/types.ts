@@ -1,6 +1,7 @@
 // Inputs and output of the Calico BGP config generator. The input shapes are structural subsets of
 // the v3 resource model (datastore/model: NodeSpec, BGPPeerSpec, BGPConfigurationSpec, IPPoolSpec), so
 // validated resources pass straight in, and tests can write them by hand.
+import type { BgpFilterSpec } from '../policy/filter.js';
 import type { PeerConfig } from '../speaker/types.js';
 import type { Prefix } from '../types.js';
 
@@ -43,6 +44,8 @@ export interface BGPPeerInput {
     password?: { secretKeyRef: SecretKeyRef };
     /** GTSM hop count; 0 or absent: off. */
     ttlSecurity?: number;
+    /** BGPFilter names, applied in this order. */
+    filters?: string[];
   };
 }
 
@@ -58,6 +61,11 @@ export interface BGPConfigurationInput {
   };
 }
 
+export interface BGPFilterInput {
+  metadata: Meta;
+  spec: BgpFilterSpec;
+}
+
 export interface IPPoolInput {
   metadata: Meta;
   spec: { cidr: string; disabled?: boolean; disableBGPExport?: boolean };
@@ -69,6 +77,8 @@ export interface BgpConfigInput {
   peers: readonly BGPPeerInput[];
   bgpConfigs: readonly BGPConfigurationInput[];
   pools: readonly IPPoolInput[];
+  /** BGPFilters (absent: none defined). */
+  filters?: readonly BGPFilterInput[];
   /** This node's confirmed block CIDRs. */
   affinities: readonly string[];
   /** Addresses this node's workloads hold inside blocks affine to other nodes. */

@@ -18,10 +18,18 @@ export interface Path extends PathInfo {
  */
 export type OutMode = 'idle' | 'sync' | 'grouped' | 'stalled';
 
+/** A per-peer export decision by prefix (BGPFilter export rules); `key` names it for update grouping. */
+export interface ExportFilter {
+  key: string;
+  /** False: the prefix (a prefix key, "10.0.0.0/24") is not advertised to the peer. */
+  accepts(prefixKey: string, fromPeer: boolean): boolean;
+}
+
 export interface PeerOptions {
   asNumber: number;
   rrClient?: boolean;
   keepOriginalNextHop?: boolean;
+  exportFilter?: ExportFilter;
 }
 
 /** What the RIB keeps of an established session. */

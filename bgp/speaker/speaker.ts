@@ -7,6 +7,8 @@ import type { Logger } from 'pino';
 import { endOfRib, isEndOfRib } from '../codec/index.js';
 import type { UpdateMessage } from '../codec/types.js';
 import { BgpSession } from '../fsm/session.js';
+import { exportFilter } from '../policy/export.js';
+import { importFilter, type ImportFilter } from '../policy/import.js';
 import { fdOf, readMd5Counters, setMd5Key, setTtlSecurity } from '../net/tcp-security.js';
 import type { FsmConfig, NegotiatedSession } from '../fsm/types.js';
 import { keyToPrefix, Rib, Announcements, type Candidate, type OutGroup, type PeerRib, type Purge } from '../rib/index.js';
@@ -21,6 +23,8 @@ interface Peer {
   config: PeerConfig;
   session: BgpSession;
   rib: PeerRib;
+  /** BGPFilter import rules (absent: everything is accepted). */
+  importFilter?: ImportFilter;
   /** Graceful-restart helper: the peer is restarting and we keep its routes until this fires. */
   staleTimer?: NodeJS.Timeout;
 }
@@ -206,7 +210,12 @@ export class Speaker {
         gracefulRestart: this.grCapability(),
       },
     });
-    const peer: Peer = { config: c, session, rib: this.rib.addPeer(addr, { asNumber: c.asNumber, rrClient: c.rrClient, keepOriginalNextHop: c.keepOriginalNextHop }) };
+    const peer: Peer = {
+      config: c,
+      session,
+      rib: this.rib.addPeer(addr, { asNumber: c.asNumber, rrClient: c.rrClient, keepOriginalNextHop: c.keepOriginalNextHop, exportFilter: exportFilter(c.filters) }),
+      importFilter: importFilter(c.filters),
+    };
     session.listeners = {
       established: (s) => this.onEstablished(peer, s),
       down: (reason, n) => this.onDown(peer, reason, !n.graceful),
@@ -299,7 +308,7 @@ export class Speaker {
 
   private onUpdate(p: Peer, u: UpdateMessage): void {
     const eor = isEndOfRib(u);
-    if (!eor) return this.rib.update(p.rib, u);
+    if (!eor) return this.rib.update(p.rib, p.importFilter ? p.importFilter(u) : u);
     this.log.debug({ peer: p.config.address, family: `${eor.afi}/${eor.safi}` }, 'End-of-RIB received');
     this.logPurge(p, this.rib.endOfRib(p.rib, eor), 'End-of-RIB');
     this.checkDeferral();

@@ -1,5 +1,6 @@
 // Configuration and status vocabulary of the speaker. PeerConfig matches what the Calico
 // config generator (bgp/config) produces, so its output feeds setPeers() directly.
+import type { NamedBgpFilter } from '../policy/filter.js';
 import type { PathAttributes, Prefix } from '../types.js';
 
 export type PeerType = 'mesh' | 'global' | 'node';
@@ -23,6 +24,8 @@ export interface PeerConfig {
   password?: string;
   /** GTSM (RFC 5082): the peer is at most this many hops away; TTL 255 out, at least 256 − N in. */
   ttlSecurity?: number;
+  /** BGPFilters from BGPPeer.filters, in that order (resolved specs, so a changed filter resets the session). */
+  filters?: NamedBgpFilter[];
 }
 
 export interface GracefulRestartConfig {
