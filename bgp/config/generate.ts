@@ -14,6 +14,7 @@
 //  - tortie extension: a peerIP BGPPeer that points at a route reflector node makes that reflector
 //    peer back with the nodes the BGPPeer applies to (what calico/routereflector did from etcd).
 import { cidrsOverlap, parseCIDR, parseIP, parsePeerIP, type ParsedCIDR } from '../../datastore/model/index.js';
+import { durationSeconds } from '../../datastore/model/fields.js';
 import { compileSelector, type CompiledSelector } from '../../datastore/selector/index.js';
 import type { NamedBgpFilter } from '../policy/filter.js';
 import type { BgpConfig, BgpConfigInput, BGPConfigurationInput, BGPPeerInput, ComputedPeer, ExportRoute, NodeInput } from './types.js';
@@ -87,6 +88,12 @@ function inside(inner: ParsedCIDR, outer: ParsedCIDR): boolean {
   return inner.family === outer.family && inner.prefix >= outer.prefix && cidrsOverlap(inner, outer);
 }
 
+/** A Calico maxRestartTime as the whole seconds the GR capability carries (1–4095). */
+function restartTimeOf(d: string | undefined): { maxRestartTime?: number } {
+  if (d === undefined) return {};
+  return { maxRestartTime: Math.min(4095, Math.max(1, Math.round(durationSeconds(d)))) };
+}
+
 export function computeBgpConfig(input: BgpConfigInput): BgpConfig {
   const notes: string[] = [];
   const nodes = input.nodes.map(viewNode);
@@ -156,6 +163,7 @@ export function computeBgpConfig(input: BgpConfigInput): BgpConfig {
           rrClient: false,
           sourceAddress: ours,
           ...(global.nodeMeshPassword ? { passwordRef: global.nodeMeshPassword.secretKeyRef } : {}),
+          ...restartTimeOf(global.nodeMeshMaxRestartTime),
         });
       }
     }
@@ -185,6 +193,8 @@ export function computeBgpConfig(input: BgpConfigInput): BgpConfig {
       ...(res.spec.password ? { passwordRef: res.spec.password.secretKeyRef } : {}),
       ...(res.spec.ttlSecurity ? { ttlSecurity: res.spec.ttlSecurity } : {}),
       ...filtersOf(res),
+      ...(res.spec.numAllowedLocalASNumbers ? { numAllowedLocalASNumbers: res.spec.numAllowedLocalASNumbers } : {}),
+      ...restartTimeOf(res.spec.maxRestartTime),
       source: res.metadata.name,
     });
   };

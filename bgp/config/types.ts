@@ -46,6 +46,9 @@ export interface BGPPeerInput {
     ttlSecurity?: number;
     /** BGPFilter names, applied in this order. */
     filters?: string[];
+    numAllowedLocalASNumbers?: number;
+    /** Go duration ("2m"). */
+    maxRestartTime?: string;
   };
 }
 
@@ -58,6 +61,8 @@ export interface BGPConfigurationInput {
     communities?: Array<{ name: string; value: string }>;
     prefixAdvertisements?: Array<{ cidr: string; communities?: string[] }>;
     nodeMeshPassword?: { secretKeyRef: SecretKeyRef };
+    /** Go duration: the restart time advertised to mesh peers. */
+    nodeMeshMaxRestartTime?: string;
   };
 }
 

@@ -30,6 +30,8 @@ export interface PeerOptions {
   rrClient?: boolean;
   keepOriginalNextHop?: boolean;
   exportFilter?: ExportFilter;
+  /** Routes whose AS_PATH holds our AS at most this many times are accepted (BIRD's `allow local as`); default 0. */
+  allowLocalAs?: number;
 }
 
 /** What the RIB keeps of an established session. */

@@ -23,6 +23,8 @@ const peerSchema = z
     holdTime: z.number().int().min(0).max(65535).optional(),
     password: z.string().min(1).max(80).optional(),
     ttlSecurity: z.number().int().min(1).max(255).optional(),
+    numAllowedLocalASNumbers: z.number().int().min(1).max(10).optional(),
+    maxRestartTime: z.number().int().min(1).max(4095).optional(),
     filters: z.array(z.object({ name: z.string().min(1), spec: bgpFilterSpecSchema }).strict()).optional(),
   })
   .strict();

@@ -174,13 +174,13 @@ export class Speaker {
    * The GR capability for new OPENs: R and F only while our own restart is in progress (selection
    * deferred), F only for the families whose forwarding state survived; N always (RFC 8538).
    */
-  private grCapability(): FsmConfig['gracefulRestart'] {
+  private grCapability(peer?: PeerConfig): FsmConfig['gracefulRestart'] {
     const gr = this.config.gracefulRestart;
     if (!gr) return undefined;
     const restarting = this.rib.deferred;
     const fwd = gr.forwardingFamilies;
     return {
-      restartTime: gr.restartTime ?? 120,
+      restartTime: peer?.maxRestartTime ?? gr.restartTime ?? 120,
       restarting,
       forwardingState: restarting,
       ...(restarting && fwd ? { forwardingAfis: fwd.map((f) => (f === 4 ? 1 : 2)) } : {}),
@@ -207,13 +207,13 @@ export class Speaker {
         errorWait: this.config.errorWait,
         passive: c.passive,
         families,
-        gracefulRestart: this.grCapability(),
+        gracefulRestart: this.grCapability(c),
       },
     });
     const peer: Peer = {
       config: c,
       session,
-      rib: this.rib.addPeer(addr, { asNumber: c.asNumber, rrClient: c.rrClient, keepOriginalNextHop: c.keepOriginalNextHop, exportFilter: exportFilter(c.filters) }),
+      rib: this.rib.addPeer(addr, { asNumber: c.asNumber, rrClient: c.rrClient, keepOriginalNextHop: c.keepOriginalNextHop, exportFilter: exportFilter(c.filters), allowLocalAs: c.numAllowedLocalASNumbers }),
       importFilter: importFilter(c.filters),
     };
     session.listeners = {
@@ -439,7 +439,7 @@ export class Speaker {
     this.local.settle();
     this.rib.endDeferral();
     // Our restart is over: later sessions advertise neither R nor F.
-    for (const p of this.peers.values()) p.session.fsm.setGracefulRestart(this.grCapability());
+    for (const p of this.peers.values()) p.session.fsm.setGracefulRestart(this.grCapability(p.config));
     for (const p of this.peers.values()) if (p.session.negotiated) this.sendInitial(p);
   }
 }

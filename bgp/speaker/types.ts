@@ -26,6 +26,10 @@ export interface PeerConfig {
   ttlSecurity?: number;
   /** BGPFilters from BGPPeer.filters, in that order (resolved specs, so a changed filter resets the session). */
   filters?: NamedBgpFilter[];
+  /** Calico's numAllowedLocalASNumbers: routes with our AS in their AS_PATH up to this many times are accepted. */
+  numAllowedLocalASNumbers?: number;
+  /** Calico's maxRestartTime, seconds: the graceful-restart time we advertise to this peer. */
+  maxRestartTime?: number;
 }
 
 export interface GracefulRestartConfig {

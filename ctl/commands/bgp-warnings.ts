@@ -7,10 +7,8 @@ const BGP_PEER_UNUSED: Record<string, string> = {
   localASNumber: 'the node AS is always used',
   failureDetectionMode: 'BFD is not implemented',
   restartMode: 'graceful restart follows the speaker setting; long-lived GR is not implemented',
-  maxRestartTime: 'the restart time is the speaker default (120 s)',
   keepaliveTime: 'keepalives follow the negotiated hold time',
   birdGatewayMode: 'there is no BIRD; next hops are installed as received',
-  numAllowedLocalASNumbers: 'routes with our AS in the AS_PATH are always rejected',
   reachableBy: 'no static route to the peer is added',
   localWorkloadSelector: 'peering with local workloads is not implemented',
 };
@@ -20,7 +18,6 @@ const BGP_CONFIG_UNUSED: Record<string, string> = {
   serviceClusterIPs: 'Service IP advertisement is not implemented yet',
   serviceExternalIPs: 'Service IP advertisement is not implemented yet',
   serviceLoadBalancerIPs: 'Service IP advertisement is not implemented yet',
-  nodeMeshMaxRestartTime: 'the restart time is the speaker default (120 s)',
   ignoredInterfaces: 'no interface routes are exported',
   localWorkloadPeeringIPV4: 'peering with local workloads is not implemented',
   localWorkloadPeeringIPV6: 'peering with local workloads is not implemented',
