@@ -16,13 +16,15 @@ import type { PathAttributes, Prefix, RouteSink } from '../types.js';
 import { Batcher } from './batcher.js';
 import { Encoder, framesFor } from './encoder.js';
 import { OriginationQueue } from './originate.js';
-import { peerStatusOf, routeStatus } from './status.js';
+import { connectHint, peerStatusOf, routeStatus } from './status.js';
 import type { OriginatedRoute, PeerConfig, PeerStatus, RouteStatus, SpeakerConfig } from './types.js';
 
 interface Peer {
   config: PeerConfig;
   session: BgpSession;
   rib: PeerRib;
+  /** The connect hint was logged since the session was last up (once, not on every retry). */
+  hinted?: boolean;
   /** BGPFilter import rules (absent: everything is accepted). */
   importFilter?: ImportFilter;
   /** Graceful-restart helper: the peer is restarting and we keep its routes until this fires. */
@@ -221,6 +223,7 @@ export class Speaker {
       down: (reason, n) => this.onDown(peer, reason, !n.graceful),
       update: (u) => this.onUpdate(peer, u),
       routeRefresh: () => this.resend(peer),
+      state: (_from, to) => this.logHint(peer, to),
     };
     this.peers.set(addr, peer);
     this.byRib.set(peer.rib, peer);
@@ -249,6 +252,16 @@ export class Speaker {
         this.log.error({ peer: addr, err }, 'cannot set the TCP-MD5 key for accepted connections');
       }
     }
+  }
+
+  /** Says once per outage why a peer may not be connecting (MD5 and GTSM drops are silent). */
+  private logHint(p: Peer, state: string): void {
+    if (state === 'Established') p.hinted = false;
+    if (p.hinted || (state !== 'Active' && state !== 'Idle')) return;
+    const hint = connectHint(p.config, state, readMd5Counters());
+    if (!hint) return;
+    p.hinted = true;
+    this.log.warn({ peer: p.config.address, hint }, 'BGP peer not connecting');
   }
 
   private onIncoming(socket: Socket): void {

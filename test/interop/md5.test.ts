@@ -79,6 +79,8 @@ describe('interop: TCP-MD5 passwords with BIRD and GoBGP', () => {
     }
     const status = await nodeStatus(speaker.sock);
     expect(status.text).toContain(`${b.ipv4}: TCP-MD5 password set for this peer`);
+    const warned = speaker.log().split('\n').filter((l) => l.includes('BGP peer not connecting') && l.includes('the password is the likely reason'));
+    expect(warned.length).toBeGreaterThan(0);
   });
 
   it('no password on our side while the peers have one: no session, and the status says the peer likely has one', async () => {
