@@ -2,9 +2,9 @@
 // TCP_MD5SIG) and GTSM (RFC 5082: IP_TTL / IP_MINTTL and their IPv6 twins), set with setsockopt(2)
 // through koffi (prebuilt FFI, no compiler at install). Linux only, like the rest of the dataplane.
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { isIPv4, isIPv6, Socket, type Server } from 'node:net';
 import ipaddr from 'ipaddr.js';
-import koffi from 'koffi';
 
 const AF_INET = 2;
 const AF_INET6 = 10;
@@ -33,10 +33,24 @@ interface Libc {
   close(fd: number): number;
 }
 
+type Koffi = typeof import('koffi');
+let koffiModule: Koffi | undefined;
+/** koffi is loaded on first use only: a speaker without passwords or GTSM never needs its native part. */
+function ffi(): Koffi {
+  if (!koffiModule) {
+    try {
+      koffiModule = createRequire(import.meta.url)('koffi') as Koffi;
+    } catch (e) {
+      throw new Error(`TCP-MD5 and GTSM need the koffi package (setsockopt through FFI): ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+  return koffiModule;
+}
+
 let libc: Libc | undefined;
 function c(): Libc {
   if (!libc) {
-    const lib = koffi.load('libc.so.6');
+    const lib = ffi().load('libc.so.6');
     libc = {
       socket: lib.func('int socket(int, int, int)') as Libc['socket'],
       setsockopt: lib.func('int setsockopt(int, int, int, void *, uint32_t)') as Libc['setsockopt'],
@@ -49,7 +63,7 @@ function c(): Libc {
 
 function check(rc: number, what: string): void {
   if (rc < 0) {
-    const errno = koffi.errno();
+    const errno = ffi().errno();
     throw new Error(`${what} failed: ${errnoName(errno)}`);
   }
 }
@@ -99,7 +113,7 @@ export function setMd5Key(fd: number, peer: string, key: string | undefined): vo
   k.copy(b, MD5_KEY_OFFSET);
   const rc = c().setsockopt(fd, IPPROTO_TCP, TCP_MD5SIG, b, MD5SIG_SIZE);
   // Removing a key that was never set is not an error worth reporting.
-  if (rc < 0 && !(k.length === 0 && koffi.errno() === 2)) check(rc, `setsockopt(TCP_MD5SIG) for ${peer}`);
+  if (rc < 0 && !(k.length === 0 && ffi().errno() === 2)) check(rc, `setsockopt(TCP_MD5SIG) for ${peer}`);
 }
 
 /** GTSM: send with TTL 255 and drop segments that arrive with a TTL below 255 − (hops − 1). */
