@@ -108,6 +108,10 @@ const TABLES: Record<string, KindTable> = {
     ps: [name, col('LOGSEVERITY', 'logSeverityScreen'), { header: 'MESHENABLED', cell: (_r, s) => show(s.nodeToNodeMeshEnabled ?? true) }, col('ASNUMBER', 'asNumber')],
     wide: [],
   },
+  BGPFilter: {
+    ps: [name, ...(['exportV4', 'importV4', 'exportV6', 'importV6'] as const).map((k) => ({ header: k.toUpperCase(), cell: (_r: unknown, s: Record<string, unknown>) => show((s[k] as unknown[] | undefined)?.length ?? 0) }))],
+    wide: [],
+  },
   Node: {
     ps: [name],
     wide: [name, nodeASN, { header: 'IPV4', cell: (_r, s) => show(sub(s, 'bgp').ipv4Address) }, { header: 'IPV6', cell: (_r, s) => show(sub(s, 'bgp').ipv6Address) }],

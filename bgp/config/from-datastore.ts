@@ -5,7 +5,7 @@
 import { hostAffinityPrefix, IPAM_PREFIX, ipamBlockPrefix, keyPartToCidr, resourceListPrefix } from '../../datastore/keys.js';
 import { ordinalToIp } from '../../ipam/block.js';
 import { affinityHost, parseAffinity, parseBlock } from '../../ipam/model.js';
-import type { BgpConfigInput, BGPConfigurationInput, BGPPeerInput, IPPoolInput, NodeInput } from './types.js';
+import type { BgpConfigInput, BGPConfigurationInput, BGPFilterInput, BGPPeerInput, IPPoolInput, NodeInput } from './types.js';
 
 /** Every key prefix the generator reads (for a syncer). */
 export const BGP_CONFIG_PREFIXES: readonly string[] = [
@@ -13,6 +13,7 @@ export const BGP_CONFIG_PREFIXES: readonly string[] = [
   resourceListPrefix('bgppeers'),
   resourceListPrefix('bgpconfigurations'),
   resourceListPrefix('ippools'),
+  resourceListPrefix('bgpfilters'),
   hostAffinityPrefix(),
   ipamBlockPrefix(4),
   ipamBlockPrefix(6),
@@ -34,6 +35,7 @@ export function bgpInputFromKvs(nodeName: string, kvs: Iterable<readonly [string
   const peers: BGPPeerInput[] = [];
   const bgpConfigs: BGPConfigurationInput[] = [];
   const pools: IPPoolInput[] = [];
+  const filters: BGPFilterInput[] = [];
   const affinities: string[] = [];
   const borrowed: string[] = [];
   const problems: string[] = [];
@@ -62,6 +64,7 @@ export function bgpInputFromKvs(nodeName: string, kvs: Iterable<readonly [string
       if (key.startsWith(resourceListPrefix('nodes'))) nodes.push(res as NodeInput);
       else if (key.startsWith(resourceListPrefix('bgppeers'))) peers.push(res as BGPPeerInput);
       else if (key.startsWith(resourceListPrefix('bgpconfigurations'))) bgpConfigs.push(res as BGPConfigurationInput);
+      else if (key.startsWith(resourceListPrefix('bgpfilters'))) filters.push(res as BGPFilterInput);
       else if (key.startsWith(resourceListPrefix('ippools'))) {
         if (typeof res.spec.cidr !== 'string') problems.push(`${key}: spec.cidr missing`);
         else pools.push(res as IPPoolInput);
@@ -70,5 +73,5 @@ export function bgpInputFromKvs(nodeName: string, kvs: Iterable<readonly [string
       problems.push(`${key}: ${e instanceof Error ? e.message : String(e)}`);
     }
   }
-  return { input: { ...input, nodes, peers, bgpConfigs, pools, affinities, borrowedIps: borrowed }, problems };
+  return { input: { ...input, nodes, peers, bgpConfigs, pools, filters, affinities, borrowedIps: borrowed }, problems };
 }

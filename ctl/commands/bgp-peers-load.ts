@@ -13,8 +13,8 @@ type Loaded = Omit<BgpConfigInput, 'nodeName'>;
 export function datastoreLoader(ctx: CtlContext): BgpPeersDeps['load'] {
   return async (nodeName: string): Promise<Loaded> => {
     const client = ctx.client();
-    const [nodes, peers, bgpConfigs, pools] = await Promise.all(
-      ['Node', 'BGPPeer', 'BGPConfiguration', 'IPPool'].map(async (k) => (await client.list(k)).items),
+    const [nodes, peers, bgpConfigs, pools, filters] = await Promise.all(
+      ['Node', 'BGPPeer', 'BGPConfiguration', 'IPPool', 'BGPFilter'].map(async (k) => (await client.list(k)).items),
     );
     const affinities: string[] = [];
     for (const o of (await client.store.list('BlockAffinity')).items) {
@@ -29,7 +29,7 @@ export function datastoreLoader(ctx: CtlContext): BgpPeersDeps['load'] {
         if (attrIdx !== null && b.attributes[attrIdx]?.secondary?.node === nodeName) borrowedIps.push(ordinalToIp(b, ordinal));
       });
     }
-    return { nodes, peers, bgpConfigs, pools, affinities, borrowedIps } as unknown as Loaded;
+    return { nodes, peers, bgpConfigs, pools, filters, affinities, borrowedIps } as unknown as Loaded;
   };
 }
 
