@@ -138,7 +138,7 @@ describe('tortiectl get of IPAM records', () => {
     expect(handles.stdout).toMatch(/k8s-pod-network\.ctl1\s+2\n/);
     const y = await ctl(['get', 'ipamblock', '10-200-0-0-26', '-o', 'yaml'], { env });
     expect(y.stdout).toMatch(/^apiVersion: projectcalico.org\/v3\nkind: IPAMBlock\n/);
-    await expectRejectedUnchanged(['apply', '-f', '-'], /IPAMBlock is kept by IPAM under \/calico\/ipam\/v2\/ and is read-only here/, y.stdout);
+    await expectRejectedUnchanged(['apply', '-f', '-'], /IPAMBlock is kept by IPAM and is read-only here; use `tortiectl ipam release`/, y.stdout);
   });
 });
 
