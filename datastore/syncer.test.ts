@@ -232,6 +232,23 @@ describe('Syncer over the etcd store on the memory KV', () => {
     expect(c.events.length).toBe(2); // nothing changed: no events from the re-lists
   });
 
+  it('follows one namespace of a namespaced kind', async () => {
+    const W = '/calico/resources/v3/projectcalico.org/workloadendpoints/';
+    const b = new MemoryBackend();
+    await b.create(`${W}prod/n1-k8s-a-eth0`, val('1'));
+    await b.create(`${W}dev/n1-k8s-b-eth0`, val('1'));
+    const c = new Consumer();
+    startSyncer(b, { kinds: [{ kind: 'WorkloadEndpoint', namespace: 'prod' }], ...c.opts });
+    await c.until(() => c.statuses.at(-1) === 'in-sync', 'in-sync');
+    await b.create(`${W}dev/n1-k8s-c-eth0`, val('1'));
+    await b.create(`${W}prod/n1-k8s-d-eth0`, val('1'));
+    await c.until(() => c.events.length >= 2, 'the prod endpoint created');
+    expect(c.events.map((e) => (e.type === 'update' ? e.object.key : e.key))).toEqual([
+      { kind: 'WorkloadEndpoint', namespace: 'prod', name: 'n1-k8s-a-eth0' },
+      { kind: 'WorkloadEndpoint', namespace: 'prod', name: 'n1-k8s-d-eth0' },
+    ]);
+  });
+
   it('through an outage: wait-for-datastore with back-off, then exactly the differences', async () => {
     const b = new MemoryBackend();
     await b.create(`${P}a`, val('1'));
