@@ -1,5 +1,5 @@
 // A Backend wrapper that counts datastore round trips (one per call), for the IPAM bench and tests.
-import type { Backend, KV, ListResult, Watch, WatchHandlers } from '../datastore/backend.js';
+import type { Backend, KV, ListResult, Watch, WatchHandlers } from '../datastore/backends/kv.js';
 
 export class CountingBackend implements Backend {
   calls = 0;

@@ -6,7 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EtcdBackend } from '../datastore/backends/etcd.js';
 import { EtcdStore } from '../datastore/backends/etcd-store.js';
-import type { Backend } from '../datastore/backend.js';
+import type { Backend } from '../datastore/backends/kv.js';
 import type { Store } from '../datastore/store.js';
 import { ipamBlockKey } from '../datastore/keys.js';
 import { IpamClient } from '../ipam/allocator.js';

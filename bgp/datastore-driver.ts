@@ -1,19 +1,19 @@
 // Drives a Speaker from the datastore: a syncer over the resources the Calico generator reads,
 // computeBgpConfig on every (coalesced) change, then setPeers() and the exported prefixes applied
-// to the speaker. Shared by tortie-rr and anything else that runs the speaker from etcd; the rules
+// to the speaker. Shared by tortie-rr and anything else that runs the speaker from the datastore; the rules
 // themselves stay in the pure generator.
 import type { Logger } from 'pino';
-import type { Backend } from '../datastore/backend.js';
-import { Syncer, type SyncStatus } from '../datastore/syncer.js';
+import type { Store, StoredObject } from '../datastore/store.js';
+import { objectId, Syncer, type SyncStatus } from '../datastore/syncer.js';
 import { computeBgpConfig } from './config/generate.js';
-import { BGP_CONFIG_PREFIXES, bgpInputFromKvs } from './config/from-datastore.js';
+import { BGP_CONFIG_KINDS, bgpInputFromObjects } from './config/from-datastore.js';
 import { kubeSecretReader, resolvePasswords, type SecretReader } from './config/secrets.js';
 import type { BgpConfig } from './config/types.js';
 import type { Speaker } from './speaker/index.js';
 import { prefixToString, type Prefix } from './types.js';
 
 export interface BgpConfigWatcherOptions {
-  backend: Backend;
+  store: Store;
   nodeName: string;
   log: Logger;
   /** Called with each new configuration once the datastore is in sync (never with a partial view). */
@@ -27,7 +27,7 @@ export interface BgpConfigWatcherOptions {
 }
 
 export class BgpConfigWatcher {
-  private readonly cache = new Map<string, string>();
+  private readonly cache = new Map<string, StoredObject>();
   private syncer?: Syncer;
   private inSync = false;
   private timer?: NodeJS.Timeout;
@@ -49,12 +49,12 @@ export class BgpConfigWatcher {
 
   start(): void {
     this.syncer = new Syncer({
-      backend: this.o.backend,
-      prefixes: [...BGP_CONFIG_PREFIXES],
+      store: this.o.store,
+      kinds: [...BGP_CONFIG_KINDS],
       onEvents: (evs) => {
         for (const e of evs) {
-          if (e.type === 'update') this.cache.set(e.key, e.value);
-          else this.cache.delete(e.key);
+          if (e.type === 'update') this.cache.set(objectId(e.object.key), e.object);
+          else this.cache.delete(objectId(e.key));
         }
         this.schedule();
       },
@@ -63,7 +63,7 @@ export class BgpConfigWatcher {
         this.inSync = s === 'in-sync';
         if (this.inSync) this.schedule();
       },
-      onError: (err, prefix) => this.o.log.warn({ err: err.message, prefix }, 'datastore watch failed; re-syncing'),
+      onError: (err, kind) => this.o.log.warn({ err: err.message, kind }, 'datastore watch failed; re-syncing'),
     });
     this.syncer.start();
   }
@@ -77,7 +77,7 @@ export class BgpConfigWatcher {
 
   /** The configuration from the current cache (also for status output). */
   compute(): BgpConfig {
-    const { input, problems } = bgpInputFromKvs(this.o.nodeName, this.cache);
+    const { input, problems } = bgpInputFromObjects(this.o.nodeName, this.cache.values());
     const cfg = computeBgpConfig(input);
     return problems.length ? { ...cfg, notes: [...cfg.notes, ...problems] } : cfg;
   }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DatastoreError } from '../datastore/backend.js';
+import { DatastoreError } from '../datastore/store.js';
 import { untilDeadline } from './direct-store.js';
 
 describe('untilDeadline', () => {

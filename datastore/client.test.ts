@@ -3,7 +3,7 @@ import { MemoryBackend } from './backends/memory.js';
 import { EtcdStore } from './backends/etcd-store.js';
 import { PartialWriteError, ResourceClient, ValidationError, encode } from './client.js';
 import type { Store, StoredValue } from './store.js';
-import { DatastoreError } from './backend.js';
+import { DatastoreError } from './errors.js';
 import type { Resource } from './model/resource.js';
 
 const V3 = 'projectcalico.org/v3';

@@ -3,7 +3,7 @@
 // is compare-and-swap on the revision read. A batch is validated as a whole (schema and cross-resource
 // rules) before anything is written, then written object by object, as `kubectl apply` does.
 import { randomUUID } from 'node:crypto';
-import { DatastoreError } from './backend.js';
+import { DatastoreError } from './errors.js';
 import { encodeValue } from './backends/etcd-layout.js';
 import type { ObjectKey, Store, StoredObject, StoredValue, StoreEvent } from './store.js';
 import { API_VERSION, type FieldError, type KindInfo, type ObjectMeta, type Resource } from './model/resource.js';

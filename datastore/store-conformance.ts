@@ -2,7 +2,7 @@
 // API against real servers in test/integration). It speaks only the Store interface and uses ordinary
 // CRD-backed kinds, so every store can run it; revisions are compared for equality only.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DatastoreError, type DatastoreErrorCode } from './backend.js';
+import { DatastoreError, type DatastoreErrorCode } from './errors.js';
 import type { ObjectKey, Store, StoreEvent, StoredValue } from './store.js';
 
 export interface StoreFixture {

@@ -5,7 +5,7 @@
 // written into the block and decremented after they are released from it, so a crash between the two
 // writes leaves a handle that counts too much (found and fixed by `ipam check` / the GC), never an
 // address handed out twice. Block contents change only through the pure functions in block.ts.
-import { DatastoreError } from '../datastore/backend.js';
+import { DatastoreError } from '../datastore/store.js';
 import { affinityName, blockName } from '../datastore/keys.js';
 import { API_VERSION } from '../datastore/model/resource.js';
 import type { ObjectKey, Store, StoredObject, StoredValue } from '../datastore/store.js';

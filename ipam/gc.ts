@@ -4,7 +4,7 @@
 // Leaks are released all-or-nothing per handle, each address guarded by its sequence number. A handle
 // that counts more than its blocks hold (an allocator died between its handle and block writes) is
 // set to what the blocks hold, compare-and-swap on the handle revision seen in both passes.
-import { DatastoreError } from '../datastore/backend.js';
+import { DatastoreError } from '../datastore/store.js';
 import { affinityKey, affinityValue, handleValue, type IpamClient } from './allocator.js';
 import { analyse, snapshot, type CheckReport } from './check.js';
 

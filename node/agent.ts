@@ -2,9 +2,8 @@
 // calc → dataplane) and the BGP speaker side by side. Stopping leaves the dataplane as it is.
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
-import type { Backend } from '../datastore/backend.js';
-import { IPAM_PREFIX, resourceListPrefix } from '../datastore/keys.js';
-import { Syncer, type SyncEvent } from '../datastore/syncer.js';
+import type { Store, StoredObject } from '../datastore/store.js';
+import { objectId, Syncer, type SyncEvent } from '../datastore/syncer.js';
 import { Speaker } from '../bgp/speaker/index.js';
 import type { BgpConfig } from '../bgp/config/types.js';
 import { applyBgpConfig, BgpConfigWatcher } from '../bgp/datastore-driver.js';
@@ -14,9 +13,8 @@ import { calculate } from '../felix/calc/calc.js';
 import { LearnedRoutes } from '../felix/calc/bgp-routes.js';
 import type { DesiredState } from '../felix/calc/types.js';
 import { applyState } from '../felix/dataplane/apply.js';
-import { NodePolicy, policyPrefixes, policySettings } from './policy.js';
+import { NodePolicy, POLICY_KINDS, policySettings } from './policy.js';
 import { RouteDriver } from '../felix/dataplane/routes.js';
-import { EtcdStore } from '../datastore/backends/etcd-store.js';
 import { IpamClient } from '../ipam/allocator.js';
 import { autodetect } from './autodetect.js';
 import { CniServer } from './cni-server.js';
@@ -30,10 +28,11 @@ import { buildView } from './view.js';
 export const DEFAULT_AS = 64512;
 /** Longest a restarting node defers BGP selection waiting for its peers' End-of-RIB (BIRD's restart time). */
 const GR_DEFERRAL_S = 120;
-const WEP_PREFIX = resourceListPrefix('workloadendpoints');
+/** What routing reads (policy adds its kinds when enabled). */
+const ROUTING_KINDS = ['IPPool', 'Node', 'WorkloadEndpoint', 'IPAMBlock', 'BlockAffinity'];
 
 export class NodeAgent {
-  private readonly cache = new Map<string, string>();
+  private readonly cache = new Map<string, StoredObject>();
   private readonly learned = new LearnedRoutes();
   private readonly metrics = new NodeMetrics();
   private readonly routes = new RouteDriver();
@@ -73,14 +72,10 @@ export class NodeAgent {
 
   constructor(
     private readonly cfg: NodeConfig,
-    private readonly backend: Backend,
+    /** Owned by the agent from now on: stop() closes it. */
+    private readonly store: Store,
     private readonly log: Logger,
-  ) {
-    // The Store view of the same datastore (the syncer and the BGP config watcher still read the KV driver).
-    this.store = new EtcdStore(backend);
-  }
-
-  private readonly store: EtcdStore;
+  ) {}
 
   async start(): Promise<void> {
     this.address = await this.resolveAddress();
@@ -114,7 +109,7 @@ export class NodeAgent {
         this.learnedDirtySince ??= this.learnedChangedAt;
         this.schedule();
       });
-      this.bgpWatcher = new BgpConfigWatcher({ backend: this.backend, nodeName: this.cfg.nodename, log: this.log.child({ component: 'bgp-config' }), onConfig: (c) => this.onBgpConfig(c) });
+      this.bgpWatcher = new BgpConfigWatcher({ store: this.store, nodeName: this.cfg.nodename, log: this.log.child({ component: 'bgp-config' }), onConfig: (c) => this.onBgpConfig(c) });
       this.bgpWatcher.start();
       await this.serveBgpApi();
     }
@@ -123,8 +118,8 @@ export class NodeAgent {
     for (const e of pol.errors) this.log.warn(e);
     if (pol.enabled) this.policy = new NodePolicy(this.cfg.nodename, { ipv6: pol.ipv6, refreshMs: pol.refreshMs, onRefreshDue: () => this.schedule(), felix: this.cfg.felix });
     this.syncer = new Syncer({
-      backend: this.backend,
-      prefixes: [...new Set([resourceListPrefix('ippools'), resourceListPrefix('nodes'), resourceListPrefix('workloadendpoints'), `${IPAM_PREFIX}assignment/`, `${IPAM_PREFIX}host/`, ...(this.policy ? policyPrefixes() : [])])],
+      store: this.store,
+      kinds: [...new Set([...ROUTING_KINDS, ...(this.policy ? POLICY_KINDS : [])])],
       onEvents: (evs) => this.onEvents(evs),
       onStatus: (s) => {
         this.log.info({ status: s }, 'datastore sync status');
@@ -132,7 +127,7 @@ export class NodeAgent {
         this.metrics.inSync.set(this.inSync ? 1 : 0);
         if (this.inSync) this.schedule();
       },
-      onError: (err, prefix) => this.log.warn({ err: err.message, prefix }, 'datastore watch failed; re-syncing'),
+      onError: (err, kind) => this.log.warn({ err: err.message, kind }, 'datastore watch failed; re-syncing'),
     });
     this.syncer.start();
   }
@@ -235,26 +230,25 @@ export class NodeAgent {
   private onEvents(evs: SyncEvent[]): void {
     const now = Date.now();
     for (const e of evs) {
-      if (e.key.startsWith(WEP_PREFIX)) this.noteEndpoint(e, now);
-      if (e.type === 'update') this.cache.set(e.key, e.value);
-      else this.cache.delete(e.key);
+      const key = e.type === 'update' ? e.object.key : e.key;
+      const id = objectId(key);
+      if (key.kind === 'WorkloadEndpoint') this.noteEndpoint(id, e, now);
+      if (e.type === 'update') this.cache.set(id, e.object);
+      else this.cache.delete(id);
     }
     this.schedule();
   }
 
   /** Starts the convergence clock for a new or readdressed endpoint of this node. */
-  private noteEndpoint(e: SyncEvent, now: number): void {
-    if (e.type !== 'update') return this.endpointsPending.forget(e.key);
-    const spec = (v: string | undefined): { node?: string; ipNetworks?: string[] } | undefined => {
-      try {
-        return v === undefined ? undefined : (JSON.parse(v) as { spec?: { node?: string; ipNetworks?: string[] } }).spec;
-      } catch {
-        return undefined;
-      }
+  private noteEndpoint(id: string, e: SyncEvent, now: number): void {
+    if (e.type !== 'update') return this.endpointsPending.forget(id);
+    const spec = (o: StoredObject | undefined): { node?: unknown; ipNetworks?: unknown } | undefined => {
+      const s = o?.value.spec;
+      return s && typeof s === 'object' ? (s as { node?: unknown; ipNetworks?: unknown }) : undefined;
     };
-    const cur = spec(e.value);
+    const cur = spec(e.object);
     if (cur?.node !== this.cfg.nodename) return;
-    if (JSON.stringify(spec(this.cache.get(e.key))?.ipNetworks) !== JSON.stringify(cur.ipNetworks)) this.endpointsPending.seen(e.key, now);
+    if (JSON.stringify(spec(this.cache.get(id))?.ipNetworks) !== JSON.stringify(cur.ipNetworks)) this.endpointsPending.seen(id, now);
   }
 
   /** Starts the convergence clock for routes learned since the last look, from the first change among them. */
@@ -285,7 +279,7 @@ export class NodeAgent {
     const startedAt = Date.now();
     try {
       this.noteLearned();
-      const view = buildView(this.cache);
+      const view = buildView(this.cache.values());
       this.updateBgp();
       // No kernel change before the first in-sync: a partial view would delete good routes.
       if (!this.inSync) return;
@@ -304,7 +298,7 @@ export class NodeAgent {
       const rep = await applyState(desired, this.routes, keep);
       // Policy after routes, in the same round: a new pod's chains follow its route within ms.
       if (this.policy) {
-        const pr = await this.policy.apply(this.cache);
+        const pr = await this.policy.apply(this.cache.values());
         rep.errors.push(...pr.errors);
         if (pr.problems.length) this.log.warn({ problems: pr.problems }, 'policy resources skipped');
         const changed = [pr.v4, pr.v6].some((r) => r && r.transactions > 0);
@@ -397,6 +391,6 @@ export class NodeAgent {
     for (const s of this.servers) await new Promise<void>((r) => s.close(() => r()));
     this.policy?.stop();
     this.routes.close();
-    await this.backend.close();
+    await this.store.close();
   }
 }

@@ -1,7 +1,7 @@
 // Node registration and the default pool: create-if-absent and compare-and-swap updates, so two
 // agents (or an agent and tortiectl) never overwrite each other's fields.
 import { randomBytes } from 'node:crypto';
-import { DatastoreError } from '../datastore/backend.js';
+import { DatastoreError } from '../datastore/store.js';
 import type { Store, StoredValue } from '../datastore/store.js';
 import type { DefaultPool } from './env.js';
 

@@ -1,6 +1,6 @@
 // get KIND [NAME...] [-o ps|wide|yaml|json] [-n NS | -A]
 import type { Command } from 'commander';
-import { DatastoreError } from '../../datastore/backend.js';
+import { DatastoreError } from '../../datastore/store.js';
 import type { ResourceClient } from '../../datastore/client.js';
 import type { Resource } from '../../datastore/model/resource.js';
 import type { CtlContext } from '../context.js';

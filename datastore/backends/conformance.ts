@@ -1,7 +1,7 @@
 // The one conformance suite every Backend must pass (memory in the unit project, etcd against a real
 // etcd in the integration project), so the memory backend can stand in for etcd in unit tests.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DatastoreError, type Backend, type KV, type WatchEvent } from '../backend.js';
+import { DatastoreError, type Backend, type KV, type WatchEvent } from './kv.js';
 
 export interface BackendFixture {
   backend: Backend;

@@ -2,7 +2,7 @@
 // model's { apiVersion, kind, metadata, spec }. Resources live under
 // /calico/resources/v3/projectcalico.org/<plural>/[<ns>/]<name> as their whole v3 JSON; the IPAM kinds
 // live at Calico's /calico/ipam/v2/ keys with only their spec stored (libcalico-go's v2 model).
-import { DatastoreError } from '../backend.js';
+import { DatastoreError } from './kv.js';
 import {
   IPAM_CONFIG_KEY,
   IPAM_HANDLE_PREFIX,

@@ -1,7 +1,7 @@
 // The Store over an etcd-semantics KV driver (EtcdBackend for a real etcd, MemoryBackend in-process),
 // keeping Calico's etcd layout (etcd-layout.ts). Revisions are the etcd mod revision as a string; a
 // listing's revision is the store revision it is consistent at, and a watch from it resumes at +1.
-import { DatastoreError, type Backend, type KV, type WatchEvent } from '../backend.js';
+import { DatastoreError, type Backend, type KV, type WatchEvent } from './kv.js';
 import type { ObjectKey, Store, StoreEvent, StoredObject, StoredValue, StoreListResult, StoreWatch, StoreWatchHandlers } from '../store.js';
 import { candidateKeys, decodeValue, encodeValue, keyForValue, kindLayout, type KindLayout } from './etcd-layout.js';
 

@@ -12,7 +12,7 @@ import {
   type Watch,
   type WatchEvent,
   type WatchHandlers,
-} from '../backend.js';
+} from './kv.js';
 
 export interface EtcdTlsCredentials {
   /** PEM CA certificate that signed the server's certificate; the system roots when absent. */

@@ -1,7 +1,7 @@
 // Turns a connection config into a Backend. Reading the TLS files happens here (not in the pure
 // config parser) so that a missing or unreadable file is reported with the field that named it.
 import { readFileSync } from 'node:fs';
-import type { Backend } from '../backend.js';
+import type { Backend } from './kv.js';
 import { DatastoreConfigError, type DatastoreConfig } from '../config.js';
 import { EtcdBackend, type EtcdTlsCredentials } from './etcd.js';
 

@@ -10,7 +10,7 @@ import {
   type Watch,
   type WatchEvent,
   type WatchHandlers,
-} from '../backend.js';
+} from './kv.js';
 
 export interface MemoryBackendOptions {
   /**

@@ -10,7 +10,7 @@ import { EtcdBackend } from '../../datastore/backends/etcd.js';
 import { EtcdStore } from '../../datastore/backends/etcd-store.js';
 import { MemoryBackend } from '../../datastore/backends/memory.js';
 import { StoreWatchRecorder } from '../../datastore/store-conformance.js';
-import { DatastoreError } from '../../datastore/backend.js';
+import { DatastoreError } from '../../datastore/store.js';
 import type { ObjectKey, Store, StoreEvent, StoredObject, StoredValue } from '../../datastore/store.js';
 
 type Rev = 'current' | 'stale';

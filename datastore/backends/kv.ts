@@ -1,7 +1,10 @@
 // The key/value driver under the etcd-layout Store (etcd-store.ts): etcd v3 itself, or the in-memory
 // KV for unit tests. Revisions are etcd mod revisions: a store-wide counter, so "revision + 1" resumes
-// a watch exactly. Nothing above the datastore should need this; it speaks `Store` (store.ts).
+// a watch exactly. Only datastore/backends/ imports it: everything else speaks `Store` (../store.ts).
 // Single-key compare-and-swap only: the Store contract has no transaction across objects.
+import type { DatastoreError } from '../errors.js';
+
+export { DatastoreError, type DatastoreErrorCode } from '../errors.js';
 
 export interface KV {
   key: string;
@@ -21,25 +24,6 @@ export interface ListResult {
 export type WatchEvent =
   | { type: 'put'; kv: KV; prev?: KV }
   | { type: 'delete'; key: string; revision: number; prev?: KV };
-
-export type DatastoreErrorCode =
-  | 'NotFound'
-  | 'AlreadyExists'
-  | 'Conflict' // mod revision did not match
-  | 'Compacted' // watch revision too old: caller must re-list
-  | 'Unavailable' // cannot reach the datastore
-  | 'Invalid';
-
-export class DatastoreError extends Error {
-  constructor(
-    readonly code: DatastoreErrorCode,
-    message: string,
-    readonly key?: string,
-  ) {
-    super(message);
-    this.name = 'DatastoreError';
-  }
-}
 
 export interface WatchHandlers {
   /** Events in revision order; one call per etcd watch response. */
