@@ -42,7 +42,8 @@ export function exportRoute(path: PathInfo, family: 4 | 6, to: ExportTarget): { 
   const local = path.source === LOCAL_SOURCE;
   const self = to.selfAddress && (to.selfAddress.includes(':') ? 6 : 4) === family ? to.selfAddress : undefined;
   if (to.ebgp) {
-    const nextHop = !local && to.keepOriginalNextHop ? path.nextHop : (self ?? path.nextHop);
+    // A locally originated route may name its next hop (IPv4, `gobgp global rib add … nexthop`).
+    const nextHop = local ? (a.nextHop ?? self ?? path.nextHop) : to.keepOriginalNextHop ? path.nextHop : (self ?? path.nextHop);
     const { localPref: _lp, originatorId: _oid, clusterList: _cl, med, ...rest } = a;
     const out: PathAttributes = { ...rest, asPath: prependAs(a.asPath, to.localAs) };
     if (local && med !== undefined) out.med = med;
@@ -51,7 +52,7 @@ export function exportRoute(path: PathInfo, family: 4 | 6, to: ExportTarget): { 
     return { attrs: out, nextHop };
   }
   if (local) {
-    const nextHop = self ?? path.nextHop;
+    const nextHop = a.nextHop ?? self ?? path.nextHop;
     const out: PathAttributes = { ...a, localPref: a.localPref ?? DEFAULT_LOCAL_PREF };
     if (family === 4) out.nextHop = nextHop;
     return { attrs: out, nextHop };
