@@ -17,7 +17,6 @@ import { peerToApi, type PeerSnapshot } from './peer.js';
 import { lookupFilter, type LookupPrefix } from './lookup.js';
 import { snapshotOf } from './snapshot.js';
 
-export const DEFAULT_GOBGP_API_HOSTS = '127.0.0.1:50051';
 
 type Call = grpc.ServerUnaryCall<Record<string, unknown>, unknown> | grpc.ServerWritableStream<Record<string, unknown>, unknown>;
 type Handler = (call: Call, cb: grpc.sendUnaryData<unknown>) => void | Promise<void>;
@@ -97,11 +96,11 @@ export class GobgpApiServer {
     return (this.opts.now ?? Date.now)();
   }
 
-  /** Listens on each of `hosts` (gobgpd's --api-hosts form: "host:port,unix:///path"). */
-  async listen(hosts: string): Promise<string[]> {
+  /** Listens on each of `hosts` ("host:port", "unix:///path"; see hosts.ts). */
+  async listen(hosts: readonly string[]): Promise<string[]> {
     const bound: string[] = [];
-    for (const h of hosts.split(',').map((s) => s.trim()).filter(Boolean)) {
-      let target = h;
+    for (const h of hosts) {
+      let target = h.startsWith(':') ? `0.0.0.0${h}` : h; // gobgpd's ":50051" means every address
       if (h.startsWith('unix:')) {
         const path = h.replace(/^unix:(\/\/)?/, '');
         mkdirSync(dirname(path), { recursive: true });
@@ -371,4 +370,22 @@ function str(v: unknown, field: string): string {
   if (v === undefined || v === null) return '';
   if (typeof v !== 'string') throw new InvalidArgument(`${field}: expected a string`);
   return v;
+}
+
+/**
+ * Serves the API on `hosts` ([] = off) for a node or route reflector. A failure to bind is logged,
+ * not fatal: BGP itself does not depend on its management API.
+ */
+export async function startGobgpApi(opts: GobgpApiOptions & { hosts: readonly string[] }): Promise<GobgpApiServer | undefined> {
+  if (!opts.hosts.length) return undefined;
+  const api = new GobgpApiServer(opts);
+  try {
+    const bound = await api.listen(opts.hosts);
+    opts.log.info({ hosts: bound }, 'serving the GoBGP API (gobgp CLI)');
+    return api;
+  } catch (e) {
+    opts.log.warn({ err: e instanceof Error ? e.message : String(e), hosts: opts.hosts }, 'cannot serve the GoBGP API; the gobgp CLI will not reach this speaker');
+    await api.close();
+    return undefined;
+  }
 }
