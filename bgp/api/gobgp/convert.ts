@@ -94,7 +94,7 @@ export function pathToApi(prefix: Prefix, attrs: PathAttributes, nextHop: string
 /** GoBGP's capability messages (capability.proto); ones it has no message for go as UnknownCapability. */
 export function capabilityToApi(c: Capability): ApiAny {
   const fam = (afi: number, safi: number): ApiFamily => ({ afi, safi });
-  if ('raw' in c) return any('UnknownCapability', { code: c.code, value: c.raw });
+  if ('raw' in c) return rawCapabilityToApi(c.code, c.raw);
   switch (c.code) {
     case 1:
       return any('MultiProtocolCapability', { family: fam(c.afi, c.safi) });
@@ -119,6 +119,27 @@ export function capabilityToApi(c: Capability): ApiAny {
     default:
       return any('UnknownCapability', { code: c.code, value: Buffer.alloc(0) });
   }
+}
+
+/**
+ * Capabilities the codec keeps raw but the CLI knows by code: it casts those to its own type, so
+ * they must come as their own message (an UnknownCapability with such a code crashes it).
+ */
+function rawCapabilityToApi(code: number, raw: Buffer): ApiAny {
+  if (code === 71 && raw.length % 7 === 0) {
+    const tuples = [];
+    for (let at = 0; at < raw.length; at += 7) tuples.push({ family: { afi: raw.readUInt16BE(at), safi: raw[at + 2] }, flags: raw[at + 3], time: raw.readUIntBE(at + 4, 3) });
+    return any('LongLivedGracefulRestartCapability', { tuples });
+  }
+  if (code === 73 && raw.length >= 1 && raw.length >= 2 + raw[0]) {
+    const host = raw.subarray(1, 1 + raw[0]);
+    const dl = raw[1 + raw[0]];
+    return any('FqdnCapability', { host_name: host.toString('utf8'), domain_name: raw.subarray(2 + raw[0], 2 + raw[0] + dl).toString('utf8') });
+  }
+  // Other codes the CLI casts (MP, route refresh, GR, 4-octet AS, add-path, …) arrive parsed; a
+  // malformed 71/73 under its own code would crash it, so it goes as unknown code 0.
+  if (code === 71 || code === 73) return any('UnknownCapability', { code: 0, value: raw });
+  return any('UnknownCapability', { code, value: raw });
 }
 
 /** Groups paths into destinations; `sorted` orders them by address then length (ListPath sort_type PREFIX). */

@@ -218,8 +218,15 @@ export class GobgpApiServer {
     ShutdownPeer: (c, cb) => this.adminDown(c, cb, true),
     DisablePeer: (c, cb) => this.adminDown(c, cb, true),
     EnablePeer: (c, cb) => this.adminDown(c, cb, false),
+    AddPeer: () => this.peersFromDatastore('AddPeer'),
+    DeletePeer: () => this.peersFromDatastore('DeletePeer'),
+    UpdatePeer: () => this.peersFromDatastore('UpdatePeer'),
     WatchEvent: (c) => this.watch(c as grpc.ServerWritableStream<Record<string, unknown>, unknown>),
   };
+
+  private peersFromDatastore(method: string): never {
+    throw new ApiError(grpc.status.UNIMPLEMENTED, `peers come from the datastore (BGPPeer resources, the node-to-node mesh), not ${method}`);
+  }
 
   private adminDown(c: Call, cb: grpc.sendUnaryData<unknown>, down: boolean): void {
     const addr = this.peerAddress(c.request.address);
