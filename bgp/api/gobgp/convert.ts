@@ -203,6 +203,20 @@ function networkV6(ip: ipaddr.IPv6, length: number): ipaddr.IPv6 {
   return ipaddr.fromByteArray(bytes) as ipaddr.IPv6;
 }
 
+/** A repeated field (proto-loader gives arrays; anything else is a malformed request). */
+function list<V>(v: unknown, field: string): V[] {
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v)) throw new InvalidArgument(`${field}: expected a list`);
+  return v as V[];
+}
+
+/** A uint32 field. */
+function u32(v: unknown, field: string): number {
+  const n = v === undefined || v === null ? 0 : Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) throw new InvalidArgument(`${field}: ${String(v)} is not a 32-bit unsigned number`);
+  return n;
+}
+
 const typeName = (a: ApiAny | undefined): string => String(a?.['@type'] ?? '').replace(/^.*\//, '').replace(/^apipb\./, '');
 
 export interface RouteFromApi {
@@ -217,53 +231,55 @@ export interface RouteFromApi {
  * ORIGIN, AS_PATH, NEXT_HOP / MP_REACH (next hop), MED, LOCAL_PREF, COMMUNITIES, LARGE_COMMUNITIES;
  * anything else is refused rather than silently dropped.
  */
-export function routeFromApi(path: { nlri?: ApiAny | null; pattrs?: ApiAny[]; family?: ApiFamily | null } | null | undefined): RouteFromApi {
-  if (!path) throw new InvalidArgument('path is required');
+export function routeFromApi(path: { nlri?: ApiAny | null; pattrs?: unknown; family?: ApiFamily | null } | null | undefined): RouteFromApi {
+  if (!path || typeof path !== 'object') throw new InvalidArgument('path is required');
   let nlri = path.nlri ?? undefined;
   let nextHop = '';
   const attrs: Partial<PathAttributes> = {};
-  for (const a of path.pattrs ?? []) {
+  for (const a of list<ApiAny>(path.pattrs, 'pattrs')) {
+    if (!a || typeof a !== 'object') throw new InvalidArgument('pattrs: expected attribute messages');
     switch (typeName(a)) {
       case 'OriginAttribute': {
-        const o = Number(a.origin ?? 0);
+        const o = u32(a.origin, 'OriginAttribute.origin');
         if (o !== 0 && o !== 1 && o !== 2) throw new InvalidArgument(`OriginAttribute: origin ${o} is not 0 (igp), 1 (egp) or 2 (incomplete)`);
         attrs.origin = o;
         break;
       }
       case 'AsPathAttribute': {
-        const segs = (a.segments ?? []) as Array<{ type?: unknown; numbers?: number[] }>;
+        const segs = list<{ type?: unknown; numbers?: unknown } | null>(a.segments, 'AsPathAttribute.segments');
         attrs.asPath = segs.map((s) => {
+          if (!s || typeof s !== 'object') throw new InvalidArgument('AsPathAttribute.segments: expected segments');
           const t = typeof s.type === 'number' ? s.type : ({ AS_SET: 1, AS_SEQUENCE: 2, AS_CONFED_SEQUENCE: 3, AS_CONFED_SET: 4 } as Record<string, number>)[String(s.type)];
           if (t !== 1 && t !== 2 && t !== 3 && t !== 4) throw new InvalidArgument(`AsPathAttribute: segment type ${String(s.type)} is not valid`);
-          return { type: t, asns: (s.numbers ?? []).map(Number) };
+          return { type: t, asns: list(s.numbers, 'AsPathAttribute.numbers').map((n) => u32(n, 'AsPathAttribute.numbers')) };
         });
         break;
       }
       case 'NextHopAttribute':
-        nextHop = nextHopOf(String(a.next_hop ?? ''));
+        nextHop = nextHopOf(typeof a.next_hop === 'string' ? a.next_hop : '', 'NextHopAttribute.next_hop');
         break;
       case 'MpReachNLRIAttribute': {
-        const hops = (a.next_hops ?? []) as string[];
-        nextHop = nextHopOf(hops[0] ?? '');
-        const n = (a.nlris ?? []) as ApiAny[];
+        const hops = list<unknown>(a.next_hops, 'MpReachNLRIAttribute.next_hops');
+        nextHop = nextHopOf(typeof hops[0] === 'string' ? hops[0] : '', 'MpReachNLRIAttribute.next_hops');
+        const n = list<ApiAny>(a.nlris, 'MpReachNLRIAttribute.nlris');
         if (n.length > 1) throw new InvalidArgument('MpReachNLRIAttribute: one NLRI per path');
         if (n.length) nlri = n[0];
         break;
       }
       case 'MultiExitDiscAttribute':
-        attrs.med = Number(a.med ?? 0);
+        attrs.med = u32(a.med, 'MultiExitDiscAttribute.med');
         break;
       case 'LocalPrefAttribute':
-        attrs.localPref = Number(a.local_pref ?? 0);
+        attrs.localPref = u32(a.local_pref, 'LocalPrefAttribute.local_pref');
         break;
       case 'CommunitiesAttribute':
-        attrs.communities = ((a.communities ?? []) as number[]).map((c) => Number(c) >>> 0);
+        attrs.communities = list(a.communities, 'CommunitiesAttribute.communities').map((c) => u32(c, 'CommunitiesAttribute.communities'));
         break;
       case 'LargeCommunitiesAttribute':
-        attrs.largeCommunities = ((a.communities ?? []) as Array<{ global_admin?: number; local_data1?: number; local_data2?: number }>).map((c) => [
-          Number(c.global_admin ?? 0),
-          Number(c.local_data1 ?? 0),
-          Number(c.local_data2 ?? 0),
+        attrs.largeCommunities = list<{ global_admin?: unknown; local_data1?: unknown; local_data2?: unknown } | null>(a.communities, 'LargeCommunitiesAttribute.communities').map((c) => [
+          u32(c?.global_admin, 'LargeCommunity.global_admin'),
+          u32(c?.local_data1, 'LargeCommunity.local_data1'),
+          u32(c?.local_data2, 'LargeCommunity.local_data2'),
         ]);
         break;
       default:
@@ -271,14 +287,14 @@ export function routeFromApi(path: { nlri?: ApiAny | null; pattrs?: ApiAny[]; fa
     }
   }
   if (!nlri || typeName(nlri) !== 'IPAddressPrefix') throw new InvalidArgument(`nlri must be an IPAddressPrefix (got ${typeName(nlri) || 'none'})`);
-  const prefix = parsePrefix(String(nlri.prefix ?? ''), Number(nlri.prefix_len ?? 0));
+  const prefix = parsePrefix(typeof nlri.prefix === 'string' ? nlri.prefix : '', u32(nlri.prefix_len, 'nlri.prefix_len'));
   if (path.family && familyFromApi(path.family) !== prefix.family) throw new InvalidArgument(`family does not match the nlri ${prefix.address}/${prefix.length}`);
   if (nextHop && (nextHop.includes(':') ? 6 : 4) !== prefix.family) throw new InvalidArgument(`next hop ${nextHop} is not of the prefix's family`);
   return { prefix, attrs, nextHop };
 }
 
-function nextHopOf(s: string): string {
+function nextHopOf(s: string, field: string): string {
   if (s === '' || s === '0.0.0.0' || s === '::') return '';
-  if (!ipaddr.isValid(s)) throw new InvalidArgument(`next hop "${s}" is not an IP address`);
+  if (!ipaddr.isValid(s)) throw new InvalidArgument(`${field}: next hop "${s}" is not an IP address`);
   return ipaddr.parse(s).toString();
 }
