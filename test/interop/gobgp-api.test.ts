@@ -3,7 +3,7 @@
 // `global rib summary` print the same lines once ages and uptimes are masked. `global rib add`
 // reaches a BIRD peer and `del` withdraws it; the neighbor commands act on the session; bad
 // requests get INVALID_ARGUMENT / NOT_FOUND, unimplemented RPCs UNIMPLEMENTED.
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BgpLab, type LabMember } from '../harness/bgp-lab.js';
 import { Bird } from '../harness/bird.js';
@@ -138,6 +138,29 @@ protocol static { ipv6; route 2001:db8:2::/48 blackhole; }`),
     expect((await gobgp(me.ns, ['neighbor', e.ipv4, 'adj-out'])).out).toMatch(/10\.99\.0\.0\/24\s+10\.77\.0\.1\s+64512\s+\[\{Origin: \?\} \{Communities: 64512:99\}\]/);
     expect((await gobgp(me.ns, ['global', 'rib', 'del', '10.99.0.0/24'])).code).toBe(0);
     await waitFor('10.99.0.0/24 withdrawn', async () => ((await ebgp.routes()).some((x) => x.prefix === '10.99.0.0/24' && x.protocol === 'p0') ? undefined : true));
+  });
+
+  it('`global rib add -a ipv6` reaches BIRD with our address as next hop', async () => {
+    expect((await gobgp(me.ns, ['global', 'rib', 'add', '-a', 'ipv6', '2001:db8:99::/48'])).code).toBe(0);
+    const seen = await waitFor('2001:db8:99::/48 at the eBGP BIRD', async () => (await ebgp.routes()).find((x) => x.prefix === '2001:db8:99::/48'));
+    expect(seen.attrs['BGP.next_hop']).toContain(me.ipv6);
+    expect((await gobgp(me.ns, ['global', 'rib', 'del', '-a', 'ipv6', '2001:db8:99::/48'])).code).toBe(0);
+    await waitFor('2001:db8:99::/48 withdrawn', async () => ((await ebgp.routes()).some((x) => x.prefix === '2001:db8:99::/48') ? undefined : true));
+  });
+
+  it('`monitor global rib --current` prints the table, then each best-path change', async () => {
+    const mon = spawn('ip', ['netns', 'exec', me.ns, 'gobgp', 'monitor', 'global', 'rib', '--current'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    mon.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    try {
+      await waitFor('current table', async () => (out.includes('[ROUTE] 192.0.2.0/24') ? true : undefined));
+      await gobgp(me.ns, ['global', 'rib', 'add', '10.98.0.0/24']);
+      await waitFor('added route', async () => (/\[ROUTE\] 10\.98\.0\.0\/24 via 0\.0\.0\.0/.test(out) ? true : undefined));
+      await gobgp(me.ns, ['global', 'rib', 'del', '10.98.0.0/24']);
+      await waitFor('withdrawal', async () => (out.includes('[DELROUTE] 10.98.0.0/24') ? true : undefined));
+    } finally {
+      mon.kill();
+    }
   });
 
   it('`neighbor ADDR disable` / `enable`, `reset` and `softresetin` act on the session', async () => {
