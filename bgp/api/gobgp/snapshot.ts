@@ -1,5 +1,7 @@
 // Reads a speaker peer into the plain snapshot the pure peer converter takes.
 import type { Capability } from '../../codec/types.js';
+import { DEFAULT_CONNECT_RETRY } from '../../fsm/fsm.js';
+import { DEFAULT_HOLD_TIME } from '../../fsm/open.js';
 import type { PeerView, Speaker } from '../../speaker/speaker.js';
 import type { FamilyCounts, PeerSnapshot } from './peer.js';
 
@@ -35,8 +37,8 @@ export function snapshotOf(v: PeerView, s: Speaker, localCaps: readonly Capabili
     sinceMs: v.session.since,
     flops: v.session.flops,
     counters: v.session.counters,
-    configuredHoldTime: fsm.holdTime ?? 90,
-    connectRetry: fsm.connectRetryTime ?? 120,
+    configuredHoldTime: fsm.holdTime ?? DEFAULT_HOLD_TIME,
+    connectRetry: fsm.connectRetryTime ?? DEFAULT_CONNECT_RETRY,
     localAddress: v.session.localAddress,
     remotePort: v.config.port,
     localCaps: n ? n.localOpen.capabilities : localCaps,
