@@ -116,6 +116,22 @@ protocol static { ipv6; route 2001:db8:2::/48 blackhole; }`),
     }
   });
 
+  it('`neighbor ADDR adj-out` matches gobgpd, the same route added to both with `global rib add`', async () => {
+    for (const ns of [me.ns, r.ns]) expect((await gobgp(ns, ['global', 'rib', 'add', '10.97.0.0/24', 'community', '64512:97'])).code).toBe(0);
+    try {
+      // The ID column is gobgpd's own number for the path it sends (add-path), masked like ages.
+      const ids = (s: string): string => s.replace(/^ {3}\d+ /gm, '   ID ');
+      for (const args of [['neighbor', e.ipv4, 'adj-out'], ['neighbor', i.ipv4, 'adj-out'], ['neighbor', e.ipv6, 'adj-out', '-a', 'ipv6']]) {
+        const [a, b] = (await both(args)).map(ids);
+        expect(a.replace(new RegExp(me.ipv4.replace(/\./g, '\\.'), 'g'), 'SELF').replace(new RegExp(me.ipv6, 'g'), 'SELF6'), args.join(' ')).toBe(
+          b.replace(new RegExp(r.ipv4.replace(/\./g, '\\.'), 'g'), 'SELF').replace(new RegExp(r.ipv6, 'g'), 'SELF6'),
+        );
+      }
+    } finally {
+      for (const ns of [me.ns, r.ns]) await gobgp(ns, ['global', 'rib', 'del', '10.97.0.0/24']);
+    }
+  });
+
   it('`neighbor ADDR` shows the negotiated session: router id, timers, capabilities both ways, counters, per-family routes', async () => {
     const out = (await gobgp(me.ns, ['neighbor', e.ipv4])).out;
     expect(out).toContain(`BGP neighbor is ${e.ipv4}, remote AS ${EBGP_AS}`);
