@@ -3,7 +3,8 @@
 //        LOCAL_PREF / ORIGINATOR_ID / CLUSTER_LIST, a learned MED is not passed to another AS;
 //  iBGP: LOCAL_PREF 100 when absent; iBGP-learned routes only when we reflect (client → all,
 //        non-client → clients), then ORIGINATOR_ID set if absent and our cluster id prepended to
-//        CLUSTER_LIST, NEXT_HOP never rewritten; locally originated routes get next-hop-self.
+//        CLUSTER_LIST, NEXT_HOP never rewritten; locally originated routes get next-hop-self
+//        unless they name an IPv4 next hop (routes added with `gobgp global rib add … nexthop`).
 import type { AsPathSegment, PathAttributes } from '../types.js';
 import { AS_SEQUENCE } from '../types.js';
 import { DEFAULT_LOCAL_PREF, LOCAL_SOURCE, type PathInfo } from './bestpath.js';
