@@ -156,6 +156,15 @@ protocol static { ipv6; route 2001:db8:2::/48 blackhole; }`),
     await waitFor('10.99.0.0/24 withdrawn', async () => ((await ebgp.routes()).some((x) => x.prefix === '10.99.0.0/24' && x.protocol === 'p0') ? undefined : true));
   });
 
+  it('`global rib add … nexthop ADDR` sends that IPv4 next hop', async () => {
+    const hop = me.ipv4.replace(/\.\d+$/, '.50');
+    expect((await gobgp(me.ns, ['global', 'rib', 'add', '10.96.0.0/24', 'nexthop', hop])).code).toBe(0);
+    const seen = await waitFor('10.96.0.0/24 at the eBGP BIRD', async () => (await ebgp.routes()).find((x) => x.prefix === '10.96.0.0/24' && x.protocol === 'p0'));
+    expect(seen.attrs['BGP.next_hop']).toBe(hop);
+    expect((await gobgp(me.ns, ['global', 'rib', 'del', '10.96.0.0/24'])).code).toBe(0);
+    await waitFor('10.96.0.0/24 withdrawn', async () => ((await ebgp.routes()).some((x) => x.prefix === '10.96.0.0/24' && x.protocol === 'p0') ? undefined : true));
+  });
+
   it('`global rib add -a ipv6` reaches BIRD with our address as next hop', async () => {
     expect((await gobgp(me.ns, ['global', 'rib', 'add', '-a', 'ipv6', '2001:db8:99::/48'])).code).toBe(0);
     const seen = await waitFor('2001:db8:99::/48 at the eBGP BIRD', async () => (await ebgp.routes()).find((x) => x.prefix === '2001:db8:99::/48'));
