@@ -116,7 +116,14 @@ export class GobgpApiServer {
 
   async close(): Promise<void> {
     for (const stop of this.watchers) stop();
-    await new Promise<void>((resolve) => this.server.tryShutdown(() => resolve()));
+    // Calls in flight get a moment; a client that keeps its connection open must not hold up a stop.
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, 1000);
+      this.server.tryShutdown(() => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
     this.server.forceShutdown();
     for (const p of this.unixPaths) rmSync(p, { force: true });
   }
