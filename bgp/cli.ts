@@ -4,6 +4,8 @@
 // and visible on the API's /installed (the agent wires felix here instead).
 import { readFileSync } from 'node:fs';
 import { destination, pino } from 'pino';
+import { parseApiHosts } from './api/gobgp/hosts.js';
+import { startGobgpApi } from './api/gobgp/server.js';
 import { startApiServer, type InstalledRoute } from './api/server.js';
 import { Speaker } from './speaker/index.js';
 import { originatedRoutes, parseFileConfig, peerConfigs, speakerConfig, type FileConfig } from './speaker/file-config.js';
@@ -66,6 +68,10 @@ async function main(): Promise<void> {
         cfg.apiSocket,
       )
     : undefined;
+  // The GoBGP API only when asked for: several standalone speakers may share a namespace.
+  const hosts = process.env.TORTIE_GOBGP_API_HOSTS ? parseApiHosts(process.env.TORTIE_GOBGP_API_HOSTS) : { hosts: [] };
+  if ('error' in hosts) log.error(hosts.error);
+  const gobgpApi = 'hosts' in hosts ? await startGobgpApi({ speaker: () => speaker, log, hosts: hosts.hosts }) : undefined;
   log.info({ routerId: cfg.routerId, asNumber: cfg.asNumber, peers: cfg.peers.length }, 'BGP speaker started');
 
   process.on('SIGHUP', () => {
@@ -85,6 +91,7 @@ async function main(): Promise<void> {
   const shutdown = async (): Promise<void> => {
     await speaker.stop();
     await api?.close();
+    await gobgpApi?.close();
     // Give the Cease NOTIFICATIONs a moment on the wire.
     setTimeout(() => process.exit(0), 200);
   };

@@ -8,6 +8,7 @@ import { Speaker } from '../bgp/speaker/index.js';
 import type { BgpConfig } from '../bgp/config/types.js';
 import { applyBgpConfig, BgpConfigWatcher } from '../bgp/datastore-driver.js';
 import type { Prefix } from '../bgp/types.js';
+import { startGobgpApi, type GobgpApiServer } from '../bgp/api/gobgp/server.js';
 import { startApiServer, type ApiServer } from '../bgp/api/server.js';
 import { calculate } from '../felix/calc/calc.js';
 import { LearnedRoutes } from '../felix/calc/bgp-routes.js';
@@ -44,6 +45,7 @@ export class NodeAgent {
   private bgpCfg?: BgpConfig;
   private api?: ApiServer;
   private cni?: CniServer;
+  private gobgpApi?: GobgpApiServer;
   private readonly startedAt = new Date().toISOString();
   private servers: Server[] = [];
   private inSync = false;
@@ -112,6 +114,7 @@ export class NodeAgent {
       this.bgpWatcher = new BgpConfigWatcher({ store: this.store, nodeName: this.cfg.nodename, log: this.log.child({ component: 'bgp-config' }), onConfig: (c) => this.onBgpConfig(c) });
       this.bgpWatcher.start();
       await this.serveBgpApi();
+      this.gobgpApi = await startGobgpApi({ speaker: () => this.speaker, log: this.log.child({ component: 'gobgp-api' }), hosts: this.cfg.gobgpApiHosts });
     }
 
     const pol = policySettings(this.cfg.felix);
@@ -387,6 +390,7 @@ export class NodeAgent {
     await this.bgpWatcher?.stop();
     await this.api?.close();
     await this.cni?.stop();
+    await this.gobgpApi?.close();
     await this.speaker?.stop();
     for (const s of this.servers) await new Promise<void>((r) => s.close(() => r()));
     this.policy?.stop();

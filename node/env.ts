@@ -1,5 +1,6 @@
 // tortie-node configuration from Calico's environment variable names. Pure: takes the env map,
 // returns the config or a list of errors naming each bad variable.
+import { GOBGP_API_HOSTS_ENV, parseApiHosts } from '../bgp/api/gobgp/hosts.js';
 import { isIP } from 'node:net';
 import type { EncapMode } from '../felix/calc/types.js';
 
@@ -40,9 +41,21 @@ export interface NodeConfig {
   bgpSocket: string;
   /** Where the CNI plugins reach this agent (TORTIE_CNI_SOCKET); empty: not served. */
   cniSocket: string;
+  /** Where the GoBGP API listens ([] = off), TORTIE_GOBGP_API_HOSTS (gobgpd's --api-hosts form). */
+  gobgpApiHosts: string[];
 }
 
 export type Env = Readonly<Record<string, string | undefined>>;
+
+/** TORTIE_GOBGP_API_HOSTS, shared with tortie-rr. */
+export function apiHosts(env: Env, errors: string[]): string[] {
+  const r = parseApiHosts(env[GOBGP_API_HOSTS_ENV]);
+  if ('error' in r) {
+    errors.push(r.error);
+    return [];
+  }
+  return r.hosts;
+}
 
 const MODES: Record<string, EncapMode> = { always: 'Always', crosssubnet: 'CrossSubnet', never: 'Never', off: 'Never', false: 'Never', true: 'Always' };
 
@@ -190,6 +203,7 @@ export function parseNodeEnv(env: Env, hostname: string): ParseResult {
     bgpPort: int(env, 'BGP_PORT', 179, 0, 65535, errors),
     bgpSocket: env.TORTIE_BGP_SOCKET?.trim() || '/var/run/tortie/bgp.sock',
     cniSocket: env.TORTIE_CNI_SOCKET?.trim() ?? '/var/run/tortie/cni.sock',
+    gobgpApiHosts: apiHosts(env, errors),
   };
   return errors.length ? { ok: false, errors } : { ok: true, config };
 }

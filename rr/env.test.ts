@@ -4,7 +4,17 @@ import { parseRrEnv } from './env.js';
 describe('parseRrEnv', () => {
   it('reads calico/routereflector variables', () => {
     const r = parseRrEnv({ IP: '10.0.0.100', CLUSTER_ID: '244.0.0.1', AS: '64512', NODENAME: 'rr1', TORTIE_BGP_SOCKET: '/tmp/x.sock' });
-    expect(r).toEqual({ ok: true, config: { nodename: 'rr1', ip: '10.0.0.100', clusterId: '244.0.0.1', asNumber: 64512, labels: { 'route-reflector': 'true' }, apiSocket: '/tmp/x.sock', logLevel: 'info' } });
+    expect(r).toEqual({ ok: true, config: { nodename: 'rr1', ip: '10.0.0.100', clusterId: '244.0.0.1', asNumber: 64512, labels: { 'route-reflector': 'true' }, apiSocket: '/tmp/x.sock', gobgpApiHosts: ['127.0.0.1:50051'], logLevel: 'info' } });
+  });
+  it('TORTIE_GOBGP_API_HOSTS: gobgpd --api-hosts form, off, and a named error', () => {
+    const hosts = (v: string): unknown => {
+      const r = parseRrEnv({ IP: '10.0.0.100', TORTIE_GOBGP_API_HOSTS: v });
+      return r.ok ? r.config.gobgpApiHosts : r.errors;
+    };
+    expect(hosts('unix:///run/tortie/gobgp.sock,[::1]:50051')).toEqual(['unix:///run/tortie/gobgp.sock', '[::1]:50051']);
+    expect(hosts(':50051')).toEqual([':50051']);
+    expect(hosts('off')).toEqual([]);
+    expect(hosts('localhost')).toEqual([expect.stringMatching(/^TORTIE_GOBGP_API_HOSTS: "localhost" is not host:port/)]);
   });
   it('defaults: cluster id = IP, node name from the IP, AS from the datastore', () => {
     const r = parseRrEnv({ IP: '10.0.0.100/24' });

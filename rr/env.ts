@@ -3,7 +3,7 @@
 // datastore/config). Pure: returns the config or every error, each naming its variable.
 import { isIP } from 'node:net';
 import { DEFAULT_API_SOCKET } from '../bgp/api/server.js';
-import { parseAsEnv, type Env } from '../node/env.js';
+import { apiHosts, parseAsEnv, type Env } from '../node/env.js';
 
 export interface RrConfig {
   nodename: string;
@@ -14,6 +14,8 @@ export interface RrConfig {
   asNumber?: number;
   labels: Record<string, string>;
   apiSocket: string;
+  /** TORTIE_GOBGP_API_HOSTS ([] = off). */
+  gobgpApiHosts: string[];
   logLevel: string;
 }
 
@@ -42,6 +44,7 @@ export function parseRrEnv(env: Env): RrParseResult {
   const clusterId = env.CLUSTER_ID?.trim() || ip || '';
   if (env.CLUSTER_ID?.trim() && isIP(clusterId) !== 4) errors.push(`CLUSTER_ID: "${clusterId}" must be a dotted quad like 244.0.0.1`);
   const asNumber = parseAsEnv(env, errors);
+  const gobgpApiHosts = apiHosts(env, errors);
   // Several reflectors may share one host's name (namespaces, one VM): default to one per address.
   const nodename = (env.NODENAME?.trim() || (ip ? `rr-${ip.replace(/\./g, '-')}` : '')).toLowerCase();
   if (nodename && !/^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/.test(nodename)) errors.push(`NODENAME: "${nodename}" is not a valid node name (lower-case letters, digits, '-' and '.')`);
@@ -56,6 +59,7 @@ export function parseRrEnv(env: Env): RrParseResult {
       ...(asNumber !== undefined ? { asNumber } : {}),
       labels: { [RR_LABEL]: 'true' },
       apiSocket: env.TORTIE_BGP_SOCKET?.trim() || DEFAULT_API_SOCKET,
+      gobgpApiHosts,
       logLevel: (env.LOG_LEVEL ?? 'info').trim().toLowerCase(),
     },
   };

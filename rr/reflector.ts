@@ -4,6 +4,7 @@
 // routes: learned routes are only reflected. Status goes out on the same management API as the
 // node's speaker, so `tortiectl node status --socket …` works against it.
 import type { Logger } from 'pino';
+import { startGobgpApi, type GobgpApiServer } from '../bgp/api/gobgp/server.js';
 import { startApiServer, type ApiServer } from '../bgp/api/server.js';
 import type { BgpConfig } from '../bgp/config/types.js';
 import { applyBgpConfig, BgpConfigWatcher, speakerIdentity } from '../bgp/datastore-driver.js';
@@ -27,6 +28,7 @@ export class RouteReflector {
   private identity = '';
   private announced = new Map<string, Prefix>();
   private api?: ApiServer;
+  private gobgpApi?: GobgpApiServer;
   private readonly sink = new CountingSink();
   private readonly startedAt = new Date().toISOString();
   private current?: BgpConfig;
@@ -62,6 +64,7 @@ export class RouteReflector {
       },
       c.apiSocket,
     );
+    this.gobgpApi = await startGobgpApi({ speaker: () => this.speaker, log: this.log.child({ component: 'gobgp-api' }), hosts: c.gobgpApiHosts });
     this.watcher = new BgpConfigWatcher({ store: this.store, nodeName: c.nodename, log: this.log, onConfig: (cfg) => this.apply(cfg) });
     this.watcher.start();
   }
@@ -99,6 +102,7 @@ export class RouteReflector {
     await this.watcher?.stop();
     await this.speaker?.stop();
     await this.api?.close();
+    await this.gobgpApi?.close();
     await this.store.close();
   }
 }

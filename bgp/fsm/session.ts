@@ -76,6 +76,10 @@ export class BgpSession {
   since = Date.now();
   lastNotification: string | undefined;
   listeners: SessionEvents = {};
+  /** Messages sent and received, by BGP type code (1 OPEN … 5 ROUTE-REFRESH), over the session's life (GoBGP's neighbor counters). */
+  readonly counters = { sent: [0, 0, 0, 0, 0, 0], received: [0, 0, 0, 0, 0, 0] };
+  /** Times the session left Established (GoBGP's flops). */
+  flops = 0;
   private closed = false;
 
   constructor(readonly opts: SessionOptions) {
@@ -115,7 +119,7 @@ export class BgpSession {
     const e = this.established;
     const io = e && this.conns.get(e.conn);
     if (!io) return false;
-    io.socket.write(encodeMessage(msg, io.ctx));
+    this.write(io, encodeMessage(msg, io.ctx));
     return true;
   }
 
@@ -124,8 +128,14 @@ export class BgpSession {
     const e = this.established;
     const io = e && this.conns.get(e.conn);
     if (!io) return false;
-    for (const f of frames) io.socket.write(f);
+    for (const f of frames) this.write(io, f);
     return true;
+  }
+
+  /** Writes whole BGP messages, counting each by type (a buffer may hold several). */
+  private write(io: ConnIo, buf: Buffer): void {
+    for (let at = 0; at + 19 <= buf.length; at += buf.readUInt16BE(at + 16) || buf.length) this.counters.sent[buf[at + 18]] = (this.counters.sent[buf[at + 18]] ?? 0) + 1;
+    io.socket.write(buf);
   }
 
   /**
@@ -187,7 +197,7 @@ export class BgpSession {
         if (a.message.type === 'NOTIFICATION')
           log.warn({ code: a.message.code, subcode: a.message.subcode }, `sending NOTIFICATION: ${describeNotification(a.message.code, a.message.subcode, a.message.data)}`);
         try {
-          io.socket.write(encodeMessage(a.message, io.ctx));
+          this.write(io, encodeMessage(a.message, io.ctx));
         } catch (err) {
           log.error({ err }, 'cannot encode message');
         }
@@ -248,6 +258,7 @@ export class BgpSession {
       }
       case 'state':
         this.since = Date.now();
+        if (a.from === 'Established') this.flops++;
         log.debug({ from: a.from, to: a.to }, 'BGP FSM state');
         this.listeners.state?.(a.from, a.to);
         return;
@@ -354,6 +365,7 @@ export class BgpSession {
   }
 
   private handleFrame(id: number, io: ConnIo, frame: Buffer): void {
+    if (frame.length >= 19) this.counters.received[frame[18]] = (this.counters.received[frame[18]] ?? 0) + 1;
     let out;
     try {
       out = decodeMessage(frame, io.ctx);

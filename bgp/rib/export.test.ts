@@ -78,6 +78,11 @@ describe('export rules', () => {
   it('iBGP: local routes get next-hop-self and LOCAL_PREF 100', () => {
     expect(exportRoute(cand({ source: 'local', nextHop: '' }), 4, target())).toEqual({ attrs: attrs({ localPref: 100, nextHop: '10.0.0.1' }), nextHop: '10.0.0.1' });
   });
+  it('a local route naming its IPv4 next hop (`gobgp global rib add … nexthop`) is sent with it, iBGP and eBGP', () => {
+    const c = cand({ source: 'local', nextHop: '', attrs: attrs({ nextHop: '10.0.0.77' }) });
+    expect(exportRoute(c, 4, target())?.nextHop).toBe('10.0.0.77');
+    expect(exportRoute(c, 4, target({ ebgp: true }))).toMatchObject({ attrs: { nextHop: '10.0.0.77' }, nextHop: '10.0.0.77' });
+  });
   it('iBGP split horizon: iBGP-learned routes are not passed to iBGP peers', () => {
     expect(exportRoute(cand(), 4, target())).toBeUndefined();
   });

@@ -3,7 +3,8 @@
 //        LOCAL_PREF / ORIGINATOR_ID / CLUSTER_LIST, a learned MED is not passed to another AS;
 //  iBGP: LOCAL_PREF 100 when absent; iBGP-learned routes only when we reflect (client → all,
 //        non-client → clients), then ORIGINATOR_ID set if absent and our cluster id prepended to
-//        CLUSTER_LIST, NEXT_HOP never rewritten; locally originated routes get next-hop-self.
+//        CLUSTER_LIST, NEXT_HOP never rewritten; locally originated routes get next-hop-self
+//        unless they name an IPv4 next hop (routes added with `gobgp global rib add … nexthop`).
 import type { AsPathSegment, PathAttributes } from '../types.js';
 import { AS_SEQUENCE } from '../types.js';
 import { DEFAULT_LOCAL_PREF, LOCAL_SOURCE, type PathInfo } from './bestpath.js';
@@ -42,7 +43,8 @@ export function exportRoute(path: PathInfo, family: 4 | 6, to: ExportTarget): { 
   const local = path.source === LOCAL_SOURCE;
   const self = to.selfAddress && (to.selfAddress.includes(':') ? 6 : 4) === family ? to.selfAddress : undefined;
   if (to.ebgp) {
-    const nextHop = !local && to.keepOriginalNextHop ? path.nextHop : (self ?? path.nextHop);
+    // A locally originated route may name its next hop (IPv4, `gobgp global rib add … nexthop`).
+    const nextHop = local ? (a.nextHop ?? self ?? path.nextHop) : to.keepOriginalNextHop ? path.nextHop : (self ?? path.nextHop);
     const { localPref: _lp, originatorId: _oid, clusterList: _cl, med, ...rest } = a;
     const out: PathAttributes = { ...rest, asPath: prependAs(a.asPath, to.localAs) };
     if (local && med !== undefined) out.med = med;
@@ -51,7 +53,7 @@ export function exportRoute(path: PathInfo, family: 4 | 6, to: ExportTarget): { 
     return { attrs: out, nextHop };
   }
   if (local) {
-    const nextHop = self ?? path.nextHop;
+    const nextHop = a.nextHop ?? self ?? path.nextHop;
     const out: PathAttributes = { ...a, localPref: a.localPref ?? DEFAULT_LOCAL_PREF };
     if (family === 4) out.nextHop = nextHop;
     return { attrs: out, nextHop };

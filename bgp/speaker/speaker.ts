@@ -11,7 +11,7 @@ import { exportFilter } from '../policy/export.js';
 import { importFilter, type ImportFilter } from '../policy/import.js';
 import { fdOf, readMd5Counters, setMd5Key, setTtlSecurity } from '../net/tcp-security.js';
 import type { FsmConfig, NegotiatedSession } from '../fsm/types.js';
-import { keyToPrefix, Rib, Announcements, type Candidate, type OutGroup, type PeerRib, type Purge } from '../rib/index.js';
+import { exportRoute, keyToPrefix, Rib, Announcements, type Candidate, type OutGroup, type Path, type PeerRib, type Purge } from '../rib/index.js';
 import type { PathAttributes, Prefix, RouteSink } from '../types.js';
 import { Batcher } from './batcher.js';
 import { Encoder, framesFor } from './encoder.js';
@@ -21,6 +21,8 @@ import type { OriginatedRoute, PeerConfig, PeerStatus, RouteStatus, SpeakerConfi
 
 interface Peer {
   config: PeerConfig;
+  /** Shut down through the management API (`gobgp neighbor ADDR disable`): no session until enabled. */
+  adminDown?: boolean;
   session: BgpSession;
   rib: PeerRib;
   /** The connect hint was logged since the session was last up (once, not on every retry). */
@@ -38,6 +40,23 @@ interface Peer {
  * from the Loc-RIB and rejoins its group. Its hold timer is its own business.
  */
 export const DEFAULT_MAX_QUEUED_BYTES = 4 * 1024 * 1024;
+
+/** A peer for the management API (bgp/api): read-only by contract. */
+export interface PeerView {
+  readonly config: PeerConfig;
+  readonly session: BgpSession;
+  readonly rib: PeerRib;
+  readonly adminDown: boolean;
+}
+
+/** One path of the table for the management API: originated (source 'local') or from a peer's Adj-RIB-In. */
+export interface TablePath {
+  prefix: string;
+  path: Pick<Path, 'attrs' | 'nextHop' | 'source' | 'stale'>;
+  best: boolean;
+}
+
+export type PeerReset = 'hard' | 'in' | 'out' | 'both';
 
 const normalize = (a: string): string => (a.startsWith('::ffff:') ? a.slice(7) : a);
 
@@ -154,6 +173,80 @@ export class Speaker {
   routes(): RouteStatus[] {
     this.local.settle();
     return routeStatus(this.rib);
+  }
+
+  /** Peers for the management API, in configuration order. */
+  peerViews(): PeerView[] {
+    return [...this.peers.values()].map((p) => ({ config: p.config, session: p.session, rib: p.rib, adminDown: !!p.adminDown }));
+  }
+
+  /** Every path of the table (originated first, then each peer's Adj-RIB-In), best flagged. */
+  tablePaths(): TablePath[] {
+    this.local.settle();
+    const out: TablePath[] = [];
+    for (const r of this.rib.localRoutes()) {
+      const k = `${r.prefix.address}/${r.prefix.length}`;
+      out.push({ prefix: k, path: { attrs: r.attrs, nextHop: '', source: 'local' }, best: this.rib.selected(k)?.source === 'local' });
+    }
+    for (const [addr, p] of this.rib.peers) for (const [k, r] of p.adjIn) out.push({ prefix: k, path: r, best: this.rib.selected(k)?.source === addr });
+    return out;
+  }
+
+  /** What one peer is sent: the export of every best path to it (undefined: no such peer). */
+  adjOut(address: string): Array<{ prefix: Prefix; attrs: PathAttributes; nextHop: string }> | undefined {
+    const p = this.peers.get(normalize(address));
+    if (!p) return undefined;
+    if (p.session.state !== 'Established') return [];
+    const target = {
+      address: p.rib.address,
+      ebgp: p.rib.ebgp,
+      rrClient: !!p.config.rrClient,
+      localAs: this.config.asNumber,
+      clusterId: this.config.clusterId ?? this.config.routerId,
+      reflector: [...this.peers.values()].some((x) => x.config.rrClient),
+      selfAddress: p.rib.selfAddress,
+      keepOriginalNextHop: p.config.keepOriginalNextHop,
+    };
+    const out = [];
+    for (const c of this.rib.bestPaths()) {
+      if (!p.rib.afis.includes(c.prefix.family === 4 ? 1 : 2)) continue;
+      const e = exportRoute(c, c.prefix.family, target);
+      if (e) out.push({ prefix: c.prefix, ...e });
+    }
+    return out;
+  }
+
+  /**
+   * `gobgp neighbor ADDR reset|softresetin|softresetout`: a hard reset drops the session with a
+   * Cease (Administrative Reset) and reconnects; soft in asks for the peer's routes again (route
+   * refresh), soft out sends ours again. False: no such peer, or a soft reset without a session
+   * (or, inbound, without the peer's route-refresh capability).
+   */
+  resetPeer(address: string, how: PeerReset, reason = 'administrative reset'): boolean {
+    const p = this.peers.get(normalize(address));
+    if (!p) return false;
+    if (how === 'hard') {
+      if (p.adminDown) return true;
+      p.session.stop(4, reason);
+      p.session.start();
+      return true;
+    }
+    const s = p.session.negotiated;
+    if (!s || (how !== 'out' && !s.routeRefresh)) return false;
+    if (how !== 'out') for (const f of s.families) p.session.send({ type: 'ROUTE_REFRESH', afi: f.afi, safi: f.safi, subtype: 0 });
+    if (how !== 'in') this.resend(p);
+    return true;
+  }
+
+  /** `gobgp neighbor ADDR shutdown|disable` (down) and `enable`: the peer stays configured. */
+  setAdminDown(address: string, down: boolean, reason = 'administratively shut down'): boolean {
+    const p = this.peers.get(normalize(address));
+    if (!p) return false;
+    if (!!p.adminDown === down) return true;
+    p.adminDown = down;
+    if (down) p.session.stop(2, reason);
+    else p.session.start();
+    return true;
   }
 
   /** Output side of one peer (diagnostics, tests): mode, bytes queued on its socket, own queue, group size. */

@@ -10,6 +10,7 @@ import { BgpLab, type LabMember } from '../harness/bgp-lab.js';
 import { Bird } from '../harness/bird.js';
 import { stopEach, waitFor } from '../harness/daemon.js';
 import { startEtcd, type EtcdServer } from '../harness/etcd.js';
+import { run } from '../harness/exec.js';
 import { Gobgp, gobgpConfig, pathAttr } from '../harness/gobgp.js';
 import { EtcdCtl, RrProc, waitAll } from './rr-proc.js';
 import { SpeakerProc, v4Speaker, waitPeerState } from './speaker-proc.js';
@@ -112,6 +113,12 @@ describe('interop: BIRD, GoBGP and tortie as clients of tortie-rr', () => {
     const inst = await ours.installed();
     expect(inst.find((i) => i.prefix === '10.60.3.0/26')?.nextHops).toEqual([mBird.ipv4]);
     expect(inst.find((i) => i.prefix === '10.60.4.0/26')?.nextHops).toEqual([mGo.ipv4]);
+  });
+
+  it('serves the GoBGP API: `gobgp neighbor` lists every client Established, as route-reflector clients', async () => {
+    const out = (await run('ip', ['netns', 'exec', mRr.ns, 'gobgp', 'neighbor'])).stdout;
+    for (const m of [mBird, mGo, mOurs]) expect(out).toMatch(new RegExp(`${m.ipv4.replace(/\./g, '\\.')}\\s+${AS}\\s+\\S+\\s+Establ`));
+    expect((await run('ip', ['netns', 'exec', mRr.ns, 'gobgp', 'neighbor', mBird.ipv4])).stdout).toContain(`BGP neighbor is ${mBird.ipv4}, remote AS ${AS}, route-reflector-client`);
   });
 
   it('programs no kernel routes on the reflector', async () => {

@@ -23,14 +23,15 @@ export function v4Speaker(address: string, asNumber: number, peers: FileConfig['
 export class SpeakerProc extends BgpProc {
   readonly confFile: string;
 
-  private constructor(ns: string, config: SpeakerFileConfig) {
-    super(ns, { what: 'speaker', dirPrefix: 'tortie-spk-', logName: 'speaker.log', entry: 'bgp/cli', args: (dir) => [join(dir, 'bgp.json')] });
+  private constructor(ns: string, config: SpeakerFileConfig, env?: Record<string, string>) {
+    super(ns, { what: 'speaker', dirPrefix: 'tortie-spk-', logName: 'speaker.log', entry: 'bgp/cli', args: (dir) => [join(dir, 'bgp.json')], ...(env ? { env: () => env } : {}) });
     this.confFile = join(this.dir, 'bgp.json');
     this.write(config);
   }
 
-  static async start(ns: string, config: SpeakerFileConfig): Promise<SpeakerProc> {
-    return startOrStop(new SpeakerProc(ns, config));
+  /** `env`: extra environment, e.g. TORTIE_GOBGP_API_HOSTS to serve the GoBGP API. */
+  static async start(ns: string, config: SpeakerFileConfig, env?: Record<string, string>): Promise<SpeakerProc> {
+    return startOrStop(new SpeakerProc(ns, config, env));
   }
 
   private write(config: SpeakerFileConfig): void {

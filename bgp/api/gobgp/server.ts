@@ -1,0 +1,405 @@
+// GoBGP v3's gRPC API (service apipb.GobgpApi, gobgp 3.10 protos in bgp/api/proto) served by
+// tortie-node and tortie-rr, so the stock `gobgp` CLI and GoBGP scripts work unchanged. The thin
+// shell: requests are checked and turned into speaker calls here; the message shapes are built by
+// the pure converters (convert.ts, peer.ts). Methods not listed in `handlers` answer UNIMPLEMENTED.
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import type { Logger } from 'pino';
+import { buildOpen } from '../../fsm/open.js';
+import { keyToPrefix } from '../../rib/index.js';
+import type { Speaker } from '../../speaker/speaker.js';
+import { destinations, familyFromApi, InvalidArgument, nlriToApi, pathToApi, routeFromApi, type ApiPath, type RouteFromApi } from './convert.js';
+import { peerToApi, type PeerSnapshot } from './peer.js';
+import { lookupFilter, type LookupPrefix } from './lookup.js';
+import { snapshotOf } from './snapshot.js';
+
+
+type Call = grpc.ServerUnaryCall<Record<string, unknown>, unknown> | grpc.ServerWritableStream<Record<string, unknown>, unknown>;
+type Handler = (call: Call, cb: grpc.sendUnaryData<unknown>) => void | Promise<void>;
+
+class ApiError extends Error {
+  constructor(
+    readonly code: grpc.status,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function protoDir(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  // Source tree (bgp/api/gobgp → bgp/api/proto) or the build (dist/bgp/api/gobgp → repo/bgp/api/proto).
+  for (const d of [join(here, '..', 'proto'), join(here, '..', '..', '..', '..', 'bgp', 'api', 'proto')]) if (existsSync(join(d, 'gobgp.proto'))) return d;
+  throw new Error(`GoBGP API protos not found next to ${here}`);
+}
+
+let cachedService: grpc.ServiceDefinition | undefined;
+/** The service definition, loaded once: all three files, or Any values cannot be (un)packed. */
+export function gobgpService(): grpc.ServiceDefinition {
+  if (cachedService) return cachedService;
+  const dir = protoDir();
+  const def = protoLoader.loadSync(['gobgp.proto', 'attribute.proto', 'capability.proto'], {
+    includeDirs: [dir],
+    keepCase: true,
+    longs: Number,
+    enums: String,
+    defaults: true,
+    arrays: true,
+    json: true,
+  });
+  const svc = (grpc.loadPackageDefinition(def).apipb as grpc.GrpcObject).GobgpApi as grpc.ServiceClientConstructor;
+  cachedService = svc.service;
+  return cachedService;
+}
+
+export interface GobgpApiOptions {
+  /** The running speaker (replaced when the AS changes; undefined before the first config). */
+  speaker: () => Speaker | undefined;
+  log: Logger;
+  /** Clock for ages and uptimes (tests pass their own). */
+  now?: () => number;
+}
+
+/** A route added through AddPath: ours to delete, kept only in memory. */
+interface ApiRoute {
+  route: RouteFromApi;
+  uuid: Buffer;
+  /** When it was added (its age in the table). */
+  at: number;
+}
+
+export class GobgpApiServer {
+  private readonly server = new grpc.Server();
+  private readonly added = new Map<string, ApiRoute>();
+  /** First time a path (source|prefix → path object) was seen, for ages: the table keeps no time. */
+  private readonly seen = new Map<string, { path: object; at: number }>();
+  private readonly started: number;
+  private readonly unixPaths: string[] = [];
+  private readonly watchers = new Set<() => void>();
+
+  constructor(private readonly opts: GobgpApiOptions) {
+    this.started = this.now();
+    const service = gobgpService();
+    const impl: grpc.UntypedServiceImplementation = {};
+    for (const name of Object.keys(service)) {
+      const h = this.handlers[name];
+      impl[name] = (call: Call, cb: grpc.sendUnaryData<unknown>) => this.dispatch(name, h, call, cb);
+    }
+    this.server.addService(service, impl);
+  }
+
+  private now(): number {
+    return (this.opts.now ?? Date.now)();
+  }
+
+  /** Listens on each of `hosts` ("host:port", "unix:///path"; see hosts.ts). */
+  async listen(hosts: readonly string[]): Promise<string[]> {
+    const bound: string[] = [];
+    for (const h of hosts) {
+      let target = h.startsWith(':') ? `0.0.0.0${h}` : h; // gobgpd's ":50051" means every address
+      if (h.startsWith('unix:')) {
+        const path = h.replace(/^unix:(\/\/)?/, '');
+        mkdirSync(dirname(path), { recursive: true });
+        rmSync(path, { force: true }); // a stale socket from a killed process would block bind
+        this.unixPaths.push(path);
+        target = `unix:${path}`;
+      }
+      const port = await new Promise<number>((resolve, reject) => this.server.bindAsync(target, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))));
+      bound.push(target.startsWith('unix:') ? target : target.replace(/:\d+$/, `:${port}`));
+    }
+    return bound;
+  }
+
+  async close(): Promise<void> {
+    for (const stop of this.watchers) stop();
+    // Calls in flight get a moment; a client that keeps its connection open must not hold up a stop.
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, 1000);
+      this.server.tryShutdown(() => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
+    this.server.forceShutdown();
+    for (const p of this.unixPaths) rmSync(p, { force: true });
+  }
+
+  private async dispatch(name: string, h: Handler | undefined, call: Call, cb: grpc.sendUnaryData<unknown>): Promise<void> {
+    const fail = (code: grpc.status, details: string): void => {
+      if ('write' in call) call.emit('error', Object.assign(new Error(details), { code, details }));
+      else cb({ code, details });
+    };
+    if (!h) return fail(grpc.status.UNIMPLEMENTED, `${name} is not implemented by tortie`);
+    try {
+      await h(call, cb);
+    } catch (e) {
+      if (e instanceof InvalidArgument) return fail(grpc.status.INVALID_ARGUMENT, e.message);
+      if (e instanceof ApiError) return fail(e.code, e.message);
+      this.opts.log.error({ err: e, method: name }, 'GoBGP API handler failed');
+      fail(grpc.status.INTERNAL, e instanceof Error ? e.message : String(e));
+    }
+  }
+
+  private speaker(): Speaker {
+    const s = this.opts.speaker();
+    if (!s) throw new ApiError(grpc.status.FAILED_PRECONDITION, 'bgp server has not started yet (no BGP configuration from the datastore)');
+    return s;
+  }
+
+  private readonly handlers: Record<string, Handler> = {
+    GetBgp: (_c, cb) => {
+      const s = this.speaker();
+      cb(null, {
+        global: { asn: s.config.asNumber, router_id: s.config.routerId, listen_port: s.config.listenPort ?? 179, listen_addresses: s.config.listenAddresses ?? ['::'], families: [] },
+      });
+    },
+    ListPeer: (c) => {
+      const req = c.request;
+      const addr = str(req.address, 'address');
+      const s = this.speaker();
+      const stream = c as grpc.ServerWritableStream<Record<string, unknown>, unknown>;
+      for (const p of this.peers(s)) if (!addr || p.address === addr) stream.write({ peer: peerToApi(p) });
+      stream.end();
+    },
+    ListPath: (c) => {
+      const req = c.request;
+      const family = familyFromApi(req.family as never);
+      const prefixes = (req.prefixes ?? []) as LookupPrefix[];
+      const match = lookupFilter(prefixes, family);
+      const s = this.speaker();
+      const stream = c as grpc.ServerWritableStream<Record<string, unknown>, unknown>;
+      const paths = this.tablePaths(s, String(req.table_type ?? 'GLOBAL'), str(req.name, 'name'), family).filter((p) => match(p.prefix));
+      for (const d of destinations(paths, String(req.sort_type) === 'PREFIX')) stream.write({ destination: d });
+      stream.end();
+    },
+    GetTable: (c, cb) => {
+      const req = c.request;
+      const family = familyFromApi(req.family as never);
+      const s = this.speaker();
+      const type = String(req.table_type ?? 'GLOBAL');
+      const paths = this.tablePaths(s, type, str(req.name, 'name'), family);
+      const dests = new Set(paths.map((p) => `${p.prefix.address}/${p.prefix.length}`));
+      cb(null, { num_destination: dests.size, num_path: paths.length, num_accepted: type === 'ADJ_IN' ? paths.length : 0 });
+    },
+    AddPath: (c, cb) => {
+      const req = c.request;
+      if (String(req.table_type ?? 'GLOBAL') !== 'GLOBAL') throw new InvalidArgument(`table_type ${String(req.table_type)}: only GLOBAL routes can be added`);
+      if (str(req.vrf_id, 'vrf_id')) throw new InvalidArgument('vrf_id: VRFs are not supported');
+      const route = routeFromApi(req.path as never);
+      cb(null, { uuid: this.addRoute(this.speaker(), route) });
+    },
+    DeletePath: (c, cb) => {
+      const req = c.request;
+      if (String(req.table_type ?? 'GLOBAL') !== 'GLOBAL') throw new InvalidArgument(`table_type ${String(req.table_type)}: only GLOBAL routes can be deleted`);
+      const s = this.speaker();
+      const uuid = req.uuid as Buffer | undefined;
+      if (uuid?.length) {
+        const k = [...this.added].find(([, r]) => r.uuid.equals(uuid))?.[0];
+        if (!k) throw new ApiError(grpc.status.NOT_FOUND, `no route added with uuid ${uuid.toString('hex')}`);
+        this.deleteRoute(s, k);
+      } else if (req.path) {
+        const { prefix } = routeFromApi(req.path as never);
+        const k = `${prefix.address}/${prefix.length}`;
+        if (!this.added.has(k)) throw new ApiError(grpc.status.NOT_FOUND, `${k} was not added through this API (routes the datastore originates are changed there)`);
+        this.deleteRoute(s, k);
+      } else {
+        // `gobgp global rib del all`: every route this API added, of the family.
+        const family = familyFromApi(req.family as never);
+        for (const [k, r] of this.added) if (r.route.prefix.family === family) this.deleteRoute(s, k);
+      }
+      cb(null, {});
+    },
+    ResetPeer: (c, cb) => {
+      const req = c.request;
+      const dir = String(req.direction ?? 'IN');
+      const how = !req.soft ? 'hard' : dir === 'IN' ? 'in' : dir === 'OUT' ? 'out' : 'both';
+      const addr = this.peerAddress(req.address);
+      if (!this.speaker().resetPeer(addr, how, str(req.communication, 'communication') || undefined))
+        throw new ApiError(grpc.status.FAILED_PRECONDITION, `neighbor ${addr}: no established session${how === 'in' || how === 'both' ? ' with route refresh' : ''} to soft-reset`);
+      cb(null, {});
+    },
+    ShutdownPeer: (c, cb) => this.adminDown(c, cb, true),
+    DisablePeer: (c, cb) => this.adminDown(c, cb, true),
+    EnablePeer: (c, cb) => this.adminDown(c, cb, false),
+    AddPeer: () => this.peersFromDatastore('AddPeer'),
+    DeletePeer: () => this.peersFromDatastore('DeletePeer'),
+    UpdatePeer: () => this.peersFromDatastore('UpdatePeer'),
+    WatchEvent: (c) => this.watch(c as grpc.ServerWritableStream<Record<string, unknown>, unknown>),
+  };
+
+  private peersFromDatastore(method: string): never {
+    throw new ApiError(grpc.status.UNIMPLEMENTED, `peers come from the datastore (BGPPeer resources, the node-to-node mesh), not ${method}`);
+  }
+
+  private adminDown(c: Call, cb: grpc.sendUnaryData<unknown>, down: boolean): void {
+    const addr = this.peerAddress(c.request.address);
+    this.speaker().setAdminDown(addr, down, str(c.request.communication, 'communication') || undefined);
+    cb(null, {});
+  }
+
+  /** A configured peer's address (normalized), or NOT_FOUND / INVALID_ARGUMENT. */
+  private peerAddress(v: unknown): string {
+    const addr = str(v, 'address');
+    if (!addr) throw new InvalidArgument('address: a neighbor address is required');
+    const p = this.speaker()
+      .peerViews()
+      .find((x) => x.rib.address === addr || x.config.address === addr);
+    if (!p) throw new ApiError(grpc.status.NOT_FOUND, `neighbor ${addr} is not configured`);
+    return p.rib.address;
+  }
+
+  private peers(s: Speaker): PeerSnapshot[] {
+    return s.peerViews().map((v) => snapshotOf(v, s, buildOpen(v.session.fsm.config).capabilities));
+  }
+
+  private addRoute(s: Speaker, r: RouteFromApi): Buffer {
+    const k = `${r.prefix.address}/${r.prefix.length}`;
+    if (!this.added.has(k) && s.originated().some((o) => o.prefix.address === r.prefix.address && o.prefix.length === r.prefix.length))
+      throw new ApiError(grpc.status.ALREADY_EXISTS, `${k} is originated from the datastore configuration; change it there`);
+    if (r.nextHop && r.prefix.family === 6) throw new InvalidArgument(`nexthop ${r.nextHop}: IPv6 routes added here are sent with our own address as next hop; omit nexthop`);
+    const uuid = this.added.get(k)?.uuid ?? randomBytes(16);
+    s.announce([r.prefix], { ...r.attrs, ...(r.nextHop ? { nextHop: r.nextHop } : {}) });
+    this.added.set(k, { route: r, uuid, at: this.now() });
+    this.seen.delete(`local|${k}`);
+    return uuid;
+  }
+
+  private deleteRoute(s: Speaker, k: string): void {
+    this.added.delete(k);
+    s.withdraw([keyToPrefix(k)]);
+  }
+
+  /** Paths of one table for one family, with their sources resolved and ages stamped. */
+  private tablePaths(s: Speaker, type: string, name: string, family: 4 | 6): Array<{ prefix: ReturnType<typeof keyToPrefix>; path: ApiPath }> {
+    const views = new Map(s.peerViews().map((v) => [v.rib.address, v]));
+    const local = { address: 'local', asNumber: s.config.asNumber, routerId: s.config.routerId, ebgp: false };
+    if (type === 'GLOBAL' || type === 'LOCAL') {
+      const live = new Set<string>();
+      const out = s
+        .tablePaths()
+        .filter((t) => keyToPrefix(t.prefix).family === family)
+        .map((t) => {
+          const prefix = keyToPrefix(t.prefix);
+          const v = views.get(t.path.source);
+          const src = v ? { address: v.rib.address, asNumber: v.config.asNumber, routerId: v.rib.routerId, ebgp: v.rib.ebgp } : local;
+          const key = `${t.path.source}|${t.prefix}`;
+          live.add(key);
+          const since = v ? (v.session.state === 'Established' ? v.session.since : this.started) : (this.added.get(t.prefix)?.at ?? this.started);
+          // A peer's path objects are shared and immutable; an originated route is known by its (interned) attributes.
+          const identity = v ? t.path : t.path.attrs;
+          return { prefix, path: pathToApi(prefix, t.path.attrs, t.path.nextHop, src, t.best, !!t.path.stale, this.firstSeen(key, identity, since)) };
+        });
+      // Forget paths gone from this family's table.
+      for (const k of this.seen.keys()) if (!live.has(k) && keyToPrefix(k.slice(k.indexOf('|') + 1)).family === family) this.seen.delete(k);
+      return out;
+    }
+    if (type !== 'ADJ_IN' && type !== 'ADJ_OUT') throw new InvalidArgument(`table_type ${type} is not supported (GLOBAL, LOCAL, ADJ_IN, ADJ_OUT)`);
+    if (!name) throw new InvalidArgument(`name: a neighbor address is required for ${type}`);
+    const v = views.get(this.peerAddress(name));
+    if (!v) return [];
+    const peerSrc = { address: v.rib.address, asNumber: v.config.asNumber, routerId: v.rib.routerId, ebgp: v.rib.ebgp };
+    const up = v.session.state === 'Established' ? v.session.since : this.started;
+    if (type === 'ADJ_IN') {
+      return [...v.rib.adjIn]
+        .filter(([, p]) => p.family === family)
+        .map(([k, p]) => {
+          const prefix = keyToPrefix(k);
+          return { prefix, path: pathToApi(prefix, p.attrs, p.nextHop, peerSrc, false, !!p.stale, this.firstSeen(`${p.source}|${k}`, p, up)) };
+        });
+    }
+    const out = s.adjOut(v.rib.address) ?? [];
+    return out.filter((r) => r.prefix.family === family).map((r) => ({ prefix: r.prefix, path: pathToApi(r.prefix, r.attrs, r.nextHop, local, false, false, up) }));
+  }
+
+  /**
+   * When a path was first seen: the table keeps no time, so a path met for the first time dates
+   * from its session's establishment (or its AddPath, or this server's start), a changed one from now.
+   */
+  private firstSeen(key: string, path: object, notBefore: number): number {
+    const e = this.seen.get(key);
+    if (e && e.path === path) return e.at;
+    const at = e ? this.now() : notBefore;
+    this.seen.set(key, { path, at });
+    return at;
+  }
+
+  /**
+   * WatchEvent: table filters (BEST; `init` sends the current table first) and peer state changes,
+   * by comparing snapshots once a second — the speaker has no event bus for the API to hang on.
+   */
+  private watch(stream: grpc.ServerWritableStream<Record<string, unknown>, unknown>): void {
+    const req = stream.request;
+    const table = req.table as { filters?: Array<{ type?: string; init?: boolean }> } | undefined;
+    const filters = table?.filters ?? [];
+    for (const f of filters) if ((f.type ?? 'BEST') !== 'BEST') throw new ApiError(grpc.status.UNIMPLEMENTED, `WatchEvent table filter ${f.type}: only BEST is supported`);
+    const wantTable = filters.length > 0;
+    const wantPeer = !!req.peer;
+    if (!wantTable && !wantPeer) throw new InvalidArgument('WatchEvent: ask for peer and/or table events');
+    const init = filters.some((f) => f.init);
+    let best = new Map<string, ApiPath>();
+    let states = new Map<string, string>();
+    const tick = (first: boolean): void => {
+      const s = this.opts.speaker();
+      if (!s) return;
+      if (wantTable) {
+        const next = new Map<string, ApiPath>();
+        for (const fam of [4, 6] as const) for (const { prefix, path } of this.tablePaths(s, 'GLOBAL', '', fam)) if (path.best) next.set(`${prefix.address}/${prefix.length}`, path);
+        const changed: ApiPath[] = [];
+        if (!first || init) {
+          for (const [k, p] of next) if (!sameBest(best.get(k), p)) changed.push(p);
+          for (const [k, p] of best) if (!next.has(k)) changed.push({ ...p, nlri: nlriToApi(keyToPrefix(k)), is_withdraw: true } as ApiPath);
+        }
+        best = next;
+        if (changed.length) stream.write({ table: { paths: changed } });
+      }
+      if (wantPeer) {
+        const next = new Map<string, string>();
+        for (const p of this.peers(s)) {
+          next.set(p.address, `${p.state}|${p.adminDown}`);
+          if (!first && states.get(p.address) !== next.get(p.address)) stream.write({ peer: { type: 'STATE', peer: peerToApi(p) } });
+        }
+        states = next;
+      }
+    };
+    tick(true);
+    const timer = setInterval(() => tick(false), 1000);
+    const stop = (): void => {
+      clearInterval(timer);
+      this.watchers.delete(stop);
+      stream.end();
+    };
+    this.watchers.add(stop);
+    stream.on('cancelled', stop);
+    stream.on('close', () => clearInterval(timer));
+  }
+}
+
+const sameBest = (a: ApiPath | undefined, b: ApiPath): boolean => !!a && a.neighbor_ip === b.neighbor_ip && JSON.stringify(a.pattrs) === JSON.stringify(b.pattrs);
+
+function str(v: unknown, field: string): string {
+  if (v === undefined || v === null) return '';
+  if (typeof v !== 'string') throw new InvalidArgument(`${field}: expected a string`);
+  return v;
+}
+
+/**
+ * Serves the API on `hosts` ([] = off) for a node or route reflector. A failure to bind is logged,
+ * not fatal: BGP itself does not depend on its management API.
+ */
+export async function startGobgpApi(opts: GobgpApiOptions & { hosts: readonly string[] }): Promise<GobgpApiServer | undefined> {
+  if (!opts.hosts.length) return undefined;
+  const api = new GobgpApiServer(opts);
+  try {
+    const bound = await api.listen(opts.hosts);
+    opts.log.info({ hosts: bound }, 'serving the GoBGP API (gobgp CLI)');
+    return api;
+  } catch (e) {
+    opts.log.warn({ err: e instanceof Error ? e.message : String(e), hosts: opts.hosts }, 'cannot serve the GoBGP API; the gobgp CLI will not reach this speaker');
+    await api.close();
+    return undefined;
+  }
+}

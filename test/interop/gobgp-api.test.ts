@@ -1,0 +1,212 @@
+// The stock `gobgp` CLI (Debian's gobgp 3.10) against our speaker's GoBGP API, and against gobgpd
+// fed the same routes by the same BIRD peers: `neighbor`, `global rib [-a ipv6]`, `adj-in`,
+// `global rib summary` print the same lines once ages and uptimes are masked. `global rib add`
+// reaches a BIRD peer and `del` withdraws it; the neighbor commands act on the session; bad
+// requests get INVALID_ARGUMENT / NOT_FOUND, unimplemented RPCs UNIMPLEMENTED.
+import { execFile, spawn } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BgpLab, type LabMember } from '../harness/bgp-lab.js';
+import { Bird } from '../harness/bird.js';
+import { stopEach, waitFor } from '../harness/daemon.js';
+import { Gobgp, gobgpConfig } from '../harness/gobgp.js';
+import { SHORT_TIMERS, SpeakerProc, waitPeerState } from './speaker-proc.js';
+
+const AS = 64512;
+const EBGP_AS = 65001;
+
+/**
+ * A BIRD peering with both speakers under test (ours and gobgpd) over IPv4 and IPv6, exporting
+ * only its statics: were it to pass one speaker's routes to the other, gobgpd would keep the
+ * AS-looped copy in its Adj-RIB-In and count it as received, where we count it as rejected only.
+ */
+function birdConf(me: LabMember, peers: LabMember[], as: number, statics: string): string {
+  const sessions = peers.flatMap((p, i) => [
+    `protocol bgp p${i} { local ${me.ipv4} as ${as}; neighbor ${p.ipv4} as ${AS}; hold time 9; keepalive time 3; connect retry time 2; error wait time 1,4; ipv4 { import all; export where source = RTS_STATIC; }; }`,
+    `protocol bgp p${i}v6 { local ${me.ipv6} as ${as}; neighbor ${p.ipv6} as ${AS}; hold time 9; keepalive time 3; connect retry time 2; error wait time 1,4; ipv6 { import all; export where source = RTS_STATIC; }; }`,
+  ]);
+  return `router id ${me.ipv4};\nprotocol device {}\n${statics}\n${sessions.join('\n')}\n`;
+}
+
+/** Runs `gobgp ARGS` in a namespace against 127.0.0.1:50051; exit code and both outputs. */
+function gobgp(ns: string, args: string[]): Promise<{ code: number; out: string }> {
+  return new Promise((resolve) =>
+    execFile('ip', ['netns', 'exec', ns, 'gobgp', ...args], { encoding: 'utf8' }, (err, stdout, stderr) =>
+      resolve({ code: err ? Number((err as { code?: unknown }).code ?? 1) : 0, out: `${stdout}${stderr}` }),
+    ),
+  );
+}
+
+/** CLI output with ages and up/down times masked (HH:MM:SS, "1d 02:03:04", "never" stays). */
+const mask = (s: string): string => s.replace(/(\d+d )?\d\d:\d\d:\d\d/g, 'TIME').trimEnd();
+
+describe('interop: the gobgp CLI against our speaker and against gobgpd', () => {
+  let lab: BgpLab;
+  let ours: SpeakerProc;
+  let ref: Gobgp;
+  let ebgp: Bird;
+  let ibgp: Bird;
+  let me: LabMember;
+  let r: LabMember;
+  let e: LabMember;
+  let i: LabMember;
+  const both = async (args: string[]): Promise<[string, string]> => [mask((await gobgp(me.ns, args)).out), mask((await gobgp(r.ns, args)).out)];
+
+  beforeAll(async () => {
+    lab = await BgpLab.create({ label: 'ga', members: 4 });
+    [me, r, e, i] = lab.members;
+    const peers = [
+      { address: e.ipv4, asNumber: EBGP_AS, type: 'node' as const },
+      { address: e.ipv6, asNumber: EBGP_AS, type: 'node' as const },
+      { address: i.ipv4, asNumber: AS, type: 'node' as const },
+      { address: i.ipv6, asNumber: AS, type: 'node' as const },
+    ];
+    ours = await SpeakerProc.start(me.ns, { asNumber: AS, routerId: me.ipv4, ...SHORT_TIMERS, peers, originate: [] }, { TORTIE_GOBGP_API_HOSTS: '127.0.0.1:50051' });
+    ref = await Gobgp.start(
+      r.ns,
+      gobgpConfig({
+        as: AS,
+        routerId: r.ipv4,
+        neighbors: peers.map((p) => ({ address: p.address, peerAs: p.asNumber, holdTime: 9, keepalive: 3, connectRetry: 2, families: [p.address.includes(':') ? 'ipv6-unicast' : 'ipv4-unicast'] })),
+      }),
+    );
+    // 192.0.2.0/24 from both: the eBGP path wins in both speakers (shorter AS path loses to... none: local pref equal, iBGP AS path empty — so iBGP wins).
+    ebgp = await Bird.start(
+      e.ns,
+      birdConf(e, [me, r], EBGP_AS, `protocol static { ipv4; route 192.0.2.0/24 blackhole; route 203.0.113.0/24 blackhole { bgp_community.add((65001,7)); }; }
+protocol static { ipv6; route 2001:db8:e::/48 blackhole; }`),
+    );
+    ibgp = await Bird.start(
+      i.ns,
+      birdConf(i, [me, r], AS, `protocol static { ipv4; route 192.0.2.0/24 blackhole; route 198.51.100.0/25 blackhole { bgp_med = 20; }; }
+protocol static { ipv6; route 2001:db8:2::/48 blackhole; }`),
+    );
+    for (const p of peers) await waitPeerState(ours, p.address, 'Established');
+    for (const p of peers) await ref.waitEstablished(p.address);
+    // Both tables complete: 4 IPv4 paths over 3 prefixes, 2 IPv6 prefixes.
+    for (const ns of [me.ns, r.ns])
+      await waitFor(`tables in ${ns}`, async () => {
+        const v4 = (await gobgp(ns, ['global', 'rib', 'summary'])).out;
+        const v6 = (await gobgp(ns, ['global', 'rib', 'summary', '-a', 'ipv6'])).out;
+        return v4.includes('Destination: 3, Path: 4') && v6.includes('Destination: 2, Path: 2') ? true : undefined;
+      });
+  }, 120_000);
+
+  afterAll(() => stopEach(ours, ref, ebgp, ibgp, lab));
+
+  it('`neighbor` lists the same peers, AS numbers, states and route counts', async () => {
+    const [a, b] = await both(['neighbor']);
+    expect(a).toBe(b);
+    expect(a).toContain('Establ');
+  });
+
+  it('`global rib` and `global rib -a ipv6` print the same lines: best marks, next hops, AS paths, attributes', async () => {
+    const [a, b] = await both(['global', 'rib']);
+    expect(a).toBe(b);
+    expect(a).toMatch(/\*> 192\.0\.2\.0\/24/);
+    expect(a).toContain('{Communities: 65001:7}');
+    const [a6, b6] = await both(['global', 'rib', '-a', 'ipv6']);
+    expect(a6).toBe(b6);
+    expect(a6).toContain('2001:db8:e::/48');
+  });
+
+  it('`neighbor ADDR adj-in` and `global rib summary` match gobgpd', async () => {
+    for (const args of [['neighbor', e.ipv4, 'adj-in'], ['neighbor', i.ipv4, 'adj-in'], ['neighbor', e.ipv6, 'adj-in', '-a', 'ipv6'], ['global', 'rib', 'summary']]) {
+      const [a, b] = await both(args);
+      expect(a, args.join(' ')).toBe(b);
+    }
+  });
+
+  it('`neighbor ADDR adj-out` matches gobgpd, the same route added to both with `global rib add`', async () => {
+    for (const ns of [me.ns, r.ns]) expect((await gobgp(ns, ['global', 'rib', 'add', '10.97.0.0/24', 'community', '64512:97'])).code).toBe(0);
+    try {
+      // The ID column is gobgpd's own number for the path it sends (add-path), masked like ages.
+      const ids = (s: string): string => s.replace(/^ {3}\d+ /gm, '   ID ');
+      for (const args of [['neighbor', e.ipv4, 'adj-out'], ['neighbor', i.ipv4, 'adj-out'], ['neighbor', e.ipv6, 'adj-out', '-a', 'ipv6']]) {
+        const [a, b] = (await both(args)).map(ids);
+        expect(a.replace(new RegExp(me.ipv4.replace(/\./g, '\\.'), 'g'), 'SELF').replace(new RegExp(me.ipv6, 'g'), 'SELF6'), args.join(' ')).toBe(
+          b.replace(new RegExp(r.ipv4.replace(/\./g, '\\.'), 'g'), 'SELF').replace(new RegExp(r.ipv6, 'g'), 'SELF6'),
+        );
+      }
+    } finally {
+      for (const ns of [me.ns, r.ns]) await gobgp(ns, ['global', 'rib', 'del', '10.97.0.0/24']);
+    }
+  });
+
+  it('`neighbor ADDR` shows the negotiated session: router id, timers, capabilities both ways, counters, per-family routes', async () => {
+    const out = (await gobgp(me.ns, ['neighbor', e.ipv4])).out;
+    expect(out).toContain(`BGP neighbor is ${e.ipv4}, remote AS ${EBGP_AS}`);
+    expect(out).toContain(`remote router ID ${e.ipv4}`);
+    expect(out).toContain('BGP state = ESTABLISHED');
+    expect(out).toMatch(/Hold time is 9, keepalive interval is 3 seconds/);
+    expect(out).toMatch(/multiprotocol:\s+ipv4-unicast:\s+advertised and received/);
+    expect(out).toMatch(/4-octet-as:\s+advertised and received/);
+    expect(out).toMatch(/Opens:\s+1\s+1/);
+    expect(out).toMatch(/Received:\s+2/);
+    expect(out).toMatch(/Accepted:\s+2/);
+  });
+
+  it('`global rib add` with a community reaches BIRD; `del` withdraws it', async () => {
+    expect((await gobgp(me.ns, ['global', 'rib', 'add', '10.99.0.0/24', 'community', '64512:99'])).code).toBe(0);
+    const seen = await waitFor('10.99.0.0/24 at the eBGP BIRD', async () => (await ebgp.routes()).find((x) => x.prefix === '10.99.0.0/24' && x.protocol === 'p0'));
+    expect(seen.attrs['BGP.as_path']).toBe(String(AS));
+    expect(seen.attrs['BGP.community']).toContain('(64512,99)');
+    expect(seen.attrs['BGP.next_hop']).toBe(me.ipv4);
+    expect((await gobgp(me.ns, ['neighbor', e.ipv4, 'adj-out'])).out).toMatch(/10\.99\.0\.0\/24\s+10\.77\.0\.1\s+64512\s+\[\{Origin: \?\} \{Communities: 64512:99\}\]/);
+    expect((await gobgp(me.ns, ['global', 'rib', 'del', '10.99.0.0/24'])).code).toBe(0);
+    await waitFor('10.99.0.0/24 withdrawn', async () => ((await ebgp.routes()).some((x) => x.prefix === '10.99.0.0/24' && x.protocol === 'p0') ? undefined : true));
+  });
+
+  it('`global rib add … nexthop ADDR` sends that IPv4 next hop', async () => {
+    const hop = me.ipv4.replace(/\.\d+$/, '.50');
+    expect((await gobgp(me.ns, ['global', 'rib', 'add', '10.96.0.0/24', 'nexthop', hop])).code).toBe(0);
+    const seen = await waitFor('10.96.0.0/24 at the eBGP BIRD', async () => (await ebgp.routes()).find((x) => x.prefix === '10.96.0.0/24' && x.protocol === 'p0'));
+    expect(seen.attrs['BGP.next_hop']).toBe(hop);
+    expect((await gobgp(me.ns, ['global', 'rib', 'del', '10.96.0.0/24'])).code).toBe(0);
+    await waitFor('10.96.0.0/24 withdrawn', async () => ((await ebgp.routes()).some((x) => x.prefix === '10.96.0.0/24' && x.protocol === 'p0') ? undefined : true));
+  });
+
+  it('`global rib add -a ipv6` reaches BIRD with our address as next hop', async () => {
+    expect((await gobgp(me.ns, ['global', 'rib', 'add', '-a', 'ipv6', '2001:db8:99::/48'])).code).toBe(0);
+    const seen = await waitFor('2001:db8:99::/48 at the eBGP BIRD', async () => (await ebgp.routes()).find((x) => x.prefix === '2001:db8:99::/48'));
+    expect(seen.attrs['BGP.next_hop']).toContain(me.ipv6);
+    expect((await gobgp(me.ns, ['global', 'rib', 'del', '-a', 'ipv6', '2001:db8:99::/48'])).code).toBe(0);
+    await waitFor('2001:db8:99::/48 withdrawn', async () => ((await ebgp.routes()).some((x) => x.prefix === '2001:db8:99::/48') ? undefined : true));
+  });
+
+  it('`monitor global rib --current` prints the table, then each best-path change', async () => {
+    const mon = spawn('ip', ['netns', 'exec', me.ns, 'gobgp', 'monitor', 'global', 'rib', '--current'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    mon.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    try {
+      await waitFor('current table', async () => (out.includes('[ROUTE] 192.0.2.0/24') ? true : undefined));
+      await gobgp(me.ns, ['global', 'rib', 'add', '10.98.0.0/24']);
+      await waitFor('added route', async () => (/\[ROUTE\] 10\.98\.0\.0\/24 via 0\.0\.0\.0/.test(out) ? true : undefined));
+      await gobgp(me.ns, ['global', 'rib', 'del', '10.98.0.0/24']);
+      await waitFor('withdrawal', async () => (out.includes('[DELROUTE] 10.98.0.0/24') ? true : undefined));
+    } finally {
+      mon.kill();
+    }
+  });
+
+  it('`neighbor ADDR disable` / `enable`, `reset` and `softresetin` act on the session', async () => {
+    expect((await gobgp(me.ns, ['neighbor', i.ipv4, 'disable'])).code).toBe(0);
+    await waitFor('Idle(Admin)', async () => ((await gobgp(me.ns, ['neighbor'])).out.includes('Idle(Admin)') ? true : undefined));
+    expect((await gobgp(me.ns, ['neighbor', i.ipv4, 'enable'])).code).toBe(0);
+    await waitPeerState(ours, i.ipv4, 'Established');
+    expect((await gobgp(me.ns, ['neighbor', i.ipv4, 'reset'])).code).toBe(0);
+    await waitFor('flop counted', async () => ((await gobgp(me.ns, ['neighbor', i.ipv4])).out.match(/Flops = (\d+)/)?.[1] === '2' ? true : undefined));
+    await waitPeerState(ours, i.ipv4, 'Established');
+    expect((await gobgp(me.ns, ['neighbor', e.ipv4, 'softresetin'])).code).toBe(0);
+    await waitFor('route refresh sent', async () => ((await gobgp(me.ns, ['neighbor', e.ipv4])).out.match(/Route Refresh:\s+(\d+)/)?.[1] === '1' ? true : undefined));
+  });
+
+  it('bad requests: unknown neighbor, host bits, other families, unimplemented RPCs', async () => {
+    expect(await gobgp(me.ns, ['neighbor', '10.1.1.1', 'reset'])).toMatchObject({ code: 1, out: expect.stringContaining('not found neighbor') });
+    expect(await gobgp(me.ns, ['global', 'rib', '-a', 'evpn'])).toMatchObject({ code: 1, out: expect.stringContaining('InvalidArgument') });
+    expect(await gobgp(me.ns, ['global', 'rib', 'del', '10.98.0.0/24'])).toMatchObject({ code: 1, out: expect.stringContaining('NotFound') });
+    expect(await gobgp(me.ns, ['vrf'])).toMatchObject({ code: 1, out: expect.stringContaining('Unimplemented') });
+    expect(await gobgp(me.ns, ['neighbor', 'add', '10.5.5.5', 'as', '65009'])).toMatchObject({ code: 1, out: expect.stringContaining('Unimplemented desc = peers come from the datastore') });
+    // Still serving.
+    expect((await gobgp(me.ns, ['global'])).out).toContain(`Router-ID: ${me.ipv4}`);
+  });
+});
