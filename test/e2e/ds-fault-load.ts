@@ -103,9 +103,12 @@ export class Churn {
     this.timer = setInterval(() => this.tick(), 250);
   }
 
-  /** Interfaces and addresses of every churn pod ever seen, to leave out of kernel snapshots. */
+  /** Host interfaces of every churn pod that came up. */
+  readonly ifaces: string[] = [];
+
+  /** Interfaces and addresses of every churn pod ever up, to leave out of kernel snapshots (call after stop()). */
   churnMarks(): string[] {
-    return [...this.live, ...this.failed].flatMap((p) => [p.iface, p.ip]).filter((x): x is string => !!x).concat(this.handedOut);
+    return [...this.ifaces, ...this.handedOut];
   }
 
   private tick(): void {
@@ -129,6 +132,7 @@ export class Churn {
       const r = await this.cni.cniAdd(this.s, p.node, p);
       Object.assign(p, r);
       this.handedOut.push(r.ip);
+      this.ifaces.push(r.iface);
       this.figures.addsOk++;
       this.live.push(p);
       return true;
@@ -173,6 +177,7 @@ export class Churn {
         const again = { ...p, containerId: this.cni.newContainerId() };
         const r = await this.cni.cniAdd(this.s, p.node, again);
         this.handedOut.push(r.ip);
+        this.ifaces.push(r.iface);
         this.live.push({ ...again, ...r });
         ok++;
       } catch (e) {
@@ -193,10 +198,9 @@ export class Churn {
 
 /**
  * A node's kernel state that the agent owns: routes in every table, rules, iptables (filter, nat,
- * mangle, raw — not security, where the tests cut etcd off) without counters, ipsets. Lines naming
- * a churn pod's interface or address are left out: those come and go with the churn's own veths.
+ * mangle, raw — not security, where the tests cut etcd off) without counters, ipsets; sorted lines.
  */
-export async function kernelSnapshot(node: LabNode, exclude: readonly string[]): Promise<string[]> {
+export async function kernelSnapshot(node: LabNode): Promise<string[]> {
   const inNs = async (argv: string[]): Promise<string> => (await run('ip', ['netns', 'exec', node.ns, ...argv])).stdout;
   const parts = await Promise.all([
     inNs(['ip', 'route', 'show', 'table', 'all']),
@@ -204,13 +208,12 @@ export async function kernelSnapshot(node: LabNode, exclude: readonly string[]):
     ...['filter', 'nat', 'mangle', 'raw'].map((t) => inNs(['iptables-save', '-t', t])),
     inNs(['ipset', 'save']),
   ]);
-  const lines = parts
+  return parts
     .join('\n')
     .split('\n')
     .filter((l) => l.trim() && !l.startsWith('#'))
     .map((l) => l.replace(/\[\d+:\d+\]/g, ''))
     .sort();
-  return withoutMarks(lines, exclude);
 }
 
 /** Lines that name none of `marks` (whole addresses or interface names, so 10.65.0.6 is not 10.65.0.65). */
