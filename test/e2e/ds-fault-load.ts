@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { entryArgv, ROOT } from '../harness/entry.js';
 import { run } from '../harness/exec.js';
+import { pool } from '../../lab/ping.js';
 import type { LabNode, LabState } from '../../lab/state.js';
 
 type CniModule = typeof import('../../lab/cni.js');
@@ -171,7 +172,7 @@ export class Churn {
     const todo = this.failed.splice(0);
     const errors: string[] = [];
     let ok = 0;
-    for (const p of todo) {
+    await pool(todo.map((p) => async (): Promise<void> => {
       try {
         await this.cni.cniDel(this.s, p.node, p);
         const again = { ...p, containerId: this.cni.newContainerId() };
@@ -183,18 +184,19 @@ export class Churn {
       } catch (e) {
         errors.push(e instanceof Error ? e.message : String(e));
       }
-    }
+    }), 4);
     return { retried: todo.length, ok, errors };
   }
 
   /** DELs every churn pod still up (the lab's `down` removes their namespaces by prefix anyway). */
   async drain(): Promise<void> {
-    for (const p of this.live.splice(0)) {
+    await pool(this.live.splice(0).map((p) => async (): Promise<void> => {
       await this.cni.cniDel(this.s, p.node, p).catch(() => undefined);
       await run('ip', ['netns', 'del', p.ns]).catch(() => undefined);
-    }
+    }), 4);
   }
 }
+
 
 /**
  * A node's kernel state that the agent owns: routes in every table, rules, iptables (filter, nat,

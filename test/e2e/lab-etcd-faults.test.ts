@@ -49,7 +49,7 @@ const leader = async (): Promise<string | undefined> => (await status()).etcdMem
 /** Until every node is ready (in sync, sessions up) and a new pod comes up on each. */
 async function resynced(churn: Churn): Promise<void> {
   await eventually(async () => ((await status()).nodes.every((n) => n.ready === 'ready') ? true : undefined), 120_000);
-  for (const n of s.nodes) await eventually(async () => ((await churn.add(n)) ? true : undefined), 60_000);
+  await Promise.all(s.nodes.map((n) => eventually(async () => ((await churn.add(n)) ? true : undefined), 60_000)));
 }
 
 /**
