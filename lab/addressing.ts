@@ -1,9 +1,8 @@
-// The lab's fixed address plan: segment k is 10.0.k.0/24 with the router at .1, etcd at 10.0.0.2,
+// The lab's fixed address plan: segment k is 10.0.k.0/24 with the router at .1, etcd at 10.0.0.2 (…6, etcd.ts),
 // hosts from .11; the default pool is 10.65.0.0/16 with node i owning the /26 at 10.65.i.0.
 import { createHash } from 'node:crypto';
 
 export const POOL_CIDR = '10.65.0.0/16';
-export const ETCD_IP = '10.0.0.2';
 
 export function segmentCidr(k: number): string {
   return `10.0.${k}.0/24`;

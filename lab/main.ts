@@ -10,6 +10,13 @@ import { addPod, attach, delNode, delPod, down, up } from './topology.js';
 import { bgpSocket, datastoreEnv, signalAgent, startNodeAgent, writeNamespaceProfile } from './agents.js';
 import { addReflectors, startReflector } from './rr.js';
 import { restartNodeContainer, signalNodeContainer } from './containers.js';
+import { findMember, memberPids, memberStatus, signalMember, startMember } from './etcd.js';
+
+async function currentLeader(s: LabState): Promise<string> {
+  const leader = (await memberStatus(s)).find((m) => m.leader);
+  if (!leader) throw new Error('no etcd member is leader right now (tortie-lab status shows the members)');
+  return leader.name;
+}
 
 const log = (l: string): void => void process.stdout.write(`${l}\n`);
 
@@ -51,6 +58,7 @@ program
   .command('up')
   .description('build the lab')
   .option('--nodes <n>', 'number of hosts', intArg('--nodes', 1, 50), 3)
+  .option('--etcd <n>', 'etcd members: 1, or a cluster of 3 or 5 (each in its own namespace)', intArg('--etcd', 1, 5), 1)
   .option('--subnets <k>', '1 or 2 L2 segments (2 adds a router between them)', intArg('--subnets', 1, 2), 1)
   .option('--encap <mode>', 'none | ipip | vxlan', 'none')
   .option('--cross-subnet', 'encapsulate only between subnets', false)
@@ -59,11 +67,12 @@ program
   .option('--pods-per-node <k>', 'pods per host', intArg('--pods-per-node', 0, 60), 2)
   .option('--static', 'no tortie-node: the lab computes routes and programs them with felix itself', false)
   .option('--containers', 'tortie-node (install-cni first) and tortie-rr from the images with podman, as manifests/ runs them (make images)', false)
-  .action(async (o: { nodes: number; subnets: number; encap: string; crossSubnet: boolean; natOutgoing: boolean; rr: number; podsPerNode: number; static: boolean; containers: boolean }) => {
+  .action(async (o: { nodes: number; etcd: number; subnets: number; encap: string; crossSubnet: boolean; natOutgoing: boolean; rr: number; podsPerNode: number; static: boolean; containers: boolean }) => {
+    if (![1, 3, 5].includes(o.etcd)) throw new InvalidArgumentError(`--etcd must be 1, 3 or 5 (an odd quorum), got ${o.etcd}`);
     if (!['none', 'ipip', 'vxlan'].includes(o.encap)) throw new InvalidArgumentError(`--encap must be none, ipip or vxlan, got "${o.encap}"`);
     if (o.rr > 0 && (o.static || o.encap === 'vxlan')) throw new InvalidArgumentError('--rr needs BGP: agent mode (no --static) with --encap none or ipip');
     if (o.containers && o.static) throw new InvalidArgumentError('--containers runs tortie-node: it cannot be combined with --static');
-    const s = await up({ nodes: o.nodes, subnets: o.subnets === 2 ? 2 : 1, encap: o.encap as Encap, crossSubnet: o.crossSubnet, natOutgoing: o.natOutgoing, podsPerNode: o.podsPerNode, mode: o.static ? 'static' : 'agent', containers: o.containers, log });
+    const s = await up({ nodes: o.nodes, etcd: o.etcd, subnets: o.subnets === 2 ? 2 : 1, encap: o.encap as Encap, crossSubnet: o.crossSubnet, natOutgoing: o.natOutgoing, podsPerNode: o.podsPerNode, mode: o.static ? 'static' : 'agent', containers: o.containers, log });
     if (o.rr > 0) await addReflectors(s, o.rr, log);
     log('lab is up: `tortie-lab status`, `tortie-lab ping`, `tortie-lab down`');
   });
@@ -184,6 +193,24 @@ nodeCmd.command('start <name>').description('start tortie-node on a host (tortie
   if (pid) a.s.pids.push(pid);
   saveState(a.s);
   log(`${agentName(a.entry)} started on ${name}`);
+});
+
+const etcdCmd = program.command('etcd').description('etcd members: kill, stop, start (fault injection); `status` shows them and the leader');
+for (const [cmd, sig] of [['kill', 'SIGKILL'], ['stop', 'SIGTERM']] as const) {
+  etcdCmd.command(`${cmd} <member>`).description(`${sig} one etcd member (its data stays for \`etcd start\`); "leader" names the current leader`).action(async (name: string) => {
+    const s = requireState();
+    const m = findMember(s, name === 'leader' ? await currentLeader(s) : name);
+    log(`${sig} sent to ${await signalMember(m, sig)} etcd process(es) of ${m.name}`);
+  });
+}
+etcdCmd.command('start <member>').description('start a stopped etcd member again, with its data').action(async (name: string) => {
+  const s = requireState();
+  const m = findMember(s, name);
+  if ((await memberPids(m)).length) throw new Error(`etcd member ${m.name} is already running`);
+  const pid = startMember(s, m);
+  if (pid) s.pids.push(pid);
+  saveState(s);
+  log(`etcd member ${m.name} started`);
 });
 
 program.command('down').description('remove every namespace, process and temp dir').action(async () => {

@@ -8,7 +8,8 @@ export interface PingResult {
   ok: boolean;
 }
 
-async function pool<T>(jobs: Array<() => Promise<T>>, width: number): Promise<T[]> {
+/** Runs the jobs, at most `width` at a time; results in job order. */
+export async function pool<T>(jobs: Array<() => Promise<T>>, width: number): Promise<T[]> {
   const out: T[] = new Array<T>(jobs.length);
   let next = 0;
   const worker = async (): Promise<void> => {

@@ -27,6 +27,14 @@ export interface LabPod {
   containerId?: string;
 }
 
+export interface LabEtcdMember {
+  /** etcd (a single member) or etcd1, etcd2, … */
+  name: string;
+  ns: string;
+  /** Its address on segment 0, no length. */
+  ip: string;
+}
+
 export interface LabAttached {
   name: string;
   ns: string;
@@ -47,8 +55,12 @@ export interface LabState {
   poolCidr: string;
   fabricNs: string;
   routerNs?: string;
+  /** The first etcd member's namespace (tortiectl runs there: `tortie-lab ctl`). */
   etcdNs: string;
+  /** Every member's client URL, comma-separated, as ETCD_ENDPOINTS and etcd_endpoints take them. */
   etcdEndpoint: string;
+  /** `up --etcd N`: the members; absent in a lab recorded before clusters (one member, etcdNs). */
+  etcdMembers?: LabEtcdMember[];
   pids: number[];
   nodes: LabNode[];
   pods: LabPod[];

@@ -77,4 +77,29 @@ describe('lab status text', () => {
     expect(text).toContain('REFLECTOR  ADDRESS        BGP SESSIONS\nrr1        10.0.0.201/24  2/2 up\nrr2        10.0.0.202/24  no answer on its socket\n');
     expect(text).not.toContain('ATTACHED');
   });
+
+  it('shows an etcd cluster: each member, whether it runs, and the leader', () => {
+    const st: LabStatus = {
+      mode: 'tortie-node on every host (BGP)',
+      encap: 'none',
+      crossSubnet: false,
+      etcd: 'http://10.0.0.2:2379,http://10.0.0.3:2379,http://10.0.0.4:2379',
+      etcdMembers: [
+        { name: 'etcd1', endpoint: 'http://10.0.0.2:2379', state: 'down', leader: false },
+        { name: 'etcd2', endpoint: 'http://10.0.0.3:2379', state: 'running', leader: true, revision: 42 },
+        { name: 'etcd3', endpoint: 'http://10.0.0.4:2379', state: 'running', leader: false, revision: 42 },
+      ],
+      nodes: [],
+      pods: [],
+      attached: [],
+    };
+    expect(formatStatus(st).split('\n').slice(0, 6)).toEqual([
+      'tortie-node on every host (BGP)   encapsulation: none   etcd: 3 members',
+      '',
+      'ETCD   ENDPOINT              STATE    LEADER',
+      'etcd1  http://10.0.0.2:2379  down     -',
+      'etcd2  http://10.0.0.3:2379  running  leader',
+      'etcd3  http://10.0.0.4:2379  running  -',
+    ]);
+  });
 });

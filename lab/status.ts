@@ -3,6 +3,7 @@ import { apiGet } from '../bgp/api/client.js';
 import type { InstalledRoute } from '../bgp/api/server.js';
 import type { PeerStatus } from '../bgp/speaker/types.js';
 import { bgpSocket } from './agents.js';
+import { memberStatus, type MemberStatus } from './etcd.js';
 import { nsExec } from './sh.js';
 import type { LabState } from './state.js';
 
@@ -30,6 +31,8 @@ export interface LabStatus {
   encap: string;
   crossSubnet: boolean;
   etcd: string;
+  /** `up --etcd N` with N > 1: each member, whether it runs, and which one leads. */
+  etcdMembers?: MemberStatus[];
   nodes: NodeStatus[];
   pods: Array<{ name: string; namespace: string; node: string; ip: string; iface: string }>;
   attached: Array<{ name: string; ip: string; subnet: number }>;
@@ -123,6 +126,7 @@ export async function collectStatus(s: LabState): Promise<LabStatus> {
       return st;
     }),
   );
+  const members = (s.etcdMembers?.length ?? 1) > 1 ? await memberStatus(s) : undefined;
   const reflectorNames = new Set(s.reflectors ?? []);
   const reflectors = await Promise.all(
     s.attached
@@ -138,6 +142,7 @@ export async function collectStatus(s: LabState): Promise<LabStatus> {
     encap: s.encap,
     crossSubnet: s.crossSubnet,
     etcd: s.etcdEndpoint,
+    ...(members ? { etcdMembers: members } : {}),
     nodes,
     pods: s.pods.map((p) => ({ name: p.name, namespace: p.namespace, node: p.node, ip: p.ip, iface: p.iface })),
     attached: s.attached.filter((a) => !reflectorNames.has(a.name)).map((a) => ({ name: a.name, ip: a.ip, subnet: a.subnet })),
@@ -158,7 +163,9 @@ export function table(header: string[], rows: string[][]): string[] {
 }
 
 export function formatStatus(st: LabStatus): string {
-  const lines = [`${st.mode}   encapsulation: ${st.encap}${st.crossSubnet ? ' (CrossSubnet)' : ''}   etcd: ${st.etcd}`, ''];
+  const etcd = st.etcdMembers ? `${st.etcdMembers.length} members` : st.etcd;
+  const lines = [`${st.mode}   encapsulation: ${st.encap}${st.crossSubnet ? ' (CrossSubnet)' : ''}   etcd: ${etcd}`, ''];
+  if (st.etcdMembers) lines.push(...table(['ETCD', 'ENDPOINT', 'STATE', 'LEADER'], st.etcdMembers.map((m) => [m.name, m.endpoint, m.state, m.leader ? 'leader' : '-'])), '');
   lines.push(...table(['NODE', 'ADDRESS', 'PODS', 'ROUTES', 'BLOCKS', 'BGP SESSIONS', 'READY'], st.nodes.map((n) => [n.name, n.ip, String(n.pods), String(n.routes.length), n.blocks.join(',') || '-', sessionsText(n.sessions), n.ready ?? '-'])));
   if (st.reflectors?.length) lines.push('', ...table(['REFLECTOR', 'ADDRESS', 'BGP SESSIONS'], st.reflectors.map((r) => [r.name, r.ip, r.sessions ? sessionsText(r.sessions) : 'no answer on its socket'])));
   if (st.nodes.some((n) => n.convergence))

@@ -29,6 +29,8 @@ describe('tortie-lab exec targets', () => {
     expect(resolveTarget(lab, 'rr1').kind).toBe('reflector');
     expect(resolveTarget(lab, 'edge').kind).toBe('attached');
     expect(resolveTarget(lab, 'etcd').ns).toBe('x-etcd');
+    const cluster = { ...lab, etcdNs: 'x-etcd1', etcdMembers: [1, 2, 3].map((i) => ({ name: `etcd${i}`, ns: `x-etcd${i}`, ip: `10.0.0.${1 + i}` })) } as LabState;
+    expect(resolveTarget(cluster, 'etcd2')).toEqual({ kind: 'etcd', name: 'etcd2', ns: 'x-etcd2' });
     expect(() => resolveTarget(lab, 'nope')).toThrow(/no node, reflector, pod or attached namespace named "nope"/);
   });
 });

@@ -28,6 +28,8 @@ export function resolveTarget(s: LabState, target: string, namespace?: string): 
   if (pods.length > 1) throw new Error(`pod ${target} exists in namespaces ${pods.map((p) => p.namespace).join(', ')}: say which with -n NS or NS/${target}`);
   if (pods[0]) return { kind: 'pod', name: `${pods[0].namespace}/${target}`, ns: pods[0].ns };
   if (target === 'etcd') return { kind: 'etcd', name: target, ns: s.etcdNs };
+  const member = s.etcdMembers?.find((m) => m.name === target);
+  if (member) return { kind: 'etcd', name: target, ns: member.ns };
   if (target === 'router' && s.routerNs) return { kind: 'router', name: target, ns: s.routerNs };
   throw new Error(`no node, reflector, pod or attached namespace named "${target}"`);
 }

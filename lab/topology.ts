@@ -1,11 +1,10 @@
 // Builds and removes the lab: a fabric namespace with one bridge per segment, an optional router
 // between segments, etcd in its own namespace, host namespaces, pod namespaces and attached ones.
-import { spawn } from 'node:child_process';
-import { mkdirSync, openSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
-import { caliName, ETCD_IP, hostIp, nodeBlock, podIp, POOL_CIDR, routerIp, vtepMac } from './addressing.js';
+import { rmSync } from 'node:fs';
+import { caliName, hostIp, nodeBlock, podIp, POOL_CIDR, routerIp, vtepMac } from './addressing.js';
 import { datastoreEnv, signalAgent, startNodeAgent, waitEtcd, waitReady, writeNamespaceProfile } from './agents.js';
 import { removeContainers, requireImages, startNodeContainer } from './containers.js';
+import { clientUrl, etcdMembers, startMember, waitEtcdLeader } from './etcd.js';
 import { cniAdd, cniDel, newContainerId, writeNetConfs } from './cni.js';
 import { pingMatrix } from './ping.js';
 import { entryCommand, programAll, programNode } from './routing.js';
@@ -14,6 +13,8 @@ import { loadState, nsPrefix, saveState, stateDir, waitBudget, type Encap, type 
 
 export interface UpOptions {
   nodes: number;
+  /** etcd members: 1, or a cluster of 3 or 5, each in its own namespace. */
+  etcd?: number;
   subnets: 1 | 2;
   encap: Encap;
   crossSubnet: boolean;
@@ -36,21 +37,6 @@ async function plugIntoSegment(s: LabState, ns: string, cidr: string, k: number,
   if (s.routerNs) await nsExec(ns, ['ip', 'route', 'add', 'default', 'via', routerIp(k)]);
 }
 
-async function startEtcd(s: LabState): Promise<void> {
-  const dir = join(stateDir(), 'etcd');
-  mkdirSync(dir, { recursive: true });
-  const log = openSync(join(stateDir(), 'etcd.log'), 'a');
-  const url = `http://${ETCD_IP}:2379`;
-  const child = spawn(
-    'ip',
-    ['netns', 'exec', s.etcdNs, 'etcd', '--name', 'lab', '--data-dir', dir, '--listen-client-urls', url, '--advertise-client-urls', url, '--listen-peer-urls', 'http://127.0.0.1:2380', '--initial-advertise-peer-urls', 'http://127.0.0.1:2380', '--initial-cluster', 'lab=http://127.0.0.1:2380'],
-    { detached: true, stdio: ['ignore', log, log] },
-  );
-  child.unref();
-  if (child.pid) s.pids.push(child.pid);
-  s.etcdEndpoint = url;
-}
-
 export async function up(o: UpOptions): Promise<LabState> {
   if (loadState()) throw new Error('a lab is already up; run `tortie-lab down` first');
   const p = nsPrefix();
@@ -64,7 +50,7 @@ export async function up(o: UpOptions): Promise<LabState> {
     subnets: o.subnets,
     poolCidr: POOL_CIDR,
     fabricNs: `${p}fabric`,
-    etcdNs: `${p}etcd`,
+    etcdNs: '',
     etcdEndpoint: '',
     pids: [],
     nodes: [],
@@ -93,10 +79,21 @@ export async function up(o: UpOptions): Promise<LabState> {
   }
   await sysctl(s.routerNs, 'net.ipv4.ip_forward', '1');
   step(o.subnets === 2 ? 'fabric: segments 10.0.0.0/24 and 10.0.1.0/24, router 10.0.0.1 / 10.0.1.1 between them' : 'fabric: segment 10.0.0.0/24, gateway router 10.0.0.1');
-  await addNs(s.etcdNs);
-  await plugIntoSegment(s, s.etcdNs, `${ETCD_IP}/24`, 0, 'etcd');
-  await startEtcd(s);
+  const members = etcdMembers(p, o.etcd ?? 1);
+  s.etcdMembers = members;
+  s.etcdNs = members[0]?.ns ?? '';
+  s.etcdEndpoint = members.map(clientUrl).join(',');
   saveState(s);
+  for (const [i, m] of members.entries()) {
+    await addNs(m.ns);
+    await plugIntoSegment(s, m.ns, `${m.ip}/24`, 0, members.length === 1 ? 'etcd' : `etcd${i + 1}`);
+  }
+  for (const m of members) {
+    const pid = startMember(s, m);
+    if (pid) s.pids.push(pid);
+  }
+  saveState(s);
+  if (members.length > 1) step(`etcd cluster of ${members.length} (${members.map((m) => m.name).join(', ')}), leader ${await waitEtcdLeader(s, waitBudget(30_000))}`);
   step(`etcd at ${s.etcdEndpoint}`);
   for (let i = 1; i <= o.nodes; i++) {
     const subnet = o.subnets === 2 && i > Math.ceil(o.nodes / 2) ? 1 : 0;

@@ -17,6 +17,19 @@ export function ipsetScript(name: string, cidrs: readonly string[]): string {
   return `${lines.join('\n')}\n`;
 }
 
+/**
+ * Whether `ipset save NAME` output already holds exactly these IPv4 CIDRs. Rewriting an unchanged
+ * set still replaces it in the kernel (a new set swapped in): skipped, so an agent that re-applies
+ * while its datastore is away changes nothing on the host.
+ */
+export function ipsetHolds(saved: string, name: string, cidrs: readonly string[]): boolean {
+  const lines = saved.split('\n');
+  if (!lines.some((l) => l.startsWith(`create ${name} `))) return false;
+  const have = new Set(lines.filter((l) => l.startsWith(`add ${name} `)).map((l) => l.split(' ')[2]));
+  const want = new Set(cidrs.filter((c) => !c.includes(':')));
+  return have.size === want.size && [...want].every((c) => have.has(c));
+}
+
 /** The nat-table fragment; declaring a chain with ":" under --noflush empties just that chain. */
 export function natScript(): string {
   return [
@@ -31,7 +44,12 @@ export function natScript(): string {
 }
 
 export async function applyNat(allPools: readonly string[], masqPools: readonly string[]): Promise<void> {
-  await tool('ipset', ['restore'], ipsetScript(ALL_POOLS_SET, allPools) + ipsetScript(MASQ_POOLS_SET, masqPools));
+  const saved = async (name: string): Promise<string> => tool('ipset', ['save', name]).catch(() => '');
+  let script = '';
+  for (const [name, cidrs] of [[ALL_POOLS_SET, allPools], [MASQ_POOLS_SET, masqPools]] as const) {
+    if (!ipsetHolds(await saved(name), name, cidrs)) script += ipsetScript(name, cidrs);
+  }
+  if (script) await tool('ipset', ['restore'], script);
   await tool('iptables-restore', ['--noflush', '-w', '5'], natScript());
   // The one jump from the built-in chain, inserted once and found again by its comment.
   const rule = ['POSTROUTING', '-m', 'comment', '--comment', 'tortie:postrouting', '-j', POSTROUTING_CHAIN];

@@ -1,0 +1,248 @@
+// Continuous load and observation for the datastore-fault tests, all from outside the agents:
+// every pod pinging every other (ping's own sent/received counts), a pod churn through the real
+// CNI plugin as a kubelet drives it, and snapshots of each node's kernel state and BGP sessions.
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { entryArgv, ROOT } from '../harness/entry.js';
+import { run } from '../harness/exec.js';
+import { pool } from '../../lab/ping.js';
+import type { LabNode, LabState } from '../../lab/state.js';
+
+type CniModule = typeof import('../../lab/cni.js');
+
+/** The lab's CNI driver, compiled when `make test` built (the plugin then runs from bin/, no tsx start-up). */
+async function cniModule(): Promise<CniModule> {
+  const dist = join(ROOT, 'dist/lab/cni.js');
+  if (process.env.TORTIE_TEST_DIST === '1' && existsSync(dist)) return (await import(dist)) as CniModule;
+  return import('../../lab/cni.js');
+}
+
+export const labState = (stateDir: string): LabState => JSON.parse(readFileSync(join(stateDir, 'state.json'), 'utf8')) as LabState;
+
+export interface PairCount {
+  from: string;
+  to: string;
+  sent: number;
+  received: number;
+}
+
+/** One `ping -i 0.2` per ordered pod pair; stop() ends them with SIGINT and reads their summaries. */
+export function startPingers(s: LabState): { stop(): Promise<PairCount[]> } {
+  const runs = s.pods.flatMap((a) =>
+    s.pods
+      .filter((b) => b !== a)
+      .map((b) => {
+        const child = spawn('ip', ['netns', 'exec', a.ns, 'ping', '-i', '0.2', '-W', '1', '-q', b.ip], { stdio: ['ignore', 'pipe', 'pipe'] });
+        let out = '';
+        child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+        const done = new Promise<PairCount>((resolve) =>
+          child.once('close', () => {
+            const m = /(\d+) packets transmitted, (\d+) received/.exec(out);
+            resolve({ from: a.name, to: b.name, sent: Number(m?.[1] ?? 0), received: Number(m?.[2] ?? 0) });
+          }),
+        );
+        return { child, done };
+      }),
+  );
+  return {
+    async stop() {
+      for (const r of runs) r.child.kill('SIGINT');
+      return Promise.all(runs.map((r) => r.done));
+    },
+  };
+}
+
+interface ChurnPod {
+  name: string;
+  namespace: string;
+  ns: string;
+  containerId: string;
+  node: LabNode;
+  labels: Record<string, string>;
+  ip?: string;
+  iface?: string;
+}
+
+export interface ChurnFigures {
+  addsTried: number;
+  addsOk: number;
+  /** Each failed ADD's error, as the runtime got it from the plugin. */
+  addErrors: string[];
+  delsTried: number;
+  delErrors: string[];
+}
+
+/**
+ * About two ADDs and two DELs a second over `nodes()` (called per ADD, so a scenario can leave a
+ * node out): each tick starts an ADD of a new pod or a DEL of the oldest, at most `width` in flight.
+ * A pod whose ADD failed is kept, as a kubelet keeps the sandbox, for retry() after recovery.
+ */
+export async function startChurn(s: LabState, tag: string, nodes: () => LabNode[], width = 4): Promise<Churn> {
+  const cni = await cniModule();
+  return new Churn(cni, s, tag, nodes, width);
+}
+
+export class Churn {
+  readonly figures: ChurnFigures = { addsTried: 0, addsOk: 0, addErrors: [], delsTried: 0, delErrors: [] };
+  readonly live: ChurnPod[] = [];
+  readonly failed: ChurnPod[] = [];
+  /** Every address a churn ADD was given, in order (a duplicate here is an IP handed out twice). */
+  readonly handedOut: string[] = [];
+  private readonly inFlight = new Set<Promise<void>>();
+  private timer: NodeJS.Timeout | undefined;
+  private seq = 0;
+  private addNext = true;
+
+  constructor(
+    private readonly cni: CniModule,
+    private readonly s: LabState,
+    private readonly tag: string,
+    private readonly nodes: () => LabNode[],
+    private readonly width: number,
+  ) {
+    this.timer = setInterval(() => this.tick(), 250);
+  }
+
+  /** Host interfaces of every churn pod that came up. */
+  readonly ifaces: string[] = [];
+
+  /** Interfaces and addresses of every churn pod ever up, to leave out of kernel snapshots (call after stop()). */
+  churnMarks(): string[] {
+    return [...this.ifaces, ...this.handedOut];
+  }
+
+  private tick(): void {
+    if (this.inFlight.size >= this.width) return;
+    const op = this.addNext || this.live.length === 0 ? this.add().then(() => undefined) : this.del();
+    this.addNext = !this.addNext;
+    const p = op.finally(() => this.inFlight.delete(p));
+    this.inFlight.add(p);
+  }
+
+  /** One ADD of a new pod (on `on`, or the next node in turn); true when it came up. */
+  async add(on?: LabNode): Promise<boolean> {
+    const nodes = this.nodes();
+    const node = on ?? nodes[this.seq % nodes.length];
+    if (!node) return false;
+    const n = ++this.seq;
+    const p: ChurnPod = { name: `churn-${this.tag}-${n}`, namespace: 'default', ns: `${this.s.prefix}c${this.tag}${n}`, containerId: this.cni.newContainerId(), node, labels: {} };
+    await run('ip', ['netns', 'add', p.ns]);
+    this.figures.addsTried++;
+    try {
+      const r = await this.cni.cniAdd(this.s, p.node, p);
+      Object.assign(p, r);
+      this.handedOut.push(r.ip);
+      this.ifaces.push(r.iface);
+      this.figures.addsOk++;
+      this.live.push(p);
+      return true;
+    } catch (e) {
+      this.figures.addErrors.push(e instanceof Error ? e.message : String(e));
+      this.failed.push(p);
+      return false;
+    }
+  }
+
+  private async del(): Promise<void> {
+    const p = this.live.shift();
+    if (!p) return;
+    this.figures.delsTried++;
+    try {
+      await this.cni.cniDel(this.s, p.node, p);
+      await run('ip', ['netns', 'del', p.ns]).catch(() => undefined);
+    } catch (e) {
+      this.figures.delErrors.push(e instanceof Error ? e.message : String(e));
+      this.failed.push(p); // DEL is retried, as a kubelet retries it
+    }
+  }
+
+  /** Stops starting new operations and waits for those in flight. */
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    await Promise.all([...this.inFlight]);
+  }
+
+  /**
+   * After recovery, what a kubelet does with each sandbox whose ADD (or DEL) failed: DEL it, then
+   * ADD the same pod again in a fresh sandbox. Returns how many came up.
+   */
+  async retryFailed(): Promise<{ retried: number; ok: number; errors: string[] }> {
+    const todo = this.failed.splice(0);
+    const errors: string[] = [];
+    let ok = 0;
+    await pool(todo.map((p) => async (): Promise<void> => {
+      try {
+        await this.cni.cniDel(this.s, p.node, p);
+        const again = { ...p, containerId: this.cni.newContainerId() };
+        const r = await this.cni.cniAdd(this.s, p.node, again);
+        this.handedOut.push(r.ip);
+        this.ifaces.push(r.iface);
+        this.live.push({ ...again, ...r });
+        ok++;
+      } catch (e) {
+        errors.push(e instanceof Error ? e.message : String(e));
+      }
+    }), 4);
+    return { retried: todo.length, ok, errors };
+  }
+
+  /** DELs every churn pod still up (the lab's `down` removes their namespaces by prefix anyway). */
+  async drain(): Promise<void> {
+    await pool(this.live.splice(0).map((p) => async (): Promise<void> => {
+      await this.cni.cniDel(this.s, p.node, p).catch(() => undefined);
+      await run('ip', ['netns', 'del', p.ns]).catch(() => undefined);
+    }), 4);
+  }
+}
+
+
+/**
+ * A node's kernel state that the agent owns: routes in every table, rules, iptables (filter, nat,
+ * mangle, raw — not security, where the tests cut etcd off) without counters, ipsets; sorted lines.
+ */
+export async function kernelSnapshot(node: LabNode): Promise<string[]> {
+  const inNs = async (argv: string[]): Promise<string> => (await run('ip', ['netns', 'exec', node.ns, ...argv])).stdout;
+  const parts = await Promise.all([
+    inNs(['ip', 'route', 'show', 'table', 'all']),
+    inNs(['ip', 'rule']),
+    ...['filter', 'nat', 'mangle', 'raw'].map((t) => inNs(['iptables-save', '-t', t])),
+    inNs(['ipset', 'save']),
+  ]);
+  return parts
+    .join('\n')
+    .split('\n')
+    .filter((l) => l.trim() && !l.startsWith('#'))
+    .map((l) => l.replace(/\[\d+:\d+\]/g, ''))
+    .sort();
+}
+
+/** Lines that name none of `marks` (whole addresses or interface names, so 10.65.0.6 is not 10.65.0.65). */
+export function withoutMarks(lines: readonly string[], marks: readonly string[]): string[] {
+  const res = marks.map((x) => new RegExp(`(^|[^\\w.])${x.replace(/\./g, '\\.')}([^\\w.]|$)`));
+  return lines.filter((l) => !res.some((m) => m.test(l)));
+}
+
+/** Lines in one snapshot and not the other. */
+export function snapshotDiff(a: readonly string[], b: readonly string[]): string[] {
+  const sa = new Set(a);
+  const sb = new Set(b);
+  return [...a.filter((l) => !sb.has(l)).map((l) => `- ${l}`), ...b.filter((l) => !sa.has(l)).map((l) => `+ ${l}`)];
+}
+
+/** Each BGP peer's state and since-time from `tortiectl node status` on the node. */
+export async function bgpSessions(lab: (args: string[]) => Promise<string>, node: string): Promise<string[]> {
+  const out = await lab(['exec', node, '--', ...entryArgv('ctl/main'), 'node', 'status']);
+  return out
+    .split('\n')
+    .filter((l) => /^\|\s*\d+\.\d+\.\d+\.\d+/.test(l))
+    .map((l) =>
+      l
+        .split('|')
+        .map((c) => c.trim())
+        .filter(Boolean)
+        .join(' '),
+    )
+    .sort();
+}
