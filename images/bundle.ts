@@ -128,6 +128,8 @@ async function main(): Promise<void> {
   await bundle('rr/main.ts', 'tortie-rr.mjs', 'esm');
   await bundle('install/main.ts', 'install-cni.mjs', 'esm');
   copyKoffi();
+  // GoBGP's API definitions, read at run time by the gRPC server (bgp/api/gobgp/server.ts).
+  cpSync(join(ROOT, 'bgp/api/proto'), join(OUT, 'proto'), { recursive: true });
   // A SEA's main script is CommonJS in Node 20.
   await bundle('install/cni-plugins.ts', 'cni-plugins.cjs', 'cjs');
   singleExecutable('cni-plugins.cjs');

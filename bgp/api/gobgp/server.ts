@@ -32,8 +32,9 @@ class ApiError extends Error {
 
 function protoDir(): string {
   const here = dirname(fileURLToPath(import.meta.url));
-  // Source tree (bgp/api/gobgp → bgp/api/proto) or the build (dist/bgp/api/gobgp → repo/bgp/api/proto).
-  for (const d of [join(here, '..', 'proto'), join(here, '..', '..', '..', '..', 'bgp', 'api', 'proto')]) if (existsSync(join(d, 'gobgp.proto'))) return d;
+  // Source tree (bgp/api/gobgp → bgp/api/proto), the build (dist/bgp/api/gobgp → repo/bgp/api/proto)
+  // or a bundle (build/*.mjs → build/proto, copied there by images/bundle.ts).
+  for (const d of [join(here, '..', 'proto'), join(here, '..', '..', '..', '..', 'bgp', 'api', 'proto'), join(here, 'proto')]) if (existsSync(join(d, 'gobgp.proto'))) return d;
   throw new Error(`GoBGP API protos not found next to ${here}`);
 }
 
