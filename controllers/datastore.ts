@@ -1,0 +1,88 @@
+// Every Calico-side read and write of tortie-controllers, in one place: the IPAM state the node
+// controller plans over, and the releases and deletions it decides. The rest of controllers/ sees
+// only this interface, so moving IPAM from the KV Backend to the model-level Store changes this
+// file alone.
+import { createBackend } from '../datastore/backends/index.js';
+import { ResourceClient } from '../datastore/client.js';
+import type { DatastoreConfig } from '../datastore/config.js';
+import { DatastoreError } from '../datastore/store.js';
+import { IpamClient } from '../ipam/allocator.js';
+import { ordinalToIp } from '../ipam/block.js';
+import { snapshot } from '../ipam/check.js';
+import { affinityHost } from '../ipam/model.js';
+import { tunnelHost, type Allocation, type CalicoNodeInfo, type ReleaseIp } from './node-gc.js';
+
+export interface IpamState {
+  allocations: Allocation[];
+  affinityHosts: Set<string>;
+}
+
+export interface ControllerDatastore {
+  readonly description: string;
+  ipamState(): Promise<IpamState>;
+  /** etcd: the Calico Nodes; undefined on the Kubernetes datastore, where they are the Kubernetes Nodes. */
+  calicoNodes(): Promise<Map<string, CalicoNodeInfo> | undefined>;
+  /** Releases addresses, each guarded by its sequence number; returns those released. */
+  releaseIps(ips: ReleaseIp[]): Promise<string[]>;
+  /** Releases a host's block affinities (and its empty blocks); non-empty blocks are kept. */
+  releaseAffinities(host: string): Promise<{ released: string[]; kept: string[] }>;
+  /** etcd only; an absent node is not an error. */
+  deleteCalicoNode(name: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+export function openControllerDatastore(cfg: DatastoreConfig): ControllerDatastore {
+  if (cfg.type === 'kubernetes') {
+    // IpamClient speaks the KV Backend until it moves onto the model-level Store.
+    throw new DatastoreError('Invalid', `${cfg.source}: DATASTORE_TYPE=kubernetes: tortie-controllers' IPAM needs the Store-based IpamClient; use DATASTORE_TYPE=etcdv3 for now`);
+  }
+  const backend = createBackend(cfg);
+  const ipam = new IpamClient(backend);
+  const resources = new ResourceClient(backend);
+  return {
+    description: backend.description,
+    async ipamState() {
+      const snap = await snapshot(backend);
+      const allocations: Allocation[] = [];
+      for (const { block } of snap.blocks) {
+        const blockHost = affinityHost(block);
+        block.allocations.forEach((idx, ord) => {
+          if (idx === null) return;
+          const attr = block.attributes[idx];
+          const handle = attr?.handle_id ?? null;
+          const sec = attr?.secondary ?? {};
+          const host = sec.node ?? tunnelHost(handle) ?? blockHost;
+          const seq = block.sequenceNumberForAllocation[String(ord)];
+          allocations.push({
+            ip: ordinalToIp(block, ord),
+            handle,
+            ...(seq !== undefined ? { sequenceNumber: seq } : {}),
+            ...(host ? { host } : {}),
+            ...(sec.namespace ? { namespace: sec.namespace } : {}),
+            ...(sec.pod ? { pod: sec.pod } : {}),
+          });
+        });
+      }
+      return { allocations, affinityHosts: new Set(snap.affinities.map((a) => a.host)) };
+    },
+    async calicoNodes() {
+      const { items } = await resources.list('Node');
+      const out = new Map<string, CalicoNodeInfo>();
+      for (const n of items) {
+        const refs = (n.spec as { orchRefs?: { orchestrator: string }[] } | undefined)?.orchRefs ?? [];
+        out.set(n.metadata.name, { kubernetes: refs.some((r) => r.orchestrator.toLowerCase() === 'k8s' || r.orchestrator.toLowerCase() === 'kubernetes') });
+      }
+      return out;
+    },
+    async releaseIps(ips) {
+      return (await ipam.releaseIps(ips)).released;
+    },
+    releaseAffinities: (host) => ipam.releaseHostAffinities(host),
+    async deleteCalicoNode(name) {
+      await resources.delete('Node', name).catch((e: unknown) => {
+        if (!(e instanceof DatastoreError && e.code === 'NotFound')) throw e;
+      });
+    },
+    close: () => backend.close(),
+  };
+}

@@ -1,0 +1,90 @@
+// The Kubernetes side of tortie-controllers: list+watch caches of Nodes and Pods through
+// @kubernetes/client-node informers. Thin: it keeps the caches, restarts a failed watch after a
+// pause, and tells the controller when something it cares about changed.
+import { CoreV1Api, makeInformer, type Informer, type KubeConfig, type KubernetesObject, type ObjectCache, type V1Node, type V1Pod } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { podIPNetworks } from '../datastore/backends/kubernetes/pod-convert.js';
+import type { KubeObject } from '../datastore/backends/kubernetes/driver.js';
+import type { PodAddresses } from './node-gc.js';
+
+const RESTART_DELAY_MS = 2000;
+
+export type KubeChange = 'node-deleted' | 'node-added' | 'pod-deleted' | 'pod-changed';
+
+export class KubeView {
+  private readonly nodes: Informer<V1Node> & ObjectCache<V1Node>;
+  private readonly pods: Informer<V1Pod> & ObjectCache<V1Pod>;
+  private readonly listed = new Set<string>();
+  private stopped = false;
+  private readonly timers = new Set<NodeJS.Timeout>();
+  /** Nodes seen deleted since start: on etcd their Calico Node may carry no orchRef. */
+  readonly deletedNodes = new Set<string>();
+  lastError: string | undefined;
+
+  constructor(
+    kc: KubeConfig,
+    private readonly log: Logger,
+    private readonly onChange: (what: KubeChange) => void,
+  ) {
+    const core = kc.makeApiClient(CoreV1Api);
+    this.nodes = makeInformer(kc, '/api/v1/nodes', () => core.listNode());
+    this.pods = makeInformer(kc, '/api/v1/pods', () => core.listPodForAllNamespaces());
+    this.nodes.on('add', (n) => {
+      this.deletedNodes.delete(n.metadata?.name ?? '');
+      this.onChange('node-added');
+    });
+    this.nodes.on('delete', (n) => {
+      if (n.metadata?.name) this.deletedNodes.add(n.metadata.name);
+      this.onChange('node-deleted');
+    });
+    this.pods.on('delete', () => this.onChange('pod-deleted'));
+    this.pods.on('update', () => this.onChange('pod-changed'));
+    this.watchFailures('nodes', this.nodes);
+    this.watchFailures('pods', this.pods);
+  }
+
+  private watchFailures<T extends KubernetesObject>(what: string, inf: Informer<T>): void {
+    inf.on('connect', () => {
+      this.listed.add(what);
+      this.lastError = undefined;
+    });
+    inf.on('error', (err: unknown) => {
+      if (this.stopped) return;
+      this.lastError = `watch ${what}: ${err instanceof Error ? err.message : String(err)}`;
+      this.log.warn({ err: this.lastError }, 'Kubernetes watch failed; restarting');
+      const t = setTimeout(() => {
+        this.timers.delete(t);
+        if (!this.stopped) inf.start().catch(() => undefined);
+      }, RESTART_DELAY_MS);
+      this.timers.add(t);
+    });
+  }
+
+  async start(): Promise<void> {
+    await Promise.all([this.nodes.start(), this.pods.start()]);
+    this.listed.add('nodes').add('pods');
+  }
+
+  /** Both caches hold a full list: acting on an empty cache would take every node for deleted. */
+  get synced(): boolean {
+    return this.listed.has('nodes') && this.listed.has('pods');
+  }
+
+  nodeNames(): Set<string> {
+    return new Set(this.nodes.list().map((n) => n.metadata?.name ?? '').filter(Boolean));
+  }
+
+  podAddresses(): PodAddresses[] {
+    return this.pods.list().map((p) => ({
+      namespace: p.metadata?.namespace ?? '',
+      name: p.metadata?.name ?? '',
+      ips: podIPNetworks(p as KubeObject).map((c) => c.split('/')[0] ?? c),
+    }));
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const t of this.timers) clearTimeout(t);
+    await Promise.all([this.nodes.stop(), this.pods.stop()]);
+  }
+}

@@ -1,0 +1,89 @@
+// tortie-controllers: calico-kube-controllers' job. Configured by env (controllers/env.ts and the
+// datastore variables); JSON logs on stdout; /liveness, /readiness and /metrics over HTTP.
+// Exit 2 on bad configuration, 1 when the datastore or the Kubernetes API cannot be reached.
+import type { Server } from 'node:http';
+import { pino } from 'pino';
+import { loadKubeConfig } from '../datastore/backends/kubernetes/driver.js';
+import { configFromEnv } from '../datastore/config.js';
+import { openControllerDatastore, type ControllerDatastore } from './datastore.js';
+import { parseControllersEnv } from './env.js';
+import { KubeView } from './kube-watch.js';
+import { ControllerMetrics, healthRoutes, metricsRoutes, serve } from './metrics.js';
+import { NodeController } from './node-controller.js';
+
+const fail = (msg: string, code: number): never => {
+  process.stderr.write(`tortie-controllers: ${msg}\n`);
+  process.exit(code);
+};
+const message = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+
+async function main(): Promise<void> {
+  const parsed = parseControllersEnv(process.env);
+  if (!parsed.ok) return fail(parsed.errors.join('\ntortie-controllers: '), 2);
+  const cfg = parsed.config;
+  const log = pino({ level: cfg.logLevel === 'warning' ? 'warn' : cfg.logLevel, base: { component: 'tortie-controllers' } });
+  for (const w of parsed.warnings) log.warn(w);
+
+  let ds: ControllerDatastore;
+  let kc;
+  try {
+    ds = openControllerDatastore(configFromEnv(process.env));
+    kc = loadKubeConfig(process.env.KUBECONFIG?.trim() || undefined);
+  } catch (e) {
+    return fail(message(e), 2);
+  }
+  const metrics = new ControllerMetrics();
+  let node: NodeController | undefined;
+  const kube = new KubeView(kc, log, () => node?.poke());
+  if (cfg.enabled.includes('node')) {
+    node = new NodeController(kube, ds, log, metrics, { leakGraceMs: cfg.leakGraceMs, reconcilePeriodMs: cfg.reconcilePeriodMs });
+  }
+  const servers: Server[] = [];
+  try {
+    servers.push(
+      await serve(
+        healthRoutes({
+          live: () => true,
+          ready: () => {
+            const reasons = [kube.synced ? '' : 'Kubernetes caches not synced', kube.lastError ?? '', node && !node.lastPassOk ? `node controller: ${node.lastError ?? 'no pass yet'}` : ''].filter(Boolean);
+            return { ok: reasons.length === 0, reasons };
+          },
+        }),
+        cfg.healthHost,
+        cfg.healthPort,
+      ),
+    );
+    if (cfg.metricsPort) servers.push(await serve(metricsRoutes(metrics), cfg.healthHost, cfg.metricsPort));
+  } catch (e) {
+    return fail(`health/metrics endpoint: ${message(e)}`, 1);
+  }
+
+  let stopping = false;
+  const stop = (sig: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal: sig }, 'stopping');
+    Promise.all([node?.stop(), kube.stop()])
+      .then(() => ds.close())
+      .then(
+        () => {
+          for (const s of servers) s.close();
+          process.exit(0);
+        },
+        () => process.exit(1),
+      );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+
+  try {
+    await kube.start();
+  } catch (e) {
+    log.fatal({ err: message(e), server: kc.getCurrentCluster()?.server }, 'cannot list from the Kubernetes API');
+    process.exit(1);
+  }
+  log.info({ enabled: cfg.enabled, datastore: ds.description, leakGraceMs: cfg.leakGraceMs }, 'started');
+  await node?.pass();
+}
+
+void main();
