@@ -1,0 +1,121 @@
+// tortie-controllers' node controller against a real kube-apiserver, with Calico's IPAM on the
+// apiserver's own etcd: `kubectl delete node` releases that node's addresses, blocks, affinities,
+// handles and Calico Node; an address no pod holds is released after the (short) grace period;
+// the addresses of live pods, and of a pod whose CNI ADD has not recorded its address yet, stay.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { etcdControllersIpam, type ControllersIpamFixture } from '../harness/controllers-ipam.js';
+import { waitFor } from '../harness/daemon.js';
+import { entry } from '../harness/entry.js';
+import { startKubeApiserver, type KubeApiserver } from '../harness/kube.js';
+import { freePort } from '../harness/ports.js';
+
+const NODES = ['ct-node-a', 'ct-node-b'];
+
+function runControllers(env: Record<string, string>): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
+  const [cmd, args] = entry('controllers/main');
+  const child = spawn(cmd, args, { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, output: () => out, exited };
+}
+
+describe('tortie-controllers node controller (real kube-apiserver, IPAM on etcd)', () => {
+  let kube: KubeApiserver;
+  let ipam: ControllersIpamFixture;
+  let ctl: ReturnType<typeof runControllers> | undefined;
+  let healthPort = 0;
+  let metricsPort = 0;
+  const ips: Record<string, string> = {};
+
+  const pod = async (name: string, node: string, ip?: string): Promise<void> => {
+    const manifest = { apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'default' }, spec: { nodeName: node, containers: [{ name: 'c', image: 'pause' }] } };
+    await kube.kubectl(['apply', '-f', '-'], { input: JSON.stringify(manifest) });
+    if (ip) await kube.kubectl(['patch', 'pod', name, '--subresource=status', '--type=merge', '-p', JSON.stringify({ status: { podIP: ip, podIPs: [{ ip }] } })]);
+  };
+
+  beforeAll(async () => {
+    kube = await startKubeApiserver();
+    ipam = etcdControllersIpam(kube.etcd.endpoint);
+    await ipam.addPool('ct-pool', '10.77.0.0/16', 26);
+    for (const n of NODES) {
+      await kube.kubectl(['apply', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'Node', metadata: { name: n } }) });
+      await ipam.addCalicoNode(n);
+    }
+    ips.a1 = await ipam.assignPodIp('ct-node-a', 'default', 'a1');
+    ips.b1 = await ipam.assignPodIp('ct-node-b', 'default', 'b1');
+    ips.b2 = await ipam.assignPodIp('ct-node-b', 'default', 'b2');
+    ips.ghost = await ipam.assignPodIp('ct-node-a', 'default', 'ghost');
+    ips.adding = await ipam.assignPodIp('ct-node-a', 'default', 'adding');
+    await pod('a1', 'ct-node-a', ips.a1);
+    await pod('b1', 'ct-node-b', ips.b1);
+    await pod('b2', 'ct-node-b', ips.b2);
+    await pod('adding', 'ct-node-a');
+    [healthPort, metricsPort] = [await freePort(), await freePort()];
+  }, 600_000);
+
+  afterAll(async () => {
+    if (ctl && ctl.child.exitCode === null) {
+      ctl.child.kill('SIGTERM');
+      await ctl.exited;
+    }
+    await ipam?.close();
+    await kube?.stop();
+  }, 60_000);
+
+  it('refuses an unknown controller name with a clear message and exit code 2', async () => {
+    const bad = runControllers({ ...ipam.env, KUBECONFIG: kube.kubeconfig, ENABLED_CONTROLLERS: 'node,flannelmigrate' });
+    expect(await bad.exited).toBe(2);
+    expect(bad.output()).toContain('ENABLED_CONTROLLERS: unknown controller "flannelmigrate"');
+  }, 60_000);
+
+  it('becomes ready, then releases the address no pod holds after the grace period and keeps the others', async () => {
+    ctl = runControllers({
+      ...ipam.env,
+      KUBECONFIG: kube.kubeconfig,
+      ENABLED_CONTROLLERS: 'node',
+      LEAK_GRACE_PERIOD: '2s',
+      TORTIE_HEALTH_HOST: '127.0.0.1',
+      TORTIE_HEALTH_PORT: String(healthPort),
+      PROMETHEUS_METRICS_PORT: String(metricsPort),
+    });
+    await waitFor(
+      `readiness (log: ${ctl.output().slice(-500)})`,
+      async () => ((await fetch(`http://127.0.0.1:${healthPort}/readiness`)).status === 200 ? true : undefined),
+      120_000,
+      250,
+    );
+    await waitFor('the leaked address released', async () => (!(await ipam.allocatedIps()).has(ips.ghost) ? true : undefined), 120_000, 250);
+    const left = await ipam.allocatedIps();
+    for (const k of ['a1', 'b1', 'b2', 'adding']) expect(left.has(ips[k]), `${k} keeps ${ips[k]}`).toBe(true);
+    const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    expect(metrics).toMatch(/tortie_controllers_ipam_released_total\{reason="leaked"\} 1/);
+  }, 300_000);
+
+  it('`kubectl delete node` releases that node’s addresses, blocks, affinities, handles and Calico Node', async () => {
+    expect((await ipam.hostsInIpam()).has('ct-node-b')).toBe(true);
+    const handlesBefore = (await ipam.handles()).size;
+    await kube.kubectl(['delete', 'node', 'ct-node-b']);
+    await waitFor(
+      'ct-node-b gone from IPAM',
+      async () => (!(await ipam.hostsInIpam()).has('ct-node-b') && !(await ipam.hasCalicoNode('ct-node-b')) ? true : undefined),
+      120_000,
+      250,
+    );
+    const left = await ipam.allocatedIps();
+    expect(left.has(ips.b1)).toBe(false);
+    expect(left.has(ips.b2)).toBe(false);
+    expect(left.has(ips.a1)).toBe(true);
+    expect(await ipam.hasCalicoNode('ct-node-a')).toBe(true);
+    expect((await ipam.hostsInIpam()).has('ct-node-a')).toBe(true);
+    expect((await ipam.handles()).size).toBe(handlesBefore - 2);
+    expect(await ipam.problems()).toEqual({ duplicates: 0, handleMismatches: 0 });
+  }, 300_000);
+
+  it('stops cleanly on SIGTERM', async () => {
+    ctl?.child.kill('SIGTERM');
+    expect(await ctl?.exited).toBe(0);
+  }, 60_000);
+});
