@@ -11,6 +11,7 @@ import { ordinalToIp } from '../ipam/block.js';
 import { snapshot } from '../ipam/check.js';
 import { affinityHost } from '../ipam/model.js';
 import { tunnelHost, type Allocation, type CalicoNodeInfo, type ReleaseIp } from './node-gc.js';
+import { KUBE_LABELS_ANNOTATION, parseKubeLabels, type CalicoNodeLabels, type LabelUpdate } from './node-labels.js';
 
 export interface IpamState {
   allocations: Allocation[];
@@ -21,7 +22,9 @@ export interface ControllerDatastore {
   readonly description: string;
   ipamState(): Promise<IpamState>;
   /** etcd: the Calico Nodes; undefined on the Kubernetes datastore, where they are the Kubernetes Nodes. */
-  calicoNodes(): Promise<Map<string, CalicoNodeInfo> | undefined>;
+  calicoNodes(): Promise<Map<string, CalicoNodeInfo & CalicoNodeLabels> | undefined>;
+  /** etcd only: writes a Calico Node's labels and kube-labels annotation (compare-and-swap). */
+  setCalicoNodeLabels(update: LabelUpdate): Promise<void>;
   /** Releases addresses, each guarded by its sequence number; returns those released. */
   releaseIps(ips: ReleaseIp[]): Promise<string[]>;
   /** Releases a host's block affinities (and its empty blocks); non-empty blocks are kept. */
@@ -67,10 +70,15 @@ export function openControllerDatastore(cfg: DatastoreConfig): ControllerDatasto
     },
     async calicoNodes() {
       const { items } = await resources.list('Node');
-      const out = new Map<string, CalicoNodeInfo>();
+      const out = new Map<string, CalicoNodeInfo & CalicoNodeLabels>();
       for (const n of items) {
         const refs = (n.spec as { orchRefs?: { orchestrator: string }[] } | undefined)?.orchRefs ?? [];
-        out.set(n.metadata.name, { kubernetes: refs.some((r) => r.orchestrator.toLowerCase() === 'k8s' || r.orchestrator.toLowerCase() === 'kubernetes') });
+        const kubeLabels = parseKubeLabels(n.metadata.annotations?.[KUBE_LABELS_ANNOTATION]);
+        out.set(n.metadata.name, {
+          kubernetes: refs.some((r) => r.orchestrator.toLowerCase() === 'k8s' || r.orchestrator.toLowerCase() === 'kubernetes'),
+          labels: n.metadata.labels ?? {},
+          ...(kubeLabels ? { kubeLabels } : {}),
+        });
       }
       return out;
     },
@@ -78,6 +86,11 @@ export function openControllerDatastore(cfg: DatastoreConfig): ControllerDatasto
       return (await ipam.releaseIps(ips)).released;
     },
     releaseAffinities: (host) => ipam.releaseHostAffinities(host),
+    async setCalicoNodeLabels(u) {
+      const n = await resources.get('Node', u.node);
+      const annotations = { ...n.metadata.annotations, [KUBE_LABELS_ANNOTATION]: JSON.stringify(u.kubeLabels) };
+      await resources.update({ ...n, metadata: { ...n.metadata, labels: u.labels, annotations } });
+    },
     async deleteCalicoNode(name) {
       await resources.delete('Node', name).catch((e: unknown) => {
         if (!(e instanceof DatastoreError && e.code === 'NotFound')) throw e;

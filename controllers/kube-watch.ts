@@ -9,7 +9,7 @@ import type { PodAddresses } from './node-gc.js';
 
 const RESTART_DELAY_MS = 2000;
 
-export type KubeChange = 'node-deleted' | 'node-added' | 'pod-deleted' | 'pod-changed';
+export type KubeChange = 'node-deleted' | 'node-added' | 'node-labels' | 'pod-deleted' | 'pod-changed';
 
 export class KubeView {
   private readonly nodes: Informer<V1Node> & ObjectCache<V1Node>;
@@ -33,7 +33,17 @@ export class KubeView {
       this.deletedNodes.delete(n.metadata?.name ?? '');
       this.onChange('node-added');
     });
+    // Nodes are updated all the time (status); only a label change concerns the controller.
+    const labelsOf = new Map<string, string>();
+    this.nodes.on('update', (n) => {
+      const name = n.metadata?.name ?? '';
+      const now = JSON.stringify(n.metadata?.labels ?? {});
+      if (labelsOf.get(name) === now) return;
+      labelsOf.set(name, now);
+      this.onChange('node-labels');
+    });
     this.nodes.on('delete', (n) => {
+      labelsOf.delete(n.metadata?.name ?? '');
       if (n.metadata?.name) this.deletedNodes.add(n.metadata.name);
       this.onChange('node-deleted');
     });
@@ -72,6 +82,10 @@ export class KubeView {
 
   nodeNames(): Set<string> {
     return new Set(this.nodes.list().map((n) => n.metadata?.name ?? '').filter(Boolean));
+  }
+
+  nodeLabels(): Map<string, Record<string, string>> {
+    return new Map(this.nodes.list().map((n) => [n.metadata?.name ?? '', n.metadata?.labels ?? {}]));
   }
 
   podAddresses(): PodAddresses[] {

@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { ControllerDatastore } from './datastore.js';
 import type { ControllerMetrics } from './metrics.js';
 import { planNodeGc, type NodeGcAction } from './node-gc.js';
+import { planLabelSync } from './node-labels.js';
 import type { KubeView } from './kube-watch.js';
 
 export interface NodeControllerOptions {
@@ -80,6 +81,13 @@ export class NodeController {
         leakSince: this.leakSince,
       });
       for (const a of plan.actions) await this.act(a);
+      if (calicoNodes) {
+        for (const u of planLabelSync(this.kube.nodeLabels(), calicoNodes)) {
+          await this.ds.setCalicoNodeLabels(u);
+          this.metrics.labelSyncs.inc();
+          this.log.info({ node: u.node, labels: u.labels }, 'copied Kubernetes Node labels to the Calico Node');
+        }
+      }
       this.leakSince = plan.leakSince;
       this.metrics.pendingLeaks.set(plan.pendingLeaks);
       this.metrics.passes.inc({ result: 'ok' });

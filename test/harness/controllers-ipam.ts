@@ -15,6 +15,7 @@ export interface ControllersIpamFixture {
   addPool(name: string, cidr: string, blockSize: number): Promise<void>;
   addCalicoNode(name: string): Promise<void>;
   hasCalicoNode(name: string): Promise<boolean>;
+  calicoNodeLabels(name: string): Promise<Record<string, string> | undefined>;
   /** Allocates one address to a pod on a node, as the CNI plugin does; returns it. */
   assignPodIp(node: string, namespace: string, pod: string): Promise<string>;
   allocatedIps(): Promise<Set<string>>;
@@ -34,6 +35,10 @@ export function etcdControllersIpam(endpoint: string): ControllersIpamFixture {
     addPool: (name, cidr, blockSize) => putPool(be, name, { cidr, blockSize }),
     addCalicoNode: (name) => putNode(be, name),
     hasCalicoNode: async (name) => (await be.get(resourceKey('nodes', name))) !== undefined,
+    async calicoNodeLabels(name) {
+      const kv = await be.get(resourceKey('nodes', name));
+      return kv ? ((JSON.parse(kv.value) as { metadata: { labels?: Record<string, string> } }).metadata.labels ?? {}) : undefined;
+    },
     async assignPodIp(node, namespace, pod) {
       const r = await ipam.autoAssign({ handleId: `k8s-pod-network.cid${n++}`, hostname: node, num4: 1, attrs: { node, namespace, pod } });
       const ip = r.ipv4[0]?.ip;

@@ -1,7 +1,7 @@
 // tortie-controllers' node controller against a real kube-apiserver, with Calico's IPAM on the
 // apiserver's own etcd: `kubectl delete node` releases that node's addresses, blocks, affinities,
 // handles and Calico Node; an address no pod holds is released after the (short) grace period;
-// the addresses of live pods, and of a pod whose CNI ADD has not recorded its address yet, stay.
+// Node labels are copied to the Calico Node; the addresses of live pods, and of a pod whose CNI ADD has not recorded its address yet, stay.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { etcdControllersIpam, type ControllersIpamFixture } from '../harness/controllers-ipam.js';
@@ -113,6 +113,13 @@ describe('tortie-controllers node controller (real kube-apiserver, IPAM on etcd)
     expect((await ipam.handles()).size).toBe(handlesBefore - 2);
     expect(await ipam.problems()).toEqual({ duplicates: 0, handleMismatches: 0 });
   }, 300_000);
+
+  it('copies a Kubernetes Node’s labels onto its Calico Node, and removes them when removed there', async () => {
+    await kube.kubectl(['label', 'node', 'ct-node-a', 'topology.kubernetes.io/zone=z1']);
+    await waitFor('label copied', async () => ((await ipam.calicoNodeLabels('ct-node-a'))?.['topology.kubernetes.io/zone'] === 'z1' ? true : undefined), 60_000, 250);
+    await kube.kubectl(['label', 'node', 'ct-node-a', 'topology.kubernetes.io/zone-']);
+    await waitFor('label removed', async () => ((await ipam.calicoNodeLabels('ct-node-a'))?.['topology.kubernetes.io/zone'] === undefined ? true : undefined), 60_000, 250);
+  }, 120_000);
 
   it('stops cleanly on SIGTERM', async () => {
     ctl?.child.kill('SIGTERM');
