@@ -5,11 +5,13 @@
 import { createBackend } from '../datastore/backends/index.js';
 import { ResourceClient } from '../datastore/client.js';
 import type { DatastoreConfig } from '../datastore/config.js';
+import { API_VERSION } from '../datastore/model/resource.js';
 import { DatastoreError } from '../datastore/store.js';
 import { IpamClient } from '../ipam/allocator.js';
 import { ordinalToIp } from '../ipam/block.js';
 import { snapshot } from '../ipam/check.js';
 import { affinityHost } from '../ipam/model.js';
+import { ownedBy, type SyncController, type SyncedObject } from './k8s-sync.js';
 import { tunnelHost, type Allocation, type CalicoNodeInfo, type ReleaseIp } from './node-gc.js';
 import { KUBE_LABELS_ANNOTATION, parseKubeLabels, type CalicoNodeLabels, type LabelUpdate } from './node-labels.js';
 
@@ -31,6 +33,10 @@ export interface ControllerDatastore {
   releaseAffinities(host: string): Promise<{ released: string[]; kept: string[] }>;
   /** etcd only; an absent node is not an error. */
   deleteCalicoNode(name: string): Promise<void>;
+  /** etcd only: the Calico objects a sync controller derives (by name prefix). */
+  listDerived(c: SyncController): Promise<SyncedObject[]>;
+  writeDerived(o: SyncedObject): Promise<void>;
+  deleteDerived(o: SyncedObject): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -93,6 +99,20 @@ export function openControllerDatastore(cfg: DatastoreConfig): ControllerDatasto
     },
     async deleteCalicoNode(name) {
       await resources.delete('Node', name).catch((e: unknown) => {
+        if (!(e instanceof DatastoreError && e.code === 'NotFound')) throw e;
+      });
+    },
+    async listDerived(c) {
+      const { items } = await resources.list(c === 'policy' ? 'NetworkPolicy' : 'Profile');
+      return items
+        .map((r) => ({ kind: r.kind as SyncedObject['kind'], name: r.metadata.name, ...(r.metadata.namespace ? { namespace: r.metadata.namespace } : {}), spec: r.spec }))
+        .filter((o) => ownedBy(c, o));
+    },
+    async writeDerived(o) {
+      await resources.apply({ apiVersion: API_VERSION, kind: o.kind, metadata: { name: o.name, ...(o.namespace ? { namespace: o.namespace } : {}) }, spec: o.spec });
+    },
+    async deleteDerived(o) {
+      await resources.delete(o.kind, o.name, o.namespace ? { namespace: o.namespace } : {}).catch((e: unknown) => {
         if (!(e instanceof DatastoreError && e.code === 'NotFound')) throw e;
       });
     },

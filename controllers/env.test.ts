@@ -8,9 +8,9 @@ describe('tortie-controllers environment', () => {
   });
 
   it('accepts Calico’s controller names, warning about those not implemented', () => {
-    const r = parseControllersEnv({ ENABLED_CONTROLLERS: 'node, policy,namespace,node' });
-    expect(r.ok && r.config.enabled).toEqual(['node']);
-    expect(r.ok && r.warnings).toEqual([expect.stringContaining('"policy" is not implemented'), expect.stringContaining('"namespace" is not implemented')]);
+    const r = parseControllersEnv({ ENABLED_CONTROLLERS: 'node, policy,namespace,node,serviceaccount,workloadendpoint,loadbalancer' });
+    expect(r.ok && r.config.enabled).toEqual(['node', 'policy', 'namespace', 'serviceaccount']);
+    expect(r.ok && r.warnings).toEqual([expect.stringContaining('"workloadendpoint" is not implemented'), expect.stringContaining('"loadbalancer" is not implemented')]);
   });
 
   it('refuses an unknown controller, naming it and the known ones', () => {

@@ -6,10 +6,12 @@ import { pino } from 'pino';
 import { loadKubeConfig } from '../datastore/backends/kubernetes/driver.js';
 import { configFromEnv } from '../datastore/config.js';
 import { openControllerDatastore, type ControllerDatastore } from './datastore.js';
-import { parseControllersEnv } from './env.js';
+import { ETCD_ONLY_CONTROLLERS, parseControllersEnv } from './env.js';
+import type { SyncController } from './k8s-sync.js';
 import { KubeView } from './kube-watch.js';
 import { ControllerMetrics, healthRoutes, metricsRoutes, serve } from './metrics.js';
 import { NodeController } from './node-controller.js';
+import { KubeSyncController } from './sync-controller.js';
 
 const fail = (msg: string, code: number): never => {
   process.stderr.write(`tortie-controllers: ${msg}\n`);
@@ -26,16 +28,25 @@ async function main(): Promise<void> {
 
   let ds: ControllerDatastore;
   let kc;
+  const dsConfig = configFromEnv(process.env);
+  let enabled = cfg.enabled;
+  if (dsConfig.type === 'kubernetes') {
+    for (const c of enabled.filter((n) => ETCD_ONLY_CONTROLLERS.includes(n))) log.warn(`controller "${c}" has nothing to do on the Kubernetes datastore (Calico reads those objects from the API directly); ignored`);
+    enabled = enabled.filter((n) => !ETCD_ONLY_CONTROLLERS.includes(n));
+  }
   try {
-    ds = openControllerDatastore(configFromEnv(process.env));
+    ds = openControllerDatastore(dsConfig);
     kc = loadKubeConfig(process.env.KUBECONFIG?.trim() || undefined);
   } catch (e) {
     return fail(message(e), 2);
   }
   const metrics = new ControllerMetrics();
   let node: NodeController | undefined;
-  const kube = new KubeView(kc, log, () => node?.poke());
-  if (cfg.enabled.includes('node')) {
+  const kube = enabled.includes('node') ? new KubeView(kc, log, () => node?.poke()) : undefined;
+  const syncs = enabled
+    .filter((n): n is SyncController => n === 'policy' || n === 'namespace' || n === 'serviceaccount')
+    .map((n) => new KubeSyncController(n, kc, ds, log, metrics, cfg.reconcilePeriodMs));
+  if (kube) {
     node = new NodeController(kube, ds, log, metrics, { leakGraceMs: cfg.leakGraceMs, reconcilePeriodMs: cfg.reconcilePeriodMs });
   }
   const servers: Server[] = [];
@@ -45,7 +56,12 @@ async function main(): Promise<void> {
         healthRoutes({
           live: () => true,
           ready: () => {
-            const reasons = [kube.synced ? '' : 'Kubernetes caches not synced', kube.lastError ?? '', node && !node.lastPassOk ? `node controller: ${node.lastError ?? 'no pass yet'}` : ''].filter(Boolean);
+            const reasons = [
+              kube && !kube.synced ? 'Kubernetes caches not synced' : '',
+              kube?.lastError ?? '',
+              node && !node.lastPassOk ? `node controller: ${node.lastError ?? 'no pass yet'}` : '',
+              ...syncs.map((s) => (s.ready ? '' : (s.lastError ?? `${s.name}: not synced`))),
+            ].filter(Boolean);
             return { ok: reasons.length === 0, reasons };
           },
         }),
@@ -63,7 +79,7 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info({ signal: sig }, 'stopping');
-    Promise.all([node?.stop(), kube.stop()])
+    Promise.all([node?.stop(), kube?.stop(), ...syncs.map((s) => s.stop())])
       .then(() => ds.close())
       .then(
         () => {
@@ -77,12 +93,12 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => stop('SIGINT'));
 
   try {
-    await kube.start();
+    await Promise.all([kube?.start(), ...syncs.map((s) => s.start())]);
   } catch (e) {
     log.fatal({ err: message(e), server: kc.getCurrentCluster()?.server }, 'cannot list from the Kubernetes API');
     process.exit(1);
   }
-  log.info({ enabled: cfg.enabled, datastore: ds.description, leakGraceMs: cfg.leakGraceMs }, 'started');
+  log.info({ enabled, datastore: ds.description, leakGraceMs: cfg.leakGraceMs }, 'started');
   await node?.pass();
 }
 

@@ -10,6 +10,7 @@ export class ControllerMetrics {
   readonly affinitiesReleased = new Counter({ name: 'tortie_controllers_affinities_released_total', help: 'block affinities of deleted nodes released', registers: [this.registry] });
   readonly nodesDeleted = new Counter({ name: 'tortie_controllers_calico_nodes_deleted_total', help: 'Calico Nodes deleted after their Kubernetes Node (etcd)', registers: [this.registry] });
   readonly labelSyncs = new Counter({ name: 'tortie_controllers_node_label_syncs_total', help: 'Calico Nodes whose labels were updated from their Kubernetes Node (etcd)', registers: [this.registry] });
+  readonly syncWrites = new Counter({ name: 'tortie_controllers_sync_writes_total', help: 'Calico objects written or deleted to follow Kubernetes (etcd), by controller', labelNames: ['controller'], registers: [this.registry] });
   readonly pendingLeaks = new Gauge({ name: 'tortie_controllers_ipam_leak_candidates', help: 'addresses no pod holds, inside their grace period', registers: [this.registry] });
 
   constructor() {

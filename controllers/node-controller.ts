@@ -1,5 +1,5 @@
 // Runs the node controller: a pass reads both sides, plans (node-gc.ts) and carries the plan out.
-// Passes are serialised; a Kubernetes change asks for one soon, the period for one anyway, and a
+// Passes are serialised (pass-runner.ts); a Kubernetes change asks for one soon, the period for one anyway, and a
 // pending leak for one when its grace period ends.
 import type { Logger } from 'pino';
 import type { ControllerDatastore } from './datastore.js';
@@ -7,6 +7,7 @@ import type { ControllerMetrics } from './metrics.js';
 import { planNodeGc, type NodeGcAction } from './node-gc.js';
 import { planLabelSync } from './node-labels.js';
 import type { KubeView } from './kube-watch.js';
+import { PassRunner } from './pass-runner.js';
 
 export interface NodeControllerOptions {
   leakGraceMs: number;
@@ -18,10 +19,7 @@ export interface NodeControllerOptions {
 
 export class NodeController {
   private leakSince = new Map<string, number>();
-  private running: Promise<void> | undefined;
-  private again = false;
-  private timer: NodeJS.Timeout | undefined;
-  private stopped = false;
+  private readonly runner: PassRunner;
   private readonly now: () => number;
   lastPassOk = false;
   lastError: string | undefined;
@@ -34,39 +32,21 @@ export class NodeController {
     private readonly opts: NodeControllerOptions,
   ) {
     this.now = opts.now ?? Date.now;
+    this.runner = new PassRunner(() => this.runPass(), opts.debounceMs);
   }
 
-  /** Asks for a pass after the debounce delay. */
   poke(): void {
-    this.schedule(this.opts.debounceMs ?? 500);
+    this.runner.poke();
   }
 
-  private schedule(delayMs: number): void {
-    if (this.stopped) return;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => void this.pass(), Math.max(0, delayMs));
+  pass(): Promise<void> {
+    return this.runner.run();
   }
 
-  /** One pass now (or right after the running one). */
-  async pass(): Promise<void> {
-    if (this.running) {
-      this.again = true;
-      return this.running;
-    }
-    this.running = this.runPass().finally(() => {
-      this.running = undefined;
-      if (this.again && !this.stopped) {
-        this.again = false;
-        void this.pass();
-      }
-    });
-    return this.running;
-  }
-
-  private async runPass(): Promise<void> {
+  private async runPass(): Promise<number> {
     let next = this.opts.reconcilePeriodMs;
     try {
-      if (!this.kube.synced) return;
+      if (!this.kube.synced) return next;
       const [ipam, calicoNodes] = await Promise.all([this.ds.ipamState(), this.ds.calicoNodes()]);
       const now = this.now();
       const plan = planNodeGc({
@@ -100,9 +80,8 @@ export class NodeController {
       this.metrics.passes.inc({ result: 'error' });
       this.log.error({ err: this.lastError }, 'node controller pass failed; retrying');
       next = Math.min(next, 5000);
-    } finally {
-      this.schedule(next);
     }
+    return next;
   }
 
   private async act(a: NodeGcAction): Promise<void> {
@@ -127,9 +106,7 @@ export class NodeController {
     }
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    await this.running;
+  stop(): Promise<void> {
+    return this.runner.stop();
   }
 }

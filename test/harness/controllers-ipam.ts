@@ -15,6 +15,8 @@ export interface ControllersIpamFixture {
   addPool(name: string, cidr: string, blockSize: number): Promise<void>;
   addCalicoNode(name: string): Promise<void>;
   hasCalicoNode(name: string): Promise<boolean>;
+  /** A Calico resource's spec, or undefined when absent (kind as in the etcd key: networkpolicies, profiles). */
+  calicoSpec(plural: string, name: string, namespace?: string): Promise<Record<string, unknown> | undefined>;
   calicoNodeLabels(name: string): Promise<Record<string, string> | undefined>;
   /** Allocates one address to a pod on a node, as the CNI plugin does; returns it. */
   assignPodIp(node: string, namespace: string, pod: string): Promise<string>;
@@ -35,6 +37,10 @@ export function etcdControllersIpam(endpoint: string): ControllersIpamFixture {
     addPool: (name, cidr, blockSize) => putPool(be, name, { cidr, blockSize }),
     addCalicoNode: (name) => putNode(be, name),
     hasCalicoNode: async (name) => (await be.get(resourceKey('nodes', name))) !== undefined,
+    async calicoSpec(plural, name, namespace) {
+      const kv = await be.get(resourceKey(plural, name, namespace));
+      return kv ? ((JSON.parse(kv.value) as { spec?: Record<string, unknown> }).spec ?? {}) : undefined;
+    },
     async calicoNodeLabels(name) {
       const kv = await be.get(resourceKey('nodes', name));
       return kv ? ((JSON.parse(kv.value) as { metadata: { labels?: Record<string, string> } }).metadata.labels ?? {}) : undefined;

@@ -1,7 +1,9 @@
-// tortie-controllers' node controller against a real kube-apiserver, with Calico's IPAM on the
+// tortie-controllers against a real kube-apiserver, with Calico's datastore (and IPAM) on the
 // apiserver's own etcd: `kubectl delete node` releases that node's addresses, blocks, affinities,
 // handles and Calico Node; an address no pod holds is released after the (short) grace period;
-// Node labels are copied to the Calico Node; the addresses of live pods, and of a pod whose CNI ADD has not recorded its address yet, stay.
+// the addresses of live pods, and of a pod whose CNI ADD has not recorded its address yet, stay;
+// Node labels are copied to the Calico Node; NetworkPolicies, Namespaces and ServiceAccounts become
+// knp.default.* / kns.* / ksa.* in etcd and follow changes and deletes.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { etcdControllersIpam, type ControllersIpamFixture } from '../harness/controllers-ipam.js';
@@ -22,7 +24,7 @@ function runControllers(env: Record<string, string>): { child: ChildProcess; out
   return { child, output: () => out, exited };
 }
 
-describe('tortie-controllers node controller (real kube-apiserver, IPAM on etcd)', () => {
+describe('tortie-controllers (real kube-apiserver, Calico datastore on etcd)', () => {
   let kube: KubeApiserver;
   let ipam: ControllersIpamFixture;
   let ctl: ReturnType<typeof runControllers> | undefined;
@@ -75,7 +77,7 @@ describe('tortie-controllers node controller (real kube-apiserver, IPAM on etcd)
     ctl = runControllers({
       ...ipam.env,
       KUBECONFIG: kube.kubeconfig,
-      ENABLED_CONTROLLERS: 'node',
+      ENABLED_CONTROLLERS: 'node,policy,namespace,serviceaccount',
       LEAK_GRACE_PERIOD: '2s',
       TORTIE_HEALTH_HOST: '127.0.0.1',
       TORTIE_HEALTH_PORT: String(healthPort),
@@ -119,6 +121,28 @@ describe('tortie-controllers node controller (real kube-apiserver, IPAM on etcd)
     await waitFor('label copied', async () => ((await ipam.calicoNodeLabels('ct-node-a'))?.['topology.kubernetes.io/zone'] === 'z1' ? true : undefined), 60_000, 250);
     await kube.kubectl(['label', 'node', 'ct-node-a', 'topology.kubernetes.io/zone-']);
     await waitFor('label removed', async () => ((await ipam.calicoNodeLabels('ct-node-a'))?.['topology.kubernetes.io/zone'] === undefined ? true : undefined), 60_000, 250);
+  }, 120_000);
+
+  it('keeps knp.default.*, kns.* and ksa.* in etcd in step with the Kubernetes API', async () => {
+    await kube.kubectl(['create', 'namespace', 'ct-web']);
+    await kube.kubectl(['create', 'serviceaccount', 'ct-sa', '-n', 'ct-web']);
+    const np = {
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'NetworkPolicy',
+      metadata: { name: 'ct-deny', namespace: 'ct-web' },
+      spec: { podSelector: { matchLabels: { app: 'web' } }, policyTypes: ['Ingress'] },
+    };
+    await kube.kubectl(['apply', '-f', '-'], { input: JSON.stringify(np) });
+    const policy = await waitFor('knp.default.ct-deny in etcd', () => ipam.calicoSpec('networkpolicies', 'knp.default.ct-deny', 'ct-web'), 60_000, 250);
+    expect(policy).toMatchObject({ order: 1000, selector: expect.stringContaining("app == 'web'"), types: ['Ingress'] });
+    await waitFor('kns.ct-web in etcd', () => ipam.calicoSpec('profiles', 'kns.ct-web'), 60_000, 250);
+    const sa = await waitFor('ksa.ct-web.ct-sa in etcd', () => ipam.calicoSpec('profiles', 'ksa.ct-web.ct-sa'), 60_000, 250);
+    expect(sa).toMatchObject({ labelsToApply: { 'pcsa.projectcalico.org/name': 'ct-sa' } });
+
+    await kube.kubectl(['apply', '-f', '-'], { input: JSON.stringify({ ...np, spec: { ...np.spec, policyTypes: ['Ingress', 'Egress'] } }) });
+    await waitFor('the change followed', async () => ((await ipam.calicoSpec('networkpolicies', 'knp.default.ct-deny', 'ct-web'))?.types as string[] | undefined)?.includes('Egress') || undefined, 60_000, 250);
+    await kube.kubectl(['delete', 'networkpolicy', 'ct-deny', '-n', 'ct-web']);
+    await waitFor('knp.default.ct-deny gone', async () => ((await ipam.calicoSpec('networkpolicies', 'knp.default.ct-deny', 'ct-web')) === undefined ? true : undefined), 60_000, 250);
   }, 120_000);
 
   it('stops cleanly on SIGTERM', async () => {
