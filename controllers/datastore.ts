@@ -13,6 +13,7 @@ import { snapshot } from '../ipam/check.js';
 import { affinityHost } from '../ipam/model.js';
 import { ownedBy, type SyncController, type SyncedObject } from './k8s-sync.js';
 import { tunnelHost, type Allocation, type CalicoNodeInfo, type ReleaseIp } from './node-gc.js';
+import type { WepLabels } from './wep-labels.js';
 import { KUBE_LABELS_ANNOTATION, parseKubeLabels, type CalicoNodeLabels, type LabelUpdate } from './node-labels.js';
 
 export interface IpamState {
@@ -36,6 +37,10 @@ export interface ControllerDatastore {
   /** etcd only: the Calico objects a sync controller derives (by name prefix). */
   listDerived(c: SyncController): Promise<SyncedObject[]>;
   writeDerived(o: SyncedObject): Promise<void>;
+  /** etcd only: the WorkloadEndpoints Kubernetes pods own (orchestrator k8s). */
+  listWeps(): Promise<WepLabels[]>;
+  /** etcd only: replaces an endpoint's labels; an endpoint gone meanwhile is not an error. */
+  setWepLabels(w: WepLabels): Promise<void>;
   deleteDerived(o: SyncedObject): Promise<void>;
   close(): Promise<void>;
 }
@@ -110,6 +115,23 @@ export function openControllerDatastore(cfg: DatastoreConfig): ControllerDatasto
     },
     async writeDerived(o) {
       await resources.apply({ apiVersion: API_VERSION, kind: o.kind, metadata: { name: o.name, ...(o.namespace ? { namespace: o.namespace } : {}) }, spec: o.spec });
+    },
+    async listWeps() {
+      const { items } = await resources.list('WorkloadEndpoint');
+      return items.flatMap((r) => {
+        const spec = (r.spec ?? {}) as { orchestrator?: string; pod?: string };
+        return spec.orchestrator === 'k8s' && spec.pod && r.metadata.namespace
+          ? [{ name: r.metadata.name, namespace: r.metadata.namespace, pod: spec.pod, labels: r.metadata.labels ?? {} }]
+          : [];
+      });
+    },
+    async setWepLabels(w) {
+      try {
+        const r = await resources.get('WorkloadEndpoint', w.name, w.namespace);
+        await resources.update({ ...r, metadata: { ...r.metadata, labels: w.labels } });
+      } catch (e) {
+        if (!(e instanceof DatastoreError && e.code === 'NotFound')) throw e;
+      }
     },
     async deleteDerived(o) {
       await resources.delete(o.kind, o.name, o.namespace ? { namespace: o.namespace } : {}).catch((e: unknown) => {

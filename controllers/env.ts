@@ -9,7 +9,7 @@ import type { Env } from '../node/env.js';
 export const KNOWN_CONTROLLERS = ['node', 'namespace', 'policy', 'serviceaccount', 'workloadendpoint', 'loadbalancer'] as const;
 export type ControllerName = (typeof KNOWN_CONTROLLERS)[number];
 /** The ones Tortie implements; the others are accepted (Calico's manifests name them) with a warning. */
-export const IMPLEMENTED_CONTROLLERS: readonly ControllerName[] = ['node', 'policy', 'namespace', 'serviceaccount'];
+export const IMPLEMENTED_CONTROLLERS: readonly ControllerName[] = ['node', 'policy', 'namespace', 'serviceaccount', 'workloadendpoint'];
 /** Needed on etcd only: on the Kubernetes datastore Calico reads these from the API directly. */
 export const ETCD_ONLY_CONTROLLERS: readonly ControllerName[] = ['policy', 'namespace', 'serviceaccount', 'workloadendpoint'];
 

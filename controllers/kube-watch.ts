@@ -88,6 +88,11 @@ export class KubeView {
     return new Map(this.nodes.list().map((n) => [n.metadata?.name ?? '', n.metadata?.labels ?? {}]));
   }
 
+  /** "namespace/name" → the pod's labels. */
+  podLabels(): Map<string, Record<string, string>> {
+    return new Map(this.pods.list().map((p) => [`${p.metadata?.namespace ?? ''}/${p.metadata?.name ?? ''}`, p.metadata?.labels ?? {}]));
+  }
+
   podAddresses(): PodAddresses[] {
     return this.pods.list().map((p) => ({
       namespace: p.metadata?.namespace ?? '',

@@ -12,6 +12,7 @@ import { KubeView } from './kube-watch.js';
 import { ControllerMetrics, healthRoutes, metricsRoutes, serve } from './metrics.js';
 import { NodeController } from './node-controller.js';
 import { KubeSyncController } from './sync-controller.js';
+import { WepLabelController } from './wep-controller.js';
 
 const fail = (msg: string, code: number): never => {
   process.stderr.write(`tortie-controllers: ${msg}\n`);
@@ -42,11 +43,19 @@ async function main(): Promise<void> {
   }
   const metrics = new ControllerMetrics();
   let node: NodeController | undefined;
-  const kube = enabled.includes('node') ? new KubeView(kc, log, () => node?.poke()) : undefined;
+  let wep: WepLabelController | undefined;
+  const kube =
+    enabled.includes('node') || enabled.includes('workloadendpoint')
+      ? new KubeView(kc, log, (what) => {
+          node?.poke();
+          if (what === 'pod-changed') wep?.poke();
+        })
+      : undefined;
   const syncs = enabled
     .filter((n): n is SyncController => n === 'policy' || n === 'namespace' || n === 'serviceaccount')
     .map((n) => new KubeSyncController(n, kc, ds, log, metrics, cfg.reconcilePeriodMs));
-  if (kube) {
+  if (kube && enabled.includes('workloadendpoint')) wep = new WepLabelController(kube, ds, log, metrics, cfg.reconcilePeriodMs);
+  if (kube && enabled.includes('node')) {
     node = new NodeController(kube, ds, log, metrics, { leakGraceMs: cfg.leakGraceMs, reconcilePeriodMs: cfg.reconcilePeriodMs });
   }
   const servers: Server[] = [];
@@ -61,6 +70,7 @@ async function main(): Promise<void> {
               kube?.lastError ?? '',
               node && !node.lastPassOk ? `node controller: ${node.lastError ?? 'no pass yet'}` : '',
               ...syncs.map((s) => (s.ready ? '' : (s.lastError ?? `${s.name}: not synced`))),
+              wep?.lastError ?? '',
             ].filter(Boolean);
             return { ok: reasons.length === 0, reasons };
           },
@@ -79,7 +89,7 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info({ signal: sig }, 'stopping');
-    Promise.all([node?.stop(), kube?.stop(), ...syncs.map((s) => s.stop())])
+    Promise.all([node?.stop(), wep?.stop(), kube?.stop(), ...syncs.map((s) => s.stop())])
       .then(() => ds.close())
       .then(
         () => {
@@ -99,7 +109,7 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   log.info({ enabled, datastore: ds.description, leakGraceMs: cfg.leakGraceMs }, 'started');
-  await node?.pass();
+  await Promise.all([node?.pass(), wep?.pass()]);
 }
 
 void main();

@@ -1,7 +1,9 @@
 // The Calico side of the tortie-controllers tests, in one place: pools, Calico Nodes and pod
 // addresses set up through IpamClient, and the IPAM state read back. Today on etcd through the KV
 // Backend; when IpamClient moves onto the model-level Store, only this file changes.
+import { hostVethName, wepName, wepResource } from '../../cni/wep.js';
 import { EtcdBackend } from '../../datastore/backends/etcd.js';
+import { ResourceClient } from '../../datastore/client.js';
 import { resourceKey } from '../../datastore/keys.js';
 import { IpamClient } from '../../ipam/allocator.js';
 import { checkIpam, snapshot } from '../../ipam/check.js';
@@ -18,6 +20,9 @@ export interface ControllersIpamFixture {
   /** A Calico resource's spec, or undefined when absent (kind as in the etcd key: networkpolicies, profiles). */
   calicoSpec(plural: string, name: string, namespace?: string): Promise<Record<string, unknown> | undefined>;
   calicoNodeLabels(name: string): Promise<Record<string, string> | undefined>;
+  /** Writes the WorkloadEndpoint the CNI plugin would for a pod; returns its name. */
+  addWep(node: string, namespace: string, pod: string, ip: string, labels: Record<string, string>): Promise<string>;
+  wepLabels(name: string, namespace: string): Promise<Record<string, string> | undefined>;
   /** Allocates one address to a pod on a node, as the CNI plugin does; returns it. */
   assignPodIp(node: string, namespace: string, pod: string): Promise<string>;
   allocatedIps(): Promise<Set<string>>;
@@ -40,6 +45,15 @@ export function etcdControllersIpam(endpoint: string): ControllersIpamFixture {
     async calicoSpec(plural, name, namespace) {
       const kv = await be.get(resourceKey(plural, name, namespace));
       return kv ? ((JSON.parse(kv.value) as { spec?: Record<string, unknown> }).spec ?? {}) : undefined;
+    },
+    async addWep(node, namespace, pod, ip, labels) {
+      const w = wepResource({ node, namespace, pod, containerId: `cid-${pod}`, endpoint: 'eth0', interfaceName: hostVethName(namespace, pod, `cid-${pod}`), ipNetworks: [`${ip}/32`], mac: 'ee:ee:ee:ee:ee:ee', labels });
+      await new ResourceClient(be).create(w);
+      return wepName(node, pod, 'eth0');
+    },
+    async wepLabels(name, namespace) {
+      const kv = await be.get(resourceKey('workloadendpoints', name, namespace));
+      return kv ? ((JSON.parse(kv.value) as { metadata: { labels?: Record<string, string> } }).metadata.labels ?? {}) : undefined;
     },
     async calicoNodeLabels(name) {
       const kv = await be.get(resourceKey('nodes', name));

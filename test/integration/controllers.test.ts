@@ -3,7 +3,8 @@
 // handles and Calico Node; an address no pod holds is released after the (short) grace period;
 // the addresses of live pods, and of a pod whose CNI ADD has not recorded its address yet, stay;
 // Node labels are copied to the Calico Node; NetworkPolicies, Namespaces and ServiceAccounts become
-// knp.default.* / kns.* / ksa.* in etcd and follow changes and deletes.
+// knp.default.* / kns.* / ksa.* in etcd and follow changes and deletes; pod label changes reach
+// the pod's WorkloadEndpoint.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { etcdControllersIpam, type ControllersIpamFixture } from '../harness/controllers-ipam.js';
@@ -77,7 +78,7 @@ describe('tortie-controllers (real kube-apiserver, Calico datastore on etcd)', (
     ctl = runControllers({
       ...ipam.env,
       KUBECONFIG: kube.kubeconfig,
-      ENABLED_CONTROLLERS: 'node,policy,namespace,serviceaccount',
+      ENABLED_CONTROLLERS: 'node,policy,namespace,serviceaccount,workloadendpoint',
       LEAK_GRACE_PERIOD: '2s',
       TORTIE_HEALTH_HOST: '127.0.0.1',
       TORTIE_HEALTH_PORT: String(healthPort),
@@ -143,6 +144,13 @@ describe('tortie-controllers (real kube-apiserver, Calico datastore on etcd)', (
     await waitFor('the change followed', async () => ((await ipam.calicoSpec('networkpolicies', 'knp.default.ct-deny', 'ct-web'))?.types as string[] | undefined)?.includes('Egress') || undefined, 60_000, 250);
     await kube.kubectl(['delete', 'networkpolicy', 'ct-deny', '-n', 'ct-web']);
     await waitFor('knp.default.ct-deny gone', async () => ((await ipam.calicoSpec('networkpolicies', 'knp.default.ct-deny', 'ct-web')) === undefined ? true : undefined), 60_000, 250);
+  }, 120_000);
+
+  it('copies a pod’s label change onto its existing WorkloadEndpoint, keeping Calico’s labels', async () => {
+    const name = await ipam.addWep('ct-node-a', 'default', 'a1', ips.a1, { app: 'shop' });
+    await kube.kubectl(['label', 'pod', 'a1', 'app=shop', 'tier=front']);
+    const labels = await waitFor('the endpoint relabelled', async () => ((await ipam.wepLabels(name, 'default'))?.tier === 'front' ? ipam.wepLabels(name, 'default') : undefined), 60_000, 250);
+    expect(labels).toEqual({ app: 'shop', tier: 'front', 'projectcalico.org/namespace': 'default', 'projectcalico.org/orchestrator': 'k8s' });
   }, 120_000);
 
   it('stops cleanly on SIGTERM', async () => {
