@@ -6,12 +6,40 @@
 // knp.default.* / kns.* / ksa.* in etcd and follow changes and deletes; pod label changes reach
 // the pod's WorkloadEndpoint.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseAllDocuments } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { etcdControllersIpam, type ControllersIpamFixture } from '../harness/controllers-ipam.js';
 import { waitFor } from '../harness/daemon.js';
-import { entry } from '../harness/entry.js';
+import { entry, ROOT } from '../harness/entry.js';
 import { startKubeApiserver, type KubeApiserver } from '../harness/kube.js';
 import { freePort } from '../harness/ports.js';
+
+/**
+ * The ServiceAccount, ClusterRole and binding tortie-etcd.yaml gives tortie-controllers, applied,
+ * and a kubeconfig with that account's token: the controller runs with exactly those rights.
+ */
+async function manifestAccount(kube: KubeApiserver): Promise<string> {
+  const text = readFileSync(join(ROOT, 'manifests', 'tortie-etcd.yaml'), 'utf8');
+  const rbac = parseAllDocuments(text)
+    .map((d) => d.toJSON() as { kind?: string; metadata?: { name?: string } } | null)
+    .filter((d) => d?.metadata?.name === 'tortie-kube-controllers' && ['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding'].includes(d.kind ?? ''));
+  expect(rbac).toHaveLength(3);
+  await kube.kubectl(['apply', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: rbac }) });
+  const token = (await kube.kubectl(['create', 'token', 'tortie-kube-controllers', '-n', 'kube-system', '--duration=1h'])).stdout.trim();
+  const file = join(kube.dir, 'tortie-kube-controllers.kubeconfig');
+  const kc = {
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [{ name: 'c', cluster: { server: kube.server, 'certificate-authority': kube.caFile } }],
+    users: [{ name: 'u', user: { token } }],
+    contexts: [{ name: 'x', context: { cluster: 'c', user: 'u' } }],
+    'current-context': 'x',
+  };
+  writeFileSync(file, JSON.stringify(kc));
+  return file;
+}
 
 const NODES = ['ct-node-a', 'ct-node-b'];
 
@@ -31,6 +59,7 @@ describe('tortie-controllers (real kube-apiserver, Calico datastore on etcd)', (
   let ctl: ReturnType<typeof runControllers> | undefined;
   let healthPort = 0;
   let metricsPort = 0;
+  let accountKubeconfig = '';
   const ips: Record<string, string> = {};
 
   const pod = async (name: string, node: string, ip?: string): Promise<void> => {
@@ -57,6 +86,7 @@ describe('tortie-controllers (real kube-apiserver, Calico datastore on etcd)', (
     await pod('b2', 'ct-node-b', ips.b2);
     await pod('adding', 'ct-node-a');
     [healthPort, metricsPort] = [await freePort(), await freePort()];
+    accountKubeconfig = await manifestAccount(kube);
   }, 600_000);
 
   afterAll(async () => {
@@ -74,10 +104,10 @@ describe('tortie-controllers (real kube-apiserver, Calico datastore on etcd)', (
     expect(bad.output()).toContain('ENABLED_CONTROLLERS: unknown controller "flannelmigrate"');
   }, 60_000);
 
-  it('becomes ready, then releases the address no pod holds after the grace period and keeps the others', async () => {
+  it('with only the manifest’s RBAC, becomes ready, then releases the address no pod holds after the grace period and keeps the others', async () => {
     ctl = runControllers({
       ...ipam.env,
-      KUBECONFIG: kube.kubeconfig,
+      KUBECONFIG: accountKubeconfig,
       ENABLED_CONTROLLERS: 'node,policy,namespace,serviceaccount,workloadendpoint',
       LEAK_GRACE_PERIOD: '2s',
       TORTIE_HEALTH_HOST: '127.0.0.1',
