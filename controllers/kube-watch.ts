@@ -9,6 +9,19 @@ import type { PodAddresses } from './node-gc.js';
 
 const RESTART_DELAY_MS = 2000;
 
+/**
+ * A list function that reports its first success once the informer has filled its cache (the
+ * informer adds the items right after the list resolves, so the report waits one turn). The
+ * informer's own 'connect' and start() come before or without a successful list.
+ */
+export function listed<T>(list: () => Promise<T>, onListed: () => void): () => Promise<T> {
+  return () =>
+    list().then((r) => {
+      setImmediate(onListed);
+      return r;
+    });
+}
+
 export type KubeChange = 'node-deleted' | 'node-added' | 'node-labels' | 'pod-deleted' | 'pod-changed';
 
 export class KubeView {
@@ -27,8 +40,8 @@ export class KubeView {
     private readonly onChange: (what: KubeChange) => void,
   ) {
     const core = kc.makeApiClient(CoreV1Api);
-    this.nodes = makeInformer(kc, '/api/v1/nodes', () => core.listNode());
-    this.pods = makeInformer(kc, '/api/v1/pods', () => core.listPodForAllNamespaces());
+    this.nodes = makeInformer(kc, '/api/v1/nodes', listed(() => core.listNode(), () => this.listed.add('nodes')));
+    this.pods = makeInformer(kc, '/api/v1/pods', listed(() => core.listPodForAllNamespaces(), () => this.listed.add('pods')));
     this.nodes.on('add', (n) => {
       this.deletedNodes.delete(n.metadata?.name ?? '');
       this.onChange('node-added');
@@ -54,10 +67,7 @@ export class KubeView {
   }
 
   private watchFailures<T extends KubernetesObject>(what: string, inf: Informer<T>): void {
-    inf.on('connect', () => {
-      this.listed.add(what);
-      this.lastError = undefined;
-    });
+    inf.on('connect', () => (this.lastError = undefined));
     inf.on('error', (err: unknown) => {
       if (this.stopped) return;
       this.lastError = `watch ${what}: ${err instanceof Error ? err.message : String(err)}`;
@@ -72,7 +82,6 @@ export class KubeView {
 
   async start(): Promise<void> {
     await Promise.all([this.nodes.start(), this.pods.start()]);
-    this.listed.add('nodes').add('pods');
   }
 
   /** Both caches hold a full list: acting on an empty cache would take every node for deleted. */

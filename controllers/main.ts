@@ -2,6 +2,7 @@
 // datastore variables); JSON logs on stdout; /liveness, /readiness and /metrics over HTTP.
 // Exit 2 on bad configuration, 1 when the datastore or the Kubernetes API cannot be reached.
 import type { Server } from 'node:http';
+import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { loadKubeConfig } from '../datastore/backends/kubernetes/driver.js';
 import { configFromEnv } from '../datastore/config.js';
@@ -13,6 +14,21 @@ import { ControllerMetrics, healthRoutes, metricsRoutes, serve } from './metrics
 import { NodeController } from './node-controller.js';
 import { KubeSyncController } from './sync-controller.js';
 import { WepLabelController } from './wep-controller.js';
+
+const STARTUP_BUDGET_MS = 5000;
+
+/** One small list within the budget: proves address, credentials and RBAC before anything starts. */
+async function reachable(kc: KubeConfig, budgetMs: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${budgetMs / 1000} s`)), budgetMs);
+  });
+  try {
+    await Promise.race([kc.makeApiClient(CoreV1Api).listNode({ limit: 1 }), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 const fail = (msg: string, code: number): never => {
   process.stderr.write(`tortie-controllers: ${msg}\n`);
@@ -102,11 +118,14 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
 
+  // An unreachable or refusing apiserver is reported at once, not retried silently.
+  const server = kc.getCurrentCluster()?.server ?? '?';
   try {
+    await reachable(kc, STARTUP_BUDGET_MS);
     await Promise.all([kube?.start(), ...syncs.map((s) => s.start())]);
   } catch (e) {
-    log.fatal({ err: message(e), server: kc.getCurrentCluster()?.server }, 'cannot list from the Kubernetes API');
-    process.exit(1);
+    log.fatal({ err: message(e), server }, 'cannot list from the Kubernetes API');
+    return fail(`cannot list Nodes from the Kubernetes API at ${server}: ${message(e)} (KUBECONFIG)`, 1);
   }
   log.info({ enabled, datastore: ds.description, leakGraceMs: cfg.leakGraceMs }, 'started');
   await Promise.all([node?.pass(), wep?.pass()]);

@@ -11,6 +11,7 @@ import type { StoredObject } from '../datastore/store.js';
 import type { ControllerDatastore } from './datastore.js';
 import { planSync, type SyncController, type SyncedObject } from './k8s-sync.js';
 import type { ControllerMetrics } from './metrics.js';
+import { listed } from './kube-watch.js';
 import { PassRunner } from './pass-runner.js';
 
 interface Source {
@@ -60,10 +61,10 @@ export class KubeSyncController {
     private readonly periodMs: number,
   ) {
     const src = SOURCES[name];
-    this.informer = makeInformer(kc, src.path, src.list(kc));
+    this.informer = makeInformer(kc, src.path, listed(src.list(kc), () => (this.listed = true)));
     this.runner = new PassRunner(() => this.runPass());
     for (const ev of ['add', 'update', 'delete'] as const) this.informer.on(ev, () => this.runner.poke());
-    this.informer.on('connect', () => (this.listed = true));
+    this.informer.on('connect', () => (this.lastError = undefined));
     this.informer.on('error', (err: unknown) => {
       if (this.stopped) return;
       this.lastError = `watch ${name}: ${err instanceof Error ? err.message : String(err)}`;
@@ -74,7 +75,9 @@ export class KubeSyncController {
 
   async start(): Promise<void> {
     await this.informer.start();
-    this.listed = true;
+    // After a successful list; a failed one is retried by the error handler, and a pass follows
+    // from the informer's add events.
+    await new Promise((r) => setImmediate(r));
     await this.runner.run();
   }
 

@@ -104,6 +104,16 @@ describe('tortie-controllers (real kube-apiserver, Calico datastore on etcd)', (
     expect(bad.output()).toContain('ENABLED_CONTROLLERS: unknown controller "flannelmigrate"');
   }, 60_000);
 
+  it('exits 1 naming the apiserver when the Kubernetes API cannot be reached, before doing anything', async () => {
+    const port = await freePort();
+    const file = join(kube.dir, 'unreachable.kubeconfig');
+    writeFileSync(file, readFileSync(kube.kubeconfig, 'utf8').replace(kube.server, `https://127.0.0.1:${port}`));
+    const bad = runControllers({ ...ipam.env, KUBECONFIG: file, TORTIE_HEALTH_PORT: '0', PROMETHEUS_METRICS_PORT: '0' });
+    expect(await bad.exited).toBe(1);
+    expect(bad.output()).toContain(`cannot list Nodes from the Kubernetes API at https://127.0.0.1:${port}`);
+    expect(await ipam.allocatedIps()).toContain(ips.ghost);
+  }, 60_000);
+
   it('with only the manifest’s RBAC, becomes ready, then releases the address no pod holds after the grace period and keeps the others', async () => {
     ctl = runControllers({
       ...ipam.env,
