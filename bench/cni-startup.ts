@@ -1,5 +1,6 @@
 // CNI plugin start-up cost: wall time of `tortie` / `tortie-ipam` for CNI_COMMAND=VERSION, of a
-// `tortie-ipam` ADD alone and of a full `tortie` ADD / DEL (which exec `tortie-ipam`), run the way a
+// `tortie-ipam` ADD alone and of a full `tortie` ADD / DEL without a tortie-node (the plugin's own
+// datastore path; builds from before the CNI socket exec `tortie-ipam`), run the way a
 // runtime runs them — compiled, inside a host namespace with etcd — against `node -e 0` measured in
 // the same run as the reference, plus the CPU seconds each command's process tree used (GNU time:
 // less sensitive than wall time to load from other jobs) and how many module files each loads
@@ -22,7 +23,7 @@ const RUNS = Number(args.find((a, i) => /^\d+$/.test(a) && args[i - 1] !== '--di
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
 const fmt = (xs: number[]): string => `median ${median(xs).toFixed(0).padStart(5)} ms (min ${Math.min(...xs).toFixed(0)}, max ${Math.max(...xs).toFixed(0)})`;
 
-const SERIES = ['tortie VERSION', 'tortie-ipam VERSION', 'tortie-ipam ADD alone', 'tortie ADD (+ tortie-ipam)', 'tortie DEL (+ tortie-ipam)'] as const;
+const SERIES = ['tortie VERSION', 'tortie-ipam VERSION', 'tortie-ipam ADD alone', 'tortie ADD (no agent)', 'tortie DEL (no agent)'] as const;
 type Series = (typeof SERIES)[number];
 
 async function main(): Promise<void> {
@@ -56,7 +57,8 @@ async function main(): Promise<void> {
       '/calico/resources/v3/projectcalico.org/ippools/bench-pool',
       JSON.stringify({ apiVersion: 'projectcalico.org/v3', kind: 'IPPool', metadata: { name: 'bench-pool' }, spec: { cidr: '10.245.0.0/16', blockSize: 26 } }),
     ]);
-    const conf = { cniVersion: '1.0.0', name: 'k8s-pod-network', type: 'tortie', etcd_endpoints: 'http://127.0.0.1:2379', nodename: 'bench-node', ipam: { type: 'tortie-ipam' } };
+    // No agent answers at agent_socket: this measures the plugins' own path (bench/cni-add.ts the agent's).
+    const conf = { cniVersion: '1.0.0', name: 'k8s-pod-network', type: 'tortie', etcd_endpoints: 'http://127.0.0.1:2379', nodename: 'bench-node', agent_socket: join(tmp, 'no-agent.sock'), ipam: { type: 'tortie-ipam' } };
     const cniEnv = (bin: string, command: string, cid = '', netns = ''): Record<string, string> => ({ CNI_COMMAND: command, CNI_CONTAINERID: cid, CNI_NETNS: netns, CNI_IFNAME: 'eth0', CNI_PATH: bin });
     const timed = async (f: () => Promise<unknown>): Promise<number> => {
       const t0 = process.hrtime.bigint();
@@ -109,15 +111,15 @@ async function main(): Promise<void> {
         await plugin(bin, 'tortie-ipam', 'DEL', icid, '/var/run/netns/none');
         const ns = await nets.add(`p${d}x${i}`);
         const cid = `bench${process.pid}x${d}x${i}`;
-        push(d, 'tortie ADD (+ tortie-ipam)', await timed(() => plugin(bin, 'tortie', 'ADD', cid, `/var/run/netns/${ns}`)));
-        push(d, 'tortie DEL (+ tortie-ipam)', await timed(() => plugin(bin, 'tortie', 'DEL', cid, `/var/run/netns/${ns}`)));
+        push(d, 'tortie ADD (no agent)', await timed(() => plugin(bin, 'tortie', 'ADD', cid, `/var/run/netns/${ns}`)));
+        push(d, 'tortie DEL (no agent)', await timed(() => plugin(bin, 'tortie', 'DEL', cid, `/var/run/netns/${ns}`)));
         // CPU, in runs of their own (GNU time's wrapper is not in the wall-time figures).
         await plugin(bin, 'tortie', 'VERSION', '', '', cpuOf(d, 'tortie VERSION'));
         await plugin(bin, 'tortie-ipam', 'VERSION', '', '', cpuOf(d, 'tortie-ipam VERSION'));
         await plugin(bin, 'tortie-ipam', 'ADD', `${icid}c`, '/var/run/netns/none', cpuOf(d, 'tortie-ipam ADD alone'));
         await plugin(bin, 'tortie-ipam', 'DEL', `${icid}c`, '/var/run/netns/none');
-        await plugin(bin, 'tortie', 'ADD', `${cid}c`, `/var/run/netns/${ns}`, cpuOf(d, 'tortie ADD (+ tortie-ipam)'));
-        await plugin(bin, 'tortie', 'DEL', `${cid}c`, `/var/run/netns/${ns}`, cpuOf(d, 'tortie DEL (+ tortie-ipam)'));
+        await plugin(bin, 'tortie', 'ADD', `${cid}c`, `/var/run/netns/${ns}`, cpuOf(d, 'tortie ADD (no agent)'));
+        await plugin(bin, 'tortie', 'DEL', `${cid}c`, `/var/run/netns/${ns}`, cpuOf(d, 'tortie DEL (no agent)'));
       }
     }
     const r = median(ref);

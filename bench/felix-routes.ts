@@ -1,6 +1,6 @@
 // Benchmark: 20k routes programmed by felix's netlink driver vs `ip -batch`, in the same run,
-// in a private namespace. Prints both times and the ratio (target ≤ 1.2×).
-// Run: npx tsx bench/felix-routes.ts [count]
+// in a private namespace, ROUNDS rounds interleaved. Prints both sides' best and median and their
+// ratios (target ≤ 1.2×). Run: npx tsx bench/felix-routes.ts [count]
 import { execFileSync } from 'node:child_process';
 import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,6 +10,7 @@ import { RouteDriver } from '../felix/dataplane/routes.js';
 import type { DesiredRoute } from '../felix/calc/types.js';
 
 const N = Number(process.argv.find((a) => /^\d+$/.test(a)) ?? 20000);
+const ROUNDS = 5;
 
 function routes(n: number): DesiredRoute[] {
   const out: DesiredRoute[] = [];
@@ -20,19 +21,19 @@ function routes(n: number): DesiredRoute[] {
 async function inner(): Promise<void> {
   const want = routes(N);
   const d = new RouteDriver();
-  const res: Record<string, number> = {};
-  for (let round = 0; round < 2; round++) {
+  const res: { driver: number[]; ipbatch: number[] } = { driver: [], ipbatch: [] };
+  for (let round = 0; round < ROUNDS; round++) {
     let t = process.hrtime.bigint();
     const r = await d.apply(want);
     if (r.errors.length || r.added !== N) throw new Error(`driver: ${r.added} added, errors ${r.errors.slice(0, 3).join('; ')}`);
-    res[`driver${round}`] = Number(process.hrtime.bigint() - t) / 1e6;
+    res.driver.push(Number(process.hrtime.bigint() - t) / 1e6);
     await d.apply([]);
     const dir = mkdtempSync(join(tmpdir(), 'felix-bench-'));
     const file = join(dir, 'batch');
     writeFileSync(file, want.map((w) => `route add ${w.dst} via ${w.via} proto 80`).join('\n') + '\n');
     t = process.hrtime.bigint();
     execFileSync('ip', ['-batch', file]);
-    res[`ipbatch${round}`] = Number(process.hrtime.bigint() - t) / 1e6;
+    res.ipbatch.push(Number(process.hrtime.bigint() - t) / 1e6);
     rmSync(dir, { recursive: true, force: true });
     await d.apply([]);
   }
@@ -53,10 +54,14 @@ function outer(): void {
     const self = fileURLToPath(import.meta.url);
     const argv = self.endsWith('.ts') ? ['--import', 'tsx', self] : [self];
     const out = execFileSync('ip', ['netns', 'exec', a, process.execPath, ...argv, '--inner', String(N)], { encoding: 'utf8' });
-    const r = JSON.parse(out) as Record<string, number>;
-    const drv = Math.min(r.driver0 ?? Infinity, r.driver1 ?? Infinity);
-    const ipb = Math.min(r.ipbatch0 ?? Infinity, r.ipbatch1 ?? Infinity);
-    process.stdout.write(`${N} routes: felix netlink driver ${drv.toFixed(0)} ms, ip -batch ${ipb.toFixed(0)} ms, ratio ${(drv / ipb).toFixed(2)}x (best of 2)\n`);
+    const r = JSON.parse(out) as { driver: number[]; ipbatch: number[] };
+    const best = (xs: number[]): number => Math.min(...xs);
+    const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1] ?? NaN;
+    const f = (x: number): string => `${x.toFixed(0)} ms`;
+    process.stdout.write(
+      `${N} routes, ${ROUNDS} rounds interleaved: felix netlink driver best ${f(best(r.driver))} median ${f(median(r.driver))}; ` +
+        `ip -batch best ${f(best(r.ipbatch))} median ${f(median(r.ipbatch))}; ratio best ${(best(r.driver) / best(r.ipbatch)).toFixed(2)}x median ${(median(r.driver) / median(r.ipbatch)).toFixed(2)}x\n`,
+    );
   } finally {
     execFileSync('ip', ['netns', 'del', a], { stdio: 'ignore' });
     execFileSync('ip', ['netns', 'del', b], { stdio: 'ignore' });

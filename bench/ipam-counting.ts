@@ -1,5 +1,5 @@
 // A Backend wrapper that counts datastore round trips (one per call), for the IPAM bench and tests.
-import type { Backend, KV, ListResult, TxnCompare, TxnOp, TxnResult, Watch, WatchHandlers } from '../datastore/backend.js';
+import type { Backend, KV, ListResult, Watch, WatchHandlers } from '../datastore/backends/kv.js';
 
 export class CountingBackend implements Backend {
   calls = 0;
@@ -26,10 +26,6 @@ export class CountingBackend implements Backend {
   delete(key: string, rev?: number): Promise<KV> {
     this.calls++;
     return this.inner.delete(key, rev);
-  }
-  txn(compares: TxnCompare[], ops: TxnOp[]): Promise<TxnResult> {
-    this.calls++;
-    return this.inner.txn(compares, ops);
   }
   watch(prefix: string, from: number, h: WatchHandlers): Watch {
     return this.inner.watch(prefix, from, h);

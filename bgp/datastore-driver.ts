@@ -1,28 +1,33 @@
 // Drives a Speaker from the datastore: a syncer over the resources the Calico generator reads,
 // computeBgpConfig on every (coalesced) change, then setPeers() and the exported prefixes applied
-// to the speaker. Shared by tortie-rr and anything else that runs the speaker from etcd; the rules
+// to the speaker. Shared by tortie-rr and anything else that runs the speaker from the datastore; the rules
 // themselves stay in the pure generator.
 import type { Logger } from 'pino';
-import type { Backend } from '../datastore/backend.js';
-import { Syncer, type SyncStatus } from '../datastore/syncer.js';
+import type { Store, StoredObject } from '../datastore/store.js';
+import { objectId, Syncer, type SyncStatus } from '../datastore/syncer.js';
 import { computeBgpConfig } from './config/generate.js';
-import { BGP_CONFIG_PREFIXES, bgpInputFromKvs } from './config/from-datastore.js';
+import { BGP_CONFIG_KINDS, bgpInputFromObjects } from './config/from-datastore.js';
+import { kubeSecretReader, resolvePasswords, type SecretReader } from './config/secrets.js';
 import type { BgpConfig } from './config/types.js';
 import type { Speaker } from './speaker/index.js';
 import { prefixToString, type Prefix } from './types.js';
 
 export interface BgpConfigWatcherOptions {
-  backend: Backend;
+  store: Store;
   nodeName: string;
   log: Logger;
   /** Called with each new configuration once the datastore is in sync (never with a partial view). */
   onConfig(cfg: BgpConfig): void | Promise<void>;
   /** Coalescing window for bursts of datastore events, ms (default 50). */
   debounceMs?: number;
+  /** Where BGP passwords are read (default: the Kubernetes API from the environment, if any). */
+  secrets?: SecretReader;
+  /** How often referenced Secrets are read again, so a changed password applies (default 10 s). */
+  secretRefreshMs?: number;
 }
 
 export class BgpConfigWatcher {
-  private readonly cache = new Map<string, string>();
+  private readonly cache = new Map<string, StoredObject>();
   private syncer?: Syncer;
   private inSync = false;
   private timer?: NodeJS.Timeout;
@@ -30,8 +35,13 @@ export class BgpConfigWatcher {
   private again = false;
   private lastKey = '';
   private stopped = false;
+  private refreshTimer?: NodeJS.Timeout;
+  private lastPasswordNotes = '';
+  private readonly secrets: SecretReader | undefined;
 
-  constructor(private readonly o: BgpConfigWatcherOptions) {}
+  constructor(private readonly o: BgpConfigWatcherOptions) {
+    this.secrets = o.secrets ?? kubeSecretReader();
+  }
 
   get synced(): boolean {
     return this.inSync;
@@ -39,12 +49,12 @@ export class BgpConfigWatcher {
 
   start(): void {
     this.syncer = new Syncer({
-      backend: this.o.backend,
-      prefixes: [...BGP_CONFIG_PREFIXES],
+      store: this.o.store,
+      kinds: [...BGP_CONFIG_KINDS],
       onEvents: (evs) => {
         for (const e of evs) {
-          if (e.type === 'update') this.cache.set(e.key, e.value);
-          else this.cache.delete(e.key);
+          if (e.type === 'update') this.cache.set(objectId(e.object.key), e.object);
+          else this.cache.delete(objectId(e.key));
         }
         this.schedule();
       },
@@ -53,7 +63,7 @@ export class BgpConfigWatcher {
         this.inSync = s === 'in-sync';
         if (this.inSync) this.schedule();
       },
-      onError: (err, prefix) => this.o.log.warn({ err: err.message, prefix }, 'datastore watch failed; re-syncing'),
+      onError: (err, kind) => this.o.log.warn({ err: err.message, kind }, 'datastore watch failed; re-syncing'),
     });
     this.syncer.start();
   }
@@ -61,14 +71,34 @@ export class BgpConfigWatcher {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
+    if (this.refreshTimer) clearTimeout(this.refreshTimer);
     await this.syncer?.stop();
   }
 
   /** The configuration from the current cache (also for status output). */
   compute(): BgpConfig {
-    const { input, problems } = bgpInputFromKvs(this.o.nodeName, this.cache);
+    const { input, problems } = bgpInputFromObjects(this.o.nodeName, this.cache.values());
     const cfg = computeBgpConfig(input);
     return problems.length ? { ...cfg, notes: [...cfg.notes, ...problems] } : cfg;
+  }
+
+  /** Reads the passwords the peers reference; while any does, reads them again every secretRefreshMs. */
+  private async withPasswords(cfg: BgpConfig): Promise<BgpConfig> {
+    if (this.refreshTimer) clearTimeout(this.refreshTimer);
+    this.refreshTimer = undefined;
+    if (!cfg.peers.some((p) => p.passwordRef)) return cfg;
+    if (this.secrets && !this.stopped) {
+      this.refreshTimer = setTimeout(() => {
+        this.refreshTimer = undefined;
+        this.schedule();
+      }, this.o.secretRefreshMs ?? 10_000);
+      this.refreshTimer.unref();
+    }
+    const r = await resolvePasswords(cfg.peers, this.secrets);
+    const warned = r.notes.join('\n');
+    if (warned && warned !== this.lastPasswordNotes) this.o.log.warn({ notes: r.notes }, 'BGP passwords cannot be used');
+    this.lastPasswordNotes = warned;
+    return { ...cfg, peers: r.peers, notes: [...cfg.notes, ...r.notes] };
   }
 
   private schedule(): void {
@@ -94,6 +124,7 @@ export class BgpConfigWatcher {
         this.o.log.error({ err: e instanceof Error ? e.message : String(e) }, 'cannot compute BGP configuration; keeping the current one');
         return;
       }
+      cfg = await this.withPasswords(cfg);
       const key = JSON.stringify(cfg);
       if (key === this.lastKey) return;
       this.lastKey = key;
@@ -123,7 +154,7 @@ export function speakerIdentity(cfg: BgpConfig): string {
  * (prefix string → prefix); returns the new set.
  */
 export function applyBgpConfig(speaker: Speaker, cfg: BgpConfig, announced: ReadonlyMap<string, Prefix>): Map<string, Prefix> {
-  speaker.setPeers(cfg.peers.map(({ family: _f, source: _s, ...p }) => p));
+  speaker.setPeers(cfg.peers.map(({ family: _f, source: _s, passwordRef: _r, ...p }) => p));
   const want = new Map(cfg.exports.map((e) => [prefixToString(e.prefix), e]));
   const gone = [...announced].filter(([k]) => !want.has(k)).map(([, p]) => p);
   if (gone.length) speaker.withdraw(gone);

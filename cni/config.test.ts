@@ -78,6 +78,14 @@ describe("Calico's CNI config keys", () => {
     expect(cniError(() => parseNetConf('{"cniVersion":"9.9.9"}')).code).toBe(1);
   });
 
+  it('agent_socket and timeout_seconds are read (30 s by default); bad values name the field', () => {
+    const c = parseNetConf('{"cniVersion":"1.1.0","agent_socket":"/run/x.sock","timeout_seconds":2.5}');
+    expect([c.agent_socket, c.timeout_seconds]).toEqual(['/run/x.sock', 2.5]);
+    expect(parseNetConf('{"cniVersion":"1.1.0"}').timeout_seconds).toBe(30);
+    expect(cniError(() => parseNetConf('{"cniVersion":"1.1.0","timeout_seconds":0}')).message).toContain('"timeout_seconds"');
+    expect(cniError(() => parseNetConf('{"cniVersion":"1.1.0","agent_socket":7}')).message).toContain('"agent_socket" must be a string');
+  });
+
   it('a 0.1.0 config gets a legacy ip4 result, a 1.0.0 config an ips list', () => {
     const r = { ips: [{ address: '10.244.0.5/32', interface: 1 }], routes: [{ dst: '0.0.0.0/0' }] };
     expect(encodeResult('0.1.0', r)).toEqual({ cniVersion: '0.1.0', ip4: { ip: '10.244.0.5/32', routes: [{ dst: '0.0.0.0/0' }] }, dns: {} });

@@ -1,10 +1,12 @@
-// The datastore a plugin talks to: Calico's etcd_* config keys, else the ETCD_* environment.
-// The etcd client (etcd3 → grpc-js → protobufjs, ~250 module files) is the bulk of a plugin's
-// start-up, so it is imported only here, when a command needs the store.
+// The datastore a plugin reaches itself when no tortie-node answers: Calico's etcd_* config keys,
+// else the ETCD_* environment. The etcd client (etcd3 → grpc-js → protobufjs, ~250 module files)
+// would be the bulk of a plugin's start-up, so it is imported only here, only on that path.
 import { readFileSync } from 'node:fs';
-import type { Backend } from '../datastore/backend.js';
+import type { Store } from '../datastore/store.js';
 import { parseEndpoints } from '../datastore/endpoints.js';
+import { DirectStore } from './direct-store.js';
 import { CNI_CODES, CniError } from './errors.js';
+import type { CniStore } from './store.js';
 import type { NetConf } from './config.js';
 
 function readPem(field: string, path: string | undefined): Buffer | undefined {
@@ -41,10 +43,9 @@ export function etcdEndpoints(conf: NetConf, env: NodeJS.ProcessEnv): string[] {
 
 /**
  * Checks the datastore settings at once (a bad endpoint or unreadable TLS file throws here, before
- * the command does anything) and loads the etcd client in the background: the caller awaits the
- * backend where it first needs it, so loading overlaps with work that does not (tortie's IPAM exec).
+ * the command does anything) and loads the etcd client, which the caller awaits.
  */
-export function backendFromConf(conf: NetConf, env: NodeJS.ProcessEnv = process.env): Promise<Backend> {
+function storeFromConf(conf: NetConf, env: NodeJS.ProcessEnv, callTimeoutMs: number): Promise<Store> {
   const endpoints = etcdEndpoints(conf, env);
   const files = tlsFiles(conf, env);
   const ca = readPem('etcd_ca_cert_file', files.ca);
@@ -53,19 +54,31 @@ export function backendFromConf(conf: NetConf, env: NodeJS.ProcessEnv = process.
   // EtcdBackend refuses this too, but only once loaded: said here, a bad config still fails before any side effect.
   if (new Set(endpoints.map((e) => e.slice(0, e.indexOf(':')))).size > 1)
     throw new CniError(CNI_CODES.invalidConfig, `etcd_endpoints: etcd endpoints mix http and https: ${endpoints.join(',')}`);
-  const be = import('../datastore/backends/etcd.js').then(({ EtcdBackend }) => {
+  const be = Promise.all([import('../datastore/backends/etcd.js'), import('../datastore/backends/etcd-store.js')]).then(([{ EtcdBackend }, { EtcdStore }]) => {
     try {
-      return new EtcdBackend({ endpoints, ...(ca ? { tls: { ca, ...(cert ? { cert } : {}), ...(key ? { key } : {}) } } : {}) });
+      return new EtcdStore(new EtcdBackend({ endpoints, callTimeoutMs, ...(ca ? { tls: { ca, ...(cert ? { cert } : {}), ...(key ? { key } : {}) } } : {}) }));
     } catch (e) {
       throw new CniError(CNI_CODES.invalidConfig, `etcd_endpoints: ${(e as Error).message}`);
     }
   });
-  // Awaited later (or never, when the command fails first): not an unhandled rejection meanwhile.
-  be.catch(() => undefined);
   return be;
 }
 
-/** Closes a backend from backendFromConf, if it was made at all. */
-export async function closeBackend(be: Promise<Backend>): Promise<void> {
-  await be.then((b) => b.close()).catch(() => undefined);
+
+/** The datastore set in the config or environment, if any: what a plugin without an agent can use. */
+export function datastoreConfigured(conf: NetConf, env: NodeJS.ProcessEnv): boolean {
+  return Boolean((conf.etcd_endpoints ?? env.ETCD_ENDPOINTS ?? '').trim());
+}
+
+/** The plugin's own path to the datastore (etcd client and allocator loaded now), until the deadline. */
+export async function directStore(conf: NetConf, env: NodeJS.ProcessEnv, deadline: number): Promise<CniStore> {
+  // One etcd call may not outlast the command: its budget is what is left, at most etcd's default 4 s.
+  const be = storeFromConf(conf, env, Math.max(500, Math.min(4000, deadline - Date.now())));
+  try {
+    const [store, { IpamClient }] = await Promise.all([be, import('../ipam/allocator.js')]);
+    return new DirectStore(store, new IpamClient(store), deadline, 'the datastore', () => store.close());
+  } catch (e) {
+    await be.then((b) => b.close()).catch(() => undefined);
+    throw e;
+  }
 }

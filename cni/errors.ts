@@ -8,6 +8,8 @@ export const CNI_CODES = {
   decodeFailure: 6,
   invalidConfig: 7,
   tryAgainLater: 11,
+  // CNI 1.1 STATUS: the plugin cannot serve ADD now.
+  notAvailable: 50,
   // Plugin-specific codes start at 100.
   ipamFailure: 100,
   dataplaneFailure: 101,

@@ -1,29 +1,24 @@
-// Runs the IPAM plugin named in ipam.type from CNI_PATH, exactly as a runtime runs a plugin.
+// Runs a foreign IPAM plugin (ipam.type, e.g. host-local) from CNI_PATH, exactly as a runtime runs a plugin.
 import { execFile } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { join } from 'node:path';
 import type { CniCommand, CniEnv, NetConf } from './config.js';
 import { CNI_CODES, CniError } from './errors.js';
 
-/** calico.conf from a tutorial says "calico-ipam"; ours answers to that name when no such binary exists. */
-const ALIASES: Record<string, string> = { 'calico-ipam': 'tortie-ipam' };
-
 export function findPlugin(type: string, path: string[]): string {
-  for (const name of [type, ALIASES[type]].filter((x): x is string => !!x)) {
-    for (const dir of path) {
-      const p = join(dir, name);
-      try {
-        accessSync(p, constants.X_OK);
-        return p;
-      } catch {
-        /* next */
-      }
+  for (const dir of path) {
+    const p = join(dir, type);
+    try {
+      accessSync(p, constants.X_OK);
+      return p;
+    } catch {
+      /* next */
     }
   }
   throw new CniError(CNI_CODES.invalidConfig, `IPAM plugin "${type}" (ipam.type) was not found in CNI_PATH=${path.join(':') || '(empty)'}`);
 }
 
-export function execIpam(conf: NetConf, env: CniEnv, command: CniCommand, procEnv: NodeJS.ProcessEnv, stdinConf?: Record<string, unknown>): Promise<unknown> {
+export function execIpam(conf: NetConf, env: CniEnv, command: CniCommand, procEnv: NodeJS.ProcessEnv): Promise<unknown> {
   if (!conf.ipam.type) throw new CniError(CNI_CODES.invalidConfig, 'network config field "ipam.type" is missing');
   const exe = findPlugin(conf.ipam.type, env.path);
   return new Promise((resolve, reject) => {
@@ -39,6 +34,6 @@ export function execIpam(conf: NetConf, env: CniEnv, command: CniCommand, procEn
         reject(new CniError(e?.code ?? CNI_CODES.ipamFailure, `IPAM plugin ${conf.ipam.type}: ${e?.msg ?? err.message}`, e?.details ?? ''));
       } else resolve(out);
     });
-    child.stdin?.end(JSON.stringify(stdinConf ?? conf.raw));
+    child.stdin?.end(JSON.stringify(conf.raw));
   });
 }

@@ -1,15 +1,15 @@
-// The tortie CNI plugin logic (entry: tortie.ts): veth + proxy-ARP + routes, IPAM through the
-// ipam.type plugin, and the WorkloadEndpoint. A failed ADD undoes every step it made, in reverse.
+// The tortie CNI plugin logic (entry: tortie.ts): veth + proxy-ARP + routes made here, addresses and
+// the WorkloadEndpoint through a CniStore (the local tortie-node, else the datastore directly), or
+// through the ipam.type plugin when that is not ours. A failed ADD undoes every step it made, in reverse.
 import { hostname } from 'node:os';
-import { DatastoreError, type Backend } from '../datastore/backend.js';
-import { resourceKey } from '../datastore/keys.js';
 import { parseEnv, parseNetConf, SUPPORTED_VERSIONS, type CniEnv, type NetConf } from './config.js';
-import { backendFromConf, closeBackend } from './datastore.js';
 import { CNI_CODES, CniError } from './errors.js';
 import { execIpam } from './ipam-exec.js';
-import { readPod } from './k8s.js';
+import { assignRequest, availableUnless, BUILTIN_IPAM, checkHeld, checkPrev, handleId, hostCidr, validContainerIds } from './ipam-plugin.js';
 import { HOST_MAC, plumb, unplumb, verify } from './netdev.js';
-import { decodeResult, encodeResult } from './result.js';
+import { withStore } from './open-store.js';
+import { decodeResult, encodeResult, type CniResult } from './result.js';
+import type { CniStore, EndpointRef } from './store.js';
 import { hostVethName, wepName, wepResource } from './wep.js';
 
 interface Ident {
@@ -18,7 +18,7 @@ interface Ident {
   pod: string;
   orchestrator: 'k8s' | 'cni';
   hostVeth: string;
-  wepKey: string;
+  wep: EndpointRef;
 }
 
 function ident(conf: NetConf, env: CniEnv, procEnv: NodeJS.ProcessEnv): Ident {
@@ -32,24 +32,33 @@ function ident(conf: NetConf, env: CniEnv, procEnv: NodeJS.ProcessEnv): Ident {
     pod: pod ?? env.containerId,
     orchestrator: pod ? 'k8s' : 'cni',
     hostVeth: hostVethName(namespace, pod, env.containerId),
-    wepKey: resourceKey('workloadendpoints', name, namespace),
+    wep: { namespace, name },
   };
 }
 
-async function add(conf: NetConf, env: CniEnv, procEnv: NodeJS.ProcessEnv, store: Promise<Backend>): Promise<Record<string, unknown>> {
+const builtinIpam = (conf: NetConf): boolean => BUILTIN_IPAM.has(conf.ipam.type);
+
+async function add(conf: NetConf, env: CniEnv, procEnv: NodeJS.ProcessEnv, store: CniStore): Promise<Record<string, unknown>> {
   const id = ident(conf, env, procEnv);
   const undo: (() => Promise<unknown>)[] = [];
   try {
-    // The Kubernetes API is the source of pod labels when configured (Calico); else args.cni.labels.
-    let labels: Record<string, string> = conf.labels;
-    if (conf.kubernetes?.kubeconfig && id.orchestrator === 'k8s') labels = (await readPod(conf.kubernetes.kubeconfig, id.namespace, id.pod)).labels;
-    undo.push(() => execIpam(conf, env, 'DEL', procEnv));
-    const ipamResult = decodeResult(await execIpam(conf, env, 'ADD', procEnv), `result of IPAM plugin ${conf.ipam.type}`);
+    // The Kubernetes API is the source of pod labels and IPAM annotations when configured (Calico); else args.cni.labels.
+    const pod = conf.kubernetes?.kubeconfig && id.orchestrator === 'k8s' ? await store.pod(conf.kubernetes.kubeconfig, id.namespace, id.pod) : undefined;
+    let ipamResult: CniResult;
+    if (builtinIpam(conf)) {
+      const req = assignRequest(conf, env, id.node, pod?.annotations ?? {});
+      undo.push(() => store.release(req.handle));
+      ipamResult = { ips: (await store.assign(req)).map(hostCidr), dns: {} };
+    } else {
+      undo.push(() => execIpam(conf, env, 'DEL', procEnv));
+      ipamResult = decodeResult(await execIpam(conf, env, 'ADD', procEnv), `result of IPAM plugin ${conf.ipam.type}`);
+    }
     const addresses = ipamResult.ips.map((i) => i.address);
     if (addresses.length === 0) throw new CniError(CNI_CODES.ipamFailure, `IPAM plugin ${conf.ipam.type} returned no address`);
-    undo.push(() => unplumb(id.hostVeth, addresses, env.netns, env.ifname));
+    undo.push(() => unplumb(id.hostVeth, env.netns, env.ifname));
     const { podMac } = await plumb({ netns: env.netns, ifname: env.ifname, hostVeth: id.hostVeth, addresses, mtu: conf.mtu });
-    const wep = JSON.stringify(
+    undo.push(() => store.removeEndpoint(id.wep, env.containerId));
+    await store.putEndpoint(
       wepResource({
         node: id.node,
         namespace: id.namespace,
@@ -59,16 +68,9 @@ async function add(conf: NetConf, env: CniEnv, procEnv: NodeJS.ProcessEnv, store
         interfaceName: id.hostVeth,
         ipNetworks: addresses,
         mac: podMac,
-        labels,
+        labels: pod?.labels ?? conf.labels,
       }),
     );
-    // First use of the store: the etcd client has been loading while IPAM ran in its own process.
-    const be = await store;
-    const existing = await be.get(id.wepKey);
-    // A WEP of an earlier sandbox of the same pod is replaced (the pod was restarted).
-    if (existing) await be.update(id.wepKey, wep, existing.modRevision);
-    else await be.create(id.wepKey, wep);
-    undo.push(() => be.delete(id.wepKey));
     return encodeResult(conf.cniVersion, {
       interfaces: [{ name: id.hostVeth, mac: HOST_MAC }, { name: env.ifname, mac: podMac, sandbox: env.netns }],
       ips: ipamResult.ips.map((i) => ({ address: i.address, interface: 1 })),
@@ -84,53 +86,47 @@ async function add(conf: NetConf, env: CniEnv, procEnv: NodeJS.ProcessEnv, store
   }
 }
 
-async function del(conf: NetConf, env: CniEnv, procEnv: NodeJS.ProcessEnv, store: Promise<Backend>): Promise<undefined> {
+async function del(conf: NetConf, env: CniEnv, procEnv: NodeJS.ProcessEnv, store: CniStore): Promise<undefined> {
   const id = ident(conf, env, procEnv);
-  const be = await store;
-  const cur = await be.get(id.wepKey);
-  let addresses: string[] = [];
-  if (cur) {
-    try {
-      const spec = (JSON.parse(cur.value) as { spec?: { ipNetworks?: string[]; containerID?: string } }).spec;
-      addresses = spec?.ipNetworks ?? [];
-      // Only the sandbox that made it removes it: a DEL for an old container must not delete the new one's.
-      if (!spec?.containerID || spec.containerID === env.containerId) await be.delete(id.wepKey, cur.modRevision).catch(ignoreGone);
-    } catch {
-      await be.delete(id.wepKey, cur.modRevision).catch(ignoreGone);
-    }
-  }
-  await unplumb(id.hostVeth, addresses, env.netns || undefined, env.ifname);
-  await execIpam(conf, env, 'DEL', procEnv);
+  await store.removeEndpoint(id.wep, env.containerId);
+  await unplumb(id.hostVeth, env.netns || undefined, env.ifname);
+  if (builtinIpam(conf)) await store.release(handleId(conf, env));
+  else await execIpam(conf, env, 'DEL', procEnv);
   return undefined;
 }
 
-function ignoreGone(e: unknown): void {
-  if (e instanceof DatastoreError && (e.code === 'NotFound' || e.code === 'Conflict')) return;
-  throw e;
+async function check(conf: NetConf, env: CniEnv, procEnv: NodeJS.ProcessEnv, store: CniStore): Promise<undefined> {
+  const prev = checkPrev(conf);
+  const id = ident(conf, env, procEnv);
+  if (builtinIpam(conf)) await checkHeld(conf, env, store, prev);
+  else await execIpam(conf, env, 'CHECK', procEnv);
+  await verify({ netns: env.netns, ifname: env.ifname, hostVeth: id.hostVeth, addresses: prev.map((i) => i.address) });
+  if (!(await store.hasEndpoint(id.wep))) throw new CniError(CNI_CODES.checkFailed, `WorkloadEndpoint ${id.wep.namespace}/${id.wep.name} is missing`);
+  return undefined;
 }
 
-async function check(conf: NetConf, env: CniEnv, procEnv: NodeJS.ProcessEnv, store: Promise<Backend>): Promise<undefined> {
-  if (!conf.prevResult) throw new CniError(CNI_CODES.invalidConfig, 'CHECK needs prevResult in the network config');
-  const prev = decodeResult(conf.prevResult, 'prevResult');
-  const id = ident(conf, env, procEnv);
-  await execIpam(conf, env, 'CHECK', procEnv);
-  await verify({ netns: env.netns, ifname: env.ifname, hostVeth: id.hostVeth, addresses: prev.ips.map((i) => i.address) });
-  const cur = await (await store).get(id.wepKey);
-  if (!cur) throw new CniError(CNI_CODES.checkFailed, `WorkloadEndpoint ${id.wepKey} is missing`);
+/** GC goes to a foreign IPAM plugin too (CNI 1.1: a plugin passes GC and STATUS on to its delegates). */
+async function gc(conf: NetConf, env: CniEnv, procEnv: NodeJS.ProcessEnv, store: CniStore): Promise<undefined> {
+  if (!builtinIpam(conf) && conf.ipam.type) await execIpam(conf, env, 'GC', procEnv);
+  await store.gc({ node: ident(conf, env, procEnv).node, network: conf.name, validContainerIds: validContainerIds(conf) });
   return undefined;
 }
 
 export async function pluginMain(stdin: string, procEnv: NodeJS.ProcessEnv = process.env): Promise<Record<string, unknown> | undefined> {
+  const started = Date.now();
   const env = parseEnv(procEnv);
   if (env.command === 'VERSION') return { cniVersion: '1.0.0', supportedVersions: SUPPORTED_VERSIONS };
   const conf = parseNetConf(stdin);
-  if (env.command === 'STATUS' || env.command === 'GC') return undefined;
-  const be = backendFromConf(conf, procEnv);
-  try {
-    if (env.command === 'ADD') return await add(conf, env, procEnv, be);
-    if (env.command === 'DEL') return await del(conf, env, procEnv, be);
-    return await check(conf, env, procEnv, be);
-  } finally {
-    await closeBackend(be);
-  }
+  const deadline = started + conf.timeout_seconds * 1000;
+  if (env.command === 'STATUS')
+    return availableUnless(async () => {
+      if (!builtinIpam(conf) && conf.ipam.type) await execIpam(conf, env, 'STATUS', procEnv);
+      await withStore(conf, procEnv, deadline, (store) => store.status());
+    });
+  return withStore(conf, procEnv, deadline, (store) => {
+    if (env.command === 'ADD') return add(conf, env, procEnv, store);
+    if (env.command === 'DEL') return del(conf, env, procEnv, store);
+    if (env.command === 'CHECK') return check(conf, env, procEnv, store);
+    return gc(conf, env, procEnv, store);
+  });
 }

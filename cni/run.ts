@@ -1,6 +1,6 @@
 // The process shell every plugin entry shares: stdin in, one JSON document out, exit status.
 // Any failure becomes the spec's error JSON on stdout and a non-zero exit; never a stack trace.
-import { DatastoreError } from '../datastore/backend.js';
+import { DatastoreError } from '../datastore/store.js';
 import { IpamError } from '../ipam/errors.js';
 import { CNI_CODES, CniError } from './errors.js';
 

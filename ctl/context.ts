@@ -1,7 +1,7 @@
 // Per-invocation state shared by commands: output streams, and a datastore client opened lazily
 // (so `validate`, `--help` and usage errors never touch the network) and closed at the end.
-import type { Backend } from '../datastore/backend.js';
-import { createBackend } from '../datastore/backends/index.js';
+import { createStore } from '../datastore/backends/index.js';
+import type { Store } from '../datastore/store.js';
 import { ResourceClient } from '../datastore/client.js';
 import { loadDatastoreConfig } from '../datastore/config.js';
 
@@ -16,7 +16,7 @@ export interface GlobalOptions {
 }
 
 export class CtlContext {
-  private backend?: Backend;
+  private store?: Store;
   private resourceClient?: ResourceClient;
 
   constructor(
@@ -34,15 +34,15 @@ export class CtlContext {
       for (const w of config.warnings) this.err.write(`warning: ${w}\n`);
       // 3 s per call leaves room for Node's start-up inside the promised 5 s for an unreachable etcd
       // (a silent endpoint otherwise took 4 s + start-up ≈ 5.9 s).
-      this.backend = createBackend(config, { callTimeoutMs: CTL_CALL_TIMEOUT_MS });
-      this.resourceClient = new ResourceClient(this.backend);
+      this.store = createStore(config, { callTimeoutMs: CTL_CALL_TIMEOUT_MS });
+      this.resourceClient = new ResourceClient(this.store);
     }
     return this.resourceClient;
   }
 
   async close(): Promise<void> {
-    const b = this.backend;
-    this.backend = undefined;
+    const b = this.store;
+    this.store = undefined;
     this.resourceClient = undefined;
     if (b) await b.close().catch(() => undefined);
   }

@@ -1,6 +1,6 @@
 // What tortiectl does with a failure: one line (or one per document) a person can act on, and an
 // exit code — 1 for a failed operation, 2 for a usage error. Never a stack trace.
-import { DatastoreError } from '../datastore/backend.js';
+import { DatastoreError } from '../datastore/store.js';
 import { ValidationError } from '../datastore/client.js';
 import { DocumentSyntaxError } from './documents.js';
 

@@ -60,9 +60,9 @@ describe('toYaml / toJson', () => {
   });
   it('a listing prints a <Kind>List whose items parse back to the resources', () => {
     const items = [pool('a', '10.0.0.0/8'), pool('b', '11.0.0.0/8')];
-    expect(parseDocuments(toYaml('IPPool', items, { revision: 9 }), 'out')).toEqual(items);
+    expect(parseDocuments(toYaml('IPPool', items, { revision: '9' }), 'out')).toEqual(items);
     expect(parseDocuments(toJson('IPPool', items), 'out')).toEqual(items);
-    expect(JSON.parse(toJson('IPPool', items, { revision: 9 })).kind).toBe('IPPoolList');
+    expect(JSON.parse(toJson('IPPool', items, { revision: '9' })).kind).toBe('IPPoolList');
   });
   it('an empty listing is an empty list', () => {
     expect(parseDocuments(toYaml('IPPool', []), 'out')).toEqual([]);

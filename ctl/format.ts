@@ -23,22 +23,22 @@ function ordered(r: Resource): Record<string, unknown> {
   return out;
 }
 
-function listOf(kind: string, items: readonly Resource[], revision?: number): Record<string, unknown> {
+function listOf(kind: string, items: readonly Resource[], revision?: string): Record<string, unknown> {
   return {
     apiVersion: API_VERSION,
     kind: `${kind}List`,
     items: items.map(ordered),
-    metadata: revision === undefined ? {} : { resourceVersion: String(revision) },
+    metadata: revision === undefined ? {} : { resourceVersion: revision },
   };
 }
 
 /** `single`: a NAME was asked for, so print the document itself even though it is one of a list. */
-export function toYaml(kind: string, items: readonly Resource[], opts: { single?: boolean; revision?: number } = {}): string {
+export function toYaml(kind: string, items: readonly Resource[], opts: { single?: boolean; revision?: string } = {}): string {
   if (opts.single && items.length === 1) return stringify(ordered(items[0]));
   return stringify(listOf(kind, items, opts.revision));
 }
 
-export function toJson(kind: string, items: readonly Resource[], opts: { single?: boolean; revision?: number } = {}): string {
+export function toJson(kind: string, items: readonly Resource[], opts: { single?: boolean; revision?: string } = {}): string {
   const v = opts.single && items.length === 1 ? ordered(items[0]) : listOf(kind, items, opts.revision);
   return JSON.stringify(v, null, 2) + '\n';
 }
@@ -106,6 +106,10 @@ const TABLES: Record<string, KindTable> = {
   },
   BGPConfiguration: {
     ps: [name, col('LOGSEVERITY', 'logSeverityScreen'), { header: 'MESHENABLED', cell: (_r, s) => show(s.nodeToNodeMeshEnabled ?? true) }, col('ASNUMBER', 'asNumber')],
+    wide: [],
+  },
+  BGPFilter: {
+    ps: [name, ...(['exportV4', 'importV4', 'exportV6', 'importV6'] as const).map((k) => ({ header: k.toUpperCase(), cell: (_r: unknown, s: Record<string, unknown>) => show((s[k] as unknown[] | undefined)?.length ?? 0) }))],
     wide: [],
   },
   Node: {

@@ -1,14 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { MemoryBackend } from '../datastore/backends/memory.js';
+import { createMemoryStore, type EtcdStore } from '../datastore/backends/index.js';
 import { ResourceClient, ValidationError } from '../datastore/client.js';
-import { IPAM_CONFIG_KEY, ipamHandleKey, resourceKey } from '../datastore/keys.js';
+import { IPAM_CONFIG_KEY, ipamHandleKey } from '../datastore/keys.js';
 import { IpamClient } from '../ipam/allocator.js';
 import { putPool } from '../ipam/testing.js';
 import { toTable } from './format.js';
 import { cidrName, listIpamView } from './ipam-views.js';
 
-async function allocated(): Promise<MemoryBackend> {
-  const be = new MemoryBackend();
+async function allocated(): Promise<EtcdStore> {
+  const be = createMemoryStore();
   await putPool(be, 'p4', { cidr: '10.244.0.0/16' });
   await putPool(be, 'p6', { cidr: 'fd00:10::/64' });
   const ipam = new IpamClient(be);
@@ -44,34 +44,34 @@ describe('IPAM records as v3 resources', () => {
   });
 
   it('lists an unreadable record with its problem instead of hiding it or failing', async () => {
-    const be = new MemoryBackend();
-    await be.create(ipamHandleKey('broken'), '{not json');
+    const be = createMemoryStore();
+    await be.kv.create(ipamHandleKey('broken'), '{not json');
     const handles = await listIpamView(be, 'IPAMHandle');
     expect(handles.items).toHaveLength(1);
     expect(handles.items[0].status).toMatchObject({ error: expect.stringMatching(/not JSON/) });
   });
 
-  it('shows the IPAMConfig in force: the v3 resource, else the v2 key, else nothing', async () => {
-    const be = new MemoryBackend();
+  it('shows the IPAMConfig in force (Calico\'s /calico/ipam/v2/config on etcd), or nothing', async () => {
+    const be = createMemoryStore();
     expect((await listIpamView(be, 'IPAMConfig')).items).toEqual([]);
-    await be.create(IPAM_CONFIG_KEY, JSON.stringify({ strictAffinity: true, autoAllocateBlocks: true, maxBlocksPerHost: 4 }));
+    await be.kv.create(IPAM_CONFIG_KEY, JSON.stringify({ strictAffinity: true, autoAllocateBlocks: true, maxBlocksPerHost: 4 }));
     expect((await listIpamView(be, 'IPAMConfig')).items[0].spec).toEqual({ strictAffinity: true, autoAllocateBlocks: true, maxBlocksPerHost: 4 });
     await new ResourceClient(be).apply({ apiVersion: 'projectcalico.org/v3', kind: 'IPAMConfig', metadata: { name: 'default' }, spec: { maxBlocksPerHost: 2 } });
     const cfg = (await listIpamView(be, 'IPAMConfig')).items;
     expect(cfg).toHaveLength(1);
     expect(cfg[0].spec).toMatchObject({ maxBlocksPerHost: 2, strictAffinity: false });
-    expect(await be.get(resourceKey('ipamconfigs', 'default'))).toBeDefined();
+    expect(JSON.parse((await be.kv.get(IPAM_CONFIG_KEY))?.value ?? '')).toEqual({ strictAffinity: false, autoAllocateBlocks: true, maxBlocksPerHost: 2 });
   });
 
   it('refuses to write or delete blocks, affinities and handles through the resource client', async () => {
     const be = await allocated();
     const client = new ResourceClient(be);
     const block = (await listIpamView(be, 'IPAMBlock')).items[0];
-    const before = await be.list('/');
+    const before = await be.kv.list('/');
     await expect(client.applyAll([block])).rejects.toThrow(ValidationError);
-    await expect(client.applyAll([block])).rejects.toThrow(/IPAMBlock is kept by IPAM under \/calico\/ipam\/v2\/ and is read-only/);
+    await expect(client.applyAll([block])).rejects.toThrow(/IPAMBlock is kept by IPAM and is read-only/);
     await expect(client.deleteAll([block])).rejects.toThrow(/read-only/);
     await expect(client.delete('ipamhandle', 'k8s-pod-network.a')).rejects.toThrow(/IPAMHandle is kept by IPAM/);
-    expect((await be.list('/')).items).toEqual(before.items);
+    expect((await be.kv.list('/')).items).toEqual(before.items);
   });
 });

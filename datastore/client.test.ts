@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryBackend } from './backends/memory.js';
-import { ResourceClient, ValidationError, encode } from './client.js';
-import { DatastoreError } from './backend.js';
+import { EtcdStore } from './backends/etcd-store.js';
+import { PartialWriteError, ResourceClient, ValidationError, encode } from './client.js';
+import type { Store, StoredValue } from './store.js';
+import { DatastoreError } from './errors.js';
 import type { Resource } from './model/resource.js';
 
 const V3 = 'projectcalico.org/v3';
@@ -16,7 +18,7 @@ const peer = (name: string, ip: string) => ({ apiVersion: V3, kind: 'BGPPeer', m
 function setup() {
   const backend = new MemoryBackend();
   let n = 0;
-  const client = new ResourceClient(backend, { uuid: () => `uid-${++n}`, now: () => new Date('2026-01-02T03:04:05.678Z') });
+  const client = new ResourceClient(new EtcdStore(backend), { uuid: () => `uid-${++n}`, now: () => new Date('2026-01-02T03:04:05.678Z') });
   return { backend, client };
 }
 
@@ -129,10 +131,15 @@ describe('ResourceClient', () => {
     await expect(client.applyAll([peer('x', '10.0.0.1'), peer('x', '10.0.0.2')])).rejects.toThrow(/same resource as document 1/);
   });
 
-  it('applyAll writes all documents at one revision', async () => {
+  it('applyAll writes every document, in order, each with its own revision', async () => {
     const { client } = setup();
     const res = await client.applyAll([pool('p1', '10.1.0.0/16'), peer('peer1', '10.0.0.1')]);
-    expect(res[0].resource.metadata.resourceVersion).toBe(res[1].resource.metadata.resourceVersion);
+    expect(res.map((r) => [r.resource.kind, r.changed])).toEqual([
+      ['IPPool', true],
+      ['BGPPeer', true],
+    ]);
+    expect((await client.get('ippool', 'p1')).metadata.resourceVersion).toBe(res[0].resource.metadata.resourceVersion);
+    expect((await client.get('bgppeer', 'peer1')).metadata.resourceVersion).toBe(res[1].resource.metadata.resourceVersion);
   });
 
   it('list returns one kind sorted; namespaced kinds by namespace or all', async () => {
@@ -155,7 +162,7 @@ describe('ResourceClient', () => {
     await expect(client.delete('ippool', 'p1')).rejects.toThrow(/resource does not exist: IPPool\(p1\)/);
   });
 
-  it('deleteAll deletes all or nothing', async () => {
+  it('deleteAll checks every document exists before deleting any', async () => {
     const { backend, client } = setup();
     await client.applyAll([pool('p1', '10.1.0.0/16'), peer('peer1', '10.0.0.1')]);
     const before = await dump(backend);
@@ -186,7 +193,7 @@ describe('ResourceClient', () => {
     const { client } = setup();
     const start = await client.list('ippool');
     const events: string[] = [];
-    const w = client.watch('ippool', start.revision + 1, { onEvents: (es) => es.forEach((e) => events.push(`${e.type}:${e.type === 'deleted' ? e.name : e.resource.metadata.name}`)), onError: () => {} });
+    const w = client.watch('ippool', start.revision, { onEvents: (es) => es.forEach((e) => events.push(`${e.type}:${e.type === 'deleted' ? e.name : e.resource.metadata.name}`)), onError: () => {} });
     await client.create(pool('p1', '10.1.0.0/16'));
     await client.patch('ippool', 'p1', { spec: { natOutgoing: true } });
     await client.delete('ippool', 'p1');
@@ -200,20 +207,31 @@ describe('ResourceClient', () => {
     expect(encode(r)).toBe('{"kind":"IPPool","apiVersion":"projectcalico.org/v3","metadata":{"name":"x"},"spec":{}}');
   });
 
-  it('a concurrent write between read and write fails the whole batch with Conflict and writes nothing of ours', async () => {
+  it('a concurrent write after validation fails that document with Conflict and reports what was written before it', async () => {
     const backend = new MemoryBackend();
-    const client = new ResourceClient(backend);
+    const store = new EtcdStore(backend);
+    const client = new ResourceClient(store);
     await client.apply(pool('p1', '10.1.0.0/16'));
-    // Another writer slips in just before our transaction.
-    const racing = Object.create(backend) as MemoryBackend;
-    racing.txn = async (compares, ops) => {
-      const kv = await backend.get('/calico/resources/v3/projectcalico.org/ippools/p1');
-      await backend.update(kv!.key, kv!.value.replace('"natOutgoing":false', '"natOutgoing":true'), kv!.modRevision);
-      return backend.txn(compares, ops);
+    // Another writer changes p1 between our read and our write of it.
+    const racing: Store = Object.create(store) as Store;
+    racing.update = async (value: StoredValue, rev: string) => {
+      if (value.kind === 'IPPool') {
+        const cur = await store.get({ kind: 'IPPool', name: 'p1' });
+        await store.update({ ...cur!.value, spec: { ...(cur!.value.spec as object), natOutgoing: true } }, cur!.revision);
+      }
+      return store.update(value, rev);
     };
     const racer = new ResourceClient(racing);
-    await expect(racer.applyAll([peer('peer1', '10.0.0.1'), pool('p1', '10.1.0.0/16', { ipipMode: 'Always' })])).rejects.toMatchObject({ code: 'Conflict' });
-    expect((await backend.list('/calico/resources/v3/projectcalico.org/bgppeers/')).items).toHaveLength(0);
-    expect(((await client.get('ippool', 'p1')).spec as { natOutgoing: boolean; ipipMode: string })).toMatchObject({ natOutgoing: true, ipipMode: 'Never' });
+    const err = await racer.applyAll([peer('peer1', '10.0.0.1'), pool('p1', '10.1.0.0/16', { ipipMode: 'Always' }), peer('peer2', '10.0.0.2')]).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(PartialWriteError);
+    const pw = err as PartialWriteError;
+    expect(pw.code).toBe('Conflict');
+    expect(pw.outcomes.map((o) => `${o.index} ${o.kind} ${o.name}: ${o.outcome}`)).toEqual(['1 BGPPeer peer1: written', '2 IPPool p1: failed', '3 BGPPeer peer2: not attempted']);
+    expect(pw.message).toMatch(/IPPool\(p1\) changed since it was read[\s\S]*document 1 \(BGPPeer 'peer1'\): written[\s\S]*document 3 \(BGPPeer 'peer2'\): not attempted/);
+    expect((await client.list('bgppeer')).items.map((r) => r.metadata.name)).toEqual(['peer1']);
+    expect((await client.get('ippool', 'p1')).spec as { natOutgoing: boolean; ipipMode: string }).toMatchObject({ natOutgoing: true, ipipMode: 'Never' });
   });
 });

@@ -1,9 +1,11 @@
-// Typed resource client over a KV Backend: stores projectcalico.org/v3 resources the way Calico does
-// (JSON without resourceVersion at /calico/resources/v3/projectcalico.org/<plural>/[<ns>/]<name>) and
-// reports the etcd mod revision back as metadata.resourceVersion. Every write is compare-and-swap.
+// Typed resource client over a Store: validates projectcalico.org/v3 resources, fills uid and
+// creationTimestamp, and reports the store's opaque revision as metadata.resourceVersion. Every write
+// is compare-and-swap on the revision read. A batch is validated as a whole (schema and cross-resource
+// rules) before anything is written, then written object by object, as `kubectl apply` does.
 import { randomUUID } from 'node:crypto';
-import { DatastoreError, type Backend, type KV, type TxnCompare, type TxnOp, type WatchEvent } from './backend.js';
-import { resourceKey, resourceListPrefix } from './keys.js';
+import { DatastoreError } from './errors.js';
+import { encodeValue } from './backends/etcd-layout.js';
+import type { ObjectKey, Store, StoredObject, StoredValue, StoreEvent } from './store.js';
 import { API_VERSION, type FieldError, type KindInfo, type ObjectMeta, type Resource } from './model/resource.js';
 import { checkPoolOverlap, lookupKind, validateResource, type ValidationResult } from './model/index.js';
 import { mergePatch, type JsonValue } from './merge-patch.js';
@@ -51,8 +53,35 @@ export interface ListOptions {
 }
 
 export type ResourceEvent =
-  | { type: 'added' | 'modified'; resource: Resource; revision: number }
-  | { type: 'deleted'; kind: string; name: string; namespace?: string; revision: number; previous?: Resource };
+  | { type: 'added' | 'modified'; resource: Resource; revision: string }
+  | { type: 'deleted'; kind: string; name: string; namespace?: string; revision: string; previous?: Resource };
+
+/** One document of a batch that was (or was not) written before a later write failed. */
+export interface DocumentOutcome {
+  index: number;
+  kind: string;
+  name: string;
+  namespace?: string;
+  outcome: 'written' | 'unchanged' | 'failed' | 'not attempted';
+}
+
+/**
+ * A batch passed validation but a write failed part-way (a concurrent change, or the datastore went
+ * away): the documents before it are written, the failed one and those after it are not.
+ */
+export class PartialWriteError extends DatastoreError {
+  constructor(
+    readonly failure: DatastoreError,
+    readonly outcomes: DocumentOutcome[],
+  ) {
+    super(failure.code, `${failure.message}\n${outcomes.map((o) => `document ${o.index} (${o.kind} '${o.namespace ? `${o.namespace}/` : ''}${o.name}'): ${o.outcome}`).join('\n')}`, failure.key);
+    this.name = 'PartialWriteError';
+  }
+
+  get written(): DocumentOutcome[] {
+    return this.outcomes.filter((o) => o.outcome === 'written');
+  }
+}
 
 export interface ResourceWatchHandlers {
   onEvents(events: ResourceEvent[]): void;
@@ -67,12 +96,9 @@ export interface ClientOptions {
 
 export const DEFAULT_NAMESPACE = 'default';
 
-/**
- * IPAM writes these itself under /calico/ipam/v2/ (with sequence numbers and the block index); a copy
- * written under /calico/resources/v3/ would be ignored by IPAM and mislead whoever reads it.
- */
+/** IPAM writes these itself (blocks with sequence numbers, handles counted with them); hand edits would break its invariants. */
 const IPAM_MANAGED_KINDS = new Set(['IPAMBlock', 'BlockAffinity', 'IPAMHandle']);
-const IPAM_MANAGED_MESSAGE = 'is kept by IPAM under /calico/ipam/v2/ and is read-only here; use `tortiectl ipam release` or `tortiectl ipam gc`';
+const IPAM_MANAGED_MESSAGE = 'is kept by IPAM and is read-only here; use `tortiectl ipam release` or `tortiectl ipam gc`';
 
 export class ResourceClient {
   private readonly model: ResourceModel;
@@ -80,7 +106,7 @@ export class ResourceClient {
   private readonly uuid: () => string;
 
   constructor(
-    readonly backend: Backend,
+    readonly store: Store,
     opts: ClientOptions = {},
   ) {
     this.model = opts.model ?? defaultModel;
@@ -97,18 +123,15 @@ export class ResourceClient {
 
   async get(kind: string, name: string, namespace?: string): Promise<Resource> {
     const info = this.kind(kind);
-    const key = this.key(info, name, namespace);
-    const kv = await this.backend.get(key);
-    if (!kv) throw notFound(info, name, namespace);
-    return decode(kv);
+    const obj = await this.store.get(objectKey(info, name, namespace));
+    if (!obj) throw notFound(info, name, namespace);
+    return toResource(obj);
   }
 
-  async list(kind: string, opts: ListOptions = {}): Promise<{ items: Resource[]; revision: number }> {
+  async list(kind: string, opts: ListOptions = {}): Promise<{ items: Resource[]; revision: string }> {
     const info = this.kind(kind);
-    const prefix = resourceListPrefix(info.plural, info.namespaced ? opts.namespace : undefined);
-    const res = await this.backend.list(prefix);
-    const items = res.items.map(decode).sort(compareResources);
-    return { items, revision: res.revision };
+    const res = await this.store.list(info.kind, info.namespaced ? opts.namespace : undefined);
+    return { items: res.items.map(toResource), revision: res.revision };
   }
 
   async create(input: unknown): Promise<Resource> {
@@ -128,7 +151,7 @@ export class ResourceClient {
     return (await this.writeAll('apply', [input]))[0];
   }
 
-  /** Validates every document (schema and cross-resource rules) before writing any; all-or-nothing. */
+  /** Validates every document (schema and cross-resource rules) before writing any, then writes them in order. */
   async applyAll(inputs: unknown[]): Promise<WriteResult[]> {
     return this.writeAll('apply', inputs);
   }
@@ -144,19 +167,23 @@ export class ResourceClient {
   async delete(kind: string, name: string, opts: { namespace?: string; resourceVersion?: string } = {}): Promise<Resource> {
     const info = this.kind(kind);
     if (IPAM_MANAGED_KINDS.has(info.kind)) throw new DatastoreError('Invalid', `${info.kind} ${IPAM_MANAGED_MESSAGE}`);
-    const key = this.key(info, name, opts.namespace);
-    const rev = opts.resourceVersion === undefined ? undefined : parseRevision(opts.resourceVersion, 'metadata.resourceVersion');
+    const key = objectKey(info, name, opts.namespace);
+    const readOnly = this.store.readOnly(key);
+    if (readOnly) throw new DatastoreError('Invalid', `${describe(info, name, opts.namespace)}: ${readOnly}`);
     try {
-      return decode(await this.backend.delete(key, rev));
+      return toResource(await this.store.delete(key, opts.resourceVersion));
     } catch (err) {
       throw mapError(err, info, name, opts.namespace);
     }
   }
 
-  /** Deletes the resources named by the documents, all or none (each must exist). */
+  /**
+   * Deletes the resources named by the documents. Every one must exist (and be at its given
+   * resourceVersion) before any is deleted; then each is deleted, compare-and-swap on the revision read.
+   */
   async deleteAll(inputs: unknown[]): Promise<Resource[]> {
     const docErrors: DocumentError[] = [];
-    const targets: { info: KindInfo; name: string; namespace?: string; key: string; resourceVersion?: string }[] = [];
+    const targets: { index: number; info: KindInfo; name: string; namespace?: string; key: ObjectKey; resourceVersion?: string }[] = [];
     inputs.forEach((input, i) => {
       const id = identify(input);
       const info = id.kind ? this.model.lookupKind(id.kind) : undefined;
@@ -164,24 +191,33 @@ export class ResourceClient {
       if (!info) errors.push({ path: 'kind', message: id.kind ? `unknown resource kind '${id.kind}'` : 'required' });
       if (!id.name) errors.push({ path: 'metadata.name', message: 'required' });
       if (info && IPAM_MANAGED_KINDS.has(info.kind)) errors.push({ path: 'kind', message: `${info.kind} ${IPAM_MANAGED_MESSAGE}` });
-      if (errors.length || !info) {
+      const key = info && id.name ? objectKey(info, id.name, id.namespace) : undefined;
+      const readOnly = key ? this.store.readOnly(key) : undefined;
+      if (readOnly) errors.push({ path: 'metadata.name', message: readOnly });
+      if (errors.length || !info || !key) {
         docErrors.push({ index: i + 1, kind: id.kind, name: id.name, errors });
         return;
       }
-      targets.push({ info, name: id.name, namespace: id.namespace, key: this.key(info, id.name, id.namespace), resourceVersion: id.resourceVersion });
+      targets.push({ index: i + 1, info, name: id.name, namespace: key.namespace, key, resourceVersion: id.resourceVersion });
     });
     if (docErrors.length) throw new ValidationError(docErrors);
-    const existing = await Promise.all(targets.map((t) => this.backend.get(t.key)));
+    const existing = await Promise.all(targets.map((t) => this.store.get(t.key)));
     const missing = targets.filter((_, i) => !existing[i]);
     if (missing.length) throw notFound(missing[0].info, missing[0].name, missing[0].namespace);
-    const compares: TxnCompare[] = targets.map((t, i) => ({
-      key: t.key,
-      modRevision: t.resourceVersion !== undefined ? parseRevision(t.resourceVersion, 'metadata.resourceVersion') : (existing[i] as KV).modRevision,
-    }));
-    const ops: TxnOp[] = targets.map((t) => ({ type: 'delete', key: t.key }));
-    const res = await this.backend.txn(compares, ops);
-    if (!res.succeeded) throw new DatastoreError('Conflict', 'a resource changed while deleting; nothing was deleted, try again');
-    return existing.map((kv) => decode(kv as KV));
+    const stale = targets.find((t, i) => t.resourceVersion !== undefined && t.resourceVersion !== existing[i]?.revision);
+    if (stale) throw new DatastoreError('Conflict', `${describe(stale.info, stale.name, stale.namespace)} changed since it was read (resourceVersion mismatch); nothing was deleted`);
+    const outcomes: DocumentOutcome[] = targets.map((t) => ({ index: t.index, kind: t.info.kind, name: t.name, ...(t.namespace ? { namespace: t.namespace } : {}), outcome: 'not attempted' }));
+    const deleted: Resource[] = [];
+    for (const [i, t] of targets.entries()) {
+      try {
+        deleted.push(toResource(await this.store.delete(t.key, existing[i]?.revision)));
+        outcomes[i].outcome = 'written';
+      } catch (err) {
+        outcomes[i].outcome = 'failed';
+        throw partial(mapError(err, t.info, t.name, t.namespace), outcomes);
+      }
+    }
+    return deleted;
   }
 
   /** RFC 7396 JSON merge patch, validated, then compare-and-swap on the revision read. */
@@ -201,24 +237,24 @@ export class ResourceClient {
     return this.update(patched);
   }
 
-  /** Watch one kind from a revision (inclusive); events carry decoded resources. */
-  watch(kind: string, fromRevision: number, handlers: ResourceWatchHandlers, opts: ListOptions = {}): { close(): Promise<void> } {
+  /** Watch one kind from a list revision ('' = from now); events carry decoded resources. */
+  watch(kind: string, fromRevision: string, handlers: ResourceWatchHandlers, opts: ListOptions = {}): { close(): Promise<void> } {
     const info = this.kind(kind);
-    const prefix = resourceListPrefix(info.plural, info.namespaced ? opts.namespace : undefined);
-    return this.backend.watch(prefix, fromRevision, {
-      onEvents: (events) => handlers.onEvents(events.map((e) => toResourceEvent(info, e))),
-      onError: (err) => handlers.onError(err),
-    });
-  }
-
-  private key(info: KindInfo, name: string, namespace?: string): string {
-    return resourceKey(info.plural, name, info.namespaced ? namespace || DEFAULT_NAMESPACE : undefined);
+    return this.store.watch(
+      info.kind,
+      fromRevision,
+      {
+        onEvents: (events) => handlers.onEvents(events.map(toResourceEvent)),
+        onError: (err) => handlers.onError(err),
+      },
+      info.namespaced ? opts.namespace : undefined,
+    );
   }
 
   private async writeAll(action: Exclude<WriteAction, 'delete'>, inputs: unknown[]): Promise<WriteResult[]> {
     // 1. Schema validation of every document.
     const docErrors: DocumentError[] = [];
-    const valid: { index: number; info: KindInfo; resource: Resource; key: string; resourceVersion?: string }[] = [];
+    const valid: { index: number; info: KindInfo; resource: Resource; key: ObjectKey; resourceVersion?: string }[] = [];
     inputs.forEach((input, i) => {
       const id = identify(input);
       const managed = id.kind ? this.model.lookupKind(id.kind) : undefined;
@@ -242,72 +278,71 @@ export class ResourceClient {
         docErrors.push({ index: i + 1, kind: id.kind, name: id.name, errors: [{ path: 'metadata.namespace', message: `${info.kind} is not namespaced` }] });
         return;
       }
-      if (id.resourceVersion !== undefined && !/^[1-9][0-9]*$/.test(id.resourceVersion)) {
-        docErrors.push({ index: i + 1, kind: id.kind, name: id.name, errors: [{ path: 'metadata.resourceVersion', message: `'${id.resourceVersion}' is not a revision number` }] });
+      const key = objectKey(info, resource.metadata.name, resource.metadata.namespace);
+      const readOnly = this.store.readOnly(key);
+      if (readOnly) {
+        docErrors.push({ index: i + 1, kind: id.kind, name: id.name, errors: [{ path: 'metadata.name', message: readOnly }] });
         return;
       }
-      if (action === 'replace' && id.resourceVersion === undefined) {
-        // Unlike calicoctl we still need a revision to CAS against: take it from the store below.
-      }
-      valid.push({ index: i + 1, info, resource, key: this.key(info, resource.metadata.name, resource.metadata.namespace), resourceVersion: id.resourceVersion });
+      valid.push({ index: i + 1, info, resource, key, resourceVersion: id.resourceVersion });
     });
-    // Duplicate keys within a batch are ambiguous: reject rather than let the last win.
+    // Duplicate objects within a batch are ambiguous: reject rather than let the last win.
     const seen = new Map<string, number>();
     for (const v of valid) {
-      const prev = seen.get(v.key);
+      const id = `${v.key.kind}/${v.key.namespace ?? ''}/${v.key.name}`;
+      const prev = seen.get(id);
       if (prev !== undefined) {
         docErrors.push({ index: v.index, kind: v.resource.kind, name: v.resource.metadata.name, errors: [{ path: 'metadata.name', message: `same resource as document ${prev}` }] });
-      } else seen.set(v.key, v.index);
+      } else seen.set(id, v.index);
     }
     if (docErrors.length) throw new ValidationError(docErrors.sort((a, b) => a.index - b.index));
 
-    // 2. Read current state: the documents' keys plus whatever the cross-resource rules need.
-    const current = await Promise.all(valid.map((v) => this.backend.get(v.key)));
+    // 2. Read current state: the documents' objects plus whatever the cross-resource rules need.
+    const current = await Promise.all(valid.map((v) => this.store.get(v.key)));
     valid.forEach((v, i) => {
-      const kv = current[i];
-      if (action === 'create' && kv) docErrors.push({ index: v.index, kind: v.resource.kind, name: v.resource.metadata.name, errors: [{ path: 'metadata.name', message: 'resource already exists' }] });
-      if (action === 'replace' && !kv) docErrors.push({ index: v.index, kind: v.resource.kind, name: v.resource.metadata.name, errors: [{ path: 'metadata.name', message: 'resource does not exist' }] });
-      if (kv && v.resourceVersion !== undefined && String(kv.modRevision) !== v.resourceVersion) {
-        docErrors.push({ index: v.index, kind: v.resource.kind, name: v.resource.metadata.name, errors: [{ path: 'metadata.resourceVersion', message: `is ${v.resourceVersion} but the stored resource is at ${kv.modRevision}: it changed since you read it` }] });
+      const obj = current[i];
+      if (action === 'create' && obj) docErrors.push({ index: v.index, kind: v.resource.kind, name: v.resource.metadata.name, errors: [{ path: 'metadata.name', message: 'resource already exists' }] });
+      if (action === 'replace' && !obj) docErrors.push({ index: v.index, kind: v.resource.kind, name: v.resource.metadata.name, errors: [{ path: 'metadata.name', message: 'resource does not exist' }] });
+      if (obj && v.resourceVersion !== undefined && obj.revision !== v.resourceVersion) {
+        docErrors.push({ index: v.index, kind: v.resource.kind, name: v.resource.metadata.name, errors: [{ path: 'metadata.resourceVersion', message: `is ${v.resourceVersion} but the stored resource is at ${obj.revision}: it changed since you read it` }] });
       }
-      if (!kv && v.resourceVersion !== undefined && action !== 'apply') {
+      if (!obj && v.resourceVersion !== undefined && action !== 'apply') {
         docErrors.push({ index: v.index, kind: v.resource.kind, name: v.resource.metadata.name, errors: [{ path: 'metadata.resourceVersion', message: 'resource does not exist' }] });
       }
     });
-    const crossErrors = await this.crossResourceErrors(valid);
-    docErrors.push(...crossErrors);
+    docErrors.push(...(await this.crossResourceErrors(valid)));
     if (docErrors.length) throw new ValidationError(docErrors.sort((a, b) => a.index - b.index));
 
-    // 3. One transaction: every key compared at the revision we read, so a concurrent writer fails us.
-    const compares: TxnCompare[] = [];
-    const ops: TxnOp[] = [];
+    // 3. Write object by object, each compare-and-swap on the revision read in step 2.
+    const outcomes: DocumentOutcome[] = valid.map((v) => ({ index: v.index, kind: v.info.kind, name: v.resource.metadata.name, ...(v.key.namespace ? { namespace: v.key.namespace } : {}), outcome: 'not attempted' }));
     const results: WriteResult[] = [];
-    valid.forEach((v, i) => {
-      const kv = current[i];
-      const stored = kv ? (JSON.parse(kv.value) as Resource) : undefined;
+    for (const [i, v] of valid.entries()) {
+      const obj = current[i];
       const meta: ObjectMeta = {
         ...v.resource.metadata,
-        uid: stored?.metadata?.uid ?? this.uuid(),
-        creationTimestamp: stored?.metadata?.creationTimestamp ?? this.now().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+        uid: obj?.value.metadata.uid ?? this.uuid(),
+        creationTimestamp: obj?.value.metadata.creationTimestamp ?? this.now().toISOString().replace(/\.\d{3}Z$/, 'Z'),
       };
-      const value = encode({ ...v.resource, metadata: meta });
-      compares.push({ key: v.key, modRevision: kv ? kv.modRevision : 0 });
-      if (kv && sameJson(kv.value, value)) {
-        results.push({ resource: decode(kv), changed: false });
-        return;
+      const value = toStoredValue({ ...v.resource, metadata: meta });
+      if (obj && sameJson(encodeValue(obj.value), encodeValue(value))) {
+        results.push({ resource: toResource(obj), changed: false });
+        outcomes[i].outcome = 'unchanged';
+        continue;
       }
-      ops.push({ type: 'put', key: v.key, value });
-      results.push({ resource: { ...(JSON.parse(value) as Resource) }, changed: true });
-    });
-    if (ops.length === 0) return results;
-    const res = await this.backend.txn(compares, ops);
-    if (!res.succeeded) throw new DatastoreError('Conflict', 'a resource changed while writing; nothing was written, try again');
-    for (const r of results) if (r.changed) r.resource.metadata.resourceVersion = String(res.revision);
+      try {
+        const written = obj ? await this.store.update(value, obj.revision) : await this.store.create(value);
+        results.push({ resource: toResource(written), changed: true });
+        outcomes[i].outcome = 'written';
+      } catch (err) {
+        outcomes[i].outcome = 'failed';
+        throw partial(mapError(err, v.info, v.resource.metadata.name, v.key.namespace), outcomes);
+      }
+    }
     return results;
   }
 
   /** Rules spanning resources: IP pools may not overlap (within the batch or with the store). */
-  private async crossResourceErrors(valid: { index: number; info: KindInfo; resource: Resource; key: string }[]): Promise<DocumentError[]> {
+  private async crossResourceErrors(valid: { index: number; info: KindInfo; resource: Resource }[]): Promise<DocumentError[]> {
     const pools = valid.filter((v) => v.info.kind === 'IPPool');
     if (pools.length === 0) return [];
     const stored = await this.list('IPPool');
@@ -367,47 +402,38 @@ export function identify(input: unknown): { kind: string; name: string; namespac
   };
 }
 
-/** The stored form: Calico's JSON without resourceVersion, keys in a stable order. */
+/** The stored form in Calico's etcd layout: the v3 JSON without resourceVersion, keys in a stable order. */
 export function encode(r: Resource): string {
-  const m = r.metadata;
-  const metadata: Record<string, unknown> = { name: m.name };
-  if (m.namespace) metadata.namespace = m.namespace;
-  if (m.uid) metadata.uid = m.uid;
-  if (m.creationTimestamp) metadata.creationTimestamp = m.creationTimestamp;
-  if (m.labels && Object.keys(m.labels).length) metadata.labels = m.labels;
-  if (m.annotations && Object.keys(m.annotations).length) metadata.annotations = m.annotations;
-  const out: Record<string, unknown> = { kind: r.kind, apiVersion: r.apiVersion || API_VERSION, metadata, spec: r.spec ?? {} };
-  return JSON.stringify(out);
+  return encodeValue(toStoredValue(r));
 }
 
-export function decode(kv: KV): Resource {
-  let r: Resource;
-  try {
-    r = JSON.parse(kv.value) as Resource;
-  } catch {
-    throw new DatastoreError('Invalid', `stored value at ${kv.key} is not JSON`, kv.key);
-  }
-  r.metadata = { ...(r.metadata ?? { name: '' }), resourceVersion: String(kv.modRevision) };
-  return r;
+/** A resource as the store keeps it: no resourceVersion (the store's revision is that). */
+export function toStoredValue(r: Resource): StoredValue {
+  const { resourceVersion: _rv, ...metadata } = r.metadata;
+  return { apiVersion: r.apiVersion || API_VERSION, kind: r.kind, metadata, spec: r.spec ?? {} };
 }
 
-function toResourceEvent(info: KindInfo, e: WatchEvent): ResourceEvent {
-  if (e.type === 'put') return { type: e.prev ? 'modified' : 'added', resource: decode(e.kv), revision: e.kv.modRevision };
-  const rest = e.key.slice(resourceListPrefix(info.plural).length).split('/');
-  const name = rest[rest.length - 1];
-  const namespace = rest.length > 1 ? rest[0] : undefined;
-  return { type: 'deleted', kind: info.kind, name, namespace, revision: e.revision, previous: e.prev ? decode(e.prev) : undefined };
+/** A stored object as a resource, its revision as metadata.resourceVersion. */
+export function toResource(o: StoredObject): Resource {
+  const v = o.value;
+  return { ...v, apiVersion: v.apiVersion || API_VERSION, kind: v.kind, metadata: { ...v.metadata, resourceVersion: o.revision }, spec: v.spec };
 }
 
-function compareResources(a: Resource, b: Resource): number {
-  const na = `${a.metadata.namespace ?? ''}/${a.metadata.name}`;
-  const nb = `${b.metadata.namespace ?? ''}/${b.metadata.name}`;
-  return na < nb ? -1 : na > nb ? 1 : 0;
+function objectKey(info: KindInfo, name: string, namespace?: string): ObjectKey {
+  return info.namespaced ? { kind: info.kind, name, namespace: namespace || DEFAULT_NAMESPACE } : { kind: info.kind, name };
 }
 
-function parseRevision(s: string, path: string): number {
-  if (!/^[1-9][0-9]*$/.test(s)) throw new DatastoreError('Invalid', `${path}: '${s}' is not a revision number`);
-  return Number(s);
+function toResourceEvent(e: StoreEvent): ResourceEvent {
+  if (e.type !== 'deleted') return { type: e.type, resource: toResource(e.object), revision: e.object.revision };
+  return { type: 'deleted', kind: e.key.kind, name: e.key.name, namespace: e.key.namespace, revision: e.revision, previous: e.previous ? toResource(e.previous) : undefined };
+}
+
+/** The error of the failed document, with what happened to every document of the batch. */
+function partial(err: unknown, outcomes: DocumentOutcome[]): unknown {
+  if (!(err instanceof DatastoreError)) return err;
+  // A batch of one that failed wrote nothing: the plain error says all there is.
+  if (outcomes.length === 1) return err;
+  return new PartialWriteError(err, outcomes);
 }
 
 function describe(info: KindInfo, name: string, namespace?: string): string {

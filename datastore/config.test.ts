@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { configFromEnv, DatastoreConfigError, loadDatastoreConfig, parseConfigFile, type DatastoreConfig } from './config.js';
-import { createBackend } from './backends/index.js';
+import { createBackend, createStore } from './backends/index.js';
+import { KubernetesStore } from './backends/kubernetes/index.js';
 
 const etcdOf = (c: DatastoreConfig) => {
   if (c.type !== 'etcdv3') throw new Error(`expected etcdv3, got ${c.type}`);
@@ -188,8 +189,15 @@ describe('loadDatastoreConfig and createBackend', () => {
     if (c.source === 'environment') expect(etcdOf(c).endpoints).toEqual(['http://10.2.2.2:2379']);
   });
 
-  it('kubernetes is refused with a clear "not supported yet"', () => {
-    expect(() => createBackend(configFromEnv({ DATASTORE_TYPE: 'kubernetes' }))).toThrow(/kubernetes is not supported yet/);
+  it('DATASTORE_TYPE=kubernetes makes the Kubernetes store from KUBECONFIG, and a missing file is named', () => {
+    const kc = join(dir, 'kubeconfig');
+    writeFileSync(kc, 'apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n');
+    expect(createStore(configFromEnv({ DATASTORE_TYPE: 'kubernetes', KUBECONFIG: kc }))).toBeInstanceOf(KubernetesStore);
+    expect(() => createStore(configFromEnv({ DATASTORE_TYPE: 'kubernetes', KUBECONFIG: '/tmp/no-such-kc.yaml' }))).toThrow('kubeconfig /tmp/no-such-kc.yaml: no such file (KUBECONFIG)');
+  });
+
+  it('a component that still needs the etcd key/value layer says so on kubernetes, naming the kubeconfig', () => {
+    expect(() => createBackend(configFromEnv({ DATASTORE_TYPE: 'kubernetes', KUBECONFIG: '/tmp/kc.yaml' }))).toThrow(/needs the etcd datastore .*\(kubeconfig \/tmp\/kc.yaml\)/);
   });
 
   it('a missing TLS file is reported with the field that named it', () => {

@@ -3,7 +3,7 @@
 // loadDatastoreConfig touches the filesystem.
 import { existsSync, readFileSync } from 'node:fs';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
-import { DatastoreError } from './backend.js';
+import { DatastoreError } from './errors.js';
 import { parseEndpoints } from './endpoints.js';
 
 // Re-exported: callers that need only endpoint parsing (the CNI plugins) import endpoints.js and skip yaml.

@@ -8,7 +8,7 @@
 // crd.projectcalico.org/v1 CRDs, and derives Node, WorkloadEndpoint, kns./ksa. Profiles and
 // knp.default. policies from Nodes, Pods, Namespaces, ServiceAccounts and NetworkPolicies.
 
-export { DatastoreError, type DatastoreErrorCode } from './backend.js';
+export { DatastoreError, type DatastoreErrorCode } from './errors.js';
 
 /** Which object: `namespace` only for namespaced kinds (NetworkPolicy, NetworkSet, WorkloadEndpoint). */
 export interface ObjectKey {
@@ -65,7 +65,7 @@ export interface StoreWatchHandlers {
    * The watch is over: 'Compacted' (etcd compaction, Kubernetes 410 Gone: re-list) or 'Unavailable'
    * (connection lost). A watch never reconnects by itself; the syncer re-lists.
    */
-  onError(err: import('./backend.js').DatastoreError): void;
+  onError(err: import('./errors.js').DatastoreError): void;
 }
 
 export interface StoreWatch {

@@ -1,8 +1,23 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { MemoryBackend } from './backends/memory.js';
-import { applyWatchEvents, diffListing, normalisePrefixes, Syncer, type SyncEvent, type SyncStatus, type SyncerOptions } from './syncer.js';
-import type { KV } from './backend.js';
+import { EtcdStore } from './backends/etcd-store.js';
+import { applyWatchEvents, diffListing, normaliseKinds, Syncer, type SyncEvent, type SyncStatus, type SyncerOptions } from './syncer.js';
+import type { StoredObject } from './store.js';
+
+// The syncer is driven through the etcd store over the memory KV, whose test hooks (outages,
+// dropped watches, compaction, writes behind the syncer's back) work at Calico's etcd keys.
+const P = '/calico/resources/v3/projectcalico.org/ippools/';
+const N = '/calico/resources/v3/projectcalico.org/nodes/';
+const val = (v: string): string => JSON.stringify({ spec: { v } });
+const vOf = (o: StoredObject | undefined): string | undefined => (o?.value.spec as { v?: string } | undefined)?.v;
+
+type Seen = { type: 'update'; name: string; v?: string; prev?: string } | { type: 'delete'; name: string; prev?: string };
+function seen(e: SyncEvent): Seen {
+  if (e.type === 'delete') return { type: 'delete', name: e.key.name, prev: vOf(e.previous) };
+  const v = vOf(e.object);
+  return { type: 'update', name: e.object.key.name, ...(v !== undefined ? { v } : {}), ...(e.previous ? { prev: vOf(e.previous) } : {}) };
+}
 
 /** Records what a consumer sees and lets a test wait for it. */
 class Consumer {
@@ -18,13 +33,13 @@ class Consumer {
   async until(cond: () => boolean, what: string): Promise<void> {
     const deadline = Date.now() + 5000;
     while (!cond()) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; statuses ${this.statuses.join(',')}; events ${JSON.stringify(this.events)}`);
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; statuses ${this.statuses.join(',')}; events ${JSON.stringify(this.events.map(seen))}`);
       await new Promise((r) => setTimeout(r, 5));
     }
   }
-  /** Events since `from`, without revisions, for exact comparison. */
-  since(from: number): Array<Omit<SyncEvent, 'revision'>> {
-    return this.events.slice(from).map(({ revision: _r, ...rest }) => rest);
+  /** Events since `from`, by name and value, for exact comparison. */
+  since(from: number): Seen[] {
+    return this.events.slice(from).map(seen);
   }
 }
 
@@ -44,8 +59,8 @@ function gate(): { wait: () => Promise<void>; open: () => void; reached: () => b
 }
 
 const syncers: Syncer[] = [];
-function startSyncer(opts: SyncerOptions): Syncer {
-  const s = new Syncer(opts);
+function startSyncer(b: MemoryBackend, opts: Omit<SyncerOptions, 'store'>): Syncer {
+  const s = new Syncer({ store: new EtcdStore(b), ...opts });
   syncers.push(s);
   s.start();
   return s;
@@ -54,226 +69,261 @@ afterEach(async () => {
   await Promise.all(syncers.splice(0).map((s) => s.stop()));
 });
 
-describe('pure helpers', () => {
-  it('normalisePrefixes drops covered and duplicate prefixes', () => {
-    expect(normalisePrefixes(['/a/b/', '/a/', '/c/', '/a/', '/cd'])).toEqual(['/a/', '/c/', '/cd']);
-  });
+const obj = (name: string, v: string, rev: number): StoredObject => ({
+  key: { kind: 'IPPool', name },
+  value: { apiVersion: 'projectcalico.org/v3', kind: 'IPPool', metadata: { name }, spec: { v } },
+  revision: String(rev),
+});
 
-  const kv = (key: string, value: string, rev: number): KV => ({ key, value, modRevision: rev, createRevision: rev });
+describe('pure helpers', () => {
+  it('normaliseKinds drops duplicates and namespaces of kinds followed whole', () => {
+    expect(normaliseKinds(['IPPool', { kind: 'WorkloadEndpoint', namespace: 'a' }, 'IPPool', { kind: 'NetworkPolicy', namespace: 'a' }, 'NetworkPolicy', { kind: 'WorkloadEndpoint', namespace: 'a' }])).toEqual([
+      { kind: 'IPPool' },
+      { kind: 'WorkloadEndpoint', namespace: 'a' },
+      { kind: 'NetworkPolicy' },
+    ]);
+  });
 
   it('diffListing: updates for new/changed, deletes for vanished, nothing for unchanged', () => {
     const cache = new Map([
-      ['/a', kv('/a', '1', 2)],
-      ['/b', kv('/b', '1', 3)],
-      ['/c', kv('/c', '1', 4)],
+      ['IPPool//a', obj('a', '1', 2)],
+      ['IPPool//b', obj('b', '1', 3)],
+      ['IPPool//c', obj('c', '1', 4)],
     ]);
-    const { events, next } = diffListing(cache, { items: [kv('/a', '1', 9), kv('/b', '2', 10), kv('/d', '1', 11)], revision: 12 });
-    expect(events).toEqual([
-      { type: 'update', key: '/b', value: '2', prevValue: '1', revision: 10 },
-      { type: 'update', key: '/d', value: '1', revision: 11 },
-      { type: 'delete', key: '/c', prevValue: '1', revision: 12 },
+    const { events, next } = diffListing(cache, { items: [obj('a', '1', 9), obj('b', '2', 10), obj('d', '1', 11)], revision: '12' });
+    expect(events.map(seen)).toEqual([
+      { type: 'update', name: 'b', v: '2', prev: '1' },
+      { type: 'update', name: 'd', v: '1' },
+      { type: 'delete', name: 'c', prev: '1' },
     ]);
-    expect([...next.keys()]).toEqual(['/a', '/b', '/d']);
-    expect(next.get('/a')?.modRevision).toBe(9); // same value rewritten: no event, but the revision is current
+    expect([...next.keys()]).toEqual(['IPPool//a', 'IPPool//b', 'IPPool//d']);
+    expect(next.get('IPPool//a')?.revision).toBe('9'); // same value rewritten: no event, but the revision is current
   });
 
   it('diffListing property: applying the events to the old view gives the new view', () => {
-    const view = fc.dictionary(fc.constantFrom('/a', '/b', '/c', '/d', '/e'), fc.constantFrom('x', 'y', 'z'));
+    const view = fc.dictionary(fc.constantFrom('a', 'b', 'c', 'd', 'e'), fc.constantFrom('x', 'y', 'z'));
     fc.assert(
       fc.property(view, view, (before, after) => {
-        const cache = new Map(Object.entries(before).map(([k, v]) => [k, kv(k, v, 2)]));
-        const { events } = diffListing(cache, { items: Object.entries(after).map(([k, v]) => kv(k, v, 3)), revision: 3 });
+        const cache = new Map(Object.entries(before).map(([k, v]) => [`IPPool//${k}`, obj(k, v, 2)]));
+        const { events } = diffListing(cache, { items: Object.entries(after).map(([k, v]) => obj(k, v, 3)), revision: '3' });
         const applied: Record<string, string> = { ...before };
-        for (const e of events) {
+        for (const e of events.map(seen)) {
+          expect(e.prev).toBe(before[e.name]);
           if (e.type === 'update') {
-            expect(e.prevValue).toBe(before[e.key]);
-            expect(before[e.key]).not.toBe(e.value);
-            applied[e.key] = e.value;
-          } else {
-            expect(e.prevValue).toBe(before[e.key]);
-            delete applied[e.key];
-          }
+            expect(before[e.name]).not.toBe(e.v);
+            applied[e.name] = e.v ?? '';
+          } else delete applied[e.name];
         }
         expect(applied).toEqual(after);
-        // Exactly the differences: one event per changed key, none for the rest.
+        // Exactly the differences: one event per changed object, none for the rest.
         const changed = new Set([...Object.keys(before), ...Object.keys(after)].filter((k) => before[k] !== after[k]));
-        expect(events.map((e) => e.key).sort()).toEqual([...changed].sort());
+        expect(events.map((e) => seen(e).name).sort()).toEqual([...changed].sort());
       }),
     );
   });
 
-  it('applyWatchEvents: a key that stops passing the filter is delivered as a delete', () => {
-    const cache = new Map([['/a', kv('/a', 'keep', 2)]]);
+  it('applyWatchEvents: an object that stops passing the filter is delivered as a delete', () => {
+    const cache = new Map([['IPPool//a', obj('a', 'keep', 2)]]);
     const out = applyWatchEvents(
       cache,
       [
-        { type: 'put', kv: kv('/a', 'drop', 5), prev: kv('/a', 'keep', 2) },
-        { type: 'put', kv: kv('/b', 'drop', 6) },
-        { type: 'delete', key: '/zz', revision: 7 },
+        { type: 'modified', object: obj('a', 'drop', 5), previous: obj('a', 'keep', 2) },
+        { type: 'added', object: obj('b', 'drop', 6) },
+        { type: 'deleted', key: { kind: 'IPPool', name: 'zz' }, revision: '7' },
       ],
-      (_k, v) => v !== 'drop',
+      (o) => vOf(o) !== 'drop',
     );
-    expect(out).toEqual([{ type: 'delete', key: '/a', prevValue: 'keep', revision: 5 }]);
+    expect(out.map(seen)).toEqual([{ type: 'delete', name: 'a', prev: 'keep' }]);
     expect(cache.size).toBe(0);
   });
 });
 
-describe('Syncer over the memory backend', () => {
-  it('initial sync: status wait → resync → in-sync, a batch per prefix with what the consumer asked for', async () => {
+describe('Syncer over the etcd store on the memory KV', () => {
+  it('initial sync: status wait → resync → in-sync, a batch per kind with what the consumer asked for', async () => {
     const b = new MemoryBackend();
-    await b.create('/calico/resources/v3/projectcalico.org/ippools/p1', '{"a":1}');
-    await b.create('/calico/resources/v3/projectcalico.org/ippools/p2', '{"skip":true}');
-    await b.create('/calico/resources/v3/projectcalico.org/nodes/n1', '{}');
-    await b.create('/calico/ipam/v2/host/n1/ipv4/block/10.0.0.0-26', '{}');
+    await b.create(`${P}p1`, val('a'));
+    await b.create(`${P}p2`, JSON.stringify({ spec: { skip: true } }));
+    await b.create(`${N}n1`, '{}');
+    await b.create('/calico/ipam/v2/host/n1/ipv4/block/10.0.0.0-26', '{"state":"confirmed"}');
     const c = new Consumer();
-    startSyncer({
-      backend: b,
-      prefixes: ['/calico/resources/v3/projectcalico.org/ippools/', '/calico/ipam/v2/host/n1/'],
-      filter: (_k, v) => !v.includes('skip'),
+    startSyncer(b, {
+      kinds: ['IPPool', 'BlockAffinity'],
+      filter: (o) => !JSON.stringify(o.value).includes('skip'),
       ...c.opts,
     });
     await c.until(() => c.statuses.at(-1) === 'in-sync', 'in-sync');
     expect(c.statuses).toEqual(['wait-for-datastore', 'resync', 'in-sync']);
-    expect(c.since(0)).toEqual([
-      { type: 'update', key: '/calico/resources/v3/projectcalico.org/ippools/p1', value: '{"a":1}' },
-      { type: 'update', key: '/calico/ipam/v2/host/n1/ipv4/block/10.0.0.0-26', value: '{}' },
+    expect(c.since(0).sort((x, y) => x.name.localeCompare(y.name))).toEqual([
+      { type: 'update', name: 'n1-10-0-0-0-26' },
+      { type: 'update', name: 'p1', v: 'a' },
     ]);
+    expect(c.batches.length).toBe(2);
   });
 
   it('follows live changes with previous values, in order', async () => {
     const b = new MemoryBackend();
-    const a = await b.create('/p/a', '1');
+    const a = await b.create(`${P}a`, val('1'));
     const c = new Consumer();
-    const s = startSyncer({ backend: b, prefixes: ['/p/'], ...c.opts });
+    const s = startSyncer(b, { kinds: ['IPPool'], ...c.opts });
     await c.until(() => c.statuses.at(-1) === 'in-sync', 'in-sync');
     const n = c.events.length;
-    await b.update('/p/a', '2', a.modRevision);
-    await b.create('/p/b', 'x');
-    await b.delete('/p/a');
-    await b.create('/q/outside', 'x');
+    await b.update(`${P}a`, val('2'), a.modRevision);
+    await b.create(`${P}b`, val('x'));
+    await b.delete(`${P}a`);
+    await b.create(`${N}outside`, val('x'));
     await c.until(() => c.events.length >= n + 3, 'three live events');
     expect(c.since(n)).toEqual([
-      { type: 'update', key: '/p/a', value: '2', prevValue: '1' },
-      { type: 'update', key: '/p/b', value: 'x' },
-      { type: 'delete', key: '/p/a', prevValue: '2' },
+      { type: 'update', name: 'a', v: '2', prev: '1' },
+      { type: 'update', name: 'b', v: 'x' },
+      { type: 'delete', name: 'a', prev: '2' },
     ]);
-    expect(s.get('/p/b')?.value).toBe('x');
-    expect(s.get('/p/a')).toBeUndefined();
-    expect([...s.entries()].map((kv) => kv.key)).toEqual(['/p/b']);
+    expect(vOf(s.get({ kind: 'IPPool', name: 'b' }))).toBe('x');
+    expect(s.get({ kind: 'IPPool', name: 'a' })).toBeUndefined();
+    expect([...s.entries()].map((o) => o.key.name)).toEqual(['b']);
   });
 
   it('after a compacted watch it re-lists and emits exactly the differences', async () => {
     const b = new MemoryBackend();
-    await b.create('/p/same', 's');
-    const ch = await b.create('/p/changed', 'old');
-    await b.create('/p/gone', 'g');
-    await b.create('/p/rewritten', 'r');
+    await b.create(`${P}same`, val('s'));
+    const ch = await b.create(`${P}changed`, val('old'));
+    await b.create(`${P}gone`, val('g'));
+    await b.create(`${P}rewritten`, val('r'));
     const c = new Consumer();
     const g = gate();
     const errors: string[] = [];
-    startSyncer({ backend: b, prefixes: ['/p/'], beforeRelist: g.wait, onError: (e) => void errors.push(e.code), ...c.opts });
+    startSyncer(b, { kinds: ['IPPool'], beforeRelist: g.wait, onError: (e) => void errors.push(e.code), ...c.opts });
     await c.until(() => c.statuses.at(-1) === 'in-sync', 'in-sync');
     const n = c.events.length;
     b.dropWatches('Compacted');
     await c.until(() => g.reached(), 'syncer waiting to re-list');
     expect(c.statuses.at(-1)).toBe('resync');
-    await b.update('/p/changed', 'new', ch.modRevision);
-    await b.delete('/p/gone');
-    await b.create('/p/new', 'n');
-    const r = await b.get('/p/rewritten');
-    await b.update('/p/rewritten', 'r', r?.modRevision ?? 0); // same value: not a difference
+    await b.update(`${P}changed`, val('new'), ch.modRevision);
+    await b.delete(`${P}gone`);
+    await b.create(`${P}new`, val('n'));
+    const r = await b.get(`${P}rewritten`);
+    await b.update(`${P}rewritten`, val('r'), r?.modRevision ?? 0); // same value: not a difference
     b.compact(b.currentRevision);
     g.open();
     await c.until(() => c.statuses.at(-1) === 'in-sync', 'in-sync again');
     expect(errors).toEqual(['Compacted']);
     expect(c.batches.slice(-1)[0]?.length).toBe(3); // the differences arrive as one batch
     expect(c.since(n)).toEqual([
-      { type: 'update', key: '/p/changed', value: 'new', prevValue: 'old' },
-      { type: 'update', key: '/p/new', value: 'n' },
-      { type: 'delete', key: '/p/gone', prevValue: 'g' },
+      { type: 'update', name: 'changed', v: 'new', prev: 'old' },
+      { type: 'update', name: 'new', v: 'n' },
+      { type: 'delete', name: 'gone', prev: 'g' },
     ]);
     // And it watches again.
-    await b.create('/p/after', 'a');
+    await b.create(`${P}after`, val('a'));
     await c.until(() => c.events.length === n + 4, 'event after resync');
-    expect(c.since(n + 3)).toEqual([{ type: 'update', key: '/p/after', value: 'a' }]);
+    expect(c.since(n + 3)).toEqual([{ type: 'update', name: 'after', v: 'a' }]);
+  });
+
+  it('a failed watch re-lists only its own kind; in-sync waits for every kind', async () => {
+    const b = new MemoryBackend();
+    await b.create(`${P}a`, val('1'));
+    await b.create(`${N}n`, val('1'));
+    const c = new Consumer();
+    const relisted: string[] = [];
+    startSyncer(b, { kinds: ['IPPool', 'Node'], beforeRelist: async (k) => void relisted.push(k), ...c.opts });
+    await c.until(() => c.statuses.at(-1) === 'in-sync', 'in-sync');
+    b.dropWatches('Compacted');
+    await c.until(() => relisted.length === 2 && c.statuses.at(-1) === 'in-sync', 'both kinds re-listed');
+    expect(relisted.sort()).toEqual(['IPPool', 'Node']);
+    expect(c.events.length).toBe(2); // nothing changed: no events from the re-lists
+  });
+
+  it('follows one namespace of a namespaced kind', async () => {
+    const W = '/calico/resources/v3/projectcalico.org/workloadendpoints/';
+    const b = new MemoryBackend();
+    await b.create(`${W}prod/n1-k8s-a-eth0`, val('1'));
+    await b.create(`${W}dev/n1-k8s-b-eth0`, val('1'));
+    const c = new Consumer();
+    startSyncer(b, { kinds: [{ kind: 'WorkloadEndpoint', namespace: 'prod' }], ...c.opts });
+    await c.until(() => c.statuses.at(-1) === 'in-sync', 'in-sync');
+    await b.create(`${W}dev/n1-k8s-c-eth0`, val('1'));
+    await b.create(`${W}prod/n1-k8s-d-eth0`, val('1'));
+    await c.until(() => c.events.length >= 2, 'the prod endpoint created');
+    expect(c.events.map((e) => (e.type === 'update' ? e.object.key : e.key))).toEqual([
+      { kind: 'WorkloadEndpoint', namespace: 'prod', name: 'n1-k8s-a-eth0' },
+      { kind: 'WorkloadEndpoint', namespace: 'prod', name: 'n1-k8s-d-eth0' },
+    ]);
   });
 
   it('through an outage: wait-for-datastore with back-off, then exactly the differences', async () => {
     const b = new MemoryBackend();
-    await b.create('/p/a', '1');
-    await b.create('/p/b', '1');
+    await b.create(`${P}a`, val('1'));
+    await b.create(`${P}b`, val('1'));
     const c = new Consumer();
     const errors: string[] = [];
-    startSyncer({ backend: b, prefixes: ['/p/'], backoff: { initialMs: 5, maxMs: 20 }, onError: (e) => void errors.push(e.code), ...c.opts });
+    startSyncer(b, { kinds: ['IPPool'], backoff: { initialMs: 5, maxMs: 20 }, onError: (e) => void errors.push(e.code), ...c.opts });
     await c.until(() => c.statuses.at(-1) === 'in-sync', 'in-sync');
     const n = c.events.length;
     b.simulateOutage();
     await c.until(() => c.statuses.at(-1) === 'wait-for-datastore', 'wait-for-datastore');
     await c.until(() => errors.length >= 3, 'a few failed re-list attempts');
     // Another client changes the store while this one cannot reach it.
-    b.forcePut('/p/a', '2');
-    b.forceDelete('/p/b');
-    b.forcePut('/p/c', '1');
+    b.forcePut(`${P}a`, val('2'));
+    b.forceDelete(`${P}b`);
+    b.forcePut(`${P}c`, val('1'));
     b.endOutage();
     await c.until(() => c.statuses.at(-1) === 'in-sync', 'in-sync after outage');
     expect(c.statuses.slice(-4)).toEqual(['resync', 'wait-for-datastore', 'resync', 'in-sync']);
     expect(errors.every((e) => e === 'Unavailable')).toBe(true);
     expect(c.since(n)).toEqual([
-      { type: 'update', key: '/p/a', value: '2', prevValue: '1' },
-      { type: 'update', key: '/p/c', value: '1' },
-      { type: 'delete', key: '/p/b', prevValue: '1' },
+      { type: 'update', name: 'a', v: '2', prev: '1' },
+      { type: 'update', name: 'c', v: '1' },
+      { type: 'delete', name: 'b', prev: '1' },
     ]);
   });
 
   it('waits for a datastore that is down at start', async () => {
     const b = new MemoryBackend();
-    b.forcePut('/p/a', '1');
+    b.forcePut(`${P}a`, val('1'));
     b.simulateOutage();
     const c = new Consumer();
-    startSyncer({ backend: b, prefixes: ['/p/'], backoff: { initialMs: 5, maxMs: 10 }, ...c.opts });
+    startSyncer(b, { kinds: ['IPPool'], backoff: { initialMs: 5, maxMs: 10 }, ...c.opts });
     await new Promise((r) => setTimeout(r, 30));
     expect(c.statuses).toEqual(['wait-for-datastore']);
     expect(c.events).toEqual([]);
     b.endOutage();
     await c.until(() => c.statuses.at(-1) === 'in-sync', 'in-sync');
-    expect(c.since(0)).toEqual([{ type: 'update', key: '/p/a', value: '1' }]);
+    expect(c.since(0)).toEqual([{ type: 'update', name: 'a', v: '1' }]);
   });
 
   it('stop() ends delivery', async () => {
     const b = new MemoryBackend();
     const c = new Consumer();
-    const s = startSyncer({ backend: b, prefixes: ['/p/'], ...c.opts });
+    const s = startSyncer(b, { kinds: ['IPPool'], ...c.opts });
     await c.until(() => c.statuses.at(-1) === 'in-sync', 'in-sync');
     await s.stop();
-    await b.create('/p/a', '1');
+    await b.create(`${P}a`, val('1'));
     await new Promise((r) => setTimeout(r, 20));
     expect(c.events).toEqual([]);
   });
 
-  it('refuses an empty prefix list', () => {
-    expect(() => new Syncer({ backend: new MemoryBackend(), prefixes: [], onEvents: () => {} })).toThrow(/at least one key prefix/);
+  it('refuses an empty kind list', () => {
+    expect(() => new Syncer({ store: new EtcdStore(new MemoryBackend()), kinds: [], onEvents: () => {} })).toThrow(/at least one kind/);
   });
 });
 
 describe('Syncer robustness', () => {
   it('a consumer that throws is reported and the syncer keeps going', async () => {
     const b = new MemoryBackend();
-    const seen: string[] = [];
+    const names: string[] = [];
     const errors: string[] = [];
-    startSyncer({
-      backend: b,
-      prefixes: ['/p/'],
+    startSyncer(b, {
+      kinds: ['IPPool'],
       onEvents: (evs) => {
-        seen.push(...evs.map((e) => e.key));
-        if (evs.some((e) => e.key === '/p/boom')) throw new Error('consumer bug');
+        names.push(...evs.map((e) => seen(e).name));
+        if (names.includes('boom')) throw new Error('consumer bug');
       },
       onError: (e) => void errors.push(e.message),
     });
-    await b.create('/p/boom', '1');
-    await b.create('/p/after', '1');
+    await b.create(`${P}boom`, val('1'));
+    await b.create(`${P}after`, val('1'));
     const deadline = Date.now() + 5000;
-    while (!seen.includes('/p/after') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
-    expect(seen).toContain('/p/after');
+    while (!names.includes('after') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    expect(names).toContain('after');
     expect(errors.join()).toMatch(/consumer's onEvents threw: consumer bug/);
   });
 });
@@ -285,7 +335,7 @@ describe('Syncer property: the consumer view always converges to the store', () 
     | { t: 'drop' }
     | { t: 'outage'; changes: Array<{ k: string; v: string | null }> }
     | { t: 'compact' };
-  const k = fc.constantFrom('/p/a', '/p/b', '/p/c', '/p/skip', '/q/x');
+  const k = fc.constantFrom(`${P}a`, `${P}b`, `${P}c`, `${P}skip`, `${N}x`);
   const v = fc.constantFrom('1', '2', '3');
   const step: fc.Arbitrary<Step> = fc.oneof(
     { weight: 4, arbitrary: fc.record({ t: fc.constant('put' as const), k, v }) },
@@ -299,25 +349,25 @@ describe('Syncer property: the consumer view always converges to the store', () 
     await fc.assert(
       fc.asyncProperty(fc.array(step, { maxLength: 20 }), async (steps) => {
         const b = new MemoryBackend();
-        const view = new Map<string, string>();
+        const view = new Map<string, string | undefined>();
         const problems: string[] = [];
         const statuses: SyncStatus[] = [];
         const s = new Syncer({
-          backend: b,
-          prefixes: ['/p/'],
-          filter: (key) => !key.endsWith('skip'),
+          store: new EtcdStore(b),
+          kinds: ['IPPool'],
+          filter: (o) => o.key.name !== 'skip',
           backoff: { initialMs: 1, maxMs: 4 },
           onStatus: (st) => void statuses.push(st),
           onEvents: (evs) => {
-            for (const e of evs) {
-              const cur = view.get(e.key);
+            for (const e of evs.map(seen)) {
+              const cur = view.get(e.name);
               if (e.type === 'update') {
-                if (e.prevValue !== cur) problems.push(`update ${e.key}: prevValue ${e.prevValue} but view has ${cur}`);
-                view.set(e.key, e.value);
+                if (e.prev !== cur) problems.push(`update ${e.name}: previous ${e.prev} but view has ${cur}`);
+                view.set(e.name, e.v);
               } else {
-                if (cur === undefined) problems.push(`delete of ${e.key} the view does not have`);
-                else if (e.prevValue !== cur) problems.push(`delete ${e.key}: prevValue ${e.prevValue} but view has ${cur}`);
-                view.delete(e.key);
+                if (!view.has(e.name)) problems.push(`delete of ${e.name} the view does not have`);
+                else if (e.prev !== cur) problems.push(`delete ${e.name}: previous ${e.prev} but view has ${cur}`);
+                view.delete(e.name);
               }
             }
           },
@@ -325,7 +375,7 @@ describe('Syncer property: the consumer view always converges to the store', () 
         s.start();
         try {
           for (const st of steps) {
-            if (st.t === 'put') b.forcePut(st.k, st.v);
+            if (st.t === 'put') b.forcePut(st.k, val(st.v));
             else if (st.t === 'del') b.forceDelete(st.k);
             else if (st.t === 'drop') b.dropWatches('Compacted');
             else if (st.t === 'compact') b.compact(b.currentRevision);
@@ -334,17 +384,17 @@ describe('Syncer property: the consumer view always converges to the store', () 
               await new Promise((r) => setTimeout(r, 2));
               for (const c of st.changes) {
                 if (c.v === null) b.forceDelete(c.k);
-                else b.forcePut(c.k, c.v);
+                else b.forcePut(c.k, val(c.v));
               }
               b.endOutage();
             }
             if (steps.indexOf(st) % 3 === 0) await new Promise((r) => setTimeout(r, 1));
           }
           // Quiesce: a sentinel written last is seen last.
-          b.forcePut('/p/zz-sentinel', 'end');
+          b.forcePut(`${P}zz-sentinel`, val('end'));
           const deadline = Date.now() + 5000;
-          while (!(view.get('/p/zz-sentinel') === 'end' && s.status === 'in-sync') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 1));
-          const store = new Map((await b.list('/p/')).items.filter((kv) => !kv.key.endsWith('skip')).map((kv) => [kv.key, kv.value]));
+          while (!(view.get('zz-sentinel') === 'end' && s.status === 'in-sync') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 1));
+          const store = new Map((await b.list(P)).items.filter((kv) => !kv.key.endsWith('skip')).map((kv) => [kv.key.slice(P.length), (JSON.parse(kv.value) as { spec: { v: string } }).spec.v]));
           expect(problems).toEqual([]);
           expect(Object.fromEntries(view)).toEqual(Object.fromEntries(store));
           expect(statuses[0]).toBe('wait-for-datastore');

@@ -1,106 +1,122 @@
-// The syncer: list + watch into a local cache, one per consumer, filtered to what that consumer needs.
-// Consumers see a status (wait-for-datastore → resync → in-sync) and batches of update/delete events.
-// When a watch fails (history compacted, or the datastore went away) the syncer re-lists with back-off
-// and emits exactly the differences between its cache and the new listing, so a consumer never sees
-// a spurious event for something that did not change, and never misses one that did.
-import { DatastoreError, type Backend, type KV, type ListResult, type Watch, type WatchEvent } from './backend.js';
+// The syncer: list + watch per kind into a local cache, one per consumer, filtered to what that
+// consumer needs. Consumers see a status (wait-for-datastore → resync → in-sync) and batches of
+// update/delete events carrying the object key and decoded value. Each kind is listed, then
+// watched from its own listing's revision (revisions are opaque and never compared across kinds).
+// When a watch fails (history compacted, or the datastore went away) the syncer re-lists that kind
+// with back-off and emits exactly the differences between its cache and the new listing, so a
+// consumer never sees a spurious event for something that did not change, and never misses one
+// that did.
+import { DatastoreError, type ObjectKey, type Store, type StoredObject, type StoreEvent, type StoreListResult, type StoreWatch } from './store.js';
 
 export type SyncStatus = 'wait-for-datastore' | 'resync' | 'in-sync';
 
 export type SyncEvent =
-  | { type: 'update'; key: string; value: string; prevValue?: string; revision: number }
-  | { type: 'delete'; key: string; prevValue: string; revision: number };
+  | { type: 'update'; object: StoredObject; previous?: StoredObject }
+  | { type: 'delete'; key: ObjectKey; previous: StoredObject };
+
+/** A kind to follow, all of it or one namespace of it. */
+export interface SyncKind {
+  kind: string;
+  namespace?: string;
+}
+
+export type SyncFilter = (object: StoredObject) => boolean;
 
 export interface SyncerOptions {
-  backend: Backend;
-  /** Key prefixes this consumer needs (e.g. resourceListPrefix('ippools'), IPAM_PREFIX). */
-  prefixes: string[];
-  /** Finer per-consumer filter; a key whose new value no longer passes is delivered as a delete. */
-  filter?: (key: string, value: string) => boolean;
+  store: Store;
+  /** Kinds this consumer needs (e.g. 'IPPool', { kind: 'WorkloadEndpoint', namespace: 'default' }). */
+  kinds: Array<string | SyncKind>;
+  /** Finer per-consumer filter; an object whose new value no longer passes is delivered as a delete. */
+  filter?: SyncFilter;
   /** One call per batch: a re-list's differences, or one watch response. Never called with []. */
   onEvents(events: SyncEvent[]): void;
   onStatus?(status: SyncStatus): void;
   /** Told about each failure the syncer recovers from (for logs); the syncer keeps going. */
-  onError?(err: DatastoreError, prefix: string): void;
+  onError?(err: DatastoreError, kind: string): void;
   /** Re-list back-off: starts at initialMs, doubles to maxMs, resets after a good listing. */
   backoff?: { initialMs?: number; maxMs?: number };
   /**
    * Awaited before every re-list that follows a failure. Lets a caller hold re-syncing (tests use it
    * to change the store at a known moment). Default: no wait.
    */
-  beforeRelist?: (prefix: string) => Promise<void>;
+  beforeRelist?: (kind: string) => Promise<void>;
 }
 
-/** Drops prefixes covered by a shorter one, so no key is cached (or delivered) twice. */
-export function normalisePrefixes(prefixes: string[]): string[] {
-  const unique = [...new Set(prefixes)];
-  return unique.filter((p) => !unique.some((q) => q !== p && p.startsWith(q)));
+/** A cache key for an object: unique per kind, namespace and name. */
+export function objectId(key: ObjectKey): string {
+  return `${key.kind}/${key.namespace ?? ''}/${key.name}`;
+}
+
+/** Drops duplicates, and namespaced entries of a kind also followed whole, so nothing is cached twice. */
+export function normaliseKinds(kinds: Array<string | SyncKind>): SyncKind[] {
+  const all = kinds.map((k) => (typeof k === 'string' ? { kind: k } : k));
+  const whole = new Set(all.filter((k) => k.namespace === undefined).map((k) => k.kind));
+  const seen = new Set<string>();
+  const out: SyncKind[] = [];
+  for (const k of all) {
+    if (k.namespace !== undefined && whole.has(k.kind)) continue;
+    const id = `${k.kind}/${k.namespace ?? ''}`;
+    if (seen.has(id)) continue;
+    seen.add(id);
+    out.push(k);
+  }
+  return out;
+}
+
+/** Same object content: the same revision, or (rewritten unchanged) the same value. */
+function sameContent(a: StoredObject, b: StoredObject): boolean {
+  return a.revision === b.revision || JSON.stringify(a.value) === JSON.stringify(b.value);
 }
 
 /**
- * The differences between a cache and a fresh listing (pure): updates for new or changed values,
- * deletes for keys that vanished (or stopped passing the filter). Order: listing order, then deletes.
+ * The differences between a cache and a fresh listing (pure): updates for new or changed objects,
+ * deletes for objects that vanished (or stopped passing the filter). Order: listing order, then deletes.
  */
-export function diffListing(
-  cache: ReadonlyMap<string, KV>,
-  listing: ListResult,
-  filter: (key: string, value: string) => boolean = () => true,
-): { events: SyncEvent[]; next: Map<string, KV> } {
-  const next = new Map<string, KV>();
+export function diffListing(cache: ReadonlyMap<string, StoredObject>, listing: StoreListResult, filter: SyncFilter = () => true): { events: SyncEvent[]; next: Map<string, StoredObject> } {
+  const next = new Map<string, StoredObject>();
   const events: SyncEvent[] = [];
-  for (const kv of listing.items) {
-    if (!filter(kv.key, kv.value)) continue;
-    next.set(kv.key, kv);
-    const old = cache.get(kv.key);
-    if (!old) events.push({ type: 'update', key: kv.key, value: kv.value, revision: kv.modRevision });
-    else if (old.value !== kv.value) events.push({ type: 'update', key: kv.key, value: kv.value, prevValue: old.value, revision: kv.modRevision });
+  for (const o of listing.items) {
+    if (!filter(o)) continue;
+    const id = objectId(o.key);
+    next.set(id, o);
+    const old = cache.get(id);
+    if (!old) events.push({ type: 'update', object: o });
+    else if (!sameContent(old, o)) events.push({ type: 'update', object: o, previous: old });
   }
-  for (const [key, old] of cache) {
-    if (!next.has(key)) events.push({ type: 'delete', key, prevValue: old.value, revision: listing.revision });
+  for (const [id, old] of cache) {
+    if (!next.has(id)) events.push({ type: 'delete', key: old.key, previous: old });
   }
   return { events, next };
 }
 
 /**
- * Applies one watch response to a cache (pure apart from mutating `cache`): returns the events to
- * deliver. Keys outside the filter are not cached; a cached key that stops passing becomes a delete.
+ * Applies one watch batch to a cache (pure apart from mutating `cache`): returns the events to
+ * deliver. Objects outside the filter are not cached; a cached one that stops passing becomes a delete.
  */
-export function applyWatchEvents(
-  cache: Map<string, KV>,
-  events: WatchEvent[],
-  filter: (key: string, value: string) => boolean = () => true,
-): SyncEvent[] {
+export function applyWatchEvents(cache: Map<string, StoredObject>, events: StoreEvent[], filter: SyncFilter = () => true): SyncEvent[] {
   const out: SyncEvent[] = [];
   for (const e of events) {
-    if (e.type === 'put') {
-      const old = cache.get(e.kv.key);
-      if (filter(e.kv.key, e.kv.value)) {
-        cache.set(e.kv.key, e.kv);
-        out.push(
-          old
-            ? { type: 'update', key: e.kv.key, value: e.kv.value, prevValue: old.value, revision: e.kv.modRevision }
-            : { type: 'update', key: e.kv.key, value: e.kv.value, revision: e.kv.modRevision },
-        );
-      } else if (old) {
-        cache.delete(e.kv.key);
-        out.push({ type: 'delete', key: e.kv.key, prevValue: old.value, revision: e.kv.modRevision });
-      }
-    } else {
-      const old = cache.get(e.key);
-      if (old) {
-        cache.delete(e.key);
-        out.push({ type: 'delete', key: e.key, prevValue: old.value, revision: e.revision });
-      }
+    const key = e.type === 'deleted' ? e.key : e.object.key;
+    const id = objectId(key);
+    const old = cache.get(id);
+    if (e.type !== 'deleted' && filter(e.object)) {
+      cache.set(id, e.object);
+      out.push(old ? { type: 'update', object: e.object, previous: old } : { type: 'update', object: e.object });
+    } else if (old) {
+      cache.delete(id);
+      out.push({ type: 'delete', key, previous: old });
     }
   }
   return out;
 }
 
-interface PrefixState {
-  prefix: string;
-  cache: Map<string, KV>;
+interface KindState {
+  sync: SyncKind;
+  /** For logs and beforeRelist: "Kind" or "Kind/namespace". */
+  label: string;
+  cache: Map<string, StoredObject>;
   synced: boolean;
-  watch?: Watch;
+  watch?: StoreWatch;
   /** Bumped on every (re)start so callbacks of an old watch are ignored. */
   generation: number;
   backoffMs: number;
@@ -109,8 +125,8 @@ interface PrefixState {
 }
 
 export class Syncer {
-  private readonly states: PrefixState[];
-  private readonly filter: (key: string, value: string) => boolean;
+  private readonly states: KindState[];
+  private readonly filter: SyncFilter;
   private readonly initialBackoff: number;
   private readonly maxBackoff: number;
   private statusNow: SyncStatus | undefined;
@@ -119,12 +135,13 @@ export class Syncer {
   private readonly loops = new Set<Promise<void>>();
 
   constructor(private readonly opts: SyncerOptions) {
-    if (opts.prefixes.length === 0) throw new DatastoreError('Invalid', 'syncer needs at least one key prefix');
+    if (opts.kinds.length === 0) throw new DatastoreError('Invalid', 'syncer needs at least one kind');
     this.filter = opts.filter ?? (() => true);
     this.initialBackoff = opts.backoff?.initialMs ?? 100;
     this.maxBackoff = opts.backoff?.maxMs ?? 5000;
-    this.states = normalisePrefixes(opts.prefixes).map((prefix) => ({
-      prefix,
+    this.states = normaliseKinds(opts.kinds).map((sync) => ({
+      sync,
+      label: sync.namespace === undefined ? sync.kind : `${sync.kind}/${sync.namespace}`,
       cache: new Map(),
       synced: false,
       generation: 0,
@@ -136,14 +153,18 @@ export class Syncer {
     return this.statusNow;
   }
 
-  /** The cached value of a key the consumer follows. */
-  get(key: string): KV | undefined {
-    for (const s of this.states) if (key.startsWith(s.prefix)) return s.cache.get(key);
+  /** The cached object, when the consumer follows it. */
+  get(key: ObjectKey): StoredObject | undefined {
+    const id = objectId(key);
+    for (const s of this.states) {
+      const o = s.cache.get(id);
+      if (o) return o;
+    }
     return undefined;
   }
 
-  /** Every cached key/value, in no particular order. */
-  *entries(): IterableIterator<KV> {
+  /** Every cached object, in no particular order. */
+  *entries(): IterableIterator<StoredObject> {
     for (const s of this.states) yield* s.cache.values();
   }
 
@@ -176,26 +197,26 @@ export class Syncer {
   }
 
   /** List (with back-off until it works), deliver the differences, then watch from the listing. */
-  private async run(s: PrefixState, afterFailure: boolean): Promise<void> {
+  private async run(s: KindState, afterFailure: boolean): Promise<void> {
     const gen = ++s.generation;
     let first = true;
     while (!this.stopped && gen === s.generation) {
       if (afterFailure && first && this.opts.beforeRelist) {
         try {
-          await this.opts.beforeRelist(s.prefix);
+          await this.opts.beforeRelist(s.label);
         } catch (err) {
-          this.opts.onError?.(asDatastoreError(err), s.prefix);
+          this.opts.onError?.(asDatastoreError(err), s.label);
         }
       }
       if (this.stopped || gen !== s.generation) return;
       first = false;
-      let listing: ListResult;
+      let listing: StoreListResult;
       try {
-        listing = await this.opts.backend.list(s.prefix);
+        listing = await this.opts.store.list(s.sync.kind, s.sync.namespace);
       } catch (err) {
         const e = asDatastoreError(err);
         if (this.stopped || gen !== s.generation) return;
-        this.opts.onError?.(e, s.prefix);
+        this.opts.onError?.(e, s.label);
         if (e.code === 'Unavailable') this.setStatus('wait-for-datastore');
         await this.sleep(s, s.backoffMs);
         s.backoffMs = Math.min(s.backoffMs * 2, this.maxBackoff);
@@ -206,42 +227,47 @@ export class Syncer {
       if (this.statusNow !== 'in-sync') this.setStatus('resync');
       const { events, next } = diffListing(s.cache, listing, this.filter);
       s.cache = next;
-      if (events.length) this.deliver(events, s.prefix);
+      if (events.length) this.deliver(events, s.label);
       s.synced = true;
       this.updateStatus();
-      this.startWatch(s, gen, listing.revision + 1);
+      this.startWatch(s, gen, listing.revision);
       return;
     }
   }
 
-  private startWatch(s: PrefixState, gen: number, fromRevision: number): void {
-    s.watch = this.opts.backend.watch(s.prefix, fromRevision, {
-      onEvents: (events) => {
-        if (this.stopped || gen !== s.generation) return;
-        const out = applyWatchEvents(s.cache, events, this.filter);
-        if (out.length) this.deliver(out, s.prefix);
+  private startWatch(s: KindState, gen: number, fromRevision: string): void {
+    s.watch = this.opts.store.watch(
+      s.sync.kind,
+      fromRevision,
+      {
+        onEvents: (events) => {
+          if (this.stopped || gen !== s.generation) return;
+          const out = applyWatchEvents(s.cache, events, this.filter);
+          if (out.length) this.deliver(out, s.label);
+        },
+        onError: (err) => {
+          if (this.stopped || gen !== s.generation) return;
+          this.opts.onError?.(err, s.label);
+          const old = s.watch;
+          s.watch = undefined;
+          void old?.close();
+          s.synced = false;
+          this.setStatus('resync');
+          // Compacted: re-list now. Unavailable: the first list attempt will tell, then back off.
+          this.track(this.run(s, true));
+        },
       },
-      onError: (err) => {
-        if (this.stopped || gen !== s.generation) return;
-        this.opts.onError?.(err, s.prefix);
-        const old = s.watch;
-        s.watch = undefined;
-        void old?.close();
-        s.synced = false;
-        this.setStatus('resync');
-        // Compacted: re-list now. Unavailable: the first list attempt will tell, then back off.
-        this.track(this.run(s, true));
-      },
-    });
+      s.sync.namespace,
+    );
   }
 
-  /** A consumer that throws must not break the syncer (or etcd's stream); it is told via onError. */
-  private deliver(events: SyncEvent[], prefix: string): void {
+  /** A consumer that throws must not break the syncer (or the store's stream); it is told via onError. */
+  private deliver(events: SyncEvent[], label: string): void {
     try {
       this.opts.onEvents(events);
     } catch (err) {
       const msg = err instanceof Error ? err.message : String(err);
-      this.opts.onError?.(new DatastoreError('Invalid', `consumer's onEvents threw: ${msg}`), prefix);
+      this.opts.onError?.(new DatastoreError('Invalid', `consumer's onEvents threw: ${msg}`), label);
     }
   }
 
@@ -252,7 +278,7 @@ export class Syncer {
     void q.finally(() => this.loops.delete(q));
   }
 
-  private sleep(s: PrefixState, ms: number): Promise<void> {
+  private sleep(s: KindState, ms: number): Promise<void> {
     return new Promise((resolve) => {
       s.wake = resolve;
       s.timer = setTimeout(resolve, ms);

@@ -7,7 +7,7 @@
 //   build/tortie, build/tortie-ipam                                     (SEA, dispatch on basename)
 import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { chmodSync, copyFileSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, cpSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { arch } from 'node:os';
 import { join, resolve } from 'node:path';
 import { build, type Plugin } from 'esbuild';
@@ -83,10 +83,21 @@ async function bundle(entry: string, outfile: string, format: 'esm' | 'cjs'): Pr
     legalComments: 'none',
     logLevel: 'warning',
     plugins: [netlinkNative, etcdProto],
+    // koffi (setsockopt for TCP-MD5 and GTSM) finds its native part by paths relative to its own
+    // package, which a bundle cannot keep: it stays a package of its own beside the bundles.
+    external: ['koffi'],
     loader: { '.node': 'copy' },
     assetNames: '[name]',
     ...(format === 'esm' ? { banner: { js: ESM_BANNER } } : {}),
   });
+}
+
+/** build/node_modules/koffi and its prebuilt native part for this machine's platform. */
+function copyKoffi(): void {
+  const pkg = `koffi-${process.platform}-${process.arch}`;
+  cpSync(join(ROOT, 'node_modules/koffi'), join(OUT, 'node_modules/koffi'), { recursive: true });
+  cpSync(join(ROOT, 'node_modules/@koromix', pkg, `${process.platform}_${process.arch}`), join(OUT, 'node_modules/@koromix', pkg, `${process.platform}_${process.arch}`), { recursive: true });
+  for (const f of ['package.json', 'index.js']) copyFileSync(join(ROOT, 'node_modules/@koromix', pkg, f), join(OUT, 'node_modules/@koromix', pkg, f));
 }
 
 /** build/tortie: node + the CJS plugin bundle as a SEA blob; tortie-ipam is a copy. */
@@ -117,6 +128,7 @@ async function main(): Promise<void> {
   await bundle('rr/main.ts', 'tortie-rr.mjs', 'esm');
   await bundle('controllers/main.ts', 'tortie-controllers.mjs', 'esm');
   await bundle('install/main.ts', 'install-cni.mjs', 'esm');
+  copyKoffi();
   // A SEA's main script is CommonJS in Node 20.
   await bundle('install/cni-plugins.ts', 'cni-plugins.cjs', 'cjs');
   singleExecutable('cni-plugins.cjs');

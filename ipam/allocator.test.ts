@@ -1,9 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { MemoryBackend } from '../datastore/backends/memory.js';
+import { createMemoryStore, type EtcdStore } from '../datastore/backends/index.js';
 import { ResourceClient } from '../datastore/client.js';
-import { ipamHandleKey, ipamBlockPrefix } from '../datastore/keys.js';
-import { IpamClient } from './allocator.js';
+import { IpamClient, handleKey } from './allocator.js';
 import { IpamError } from './errors.js';
 import { parseBlock, parseHandle } from './model.js';
 import { putNode, putPool } from './testing.js';
@@ -11,8 +10,8 @@ import { inUseCount } from './block.js';
 
 const fast = { retry: { attempts: 200, backoffMs: 0 } };
 
-async function setup(pools: Record<string, Parameters<typeof putPool>[2]>): Promise<{ be: MemoryBackend; ipam: IpamClient }> {
-  const be = new MemoryBackend();
+async function setup(pools: Record<string, Parameters<typeof putPool>[2]>): Promise<{ be: EtcdStore; ipam: IpamClient }> {
+  const be = createMemoryStore();
   for (const [name, spec] of Object.entries(pools)) await putPool(be, name, spec);
   return { be, ipam: new IpamClient(be, fast) };
 }
@@ -34,8 +33,8 @@ describe('IPAM allocator', () => {
     expect(r.ipv4[0].block).toBe('10.0.0.0/26');
     const affs = await ipam.hostAffinities('n1', 4);
     expect(affs.map((a) => [a.cidr, a.state])).toEqual([['10.0.0.0/26', 'confirmed']]);
-    const h = await be.get(ipamHandleKey('h1'));
-    expect(parseHandle('h', h!.value).block).toEqual({ '10.0.0.0/26': 3 });
+    const h = await be.get(handleKey('h1'));
+    expect(parseHandle('h', h!.value.spec).block).toEqual({ '10.0.0.0/26': 3 });
     // A second host gets the next block.
     const r2 = await ipam.autoAssign({ handleId: 'h2', hostname: 'n2', num4: 1 });
     expect(r2.ipv4[0].block).toBe('10.0.0.64/26');
@@ -46,7 +45,7 @@ describe('IPAM allocator', () => {
     const r = await ipam.autoAssign({ handleId: 'a', hostname: 'n1', num4: 14 });
     expect(new Set(r.ipv4.map((a) => a.ip)).size).toBe(14);
     expect(await code(ipam.autoAssign({ handleId: 'b', hostname: 'n1', num4: 3 }))).toBe('Exhausted');
-    expect(await be.get(ipamHandleKey('b'))).toBeUndefined();
+    expect(await be.get(handleKey('b'))).toBeUndefined();
     const r2 = await ipam.autoAssign({ handleId: 'c', hostname: 'n1', num4: 2 });
     expect(r2.ipv4).toHaveLength(2);
     expect(await code(ipam.autoAssign({ handleId: 'd', hostname: 'n1', num4: 1 }))).toBe('Exhausted');
@@ -76,7 +75,7 @@ describe('IPAM allocator', () => {
     expect(await ipam.hostAffinities('n3', 4)).toHaveLength(0);
   });
 
-  it('takes IPAMConfig from the v3 resource tortiectl applies, before the v2 key', async () => {
+  it('reads the IPAMConfig tortiectl applies (one object: Calico\'s /calico/ipam/v2/config on etcd)', async () => {
     const { be, ipam } = await setup({ p: { cidr: '10.4.0.0/28', blockSize: 30 } });
     await ipam.setConfig({ strictAffinity: false, autoAllocateBlocks: true, maxBlocksPerHost: 0 });
     await new ResourceClient(be).apply({ apiVersion: 'projectcalico.org/v3', kind: 'IPAMConfig', metadata: { name: 'default' }, spec: { strictAffinity: true, maxBlocksPerHost: 1 } });
@@ -143,24 +142,24 @@ describe('IPAM allocator', () => {
   it('keeps handle counts across blocks and releases by handle idempotently', async () => {
     const { be, ipam } = await setup({ p: { cidr: '10.11.0.0/28', blockSize: 30 } });
     await ipam.autoAssign({ handleId: 'big', hostname: 'n1', num4: 6 });
-    const h = parseHandle('h', (await be.get(ipamHandleKey('big')))!.value);
+    const h = parseHandle('h', (await be.get(handleKey('big')))!.value.spec);
     expect(h.block).toEqual({ '10.11.0.0/30': 4, '10.11.0.4/30': 2 });
     const r = await ipam.releaseIps([{ ip: '10.11.0.5' }]);
     expect(r.released).toEqual(['10.11.0.5']);
-    expect(parseHandle('h', (await be.get(ipamHandleKey('big')))!.value).block['10.11.0.4/30']).toBe(1);
+    expect(parseHandle('h', (await be.get(handleKey('big')))!.value.spec).block['10.11.0.4/30']).toBe(1);
     expect((await ipam.releaseByHandle('big')).sort()).toHaveLength(5);
-    expect(await be.get(ipamHandleKey('big'))).toBeUndefined();
+    expect(await be.get(handleKey('big'))).toBeUndefined();
     expect(await ipam.releaseByHandle('big')).toEqual([]);
   });
 
-  it('releases an empty block with its affinity and index bit, so it can be claimed again', async () => {
+  it('releases an empty block with its affinity, so it can be claimed again', async () => {
     const { be, ipam } = await setup({ p: { cidr: '10.12.0.0/29', blockSize: 30 } });
     const a = await ipam.autoAssign({ handleId: 'a', hostname: 'n1', num4: 1 });
     expect(await ipam.releaseAffinity('n1', a.ipv4[0].block)).toBe(false); // not empty
     expect((await ipam.hostAffinities('n1', 4))[0].state).toBe('confirmed');
     await ipam.releaseByHandle('a');
     expect(await ipam.releaseAffinity('n1', a.ipv4[0].block)).toBe(true);
-    expect((await be.list(ipamBlockPrefix(4))).items).toHaveLength(0);
+    expect((await be.list('IPAMBlock')).items).toHaveLength(0);
     const b = await ipam.autoAssign({ handleId: 'b', hostname: 'n2', num4: 1 });
     expect(b.ipv4[0].block).toBe('10.12.0.0/30');
   });
@@ -216,8 +215,8 @@ describe('IPAM allocator', () => {
           // Stored state equals the model: every allocation belongs to a live handle, counts match.
           const stored = new Map<string, number>();
           let total = 0;
-          for (const kv of (await be.list(ipamBlockPrefix(4))).items) {
-            const b = parseBlock(kv.key, kv.value);
+          for (const o of (await be.list('IPAMBlock')).items) {
+            const b = parseBlock('b', o.value.spec);
             total += inUseCount(b);
             expect(new Set(b.unallocated).size + inUseCount(b)).toBe(b.allocations.length);
             b.allocations.forEach((idx) => {
@@ -233,7 +232,7 @@ describe('IPAM allocator', () => {
           expect(new Set(all).size).toBe(all.length);
           for (const [h, ips] of model) {
             expect(stored.get(h)).toBe(ips.size);
-            const hv = parseHandle('h', (await be.get(ipamHandleKey(h)))!.value);
+            const hv = parseHandle('h', (await be.get(handleKey(h)))!.value.spec);
             expect(Object.values(hv.block).reduce((a, b) => a + b, 0)).toBe(ips.size);
           }
         },

@@ -1,20 +1,16 @@
-// The datastore driver of IPAM: every write is a compare-and-swap on etcd mod revisions, retried a
-// bounded number of times. Block contents change only through the pure functions in block.ts.
-import { DatastoreError, type Backend, type KV, type TxnCompare, type TxnOp } from '../datastore/backend.js';
-import {
-  IPAM_CONFIG_KEY,
-  blockAffinityKey,
-  hostAffinityPrefix,
-  ipamBlockKey,
-  ipamBlockPrefix,
-  ipamHandleKey,
-  keyPartToCidr,
-  resourceKey,
-  resourceListPrefix,
-} from '../datastore/keys.js';
+// The datastore driver of IPAM, over the Store contract and without any transaction across objects,
+// as libcalico-go's IPAM works on both of Calico's datastores: the block is the unit of atomicity
+// (every assignment and release is a compare-and-swap on one block); a block is claimed as affinity
+// pending → block created → affinity confirmed; a handle is incremented before its addresses are
+// written into the block and decremented after they are released from it, so a crash between the two
+// writes leaves a handle that counts too much (found and fixed by `ipam check` / the GC), never an
+// address handed out twice. Block contents change only through the pure functions in block.ts.
+import { DatastoreError } from '../datastore/store.js';
+import { affinityName, blockName } from '../datastore/keys.js';
+import { API_VERSION } from '../datastore/model/resource.js';
+import type { ObjectKey, Store, StoredObject, StoredValue } from '../datastore/store.js';
 import { assignFromBlock, assignOrdinal, freeCount, isEmpty, ordinalToIp, ordinalsOfHandle, releaseFromBlock, newBlock } from './block.js';
-import { blockIndexKey, emptyWindow, firstClear, parseWindow, windowCount, withBit, WINDOW_BLOCKS } from './blockindex.js';
-import { type Cidr, type Family, blockIndex, blockOf, contains, formatCidr, nthBlock, parseCidr, parseIp } from './cidr.js';
+import { type Cidr, type Family, blockCount, blockOf, contains, formatCidr, nthBlock, parseCidr, parseIp } from './cidr.js';
 import { IpamError } from './errors.js';
 import {
   DEFAULT_IPAM_CONFIG,
@@ -32,8 +28,6 @@ import {
 } from './model.js';
 import { poolFromResource, selectPools, type IpUse, type Pool } from './pools.js';
 import { DEFAULT_RETRY, RETRY, withRetries, type Retry, type RetryPolicy } from './retry.js';
-
-export const IPAM_CONFIG_RESOURCE_KEY = resourceKey('ipamconfigs', 'default');
 
 export interface AssignArgs {
   handleId: string;
@@ -78,12 +72,42 @@ export type ClaimOutcome = { kind: 'claimed'; cidr: string } | { kind: 'full' } 
 
 const isDsError = (e: unknown, code: string): boolean => e instanceof DatastoreError && e.code === code;
 
+export const blockKey = (cidr: string): ObjectKey => ({ kind: 'IPAMBlock', name: blockName(cidr) });
+export const affinityKey = (host: string, cidr: string): ObjectKey => ({ kind: 'BlockAffinity', name: affinityName(host, cidr) });
+export const handleKey = (handleId: string): ObjectKey => ({ kind: 'IPAMHandle', name: handleId });
+const CONFIG_KEY: ObjectKey = { kind: 'IPAMConfig', name: 'default' };
+
+export function blockValue(block: AllocationBlock): StoredValue {
+  return { apiVersion: API_VERSION, kind: 'IPAMBlock', metadata: { name: blockName(block.cidr) }, spec: block };
+}
+
+export function affinityValue(host: string, cidr: string, state: AffinityState): StoredValue {
+  return { apiVersion: API_VERSION, kind: 'BlockAffinity', metadata: { name: affinityName(host, cidr) }, spec: { state, node: host, cidr, type: 'host', deleted: 'false' } };
+}
+
+export function handleValue(h: IpamHandle): StoredValue {
+  return { apiVersion: API_VERSION, kind: 'IPAMHandle', metadata: { name: h.handleID }, spec: { handleID: h.handleID, block: h.block, deleted: h.deleted } };
+}
+
+/** For error messages: "IPAMBlock(10-0-0-0-26)". */
+const what = (o: StoredObject): string => `${o.key.kind}(${o.key.name})`;
+
+export interface StoredBlock {
+  obj: StoredObject;
+  block: AllocationBlock;
+}
+
+export interface StoredHandle {
+  obj: StoredObject;
+  handle: IpamHandle;
+}
+
 export class IpamClient {
   private readonly retry: RetryPolicy;
   private readonly phaseDelay: () => Promise<void>;
 
   constructor(
-    readonly backend: Backend,
+    readonly store: Store,
     opts: IpamClientOptions = {},
   ) {
     this.retry = opts.retry ?? DEFAULT_RETRY;
@@ -94,51 +118,41 @@ export class IpamClient {
   // ---------- reads ----------
 
   async getConfig(): Promise<IpamConfig> {
-    const res = await this.backend.get(IPAM_CONFIG_RESOURCE_KEY);
-    if (res) return parseIpamConfig(res.key, res.value);
-    const v2 = await this.backend.get(IPAM_CONFIG_KEY);
-    return v2 ? parseIpamConfig(v2.key, v2.value) : { ...DEFAULT_IPAM_CONFIG };
+    const o = await this.store.get(CONFIG_KEY);
+    return o ? parseIpamConfig(what(o), o.value.spec) : { ...DEFAULT_IPAM_CONFIG };
   }
 
   async setConfig(cfg: IpamConfig): Promise<void> {
-    const cur = await this.backend.get(IPAM_CONFIG_KEY);
-    const value = JSON.stringify(cfg);
-    if (cur) await this.backend.update(IPAM_CONFIG_KEY, value, cur.modRevision);
-    else await this.backend.create(IPAM_CONFIG_KEY, value);
+    const value: StoredValue = { apiVersion: API_VERSION, kind: 'IPAMConfig', metadata: { name: 'default' }, spec: { ...cfg } };
+    const cur = await this.store.get(CONFIG_KEY);
+    if (cur) await this.store.update(value, cur.revision);
+    else await this.store.create(value);
   }
 
   /** Usable pools; malformed ones are skipped (they are reported by `ipam check`). */
   async listPools(): Promise<Pool[]> {
-    const { items } = await this.backend.list(resourceListPrefix('ippools'));
+    const { items } = await this.store.list('IPPool');
     const out: Pool[] = [];
-    for (const kv of items) {
-      const p = poolFromResource(kv.key.slice(kv.key.lastIndexOf('/') + 1), kv.value);
+    for (const o of items) {
+      const p = poolFromResource(o.key.name, o.value.spec);
       if (typeof p !== 'string') out.push(p);
     }
     return out;
   }
 
   async nodeLabels(host: string): Promise<Record<string, string>> {
-    const kv = await this.backend.get(resourceKey('nodes', host));
-    if (!kv) return {};
-    try {
-      const o = JSON.parse(kv.value) as { metadata?: { labels?: Record<string, string> } };
-      return o.metadata?.labels ?? {};
-    } catch {
-      return {};
-    }
+    const o = await this.store.get({ kind: 'Node', name: host });
+    return o?.value.metadata.labels ?? {};
   }
 
-  async getBlock(cidr: string): Promise<{ kv: KV; block: AllocationBlock } | undefined> {
-    const key = ipamBlockKey(cidr, familyOf(cidr));
-    const kv = await this.backend.get(key);
-    return kv ? { kv, block: parseBlock(key, kv.value) } : undefined;
+  async getBlock(cidr: string): Promise<StoredBlock | undefined> {
+    const o = await this.store.get(blockKey(cidr));
+    return o ? { obj: o, block: parseBlock(what(o), o.value.spec) } : undefined;
   }
 
-  async getHandle(handleId: string): Promise<{ kv: KV; handle: IpamHandle } | undefined> {
-    const key = ipamHandleKey(handleId);
-    const kv = await this.backend.get(key);
-    return kv ? { kv, handle: parseHandle(key, kv.value) } : undefined;
+  async getHandle(handleId: string): Promise<StoredHandle | undefined> {
+    const o = await this.store.get(handleKey(handleId));
+    return o ? { obj: o, handle: parseHandle(what(o), o.value.spec) } : undefined;
   }
 
   /** Addresses a handle holds. */
@@ -153,11 +167,16 @@ export class IpamClient {
     return out;
   }
 
-  /** Affinities of one host and family: cidr → state and KV. */
-  async hostAffinities(host: string, family: Family): Promise<{ cidr: string; state: AffinityState; kv: KV }[]> {
-    const prefix = `${hostAffinityPrefix(host)}ipv${family}/block/`;
-    const { items } = await this.backend.list(prefix);
-    return items.map((kv) => ({ cidr: keyPartToCidr(kv.key.slice(prefix.length)), state: parseAffinity(kv.key, kv.value).state, kv }));
+  /** Affinities of one host and family. */
+  async hostAffinities(host: string, family: Family): Promise<{ cidr: string; state: AffinityState; obj: StoredObject }[]> {
+    const { items } = await this.store.list('BlockAffinity');
+    const out: { cidr: string; state: AffinityState; obj: StoredObject }[] = [];
+    for (const o of items) {
+      const spec = o.value.spec as { node?: unknown; cidr?: unknown };
+      if (spec?.node !== host || typeof spec.cidr !== 'string' || familyOf(spec.cidr) !== family) continue;
+      out.push({ cidr: spec.cidr, state: parseAffinity(what(o), o.value.spec).state, obj: o });
+    }
+    return out;
   }
 
   // ---------- assignment ----------
@@ -204,13 +223,14 @@ export class IpamClient {
       return pools.some((p) => contains(p.cidr, c.family, c.base) && c.prefix === p.blockSize);
     };
     let config: IpamConfig | undefined;
+    let lostRace = false;
     for (let round = 0; round < this.retry.attempts && out.length < num; round++) {
       // 1. Blocks affine to this host.
       const affs = await this.hostAffinities(host, family);
       let affine = 0;
       for (const a of affs) {
         if (!inPools(a.cidr) || a.state === 'pendingDeletion') continue;
-        if (a.state === 'pending' && !(await this.confirmIfOurs(host, a.cidr, a.kv))) continue;
+        if (a.state === 'pending' && !(await this.confirmIfOurs(host, a.cidr, a.obj))) continue;
         affine++;
         if (out.length < num) out.push(...(await this.assignInBlock(a.cidr, num - out.length, attr, (b) => b.affinity === hostAffinity(host))));
       }
@@ -218,58 +238,59 @@ export class IpamClient {
       // 2. Claim a new block.
       config ??= await this.getConfig();
       if (config.autoAllocateBlocks && (config.maxBlocksPerHost === 0 || affine < config.maxBlocksPerHost)) {
-        const c = await this.claimFreeBlock(host, pools);
+        const c = await this.claimFreeBlock(host, pools, lostRace);
         if (c.kind === 'claimed') continue; // go round: allocate from it as an affine block
         if (c.kind === 'retry') {
-          // Lost a race for the index: back off before looking again, so contenders spread out.
+          lostRace = true;
+          // Lost a race for a block: back off before looking again, so contenders spread out.
           await new Promise((r) => setTimeout(r, Math.random() * this.retry.backoffMs * Math.min(round + 1, 20)));
           continue;
         }
       }
       // 3. Borrow from any block in the pools, unless strict affinity forbids it.
-      if (!config.strictAffinity) out.push(...(await this.borrow(family, num - out.length, host, inPools, attr)));
+      if (!config.strictAffinity) out.push(...(await this.borrow(family, num - out.length, inPools, attr)));
       break;
     }
     return out;
   }
 
   /** A pending affinity whose block exists with our affinity was left by a claimer that died before confirming. */
-  private async confirmIfOurs(host: string, cidr: string, aff: KV): Promise<boolean> {
+  private async confirmIfOurs(host: string, cidr: string, aff: StoredObject): Promise<boolean> {
     const b = await this.getBlock(cidr);
     if (!b || b.block.affinity !== hostAffinity(host)) return false;
     try {
-      await this.backend.update(aff.key, JSON.stringify({ state: 'confirmed', deleted: false }), aff.modRevision);
+      await this.store.update(affinityValue(host, cidr, 'confirmed'), aff.revision);
     } catch (e) {
       if (!isDsError(e, 'Conflict') && !isDsError(e, 'NotFound')) throw e;
     }
     return true;
   }
 
-  private async borrow(family: Family, num: number, host: string, inPools: (c: string) => boolean, attr: AllocationAttribute): Promise<AssignedIp[]> {
+  private async borrow(family: Family, num: number, inPools: (c: string) => boolean, attr: AllocationAttribute): Promise<AssignedIp[]> {
     const out: AssignedIp[] = [];
-    const prefix = ipamBlockPrefix(family);
-    const { items } = await this.backend.list(prefix);
-    for (const kv of items) {
+    const { items } = await this.store.list('IPAMBlock');
+    for (const o of items) {
       if (out.length >= num) break;
-      const cidr = keyPartToCidr(kv.key.slice(prefix.length));
-      if (!inPools(cidr)) continue;
-      const b = parseBlock(kv.key, kv.value);
-      if (freeCount(b) === 0) continue;
-      void host;
-      out.push(...(await this.assignInBlock(cidr, num - out.length, attr, () => true)));
+      let b: AllocationBlock;
+      try {
+        b = parseBlock(what(o), o.value.spec);
+      } catch {
+        continue; // reported by `ipam check`
+      }
+      if (familyOf(b.cidr) !== family || !inPools(b.cidr) || freeCount(b) === 0) continue;
+      out.push(...(await this.assignInBlock(b.cidr, num - out.length, attr, () => true)));
     }
     return out;
   }
 
-  /** Takes up to num addresses from one block, updating block and handle in one transaction. */
+  /** Takes up to num addresses from one block: handle first, then the block (CAS); a lost block race undoes the handle. */
   private async assignInBlock(cidr: string, num: number, attr: AllocationAttribute, stillOk: (b: AllocationBlock) => boolean): Promise<AssignedIp[]> {
     const handleId = attr.handle_id ?? '';
     return withRetries(`assign in block ${cidr}`, this.retry, async () => {
-      const [b, h] = await Promise.all([this.getBlock(cidr), this.getHandle(handleId)]);
+      const b = await this.getBlock(cidr);
       if (!b || !stillOk(b.block) || freeCount(b.block) === 0) return [];
       const { block, assigned } = assignFromBlock(b.block, num, attr);
-      const ok = await this.commitBlockAndHandle(b.kv, block, handleId, h, assigned.length);
-      if (!ok) return RETRY;
+      if (!(await this.writeBlockWithHandle(b, block, handleId, assigned.length))) return RETRY;
       return assigned.map((a) => ({
         ip: ordinalToIp(block, a.ordinal),
         family: familyOf(cidr),
@@ -280,28 +301,43 @@ export class IpamClient {
     });
   }
 
-  /** One txn: the block's new contents and the handle's count for it move together, so neither can leak. */
-  private async commitBlockAndHandle(
-    blockKv: KV,
-    block: AllocationBlock,
-    handleId: string,
-    h: { kv: KV; handle: IpamHandle } | undefined,
-    delta: number,
-  ): Promise<boolean> {
-    const compares: TxnCompare[] = [{ key: blockKv.key, modRevision: blockKv.modRevision }];
-    const ops: TxnOp[] = [{ type: 'put', key: blockKv.key, value: JSON.stringify(block) }];
-    if (handleId) {
-      const hkey = ipamHandleKey(handleId);
-      compares.push({ key: hkey, modRevision: h?.kv.modRevision ?? 0 });
-      const handle: IpamHandle = h ? { ...h.handle, block: { ...h.handle.block } } : { handleID: handleId, block: {}, deleted: false };
-      const n = (handle.block[block.cidr] ?? 0) + delta;
-      if (n > 0) handle.block[block.cidr] = n;
-      else delete handle.block[block.cidr];
-      if (Object.keys(handle.block).length === 0) {
-        if (h) ops.push({ type: 'delete', key: hkey });
-      } else ops.push({ type: 'put', key: hkey, value: JSON.stringify(handle) });
+  /**
+   * Counts `n` addresses of `cidr` on the handle, then writes the block (CAS). If the block moved
+   * meanwhile the count is taken back and false returned. A crash between the two writes leaves the
+   * handle counting addresses the block does not hold: `ipam check` reports it, the GC corrects it.
+   */
+  private async writeBlockWithHandle(b: StoredBlock, block: AllocationBlock, handleId: string, n: number): Promise<boolean> {
+    if (handleId) await this.adjustHandle(handleId, block.cidr, n);
+    try {
+      await this.store.update(blockValue(block), b.obj.revision);
+      return true;
+    } catch (e) {
+      if (!isDsError(e, 'Conflict') && !isDsError(e, 'NotFound')) throw e;
+      if (handleId) await this.adjustHandle(handleId, block.cidr, -n);
+      return false;
     }
-    return (await this.backend.txn(compares, ops)).succeeded;
+  }
+
+  /** Adds delta to the handle's count for a block (CAS loop); the handle is created on first use and deleted when it counts nothing. */
+  async adjustHandle(handleId: string, cidr: string, delta: number): Promise<void> {
+    if (delta === 0) return;
+    await withRetries(`update handle ${handleId}`, this.retry, async () => {
+      const h = await this.getHandle(handleId);
+      const handle: IpamHandle = h ? { ...h.handle, block: { ...h.handle.block } } : { handleID: handleId, block: {}, deleted: false };
+      const count = (handle.block[cidr] ?? 0) + delta;
+      if (count > 0) handle.block[cidr] = count;
+      else delete handle.block[cidr];
+      try {
+        if (!h) {
+          if (Object.keys(handle.block).length > 0) await this.store.create(handleValue(handle));
+        } else if (Object.keys(handle.block).length === 0) await this.store.delete(h.obj.key, h.obj.revision);
+        else await this.store.update(handleValue(handle), h.obj.revision);
+        return true;
+      } catch (e) {
+        if (isDsError(e, 'Conflict') || isDsError(e, 'NotFound') || isDsError(e, 'AlreadyExists')) return RETRY;
+        throw e;
+      }
+    });
   }
 
   /** Assigns one specific address (the ipAddrs annotation); claims its block for the host if nobody has. */
@@ -315,119 +351,80 @@ export class IpamClient {
     const pools = await this.listPools();
     const pool = pools.find((p) => contains(p.cidr, addr.family, addr.value));
     if (!pool) throw new IpamError('NoPool', `requested IP ${ip} is not in any IP pool`);
-    const blockCidr = formatCidr(blockOf(addr.family, addr.value, pool.blockSize));
+    const cidr = blockOf(addr.family, addr.value, pool.blockSize);
+    const blockCidr = formatCidr(cidr);
     const attr: AllocationAttribute = { handle_id: handleId, secondary: attrs ?? null };
     return withRetries(`assign ${ip}`, this.retry, async () => {
-      const [b, h] = await Promise.all([this.getBlock(blockCidr), this.getHandle(handleId)]);
+      const b = await this.getBlock(blockCidr);
       if (!b) {
-        const c = await this.claimBlock(hostname, pool, blockIndex(pool.cidr, parseCidr(blockCidr)));
+        const c = await this.claimBlock(hostname, cidr);
         if (c.kind === 'full') throw new IpamError('InUse', `block ${blockCidr} for ${ip} cannot be claimed`);
         return RETRY;
       }
-      const ord = Number(addr.value - parseCidr(blockCidr).base);
+      const ord = Number(addr.value - cidr.base);
       const r = assignOrdinal(b.block, ord, attr);
       if (!r) throw new IpamError('InUse', `requested IP ${ip} is already in use`);
-      if (!(await this.commitBlockAndHandle(b.kv, r.block, handleId, h, 1))) return RETRY;
+      if (!(await this.writeBlockWithHandle(b, r.block, handleId, 1))) return RETRY;
       return { ip, family: addr.family, block: blockCidr, ordinal: ord, sequenceNumber: r.assigned.sequenceNumber };
     });
   }
 
-  // ---------- block claim (two phases over the index) ----------
+  // ---------- block claim ----------
 
-  /** Claims the first unclaimed block of the first pool that has one (index lookup, no scan). */
-  async claimFreeBlock(host: string, pools: Pool[]): Promise<ClaimOutcome> {
+  /**
+   * Claims an unclaimed block of the first pool that has one, found by listing the blocks (as Calico
+   * does). The first unclaimed block is taken, keeping pools compact; after losing a race (`spread`)
+   * the search starts at a random block, so concurrent claimers stop colliding.
+   */
+  async claimFreeBlock(host: string, pools: Pool[], spread = false): Promise<ClaimOutcome> {
+    const existing = new Set(await this.listBlockCidrs());
     for (const pool of pools) {
-      const windows = windowCount(pool.cidr, pool.blockSize);
-      for (let w = 0n; w < windows; w++) {
-        const idx = await this.readWindow(pool, w);
-        const n = firstClear(idx.window);
-        if (n < 0) continue;
-        const r = await this.claimBlock(host, pool, w * WINDOW_BLOCKS + BigInt(n), idx);
-        if (r.kind !== 'full') return r;
-      }
+      const cidr = firstFreeBlock(pool, existing, spread ? randomBigInt(blockCount(pool.cidr, pool.blockSize)) : 0n);
+      if (cidr) return this.claimBlock(host, cidr);
     }
     return { kind: 'full' };
   }
 
-  private async readWindow(pool: Pool, w: bigint): Promise<{ key: string; rev: number; window: ReturnType<typeof emptyWindow> }> {
-    const key = blockIndexKey(pool.cidr, pool.blockSize, w);
-    const kv = await this.backend.get(key);
-    return { key, rev: kv?.modRevision ?? 0, window: kv ? parseWindow(key, kv.value) : emptyWindow(pool.cidr, pool.blockSize, w) };
-  }
-
   /**
-   * Claims block n of a pool for a host: affinity pending → (block create + index bit) in one txn →
-   * affinity confirmed. 'full' means that block is taken for good; 'retry' means go round and look again.
+   * Claims one block for a host: affinity pending → block created (create-if-absent: of two
+   * claimers exactly one wins) → affinity confirmed. 'full' means the block is someone else's for
+   * good; 'retry' means go round and look again.
    */
-  async claimBlock(
-    host: string,
-    pool: Pool,
-    n: bigint,
-    known?: { key: string; rev: number; window: ReturnType<typeof emptyWindow> },
-  ): Promise<ClaimOutcome> {
-    const w = n / WINDOW_BLOCKS;
-    const bit = Number(n % WINDOW_BLOCKS);
-    const idx = known ?? (await this.readWindow(pool, w));
-    const cidr = nthBlock(pool.cidr, pool.blockSize, n);
+  async claimBlock(host: string, cidr: Cidr): Promise<ClaimOutcome> {
     const cidrText = formatCidr(cidr);
-    const family = cidr.family;
-    const blockKey = ipamBlockKey(cidrText, family);
-    const affKey = blockAffinityKey(host, cidrText, family);
-    // Phase 1: pending affinity. A pending affinity of our own host with no block is taken over: it was
-    // left by a claimer that died, or belongs to a live one on the same host (then exactly one txn wins).
-    let aff: KV;
+    // Phase 1: pending affinity. One of our own host's that is still pending was left by a claimer
+    // that died, or belongs to a live one on this host: either way the block create below decides.
+    let aff: StoredObject;
     try {
-      aff = await this.backend.create(affKey, JSON.stringify({ state: 'pending', deleted: false }));
+      aff = await this.store.create(affinityValue(host, cidrText, 'pending'));
     } catch (e) {
       if (!isDsError(e, 'AlreadyExists')) throw e;
-      const cur = await this.backend.get(affKey);
+      const cur = await this.store.get(affinityKey(host, cidrText));
       if (!cur) return { kind: 'retry' };
-      if (parseAffinity(affKey, cur.value).state !== 'pending') return this.repairIndex(idx, bit, blockKey);
       aff = cur;
     }
     await this.phaseDelay();
-    // Phase 2: the block and its index bit, only if the block is absent, the index unchanged, the affinity ours.
-    const indexValue = JSON.stringify(withBit(idx.window, bit, true));
-    const block = newBlock(cidr, hostAffinity(host));
-    const r = await this.backend.txn(
-      [
-        { key: blockKey, modRevision: 0 },
-        { key: idx.key, modRevision: idx.rev },
-        { key: affKey, modRevision: aff.modRevision },
-      ],
-      [
-        { type: 'put', key: blockKey, value: JSON.stringify(block) },
-        { type: 'put', key: idx.key, value: indexValue },
-      ],
-    );
-    if (!r.succeeded) {
+    // Phase 2: the block, only if absent.
+    try {
+      await this.store.create(blockValue(newBlock(cidr, hostAffinity(host))));
+    } catch (e) {
+      if (!isDsError(e, 'AlreadyExists')) throw e;
       const existing = await this.getBlock(cidrText);
       if (existing && existing.block.affinity === hostAffinity(host)) {
-        await this.confirmIfOurs(host, cidrText, (await this.backend.get(affKey)) ?? aff);
+        await this.confirmIfOurs(host, cidrText, (await this.store.get(aff.key)) ?? aff);
         return { kind: 'claimed', cidr: cidrText };
       }
-      await this.backend.delete(affKey, aff.modRevision).catch(() => undefined);
-      if (existing) await this.repairIndex(await this.readWindow(pool, w), bit, blockKey);
+      // Someone else's block: our pending affinity goes (unless it moved on, then it is not ours to remove).
+      if (parseAffinity(what(aff), aff.value.spec).state === 'pending') await this.store.delete(aff.key, aff.revision).catch(() => undefined);
       return { kind: 'retry' };
     }
     await this.phaseDelay();
-    // Phase 3: confirm. If this fails the block still carries our affinity and the next pass confirms it.
-    await this.backend.update(affKey, JSON.stringify({ state: 'confirmed', deleted: false }), aff.modRevision).catch(() => undefined);
+    // Phase 3: confirm. If the GC removed our pending affinity meanwhile, the block is still ours:
+    // write the affinity again, confirmed.
+    await this.store.update(affinityValue(host, cidrText, 'confirmed'), aff.revision).catch(async (e: unknown) => {
+      if (isDsError(e, 'NotFound')) await this.store.create(affinityValue(host, cidrText, 'confirmed')).catch(() => undefined);
+    });
     return { kind: 'claimed', cidr: cidrText };
-  }
-
-  /** A block that exists while its index bit is clear (written by another tool): set the bit. */
-  private async repairIndex(idx: { key: string; rev: number; window: ReturnType<typeof emptyWindow> }, bit: number, blockKey: string): Promise<ClaimOutcome> {
-    await this.backend
-      .txn(
-        [
-          { key: idx.key, modRevision: idx.rev },
-          { key: blockKey, modRevision: (await this.backend.get(blockKey))?.modRevision ?? 0 },
-        ],
-        [{ type: 'put', key: idx.key, value: JSON.stringify(withBit(idx.window, bit, true)) }],
-      )
-      .catch(() => undefined);
-    return { kind: 'retry' };
   }
 
   // ---------- release ----------
@@ -451,8 +448,7 @@ export class IpamClient {
       else {
         // The pool was deleted: find the block by listing (rare).
         allBlocks ??= await this.listBlockCidrs();
-        const hit = allBlocks.map(parseCidr).find((c) => contains(c, addr.family, addr.value));
-        blockCidr = hit;
+        blockCidr = allBlocks.map(parseCidr).find((c) => contains(c, addr.family, addr.value));
       }
       if (!blockCidr) {
         report.notAllocated.push(s.ip);
@@ -473,19 +469,17 @@ export class IpamClient {
   }
 
   async listBlockCidrs(): Promise<string[]> {
+    const { items } = await this.store.list('IPAMBlock');
     const out: string[] = [];
-    for (const f of [4, 6] as const) {
-      const prefix = ipamBlockPrefix(f);
-      const { items } = await this.backend.list(prefix);
-      for (const kv of items) out.push(keyPartToCidr(kv.key.slice(prefix.length)));
+    for (const o of items) {
+      const cidr = (o.value.spec as { cidr?: unknown })?.cidr;
+      if (typeof cidr === 'string') out.push(cidr);
     }
     return out;
   }
 
-  private async releaseInBlock(
-    cidr: string,
-    reqs: { ordinal: number; ip: string; sequenceNumber?: number }[],
-  ): Promise<ReleaseReport | Retry> {
+  /** The block first (CAS), then each handle's count: a crash between leaves a handle counting too much, never a freed address still counted as free. */
+  private async releaseInBlock(cidr: string, reqs: { ordinal: number; ip: string; sequenceNumber?: number }[]): Promise<ReleaseReport | Retry> {
     const b = await this.getBlock(cidr);
     if (!b) return { released: [], notAllocated: reqs.map((r) => r.ip), stale: [] };
     const out = releaseFromBlock(b.block, reqs);
@@ -496,23 +490,21 @@ export class IpamClient {
       stale: out.stale.map(ipOf),
     };
     if (out.released.length === 0) return report;
-    // Decrement every affected handle in the same txn as the block write.
+    try {
+      await this.store.update(blockValue(out.block), b.obj.revision);
+    } catch (e) {
+      if (isDsError(e, 'Conflict') || isDsError(e, 'NotFound')) return RETRY;
+      throw e;
+    }
     const counts = new Map<string, number>();
     for (const r of out.released) if (r.handle) counts.set(r.handle, (counts.get(r.handle) ?? 0) + 1);
-    const handles = await Promise.all([...counts.keys()].map(async (id) => ({ id, h: await this.getHandle(id) })));
-    const compares: TxnCompare[] = [{ key: b.kv.key, modRevision: b.kv.modRevision }];
-    const ops: TxnOp[] = [{ type: 'put', key: b.kv.key, value: JSON.stringify(out.block) }];
-    for (const { id, h } of handles) {
-      if (!h) continue; // a handle that was never written (foreign data): nothing to decrement
-      compares.push({ key: h.kv.key, modRevision: h.kv.modRevision });
-      const block = { ...h.handle.block };
-      const n = (block[cidr] ?? 0) - (counts.get(id) ?? 0);
-      if (n > 0) block[cidr] = n;
-      else delete block[cidr];
-      if (Object.keys(block).length === 0) ops.push({ type: 'delete', key: h.kv.key });
-      else ops.push({ type: 'put', key: h.kv.key, value: JSON.stringify({ ...h.handle, block }) });
-    }
-    return (await this.backend.txn(compares, ops)).succeeded ? report : RETRY;
+    for (const [id, n] of counts) await this.adjustHandleIfPresent(id, cidr, -n);
+    return report;
+  }
+
+  /** A handle that was never written (foreign data) has nothing to decrement. */
+  private async adjustHandleIfPresent(handleId: string, cidr: string, delta: number): Promise<void> {
+    if (await this.store.get(handleKey(handleId))) await this.adjustHandle(handleId, cidr, delta);
   }
 
   /** Releases every address of a handle; idempotent (an unknown handle releases nothing). */
@@ -522,29 +514,41 @@ export class IpamClient {
     if (!h0) return released;
     for (const cidr of Object.keys(h0.handle.block)) {
       const ips = await withRetries(`release handle ${handleId} in ${cidr}`, this.retry, async () => {
-        const [b, h] = await Promise.all([this.getBlock(cidr), this.getHandle(handleId)]);
-        if (!h) return [];
+        const b = await this.getBlock(cidr);
         const ords = b ? ordinalsOfHandle(b.block, handleId) : [];
-        const block = { ...h.handle.block };
-        delete block[cidr];
-        const compares: TxnCompare[] = [{ key: h.kv.key, modRevision: h.kv.modRevision }];
-        const ops: TxnOp[] = [
-          Object.keys(block).length === 0
-            ? { type: 'delete', key: h.kv.key }
-            : { type: 'put', key: h.kv.key, value: JSON.stringify({ ...h.handle, block }) },
-        ];
-        let ips: string[] = [];
         if (b && ords.length > 0) {
           const out = releaseFromBlock(b.block, ords.map((ordinal) => ({ ordinal })));
-          compares.push({ key: b.kv.key, modRevision: b.kv.modRevision });
-          ops.push({ type: 'put', key: b.kv.key, value: JSON.stringify(out.block) });
-          ips = ords.map((o) => ordinalToIp(b.block, o));
+          try {
+            await this.store.update(blockValue(out.block), b.obj.revision);
+          } catch (e) {
+            if (isDsError(e, 'Conflict') || isDsError(e, 'NotFound')) return RETRY;
+            throw e;
+          }
         }
-        return (await this.backend.txn(compares, ops)).succeeded ? ips : RETRY;
+        return b ? ords.map((o) => ordinalToIp(b.block, o)) : [];
       });
+      // The block no longer holds any address of the handle: drop the block from it.
+      await this.dropHandleBlock(handleId, cidr);
       released.push(...ips);
     }
     return released;
+  }
+
+  private async dropHandleBlock(handleId: string, cidr: string): Promise<void> {
+    await withRetries(`update handle ${handleId}`, this.retry, async () => {
+      const h = await this.getHandle(handleId);
+      if (!h || !(cidr in h.handle.block)) return true;
+      const block = { ...h.handle.block };
+      delete block[cidr];
+      try {
+        if (Object.keys(block).length === 0) await this.store.delete(h.obj.key, h.obj.revision);
+        else await this.store.update(handleValue({ ...h.handle, block }), h.obj.revision);
+        return true;
+      } catch (e) {
+        if (isDsError(e, 'Conflict') || isDsError(e, 'NotFound')) return RETRY;
+        throw e;
+      }
+    });
   }
 
   /**
@@ -553,39 +557,37 @@ export class IpamClient {
    * empty puts the affinity back to confirmed. Returns whether the affinity is gone.
    */
   async releaseAffinity(host: string, cidr: string): Promise<boolean> {
-    const family = familyOf(cidr);
-    const affKey = blockAffinityKey(host, cidr, family);
     return withRetries(`release affinity ${host} ${cidr}`, this.retry, async () => {
-      const aff = await this.backend.get(affKey);
+      const aff = await this.store.get(affinityKey(host, cidr));
       if (!aff) return true;
-      let pd: KV;
+      let pd: StoredObject;
       try {
-        pd = await this.backend.update(affKey, JSON.stringify({ state: 'pendingDeletion', deleted: false }), aff.modRevision);
+        pd = await this.store.update(affinityValue(host, cidr, 'pendingDeletion'), aff.revision);
       } catch (e) {
         if (isDsError(e, 'Conflict') || isDsError(e, 'NotFound')) return RETRY;
         throw e;
       }
       const b = await this.getBlock(cidr);
-      if (b && b.block.affinity === hostAffinity(host) && !isEmpty(b.block)) {
-        await this.backend.update(affKey, JSON.stringify({ state: 'confirmed', deleted: false }), pd.modRevision).catch(() => undefined);
+      const ours = b && b.block.affinity === hostAffinity(host);
+      if (b && ours && !isEmpty(b.block)) {
+        await this.store.update(affinityValue(host, cidr, 'confirmed'), pd.revision).catch(() => undefined);
         return false;
       }
-      const compares: TxnCompare[] = [{ key: affKey, modRevision: pd.modRevision }];
-      const ops: TxnOp[] = [{ type: 'delete', key: affKey }];
-      if (b && b.block.affinity === hostAffinity(host)) {
-        const pools = await this.listPools();
-        const c = parseCidr(cidr);
-        const pool = pools.find((p) => contains(p.cidr, c.family, c.base) && p.blockSize === c.prefix);
-        compares.push({ key: b.kv.key, modRevision: b.kv.modRevision });
-        ops.push({ type: 'delete', key: b.kv.key });
-        if (pool) {
-          const n = blockIndex(pool.cidr, c);
-          const idx = await this.readWindow(pool, n / WINDOW_BLOCKS);
-          compares.push({ key: idx.key, modRevision: idx.rev });
-          ops.push({ type: 'put', key: idx.key, value: JSON.stringify(withBit(idx.window, Number(n % WINDOW_BLOCKS), false)) });
+      if (b && ours) {
+        try {
+          await this.store.delete(b.obj.key, b.obj.revision);
+        } catch (e) {
+          if (!isDsError(e, 'Conflict') && !isDsError(e, 'NotFound')) throw e;
+          // Someone allocated from it meanwhile: the affinity stays; look again.
+          await this.store.update(affinityValue(host, cidr, 'confirmed'), pd.revision).catch(() => undefined);
+          return RETRY;
         }
       }
-      return (await this.backend.txn(compares, ops)).succeeded ? true : RETRY;
+      // A crash here leaves a pendingDeletion affinity without a block: the GC removes it.
+      await this.store.delete(pd.key, pd.revision).catch((e: unknown) => {
+        if (!isDsError(e, 'Conflict') && !isDsError(e, 'NotFound')) throw e;
+      });
+      return true;
     });
   }
 
@@ -600,6 +602,25 @@ export class IpamClient {
     }
     return out;
   }
+}
+
+/** The first block of a pool, from index `start` on (wrapping), that is not in `existing`. */
+export function firstFreeBlock(pool: Pool, existing: ReadonlySet<string>, start = 0n): Cidr | undefined {
+  const total = blockCount(pool.cidr, pool.blockSize);
+  // Only as many candidates need looking at as there are existing blocks, plus one.
+  const limit = BigInt(existing.size) + 1n < total ? BigInt(existing.size) + 1n : total;
+  for (let k = 0n; k < limit; k++) {
+    const c = nthBlock(pool.cidr, pool.blockSize, (start + k) % total);
+    if (!existing.has(formatCidr(c))) return c;
+  }
+  return undefined;
+}
+
+function randomBigInt(below: bigint): bigint {
+  if (below <= 1n) return 0n;
+  let r = 0n;
+  for (let i = 0; i < 4; i++) r = (r << 32n) | BigInt(Math.floor(Math.random() * 2 ** 32));
+  return r % below;
 }
 
 export function familyOf(cidr: string): Family {

@@ -1,15 +1,16 @@
 // `ipam check`: reads the whole IPAM state once and reports what is inconsistent or leaked.
 // Pure analysis (analyse) over a snapshot (snapshot reads the datastore), so it is unit-testable.
-import type { Backend } from '../datastore/backend.js';
-import { hostAffinityPrefix, ipamBlockPrefix, IPAM_HANDLE_PREFIX, keyPartToCidr, resourceListPrefix } from '../datastore/keys.js';
+import type { Store } from '../datastore/store.js';
 import { inUseCount, ordinalToIp } from './block.js';
 import { affinityHost, parseAffinity, parseBlock, parseHandle, type AffinityState, type AllocationBlock, type IpamHandle } from './model.js';
 
 export interface Snapshot {
-  revision: number;
-  blocks: { cidr: string; modRevision: number; block: AllocationBlock }[];
-  affinities: { host: string; cidr: string; state: AffinityState; modRevision: number }[];
+  /** Opaque revisions of the block listing (the first of the reads). */
+  revision: string;
+  blocks: { cidr: string; revision: string; block: AllocationBlock }[];
+  affinities: { host: string; cidr: string; state: AffinityState; revision: string }[];
   handles: Map<string, IpamHandle>;
+  handleRevisions: Map<string, string>;
   nodes: Set<string>;
   /** IPs named by WorkloadEndpoints, and their container IDs. */
   wepIps: Set<string>;
@@ -30,12 +31,12 @@ export interface AffinityProblem {
   host: string;
   cidr: string;
   state: AffinityState;
-  modRevision: number;
+  revision: string;
   problem: 'pending' | 'orphaned' | 'node-missing';
 }
 
 export interface CheckReport {
-  revision: number;
+  revision: string;
   summary: {
     blocks: number;
     allocations: number;
@@ -51,19 +52,20 @@ export interface CheckReport {
   duplicates: string[];
   affinities: AffinityProblem[];
   blocksOfDeletedNodes: { cidr: string; host: string; inUse: number }[];
-  handleMismatches: { handle: string; block: string; handleCount: number; blockCount: number }[];
+  handleMismatches: { handle: string; block: string; handleCount: number; blockCount: number; handleRevision?: string }[];
   corrupt: { key: string; problem: string }[];
 }
 
 const TUNNEL_HANDLE = /^(ipip-tunnel-addr|vxlan-tunnel-addr|vxlan-v6-tunnel-addr|wireguard-tunnel-addr|wireguard-v6-tunnel-addr)-(.+)$/;
 const K8S_HANDLE = /^k8s-pod-network\.(.+)$/;
 
-export async function snapshot(be: Backend): Promise<Snapshot> {
+export async function snapshot(store: Store): Promise<Snapshot> {
   const s: Snapshot = {
-    revision: 0,
+    revision: '',
     blocks: [],
     affinities: [],
     handles: new Map(),
+    handleRevisions: new Map(),
     nodes: new Set(),
     wepIps: new Set(),
     wepContainers: new Set(),
@@ -77,31 +79,30 @@ export async function snapshot(be: Backend): Promise<Snapshot> {
       return undefined;
     }
   };
-  for (const f of [4, 6] as const) {
-    const prefix = ipamBlockPrefix(f);
-    const r = await be.list(prefix);
-    s.revision = Math.max(s.revision, r.revision);
-    for (const kv of r.items) {
-      const block = guard(kv.key, () => parseBlock(kv.key, kv.value));
-      if (block) s.blocks.push({ cidr: keyPartToCidr(kv.key.slice(prefix.length)), modRevision: kv.modRevision, block });
+  const name = (kind: string, n: string): string => `${kind}(${n})`;
+  const blocks = await store.list('IPAMBlock');
+  s.revision = blocks.revision;
+  for (const o of blocks.items) {
+    const block = guard(name('IPAMBlock', o.key.name), () => parseBlock(name('IPAMBlock', o.key.name), o.value.spec));
+    if (block) s.blocks.push({ cidr: block.cidr, revision: o.revision, block });
+  }
+  for (const o of (await store.list('BlockAffinity')).items) {
+    const spec = o.value.spec as { node?: unknown; cidr?: unknown };
+    const a = guard(name('BlockAffinity', o.key.name), () => parseAffinity(name('BlockAffinity', o.key.name), o.value.spec));
+    if (a && typeof spec.node === 'string' && typeof spec.cidr === 'string') s.affinities.push({ host: spec.node, cidr: spec.cidr, state: a.state, revision: o.revision });
+  }
+  for (const o of (await store.list('IPAMHandle')).items) {
+    const h = guard(name('IPAMHandle', o.key.name), () => parseHandle(name('IPAMHandle', o.key.name), o.value.spec));
+    if (h) {
+      s.handles.set(h.handleID, h);
+      s.handleRevisions.set(h.handleID, o.revision);
     }
   }
-  const affPrefix = hostAffinityPrefix();
-  for (const kv of (await be.list(affPrefix)).items) {
-    // <host>/ipv4/block/<cidr>
-    const m = /^(.+)\/ipv[46]\/block\/(.+)$/.exec(kv.key.slice(affPrefix.length));
-    const a = guard(kv.key, () => parseAffinity(kv.key, kv.value));
-    if (m && a) s.affinities.push({ host: m[1], cidr: keyPartToCidr(m[2]), state: a.state, modRevision: kv.modRevision });
-  }
-  for (const kv of (await be.list(IPAM_HANDLE_PREFIX)).items) {
-    const h = guard(kv.key, () => parseHandle(kv.key, kv.value));
-    if (h) s.handles.set(h.handleID, h);
-  }
-  for (const kv of (await be.list(resourceListPrefix('nodes'))).items) s.nodes.add(kv.key.slice(kv.key.lastIndexOf('/') + 1));
-  for (const kv of (await be.list(resourceListPrefix('workloadendpoints'))).items) {
-    const w = guard(kv.key, () => JSON.parse(kv.value) as { spec?: { ipNetworks?: string[]; containerID?: string } });
-    for (const n of w?.spec?.ipNetworks ?? []) s.wepIps.add(n.split('/')[0]);
-    if (w?.spec?.containerID) s.wepContainers.add(w.spec.containerID);
+  for (const o of (await store.list('Node')).items) s.nodes.add(o.key.name);
+  for (const o of (await store.list('WorkloadEndpoint')).items) {
+    const w = o.value.spec as { ipNetworks?: unknown; containerID?: unknown } | undefined;
+    if (Array.isArray(w?.ipNetworks)) for (const n of w.ipNetworks) if (typeof n === 'string') s.wepIps.add(n.split('/')[0]);
+    if (typeof w?.containerID === 'string') s.wepContainers.add(w.containerID);
   }
   return s;
 }
@@ -161,7 +162,10 @@ export function analyse(s: Snapshot): CheckReport {
     for (const cidr of new Set([...Object.keys(stored), ...actual.keys()])) {
       const hc = stored[cidr] ?? 0;
       const bc = actual.get(cidr) ?? 0;
-      if (hc !== bc) handleMismatches.push({ handle: id, block: cidr, handleCount: hc, blockCount: bc });
+      if (hc !== bc) {
+        const rev = s.handleRevisions.get(id);
+        handleMismatches.push({ handle: id, block: cidr, handleCount: hc, blockCount: bc, ...(rev ? { handleRevision: rev } : {}) });
+      }
     }
   }
   return {
@@ -186,6 +190,6 @@ export function analyse(s: Snapshot): CheckReport {
   };
 }
 
-export async function checkIpam(be: Backend): Promise<CheckReport> {
-  return analyse(await snapshot(be));
+export async function checkIpam(store: Store): Promise<CheckReport> {
+  return analyse(await snapshot(store));
 }

@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { MemoryBackend } from '../datastore/backends/memory.js';
-import { blockAffinityKey, resourceKey } from '../datastore/keys.js';
-import { IpamClient } from './allocator.js';
+import { createMemoryStore, type EtcdStore } from '../datastore/backends/index.js';
+import type { StoredValue } from '../datastore/store.js';
+import { IpamClient, affinityKey, affinityValue, handleKey, handleValue } from './allocator.js';
 import { checkIpam } from './check.js';
 import { IpamGc } from './gc.js';
 import { putNode, putPool } from './testing.js';
 
-async function setup(): Promise<{ be: MemoryBackend; ipam: IpamClient; clock: { t: number }; gc: IpamGc }> {
-  const be = new MemoryBackend();
+async function setup(): Promise<{ be: EtcdStore; ipam: IpamClient; clock: { t: number }; gc: IpamGc }> {
+  const be = createMemoryStore();
   await putPool(be, 'p', { cidr: '10.0.0.0/24', blockSize: 28 });
   await putNode(be, 'n1');
   const ipam = new IpamClient(be, { retry: { attempts: 50, backoffMs: 0 } });
@@ -15,18 +15,22 @@ async function setup(): Promise<{ be: MemoryBackend; ipam: IpamClient; clock: { 
   return { be, ipam, clock, gc: new IpamGc(ipam, { graceMs: 60_000, now: () => clock.t }) };
 }
 
-const wep = (ns: string, pod: string, ip: string, cid: string): string =>
-  JSON.stringify({ apiVersion: 'projectcalico.org/v3', kind: 'WorkloadEndpoint', metadata: { name: pod, namespace: ns }, spec: { ipNetworks: [`${ip}/32`], containerID: cid } });
+const wep = (ns: string, pod: string, ip: string, cid: string): StoredValue => ({
+  apiVersion: 'projectcalico.org/v3',
+  kind: 'WorkloadEndpoint',
+  metadata: { name: pod, namespace: ns },
+  spec: { ipNetworks: [`${ip}/32`], containerID: cid },
+});
 
 describe('ipam check and GC', () => {
   it('reports leaks, tunnel addresses of missing nodes, pending affinities and blocks of deleted nodes', async () => {
     const { be, ipam } = await setup();
     const a = await ipam.autoAssign({ handleId: 'k8s-pod-network.c1', hostname: 'n1', num4: 1 });
-    await be.create(resourceKey('workloadendpoints', 'n1-k8s-a-eth0', 'default'), wep('default', 'a', a.ipv4[0].ip, 'c1'));
+    await be.create(wep('default', 'n1-k8s-a-eth0', a.ipv4[0].ip, 'c1'));
     await ipam.autoAssign({ handleId: 'k8s-pod-network.c2', hostname: 'n1', num4: 1 }); // no WEP: leak
     await ipam.autoAssign({ handleId: 'ipip-tunnel-addr-n1', hostname: 'n1', num4: 1 }); // node exists: fine
     await ipam.autoAssign({ handleId: 'ipip-tunnel-addr-gone', hostname: 'gone', num4: 1 }); // node missing
-    await be.create(blockAffinityKey('n1', '10.0.0.240/28', 4), JSON.stringify({ state: 'pending', deleted: false }));
+    await be.create(affinityValue('n1', '10.0.0.240/28', 'pending'));
     const r = await checkIpam(be);
     expect(r.summary).toMatchObject({ allocations: 4, leaked: 2, duplicates: 0, pendingAffinities: 1, blocksOfDeletedNodes: 1, handleMismatches: 0 });
     expect(r.leaks.map((l) => l.reason).sort()).toEqual(['no-workload-endpoint', 'tunnel-of-missing-node']);
@@ -35,7 +39,7 @@ describe('ipam check and GC', () => {
   it('releases a leak only after seeing it twice across the grace period, and cleans stale affinities', async () => {
     const { be, ipam, gc, clock } = await setup();
     await ipam.autoAssign({ handleId: 'k8s-pod-network.c2', hostname: 'n1', num4: 2 });
-    await be.create(blockAffinityKey('n1', '10.0.0.240/28', 4), JSON.stringify({ state: 'pending', deleted: false }));
+    await be.create(affinityValue('n1', '10.0.0.240/28', 'pending'));
     expect((await gc.runOnce()).releasedIps).toEqual([]);
     clock.t += 30_000;
     expect((await gc.runOnce()).releasedIps).toEqual([]); // seen twice, but within grace
@@ -51,7 +55,7 @@ describe('ipam check and GC', () => {
     const { be, ipam, gc, clock } = await setup();
     const a = await ipam.autoAssign({ handleId: 'k8s-pod-network.c3', hostname: 'n1', num4: 2 });
     // One of the two addresses is in use by an endpoint: the handle is not touched.
-    await be.create(resourceKey('workloadendpoints', 'x', 'default'), wep('default', 'x', a.ipv4[0].ip, 'other'));
+    await be.create(wep('default', 'x', a.ipv4[0].ip, 'other'));
     await gc.runOnce();
     clock.t += 120_000;
     expect((await gc.runOnce()).releasedIps).toEqual([]);
@@ -71,9 +75,8 @@ describe('ipam check and GC', () => {
   it('confirms the pending affinity of a claimer that died after creating its block, and frees blocks of deleted nodes', async () => {
     const { be, ipam, gc, clock } = await setup();
     const a = await ipam.autoAssign({ handleId: 'h', hostname: 'n1', num4: 1 });
-    const key = blockAffinityKey('n1', a.ipv4[0].block, 4);
-    const kv = (await be.get(key))!;
-    await be.update(key, JSON.stringify({ state: 'pending', deleted: false }), kv.modRevision);
+    const aff = (await be.get(affinityKey('n1', a.ipv4[0].block)))!;
+    await be.update(affinityValue('n1', a.ipv4[0].block, 'pending'), aff.revision);
     await ipam.autoAssign({ handleId: 'g', hostname: 'dead', num4: 1 });
     await ipam.releaseByHandle('g');
     await gc.runOnce();
@@ -82,5 +85,22 @@ describe('ipam check and GC', () => {
     expect(p.confirmedAffinities).toEqual([`n1/${a.ipv4[0].block}`]);
     expect(p.releasedBlocks).toEqual(['10.0.0.16/28']);
     expect((await checkIpam(be)).summary).toMatchObject({ affinityProblems: 0, blocksOfDeletedNodes: 0, blocks: 1 });
+  });
+
+  it('sets a handle that counts more than its blocks hold (an allocator died between its two writes) to what they hold', async () => {
+    const { be, ipam, gc, clock } = await setup();
+    const a = await ipam.autoAssign({ handleId: 'k8s-pod-network.c7', hostname: 'n1', num4: 1 });
+    await be.create(wep('default', 'p7', a.ipv4[0].ip, 'c7'));
+    // The allocator counted a second address on the handle, then died before writing the block.
+    const h = (await be.get(handleKey('k8s-pod-network.c7')))!;
+    await be.update(handleValue({ handleID: 'k8s-pod-network.c7', block: { [a.ipv4[0].block]: 2 }, deleted: false }), h.revision);
+    expect((await checkIpam(be)).handleMismatches).toMatchObject([{ handle: 'k8s-pod-network.c7', handleCount: 2, blockCount: 1 }]);
+    expect((await checkIpam(be)).summary).toMatchObject({ duplicates: 0, leaked: 0 });
+    await gc.runOnce();
+    clock.t += 61_000;
+    expect((await gc.runOnce()).correctedHandles).toEqual(['k8s-pod-network.c7']);
+    expect((await checkIpam(be)).summary).toMatchObject({ handleMismatches: 0, allocations: 1, leaked: 0 });
+    expect(await ipam.releaseByHandle('k8s-pod-network.c7')).toEqual([a.ipv4[0].ip]);
+    expect(await be.get(handleKey('k8s-pod-network.c7'))).toBeUndefined();
   });
 });

@@ -1,12 +1,12 @@
 // IPAM garbage collector. It acts on a finding only when it has seen the very same finding (same
 // sequence number / mod revision) in two passes at least `graceMs` apart, so a CNI ADD that has
 // allocated but not yet written its WorkloadEndpoint, or a claimer between its phases, is left alone.
-// Leaks are released all-or-nothing per handle, each address guarded by its sequence number.
-import { DatastoreError } from '../datastore/backend.js';
-import { blockAffinityKey } from '../datastore/keys.js';
-import type { IpamClient } from './allocator.js';
+// Leaks are released all-or-nothing per handle, each address guarded by its sequence number. A handle
+// that counts more than its blocks hold (an allocator died between its handle and block writes) is
+// set to what the blocks hold, compare-and-swap on the handle revision seen in both passes.
+import { DatastoreError } from '../datastore/store.js';
+import { affinityKey, affinityValue, handleValue, type IpamClient } from './allocator.js';
 import { analyse, snapshot, type CheckReport } from './check.js';
-import { familyOfCidr } from './model.js';
 
 export interface GcOptions {
   graceMs: number;
@@ -20,6 +20,7 @@ export interface GcPass {
   confirmedAffinities: string[];
   removedAffinities: string[];
   releasedBlocks: string[];
+  correctedHandles: string[];
 }
 
 export class IpamGc {
@@ -42,11 +43,11 @@ export class IpamGc {
   }
 
   async runOnce(): Promise<GcPass> {
-    const be = this.ipam.backend;
-    const snap = await snapshot(be);
+    const store = this.ipam.store;
+    const snap = await snapshot(store);
     const report = analyse(snap);
     const next = new Map<string, number>();
-    const pass: GcPass = { report, releasedIps: [], releasedHandles: [], confirmedAffinities: [], removedAffinities: [], releasedBlocks: [] };
+    const pass: GcPass = { report, releasedIps: [], releasedHandles: [], confirmedAffinities: [], removedAffinities: [], releasedBlocks: [], correctedHandles: [] };
 
     // Leaks, grouped by handle: release only if every address of the handle is a ripe leak.
     const byHandle = new Map<string, typeof report.leaks>();
@@ -72,22 +73,42 @@ export class IpamGc {
     // Affinities: pending ones left by dead claimers, orphans, and those of deleted nodes.
     const blocks = new Map(snap.blocks.map((b) => [b.cidr, b.block]));
     for (const a of report.affinities) {
-      if (!this.ripe(`aff:${a.host}:${a.cidr}:${a.modRevision}`, next)) continue;
+      if (!this.ripe(`aff:${a.host}:${a.cidr}:${a.revision}`, next)) continue;
       const b = blocks.get(a.cidr);
       const ours = b?.affinity === `host:${a.host}`;
-      const key = blockAffinityKey(a.host, a.cidr, familyOfCidr(a.cidr));
       if (a.problem === 'pending' && a.state === 'pending' && ours && snap.nodes.has(a.host)) {
         // The claimer died after creating the block: finish its work.
-        await be.update(key, JSON.stringify({ state: 'confirmed', deleted: false }), a.modRevision).then(
+        await store.update(affinityValue(a.host, a.cidr, 'confirmed'), a.revision).then(
           () => pass.confirmedAffinities.push(`${a.host}/${a.cidr}`),
           ignoreConflict,
         );
       } else if (!ours) {
         // No block of ours behind it: remove, guarded by the revision we saw twice.
-        await be.delete(key, a.modRevision).then(() => pass.removedAffinities.push(`${a.host}/${a.cidr}`), ignoreConflict);
+        await store.delete(affinityKey(a.host, a.cidr), a.revision).then(() => pass.removedAffinities.push(`${a.host}/${a.cidr}`), ignoreConflict);
       } else if (!snap.nodes.has(a.host) || a.state === 'pendingDeletion') {
         if (await this.ipam.releaseAffinity(a.host, a.cidr)) pass.releasedBlocks.push(a.cidr);
       }
+    }
+
+    // Handles that count more than the blocks hold: set them to the blocks' counts.
+    const byHandleId = new Map<string, typeof report.handleMismatches>();
+    for (const m of report.handleMismatches) {
+      if (m.handleRevision === undefined || m.handleCount < m.blockCount) continue;
+      byHandleId.set(m.handle, [...(byHandleId.get(m.handle) ?? []), m]);
+    }
+    for (const [id, ms] of byHandleId) {
+      const rev = ms[0].handleRevision ?? '';
+      const ripe = ms.map((m) => this.ripe(`handle:${id}:${rev}:${m.block}:${m.blockCount}`, next)).every(Boolean);
+      const h = snap.handles.get(id);
+      if (!ripe || !h) continue;
+      const block = { ...h.block };
+      for (const m of ms) {
+        if (m.blockCount > 0) block[m.block] = m.blockCount;
+        else delete block[m.block];
+      }
+      const write =
+        Object.keys(block).length === 0 ? store.delete({ kind: 'IPAMHandle', name: id }, rev) : store.update(handleValue({ ...h, block }), rev);
+      await write.then(() => pass.correctedHandles.push(id), ignoreConflict);
     }
     this.seen = next;
     return pass;

@@ -55,12 +55,15 @@ export class IpamDataError extends Error {
   }
 }
 
-function parseObject(key: string, text: string): Record<string, unknown> {
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch (e) {
-    throw new IpamDataError(key, `not JSON (${(e as Error).message})`);
+/** `value` is the stored spec: an object, or (for a record the store could not decode) its raw text. */
+function parseObject(key: string, value: unknown): Record<string, unknown> {
+  let v: unknown = value;
+  if (typeof value === 'string') {
+    try {
+      v = JSON.parse(value);
+    } catch (e) {
+      throw new IpamDataError(key, `not JSON (${(e as Error).message})`);
+    }
   }
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new IpamDataError(key, 'not a JSON object');
   return v as Record<string, unknown>;
@@ -70,8 +73,8 @@ function isIntArray(v: unknown): v is number[] {
   return Array.isArray(v) && v.every((x) => Number.isInteger(x));
 }
 
-export function parseBlock(key: string, text: string): AllocationBlock {
-  const o = parseObject(key, text);
+export function parseBlock(key: string, value: unknown): AllocationBlock {
+  const o = parseObject(key, value);
   if (typeof o.cidr !== 'string') throw new IpamDataError(key, 'field "cidr" must be a string');
   if (!Array.isArray(o.allocations) || !o.allocations.every((x) => x === null || Number.isInteger(x)))
     throw new IpamDataError(key, 'field "allocations" must be an array of integers or null');
@@ -96,16 +99,16 @@ export function parseBlock(key: string, text: string): AllocationBlock {
   };
 }
 
-export function parseAffinity(key: string, text: string): BlockAffinity {
-  const o = parseObject(key, text);
+export function parseAffinity(key: string, value: unknown): BlockAffinity {
+  const o = parseObject(key, value);
   const state = o.state ?? 'confirmed'; // Calico v1 affinities had no state: they were confirmed.
   if (state !== 'pending' && state !== 'confirmed' && state !== 'pendingDeletion')
     throw new IpamDataError(key, `field "state" must be pending|confirmed|pendingDeletion, got ${JSON.stringify(state)}`);
   return { state, deleted: o.deleted === true };
 }
 
-export function parseHandle(key: string, text: string): IpamHandle {
-  const o = parseObject(key, text);
+export function parseHandle(key: string, value: unknown): IpamHandle {
+  const o = parseObject(key, value);
   if (typeof o.handleID !== 'string') throw new IpamDataError(key, 'field "handleID" must be a string');
   const block = o.block ?? {};
   if (typeof block !== 'object' || block === null || !Object.values(block).every((n) => Number.isInteger(n)))
@@ -113,8 +116,8 @@ export function parseHandle(key: string, text: string): IpamHandle {
   return { handleID: o.handleID, block: block as Record<string, number>, deleted: o.deleted === true };
 }
 
-export function parseIpamConfig(key: string, text: string): IpamConfig {
-  const o = parseObject(key, text);
+export function parseIpamConfig(key: string, value: unknown): IpamConfig {
+  const o = parseObject(key, value);
   // The v3 resource nests the fields under spec; the v2 key holds them at top level.
   const s = (typeof o.spec === 'object' && o.spec !== null ? o.spec : o) as Record<string, unknown>;
   const max = s.maxBlocksPerHost ?? 0;

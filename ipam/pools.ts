@@ -17,20 +17,15 @@ export interface Pool {
 }
 
 /** Parses a stored IPPool resource; returns an error string naming the field when it is unusable. */
-export function poolFromResource(name: string, text: string): Pool | string {
-  let o: { metadata?: { name?: string }; spec?: unknown };
-  try {
-    o = JSON.parse(text) as typeof o;
-  } catch {
-    return `IPPool ${name}: not JSON`;
-  }
-  const r = ipPoolSpecSchema.safeParse(o.spec);
+export function poolFromResource(name: string, spec: unknown): Pool | string {
+  if (typeof spec === 'string') return `IPPool ${name}: not JSON`;
+  const r = ipPoolSpecSchema.safeParse(spec);
   if (!r.success) {
     const i = r.error.issues[0];
     return `IPPool ${name}: spec.${i.path.join('.')}: ${i.message}`;
   }
   return {
-    name: o.metadata?.name ?? name,
+    name,
     cidr: parseCidr(r.data.cidr),
     blockSize: r.data.blockSize,
     disabled: r.data.disabled,

@@ -26,7 +26,14 @@ export function nodeEnv(s: LabState, n: LabNode): Record<string, string> {
     FELIX_LOGSEVERITYSCREEN: 'info',
     // Hosts share the filesystem: one management socket each (`tortie-lab exec NODE -- tortiectl node status --socket …`).
     TORTIE_BGP_SOCKET: bgpSocket(n),
+    // The CNI plugins run in this host's namespace find this agent here (the config's agent_socket).
+    TORTIE_CNI_SOCKET: cniSocket(n),
   };
+}
+
+/** The host's CNI socket: where its tortie-node serves the plugins. */
+export function cniSocket(n: Pick<LabNode, 'name'>): string {
+  return join(stateDir(), `${n.name}-cni.sock`);
 }
 
 /** The host's BGP management socket (a file in the state dir, so reachable from outside its namespace). */

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { cniSocket } from './agents.js';
 import { entryCommand } from './routing.js';
 import { hostCniDirs, slowHostEnv, stateDir, type LabNode, type LabState } from './state.js';
 
@@ -29,6 +30,7 @@ export function netConf(s: LabState, node: LabNode): Record<string, unknown> {
     log_level: 'info',
     nodename: node.name,
     mtu: podMtu(s),
+    agent_socket: cniSocket(node),
     ipam: { type: 'calico-ipam' }, // answered by tortie-ipam, as in a calico.conf from a tutorial
   };
 }
@@ -106,13 +108,27 @@ function runPlugin(s: LabState, node: LabNode, command: 'ADD' | 'DEL', pod: CniP
   });
 }
 
+/** A failed ADD leaves nothing behind, so kubelet retries it with back-off; so does the lab, this often. */
+const ADD_ATTEMPTS = 4;
+const ADD_BACKOFF_MS = 1000;
+
 /** CNI ADD: the plugin makes the veth pair, assigns the address and writes the WorkloadEndpoint. */
 export async function cniAdd(s: LabState, node: LabNode, pod: CniPod): Promise<{ ip: string; iface: string }> {
-  const out = await runPlugin(s, node, 'ADD', pod);
-  const ip = out?.ips?.[0]?.address?.split('/')[0];
-  const iface = out?.interfaces?.find((i) => !i.sandbox)?.name;
-  if (!ip || !iface) throw new Error(`CNI ADD for pod ${pod.namespace}/${pod.name}: result without an address or host interface: ${JSON.stringify(out)}`);
-  return { ip, iface };
+  for (let attempt = 1; ; attempt++) {
+    let out: CniOutput | undefined;
+    try {
+      out = await runPlugin(s, node, 'ADD', pod);
+    } catch (e) {
+      // Only "try again later" (CNI error 11: agent or datastore unreachable in time) is worth a retry.
+      if (attempt >= ADD_ATTEMPTS || !(e instanceof Error && e.message.endsWith('(CNI error 11)'))) throw e;
+      await new Promise((r) => setTimeout(r, ADD_BACKOFF_MS * 2 ** (attempt - 1)));
+      continue;
+    }
+    const ip = out?.ips?.[0]?.address?.split('/')[0];
+    const iface = out?.interfaces?.find((i) => !i.sandbox)?.name;
+    if (!ip || !iface) throw new Error(`CNI ADD for pod ${pod.namespace}/${pod.name}: result without an address or host interface: ${JSON.stringify(out)}`);
+    return { ip, iface };
+  }
 }
 
 /** CNI DEL: removes the WorkloadEndpoint, the interfaces and the address (idempotent). */

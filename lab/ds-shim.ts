@@ -5,8 +5,8 @@
 // calicoctl's node deletion does: its tunnel addresses and block affinities released (empty blocks
 // go), then the Node resource deleted (which drops it from every BGP mesh).
 import { configFromEnv } from '../datastore/config.js';
-import { createBackend } from '../datastore/backends/index.js';
-import { resourceKey } from '../datastore/keys.js';
+import { createStore } from '../datastore/backends/index.js';
+import type { StoredValue } from '../datastore/store.js';
 import { namespaceToProfile } from '../datastore/model/k8s.js';
 import { IpamClient } from '../ipam/allocator.js';
 
@@ -18,28 +18,27 @@ async function main(): Promise<void> {
 }
 
 async function writeNamespace(name: string, labels: Record<string, string>): Promise<void> {
-  const backend = createBackend(configFromEnv(process.env));
+  const store = createStore(configFromEnv(process.env));
   try {
-    const doc = namespaceToProfile(name, labels);
-    const key = resourceKey('profiles', `kns.${name}`);
-    const cur = await backend.get(key);
-    if (cur) await backend.update(key, JSON.stringify(doc), cur.modRevision);
-    else await backend.create(key, JSON.stringify(doc));
+    const doc = namespaceToProfile(name, labels) as unknown as StoredValue;
+    const cur = await store.get({ kind: 'Profile', name: `kns.${name}` });
+    if (cur) await store.update(doc, cur.revision);
+    else await store.create(doc);
   } finally {
-    await backend.close();
+    await store.close();
   }
 }
 
 async function deleteNode(name: string): Promise<void> {
-  const backend = createBackend(configFromEnv(process.env));
+  const store = createStore(configFromEnv(process.env));
   try {
-    const ipam = new IpamClient(backend);
+    const ipam = new IpamClient(store);
     for (const kind of ['ipip', 'vxlan']) await ipam.releaseByHandle(`${kind}TunnelAddress-${name}`);
     const { kept } = await ipam.releaseHostAffinities(name);
     if (kept.length) process.stderr.write(`ds-shim: blocks ${kept.join(', ')} still hold addresses; their affinity stays\n`);
-    await backend.delete(resourceKey('nodes', name)).catch(() => undefined);
+    await store.delete({ kind: 'Node', name }).catch(() => undefined);
   } finally {
-    await backend.close();
+    await store.close();
   }
 }
 

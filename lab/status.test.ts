@@ -1,7 +1,23 @@
 import { describe, expect, it } from 'vitest';
-import { formatStatus, sessionsFromMetrics, sessionsText, table, type LabStatus } from './status.js';
+import { formatStatus, histogramQuantiles, quantilesText, sessionsFromMetrics, sessionsText, table, type LabStatus } from './status.js';
 
 describe('lab status text', () => {
+  it('reads p50 and p99 of a histogram as bucket upper bounds', () => {
+    const text = [
+      'tortie_x_seconds_bucket{le="0.05"} 60',
+      'tortie_x_seconds_bucket{le="0.1"} 99',
+      'tortie_x_seconds_bucket{le="1"} 100',
+      'tortie_x_seconds_bucket{le="+Inf"} 100',
+      'tortie_x_seconds_count 100',
+    ].join('\n');
+    const q = histogramQuantiles(text, 'tortie_x_seconds');
+    expect(q).toEqual({ p50: 0.05, p99: 0.1, count: 100 });
+    expect(quantilesText(q)).toBe('≤ 50 ms / ≤ 100 ms (n = 100)');
+    expect(quantilesText({ p50: 2.5, p99: Infinity, count: 3 })).toBe('≤ 2.5 s / > 30 s (n = 3)');
+    expect(histogramQuantiles('tortie_x_seconds_bucket{le="+Inf"} 0', 'tortie_x_seconds')).toBeUndefined();
+  });
+
+
   it('sizes columns to their widest cell and right-aligns numbers', () => {
     expect(table(['NAME', 'N', 'NOTE'], [['a', '5', 'x'], ['longer', '12', 'not ready: y']])).toEqual(['NAME     N  NOTE', 'a        5  x', 'longer  12  not ready: y']);
   });

@@ -19,6 +19,8 @@ export interface NodeStatus {
   peers?: Array<{ address: string; state: string }>;
   /** Agent mode with BGP: the routes the speaker handed felix (prefix, next hops, the peer it came from). */
   bgpRoutes?: InstalledRoute[];
+  /** Agent mode: tortie-node's convergence histograms (own pod → its route; BGP route → programmed). */
+  convergence?: { endpoint?: Quantiles; bgp?: Quantiles };
   routes: string[];
   pods: number;
 }
@@ -50,11 +52,41 @@ export function sessionsFromMetrics(text: string): Record<string, number> | unde
   return any ? out : undefined;
 }
 
-async function probeAgent(ns: string): Promise<Pick<NodeStatus, 'ready' | 'sessions'>> {
+/** p50 and p99 of a Prometheus histogram as the upper bounds of the buckets they fall in (Infinity: above the last). */
+export interface Quantiles {
+  p50: number;
+  p99: number;
+  count: number;
+}
+
+export function histogramQuantiles(text: string, name: string): Quantiles | undefined {
+  const buckets: { le: number; n: number }[] = [];
+  for (const m of text.matchAll(new RegExp(`^${name}_bucket\\{le="([^"]+)"\\} (\\d+)$`, 'gm'))) buckets.push({ le: m[1] === '+Inf' ? Infinity : Number(m[1]), n: Number(m[2]) });
+  buckets.sort((a, b) => a.le - b.le);
+  const count = buckets.at(-1)?.n ?? 0;
+  if (count === 0) return undefined;
+  const q = (x: number): number => buckets.find((b) => b.n >= x * count)?.le ?? Infinity;
+  return { p50: q(0.5), p99: q(0.99), count };
+}
+
+/** "≤ 50 ms / ≤ 1 s (n = 12)". */
+export function quantilesText(q: Quantiles | undefined): string {
+  if (!q) return '-';
+  const bound = (v: number): string => (v === Infinity ? '> 30 s' : v < 1 ? `≤ ${Math.round(v * 1000)} ms` : `≤ ${v} s`);
+  return `${bound(q.p50)} / ${bound(q.p99)} (n = ${q.count})`;
+}
+
+async function probeAgent(ns: string): Promise<Pick<NodeStatus, 'ready' | 'sessions' | 'convergence'>> {
   try {
     const { r, m } = JSON.parse(await nsExec(ns, [process.execPath, '-e', PROBE])) as { r: { ok: boolean; text: string }; m: string };
     const sessions = sessionsFromMetrics(m);
-    return { ready: r.text || 'no answer on 127.0.0.1:9099', ...(sessions ? { sessions } : {}) };
+    const endpoint = histogramQuantiles(m, 'tortie_endpoint_route_programmed_seconds');
+    const bgp = histogramQuantiles(m, 'tortie_bgp_route_programmed_seconds');
+    return {
+      ready: r.text || 'no answer on 127.0.0.1:9099',
+      ...(sessions ? { sessions } : {}),
+      ...(endpoint || bgp ? { convergence: { ...(endpoint ? { endpoint } : {}), ...(bgp ? { bgp } : {}) } } : {}),
+    };
   } catch (e) {
     return { ready: `probe failed: ${e instanceof Error ? e.message : String(e)}` };
   }
@@ -129,6 +161,14 @@ export function formatStatus(st: LabStatus): string {
   const lines = [`${st.mode}   encapsulation: ${st.encap}${st.crossSubnet ? ' (CrossSubnet)' : ''}   etcd: ${st.etcd}`, ''];
   lines.push(...table(['NODE', 'ADDRESS', 'PODS', 'ROUTES', 'BLOCKS', 'BGP SESSIONS', 'READY'], st.nodes.map((n) => [n.name, n.ip, String(n.pods), String(n.routes.length), n.blocks.join(',') || '-', sessionsText(n.sessions), n.ready ?? '-'])));
   if (st.reflectors?.length) lines.push('', ...table(['REFLECTOR', 'ADDRESS', 'BGP SESSIONS'], st.reflectors.map((r) => [r.name, r.ip, r.sessions ? sessionsText(r.sessions) : 'no answer on its socket'])));
+  if (st.nodes.some((n) => n.convergence))
+    lines.push(
+      '',
+      ...table(
+        ['CONVERGENCE p50 / p99', 'OWN POD → ITS ROUTE', 'BGP ROUTE → PROGRAMMED'],
+        st.nodes.map((n) => [n.name, quantilesText(n.convergence?.endpoint), quantilesText(n.convergence?.bgp)]),
+      ),
+    );
   lines.push('', 'ROUTES (proto 80)');
   const w = Math.max(...st.nodes.map((n) => n.name.length));
   for (const n of st.nodes) n.routes.forEach((r, i) => lines.push(`${(i === 0 ? n.name : '').padEnd(w)}  ${r}`));

@@ -2,9 +2,8 @@
 // calc → dataplane) and the BGP speaker side by side. Stopping leaves the dataplane as it is.
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
-import type { Backend } from '../datastore/backend.js';
-import { IPAM_PREFIX, resourceListPrefix } from '../datastore/keys.js';
-import { Syncer, type SyncEvent } from '../datastore/syncer.js';
+import type { Store, StoredObject } from '../datastore/store.js';
+import { objectId, Syncer, type SyncEvent } from '../datastore/syncer.js';
 import { Speaker } from '../bgp/speaker/index.js';
 import type { BgpConfig } from '../bgp/config/types.js';
 import { applyBgpConfig, BgpConfigWatcher } from '../bgp/datastore-driver.js';
@@ -14,10 +13,12 @@ import { calculate } from '../felix/calc/calc.js';
 import { LearnedRoutes } from '../felix/calc/bgp-routes.js';
 import type { DesiredState } from '../felix/calc/types.js';
 import { applyState } from '../felix/dataplane/apply.js';
-import { NodePolicy, policyPrefixes, policySettings } from './policy.js';
+import { NodePolicy, POLICY_KINDS, policySettings } from './policy.js';
 import { RouteDriver } from '../felix/dataplane/routes.js';
 import { IpamClient } from '../ipam/allocator.js';
 import { autodetect } from './autodetect.js';
+import { CniServer } from './cni-server.js';
+import { learnedKeys, PendingSince } from './convergence.js';
 import type { NodeConfig } from './env.js';
 import { NodeMetrics, serveHealth } from './health.js';
 import { ensureDefaultPool, randomMac, upsertNode } from './register.js';
@@ -27,9 +28,11 @@ import { buildView } from './view.js';
 export const DEFAULT_AS = 64512;
 /** Longest a restarting node defers BGP selection waiting for its peers' End-of-RIB (BIRD's restart time). */
 const GR_DEFERRAL_S = 120;
+/** What routing reads (policy adds its kinds when enabled). */
+const ROUTING_KINDS = ['IPPool', 'Node', 'WorkloadEndpoint', 'IPAMBlock', 'BlockAffinity'];
 
 export class NodeAgent {
-  private readonly cache = new Map<string, string>();
+  private readonly cache = new Map<string, StoredObject>();
   private readonly learned = new LearnedRoutes();
   private readonly metrics = new NodeMetrics();
   private readonly routes = new RouteDriver();
@@ -40,6 +43,7 @@ export class NodeAgent {
   private bgpWatcher?: BgpConfigWatcher;
   private bgpCfg?: BgpConfig;
   private api?: ApiServer;
+  private cni?: CniServer;
   private readonly startedAt = new Date().toISOString();
   private servers: Server[] = [];
   private inSync = false;
@@ -59,18 +63,25 @@ export class NodeAgent {
   /** Only the first speaker restarts gracefully; one made again for a new AS number starts cold. */
   private speakerStarts = 0;
   private learnedChangedAt = Date.now();
+  /** Convergence telemetry: this node's endpoints and learned routes not yet in an applied dataplane. */
+  private readonly endpointsPending = new PendingSince();
+  private readonly learnedPending = new PendingSince();
+  private learnedKnown = new Set<string>();
+  /** First learned-route change since the last recalculation looked (undefined: none). */
+  private learnedDirtySince?: number;
 
   constructor(
     private readonly cfg: NodeConfig,
-    private readonly backend: Backend,
+    /** Owned by the agent from now on: stop() closes it. */
+    private readonly store: Store,
     private readonly log: Logger,
   ) {}
 
   async start(): Promise<void> {
     this.address = await this.resolveAddress();
     this.log.info({ node: this.cfg.nodename, address: this.address }, 'starting');
-    if (this.cfg.defaultPool && (await ensureDefaultPool(this.backend, this.cfg.defaultPool))) this.log.info({ cidr: this.cfg.defaultPool.cidr }, 'created default pool');
-    await upsertNode(this.backend, this.cfg.nodename, (spec) => {
+    if (this.cfg.defaultPool && (await ensureDefaultPool(this.store, this.cfg.defaultPool))) this.log.info({ cidr: this.cfg.defaultPool.cidr }, 'created default pool');
+    await upsertNode(this.store, this.cfg.nodename, (spec) => {
       const bgp = { ...((spec.bgp as Record<string, unknown> | undefined) ?? {}) };
       if (this.address) bgp.ipv4Address = this.address;
       if (this.cfg.asNumber !== undefined) bgp.asNumber = this.cfg.asNumber;
@@ -89,14 +100,16 @@ export class NodeAgent {
 
     this.servers.push(await serveHealth({ live: () => !this.stopped, ready: () => this.readiness() }, this.cfg.healthHost, this.cfg.healthPort));
     if (this.cfg.metricsPort) this.servers.push(await this.metrics.serve(this.cfg.healthHost, this.cfg.metricsPort));
+    if (this.cfg.cniSocket) await this.serveCni();
 
     if (this.cfg.backend === 'bird' && this.address) {
       await this.startSpeaker(this.cfg.asNumber ?? DEFAULT_AS);
       this.learned.onChange(() => {
         this.learnedChangedAt = Date.now();
+        this.learnedDirtySince ??= this.learnedChangedAt;
         this.schedule();
       });
-      this.bgpWatcher = new BgpConfigWatcher({ backend: this.backend, nodeName: this.cfg.nodename, log: this.log.child({ component: 'bgp-config' }), onConfig: (c) => this.onBgpConfig(c) });
+      this.bgpWatcher = new BgpConfigWatcher({ store: this.store, nodeName: this.cfg.nodename, log: this.log.child({ component: 'bgp-config' }), onConfig: (c) => this.onBgpConfig(c) });
       this.bgpWatcher.start();
       await this.serveBgpApi();
     }
@@ -105,8 +118,8 @@ export class NodeAgent {
     for (const e of pol.errors) this.log.warn(e);
     if (pol.enabled) this.policy = new NodePolicy(this.cfg.nodename, { ipv6: pol.ipv6, refreshMs: pol.refreshMs, onRefreshDue: () => this.schedule(), felix: this.cfg.felix });
     this.syncer = new Syncer({
-      backend: this.backend,
-      prefixes: [...new Set([resourceListPrefix('ippools'), resourceListPrefix('nodes'), resourceListPrefix('workloadendpoints'), `${IPAM_PREFIX}assignment/`, `${IPAM_PREFIX}host/`, ...(this.policy ? policyPrefixes() : [])])],
+      store: this.store,
+      kinds: [...new Set([...ROUTING_KINDS, ...(this.policy ? POLICY_KINDS : [])])],
       onEvents: (evs) => this.onEvents(evs),
       onStatus: (s) => {
         this.log.info({ status: s }, 'datastore sync status');
@@ -114,7 +127,7 @@ export class NodeAgent {
         this.metrics.inSync.set(this.inSync ? 1 : 0);
         if (this.inSync) this.schedule();
       },
-      onError: (err, prefix) => this.log.warn({ err: err.message, prefix }, 'datastore watch failed; re-syncing'),
+      onError: (err, kind) => this.log.warn({ err: err.message, kind }, 'datastore watch failed; re-syncing'),
     });
     this.syncer.start();
   }
@@ -152,6 +165,23 @@ export class NodeAgent {
     }
   }
 
+  /** The CNI plugins' fast path; without it they reach the datastore themselves (slowly). */
+  private async serveCni(): Promise<void> {
+    const cni = new CniServer({
+      path: this.cfg.cniSocket,
+      store: this.store,
+      ipam: new IpamClient(this.store),
+      log: this.log.child({ component: 'cni' }),
+      observe: (op, ok, seconds) => this.metrics.cniSeconds.observe({ op, result: ok ? 'ok' : 'error' }, seconds),
+    });
+    try {
+      await cni.start();
+      this.cni = cni;
+    } catch (e) {
+      this.log.warn({ err: e instanceof Error ? e.message : String(e), socket: this.cfg.cniSocket }, 'cannot serve the CNI socket; the CNI plugins will use the datastore directly');
+    }
+  }
+
   /** A new peer set and export list from the generator; a changed AS number needs a new speaker (new OPENs). */
   private async onBgpConfig(c: BgpConfig): Promise<void> {
     this.bgpCfg = { ...c, peers: c.peers.map((p) => (p.port === undefined && this.cfg.bgpPort !== 179 ? { ...p, port: this.cfg.bgpPort } : p)) };
@@ -174,35 +204,61 @@ export class NodeAgent {
 
   /** Tunnel addresses come from the pools through IPAM (allowedUses Tunnel), like calico-node. */
   private async ensureTunnelAddresses(): Promise<void> {
-    const ipam = new IpamClient(this.backend);
+    const ipam = new IpamClient(this.store);
     const pools = await ipam.listPools().catch(() => []);
-    const poolsRaw = (await this.backend.list(resourceListPrefix('ippools'))).items.map((kv) => JSON.parse(kv.value) as { spec?: { ipipMode?: string; vxlanMode?: string; disabled?: boolean } });
+    const poolsRaw = (await this.store.list('IPPool')).items.map((o) => o.value as { spec?: { ipipMode?: string; vxlanMode?: string; disabled?: boolean } });
     const wantVxlan = poolsRaw.some((p) => p.spec?.vxlanMode && p.spec.vxlanMode !== 'Never' && !p.spec.disabled);
     const wantIpip = this.cfg.backend === 'bird' && poolsRaw.some((p) => p.spec?.ipipMode && p.spec.ipipMode !== 'Never' && !p.spec.disabled);
     if (!pools.length || (!wantVxlan && !wantIpip)) return;
-    const node = (await upsertNode(this.backend, this.cfg.nodename, (s) => s)) as { ipv4VXLANTunnelAddr?: string; vxlanTunnelMACAddr?: string; bgp?: { ipv4IPIPTunnelAddr?: string } };
+    const node = (await upsertNode(this.store, this.cfg.nodename, (s) => s)) as { ipv4VXLANTunnelAddr?: string; vxlanTunnelMACAddr?: string; bgp?: { ipv4IPIPTunnelAddr?: string } };
     const assign = async (handle: string): Promise<string | undefined> => {
       const r = await ipam.autoAssign({ handleId: handle, hostname: this.cfg.nodename, num4: 1, use: 'Tunnel', attrs: { node: this.cfg.nodename, type: handle.split('-')[0] ?? '' } });
       return r.ipv4[0]?.ip;
     };
     if (wantVxlan && !node.ipv4VXLANTunnelAddr) {
       const ip = await assign(`vxlanTunnelAddress-${this.cfg.nodename}`);
-      if (ip) await upsertNode(this.backend, this.cfg.nodename, (s) => ({ ...s, ipv4VXLANTunnelAddr: ip, vxlanTunnelMACAddr: (s.vxlanTunnelMACAddr as string | undefined) ?? randomMac() }));
+      if (ip) await upsertNode(this.store, this.cfg.nodename, (s) => ({ ...s, ipv4VXLANTunnelAddr: ip, vxlanTunnelMACAddr: (s.vxlanTunnelMACAddr as string | undefined) ?? randomMac() }));
     } else if (wantVxlan && !node.vxlanTunnelMACAddr) {
-      await upsertNode(this.backend, this.cfg.nodename, (s) => ({ ...s, vxlanTunnelMACAddr: randomMac() }));
+      await upsertNode(this.store, this.cfg.nodename, (s) => ({ ...s, vxlanTunnelMACAddr: randomMac() }));
     }
     if (wantIpip && !node.bgp?.ipv4IPIPTunnelAddr) {
       const ip = await assign(`ipipTunnelAddress-${this.cfg.nodename}`);
-      if (ip) await upsertNode(this.backend, this.cfg.nodename, (s) => ({ ...s, bgp: { ...((s.bgp as object | undefined) ?? {}), ipv4IPIPTunnelAddr: ip } }));
+      if (ip) await upsertNode(this.store, this.cfg.nodename, (s) => ({ ...s, bgp: { ...((s.bgp as object | undefined) ?? {}), ipv4IPIPTunnelAddr: ip } }));
     }
   }
 
   private onEvents(evs: SyncEvent[]): void {
+    const now = Date.now();
     for (const e of evs) {
-      if (e.type === 'update') this.cache.set(e.key, e.value);
-      else this.cache.delete(e.key);
+      const key = e.type === 'update' ? e.object.key : e.key;
+      const id = objectId(key);
+      if (key.kind === 'WorkloadEndpoint') this.noteEndpoint(id, e, now);
+      if (e.type === 'update') this.cache.set(id, e.object);
+      else this.cache.delete(id);
     }
     this.schedule();
+  }
+
+  /** Starts the convergence clock for a new or readdressed endpoint of this node. */
+  private noteEndpoint(id: string, e: SyncEvent, now: number): void {
+    if (e.type !== 'update') return this.endpointsPending.forget(id);
+    const spec = (o: StoredObject | undefined): { node?: unknown; ipNetworks?: unknown } | undefined => {
+      const s = o?.value.spec;
+      return s && typeof s === 'object' ? (s as { node?: unknown; ipNetworks?: unknown }) : undefined;
+    };
+    const cur = spec(e.object);
+    if (cur?.node !== this.cfg.nodename) return;
+    if (JSON.stringify(spec(this.cache.get(id))?.ipNetworks) !== JSON.stringify(cur.ipNetworks)) this.endpointsPending.seen(id, now);
+  }
+
+  /** Starts the convergence clock for routes learned since the last look, from the first change among them. */
+  private noteLearned(): void {
+    if (this.learnedDirtySince === undefined) return;
+    const cur = learnedKeys(this.learned.list());
+    for (const k of cur) if (!this.learnedKnown.has(k)) this.learnedPending.seen(k, this.learnedDirtySince);
+    for (const k of this.learnedKnown) if (!cur.has(k)) this.learnedPending.forget(k);
+    this.learnedKnown = cur;
+    this.learnedDirtySince = undefined;
   }
 
   /** Coalesces bursts of events into one recalculation. */
@@ -220,8 +276,10 @@ export class NodeAgent {
       return;
     }
     this.applying = true;
+    const startedAt = Date.now();
     try {
-      const view = buildView(this.cache);
+      this.noteLearned();
+      const view = buildView(this.cache.values());
       this.updateBgp();
       // No kernel change before the first in-sync: a partial view would delete good routes.
       if (!this.inSync) return;
@@ -240,7 +298,7 @@ export class NodeAgent {
       const rep = await applyState(desired, this.routes, keep);
       // Policy after routes, in the same round: a new pod's chains follow its route within ms.
       if (this.policy) {
-        const pr = await this.policy.apply(this.cache);
+        const pr = await this.policy.apply(this.cache.values());
         rep.errors.push(...pr.errors);
         if (pr.problems.length) this.log.warn({ problems: pr.problems }, 'policy resources skipped');
         const changed = [pr.v4, pr.v6].some((r) => r && r.transactions > 0);
@@ -255,6 +313,11 @@ export class NodeAgent {
       if (rep.routes.added || rep.routes.removed) this.log.info({ added: rep.routes.added, removed: rep.routes.removed }, 'routes updated');
       this.applied = true;
       if (rep.errors.length) setTimeout(() => this.schedule(), 1000).unref();
+      else {
+        const now = Date.now();
+        for (const s of this.endpointsPending.programmed(startedAt, now)) this.metrics.endpointConvergence.observe(s);
+        for (const s of this.learnedPending.programmed(startedAt, now)) this.metrics.learnedConvergence.observe(s);
+      }
     } catch (e) {
       this.log.error({ err: e instanceof Error ? e.message : String(e) }, 'recalculation failed; will retry');
       setTimeout(() => this.schedule(), 1000).unref();
@@ -323,10 +386,11 @@ export class NodeAgent {
     await this.syncer?.stop();
     await this.bgpWatcher?.stop();
     await this.api?.close();
+    await this.cni?.stop();
     await this.speaker?.stop();
     for (const s of this.servers) await new Promise<void>((r) => s.close(() => r()));
     this.policy?.stop();
     this.routes.close();
-    await this.backend.close();
+    await this.store.close();
   }
 }

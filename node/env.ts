@@ -38,6 +38,8 @@ export interface NodeConfig {
   bgpPort: number;
   /** Management socket of the BGP speaker (`tortiectl node status`), TORTIE_BGP_SOCKET. */
   bgpSocket: string;
+  /** Where the CNI plugins reach this agent (TORTIE_CNI_SOCKET); empty: not served. */
+  cniSocket: string;
 }
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -187,6 +189,7 @@ export function parseNodeEnv(env: Env, hostname: string): ParseResult {
     logLevel: (felix.LOGSEVERITYSCREEN ?? env.LOG_LEVEL ?? 'info').toLowerCase(),
     bgpPort: int(env, 'BGP_PORT', 179, 0, 65535, errors),
     bgpSocket: env.TORTIE_BGP_SOCKET?.trim() || '/var/run/tortie/bgp.sock',
+    cniSocket: env.TORTIE_CNI_SOCKET?.trim() ?? '/var/run/tortie/cni.sock',
   };
   return errors.length ? { ok: false, errors } : { ok: true, config };
 }

@@ -29,6 +29,8 @@ function listen(srv: Server, host: string, port: number): Promise<Server> {
   });
 }
 
+const CONVERGENCE_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
 export class NodeMetrics {
   readonly registry = new Registry();
   readonly inSync = new Gauge({ name: 'tortie_datastore_in_sync', help: '1 when the datastore syncer is in sync', registers: [this.registry] });
@@ -36,6 +38,25 @@ export class NodeMetrics {
   readonly routes = new Gauge({ name: 'tortie_routes_programmed', help: 'routes felix has programmed (proto 80)', registers: [this.registry] });
   readonly learned = new Gauge({ name: 'tortie_bgp_routes_learned', help: 'best routes learned over BGP', registers: [this.registry] });
   readonly applySeconds = new Histogram({ name: 'tortie_dataplane_apply_seconds', help: 'time to apply one dataplane update', buckets: [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers: [this.registry] });
+  readonly cniSeconds = new Histogram({
+    name: 'tortie_cni_request_seconds',
+    help: 'time to serve one CNI plugin call on the CNI socket, by call and result',
+    labelNames: ['op', 'result'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5],
+    registers: [this.registry],
+  });
+  readonly endpointConvergence = new Histogram({
+    name: 'tortie_endpoint_route_programmed_seconds',
+    help: "from a WorkloadEndpoint of this node first seen in the datastore to the dataplane apply with its route done",
+    buckets: CONVERGENCE_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly learnedConvergence = new Histogram({
+    name: 'tortie_bgp_route_programmed_seconds',
+    help: 'from a route learned over BGP to the dataplane apply with it done',
+    buckets: CONVERGENCE_BUCKETS,
+    registers: [this.registry],
+  });
   readonly applyErrors = new Counter({ name: 'tortie_dataplane_apply_errors_total', help: 'dataplane operations that failed', registers: [this.registry] });
 
   serve(host: string, port: number): Promise<Server> {

@@ -3,7 +3,7 @@
 import { hostname } from 'node:os';
 import { pino } from 'pino';
 import { configFromEnv } from '../datastore/config.js';
-import { createBackend } from '../datastore/backends/index.js';
+import { createStore } from '../datastore/backends/index.js';
 import { NodeAgent } from './agent.js';
 import { parseNodeEnv } from './env.js';
 
@@ -15,8 +15,7 @@ async function main(): Promise<void> {
   }
   const cfg = parsed.config;
   const log = pino({ level: cfg.logLevel === 'warning' ? 'warn' : cfg.logLevel, base: { node: cfg.nodename } });
-  const backend = createBackend(configFromEnv(process.env));
-  const agent = new NodeAgent(cfg, backend, log);
+  const agent = new NodeAgent(cfg, createStore(configFromEnv(process.env)), log);
   let stopping = false;
   const stop = (sig: string): void => {
     if (stopping) return;

@@ -1,8 +1,10 @@
-// tortie-node's policy half: the syncer cache (key → JSON text) → PolicyCalcInput → the pure
+// tortie-node's policy half: the syncer cache (stored objects) → PolicyCalcInput → the pure
 // renderer (felix/policy) → the iptables/ipset driver, per family. Resources are validated as
-// the client would (defaults filled) and memoised by their text, so an unchanged endpoint or
-// policy is the same object every round and the renderer's incremental paths apply.
-import { RESOURCE_PREFIX, resourceListPrefix } from '../datastore/keys.js';
+// the client would (defaults filled) and memoised by the stored object (the syncer keeps the same
+// object until it changes), so an unchanged endpoint or policy is the same object every round and
+// the renderer's incremental paths apply.
+import type { StoredObject } from '../datastore/store.js';
+import { objectId } from '../datastore/syncer.js';
 import { validateV3 } from '../datastore/model/validate.js';
 import type { Resource } from '../datastore/model/resource.js';
 import { PolicyDriver, type PolicyApplyReport } from '../felix/dataplane/policy-iptables.js';
@@ -19,11 +21,7 @@ export { failsafePorts } from '../felix/policy/host.js';
 /** The resource kinds policy watches (workload endpoints and nodes are watched for routing
  *  already; FelixConfiguration for the failsafe ports of host endpoints, nodes for the addresses
  *  encapsulated traffic may come from). */
-export const POLICY_PLURALS = ['networkpolicies', 'globalnetworkpolicies', 'profiles', 'workloadendpoints', 'hostendpoints', 'felixconfigurations', 'nodes'] as const;
-
-export function policyPrefixes(): string[] {
-  return POLICY_PLURALS.map((p) => resourceListPrefix(p));
-}
+export const POLICY_KINDS = ['NetworkPolicy', 'GlobalNetworkPolicy', 'Profile', 'WorkloadEndpoint', 'HostEndpoint', 'FelixConfiguration', 'Node'] as const;
 
 /** FELIX_POLICYENABLED (default true), FELIX_IPV6SUPPORT and FELIX_IPTABLESREFRESHINTERVAL
  *  (Calico's names: default true and 90 s; 0 turns the periodic re-read off). */
@@ -40,7 +38,7 @@ export function policySettings(felix: Readonly<Record<string, string>>): { enabl
 }
 
 interface Parsed {
-  text: string;
+  obj: StoredObject;
   res?: Resource;
 }
 
@@ -62,42 +60,42 @@ export class PolicyView {
     private readonly felixEnv: Readonly<Record<string, string>> = {},
   ) {}
 
-  private parse(key: string, text: string): Resource | undefined {
-    const old = this.parsed.get(key);
-    if (old?.text === text) return old.res;
+  private parse(id: string, obj: StoredObject): Resource | undefined {
+    const old = this.parsed.get(id);
+    if (old?.obj === obj) return old.res;
     let res: Resource | undefined;
+    const what = `${obj.key.kind}(${obj.key.namespace ? `${obj.key.namespace}/` : ''}${obj.key.name})`;
     try {
-      const r = validateV3(JSON.parse(text));
+      const r = validateV3(obj.value);
       if (r.ok) res = r.resource;
-      else this.problems.push(`${key}: ${r.errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`);
-    } catch {
-      this.problems.push(`${key}: not JSON`);
+      else this.problems.push(`${what}: ${r.errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`);
+    } catch (e) {
+      this.problems.push(`${what}: ${e instanceof Error ? e.message : String(e)}`);
     }
-    this.parsed.set(key, { text, ...(res ? { res } : {}) });
+    this.parsed.set(id, { obj, ...(res ? { res } : {}) });
     return res;
   }
 
-  build(cache: ReadonlyMap<string, string>, addrs?: readonly HostAddr[]): PolicyCalcInput {
+  build(objects: Iterable<StoredObject>, addrs?: readonly HostAddr[]): PolicyCalcInput {
     this.problems = [];
     const kinds = { wep: [] as [string, Resource][], pol: [] as [string, Resource][], prof: [] as [string, Resource][], hep: [] as [string, Resource][], fc: [] as [string, Resource][], node: [] as [string, Resource][] };
     const buckets: Record<string, [string, Resource][]> = {
-      workloadendpoints: kinds.wep,
-      networkpolicies: kinds.pol,
-      globalnetworkpolicies: kinds.pol,
-      profiles: kinds.prof,
-      hostendpoints: kinds.hep,
-      felixconfigurations: kinds.fc,
-      nodes: kinds.node,
+      WorkloadEndpoint: kinds.wep,
+      NetworkPolicy: kinds.pol,
+      GlobalNetworkPolicy: kinds.pol,
+      Profile: kinds.prof,
+      HostEndpoint: kinds.hep,
+      FelixConfiguration: kinds.fc,
+      Node: kinds.node,
     };
     const seen = new Set<string>();
-    for (const [key, text] of cache) {
-      if (!key.startsWith(RESOURCE_PREFIX)) continue;
-      const plural = key.slice(RESOURCE_PREFIX.length).split('/')[0];
-      const bucket = plural !== undefined && Object.hasOwn(buckets, plural) ? buckets[plural] : undefined;
+    for (const obj of objects) {
+      const bucket = Object.hasOwn(buckets, obj.key.kind) ? buckets[obj.key.kind] : undefined;
       if (!bucket) continue;
-      seen.add(key);
-      const res = this.parse(key, text);
-      if (res) bucket.push([key, res]);
+      const id = objectId(obj.key);
+      seen.add(id);
+      const res = this.parse(id, obj);
+      if (res) bucket.push([id, res]);
     }
     for (const k of this.parsed.keys()) if (!seen.has(k)) this.parsed.delete(k);
 
@@ -200,7 +198,9 @@ export class NodePolicy {
     if (this.timer) clearInterval(this.timer);
   }
 
-  async apply(cache: ReadonlyMap<string, string>): Promise<PolicyRoundReport> {
+  async apply(objects: Iterable<StoredObject>): Promise<PolicyRoundReport> {
+    // Built twice when host addresses are needed: the iterable must be read twice.
+    const cache = [...objects];
     let input = this.view.build(cache);
     const errors: string[] = [];
     if (this.view.needsAddresses) {
@@ -213,15 +213,14 @@ export class NodePolicy {
     }
     const st = this.calc.update(input);
     const rep: PolicyRoundReport = { errors, problems: [...this.view.problems] };
-    for (const d of this.drivers) {
-      try {
-        const r = await d.apply(d.family === 4 ? st.v4 : st.v6);
-        if (d.family === 4) rep.v4 = r;
-        else rep.v6 = r;
-      } catch (e) {
-        rep.errors.push(`policy v${d.family}: ${e instanceof Error ? e.message : String(e)}`);
-      }
-    }
+    // Both families at once: a dual-stack pod waits for the slower restore, not for their sum.
+    const results = await Promise.allSettled(this.drivers.map((d) => d.apply(d.family === 4 ? st.v4 : st.v6)));
+    results.forEach((r, i) => {
+      const family = this.drivers[i]?.family;
+      if (r.status === 'rejected') rep.errors.push(`policy v${family}: ${r.reason instanceof Error ? r.reason.message : String(r.reason)}`);
+      else if (family === 4) rep.v4 = r.value;
+      else rep.v6 = r.value;
+    });
     return rep;
   }
 }

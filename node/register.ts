@@ -1,8 +1,8 @@
 // Node registration and the default pool: create-if-absent and compare-and-swap updates, so two
 // agents (or an agent and tortiectl) never overwrite each other's fields.
 import { randomBytes } from 'node:crypto';
-import { DatastoreError, type Backend } from '../datastore/backend.js';
-import { resourceKey, resourceListPrefix } from '../datastore/keys.js';
+import { DatastoreError } from '../datastore/store.js';
+import type { Store, StoredValue } from '../datastore/store.js';
 import type { DefaultPool } from './env.js';
 
 type Json = Record<string, unknown>;
@@ -11,18 +11,17 @@ type Json = Record<string, unknown>;
  * Merges `patch` into the Node's spec (creating the Node if needed), retrying on conflict. `labels`
  * are merged into metadata.labels (tortie-rr labels itself route-reflector=true).
  */
-export async function upsertNode(backend: Backend, name: string, patch: (spec: Json) => Json, labels?: Record<string, string>): Promise<Json> {
-  const key = resourceKey('nodes', name);
+export async function upsertNode(store: Store, name: string, patch: (spec: Json) => Json, labels?: Record<string, string>): Promise<Json> {
   for (let attempt = 0; attempt < 10; attempt++) {
-    const cur = await backend.get(key);
-    const doc: Json = cur ? (JSON.parse(cur.value) as Json) : { apiVersion: 'projectcalico.org/v3', kind: 'Node', metadata: { name, creationTimestamp: new Date().toISOString() }, spec: {} };
+    const cur = await store.get({ kind: 'Node', name });
+    const doc: StoredValue = cur?.value ?? { apiVersion: 'projectcalico.org/v3', kind: 'Node', metadata: { name, creationTimestamp: new Date().toISOString() }, spec: {} };
     const spec = patch({ ...((doc.spec as Json | undefined) ?? {}) });
-    const meta = (doc.metadata as Json | undefined) ?? {};
-    const metadata = labels ? { ...meta, labels: { ...((meta.labels as Record<string, string> | undefined) ?? {}), ...labels } } : meta;
-    const next = JSON.stringify({ ...doc, metadata, spec });
+    const meta = doc.metadata;
+    const metadata = labels ? { ...meta, labels: { ...(meta.labels ?? {}), ...labels } } : meta;
+    const next: StoredValue = { ...doc, metadata, spec };
     try {
-      if (!cur) await backend.create(key, next);
-      else if (next !== cur.value) await backend.update(key, next, cur.modRevision);
+      if (!cur) await store.create(next);
+      else if (JSON.stringify(next) !== JSON.stringify(cur.value)) await store.update(next, cur.revision);
       return spec;
     } catch (e) {
       if (e instanceof DatastoreError && (e.code === 'Conflict' || e.code === 'AlreadyExists')) continue;
@@ -33,17 +32,17 @@ export async function upsertNode(backend: Backend, name: string, patch: (spec: J
 }
 
 /** Creates the default pool when no pool exists at all (as calico-node does at start). */
-export async function ensureDefaultPool(backend: Backend, pool: DefaultPool): Promise<boolean> {
-  const { items } = await backend.list(resourceListPrefix('ippools'));
+export async function ensureDefaultPool(store: Store, pool: DefaultPool): Promise<boolean> {
+  const { items } = await store.list('IPPool');
   if (items.length) return false;
-  const doc = {
+  const doc: StoredValue = {
     apiVersion: 'projectcalico.org/v3',
     kind: 'IPPool',
     metadata: { name: 'default-ipv4-ippool', creationTimestamp: new Date().toISOString() },
     spec: { cidr: pool.cidr, blockSize: pool.blockSize, ipipMode: pool.ipipMode, vxlanMode: pool.vxlanMode, natOutgoing: pool.natOutgoing, nodeSelector: 'all()' },
   };
   try {
-    await backend.create(resourceKey('ippools', 'default-ipv4-ippool'), JSON.stringify(doc));
+    await store.create(doc);
     return true;
   } catch (e) {
     if (e instanceof DatastoreError && e.code === 'AlreadyExists') return false;

@@ -1,7 +1,8 @@
-// Reads the syncer's cache (key → JSON text) into the calc graph's input and the BGP view:
+// Reads the syncer's cache (stored objects) into the calc graph's input and the BGP view:
 // pools, nodes, this host's and others' blocks, local workload endpoints. Pure; malformed values
 // are skipped and reported, never thrown.
-import { IPAM_PREFIX, keyPartToCidr, RESOURCE_PREFIX } from '../datastore/keys.js';
+import { blockCidrFromName } from '../datastore/keys.js';
+import type { StoredObject } from '../datastore/store.js';
 import type { BlockInfo, EncapMode, EndpointInfo, NodeInfo, PoolInfo } from '../felix/calc/types.js';
 
 export interface ClusterView {
@@ -18,32 +19,26 @@ const obj = (v: unknown): Json | undefined => (v && typeof v === 'object' && !Ar
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 const mode = (v: unknown): EncapMode => (v === 'Always' || v === 'CrossSubnet' ? v : 'Never');
 
-export function buildView(cache: ReadonlyMap<string, string>): ClusterView {
+export function buildView(objects: Iterable<StoredObject>): ClusterView {
   const v: ClusterView = { pools: [], poolExport: new Map(), nodes: new Map(), blocks: [], endpoints: [], problems: [] };
   const affinity = new Map<string, BlockInfo['state']>();
   const rawBlocks: Array<{ cidr: string; node?: string }> = [];
-  for (const [key, text] of cache) {
-    let doc: Json | undefined;
-    try {
-      doc = obj(JSON.parse(text));
-    } catch {
-      v.problems.push(`${key}: not JSON`);
+  for (const o of objects) {
+    const { kind, name, namespace } = o.key;
+    const s = obj(o.value.spec);
+    if (!s) {
+      v.problems.push(`${kind}(${namespace ? `${namespace}/` : ''}${name}): spec is not an object`);
       continue;
     }
-    if (!doc) continue;
-    if (key.startsWith(`${RESOURCE_PREFIX}ippools/`)) {
-      const s = obj(doc.spec);
-      const cidr = str(s?.cidr);
-      if (!s || !cidr) {
-        v.problems.push(`${key}: spec.cidr missing`);
+    if (kind === 'IPPool') {
+      const cidr = str(s.cidr);
+      if (!cidr) {
+        v.problems.push(`IPPool(${name}): spec.cidr missing`);
         continue;
       }
-      const name = key.slice(key.lastIndexOf('/') + 1);
       v.pools.push({ name, cidr, ipipMode: mode(s.ipipMode), vxlanMode: mode(s.vxlanMode), natOutgoing: s.natOutgoing === true, disabled: s.disabled === true });
       v.poolExport.set(cidr, s.disableBGPExport !== true && s.disabled !== true);
-    } else if (key.startsWith(`${RESOURCE_PREFIX}nodes/`)) {
-      const name = key.slice(key.lastIndexOf('/') + 1);
-      const s = obj(doc.spec) ?? {};
+    } else if (kind === 'Node') {
       const bgp = obj(s.bgp) ?? {};
       const n: NodeInfo & { asNumber?: number } = { name };
       const set = <K extends keyof NodeInfo>(k: K, val: unknown): void => {
@@ -56,24 +51,26 @@ export function buildView(cache: ReadonlyMap<string, string>): ClusterView {
       set('vxlanTunnelMACAddr', s.vxlanTunnelMACAddr);
       if (typeof bgp.asNumber === 'number') n.asNumber = bgp.asNumber;
       v.nodes.set(name, n);
-    } else if (key.startsWith(`${RESOURCE_PREFIX}workloadendpoints/`)) {
-      const s = obj(doc.spec);
-      const node = str(s?.node);
-      const iface = str(s?.interfaceName);
-      const nets = Array.isArray(s?.ipNetworks) ? s.ipNetworks.filter((x): x is string => typeof x === 'string') : [];
+    } else if (kind === 'WorkloadEndpoint') {
+      const node = str(s.node);
+      const iface = str(s.interfaceName);
+      const nets = Array.isArray(s.ipNetworks) ? s.ipNetworks.filter((x): x is string => typeof x === 'string') : [];
       if (!node || !iface) continue;
-      v.endpoints.push({ key: key.slice(`${RESOURCE_PREFIX}workloadendpoints/`.length), node, iface, ipNetworks: nets });
-    } else if (key.startsWith(`${IPAM_PREFIX}assignment/`)) {
-      const cidr = str(doc.cidr) ?? keyPartToCidr(key.slice(key.lastIndexOf('/') + 1));
-      const aff = str(doc.affinity);
+      v.endpoints.push({ key: `${namespace ?? ''}/${name}`, node, iface, ipNetworks: nets });
+    } else if (kind === 'IPAMBlock') {
+      const cidr = str(s.cidr) ?? blockCidrFromName(name);
+      if (!cidr) {
+        v.problems.push(`IPAMBlock(${name}): no CIDR`);
+        continue;
+      }
+      const aff = str(s.affinity);
       rawBlocks.push({ cidr, ...(aff?.startsWith('host:') ? { node: aff.slice(5) } : {}) });
-    } else if (key.startsWith(`${IPAM_PREFIX}host/`)) {
-      // /calico/ipam/v2/host/<node>/ipv4/block/<cidr>
-      const parts = key.slice(`${IPAM_PREFIX}host/`.length).split('/');
-      const node = parts[0];
-      const cidrPart = parts[3];
-      const st = str(doc.state);
-      if (node && cidrPart && (st === 'pending' || st === 'confirmed' || st === 'pendingDeletion')) affinity.set(`${node}|${keyPartToCidr(cidrPart)}`, st);
+    } else if (kind === 'BlockAffinity') {
+      const node = str(s.node);
+      const cidr = str(s.cidr);
+      // Calico v1 affinities had no state: they were confirmed.
+      const st = s.state ?? 'confirmed';
+      if (node && cidr && (st === 'pending' || st === 'confirmed' || st === 'pendingDeletion')) affinity.set(`${node}|${cidr}`, st);
     }
   }
   for (const b of rawBlocks) {

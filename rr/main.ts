@@ -3,7 +3,7 @@
 // SIGTERM/SIGINT send Cease to every peer and exit 0.
 import { pino } from 'pino';
 import { configFromEnv } from '../datastore/config.js';
-import { createBackend } from '../datastore/backends/index.js';
+import { createStore } from '../datastore/backends/index.js';
 import { parseRrEnv } from './env.js';
 import { RouteReflector } from './reflector.js';
 
@@ -17,7 +17,7 @@ async function main(): Promise<void> {
   const log = pino({ level: cfg.logLevel === 'warning' ? 'warn' : cfg.logLevel, base: { node: cfg.nodename } });
   let rr: RouteReflector;
   try {
-    rr = new RouteReflector(cfg, createBackend(configFromEnv(process.env)), log);
+    rr = new RouteReflector(cfg, createStore(configFromEnv(process.env)), log);
   } catch (e) {
     process.stderr.write(`tortie-rr: ${e instanceof Error ? e.message : String(e)}\n`);
     process.exit(2);

@@ -9,8 +9,8 @@ import type { BgpConfig } from '../bgp/config/types.js';
 import { applyBgpConfig, BgpConfigWatcher, speakerIdentity } from '../bgp/datastore-driver.js';
 import { Speaker } from '../bgp/speaker/index.js';
 import type { Prefix, RouteSink } from '../bgp/types.js';
-import type { Backend } from '../datastore/backend.js';
 import { upsertNode } from '../node/register.js';
+import type { Store } from '../datastore/store.js';
 import type { RrConfig } from './env.js';
 
 /** A reflector installs nothing: the sink only counts, for status. */
@@ -33,14 +33,15 @@ export class RouteReflector {
 
   constructor(
     private readonly cfg: RrConfig,
-    private readonly backend: Backend,
+    /** Owned by the reflector from now on: stop() closes it. */
+    private readonly store: Store,
     private readonly log: Logger,
   ) {}
 
   async start(): Promise<void> {
     const c = this.cfg;
     await upsertNode(
-      this.backend,
+      this.store,
       c.nodename,
       (spec) => {
         const bgp: Record<string, unknown> = { ...((spec.bgp as Record<string, unknown> | undefined) ?? {}), ipv4Address: `${c.ip}/32`, routeReflectorClusterID: c.clusterId };
@@ -61,7 +62,7 @@ export class RouteReflector {
       },
       c.apiSocket,
     );
-    this.watcher = new BgpConfigWatcher({ backend: this.backend, nodeName: c.nodename, log: this.log, onConfig: (cfg) => this.apply(cfg) });
+    this.watcher = new BgpConfigWatcher({ store: this.store, nodeName: c.nodename, log: this.log, onConfig: (cfg) => this.apply(cfg) });
     this.watcher.start();
   }
 
@@ -98,6 +99,6 @@ export class RouteReflector {
     await this.watcher?.stop();
     await this.speaker?.stop();
     await this.api?.close();
-    await this.backend.close();
+    await this.store.close();
   }
 }

@@ -118,4 +118,34 @@ describe('computeBgpConfig', () => {
     expect(c.peers).toEqual([]);
     expect(c.notes).toEqual(expect.arrayContaining([expect.stringContaining('BGPPeer bad: spec.peerIP'), expect.stringContaining('BGPPeer noas: spec.asNumber')]));
   });
+  it('passwords: nodeMeshPassword on mesh peers, a BGPPeer password on its peers; ttlSecurity passes through', () => {
+    const ref = { name: 'bgp-secrets', key: 'mesh' };
+    const c = computeBgpConfig(
+      base({
+        nodes: [node('a', { ipv4Address: '10.0.0.1/24' }), node('b', { ipv4Address: '10.0.0.2/24' })],
+        bgpConfigs: [{ metadata: { name: 'default' }, spec: { nodeMeshPassword: { secretKeyRef: ref } } }],
+        peers: [
+          { metadata: { name: 'tor' }, spec: { peerIP: '10.0.0.254', asNumber: 65000, password: { secretKeyRef: { name: 'bgp-secrets', key: 'tor' } }, ttlSecurity: 1 } },
+          { metadata: { name: 'plain' }, spec: { peerIP: '10.0.0.253', asNumber: 65000, ttlSecurity: 0 } },
+        ],
+      }),
+    );
+    const byName = Object.fromEntries(c.peers.map((p) => [p.name, p]));
+    expect(byName.Mesh_10_0_0_2.passwordRef).toEqual(ref);
+    expect(byName.Global_10_0_0_254).toMatchObject({ passwordRef: { name: 'bgp-secrets', key: 'tor' }, ttlSecurity: 1 });
+    expect(byName.Global_10_0_0_253.passwordRef).toBeUndefined();
+    expect(byName.Global_10_0_0_253.ttlSecurity).toBeUndefined();
+  });
+  it('maxRestartTime (and nodeMeshMaxRestartTime for the mesh) in seconds, numAllowedLocalASNumbers passed through', () => {
+    const c = computeBgpConfig(
+      base({
+        nodes: [node('a', { ipv4Address: '10.0.0.1/24' }), node('b', { ipv4Address: '10.0.0.2/24' })],
+        bgpConfigs: [{ metadata: { name: 'default' }, spec: { nodeMeshMaxRestartTime: '1m30s' } }],
+        peers: [{ metadata: { name: 'tor' }, spec: { peerIP: '10.0.0.254', asNumber: 65000, maxRestartTime: '5m', numAllowedLocalASNumbers: 2 } }],
+      }),
+    );
+    const byName = Object.fromEntries(c.peers.map((p) => [p.name, p]));
+    expect(byName.Mesh_10_0_0_2.maxRestartTime).toBe(90);
+    expect(byName.Global_10_0_0_254).toMatchObject({ maxRestartTime: 300, numAllowedLocalASNumbers: 2 });
+  });
 });

@@ -14,7 +14,9 @@
 //  - tortie extension: a peerIP BGPPeer that points at a route reflector node makes that reflector
 //    peer back with the nodes the BGPPeer applies to (what calico/routereflector did from etcd).
 import { cidrsOverlap, parseCIDR, parseIP, parsePeerIP, type ParsedCIDR } from '../../datastore/model/index.js';
+import { durationSeconds } from '../../datastore/model/fields.js';
 import { compileSelector, type CompiledSelector } from '../../datastore/selector/index.js';
+import type { NamedBgpFilter } from '../policy/filter.js';
 import type { BgpConfig, BgpConfigInput, BGPConfigurationInput, BGPPeerInput, ComputedPeer, ExportRoute, NodeInput } from './types.js';
 
 export const DEFAULT_AS = 64512;
@@ -86,6 +88,12 @@ function inside(inner: ParsedCIDR, outer: ParsedCIDR): boolean {
   return inner.family === outer.family && inner.prefix >= outer.prefix && cidrsOverlap(inner, outer);
 }
 
+/** A Calico maxRestartTime as the whole seconds the GR capability carries (1–4095). */
+function restartTimeOf(d: string | undefined): { maxRestartTime?: number } {
+  if (d === undefined) return {};
+  return { maxRestartTime: Math.min(4095, Math.max(1, Math.round(durationSeconds(d)))) };
+}
+
 export function computeBgpConfig(input: BgpConfigInput): BgpConfig {
   const notes: string[] = [];
   const nodes = input.nodes.map(viewNode);
@@ -154,6 +162,8 @@ export function computeBgpConfig(input: BgpConfigInput): BgpConfig {
           passive: theirs > ours, // string comparison, as the template's `gt`
           rrClient: false,
           sourceAddress: ours,
+          ...(global.nodeMeshPassword ? { passwordRef: global.nodeMeshPassword.secretKeyRef } : {}),
+          ...restartTimeOf(global.nodeMeshMaxRestartTime),
         });
       }
     }
@@ -180,8 +190,24 @@ export function computeBgpConfig(input: BgpConfigInput): BgpConfig {
       rrClient: rrClientFor(target.as, target.clusterId),
       ...((res.spec.sourceAddress ?? 'UseNodeIP') === 'UseNodeIP' ? { sourceAddress: ours } : {}),
       ...(keep ? { keepOriginalNextHop: true } : {}),
+      ...(res.spec.password ? { passwordRef: res.spec.password.secretKeyRef } : {}),
+      ...(res.spec.ttlSecurity ? { ttlSecurity: res.spec.ttlSecurity } : {}),
+      ...filtersOf(res),
+      ...(res.spec.numAllowedLocalASNumbers ? { numAllowedLocalASNumbers: res.spec.numAllowedLocalASNumbers } : {}),
+      ...restartTimeOf(res.spec.maxRestartTime),
       source: res.metadata.name,
     });
+  };
+  const filterByName = new Map((input.filters ?? []).map((f) => [f.metadata.name, f]));
+  /** BGPPeer.filters resolved in order; a name with no BGPFilter is skipped with a note (as confd renders nothing for it). */
+  const filtersOf = (res: BGPPeerInput): { filters?: NamedBgpFilter[] } => {
+    const out: NamedBgpFilter[] = [];
+    for (const name of res.spec.filters ?? []) {
+      const f = filterByName.get(name);
+      if (f) out.push({ name, spec: f.spec });
+      else notes.push(`BGPPeer ${res.metadata.name}: BGPFilter ${name} does not exist; skipped`);
+    }
+    return out.length ? { filters: out } : {};
   };
   const nodeTargets = (n: NodeView): Array<{ ip: string; family: 4 | 6; port?: number; as: number; clusterId?: string }> => {
     const port = listenPortOf(n.name);

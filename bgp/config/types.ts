@@ -1,6 +1,7 @@
 // Inputs and output of the Calico BGP config generator. The input shapes are structural subsets of
 // the v3 resource model (datastore/model: NodeSpec, BGPPeerSpec, BGPConfigurationSpec, IPPoolSpec), so
 // validated resources pass straight in, and tests can write them by hand.
+import type { BgpFilterSpec } from '../policy/filter.js';
 import type { PeerConfig } from '../speaker/types.js';
 import type { Prefix } from '../types.js';
 
@@ -22,6 +23,12 @@ export interface NodeInput {
   };
 }
 
+/** A key of a Kubernetes Secret in calico-node's namespace (Calico's `secretKeyRef`). */
+export interface SecretKeyRef {
+  name: string;
+  key: string;
+}
+
 export interface BGPPeerInput {
   metadata: Meta;
   spec: {
@@ -34,6 +41,14 @@ export interface BGPPeerInput {
     keepOriginalNextHop?: boolean;
     nextHopMode?: 'Auto' | 'Self' | 'Keep';
     sourceAddress?: 'UseNodeIP' | 'None';
+    password?: { secretKeyRef: SecretKeyRef };
+    /** GTSM hop count; 0 or absent: off. */
+    ttlSecurity?: number;
+    /** BGPFilter names, applied in this order. */
+    filters?: string[];
+    numAllowedLocalASNumbers?: number;
+    /** Go duration ("2m"). */
+    maxRestartTime?: string;
   };
 }
 
@@ -45,7 +60,15 @@ export interface BGPConfigurationInput {
     listenPort?: number;
     communities?: Array<{ name: string; value: string }>;
     prefixAdvertisements?: Array<{ cidr: string; communities?: string[] }>;
+    nodeMeshPassword?: { secretKeyRef: SecretKeyRef };
+    /** Go duration: the restart time advertised to mesh peers. */
+    nodeMeshMaxRestartTime?: string;
   };
+}
+
+export interface BGPFilterInput {
+  metadata: Meta;
+  spec: BgpFilterSpec;
 }
 
 export interface IPPoolInput {
@@ -59,6 +82,8 @@ export interface BgpConfigInput {
   peers: readonly BGPPeerInput[];
   bgpConfigs: readonly BGPConfigurationInput[];
   pools: readonly IPPoolInput[];
+  /** BGPFilters (absent: none defined). */
+  filters?: readonly BGPFilterInput[];
   /** This node's confirmed block CIDRs. */
   affinities: readonly string[];
   /** Addresses this node's workloads hold inside blocks affine to other nodes. */
@@ -73,6 +98,8 @@ export interface ComputedPeer extends PeerConfig {
   rrClient: boolean;
   /** The BGPPeer resource this came from (absent for mesh peers). */
   source?: string;
+  /** Where the TCP-MD5 password is; the shell reads it into `password` (bgp/config/secrets.ts). */
+  passwordRef?: SecretKeyRef;
 }
 
 export interface ExportRoute {

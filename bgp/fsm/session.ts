@@ -3,6 +3,7 @@
 // slices (yielding to the event loop every SLICE messages) so a large UPDATE burst never starves
 // keepalives or hold timers (the failure of GoBGP issue #2854).
 import { Socket, connect } from 'node:net';
+import { secureSocket } from '../net/tcp-security.js';
 import type { Logger } from 'pino';
 import { MessageFramer, decodeMessage, describeNotification, encodeMessage } from '../codec/index.js';
 import type { BgpMessage, CodecContext, NotificationMessage, UpdateMessage, RouteRefreshMessage } from '../codec/types.js';
@@ -27,6 +28,10 @@ export interface SessionOptions {
   peerPort?: number;
   /** Source address for our outgoing connection. */
   localAddress?: string;
+  /** TCP-MD5 key (RFC 2385) for our outgoing connection; the speaker sets it on its listeners. */
+  password?: string;
+  /** GTSM (RFC 5082): the peer is at most this many hops away. */
+  ttlSecurity?: number;
   logger: Logger;
 }
 
@@ -250,7 +255,17 @@ export class BgpSession {
   }
 
   private connectOut(id: number): void {
-    const socket = connect({ host: this.opts.peerAddress, port: this.opts.peerPort ?? 179, localAddress: this.opts.localAddress });
+    const target = { host: this.opts.peerAddress, port: this.opts.peerPort ?? 179, localAddress: this.opts.localAddress };
+    const { password, ttlSecurity } = this.opts;
+    let socket: Socket;
+    try {
+      // MD5 key and TTL options must be on the socket before its SYN.
+      socket = password !== undefined || ttlSecurity ? secureSocket(this.opts.peerAddress, { password, ttlSecurity }).connect(target) : connect(target);
+    } catch (err) {
+      const error = err instanceof Error ? err.message : String(err);
+      setImmediate(() => !this.closed && this.feed({ type: 'TcpFailed', conn: id, error }));
+      return;
+    }
     let connected = false;
     socket.once('connect', () => {
       connected = true;

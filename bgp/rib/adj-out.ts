@@ -7,7 +7,7 @@ import type { PathAttributes, Prefix } from '../types.js';
 import { WeakTable, attrKey } from './attrs.js';
 import { LOCAL_SOURCE } from './bestpath.js';
 import { exportRoute } from './export.js';
-import type { Path, PeerRib } from './peer.js';
+import type { ExportFilter, Path, PeerRib } from './peer.js';
 
 /** One exported attribute set (attrs + IPv6 next hop): a group's Adj-RIB-Out holds its id. */
 export interface OutAttr {
@@ -30,6 +30,8 @@ export interface OutPolicy {
   selfAddress: string | undefined;
   keepOriginalNextHop?: boolean;
   afis: number[];
+  /** Applied per prefix after the (per path) export: paths are shared across prefixes. */
+  exportFilter?: ExportFilter;
 }
 
 /** What routeFor reads: the export inputs and a cache of exports per Loc-RIB path. */
@@ -139,6 +141,7 @@ export class Exports {
   routeFor(ex: Exporter, k: string): OutAttr | undefined {
     const b = this.locRib.get(k);
     if (!b) return undefined;
+    if (ex.policy.exportFilter && !ex.policy.exportFilter.accepts(k, b.source !== LOCAL_SOURCE)) return undefined;
     // Consecutive prefixes mostly share a path: a one-entry cache in front of the WeakMap.
     if (b === ex.lastBest) return ex.lastOut ?? undefined;
     const cache = ex.shared && b.source !== LOCAL_SOURCE ? ex.shared : ex.cache;

@@ -273,7 +273,7 @@ export class UpdateGroups {
   }
 
   private policyOf(p: PeerRib): OutPolicy {
-    return { address: p.address, ebgp: p.ebgp, rrClient: !!p.options.rrClient, selfAddress: p.selfAddress, keepOriginalNextHop: p.options.keepOriginalNextHop, afis: p.afis };
+    return { address: p.address, ebgp: p.ebgp, rrClient: !!p.options.rrClient, selfAddress: p.selfAddress, keepOriginalNextHop: p.options.keepOriginalNextHop, afis: p.afis, exportFilter: p.options.exportFilter };
   }
 
   /**
@@ -283,7 +283,7 @@ export class UpdateGroups {
    */
   private groupKeyOf(p: PeerRib, ctx: CodecContext): string {
     const pol = this.policyOf(p);
-    return JSON.stringify([pol.ebgp ? pol.address : '', pol.ebgp, pol.rrClient, pol.ebgp ? (pol.selfAddress ?? '') : '', !!pol.keepOriginalNextHop, pol.afis, ctx]);
+    return JSON.stringify([pol.ebgp ? pol.address : '', pol.ebgp, pol.rrClient, pol.ebgp ? (pol.selfAddress ?? '') : '', !!pol.keepOriginalNextHop, pol.afis, ctx, pol.exportFilter?.key ?? '']);
   }
 
   /** Sets a group's adjOut entry for a prefix slot (id 0: withdrawn), keeping counts and slot refs. */

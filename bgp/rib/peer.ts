@@ -18,10 +18,20 @@ export interface Path extends PathInfo {
  */
 export type OutMode = 'idle' | 'sync' | 'grouped' | 'stalled';
 
+/** A per-peer export decision by prefix (BGPFilter export rules); `key` names it for update grouping. */
+export interface ExportFilter {
+  key: string;
+  /** False: the prefix (a prefix key, "10.0.0.0/24") is not advertised to the peer. */
+  accepts(prefixKey: string, fromPeer: boolean): boolean;
+}
+
 export interface PeerOptions {
   asNumber: number;
   rrClient?: boolean;
   keepOriginalNextHop?: boolean;
+  exportFilter?: ExportFilter;
+  /** Routes whose AS_PATH holds our AS at most this many times are accepted (BIRD's `allow local as`); default 0. */
+  allowLocalAs?: number;
 }
 
 /** What the RIB keeps of an established session. */

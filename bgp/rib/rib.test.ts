@@ -30,6 +30,17 @@ describe('Adj-RIB-In and Loc-RIB', () => {
     expect(e.rejected + i.rejected).toBe(3);
   });
 
+  it('numAllowedLocalASNumbers N: our AS up to N times in an eBGP AS_PATH is accepted, more is a loop', () => {
+    const { rib } = newRib();
+    const e = rib.addPeer('10.0.0.1', { asNumber: 65001, allowLocalAs: 2 });
+    rib.sessionUp(e, { routerId: '10.0.0.1', selfAddress: '10.0.0.100', afis: [1, 2] });
+    rib.update(e, announcement('10.10.1.0/24', attrs({ asPath: [seq(65001, LOCAL_AS)] }), '10.0.0.1'));
+    rib.update(e, announcement('10.10.2.0/24', attrs({ asPath: [seq(65001, LOCAL_AS, 65002, LOCAL_AS)] }), '10.0.0.1'));
+    rib.update(e, announcement('10.10.3.0/24', attrs({ asPath: [seq(65001, LOCAL_AS, LOCAL_AS, LOCAL_AS)] }), '10.0.0.1'));
+    expect([...e.adjIn.keys()].sort()).toEqual(['10.10.1.0/24', '10.10.2.0/24']);
+    expect(e.rejected).toBe(1);
+  });
+
   it('a looped update withdraws the peer’s earlier path for the prefix (treat-as-withdraw)', () => {
     const { rib, events } = newRib();
     const e = upPeer(rib, { address: '10.0.0.1', asNumber: 65001 });

@@ -163,7 +163,7 @@ export class Rib {
 
   /** Import checks: AS_PATH loop (eBGP), ORIGINATOR_ID / CLUSTER_LIST loops (RFC 4456). */
   private acceptable(p: PeerRib, a: PathAttributes): boolean {
-    if (p.ebgp && a.asPath.some((s) => s.asns.includes(this.config.asNumber))) return false;
+    if (p.ebgp && a.asPath.reduce((n, s) => n + s.asns.filter((x) => x === this.config.asNumber).length, 0) > (p.options.allowLocalAs ?? 0)) return false;
     if (a.originatorId === this.config.routerId) return false;
     if (a.clusterList?.includes(this.config.clusterId ?? this.config.routerId)) return false;
     return true;

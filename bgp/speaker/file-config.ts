@@ -2,6 +2,7 @@
 // names the field, and turned into SpeakerConfig / PeerConfig / originated routes.
 import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
+import { bgpFilterSpecSchema } from '../../datastore/model/bgp.js';
 import type { PathAttributes, Prefix } from '../types.js';
 import type { PeerConfig, SpeakerConfig } from './types.js';
 
@@ -20,6 +21,11 @@ const peerSchema = z
     sourceAddress: ip.optional(),
     keepOriginalNextHop: z.boolean().optional(),
     holdTime: z.number().int().min(0).max(65535).optional(),
+    password: z.string().min(1).max(80).optional(),
+    ttlSecurity: z.number().int().min(1).max(255).optional(),
+    numAllowedLocalASNumbers: z.number().int().min(1).max(10).optional(),
+    maxRestartTime: z.number().int().min(1).max(4095).optional(),
+    filters: z.array(z.object({ name: z.string().min(1), spec: bgpFilterSpecSchema }).strict()).optional(),
   })
   .strict();
 

@@ -2,24 +2,31 @@
 // per peer, timers (MRAI batching, graceful-restart stale and deferral timers), encoding and
 // socket back-pressure, and setPeers() diffing; the RIB decides what is selected and what each
 // update group or peer must send.
-import { createServer, type Server, type Socket } from 'node:net';
+import { createServer, isIP, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { endOfRib, isEndOfRib } from '../codec/index.js';
 import type { UpdateMessage } from '../codec/types.js';
 import { BgpSession } from '../fsm/session.js';
+import { exportFilter } from '../policy/export.js';
+import { importFilter, type ImportFilter } from '../policy/import.js';
+import { fdOf, readMd5Counters, setMd5Key, setTtlSecurity } from '../net/tcp-security.js';
 import type { FsmConfig, NegotiatedSession } from '../fsm/types.js';
 import { keyToPrefix, Rib, Announcements, type Candidate, type OutGroup, type PeerRib, type Purge } from '../rib/index.js';
 import type { PathAttributes, Prefix, RouteSink } from '../types.js';
 import { Batcher } from './batcher.js';
 import { Encoder, framesFor } from './encoder.js';
 import { OriginationQueue } from './originate.js';
-import { peerStatusOf, routeStatus } from './status.js';
+import { connectHint, peerStatusOf, routeStatus } from './status.js';
 import type { OriginatedRoute, PeerConfig, PeerStatus, RouteStatus, SpeakerConfig } from './types.js';
 
 interface Peer {
   config: PeerConfig;
   session: BgpSession;
   rib: PeerRib;
+  /** The connect hint was logged since the session was last up (once, not on every retry). */
+  hinted?: boolean;
+  /** BGPFilter import rules (absent: everything is accepted). */
+  importFilter?: ImportFilter;
   /** Graceful-restart helper: the peer is restarting and we keep its routes until this fires. */
   staleTimer?: NodeJS.Timeout;
 }
@@ -140,7 +147,8 @@ export class Speaker {
   }
 
   peerStatus(): PeerStatus[] {
-    return [...this.peers.values()].map((p) => peerStatusOf(p.config, p.session, p.rib));
+    const md5 = readMd5Counters();
+    return [...this.peers.values()].map((p) => peerStatusOf(p.config, p.session, p.rib, md5));
   }
 
   routes(): RouteStatus[] {
@@ -168,13 +176,13 @@ export class Speaker {
    * The GR capability for new OPENs: R and F only while our own restart is in progress (selection
    * deferred), F only for the families whose forwarding state survived; N always (RFC 8538).
    */
-  private grCapability(): FsmConfig['gracefulRestart'] {
+  private grCapability(peer?: PeerConfig): FsmConfig['gracefulRestart'] {
     const gr = this.config.gracefulRestart;
     if (!gr) return undefined;
     const restarting = this.rib.deferred;
     const fwd = gr.forwardingFamilies;
     return {
-      restartTime: gr.restartTime ?? 120,
+      restartTime: peer?.maxRestartTime ?? gr.restartTime ?? 120,
       restarting,
       forwardingState: restarting,
       ...(restarting && fwd ? { forwardingAfis: fwd.map((f) => (f === 4 ? 1 : 2)) } : {}),
@@ -188,6 +196,8 @@ export class Speaker {
       peerAddress: addr,
       peerPort: c.port,
       localAddress: c.sourceAddress,
+      password: c.password,
+      ttlSecurity: c.ttlSecurity,
       logger: this.log.child({ peer: addr }),
       fsm: {
         localAs: this.config.asNumber,
@@ -199,18 +209,25 @@ export class Speaker {
         errorWait: this.config.errorWait,
         passive: c.passive,
         families,
-        gracefulRestart: this.grCapability(),
+        gracefulRestart: this.grCapability(c),
       },
     });
-    const peer: Peer = { config: c, session, rib: this.rib.addPeer(addr, { asNumber: c.asNumber, rrClient: c.rrClient, keepOriginalNextHop: c.keepOriginalNextHop }) };
+    const peer: Peer = {
+      config: c,
+      session,
+      rib: this.rib.addPeer(addr, { asNumber: c.asNumber, rrClient: c.rrClient, keepOriginalNextHop: c.keepOriginalNextHop, exportFilter: exportFilter(c.filters), allowLocalAs: c.numAllowedLocalASNumbers }),
+      importFilter: importFilter(c.filters),
+    };
     session.listeners = {
       established: (s) => this.onEstablished(peer, s),
       down: (reason, n) => this.onDown(peer, reason, !n.graceful),
       update: (u) => this.onUpdate(peer, u),
       routeRefresh: () => this.resend(peer),
+      state: (_from, to) => this.logHint(peer, to),
     };
     this.peers.set(addr, peer);
     this.byRib.set(peer.rib, peer);
+    this.setListenerKeys(addr, c.password);
     session.start();
   }
 
@@ -220,6 +237,31 @@ export class Speaker {
     this.peers.delete(p.rib.address);
     this.byRib.delete(p.rib);
     this.rib.removePeer(p.rib);
+    if (p.config.password !== undefined) this.setListenerKeys(p.rib.address, undefined);
+  }
+
+  /** The TCP-MD5 key for connections the listeners accept from `addr` (undefined: none). */
+  private setListenerKeys(addr: string, password: string | undefined): void {
+    for (const srv of this.servers) {
+      const host = (srv.address() as AddressInfo | null)?.address ?? '';
+      // An IPv4 listener cannot hold a key for an IPv6 peer (nor the other way round, but '::' takes both).
+      if (isIP(host) !== 6 && isIP(addr) === 6) continue;
+      try {
+        setMd5Key(fdOf(srv), addr, password);
+      } catch (err) {
+        this.log.error({ peer: addr, err }, 'cannot set the TCP-MD5 key for accepted connections');
+      }
+    }
+  }
+
+  /** Says once per outage why a peer may not be connecting (MD5 and GTSM drops are silent). */
+  private logHint(p: Peer, state: string): void {
+    if (state === 'Established') p.hinted = false;
+    if (p.hinted || (state !== 'Active' && state !== 'Idle')) return;
+    const hint = connectHint(p.config, state, readMd5Counters());
+    if (!hint) return;
+    p.hinted = true;
+    this.log.warn({ peer: p.config.address, hint }, 'BGP peer not connecting');
   }
 
   private onIncoming(socket: Socket): void {
@@ -231,6 +273,15 @@ export class Speaker {
       return;
     }
     socket.setNoDelay(true);
+    if (p.config.ttlSecurity) {
+      try {
+        setTtlSecurity(fdOf(socket), p.config.ttlSecurity);
+      } catch (err) {
+        this.log.error({ remote, err }, 'cannot set GTSM on an accepted connection: refusing it');
+        socket.destroy();
+        return;
+      }
+    }
     p.session.accept(socket);
   }
 
@@ -270,7 +321,7 @@ export class Speaker {
 
   private onUpdate(p: Peer, u: UpdateMessage): void {
     const eor = isEndOfRib(u);
-    if (!eor) return this.rib.update(p.rib, u);
+    if (!eor) return this.rib.update(p.rib, p.importFilter ? p.importFilter(u) : u);
     this.log.debug({ peer: p.config.address, family: `${eor.afi}/${eor.safi}` }, 'End-of-RIB received');
     this.logPurge(p, this.rib.endOfRib(p.rib, eor), 'End-of-RIB');
     this.checkDeferral();
@@ -401,7 +452,7 @@ export class Speaker {
     this.local.settle();
     this.rib.endDeferral();
     // Our restart is over: later sessions advertise neither R nor F.
-    for (const p of this.peers.values()) p.session.fsm.setGracefulRestart(this.grCapability());
+    for (const p of this.peers.values()) p.session.fsm.setGracefulRestart(this.grCapability(p.config));
     for (const p of this.peers.values()) if (p.session.negotiated) this.sendInitial(p);
   }
 }

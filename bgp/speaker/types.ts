@@ -1,5 +1,6 @@
 // Configuration and status vocabulary of the speaker. PeerConfig matches what the Calico
 // config generator (bgp/config) produces, so its output feeds setPeers() directly.
+import type { NamedBgpFilter } from '../policy/filter.js';
 import type { PathAttributes, Prefix } from '../types.js';
 
 export type PeerType = 'mesh' | 'global' | 'node';
@@ -19,6 +20,16 @@ export interface PeerConfig {
   sourceAddress?: string;
   keepOriginalNextHop?: boolean;
   holdTime?: number;
+  /** TCP-MD5 password (RFC 2385), on dialled and accepted connections. */
+  password?: string;
+  /** GTSM (RFC 5082): the peer is at most this many hops away; TTL 255 out, at least 256 − N in. */
+  ttlSecurity?: number;
+  /** BGPFilters from BGPPeer.filters, in that order (resolved specs, so a changed filter resets the session). */
+  filters?: NamedBgpFilter[];
+  /** Calico's numAllowedLocalASNumbers: routes with our AS in their AS_PATH up to this many times are accepted. */
+  numAllowedLocalASNumbers?: number;
+  /** Calico's maxRestartTime, seconds: the graceful-restart time we advertise to this peer. */
+  maxRestartTime?: number;
 }
 
 export interface GracefulRestartConfig {
@@ -75,6 +86,8 @@ export interface PeerStatus {
   /** ISO time of the last state change. */
   since: string;
   info: string;
+  /** Why a peer may not be connecting (TCP-MD5 and GTSM drops are silent on the wire). */
+  hint?: string;
   prefixesReceived: number;
   prefixesAccepted: number;
   prefixesAdvertised: number;

@@ -20,3 +20,19 @@ describe('enforcementWarnings', () => {
     ]);
   });
 });
+
+describe('Calico BGP fields not acted on', () => {
+  const v3 = (kind: string, name: string, spec: Record<string, unknown>) => resource({ apiVersion: 'projectcalico.org/v3', kind, metadata: { name }, spec });
+  it('names each stored-but-ignored field, and nothing for the fields Tortie honours', () => {
+    expect(
+      enforcementWarnings([
+        v3('BGPPeer', 'tor', { peerIP: '10.0.0.1', asNumber: 65000, maxRestartTime: '5m', numAllowedLocalASNumbers: 2, failureDetectionMode: 'BFDIfDirectlyConnected', keepaliveTime: '10s', password: { secretKeyRef: { name: 's', key: 'k' } }, ttlSecurity: 1, filters: ['f'] }),
+        v3('BGPConfiguration', 'default', { serviceClusterIPs: [{ cidr: '10.96.0.0/12' }], nodeMeshPassword: { secretKeyRef: { name: 's', key: 'm' } } }),
+      ]),
+    ).toEqual([
+      'BGPPeer tor: spec.failureDetectionMode is stored but not acted on (BFD is not implemented)',
+      'BGPPeer tor: spec.keepaliveTime is stored but not acted on (keepalives follow the negotiated hold time)',
+      'BGPConfiguration default: spec.serviceClusterIPs is stored but not acted on (Service IP advertisement is not implemented yet)',
+    ]);
+  });
+});

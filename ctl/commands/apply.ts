@@ -8,6 +8,7 @@ import { inFile, UsageError } from '../errors.js';
 import { readDocuments } from '../input.js';
 import { resultLine } from '../summary.js';
 import type { Resource } from '../../datastore/model/resource.js';
+import { bgpFieldWarnings } from './bgp-warnings.js';
 
 type Action = 'create' | 'apply' | 'replace';
 
@@ -52,7 +53,7 @@ export function withNamespace(doc: unknown, ns: string, index: number): unknown 
 }
 
 /** What is stored but not enforced by tortie-node, said at write time rather than discovered
- *  later: preDNAT (mangle) and doNotTrack (raw) GlobalNetworkPolicies. */
+ *  later: preDNAT (mangle) and doNotTrack (raw) GlobalNetworkPolicies, Calico BGP fields not acted on. */
 export function enforcementWarnings(resources: readonly Resource[]): string[] {
   const out: string[] = [];
   for (const r of resources) {
@@ -61,5 +62,5 @@ export function enforcementWarnings(resources: readonly Resource[]): string[] {
     const what = spec.preDNAT ? 'preDNAT' : spec.doNotTrack ? 'doNotTrack' : undefined;
     if (what) out.push(`GlobalNetworkPolicy ${r.metadata.name}: ${what} policy is stored but not enforced by tortie-node (host endpoints take normal and applyOnForward policy only)`);
   }
-  return out;
+  return [...out, ...bgpFieldWarnings(resources)];
 }

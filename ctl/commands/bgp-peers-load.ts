@@ -2,7 +2,6 @@
 // (confirmed block affinities, and addresses its workloads hold in other nodes' blocks) into the
 // generator's input. Kept apart from bgp-peers.ts so the formatter stays pure.
 import type { Command } from 'commander';
-import { hostAffinityPrefix, ipamBlockPrefix, keyPartToCidr } from '../../datastore/keys.js';
 import { affinityHost, parseAffinity, parseBlock } from '../../ipam/model.js';
 import { ordinalToIp } from '../../ipam/block.js';
 import type { BgpConfigInput } from '../../bgp/config/types.js';
@@ -14,27 +13,23 @@ type Loaded = Omit<BgpConfigInput, 'nodeName'>;
 export function datastoreLoader(ctx: CtlContext): BgpPeersDeps['load'] {
   return async (nodeName: string): Promise<Loaded> => {
     const client = ctx.client();
-    const [nodes, peers, bgpConfigs, pools] = await Promise.all(
-      ['Node', 'BGPPeer', 'BGPConfiguration', 'IPPool'].map(async (k) => (await client.list(k)).items),
+    const [nodes, peers, bgpConfigs, pools, filters] = await Promise.all(
+      ['Node', 'BGPPeer', 'BGPConfiguration', 'IPPool', 'BGPFilter'].map(async (k) => (await client.list(k)).items),
     );
     const affinities: string[] = [];
-    const prefix = hostAffinityPrefix(nodeName);
-    for (const kv of (await client.backend.list(prefix)).items) {
-      // <prefix>ipv4/block/<cidr-with-dash>
-      const m = /ipv[46]\/block\/([^/]+)$/.exec(kv.key.slice(prefix.length));
-      if (m && parseAffinity(kv.key, kv.value).state === 'confirmed') affinities.push(keyPartToCidr(m[1]));
+    for (const o of (await client.store.list('BlockAffinity')).items) {
+      const spec = o.value.spec as { node?: unknown; cidr?: unknown };
+      if (spec.node === nodeName && typeof spec.cidr === 'string' && parseAffinity(o.key.name, o.value.spec).state === 'confirmed') affinities.push(spec.cidr);
     }
     const borrowedIps: string[] = [];
-    for (const fam of [4, 6] as const) {
-      for (const kv of (await client.backend.list(ipamBlockPrefix(fam))).items) {
-        const b = parseBlock(kv.key, kv.value);
-        if (affinityHost(b) === nodeName) continue;
-        b.allocations.forEach((attrIdx, ordinal) => {
-          if (attrIdx !== null && b.attributes[attrIdx]?.secondary?.node === nodeName) borrowedIps.push(ordinalToIp(b, ordinal));
-        });
-      }
+    for (const o of (await client.store.list('IPAMBlock')).items) {
+      const b = parseBlock(o.key.name, o.value.spec);
+      if (affinityHost(b) === nodeName) continue;
+      b.allocations.forEach((attrIdx, ordinal) => {
+        if (attrIdx !== null && b.attributes[attrIdx]?.secondary?.node === nodeName) borrowedIps.push(ordinalToIp(b, ordinal));
+      });
     }
-    return { nodes, peers, bgpConfigs, pools, affinities, borrowedIps } as unknown as Loaded;
+    return { nodes, peers, bgpConfigs, pools, filters, affinities, borrowedIps } as unknown as Loaded;
   };
 }
 

@@ -31,6 +31,19 @@ export function exportsText(cfg: BgpConfig, pools: readonly IPPoolInput[]): stri
   return `${lines.join('\n')}\n`;
 }
 
+/** Per-peer security and filters, under the table (only for peers that have any). */
+export function peerOptionsText(cfg: BgpConfig): string {
+  const lines = cfg.peers.flatMap((p) => {
+    const opts = [
+      p.passwordRef ? `TCP-MD5 password from Secret ${p.passwordRef.name} key ${p.passwordRef.key}` : '',
+      p.ttlSecurity ? `GTSM (ttlSecurity ${p.ttlSecurity})` : '',
+      p.filters?.length ? `filters ${p.filters.map((f) => f.name).join(', ')} (in this order)` : '',
+    ].filter(Boolean);
+    return opts.length ? [`  ${p.name}: ${opts.join('; ')}`] : [];
+  });
+  return lines.length ? `\nPeer options:\n${lines.join('\n')}\n` : '';
+}
+
 export function formatBgpPeers(cfg: BgpConfig, pools: readonly IPPoolInput[] = []): string {
   const head = [
     `Node ${cfg.nodeName}: router id ${cfg.routerId}, AS ${cfg.asNumber}, listen port ${cfg.listenPort}` +
@@ -43,7 +56,7 @@ export function formatBgpPeers(cfg: BgpConfig, pools: readonly IPPoolInput[] = [
         cfg.peers.map((p) => [p.name, p.port !== undefined ? `${p.address} port ${p.port}` : p.address, p.asNumber, p.type, p.passive ? 'yes' : 'no', p.rrClient ? 'yes' : 'no', p.sourceAddress ?? '']),
       )
     : 'No BGP peers.\n';
-  const exports = `\n${exportsText(cfg, pools)}`;
+  const exports = `${peerOptionsText(cfg)}\n${exportsText(cfg, pools)}`;
   const notes = cfg.notes.length ? `\nNotes:\n${cfg.notes.map((n) => `  - ${n}`).join('\n')}\n` : '';
   return `${head}\n${table}${exports}${notes}`;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MemoryBackend } from '../../datastore/backends/memory.js';
+import { createMemoryStore } from '../../datastore/backends/index.js';
 import { ResourceClient } from '../../datastore/client.js';
 import { UsageError } from '../errors.js';
 import { setDefaultBGPConfig, setting } from './config.js';
@@ -26,7 +26,7 @@ describe('config settings', () => {
 
 describe('setDefaultBGPConfig', () => {
   it('creates the default BGPConfiguration, then edits it keeping other fields', async () => {
-    const client = new ResourceClient(new MemoryBackend());
+    const client = new ResourceClient(createMemoryStore());
     await setDefaultBGPConfig(client, { nodeToNodeMeshEnabled: false });
     await setDefaultBGPConfig(client, { asNumber: 65000 });
     const r = await client.get('bgpconfig', 'default');

@@ -1,7 +1,7 @@
 // config set|get nodeToNodeMesh on|off, config set|get asNumber N: edits the `default`
 // BGPConfiguration (created if absent), compare-and-swap with a few retries on conflict.
 import type { Command } from 'commander';
-import { DatastoreError } from '../../datastore/backend.js';
+import { DatastoreError } from '../../datastore/store.js';
 import type { ResourceClient } from '../../datastore/client.js';
 import { parseASNumber } from '../../datastore/model/index.js';
 import type { Resource } from '../../datastore/model/resource.js';

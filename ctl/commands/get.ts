@@ -1,6 +1,6 @@
 // get KIND [NAME...] [-o ps|wide|yaml|json] [-n NS | -A]
 import type { Command } from 'commander';
-import { DatastoreError } from '../../datastore/backend.js';
+import { DatastoreError } from '../../datastore/store.js';
 import type { ResourceClient } from '../../datastore/client.js';
 import type { Resource } from '../../datastore/model/resource.js';
 import type { CtlContext } from '../context.js';
@@ -41,10 +41,10 @@ export function registerGet(program: Command, ctx: CtlContext): void {
       const info = client.kind(kindArg);
       const namespace = info.namespaced ? (opts.allNamespaces ? undefined : opts.namespace || 'default') : undefined;
       let items: Resource[];
-      let revision: number | undefined;
+      let revision: string | undefined;
       if (isIpamViewKind(info.kind)) {
-        // IPAM's own records, read from /calico/ipam/v2/ (see ipam-views.ts).
-        const l = await listIpamView(client.backend, info.kind);
+        // IPAM's own records, normalised by IPAM's parsers (see ipam-views.ts).
+        const l = await listIpamView(client.store, info.kind);
         revision = l.revision;
         items = l.items;
         if (names.length) {

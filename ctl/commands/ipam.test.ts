@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { MemoryBackend } from '../../datastore/backends/memory.js';
+import { createMemoryStore } from '../../datastore/backends/index.js';
 import { IpamClient } from '../../ipam/allocator.js';
 import { putPool } from '../../ipam/testing.js';
 import { formatIpamShow } from './ipam.js';
 
 describe('tortiectl ipam show', () => {
   it('prints pool and block utilisation as calicoctl does', async () => {
-    const be = new MemoryBackend();
+    const be = createMemoryStore();
     await putPool(be, 'default-ipv4-ippool', { cidr: '10.244.0.0/16' });
     const ipam = new IpamClient(be);
     await ipam.autoAssign({ handleId: 'a', hostname: 'n1', num4: 5 });

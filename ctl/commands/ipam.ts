@@ -74,7 +74,7 @@ async function showIp(ipam: IpamClient, ip: string): Promise<string> {
 
 export function registerIpam(program: Command, ctx: CtlContext): void {
   const ipamCmd = program.command('ipam').description('IP address management: utilisation, checks, release, garbage collection');
-  const client = (): IpamClient => new IpamClient(ctx.client().backend);
+  const client = (): IpamClient => new IpamClient(ctx.client().store);
 
   ipamCmd
     .command('show')
@@ -101,7 +101,7 @@ export function registerIpam(program: Command, ctx: CtlContext): void {
     .description('report leaked addresses, stale affinities and blocks of deleted nodes')
     .option('-o, --output <file>', 'write the full report as JSON (input for ipam release --from-report)')
     .action(async (opts: { output?: string }) => {
-      const report = await checkIpam(ctx.client().backend);
+      const report = await checkIpam(ctx.client().store);
       ctx.out.write(formatCheckSummary(report));
       if (opts.output) {
         writeFileSync(opts.output, `${JSON.stringify(report, null, 2)}\n`);

@@ -59,6 +59,8 @@ export function formatNodeStatus(status: ProcessStatus | undefined, peers: PeerS
           mine.map((p) => [p.address, PEER_TYPE_NAMES[p.type] ?? p.type, stateWord(p.state), sinceText(p.since, now), infoText(p)]),
         ),
       );
+    // Hints stay under the table: they are sentences, too long for a column.
+    for (const p of mine) if (p.hint) out.push(`${p.address}: ${p.hint}`);
     out.push('');
   }
   return `${out.join('\n')}\n`;

@@ -9,13 +9,10 @@ import {
   type Backend,
   type KV,
   type ListResult,
-  type TxnCompare,
-  type TxnOp,
-  type TxnResult,
   type Watch,
   type WatchEvent,
   type WatchHandlers,
-} from '../backend.js';
+} from './kv.js';
 
 export interface EtcdTlsCredentials {
   /** PEM CA certificate that signed the server's certificate; the system roots when absent. */
@@ -214,19 +211,6 @@ export class EtcdBackend implements Backend {
     return toKV(prev);
   }
 
-  async txn(compares: TxnCompare[], ops: TxnOp[]): Promise<TxnResult> {
-    for (const op of ops) validKey(op.key);
-    const success: IRequestOp[] = ops.map((op) =>
-      op.type === 'put'
-        ? { request_put: { key: Buffer.from(op.key), value: Buffer.from(op.value, 'utf8') } }
-        : { request_delete_range: { key: Buffer.from(op.key) } },
-    );
-    const res = await this.call('txn', ops[0]?.key ?? compares[0]?.key ?? '', (c, deadline) =>
-      c.kv.txn({ compare: compares.map((c) => modIs(c.key, c.modRevision)), success }, { deadline }),
-    );
-    return { succeeded: res.succeeded, revision: Number(res.header.revision) };
-  }
-
   watch(prefix: string, fromRevision: number, handlers: WatchHandlers): Watch {
     let done = false;
     let stream: Awaited<ReturnType<Etcd3['watchClient']['watch']>> | undefined;
@@ -343,7 +327,6 @@ export class EtcdBackend implements Backend {
     const msg = errText(err);
     const k = key || undefined;
     if (/required revision has been compacted/.test(msg)) return new DatastoreError('Compacted', `${op} ${key}: ${msg}`, k);
-    if (/duplicate key given in txn request/.test(msg)) return new DatastoreError('Invalid', `${op}: ${msg}`, k);
     if (/request is too large|too many operations in txn/.test(msg)) return new DatastoreError('Invalid', `${op} ${key}: ${msg}`, k);
     const detail = /deadline exceeded/i.test(msg) ? `no answer within ${this.callTimeoutMs} ms` : explainConnectError(msg);
     // A TLS diagnosis already says what to fix; the generic hint is for everything else.

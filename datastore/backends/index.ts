@@ -1,12 +1,29 @@
 // Turns a connection config into a Backend. Reading the TLS files happens here (not in the pure
 // config parser) so that a missing or unreadable file is reported with the field that named it.
 import { readFileSync } from 'node:fs';
-import type { Backend } from '../backend.js';
+import type { Backend } from './kv.js';
 import { DatastoreConfigError, type DatastoreConfig } from '../config.js';
 import { EtcdBackend, type EtcdTlsCredentials } from './etcd.js';
 
+import { EtcdStore } from './etcd-store.js';
+import { kubernetesStoreFromConfig } from './kubernetes/index.js';
+import { MemoryBackend, type MemoryBackendOptions } from './memory.js';
+import type { Store } from '../store.js';
+
 export { EtcdBackend } from './etcd.js';
 export { MemoryBackend } from './memory.js';
+export { EtcdStore } from './etcd-store.js';
+
+/** The datastore named by a connection config, as a Store. */
+export function createStore(config: DatastoreConfig, opts: CreateBackendOptions = {}): Store {
+  if (config.type === 'kubernetes') return kubernetesStoreFromConfig(config);
+  return new EtcdStore(createBackend(config, opts));
+}
+
+/** The in-process store: Calico's etcd layout over the memory KV (which passes the etcd KV conformance). */
+export function createMemoryStore(opts: MemoryBackendOptions = {}): EtcdStore {
+  return new EtcdStore(new MemoryBackend(opts));
+}
 
 export interface CreateBackendOptions {
   /** Per-call budget, default 4 s (unreachable etcd must be reported within 5 s). */
@@ -18,7 +35,7 @@ export interface CreateBackendOptions {
 export function createBackend(config: DatastoreConfig, opts: CreateBackendOptions = {}): Backend {
   if (config.type === 'kubernetes') {
     throw new DatastoreConfigError(
-      `${config.source}: datastoreType kubernetes is not supported yet; use etcdv3 (DATASTORE_TYPE=etcdv3 with ETCD_ENDPOINTS)`,
+      `${config.source}: datastoreType kubernetes has no etcd key/value layer; this component needs the etcd datastore (DATASTORE_TYPE=etcdv3 with ETCD_ENDPOINTS) until it runs on the Store contract (kubeconfig ${config.kubeconfig ?? 'not set'})`,
       config.source,
       'datastoreType',
     );

@@ -1,19 +1,16 @@
 // In-process Backend with etcd v3 semantics, for unit tests and the lab's quick paths.
 // It mirrors etcd exactly where callers can tell: one store-wide revision counter (an empty store is at
-// revision 1, the first write is revision 2), one revision per txn, CAS on mod revision, watches that
+// revision 1, the first write is revision 2), one revision per write, CAS on mod revision, watches that
 // replay history from a revision with previous values, and compaction that makes old watches fail.
 import {
   DatastoreError,
   type Backend,
   type KV,
   type ListResult,
-  type TxnCompare,
-  type TxnOp,
-  type TxnResult,
   type Watch,
   type WatchEvent,
   type WatchHandlers,
-} from '../backend.js';
+} from './kv.js';
 
 export interface MemoryBackendOptions {
   /**
@@ -40,6 +37,8 @@ interface Watcher {
   /** Delivery is queued so handlers never run inside the writer's call (as with a network). */
   pending: Promise<void>;
 }
+
+type WriteOp = { type: 'put'; key: string; value: string } | { type: 'delete'; key: string };
 
 const copy = (kv: KV): KV => ({ ...kv });
 
@@ -119,24 +118,6 @@ export class MemoryBackend implements Backend {
     }
     this.commit([{ type: 'delete', key }]);
     return copy(cur);
-  }
-
-  async txn(compares: TxnCompare[], ops: TxnOp[]): Promise<TxnResult> {
-    this.check();
-    const seen = new Set<string>();
-    for (const op of ops) {
-      validKey(op.key);
-      // etcd rejects a txn that writes one key twice; so do we, so tests catch it without etcd.
-      if (seen.has(op.key)) throw new DatastoreError('Invalid', `duplicate key given in txn request: ${op.key}`, op.key);
-      seen.add(op.key);
-    }
-    for (const c of compares) {
-      const cur = this.data.get(c.key);
-      const mod = cur ? cur.modRevision : 0;
-      if (mod !== c.modRevision) return { succeeded: false, revision: this.revision };
-    }
-    this.commit(ops);
-    return { succeeded: true, revision: this.revision };
   }
 
   watch(prefix: string, fromRevision: number, handlers: WatchHandlers): Watch {
@@ -242,7 +223,7 @@ export class MemoryBackend implements Backend {
   }
 
   /** Applies ops at one new revision (none if nothing changed). Returns the resulting KVs of puts. */
-  private commit(ops: TxnOp[]): KV[] {
+  private commit(ops: WriteOp[]): KV[] {
     const rev = this.revision + 1;
     const events: WatchEvent[] = [];
     const puts: KV[] = [];

@@ -114,3 +114,22 @@ describe('BGPConfiguration', () => {
     expect(isCommunity('1')).toBe(false);
   });
 });
+
+describe('BGPFilter', () => {
+  const filter = (spec: Record<string, unknown>) => v3('BGPFilter', 'f', spec);
+  it("accepts Calico's sample: rules per direction and family", () => {
+    const spec = {
+      exportV4: [{ action: 'Accept', matchOperator: 'In', cidr: '77.0.0.0/16', source: 'RemotePeers' }, { action: 'Reject', interface: '*.calico' }],
+      importV4: [{ action: 'Reject', matchOperator: 'NotIn', cidr: '44.0.0.0/16', prefixLength: { min: 24, max: 28 } }],
+      importV6: [{ action: 'Accept', matchOperator: 'Equal', cidr: 'fd00::/64' }],
+    };
+    expect(ok(filter(spec)).spec).toEqual(spec);
+  });
+  it('names the field: cidr without matchOperator, the wrong family, bad lengths, unknown actions', () => {
+    expectError(filter({ importV4: [{ action: 'Reject', cidr: '10.0.0.0/8' }] }), 'spec.importV4[0].matchOperator', /set together/);
+    expectError(filter({ importV4: [{ action: 'Reject', matchOperator: 'In', cidr: 'fd00::/64' }] }), 'spec.importV4[0].cidr', /not an IPv4 CIDR/);
+    expectError(filter({ exportV4: [{ action: 'Reject', matchOperator: 'In', cidr: '10.0.0.0/16', prefixLength: { min: 8 } }] }), 'spec.exportV4[0].prefixLength.min', /at least/);
+    expectError(filter({ exportV6: [{ action: 'Reject', prefixLength: { min: 64, max: 48 } }] }), 'spec.exportV6[0].prefixLength', /min must not exceed max/);
+    expectError(filter({ exportV4: [{ action: 'Drop' }] }), 'spec.exportV4[0].action', /./);
+  });
+});

@@ -146,3 +146,48 @@ export function defaultBGPConfiguration(name: string, spec: BGPConfigurationSpec
   if (name !== 'default') return spec;
   return { ...spec, nodeToNodeMeshEnabled: spec.nodeToNodeMeshEnabled ?? true, asNumber: spec.asNumber ?? DEFAULT_AS_NUMBER };
 }
+
+/**
+ * BGPFilter (Calico 3.25+): import/export rules per family, referenced from BGPPeer.filters. A rule
+ * with `cidr` needs `matchOperator` and the other way round; `cidr` must be of the rule list's family.
+ */
+function bgpFilterRules(family: 4 | 6) {
+  const max = family === 4 ? 32 : 128;
+  return z.array(
+    z
+      .object({
+        action: z.enum(['Accept', 'Reject']),
+        cidr: canonicalCidrSchema.optional(),
+        matchOperator: z.enum(['Equal', 'NotEqual', 'In', 'NotIn']).optional(),
+        prefixLength: z.object({ min: z.number().int().min(0).max(max).optional(), max: z.number().int().min(0).max(max).optional() }).strict().optional(),
+        source: z.enum(['RemotePeers']).optional(),
+        interface: z.string().min(1).optional(),
+      })
+      .strict()
+      .superRefine((r, ctx) => {
+        if ((r.cidr === undefined) !== (r.matchOperator === undefined)) {
+          ctx.addIssue({ code: 'custom', path: [r.cidr === undefined ? 'cidr' : 'matchOperator'], message: 'cidr and matchOperator must be set together' });
+        }
+        if (r.cidr !== undefined && r.cidr.includes(':') !== (family === 6)) {
+          ctx.addIssue({ code: 'custom', path: ['cidr'], message: `${r.cidr} is not an IPv${family} CIDR` });
+        }
+        const p = r.prefixLength;
+        if (p?.min !== undefined && p.max !== undefined && p.min > p.max) ctx.addIssue({ code: 'custom', path: ['prefixLength'], message: 'min must not exceed max' });
+        const cidrLen = r.cidr ? Number(r.cidr.split('/')[1]) : undefined;
+        if (p?.min !== undefined && cidrLen !== undefined && p.min < cidrLen) {
+          ctx.addIssue({ code: 'custom', path: ['prefixLength', 'min'], message: `must be at least the CIDR's length ${cidrLen}` });
+        }
+      }),
+  );
+}
+
+export const bgpFilterSpecSchema = z
+  .object({
+    exportV4: bgpFilterRules(4).optional(),
+    importV4: bgpFilterRules(4).optional(),
+    exportV6: bgpFilterRules(6).optional(),
+    importV6: bgpFilterRules(6).optional(),
+  })
+  .strict();
+
+export type BGPFilterSpec = z.output<typeof bgpFilterSpecSchema>;

@@ -125,6 +125,15 @@ export function portNumber(max = 65535) {
 /** Go-style duration ("90s", "1m30s", "500ms"), as Calico's metav1.Duration fields take. */
 export const durationSchema = z.string().regex(/^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/, 'expected a duration like "90s" or "1m30s"');
 
+const DURATION_UNIT_SECONDS: Record<string, number> = { ns: 1e-9, us: 1e-6, µs: 1e-6, ms: 1e-3, s: 1, m: 60, h: 3600 };
+
+/** Seconds in a Go-style duration that durationSchema accepted ("1m30s" → 90). */
+export function durationSeconds(d: string): number {
+  let total = 0;
+  for (const m of d.matchAll(/(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g)) total += Number(m[1]) * DURATION_UNIT_SECONDS[m[2]];
+  return total;
+}
+
 const PROTOCOL_NAMES = ['TCP', 'UDP', 'ICMP', 'ICMPv6', 'SCTP', 'UDPLite'] as const;
 export type ProtocolName = (typeof PROTOCOL_NAMES)[number];
 

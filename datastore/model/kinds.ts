@@ -1,6 +1,14 @@
 // The kind registry: canonical kinds, their key-path plurals, command-line aliases, scope,
 // name rules and spec schemas.
-import { bgpConfigurationSpecSchema, bgpPeerSpecSchema, defaultBGPConfiguration, type BGPConfigurationSpec, type BGPPeerSpec } from './bgp.js';
+import {
+  bgpConfigurationSpecSchema,
+  bgpFilterSpecSchema,
+  bgpPeerSpecSchema,
+  defaultBGPConfiguration,
+  type BGPConfigurationSpec,
+  type BGPFilterSpec,
+  type BGPPeerSpec,
+} from './bgp.js';
 import { hostEndpointSpecSchema, workloadEndpointSpecSchema, type HostEndpointSpec, type WorkloadEndpointSpec } from './endpoints.js';
 import { felixConfigurationSpecSchema, type FelixConfigurationSpec } from './felix.js';
 import { isDns1123Subdomain } from './fields.js';
@@ -61,6 +69,7 @@ export const KINDS = {
     nameRule: subdomain,
     finalize: defaultBGPConfiguration,
   }),
+  BGPFilter: def<BGPFilterSpec>({ kind: 'BGPFilter', plural: 'bgpfilters', aliases: ['bgpfilter'], namespaced: false, specSchema: bgpFilterSpecSchema, nameRule: subdomain }),
   Node: def<NodeSpec>({ kind: 'Node', plural: 'nodes', aliases: ['node', 'no'], namespaced: false, specSchema: nodeSpecSchema, nameRule: subdomain }),
   FelixConfiguration: def<FelixConfigurationSpec>({
     kind: 'FelixConfiguration',
@@ -130,6 +139,7 @@ export type ResourceOf<K extends KindName> = Resource<K, SpecOf<K>>;
 export type IPPool = ResourceOf<'IPPool'>;
 export type BGPPeer = ResourceOf<'BGPPeer'>;
 export type BGPConfiguration = ResourceOf<'BGPConfiguration'>;
+export type BGPFilter = ResourceOf<'BGPFilter'>;
 export type CalicoNode = ResourceOf<'Node'>;
 export type FelixConfiguration = ResourceOf<'FelixConfiguration'>;
 export type NetworkPolicy = ResourceOf<'NetworkPolicy'>;

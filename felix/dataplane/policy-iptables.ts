@@ -1,10 +1,12 @@
 // The policy driver's shell around policy-plan.ts: reads what the kernel holds once (and again
 // after any failure), then per apply runs at most one `ipset restore` (create / swap), one
 // `iptables-restore --noflush` (ip6tables-restore for v6) and one `ipset restore` (destroy
-// sets no rule references any more). Everything not ours is left exactly as it is.
+// sets no rule references any more). Member edits of existing sets go with the first restore
+// when there is one, else alongside the iptables transaction: a new pod waits for the longer of
+// the two, not their sum. Everything not ours is left exactly as it is.
 import type { PolicyDataplaneState } from '../policy/types.js';
 import { tool } from './exec.js';
-import { isOurHook, normMember, parseFilterSave, parseIpsetSave, planFilter, planSets, stamped, stampedChain, validateState, type FilterPlan, type ObservedFilter, type ObservedSet, type SetPlan } from './policy-plan.js';
+import { isOurHook, normMembers, parseFilterSave, parseIpsetSave, planFilter, planSets, stamped, stampedChain, validateState, type FilterPlan, type ObservedFilter, type ObservedSet, type SetPlan } from './policy-plan.js';
 
 export interface PolicyApplyReport {
   chainsWritten: string[];
@@ -12,6 +14,8 @@ export interface PolicyApplyReport {
   hooksFixed: string[];
   setsCreated: string[];
   setsSwapped: string[];
+  /** Sets with members added or deleted in place. */
+  setsEdited: string[];
   setsDestroyed: string[];
   /** Number of restore commands run (0 when the kernel already matched). */
   transactions: number;
@@ -32,6 +36,8 @@ export class PolicyDriver {
   private readonly run: Runner;
   private filter?: ObservedFilter;
   private sets?: Map<string, ObservedSet>;
+  /** The last state that passed validation. */
+  private valid?: PolicyDataplaneState;
 
   constructor(opts: PolicyDriverOptions) {
     this.family = opts.family;
@@ -57,8 +63,10 @@ export class PolicyDriver {
 
   async apply(state: PolicyDataplaneState): Promise<PolicyApplyReport> {
     if (state.family !== this.family) throw new Error(`policy driver for IPv${this.family} given an IPv${state.family} state`);
-    const errs = validateState(state);
+    const errs = validateState(state, this.valid);
     if (errs.length) throw new Error(`policy state rejected: ${errs.join('; ')}`);
+    // A copy: a caller may edit its maps and apply them again.
+    this.valid = { ...state, chains: new Map(state.chains), ipsets: new Map(state.ipsets) };
     try {
       return await this.applyOnce(state);
     } catch {
@@ -75,25 +83,28 @@ export class PolicyDriver {
     const sp = planSets(state.ipsets, sets, this.family);
     const fp = planFilter(state.chains, state.hooks, filter);
     let transactions = 0;
-    if (sp.before) {
-      await this.run('ipset', ['restore'], sp.before);
+    const run = async (cmd: string, args: string[], input: string): Promise<void> => {
       transactions++;
-    }
-    if (fp.script) {
-      await this.run(this.ipt.restore, ['--noflush', '-w', '5'], fp.script);
-      transactions++;
-    }
-    if (sp.after) {
-      await this.run('ipset', ['restore'], sp.after);
-      transactions++;
-    }
+      await this.run(cmd, args, input);
+    };
+    const rules = async (): Promise<void> => {
+      if (sp.before) await run('ipset', ['restore'], sp.before + sp.edits);
+      if (fp.script) await run(this.ipt.restore, ['--noflush', '-w', '5'], fp.script);
+    };
+    const edits = sp.edits && !sp.before ? run('ipset', ['restore'], sp.edits) : undefined;
+    // Both settle before a failure is reported, so a retry never overlaps a restore still running.
+    const failed = (await Promise.allSettled([rules(), edits])).find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    if (sp.after) await run('ipset', ['restore'], sp.after);
     this.remember(state, fp, sp);
-    return { chainsWritten: fp.written, chainsDeleted: fp.deleted, hooksFixed: fp.hooksFixed, setsCreated: sp.created, setsSwapped: sp.swapped, setsDestroyed: sp.destroyed, transactions };
+    return { chainsWritten: fp.written, chainsDeleted: fp.deleted, hooksFixed: fp.hooksFixed, setsCreated: sp.created, setsSwapped: sp.swapped, setsEdited: sp.edited, setsDestroyed: sp.destroyed, transactions };
   }
 
   /** After a successful apply the kernel holds exactly the plan's result: record it without a re-read. */
   private remember(state: PolicyDataplaneState, fp: FilterPlan, sp: SetPlan): void {
     const old = this.filter as ObservedFilter;
+    // Every wanted chain now matches the kernel: written, or found equal by its hashes.
+    old.applied = new Map(state.chains);
     for (const name of fp.deleted) old.chains.delete(name);
     for (const name of fp.written) {
       const chain = state.chains.get(name);
@@ -106,9 +117,9 @@ export class PolicyDriver {
     }
     const sets = this.sets as Map<string, ObservedSet>;
     for (const n of [...sets.keys()]) if (!state.ipsets.has(n)) sets.delete(n); // destroyed, and temp leftovers
-    for (const n of [...sp.created, ...sp.swapped]) {
+    for (const n of [...sp.created, ...sp.swapped, ...sp.edited]) {
       const s = state.ipsets.get(n);
-      if (s) sets.set(n, { type: s.type, family: s.family, members: new Set(s.members.map(normMember)) });
+      if (s) sets.set(n, { type: s.type, family: s.family, members: new Set(normMembers(s)) });
     }
   }
 }

@@ -96,6 +96,16 @@ describe('planFilter', () => {
     expect(lines.findIndex((l) => l.startsWith('-D FORWARD'))).toBeLessThan(lines.indexOf('-X cali-FORWARD'));
   });
 
+  it('skips comparing chains the driver recorded as applied from the same object', () => {
+    const fwd = { name: 'cali-FORWARD', rules: ['-j cali-from-wl-dispatch'] };
+    const disp = { name: 'cali-from-wl-dispatch', rules: ['-i cali123 -j DROP'] };
+    const seen = parseFilterSave(saveAfter(planFilter(chains(fwd, disp), hooks, parseFilterSave('*filter\nCOMMIT')).script));
+    seen.applied = chains(fwd, disp);
+    const next = { name: 'cali-from-wl-dispatch', rules: ['-i cali456 -j DROP'] };
+    expect(planFilter(chains(fwd, next), hooks, seen).written).toEqual(['cali-from-wl-dispatch']);
+    expect(planFilter(chains(fwd, disp), hooks, seen).script).toBe('');
+  });
+
   it('hashes depend on chain, position and text', () => {
     expect(ruleHash('a', 0, '-j X')).not.toBe(ruleHash('b', 0, '-j X'));
     expect(ruleHash('a', 0, '-j X')).not.toBe(ruleHash('a', 1, '-j X'));
@@ -137,6 +147,17 @@ describe('planSets', () => {
     expect(lines.indexOf(`swap ${tmp} cali40s:aaa`)).toBeGreaterThan(lines.indexOf(`add ${tmp} 10.65.0.4`));
   });
 
+  it('edits a set in place when a few members come or go, apart from the creates and swaps', () => {
+    const many = Array.from({ length: 10 }, (_, i) => `10.65.0.${i + 1}`);
+    const seen = parseIpsetSave(['create cali40s:big hash:net family inet hashsize 1024 maxelem 1048576', ...many.map((m) => `add cali40s:big ${m}`)].join('\n'), 4);
+    const p = planSets(new Map([['cali40s:big', set('cali40s:big', [...many.slice(1), '10.65.0.99/32'])]]), seen, 4);
+    expect(p).toMatchObject({ before: '', edited: ['cali40s:big'], swapped: [], created: [] });
+    expect(p.edits).toBe('add cali40s:big 10.65.0.99\ndel cali40s:big 10.65.0.1\n');
+    // Most members replaced: built aside and swapped in instead.
+    const q = planSets(new Map([['cali40s:big', set('cali40s:big', ['10.65.1.1', '10.65.1.2'])]]), seen, 4);
+    expect(q).toMatchObject({ edits: '', edited: [], swapped: ['cali40s:big'] });
+  });
+
   it('normalises members the way ipset prints them', () => {
     expect(normMember('10.65.0.3/32')).toBe('10.65.0.3');
     expect(normMember('10.65.0.0/26')).toBe('10.65.0.0/26');
@@ -149,6 +170,16 @@ describe('validateState', () => {
   const st = (c: ChainSpec[], s: IpsetSpec[] = []): PolicyDataplaneState => ({ family: 4, chains: chains(...c), ipsets: new Map(s.map((x) => [x.name, x])), hooks: [] });
   it('accepts a consistent state', () => {
     expect(validateState(st([{ name: 'cali-a', rules: ['-m set --match-set cali40s:x src -j cali-b'] }, { name: 'cali-b', rules: [] }], [set('cali40s:x', [])]))).toEqual([]);
+  });
+  it('given a state that passed, re-checks only new chain objects, and everything once a name it used is gone', () => {
+    const b = { name: 'cali-b', rules: [] };
+    const a = { name: 'cali-a', rules: ['-j cali-b'] };
+    const ok = st([a, b]);
+    expect(validateState(ok)).toEqual([]);
+    // A new chain jumping nowhere is caught; the unchanged ones are not re-scanned.
+    expect(validateState(st([a, b, { name: 'cali-c', rules: ['-j cali-nowhere'] }]), ok).join()).toMatch(/cali-nowhere/);
+    // cali-b gone: cali-a (unchanged object) now dangles and is caught.
+    expect(validateState(st([a]), ok).join()).toMatch(/"cali-a": jumps to cali-b/);
   });
   it('names every problem', () => {
     const errs = validateState(st([{ name: 'cali-a', rules: ['-m set --match-set cali40s:x src -j cali-missing'] }, { name: 'KUBE-x', rules: [] }, { name: 'cali-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa', rules: [] }], [set('cali40all-ipam-pools', [])]));

@@ -22,6 +22,9 @@ export interface ObservedFilter {
   chains: Map<string, ObservedRule[]>;
   /** Rules of the built-in chains, in order (ours and others'). */
   builtins: Map<Builtin, ObservedRule[]>;
+  /** Chains the kernel is known to hold exactly as these objects (the driver records what it
+   *  applied; empty after a re-read): planning skips comparing their rules. */
+  applied?: Map<string, ChainSpec>;
 }
 
 export interface ObservedSet {
@@ -82,8 +85,10 @@ export function stamped(chain: string, index: number, rule: string): { line: str
 }
 
 /** A built-in rule is ours when it carries our hash or jumps to one of our chains. */
+const JUMPS_TO_OURS = new RegExp(`(?:^| )-[jg] ${CHAIN_PREFIX}`);
+
 export function isOurHook(r: ObservedRule): boolean {
-  return r.hash !== undefined || new RegExp(`(?:^| )-[jg] ${CHAIN_PREFIX}`).test(r.body);
+  return r.hash !== undefined || JUMPS_TO_OURS.test(r.body);
 }
 
 export interface FilterPlan {
@@ -102,14 +107,17 @@ export function planFilter(want: ReadonlyMap<string, ChainSpec>, hooks: readonly
   const body: string[] = [];
   const deletes: string[] = [];
   const written: string[] = [];
-  for (const [name, chain] of [...want].sort(([a], [b]) => a.localeCompare(b))) {
+  // Thousands of chains, a handful changed: compare first, sort only what is written.
+  const changed = [...want].filter(([name, chain]) => {
+    if (seen.applied?.get(name) === chain) return false;
     const lines = stampedChain(chain);
     const have = seen.chains.get(name);
-    const same = have !== undefined && have.length === lines.length && have.every((r, i) => r.hash === lines[i]?.hash);
-    if (same) continue;
+    return !(have !== undefined && have.length === lines.length && have.every((r, i) => r.hash === lines[i]?.hash));
+  });
+  for (const [name, chain] of changed.sort(([a], [b]) => a.localeCompare(b))) {
     // Under --noflush, declaring a chain creates it or empties just that chain.
     declare.push(`:${name} - [0:0]`);
-    for (const l of lines) body.push(`-A ${name} ${l.line}`);
+    for (const l of stampedChain(chain)) body.push(`-A ${name} ${l.line}`);
     written.push(name);
   }
   const deleted = [...seen.chains.keys()].filter((n) => !want.has(n)).sort();
@@ -142,11 +150,11 @@ export function planFilter(want: ReadonlyMap<string, ChainSpec>, hooks: readonly
 /** Is this set one the policy driver owns? Calico's policy sets are "cali40<letter>:…"
  *  (s: selectors, n: named ports); other cali40 sets (the NAT pools) belong to other drivers. */
 export function ownsSet(name: string, family: 4 | 6): boolean {
-  return new RegExp(`^cali${family}0[a-z]:`).test(name) || isTempSet(name, family);
+  return (family === 4 ? /^cali40[a-z]:/ : /^cali60[a-z]:/).test(name) || isTempSet(name, family);
 }
 
 function isTempSet(name: string, family: 4 | 6): boolean {
-  return new RegExp(`^cali${family}t[a-z]:`).test(name);
+  return (family === 4 ? /^cali4t[a-z]:/ : /^cali6t[a-z]:/).test(name);
 }
 
 /** The swap partner of a set: same length, "cali4t…" instead of "cali40…". */
@@ -187,24 +195,44 @@ export function normMember(m: string): string {
 export interface SetPlan {
   /** `ipset restore` input run before the iptables transaction (creates, swaps). */
   before: string;
+  /** Members added to / deleted from sets that exist and stay: no rule's validity depends on
+   *  them, so this may run alongside the iptables transaction. */
+  edits: string;
   /** Run after it: destroys sets no chain references any more. */
   after: string;
   created: string[];
   swapped: string[];
+  /** Sets edited in place (a few members added or deleted). */
+  edited: string[];
   destroyed: string[];
+}
+
+/** A set's members as ipset prints them, sorted; cached per spec object like the chain stamps
+ *  (the calculator hands back the same object for an unchanged set). */
+const normCache = new WeakMap<IpsetSpec, string[]>();
+
+export function normMembers(s: IpsetSpec): string[] {
+  let members = normCache.get(s);
+  if (!members) {
+    members = [...new Set(s.members.map(normMember))].sort();
+    normCache.set(s, members);
+  }
+  return members;
 }
 
 const sameMembers = (a: ReadonlySet<string>, b: readonly string[]): boolean => a.size === b.length && b.every((m) => a.has(m));
 
 export function planSets(want: ReadonlyMap<string, IpsetSpec>, seen: ReadonlyMap<string, ObservedSet>, family: 4 | 6): SetPlan {
   const before: string[] = [];
+  const edits: string[] = [];
   const after: string[] = [];
   const created: string[] = [];
   const swapped: string[] = [];
+  const edited: string[] = [];
   const create = (name: string, type: IpsetType, fam: string): string => `create ${name} ${type} family ${fam} maxelem 1048576`;
   for (const name of [...seen.keys()].filter((n) => isTempSet(n, family))) before.push(`destroy ${name}`);
   for (const [name, s] of [...want].sort(([a], [b]) => a.localeCompare(b))) {
-    const members = [...new Set(s.members.map(normMember))].sort();
+    const members = normMembers(s);
     const have = seen.get(name);
     if (!have) {
       // Nothing references a new set yet: fill it in place.
@@ -216,6 +244,16 @@ export function planSets(want: ReadonlyMap<string, IpsetSpec>, seen: ReadonlyMap
       before.push(`flush ${name}`, `destroy ${name}`, create(name, s.type, s.family), ...members.map((m) => `add ${name} ${m}`));
       swapped.push(name);
     } else if (!sameMembers(have.members, members)) {
+      // A few members in or out (a pod came or went): edit in place, each add / del is atomic.
+      // A wholesale change is built aside and swapped in, so the set is never seen half-filled.
+      const wanted = new Set(members);
+      const adds = members.filter((m) => !have.members.has(m));
+      const dels = [...have.members].filter((m) => !wanted.has(m)).sort();
+      if (adds.length + dels.length < members.length) {
+        edits.push(...adds.map((m) => `add ${name} ${m}`), ...dels.map((m) => `del ${name} ${m}`));
+        edited.push(name);
+        continue;
+      }
       const tmp = tempSetName(name);
       before.push(create(tmp, s.type, s.family), ...members.map((m) => `add ${tmp} ${m}`), `swap ${tmp} ${name}`, `destroy ${tmp}`);
       swapped.push(name);
@@ -224,7 +262,7 @@ export function planSets(want: ReadonlyMap<string, IpsetSpec>, seen: ReadonlyMap
   const destroyed = [...seen.keys()].filter((n) => !want.has(n) && !isTempSet(n, family)).sort();
   for (const n of destroyed) after.push(`destroy ${n}`);
   const text = (l: string[]): string => (l.length ? `${l.join('\n')}\n` : '');
-  return { before: text(before), after: text(after), created, swapped, destroyed };
+  return { before: text(before), edits: text(edits), after: text(after), created, swapped, edited, destroyed };
 }
 
 /** What a chain object says on its own: its line-break problems and the chains / sets it names.
@@ -250,11 +288,18 @@ function chainRefs(c: ChainSpec): ChainRefs {
   return refs;
 }
 
-/** Checks a wanted state against the kernel's limits before anything is written. */
-export function validateState(state: PolicyDataplaneState): string[] {
+/** Checks a wanted state against the kernel's limits before anything is written. `valid`: a state
+ *  that passed before; while every chain and set it named still exists, its chain objects that
+ *  come back unchanged are valid still (a new pod re-checks its few chains, not thousands). */
+export function validateState(state: PolicyDataplaneState, valid?: PolicyDataplaneState): string[] {
   const errs: string[] = [];
   const setPrefix = `cali${state.family}0`;
+  const known =
+    valid !== undefined && valid.family === state.family && [...valid.chains.keys()].every((n) => state.chains.has(n)) && [...valid.ipsets.keys()].every((n) => state.ipsets.has(n))
+      ? valid.chains
+      : undefined;
   for (const [name, c] of state.chains) {
+    if (known?.get(name) === c) continue;
     if (!name.startsWith(CHAIN_PREFIX)) errs.push(`chain "${name}": must start with ${CHAIN_PREFIX}`);
     if (name.length > 28) errs.push(`chain "${name}": longer than 28 characters`);
     if (c.name !== name) errs.push(`chain "${name}": map key and name "${c.name}" differ`);

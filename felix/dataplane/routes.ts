@@ -2,14 +2,8 @@
 // Only routes carrying our protocol number are ever deleted; foreign routes are left alone.
 import { createRtNetlink, type RtNetlinkSocket } from 'netlink';
 import type { DesiredRoute } from '../calc/types.js';
-import { deleteKey, encodeRoute, MAIN_TABLE, parseKernelRoute, sameRoute, TORTIE_PROTO, type KernelRoute } from './netlink-codec.js';
-
-const NLM_F_REPLACE = 0x100;
-const NLM_F_CREATE = 0x400;
-/** Requests in flight at once: the kernel handles them in order on one socket, so this is our batch.
- * Far larger windows overflow the socket's receive buffer with acks, which the netlink addon
- * turns into a process abort (seen at 4096). */
-const BATCH = 256;
+import { deleteKey, encodeRoute, MAIN_TABLE, NLM_F_CREATE, NLM_F_REPLACE, RTM_DELROUTE, RTM_NEWROUTE, sameRoute, TORTIE_PROTO, type KernelRoute } from './netlink-codec.js';
+import { RouteSocket, type RouteOp } from './route-socket.js';
 
 export interface RouteApplyResult {
   added: number;
@@ -19,11 +13,9 @@ export interface RouteApplyResult {
 }
 
 export class RouteDriver {
-  private readonly sock: RtNetlinkSocket;
-
-  constructor(sock?: RtNetlinkSocket) {
-    this.sock = sock ?? createRtNetlink();
-  }
+  /** Links through the netlink package; the route table, large, through our own codec. */
+  private readonly sock: RtNetlinkSocket = createRtNetlink();
+  private readonly routes = new RouteSocket();
 
   async linkIndexes(): Promise<Map<string, number>> {
     const links = await this.sock.getLinks();
@@ -36,12 +28,7 @@ export class RouteDriver {
   async listRoutes(indexes?: Map<string, number>): Promise<KernelRoute[]> {
     const idx = indexes ?? (await this.linkIndexes());
     const names = new Map([...idx].map(([n, i]) => [i, n]));
-    const out: KernelRoute[] = [];
-    for (const m of await this.sock.getRoutes()) {
-      const r = parseKernelRoute(m, names);
-      if (r && r.table === MAIN_TABLE) out.push(r);
-    }
-    return out;
+    return (await this.routes.dump(names)).filter((r) => r.table === MAIN_TABLE);
   }
 
   async listOurs(): Promise<KernelRoute[]> {
@@ -56,13 +43,15 @@ export class RouteDriver {
     const ours = new Map(all.filter((r) => r.protocol === TORTIE_PROTO).map((r) => [r.dst, r]));
     const wanted = new Map(desired.map((r) => [r.dst, r]));
     const result: RouteApplyResult = { added: 0, removed: 0, unchanged: 0, errors: [] };
-    const ops: Array<() => Promise<unknown>> = [];
+    const ops: RouteOp[] = [];
+    const what: string[] = [];
 
     for (const [dst, have] of ours) {
       if (wanted.has(dst) || keepExtra) continue;
-      const k = deleteKey(have);
-      ops.push(() => this.sock.delRoute(k.data, k.attrs).then(() => result.removed++, (e: unknown) => result.errors.push(`delete ${dst}: ${errText(e)}`)));
+      ops.push({ msgType: RTM_DELROUTE, msgFlags: 0, req: deleteKey(have) });
+      what.push(`delete ${dst}`);
     }
+    const deletes = ops.length;
     for (const [dst, want] of wanted) {
       const have = ours.get(dst);
       if (have && sameRoute(want, have)) {
@@ -75,22 +64,20 @@ export class RouteDriver {
         continue;
       }
       // REPLACE: a changed next hop is swapped in place, never a gap between delete and add.
-      ops.push(() =>
-        this.sock.newRoute(enc.data, enc.attrs, { flags: NLM_F_CREATE | NLM_F_REPLACE }).then(
-          () => result.added++,
-          (e: unknown) => result.errors.push(`add ${dst}: ${errText(e)}`),
-        ),
-      );
+      ops.push({ msgType: RTM_NEWROUTE, msgFlags: NLM_F_CREATE | NLM_F_REPLACE, req: enc });
+      what.push(`add ${dst}`);
     }
-    for (let i = 0; i < ops.length; i += BATCH) await Promise.all(ops.slice(i, i + BATCH).map((op) => op()));
+    const failed = await this.routes.write(ops);
+    failed.forEach((err, i) => {
+      if (err !== undefined) result.errors.push(`${what[i]}: ${err}`);
+      else if (i < deletes) result.removed++;
+      else result.added++;
+    });
     return result;
   }
 
   close(): void {
     this.sock.socket.close();
+    this.routes.close();
   }
-}
-
-function errText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }

@@ -7,7 +7,8 @@ import type { CompiledSelector, Labels } from '../../datastore/selector/index.js
 import { compileRules, type CompiledRule, type Family, type IpsetRequest } from './compile.js';
 import { endpointMembers, ipsetSpec } from './ipsets.js';
 import { policyChainName, profileChainName, type Direction } from './names.js';
-import { renderDispatch, renderEndpointChain, renderForward, renderRuleChain, HOOKS } from './render.js';
+import { renderDispatch } from './dispatch.js';
+import { renderEndpointChain, renderForward, renderRuleChain, HOOKS } from './render.js';
 import { appliesToWorkloads, cachedSelector, comparePolicies, endpointLabels, hasDirection, policyEndpointSelector } from './select.js';
 import type { ChainSpec, IpsetSpec, PolicyCalcInput, PolicyDataplaneState, PolicyEndpoint, PolicyInput, ProfileInput } from './types.js';
 import { policyId } from './names.js';
@@ -112,7 +113,7 @@ export class PolicyCalculator {
   private endpoints = new Map<string, EndpointEntry>();
   private locals = new Map<string, LocalEntry>();
   private sets = new Map<string, SetEntry>();
-  private dispatch: Partial<PerDir<ChainSpec>> = {};
+  private dispatch = new Map<string, ChainSpec>();
   private hostChains = new Map<string, ChainSpec>();
 
   update(input: PolicyCalcInput): { v4: PolicyDataplaneState; v6: PolicyDataplaneState } {
@@ -146,7 +147,8 @@ export class PolicyCalculator {
       for (const f of FAMILIES) chains[f].push(entry.chains.ingress, entry.chains.egress);
     }
     const ifaces = locals.map((l) => l.ep.iface);
-    const dispatch = DIRECTIONS.map((d) => (this.dispatch[d] = same(this.dispatch[d], renderDispatch(d, ifaces))));
+    const dispatch = DIRECTIONS.flatMap((d) => renderDispatch(d, ifaces)).map((c) => same(this.dispatch.get(c.name), c));
+    this.dispatch = new Map(dispatch.map((c) => [c.name, c]));
     for (const f of FAMILIES) chains[f].push(...dispatch);
 
     const ipsets = this.updateSets(requests, changedEndpoints);

@@ -24,7 +24,9 @@
  *           0x30000; `-i cali+ -j cali-from-wl-dispatch`; `-o cali+ -j cali-to-wl-dispatch`;
  *           `-m mark --mark 0x10000/0x10000 -j ACCEPT`. Anything else returns to FORWARD.
  *   cali-from-wl-dispatch / cali-to-wl-dispatch: `-i|-o <iface> -g cali-fw-|cali-tw-<iface>`,
- *           then DROP (unknown cali interface).
+ *           then DROP (unknown cali interface). Calico's prefix tree (dispatch.ts): interfaces
+ *           sharing the character after the common prefix go through a child chain
+ *           `<root>-<char>` (`-i <prefix>+ -g`), split again past 32 interfaces.
  *   cali-tw-<iface> (ingress) / cali-fw-<iface> (egress): clear marks; per applicable policy
  *           `-m mark --mark 0x0/0x20000 -j cali-pi|po-<policy>` + return if accept mark; if any
  *           policy applied and none passed: DROP; per profile `-j cali-pri|pro-<profile>` +

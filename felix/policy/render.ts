@@ -104,15 +104,6 @@ export function renderEndpointChain(iface: string, dir: Direction, policyChains:
   return { name: endpointChainName(iface, dir), rules };
 }
 
-/** Dispatch by interface (a flat list, sorted; Calico builds a tree for thousands), unknown
- *  cali interfaces dropped as Calico does. */
-export function renderDispatch(dir: Direction, ifaces: readonly string[]): ChainSpec {
-  const flag = dir === 'egress' ? '-i' : '-o';
-  const rules = [...new Set(ifaces)].sort().map((i) => `${flag} ${i} -g ${endpointChainName(i, dir)}`);
-  rules.push('-j DROP');
-  return { name: dir === 'egress' ? FROM_WL_DISPATCH : TO_WL_DISPATCH, rules };
-}
-
 /** cali-FORWARD: established/related accepted first, invalid dropped, then the workload
  *  dispatch both ways, then accept what the endpoint chains allowed. Other traffic returns.
  *  With host endpoints on this host, their forward chains (applyOnForward policy) come first

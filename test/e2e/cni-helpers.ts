@@ -1,8 +1,9 @@
 // Shared by the CNI e2e tests: run a plugin binary inside the test's host namespace exactly as a
 // runtime does (env + stdin → one JSON document on stdout), and start etcd in that namespace.
-import { chmodSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, writeFileSync } from 'node:fs';
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
+import { NetnsDaemon, waitFor } from '../harness/daemon.js';
 import { entryArgv } from '../harness/entry.js';
 import { startEtcd, type EtcdServer } from '../harness/etcd.js';
 import type { NetnsSet } from '../harness/netns.js';
@@ -51,4 +52,29 @@ export async function startEtcdIn(nets: NetnsSet, host: string): Promise<{ etcd:
     await new Promise((r) => setTimeout(r, 100));
   }
   return { etcd, etcdctl };
+}
+
+/**
+ * tortie-node in the namespace against the etcd there, with no routing backend, serving the CNI
+ * plugins on `socket`; resolves once the socket is there. `env` adds to or overrides its variables.
+ */
+export async function startCniAgent(ns: string, socket: string, logFile: string, env: Record<string, string> = {}, entry = entryArgv('node/main')): Promise<NetnsDaemon> {
+  const vars = {
+    DATASTORE_TYPE: 'etcdv3',
+    ETCD_ENDPOINTS: 'http://127.0.0.1:2379',
+    IP: 'none',
+    CALICO_NETWORKING_BACKEND: 'none',
+    FELIX_PROMETHEUSMETRICSPORT: '0',
+    TORTIE_CNI_SOCKET: socket,
+    ...env,
+  };
+  const agent = new NetnsDaemon(ns, ['env', ...Object.entries(vars).map(([k, v]) => `${k}=${v}`), ...entry], logFile);
+  agent.start();
+  try {
+    await waitFor("the agent's CNI socket", async () => (existsSync(socket) ? true : agent.running ? undefined : Promise.reject(new Error(`tortie-node exited; see ${logFile}`))), 120_000);
+  } catch (e) {
+    await agent.kill();
+    throw e;
+  }
+  return agent;
 }

@@ -1,14 +1,16 @@
 // The CNI plugins with `kubernetes.kubeconfig` set, as in the seed's calico.conf: pod labels land on the
 // WorkloadEndpoint, and the pod annotations cni.projectcalico.org/ipv4pools and ipAddrs choose the
 // address. The API server is a tiny fake (plain HTTP on loopback inside the test's host namespace)
-// that serves pods from a JSON file; the plugins reach it through @kubernetes/client-node.
+// that serves pods from a JSON file; the plugins (or the tortie-node serving them) reach it through
+// @kubernetes/client-node.
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EtcdServer } from '../harness/etcd.js';
-import { execPlugin, startEtcdIn, writePluginWrappers, type PluginRun } from './cni-helpers.js';
+import { execPlugin, startCniAgent, startEtcdIn, writePluginWrappers, type PluginRun } from './cni-helpers.js';
+import type { NetnsDaemon } from '../harness/daemon.js';
 import { NetnsSet } from '../harness/netns.js';
 import { hostVethName } from '../../cni/wep.js';
 
@@ -47,6 +49,7 @@ describe('CNI plugins with a kubeconfig (pod labels and Calico IPAM annotations)
   let binDir = '';
   let podsFile = '';
   let kubeconfig = '';
+  let agent: NetnsDaemon | undefined;
 
   const setPods = (pods: Record<string, FakePod>): void => writeFileSync(podsFile, JSON.stringify(pods));
 
@@ -94,8 +97,8 @@ describe('CNI plugins with a kubeconfig (pod labels and Calico IPAM annotations)
     chmodSync(dir, 0o755);
     binDir = join(dir, 'bin');
     mkdirSync(binDir, { mode: 0o755 });
-    // "calico" answers as tortie (the seed's type); "calico-ipam" is resolved to tortie-ipam by the plugin.
-    writePluginWrappers(binDir, { calico: 'tortie', 'tortie-ipam': 'tortie-ipam' });
+    // "calico" answers as tortie (the seed's type); "calico-ipam" is served by the plugin itself.
+    writePluginWrappers(binDir, { calico: 'tortie' });
     podsFile = join(dir, 'pods.json');
     setPods({});
     const script = join(dir, 'fake-api.mjs');
@@ -136,6 +139,7 @@ describe('CNI plugins with a kubeconfig (pod labels and Calico IPAM annotations)
   });
 
   afterAll(async () => {
+    await agent?.kill('SIGTERM');
     if (api && api.exitCode === null) api.kill('SIGKILL');
     await etcd?.stop();
     await nets.cleanup();
@@ -183,6 +187,24 @@ describe('CNI plugins with a kubeconfig (pod labels and Calico IPAM annotations)
     await expect(inHost(['ip', 'link', 'show', hostVethName('shop', 'clash', `k${process.pid}cl`)])).rejects.toThrow();
     expect((await plugin('calico', 'DEL', calicoConf(), { cid, netns: `/var/run/netns/${ns}`, pod: 'fixed' })).code).toBe(0);
   });
+
+  it('with a tortie-node on the host, the agent reads the pod: its labels and the annotation-chosen pool', async () => {
+    const socket = join(dir, 'cni.sock');
+    agent = await startCniAgent(host, socket, join(dir, 'agent.log'), { NODENAME: NODE, NO_DEFAULT_POOLS: 'true' });
+    setPods({ 'shop/api-1': { labels: { app: 'api' }, annotations: { 'cni.projectcalico.org/ipv4pools': '["pool-b"]' } } });
+    const ns = await nets.add('api');
+    const cid = `k${process.pid}api`;
+    // A datastore nobody answers at: only the agent can serve this ADD.
+    const conf = { ...calicoConf(), agent_socket: socket, etcd_endpoints: 'http://127.0.0.1:9' };
+    const r = await plugin('calico', 'ADD', conf, { cid, netns: `/var/run/netns/${ns}`, pod: 'api-1' });
+    expect(r.code, r.raw).toBe(0);
+    expect((r.out?.ip4 as { ip: string }).ip).toMatch(/^10\.245\.\d+\.\d+\/32$/);
+    const wep = JSON.parse(await etcdctl(['get', '--print-value-only', '/calico/resources/v3/projectcalico.org/workloadendpoints/shop/node--k8s-k8s-api--1-eth0'])) as { metadata: { labels: Record<string, string> } };
+    expect(wep.metadata.labels).toMatchObject({ app: 'api' });
+    expect((await plugin('calico', 'DEL', conf, { cid, netns: `/var/run/netns/${ns}`, pod: 'api-1' })).code).toBe(0);
+    expect(await exists(`/calico/ipam/v2/handle/k8s-pod-network.${cid}`)).toBe(false);
+    await agent.kill('SIGTERM');
+  }, 180_000);
 
   it('a pod the API server does not know, or a malformed annotation, is the error JSON and leaks nothing', async () => {
     setPods({ 'shop/bad-ann': { annotations: { 'cni.projectcalico.org/ipv4pools': 'pool-b' } } });

@@ -160,7 +160,8 @@ describe('CNI plugins in network namespaces', () => {
     expect(bad.out).toMatchObject({ code: 6 });
     const noNetns = await plugin('tortie', 'ADD', conf(), { cid: 'x' });
     expect(noNetns.out).toMatchObject({ code: 4, msg: 'CNI_NETNS is not set (required for ADD)' });
-    const down = await plugin('tortie-ipam', 'ADD', conf({ etcd_endpoints: 'http://127.0.0.1:9' }), { cid: 'x', netns: '/x' });
+    // A refused connection is retried until the command's deadline (timeout_seconds), then reported.
+    const down = await plugin('tortie-ipam', 'ADD', conf({ etcd_endpoints: 'http://127.0.0.1:9', timeout_seconds: 2 }), { cid: 'x', netns: '/x' });
     expect(down.out).toMatchObject({ code: 11 });
     expect(String(down.out?.msg)).toContain('127.0.0.1:9');
     for (const r of [bad, noNetns, down]) expect(r.raw).not.toMatch(/\n\s+at /);

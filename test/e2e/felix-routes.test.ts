@@ -99,6 +99,21 @@ describe('felix route driver in a namespace', () => {
     expect((await ours()).trim()).toBe('');
   });
 
+  it('reports each route the kernel refuses and still programs the rest of the batch', async () => {
+    const many: DesiredRoute[] = [];
+    for (let i = 0; i < 600; i++) many.push({ family: 4, dst: `10.${100 + Math.floor(i / 256)}.${i % 256}.0/24`, type: 'unicast', via: '10.0.0.2', kind: 'bgp' });
+    // No route to 10.9.9.9, so the kernel answers "network unreachable" for these two alone.
+    many.splice(100, 0, { family: 4, dst: '10.66.1.0/24', type: 'unicast', via: '10.9.9.9', kind: 'bgp' });
+    many.push({ family: 4, dst: '10.66.2.0/24', type: 'unicast', via: '10.9.9.9', kind: 'bgp' });
+    // The one-shot exits 1 and lists what failed on stderr.
+    const r = await apply(state(many)).catch((e: Error) => e);
+    expect(r).toBeInstanceOf(Error);
+    const failed = (r as Error).message.match(/add \S+: \w+/g);
+    expect(failed).toEqual(['add 10.66.1.0/24: ENETUNREACH', 'add 10.66.2.0/24: ENETUNREACH']);
+    expect((await ours()).trim().split('\n')).toHaveLength(600);
+    expect((await apply(state([]))).routes.removed).toBe(600);
+  });
+
   it('reports a missing device and bad input clearly', async () => {
     const r = await apply(state([{ family: 4, dst: '10.65.9.0/26', type: 'unicast', dev: 'nosuchdev', kind: 'bgp' }])).catch((e: Error) => e);
     expect(String(r instanceof Error ? r.message : JSON.stringify(r))).toContain('device nosuchdev not found');

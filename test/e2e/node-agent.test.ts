@@ -1,6 +1,6 @@
 // tortie-node's operational surface in a 2-node lab: readiness means "in sync and every configured
 // BGP session up" (like calico-node -felix-ready -bird-ready) and follows a peer going away and
-// coming back; Prometheus metrics for sessions, routes, sync state and apply latency; JSON logs.
+// coming back; Prometheus metrics for sessions, routes, sync state, apply latency and convergence; JSON logs.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -44,6 +44,9 @@ describe('tortie-node: readiness, metrics, logs', () => {
     expect(metric(body, 'tortie_dataplane_apply_seconds_count')).toBeGreaterThanOrEqual(1);
     expect(body).toMatch(/^tortie_dataplane_apply_seconds_bucket\{le="0\.1"\} \d+$/m);
     expect(metric(body, 'tortie_dataplane_apply_errors_total')).toBe(0);
+    // Convergence: node1's own pod got its route; node2's block, learned over BGP, was programmed.
+    expect(metric(body, 'tortie_endpoint_route_programmed_seconds_count')).toBeGreaterThanOrEqual(1);
+    expect(metric(body, 'tortie_bgp_route_programmed_seconds_count')).toBeGreaterThanOrEqual(1);
   });
 
   it('writes JSON log lines (pino) naming the node', () => {

@@ -1,6 +1,6 @@
 // The policy driver against the real kernel in a private namespace (iptables-nft, ipset): others'
 // rules and sets stay untouched, a second apply of the same state writes nothing, a membership
-// change is one ipset swap with the chains untouched, a new driver (restart) reconciles without
+// change is one ipset swap (a few members: an in-place edit) with the chains untouched, a new driver (restart) reconciles without
 // flushing, and packets follow the sets.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PolicyDriver } from '../../felix/dataplane/policy-iptables.js';
@@ -98,6 +98,21 @@ describe('policy driver in a namespace', () => {
     expect(rep).toMatchObject({ chainsWritten: [], setsSwapped: ['cali40s:blocked'], transactions: 1 });
     expect(await save()).toBe(before);
     expect(await sh(r, ['ipset', 'list', '-n'])).not.toMatch(/cali4t/);
+    expect(await canPing(a, '10.99.2.2')).toBe(true);
+  });
+
+  it('a member joining a larger set is added in place: one ipset restore, no chain written, packets follow', async () => {
+    const others = Array.from({ length: 8 }, (_, i) => `192.0.2.${i + 10}/32`);
+    const d = new PolicyDriver({ family: 4, netns: r });
+    await d.apply(state(others));
+    const before = await save();
+    expect(await canPing(a, '10.99.2.2')).toBe(true);
+    const rep = await d.apply(state([...others, '10.99.1.2/32']));
+    expect(rep).toMatchObject({ chainsWritten: [], setsSwapped: [], setsEdited: ['cali40s:blocked'], transactions: 1 });
+    expect(await save()).toBe(before);
+    expect(await canPing(a, '10.99.2.2')).toBe(false);
+    const back = await d.apply(state(['10.99.3.0/24']));
+    expect(back.setsSwapped).toEqual(['cali40s:blocked']);
     expect(await canPing(a, '10.99.2.2')).toBe(true);
   });
 

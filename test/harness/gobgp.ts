@@ -105,6 +105,8 @@ export interface GobgpNeighborConf {
   keepalive?: number;
   connectRetry?: number;
   passive?: boolean;
+  /** TCP-MD5 password (RFC 2385). */
+  authPassword?: string;
   /** Makes the neighbour a route-reflector client in this cluster. */
   rrClusterId?: string;
   /** Graceful restart (RFC 4724); `notification` sets the N bit (RFC 8538). Needs `families`. */
@@ -129,6 +131,7 @@ export function gobgpConfig(c: GobgpConf): string {
   if (c.localAddresses) out.push(`  local-address-list = [${c.localAddresses.map((a) => `"${a}"`).join(', ')}]\n`);
   for (const n of c.neighbors) {
     out.push(`[[neighbors]]\n  [neighbors.config]\n    neighbor-address = "${n.address}"\n    peer-as = ${n.peerAs}\n`);
+    if (n.authPassword) out.push(`    auth-password = "${n.authPassword}"\n`);
     if (n.passive) out.push('  [neighbors.transport.config]\n    passive-mode = true\n');
     const timers = [
       ['hold-time', n.holdTime],

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ipamMain } from '../../cni/ipam-plugin.js';
 import { CniError } from '../../cni/errors.js';
 import { EtcdBackend } from '../../datastore/backends/etcd.js';
+import { EtcdStore } from '../../datastore/backends/etcd-store.js';
 import { ipamHandleKey } from '../../datastore/keys.js';
 import { putPool } from '../../ipam/testing.js';
 import { startEtcd, type EtcdServer } from '../harness/etcd.js';
@@ -23,9 +24,9 @@ const addresses = (r: Record<string, unknown> | undefined): string[] => ((r?.ips
 beforeAll(async () => {
   etcd = await startEtcd();
   be = new EtcdBackend({ endpoints: [etcd.endpoint] });
-  await putPool(be, 'default-ipv4', { cidr: '10.50.0.0/16' });
-  await putPool(be, 'rack-b', { cidr: '10.60.0.0/16' });
-  await putPool(be, 'default-ipv6', { cidr: 'fd00:50::/64' });
+  await putPool(new EtcdStore(be), 'default-ipv4', { cidr: '10.50.0.0/16' });
+  await putPool(new EtcdStore(be), 'rack-b', { cidr: '10.60.0.0/16' });
+  await putPool(new EtcdStore(be), 'default-ipv6', { cidr: 'fd00:50::/64' });
 });
 
 afterAll(async () => {

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EtcdBackend } from '../../datastore/backends/etcd.js';
+import { EtcdStore } from '../../datastore/backends/etcd-store.js';
 import { IpamClient } from '../../ipam/allocator.js';
 import { startEtcd, type EtcdServer } from '../harness/etcd.js';
 import { freePort } from '../harness/ports.js';
@@ -125,7 +126,7 @@ describe('tortiectl get of IPAM records', () => {
   it('lists the blocks, affinities and handles IPAM wrote, and refuses to write them back', async () => {
     const be = new EtcdBackend({ endpoints: [etcd.endpoint] });
     try {
-      await new IpamClient(be).autoAssign({ handleId: 'k8s-pod-network.ctl1', hostname: 'ctl-node', num4: 2, ipv4Pools: ['10-200-0-0-16'] });
+      await new IpamClient(new EtcdStore(be)).autoAssign({ handleId: 'k8s-pod-network.ctl1', hostname: 'ctl-node', num4: 2, ipv4Pools: ['10-200-0-0-16'] });
     } finally {
       await be.close();
     }
@@ -137,7 +138,7 @@ describe('tortiectl get of IPAM records', () => {
     expect(handles.stdout).toMatch(/k8s-pod-network\.ctl1\s+2\n/);
     const y = await ctl(['get', 'ipamblock', '10-200-0-0-26', '-o', 'yaml'], { env });
     expect(y.stdout).toMatch(/^apiVersion: projectcalico.org\/v3\nkind: IPAMBlock\n/);
-    await expectRejectedUnchanged(['apply', '-f', '-'], /IPAMBlock is kept by IPAM under \/calico\/ipam\/v2\/ and is read-only here/, y.stdout);
+    await expectRejectedUnchanged(['apply', '-f', '-'], /IPAMBlock is kept by IPAM and is read-only here; use `tortiectl ipam release`/, y.stdout);
   });
 });
 

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EtcdBackend } from '../../datastore/backends/etcd.js';
+import { EtcdStore } from '../../datastore/backends/etcd-store.js';
 import { resourceKey } from '../../datastore/keys.js';
 import { IpamClient } from '../../ipam/allocator.js';
 import { putPool } from '../../ipam/testing.js';
@@ -37,8 +38,8 @@ beforeAll(async () => {
   etcd = await startEtcd();
   env = { ETCD_ENDPOINTS: etcd.endpoint };
   be = new EtcdBackend({ endpoints: [etcd.endpoint] });
-  ipam = new IpamClient(be);
-  await putPool(be, 'default-ipv4-ippool', { cidr: '10.70.0.0/16' });
+  ipam = new IpamClient(new EtcdStore(be));
+  await putPool(new EtcdStore(be), 'default-ipv4-ippool', { cidr: '10.70.0.0/16' });
   await be.create(resourceKey('nodes', 'ipam-node'), JSON.stringify({ apiVersion: 'projectcalico.org/v3', kind: 'Node', metadata: { name: 'ipam-node' }, spec: {} }));
 });
 

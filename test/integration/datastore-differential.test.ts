@@ -1,127 +1,160 @@
-// Differential test: random operation sequences run against the memory backend and a real etcd must
-// give the same results, the same errors, the same revisions (relative to the start) and the same
-// watch events. This is what lets other components trust the memory backend in their unit tests.
+// Differential test at the Store level: random operation sequences run against the in-memory store
+// (Calico's etcd layout over the memory KV) and the etcd store over a real etcd must give the same
+// objects, the same errors, the same revision pattern and the same watch events. Revisions are opaque,
+// so each side's are compared by their pattern: the n-th distinct revision a side hands out is "r<n>".
+// This is what lets other components trust the in-memory store in their unit tests.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { startEtcd, type EtcdServer } from '../harness/etcd.js';
 import { EtcdBackend } from '../../datastore/backends/etcd.js';
+import { EtcdStore } from '../../datastore/backends/etcd-store.js';
 import { MemoryBackend } from '../../datastore/backends/memory.js';
-import { WatchRecorder } from '../../datastore/backends/conformance.js';
-import { DatastoreError, type Backend, type KV, type WatchEvent } from '../../datastore/backend.js';
+import { StoreWatchRecorder } from '../../datastore/store-conformance.js';
+import { DatastoreError } from '../../datastore/store.js';
+import type { ObjectKey, Store, StoreEvent, StoredObject, StoredValue } from '../../datastore/store.js';
 
-type Rev = 'current' | 'stale' | 'zero';
+type Rev = 'current' | 'stale';
+type Obj = 'poolA' | 'poolB' | 'policy' | 'handle';
 type Op =
-  | { op: 'create'; k: string; v: string }
-  | { op: 'update'; k: string; v: string; rev: Rev }
-  | { op: 'delete'; k: string; rev: Rev | 'none' }
-  | { op: 'get'; k: string }
-  | { op: 'list' }
-  | { op: 'txn'; cmp: Array<{ k: string; rev: Rev }>; ops: Array<{ k: string; v: string | null }> };
+  | { op: 'create'; o: Obj; v: number }
+  | { op: 'update'; o: Obj; v: number; rev: Rev }
+  | { op: 'delete'; o: Obj; rev: Rev | 'none' }
+  | { op: 'get'; o: Obj }
+  | { op: 'list'; o: Obj };
 
-const key = fc.constantFrom('a', 'b', 'c', 'd/e');
-const val = fc.constantFrom('1', '2', '{"x":"ü"}');
-const rev = fc.constantFrom<Rev>('current', 'current', 'stale', 'zero');
+const objArb = fc.constantFrom<Obj>('poolA', 'poolB', 'policy', 'handle');
 const opArb: fc.Arbitrary<Op> = fc.oneof(
-  fc.record({ op: fc.constant('create' as const), k: key, v: val }),
-  fc.record({ op: fc.constant('update' as const), k: key, v: val, rev }),
-  fc.record({ op: fc.constant('delete' as const), k: key, rev: fc.constantFrom<Rev | 'none'>('current', 'stale', 'none') }),
-  fc.record({ op: fc.constant('get' as const), k: key }),
-  fc.record({ op: fc.constant('list' as const) }),
-  fc.record({
-    op: fc.constant('txn' as const),
-    cmp: fc.array(fc.record({ k: key, rev }), { maxLength: 2 }),
-    ops: fc.uniqueArray(fc.record({ k: key, v: fc.option(val, { nil: null }) }), { maxLength: 3, selector: (o) => o.k }),
-  }),
+  fc.record({ op: fc.constant('create' as const), o: objArb, v: fc.integer({ min: 1, max: 3 }) }),
+  fc.record({ op: fc.constant('update' as const), o: objArb, v: fc.integer({ min: 1, max: 3 }), rev: fc.constantFrom<Rev>('current', 'current', 'stale') }),
+  fc.record({ op: fc.constant('delete' as const), o: objArb, rev: fc.constantFrom<Rev | 'none'>('current', 'stale', 'none') }),
+  fc.record({ op: fc.constant('get' as const), o: objArb }),
+  fc.record({ op: fc.constant('list' as const), o: objArb }),
 );
 
-/** One store under test: a backend, the key prefix of this run and its starting revision. */
-interface Side {
-  b: Backend;
-  p: string;
-  base: number;
-}
+const API = 'projectcalico.org/v3';
 
-const rel = (s: Side, kv: KV | undefined) =>
-  kv && { key: kv.key.slice(s.p.length), value: kv.value, mod: kv.modRevision - s.base, create: kv.createRevision - s.base };
-
-async function revFor(s: Side, k: string, r: Rev): Promise<number> {
-  if (r === 'zero') return 0;
-  if (r === 'stale') return s.base; // a revision before this run: never a key's current mod revision here
-  return (await s.b.get(s.p + k))?.modRevision ?? 0;
-}
-
-async function apply(s: Side, o: Op): Promise<unknown> {
-  try {
-    switch (o.op) {
-      case 'create':
-        return rel(s, await s.b.create(s.p + o.k, o.v));
-      case 'update':
-        return rel(s, await s.b.update(s.p + o.k, o.v, await revFor(s, o.k, o.rev)));
-      case 'delete':
-        return rel(s, await s.b.delete(s.p + o.k, o.rev === 'none' ? undefined : await revFor(s, o.k, o.rev)));
-      case 'get':
-        return rel(s, await s.b.get(s.p + o.k)) ?? null;
-      case 'list': {
-        const l = await s.b.list(s.p);
-        return { items: l.items.map((kv) => rel(s, kv)), revision: l.revision - s.base };
-      }
-      case 'txn': {
-        const compares = [];
-        for (const c of o.cmp) compares.push({ key: s.p + c.k, modRevision: await revFor(s, c.k, c.rev) });
-        const r = await s.b.txn(
-          compares,
-          o.ops.map((x) => (x.v === null ? { type: 'delete' as const, key: s.p + x.k } : { type: 'put' as const, key: s.p + x.k, value: x.v })),
-        );
-        return { succeeded: r.succeeded, revision: r.revision - s.base };
-      }
-    }
-  } catch (err) {
-    if (err instanceof DatastoreError) return { error: err.code };
-    throw err;
+function value(o: Obj, stem: string, v: number): StoredValue {
+  switch (o) {
+    case 'poolA':
+    case 'poolB':
+      return { apiVersion: API, kind: 'IPPool', metadata: { name: `${stem}-${o.toLowerCase()}`, labels: { v: String(v) } }, spec: { cidr: `10.${v}.0.0/16` } };
+    case 'policy':
+      return { apiVersion: API, kind: 'NetworkPolicy', metadata: { name: 'p', namespace: stem }, spec: { order: v, selector: 'all()' } };
+    case 'handle':
+      return { apiVersion: API, kind: 'IPAMHandle', metadata: { name: `${stem}-h` }, spec: { handleID: `${stem}-h`, block: { '10.0.0.0/26': v }, deleted: false } };
   }
 }
 
-const relEvent = (s: Side, e: WatchEvent) =>
-  e.type === 'put'
-    ? { type: 'put', kv: rel(s, e.kv), prev: rel(s, e.prev) }
-    : { type: 'delete', key: e.key.slice(s.p.length), revision: e.revision - s.base, prev: rel(s, e.prev) };
+const keyOf = (o: Obj, stem: string): ObjectKey => {
+  const v = value(o, stem, 1);
+  return { kind: v.kind, name: v.metadata.name, ...(v.metadata.namespace ? { namespace: v.metadata.namespace } : {}) };
+};
 
-describe('memory backend behaves like etcd (differential)', () => {
+/** One store under test, and the names it has given its revisions so far. */
+class Side {
+  private readonly names = new Map<string, string>();
+  /** A revision this side handed out before the run: never an object's current one. */
+  stale = '';
+  constructor(
+    readonly s: Store,
+    readonly stem: string,
+  ) {}
+
+  rev(r: string): string {
+    if (!this.names.has(r)) this.names.set(r, `r${this.names.size}`);
+    return this.names.get(r) ?? '';
+  }
+
+  obj(o: StoredObject | undefined): unknown {
+    return o && { key: o.key, value: o.value, rev: this.rev(o.revision) };
+  }
+
+  event(e: StoreEvent): unknown {
+    if (e.type === 'deleted') return { type: e.type, key: e.key, previous: this.obj(e.previous) };
+    return { type: e.type, object: this.obj(e.object), previous: this.obj(e.previous) };
+  }
+
+  async apply(o: Op): Promise<unknown> {
+    const key = keyOf(o.o, this.stem);
+    const revFor = async (r: Rev): Promise<string> => (r === 'stale' ? this.stale : ((await this.s.get(key))?.revision ?? this.stale));
+    try {
+      switch (o.op) {
+        case 'create':
+          return this.obj(await this.s.create(value(o.o, this.stem, o.v)));
+        case 'update':
+          return this.obj(await this.s.update(value(o.o, this.stem, o.v), await revFor(o.rev)));
+        case 'delete':
+          return this.obj(await this.s.delete(key, o.rev === 'none' ? undefined : await revFor(o.rev)));
+        case 'get':
+          return this.obj(await this.s.get(key)) ?? null;
+        case 'list': {
+          const l = await this.s.list(key.kind, key.namespace);
+          return l.items.filter((x) => x.key.name.startsWith(this.stem) || x.key.namespace === this.stem).map((x) => this.obj(x));
+        }
+      }
+    } catch (err) {
+      if (err instanceof DatastoreError) return { error: err.code };
+      throw err;
+    }
+  }
+}
+
+const KINDS: Array<[string, ((stem: string) => string | undefined) | undefined]> = [
+  ['IPPool', undefined],
+  ['NetworkPolicy', (stem) => stem],
+  ['IPAMHandle', undefined],
+];
+
+describe('in-memory store behaves like the etcd store (differential, Store level)', () => {
   let etcd: EtcdServer;
-  let real: EtcdBackend;
+  let real: EtcdStore;
   let run = 0;
   beforeAll(async () => {
     etcd = await startEtcd();
-    real = new EtcdBackend({ endpoints: [etcd.endpoint] });
+    real = new EtcdStore(new EtcdBackend({ endpoints: [etcd.endpoint] }));
   });
   afterAll(async () => {
     await real?.close();
     await etcd?.stop();
   });
 
-  it('same results, errors, revisions and watch events for random operation sequences', async () => {
+  it('same objects, errors, revision patterns and watch events for random operation sequences', async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 14 }), async (ops) => {
-        const p = `/differential/${++run}/`;
-        const mem = new MemoryBackend();
-        const sides: Side[] = [
-          { b: mem, p, base: (await mem.list(p)).revision },
-          { b: real, p, base: (await real.list(p)).revision },
-        ];
-        const recs = sides.map(() => new WatchRecorder());
-        const watches = sides.map((s, i) => s.b.watch(p, s.base + 1, (recs[i] as WatchRecorder).handlers));
+        const stem = `d${++run}`;
+        const mem = new EtcdStore(new MemoryBackend());
+        // Both stores start with one unrelated write, so a "stale" revision exists on each.
+        const sides = [new Side(mem, stem), new Side(real, stem)];
+        for (const side of sides) side.stale = (await side.s.create({ apiVersion: API, kind: 'GlobalNetworkPolicy', metadata: { name: `${stem}-seed` }, spec: {} })).revision;
+        const recs: StoreWatchRecorder[][] = [];
+        const watches = [];
+        for (const side of sides) {
+          const r: StoreWatchRecorder[] = [];
+          for (const [kind, ns] of KINDS) {
+            const rec = new StoreWatchRecorder();
+            const l = await side.s.list(kind, ns?.(stem));
+            watches.push(side.s.watch(kind, l.revision, rec.handlers, ns?.(stem)));
+            r.push(rec);
+          }
+          recs.push(r);
+        }
         try {
           for (const o of ops) {
-            const [m, e] = await Promise.all(sides.map((s) => apply(s, o)));
+            const [m, e] = await Promise.all(sides.map((s) => s.apply(o)));
             expect(m, `op ${JSON.stringify(o)}`).toEqual(e);
           }
-          const [mr, er] = recs as [WatchRecorder, WatchRecorder];
-          // Memory delivers asynchronously too: wait until both have caught up with the same count.
           await new Promise((r) => setTimeout(r, 0));
-          const want = mr.events.length;
-          await er.until(() => er.events.length >= want, `etcd watch to deliver ${want} events`);
-          expect(er.events.map((e) => relEvent(sides[1] as Side, e))).toEqual(mr.events.map((e) => relEvent(sides[0] as Side, e)));
-          expect([mr.errors, er.errors]).toEqual([[], []]);
+          const mine = (e: StoreEvent): boolean => {
+            const k = e.type === 'deleted' ? e.key : e.object.key;
+            return k.name.startsWith(stem) || k.namespace === stem;
+          };
+          for (let k = 0; k < KINDS.length; k++) {
+            const [mr, er] = [recs[0][k], recs[1][k]];
+            const want = mr.events.filter(mine).length;
+            await er.until(() => er.events.filter(mine).length >= want, `etcd watch of ${KINDS[k][0]} to deliver ${want} events`);
+            expect(er.events.filter(mine).map((e) => sides[1].event(e))).toEqual(mr.events.filter(mine).map((e) => sides[0].event(e)));
+            expect([mr.errors, er.errors]).toEqual([[], []]);
+          }
         } finally {
           await Promise.all(watches.map((w) => w.close()));
           await mem.close();

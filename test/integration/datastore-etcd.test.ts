@@ -6,7 +6,7 @@ import { startEtcd, type EtcdServer } from '../harness/etcd.js';
 import { freePort } from '../harness/ports.js';
 import { EtcdBackend } from '../../datastore/backends/etcd.js';
 import { describeBackendConformance, WatchRecorder } from '../../datastore/backends/conformance.js';
-import { DatastoreError } from '../../datastore/backend.js';
+import { DatastoreError } from '../../datastore/store.js';
 
 describeBackendConformance('etcd', async () => {
   const etcd = await startEtcd();

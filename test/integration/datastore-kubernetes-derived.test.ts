@@ -5,7 +5,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DatastoreError } from '../../datastore/backend.js';
+import { DatastoreError } from '../../datastore/store.js';
 import { KubernetesStore } from '../../datastore/backends/kubernetes/store.js';
 import { wepName } from '../../datastore/model/wep-names.js';
 import type { StoredValue, StoreEvent } from '../../datastore/store.js';

@@ -5,7 +5,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DatastoreError } from '../../datastore/backend.js';
+import { DatastoreError } from '../../datastore/store.js';
 import { KubernetesStore } from '../../datastore/backends/kubernetes/store.js';
 import type { StoredValue, StoreEvent } from '../../datastore/store.js';
 import type { KubeApiserver } from '../harness/kube.js';

@@ -3,9 +3,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEtcd, type EtcdServer } from '../harness/etcd.js';
 import { EtcdBackend } from '../../datastore/backends/etcd.js';
+import { EtcdStore } from '../../datastore/backends/etcd-store.js';
 import { Syncer, type SyncEvent, type SyncStatus } from '../../datastore/syncer.js';
-import { DatastoreError, type Backend } from '../../datastore/backend.js';
-import { resourceKey, resourceListPrefix } from '../../datastore/keys.js';
+import { DatastoreError, type StoredObject } from '../../datastore/store.js';
+import { resourceKey } from '../../datastore/keys.js';
 
 const pool = (name: string) => resourceKey('ippools', name);
 const value = (cidr: string) => JSON.stringify({ kind: 'IPPool', apiVersion: 'projectcalico.org/v3', metadata: { name: cidr }, spec: { cidr } });
@@ -23,14 +24,21 @@ async function retrying<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
-type Seen = Omit<SyncEvent, 'revision'>;
-const strip = (events: SyncEvent[]): Seen[] => events.map(({ revision: _r, ...rest }) => rest);
-const byKey = (a: Seen, b: Seen) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
+/** What a consumer sees, by pool name and CIDR (revisions are opaque). */
+type Seen = { type: 'update' | 'delete'; name: string; cidr?: string; prev?: string };
+const cidrOf = (o: StoredObject | undefined): string | undefined => (o?.value.spec as { cidr?: string } | undefined)?.cidr;
+const strip = (events: SyncEvent[]): Seen[] =>
+  events.map((e) =>
+    e.type === 'delete'
+      ? { type: 'delete', name: e.key.name, prev: cidrOf(e.previous) }
+      : { type: 'update', name: e.object.key.name, cidr: cidrOf(e.object), ...(e.previous ? { prev: cidrOf(e.previous) } : {}) },
+  );
+const byKey = (a: Seen, b: Seen) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 
 describe('syncer across an etcd restart', () => {
   let etcd: EtcdServer;
-  let mine: Backend;
-  let other: Backend;
+  let mine: EtcdStore;
+  let other: EtcdBackend;
   let syncer: Syncer | undefined;
   const events: SyncEvent[] = [];
   const statuses: SyncStatus[] = [];
@@ -48,7 +56,7 @@ describe('syncer across an etcd restart', () => {
 
   beforeAll(async () => {
     etcd = await startEtcd();
-    mine = new EtcdBackend({ endpoints: [etcd.endpoint] });
+    mine = new EtcdStore(new EtcdBackend({ endpoints: [etcd.endpoint] }));
     other = new EtcdBackend({ endpoints: [etcd.endpoint] });
   });
   afterAll(async () => {
@@ -66,9 +74,9 @@ describe('syncer across an etcd restart', () => {
     await other.create(resourceKey('bgppeers', 'p1'), '{}');
 
     syncer = new Syncer({
-      backend: mine,
-      prefixes: [resourceListPrefix('ippools')],
-      filter: (_k, v) => !v.includes('hidden'),
+      store: mine,
+      kinds: ['IPPool'],
+      filter: (o) => !JSON.stringify(o.value).includes('hidden'),
       backoff: { initialMs: 50, maxMs: 500 },
       onEvents: (batch) => void events.push(...batch),
       onStatus: (s) => void statuses.push(s),
@@ -84,16 +92,16 @@ describe('syncer across an etcd restart', () => {
     await until(() => statuses.at(-1) === 'in-sync', 'in-sync');
     expect(statuses).toEqual(['wait-for-datastore', 'resync', 'in-sync']);
     expect(strip(events).sort(byKey)).toEqual([
-      { type: 'update', key: pool('a'), value: value('10.0.0.0/24') },
-      { type: 'update', key: pool('b'), value: value('10.0.1.0/24') },
-      { type: 'update', key: pool('c'), value: value('10.0.2.0/24') },
+      { type: 'update', name: 'a', cidr: '10.0.0.0/24' },
+      { type: 'update', name: 'b', cidr: '10.0.1.0/24' },
+      { type: 'update', name: 'c', cidr: '10.0.2.0/24' },
     ]);
 
     // Live: a change arrives through the watch.
     const b = await other.get(pool('b'));
     await other.update(pool('b'), value('10.0.11.0/24'), b?.modRevision ?? 0);
     await until(() => events.length === 4, 'live update');
-    expect(strip(events.slice(3))).toEqual([{ type: 'update', key: pool('b'), value: value('10.0.11.0/24'), prevValue: value('10.0.1.0/24') }]);
+    expect(strip(events.slice(3))).toEqual([{ type: 'update', name: 'b', cidr: '10.0.11.0/24', prev: '10.0.1.0/24' }]);
 
     // Kill etcd under the open watch.
     await etcd.kill();
@@ -115,9 +123,9 @@ describe('syncer across an etcd restart', () => {
     gateOpen?.();
     await until(() => statuses.at(-1) === 'in-sync', 'in-sync after the restart');
     expect(strip(events.slice(n)).sort(byKey)).toEqual([
-      { type: 'delete', key: pool('b'), prevValue: value('10.0.11.0/24') },
-      { type: 'update', key: pool('c'), value: value('10.0.22.0/24'), prevValue: value('10.0.2.0/24') },
-      { type: 'update', key: pool('d'), value: value('10.0.3.0/24') },
+      { type: 'delete', name: 'b', prev: '10.0.11.0/24' },
+      { type: 'update', name: 'c', cidr: '10.0.22.0/24', prev: '10.0.2.0/24' },
+      { type: 'update', name: 'd', cidr: '10.0.3.0/24' },
     ]);
 
     // Watching again: a second restart without holding the re-list; whatever path the syncer takes
@@ -130,14 +138,14 @@ describe('syncer across an etcd restart', () => {
     await retrying(() => other.update(pool('d'), value('10.0.33.0/24'), d?.modRevision ?? 0));
     await other.delete(pool('c'));
     await other.create(pool('zz-sentinel'), value('10.9.9.0/24'));
-    await until(() => events.some((e) => e.key === pool('zz-sentinel')), 'sentinel');
+    await until(() => events.some((e) => e.type === 'update' && e.object.key.name === 'zz-sentinel'), 'sentinel');
     await until(() => statuses.at(-1) === 'in-sync', 'in-sync after the second restart');
     expect(strip(events.slice(m)).sort(byKey)).toEqual([
-      { type: 'delete', key: pool('c'), prevValue: value('10.0.22.0/24') },
-      { type: 'update', key: pool('d'), value: value('10.0.33.0/24'), prevValue: value('10.0.3.0/24') },
-      { type: 'update', key: pool('zz-sentinel'), value: value('10.9.9.0/24') },
+      { type: 'delete', name: 'c', prev: '10.0.22.0/24' },
+      { type: 'update', name: 'd', cidr: '10.0.33.0/24', prev: '10.0.3.0/24' },
+      { type: 'update', name: 'zz-sentinel', cidr: '10.9.9.0/24' },
     ]);
     // The cache is the store's view, filtered.
-    expect([...syncer.entries()].map((kv) => kv.key).sort()).toEqual([pool('a'), pool('d'), pool('zz-sentinel')]);
+    expect([...syncer.entries()].map((o) => o.key.name).sort()).toEqual(['a', 'd', 'zz-sentinel']);
   });
 });

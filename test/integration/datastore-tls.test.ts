@@ -7,7 +7,8 @@ import { startEtcd, type EtcdServer } from '../harness/etcd.js';
 import { makeTestCerts, type TestCerts } from '../harness/tls.js';
 import { configFromEnv, loadDatastoreConfig } from '../../datastore/config.js';
 import { createBackend } from '../../datastore/backends/index.js';
-import { DatastoreError, type Backend } from '../../datastore/backend.js';
+import { DatastoreError } from '../../datastore/store.js';
+import type { Backend } from '../../datastore/backends/kv.js';
 import { WatchRecorder } from '../../datastore/backends/conformance.js';
 
 describe('etcd over TLS with client certificates', () => {

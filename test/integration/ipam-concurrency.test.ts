@@ -3,6 +3,7 @@
 import { spawn } from 'node:child_process';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EtcdBackend } from '../../datastore/backends/etcd.js';
+import { EtcdStore } from '../../datastore/backends/etcd-store.js';
 import { resourceListPrefix } from '../../datastore/keys.js';
 import { IpamClient } from '../../ipam/allocator.js';
 import { checkIpam } from '../../ipam/check.js';
@@ -71,20 +72,20 @@ describe('IPAM on real etcd under concurrency', () => {
   });
 
   it('50 processes × 40 IPs give 2,000 distinct addresses', async () => {
-    await putPool(be, 'conc', { cidr: '10.64.0.0/16', blockSize: 26 });
+    await putPool(new EtcdStore(be), 'conc', { cidr: '10.64.0.0/16', blockSize: 26 });
     const runs = await Promise.all(Array.from({ length: WORKERS }, (_, i) => worker(etcd.endpoint, i, 0)));
     expect(runs.every((r) => r.code === 0)).toBe(true);
     const ips = runs.flatMap((r) => r.ips);
     expect(ips).toHaveLength(WORKERS * PER_WORKER);
     expect(new Set(ips).size).toBe(WORKERS * PER_WORKER);
-    const report = await checkIpam(be);
+    const report = await checkIpam(new EtcdStore(be));
     expect(report.summary).toMatchObject({ allocations: 2000, duplicates: 0, handleMismatches: 0, pendingAffinities: 0 });
   }, 900_000); // a hang guard only: 50 processes on 2 cores under other load took > 300 s
 
   it('survives a chaos loop of SIGKILLs mid-claim; check + GC leave 0 duplicates, 0 leaks, no pending affinity', async () => {
     // Small blocks so that claims (the two-phase path) happen all the time.
-    await putPool(be, 'chaos', { cidr: '10.80.0.0/16', blockSize: 29 });
-    for (let h = 0; h < HOSTS; h++) await putNode(be, `host${h}`).catch(() => undefined);
+    await putPool(new EtcdStore(be), 'chaos', { cidr: '10.80.0.0/16', blockSize: 29 });
+    for (let h = 0; h < HOSTS; h++) await putNode(new EtcdStore(be), `host${h}`).catch(() => undefined);
     let kills = 0;
     const runOne = async (id: number): Promise<string[]> => {
       const ips: string[] = [];
@@ -101,11 +102,11 @@ describe('IPAM on real etcd under concurrency', () => {
     };
     const all = (await Promise.all(Array.from({ length: WORKERS }, (_, i) => runOne(i)))).flat();
     expect(kills).toBeGreaterThan(0);
-    const before = await checkIpam(be);
+    const before = await checkIpam(new EtcdStore(be));
     expect(before.summary.duplicates).toBe(0);
     expect(new Set(all).size).toBe(all.length);
 
-    const gc = new IpamGc(new IpamClient(be), { graceMs: 1000 });
+    const gc = new IpamGc(new IpamClient(new EtcdStore(be)), { graceMs: 1000 });
     // The GC releases a leak only on its second sighting after the grace period.
     const first = await gc.runOnce();
     await new Promise((r) => setTimeout(r, 1100));
@@ -114,7 +115,7 @@ describe('IPAM on real etcd under concurrency', () => {
       `chaos: ${kills} kills; before GC ${JSON.stringify(first.report.summary)}; GC released ${second.releasedIps.length} IPs, ` +
         `confirmed ${second.confirmedAffinities.length}, removed ${second.removedAffinities.length} affinities\n`,
     );
-    const after = await checkIpam(be);
+    const after = await checkIpam(new EtcdStore(be));
     expect(after.summary).toMatchObject({ allocations: WORKERS * PER_WORKER, duplicates: 0, leaked: 0, pendingAffinities: 0, handleMismatches: 0, corrupt: 0 });
     const weps = (await be.list(resourceListPrefix('workloadendpoints'))).items;
     expect(weps).toHaveLength(WORKERS * PER_WORKER);

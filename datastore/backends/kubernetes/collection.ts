@@ -1,6 +1,6 @@
 // What every kind's mapping shares: the per-kind interface the store dispatches to, paged lists,
 // "now" as a resourceVersion, and a collection's watch turned into store events.
-import { DatastoreError } from '../../backend.js';
+import { DatastoreError } from '../../errors.js';
 import type { ObjectKey, StoredObject, StoredValue, StoreEvent, StoreListResult, StoreWatch, StoreWatchHandlers } from '../../store.js';
 import type { KubeApi, KubeList, KubeObject } from './driver.js';
 

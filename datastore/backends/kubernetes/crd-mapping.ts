@@ -2,7 +2,7 @@
 // and for the IPAM kinds Calico's two-step delete (mark `deleted` by a CAS update, then DELETE with
 // UID and resourceVersion preconditions), so a delete never loses a concurrent claim; a reader that
 // meets a marked object finishes the delete and sees nothing.
-import { DatastoreError } from '../../backend.js';
+import { DatastoreError } from '../../errors.js';
 import type { KindDef } from '../../model/kinds.js';
 import type { ObjectKey, StoredObject, StoredValue, StoreListResult, StoreWatch, StoreWatchHandlers } from '../../store.js';
 import { listAll, orUndefined, sorted, watchCollection, type KindMapping } from './collection.js';

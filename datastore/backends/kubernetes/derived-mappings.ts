@@ -3,7 +3,7 @@
 // the CNI plugin's annotations on pods/status) and Profile (Namespaces + ServiceAccounts,
 // read-only).
 import type { ObjectKey, StoredObject, StoredValue, StoreListResult, StoreWatch, StoreWatchHandlers } from '../../store.js';
-import { DatastoreError } from '../../backend.js';
+import { DatastoreError } from '../../errors.js';
 import { parseWepName } from '../../model/wep-names.js';
 import { listAll, mergeWatches, orUndefined, refused, sorted, watchCollection, type KindMapping } from './collection.js';
 import { namespaceToStored, parseProfileName, serviceAccountToStored, splitRevision } from './derived-convert.js';

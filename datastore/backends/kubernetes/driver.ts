@@ -7,7 +7,7 @@ import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from
 import { Agent as HttpsAgent, request as httpsRequest, type RequestOptions } from 'node:https';
 import { createInterface } from 'node:readline';
 import { KubeConfig } from '@kubernetes/client-node';
-import { DatastoreError } from '../../backend.js';
+import { DatastoreError } from '../../errors.js';
 import { isKubeStatus, socketToError, statusToError, type KubeStatus } from './errors.js';
 
 export interface KubeObject {

@@ -1,5 +1,5 @@
 // Kubernetes API answers and socket failures as the datastore's errors. Pure.
-import { DatastoreError } from '../../backend.js';
+import { DatastoreError } from '../../errors.js';
 
 /** The fields of a metav1.Status the mapping needs. */
 export interface KubeStatus {

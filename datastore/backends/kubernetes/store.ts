@@ -1,7 +1,7 @@
 // The Store over the Kubernetes API (Calico's "Kubernetes datastore", DATASTORE_TYPE=kubernetes):
 // each kind goes to its mapping — Calico's CRDs, or the Kubernetes objects Calico derives Nodes,
 // WorkloadEndpoints, Profiles and knp.default. policies from.
-import { DatastoreError } from '../../backend.js';
+import { DatastoreError } from '../../errors.js';
 import { kindByName } from '../../model/kinds.js';
 import type { ObjectKey, Store, StoredObject, StoredValue, StoreListResult, StoreWatch, StoreWatchHandlers } from '../../store.js';
 import type { KindMapping } from './collection.js';

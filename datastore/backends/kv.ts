@@ -1,5 +1,10 @@
-// The one key/value contract every datastore backend (etcd v3, memory, Kubernetes) implements.
-// Revisions are etcd mod revisions: a store-wide counter, so "revision + 1" resumes a watch exactly.
+// The key/value driver under the etcd-layout Store (etcd-store.ts): etcd v3 itself, or the in-memory
+// KV for unit tests. Revisions are etcd mod revisions: a store-wide counter, so "revision + 1" resumes
+// a watch exactly. Only datastore/backends/ imports it: everything else speaks `Store` (../store.ts).
+// Single-key compare-and-swap only: the Store contract has no transaction across objects.
+import type { DatastoreError } from '../errors.js';
+
+export { DatastoreError, type DatastoreErrorCode } from '../errors.js';
 
 export interface KV {
   key: string;
@@ -19,38 +24,6 @@ export interface ListResult {
 export type WatchEvent =
   | { type: 'put'; kv: KV; prev?: KV }
   | { type: 'delete'; key: string; revision: number; prev?: KV };
-
-export type DatastoreErrorCode =
-  | 'NotFound'
-  | 'AlreadyExists'
-  | 'Conflict' // mod revision did not match
-  | 'Compacted' // watch revision too old: caller must re-list
-  | 'Unavailable' // cannot reach the datastore
-  | 'Invalid';
-
-export class DatastoreError extends Error {
-  constructor(
-    readonly code: DatastoreErrorCode,
-    message: string,
-    readonly key?: string,
-  ) {
-    super(message);
-    this.name = 'DatastoreError';
-  }
-}
-
-/** One comparison of a transaction: modRevision 0 means "key must not exist". */
-export interface TxnCompare {
-  key: string;
-  modRevision: number;
-}
-
-export type TxnOp = { type: 'put'; key: string; value: string } | { type: 'delete'; key: string };
-
-export interface TxnResult {
-  succeeded: boolean;
-  revision: number;
-}
 
 export interface WatchHandlers {
   /** Events in revision order; one call per etcd watch response. */
@@ -74,8 +47,6 @@ export interface Backend {
   update(key: string, value: string, expectedModRevision: number): Promise<KV>;
   /** Delete (only if the mod revision matches when given); returns the deleted value. */
   delete(key: string, expectedModRevision?: number): Promise<KV>;
-  /** All-or-nothing multi-key compare-and-swap. */
-  txn(compares: TxnCompare[], ops: TxnOp[]): Promise<TxnResult>;
   /** Watch a prefix from a revision (inclusive), delivering previous values. */
   watch(prefix: string, fromRevision: number, handlers: WatchHandlers): Watch;
   close(): Promise<void>;

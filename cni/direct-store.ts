@@ -1,0 +1,162 @@
+// CniStore over the datastore and ipam/ in this process: what tortie-node serves on its CNI socket,
+// and the plugins' own path when no agent answers. Calls that find the datastore unavailable (no
+// answer within one call's budget, a refused connection) are retried until the command's deadline.
+import { DatastoreError, type ObjectKey, type Store, type StoredValue } from '../datastore/store.js';
+import type { IpamClient } from '../ipam/allocator.js';
+import { readPod, type PodInfo } from './k8s.js';
+import type { AssignRequest, CniStore, EndpointRef, GcReport, GcRequest } from './store.js';
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Runs fn again after an Unavailable datastore error while the deadline leaves room for the back-off. */
+export async function untilDeadline<T>(deadline: number, fn: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fn();
+    } catch (e) {
+      const pause = Math.min(100 * 2 ** attempt, 1000);
+      if (!(e instanceof DatastoreError && e.code === 'Unavailable') || Date.now() + pause >= deadline) throw e;
+      await sleep(pause);
+    }
+  }
+}
+
+const endpointKey = (ref: EndpointRef): ObjectKey => ({ kind: 'WorkloadEndpoint', name: ref.name, namespace: ref.namespace });
+
+function ignoreGone(e: unknown): void {
+  if (e instanceof DatastoreError && (e.code === 'NotFound' || e.code === 'Conflict')) return;
+  throw e;
+}
+
+interface WepSpec {
+  spec?: { node?: string; containerID?: string; ipNetworks?: string[] };
+  metadata?: { name?: string; namespace?: string };
+}
+
+function wepOf(value: StoredValue): WepSpec {
+  return value as WepSpec;
+}
+
+export class DirectStore implements CniStore {
+  constructor(
+    private readonly store: Store,
+    private readonly ipam: IpamClient,
+    /** Epoch ms by which the command must have its answer. */
+    private readonly deadline: number,
+    readonly description = 'the datastore',
+    private readonly onClose: () => Promise<void> = async () => undefined,
+  ) {}
+
+  private retry<T>(fn: () => Promise<T>): Promise<T> {
+    return untilDeadline(this.deadline, fn);
+  }
+
+  pod(kubeconfig: string, namespace: string, name: string): Promise<PodInfo> {
+    return readPod(kubeconfig, namespace, name);
+  }
+
+  held(handle: string): Promise<string[]> {
+    return this.retry(() => this.ipam.ipsByHandle(handle));
+  }
+
+  /** Idempotent: a retried ADD (or a retry here after a lost reply) gets what the handle already holds. */
+  assign(req: AssignRequest): Promise<string[]> {
+    return this.retry(async () => {
+      const held = await this.ipam.ipsByHandle(req.handle);
+      if (held.length > 0 && (!req.requested || req.requested.every((ip) => held.includes(ip)))) return held;
+      if (held.length > 0) await this.ipam.releaseByHandle(req.handle);
+      if (req.requested) {
+        const ips: string[] = [];
+        try {
+          for (const ip of req.requested) ips.push((await this.ipam.assignIp(ip, req.handle, req.node, req.attrs)).ip);
+        } catch (e) {
+          await this.ipam.releaseByHandle(req.handle).catch(() => undefined);
+          throw e;
+        }
+        return ips;
+      }
+      const r = await this.ipam.autoAssign({
+        handleId: req.handle,
+        hostname: req.node,
+        attrs: req.attrs,
+        num4: req.num4,
+        num6: req.num6,
+        ipv4Pools: req.ipv4Pools,
+        ipv6Pools: req.ipv6Pools,
+      });
+      return [...r.ipv4, ...r.ipv6].map((a) => a.ip);
+    });
+  }
+
+  async release(handle: string): Promise<void> {
+    await this.retry(() => this.ipam.releaseByHandle(handle));
+  }
+
+  async putEndpoint(wep: Record<string, unknown>): Promise<void> {
+    const meta = wep.metadata as { name: string; namespace: string };
+    const key = endpointKey(meta);
+    const value = wep as unknown as StoredValue;
+    await this.retry(async () => {
+      // A new pod's is the common case: one write. A WEP of an earlier sandbox of the same pod is replaced (the pod was restarted).
+      try {
+        await this.store.create(value);
+      } catch (e) {
+        if (!(e instanceof DatastoreError && e.code === 'AlreadyExists')) throw e;
+        const existing = await this.store.get(key);
+        if (existing) await this.store.update(value, existing.revision);
+        else await this.store.create(value);
+      }
+    });
+  }
+
+  removeEndpoint(ref: EndpointRef, containerId: string): Promise<string[]> {
+    const key = endpointKey(ref);
+    return this.retry(async () => {
+      const cur = await this.store.get(key);
+      if (!cur) return [];
+      const spec = wepOf(cur.value).spec;
+      // Only the sandbox that made it removes it: a DEL for an old container must not delete the new one's.
+      if (!spec?.containerID || spec.containerID === containerId) await this.store.delete(key, cur.revision).catch(ignoreGone);
+      return spec?.ipNetworks ?? [];
+    });
+  }
+
+  hasEndpoint(ref: EndpointRef): Promise<boolean> {
+    return this.retry(async () => (await this.store.get(endpointKey(ref))) !== undefined);
+  }
+
+  /**
+   * CNI GC: this node's addresses under the network's handles, and its WorkloadEndpoints, whose
+   * container is not among the runtime's valid attachments.
+   */
+  async gc(req: GcRequest): Promise<GcReport> {
+    const valid = new Set(req.validContainerIds);
+    const prefix = `${req.network}.`;
+    const stale = new Set<string>();
+    for (const cidr of await this.retry(() => this.ipam.listBlockCidrs())) {
+      const b = await this.retry(() => this.ipam.getBlock(cidr));
+      for (const a of b?.block.attributes ?? []) {
+        const h = a.handle_id;
+        if (h?.startsWith(prefix) && a.secondary?.node === req.node && !valid.has(h.slice(prefix.length))) stale.add(h);
+      }
+    }
+    for (const h of stale) await this.release(h);
+    const removedEndpoints: string[] = [];
+    const weps = await this.retry(() => this.store.list('WorkloadEndpoint'));
+    for (const obj of weps.items) {
+      const spec = wepOf(obj.value).spec;
+      if (spec?.node !== req.node || !spec.containerID || valid.has(spec.containerID)) continue;
+      await this.retry(() => this.store.delete(obj.key, obj.revision)).catch(ignoreGone);
+      removedEndpoints.push(`${obj.key.namespace ?? ''}/${obj.key.name}`);
+    }
+    return { releasedHandles: [...stale], removedEndpoints };
+  }
+
+  async status(): Promise<void> {
+    await this.retry(() => this.ipam.listPools());
+  }
+
+  close(): Promise<void> {
+    return this.onClose();
+  }
+}
