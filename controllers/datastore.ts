@@ -1,8 +1,7 @@
 // Every Calico-side read and write of tortie-controllers, in one place: the IPAM state the node
-// controller plans over, and the releases and deletions it decides. The rest of controllers/ sees
-// only this interface, so moving IPAM from the KV Backend to the model-level Store changes this
-// file alone.
-import { createBackend } from '../datastore/backends/index.js';
+// controller plans over, and the releases and deletions it decides, on the model-level Store of
+// either datastore. The rest of controllers/ sees only this interface.
+import { createStore } from '../datastore/backends/index.js';
 import { ResourceClient } from '../datastore/client.js';
 import type { DatastoreConfig } from '../datastore/config.js';
 import { API_VERSION } from '../datastore/model/resource.js';
@@ -46,17 +45,15 @@ export interface ControllerDatastore {
 }
 
 export function openControllerDatastore(cfg: DatastoreConfig): ControllerDatastore {
-  if (cfg.type === 'kubernetes') {
-    // IpamClient speaks the KV Backend until it moves onto the model-level Store.
-    throw new DatastoreError('Invalid', `${cfg.source}: DATASTORE_TYPE=kubernetes: tortie-controllers' IPAM needs the Store-based IpamClient; use DATASTORE_TYPE=etcdv3 for now`);
-  }
-  const backend = createBackend(cfg);
-  const ipam = new IpamClient(backend);
-  const resources = new ResourceClient(backend);
+  const store = createStore(cfg);
+  const ipam = new IpamClient(store);
+  const resources = new ResourceClient(store);
+  // On the Kubernetes datastore the Calico Node is the Kubernetes Node: nothing separate to delete or label.
+  const separateNodes = cfg.type !== 'kubernetes';
   return {
-    description: backend.description,
+    description: store.description,
     async ipamState() {
-      const snap = await snapshot(backend);
+      const snap = await snapshot(store);
       const allocations: Allocation[] = [];
       for (const { block } of snap.blocks) {
         const blockHost = affinityHost(block);
@@ -80,6 +77,7 @@ export function openControllerDatastore(cfg: DatastoreConfig): ControllerDatasto
       return { allocations, affinityHosts: new Set(snap.affinities.map((a) => a.host)) };
     },
     async calicoNodes() {
+      if (!separateNodes) return undefined;
       const { items } = await resources.list('Node');
       const out = new Map<string, CalicoNodeInfo & CalicoNodeLabels>();
       for (const n of items) {
@@ -138,6 +136,6 @@ export function openControllerDatastore(cfg: DatastoreConfig): ControllerDatasto
         if (!(e instanceof DatastoreError && e.code === 'NotFound')) throw e;
       });
     },
-    close: () => backend.close(),
+    close: () => store.close(),
   };
 }

@@ -1,8 +1,7 @@
 // The Calico side of the tortie-controllers tests, in one place: pools, Calico Nodes and pod
-// addresses set up through IpamClient, and the IPAM state read back. Today on etcd through the KV
-// Backend; when IpamClient moves onto the model-level Store, only this file changes.
+// addresses set up through IpamClient, and the IPAM state read back, on etcd through the Store.
 import { hostVethName, wepName, wepResource } from '../../cni/wep.js';
-import { EtcdBackend } from '../../datastore/backends/etcd.js';
+import { EtcdBackend, EtcdStore } from '../../datastore/backends/index.js';
 import { ResourceClient } from '../../datastore/client.js';
 import { resourceKey } from '../../datastore/keys.js';
 import { IpamClient } from '../../ipam/allocator.js';
@@ -34,16 +33,17 @@ export interface ControllersIpamFixture {
 }
 
 export function etcdControllersIpam(endpoint: string): ControllersIpamFixture {
-  const be = new EtcdBackend({ endpoints: [endpoint] });
+  const backend = new EtcdBackend({ endpoints: [endpoint] });
+  const be = new EtcdStore(backend);
   const ipam = new IpamClient(be);
   let n = 0;
   return {
     env: { DATASTORE_TYPE: 'etcdv3', ETCD_ENDPOINTS: endpoint },
     addPool: (name, cidr, blockSize) => putPool(be, name, { cidr, blockSize }),
     addCalicoNode: (name) => putNode(be, name),
-    hasCalicoNode: async (name) => (await be.get(resourceKey('nodes', name))) !== undefined,
+    hasCalicoNode: async (name) => (await backend.get(resourceKey('nodes', name))) !== undefined,
     async calicoSpec(plural, name, namespace) {
-      const kv = await be.get(resourceKey(plural, name, namespace));
+      const kv = await backend.get(resourceKey(plural, name, namespace));
       return kv ? ((JSON.parse(kv.value) as { spec?: Record<string, unknown> }).spec ?? {}) : undefined;
     },
     async addWep(node, namespace, pod, ip, labels) {
@@ -52,11 +52,11 @@ export function etcdControllersIpam(endpoint: string): ControllersIpamFixture {
       return wepName(node, pod, 'eth0');
     },
     async wepLabels(name, namespace) {
-      const kv = await be.get(resourceKey('workloadendpoints', name, namespace));
+      const kv = await backend.get(resourceKey('workloadendpoints', name, namespace));
       return kv ? ((JSON.parse(kv.value) as { metadata: { labels?: Record<string, string> } }).metadata.labels ?? {}) : undefined;
     },
     async calicoNodeLabels(name) {
-      const kv = await be.get(resourceKey('nodes', name));
+      const kv = await backend.get(resourceKey('nodes', name));
       return kv ? ((JSON.parse(kv.value) as { metadata: { labels?: Record<string, string> } }).metadata.labels ?? {}) : undefined;
     },
     async assignPodIp(node, namespace, pod) {
