@@ -1,5 +1,10 @@
 // The Calico side of the tortie-controllers tests, in one place: pools, Calico Nodes and pod
 // addresses set up through IpamClient, and the IPAM state read back, on etcd through the Store.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import { expect } from 'vitest';
 import { hostVethName, wepName, wepResource } from '../../cni/wep.js';
 import { EtcdBackend, EtcdStore } from '../../datastore/backends/index.js';
 import { ResourceClient } from '../../datastore/client.js';
@@ -9,6 +14,8 @@ import { checkIpam, snapshot } from '../../ipam/check.js';
 import { ordinalToIp } from '../../ipam/block.js';
 import { affinityHost } from '../../ipam/model.js';
 import { putNode, putPool } from '../../ipam/testing.js';
+import { entry, ROOT } from './entry.js';
+import type { KubeApiserver } from './kube.js';
 
 export interface ControllersIpamFixture {
   /** The env that points tortie-controllers at this store. */
@@ -82,4 +89,40 @@ export function etcdControllersIpam(endpoint: string): ControllersIpamFixture {
     },
     close: () => be.close(),
   };
+}
+
+/** tortie-controllers as a child process with exactly this environment (plus PATH). */
+export function runControllers(env: Record<string, string>): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
+  const [cmd, args] = entry('controllers/main');
+  const child = spawn(cmd, args, { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, output: () => out, exited };
+}
+
+/**
+ * The ServiceAccount, ClusterRole and binding a manifest gives tortie-controllers, applied,
+ * and a kubeconfig with that account's token: the controller runs with exactly those rights.
+ */
+export async function manifestAccount(kube: KubeApiserver, manifest: string): Promise<string> {
+  const text = readFileSync(join(ROOT, 'manifests', manifest), 'utf8');
+  const rbac = parseAllDocuments(text)
+    .map((d) => d.toJSON() as { kind?: string; metadata?: { name?: string } } | null)
+    .filter((d) => d?.metadata?.name === 'tortie-kube-controllers' && ['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding'].includes(d.kind ?? ''));
+  expect(rbac).toHaveLength(3);
+  await kube.kubectl(['apply', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: rbac }) });
+  const token = (await kube.kubectl(['create', 'token', 'tortie-kube-controllers', '-n', 'kube-system', '--duration=1h'])).stdout.trim();
+  const file = join(kube.dir, 'tortie-kube-controllers.kubeconfig');
+  const kc = {
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [{ name: 'c', cluster: { server: kube.server, 'certificate-authority': kube.caFile } }],
+    users: [{ name: 'u', user: { token } }],
+    contexts: [{ name: 'x', context: { cluster: 'c', user: 'u' } }],
+    'current-context': 'x',
+  };
+  writeFileSync(file, JSON.stringify(kc));
+  return file;
 }

@@ -5,54 +5,15 @@
 // Node labels are copied to the Calico Node; NetworkPolicies, Namespaces and ServiceAccounts become
 // knp.default.* / kns.* / ksa.* in etcd and follow changes and deletes; pod label changes reach
 // the pod's WorkloadEndpoint.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseAllDocuments } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { etcdControllersIpam, type ControllersIpamFixture } from '../harness/controllers-ipam.js';
+import { etcdControllersIpam, manifestAccount, runControllers, type ControllersIpamFixture } from '../harness/controllers-ipam.js';
 import { waitFor } from '../harness/daemon.js';
-import { entry, ROOT } from '../harness/entry.js';
 import { startKubeApiserver, type KubeApiserver } from '../harness/kube.js';
 import { freePort } from '../harness/ports.js';
 
-/**
- * The ServiceAccount, ClusterRole and binding tortie-etcd.yaml gives tortie-controllers, applied,
- * and a kubeconfig with that account's token: the controller runs with exactly those rights.
- */
-async function manifestAccount(kube: KubeApiserver): Promise<string> {
-  const text = readFileSync(join(ROOT, 'manifests', 'tortie-etcd.yaml'), 'utf8');
-  const rbac = parseAllDocuments(text)
-    .map((d) => d.toJSON() as { kind?: string; metadata?: { name?: string } } | null)
-    .filter((d) => d?.metadata?.name === 'tortie-kube-controllers' && ['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding'].includes(d.kind ?? ''));
-  expect(rbac).toHaveLength(3);
-  await kube.kubectl(['apply', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: rbac }) });
-  const token = (await kube.kubectl(['create', 'token', 'tortie-kube-controllers', '-n', 'kube-system', '--duration=1h'])).stdout.trim();
-  const file = join(kube.dir, 'tortie-kube-controllers.kubeconfig');
-  const kc = {
-    apiVersion: 'v1',
-    kind: 'Config',
-    clusters: [{ name: 'c', cluster: { server: kube.server, 'certificate-authority': kube.caFile } }],
-    users: [{ name: 'u', user: { token } }],
-    contexts: [{ name: 'x', context: { cluster: 'c', user: 'u' } }],
-    'current-context': 'x',
-  };
-  writeFileSync(file, JSON.stringify(kc));
-  return file;
-}
-
 const NODES = ['ct-node-a', 'ct-node-b'];
-
-function runControllers(env: Record<string, string>): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
-  const [cmd, args] = entry('controllers/main');
-  const child = spawn(cmd, args, { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, output: () => out, exited };
-}
-
 describe('tortie-controllers (real kube-apiserver, Calico datastore on etcd)', () => {
   let kube: KubeApiserver;
   let ipam: ControllersIpamFixture;
@@ -86,7 +47,7 @@ describe('tortie-controllers (real kube-apiserver, Calico datastore on etcd)', (
     await pod('b2', 'ct-node-b', ips.b2);
     await pod('adding', 'ct-node-a');
     [healthPort, metricsPort] = [await freePort(), await freePort()];
-    accountKubeconfig = await manifestAccount(kube);
+    accountKubeconfig = await manifestAccount(kube, 'tortie-etcd.yaml');
   }, 600_000);
 
   afterAll(async () => {
