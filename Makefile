@@ -89,12 +89,12 @@ image-deps:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(IMAGE_PACKAGES) >/dev/null; \
 	fi
 
-# tortie/node and tortie/rr (tag: package.json's version, and latest) from images/*/Containerfile on
+# tortie/node, tortie/rr and tortie/controllers (tag: package.json's version, and latest) from images/*/Containerfile on
 # a Debian bookworm rootfs debootstrapped once into /var/cache/tortie (about a minute the first time).
 images: image-deps bundles
 	images/build.sh
 
-# The same, plus build/images/tortie-{node,rr}-<version>.oci.tar for `podman load` / `ctr import`.
+# The same, plus build/images/tortie-{node,rr,controllers}-<version>.oci.tar for `podman load` / `ctr import`.
 image-archives: image-deps bundles
 	IMAGE_ARCHIVES=1 images/build.sh
 

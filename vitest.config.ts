@@ -14,7 +14,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['{datastore,bgp,rr,ipam,felix,cni,node,ctl,lab,install}/**/*.test.ts', 'test/unit/**/*.test.ts'],
+          include: ['{datastore,bgp,rr,ipam,felix,cni,node,ctl,lab,install,controllers}/**/*.test.ts', 'test/unit/**/*.test.ts'],
           testTimeout: 30_000,
         },
       },

@@ -1,5 +1,5 @@
 #!/bin/bash
-# make images: tortie/node and tortie/rr from the Containerfiles in images/, on the cached Debian
+# make images: tortie/node, tortie/rr and tortie/controllers from the Containerfiles in images/, on the cached Debian
 # bookworm root filesystems (images/rootfs.sh), with the bundles from build/ (make bundles) and the
 # Node.js runtime of this machine. Tags VERSION (package.json) and latest; prints each image's size.
 #   IMAGE_ARCHIVES=1 images/build.sh   also writes build/images/tortie-<name>-<version>.oci.tar
@@ -21,12 +21,12 @@ mkdir -p build/runtime
 cp -p "$(readlink -f "$node_bin")" build/runtime/node
 cp -p /usr/lib/cni/portmap build/runtime/portmap
 
-for name in node rr; do
+for name in node rr controllers; do
   image="localhost/tortie/$name"
   echo "==> podman build $image:$version" >&2
   # chroot isolation: the RUN steps need no OCI runtime or cgroups (crun refuses these machines').
   podman build --quiet --isolation chroot \
-    --build-arg "BASE=${base[$name]}" --build-arg "VERSION=$version" \
+    --build-arg "BASE=${base[$name]:-${base[rr]}}" --build-arg "VERSION=$version" \
     -t "$image:$version" -t "$image:latest" -f "images/$name/Containerfile" build >/dev/null
   size=$(podman image inspect --format '{{.Size}}' "$image:$version")
   printf '%s:%s %s MB\n' "$image" "$version" "$(( (size + 500000) / 1000000 ))"

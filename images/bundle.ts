@@ -2,7 +2,7 @@
 // node_modules needed beside them, and the CNI plugins as one self-contained executable (a Node
 // single executable application: the node binary with the plugin bundle injected) that runs on a
 // host without the checkout, node_modules or Node.js — as Calico's calico/calico-ipam are one binary.
-//   build/tortie-node.mjs tortiectl.mjs tortie-rr.mjs install-cni.mjs   (run with node)
+//   build/tortie-node.mjs tortiectl.mjs tortie-rr.mjs tortie-controllers.mjs install-cni.mjs   (run with node)
 //   build/node.napi.node                                                (netlink's native part)
 //   build/tortie, build/tortie-ipam                                     (SEA, dispatch on basename)
 import { execFileSync } from 'node:child_process';
@@ -126,6 +126,7 @@ async function main(): Promise<void> {
   await bundle('node/main.ts', 'tortie-node.mjs', 'esm');
   await bundle('ctl/main.ts', 'tortiectl.mjs', 'esm');
   await bundle('rr/main.ts', 'tortie-rr.mjs', 'esm');
+  await bundle('controllers/main.ts', 'tortie-controllers.mjs', 'esm');
   await bundle('install/main.ts', 'install-cni.mjs', 'esm');
   copyKoffi();
   // GoBGP's API definitions, read at run time by the gRPC server (bgp/api/gobgp/server.ts).

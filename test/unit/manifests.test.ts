@@ -50,7 +50,7 @@ describe('manifests/', () => {
   it.each(MANIFESTS)('%s: images are the ones make images tags, never pulled', (file) => {
     const containers = collect(docs(file), 'containers').concat(collect(docs(file), 'initContainers')).flat() as { image: string; imagePullPolicy?: string }[];
     for (const c of containers) {
-      expect(c.image).toMatch(new RegExp(`^localhost/tortie/(node|rr):${VERSION.replace(/\./g, '\\.')}$`));
+      expect(c.image).toMatch(new RegExp(`^localhost/tortie/(node|rr|controllers):${VERSION.replace(/\./g, '\\.')}$`));
       expect(c.imagePullPolicy).toBe('IfNotPresent');
     }
   });
