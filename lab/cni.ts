@@ -112,15 +112,19 @@ function runPlugin(s: LabState, node: LabNode, command: 'ADD' | 'DEL', pod: CniP
 const ADD_ATTEMPTS = 4;
 const ADD_BACKOFF_MS = 1000;
 
-/** CNI ADD: the plugin makes the veth pair, assigns the address and writes the WorkloadEndpoint. */
-export async function cniAdd(s: LabState, node: LabNode, pod: CniPod): Promise<{ ip: string; iface: string }> {
+/**
+ * CNI ADD: the plugin makes the veth pair, assigns the address and writes the WorkloadEndpoint.
+ * `attempts: 1` runs the plugin once, for a caller that retries (and counts failures) itself.
+ */
+export async function cniAdd(s: LabState, node: LabNode, pod: CniPod, opts: { attempts?: number } = {}): Promise<{ ip: string; iface: string }> {
+  const attempts = opts.attempts ?? ADD_ATTEMPTS;
   for (let attempt = 1; ; attempt++) {
     let out: CniOutput | undefined;
     try {
       out = await runPlugin(s, node, 'ADD', pod);
     } catch (e) {
       // Only "try again later" (CNI error 11: agent or datastore unreachable in time) is worth a retry.
-      if (attempt >= ADD_ATTEMPTS || !(e instanceof Error && e.message.endsWith('(CNI error 11)'))) throw e;
+      if (attempt >= attempts || !(e instanceof Error && e.message.endsWith('(CNI error 11)'))) throw e;
       await new Promise((r) => setTimeout(r, ADD_BACKOFF_MS * 2 ** (attempt - 1)));
       continue;
     }

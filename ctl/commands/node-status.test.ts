@@ -50,6 +50,12 @@ IPv6 BGP status
     expect(text).toContain('IPv6 BGP status\nNo IPv6 peers found.');
   });
 
+  it('lists peers by address, whatever order their sessions came up in', () => {
+    const text = formatNodeStatus({ process: 'running', routerId: '1.1.1.1', asNumber: 1, startedAt: '' }, [peer({ address: '10.0.0.13' }), peer({ address: '10.0.0.9' }), peer({ address: '10.0.0.12' })], now);
+    const order = [...text.matchAll(/\| (10\.0\.0\.\d+) /g)].map((m) => m[1]);
+    expect(order).toEqual(['10.0.0.9', '10.0.0.12', '10.0.0.13']);
+  });
+
   it('reports a process that is not running', () => {
     expect(formatNodeStatus(undefined, [])).toBe('Tortie process is not running.\n');
   });

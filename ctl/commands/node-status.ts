@@ -2,6 +2,7 @@
 // `calicoctl node status` (process line, then IPv4 and IPv6 tables). Data comes from the
 // speaker's management API on a unix socket; formatting is pure and unit-tested.
 import type { Command } from 'commander';
+import ipaddr from 'ipaddr.js';
 import { apiGet } from '../../bgp/api/client.js';
 import { DEFAULT_API_SOCKET, type ProcessStatus } from '../../bgp/api/server.js';
 import type { PeerStatus, PeerType } from '../../bgp/speaker/types.js';
@@ -45,11 +46,20 @@ export function boxTable(headers: string[], rows: string[][]): string {
   return [line, fmt(headers, true), line, ...rows.map((r) => fmt(r, false)), line].join('\n');
 }
 
+function compareAddresses(a: string, b: string): number {
+  const bytes = (s: string): number[] => (ipaddr.isValid(s) ? ipaddr.parse(s).toByteArray() : []);
+  const x = bytes(a);
+  const y = bytes(b);
+  for (let i = 0; i < Math.min(x.length, y.length); i++) if (x[i] !== y[i]) return x[i] - y[i];
+  return x.length - y.length || a.localeCompare(b);
+}
+
 export function formatNodeStatus(status: ProcessStatus | undefined, peers: PeerStatus[], now = new Date()): string {
   if (!status) return 'Tortie process is not running.\n';
   const out = ['Tortie process is running.', ''];
   for (const fam of [4, 6] as const) {
-    const mine = peers.filter((p) => (p.address.includes(':') ? 6 : 4) === fam);
+    // By address, as calicoctl's table reads (BIRD's protocols are named after them): stable whatever order sessions came up in.
+    const mine = peers.filter((p) => (p.address.includes(':') ? 6 : 4) === fam).sort((a, b) => compareAddresses(a.address, b.address));
     out.push(`IPv${fam} BGP status`);
     if (!mine.length) out.push(`No IPv${fam} peers found.`);
     else

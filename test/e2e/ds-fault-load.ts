@@ -130,7 +130,8 @@ export class Churn {
     await run('ip', ['netns', 'add', p.ns]);
     this.figures.addsTried++;
     try {
-      const r = await this.cni.cniAdd(this.s, p.node, p);
+      // One plugin run per attempt: the churn retries as kubelet does and counts every failure.
+      const r = await this.cni.cniAdd(this.s, p.node, p, { attempts: 1 });
       Object.assign(p, r);
       this.handedOut.push(r.ip);
       this.ifaces.push(r.iface);
@@ -176,7 +177,7 @@ export class Churn {
       try {
         await this.cni.cniDel(this.s, p.node, p);
         const again = { ...p, containerId: this.cni.newContainerId() };
-        const r = await this.cni.cniAdd(this.s, p.node, again);
+        const r = await this.cni.cniAdd(this.s, p.node, again, { attempts: 1 });
         this.handedOut.push(r.ip);
         this.ifaces.push(r.iface);
         this.live.push({ ...again, ...r });
