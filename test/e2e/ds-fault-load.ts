@@ -215,7 +215,9 @@ export async function kernelSnapshot(node: LabNode): Promise<string[]> {
     .join('\n')
     .split('\n')
     .filter((l) => l.trim() && !l.startsWith('#'))
-    .map((l) => l.replace(/\[\d+:\d+\]/g, ''))
+    // Counters, and Calico's rule-hash comments: a hash chains over the rules before it, so a churn
+    // pod's own dispatch entry (filtered out below) renames the chain's final DROP without changing it.
+    .map((l) => l.replace(/\[\d+:\d+\]/g, '').replace(/ -m comment --comment "?cali:[\w-]+"?/g, ''))
     .sort();
 }
 

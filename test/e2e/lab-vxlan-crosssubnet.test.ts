@@ -7,9 +7,18 @@ import { testLab } from './lab-helpers.js';
 const t = testLab('v');
 const captures: ChildProcess[] = [];
 
-function capture(ns: string, iface: string): { proc: ChildProcess; lines: string[] } {
-  const proc = spawn('ip', ['netns', 'exec', ns, 'tcpdump', '-l', '-n', '-i', iface, 'udp port 4789'], { stdio: ['ignore', 'pipe', 'ignore'] });
+function capture(ns: string, iface: string): { proc: ChildProcess; lines: string[]; listening: Promise<void> } {
+  const proc = spawn('ip', ['netns', 'exec', ns, 'tcpdump', '-l', '-n', '-i', iface, 'udp port 4789'], { stdio: ['ignore', 'pipe', 'pipe'] });
   captures.push(proc);
+  // tcpdump says "listening on" once its filter is attached: pinging earlier can go unseen on a busy host.
+  const listening = new Promise<void>((resolve) => {
+    let err = '';
+    proc.stderr?.on('data', (d: Buffer) => {
+      err += d.toString();
+      if (err.includes('listening on')) resolve();
+    });
+    setTimeout(resolve, 15_000);
+  });
   const lines: string[] = [];
   let buf = '';
   proc.stdout?.on('data', (d: Buffer) => {
@@ -18,7 +27,7 @@ function capture(ns: string, iface: string): { proc: ChildProcess; lines: string
     buf = parts.pop() ?? '';
     lines.push(...parts);
   });
-  return { proc, lines };
+  return { proc, lines, listening };
 }
 
 const stop = (p: ChildProcess): Promise<void> =>
@@ -39,7 +48,7 @@ describe('lab: 4 nodes, 2 subnets, VXLAN CrossSubnet', () => {
 
   it('all pods reach each other, VXLAN only between subnets', async () => {
     const caps = [capture(t.ns('fabric'), 'br0'), capture(t.ns('fabric'), 'br1')];
-    await new Promise((r) => setTimeout(r, 1000)); // tcpdump attaches
+    await Promise.all(caps.map((c) => c.listening));
     const out = await t.lab(['ping']);
     expect(out).toMatch(/^12\/12 reachable$/m);
     await Promise.all(caps.map((c) => stop(c.proc)));
