@@ -35,7 +35,8 @@ import { birdRr, clientIp, FAN_BITS, fanPrefix, gobgpRr, k8sBlock, MONITOR, rrSi
 import { harnessCpu, harnessDelta, k8sConverged, monitorCount, nsUsage, probeMax, until, type Sample } from './rr-race/probes.js';
 import { table } from './rr-race/table.js';
 
-const ROOT = resolve(import.meta.dirname, '..');
+// The checkout: bench/ from tsx, dist/bench/ when built.
+const ROOT = [resolve(import.meta.dirname, '..'), resolve(import.meta.dirname, '../..')].find((d) => existsSync(join(d, 'package.json'))) ?? '.';
 
 const args = process.argv.slice(2);
 const opt = (name: string, dflt: string): string => {
