@@ -112,11 +112,12 @@ export class Output {
     if (!p || !ctx || p.session.state !== 'Established' || r.mode !== 'sync') return;
     const out = this.rib.out;
     if (p.session.queuedBytes > this.maxQueued) {
-      out.pause(r);
+      // Out of its group too (it would not take the group's batches either) until the socket drains.
+      out.stall(r, []);
       this.waitDrain(p);
       return;
     }
-    const b = out.syncBatch(r);
+    const b = out.syncBatch(r, ctx);
     const ctxKey = JSON.stringify(ctx);
     const routes = new Announcements();
     /** UPDATEs already encoded (the encoder's cache): a peer joining a reflector of single-route nodes gets mostly these. */
@@ -132,7 +133,7 @@ export class Output {
     if (routes.size || b.withdrawals.length) encoded.push(...framesFor(this.encoder.pack(routes, b.withdrawals, ctx, ctxKey, p.config.address), r.routerId, ctx));
     if (encoded.length) this.write(p, encoded);
     if (!b.done) return this.schedulePeer(r, true);
-    if (out.join(r, ctx)) for (const f of p.session.negotiated?.families ?? []) p.session.send(endOfRib(f.afi, f.safi));
+    if (out.join(r)) for (const f of p.session.negotiated?.families ?? []) p.session.send(endOfRib(f.afi, f.safi));
   }
 
   /** One write for a peer's frames (the session writes each Buffer on its own). */
