@@ -147,6 +147,7 @@ export class NodeAgent {
       this.log.child({ component: 'bgp' }),
     );
     await this.speaker.start([]);
+    this.gobgpApi?.track(); // route ages come from the new speaker's events
     this.announced = new Map();
   }
 

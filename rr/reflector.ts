@@ -86,6 +86,7 @@ export class RouteReflector {
         this.log.child({ component: 'bgp' }),
       );
       await this.speaker.start([]);
+      this.gobgpApi?.track(); // route ages come from the new speaker's events
       this.identity = id;
       this.log.info({ routerId: cfg.routerId, asNumber: cfg.asNumber, clusterId: cfg.clusterId, port: cfg.listenPort }, 'BGP speaker started');
     }

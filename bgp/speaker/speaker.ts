@@ -2,6 +2,7 @@
 // per peer, timers (MRAI batching, graceful-restart stale and deferral timers), encoding and
 // socket back-pressure, and setPeers() diffing; the RIB decides what is selected and what each
 // update group or peer must send.
+import { EventEmitter } from 'node:events';
 import { createServer, isIP, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { endOfRib, isEndOfRib } from '../codec/index.js';
@@ -58,6 +59,16 @@ export interface TablePath {
 
 export type PeerReset = 'hard' | 'in' | 'out' | 'both';
 
+/**
+ * Changes for the management API (GoBGP's WatchEvent, route ages), emitted once applied: it
+ * listens instead of polling. `paths`: the paths of `source` ('local' or a peer address) for these
+ * prefixes changed; undefined prefixes: any of that source's may have (session down, purge, …).
+ */
+export interface SpeakerEvents {
+  peer: [address: string];
+  paths: [source: string, prefixes: readonly Prefix[] | undefined];
+}
+
 const normalize = (a: string): string => (a.startsWith('::ffff:') ? a.slice(7) : a);
 
 export class Speaker {
@@ -73,6 +84,7 @@ export class Speaker {
   private trimScheduled = false;
   /** Counters for tests and status: group batches encoded, writes of them, stalls, resyncs. */
   readonly outStats = { groupBatches: 0, groupWrites: 0, stalls: 0, resyncs: 0, packReuses: 0 };
+  readonly events = new EventEmitter<SpeakerEvents>();
 
   constructor(
     readonly config: SpeakerConfig,
@@ -148,11 +160,13 @@ export class Speaker {
   announce(prefixes: Prefix[], attrs: Partial<PathAttributes> = {}): void {
     // Interned: re-announcing an unchanged route yields the same path object (nothing to send).
     this.local.originate(prefixes, this.rib.intern({ origin: 0, asPath: [], ...attrs }));
+    this.events.emit('paths', 'local', prefixes);
   }
 
   /** Stops originating prefixes (applied like announce). */
   withdraw(prefixes: Prefix[]): void {
     this.local.originate(prefixes, undefined);
+    this.events.emit('paths', 'local', prefixes);
   }
 
   /** Originated prefixes whose announce/withdraw has not taken full effect yet (0: all selected). */
@@ -246,6 +260,7 @@ export class Speaker {
     p.adminDown = down;
     if (down) p.session.stop(2, reason);
     else p.session.start();
+    this.events.emit('peer', p.rib.address);
     return true;
   }
 
@@ -316,7 +331,10 @@ export class Speaker {
       down: (reason, n) => this.onDown(peer, reason, !n.graceful),
       update: (u) => this.onUpdate(peer, u),
       routeRefresh: () => this.resend(peer),
-      state: (_from, to) => this.logHint(peer, to),
+      state: (_from, to) => {
+        this.logHint(peer, to);
+        this.events.emit('peer', addr);
+      },
     };
     this.peers.set(addr, peer);
     this.byRib.set(peer.rib, peer);
@@ -331,6 +349,8 @@ export class Speaker {
     this.byRib.delete(p.rib);
     this.rib.removePeer(p.rib);
     if (p.config.password !== undefined) this.setListenerKeys(p.rib.address, undefined);
+    this.events.emit('paths', p.rib.address, undefined);
+    this.events.emit('peer', p.rib.address);
   }
 
   /** The TCP-MD5 key for connections the listeners accept from `addr` (undefined: none). */
@@ -385,6 +405,7 @@ export class Speaker {
     for (const x of up.purged) this.logPurge(p, x, s.peerGracefulRestart ? 'peer restarted without forwarding state for the family' : 'peer came back without graceful restart');
     if (!this.rib.deferred) this.sendInitial(p);
     else this.checkDeferral(); // a peer restarting too (R) does not hold selection back
+    if (up.purged.length) this.events.emit('paths', p.rib.address, undefined);
   }
 
   private onDown(p: Peer, reason: string, notified: boolean): void {
@@ -395,6 +416,7 @@ export class Speaker {
       this.log.info({ peer: p.config.address, restartTime: down.staleTimerMs / 1000, routes: down.routes }, 'peer restarting: keeping its routes as stale');
       this.setStaleTimer(p, down.staleTimerMs, 'restart time expired');
     } else this.log.info({ peer: p.config.address, reason }, 'dropping routes of peer');
+    this.events.emit('paths', p.rib.address, undefined);
   }
 
   /** (Re)arms the helper's stale timer (undefined: stops it). */
@@ -410,11 +432,16 @@ export class Speaker {
   private logPurge(p: Peer, x: Purge, why: string): void {
     if (!p.rib.helping && p.staleTimer) this.setStaleTimer(p, undefined, why);
     if (x.routes) this.log.info({ peer: p.config.address, routes: x.routes, why, ...(x.family ? { family: x.family } : {}) }, 'purging stale routes');
+    if (x.routes) this.events.emit('paths', p.rib.address, undefined);
   }
 
   private onUpdate(p: Peer, u: UpdateMessage): void {
     const eor = isEndOfRib(u);
-    if (!eor) return this.rib.update(p.rib, p.importFilter ? p.importFilter(u) : u);
+    if (!eor) {
+      this.rib.update(p.rib, p.importFilter ? p.importFilter(u) : u);
+      if (this.events.listenerCount('paths')) this.events.emit('paths', p.rib.address, [...u.withdrawn, ...u.nlri, ...(u.mpReach?.nlri ?? []), ...(u.mpUnreach?.withdrawn ?? [])]);
+      return;
+    }
     this.log.debug({ peer: p.config.address, family: `${eor.afi}/${eor.safi}` }, 'End-of-RIB received');
     this.logPurge(p, this.rib.endOfRib(p.rib, eor), 'End-of-RIB');
     this.checkDeferral();
@@ -544,6 +571,7 @@ export class Speaker {
     this.log.info({ why }, 'graceful restart: running route selection');
     this.local.settle();
     this.rib.endDeferral();
+    this.events.emit('paths', 'local', undefined); // selection ran: every best flag may have changed
     // Our restart is over: later sessions advertise neither R nor F.
     for (const p of this.peers.values()) p.session.fsm.setGracefulRestart(this.grCapability(p.config));
     for (const p of this.peers.values()) if (p.session.negotiated) this.sendInitial(p);
