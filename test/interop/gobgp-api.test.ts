@@ -49,6 +49,10 @@ describe('interop: the gobgp CLI against our speaker and against gobgpd', () => 
   let r: LabMember;
   let e: LabMember;
   let i: LabMember;
+  /** The eBGP BIRD's configuration, with `extra` IPv4 static routes. */
+  const ebgpConf = (extra: string): string =>
+    birdConf(e, [me, r], EBGP_AS, `protocol static { ipv4; route 192.0.2.0/24 blackhole; route 203.0.113.0/24 blackhole { bgp_community.add((65001,7)); }; ${extra} }
+protocol static { ipv6; route 2001:db8:e::/48 blackhole; }`);
   const both = async (args: string[]): Promise<[string, string]> => [mask((await gobgp(me.ns, args)).out), mask((await gobgp(r.ns, args)).out)];
 
   beforeAll(async () => {
@@ -70,11 +74,7 @@ describe('interop: the gobgp CLI against our speaker and against gobgpd', () => 
       }),
     );
     // 192.0.2.0/24 from both: the eBGP path wins in both speakers (shorter AS path loses to... none: local pref equal, iBGP AS path empty — so iBGP wins).
-    ebgp = await Bird.start(
-      e.ns,
-      birdConf(e, [me, r], EBGP_AS, `protocol static { ipv4; route 192.0.2.0/24 blackhole; route 203.0.113.0/24 blackhole { bgp_community.add((65001,7)); }; }
-protocol static { ipv6; route 2001:db8:e::/48 blackhole; }`),
-    );
+    ebgp = await Bird.start(e.ns, ebgpConf(''));
     ibgp = await Bird.start(
       i.ns,
       birdConf(i, [me, r], AS, `protocol static { ipv4; route 192.0.2.0/24 blackhole; route 198.51.100.0/25 blackhole { bgp_med = 20; }; }
@@ -232,6 +232,34 @@ protocol static { ipv6; route 2001:db8:2::/48 blackhole; }`),
     } finally {
       mon.kill();
     }
+  });
+
+  it('a route that arrives later is younger in `global rib` (as in gobgpd), and `monitor adj-in` prints it and its withdrawal as they happen', async () => {
+    const seconds = (t: string): number => t.split(':').reduce((n, x) => n * 60 + Number(x), 0);
+    const ageOf = async (prefix: string): Promise<number> => {
+      const line = (await gobgp(me.ns, ['global', 'rib'])).out.split('\n').find((l) => l.includes(prefix)) ?? '';
+      return seconds(/\d\d:\d\d:\d\d/.exec(line)?.[0] ?? 'NaN');
+    };
+    // Ages count in seconds: the routes already there must be at least 2 s old to tell them apart.
+    await waitFor('older routes aged', async () => ((await ageOf('203.0.113.0/24')) >= 2 ? true : undefined));
+    const mon = spawn('ip', ['netns', 'exec', me.ns, 'gobgp', 'monitor', 'adj-in'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    mon.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    try {
+      await waitFor('monitor open', async () => ((await gobgp(me.ns, ['global'])).code === 0 ? true : undefined));
+      await ebgp.reconfigure(ebgpConf('route 198.18.0.0/24 blackhole;'));
+      await waitFor('new route in both tables', async () => ((await both(['global', 'rib'])).every((t) => t.includes('198.18.0.0/24')) ? true : undefined));
+      expect(await ageOf('198.18.0.0/24')).toBeLessThan(await ageOf('203.0.113.0/24'));
+      const [a, b] = await both(['global', 'rib']);
+      expect(a).toBe(b);
+      await waitFor('ROUTE event', async () => (new RegExp(`\\[ROUTE\\] 198\\.18\\.0\\.0/24 via ${e.ipv4} aspath \\[${EBGP_AS}\\]`).test(out) ? true : undefined));
+      await ebgp.reconfigure(ebgpConf(''));
+      await waitFor('DELROUTE event', async () => (out.includes('[DELROUTE] 198.18.0.0/24') ? true : undefined));
+    } finally {
+      mon.kill();
+      await ebgp.reconfigure(ebgpConf(''));
+    }
+    await waitFor('route gone from both', async () => ((await both(['global', 'rib'])).some((t) => t.includes('198.18.0.0/24')) ? undefined : true));
   });
 
   it('bad requests: unknown neighbor, host bits, other families, unimplemented RPCs', async () => {
