@@ -5,7 +5,8 @@ import fc from 'fast-check';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Speaker } from '../../speaker/speaker.js';
-import { GobgpApiServer, gobgpService } from './server.js';
+import { GobgpApiServer } from './server.js';
+import { gobgpService } from './service.js';
 
 const ALLOWED = new Set([
   grpc.status.OK,

@@ -3,11 +3,9 @@
 // shell: requests are checked and turned into speaker calls here; the message shapes are built by
 // the pure converters (convert.ts, peer.ts). Methods not listed in `handlers` answer UNIMPLEMENTED.
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { mkdirSync, rmSync } from 'node:fs';
+import { dirname } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
 import type { Logger } from 'pino';
 import { buildOpen } from '../../fsm/open.js';
 import { keyToPrefix } from '../../rib/index.js';
@@ -16,6 +14,7 @@ import type { Prefix } from '../../types.js';
 import { destinations, familyFromApi, InvalidArgument, list, nlriToApi, pathToApi, routeFromApi, type ApiPath, type RouteFromApi } from './convert.js';
 import { peerToApi, type PeerSnapshot } from './peer.js';
 import { lookupFilter, type LookupPrefix } from './lookup.js';
+import { PEER_STATUS_REQUEST, PEER_STATUS_TRAILER, gobgpService } from './service.js';
 import { snapshotOf } from './snapshot.js';
 
 
@@ -29,33 +28,6 @@ class ApiError extends Error {
   ) {
     super(message);
   }
-}
-
-function protoDir(): string {
-  const here = dirname(fileURLToPath(import.meta.url));
-  // Source tree (bgp/api/gobgp → bgp/api/proto), the build (dist/bgp/api/gobgp → repo/bgp/api/proto)
-  // or a bundle (build/*.mjs → build/proto, copied there by images/bundle.ts).
-  for (const d of [join(here, '..', 'proto'), join(here, '..', '..', '..', '..', 'bgp', 'api', 'proto'), join(here, 'proto')]) if (existsSync(join(d, 'gobgp.proto'))) return d;
-  throw new Error(`GoBGP API protos not found next to ${here}`);
-}
-
-let cachedService: grpc.ServiceDefinition | undefined;
-/** The service definition, loaded once: all three files, or Any values cannot be (un)packed. */
-export function gobgpService(): grpc.ServiceDefinition {
-  if (cachedService) return cachedService;
-  const dir = protoDir();
-  const def = protoLoader.loadSync(['gobgp.proto', 'attribute.proto', 'capability.proto'], {
-    includeDirs: [dir],
-    keepCase: true,
-    longs: Number,
-    enums: String,
-    defaults: true,
-    arrays: true,
-    json: true,
-  });
-  const svc = (grpc.loadPackageDefinition(def).apipb as grpc.GrpcObject).GobgpApi as grpc.ServiceClientConstructor;
-  cachedService = svc.service;
-  return cachedService;
 }
 
 export interface GobgpApiOptions {
@@ -189,7 +161,9 @@ export class GobgpApiServer {
       const s = this.speaker();
       const stream = c as grpc.ServerWritableStream<Record<string, unknown>, unknown>;
       for (const p of this.peers(s)) if (!addr || p.address === addr) stream.write({ peer: peerToApi(p) });
-      stream.end();
+      const trailer = new grpc.Metadata();
+      if (c.metadata.get(PEER_STATUS_REQUEST).length) trailer.set(PEER_STATUS_TRAILER, Buffer.from(JSON.stringify(s.peerStatus().filter((p) => !addr || p.address === addr))));
+      stream.end(trailer);
     },
     ListPath: (c) => {
       const req = c.request;
