@@ -14,6 +14,20 @@ export class ApiUnavailableError extends Error {
   }
 }
 
+/** A route the speaker selected from a peer (what the route sink was told to program). */
+export interface InstalledRoute {
+  prefix: string;
+  nextHops: string[];
+  sourcePeer: string;
+}
+
+/** The best paths learned from peers. */
+export const installedRoutes = (routes: readonly RouteStatus[]): InstalledRoute[] =>
+  routes.filter((r) => r.best && r.source !== 'local').map((r) => ({ prefix: r.prefix, nextHops: [r.nextHop], sourcePeer: r.source }));
+
+/** FAILED_PRECONDITION: the process runs but has no BGP configuration yet (tortie-rr waiting for the datastore). */
+const notStarted = (e: unknown): boolean => (e as { code?: unknown }).code === grpc.status.FAILED_PRECONDITION;
+
 export interface BgpProcessInfo {
   routerId: string;
   asNumber: number;
@@ -97,6 +111,16 @@ export function routeStatusFromApi(prefix: string, p: ApiPathMessage): RouteStat
   };
 }
 
+/** Runs `fn` with a client of the API at `address`, closed afterwards. */
+export async function withApi<T>(address: string, fn: (c: GobgpClient) => Promise<T>): Promise<T> {
+  const c = new GobgpClient(address);
+  try {
+    return await fn(c);
+  } finally {
+    c.close();
+  }
+}
+
 export class GobgpClient {
   private readonly client: grpc.Client;
   private readonly service = gobgpService();
@@ -113,7 +137,8 @@ export class GobgpClient {
   }
 
   private error(e: grpc.ServiceError): Error {
-    return e.code === grpc.status.UNAVAILABLE || e.code === grpc.status.DEADLINE_EXCEEDED ? new ApiUnavailableError(this.address, e.details || e.message) : new Error(`${this.address}: ${e.details || e.message}`);
+    if (e.code === grpc.status.UNAVAILABLE || e.code === grpc.status.DEADLINE_EXCEEDED) return new ApiUnavailableError(this.address, e.details || e.message);
+    return Object.assign(new Error(`${this.address}: ${e.details || e.message}`), { code: e.code });
   }
 
   private unary<T>(method: string, req: object): Promise<T> {
@@ -136,15 +161,25 @@ export class GobgpClient {
     });
   }
 
+  /** The router id and AS ('' and 0 while the process waits for its BGP configuration). */
   async getBgp(): Promise<BgpProcessInfo> {
-    const r = await this.unary<{ global?: { asn?: number; router_id?: string } }>('GetBgp', {});
+    type Reply = { global?: { asn?: number; router_id?: string } };
+    const r = await this.unary<Reply>('GetBgp', {}).catch((e: unknown): Reply => {
+      if (notStarted(e)) return {};
+      throw e;
+    });
     return { routerId: r.global?.router_id ?? '', asNumber: r.global?.asn ?? 0 };
   }
 
   async peers(): Promise<PeerStatus[]> {
     const md = new grpc.Metadata();
     md.set(PEER_STATUS_REQUEST, '1');
-    const { items, trailer } = await this.stream<{ peer?: ApiPeerMessage }>('ListPeer', {}, md);
+    const r = await this.stream<{ peer?: ApiPeerMessage }>('ListPeer', {}, md).catch((e: unknown) => {
+      if (notStarted(e)) return undefined;
+      throw e;
+    });
+    if (!r) return [];
+    const { items, trailer } = r;
     const raw = trailer.get(PEER_STATUS_TRAILER)[0];
     const extra = new Map<string, PeerStatus>(raw ? (JSON.parse(raw.toString()) as PeerStatus[]).map((p) => [p.address, p]) : []);
     return items.map((m) => peerStatusFromApi(m.peer ?? {}, extra.get(m.peer?.conf?.neighbor_address ?? '')));
@@ -154,8 +189,11 @@ export class GobgpClient {
   async routes(): Promise<RouteStatus[]> {
     const out: RouteStatus[] = [];
     for (const afi of [1, 2]) {
-      const { items } = await this.stream<{ destination?: { prefix: string; paths?: ApiPathMessage[] } }>('ListPath', { table_type: 'GLOBAL', family: { afi, safi: 1 } });
-      for (const { destination: d } of items) for (const p of d?.paths ?? []) out.push(routeStatusFromApi(d?.prefix ?? '', p));
+      const r = await this.stream<{ destination?: { prefix: string; paths?: ApiPathMessage[] } }>('ListPath', { table_type: 'GLOBAL', family: { afi, safi: 1 } }).catch((e: unknown) => {
+        if (notStarted(e)) return { items: [] };
+        throw e;
+      });
+      for (const { destination: d } of r.items) for (const p of d?.paths ?? []) out.push(routeStatusFromApi(d?.prefix ?? '', p));
     }
     return out;
   }
