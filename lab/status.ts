@@ -1,6 +1,5 @@
 // `tortie-lab status`: nodes with their Tortie routes, BGP sessions and readiness, pods, attached namespaces.
 import { installedRoutes, withApi, type InstalledRoute } from '../bgp/api/gobgp/client.js';
-import type { PeerStatus } from '../bgp/speaker/types.js';
 import { bgpApi } from './agents.js';
 import { memberStatus, type MemberStatus } from './etcd.js';
 import { nsExec } from './sh.js';
