@@ -442,19 +442,24 @@ function str(v: unknown, field: string): string {
 }
 
 /**
- * Serves the API on `hosts` ([] = off) for a node or route reflector. A failure to bind is logged,
- * not fatal: BGP itself does not depend on its management API.
+ * Serves the API on `hosts` ([] = off) for a node or route reflector. An address that cannot be
+ * bound is logged and skipped, not fatal: BGP itself does not depend on its management API.
  */
 export async function startGobgpApi(opts: GobgpApiOptions & { hosts: readonly string[] }): Promise<GobgpApiServer | undefined> {
   if (!opts.hosts.length) return undefined;
   const api = new GobgpApiServer(opts);
-  try {
-    const bound = await api.listen(opts.hosts);
+  const bound: string[] = [];
+  for (const h of opts.hosts) {
+    try {
+      bound.push(...(await api.listen([h])));
+    } catch (e) {
+      opts.log.warn({ err: e instanceof Error ? e.message : String(e), host: h }, 'cannot serve the GoBGP API there; the gobgp CLI will not reach this speaker on it');
+    }
+  }
+  if (bound.length) {
     opts.log.info({ hosts: bound }, 'serving the GoBGP API (gobgp CLI)');
     return api;
-  } catch (e) {
-    opts.log.warn({ err: e instanceof Error ? e.message : String(e), hosts: opts.hosts }, 'cannot serve the GoBGP API; the gobgp CLI will not reach this speaker');
-    await api.close();
-    return undefined;
   }
+  await api.close();
+  return undefined;
 }
