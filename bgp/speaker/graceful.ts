@@ -14,6 +14,8 @@ export class GracefulRestart {
     private readonly config: SpeakerConfig,
     private readonly rib: Rib,
     private readonly log: Logger,
+    /** A peer's paths changed wholesale (routes dropped or kept stale): for the management API. */
+    private readonly changed: (source: string) => void,
   ) {}
 
   /**
@@ -51,6 +53,7 @@ export class GracefulRestart {
     const up = this.rib.sessionUp(p.rib, { routerId: s.peerRouterId, selfAddress: p.session.localAddress, afis: s.families.map((f) => f.afi), peerGr: s.peerGracefulRestart });
     this.setStaleTimer(p, up.staleTimerMs, 'stale timer expired after restart');
     for (const x of up.purged) this.logPurge(p, x, s.peerGracefulRestart ? 'peer restarted without forwarding state for the family' : 'peer came back without graceful restart');
+    if (up.purged.length) this.changed(p.rib.address);
   }
 
   /**
@@ -63,12 +66,16 @@ export class GracefulRestart {
       this.log.info({ peer: p.config.address, restartTime: down.staleTimerMs / 1000, routes: down.routes }, 'peer restarting: keeping its routes as stale');
       this.setStaleTimer(p, down.staleTimerMs, 'restart time expired');
     } else this.log.info({ peer: p.config.address, reason }, 'dropping routes of peer');
+    this.changed(p.rib.address);
   }
 
   /** Logs stale routes a GR step dropped, and stops the stale timer once none remain. */
   logPurge(p: Peer, x: Purge, why: string): void {
     if (!p.rib.helping && p.staleTimer) this.setStaleTimer(p, undefined, why);
-    if (x.routes) this.log.info({ peer: p.config.address, routes: x.routes, why, ...(x.family ? { family: x.family } : {}) }, 'purging stale routes');
+    if (x.routes) {
+      this.log.info({ peer: p.config.address, routes: x.routes, why, ...(x.family ? { family: x.family } : {}) }, 'purging stale routes');
+      this.changed(p.rib.address);
+    }
   }
 
   /** (Re)arms the helper's stale timer (undefined: stops it). */

@@ -3,6 +3,7 @@
 // MRAI batching and back-pressure (output.ts), graceful-restart timers (graceful.ts) and the
 // management views (views.ts, status.ts) are its parts. The RIB decides what is selected and what
 // each update group or peer must send.
+import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import { isEndOfRib } from '../codec/index.js';
 import type { UpdateMessage } from '../codec/types.js';
@@ -28,6 +29,16 @@ export type { TablePath } from './views.js';
 
 export type PeerReset = 'hard' | 'in' | 'out' | 'both';
 
+/**
+ * Changes for the management API (GoBGP's WatchEvent, route ages), emitted once applied: it
+ * listens instead of polling. `paths`: the paths of `source` ('local' or a peer address) for these
+ * prefixes changed; undefined prefixes: any of that source's may have (session down, purge, …).
+ */
+export interface SpeakerEvents {
+  peer: [address: string];
+  paths: [source: string, prefixes: readonly Prefix[] | undefined];
+}
+
 export class Speaker {
   private readonly peers = new Map<string, Peer>();
   private readonly byRib = new Map<PeerRib, Peer>();
@@ -37,6 +48,7 @@ export class Speaker {
   private readonly gr: GracefulRestart;
   private readonly listeners: Listeners;
   private stopped = false;
+  readonly events = new EventEmitter<SpeakerEvents>();
 
   constructor(
     readonly config: SpeakerConfig,
@@ -55,7 +67,7 @@ export class Speaker {
     );
     this.out = new Output(this.rib, (r) => this.byRib.get(r), { maxQueuedBytes: config.maxQueuedBytes, mraiMs: config.mraiMs }, log);
     this.local = new OriginationQueue(this.rib);
-    this.gr = new GracefulRestart(config, this.rib, log);
+    this.gr = new GracefulRestart(config, this.rib, log, (source) => this.events.emit('paths', source, undefined));
     this.listeners = new Listeners(log);
   }
 
@@ -104,11 +116,13 @@ export class Speaker {
   announce(prefixes: Prefix[], attrs: Partial<PathAttributes> = {}): void {
     // Interned: re-announcing an unchanged route yields the same path object (nothing to send).
     this.local.originate(prefixes, this.rib.intern({ origin: 0, asPath: [], ...attrs }));
+    this.events.emit('paths', 'local', prefixes);
   }
 
   /** Stops originating prefixes (applied like announce). */
   withdraw(prefixes: Prefix[]): void {
     this.local.originate(prefixes, undefined);
+    this.events.emit('paths', 'local', prefixes);
   }
 
   /** Originated prefixes whose announce/withdraw has not taken full effect yet (0: all selected). */
@@ -178,6 +192,7 @@ export class Speaker {
     p.adminDown = down;
     if (down) p.session.stop(2, reason);
     else p.session.start();
+    this.events.emit('peer', p.rib.address);
     return true;
   }
 
@@ -231,7 +246,10 @@ export class Speaker {
       down: (reason, n) => this.gr.sessionDown(peer, !!session.fsm.config.gracefulRestart && n.graceful && !this.stopped, reason),
       update: (u) => this.onUpdate(peer, u),
       routeRefresh: () => this.out.resend(peer),
-      state: (_from, to) => this.logHint(peer, to),
+      state: (_from, to) => {
+        this.logHint(peer, to);
+        this.events.emit('peer', addr);
+      },
     };
     this.peers.set(addr, peer);
     this.byRib.set(peer.rib, peer);
@@ -246,6 +264,8 @@ export class Speaker {
     this.byRib.delete(p.rib);
     this.rib.removePeer(p.rib);
     if (p.config.password !== undefined) this.listeners.setKey(p.rib.address, undefined);
+    this.events.emit('paths', p.rib.address, undefined);
+    this.events.emit('peer', p.rib.address);
   }
 
   /** Says once per outage why a peer may not be connecting (MD5 and GTSM drops are silent). */
@@ -266,7 +286,11 @@ export class Speaker {
 
   private onUpdate(p: Peer, u: UpdateMessage): void {
     const eor = isEndOfRib(u);
-    if (!eor) return this.rib.update(p.rib, p.importFilter ? p.importFilter(u) : u);
+    if (!eor) {
+      this.rib.update(p.rib, p.importFilter ? p.importFilter(u) : u);
+      if (this.events.listenerCount('paths')) this.events.emit('paths', p.rib.address, [...u.withdrawn, ...u.nlri, ...(u.mpReach?.nlri ?? []), ...(u.mpUnreach?.withdrawn ?? [])]);
+      return;
+    }
     this.log.debug({ peer: p.config.address, family: `${eor.afi}/${eor.safi}` }, 'End-of-RIB received');
     this.gr.logPurge(p, this.rib.endOfRib(p.rib, eor), 'End-of-RIB');
     this.checkDeferral();
@@ -282,6 +306,7 @@ export class Speaker {
     this.log.info({ why }, 'graceful restart: running route selection');
     this.local.settle();
     this.rib.endDeferral();
+    this.events.emit('paths', 'local', undefined); // selection ran: every best flag may have changed
     // Our restart is over: later sessions advertise neither R nor F.
     for (const p of this.peers.values()) p.session.fsm.setGracefulRestart(this.gr.capability(p.config));
     for (const p of this.peers.values()) if (p.session.negotiated) this.out.sendInitial(p);
