@@ -158,8 +158,13 @@ export class NodeAgent {
           status: () => ({ process: 'running', routerId: this.speaker?.config.routerId ?? '', asNumber: this.speaker?.config.asNumber ?? 0, startedAt: this.startedAt }),
           peers: () => this.speaker?.peerStatus() ?? [],
           routes: () => this.speaker?.routes() ?? [],
-          installed: () =>
-            (this.speaker?.routes() ?? []).filter((r) => r.best && r.source !== 'local').map((r) => ({ prefix: r.prefix, nextHops: [r.nextHop], sourcePeer: r.source })),
+          installed: () => {
+            const routes = this.speaker?.routes() ?? [];
+            // ECMP: every path flagged multipath shares the best path's kernel route.
+            const multi = new Map<string, string[]>();
+            for (const r of routes) if (r.multipath) multi.set(r.prefix, [...(multi.get(r.prefix) ?? []), r.nextHop]);
+            return routes.filter((r) => r.best && r.source !== 'local').map((r) => ({ prefix: r.prefix, nextHops: multi.get(r.prefix) ?? [r.nextHop], sourcePeer: r.source }));
+          },
         },
         this.cfg.bgpSocket,
       );

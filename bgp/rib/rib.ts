@@ -7,9 +7,10 @@ import type { NegotiatedSession } from '../fsm/types.js';
 import type { PathAttributes, Prefix, RouteSink } from '../types.js';
 import { Exports } from './adj-out.js';
 import { AttrInterner, WeakTable } from './attrs.js';
-import { best, LOCAL_SOURCE, type PathInfo } from './bestpath.js';
+import { LOCAL_SOURCE, rankPaths, type PathInfo } from './bestpath.js';
 import { UpdateGroups, type OutEvents } from './groups.js';
 import { PeerRib, type Path, type PeerOptions, type SessionFacts } from './peer.js';
+import { multipathNextHops } from './multipath.js';
 import { keyOf, keyToPrefix } from './prefix-key.js';
 import { PrefixSlots } from './slots.js';
 
@@ -49,6 +50,8 @@ export class Rib {
   private peerList: PeerRib[] = [];
   private readonly local = new Map<string, LocalRoute>();
   private readonly locRib = new Map<string, Path>();
+  /** Prefix keys whose best path shares forwarding with equal paths (ECMP): their next hops, best's first. */
+  private readonly multi = new Map<string, readonly string[]>();
   /** Routes with equal attributes share one object, also across UPDATEs (memory per route). */
   readonly attrTable = new AttrInterner();
   /** Shared path objects (see Path). */
@@ -117,6 +120,14 @@ export class Rib {
   /** The Loc-RIB path of prefix key k. */
   selected(k: string): Path | undefined {
     return this.locRib.get(k);
+  }
+
+  /** The next hops installed for prefix key k: several when equal paths share it (ECMP). */
+  nextHops(k: string): readonly string[] {
+    const m = this.multi.get(k);
+    if (m) return m;
+    const b = this.locRib.get(k);
+    return b && b.source !== LOCAL_SOURCE ? [b.nextHop] : [];
   }
 
   /** The Loc-RIB best paths. */
@@ -205,24 +216,38 @@ export class Rib {
   select(k: string, from?: PeerRib): void {
     if (this.deferredSelection) return; // restarting: selection waits for peers' End-of-RIB
     const prev = this.locRib.get(k);
-    const next = best(this.candidates(k, from));
+    const cands = this.candidates(k, from);
+    const ranked = cands.length > 1 ? rankPaths(cands) : cands;
+    const next = ranked[0];
     if (next) this.locRib.set(k, next);
     else if (prev) {
       this.locRib.delete(k);
       const slot = this.slots.get(k);
       if (slot !== undefined) this.slots.release(k, slot);
     }
-    if (next === prev) return; // same shared path: nothing changed for the sink or any export
-    this.out.record(k, this.emitSink(k, prev, next));
+    const hopsChanged = this.setMultipath(k, ranked.length > 1 ? multipathNextHops(ranked) : undefined);
+    if (next === prev && !hopsChanged) return; // same shared path and next hops: nothing changed for the sink or any export
+    const prefix = this.emitSink(k, prev, next, hopsChanged);
+    // Exports carry the best path only: an equal path coming or going changes no advertisement.
+    if (next !== prev) this.out.record(k, prefix);
   }
 
-  /** Sink events for a best-path change; returns the parsed prefix when it made one. */
-  private emitSink(k: string, prev: Path | undefined, next: Path | undefined): Prefix | undefined {
+  /** Records k's ECMP next hops (undefined: a single path); whether they changed. */
+  private setMultipath(k: string, hops: string[] | undefined): boolean {
+    const had = this.multi.get(k);
+    if (!hops) return had ? this.multi.delete(k) : false;
+    if (had && had.length === hops.length && had.every((h, i) => h === hops[i])) return false;
+    this.multi.set(k, hops);
+    return true;
+  }
+
+  /** Sink events for a best-path or next-hop change; returns the parsed prefix when it made one. */
+  private emitSink(k: string, prev: Path | undefined, next: Path | undefined, hopsChanged: boolean): Prefix | undefined {
     const learned = (c: Path | undefined): c is Path => !!c && c.source !== LOCAL_SOURCE;
     if (learned(next)) {
-      if (!learned(prev) || prev.nextHop !== next.nextHop || prev.source !== next.source || prev.attrs !== next.attrs) {
+      if (hopsChanged || !learned(prev) || prev.nextHop !== next.nextHop || prev.source !== next.source || prev.attrs !== next.attrs) {
         const prefix = keyToPrefix(k);
-        this.events.onRoute({ type: 'install', prefix, nextHops: [next.nextHop], sourcePeer: next.source, attrs: next.attrs });
+        this.events.onRoute({ type: 'install', prefix, nextHops: [...this.nextHops(k)], sourcePeer: next.source, attrs: next.attrs });
         return prefix;
       }
     } else if (learned(prev)) {
@@ -269,10 +294,20 @@ export class Rib {
    */
   sessionDown(p: PeerRib, graceful: boolean): { staleTimerMs: number; routes: number } | { dropped: number } {
     this.out.reset(p);
-    if (graceful && p.peerGr && p.adjIn.size) {
-      for (const [k, r] of p.adjIn) p.adjIn.set(k, this.pathOf({ ...r, stale: true }));
-      p.helping = true;
-      return { staleTimerMs: p.peerGr.restartTime * 1000, routes: p.adjIn.size };
+    // RFC 4724 §4.2: only the families the peer listed in its capability are kept (BIRD's default
+    // `graceful restart aware` lists none: its routes go at once, as BIRD itself drops them).
+    const kept = graceful && p.peerGr ? new Set(p.peerGr.families.filter((f) => f.safi === 1).map((f) => (f.afi === 1 ? 4 : 6))) : undefined;
+    if (kept?.size && p.peerGr && p.adjIn.size) {
+      const dropped: string[] = [];
+      for (const [k, r] of p.adjIn) {
+        if (kept.has(r.family)) p.adjIn.set(k, this.pathOf({ ...r, stale: true }));
+        else dropped.push(k);
+      }
+      for (const k of dropped) this.adjDelete(p, k);
+      for (const k of dropped) this.select(k, p);
+      p.helping = p.adjIn.size > 0;
+      if (p.helping) return { staleTimerMs: p.peerGr.restartTime * 1000, routes: p.adjIn.size };
+      return { dropped: dropped.length };
     }
     const keys = this.adjClear(p);
     for (const k of keys) this.select(k, p);

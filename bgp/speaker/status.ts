@@ -41,7 +41,7 @@ export function peerStatusOf(config: PeerConfig, s: BgpSession, r: PeerRib, md5?
   };
 }
 
-function fmt(prefix: string, attrs: PathAttributes, nextHop: string, source: string, best: boolean, stale?: boolean): RouteStatus {
+function fmt(prefix: string, attrs: PathAttributes, nextHop: string, source: string, best: boolean, stale?: boolean, multipath?: boolean): RouteStatus {
   return {
     prefix,
     nextHop,
@@ -50,6 +50,7 @@ function fmt(prefix: string, attrs: PathAttributes, nextHop: string, source: str
     ...(attrs.localPref !== undefined ? { localPref: attrs.localPref } : {}),
     ...(attrs.communities?.length ? { communities: attrs.communities.map((c) => `${c >>> 16}:${c & 0xffff}`) } : {}),
     best,
+    ...(multipath ? { multipath } : {}),
     ...(stale ? { stale } : {}),
   };
 }
@@ -61,6 +62,10 @@ export function routeStatus(rib: Rib): RouteStatus[] {
     const k = prefixToString(r.prefix);
     out.push(fmt(k, r.attrs, '', 'local', rib.selected(k)?.source === 'local'));
   }
-  for (const [addr, p] of rib.peers) for (const [k, r] of p.adjIn) out.push(fmt(k, r.attrs, r.nextHop, addr, rib.selected(k)?.source === addr, r.stale));
+  for (const [addr, p] of rib.peers)
+    for (const [k, r] of p.adjIn) {
+      const hops = rib.nextHops(k);
+      out.push(fmt(k, r.attrs, r.nextHop, addr, rib.selected(k)?.source === addr, r.stale, hops.length > 1 && hops.includes(r.nextHop)));
+    }
   return out;
 }

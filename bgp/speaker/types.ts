@@ -102,5 +102,7 @@ export interface RouteStatus {
   localPref?: number;
   communities?: string[];
   best: boolean;
+  /** Installed together with the best path (ECMP): equal to it up to the router-id tie-break. */
+  multipath?: boolean;
   stale?: boolean;
 }
