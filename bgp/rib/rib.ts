@@ -2,7 +2,7 @@
 // the Adj-RIB-Out (update groups, UpdateGroups) and graceful-restart state in both roles. No
 // sockets, timers or logs: the speaker calls in with what happened and acts on what comes back
 // (events for the route sink and for groups or peers that have something to send).
-import type { AfiSafi, UpdateMessage } from '../codec/types.js';
+import type { AfiSafi, NlriPrefix, UpdateMessage } from '../codec/types.js';
 import type { NegotiatedSession } from '../fsm/types.js';
 import type { PathAttributes, Prefix, RouteSink } from '../types.js';
 import { Exports } from './adj-out.js';
@@ -10,6 +10,7 @@ import { AttrInterner, WeakTable } from './attrs.js';
 import { LOCAL_SOURCE, rankPaths, type PathInfo } from './bestpath.js';
 import { UpdateGroups, type OutEvents } from './groups.js';
 import { PeerRib, type Path, type PeerOptions, type SessionFacts } from './peer.js';
+import { dropPath, mapPaths, putPath } from './addpath.js';
 import { multipathNextHops } from './multipath.js';
 import { keyOf, keyToPrefix } from './prefix-key.js';
 import { PrefixSlots } from './slots.js';
@@ -143,7 +144,7 @@ export class Rib {
     const changed: string[] = [];
     for (const w of [...u.withdrawn, ...(u.mpUnreach?.withdrawn ?? [])]) {
       const k = keyOf(w);
-      if (this.adjDelete(p, k)) changed.push(k);
+      if (this.adjWithdraw(p, k, w.pathId)) changed.push(k);
     }
     const attrs = u.attributes && this.attrTable.intern(u.attributes);
     const ok = !!attrs && this.acceptable(p, attrs);
@@ -154,14 +155,15 @@ export class Rib {
         last = this.pathOf({ attrs: a, nextHop, family, source: p.address, ebgp: p.ebgp, peerRouterId: p.routerId, fromRrClient: !!p.options.rrClient });
       return last;
     };
-    const add = (prefix: Prefix, nextHop: string | undefined): void => {
+    const add = (prefix: NlriPrefix, nextHop: string | undefined): void => {
       const k = keyOf(prefix);
       if (!attrs || !nextHop || !ok) {
         p.rejected++;
-        if (this.adjDelete(p, k)) changed.push(k);
+        if (this.adjWithdraw(p, k, prefix.pathId)) changed.push(k);
         return;
       }
-      this.adjSet(p, k, pathFor(attrs, nextHop, prefix.family === 6 ? 6 : 4));
+      const path = pathFor(attrs, nextHop, prefix.family === 6 ? 6 : 4);
+      this.adjSet(p, k, prefix.pathId === undefined ? path : putPath(p, k, prefix.pathId, path));
       changed.push(k);
     };
     for (const n of u.nlri) add(n, u.attributes?.nextHop);
@@ -199,17 +201,21 @@ export class Rib {
     const holders = this.slots.holdersOf(k);
     const own = from?.adjIn.get(k);
     if (holders === (own ? 1 : 0)) {
-      if (own && from) out.push(own.peerRouterId === from.routerId ? own : this.pathOf({ ...own, peerRouterId: from.routerId }));
+      if (own && from) this.pushPaths(out, from, k, own);
       return out;
     }
     for (const p of this.peerList) {
-      let r = p.adjIn.get(k);
-      if (!r) continue;
-      // Selection uses the peer's current router id (it may have changed since the route came).
-      if (r.peerRouterId !== p.routerId) r = this.pathOf({ ...r, peerRouterId: p.routerId });
-      out.push(r);
+      const r = p.adjIn.get(k);
+      if (r) this.pushPaths(out, p, k, r);
     }
     return out;
+  }
+
+  /** Adds peer p's paths for k (its ADD-PATH set, or r), with the peer's current router id (it may have changed since the route came). */
+  private pushPaths(out: Path[], p: PeerRib, k: string, r: Path): void {
+    const set = p.paths.size ? p.paths.get(k) : undefined;
+    if (!set) out.push(r.peerRouterId === p.routerId ? r : this.pathOf({ ...r, peerRouterId: p.routerId }));
+    else for (const x of set.values()) out.push(x.peerRouterId === p.routerId ? x : this.pathOf({ ...x, peerRouterId: p.routerId }));
   }
 
   /** Re-runs best-path selection for prefix key k (`from`: the peer whose change this is). */
@@ -300,7 +306,7 @@ export class Rib {
     if (kept?.size && p.peerGr && p.adjIn.size) {
       const dropped: string[] = [];
       for (const [k, r] of p.adjIn) {
-        if (kept.has(r.family)) p.adjIn.set(k, this.pathOf({ ...r, stale: true }));
+        if (kept.has(r.family)) p.adjIn.set(k, mapPaths(p, k, (x) => this.pathOf({ ...x, stale: true })) ?? this.pathOf({ ...r, stale: true }));
         else dropped.push(k);
       }
       for (const k of dropped) this.adjDelete(p, k);
@@ -319,12 +325,18 @@ export class Rib {
     const keys: string[] = [];
     let othersStale = false;
     for (const [k, r] of p.adjIn) {
-      if (!r.stale) continue;
+      const set = p.paths.get(k);
+      if (!(set ? [...set.values()].some((x) => x.stale) : r.stale)) continue;
       if (family === undefined || r.family === family) keys.push(k);
       else othersStale = true;
     }
     if (!othersStale) p.helping = false;
-    for (const k of keys) this.adjDelete(p, k);
+    for (const k of keys) {
+      // ADD-PATH: the paths the peer refreshed since its restart stay.
+      const rest = mapPaths(p, k, (x) => (x.stale ? undefined : x));
+      if (rest) this.adjSet(p, k, rest);
+      else this.adjDelete(p, k);
+    }
     for (const k of keys) this.select(k, p);
     return { routes: keys.length, ...(family ? { family } : {}) };
   }
@@ -365,7 +377,17 @@ export class Rib {
     if (p.adjIn.size !== n) this.slots.hold(k);
   }
 
+  /** Withdraws one path (ADD-PATH: by identifier; the peer's best remaining path then stands for it). */
+  private adjWithdraw(p: PeerRib, k: string, id: number | undefined): boolean {
+    if (id === undefined || !p.paths.has(k)) return this.adjDelete(p, k);
+    const rest = dropPath(p, k, id);
+    if (!rest) return this.adjDelete(p, k);
+    this.adjSet(p, k, rest);
+    return true;
+  }
+
   private adjDelete(p: PeerRib, k: string): boolean {
+    p.paths.delete(k);
     if (!p.adjIn.delete(k)) return false;
     this.slots.unhold(k);
     return true;
@@ -375,6 +397,7 @@ export class Rib {
   private adjClear(p: PeerRib): string[] {
     const keys = [...p.adjIn.keys()];
     p.adjIn.clear();
+    p.paths.clear();
     for (const k of keys) this.slots.unhold(k);
     return keys;
   }
