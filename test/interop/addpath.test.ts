@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { InstalledRoute } from '../../bgp/api/server.js';
 import { BgpLab, type LabMember } from '../harness/bgp-lab.js';
 import { Bird } from '../harness/bird.js';
+import { Gobgp, gobgpConfig } from '../harness/gobgp.js';
 import { stopEach, waitFor } from '../harness/daemon.js';
 import { SpeakerProc, v4Speaker, waitPeerState } from './speaker-proc.js';
 
@@ -29,7 +30,18 @@ protocol bgp tortie { local ${me} as ${AS}; neighbor ${tortie} as ${AS}; rr clie
 
 const hopsOf = (rs: InstalledRoute[]): string[] => [...(rs.find((r) => r.prefix === PREFIX)?.nextHops ?? [])].sort();
 
-describe('interop: ADD-PATH from a BIRD route reflector', () => {
+/** GoBGP as the reflector: the clients are its route-reflector clients, ADD-PATH send towards us. */
+const gobgpReflector = (me: string, clients: string[], tortie: string): string =>
+  gobgpConfig({
+    as: AS,
+    routerId: me,
+    neighbors: [
+      ...clients.map((c) => ({ address: c, peerAs: AS, holdTime: 9, keepalive: 3, connectRetry: 1, rrClusterId: me, families: ['ipv4-unicast'] })),
+      { address: tortie, peerAs: AS, holdTime: 9, keepalive: 3, connectRetry: 1, families: ['ipv4-unicast'], addPaths: { sendMax: 8 } },
+    ],
+  });
+
+describe.each(['BIRD', 'GoBGP'] as const)('interop: ADD-PATH from a %s route reflector', (kind) => {
   let lab: BgpLab;
   let me: LabMember;
   let rr: LabMember;
@@ -37,17 +49,19 @@ describe('interop: ADD-PATH from a BIRD route reflector', () => {
   let c2: LabMember;
   let speaker: SpeakerProc;
   const birds: Bird[] = [];
+  let gobgp: Gobgp | undefined;
 
   beforeAll(async () => {
-    lab = await BgpLab.create({ label: 'ap', members: 4 });
+    lab = await BgpLab.create({ label: kind === 'BIRD' ? 'apb' : 'apg', members: 4 });
     [me, rr, c1, c2] = lab.members as [LabMember, LabMember, LabMember, LabMember];
-    birds.push(await Bird.start(rr.ns, reflector(rr.ipv4, [c1.ipv4, c2.ipv4], me.ipv4)));
+    if (kind === 'BIRD') birds.push(await Bird.start(rr.ns, reflector(rr.ipv4, [c1.ipv4, c2.ipv4], me.ipv4)));
+    else gobgp = await Gobgp.start(rr.ns, gobgpReflector(rr.ipv4, [c1.ipv4, c2.ipv4], me.ipv4));
     birds.push(await Bird.start(c1.ns, client(c1.ipv4, rr.ipv4)));
     birds.push(await Bird.start(c2.ns, client(c2.ipv4, rr.ipv4)));
     speaker = await SpeakerProc.start(me.ns, v4Speaker(me.ipv4, AS, [{ name: 'Global_rr', address: rr.ipv4, asNumber: AS, type: 'global' }], []));
   });
 
-  afterAll(() => stopEach(speaker, ...birds, lab));
+  afterAll(() => stopEach(speaker, ...birds, ...(gobgp ? [gobgp] : []), lab));
 
   it('both reflected paths arrive and both next hops are installed', async () => {
     await waitPeerState(speaker, rr.ipv4, 'Established');
@@ -59,7 +73,7 @@ describe('interop: ADD-PATH from a BIRD route reflector', () => {
   });
 
   it('a client going away withdraws its path only: the other next hop stays', async () => {
-    await birds[1]?.stop();
+    await birds.find((b) => b.ns === c1.ns)?.stop();
     const hops = await waitFor('one path left', async () => {
       const h = hopsOf(await speaker.installed());
       return h.length === 1 ? h : undefined;
