@@ -2,6 +2,7 @@
 import type { BgpSession } from '../fsm/session.js';
 import type { Md5Counters } from '../net/tcp-security.js';
 import type { PeerRib, Rib } from '../rib/index.js';
+import { formatExtendedCommunity } from '../codec/attributes.js';
 import { prefixToString, type PathAttributes } from '../types.js';
 import type { PeerConfig, PeerStatus, RouteStatus } from './types.js';
 
@@ -49,6 +50,7 @@ function fmt(prefix: string, attrs: PathAttributes, nextHop: string, source: str
     asPath: attrs.asPath.map((s) => (s.type === 1 ? `{${s.asns.join(' ')}}` : s.asns.join(' '))).join(' '),
     ...(attrs.localPref !== undefined ? { localPref: attrs.localPref } : {}),
     ...(attrs.communities?.length ? { communities: attrs.communities.map((c) => `${c >>> 16}:${c & 0xffff}`) } : {}),
+    ...(attrs.extendedCommunities?.length ? { extendedCommunities: attrs.extendedCommunities.map(formatExtendedCommunity) } : {}),
     best,
     ...(multipath ? { multipath } : {}),
     ...(stale ? { stale } : {}),
