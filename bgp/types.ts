@@ -63,6 +63,11 @@ export interface PathAttributes {
   communities?: number[];
   /** RFC 8092: [globalAdmin, localData1, localData2]. */
   largeCommunities?: Array<[number, number, number]>;
+  /**
+   * RFC 4360 extended communities, each 8-octet value as its [high, low] 32-bit halves (high: type,
+   * sub-type and the first two value octets). Type bit 0x40 marks one not to leave the AS.
+   */
+  extendedCommunities?: Array<[number, number]>;
   originatorId?: string;
   clusterList?: string[];
   unknown?: RawAttribute[];

@@ -11,7 +11,7 @@ import type { Writer } from './writer.js';
 import { BgpEncodeError, type CodecContext, type NlriPrefix } from './types.js';
 
 // Bound once: constant lookups stay local on the per-attribute path.
-const { AS_TRANS, ATTR_AGGREGATOR, ATTR_AS4_AGGREGATOR, ATTR_AS4_PATH, ATTR_AS_PATH, ATTR_ATOMIC_AGGREGATE, ATTR_CLUSTER_LIST, ATTR_COMMUNITIES, ATTR_LARGE_COMMUNITIES, ATTR_LOCAL_PREF, ATTR_MED, ATTR_MP_REACH_NLRI, ATTR_MP_UNREACH_NLRI, ATTR_NEXT_HOP, ATTR_ORIGIN, ATTR_ORIGINATOR_ID, FLAG_OPTIONAL, FLAG_TRANSITIVE, UPD_OPTIONAL_ATTR } = C;
+const { AS_TRANS, ATTR_AGGREGATOR, ATTR_AS4_AGGREGATOR, ATTR_AS4_PATH, ATTR_AS_PATH, ATTR_ATOMIC_AGGREGATE, ATTR_CLUSTER_LIST, ATTR_COMMUNITIES, ATTR_EXTENDED_COMMUNITIES, ATTR_LARGE_COMMUNITIES, ATTR_LOCAL_PREF, ATTR_MED, ATTR_MP_REACH_NLRI, ATTR_MP_UNREACH_NLRI, ATTR_NEXT_HOP, ATTR_ORIGIN, ATTR_ORIGINATOR_ID, FLAG_OPTIONAL, FLAG_TRANSITIVE, UPD_OPTIONAL_ATTR } = C;
 
 /** RFC 7606 §2 approaches. */
 export type ErrorAction = 'session-reset' | 'treat-as-withdraw' | 'attribute-discard';
@@ -369,6 +369,26 @@ export const ATTRIBUTE_TABLE: ReadonlyArray<AttrEntry<unknown>> = [
     },
     format: (v) => `CLUSTER_LIST ${v.join(' ')}`,
   }),
+  entry<Array<[number, number]>>({
+    code: ATTR_EXTENDED_COMMUNITIES,
+    name: 'EXTENDED_COMMUNITIES',
+    flags: OPT_T,
+    onError: 'treat-as-withdraw', // RFC 7606 §7.14
+    decode(v) {
+      if (v.length === 0 || v.length % 8 !== 0) throw new AttrError(`EXTENDED_COMMUNITIES length ${v.length} is not a non-zero multiple of 8`);
+      const out: Array<[number, number]> = [];
+      for (let o = 0; o < v.length; o += 8) out.push([v.readUInt32BE(o), v.readUInt32BE(o + 4)]);
+      return out;
+    },
+    apply(st, v) {
+      st.attrs.extendedCommunities = v;
+    },
+    pick: (src) => (src.attrs?.extendedCommunities?.length ? src.attrs.extendedCommunities : undefined),
+    encode(w, v) {
+      for (const [hi, lo] of v) w.u32(checkU32(hi, 'extendedCommunities[].high')).u32(checkU32(lo, 'extendedCommunities[].low'));
+    },
+    format: (v) => `EXTENDED_COMMUNITIES ${v.map(formatExtendedCommunity).join(' ')}`,
+  }),
   entry<AsPathSegment[]>({
     code: ATTR_AS4_PATH,
     name: 'AS4_PATH',
@@ -419,6 +439,14 @@ export const ATTRIBUTE_TABLE: ReadonlyArray<AttrEntry<unknown>> = [
     format: (v) => `LARGE_COMMUNITIES ${v.map((t) => t.join(':')).join(' ')}`,
   }),
 ];
+
+/** BIRD's notation for the common two-octet-AS route target / origin, hex for the rest. */
+export function formatExtendedCommunity([hi, lo]: readonly [number, number]): string {
+  const type = hi >>> 24;
+  const sub = (hi >>> 16) & 0xff;
+  if ((type & 0xbf) === 0 && (sub === 2 || sub === 3)) return `(${sub === 2 ? 'rt' : 'ro'}, ${hi & 0xffff}, ${lo >>> 0})`;
+  return `0x${hi.toString(16).padStart(8, '0')}${lo.toString(16).padStart(8, '0')}`;
+}
 
 export const ATTRIBUTES_BY_CODE: ReadonlyMap<number, AttrEntry<unknown>> = new Map(ATTRIBUTE_TABLE.map((e) => [e.code, e]));
 

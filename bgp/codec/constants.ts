@@ -30,6 +30,7 @@ export const ATTR_COMMUNITIES = 8;
 export const ATTR_ORIGINATOR_ID = 9;
 export const ATTR_CLUSTER_LIST = 10;
 export const ATTR_MP_REACH_NLRI = 14;
+export const ATTR_EXTENDED_COMMUNITIES = 16;
 export const ATTR_MP_UNREACH_NLRI = 15;
 export const ATTR_AS4_PATH = 17;
 export const ATTR_AS4_AGGREGATOR = 18;

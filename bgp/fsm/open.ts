@@ -1,6 +1,7 @@
 // OPEN construction, OPEN checks (RFC 4271 §6.2, RFC 6793) and capability negotiation.
 // Pure: the FSM calls these; the speaker reads the result (families, GR, route refresh).
-import type { AfiSafi, Capability, CodecContext, NotificationMessage, OpenMessage } from '../codec/types.js';
+import { negotiateContext } from '../codec/open.js';
+import type { AfiSafi, Capability, NotificationMessage, OpenMessage } from '../codec/types.js';
 import type { FsmConfig, NegotiatedSession } from './types.js';
 
 export const AS_TRANS = 23456;
@@ -15,6 +16,7 @@ export function buildOpen(cfg: FsmConfig): OpenMessage {
   const families = cfg.families ?? [IPV4_UNICAST];
   const caps: Capability[] = families.map((f) => ({ code: 1 as const, afi: f.afi, safi: f.safi }));
   caps.push({ code: 2 }, { code: 65, asn: cfg.localAs });
+  if (cfg.addPathReceive) caps.push({ code: 69, families: families.map((f) => ({ afi: f.afi, safi: f.safi, sendReceive: 1 as const })) });
   if (cfg.gracefulRestart) {
     const gr = cfg.gracefulRestart;
     caps.push({
@@ -73,7 +75,8 @@ export function negotiate(cfg: FsmConfig, local: OpenMessage, remote: OpenMessag
   const families = familiesOf(local).filter((f) => theirs.some((t) => t.afi === f.afi && t.safi === f.safi));
   const has = (o: OpenMessage, code: number): boolean => o.capabilities.some((c) => c.code === code);
   const ebgp = cfg.peerAs !== cfg.localAs;
-  const codec: CodecContext = { fourOctetAs: has(local, 65) && has(remote, 65), ebgp };
+  // 4-octet AS and ADD-PATH per family, as the codec negotiates them (no path ids unless both sides agree).
+  const codec = { ...negotiateContext(local, remote), ebgp };
   const gr = findCap(remote.capabilities, 64)[0];
   return {
     holdTime,

@@ -35,6 +35,8 @@ export interface FsmConfig {
    * the R bit; `forwardingState` the F bit of every family, or only of those in `forwardingAfis`.
    */
   gracefulRestart?: { restartTime: number; restarting: boolean; forwardingState: boolean; forwardingAfis?: readonly number[]; notification?: boolean };
+  /** ADD-PATH (RFC 7911) for every family: we accept several paths per prefix (receive), as Calico's BIRD with `add paths on` does. */
+  addPathReceive?: boolean;
 }
 
 export interface NegotiatedSession {

@@ -72,6 +72,7 @@ export function attrKey(a: PathAttributes, nextHop: string): string {
     a.aggregator ? [a.aggregator.asn, a.aggregator.address] : null,
     a.communities ?? null,
     a.largeCommunities ?? null,
+    a.extendedCommunities ?? null,
     a.originatorId ?? null,
     a.clusterList ?? null,
     a.unknown?.map((u) => [u.flags, u.type, valueId(u.value)]) ?? null,

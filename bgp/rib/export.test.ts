@@ -96,6 +96,17 @@ describe('export rules', () => {
     expect(exportRoute(c, 4, target({ ebgp: true }))).toEqual({ attrs: attrs({ asPath: [{ type: 2, asns: [64512, 65001] }], nextHop: '10.0.0.1' }), nextHop: '10.0.0.1' });
     expect(exportRoute(cand({ source: 'local', attrs: attrs({ med: 7 }) }), 4, target({ ebgp: true }))?.attrs).toEqual(attrs({ med: 7, asPath: [{ type: 2, asns: [64512] }], nextHop: '10.0.0.1' }));
   });
+  it('extended communities pass on unchanged over iBGP; eBGP drops the non-transitive ones (RFC 4360 §2)', () => {
+    const ext: Array<[number, number]> = [
+      [0x0002fde8, 100],
+      [0x43000000, 1],
+    ];
+    const c = cand({ ebgp: true, attrs: attrs({ asPath: [{ type: 2, asns: [65001] }], extendedCommunities: ext }) });
+    expect(exportRoute(c, 4, target())?.attrs.extendedCommunities).toEqual(ext);
+    expect(exportRoute(c, 4, target({ ebgp: true, address: '10.6.0.1' }))?.attrs.extendedCommunities).toEqual([[0x0002fde8, 100]]);
+    const onlyLocal = cand({ ebgp: true, attrs: attrs({ extendedCommunities: [[0x43000000, 1]] }) });
+    expect(exportRoute(onlyLocal, 4, target({ ebgp: true, address: '10.6.0.1' }))?.attrs).not.toHaveProperty('extendedCommunities');
+  });
   it('eBGP: keepOriginalNextHop keeps a learned next hop', () => {
     expect(exportRoute(cand({ ebgp: true }), 4, target({ ebgp: true, address: '10.6.0.1', keepOriginalNextHop: true }))?.nextHop).toBe('10.1.0.1');
   });

@@ -1,6 +1,7 @@
 // Outbound rules per RFC 4271 / 4456, as BIRD applies them for Calico:
 //  eBGP: prepend our AS, next-hop-self (unless keepOriginalNextHop for learned routes), no
-//        LOCAL_PREF / ORIGINATOR_ID / CLUSTER_LIST, a learned MED is not passed to another AS;
+//        LOCAL_PREF / ORIGINATOR_ID / CLUSTER_LIST, a learned MED is not passed to another AS,
+//        nor are non-transitive extended communities (RFC 4360 §2);
 //  iBGP: LOCAL_PREF 100 when absent; iBGP-learned routes only when we reflect (client → all,
 //        non-client → clients), then ORIGINATOR_ID set if absent and our cluster id prepended to
 //        CLUSTER_LIST, NEXT_HOP never rewritten; locally originated routes get next-hop-self
@@ -48,6 +49,9 @@ export function exportRoute(path: PathInfo, family: 4 | 6, to: ExportTarget): { 
     const { localPref: _lp, originatorId: _oid, clusterList: _cl, med, ...rest } = a;
     const out: PathAttributes = { ...rest, asPath: prependAs(a.asPath, to.localAs) };
     if (local && med !== undefined) out.med = med;
+    const transitive = a.extendedCommunities?.filter(([hi]) => !((hi >>> 24) & 0x40));
+    if (transitive?.length) out.extendedCommunities = transitive;
+    else delete out.extendedCommunities;
     if (family === 4) out.nextHop = nextHop;
     else delete out.nextHop;
     return { attrs: out, nextHop };

@@ -46,7 +46,10 @@ export interface SessionFacts {
 }
 
 export class PeerRib {
+  /** Per prefix key: the peer's path, or with ADD-PATH the best of its paths (see `paths`). */
   readonly adjIn = new Map<string, Path>();
+  /** ADD-PATH (RFC 7911): every path the peer sent for a prefix key, by path identifier. */
+  readonly paths = new Map<string, Map<number, Path>>();
   mode: OutMode = 'idle';
   /** Own queue outside the group: prefix key → the peer may hold an older advertisement. */
   readonly pending = new Map<string, boolean>();

@@ -2,14 +2,16 @@
 // the Adj-RIB-Out (update groups, UpdateGroups) and graceful-restart state in both roles. No
 // sockets, timers or logs: the speaker calls in with what happened and acts on what comes back
 // (events for the route sink and for groups or peers that have something to send).
-import type { AfiSafi, UpdateMessage } from '../codec/types.js';
+import type { AfiSafi, NlriPrefix, UpdateMessage } from '../codec/types.js';
 import type { NegotiatedSession } from '../fsm/types.js';
 import type { PathAttributes, Prefix, RouteSink } from '../types.js';
 import { Exports } from './adj-out.js';
 import { AttrInterner, WeakTable } from './attrs.js';
-import { best, LOCAL_SOURCE, type PathInfo } from './bestpath.js';
+import { LOCAL_SOURCE, rankPaths, type PathInfo } from './bestpath.js';
 import { UpdateGroups, type OutEvents } from './groups.js';
 import { PeerRib, type Path, type PeerOptions, type SessionFacts } from './peer.js';
+import { dropPath, mapPaths, putPath } from './addpath.js';
+import { multipathNextHops } from './multipath.js';
 import { keyOf, keyToPrefix } from './prefix-key.js';
 import { PrefixSlots } from './slots.js';
 
@@ -51,6 +53,8 @@ export class Rib {
   private peerList: PeerRib[] = [];
   private readonly local = new Map<string, LocalRoute>();
   private readonly locRib = new Map<string, Path>();
+  /** Prefix keys whose best path shares forwarding with equal paths (ECMP): their next hops, best's first. */
+  private readonly multi = new Map<string, readonly string[]>();
   /** Routes with equal attributes share one object, also across UPDATEs (memory per route). */
   readonly attrTable = new AttrInterner();
   /** Shared path objects (see Path). */
@@ -121,6 +125,14 @@ export class Rib {
     return this.locRib.get(k);
   }
 
+  /** The next hops installed for prefix key k: several when equal paths share it (ECMP). */
+  nextHops(k: string): readonly string[] {
+    const m = this.multi.get(k);
+    if (m) return m;
+    const b = this.locRib.get(k);
+    return b && b.source !== LOCAL_SOURCE ? [b.nextHop] : [];
+  }
+
   /** The Loc-RIB best paths. */
   bestPaths(): Candidate[] {
     return [...this.locRib].map(([k, b]) => {
@@ -134,7 +146,7 @@ export class Rib {
     const changed: string[] = [];
     for (const w of [...u.withdrawn, ...(u.mpUnreach?.withdrawn ?? [])]) {
       const k = keyOf(w);
-      if (this.adjDelete(p, k)) changed.push(k);
+      if (this.adjWithdraw(p, k, w.pathId)) changed.push(k);
     }
     const attrs = u.attributes && this.attrTable.intern(u.attributes);
     const ok = !!attrs && this.acceptable(p, attrs);
@@ -145,14 +157,15 @@ export class Rib {
         last = this.pathOf({ attrs: a, nextHop, family, source: p.address, ebgp: p.ebgp, peerRouterId: p.routerId, fromRrClient: !!p.options.rrClient });
       return last;
     };
-    const add = (prefix: Prefix, nextHop: string | undefined): void => {
+    const add = (prefix: NlriPrefix, nextHop: string | undefined): void => {
       const k = keyOf(prefix);
       if (!attrs || !nextHop || !ok) {
         p.rejected++;
-        if (this.adjDelete(p, k)) changed.push(k);
+        if (this.adjWithdraw(p, k, prefix.pathId)) changed.push(k);
         return;
       }
-      this.adjSet(p, k, pathFor(attrs, nextHop, prefix.family === 6 ? 6 : 4));
+      const path = pathFor(attrs, nextHop, prefix.family === 6 ? 6 : 4);
+      this.adjSet(p, k, prefix.pathId === undefined ? path : putPath(p, k, prefix.pathId, path));
       changed.push(k);
     };
     for (const n of u.nlri) add(n, u.attributes?.nextHop);
@@ -190,41 +203,59 @@ export class Rib {
     const holders = this.slots.holdersOf(k);
     const own = from?.adjIn.get(k);
     if (holders === (own ? 1 : 0)) {
-      if (own && from) out.push(own.peerRouterId === from.routerId ? own : this.pathOf({ ...own, peerRouterId: from.routerId }));
+      if (own && from) this.pushPaths(out, from, k, own);
       return out;
     }
     for (const p of this.peerList) {
-      let r = p.adjIn.get(k);
-      if (!r) continue;
-      // Selection uses the peer's current router id (it may have changed since the route came).
-      if (r.peerRouterId !== p.routerId) r = this.pathOf({ ...r, peerRouterId: p.routerId });
-      out.push(r);
+      const r = p.adjIn.get(k);
+      if (r) this.pushPaths(out, p, k, r);
     }
     return out;
+  }
+
+  /** Adds peer p's paths for k (its ADD-PATH set, or r), with the peer's current router id (it may have changed since the route came). */
+  private pushPaths(out: Path[], p: PeerRib, k: string, r: Path): void {
+    const set = p.paths.size ? p.paths.get(k) : undefined;
+    if (!set) out.push(r.peerRouterId === p.routerId ? r : this.pathOf({ ...r, peerRouterId: p.routerId }));
+    else for (const x of set.values()) out.push(x.peerRouterId === p.routerId ? x : this.pathOf({ ...x, peerRouterId: p.routerId }));
   }
 
   /** Re-runs best-path selection for prefix key k (`from`: the peer whose change this is). */
   select(k: string, from?: PeerRib): void {
     if (this.deferredSelection) return; // restarting: selection waits for peers' End-of-RIB
     const prev = this.locRib.get(k);
-    const next = best(this.candidates(k, from));
+    const cands = this.candidates(k, from);
+    const ranked = cands.length > 1 ? rankPaths(cands) : cands;
+    const next = ranked[0];
     if (next) this.locRib.set(k, next);
     else if (prev) {
       this.locRib.delete(k);
       const slot = this.slots.get(k);
       if (slot !== undefined) this.slots.release(k, slot);
     }
-    if (next === prev) return; // same shared path: nothing changed for the sink or any export
-    this.out.record(k, this.emitSink(k, prev, next));
+    const hopsChanged = this.setMultipath(k, ranked.length > 1 ? multipathNextHops(ranked) : undefined);
+    if (next === prev && !hopsChanged) return; // same shared path and next hops: nothing changed for the sink or any export
+    const prefix = this.emitSink(k, prev, next, hopsChanged);
+    // Exports carry the best path only: an equal path coming or going changes no advertisement.
+    if (next !== prev) this.out.record(k, prefix);
   }
 
-  /** Sink events for a best-path change; returns the parsed prefix when it made one. */
-  private emitSink(k: string, prev: Path | undefined, next: Path | undefined): Prefix | undefined {
+  /** Records k's ECMP next hops (undefined: a single path); whether they changed. */
+  private setMultipath(k: string, hops: string[] | undefined): boolean {
+    const had = this.multi.get(k);
+    if (!hops) return had ? this.multi.delete(k) : false;
+    if (had && had.length === hops.length && had.every((h, i) => h === hops[i])) return false;
+    this.multi.set(k, hops);
+    return true;
+  }
+
+  /** Sink events for a best-path or next-hop change; returns the parsed prefix when it made one. */
+  private emitSink(k: string, prev: Path | undefined, next: Path | undefined, hopsChanged: boolean): Prefix | undefined {
     const learned = (c: Path | undefined): c is Path => !!c && c.source !== LOCAL_SOURCE;
     if (learned(next)) {
-      if (!learned(prev) || prev.nextHop !== next.nextHop || prev.source !== next.source || prev.attrs !== next.attrs) {
+      if (hopsChanged || !learned(prev) || prev.nextHop !== next.nextHop || prev.source !== next.source || prev.attrs !== next.attrs) {
         const prefix = keyToPrefix(k);
-        this.events.onRoute({ type: 'install', prefix, nextHops: [next.nextHop], sourcePeer: next.source, attrs: next.attrs });
+        this.events.onRoute({ type: 'install', prefix, nextHops: [...this.nextHops(k)], sourcePeer: next.source, attrs: next.attrs });
         return prefix;
       }
     } else if (learned(prev)) {
@@ -271,10 +302,20 @@ export class Rib {
    */
   sessionDown(p: PeerRib, graceful: boolean): { staleTimerMs: number; routes: number } | { dropped: number } {
     this.out.reset(p);
-    if (graceful && p.peerGr && p.adjIn.size) {
-      for (const [k, r] of p.adjIn) p.adjIn.set(k, this.pathOf({ ...r, stale: true }));
-      p.helping = true;
-      return { staleTimerMs: p.peerGr.restartTime * 1000, routes: p.adjIn.size };
+    // RFC 4724 §4.2: only the families the peer listed in its capability are kept (BIRD's default
+    // `graceful restart aware` lists none: its routes go at once, as BIRD itself drops them).
+    const kept = graceful && p.peerGr ? new Set(p.peerGr.families.filter((f) => f.safi === 1).map((f) => (f.afi === 1 ? 4 : 6))) : undefined;
+    if (kept?.size && p.peerGr && p.adjIn.size) {
+      const dropped: string[] = [];
+      for (const [k, r] of p.adjIn) {
+        if (kept.has(r.family)) p.adjIn.set(k, mapPaths(p, k, (x) => this.pathOf({ ...x, stale: true })) ?? this.pathOf({ ...r, stale: true }));
+        else dropped.push(k);
+      }
+      for (const k of dropped) this.adjDelete(p, k);
+      for (const k of dropped) this.select(k, p);
+      p.helping = p.adjIn.size > 0;
+      if (p.helping) return { staleTimerMs: p.peerGr.restartTime * 1000, routes: p.adjIn.size };
+      return { dropped: dropped.length };
     }
     const keys = this.adjClear(p);
     for (const k of keys) this.select(k, p);
@@ -286,12 +327,18 @@ export class Rib {
     const keys: string[] = [];
     let othersStale = false;
     for (const [k, r] of p.adjIn) {
-      if (!r.stale) continue;
+      const set = p.paths.get(k);
+      if (!(set ? [...set.values()].some((x) => x.stale) : r.stale)) continue;
       if (family === undefined || r.family === family) keys.push(k);
       else othersStale = true;
     }
     if (!othersStale) p.helping = false;
-    for (const k of keys) this.adjDelete(p, k);
+    for (const k of keys) {
+      // ADD-PATH: the paths the peer refreshed since its restart stay.
+      const rest = mapPaths(p, k, (x) => (x.stale ? undefined : x));
+      if (rest) this.adjSet(p, k, rest);
+      else this.adjDelete(p, k);
+    }
     for (const k of keys) this.select(k, p);
     return { routes: keys.length, ...(family ? { family } : {}) };
   }
@@ -332,7 +379,17 @@ export class Rib {
     if (p.adjIn.size !== n) this.slots.hold(k);
   }
 
+  /** Withdraws one path (ADD-PATH: by identifier; the peer's best remaining path then stands for it). */
+  private adjWithdraw(p: PeerRib, k: string, id: number | undefined): boolean {
+    if (id === undefined || !p.paths.has(k)) return this.adjDelete(p, k);
+    const rest = dropPath(p, k, id);
+    if (!rest) return this.adjDelete(p, k);
+    this.adjSet(p, k, rest);
+    return true;
+  }
+
   private adjDelete(p: PeerRib, k: string): boolean {
+    p.paths.delete(k);
     if (!p.adjIn.delete(k)) return false;
     this.slots.unhold(k);
     return true;
@@ -342,6 +399,7 @@ export class Rib {
   private adjClear(p: PeerRib): string[] {
     const keys = [...p.adjIn.keys()];
     p.adjIn.clear();
+    p.paths.clear();
     for (const k of keys) this.slots.unhold(k);
     return keys;
   }

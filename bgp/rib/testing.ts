@@ -13,13 +13,20 @@ export const LOCAL_AS = 64512;
 export class Recorder implements RibEvents {
   /** The route sink's table: prefix key → next hop. */
   readonly installed = new Map<string, string>();
+  /** The route sink's table with every next hop (ECMP): prefix key → next hops. */
+  readonly hops = new Map<string, string[]>();
   readonly groups = new Set<OutGroup>();
   readonly peers = new Set<PeerRib>();
   trims = 0;
 
   onRoute(e: RouteSinkEvent): void {
-    if (e.type === 'install') this.installed.set(keyOf(e.prefix), e.nextHops[0]);
-    else this.installed.delete(keyOf(e.prefix));
+    if (e.type === 'install') {
+      this.installed.set(keyOf(e.prefix), e.nextHops[0]);
+      this.hops.set(keyOf(e.prefix), e.nextHops);
+    } else {
+      this.installed.delete(keyOf(e.prefix));
+      this.hops.delete(keyOf(e.prefix));
+    }
   }
   groupChanged(g: OutGroup): void {
     this.groups.add(g);

@@ -232,6 +232,8 @@ export class Speaker {
         passive: c.passive,
         families,
         gracefulRestart: this.gr.capability(c),
+        // Calico's BIRD runs every session with `add paths on`: several paths per prefix are accepted.
+        addPathReceive: true,
       },
     });
     const peer: Peer = {

@@ -2,6 +2,7 @@
 import type { BgpSession } from '../fsm/session.js';
 import type { Md5Counters } from '../net/tcp-security.js';
 import type { PeerRib, Rib } from '../rib/index.js';
+import { formatExtendedCommunity } from '../codec/attributes.js';
 import { prefixToString, type PathAttributes } from '../types.js';
 import type { PeerConfig, PeerStatus, RouteStatus } from './types.js';
 
@@ -41,7 +42,7 @@ export function peerStatusOf(config: PeerConfig, s: BgpSession, r: PeerRib, md5?
   };
 }
 
-function fmt(prefix: string, attrs: PathAttributes, nextHop: string, source: string, best: boolean, stale?: boolean): RouteStatus {
+function fmt(prefix: string, attrs: PathAttributes, nextHop: string, source: string, best: boolean, stale?: boolean, multipath?: boolean): RouteStatus {
   return {
     prefix,
     nextHop,
@@ -49,7 +50,9 @@ function fmt(prefix: string, attrs: PathAttributes, nextHop: string, source: str
     asPath: attrs.asPath.map((s) => (s.type === 1 ? `{${s.asns.join(' ')}}` : s.asns.join(' '))).join(' '),
     ...(attrs.localPref !== undefined ? { localPref: attrs.localPref } : {}),
     ...(attrs.communities?.length ? { communities: attrs.communities.map((c) => `${c >>> 16}:${c & 0xffff}`) } : {}),
+    ...(attrs.extendedCommunities?.length ? { extendedCommunities: attrs.extendedCommunities.map(formatExtendedCommunity) } : {}),
     best,
+    ...(multipath ? { multipath } : {}),
     ...(stale ? { stale } : {}),
   };
 }
@@ -61,6 +64,10 @@ export function routeStatus(rib: Rib): RouteStatus[] {
     const k = prefixToString(r.prefix);
     out.push(fmt(k, r.attrs, '', 'local', rib.selected(k)?.source === 'local'));
   }
-  for (const [addr, p] of rib.peers) for (const [k, r] of p.adjIn) out.push(fmt(k, r.attrs, r.nextHop, addr, rib.selected(k)?.source === addr, r.stale));
+  for (const [addr, p] of rib.peers)
+    for (const [k, r] of p.adjIn) {
+      const hops = rib.nextHops(k);
+      out.push(fmt(k, r.attrs, r.nextHop, addr, rib.selected(k)?.source === addr, r.stale, hops.length > 1 && hops.includes(r.nextHop)));
+    }
   return out;
 }

@@ -101,6 +101,10 @@ export interface RouteStatus {
   asPath: string;
   localPref?: number;
   communities?: string[];
+  /** RFC 4360, as BIRD prints them: "(rt, 65000, 100)". */
+  extendedCommunities?: string[];
   best: boolean;
+  /** Installed together with the best path (ECMP): equal to it up to the router-id tie-break. */
+  multipath?: boolean;
   stale?: boolean;
 }

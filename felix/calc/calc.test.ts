@@ -75,6 +75,11 @@ describe('calculate: encap none', () => {
     const t = calculate(input({ bgpRoutes: [{ dst: '192.168.50.0/24', nextHops: ['10.0.0.9'] }] }));
     expect(route(t.routes, '192.168.50.0/24')).toMatchObject({ via: '10.0.0.9', kind: 'bgp' });
   });
+  it('ECMP: a learned route with several next hops becomes one multipath route (gateways sorted)', () => {
+    const t = calculate(input({ bgpRoutes: [{ dst: '0.0.0.0/0', nextHops: ['10.0.0.251', '10.0.0.250'] }] }));
+    expect(route(t.routes, '0.0.0.0/0')).toEqual({ family: 4, dst: '0.0.0.0/0', type: 'unicast', multipath: ['10.0.0.250', '10.0.0.251'], kind: 'bgp' });
+  });
+
   it('skips disabled pools for NAT and encap', () => {
     const t = calculate(input({ pools: [pool({ disabled: true, ipipMode: 'Always' })] }));
     expect(t.allPools).toEqual([]);

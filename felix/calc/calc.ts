@@ -134,7 +134,8 @@ export function calculate(input: CalcInput): DesiredState {
     if (pool && pool.info.ipipMode !== 'Never' && p.family === 4 && remote && remote.name !== input.hostname && needsEncap(pool.info.ipipMode, self, nh)) {
       put({ family: 4, dst, type: 'unicast', dev: IPIP_DEVICE, via: nh, onlink: true, kind: 'remote-ipip' });
     } else {
-      put({ family: p.family, dst, type: 'unicast', via: nh, kind: pool ? 'remote-direct' : 'bgp' });
+      const gateways = lr.nextHops.length > 1 ? { multipath: [...new Set(lr.nextHops)].sort() } : { via: nh };
+      put({ family: p.family, dst, type: 'unicast', ...gateways, kind: pool ? 'remote-direct' : 'bgp' });
     }
   }
 

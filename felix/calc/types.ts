@@ -71,6 +71,8 @@ export interface DesiredRoute {
   /** Output device name (workload iface or tunnel); absent = kernel picks by gateway. */
   dev?: string;
   via?: string;
+  /** ECMP: two or more gateways, sorted (via is then absent), as BIRD's `merge paths on` installs them. */
+  multipath?: string[];
   onlink?: boolean;
   /** Link scope for directly attached workload routes. */
   scopeLink?: boolean;

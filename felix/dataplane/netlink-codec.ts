@@ -40,6 +40,8 @@ export interface KernelRoute {
   type: 'unicast' | 'blackhole' | 'other';
   dev?: string;
   via?: string;
+  /** ECMP gateways (RTA_MULTIPATH), sorted. */
+  multipath?: string[];
   onlink: boolean;
   protocol: number;
   table: number;
@@ -108,11 +110,33 @@ function parseRoute(m: Buffer, ifNames: ReadonlyMap<number, string>): KernelRout
       case RTA_TABLE:
         r.table = get32(val, 0);
         break;
+      case RTA_MULTIPATH: {
+        const gws = parseNextHops(val);
+        if (gws.length) r.multipath = gws.sort();
+        break;
+      }
     }
     o += align4(alen);
   }
   r.dst = `${dst}/${m[1] ?? 0}`;
   return r;
+}
+
+/** The gateways of an RTA_MULTIPATH payload: rtnexthop structs, each with its own attributes. */
+function parseNextHops(v: Buffer): string[] {
+  const out: string[] = [];
+  for (let o = 0; o + RTNH_LEN <= v.length; ) {
+    const len = get16(v, o);
+    if (len < RTNH_LEN || o + len > v.length) break;
+    for (let a = o + RTNH_LEN; a + 4 <= o + len; ) {
+      const alen = get16(v, a);
+      if (alen < 4 || a + alen > o + len) break;
+      if ((get16(v, a + 2) & 0x3fff) === RTA_GATEWAY) out.push(bytesAddr(v.subarray(a + 4, a + alen)));
+      a += align4(alen);
+    }
+    o += align4(len);
+  }
+  return out;
 }
 
 /** The request that dumps every route of both families. */
@@ -130,6 +154,7 @@ export function sameRoute(want: DesiredRoute, have: KernelRoute): boolean {
   if (want.type !== have.type) return false;
   if (want.type === 'blackhole') return true;
   if ((want.via ?? undefined) !== have.via) return false;
+  if ((want.multipath ?? []).join(',') !== (have.multipath ?? []).join(',')) return false;
   if (want.dev !== undefined && want.dev !== have.dev) return false;
   return Boolean(want.onlink) === have.onlink;
 }
@@ -145,6 +170,8 @@ export interface RouteRequest {
   /** rtm_flags (RTNH_F_ONLINK). */
   flags: number;
   gateway?: number[];
+  /** ECMP: one gateway each (RTA_MULTIPATH). */
+  multipath?: number[][];
   oif?: number;
 }
 
@@ -166,6 +193,7 @@ export function encodeRoute(r: DesiredRoute, ifIndex: (name: string) => number |
       req.oif = idx;
     }
     if (r.via !== undefined) req.gateway = addrBytes(r.via);
+    if (r.multipath?.length) req.multipath = r.multipath.map(addrBytes);
   }
   return req;
 }
@@ -192,7 +220,10 @@ const RTN_BLACKHOLE = 6;
 const RTA_DST = 1;
 const RTA_OIF = 4;
 const RTA_GATEWAY = 5;
+const RTA_MULTIPATH = 9;
 const RTA_TABLE = 15;
+/** struct rtnexthop: len, flags, hops, ifindex. */
+const RTNH_LEN = 8;
 const NLMSG_HDRLEN = 16;
 const RTMSG_LEN = 12;
 const LE = endianness() === 'LE';
@@ -201,8 +232,10 @@ const align4 = (n: number): number => (n + 3) & ~3;
 
 /** Bytes one request takes (header, rtmsg and attributes, each 4-aligned). */
 export function routeMessageLength(r: RouteRequest): number {
-  return NLMSG_HDRLEN + RTMSG_LEN + 4 + align4(r.dst.length) + (r.gateway ? 4 + align4(r.gateway.length) : 0) + (r.oif !== undefined ? 8 : 0);
+  return NLMSG_HDRLEN + RTMSG_LEN + 4 + align4(r.dst.length) + (r.gateway ? 4 + align4(r.gateway.length) : 0) + (r.multipath ? 4 + multipathLength(r.multipath) : 0) + (r.oif !== undefined ? 8 : 0);
 }
+
+const multipathLength = (gws: readonly number[][]): number => gws.reduce((n, g) => n + RTNH_LEN + 4 + align4(g.length), 0);
 
 /** Writes one RTM_NEWROUTE / RTM_DELROUTE request into `buf` at `off`; returns the end offset.
  *  Several written back to back form one datagram: the kernel handles them in order. */
@@ -224,6 +257,19 @@ export function writeRouteMessage(buf: Buffer, off: number, msgType: number, msg
   put32(buf, o + 8, r.flags);
   o = putAttr(buf, o + RTMSG_LEN, RTA_DST, r.dst);
   if (r.gateway) o = putAttr(buf, o, RTA_GATEWAY, r.gateway);
+  if (r.multipath) {
+    put16(buf, o, 4 + multipathLength(r.multipath));
+    put16(buf, o + 2, RTA_MULTIPATH);
+    o += 4;
+    for (const gw of r.multipath) {
+      // rtnexthop: the kernel finds the device from the gateway (ifindex 0), weight 1 (hops 0).
+      put16(buf, o, RTNH_LEN + 4 + align4(gw.length));
+      buf[o + 2] = 0;
+      buf[o + 3] = 0;
+      put32(buf, o + 4, 0);
+      o = putAttr(buf, o + RTNH_LEN, RTA_GATEWAY, gw);
+    }
+  }
   if (r.oif !== undefined) {
     put16(buf, o, 8);
     put16(buf, o + 2, RTA_OIF);

@@ -76,6 +76,22 @@ describe('felix route driver in a namespace', () => {
     expect(all).toMatch(/^198\.51\.100\.0\/24 via 10\.0\.0\.2/m);
   });
 
+  it('ECMP: a route with two gateways is one multipath kernel route; losing one swaps it in place to the other', async () => {
+    const ecmp: DesiredRoute = { family: 4, dst: '0.0.0.0/0', type: 'unicast', multipath: ['10.0.0.2', '10.0.0.3'], kind: 'bgp' };
+    expect((await apply(state([ecmp]))).routes).toMatchObject({ added: 1, errors: [] });
+    const out = await ours();
+    expect(out).toMatch(/^default\s*\n\s*nexthop via 10\.0\.0\.2 dev eth0 weight 1\s*\n\s*nexthop via 10\.0\.0\.3 dev eth0 weight 1/m);
+    // Read back from the kernel's dump: the same state again changes nothing.
+    expect((await apply(state([ecmp]))).routes).toMatchObject({ added: 0, removed: 0, unchanged: 1 });
+    const single: DesiredRoute = { family: 4, dst: '0.0.0.0/0', type: 'unicast', via: '10.0.0.3', kind: 'bgp' };
+    expect((await apply(state([single]))).routes).toMatchObject({ added: 1, removed: 0, unchanged: 0, errors: [] });
+    expect(await ours()).toMatch(/^default via 10\.0\.0\.3 dev eth0/m);
+    expect(await ours()).not.toMatch(/nexthop/);
+    expect((await apply(state([ecmp]))).routes).toMatchObject({ added: 1, errors: [] });
+    expect(await ours()).toMatch(/nexthop via 10\.0\.0\.2[\s\S]*nexthop via 10\.0\.0\.3/);
+    expect((await apply(state([]))).routes).toMatchObject({ removed: 1, errors: [] });
+  });
+
   it('writes the natOutgoing chain and ipsets', async () => {
     const rules = (await nets.exec(host, ['iptables-save', '-t', 'nat'])).stdout;
     expect(rules).toMatch(/-A cali-nat-outgoing .*--match-set cali40masq-ipam-pools src .*! --match-set cali40all-ipam-pools dst .*-j MASQUERADE/);

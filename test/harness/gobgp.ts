@@ -113,6 +113,8 @@ export interface GobgpNeighborConf {
   gracefulRestart?: { restartTime: number; notification?: boolean };
   /** afi-safi names, e.g. 'ipv4-unicast'. */
   families?: string[];
+  /** ADD-PATH (RFC 7911) for each family: send up to sendMax paths per prefix, and/or receive several. */
+  addPaths?: { sendMax?: number; receive?: boolean };
 }
 
 export interface GobgpConf {
@@ -145,6 +147,8 @@ export function gobgpConfig(c: GobgpConf): string {
     for (const f of n.families ?? []) {
       out.push(`  [[neighbors.afi-safis]]\n    [neighbors.afi-safis.config]\n      afi-safi-name = "${f}"\n`);
       if (gr) out.push('    [neighbors.afi-safis.mp-graceful-restart.config]\n      enabled = true\n');
+      const ap = n.addPaths;
+      if (ap) out.push(`    [neighbors.afi-safis.add-paths.config]\n${ap.sendMax ? `      send-max = ${ap.sendMax}\n` : ''}${ap.receive ? '      receive = true\n' : ''}`);
     }
   }
   return out.join('');

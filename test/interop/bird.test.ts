@@ -29,7 +29,8 @@ protocol device {}
 protocol static s4 { ipv4; route 203.0.113.0/24 blackhole; }
 protocol static s6 { ipv6; route 2001:db8:e::/48 blackhole; }
 protocol bgp tortie { local ${me} as ${EBGP_AS}; neighbor ${peer} as ${AS}; hold time 6; keepalive time 2;
-  connect retry time 2; error wait time 1,4; ipv4 { import all; export all; }; }
+  connect retry time 2; error wait time 1,4;
+  ipv4 { import all; export filter { bgp_ext_community.add((rt, ${EBGP_AS}, 7)); bgp_ext_community.add((generic, 0x43000000, 1)); accept; }; }; }
 protocol bgp tortie6 { local ${me6} as ${EBGP_AS}; neighbor ${peer6} as ${AS}; hold time 6; keepalive time 2;
   connect retry time 2; error wait time 1,4; ipv6 { import all; export all; }; }
 `;
@@ -146,6 +147,13 @@ describe('interop: BIRD 2', () => {
     // The iBGP-learned route is not reflected back to the iBGP peer (split horizon) — it came from there.
     const peers = await speaker.peers();
     expect(peers.find((p) => p.address === b.ipv4)?.prefixesAccepted).toBe(2);
+  });
+
+  it('extended communities (RFC 4360) from the eBGP peer are kept and re-advertised to the iBGP peer', async () => {
+    const r = await waitFor('203.0.113.0/24 in the iBGP BIRD', async () => (await bird.routes()).find((x) => x.prefix === '203.0.113.0/24'));
+    // The non-transitive one BIRD adds does not cross its eBGP session (RFC 4360 §2, as our export does).
+    expect(r.attrs['BGP.ext_community']).toBe(`(rt, ${EBGP_AS}, 7)`);
+    expect((await speaker.routes()).find((x) => x.prefix === '203.0.113.0/24')?.extendedCommunities).toEqual([`(rt, ${EBGP_AS}, 7)`]);
   });
 
   it('withdraws propagate both ways', async () => {

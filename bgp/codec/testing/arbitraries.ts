@@ -4,7 +4,7 @@ import ipaddr from 'ipaddr.js';
 import type { AsPathSegment, PathAttributes, RawAttribute } from '../../types.js';
 import type { BgpMessage, Capability, NlriPrefix, NotificationMessage, OpenMessage, RouteRefreshMessage, UpdateMessage } from '../types.js';
 
-const KNOWN_ATTRS = new Set([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 14, 15, 17, 18, 32]);
+const KNOWN_ATTRS = new Set([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 14, 15, 16, 17, 18, 32]);
 
 export const u32 = fc.integer({ min: 0, max: 0xffffffff });
 export const u16 = fc.integer({ min: 0, max: 0xffff });
@@ -63,6 +63,7 @@ export function pathAttributes(opts: { nextHop?: boolean; asn?: fc.Arbitrary<num
         aggregator: fc.record({ asn: opts.asn ?? u32, address: ipv4 }),
         communities: fc.array(u32, { minLength: 1, maxLength: 10 }),
         largeCommunities: fc.array(fc.tuple(u32, u32, u32), { minLength: 1, maxLength: 5 }),
+        extendedCommunities: fc.array(fc.tuple(u32, u32), { minLength: 1, maxLength: 5 }),
         originatorId: ipv4,
         clusterList: fc.array(ipv4, { minLength: 1, maxLength: 5 }),
         unknown: fc.uniqueArray(rawUnknown, { minLength: 1, maxLength: 3, selector: (u) => u.type }).map((us) => us.sort((a, b) => a.type - b.type)),
