@@ -37,6 +37,8 @@ const op = fc.oneof(
   fc.record({ kind: fc.constant('unlocal' as const), prefix: fc.integer({ min: 0, max: prefixes.length - 1 }) }),
   fc.record({ kind: fc.constant('stall' as const), member: fc.integer({ min: 0, max: members.length - 1 }) }),
   fc.record({ kind: fc.constant('resume' as const) }),
+  // Route refresh: the whole table again.
+  fc.record({ kind: fc.constant('refresh' as const), member: fc.integer({ min: 0, max: members.length - 1 }) }),
   fc.record({ kind: fc.constant('drain' as const) }),
   // One pending batch only (a group's or a syncing peer's): syncs interleave with group batches.
   fc.record({ kind: fc.constant('step' as const), groupFirst: fc.boolean() }),
@@ -126,6 +128,10 @@ class Wire {
     }
   }
 
+  refresh(p: PeerRib): void {
+    if (this.rib.out.resync(p)) this.events.peers.add(p);
+  }
+
   resumeAll(): void {
     this.stallNext.clear();
     for (const p of this.rib.peers.values()) if (p.mode === 'stalled' && this.rib.out.resume(p)) this.events.peers.add(p);
@@ -169,6 +175,7 @@ describe('Adj-RIB-Out', () => {
           } else if (o.kind === 'stall') wire.stallNext.add(peers[o.member]);
           else if (o.kind === 'resume') wire.resumeAll();
           else if (o.kind === 'step') wire.step(o.groupFirst);
+          else if (o.kind === 'refresh') wire.refresh(peers[o.member]);
           else wire.drain();
         }
         wire.drain();

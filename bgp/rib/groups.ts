@@ -177,13 +177,15 @@ export class UpdateGroups {
     p.eorPending = true;
     p.mode = 'sync';
     this.unsynced.add(p);
-    for (const k of this.locRib.keys()) p.pending.set(k, false);
+    p.tableWalk = this.locRib.keys();
   }
 
   /** Route refresh: the whole table again, as replacements; false when the peer is stalled (sent once it drains). */
   resync(p: PeerRib): boolean {
     if (p.mode === 'idle') return false;
-    for (const k of this.locRib.keys()) p.pending.set(k, true);
+    // Every prefix it holds but those in `pending` is what its group holds: the walk needs no
+    // withdrawals (a stalled peer's pending prefixes are sent as "may have" once it drains).
+    p.tableWalk = this.locRib.keys();
     if (p.mode === 'stalled') return false;
     p.mode = 'sync';
     return true;
@@ -200,9 +202,7 @@ export class UpdateGroups {
     const b: SyncBatch = { outs: [], keys: [], withdrawals: [], done: false };
     let own: Exporter | undefined;
     let budget = this.chunk;
-    for (const [k, mayHave] of p.pending) {
-      if (budget-- <= 0) break;
-      p.pending.delete(k);
+    const add = (k: string, mayHave: boolean): void => {
       let r = this.exports.byId(this.adjOutOf(g, this.slots.get(k)));
       // Our own route, held by the group as "exported with each member's address".
       if (r?.perAddress) r = this.exports.pathExport((own ??= this.ownExporter(g, p.selfAddress ?? '')), r.perAddress);
@@ -210,8 +210,20 @@ export class UpdateGroups {
         b.outs.push(r);
         b.keys.push(k);
       } else if (mayHave) b.withdrawals.push(keyToPrefix(k));
+    };
+    for (const [k, mayHave] of p.pending) {
+      if (budget-- <= 0) break;
+      p.pending.delete(k);
+      add(k, mayHave);
     }
-    b.done = !p.pending.size;
+    // The walk is live: prefixes added since it began are visited too, removed ones are not
+    // (the group owes their withdrawal to every member).
+    while (p.tableWalk && budget-- > 0) {
+      const next = p.tableWalk.next();
+      if (next.done) p.tableWalk = undefined;
+      else add(next.value, false);
+    }
+    b.done = !p.pending.size && !p.tableWalk;
     return b;
   }
 
@@ -273,6 +285,7 @@ export class UpdateGroups {
     this.unsynced.delete(p);
     p.mode = 'idle';
     p.pending.clear();
+    p.tableWalk = undefined;
     p.eorPending = false;
   }
 

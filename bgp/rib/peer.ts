@@ -53,6 +53,11 @@ export class PeerRib {
   mode: OutMode = 'idle';
   /** Own queue outside the group: prefix key → the peer may hold an older advertisement. */
   readonly pending = new Map<string, boolean>();
+  /**
+   * The rest of a whole-table sync (initial table, route refresh): a live walk of the Loc-RIB's
+   * keys rather than a copy of them in `pending` (a Map entry per prefix per syncing peer).
+   */
+  tableWalk?: Iterator<string>;
   group?: OutGroup;
   /** Families ("afi/safi") whose End-of-RIB came on this session. */
   readonly eorFrom = new Set<string>();
@@ -61,7 +66,7 @@ export class PeerRib {
   routerId = '';
   selfAddress: string | undefined;
   afis: number[] = [];
-  /** End-of-RIB is due once pending is empty (initial table sent). */
+  /** End-of-RIB is due once pending is empty and the table walk done (initial table sent). */
   eorPending = false;
   peerGr?: SessionFacts['peerGr'];
   /** Graceful-restart helper: we keep its routes as stale until its End-of-RIB or the stale timer. */
