@@ -203,7 +203,7 @@ protocol static { ipv6; route 2001:db8:2::/48 blackhole; }`),
     }
   });
 
-  it('`neighbor ADDR disable` / `enable`, `reset` and `softresetin` act on the session', async () => {
+  it('`neighbor ADDR disable` / `enable`, `reset`, `softresetin`, `softresetout` and `shutdown` act on the session', async () => {
     expect((await gobgp(me.ns, ['neighbor', i.ipv4, 'disable'])).code).toBe(0);
     await waitFor('Idle(Admin)', async () => ((await gobgp(me.ns, ['neighbor'])).out.includes('Idle(Admin)') ? true : undefined));
     expect((await gobgp(me.ns, ['neighbor', i.ipv4, 'enable'])).code).toBe(0);
@@ -213,6 +213,16 @@ protocol static { ipv6; route 2001:db8:2::/48 blackhole; }`),
     await waitPeerState(ours, i.ipv4, 'Established');
     expect((await gobgp(me.ns, ['neighbor', e.ipv4, 'softresetin'])).code).toBe(0);
     await waitFor('route refresh sent', async () => ((await gobgp(me.ns, ['neighbor', e.ipv4])).out.match(/Route Refresh:\s+(\d+)/)?.[1] === '1' ? true : undefined));
+    // softresetout sends our routes again: the UPDATEs sent go up, the session stays.
+    const updatesSent = async (): Promise<number> => Number((await gobgp(me.ns, ['neighbor', e.ipv4])).out.match(/Updates:\s+(\d+)/)?.[1]);
+    const before = await updatesSent();
+    expect((await gobgp(me.ns, ['neighbor', e.ipv4, 'softresetout'])).code).toBe(0);
+    await waitFor('routes sent again', async () => ((await updatesSent()) > before ? true : undefined));
+    expect((await gobgp(me.ns, ['neighbor', e.ipv4])).out).toMatch(/Flops = 0/);
+    expect((await gobgp(me.ns, ['neighbor', i.ipv4, 'shutdown'])).code).toBe(0);
+    await waitFor('Idle(Admin) after shutdown', async () => ((await gobgp(me.ns, ['neighbor'])).out.includes('Idle(Admin)') ? true : undefined));
+    expect((await gobgp(me.ns, ['neighbor', i.ipv4, 'enable'])).code).toBe(0);
+    await waitPeerState(ours, i.ipv4, 'Established');
   });
 
   it('`monitor neighbor ADDR` prints each state change as it happens, as gobgpd does', async () => {

@@ -11,11 +11,12 @@ import { buildOpen } from '../../fsm/open.js';
 import { keyToPrefix } from '../../rib/index.js';
 import type { Speaker } from '../../speaker/speaker.js';
 import type { Prefix } from '../../types.js';
-import { destinations, familyFromApi, InvalidArgument, list, nlriToApi, pathToApi, routeFromApi, type ApiPath, type RouteFromApi } from './convert.js';
+import { destinations, familyFromApi, InvalidArgument, pathToApi, routeFromApi, type ApiPath, type RouteFromApi } from './convert.js';
 import { peerToApi, type PeerSnapshot } from './peer.js';
 import { lookupFilter, type LookupPrefix } from './lookup.js';
 import { PEER_STATUS_REQUEST, PEER_STATUS_TRAILER, gobgpService } from './service.js';
 import { snapshotOf } from './snapshot.js';
+import { parseWatchRequest, startWatch, type WatchView } from './watch.js';
 
 
 type Call = grpc.ServerUnaryCall<Record<string, unknown>, unknown> | grpc.ServerWritableStream<Record<string, unknown>, unknown>;
@@ -331,54 +332,27 @@ export class GobgpApiServer {
     return at;
   }
 
-  /**
-   * WatchEvent, driven by the speaker's events: `peer` sends a STATE event on each session or
-   * admin state change; table filters BEST (best-path changes, diffed once per turn of changes)
-   * and ADJIN / POST_POLICY (paths as received; import rules drop before the Adj-RIB-In, so both
-   * show the same) send paths as they change, and with `init` the current table first.
-   */
+  /** WatchEvent (watch.ts) over this server's view of the speaker; ends when the client goes or the server stops. */
   private watch(stream: grpc.ServerWritableStream<Record<string, unknown>, unknown>): void {
-    const req = stream.request;
-    const table = req.table as { filters?: unknown } | null | undefined;
-    const filters = list<{ type?: unknown; init?: unknown } | null>(table?.filters, 'table.filters').map((f) => ({ type: String(f?.type ?? 'BEST'), init: !!f?.init }));
-    for (const f of filters) if (!['BEST', 'ADJIN', 'POST_POLICY'].includes(f.type)) throw new InvalidArgument(`table.filters: type ${f.type} is not BEST, ADJIN or POST_POLICY`);
-    const best = filters.filter((f) => f.type === 'BEST');
-    const adjIn = filters.filter((f) => f.type !== 'BEST');
-    const wantPeer = !!req.peer;
-    if (!filters.length && !wantPeer) throw new InvalidArgument('WatchEvent: ask for peer and/or table events');
+    const req = parseWatchRequest(stream.request);
     const s = this.speaker();
-    const write = (paths: ApiPath[]): void => {
-      if (paths.length) stream.write({ table: { paths } });
+    const view: WatchView = {
+      events: s.events,
+      peerAddresses: () => s.peerViews().map((v) => v.rib.address),
+      bestPaths: () => this.bestPaths(s),
+      adjInPaths: (address, prefixes) => this.adjInPaths(s, address, prefixes).map((x) => x.path),
+      peer: (address) => {
+        const v = s.peerViews().find((x) => x.rib.address === address);
+        if (!v) return undefined;
+        const p = snapshotOf(v, s, buildOpen(v.session.fsm.config).capabilities);
+        return { state: `${p.state}|${p.adminDown}`, message: peerToApi(p) };
+      },
     };
-    const bestWatch = best.length ? new BestWatch(() => this.bestPaths(s)) : undefined;
-    if (bestWatch) write(bestWatch.start(best.some((f) => f.init)));
-    if (adjIn.some((f) => f.init)) for (const v of s.peerViews()) write(this.adjInPaths(s, v.rib.address, undefined).map((x) => x.path));
-    const states = new Map(this.peers(s).map((p) => [p.address, `${p.state}|${p.adminDown}`]));
-    let pending = false;
-    const onPaths = (source: string, prefixes: readonly Prefix[] | undefined): void => {
-      if (adjIn.length && source !== 'local') write(this.adjInPaths(s, source, prefixes).map((x) => x.path));
-      if (!bestWatch || pending) return;
-      // Best-path changes once per turn: a burst of UPDATEs is diffed once.
-      pending = true;
-      setImmediate(() => {
-        pending = false;
-        if (!stream.destroyed) write(bestWatch.changes());
-      });
-    };
-    const onPeer = (address: string): void => {
-      const v = s.peerViews().find((x) => x.rib.address === address);
-      if (!v) return;
-      const p = snapshotOf(v, s, buildOpen(v.session.fsm.config).capabilities);
-      const state = `${p.state}|${p.adminDown}`;
-      if (states.get(address) === state) return;
-      states.set(address, state);
-      stream.write({ peer: { type: 'STATE', peer: peerToApi(p) } });
-    };
-    if (filters.length) s.events.on('paths', onPaths);
-    if (wantPeer) s.events.on('peer', onPeer);
+    const unwatch = startWatch(req, view, (m) => {
+      if (!stream.destroyed) stream.write(m);
+    });
     const stop = (): void => {
-      s.events.off('paths', onPaths);
-      s.events.off('peer', onPeer);
+      unwatch();
       if (this.watchers.delete(stop)) stream.end();
     };
     this.watchers.add(stop);
@@ -409,31 +383,8 @@ export class GobgpApiServer {
   }
 }
 
-/** Best-path changes between snapshots of the table: new or changed best paths, withdrawals. */
-class BestWatch {
-  private last = new Map<string, ApiPath>();
-  constructor(private readonly snapshot: () => Map<string, ApiPath>) {}
-
-  /** Takes the first snapshot; with `init` its paths are the first event. */
-  start(init: boolean): ApiPath[] {
-    this.last = this.snapshot();
-    return init ? [...this.last.values()] : [];
-  }
-
-  changes(): ApiPath[] {
-    const next = this.snapshot();
-    const out: ApiPath[] = [];
-    for (const [k, p] of next) if (!sameBest(this.last.get(k), p)) out.push(p);
-    for (const [k, p] of this.last) if (!next.has(k)) out.push({ ...p, nlri: nlriToApi(keyToPrefix(k)), is_withdraw: true } as ApiPath);
-    this.last = next;
-    return out;
-  }
-}
-
 /** A stamp whose path object is not known yet. */
 const CHANGED = {};
-
-const sameBest = (a: ApiPath | undefined, b: ApiPath): boolean => !!a && a.neighbor_ip === b.neighbor_ip && JSON.stringify(a.pattrs) === JSON.stringify(b.pattrs);
 
 function str(v: unknown, field: string): string {
   if (v === undefined || v === null) return '';
