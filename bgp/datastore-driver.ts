@@ -158,8 +158,9 @@ export function applyBgpConfig(speaker: Speaker, cfg: BgpConfig, announced: Read
   const want = new Map(cfg.exports.map((e) => [prefixToString(e.prefix), e]));
   const gone = [...announced].filter(([k]) => !want.has(k)).map(([, p]) => p);
   if (gone.length) speaker.withdraw(gone);
-  for (const [k, e] of want) {
-    if (announced.has(k)) continue;
+  // Every wanted prefix, also those announced before: their communities may have changed
+  // (prefixAdvertisements). An unchanged one interns to the same path: nothing is sent.
+  for (const e of want.values()) {
     speaker.announce([e.prefix], {
       ...(e.communities.length ? { communities: e.communities } : {}),
       ...(e.largeCommunities.length ? { largeCommunities: e.largeCommunities } : {}),

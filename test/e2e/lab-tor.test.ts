@@ -99,6 +99,30 @@ spec:
     expect(status).toMatch(new RegExp(`\\| ${(nodes[1]?.ip ?? '').replace(/\./g, '\\.')} +\\| node-to-node mesh +\\| up +\\|`));
   });
 
+  it("prefixAdvertisements communities reach the ToR on the wire (BIRD's show route all)", async () => {
+    const n = nodes[0] ?? { name: '', blocks: [] };
+    const block = n.blocks[0] ?? '';
+    writeFileSync(
+      join(dir, 'bgpconfig.yaml'),
+      `apiVersion: projectcalico.org/v3
+kind: BGPConfiguration
+metadata:
+  name: node.${n.name}
+spec:
+  communities:
+    - name: rack
+      value: ${TOR_AS}:42
+  prefixAdvertisements:
+    - cidr: ${block}
+      communities: [rack, '${TOR_AS}:1:2']
+`,
+    );
+    await ctl(['apply', '-f', join(dir, 'bgpconfig.yaml')]);
+    const r = await eventually(async () => (await tor?.routes())?.find((x) => x.prefix === block && x.attrs['BGP.next_hop'] === n.ip && x.attrs['BGP.community'] !== undefined), 30_000);
+    expect(r.attrs['BGP.community']).toBe(`(${TOR_AS},42)`);
+    expect(r.attrs['BGP.large_community']).toBe(`(${TOR_AS}, 1, 2)`);
+  });
+
   it('deleting the BGPPeer tears the ToR sessions down and its routes leave the kernels', async () => {
     await ctl(['delete', 'bgppeer', 'tor']);
     await eventually(async () => ((await tor?.protocols())?.some((p) => p.info === 'Established') ? undefined : true), 60_000);
