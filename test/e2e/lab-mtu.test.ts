@@ -4,11 +4,11 @@
 // the host's MTU file, and the CNI plugin (its config has no mtu) gives it to the pod's veth pair.
 // A pod's largest unfragmented ping (DF set) to a pod on another host then gets through at exactly
 // that MTU, and one byte more is refused.
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../harness/exec.js';
-import { testLab, type TestLab } from './lab-helpers.js';
+import { eventually, testLab, type TestLab } from './lab-helpers.js';
 
 const ICMP_AND_IP_HEADERS = 28;
 
@@ -69,6 +69,21 @@ function fabricCase(title: string, upArgs: string[], fabricMtu: number, podMtu: 
         expect(await pingDf(from, to, podMtu + 1), `${from.name} → ${to.name} at ${podMtu + 1}`).toBe(false);
       }
     });
+
+    if (tunnel) {
+      it(`FelixConfiguration vxlanMTU overrides the computed MTU, live: ${tunnel} and the MTU file follow, and a new pod gets it`, async () => {
+        const doc = join(t.stateDir, 'felixconfig.yaml');
+        writeFileSync(doc, 'apiVersion: projectcalico.org/v3\nkind: FelixConfiguration\nmetadata: {name: default}\nspec: {vxlanMTU: 8000}\n');
+        await t.lab(['ctl', 'apply', '-f', doc]);
+        for (const node of ['node1', 'node2']) {
+          await eventually(async () => ((await mtuOf(t, t.ns(node), tunnel)) === 8000 ? true : undefined));
+          expect(readFileSync(join(t.stateDir, node, 'var-lib-calico', 'mtu'), 'utf8'), node).toBe('8000');
+        }
+        await t.lab(['pod', 'add', 'late', '--node', 'node1']);
+        const late = pods(t).find((p) => p.name === 'late');
+        expect(late && (await mtuOf(t, late.ns, 'eth0'))).toBe(8000);
+      });
+    }
   });
 }
 
