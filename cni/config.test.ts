@@ -73,7 +73,7 @@ describe("Calico's CNI config keys", () => {
 
   it('mtu and nodename are read; bad values name the field', () => {
     expect(parseNetConf('{"cniVersion":"1.0.0","mtu":1440,"nodename":"n1","ipam":{"type":"x"}}')).toMatchObject({ mtu: 1440, nodename: 'n1' });
-    expect(cniError(() => parseNetConf('{"cniVersion":"1.0.0","mtu":"big"}')).message).toBe('network config field "mtu" must be an integer 68–65535');
+    expect(cniError(() => parseNetConf('{"cniVersion":"1.0.0","mtu":"big"}')).message).toBe('network config field "mtu" must be 0 (automatic) or an integer 68–65535');
     expect(cniError(() => parseNetConf('{"cniVersion":"1.0.0","nodename":5}')).message).toBe('network config field "nodename" must be a string');
     expect(cniError(() => parseNetConf('{"cniVersion":"9.9.9"}')).code).toBe(1);
   });

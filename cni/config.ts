@@ -63,7 +63,10 @@ export interface NetConf {
   datastore_type?: string;
   log_level?: string;
   nodename?: string;
+  /** The veth MTU; absent or 0: the one felix computed, from `mtu_file` (Calico: "mtu": 0 is automatic). */
   mtu?: number;
+  /** Where felix left the pod MTU (default /var/lib/calico/mtu; the lab's hosts share one filesystem). */
+  mtu_file?: string;
   /** tortie-node's CNI socket (default /var/run/tortie/cni.sock). */
   agent_socket?: string;
   /** A command's whole budget, retries included (default 30). */
@@ -96,11 +99,11 @@ export function parseNetConf(stdin: string): NetConf {
   if (!isStr(cniVersion)) bad('cniVersion', 'a string');
   if (!SUPPORTED_VERSIONS.includes(cniVersion as string))
     throw new CniError(CNI_CODES.incompatibleVersion, `cniVersion "${String(cniVersion)}" is not supported (supported: ${SUPPORTED_VERSIONS.join(', ')})`);
-  for (const f of ['agent_socket', 'etcd_endpoints', 'etcd_key_file', 'etcd_cert_file', 'etcd_ca_cert_file', 'datastore_type', 'log_level', 'nodename'])
+  for (const f of ['agent_socket', 'mtu_file', 'etcd_endpoints', 'etcd_key_file', 'etcd_cert_file', 'etcd_ca_cert_file', 'datastore_type', 'log_level', 'nodename'])
     if (c[f] !== undefined && !isStr(c[f])) bad(f, 'a string');
   if (!isStr(c.name ?? '')) bad('name', 'a string');
   if (!isStr(c.type ?? '')) bad('type', 'a string');
-  if (c.mtu !== undefined && !(Number.isInteger(c.mtu) && (c.mtu as number) >= 68 && (c.mtu as number) <= 65535)) bad('mtu', 'an integer 68–65535');
+  if (c.mtu !== undefined && !(Number.isInteger(c.mtu) && (c.mtu === 0 || ((c.mtu as number) >= 68 && (c.mtu as number) <= 65535)))) bad('mtu', '0 (automatic) or an integer 68–65535');
   if (c.timeout_seconds !== undefined && !(typeof c.timeout_seconds === 'number' && c.timeout_seconds > 0 && c.timeout_seconds <= 3600))
     bad('timeout_seconds', 'a number of seconds above 0, at most 3600');
   const ipam = (c.ipam ?? {}) as Record<string, unknown>;
@@ -125,6 +128,7 @@ export function parseNetConf(stdin: string): NetConf {
     log_level: c.log_level as string | undefined,
     nodename: c.nodename as string | undefined,
     mtu: c.mtu as number | undefined,
+    mtu_file: c.mtu_file as string | undefined,
     agent_socket: c.agent_socket as string | undefined,
     timeout_seconds: (c.timeout_seconds as number | undefined) ?? 30,
     ipam: { ...(ipam as object), type: (ipam.type as string | undefined) ?? '' } as IpamConf,

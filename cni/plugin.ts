@@ -1,6 +1,7 @@
 // The tortie CNI plugin logic (entry: tortie.ts): veth + proxy-ARP + routes made here, addresses and
 // the WorkloadEndpoint through a CniStore (the local tortie-node, else the datastore directly), or
 // through the ipam.type plugin when that is not ours. A failed ADD undoes every step it made, in reverse.
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { parseEnv, parseNetConf, SUPPORTED_VERSIONS, type CniEnv, type NetConf } from './config.js';
 import { CNI_CODES, CniError } from './errors.js';
@@ -11,6 +12,7 @@ import { withStore } from './open-store.js';
 import { decodeResult, encodeResult, type CniResult } from './result.js';
 import type { CniStore, EndpointRef } from './store.js';
 import { hostVethName, wepName, wepResource } from './wep.js';
+import { MTU_FILE } from '../felix/mtu.js';
 
 interface Ident {
   node: string;
@@ -56,7 +58,7 @@ async function add(conf: NetConf, env: CniEnv, procEnv: NodeJS.ProcessEnv, store
     const addresses = ipamResult.ips.map((i) => i.address);
     if (addresses.length === 0) throw new CniError(CNI_CODES.ipamFailure, `IPAM plugin ${conf.ipam.type} returned no address`);
     undo.push(() => unplumb(id.hostVeth, env.netns, env.ifname));
-    const { podMac } = await plumb({ netns: env.netns, ifname: env.ifname, hostVeth: id.hostVeth, addresses, mtu: conf.mtu });
+    const { podMac } = await plumb({ netns: env.netns, ifname: env.ifname, hostVeth: id.hostVeth, addresses, mtu: conf.mtu || mtuFromFile(conf.mtu_file ?? MTU_FILE) });
     undo.push(() => store.removeEndpoint(id.wep, env.containerId));
     await store.putEndpoint(
       wepResource({
@@ -129,4 +131,21 @@ export async function pluginMain(stdin: string, procEnv: NodeJS.ProcessEnv = pro
     if (env.command === 'CHECK') return check(conf, env, procEnv, store);
     return gc(conf, env, procEnv, store);
   });
+}
+
+/**
+ * The pod MTU felix wrote, for a config without `mtu` (Calico's CNI plugin does the same); no file yet
+ * means no MTU given (the kernel's 1500). A file that does not hold a number fails the ADD.
+ */
+function mtuFromFile(path: string): number | undefined {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8').trim();
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new CniError(CNI_CODES.ioFailure, `cannot read the MTU file ${path}: ${(e as Error).message}`);
+  }
+  const mtu = Number(text);
+  if (!/^\d+$/.test(text) || mtu < 68 || mtu > 65535) throw new CniError(CNI_CODES.invalidConfig, `the MTU file ${path} holds ${JSON.stringify(text)}, not an MTU`);
+  return mtu;
 }

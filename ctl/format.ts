@@ -133,6 +133,7 @@ const TABLES: Record<string, KindTable> = {
   },
   IPAMHandle: { ps: [name, { header: 'IPS', cell: (_r, s) => handleCount(s) }], wide: [name, { header: 'IPS', cell: (_r, s) => handleCount(s) }, { header: 'BLOCKS', cell: (_r, s) => Object.keys(sub(s, 'block')).join(',') }] },
   IPAMConfig: { ps: [name, col('STRICTAFFINITY', 'strictAffinity'), col('AUTOALLOCATEBLOCKS', 'autoAllocateBlocks'), col('MAXBLOCKSPERHOST', 'maxBlocksPerHost')], wide: [] },
+  IPReservation: { ps: [name, { header: 'CIDRS', cell: (_r, s) => ((s.reservedCIDRs as string[] | undefined) ?? []).join(',') }], wide: [] },
   BlockAffinity: { ps: [name, col('NODE', 'node'), col('CIDR', 'cidr'), col('STATE', 'state')], wide: [] },
 };
 

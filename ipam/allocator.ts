@@ -27,6 +27,7 @@ import {
   type IpamHandle,
 } from './model.js';
 import { poolFromResource, selectPools, type IpUse, type Pool } from './pools.js';
+import { NO_RESERVATIONS, reservationsFrom, type Reservations } from './reservations.js';
 import { DEFAULT_RETRY, RETRY, withRetries, type Retry, type RetryPolicy } from './retry.js';
 
 export interface AssignArgs {
@@ -140,6 +141,12 @@ export class IpamClient {
     return out;
   }
 
+  /** Every IPReservation's ranges; malformed resources are skipped like malformed pools. */
+  async reservations(): Promise<Reservations> {
+    const { items } = await this.store.list('IPReservation');
+    return reservationsFrom(items.map((o) => (o.value.spec ?? {}) as { reservedCIDRs?: string[] }));
+  }
+
   async nodeLabels(host: string): Promise<Record<string, string>> {
     const o = await this.store.get({ kind: 'Node', name: host });
     return o?.value.metadata.labels ?? {};
@@ -184,7 +191,7 @@ export class IpamClient {
   /** Assigns num4 IPv4 and num6 IPv6 addresses to a handle: all of them or none (throws Exhausted). */
   async autoAssign(args: AssignArgs): Promise<{ ipv4: AssignedIp[]; ipv6: AssignedIp[] }> {
     const use = args.use ?? 'Workload';
-    const [pools, labels] = await Promise.all([this.listPools(), this.nodeLabels(args.hostname)]);
+    const [pools, labels, reserved] = await Promise.all([this.listPools(), this.nodeLabels(args.hostname), this.reservations()]);
     const got: { ipv4: AssignedIp[]; ipv6: AssignedIp[] } = { ipv4: [], ipv6: [] };
     const attr: AllocationAttribute = { handle_id: args.handleId, secondary: args.attrs ?? null };
     try {
@@ -198,8 +205,8 @@ export class IpamClient {
         } catch (e) {
           throw new IpamError('NoPool', (e as Error).message);
         }
-        if (candidates.length === 0) throw new IpamError('NoPool', `no enabled IPv${family} pool allows ${use} on node "${args.hostname}"`);
-        const ips = await this.assignFamily(family, num, args.hostname, candidates, attr);
+        if (candidates.length === 0) throw new IpamError('NoPool', `no enabled IPv${family} pool with assignmentMode Automatic allows ${use} on node "${args.hostname}"`);
+        const ips = await this.assignFamily(family, num, args.hostname, candidates, attr, reserved);
         (family === 4 ? got.ipv4 : got.ipv6).push(...ips);
         if (ips.length < num) {
           throw new IpamError(
@@ -216,7 +223,7 @@ export class IpamClient {
     }
   }
 
-  private async assignFamily(family: Family, num: number, host: string, pools: Pool[], attr: AllocationAttribute): Promise<AssignedIp[]> {
+  private async assignFamily(family: Family, num: number, host: string, pools: Pool[], attr: AllocationAttribute, reserved: Reservations): Promise<AssignedIp[]> {
     const out: AssignedIp[] = [];
     const inPools = (cidr: string): boolean => {
       const c = parseCidr(cidr);
@@ -232,13 +239,13 @@ export class IpamClient {
         if (!inPools(a.cidr) || a.state === 'pendingDeletion') continue;
         if (a.state === 'pending' && !(await this.confirmIfOurs(host, a.cidr, a.obj))) continue;
         affine++;
-        if (out.length < num) out.push(...(await this.assignInBlock(a.cidr, num - out.length, attr, (b) => b.affinity === hostAffinity(host))));
+        if (out.length < num) out.push(...(await this.assignInBlock(a.cidr, num - out.length, attr, reserved, (b) => b.affinity === hostAffinity(host))));
       }
       if (out.length >= num) break;
       // 2. Claim a new block.
       config ??= await this.getConfig();
       if (config.autoAllocateBlocks && (config.maxBlocksPerHost === 0 || affine < config.maxBlocksPerHost)) {
-        const c = await this.claimFreeBlock(host, pools, lostRace);
+        const c = await this.claimFreeBlock(host, pools, lostRace, reserved);
         if (c.kind === 'claimed') continue; // go round: allocate from it as an affine block
         if (c.kind === 'retry') {
           lostRace = true;
@@ -248,7 +255,7 @@ export class IpamClient {
         }
       }
       // 3. Borrow from any block in the pools, unless strict affinity forbids it.
-      if (!config.strictAffinity) out.push(...(await this.borrow(family, num - out.length, inPools, attr)));
+      if (!config.strictAffinity) out.push(...(await this.borrow(family, num - out.length, inPools, attr, reserved)));
       break;
     }
     return out;
@@ -266,7 +273,7 @@ export class IpamClient {
     return true;
   }
 
-  private async borrow(family: Family, num: number, inPools: (c: string) => boolean, attr: AllocationAttribute): Promise<AssignedIp[]> {
+  private async borrow(family: Family, num: number, inPools: (c: string) => boolean, attr: AllocationAttribute, reserved: Reservations): Promise<AssignedIp[]> {
     const out: AssignedIp[] = [];
     const { items } = await this.store.list('IPAMBlock');
     for (const o of items) {
@@ -278,18 +285,25 @@ export class IpamClient {
         continue; // reported by `ipam check`
       }
       if (familyOf(b.cidr) !== family || !inPools(b.cidr) || freeCount(b) === 0) continue;
-      out.push(...(await this.assignInBlock(b.cidr, num - out.length, attr, () => true)));
+      out.push(...(await this.assignInBlock(b.cidr, num - out.length, attr, reserved, () => true)));
     }
     return out;
   }
 
   /** Takes up to num addresses from one block: handle first, then the block (CAS); a lost block race undoes the handle. */
-  private async assignInBlock(cidr: string, num: number, attr: AllocationAttribute, stillOk: (b: AllocationBlock) => boolean): Promise<AssignedIp[]> {
+  private async assignInBlock(
+    cidr: string,
+    num: number,
+    attr: AllocationAttribute,
+    reserved: Reservations,
+    stillOk: (b: AllocationBlock) => boolean,
+  ): Promise<AssignedIp[]> {
     const handleId = attr.handle_id ?? '';
     return withRetries(`assign in block ${cidr}`, this.retry, async () => {
       const b = await this.getBlock(cidr);
       if (!b || !stillOk(b.block) || freeCount(b.block) === 0) return [];
-      const { block, assigned } = assignFromBlock(b.block, num, attr);
+      const { block, assigned } = assignFromBlock(b.block, num, attr, reserved.reservedOrdinals(b.block));
+      if (assigned.length === 0) return []; // only reserved addresses are free
       if (!(await this.writeBlockWithHandle(b, block, handleId, assigned.length))) return RETRY;
       return assigned.map((a) => ({
         ip: ordinalToIp(block, a.ordinal),
@@ -376,10 +390,10 @@ export class IpamClient {
    * does). The first unclaimed block is taken, keeping pools compact; after losing a race (`spread`)
    * the search starts at a random block, so concurrent claimers stop colliding.
    */
-  async claimFreeBlock(host: string, pools: Pool[], spread = false): Promise<ClaimOutcome> {
+  async claimFreeBlock(host: string, pools: Pool[], spread = false, reserved: Reservations = NO_RESERVATIONS): Promise<ClaimOutcome> {
     const existing = new Set(await this.listBlockCidrs());
     for (const pool of pools) {
-      const cidr = firstFreeBlock(pool, existing, spread ? randomBigInt(blockCount(pool.cidr, pool.blockSize)) : 0n);
+      const cidr = firstFreeBlock(pool, existing, spread ? randomBigInt(blockCount(pool.cidr, pool.blockSize)) : 0n, (c) => reserved.coversBlock(c));
       if (cidr) return this.claimBlock(host, cidr);
     }
     return { kind: 'full' };
@@ -604,14 +618,15 @@ export class IpamClient {
   }
 }
 
-/** The first block of a pool, from index `start` on (wrapping), that is not in `existing`. */
-export function firstFreeBlock(pool: Pool, existing: ReadonlySet<string>, start = 0n): Cidr | undefined {
+/** The first block of a pool, from index `start` on (wrapping), that is not in `existing` nor wholly reserved. */
+export function firstFreeBlock(pool: Pool, existing: ReadonlySet<string>, start = 0n, whollyReserved: (c: Cidr) => boolean = () => false): Cidr | undefined {
   const total = blockCount(pool.cidr, pool.blockSize);
-  // Only as many candidates need looking at as there are existing blocks, plus one.
-  const limit = BigInt(existing.size) + 1n < total ? BigInt(existing.size) + 1n : total;
-  for (let k = 0n; k < limit; k++) {
+  // Only as many candidates need looking at as there are existing blocks plus one, plus the reserved ones passed over.
+  let limit = BigInt(existing.size) + 1n;
+  for (let k = 0n; k < limit && k < total; k++) {
     const c = nthBlock(pool.cidr, pool.blockSize, (start + k) % total);
-    if (!existing.has(formatCidr(c))) return c;
+    if (whollyReserved(c)) limit++;
+    else if (!existing.has(formatCidr(c))) return c;
   }
   return undefined;
 }

@@ -63,15 +63,18 @@ export interface Assignment {
   sequenceNumber: number;
 }
 
-/** Takes up to num free ordinals (in unallocated order) for one handle. */
+/** Takes up to num free ordinals (in unallocated order) for one handle, never one in `skip` (reserved). */
 export function assignFromBlock(
   block: AllocationBlock,
   num: number,
   attr: AllocationAttribute,
+  skip: ReadonlySet<number> = new Set(),
 ): { block: AllocationBlock; assigned: Assignment[] } {
   const b = clone(block);
-  const take = b.unallocated.splice(0, Math.min(num, b.unallocated.length));
+  const take = b.unallocated.filter((o) => !skip.has(o)).slice(0, num);
   if (take.length === 0) return { block, assigned: [] };
+  const taken = new Set(take);
+  b.unallocated = b.unallocated.filter((o) => !taken.has(o));
   const idx = attrIndex(b, attr);
   const assigned: Assignment[] = [];
   for (const ord of take) {

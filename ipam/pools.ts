@@ -1,6 +1,6 @@
 // Which pools an allocation may draw from (pure). Mirrors Calico's rules: explicit pools (pod annotation
-// or CNI config) win; otherwise every enabled pool whose nodeSelector matches the node and whose
-// allowedUses include the use.
+// or CNI config) win; otherwise every enabled pool with assignmentMode Automatic whose nodeSelector
+// matches the node and whose allowedUses include the use.
 import { compileSelector } from '../datastore/selector/index.js';
 import { ipPoolSpecSchema } from '../datastore/model/ippool.js';
 import { type Cidr, type Family, formatCidr, parseCidr } from './cidr.js';
@@ -14,6 +14,8 @@ export interface Pool {
   disabled: boolean;
   nodeSelector: string;
   allowedUses: string[];
+  /** Manual pools are used only when asked for by name or CIDR. */
+  assignmentMode: 'Automatic' | 'Manual';
 }
 
 /** Parses a stored IPPool resource; returns an error string naming the field when it is unusable. */
@@ -31,6 +33,7 @@ export function poolFromResource(name: string, spec: unknown): Pool | string {
     disabled: r.data.disabled,
     nodeSelector: r.data.nodeSelector,
     allowedUses: r.data.allowedUses,
+    assignmentMode: r.data.assignmentMode,
   };
 }
 
@@ -72,7 +75,7 @@ export function selectPools(
     });
   }
   return ofFamily
-    .filter((p) => !p.disabled && p.allowedUses.includes(use) && selectorMatches(p.nodeSelector, nodeLabels))
+    .filter((p) => !p.disabled && p.assignmentMode === 'Automatic' && p.allowedUses.includes(use) && selectorMatches(p.nodeSelector, nodeLabels))
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 

@@ -7,6 +7,7 @@ export interface PoolInit {
   disabled?: boolean;
   nodeSelector?: string;
   allowedUses?: ('Workload' | 'Tunnel')[];
+  assignmentMode?: 'Automatic' | 'Manual';
 }
 
 export async function putPool(store: Store, name: string, spec: PoolInit): Promise<void> {
@@ -15,4 +16,8 @@ export async function putPool(store: Store, name: string, spec: PoolInit): Promi
 
 export async function putNode(store: Store, name: string, labels: Record<string, string> = {}): Promise<void> {
   await store.create({ apiVersion: 'projectcalico.org/v3', kind: 'Node', metadata: { name, labels }, spec: {} });
+}
+
+export async function putReservation(store: Store, name: string, reservedCIDRs: string[]): Promise<void> {
+  await store.create({ apiVersion: 'projectcalico.org/v3', kind: 'IPReservation', metadata: { name }, spec: { reservedCIDRs } });
 }

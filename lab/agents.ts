@@ -29,12 +29,18 @@ export function nodeEnv(s: LabState, n: LabNode): Record<string, string> {
     TORTIE_GOBGP_API_HOSTS: bgpApiHosts(n),
     // The CNI plugins run in this host's namespace find this agent here (the config's agent_socket).
     TORTIE_CNI_SOCKET: cniSocket(n),
+    TORTIE_MTU_FILE: mtuFile(n),
   };
 }
 
 /** The host's CNI socket: where its tortie-node serves the plugins. */
 export function cniSocket(n: Pick<LabNode, 'name'>): string {
   return join(stateDir(), `${n.name}-cni.sock`);
+}
+
+/** The host's /var/lib/calico/mtu: one per host, as the lab's hosts share one filesystem. */
+export function mtuFile(n: Pick<LabNode, 'name'>): string {
+  return join(stateDir(), n.name, 'var-lib-calico', 'mtu');
 }
 
 /** The host's GoBGP API socket as a client dials it (a file in the state dir, so reachable from outside its namespace). */

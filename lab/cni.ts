@@ -8,15 +8,19 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cniSocket } from './agents.js';
+import { cniSocket, mtuFile } from './agents.js';
+import { computeMtus } from '../felix/mtu.js';
 import { entryCommand } from './routing.js';
 import { hostCniDirs, slowHostEnv, stateDir, type LabNode, type LabState } from './state.js';
 
 const PLUGINS = ['tortie', 'tortie-ipam'] as const;
 
-/** Pod MTU: the tunnel's overhead comes off the fabric's 1500 (the tunnels' own MTUs are smaller still). */
-export function podMtu(s: Pick<LabState, 'encap'>): number {
-  return s.encap === 'vxlan' ? 1410 : s.encap === 'ipip' ? 1440 : 1500;
+/**
+ * Pod MTU as felix computes it on the lab's hosts (the fabric's MTU less the encapsulation), for
+ * container mode's veth_mtu; agent-mode pods get it from the MTU file their host's tortie-node writes.
+ */
+export function podMtu(s: Pick<LabState, 'encap' | 'fabricMtu'>): number {
+  return computeMtus(s.fabricMtu ?? 1500, { ipipMTU: 0, vxlanMTU: 0, vxlanMTUV6: 0 }, new Set(s.encap === 'none' ? [] : [s.encap])).pod;
 }
 
 /** The network config, as /etc/cni/net.d/10-calico.conf would hold it on this host. */
@@ -29,7 +33,8 @@ export function netConf(s: LabState, node: LabNode): Record<string, unknown> {
     etcd_endpoints: s.etcdEndpoint,
     log_level: 'info',
     nodename: node.name,
-    mtu: podMtu(s),
+    // No mtu: the plugin reads the one tortie-node computed, as Calico's does with "mtu": 0.
+    mtu_file: mtuFile(node),
     agent_socket: cniSocket(node),
     ipam: { type: 'calico-ipam' }, // answered by tortie-ipam, as in a calico.conf from a tutorial
   };

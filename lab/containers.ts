@@ -6,8 +6,8 @@
 // only supplies what a cluster would (the ConfigMap's values, the node's name and address) and
 // what its topology sets per host (pool, encapsulation, the BGP socket in the state dir).
 import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
-import { join } from 'node:path';
-import { nodeEnv } from './agents.js';
+import { dirname, join } from 'node:path';
+import { mtuFile, nodeEnv } from './agents.js';
 import { podMtu } from './cni.js';
 import { configMapData, mountArgs, podTemplate, resolveEnv, type ContainerSpec, type PodTemplate, type Volume } from './manifest-pod.js';
 import { readManifest as read } from './manifests.js';
@@ -39,6 +39,7 @@ function volumeDir(s: LabState, n: Pick<LabNode, 'name'>): (v: Volume) => string
     if (p === '/opt/cni/bin') return dirs.cniBin;
     if (p === '/etc/cni/net.d') return dirs.cniNet;
     if (p === '/var/run/tortie') return join(stateDir(), n.name, 'run-tortie');
+    if (p === '/var/lib/calico') return dirname(mtuFile(n));
     return p; // /lib/modules, /run/xtables.lock: the machine's, as every host shares its kernel
   };
 }

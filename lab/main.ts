@@ -66,13 +66,14 @@ program
   .option('--rr <n>', 'tortie-rr route reflectors (mesh off, every node peers with them)', intArg('--rr', 0, 4), 0)
   .option('--pods-per-node <k>', 'pods per host', intArg('--pods-per-node', 0, 60), 2)
   .option('--static', 'no tortie-node: the lab computes routes and programs them with felix itself', false)
+  .option('--mtu <bytes>', "the fabric's MTU (hosts, router, etcd and bridges); pods and tunnels get Calico's MTU computed from it", intArg('--mtu', 1280, 9216))
   .option('--containers', 'tortie-node (install-cni first) and tortie-rr from the images with podman, as manifests/ runs them (make images)', false)
-  .action(async (o: { nodes: number; etcd: number; subnets: number; encap: string; crossSubnet: boolean; natOutgoing: boolean; rr: number; podsPerNode: number; static: boolean; containers: boolean }) => {
+  .action(async (o: { nodes: number; etcd: number; subnets: number; encap: string; crossSubnet: boolean; natOutgoing: boolean; rr: number; podsPerNode: number; static: boolean; containers: boolean; mtu?: number }) => {
     if (![1, 3, 5].includes(o.etcd)) throw new InvalidArgumentError(`--etcd must be 1, 3 or 5 (an odd quorum), got ${o.etcd}`);
     if (!['none', 'ipip', 'vxlan'].includes(o.encap)) throw new InvalidArgumentError(`--encap must be none, ipip or vxlan, got "${o.encap}"`);
     if (o.rr > 0 && (o.static || o.encap === 'vxlan')) throw new InvalidArgumentError('--rr needs BGP: agent mode (no --static) with --encap none or ipip');
     if (o.containers && o.static) throw new InvalidArgumentError('--containers runs tortie-node: it cannot be combined with --static');
-    const s = await up({ nodes: o.nodes, etcd: o.etcd, subnets: o.subnets === 2 ? 2 : 1, encap: o.encap as Encap, crossSubnet: o.crossSubnet, natOutgoing: o.natOutgoing, podsPerNode: o.podsPerNode, mode: o.static ? 'static' : 'agent', containers: o.containers, log });
+    const s = await up({ nodes: o.nodes, etcd: o.etcd, subnets: o.subnets === 2 ? 2 : 1, encap: o.encap as Encap, crossSubnet: o.crossSubnet, natOutgoing: o.natOutgoing, podsPerNode: o.podsPerNode, mode: o.static ? 'static' : 'agent', containers: o.containers, ...(o.mtu ? { mtu: o.mtu } : {}), log });
     if (o.rr > 0) await addReflectors(s, o.rr, log);
     log('lab is up: `tortie-lab status`, `tortie-lab ping`, `tortie-lab down`');
   });

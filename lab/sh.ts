@@ -37,8 +37,9 @@ export async function delNs(name: string): Promise<void> {
 }
 
 /** A veth made directly between two namespaces, so no name is ever taken in the root namespace. */
-export async function vethBetween(nsA: string, ifA: string, nsB: string, ifB: string): Promise<void> {
-  await tool('ip', ['link', 'add', ifA, 'netns', nsA, 'type', 'veth', 'peer', 'name', ifB, 'netns', nsB]);
+export async function vethBetween(nsA: string, ifA: string, nsB: string, ifB: string, mtu?: number): Promise<void> {
+  const m = mtu ? ['mtu', String(mtu)] : [];
+  await tool('ip', ['link', 'add', ifA, ...m, 'netns', nsA, 'type', 'veth', 'peer', 'name', ifB, ...m, 'netns', nsB]);
 }
 
 export async function sysctl(ns: string, key: string, value: string): Promise<void> {

@@ -48,6 +48,8 @@ export interface LabState {
   mode: 'agent' | 'static';
   /** Agent mode from the images (`up --containers`): tortie-node and tortie-rr run with podman. */
   containers?: boolean;
+  /** `up --mtu N`: the fabric's MTU (absent: the kernel's 1500). */
+  fabricMtu?: number;
   encap: Encap;
   crossSubnet: boolean;
   natOutgoing: boolean;

@@ -23,6 +23,8 @@ export interface UpOptions {
   mode: 'agent' | 'static';
   /** tortie-node and tortie-rr from the images, with podman (agent mode). */
   containers?: boolean;
+  /** The fabric's MTU (`up --mtu`): every host, router and etcd link, and the bridges. Default 1500. */
+  mtu?: number;
   log: (line: string) => void;
 }
 
@@ -30,7 +32,7 @@ const bridge = (k: number): string => `br${k}`;
 
 /** Puts a namespace on segment k with address `cidr` as interface eth0. */
 async function plugIntoSegment(s: LabState, ns: string, cidr: string, k: number, fabricIf: string): Promise<void> {
-  await vethBetween(ns, 'eth0', s.fabricNs, fabricIf);
+  await vethBetween(ns, 'eth0', s.fabricNs, fabricIf, s.fabricMtu);
   await nsExec(s.fabricNs, ['ip', 'link', 'set', fabricIf, 'master', bridge(k), 'up']);
   await nsExec(ns, ['ip', 'addr', 'add', cidr, 'dev', 'eth0']);
   await nsExec(ns, ['ip', 'link', 'set', 'eth0', 'up']);
@@ -44,6 +46,7 @@ export async function up(o: UpOptions): Promise<LabState> {
     prefix: p,
     mode: o.mode,
     ...(o.containers ? { containers: true } : {}),
+    ...(o.mtu ? { fabricMtu: o.mtu } : {}),
     encap: o.encap,
     crossSubnet: o.crossSubnet,
     natOutgoing: o.natOutgoing,
@@ -63,7 +66,7 @@ export async function up(o: UpOptions): Promise<LabState> {
   const step = (msg: string): void => o.log(`==> ${msg}  (${((Date.now() - t0) / 1000).toFixed(1)}s)`);
   await addNs(s.fabricNs);
   for (let k = 0; k < o.subnets; k++) {
-    await nsExec(s.fabricNs, ['ip', 'link', 'add', bridge(k), 'type', 'bridge']);
+    await nsExec(s.fabricNs, ['ip', 'link', 'add', bridge(k), ...(s.fabricMtu ? ['mtu', String(s.fabricMtu)] : []), 'type', 'bridge']);
     await nsExec(s.fabricNs, ['ip', 'link', 'set', bridge(k), 'up']);
   }
   // A router on every segment: it joins two segments, and with one it is still each host's
@@ -72,7 +75,7 @@ export async function up(o: UpOptions): Promise<LabState> {
   saveState(s);
   await addNs(s.routerNs);
   for (let k = 0; k < o.subnets; k++) {
-    await vethBetween(s.routerNs, `eth${k}`, s.fabricNs, `r${k}`);
+    await vethBetween(s.routerNs, `eth${k}`, s.fabricNs, `r${k}`, s.fabricMtu);
     await nsExec(s.fabricNs, ['ip', 'link', 'set', `r${k}`, 'master', bridge(k), 'up']);
     await nsExec(s.routerNs, ['ip', 'addr', 'add', `${routerIp(k)}/24`, 'dev', `eth${k}`]);
     await nsExec(s.routerNs, ['ip', 'link', 'set', `eth${k}`, 'up']);

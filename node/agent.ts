@@ -24,12 +24,15 @@ import { NodeMetrics, serveHealth } from './health.js';
 import { ensureDefaultPool, randomMac, upsertNode } from './register.js';
 import { detectRestart, type RestartDecision } from './restart.js';
 import { buildView } from './view.js';
+import type { FelixConfigurationSpec } from '../datastore/model/felix.js';
+import { computeMtus, encapsulationsInUse, hostMtu, mtuSettings, type HostLink, type Mtus } from '../felix/mtu.js';
+import { listHostLinks, writeMtuFile } from '../felix/dataplane/host-mtu.js';
 
 export const DEFAULT_AS = 64512;
 /** Longest a restarting node defers BGP selection waiting for its peers' End-of-RIB (BIRD's restart time). */
 const GR_DEFERRAL_S = 120;
 /** What routing reads (policy adds its kinds when enabled). */
-const ROUTING_KINDS = ['IPPool', 'Node', 'WorkloadEndpoint', 'IPAMBlock', 'BlockAffinity'];
+const ROUTING_KINDS = ['IPPool', 'Node', 'WorkloadEndpoint', 'IPAMBlock', 'BlockAffinity', 'FelixConfiguration'];
 
 export class NodeAgent {
   private readonly cache = new Map<string, StoredObject>();
@@ -68,6 +71,10 @@ export class NodeAgent {
   private learnedKnown = new Set<string>();
   /** First learned-route change since the last recalculation looked (undefined: none). */
   private learnedDirtySince?: number;
+  /** The host's links as found at start (felix detects the host MTU once, at start). */
+  private hostLinks: HostLink[] = [];
+  private mtuReport = '';
+  private mtuWritten?: number;
 
   constructor(
     private readonly cfg: NodeConfig,
@@ -87,6 +94,10 @@ export class NodeAgent {
       return { ...spec, bgp };
     });
     await this.ensureTunnelAddresses();
+    this.hostLinks = await listHostLinks().catch((e: unknown) => {
+      this.log.warn({ err: (e as Error).message }, 'cannot list the host interfaces; assuming the fallback host MTU');
+      return [];
+    });
     // A restart finds its own routes still in the kernel. Until BGP has re-learned the cluster's
     // routes, removing the old ones would cut live traffic: keep them through a bounded window, and
     // restart the speaker as RFC 4724's restarting speaker (R and F bits, selection deferred until
@@ -129,6 +140,34 @@ export class NodeAgent {
       onError: (err, kind) => this.log.warn({ err: err.message, kind }, 'datastore watch failed; re-syncing'),
     });
     this.syncer.start();
+  }
+
+  /**
+   * Calico's MTUs for the pools' encapsulations and the FelixConfiguration in force; the pod MTU goes
+   * to the MTU file for the CNI plugin whenever it changes.
+   */
+  private tunnelMtus(pools: readonly { cidr: string; ipipMode: string; vxlanMode: string }[]): { ipipMtu: number; vxlanMtu: number } {
+    const configs = [...this.cache.values()]
+      .filter((o) => o.key.kind === 'FelixConfiguration')
+      .map((o) => ({ name: o.key.name, spec: (o.value.spec ?? {}) as Partial<FelixConfigurationSpec> }));
+    const { settings, errors } = mtuSettings(this.cfg.felix, configs, this.cfg.nodename);
+    const host = hostMtu(this.hostLinks, new RegExp(settings.mtuIfacePattern));
+    const m: Mtus = computeMtus(host.mtu, settings, encapsulationsInUse(pools));
+    const report = JSON.stringify([host, m, errors]);
+    if (report !== this.mtuReport) {
+      this.mtuReport = report;
+      for (const e of [...errors, ...m.warnings]) this.log.warn(e);
+      this.log.info({ hostMtu: host.mtu, hostInterface: host.from ?? null, pattern: settings.mtuIfacePattern, podMtu: m.pod, ipipMtu: m.ipip, vxlanMtu: m.vxlan, vxlanMtuV6: m.vxlanV6 }, 'MTUs determined');
+    }
+    if (m.pod !== this.mtuWritten) {
+      try {
+        writeMtuFile(this.cfg.mtuFile, m.pod);
+        this.mtuWritten = m.pod;
+      } catch (e) {
+        this.log.warn({ err: (e as Error).message, file: this.cfg.mtuFile }, 'cannot write the MTU file; pods get the CNI config\'s mtu or 1500');
+      }
+    }
+    return { ipipMtu: m.ipip, vxlanMtu: m.vxlan };
   }
 
   private async startSpeaker(asNumber: number): Promise<void> {
@@ -272,8 +311,7 @@ export class NodeAgent {
         blocks: view.blocks,
         endpoints: view.endpoints,
         bgpRoutes: this.learned.list(),
-        vxlanMtu: this.cfg.vxlanMtu,
-        ipipMtu: this.cfg.ipipMtu,
+        ...this.tunnelMtus(view.pools),
       });
       const end = this.metrics.applySeconds.startTimer();
       const keep = this.restartWindowOpen();

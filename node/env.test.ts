@@ -22,7 +22,7 @@ describe('parseNodeEnv', () => {
     expect(c.defaultPool).toEqual({ cidr: '192.168.0.0/16', ipipMode: 'Always', vxlanMode: 'Never', natOutgoing: true, blockSize: 26 });
     expect(c.healthPort).toBe(9099);
     expect(c.metricsPort).toBe(9091);
-    expect(c.vxlanMtu).toBe(1410);
+    expect(c.mtuFile).toBe('/var/lib/calico/mtu');
   });
   it('reads every variable', () => {
     const c = ok({
@@ -41,7 +41,6 @@ describe('parseNodeEnv', () => {
     });
     expect(c).toMatchObject({ nodename: 'node-1', ip: { kind: 'fixed', cidr: '10.0.0.11/24' }, ip6: { kind: 'fixed', cidr: 'fd00::11/128' }, asNumber: 64512, backend: 'vxlan' });
     expect(c.defaultPool).toEqual({ cidr: '10.65.0.0/16', ipipMode: 'Never', vxlanMode: 'CrossSubnet', natOutgoing: false, blockSize: 24 });
-    expect(c.vxlanMtu).toBe(1350);
     expect(c.healthPort).toBe(19099);
     expect(c.logLevel).toBe('debug');
     expect(c.felix.VXLANMTU).toBe('1350');

@@ -3,6 +3,7 @@
 import { GOBGP_API_HOSTS_ENV, parseApiHosts } from '../bgp/api/gobgp/hosts.js';
 import { isIP } from 'node:net';
 import type { EncapMode } from '../felix/calc/types.js';
+import { MTU_FILE } from '../felix/mtu.js';
 
 export type AutodetectMethod =
   | { kind: 'first-found' }
@@ -30,8 +31,8 @@ export interface NodeConfig {
   defaultPool?: DefaultPool;
   /** FELIX_* overrides, keyed by the part after FELIX_ upper-cased (e.g. VXLANMTU). */
   felix: Record<string, string>;
-  vxlanMtu: number;
-  ipipMtu: number;
+  /** Where felix leaves the pod MTU for the CNI plugin (Calico's /var/lib/calico/mtu; TORTIE_MTU_FILE). */
+  mtuFile: string;
   healthHost: string;
   healthPort: number;
   metricsPort: number;
@@ -134,6 +135,16 @@ function int(env: Env, name: string, def: number, min: number, max: number, erro
   return Number(v);
 }
 
+/** The tunnel MTUs felix/mtu.ts reads from `felix`: refused at start when malformed, as Calico's felix does. */
+function checkMtus(env: Env, errors: string[]): void {
+  for (const name of ['FELIX_IPINIPMTU', 'FELIX_VXLANMTU', 'FELIX_VXLANMTUV6']) {
+    const v = env[name]?.trim();
+    if (v !== undefined && v !== '' && !(/^\d+$/.test(v) && (Number(v) === 0 || (Number(v) >= 68 && Number(v) <= 65535)))) {
+      errors.push(`${name}: "${v}" must be 0 (computed from the host MTU) or an integer 68..65535`);
+    }
+  }
+}
+
 function mode(env: Env, name: string, errors: string[]): EncapMode {
   const v = env[name]?.trim();
   if (v === undefined || v === '') return 'Never';
@@ -182,6 +193,7 @@ export function parseNodeEnv(env: Env, hostname: string): ParseResult {
     if (blockSize < plen) errors.push(`CALICO_IPV4POOL_BLOCK_SIZE: /${blockSize} is larger than the pool ${cidr}`);
     defaultPool = { cidr, ipipMode, vxlanMode, natOutgoing: bool(env, 'CALICO_IPV4POOL_NAT_OUTGOING', true, errors), blockSize };
   }
+  checkMtus(env, errors);
   const felix: Record<string, string> = {};
   for (const [k, v] of Object.entries(env)) if (k.startsWith('FELIX_') && v !== undefined) felix[k.slice(6).toUpperCase()] = v;
   const config: NodeConfig = {
@@ -192,8 +204,7 @@ export function parseNodeEnv(env: Env, hostname: string): ParseResult {
     backend,
     ...(defaultPool ? { defaultPool } : {}),
     felix,
-    vxlanMtu: int(env, 'FELIX_VXLANMTU', 1410, 576, 9000, errors),
-    ipipMtu: int(env, 'FELIX_IPINIPMTU', 1440, 576, 9000, errors),
+    mtuFile: env.TORTIE_MTU_FILE?.trim() || MTU_FILE,
     healthHost: (felix.HEALTHHOST ?? '127.0.0.1').trim(),
     healthPort: int(env, 'FELIX_HEALTHPORT', 9099, 1, 65535, errors),
     metricsPort: int(env, 'FELIX_PROMETHEUSMETRICSPORT', 9091, 0, 65535, errors),

@@ -23,6 +23,7 @@ import {
   type IPAMHandleSpec,
 } from './ipam.js';
 import { ipPoolSpecSchema, type IPPoolSpec } from './ippool.js';
+import { ipReservationSpecSchema, type IPReservationSpec } from './ipreservation.js';
 import { nodeSpecSchema, type NodeSpec } from './node.js';
 import {
   globalNetworkPolicySpecSchema,
@@ -130,6 +131,14 @@ export const KINDS = {
     specSchema: ipamConfigSpecSchema,
     nameRule: onlyDefault,
   }),
+  IPReservation: def<IPReservationSpec>({
+    kind: 'IPReservation',
+    plural: 'ipreservations',
+    aliases: ['ipreservation'],
+    namespaced: false,
+    specSchema: ipReservationSpecSchema,
+    nameRule: subdomain,
+  }),
 } as const;
 
 export type KindName = keyof typeof KINDS;
@@ -151,6 +160,7 @@ export type IPAMBlock = ResourceOf<'IPAMBlock'>;
 export type BlockAffinity = ResourceOf<'BlockAffinity'>;
 export type IPAMHandle = ResourceOf<'IPAMHandle'>;
 export type IPAMConfig = ResourceOf<'IPAMConfig'>;
+export type IPReservation = ResourceOf<'IPReservation'>;
 
 export const ALL_KINDS: readonly KindDef[] = Object.values(KINDS) as readonly KindDef[];
 

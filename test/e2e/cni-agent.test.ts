@@ -4,7 +4,7 @@
 // no interface, address or WorkloadEndpoint behind; once the cause is gone the same ADD succeeds.
 // CNI 1.1 GC releases exactly the attachments missing from cni.dev/valid-attachments; STATUS
 // follows the datastore.
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -156,5 +156,23 @@ describe('CNI plugin through the tortie-node agent', () => {
     const weps = await keys(WEPS);
     expect(weps).toContain(`${WEPS}node--agent-k8s-pod--4-eth0`);
     expect(weps).not.toContain(`${WEPS}node--agent-k8s-pod--5-eth0`);
+  }, 60_000);
+
+  it('a config without mtu gives the pod the MTU the agent wrote (its host has no eth*/en*: Calico\'s 1460); mtu in the config wins; a bad MTU file fails the ADD', async () => {
+    const file = join(dir, 'mtu');
+    expect(await waitFor('the MTU file', async () => (existsSync(file) ? readFileSync(file, 'utf8') : undefined))).toBe('1460');
+    const mtuOf = async (ns: string): Promise<number> => (JSON.parse((await nets.exec(ns, ['ip', '-j', 'link', 'show', 'dev', 'eth0'])).stdout) as { mtu: number }[])[0].mtu;
+    const auto = await addPod(7, { mtu_file: file });
+    expect(auto.run.code, auto.run.raw).toBe(0);
+    expect(await mtuOf(auto.ns)).toBe(1460);
+    const fixed = await addPod(8, { mtu_file: file, mtu: 1300 });
+    expect(fixed.run.code, fixed.run.raw).toBe(0);
+    expect(await mtuOf(fixed.ns)).toBe(1300);
+    const bad = join(dir, 'bad-mtu');
+    writeFileSync(bad, 'big');
+    const broken = await addPod(9, { mtu_file: bad });
+    expect(broken.run.code).toBe(1);
+    expect(broken.run.out).toMatchObject({ code: 7, msg: `the MTU file ${bad} holds "big", not an MTU` });
+    expect(await keys(`${WEPS}node--agent-k8s-pod--9-eth0`)).toEqual([]);
   }, 60_000);
 });

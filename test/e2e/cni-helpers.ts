@@ -2,7 +2,7 @@
 // runtime does (env + stdin → one JSON document on stdout), and start etcd in that namespace.
 import { chmodSync, existsSync, writeFileSync } from 'node:fs';
 import { execFile } from 'node:child_process';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { NetnsDaemon, waitFor } from '../harness/daemon.js';
 import { entryArgv } from '../harness/entry.js';
 import { startEtcd, type EtcdServer } from '../harness/etcd.js';
@@ -66,6 +66,8 @@ export async function startCniAgent(ns: string, socket: string, logFile: string,
     CALICO_NETWORKING_BACKEND: 'none',
     FELIX_PROMETHEUSMETRICSPORT: '0',
     TORTIE_CNI_SOCKET: socket,
+    // Beside the socket, not the machine's /var/lib/calico: tests run side by side.
+    TORTIE_MTU_FILE: join(dirname(socket), 'mtu'),
     ...env,
   };
   const agent = new NetnsDaemon(ns, ['env', ...Object.entries(vars).map(([k, v]) => `${k}=${v}`), ...entry], logFile);
