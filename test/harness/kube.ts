@@ -1,6 +1,6 @@
 // Starts a real kube-apiserver on loopback for tests and the lab: its own etcd (test/harness/etcd.ts),
 // a throw-away PKI made with openssl (serving cert, an admin client cert in system:masters,
-// ServiceAccount signing keys), RBAC, and a kubeconfig for the admin. Binaries come from
+// ServiceAccount signing keys), Node and RBAC authorization, and a kubeconfig for the admin. Binaries come from
 // test/k8s/build.sh (built once per machine). Every process and directory is removed by stop(),
 // also when startup fails, and the processes are killed when the test process exits.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -38,6 +38,8 @@ export interface KubeApiserver {
 export interface KubeApiserverOptions {
   /** Time to wait for /readyz, default 120 s (the first start on a loaded 2-core machine is slow). */
   readyTimeoutMs?: number;
+  /** --authorization-mode, default "Node,RBAC" as on a kubeadm cluster (system:masters bypasses both). */
+  authorizationMode?: string;
 }
 
 /** Directory holding kube-apiserver and kubectl, building them first if this machine has none. */
@@ -182,7 +184,7 @@ export async function startKubeApiserver(opts: KubeApiserverOptions = {}): Promi
       '--service-account-issuer=https://kubernetes.default.svc',
       `--service-account-key-file=${pki.saPub}`,
       `--service-account-signing-key-file=${pki.saKey}`,
-      '--authorization-mode=RBAC',
+      `--authorization-mode=${opts.authorizationMode ?? 'Node,RBAC'}`,
       // No controller-manager runs to create each namespace's default ServiceAccount.
       '--disable-admission-plugins=ServiceAccount',
       '--allow-privileged=true',
