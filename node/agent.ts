@@ -30,7 +30,7 @@ export const DEFAULT_AS = 64512;
 /** Longest a restarting node defers BGP selection waiting for its peers' End-of-RIB (BIRD's restart time). */
 const GR_DEFERRAL_S = 120;
 /** What routing reads (policy adds its kinds when enabled). */
-const ROUTING_KINDS = ['IPPool', 'Node', 'WorkloadEndpoint', 'IPAMBlock', 'BlockAffinity'];
+export const ROUTING_KINDS = ['IPPool', 'Node', 'WorkloadEndpoint', 'IPAMBlock', 'BlockAffinity'];
 
 export class NodeAgent {
   private readonly cache = new Map<string, StoredObject>();

@@ -27,6 +27,13 @@ export interface KubeApiserver {
   etcd: EtcdServer;
   /** Runs the matching kubectl against this apiserver; rejects with kubectl's stderr on failure. */
   kubectl(args: string[], opts?: { input?: string }): Promise<RunResult>;
+  /** kubectl as the user of another kubeconfig (e.g. one from accountKubeconfig()). */
+  kubectlAs(kubeconfig: string, args: string[], opts?: { input?: string }): Promise<RunResult>;
+  /**
+   * A kubeconfig (file in dir) that authenticates as a ServiceAccount with a fresh token
+   * (`kubectl create token`), the way a pod's mounted token does: that account's RBAC applies.
+   */
+  accountKubeconfig(account: string, namespace?: string): Promise<string>;
   /** Stops the apiserver only (etcd and the PKI stay): start() brings it back on the same port. */
   kill(signal?: NodeJS.Signals): Promise<void>;
   /** Starts it again after kill() and waits for /readyz. */
@@ -212,9 +219,24 @@ export async function startKubeApiserver(opts: KubeApiserverOptions = {}): Promi
       await waitReady(port, pki, opts.readyTimeoutMs ?? 120_000, exited);
     };
     await start();
-    const kubectl = (kargs: string[], o: { input?: string } = {}): Promise<RunResult> =>
-      run(join(binDir, 'kubectl'), ['--kubeconfig', kubeconfig, ...kargs], { ...(o.input !== undefined ? { input: o.input } : {}), timeout: 60_000 });
-    return { server, kubeconfig, dir, caFile: pki.caFile, etcd, kubectl, kill, start, stop };
+    const kubectlAs = (config: string, kargs: string[], o: { input?: string } = {}): Promise<RunResult> =>
+      run(join(binDir, 'kubectl'), ['--kubeconfig', config, ...kargs], { ...(o.input !== undefined ? { input: o.input } : {}), timeout: 60_000 });
+    const kubectl = (kargs: string[], o: { input?: string } = {}): Promise<RunResult> => kubectlAs(kubeconfig, kargs, o);
+    const accountKubeconfig = async (account: string, namespace = 'kube-system'): Promise<string> => {
+      const token = (await kubectl(['create', 'token', account, '-n', namespace, '--duration=1h'])).stdout.trim();
+      const file = join(dir, `${namespace}.${account}.kubeconfig`);
+      const kc = {
+        apiVersion: 'v1',
+        kind: 'Config',
+        clusters: [{ name: 'c', cluster: { server, 'certificate-authority': pki.caFile } }],
+        users: [{ name: account, user: { token } }],
+        contexts: [{ name: 'x', context: { cluster: 'c', user: account } }],
+        'current-context': 'x',
+      };
+      writeFileSync(file, JSON.stringify(kc));
+      return file;
+    };
+    return { server, kubeconfig, dir, caFile: pki.caFile, etcd, kubectl, kubectlAs, accountKubeconfig, kill, start, stop };
   } catch (err) {
     await stop();
     throw err;
