@@ -131,6 +131,7 @@ export class NodeAgent {
         if (this.inSync) this.schedule();
       },
       onError: (err, kind) => this.log.warn({ err: err.message, kind }, 'datastore watch failed; re-syncing'),
+      onInvalid: (bad) => this.log.warn({ key: bad.where, kind: bad.key.kind, reason: bad.reason }, 'invalid value in the datastore skipped'),
     });
     this.syncer.start();
   }
