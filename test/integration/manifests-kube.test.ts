@@ -9,6 +9,9 @@ import { toCustomResource } from '../../datastore/backends/kubernetes/crd-conver
 import { CRD_API_VERSION, CRD_KINDS } from '../../datastore/backends/kubernetes/crds.js';
 import { KubernetesStore } from '../../datastore/backends/kubernetes/store.js';
 import { ResourceClient } from '../../datastore/client.js';
+import { formatInvalid } from '../../datastore/invalid.js';
+import { Syncer } from '../../datastore/syncer.js';
+import { waitFor } from '../harness/daemon.js';
 import { validateResource } from '../../datastore/model/index.js';
 import { parseDocuments } from '../../ctl/documents.js';
 import { ROOT } from '../harness/entry.js';
@@ -54,6 +57,26 @@ describe('manifests on a real kube-apiserver (kubectl apply --server-side)', () 
     expect(crds.items.map((c) => c.spec.names.kind).sort()).toEqual([...CRD_KIND_NAMES].sort());
     for (const c of crds.items) expect(c.status.conditions.find((x) => x.type === 'Established')?.status, c.spec.names.kind).toBe('True');
   }, 120_000);
+
+  it('a custom resource the schema lets through but the model rejects is skipped by readers and reported with its path', async () => {
+    await apply(['-f', '-'], JSON.stringify({ apiVersion: CRD_API_VERSION, kind: 'IPPool', metadata: { name: 'kdd-good' }, spec: { cidr: '10.61.0.0/16' } }));
+    await apply(['-f', '-'], JSON.stringify({ apiVersion: CRD_API_VERSION, kind: 'IPPool', metadata: { name: 'kdd-bad-cidr' }, spec: { cidr: 'not-a-cidr' } }));
+    const l = await new ResourceClient(store).list('IPPool');
+    expect(l.items.map((p) => p.metadata.name)).toEqual(['kdd-good']);
+    expect(l.invalid.map(formatInvalid)).toEqual([expect.stringMatching(/^\/apis\/crd\.projectcalico\.org\/v1\/ippools\/kdd-bad-cidr: invalid IPPool \(skipped\): spec\.cidr: /)]);
+    const seen: string[] = [];
+    const bad: string[] = [];
+    const s = new Syncer({ store, kinds: ['IPPool'], onEvents: (evs) => evs.forEach((e) => e.type === 'update' && seen.push(e.object.key.name)), onInvalid: (b) => bad.push(b.where) });
+    s.start();
+    try {
+      await waitFor('in sync', async () => (s.status === 'in-sync' ? true : undefined), 30_000);
+      expect(seen).toEqual(['kdd-good']);
+      expect(bad).toEqual(['/apis/crd.projectcalico.org/v1/ippools/kdd-bad-cidr']);
+    } finally {
+      await s.stop();
+    }
+    await kube.kubectl(['delete', 'ippools.crd.projectcalico.org', 'kdd-good', 'kdd-bad-cidr']);
+  }, 60_000);
 
   it.each(['tortie.yaml', 'tortie-etcd.yaml', 'tortie-rr.yaml'])('%s is accepted, every object as written', async (file) => {
     const path = join(MANIFESTS, file);

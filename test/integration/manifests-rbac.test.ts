@@ -8,6 +8,7 @@ import { BGP_CONFIG_KINDS } from '../../bgp/config/from-datastore.js';
 import { DirectStore } from '../../cni/direct-store.js';
 import { hostVethName, wepName, wepResource } from '../../cni/wep.js';
 import { KubernetesStore } from '../../datastore/backends/kubernetes/store.js';
+import { ResourceClient } from '../../datastore/client.js';
 import type { Store } from '../../datastore/store.js';
 import { Syncer, type SyncStatus } from '../../datastore/syncer.js';
 import { IpamClient } from '../../ipam/allocator.js';
@@ -55,6 +56,10 @@ describe('tortie.yaml RBAC: each component with its own ServiceAccount (Node,RBA
     await kube.kubectl(['apply', '-f', '-'], {
       input: JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { ...POD, labels: { app: 'rb' } }, spec: { nodeName: NODE, containers: [{ name: 'c', image: 'pause' }] } }),
     });
+    // A Kubernetes NetworkPolicy: tortie-node reads it as knp.default.rb-deny (a valid Calico policy).
+    await kube.kubectl(['apply', '-f', '-'], {
+      input: JSON.stringify({ apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'rb-deny', namespace: 'default' }, spec: { podSelector: { matchLabels: { app: 'rb' } }, policyTypes: ['Ingress'] } }),
+    });
     kubeconfigs.node = await kube.accountKubeconfig('tortie-node');
     kubeconfigs.cni = await kube.accountKubeconfig('tortie-cni-plugin');
     kubeconfigs.controllers = await kube.accountKubeconfig('tortie-kube-controllers');
@@ -75,13 +80,16 @@ describe('tortie.yaml RBAC: each component with its own ServiceAccount (Node,RBA
     let status: SyncStatus | undefined;
     // The agent's syncer and its BGP peer generator's, as tortie-node runs them.
     const syncers = [[...ROUTING_KINDS, ...POLICY_KINDS], [...BGP_CONFIG_KINDS]].map(
-      (kinds) => new Syncer({ store, kinds, onEvents: () => undefined, onStatus: (s) => (status = s), onError: (e, kind) => errors.push(`${kind}: ${e.message}`) }),
+      (kinds) =>
+        new Syncer({ store, kinds, onEvents: () => undefined, onStatus: (s) => (status = s), onError: (e, kind) => errors.push(`${kind}: ${e.message}`), onInvalid: (b) => errors.push(`invalid ${b.where}: ${b.reason}`) }),
     );
     try {
       for (const s of syncers) s.start();
       await waitFor(`in sync (errors: ${errors.join('; ')})`, async () => (syncers.every((s) => s.status === 'in-sync') ? true : undefined), 60_000, 100);
       expect(status).toBe('in-sync');
       expect(errors).toEqual([]);
+      expect(syncers[0].get({ kind: 'NetworkPolicy', name: 'knp.default.rb-deny', namespace: 'default' })).toBeDefined();
+      expect(syncers[0].get({ kind: 'Profile', name: 'kns.default' })).toBeDefined();
       const node = syncers[0].get({ kind: 'Node', name: NODE });
       expect(node?.value.spec).toMatchObject({ bgp: { ipv4Address: '10.0.0.71/24', asNumber: 64512 } });
     } finally {
@@ -118,6 +126,10 @@ describe('tortie.yaml RBAC: each component with its own ServiceAccount (Node,RBA
       wepResource({ node: NODE, namespace: POD.namespace, pod: POD.name, containerId: 'cid-rb', endpoint: 'eth0', interfaceName: hostVethName(POD.namespace, POD.name, 'cid-rb'), ipNetworks: [`${ips[0]}/32`], mac: 'ee:ee:ee:ee:ee:ee', labels: pod.labels }),
     );
     expect(await cni.hasEndpoint(ref)).toBe(true);
+    // tortie-node reads the pod back as a valid WorkloadEndpoint.
+    const weps = await new ResourceClient(storeAs('node')).list('WorkloadEndpoint', { namespace: POD.namespace });
+    expect(weps.invalid).toEqual([]);
+    expect(weps.items.map((w) => w.metadata.name)).toEqual([ref.name]);
     const podIps = JSON.parse((await kube.kubectl(['get', 'pod', POD.name, '-n', POD.namespace, '-o', 'json'])).stdout) as { metadata: { annotations?: Record<string, string> } };
     expect(podIps.metadata.annotations?.['cni.projectcalico.org/podIP']).toBe(`${ips[0]}/32`);
     expect(await cni.removeEndpoint(ref, 'cid-rb')).toEqual([`${ips[0]}/32`]);
