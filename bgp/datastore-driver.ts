@@ -64,6 +64,7 @@ export class BgpConfigWatcher {
         if (this.inSync) this.schedule();
       },
       onError: (err, kind) => this.o.log.warn({ err: err.message, kind }, 'datastore watch failed; re-syncing'),
+      onInvalid: (bad) => this.o.log.warn({ key: bad.where, kind: bad.key.kind, reason: bad.reason }, 'invalid value in the datastore skipped'),
     });
     this.syncer.start();
   }

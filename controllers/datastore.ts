@@ -3,6 +3,8 @@
 // either datastore. The rest of controllers/ sees only this interface.
 import { createStore } from '../datastore/backends/index.js';
 import { ResourceClient } from '../datastore/client.js';
+import type { InvalidObject } from '../datastore/invalid.js';
+import type { Resource } from '../datastore/model/resource.js';
 import type { DatastoreConfig } from '../datastore/config.js';
 import { API_VERSION } from '../datastore/model/resource.js';
 import { DatastoreError } from '../datastore/store.js';
@@ -44,10 +46,25 @@ export interface ControllerDatastore {
   close(): Promise<void>;
 }
 
-export function openControllerDatastore(cfg: DatastoreConfig): ControllerDatastore {
+/**
+ * `onInvalid` hears once of each stored value that is not a valid object of its kind (the passes
+ * skip it and go on with the rest).
+ */
+export function openControllerDatastore(cfg: DatastoreConfig, onInvalid: (bad: InvalidObject) => void = () => undefined): ControllerDatastore {
   const store = createStore(cfg);
   const ipam = new IpamClient(store);
   const resources = new ResourceClient(store);
+  const told = new Set<string>();
+  // Every pass lists again: a bad value is told once per revision, not once per pass.
+  const listValid = async (kind: string): Promise<Resource[]> => {
+    const l = await resources.list(kind);
+    for (const bad of l.invalid) {
+      const id = `${bad.where}@${bad.revision}`;
+      if (!told.has(id)) onInvalid(bad);
+      told.add(id);
+    }
+    return l.items;
+  };
   // On the Kubernetes datastore the Calico Node is the Kubernetes Node: nothing separate to delete or label.
   const separateNodes = cfg.type !== 'kubernetes';
   return {
@@ -78,7 +95,7 @@ export function openControllerDatastore(cfg: DatastoreConfig): ControllerDatasto
     },
     async calicoNodes() {
       if (!separateNodes) return undefined;
-      const { items } = await resources.list('Node');
+      const items = await listValid('Node');
       const out = new Map<string, CalicoNodeInfo & CalicoNodeLabels>();
       for (const n of items) {
         const refs = (n.spec as { orchRefs?: { orchestrator: string }[] } | undefined)?.orchRefs ?? [];
@@ -106,7 +123,7 @@ export function openControllerDatastore(cfg: DatastoreConfig): ControllerDatasto
       });
     },
     async listDerived(c) {
-      const { items } = await resources.list(c === 'policy' ? 'NetworkPolicy' : 'Profile');
+      const items = await listValid(c === 'policy' ? 'NetworkPolicy' : 'Profile');
       return items
         .map((r) => ({ kind: r.kind as SyncedObject['kind'], name: r.metadata.name, ...(r.metadata.namespace ? { namespace: r.metadata.namespace } : {}), spec: r.spec }))
         .filter((o) => ownedBy(c, o));
@@ -115,7 +132,7 @@ export function openControllerDatastore(cfg: DatastoreConfig): ControllerDatasto
       await resources.apply({ apiVersion: API_VERSION, kind: o.kind, metadata: { name: o.name, ...(o.namespace ? { namespace: o.namespace } : {}) }, spec: o.spec });
     },
     async listWeps() {
-      const { items } = await resources.list('WorkloadEndpoint');
+      const items = await listValid('WorkloadEndpoint');
       return items.flatMap((r) => {
         const spec = (r.spec ?? {}) as { orchestrator?: string; pod?: string };
         return spec.orchestrator === 'k8s' && spec.pod && r.metadata.namespace

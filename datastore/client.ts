@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { DatastoreError } from './errors.js';
 import { encodeValue } from './backends/etcd-layout.js';
+import { splitValid, type InvalidObject } from './invalid.js';
 import type { ObjectKey, Store, StoredObject, StoredValue, StoreEvent } from './store.js';
 import { API_VERSION, type FieldError, type KindInfo, type ObjectMeta, type Resource } from './model/resource.js';
 import { checkPoolOverlap, lookupKind, validateResource, type ValidationResult } from './model/index.js';
@@ -128,10 +129,12 @@ export class ResourceClient {
     return toResource(obj);
   }
 
-  async list(kind: string, opts: ListOptions = {}): Promise<{ items: Resource[]; revision: string }> {
+  /** Every valid object of a kind; the stored values that are not valid objects come apart, as `invalid`. */
+  async list(kind: string, opts: ListOptions = {}): Promise<{ items: Resource[]; revision: string; invalid: InvalidObject[] }> {
     const info = this.kind(kind);
     const res = await this.store.list(info.kind, info.namespaced ? opts.namespace : undefined);
-    return { items: res.items.map(toResource), revision: res.revision };
+    const { valid, invalid } = splitValid(this.store, res.items);
+    return { items: valid.map(toResource), revision: res.revision, invalid };
   }
 
   async create(input: unknown): Promise<Resource> {

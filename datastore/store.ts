@@ -77,6 +77,8 @@ export interface Store {
   readonly description: string;
   /** Kinds this store derives from other objects and refuses to write (Kubernetes: kns./ksa. Profiles, knp.default. policies). */
   readOnly(key: ObjectKey): string | undefined;
+  /** Where an object lives, for messages about it: the etcd key, or the API path of its resource. */
+  locate?(key: ObjectKey): string;
   get(key: ObjectKey): Promise<StoredObject | undefined>;
   /** Every object of a kind (of one namespace when given). */
   list(kind: string, namespace?: string): Promise<StoreListResult>;

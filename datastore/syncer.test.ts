@@ -9,8 +9,9 @@ import type { StoredObject } from './store.js';
 // dropped watches, compaction, writes behind the syncer's back) work at Calico's etcd keys.
 const P = '/calico/resources/v3/projectcalico.org/ippools/';
 const N = '/calico/resources/v3/projectcalico.org/nodes/';
-const val = (v: string): string => JSON.stringify({ spec: { v } });
-const vOf = (o: StoredObject | undefined): string | undefined => (o?.value.spec as { v?: string } | undefined)?.v;
+// A valid object of the key's kind (the syncer skips invalid ones), carrying `v` as a label.
+const val = (v: string, key: string): string => JSON.stringify({ metadata: { labels: { v } }, spec: key.startsWith(P) ? { cidr: '10.0.0.0/16' } : {} });
+const vOf = (o: StoredObject | undefined): string | undefined => o?.value.metadata.labels?.v;
 
 type Seen = { type: 'update'; name: string; v?: string; prev?: string } | { type: 'delete'; name: string; prev?: string };
 function seen(e: SyncEvent): Seen {
@@ -71,7 +72,7 @@ afterEach(async () => {
 
 const obj = (name: string, v: string, rev: number): StoredObject => ({
   key: { kind: 'IPPool', name },
-  value: { apiVersion: 'projectcalico.org/v3', kind: 'IPPool', metadata: { name }, spec: { v } },
+  value: { apiVersion: 'projectcalico.org/v3', kind: 'IPPool', metadata: { name, labels: { v } }, spec: { cidr: '10.0.0.0/16' } },
   revision: String(rev),
 });
 
@@ -141,7 +142,7 @@ describe('pure helpers', () => {
 describe('Syncer over the etcd store on the memory KV', () => {
   it('initial sync: status wait → resync → in-sync, a batch per kind with what the consumer asked for', async () => {
     const b = new MemoryBackend();
-    await b.create(`${P}p1`, val('a'));
+    await b.create(`${P}p1`, val('a', `${P}p1`));
     await b.create(`${P}p2`, JSON.stringify({ spec: { skip: true } }));
     await b.create(`${N}n1`, '{}');
     await b.create('/calico/ipam/v2/host/n1/ipv4/block/10.0.0.0-26', '{"state":"confirmed"}');
@@ -162,15 +163,15 @@ describe('Syncer over the etcd store on the memory KV', () => {
 
   it('follows live changes with previous values, in order', async () => {
     const b = new MemoryBackend();
-    const a = await b.create(`${P}a`, val('1'));
+    const a = await b.create(`${P}a`, val('1', `${P}a`));
     const c = new Consumer();
     const s = startSyncer(b, { kinds: ['IPPool'], ...c.opts });
     await c.until(() => c.statuses.at(-1) === 'in-sync', 'in-sync');
     const n = c.events.length;
-    await b.update(`${P}a`, val('2'), a.modRevision);
-    await b.create(`${P}b`, val('x'));
+    await b.update(`${P}a`, val('2', `${P}a`), a.modRevision);
+    await b.create(`${P}b`, val('x', `${P}b`));
     await b.delete(`${P}a`);
-    await b.create(`${N}outside`, val('x'));
+    await b.create(`${N}outside`, val('x', `${N}outside`));
     await c.until(() => c.events.length >= n + 3, 'three live events');
     expect(c.since(n)).toEqual([
       { type: 'update', name: 'a', v: '2', prev: '1' },
@@ -184,10 +185,10 @@ describe('Syncer over the etcd store on the memory KV', () => {
 
   it('after a compacted watch it re-lists and emits exactly the differences', async () => {
     const b = new MemoryBackend();
-    await b.create(`${P}same`, val('s'));
-    const ch = await b.create(`${P}changed`, val('old'));
-    await b.create(`${P}gone`, val('g'));
-    await b.create(`${P}rewritten`, val('r'));
+    await b.create(`${P}same`, val('s', `${P}same`));
+    const ch = await b.create(`${P}changed`, val('old', `${P}changed`));
+    await b.create(`${P}gone`, val('g', `${P}gone`));
+    await b.create(`${P}rewritten`, val('r', `${P}rewritten`));
     const c = new Consumer();
     const g = gate();
     const errors: string[] = [];
@@ -197,11 +198,11 @@ describe('Syncer over the etcd store on the memory KV', () => {
     b.dropWatches('Compacted');
     await c.until(() => g.reached(), 'syncer waiting to re-list');
     expect(c.statuses.at(-1)).toBe('resync');
-    await b.update(`${P}changed`, val('new'), ch.modRevision);
+    await b.update(`${P}changed`, val('new', `${P}changed`), ch.modRevision);
     await b.delete(`${P}gone`);
-    await b.create(`${P}new`, val('n'));
+    await b.create(`${P}new`, val('n', `${P}new`));
     const r = await b.get(`${P}rewritten`);
-    await b.update(`${P}rewritten`, val('r'), r?.modRevision ?? 0); // same value: not a difference
+    await b.update(`${P}rewritten`, val('r', `${P}rewritten`), r?.modRevision ?? 0); // same value: not a difference
     b.compact(b.currentRevision);
     g.open();
     await c.until(() => c.statuses.at(-1) === 'in-sync', 'in-sync again');
@@ -213,15 +214,15 @@ describe('Syncer over the etcd store on the memory KV', () => {
       { type: 'delete', name: 'gone', prev: 'g' },
     ]);
     // And it watches again.
-    await b.create(`${P}after`, val('a'));
+    await b.create(`${P}after`, val('a', `${P}after`));
     await c.until(() => c.events.length === n + 4, 'event after resync');
     expect(c.since(n + 3)).toEqual([{ type: 'update', name: 'after', v: 'a' }]);
   });
 
   it('a failed watch re-lists only its own kind; in-sync waits for every kind', async () => {
     const b = new MemoryBackend();
-    await b.create(`${P}a`, val('1'));
-    await b.create(`${N}n`, val('1'));
+    await b.create(`${P}a`, val('1', `${P}a`));
+    await b.create(`${N}n`, val('1', `${N}n`));
     const c = new Consumer();
     const relisted: string[] = [];
     startSyncer(b, { kinds: ['IPPool', 'Node'], beforeRelist: async (k) => void relisted.push(k), ...c.opts });
@@ -235,13 +236,13 @@ describe('Syncer over the etcd store on the memory KV', () => {
   it('follows one namespace of a namespaced kind', async () => {
     const W = '/calico/resources/v3/projectcalico.org/workloadendpoints/';
     const b = new MemoryBackend();
-    await b.create(`${W}prod/n1-k8s-a-eth0`, val('1'));
-    await b.create(`${W}dev/n1-k8s-b-eth0`, val('1'));
+    await b.create(`${W}prod/n1-k8s-a-eth0`, val('1', `${W}prod/n1-k8s-a-eth0`));
+    await b.create(`${W}dev/n1-k8s-b-eth0`, val('1', `${W}dev/n1-k8s-b-eth0`));
     const c = new Consumer();
     startSyncer(b, { kinds: [{ kind: 'WorkloadEndpoint', namespace: 'prod' }], ...c.opts });
     await c.until(() => c.statuses.at(-1) === 'in-sync', 'in-sync');
-    await b.create(`${W}dev/n1-k8s-c-eth0`, val('1'));
-    await b.create(`${W}prod/n1-k8s-d-eth0`, val('1'));
+    await b.create(`${W}dev/n1-k8s-c-eth0`, val('1', `${W}dev/n1-k8s-c-eth0`));
+    await b.create(`${W}prod/n1-k8s-d-eth0`, val('1', `${W}prod/n1-k8s-d-eth0`));
     await c.until(() => c.events.length >= 2, 'the prod endpoint created');
     expect(c.events.map((e) => (e.type === 'update' ? e.object.key : e.key))).toEqual([
       { kind: 'WorkloadEndpoint', namespace: 'prod', name: 'n1-k8s-a-eth0' },
@@ -251,8 +252,8 @@ describe('Syncer over the etcd store on the memory KV', () => {
 
   it('through an outage: wait-for-datastore with back-off, then exactly the differences', async () => {
     const b = new MemoryBackend();
-    await b.create(`${P}a`, val('1'));
-    await b.create(`${P}b`, val('1'));
+    await b.create(`${P}a`, val('1', `${P}a`));
+    await b.create(`${P}b`, val('1', `${P}b`));
     const c = new Consumer();
     const errors: string[] = [];
     startSyncer(b, { kinds: ['IPPool'], backoff: { initialMs: 5, maxMs: 20 }, onError: (e) => void errors.push(e.code), ...c.opts });
@@ -262,9 +263,9 @@ describe('Syncer over the etcd store on the memory KV', () => {
     await c.until(() => c.statuses.at(-1) === 'wait-for-datastore', 'wait-for-datastore');
     await c.until(() => errors.length >= 3, 'a few failed re-list attempts');
     // Another client changes the store while this one cannot reach it.
-    b.forcePut(`${P}a`, val('2'));
+    b.forcePut(`${P}a`, val('2', `${P}a`));
     b.forceDelete(`${P}b`);
-    b.forcePut(`${P}c`, val('1'));
+    b.forcePut(`${P}c`, val('1', `${P}c`));
     b.endOutage();
     await c.until(() => c.statuses.at(-1) === 'in-sync', 'in-sync after outage');
     expect(c.statuses.slice(-4)).toEqual(['resync', 'wait-for-datastore', 'resync', 'in-sync']);
@@ -278,7 +279,7 @@ describe('Syncer over the etcd store on the memory KV', () => {
 
   it('waits for a datastore that is down at start', async () => {
     const b = new MemoryBackend();
-    b.forcePut(`${P}a`, val('1'));
+    b.forcePut(`${P}a`, val('1', `${P}a`));
     b.simulateOutage();
     const c = new Consumer();
     startSyncer(b, { kinds: ['IPPool'], backoff: { initialMs: 5, maxMs: 10 }, ...c.opts });
@@ -296,7 +297,7 @@ describe('Syncer over the etcd store on the memory KV', () => {
     const s = startSyncer(b, { kinds: ['IPPool'], ...c.opts });
     await c.until(() => c.statuses.at(-1) === 'in-sync', 'in-sync');
     await s.stop();
-    await b.create(`${P}a`, val('1'));
+    await b.create(`${P}a`, val('1', `${P}a`));
     await new Promise((r) => setTimeout(r, 20));
     expect(c.events).toEqual([]);
   });
@@ -319,8 +320,8 @@ describe('Syncer robustness', () => {
       },
       onError: (e) => void errors.push(e.message),
     });
-    await b.create(`${P}boom`, val('1'));
-    await b.create(`${P}after`, val('1'));
+    await b.create(`${P}boom`, val('1', `${P}boom`));
+    await b.create(`${P}after`, val('1', `${P}after`));
     const deadline = Date.now() + 5000;
     while (!names.includes('after') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
     expect(names).toContain('after');
@@ -375,7 +376,7 @@ describe('Syncer property: the consumer view always converges to the store', () 
         s.start();
         try {
           for (const st of steps) {
-            if (st.t === 'put') b.forcePut(st.k, val(st.v));
+            if (st.t === 'put') b.forcePut(st.k, val(st.v, st.k));
             else if (st.t === 'del') b.forceDelete(st.k);
             else if (st.t === 'drop') b.dropWatches('Compacted');
             else if (st.t === 'compact') b.compact(b.currentRevision);
@@ -384,17 +385,17 @@ describe('Syncer property: the consumer view always converges to the store', () 
               await new Promise((r) => setTimeout(r, 2));
               for (const c of st.changes) {
                 if (c.v === null) b.forceDelete(c.k);
-                else b.forcePut(c.k, val(c.v));
+                else b.forcePut(c.k, val(c.v, c.k));
               }
               b.endOutage();
             }
             if (steps.indexOf(st) % 3 === 0) await new Promise((r) => setTimeout(r, 1));
           }
           // Quiesce: a sentinel written last is seen last.
-          b.forcePut(`${P}zz-sentinel`, val('end'));
+          b.forcePut(`${P}zz-sentinel`, val('end', `${P}zz-sentinel`));
           const deadline = Date.now() + 5000;
           while (!(view.get('zz-sentinel') === 'end' && s.status === 'in-sync') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 1));
-          const store = new Map((await b.list(P)).items.filter((kv) => !kv.key.endsWith('skip')).map((kv) => [kv.key.slice(P.length), (JSON.parse(kv.value) as { spec: { v: string } }).spec.v]));
+          const store = new Map((await b.list(P)).items.filter((kv) => !kv.key.endsWith('skip')).map((kv) => [kv.key.slice(P.length), (JSON.parse(kv.value) as { metadata: { labels: { v: string } } }).metadata.labels.v]));
           expect(problems).toEqual([]);
           expect(Object.fromEntries(view)).toEqual(Object.fromEntries(store));
           expect(statuses[0]).toBe('wait-for-datastore');
@@ -406,5 +407,30 @@ describe('Syncer property: the consumer view always converges to the store', () 
       }),
       { numRuns: 80 },
     );
+  });
+});
+
+describe('Syncer: invalid values in the store', () => {
+  it('reports each once with its key and reason, treats it as absent (a delete when it replaced a valid one), and delivers everything else', async () => {
+    const b = new MemoryBackend();
+    const c = new Consumer();
+    const bad: string[] = [];
+    await b.create(`${P}good`, val('1', P));
+    await b.create(`${P}garbage`, 'not json{');
+    await b.create(`${P}shape`, JSON.stringify({ spec: { cidr: 12 } }));
+    startSyncer(b, { kinds: ['IPPool', 'Node'], ...c.opts, onInvalid: (x) => void bad.push(`${x.where}: ${x.reason}`) });
+    await c.until(() => c.statuses.includes('in-sync'), 'in-sync');
+    expect(c.since(0)).toEqual([{ type: 'update', name: 'good', v: '1' }]);
+    expect(bad).toEqual([`${P}garbage: not JSON: "not json{"`, `${P}shape: spec.cidr: expected string, got number`]);
+    const n = c.events.length;
+    await b.update(`${P}good`, JSON.stringify({ kind: 'Widget', metadata: {}, spec: {} }), (await b.get(`${P}good`))?.modRevision ?? 0);
+    await b.create(`${N}n1`, val('2', N));
+    await c.until(() => c.events.length >= n + 2, 'the delete and the node');
+    expect(c.since(n)).toEqual([
+      { type: 'delete', name: 'good', prev: '1' },
+      { type: 'update', name: 'n1', v: '2' },
+    ]);
+    expect(bad[2]).toBe(`${P}good: holds kind "Widget", not IPPool`);
+    expect(bad).toHaveLength(3);
   });
 });

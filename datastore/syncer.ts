@@ -6,6 +6,7 @@
 // with back-off and emits exactly the differences between its cache and the new listing, so a
 // consumer never sees a spurious event for something that did not change, and never misses one
 // that did.
+import { invalidObject, splitValid, type InvalidObject } from './invalid.js';
 import { DatastoreError, type ObjectKey, type Store, type StoredObject, type StoreEvent, type StoreListResult, type StoreWatch } from './store.js';
 
 export type SyncStatus = 'wait-for-datastore' | 'resync' | 'in-sync';
@@ -33,6 +34,12 @@ export interface SyncerOptions {
   onStatus?(status: SyncStatus): void;
   /** Told about each failure the syncer recovers from (for logs); the syncer keeps going. */
   onError?(err: DatastoreError, kind: string): void;
+  /**
+   * Told once per stored value that is not a valid object of its kind (not JSON, the wrong shape,
+   * another kind, a spec the model rejects): the syncer treats it as absent (a delete when it
+   * replaced a valid one) and goes on with everything else.
+   */
+  onInvalid?(bad: InvalidObject): void;
   /** Re-list back-off: starts at initialMs, doubles to maxMs, resets after a good listing. */
   backoff?: { initialMs?: number; maxMs?: number };
   /**
@@ -115,6 +122,8 @@ interface KindState {
   /** For logs and beforeRelist: "Kind" or "Kind/namespace". */
   label: string;
   cache: Map<string, StoredObject>;
+  /** Invalid values reported, by object id → revision (each is reported once). */
+  invalid: Map<string, string>;
   synced: boolean;
   watch?: StoreWatch;
   /** Bumped on every (re)start so callbacks of an old watch are ignored. */
@@ -143,6 +152,7 @@ export class Syncer {
       sync,
       label: sync.namespace === undefined ? sync.kind : `${sync.kind}/${sync.namespace}`,
       cache: new Map(),
+      invalid: new Map(),
       synced: false,
       generation: 0,
       backoffMs: this.initialBackoff,
@@ -225,7 +235,11 @@ export class Syncer {
       if (this.stopped || gen !== s.generation) return;
       s.backoffMs = this.initialBackoff;
       if (this.statusNow !== 'in-sync') this.setStatus('resync');
-      const { events, next } = diffListing(s.cache, listing, this.filter);
+      const { valid, invalid } = splitValid(this.opts.store, listing.items);
+      const seen = s.invalid;
+      s.invalid = new Map();
+      for (const bad of invalid) this.reportInvalid(s, bad, seen);
+      const { events, next } = diffListing(s.cache, { ...listing, items: valid }, this.filter);
       s.cache = next;
       if (events.length) this.deliver(events, s.label);
       s.synced = true;
@@ -242,7 +256,7 @@ export class Syncer {
       {
         onEvents: (events) => {
           if (this.stopped || gen !== s.generation) return;
-          const out = applyWatchEvents(s.cache, events, this.filter);
+          const out = applyWatchEvents(s.cache, this.dropInvalid(s, events), this.filter);
           if (out.length) this.deliver(out, s.label);
         },
         onError: (err) => {
@@ -259,6 +273,35 @@ export class Syncer {
       },
       s.sync.namespace,
     );
+  }
+
+  /** Watch events with each invalid value reported and turned into a delete of that object. */
+  private dropInvalid(s: KindState, events: StoreEvent[]): StoreEvent[] {
+    return events.map((e) => {
+      if (e.type === 'deleted') {
+        s.invalid.delete(objectId(e.key));
+        return e;
+      }
+      const bad = invalidObject(this.opts.store, e.object);
+      if (!bad) {
+        s.invalid.delete(objectId(e.object.key));
+        return e;
+      }
+      this.reportInvalid(s, bad, s.invalid);
+      return { type: 'deleted', key: e.object.key, revision: e.object.revision };
+    });
+  }
+
+  private reportInvalid(s: KindState, bad: InvalidObject, seen: ReadonlyMap<string, string>): void {
+    const id = objectId(bad.key);
+    const known = seen.get(id) === bad.revision;
+    s.invalid.set(id, bad.revision);
+    if (known) return;
+    try {
+      this.opts.onInvalid?.(bad);
+    } catch {
+      // A logger that throws must not stop the sync.
+    }
   }
 
   /** A consumer that throws must not break the syncer (or the store's stream); it is told via onError. */

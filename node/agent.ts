@@ -32,7 +32,7 @@ export const DEFAULT_AS = 64512;
 /** Longest a restarting node defers BGP selection waiting for its peers' End-of-RIB (BIRD's restart time). */
 const GR_DEFERRAL_S = 120;
 /** What routing reads (policy adds its kinds when enabled). */
-const ROUTING_KINDS = ['IPPool', 'Node', 'WorkloadEndpoint', 'IPAMBlock', 'BlockAffinity', 'FelixConfiguration'];
+export const ROUTING_KINDS = ['IPPool', 'Node', 'WorkloadEndpoint', 'IPAMBlock', 'BlockAffinity', 'FelixConfiguration'];
 
 export class NodeAgent {
   private readonly cache = new Map<string, StoredObject>();
@@ -138,6 +138,7 @@ export class NodeAgent {
         if (this.inSync) this.schedule();
       },
       onError: (err, kind) => this.log.warn({ err: err.message, kind }, 'datastore watch failed; re-syncing'),
+      onInvalid: (bad) => this.log.warn({ key: bad.where, kind: bad.key.kind, reason: bad.reason }, 'invalid value in the datastore skipped'),
     });
     this.syncer.start();
   }

@@ -182,7 +182,8 @@ export function decodeValue(key: ObjectKey, etcdKey: string, text: string): Stor
   return {
     ...(parsed as object),
     apiVersion: typeof parsed.apiVersion === 'string' ? parsed.apiVersion : API_VERSION,
-    kind: key.kind,
+    // Another kind under this kind's key stays visible, so readers can report it (datastore/invalid.ts).
+    kind: typeof parsed.kind === 'string' && parsed.kind ? parsed.kind : key.kind,
     metadata: { ...(meta as StoredValue['metadata']), ...metadata },
     spec: parsed.spec ?? {},
   } as StoredValue;

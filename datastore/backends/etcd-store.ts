@@ -17,6 +17,10 @@ export class EtcdStore implements Store {
     return undefined;
   }
 
+  locate(key: ObjectKey): string {
+    return candidateKeys(key)[0];
+  }
+
   async get(key: ObjectKey): Promise<StoredObject | undefined> {
     for (const k of candidateKeys(key)) {
       const kv = await this.kv.get(k);

@@ -1,7 +1,7 @@
 // The Calico side of the tortie-controllers tests, in one place: pools, Calico Nodes and pod
 // addresses set up through IpamClient, and the IPAM state read back, on etcd through the Store.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { expect } from 'vitest';
@@ -113,16 +113,5 @@ export async function manifestAccount(kube: KubeApiserver, manifest: string): Pr
     .filter((d) => d?.metadata?.name === 'tortie-kube-controllers' && ['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding'].includes(d.kind ?? ''));
   expect(rbac).toHaveLength(3);
   await kube.kubectl(['apply', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: rbac }) });
-  const token = (await kube.kubectl(['create', 'token', 'tortie-kube-controllers', '-n', 'kube-system', '--duration=1h'])).stdout.trim();
-  const file = join(kube.dir, 'tortie-kube-controllers.kubeconfig');
-  const kc = {
-    apiVersion: 'v1',
-    kind: 'Config',
-    clusters: [{ name: 'c', cluster: { server: kube.server, 'certificate-authority': kube.caFile } }],
-    users: [{ name: 'u', user: { token } }],
-    contexts: [{ name: 'x', context: { cluster: 'c', user: 'u' } }],
-    'current-context': 'x',
-  };
-  writeFileSync(file, JSON.stringify(kc));
-  return file;
+  return kube.accountKubeconfig('tortie-kube-controllers');
 }

@@ -1,6 +1,6 @@
 // Starts a real kube-apiserver on loopback for tests and the lab: its own etcd (test/harness/etcd.ts),
 // a throw-away PKI made with openssl (serving cert, an admin client cert in system:masters,
-// ServiceAccount signing keys), RBAC, and a kubeconfig for the admin. Binaries come from
+// ServiceAccount signing keys), Node and RBAC authorization, and a kubeconfig for the admin. Binaries come from
 // test/k8s/build.sh (built once per machine). Every process and directory is removed by stop(),
 // also when startup fails, and the processes are killed when the test process exits.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -27,6 +27,13 @@ export interface KubeApiserver {
   etcd: EtcdServer;
   /** Runs the matching kubectl against this apiserver; rejects with kubectl's stderr on failure. */
   kubectl(args: string[], opts?: { input?: string }): Promise<RunResult>;
+  /** kubectl as the user of another kubeconfig (e.g. one from accountKubeconfig()). */
+  kubectlAs(kubeconfig: string, args: string[], opts?: { input?: string }): Promise<RunResult>;
+  /**
+   * A kubeconfig (file in dir) that authenticates as a ServiceAccount with a fresh token
+   * (`kubectl create token`), the way a pod's mounted token does: that account's RBAC applies.
+   */
+  accountKubeconfig(account: string, namespace?: string): Promise<string>;
   /** Stops the apiserver only (etcd and the PKI stay): start() brings it back on the same port. */
   kill(signal?: NodeJS.Signals): Promise<void>;
   /** Starts it again after kill() and waits for /readyz. */
@@ -38,6 +45,8 @@ export interface KubeApiserver {
 export interface KubeApiserverOptions {
   /** Time to wait for /readyz, default 120 s (the first start on a loaded 2-core machine is slow). */
   readyTimeoutMs?: number;
+  /** --authorization-mode, default "Node,RBAC" as on a kubeadm cluster (system:masters bypasses both). */
+  authorizationMode?: string;
 }
 
 /** Directory holding kube-apiserver and kubectl, building them first if this machine has none. */
@@ -182,7 +191,7 @@ export async function startKubeApiserver(opts: KubeApiserverOptions = {}): Promi
       '--service-account-issuer=https://kubernetes.default.svc',
       `--service-account-key-file=${pki.saPub}`,
       `--service-account-signing-key-file=${pki.saKey}`,
-      '--authorization-mode=RBAC',
+      `--authorization-mode=${opts.authorizationMode ?? 'Node,RBAC'}`,
       // No controller-manager runs to create each namespace's default ServiceAccount.
       '--disable-admission-plugins=ServiceAccount',
       '--allow-privileged=true',
@@ -210,9 +219,24 @@ export async function startKubeApiserver(opts: KubeApiserverOptions = {}): Promi
       await waitReady(port, pki, opts.readyTimeoutMs ?? 120_000, exited);
     };
     await start();
-    const kubectl = (kargs: string[], o: { input?: string } = {}): Promise<RunResult> =>
-      run(join(binDir, 'kubectl'), ['--kubeconfig', kubeconfig, ...kargs], { ...(o.input !== undefined ? { input: o.input } : {}), timeout: 60_000 });
-    return { server, kubeconfig, dir, caFile: pki.caFile, etcd, kubectl, kill, start, stop };
+    const kubectlAs = (config: string, kargs: string[], o: { input?: string } = {}): Promise<RunResult> =>
+      run(join(binDir, 'kubectl'), ['--kubeconfig', config, ...kargs], { ...(o.input !== undefined ? { input: o.input } : {}), timeout: 60_000 });
+    const kubectl = (kargs: string[], o: { input?: string } = {}): Promise<RunResult> => kubectlAs(kubeconfig, kargs, o);
+    const accountKubeconfig = async (account: string, namespace = 'kube-system'): Promise<string> => {
+      const token = (await kubectl(['create', 'token', account, '-n', namespace, '--duration=1h'])).stdout.trim();
+      const file = join(dir, `${namespace}.${account}.kubeconfig`);
+      const kc = {
+        apiVersion: 'v1',
+        kind: 'Config',
+        clusters: [{ name: 'c', cluster: { server, 'certificate-authority': pki.caFile } }],
+        users: [{ name: account, user: { token } }],
+        contexts: [{ name: 'x', context: { cluster: 'c', user: account } }],
+        'current-context': 'x',
+      };
+      writeFileSync(file, JSON.stringify(kc));
+      return file;
+    };
+    return { server, kubeconfig, dir, caFile: pki.caFile, etcd, kubectl, kubectlAs, accountKubeconfig, kill, start, stop };
   } catch (err) {
     await stop();
     throw err;

@@ -6,7 +6,8 @@ import { kindByName } from '../../model/kinds.js';
 import type { ObjectKey, Store, StoredObject, StoredValue, StoreListResult, StoreWatch, StoreWatchHandlers } from '../../store.js';
 import type { KindMapping } from './collection.js';
 import { CrdMapping } from './crd-mapping.js';
-import { CRD_KINDS } from './crds.js';
+import { crdName } from './crd-convert.js';
+import { CRD_API_VERSION, CRD_KINDS } from './crds.js';
 import { NodeMapping, ProfileMapping, WorkloadEndpointMapping } from './derived-mappings.js';
 import { KubeApi, loadKubeConfig } from './driver.js';
 import { NetworkPolicyMapping } from './policy-mapping.js';
@@ -48,6 +49,12 @@ export class KubernetesStore implements Store {
 
   readOnly(key: ObjectKey): string | undefined {
     return this.mappings.get(key.kind)?.readOnly(key);
+  }
+
+  locate(key: ObjectKey): string {
+    const def = CRD_KINDS.find((k) => k.kind === key.kind);
+    const ns = key.namespace ? `${key.namespace}/` : '';
+    return def ? `/apis/${CRD_API_VERSION}/${key.namespace ? `namespaces/${key.namespace}/` : ''}${def.plural}/${crdName(key.kind, key.name)}` : `${key.kind}(${ns}${key.name})`;
   }
 
   async get(key: ObjectKey): Promise<StoredObject | undefined> {
