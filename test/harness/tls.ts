@@ -1,6 +1,6 @@
 // Makes a throw-away PKI with openssl for TLS tests: a CA, a server certificate for 127.0.0.1 and a
 // client certificate, in a temp dir that cleanup() removes.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { issue, makeCa } from '../../lab/pki.js';
