@@ -90,7 +90,7 @@ export async function registerNode(s: LabState, name: string, ip: string, labels
     metadata: { name, labels: { 'kubernetes.io/hostname': name, 'kubernetes.io/os': 'linux', ...labels } },
     status: { addresses: [{ type: 'InternalIP', address: ip.split('/')[0] }, { type: 'Hostname', address: name }] },
   };
-  await kubectl(s, ['apply', '-f', '-'], JSON.stringify(node));
+  await kubectl(s, ['create', '-f', '-'], JSON.stringify(node));
 }
 
 /** A Namespace with its labels (`tortie-lab ns add`): the datastore derives Profile kns.NAME from it. */
