@@ -67,7 +67,7 @@ export interface LabState {
   poolCidr: string;
   fabricNs: string;
   routerNs?: string;
-  /** The first etcd member's namespace (tortiectl runs there: `tortie-lab ctl`). */
+  /** The first etcd member's namespace (tortiectl runs there: `tortie-lab ctl`; kube-apiserver and tortie-controllers too on the Kubernetes datastore). */
   etcdNs: string;
   /** Every member's client URL, comma-separated, as ETCD_ENDPOINTS and etcd_endpoints take them. */
   etcdEndpoint: string;
