@@ -1,12 +1,10 @@
 // Standalone BGP speaker: `node dist/bgp/cli.js CONFIG.json` (tests run it under `ip netns exec`).
 // SIGHUP re-reads the file (peers diffed, originated prefixes announced/withdrawn);
 // SIGTERM/SIGINT stop cleanly with Cease/Administrative Shutdown. Route-sink events are logged
-// and visible on the API's /installed (the agent wires felix here instead).
+// (the agent wires felix here instead); the GoBGP API (TORTIE_GOBGP_API_HOSTS) shows the table.
 import { readFileSync } from 'node:fs';
 import { destination, pino } from 'pino';
 import { parseApiHosts } from './api/gobgp/hosts.js';
-import { startGobgpApi } from './api/gobgp/server.js';
-import { startApiServer, type InstalledRoute } from './api/server.js';
 import { Speaker } from './speaker/index.js';
 import { originatedRoutes, parseFileConfig, peerConfigs, speakerConfig, type FileConfig } from './speaker/file-config.js';
 import { prefixToString, type RouteSinkEvent } from './types.js';
@@ -37,41 +35,20 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   const log = pino({ level: cfg.logLevel ?? 'info' }, destination(2));
-  const installed = new Map<string, InstalledRoute>();
-  // Only the API reads the installed copy: without one (a reflector) no per-route copy is kept.
-  const track = !!cfg.apiSocket;
-  const debug = log.isLevelEnabled('debug');
   const sink = {
     onRoute(ev: RouteSinkEvent): void {
-      if (!track && !debug) return;
-      const k = prefixToString(ev.prefix);
-      if (track) {
-        if (ev.type === 'install') installed.set(k, { prefix: k, nextHops: ev.nextHops, sourcePeer: ev.sourcePeer });
-        else installed.delete(k);
-      }
-      if (debug) log.debug({ route: k, event: ev.type, peer: ev.sourcePeer }, 'route sink');
+      if (log.isLevelEnabled('debug')) log.debug({ route: prefixToString(ev.prefix), event: ev.type, peer: ev.sourcePeer }, 'route sink');
     },
   };
   const speaker = new Speaker(speakerConfig(cfg), sink, log);
-  const startedAt = new Date().toISOString();
   await speaker.start(peerConfigs(cfg));
   let current = originatedRoutes(cfg);
   for (const r of current) speaker.announce([r.prefix], r.attrs);
-  const api = cfg.apiSocket
-    ? await startApiServer(
-        {
-          status: () => ({ process: 'running', routerId: cfg.routerId, asNumber: cfg.asNumber, startedAt }),
-          peers: () => speaker.peerStatus(),
-          routes: () => speaker.routes(),
-          installed: () => [...installed.values()],
-        },
-        cfg.apiSocket,
-      )
-    : undefined;
   // The GoBGP API only when asked for: several standalone speakers may share a namespace.
   const hosts = process.env.TORTIE_GOBGP_API_HOSTS ? parseApiHosts(process.env.TORTIE_GOBGP_API_HOSTS) : { hosts: [] };
   if ('error' in hosts) log.error(hosts.error);
-  const gobgpApi = 'hosts' in hosts ? await startGobgpApi({ speaker: () => speaker, log, hosts: hosts.hosts }) : undefined;
+  // Loaded only when asked for: gRPC and the GoBGP protos cost about 11 MB of RSS.
+  const gobgpApi = 'hosts' in hosts && hosts.hosts.length ? await (await import('./api/gobgp/server.js')).startGobgpApi({ speaker: () => speaker, log, hosts: hosts.hosts }) : undefined;
   log.info({ routerId: cfg.routerId, asNumber: cfg.asNumber, peers: cfg.peers.length }, 'BGP speaker started');
 
   process.on('SIGHUP', () => {
@@ -90,7 +67,6 @@ async function main(): Promise<void> {
   });
   const shutdown = async (): Promise<void> => {
     await speaker.stop();
-    await api?.close();
     await gobgpApi?.close();
     // Give the Cease NOTIFICATIONs a moment on the wire.
     setTimeout(() => process.exit(0), 200);

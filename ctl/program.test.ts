@@ -37,9 +37,9 @@ describe('runCtl exit codes', () => {
     expect(r.err).toBe('error: cannot read /nonexistent/x.yaml: no such file\n');
   });
   it('node status with no BGP process exits 1, as calicoctl does', async () => {
-    const r = await run(['node', 'status', '--socket', '/nonexistent/bgp.sock']);
+    const r = await run(['node', 'status', '--api', 'unix:/nonexistent/gobgp.sock']);
     expect(r.code).toBe(1);
-    expect(r.err).toMatch(/^Tortie process is not running\.\n.*bgp\.sock/s);
+    expect(r.err).toMatch(/^Tortie process is not running\.\n.*gobgp\.sock/s);
   });
   it('bgp peers with an unknown output format exits 2', async () => {
     const r = await run(['bgp', 'peers', '--node', 'n', '-o', 'xml']);

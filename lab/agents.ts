@@ -25,8 +25,9 @@ export function nodeEnv(s: LabState, n: LabNode): Record<string, string> {
     CALICO_IPV4POOL_VXLAN: s.encap === 'vxlan' ? mode : 'Never',
     CALICO_IPV4POOL_NAT_OUTGOING: String(s.natOutgoing),
     FELIX_LOGSEVERITYSCREEN: 'info',
-    // Hosts share the filesystem: one management socket each (`tortie-lab exec NODE -- tortiectl node status --socket …`).
-    TORTIE_BGP_SOCKET: bgpSocket(n),
+    // The GoBGP API on the host's loopback (the `gobgp` CLI's default) and on a socket in the state
+    // dir, which the lab (outside the namespace) and `tortie-lab exec NODE -- tortiectl node status` dial.
+    TORTIE_GOBGP_API_HOSTS: bgpApiHosts(n),
     // The CNI plugins run in this host's namespace find this agent here (the config's agent_socket).
     TORTIE_CNI_SOCKET: cniSocket(n),
   };
@@ -37,9 +38,14 @@ export function cniSocket(n: Pick<LabNode, 'name'>): string {
   return join(stateDir(), `${n.name}-cni.sock`);
 }
 
-/** The host's BGP management socket (a file in the state dir, so reachable from outside its namespace). */
-export function bgpSocket(n: Pick<LabNode, 'name'>): string {
-  return join(stateDir(), `${n.name}-bgp.sock`);
+/** The host's GoBGP API socket as a client dials it (a file in the state dir, so reachable from outside its namespace). */
+export function bgpApi(n: Pick<LabNode, 'name'>): string {
+  return `unix:${join(stateDir(), `${n.name}-gobgp.sock`)}`;
+}
+
+/** TORTIE_GOBGP_API_HOSTS for a host's agent: its loopback and its socket in the state dir. */
+export function bgpApiHosts(n: Pick<LabNode, 'name'>): string {
+  return `127.0.0.1:50051,unix://${join(stateDir(), `${n.name}-gobgp.sock`)}`;
 }
 
 export function startNodeAgent(s: LabState, n: LabNode): number | undefined {

@@ -7,7 +7,7 @@ import { collectStatus, formatStatus } from './status.js';
 import { requireState, saveState, type Encap, type LabNode, type LabState } from './state.js';
 import { resolveTarget, type ExecTarget } from './targets.js';
 import { addNamespace, addPod, attach, delNode, delPod, down, up } from './topology.js';
-import { bgpSocket, datastoreEnv, signalAgent, startNodeAgent } from './agents.js';
+import { bgpApi, datastoreEnv, signalAgent, startNodeAgent } from './agents.js';
 import { kubectlArgv } from './kube.js';
 import { addReflectors, startReflector } from './rr.js';
 import { restartNodeContainer, signalNodeContainer } from './containers.js';
@@ -50,7 +50,7 @@ async function doPing(): Promise<boolean> {
  *  (and any tortiectl command) works inside a host as it does on a real node. */
 function agentEnv(s: LabState, t: ExecTarget): Record<string, string> {
   if (t.kind !== 'node' && t.kind !== 'reflector') return {};
-  return { ...datastoreEnv(s), TORTIE_BGP_SOCKET: bgpSocket({ name: t.name }), ...(t.kind === 'node' ? { NODENAME: t.name } : {}) };
+  return { ...datastoreEnv(s), TORTIE_GOBGP_API_HOSTS: bgpApi({ name: t.name }), ...(t.kind === 'node' ? { NODENAME: t.name } : {}) };
 }
 
 const program = new Command('tortie-lab').description('Tortie local lab: a cluster in network namespaces').showHelpAfterError();

@@ -6,9 +6,9 @@
 import { spawn } from 'node:child_process';
 import { openSync } from 'node:fs';
 import { join } from 'node:path';
-import { apiGet } from '../bgp/api/client.js';
+import { withApi } from '../bgp/api/gobgp/client.js';
 import type { PeerStatus } from '../bgp/speaker/types.js';
-import { bgpSocket, datastoreEnv } from './agents.js';
+import { bgpApi, bgpApiHosts, datastoreEnv } from './agents.js';
 import { startReflectorContainer } from './containers.js';
 import { entryCommand } from './routing.js';
 import { nsExec } from './sh.js';
@@ -19,7 +19,7 @@ import { attach } from './topology.js';
 export const RR_CLUSTER_ID = '244.0.0.1';
 
 export const rrIp = (k: number): string => `10.0.0.${200 + k}`;
-export const rrSocket = (k: number): string => bgpSocket({ name: `rr${k}` });
+export const rrApi = (k: number): string => bgpApi({ name: `rr${k}` });
 
 const PEER_WITH_RRS = `apiVersion: projectcalico.org/v3
 kind: BGPPeer
@@ -44,7 +44,7 @@ export function startReflector(s: LabState, k: number, ns: string): number | und
     IP: rrIp(k),
     CLUSTER_ID: RR_CLUSTER_ID,
     NODENAME: `rr${k}`,
-    TORTIE_BGP_SOCKET: rrSocket(k),
+    TORTIE_GOBGP_API_HOSTS: bgpApiHosts({ name: `rr${k}` }),
   };
   const child = spawn('ip', ['netns', 'exec', ns, ...entryCommand('rr/main')], { detached: true, stdio: ['ignore', log, log], env });
   child.unref();
@@ -57,7 +57,7 @@ async function waitReflectors(s: LabState, n: number, log: (l: string) => void, 
   const deadline = Date.now() + timeoutMs;
   for (let k = 1; k <= n; k++) {
     for (;;) {
-      const peers = await apiGet<PeerStatus[]>(rrSocket(k), '/peers').catch(() => []);
+      const peers = await withApi(rrApi(k), (c) => c.peers()).catch((): PeerStatus[] => []);
       const up = peers.filter((p) => p.state === 'Established').length;
       if (up >= want) break;
       if (Date.now() > deadline) throw new Error(`rr${k}: ${up}/${want} BGP sessions up after ${timeoutMs / 1000}s (log: ${join(stateDir(), `rr${k}.log`)})`);
@@ -74,7 +74,7 @@ export async function addReflectors(s: LabState, n: number, log: (l: string) => 
     // On the Kubernetes datastore a Calico Node is a Kubernetes Node: the reflector's host registers first.
     if (s.kube) await registerNode(s, `rr${k}`, rrIp(k));
     s.reflectors = [...(s.reflectors ?? []), `rr${k}`];
-    if (s.containers) await startReflectorContainer(s, k, ns, rrIp(k), { TORTIE_BGP_SOCKET: rrSocket(k), ...slowHostEnv() });
+    if (s.containers) await startReflectorContainer(s, k, ns, rrIp(k), { TORTIE_GOBGP_API_HOSTS: bgpApiHosts({ name: `rr${k}` }), ...slowHostEnv() });
     else {
       const pid = startReflector(s, k, ns);
       if (pid) s.pids.push(pid);

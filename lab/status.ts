@@ -1,8 +1,6 @@
 // `tortie-lab status`: nodes with their Tortie routes, BGP sessions and readiness, pods, attached namespaces.
-import { apiGet } from '../bgp/api/client.js';
-import type { InstalledRoute } from '../bgp/api/server.js';
-import type { PeerStatus } from '../bgp/speaker/types.js';
-import { bgpSocket } from './agents.js';
+import { installedRoutes, withApi, type InstalledRoute } from '../bgp/api/gobgp/client.js';
+import { bgpApi } from './agents.js';
 import { memberStatus, type MemberStatus } from './etcd.js';
 import { nsExec } from './sh.js';
 import type { LabState } from './state.js';
@@ -97,12 +95,11 @@ async function probeAgent(ns: string): Promise<Pick<NodeStatus, 'ready' | 'sessi
   }
 }
 
-/** Peers and installed routes from the speaker's socket; absent when it does not answer (VXLAN, down). */
+/** Peers and installed routes from the speaker's API; absent when it does not answer (VXLAN, down). */
 async function probeSpeaker(name: string): Promise<Pick<NodeStatus, 'peers' | 'bgpRoutes'>> {
-  const sock = bgpSocket({ name });
   try {
-    const [peers, bgpRoutes] = await Promise.all([apiGet<PeerStatus[]>(sock, '/peers'), apiGet<InstalledRoute[]>(sock, '/installed')]);
-    return { peers: peers.map((p) => ({ address: p.address, state: p.state })), bgpRoutes };
+    const [peers, routes] = await withApi(bgpApi({ name }), (c) => Promise.all([c.peers(), c.routes()]));
+    return { peers: peers.map((p) => ({ address: p.address, state: p.state })), bgpRoutes: installedRoutes(routes) };
   } catch {
     return {};
   }

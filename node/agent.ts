@@ -9,7 +9,6 @@ import type { BgpConfig } from '../bgp/config/types.js';
 import { applyBgpConfig, BgpConfigWatcher } from '../bgp/datastore-driver.js';
 import type { Prefix } from '../bgp/types.js';
 import { startGobgpApi, type GobgpApiServer } from '../bgp/api/gobgp/server.js';
-import { startApiServer, type ApiServer } from '../bgp/api/server.js';
 import { calculate } from '../felix/calc/calc.js';
 import { LearnedRoutes } from '../felix/calc/bgp-routes.js';
 import type { DesiredState } from '../felix/calc/types.js';
@@ -43,10 +42,8 @@ export class NodeAgent {
   /** Calico's peer set for this node (bgp/config generator over the datastore): mesh, BGPPeers, RRs. */
   private bgpWatcher?: BgpConfigWatcher;
   private bgpCfg?: BgpConfig;
-  private api?: ApiServer;
   private cni?: CniServer;
   private gobgpApi?: GobgpApiServer;
-  private readonly startedAt = new Date().toISOString();
   private servers: Server[] = [];
   private inSync = false;
   private applied = false;
@@ -113,7 +110,6 @@ export class NodeAgent {
       });
       this.bgpWatcher = new BgpConfigWatcher({ store: this.store, nodeName: this.cfg.nodename, log: this.log.child({ component: 'bgp-config' }), onConfig: (c) => this.onBgpConfig(c) });
       this.bgpWatcher.start();
-      await this.serveBgpApi();
       this.gobgpApi = await startGobgpApi({ speaker: () => this.speaker, log: this.log.child({ component: 'gobgp-api' }), hosts: this.cfg.gobgpApiHosts });
     }
 
@@ -147,25 +143,8 @@ export class NodeAgent {
       this.log.child({ component: 'bgp' }),
     );
     await this.speaker.start([]);
+    this.gobgpApi?.track(); // route ages come from the new speaker's events
     this.announced = new Map();
-  }
-
-  /** The speaker's management API for `tortiectl node status`; a failure to bind is not fatal. */
-  private async serveBgpApi(): Promise<void> {
-    try {
-      this.api = await startApiServer(
-        {
-          status: () => ({ process: 'running', routerId: this.speaker?.config.routerId ?? '', asNumber: this.speaker?.config.asNumber ?? 0, startedAt: this.startedAt }),
-          peers: () => this.speaker?.peerStatus() ?? [],
-          routes: () => this.speaker?.routes() ?? [],
-          installed: () =>
-            (this.speaker?.routes() ?? []).filter((r) => r.best && r.source !== 'local').map((r) => ({ prefix: r.prefix, nextHops: [r.nextHop], sourcePeer: r.source })),
-        },
-        this.cfg.bgpSocket,
-      );
-    } catch (e) {
-      this.log.warn({ err: e instanceof Error ? e.message : String(e), socket: this.cfg.bgpSocket }, 'cannot serve the BGP management socket; `tortiectl node status` will not reach this node');
-    }
   }
 
   /** The CNI plugins' fast path; without it they reach the datastore themselves (slowly). */
@@ -388,7 +367,6 @@ export class NodeAgent {
     if (this.timer) clearTimeout(this.timer);
     await this.syncer?.stop();
     await this.bgpWatcher?.stop();
-    await this.api?.close();
     await this.cni?.stop();
     await this.gobgpApi?.close();
     await this.speaker?.stop();

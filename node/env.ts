@@ -37,8 +37,6 @@ export interface NodeConfig {
   metricsPort: number;
   logLevel: string;
   bgpPort: number;
-  /** Management socket of the BGP speaker (`tortiectl node status`), TORTIE_BGP_SOCKET. */
-  bgpSocket: string;
   /** Where the CNI plugins reach this agent (TORTIE_CNI_SOCKET); empty: not served. */
   cniSocket: string;
   /** Where the GoBGP API listens ([] = off), TORTIE_GOBGP_API_HOSTS (gobgpd's --api-hosts form). */
@@ -201,7 +199,6 @@ export function parseNodeEnv(env: Env, hostname: string): ParseResult {
     metricsPort: int(env, 'FELIX_PROMETHEUSMETRICSPORT', 9091, 0, 65535, errors),
     logLevel: (felix.LOGSEVERITYSCREEN ?? env.LOG_LEVEL ?? 'info').toLowerCase(),
     bgpPort: int(env, 'BGP_PORT', 179, 0, 65535, errors),
-    bgpSocket: env.TORTIE_BGP_SOCKET?.trim() || '/var/run/tortie/bgp.sock',
     cniSocket: env.TORTIE_CNI_SOCKET?.trim() ?? '/var/run/tortie/cni.sock',
     gobgpApiHosts: apiHosts(env, errors),
   };

@@ -3,8 +3,8 @@ import { parseRrEnv } from './env.js';
 
 describe('parseRrEnv', () => {
   it('reads calico/routereflector variables', () => {
-    const r = parseRrEnv({ IP: '10.0.0.100', CLUSTER_ID: '244.0.0.1', AS: '64512', NODENAME: 'rr1', TORTIE_BGP_SOCKET: '/tmp/x.sock' });
-    expect(r).toEqual({ ok: true, config: { nodename: 'rr1', ip: '10.0.0.100', clusterId: '244.0.0.1', asNumber: 64512, labels: { 'route-reflector': 'true' }, apiSocket: '/tmp/x.sock', gobgpApiHosts: ['127.0.0.1:50051'], logLevel: 'info' } });
+    const r = parseRrEnv({ IP: '10.0.0.100', CLUSTER_ID: '244.0.0.1', AS: '64512', NODENAME: 'rr1' });
+    expect(r).toEqual({ ok: true, config: { nodename: 'rr1', ip: '10.0.0.100', clusterId: '244.0.0.1', asNumber: 64512, labels: { 'route-reflector': 'true' }, gobgpApiHosts: ['127.0.0.1:50051'], logLevel: 'info' } });
   });
   it('TORTIE_GOBGP_API_HOSTS: gobgpd --api-hosts form, off, and a named error', () => {
     const hosts = (v: string): unknown => {

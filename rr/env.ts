@@ -2,7 +2,6 @@
 // IP6, CLUSTER_ID, AS, NODENAME, plus the datastore variables (ETCD_ENDPOINTS, ETCD_*_FILE, read by
 // datastore/config). Pure: returns the config or every error, each naming its variable.
 import { isIP } from 'node:net';
-import { DEFAULT_API_SOCKET } from '../bgp/api/server.js';
 import { apiHosts, parseAsEnv, type Env } from '../node/env.js';
 
 export interface RrConfig {
@@ -13,7 +12,6 @@ export interface RrConfig {
   clusterId: string;
   asNumber?: number;
   labels: Record<string, string>;
-  apiSocket: string;
   /** TORTIE_GOBGP_API_HOSTS ([] = off). */
   gobgpApiHosts: string[];
   logLevel: string;
@@ -58,7 +56,6 @@ export function parseRrEnv(env: Env): RrParseResult {
       clusterId,
       ...(asNumber !== undefined ? { asNumber } : {}),
       labels: { [RR_LABEL]: 'true' },
-      apiSocket: env.TORTIE_BGP_SOCKET?.trim() || DEFAULT_API_SOCKET,
       gobgpApiHosts,
       logLevel: (env.LOG_LEVEL ?? 'info').trim().toLowerCase(),
     },

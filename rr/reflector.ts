@@ -5,7 +5,6 @@
 // node's speaker, so `tortiectl node status --socket …` works against it.
 import type { Logger } from 'pino';
 import { startGobgpApi, type GobgpApiServer } from '../bgp/api/gobgp/server.js';
-import { startApiServer, type ApiServer } from '../bgp/api/server.js';
 import type { BgpConfig } from '../bgp/config/types.js';
 import { applyBgpConfig, BgpConfigWatcher, speakerIdentity } from '../bgp/datastore-driver.js';
 import { Speaker } from '../bgp/speaker/index.js';
@@ -27,10 +26,8 @@ export class RouteReflector {
   private speaker?: Speaker;
   private identity = '';
   private announced = new Map<string, Prefix>();
-  private api?: ApiServer;
   private gobgpApi?: GobgpApiServer;
   private readonly sink = new CountingSink();
-  private readonly startedAt = new Date().toISOString();
   private current?: BgpConfig;
 
   constructor(
@@ -55,15 +52,6 @@ export class RouteReflector {
     );
     // The base logger carries `node` already (a second one would repeat the key in the JSON line).
     this.log.info({ ip: c.ip, clusterId: c.clusterId }, 'registered as a route reflector');
-    this.api = await startApiServer(
-      {
-        status: () => ({ process: 'running', routerId: this.current?.routerId ?? c.ip, asNumber: this.current?.asNumber ?? c.asNumber ?? 0, startedAt: this.startedAt }),
-        peers: () => this.speaker?.peerStatus() ?? [],
-        routes: () => this.speaker?.routes() ?? [],
-        installed: () => [],
-      },
-      c.apiSocket,
-    );
     this.gobgpApi = await startGobgpApi({ speaker: () => this.speaker, log: this.log.child({ component: 'gobgp-api' }), hosts: c.gobgpApiHosts });
     this.watcher = new BgpConfigWatcher({ store: this.store, nodeName: c.nodename, log: this.log, onConfig: (cfg) => this.apply(cfg) });
     this.watcher.start();
@@ -86,6 +74,7 @@ export class RouteReflector {
         this.log.child({ component: 'bgp' }),
       );
       await this.speaker.start([]);
+      this.gobgpApi?.track(); // route ages come from the new speaker's events
       this.identity = id;
       this.log.info({ routerId: cfg.routerId, asNumber: cfg.asNumber, clusterId: cfg.clusterId, port: cfg.listenPort }, 'BGP speaker started');
     }
@@ -101,7 +90,6 @@ export class RouteReflector {
   async stop(): Promise<void> {
     await this.watcher?.stop();
     await this.speaker?.stop();
-    await this.api?.close();
     await this.gobgpApi?.close();
     await this.store.close();
   }

@@ -4,7 +4,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { PathAttributes, Prefix } from '../types.js';
-import type { Announcements, OutAttr } from './adj-out.js';
+import type { Announcements, OutAttr, OutGroup } from './adj-out.js';
 import { attrKey } from './attrs.js';
 import { exportRoute } from './export.js';
 import type { PeerRib } from './peer.js';
@@ -38,6 +38,8 @@ const op = fc.oneof(
   fc.record({ kind: fc.constant('stall' as const), member: fc.integer({ min: 0, max: members.length - 1 }) }),
   fc.record({ kind: fc.constant('resume' as const) }),
   fc.record({ kind: fc.constant('drain' as const) }),
+  // One pending batch only (a group's or a syncing peer's): syncs interleave with group batches.
+  fc.record({ kind: fc.constant('step' as const), groupFirst: fc.boolean() }),
 );
 
 const outKey = (o: OutAttr): string => attrKey(o.attrs, o.v6NextHop ?? '');
@@ -77,39 +79,51 @@ class Wire {
   }
 
   private sync(p: PeerRib): void {
-    const b = this.rib.out.syncBatch(p);
+    const b = this.rib.out.syncBatch(p, ctx);
     const v = this.view(p);
     for (const w of b.withdrawals) v.delete(keyOf(w));
     b.outs.forEach((o, i) => (o.attrs.originatorId !== p.routerId ? v.set(b.keys[i], outKey(o)) : v.delete(b.keys[i])));
-    if (b.done) this.rib.out.join(p, ctx);
+    if (b.done) this.rib.out.join(p);
     else this.events.peers.add(p);
   }
 
   drain(): void {
     for (let turns = 0; this.events.groups.size || this.events.peers.size; turns++) {
       if (turns > 1000) throw new Error('output does not drain');
-      for (const p of [...this.events.peers]) {
-        this.events.peers.delete(p);
-        if (p.mode === 'sync') this.sync(p);
-      }
-      for (const g of [...this.events.groups]) {
-        this.events.groups.delete(g);
-        const b = this.rib.out.isLive(g) ? this.rib.out.groupBatch(g) : undefined;
-        if (!b) continue;
-        for (const m of [...g.members]) {
-          if (this.stallNext.delete(m)) {
-            this.rib.out.stall(m, b.keys);
-            continue;
-          }
-          this.apply(m, b.routes, b.withdrawals);
-          if (b.own.length) {
-            const own = this.rib.out.ownBatch(g, m.selfAddress ?? '', b.own);
-            this.apply(m, own.routes, own.withdrawals);
-          }
-        }
-      }
+      for (const p of [...this.events.peers]) this.peerTurn(p);
+      for (const g of [...this.events.groups]) this.groupTurn(g);
     }
     this.rib.out.trim();
+  }
+
+  /** Runs one scheduled batch: a group's, or (the other way round) a syncing peer's. */
+  step(groupFirst: boolean): void {
+    const [g] = this.events.groups;
+    const [p] = this.events.peers;
+    if (g && (groupFirst || !p)) this.groupTurn(g);
+    else if (p) this.peerTurn(p);
+  }
+
+  private peerTurn(p: PeerRib): void {
+    this.events.peers.delete(p);
+    if (p.mode === 'sync') this.sync(p);
+  }
+
+  private groupTurn(g: OutGroup): void {
+    this.events.groups.delete(g);
+    const b = this.rib.out.isLive(g) ? this.rib.out.groupBatch(g) : undefined;
+    if (!b) return;
+    for (const m of [...g.members]) {
+      if (this.stallNext.delete(m)) {
+        this.rib.out.stall(m, b.keys);
+        continue;
+      }
+      this.apply(m, b.routes, b.withdrawals);
+      if (b.own.length) {
+        const own = this.rib.out.ownBatch(g, m.selfAddress ?? '', b.own);
+        this.apply(m, own.routes, own.withdrawals);
+      }
+    }
   }
 
   resumeAll(): void {
@@ -137,8 +151,8 @@ function expected(rib: Rib, p: PeerRib): Map<string, string> {
 describe('Adj-RIB-Out', () => {
   it('property: after any changes, stalls and re-syncs, every peer holds the export of the Loc-RIB', () => {
     fc.assert(
-      fc.property(fc.array(op, { maxLength: 40 }), (ops) => {
-        const { rib, events } = newRib();
+      fc.property(fc.array(op, { maxLength: 40 }), fc.constantFrom(1, 2, 4000), (ops, flushChunk) => {
+        const { rib, events } = newRib({ flushChunk });
         rib.setReflector(true);
         const peers = members.map((t) => upPeer(rib, t));
         const wire = new Wire(rib, events);
@@ -154,6 +168,7 @@ describe('Adj-RIB-Out', () => {
             if (k) rib.select(k);
           } else if (o.kind === 'stall') wire.stallNext.add(peers[o.member]);
           else if (o.kind === 'resume') wire.resumeAll();
+          else if (o.kind === 'step') wire.step(o.groupFirst);
           else wire.drain();
         }
         wire.drain();
@@ -177,5 +192,25 @@ describe('Adj-RIB-Out', () => {
     expect(peers[0].group).not.toBe(peers[1].group);
     expect(peers[3].group).not.toBe(peers[4].group);
     expect(rib.out.groups.size).toBe(4);
+  });
+
+  it('a syncing peer is brought to what its group holds, so a change the group has not sent yet and one that undoes it reach it too', () => {
+    const { rib, events } = newRib();
+    rib.setReflector(true);
+    const [src, m, late] = [members[1], members[2], { address: '10.0.0.4', rrClient: true }].map((t) => upPeer(rib, t));
+    const wire = new Wire(rib, events);
+    wire.start(src);
+    wire.start(m);
+    const a = attrs({ med: 1 });
+    rib.update(src, announcement('10.1.0.0/24', a, src.address));
+    wire.drain();
+    rib.out.startSync(late);
+    rib.update(src, announcement('10.1.0.0/24', attrs({ med: 2 }), src.address)); // the group owes this
+    wire.step(false); // the late peer's queue first: it gets what the group holds (MED 1)
+    expect(late.group).toBe(m.group);
+    rib.update(src, announcement('10.1.0.0/24', a, src.address)); // and back: nothing left to send
+    wire.drain();
+    for (const p of [m, late]) expect(Object.fromEntries(wire.view(p)), p.address).toEqual(Object.fromEntries(expected(rib, p)));
+    expect(late.mode).toBe('grouped');
   });
 });

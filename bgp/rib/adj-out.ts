@@ -110,6 +110,9 @@ export class Exports {
   private readonly sharedCaches = new Map<string, WeakMap<Path, OutAttr | null>>();
   /** The per-address stand-in of each of our own paths (see OutAttr.perAddress). */
   private readonly perAddressOut = new WeakMap<Path, OutAttr>();
+  /** Every live export by id (see byId). */
+  private readonly ids = new Map<number, WeakRef<OutAttr>>();
+  private readonly idsGone = new FinalizationRegistry<number>((id) => this.ids.delete(id));
 
   constructor(
     private readonly config: ExportConfig,
@@ -142,6 +145,11 @@ export class Exports {
     const b = this.locRib.get(k);
     if (!b) return undefined;
     if (ex.policy.exportFilter && !ex.policy.exportFilter.accepts(k, b.source !== LOCAL_SOURCE)) return undefined;
+    return this.pathExport(ex, b);
+  }
+
+  /** The export of path b to the exporter's peers (no per-prefix filter), cached per path. */
+  pathExport(ex: Exporter, b: Path): OutAttr | undefined {
     // Consecutive prefixes mostly share a path: a one-entry cache in front of the WeakMap.
     if (b === ex.lastBest) return ex.lastOut ?? undefined;
     const cache = ex.shared && b.source !== LOCAL_SOURCE ? ex.shared : ex.cache;
@@ -153,6 +161,14 @@ export class Exports {
     ex.lastBest = b;
     ex.lastOut = out;
     return out ?? undefined;
+  }
+
+  /**
+   * The live export with this id (a group's Adj-RIB-Out entry), or undefined when it is gone:
+   * then no path exports to it any more, and the group still owes its members that prefix.
+   */
+  byId(id: number): OutAttr | undefined {
+    return id ? this.ids.get(id)?.deref() : undefined;
   }
 
   /** See Exporter.shared: undefined for eBGP policies (their exports use our address). */
@@ -168,7 +184,7 @@ export class Exports {
   private perAddressOf(pol: OutPolicy, b: Path): OutAttr | undefined {
     if (!pol.afis.includes(b.family === 4 ? 1 : 2)) return undefined;
     let out = this.perAddressOut.get(b);
-    if (!out) this.perAddressOut.set(b, (out = { id: this.nextOutId++, attrs: b.attrs, perAddress: b }));
+    if (!out) this.perAddressOut.set(b, (out = this.numbered({ id: this.nextOutId++, attrs: b.attrs, perAddress: b })));
     return out;
   }
 
@@ -193,6 +209,12 @@ export class Exports {
     // Equal exports share one object (and id) across paths and groups: a best-path change that
     // exports the same attributes sends nothing.
     // attrKey, not JSON.stringify: a Buffer (unknown attribute) stringifies as an array of numbers.
-    return this.outTable.get(attrKey(attrs, v6 ? e.nextHop : ''), () => ({ id: this.nextOutId++, attrs, ...(v6 ? { v6NextHop: e.nextHop } : {}) }));
+    return this.outTable.get(attrKey(attrs, v6 ? e.nextHop : ''), () => this.numbered({ id: this.nextOutId++, attrs, ...(v6 ? { v6NextHop: e.nextHop } : {}) }));
+  }
+
+  private numbered(o: OutAttr): OutAttr {
+    this.ids.set(o.id, new WeakRef(o));
+    this.idsGone.register(o, o.id);
+    return o;
   }
 }

@@ -3,7 +3,7 @@
 // the speaker's. Scheduling is the caller's too: the events say when a group or peer has work.
 import type { CodecContext } from '../codec/types.js';
 import type { Prefix } from '../types.js';
-import { Announcements, type Exports, type OutAttr, type OutGroup, type OutPolicy } from './adj-out.js';
+import { Announcements, type Exporter, type Exports, type OutAttr, type OutGroup, type OutPolicy } from './adj-out.js';
 import type { Path, PeerRib } from './peer.js';
 import { keyToPrefix } from './prefix-key.js';
 import type { PrefixSlots } from './slots.js';
@@ -37,12 +37,12 @@ export interface GroupBatch {
   end: number;
 }
 
-/** One batch of a syncing peer: exports (to encode or reuse) and withdrawals. */
+/** One batch of a syncing member: exports (to encode or reuse) and withdrawals. */
 export interface SyncBatch {
   outs: OutAttr[];
   keys: string[];
   withdrawals: Prefix[];
-  /** The peer's queue is empty: it may join its group. */
+  /** The member's queue is empty: it holds what its group holds (call join). */
   done: boolean;
 }
 
@@ -56,7 +56,7 @@ export class UpdateGroups {
   /** The prefix of each change-log entry, parsed once for every group. */
   private changePrefixes: Prefix[] = [];
   private logBase = 0;
-  /** Established peers outside any group (sync or stalled): changes go to their own queue. */
+  /** Established peers outside any group (stalled, or about to sync): changes go to their own queue. */
   private readonly unsynced = new Set<PeerRib>();
 
   constructor(
@@ -64,6 +64,8 @@ export class UpdateGroups {
     private readonly slots: PrefixSlots,
     private readonly locRib: ReadonlyMap<string, Path>,
     private readonly events: OutEvents,
+    /** Prefixes per batch (tests make it small to interleave syncs with group batches). */
+    private readonly chunk = FLUSH_CHUNK,
   ) {}
 
   /** A Loc-RIB change of prefix k: every group and unsynced peer owes it. */
@@ -94,7 +96,7 @@ export class UpdateGroups {
     const b: GroupBatch = { routes: new Announcements(), withdrawals: [], own: [], keys: [], decisions: [], start: g.cursor, end: 0 };
     const log = this.changeLog;
     const prefixes = this.changePrefixes;
-    b.end = Math.min(this.logBase + log.length, g.cursor + FLUSH_CHUNK);
+    b.end = Math.min(this.logBase + log.length, g.cursor + this.chunk);
     for (; g.cursor < b.end; g.cursor++) {
       const i = g.cursor - this.logBase;
       const k = log[i];
@@ -124,12 +126,7 @@ export class UpdateGroups {
 
   /** A batch's own routes as exported with one member address (see OutGroup). */
   ownBatch(g: OutGroup, self: string, own: ReadonlyArray<[string, Prefix]>): { routes: Announcements; withdrawals: Prefix[] } {
-    let ex = g.bySelf.get(self);
-    if (!ex) {
-      if (g.bySelf.size > 2 * g.members.size + 8) g.bySelf.clear();
-      ex = { policy: { ...g.policy, selfAddress: self || undefined }, cache: new WeakMap() };
-      g.bySelf.set(self, ex);
-    }
+    const ex = this.ownExporter(g, self);
     const routes = new Announcements();
     // Where the export is empty (no next hop of this family on this address) the member may
     // hold the previous export from the shared part: withdraw (harmless if it had nothing).
@@ -140,6 +137,17 @@ export class UpdateGroups {
       else withdrawals.push(prefix);
     }
     return { routes, withdrawals };
+  }
+
+  /** The exporter of our own routes with one member address. */
+  private ownExporter(g: OutGroup, self: string): Exporter {
+    let ex = g.bySelf.get(self);
+    if (!ex) {
+      if (g.bySelf.size > 2 * g.members.size + 8) g.bySelf.clear();
+      ex = { policy: { ...g.policy, selfAddress: self || undefined }, cache: new WeakMap() };
+      g.bySelf.set(self, ex);
+    }
+    return ex;
   }
 
   /** Drops the change-log entries every group has exported; returns the oldest cursor. */
@@ -158,7 +166,12 @@ export class UpdateGroups {
     return min;
   }
 
-  /** The initial table for a newly established peer, from its own queue. */
+  /**
+   * The initial table for a newly established peer, from its own queue. Its first syncBatch makes
+   * it a member of its group at once: from then on it gets the group's batches like every member,
+   * and its queue brings it to what the group holds (not to the Loc-RIB), so the changes that
+   * arrive meanwhile are exported and encoded once for the group, not once per syncing peer.
+   */
   startSync(p: PeerRib): void {
     this.reset(p);
     p.eorPending = true;
@@ -170,24 +183,29 @@ export class UpdateGroups {
   /** Route refresh: the whole table again, as replacements; false when the peer is stalled (sent once it drains). */
   resync(p: PeerRib): boolean {
     if (p.mode === 'idle') return false;
-    const stalled = p.mode === 'stalled';
-    this.leave(p);
-    this.unsynced.add(p);
     for (const k of this.locRib.keys()) p.pending.set(k, true);
-    if (stalled) return false;
+    if (p.mode === 'stalled') return false;
     p.mode = 'sync';
     return true;
   }
 
-  /** The next chunk of a syncing peer's queue. */
-  syncBatch(p: PeerRib): SyncBatch {
-    const ex = this.exports.exporterOf(this.policyOf(p));
+  /**
+   * The next chunk of a syncing peer's queue: each prefix as its group's Adj-RIB-Out holds it, so
+   * that once the queue is empty the peer holds exactly what every member holds, and the group's
+   * pending changes bring it up to date with them (a prefix exported as the Loc-RIB has it now
+   * could be one the group is about to change back, and so never send again).
+   */
+  syncBatch(p: PeerRib, ctx: CodecContext): SyncBatch {
+    const g = p.group ?? this.enter(p, ctx);
     const b: SyncBatch = { outs: [], keys: [], withdrawals: [], done: false };
-    let budget = FLUSH_CHUNK;
+    let own: Exporter | undefined;
+    let budget = this.chunk;
     for (const [k, mayHave] of p.pending) {
       if (budget-- <= 0) break;
       p.pending.delete(k);
-      const r = this.exports.routeFor(ex, k);
+      let r = this.exports.byId(this.adjOutOf(g, this.slots.get(k)));
+      // Our own route, held by the group as "exported with each member's address".
+      if (r?.perAddress) r = this.exports.pathExport((own ??= this.ownExporter(g, p.selfAddress ?? '')), r.perAddress);
       if (r) {
         b.outs.push(r);
         b.keys.push(k);
@@ -198,14 +216,18 @@ export class UpdateGroups {
   }
 
   /**
-   * The peer now holds the current export of every prefix. The group holds it too, except for
-   * prefixes in the group's pending set, which the group is about to send to all members (a
-   * repeat is harmless): so joining keeps every member in step with the group's adjOut.
-   * Returns true when the peer's End-of-RIB is due now.
+   * A syncing member's queue is empty: it holds what its group holds and is fed by the group
+   * alone. Returns true when the peer's End-of-RIB is due now.
    */
-  join(p: PeerRib, ctx: CodecContext): boolean {
+  join(p: PeerRib): boolean {
     const eor = p.eorPending;
     p.eorPending = false;
+    p.mode = 'grouped';
+    return eor;
+  }
+
+  /** A peer joins its group (created with the current Loc-RIB's exports when it is the first). */
+  private enter(p: PeerRib, ctx: CodecContext): OutGroup {
     const key = this.groupKeyOf(p, ctx);
     let g = this.groups.get(key);
     if (!g) {
@@ -221,14 +243,13 @@ export class UpdateGroups {
     }
     g.members.add(p);
     p.group = g;
-    p.mode = 'grouped';
     this.unsynced.delete(p);
-    return eor;
+    return g;
   }
 
   /**
    * Takes a peer whose socket is not keeping up out of its group. It missed this batch and will
-   * miss whatever the group sends until it drains: those prefixes are re-sent from the Loc-RIB.
+   * miss whatever the group sends until it drains: those prefixes are re-sent once it re-enters.
    */
   stall(p: PeerRib, batch: readonly string[]): void {
     const g = p.group;
@@ -237,11 +258,6 @@ export class UpdateGroups {
     this.unsynced.add(p);
     for (const k of batch) p.pending.set(k, true);
     if (g) for (let i = g.cursor - this.logBase; i < this.changeLog.length; i++) p.pending.set(this.changeLog[i], true);
-  }
-
-  /** A syncing peer whose socket is full: it waits for the drain (its queue keeps collecting). */
-  pause(p: PeerRib): void {
-    p.mode = 'stalled';
   }
 
   /** The socket of a stalled or syncing peer drained: it syncs on. Returns false when nothing is owed. */

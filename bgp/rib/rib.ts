@@ -20,6 +20,8 @@ export interface RibConfig {
   clusterId?: string;
   /** We are restarting (RFC 4724 §4.1): selection waits for every peer's End-of-RIB. */
   deferred?: boolean;
+  /** Prefixes per output batch (default FLUSH_CHUNK). */
+  flushChunk?: number;
 }
 
 /** The route sink gets best-path changes of learned routes; the rest say who has output. */
@@ -63,7 +65,7 @@ export class Rib {
   ) {
     this.deferredSelection = !!config.deferred;
     const exports = new Exports({ asNumber: config.asNumber, clusterId: config.clusterId ?? config.routerId }, this.locRib);
-    this.out = new UpdateGroups(exports, this.slots, this.locRib, events);
+    this.out = new UpdateGroups(exports, this.slots, this.locRib, events, config.flushChunk);
   }
 
   /** Prefixes in the Loc-RIB. */

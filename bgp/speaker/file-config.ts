@@ -63,7 +63,6 @@ export const fileConfigSchema = z
       .optional(),
     peers: z.array(peerSchema).default([]),
     originate: z.array(originateSchema).default([]),
-    apiSocket: z.string().optional(),
     logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error']).optional(),
   })
   .strict();
@@ -110,7 +109,7 @@ export function parseFileConfig(json: unknown): { ok: true; config: FileConfig }
 }
 
 export function speakerConfig(c: FileConfig): SpeakerConfig {
-  const { peers: _p, originate: _o, apiSocket: _a, logLevel: _l, ...rest } = c;
+  const { peers: _p, originate: _o, logLevel: _l, ...rest } = c;
   return rest;
 }
 

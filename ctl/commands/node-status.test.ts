@@ -19,7 +19,7 @@ const peer = (over: Partial<PeerStatus>): PeerStatus => ({
 
 describe('node status formatting', () => {
   it('prints calicoctl-style tables for IPv4 and IPv6', () => {
-    const text = formatNodeStatus({ process: 'running', routerId: '1.1.1.1', asNumber: 64512, startedAt: '' }, [
+    const text = formatNodeStatus({ routerId: '1.1.1.1', asNumber: 64512 }, [
       peer({}),
       peer({ address: '172.17.8.103', type: 'global', state: 'Active', info: 'connect failed: connect ECONNREFUSED', since: '2026-11-21T10:00:00Z' }),
       peer({ address: 'fd00::2', type: 'node' }),
@@ -45,13 +45,13 @@ IPv6 BGP status
   });
 
   it('says when there are no peers of a family', () => {
-    const text = formatNodeStatus({ process: 'running', routerId: '1.1.1.1', asNumber: 1, startedAt: '' }, [], now);
+    const text = formatNodeStatus({ routerId: '1.1.1.1', asNumber: 1 }, [], now);
     expect(text).toContain('IPv4 BGP status\nNo IPv4 peers found.');
     expect(text).toContain('IPv6 BGP status\nNo IPv6 peers found.');
   });
 
   it('lists peers by address, whatever order their sessions came up in', () => {
-    const text = formatNodeStatus({ process: 'running', routerId: '1.1.1.1', asNumber: 1, startedAt: '' }, [peer({ address: '10.0.0.13' }), peer({ address: '10.0.0.9' }), peer({ address: '10.0.0.12' })], now);
+    const text = formatNodeStatus({ routerId: '1.1.1.1', asNumber: 1 }, [peer({ address: '10.0.0.13' }), peer({ address: '10.0.0.9' }), peer({ address: '10.0.0.12' })], now);
     const order = [...text.matchAll(/\| (10\.0\.0\.\d+) /g)].map((m) => m[1]);
     expect(order).toEqual(['10.0.0.9', '10.0.0.12', '10.0.0.13']);
   });

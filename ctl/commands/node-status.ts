@@ -1,10 +1,9 @@
-// `tortiectl node status [--socket PATH]`: the BGP process state and its peers, printed like
+// `tortiectl node status [--api ADDRESS]`: the BGP process state and its peers, printed like
 // `calicoctl node status` (process line, then IPv4 and IPv6 tables). Data comes from the
-// speaker's management API on a unix socket; formatting is pure and unit-tested.
+// speaker's management API, GoBGP's gRPC API; formatting is pure and unit-tested.
 import type { Command } from 'commander';
 import ipaddr from 'ipaddr.js';
-import { apiGet } from '../../bgp/api/client.js';
-import { DEFAULT_API_SOCKET, type ProcessStatus } from '../../bgp/api/server.js';
+import { defaultApiAddress, GobgpClient, type BgpProcessInfo } from '../../bgp/api/gobgp/client.js';
 import type { PeerStatus, PeerType } from '../../bgp/speaker/types.js';
 import type { CtlContext } from '../context.js';
 import { ReportedFailure } from '../errors.js';
@@ -54,7 +53,7 @@ function compareAddresses(a: string, b: string): number {
   return x.length - y.length || a.localeCompare(b);
 }
 
-export function formatNodeStatus(status: ProcessStatus | undefined, peers: PeerStatus[], now = new Date()): string {
+export function formatNodeStatus(status: BgpProcessInfo | undefined, peers: PeerStatus[], now = new Date()): string {
   if (!status) return 'Tortie process is not running.\n';
   const out = ['Tortie process is running.', ''];
   for (const fam of [4, 6] as const) {
@@ -76,15 +75,20 @@ export function formatNodeStatus(status: ProcessStatus | undefined, peers: PeerS
   return `${out.join('\n')}\n`;
 }
 
-export async function nodeStatus(socketPath: string): Promise<{ text: string; code: number }> {
-  let status: ProcessStatus;
+/** Reads the process and its peers from the API at `address` (host:port or unix:/path). */
+export async function nodeStatus(address: string): Promise<{ text: string; code: number }> {
+  const client = new GobgpClient(address);
   try {
-    status = await apiGet<ProcessStatus>(socketPath, '/status');
-  } catch (err) {
-    return { text: `${formatNodeStatus(undefined, [])}${(err as Error).message}\n`, code: 1 };
+    let status: BgpProcessInfo;
+    try {
+      status = await client.getBgp();
+    } catch (err) {
+      return { text: `${formatNodeStatus(undefined, [])}${(err as Error).message}\n`, code: 1 };
+    }
+    return { text: formatNodeStatus(status, await client.peers()), code: 0 };
+  } finally {
+    client.close();
   }
-  const peers = await apiGet<PeerStatus[]>(socketPath, '/peers');
-  return { text: formatNodeStatus(status, peers), code: 0 };
 }
 
 export function registerNodeStatus(program: Command, ctx: CtlContext): void {
@@ -92,9 +96,9 @@ export function registerNodeStatus(program: Command, ctx: CtlContext): void {
   node
     .command('status')
     .description('show the BGP process state and its peers (like calicoctl node status)')
-    .option('--socket <path>', 'management socket of the BGP process', process.env.TORTIE_BGP_SOCKET ?? DEFAULT_API_SOCKET)
-    .action(async (opts: { socket: string }) => {
-      const r = await nodeStatus(opts.socket);
+    .option('--api <address>', 'GoBGP API of the BGP process: host:port or unix:/path (default: the first of TORTIE_GOBGP_API_HOSTS, else 127.0.0.1:50051)', defaultApiAddress())
+    .action(async (opts: { api: string }) => {
+      const r = await nodeStatus(opts.api);
       // calicoctl prints "Calico process is not running." and exits 1.
       (r.code === 0 ? ctx.out : ctx.err).write(r.text);
       if (r.code !== 0) throw new ReportedFailure(r.code);

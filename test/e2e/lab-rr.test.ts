@@ -2,7 +2,7 @@
 // one cluster id, a BGPPeer to them and the mesh off. Every pod reaches every other pod, each
 // node's only BGP peers are the two reflectors, and each reflector has every node as a client.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { apiGet } from '../../bgp/api/client.js';
+import { withApi } from '../../bgp/api/gobgp/client.js';
 import type { PeerStatus } from '../../bgp/speaker/types.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -25,7 +25,7 @@ describe('e2e: lab with 6 nodes behind 2 tortie-rr, mesh off', () => {
 
   it('each reflector has all 6 nodes and the other reflector Established', async () => {
     for (const k of [1, 2]) {
-      const peers = await apiGet<PeerStatus[]>(`${t.stateDir}/rr${k}-bgp.sock`, '/peers');
+      const peers = await withApi(`unix:${t.stateDir}/rr${k}-gobgp.sock`, (c) => c.peers());
       expect(peers.filter((p) => p.state === 'Established')).toHaveLength(7);
     }
   });
@@ -33,7 +33,7 @@ describe('e2e: lab with 6 nodes behind 2 tortie-rr, mesh off', () => {
   it('nodes peer only with the reflectors once the mesh is off', async () => {
     await eventually(async () => {
       for (let i = 1; i <= 6; i++) {
-        const peers = await apiGet<PeerStatus[]>(`${t.stateDir}/node${i}-bgp.sock`, '/peers');
+        const peers = await withApi(`unix:${t.stateDir}/node${i}-gobgp.sock`, (c) => c.peers());
         const addrs = peers.filter((p) => p.state === 'Established').map((p) => p.address).sort();
         if (peers.length !== 2 || addrs.join(',') !== '10.0.0.201,10.0.0.202') return undefined;
       }
@@ -53,7 +53,7 @@ describe('e2e: lab with 6 nodes behind 2 tortie-rr, mesh off', () => {
     expect(out).not.toContain('ATTACHED');
   });
 
-  it("tortiectl node status inside a reflector reads its socket; tortie-rr's JSON log names the node once per line", async () => {
+  it("tortiectl node status inside a reflector reads its GoBGP API; tortie-rr's JSON log names the node once per line", async () => {
     const out = await t.lab(['exec', 'rr1', '--', CTL_CMD, ...CTL_ARGV, 'node', 'status']);
     expect(out).toMatch(/^Tortie process is running\./);
     const lines = readFileSync(join(t.stateDir, 'rr1.log'), 'utf8').split('\n').filter((l) => l.startsWith('{'));
@@ -65,7 +65,7 @@ describe('e2e: lab with 6 nodes behind 2 tortie-rr, mesh off', () => {
     expect(await t.lab(['node', 'kill', 'rr1'])).toBe('SIGKILL sent to 1 tortie-rr process(es) on rr1\n');
     expect(await t.lab(['node', 'start', 'rr1'])).toBe('tortie-rr started on rr1\n');
     await eventually(async () => {
-      const peers = await apiGet<PeerStatus[]>(`${t.stateDir}/rr1-bgp.sock`, '/peers').catch(() => []);
+      const peers = await withApi(`unix:${t.stateDir}/rr1-gobgp.sock`, (c) => c.peers()).catch((): PeerStatus[] => []);
       return peers.filter((p) => p.state === 'Established').length === 7 ? true : undefined;
     }, 90_000);
   });

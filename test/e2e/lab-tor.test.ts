@@ -93,7 +93,7 @@ spec:
     // host reads it from tortie-node's management socket.
     expect(await ctl(['bgp', 'peers', '--node', nodes[0]?.name ?? ''])).toContain(TOR_IP);
     const n1 = nodes[0]?.name ?? '';
-    const status = (await run('ip', ['netns', 'exec', t.ns(n1), ...entryArgv('ctl/main'), 'node', 'status', '--socket', join(t.stateDir, `${n1}-bgp.sock`)])).stdout;
+    const status = (await run('ip', ['netns', 'exec', t.ns(n1), ...entryArgv('ctl/main'), 'node', 'status', '--api', `unix:${join(t.stateDir, `${n1}-gobgp.sock`)}`])).stdout;
     expect(status).toMatch(/^Tortie process is running\./);
     expect(status).toMatch(new RegExp(`\\| ${TOR_IP.replace(/\./g, '\\.')} +\\| global +\\| up +\\|`));
     expect(status).toMatch(new RegExp(`\\| ${(nodes[1]?.ip ?? '').replace(/\./g, '\\.')} +\\| node-to-node mesh +\\| up +\\|`));

@@ -1,10 +1,9 @@
 // One of our BGP processes (the speaker, bgp/cli, or tortie-rr, rr/main) run as a child inside a
-// namespace, with its API socket and log in a temp dir; tests talk to it through the API socket.
+// namespace, with its GoBGP API socket and log in a temp dir; tests talk to it through that API.
 // The entry runs compiled under `make test` (see entry.ts). Subclasses add their config handling.
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { apiGet } from '../../bgp/api/client.js';
-import type { ProcessStatus } from '../../bgp/api/server.js';
+import { ApiUnavailableError, withApi } from '../../bgp/api/gobgp/client.js';
 import type { PeerStatus, RouteStatus } from '../../bgp/speaker/types.js';
 import { NetnsDaemon, removeTempDir, tempDir, waitFor } from './daemon.js';
 import { entryArgv } from './entry.js';
@@ -17,15 +16,20 @@ export interface BgpProcOptions {
   logName: string;
   /** Entry point from the repo root without extension, e.g. 'bgp/cli'. */
   entry: string;
-  /** Arguments after the entry, given the temp dir and the API socket path. */
-  args?: (dir: string, sock: string) => string[];
-  /** Environment for the process, given the API socket path (set with `env`, since `ip netns exec` passes ours). */
-  env?: (sock: string) => Record<string, string>;
+  /** Arguments after the entry, given the temp dir. */
+  args?: (dir: string) => string[];
+  /**
+   * Environment for the process (set with `env`, since `ip netns exec` passes ours). The API's unix
+   * socket is added to its TORTIE_GOBGP_API_HOSTS.
+   */
+  env?: Record<string, string>;
 }
 
 export class BgpProc {
   readonly dir: string;
-  readonly sock: string;
+  /** The GoBGP API as a client dials it (unix:/…/gobgp.sock). */
+  readonly api: string;
+  private readonly sockPath: string;
   protected readonly daemon: NetnsDaemon;
   private readonly what: string;
   private readonly logFile: string;
@@ -36,19 +40,24 @@ export class BgpProc {
   ) {
     this.what = opts.what;
     this.dir = tempDir(opts.dirPrefix);
-    this.sock = join(this.dir, 'bgp.sock');
+    this.sockPath = join(this.dir, 'gobgp.sock');
+    this.api = `unix:${this.sockPath}`;
     this.logFile = join(this.dir, opts.logName);
-    const env = opts.env ? ['env', ...Object.entries(opts.env(this.sock)).map(([k, v]) => `${k}=${v}`)] : [];
-    this.daemon = new NetnsDaemon(ns, [...env, ...entryArgv(opts.entry), ...(opts.args?.(this.dir, this.sock) ?? [])], this.logFile);
+    const hosts = [opts.env?.TORTIE_GOBGP_API_HOSTS, `unix://${this.sockPath}`].filter(Boolean).join(',');
+    const env = Object.entries({ ...opts.env, TORTIE_GOBGP_API_HOSTS: hosts }).map(([k, v]) => `${k}=${v}`);
+    this.daemon = new NetnsDaemon(ns, ['env', ...env, ...entryArgv(opts.entry), ...(opts.args?.(this.dir) ?? [])], this.logFile);
   }
 
   /** (Re)starts the process; resolves when the API answers. */
   async start(): Promise<void> {
-    rmSync(this.sock, { force: true });
+    rmSync(this.sockPath, { force: true });
     this.daemon.start();
     await waitFor(`${this.what} API`, async () => {
       if (!this.daemon.running) throw new Error(`${this.what} exited: ${this.log().slice(-2000)}`);
-      return apiGet<ProcessStatus>(this.sock, '/status');
+      return withApi(this.api, (c) => c.getBgp()).catch((e: unknown) => {
+        if (e instanceof ApiUnavailableError) throw e;
+        return true; // answering, if only with an error
+      });
     }, 30_000, 200);
   }
 
@@ -65,7 +74,7 @@ export class BgpProc {
   }
 
   peers(): Promise<PeerStatus[]> {
-    return apiGet<PeerStatus[]>(this.sock, '/peers');
+    return withApi(this.api, (c) => c.peers());
   }
 
   async peer(address: string): Promise<PeerStatus | undefined> {
@@ -73,7 +82,7 @@ export class BgpProc {
   }
 
   routes(): Promise<RouteStatus[]> {
-    return apiGet<RouteStatus[]>(this.sock, '/routes');
+    return withApi(this.api, (c) => c.routes());
   }
 
   signal(sig: NodeJS.Signals): void {

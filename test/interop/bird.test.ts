@@ -88,7 +88,7 @@ describe('interop: BIRD 2', () => {
   });
 
   it('`tortiectl node status` shows the process and both tables', async () => {
-    const r = await nodeStatus(speaker.sock);
+    const r = await nodeStatus(speaker.api);
     expect(r.code).toBe(0);
     expect(r.text).toMatch(/^Tortie process is running\.\n\nIPv4 BGP status\n/);
     expect(r.text).toMatch(new RegExp(`\\| ${b.ipv4.replace(/\./g, '\\.')} +\\| global +\\| up +\\| \\d\\d:\\d\\d:\\d\\d +\\| Established +\\|`));

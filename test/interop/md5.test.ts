@@ -77,7 +77,7 @@ describe('interop: TCP-MD5 passwords with BIRD and GoBGP', () => {
       expect(p?.state).not.toBe('Established');
       expect(p?.hint).toMatch(/password is the likely reason/);
     }
-    const status = await nodeStatus(speaker.sock);
+    const status = await nodeStatus(speaker.api);
     expect(status.text).toContain(`${b.ipv4}: TCP-MD5 password set for this peer`);
     const warned = speaker.log().split('\n').filter((l) => l.includes('BGP peer not connecting') && l.includes('the password is the likely reason'));
     expect(warned.length).toBeGreaterThan(0);

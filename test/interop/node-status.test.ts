@@ -1,46 +1,54 @@
-// `tortiectl node status` against the management API on a real unix socket (a fake provider),
-// and against a socket nobody listens on.
+// `tortiectl node status` reads the speaker's one management API, GoBGP's gRPC API, here on a unix
+// socket: calicoctl's table from a real speaker with one peer that cannot connect, and a process
+// that is not there.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { apiGet } from '../../bgp/api/client.js';
-import { startApiServer } from '../../bgp/api/server.js';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GobgpApiServer } from '../../bgp/api/gobgp/server.js';
+import { Speaker } from '../../bgp/speaker/speaker.js';
 import { nodeStatus } from '../../ctl/commands/node-status.js';
+import { waitFor } from '../harness/daemon.js';
 
-describe('management API and node status', () => {
+describe('node status over the GoBGP API', () => {
   const dir = mkdtempSync(join(tmpdir(), 'tortie-api-'));
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const sock = `unix:${join(dir, 'sub', 'gobgp.sock')}`;
+  const log = pino({ level: 'silent' });
+  let speaker: Speaker;
+  let api: GobgpApiServer;
 
-  it('serves JSON and node status renders it', async () => {
-    const sock = join(dir, 'sub', 'bgp.sock');
-    const api = await startApiServer(
-      {
-        status: () => ({ process: 'running', routerId: '10.0.0.1', asNumber: 64512, startedAt: '' }),
-        peers: () => [
-          { name: 'Mesh_10_0_0_2', address: '10.0.0.2', asNumber: 64512, type: 'mesh', state: 'Active', since: new Date().toISOString(), info: 'connect failed: ECONNREFUSED', prefixesReceived: 0, prefixesAccepted: 0, prefixesAdvertised: 0 },
-        ],
-        routes: () => [],
-        installed: () => [{ prefix: '10.1.0.0/26', nextHops: ['10.0.0.2'], sourcePeer: '10.0.0.2' }],
-      },
-      sock,
-    );
-    try {
-      expect(await apiGet(sock, '/installed')).toEqual([{ prefix: '10.1.0.0/26', nextHops: ['10.0.0.2'], sourcePeer: '10.0.0.2' }]);
-      await expect(apiGet(sock, '/nope')).rejects.toThrow(/HTTP 404/);
-      const r = await nodeStatus(sock);
-      expect(r.code).toBe(0);
-      expect(r.text).toContain('| 10.0.0.2     | node-to-node mesh | start |');
-      expect(r.text).toContain('Active connect failed: ECONNREFUSED');
-      expect(r.text).toContain('No IPv6 peers found.');
-    } finally {
-      await api.close();
-    }
+  beforeAll(async () => {
+    speaker = new Speaker({ asNumber: 64512, routerId: '10.0.0.1', listenPort: 0, connectRetryTime: 1 }, { onRoute: () => {} }, log);
+    // Nothing listens on 127.0.0.2:1: the session fails to connect, and says why.
+    await speaker.start([
+      { name: 'Mesh_127_0_0_2', address: '127.0.0.2', asNumber: 64512, type: 'mesh', port: 1 },
+      { name: 'Node_fd00__9', address: 'fd00::9', asNumber: 65001, type: 'node', passive: true },
+    ]);
+    api = new GobgpApiServer({ speaker: () => speaker, log });
+    await api.listen([`unix://${join(dir, 'sub', 'gobgp.sock')}`]);
+  });
+
+  afterAll(async () => {
+    await api.close();
+    await speaker.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("prints calicoctl's tables: peer address, type, state, since, why a session is down", async () => {
+    const r = await waitFor('connect failure reported', async () => {
+      const x = await nodeStatus(sock);
+      return x.text.includes('ECONNREFUSED') ? x : undefined;
+    });
+    expect(r.code).toBe(0);
+    expect(r.text).toMatch(/^Tortie process is running\.\n\nIPv4 BGP status\n/);
+    expect(r.text).toMatch(/\| 127\.0\.0\.2 +\| node-to-node mesh \| start \| \d\d:\d\d:\d\d \| (Active|Connect|Idle) .*ECONNREFUSED/);
+    expect(r.text).toMatch(/\| fd00::9 +\| node specific +\| start +\| \d\d:\d\d:\d\d \| Active +\|/);
   });
 
   it('a missing process is reported, exit code 1', async () => {
-    const r = await nodeStatus(join(dir, 'absent.sock'));
+    const r = await nodeStatus(`unix:${join(dir, 'absent.sock')}`);
     expect(r.code).toBe(1);
-    expect(r.text).toMatch(/^Tortie process is not running\.\ncannot reach the BGP process at .*absent\.sock: ENOENT/);
+    expect(r.text).toMatch(/^Tortie process is not running\.\ncannot reach the BGP process at unix:.*absent\.sock: /);
   });
 });

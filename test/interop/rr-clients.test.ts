@@ -78,7 +78,7 @@ describe('interop: BIRD, GoBGP and tortie as clients of tortie-rr', () => {
   it('peers with every node from the datastore and all sessions come up', async () => {
     await waitAll('RR sessions', [mBird, mGo, mOurs], async (m) => (await rr.peers()).some((p) => p.address === m.ipv4 && p.state === 'Established'), 60_000);
     await waitPeerState(ours, mRr.ipv4, 'Established');
-    const r = await nodeStatus(rr.sock);
+    const r = await nodeStatus(rr.api);
     expect(r.code).toBe(0);
     for (const m of [mBird, mGo, mOurs]) expect(r.text).toMatch(new RegExp(`\\| ${m.ipv4.replace(/\./g, '\\.')} +\\| node specific +\\| up +\\|`));
   });

@@ -19,7 +19,7 @@ export class RrProc extends BgpProc {
     ns: string,
     readonly env: RrEnv,
   ) {
-    super(ns, { what: 'tortie-rr', dirPrefix: 'tortie-rr-', logName: 'rr.log', entry: 'rr/main', env: (sock) => ({ ...env, TORTIE_BGP_SOCKET: sock, LOG_LEVEL: 'debug' }) });
+    super(ns, { what: 'tortie-rr', dirPrefix: 'tortie-rr-', logName: 'rr.log', entry: 'rr/main', env: { ...env, TORTIE_GOBGP_API_HOSTS: '127.0.0.1:50051', LOG_LEVEL: 'debug' } });
   }
 
   static async start(ns: string, env: RrEnv): Promise<RrProc> {

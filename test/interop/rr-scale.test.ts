@@ -93,7 +93,7 @@ describe('interop: 20 speakers, mesh off, two tortie-rr', () => {
   });
 
   it('`tortiectl node status` on a client shows the two reflectors: global and node specific', async () => {
-    const r = await nodeStatus(speakers[0].sock);
+    const r = await nodeStatus(speakers[0].api);
     expect(r.code).toBe(0);
     const ip = (m: LabMember): string => m.ipv4.replace(/\./g, '\\.');
     expect(r.text).toMatch(new RegExp(`\\| ${ip(mRr[0])} +\\| global +\\| up +\\|`));

@@ -1,16 +1,15 @@
-// Runs our speaker (bgp/cli) as a child process inside a namespace, with its JSON config and API
-// socket in a temp dir; the test talks to it through the API socket (BgpProc).
+// Runs our speaker (bgp/cli) as a child process inside a namespace, with its JSON config and GoBGP
+// API socket in a temp dir; the test talks to it through that API (BgpProc).
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { InstalledRoute } from '../../bgp/api/server.js';
 import type { FileConfig } from '../../bgp/speaker/file-config.js';
-import { apiGet } from '../../bgp/api/client.js';
+import { installedRoutes, type InstalledRoute } from '../../bgp/api/gobgp/client.js';
 import { BgpProc } from '../harness/bgp-proc.js';
 import { startOrStop } from '../harness/daemon.js';
 
 export { waitPeerState } from '../harness/bgp-proc.js';
 
-export type SpeakerFileConfig = Omit<FileConfig, 'apiSocket' | 'peers' | 'originate'> & Partial<Pick<FileConfig, 'peers' | 'originate'>>;
+export type SpeakerFileConfig = Omit<FileConfig, 'peers' | 'originate'> & Partial<Pick<FileConfig, 'peers' | 'originate'>>;
 
 /** The interop tests' short timers: a dead or frozen peer shows within seconds, not minutes. */
 export const SHORT_TIMERS: Pick<SpeakerFileConfig, 'holdTime' | 'connectRetryTime' | 'errorWait'> = { holdTime: 9, connectRetryTime: 1, errorWait: [1, 2] };
@@ -24,7 +23,7 @@ export class SpeakerProc extends BgpProc {
   readonly confFile: string;
 
   private constructor(ns: string, config: SpeakerFileConfig, env?: Record<string, string>) {
-    super(ns, { what: 'speaker', dirPrefix: 'tortie-spk-', logName: 'speaker.log', entry: 'bgp/cli', args: (dir) => [join(dir, 'bgp.json')], ...(env ? { env: () => env } : {}) });
+    super(ns, { what: 'speaker', dirPrefix: 'tortie-spk-', logName: 'speaker.log', entry: 'bgp/cli', args: (dir) => [join(dir, 'bgp.json')], ...(env ? { env } : {}) });
     this.confFile = join(this.dir, 'bgp.json');
     this.write(config);
   }
@@ -35,7 +34,7 @@ export class SpeakerProc extends BgpProc {
   }
 
   private write(config: SpeakerFileConfig): void {
-    writeFileSync(this.confFile, JSON.stringify({ logLevel: 'debug', ...config, apiSocket: this.sock }, null, 2));
+    writeFileSync(this.confFile, JSON.stringify({ logLevel: 'debug', ...config }, null, 2));
   }
 
   /** Rewrites the config and sends SIGHUP. */
@@ -44,7 +43,8 @@ export class SpeakerProc extends BgpProc {
     this.daemon.signal('SIGHUP');
   }
 
-  installed(): Promise<InstalledRoute[]> {
-    return apiGet<InstalledRoute[]>(this.sock, '/installed');
+  /** The best routes learned from peers: what the route sink was told to program. */
+  async installed(): Promise<InstalledRoute[]> {
+    return installedRoutes(await this.routes());
   }
 }

@@ -204,7 +204,7 @@ function networkV6(ip: ipaddr.IPv6, length: number): ipaddr.IPv6 {
 }
 
 /** A repeated field (proto-loader gives arrays; anything else is a malformed request). */
-function list<V>(v: unknown, field: string): V[] {
+export function list<V>(v: unknown, field: string): V[] {
   if (v === undefined || v === null) return [];
   if (!Array.isArray(v)) throw new InvalidArgument(`${field}: expected a list`);
   return v as V[];

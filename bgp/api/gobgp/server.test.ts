@@ -5,7 +5,8 @@ import fc from 'fast-check';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Speaker } from '../../speaker/speaker.js';
-import { GobgpApiServer, gobgpService } from './server.js';
+import { GobgpApiServer } from './server.js';
+import { gobgpService } from './service.js';
 
 const ALLOWED = new Set([
   grpc.status.OK,
@@ -68,6 +69,40 @@ describe('GoBGP API server', () => {
     expect(await call('AddPath', { path })).toBe(grpc.status.ALREADY_EXISTS);
     expect(await call('DeletePath', { path })).toBe(grpc.status.NOT_FOUND);
     expect(speaker.originated().map((r) => r.attrs.communities)).toEqual([[7]]);
+  });
+
+  it('WatchEvent: the current table with init, then each change as the speaker makes it; peer STATE events', async () => {
+    const d = service.WatchEvent;
+    const s = client.makeServerStreamRequest(d.path, d.requestSerialize, d.responseDeserialize, { peer: {}, table: { filters: [{ type: 'BEST', init: true }] } });
+    const events: Array<{ table?: { paths: Array<{ nlri: { prefix: string }; is_withdraw: boolean }> }; peer?: { type: string; peer: { state: { admin_state: string } } } }> = [];
+    s.on('data', (e: (typeof events)[number]) => events.push(e));
+    s.on('error', () => {});
+    const next = async <T>(what: string, find: () => T | undefined): Promise<T> => {
+      for (let i = 0; i < 100; i++) {
+        const x = find();
+        if (x) return x;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      throw new Error(`no ${what} event in ${JSON.stringify(events)}`);
+    };
+    const route = (prefix: string, withdrawn: boolean) => () => events.find((e) => e.table?.paths.some((p) => p.nlri.prefix === prefix && p.is_withdraw === withdrawn));
+    try {
+      await next('initial table', route('10.20.0.0', false));
+      speaker.announce([{ family: 4, address: '10.21.0.0', length: 24 }]);
+      await next('announcement', route('10.21.0.0', false));
+      speaker.withdraw([{ family: 4, address: '10.21.0.0', length: 24 }]);
+      await next('withdrawal', route('10.21.0.0', true));
+      speaker.setAdminDown('127.0.0.99', true);
+      expect((await next('peer', () => events.find((e) => e.peer)))?.peer).toMatchObject({ type: 'STATE', peer: { state: { admin_state: 'DOWN' } } });
+    } finally {
+      speaker.setAdminDown('127.0.0.99', false);
+      s.cancel();
+    }
+  });
+
+  it('WatchEvent refuses a filter type it does not know and a request for nothing', async () => {
+    expect(await call('WatchEvent', { table: { filters: [{ type: 7 }] } })).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(await call('WatchEvent', {})).toBe(grpc.status.INVALID_ARGUMENT);
   });
 
   it('random requests at every method: no crash, no INTERNAL, datastore state untouched', async () => {

@@ -3,18 +3,18 @@
 // shell: requests are checked and turned into speaker calls here; the message shapes are built by
 // the pure converters (convert.ts, peer.ts). Methods not listed in `handlers` answer UNIMPLEMENTED.
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { mkdirSync, rmSync } from 'node:fs';
+import { dirname } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
 import type { Logger } from 'pino';
 import { buildOpen } from '../../fsm/open.js';
 import { keyToPrefix } from '../../rib/index.js';
 import type { Speaker } from '../../speaker/speaker.js';
-import { destinations, familyFromApi, InvalidArgument, nlriToApi, pathToApi, routeFromApi, type ApiPath, type RouteFromApi } from './convert.js';
+import type { Prefix } from '../../types.js';
+import { destinations, familyFromApi, InvalidArgument, list, nlriToApi, pathToApi, routeFromApi, type ApiPath, type RouteFromApi } from './convert.js';
 import { peerToApi, type PeerSnapshot } from './peer.js';
 import { lookupFilter, type LookupPrefix } from './lookup.js';
+import { PEER_STATUS_REQUEST, PEER_STATUS_TRAILER, gobgpService } from './service.js';
 import { snapshotOf } from './snapshot.js';
 
 
@@ -28,33 +28,6 @@ class ApiError extends Error {
   ) {
     super(message);
   }
-}
-
-function protoDir(): string {
-  const here = dirname(fileURLToPath(import.meta.url));
-  // Source tree (bgp/api/gobgp → bgp/api/proto), the build (dist/bgp/api/gobgp → repo/bgp/api/proto)
-  // or a bundle (build/*.mjs → build/proto, copied there by images/bundle.ts).
-  for (const d of [join(here, '..', 'proto'), join(here, '..', '..', '..', '..', 'bgp', 'api', 'proto'), join(here, 'proto')]) if (existsSync(join(d, 'gobgp.proto'))) return d;
-  throw new Error(`GoBGP API protos not found next to ${here}`);
-}
-
-let cachedService: grpc.ServiceDefinition | undefined;
-/** The service definition, loaded once: all three files, or Any values cannot be (un)packed. */
-export function gobgpService(): grpc.ServiceDefinition {
-  if (cachedService) return cachedService;
-  const dir = protoDir();
-  const def = protoLoader.loadSync(['gobgp.proto', 'attribute.proto', 'capability.proto'], {
-    includeDirs: [dir],
-    keepCase: true,
-    longs: Number,
-    enums: String,
-    defaults: true,
-    arrays: true,
-    json: true,
-  });
-  const svc = (grpc.loadPackageDefinition(def).apipb as grpc.GrpcObject).GobgpApi as grpc.ServiceClientConstructor;
-  cachedService = svc.service;
-  return cachedService;
 }
 
 export interface GobgpApiOptions {
@@ -76,8 +49,13 @@ interface ApiRoute {
 export class GobgpApiServer {
   private readonly server = new grpc.Server();
   private readonly added = new Map<string, ApiRoute>();
-  /** First time a path (source|prefix → path object) was seen, for ages: the table keeps no time. */
+  /**
+   * When a path (source|prefix → path object) arrived, for ages: the table keeps no time, so the
+   * speaker's events stamp the prefixes they touch (CHANGED until the path object is next read).
+   */
   private readonly seen = new Map<string, { path: object; at: number }>();
+  /** The speaker whose events stamp `seen`. */
+  private attached?: Speaker;
   private readonly started: number;
   private readonly unixPaths: string[] = [];
   private readonly watchers = new Set<() => void>();
@@ -91,7 +69,24 @@ export class GobgpApiServer {
       impl[name] = (call: Call, cb: grpc.sendUnaryData<unknown>) => this.dispatch(name, h, call, cb);
     }
     this.server.addService(service, impl);
+    this.track();
   }
+
+  /** Follows the current speaker (call when it is replaced): its events stamp the ages of paths. */
+  track(): void {
+    const s = this.opts.speaker();
+    if (s === this.attached) return;
+    this.attached?.events.off('paths', this.stamp);
+    this.seen.clear();
+    this.attached = s;
+    s?.events.on('paths', this.stamp);
+  }
+
+  private readonly stamp = (source: string, prefixes: readonly Prefix[] | undefined): void => {
+    if (!prefixes) return; // a whole session went or came back: its paths are re-stamped as they arrive
+    const at = this.now();
+    for (const p of prefixes) this.seen.set(`${source}|${p.address}/${p.length}`, { path: CHANGED, at });
+  };
 
   private now(): number {
     return (this.opts.now ?? Date.now)();
@@ -117,6 +112,7 @@ export class GobgpApiServer {
 
   async close(): Promise<void> {
     for (const stop of this.watchers) stop();
+    this.attached?.events.off('paths', this.stamp);
     // Calls in flight get a moment; a client that keeps its connection open must not hold up a stop.
     await new Promise<void>((resolve) => {
       const t = setTimeout(resolve, 1000);
@@ -146,6 +142,7 @@ export class GobgpApiServer {
   }
 
   private speaker(): Speaker {
+    this.track();
     const s = this.opts.speaker();
     if (!s) throw new ApiError(grpc.status.FAILED_PRECONDITION, 'bgp server has not started yet (no BGP configuration from the datastore)');
     return s;
@@ -164,7 +161,9 @@ export class GobgpApiServer {
       const s = this.speaker();
       const stream = c as grpc.ServerWritableStream<Record<string, unknown>, unknown>;
       for (const p of this.peers(s)) if (!addr || p.address === addr) stream.write({ peer: peerToApi(p) });
-      stream.end();
+      const trailer = new grpc.Metadata();
+      if (c.metadata.get(PEER_STATUS_REQUEST).length) trailer.set(PEER_STATUS_TRAILER, Buffer.from(JSON.stringify(s.peerStatus().filter((p) => !addr || p.address === addr))));
+      stream.end(trailer);
     },
     ListPath: (c) => {
       const req = c.request;
@@ -292,7 +291,7 @@ export class GobgpApiServer {
           const since = v ? (v.session.state === 'Established' ? v.session.since : this.started) : (this.added.get(t.prefix)?.at ?? this.started);
           // A peer's path objects are shared and immutable; an originated route is known by its (interned) attributes.
           const identity = v ? t.path : t.path.attrs;
-          return { prefix, path: pathToApi(prefix, t.path.attrs, t.path.nextHop, src, t.best, !!t.path.stale, this.firstSeen(key, identity, since)) };
+          return { prefix, path: pathToApi(prefix, t.path.attrs, t.path.nextHop, src, t.best, !!t.path.stale, this.stampOf(key, identity, since)) };
         });
       // Forget paths gone from this family's table.
       for (const k of this.seen.keys()) if (!live.has(k) && keyToPrefix(k.slice(k.indexOf('|') + 1)).family === family) this.seen.delete(k);
@@ -309,7 +308,7 @@ export class GobgpApiServer {
         .filter(([, p]) => p.family === family)
         .map(([k, p]) => {
           const prefix = keyToPrefix(k);
-          return { prefix, path: pathToApi(prefix, p.attrs, p.nextHop, peerSrc, false, !!p.stale, this.firstSeen(`${p.source}|${k}`, p, up)) };
+          return { prefix, path: pathToApi(prefix, p.attrs, p.nextHop, peerSrc, false, !!p.stale, this.stampOf(`${p.source}|${k}`, p, up)) };
         });
     }
     const out = s.adjOut(v.rib.address) ?? [];
@@ -317,67 +316,122 @@ export class GobgpApiServer {
   }
 
   /**
-   * When a path was first seen: the table keeps no time, so a path met for the first time dates
-   * from its session's establishment (or its AddPath, or this server's start), a changed one from now.
+   * When a path arrived: stamped by the speaker's event (resolved to this path object now), else,
+   * for a path from before this server followed the speaker, its session's establishment (or its
+   * AddPath, or this server's start); a path object replaced without an event dates from now.
    */
-  private firstSeen(key: string, path: object, notBefore: number): number {
+  private stampOf(key: string, path: object, notBefore: number): number {
     const e = this.seen.get(key);
-    if (e && e.path === path) return e.at;
+    if (e && (e.path === path || e.path === CHANGED)) {
+      e.path = path;
+      return e.at;
+    }
     const at = e ? this.now() : notBefore;
     this.seen.set(key, { path, at });
     return at;
   }
 
   /**
-   * WatchEvent: table filters (BEST; `init` sends the current table first) and peer state changes,
-   * by comparing snapshots once a second — the speaker has no event bus for the API to hang on.
+   * WatchEvent, driven by the speaker's events: `peer` sends a STATE event on each session or
+   * admin state change; table filters BEST (best-path changes, diffed once per turn of changes)
+   * and ADJIN / POST_POLICY (paths as received; import rules drop before the Adj-RIB-In, so both
+   * show the same) send paths as they change, and with `init` the current table first.
    */
   private watch(stream: grpc.ServerWritableStream<Record<string, unknown>, unknown>): void {
     const req = stream.request;
-    const table = req.table as { filters?: Array<{ type?: string; init?: boolean }> } | undefined;
-    const filters = table?.filters ?? [];
-    for (const f of filters) if ((f.type ?? 'BEST') !== 'BEST') throw new ApiError(grpc.status.UNIMPLEMENTED, `WatchEvent table filter ${f.type}: only BEST is supported`);
-    const wantTable = filters.length > 0;
+    const table = req.table as { filters?: unknown } | null | undefined;
+    const filters = list<{ type?: unknown; init?: unknown } | null>(table?.filters, 'table.filters').map((f) => ({ type: String(f?.type ?? 'BEST'), init: !!f?.init }));
+    for (const f of filters) if (!['BEST', 'ADJIN', 'POST_POLICY'].includes(f.type)) throw new InvalidArgument(`table.filters: type ${f.type} is not BEST, ADJIN or POST_POLICY`);
+    const best = filters.filter((f) => f.type === 'BEST');
+    const adjIn = filters.filter((f) => f.type !== 'BEST');
     const wantPeer = !!req.peer;
-    if (!wantTable && !wantPeer) throw new InvalidArgument('WatchEvent: ask for peer and/or table events');
-    const init = filters.some((f) => f.init);
-    let best = new Map<string, ApiPath>();
-    let states = new Map<string, string>();
-    const tick = (first: boolean): void => {
-      const s = this.opts.speaker();
-      if (!s) return;
-      if (wantTable) {
-        const next = new Map<string, ApiPath>();
-        for (const fam of [4, 6] as const) for (const { prefix, path } of this.tablePaths(s, 'GLOBAL', '', fam)) if (path.best) next.set(`${prefix.address}/${prefix.length}`, path);
-        const changed: ApiPath[] = [];
-        if (!first || init) {
-          for (const [k, p] of next) if (!sameBest(best.get(k), p)) changed.push(p);
-          for (const [k, p] of best) if (!next.has(k)) changed.push({ ...p, nlri: nlriToApi(keyToPrefix(k)), is_withdraw: true } as ApiPath);
-        }
-        best = next;
-        if (changed.length) stream.write({ table: { paths: changed } });
-      }
-      if (wantPeer) {
-        const next = new Map<string, string>();
-        for (const p of this.peers(s)) {
-          next.set(p.address, `${p.state}|${p.adminDown}`);
-          if (!first && states.get(p.address) !== next.get(p.address)) stream.write({ peer: { type: 'STATE', peer: peerToApi(p) } });
-        }
-        states = next;
-      }
+    if (!filters.length && !wantPeer) throw new InvalidArgument('WatchEvent: ask for peer and/or table events');
+    const s = this.speaker();
+    const write = (paths: ApiPath[]): void => {
+      if (paths.length) stream.write({ table: { paths } });
     };
-    tick(true);
-    const timer = setInterval(() => tick(false), 1000);
+    const bestWatch = best.length ? new BestWatch(() => this.bestPaths(s)) : undefined;
+    if (bestWatch) write(bestWatch.start(best.some((f) => f.init)));
+    if (adjIn.some((f) => f.init)) for (const v of s.peerViews()) write(this.adjInPaths(s, v.rib.address, undefined).map((x) => x.path));
+    const states = new Map(this.peers(s).map((p) => [p.address, `${p.state}|${p.adminDown}`]));
+    let pending = false;
+    const onPaths = (source: string, prefixes: readonly Prefix[] | undefined): void => {
+      if (adjIn.length && source !== 'local') write(this.adjInPaths(s, source, prefixes).map((x) => x.path));
+      if (!bestWatch || pending) return;
+      // Best-path changes once per turn: a burst of UPDATEs is diffed once.
+      pending = true;
+      setImmediate(() => {
+        pending = false;
+        if (!stream.destroyed) write(bestWatch.changes());
+      });
+    };
+    const onPeer = (address: string): void => {
+      const v = s.peerViews().find((x) => x.rib.address === address);
+      if (!v) return;
+      const p = snapshotOf(v, s, buildOpen(v.session.fsm.config).capabilities);
+      const state = `${p.state}|${p.adminDown}`;
+      if (states.get(address) === state) return;
+      states.set(address, state);
+      stream.write({ peer: { type: 'STATE', peer: peerToApi(p) } });
+    };
+    if (filters.length) s.events.on('paths', onPaths);
+    if (wantPeer) s.events.on('peer', onPeer);
     const stop = (): void => {
-      clearInterval(timer);
-      this.watchers.delete(stop);
-      stream.end();
+      s.events.off('paths', onPaths);
+      s.events.off('peer', onPeer);
+      if (this.watchers.delete(stop)) stream.end();
     };
     this.watchers.add(stop);
     stream.on('cancelled', stop);
-    stream.on('close', () => clearInterval(timer));
+    stream.on('close', stop);
+    stream.on('error', stop);
+  }
+
+  /** The best path of every prefix, both families, keyed by prefix. */
+  private bestPaths(s: Speaker): Map<string, ApiPath> {
+    const out = new Map<string, ApiPath>();
+    for (const fam of [4, 6] as const) for (const { prefix, path } of this.tablePaths(s, 'GLOBAL', '', fam)) if (path.best) out.set(`${prefix.address}/${prefix.length}`, path);
+    return out;
+  }
+
+  /** One peer's Adj-RIB-In paths for `prefixes` (withdrawals for those it no longer has), or all of them. */
+  private adjInPaths(s: Speaker, address: string, prefixes: readonly Prefix[] | undefined): Array<{ prefix: Prefix; path: ApiPath }> {
+    const v = s.peerViews().find((x) => x.rib.address === address);
+    if (!v) return [];
+    const src = { address: v.rib.address, asNumber: v.config.asNumber, routerId: v.rib.routerId, ebgp: v.rib.ebgp };
+    const keys = prefixes ? prefixes.map((p) => `${p.address}/${p.length}`) : [...v.rib.adjIn.keys()];
+    return keys.map((k) => {
+      const prefix = keyToPrefix(k);
+      const p = v.rib.adjIn.get(k);
+      if (!p) return { prefix, path: { ...pathToApi(prefix, { origin: 0, asPath: [] }, '', src, false, false, this.now()), pattrs: [], is_withdraw: true } as ApiPath };
+      return { prefix, path: pathToApi(prefix, p.attrs, p.nextHop, src, false, !!p.stale, this.stampOf(`${address}|${k}`, p, this.now())) };
+    });
   }
 }
+
+/** Best-path changes between snapshots of the table: new or changed best paths, withdrawals. */
+class BestWatch {
+  private last = new Map<string, ApiPath>();
+  constructor(private readonly snapshot: () => Map<string, ApiPath>) {}
+
+  /** Takes the first snapshot; with `init` its paths are the first event. */
+  start(init: boolean): ApiPath[] {
+    this.last = this.snapshot();
+    return init ? [...this.last.values()] : [];
+  }
+
+  changes(): ApiPath[] {
+    const next = this.snapshot();
+    const out: ApiPath[] = [];
+    for (const [k, p] of next) if (!sameBest(this.last.get(k), p)) out.push(p);
+    for (const [k, p] of this.last) if (!next.has(k)) out.push({ ...p, nlri: nlriToApi(keyToPrefix(k)), is_withdraw: true } as ApiPath);
+    this.last = next;
+    return out;
+  }
+}
+
+/** A stamp whose path object is not known yet. */
+const CHANGED = {};
 
 const sameBest = (a: ApiPath | undefined, b: ApiPath): boolean => !!a && a.neighbor_ip === b.neighbor_ip && JSON.stringify(a.pattrs) === JSON.stringify(b.pattrs);
 
@@ -388,19 +442,24 @@ function str(v: unknown, field: string): string {
 }
 
 /**
- * Serves the API on `hosts` ([] = off) for a node or route reflector. A failure to bind is logged,
- * not fatal: BGP itself does not depend on its management API.
+ * Serves the API on `hosts` ([] = off) for a node or route reflector. An address that cannot be
+ * bound is logged and skipped, not fatal: BGP itself does not depend on its management API.
  */
 export async function startGobgpApi(opts: GobgpApiOptions & { hosts: readonly string[] }): Promise<GobgpApiServer | undefined> {
   if (!opts.hosts.length) return undefined;
   const api = new GobgpApiServer(opts);
-  try {
-    const bound = await api.listen(opts.hosts);
+  const bound: string[] = [];
+  for (const h of opts.hosts) {
+    try {
+      bound.push(...(await api.listen([h])));
+    } catch (e) {
+      opts.log.warn({ err: e instanceof Error ? e.message : String(e), host: h }, 'cannot serve the GoBGP API there; the gobgp CLI will not reach this speaker on it');
+    }
+  }
+  if (bound.length) {
     opts.log.info({ hosts: bound }, 'serving the GoBGP API (gobgp CLI)');
     return api;
-  } catch (e) {
-    opts.log.warn({ err: e instanceof Error ? e.message : String(e), hosts: opts.hosts }, 'cannot serve the GoBGP API; the gobgp CLI will not reach this speaker');
-    await api.close();
-    return undefined;
   }
+  await api.close();
+  return undefined;
 }

@@ -1,0 +1,162 @@
+// The send side of the speaker: what the RIB says a group or a peer must send, encoded and written
+// with socket back-pressure. A group batch is exported and encoded once and the same Buffers go
+// to every member; a member whose socket falls behind leaves its group (stalls) until it drains,
+// then re-syncs the prefixes it missed and rejoins.
+import type { Logger } from 'pino';
+import { endOfRib } from '../codec/index.js';
+import { Announcements, keyToPrefix, type OutGroup, type PeerRib, type Rib } from '../rib/index.js';
+import { Batcher } from './batcher.js';
+import { Encoder, framesFor } from './encoder.js';
+import type { Peer } from './peer.js';
+
+/**
+ * Per-socket back-pressure: bytes a peer may have queued in user space before it is taken out
+ * of its group. A stalled peer costs at most this plus one batch, and a set of changed prefix
+ * keys (bounded by the table size); when its socket drains it re-syncs exactly those prefixes
+ * from the Loc-RIB and rejoins its group. Its hold timer is its own business.
+ */
+export const DEFAULT_MAX_QUEUED_BYTES = 4 * 1024 * 1024;
+
+export interface OutputOptions {
+  maxQueuedBytes?: number;
+  /** Minimum route advertisement interval (see Batcher). */
+  mraiMs?: number;
+}
+
+export class Output {
+  /** Counters for tests and status: group batches encoded, writes of them, stalls, resyncs. */
+  readonly stats = { groupBatches: 0, groupWrites: 0, stalls: 0, resyncs: 0, packReuses: 0 };
+  private readonly encoder: Encoder;
+  private readonly batcher: Batcher<object>;
+  private readonly maxQueued: number;
+  private trimScheduled = false;
+
+  constructor(
+    private readonly rib: Rib,
+    private readonly peerOf: (r: PeerRib) => Peer | undefined,
+    options: OutputOptions,
+    private readonly log: Logger,
+  ) {
+    this.encoder = new Encoder(log);
+    this.batcher = new Batcher(options.mraiMs ?? 0);
+    this.maxQueued = options.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES;
+  }
+
+  scheduleGroup(g: OutGroup, more: boolean): void {
+    this.batcher.schedule(g, () => this.flushGroup(g), more);
+  }
+
+  schedulePeer(p: PeerRib, more = false): void {
+    this.batcher.schedule(p, () => this.flush(p), more);
+  }
+
+  /** Once per turn: drops the change-log entries every group has exported. */
+  scheduleTrim(): void {
+    if (this.trimScheduled) return;
+    this.trimScheduled = true;
+    setImmediate(() => {
+      this.trimScheduled = false;
+      this.encoder.trim(this.rib.out.trim());
+    });
+  }
+
+  /** A new session: the whole table, then End-of-RIB, then into its group. */
+  sendInitial(p: Peer): void {
+    if (!p.session.negotiated) return;
+    this.rib.out.startSync(p.rib);
+    this.flush(p.rib);
+  }
+
+  /** Route refresh: the whole table again, as replacements (the peer keeps what it has meanwhile). */
+  resend(p: Peer): void {
+    if (p.session.negotiated && this.rib.out.resync(p.rib)) this.flush(p.rib);
+  }
+
+  /** One batch for a whole group: exported once, encoded once, the same Buffers to every member. */
+  private flushGroup(g: OutGroup): void {
+    const out = this.rib.out;
+    if (!out.isLive(g)) return;
+    const batch = out.groupBatch(g);
+    if (!batch) return;
+    const frames = this.encoder.groupFrames(g, batch);
+    this.stats.groupBatches++;
+    this.stats.packReuses = this.encoder.packReuses;
+    /** This batch's own-route frames per member address. */
+    const ownFrames = new Map<string, Buffer>();
+    for (const m of [...g.members]) {
+      const peer = this.peerOf(m);
+      if (!peer || peer.session.state !== 'Established') continue;
+      if (peer.session.queuedBytes > this.maxQueued) {
+        this.stall(peer, batch.keys);
+        continue;
+      }
+      const mine = framesFor(frames, m.routerId, g.ctx);
+      if (batch.own.length) {
+        const self = m.selfAddress ?? '';
+        let own = ownFrames.get(self);
+        if (!own) {
+          const b = out.ownBatch(g, self, batch.own);
+          ownFrames.set(self, (own = this.encoder.pack(b.routes, b.withdrawals, g.ctx, g.ctxKey, peer.config.address).all));
+        }
+        mine.push(own);
+      }
+      this.write(peer, mine);
+      this.stats.groupWrites++;
+    }
+  }
+
+  /** A peer outside its group sends its own queue, then joins the group. */
+  private flush(r: PeerRib): void {
+    const p = this.peerOf(r);
+    const ctx = p?.session.codecContext;
+    if (!p || !ctx || p.session.state !== 'Established' || r.mode !== 'sync') return;
+    const out = this.rib.out;
+    if (p.session.queuedBytes > this.maxQueued) {
+      // Out of its group too (it would not take the group's batches either) until the socket drains.
+      out.stall(r, []);
+      this.waitDrain(p);
+      return;
+    }
+    const b = out.syncBatch(r, ctx);
+    const ctxKey = JSON.stringify(ctx);
+    const routes = new Announcements();
+    /** UPDATEs already encoded (the encoder's cache): a peer joining a reflector of single-route nodes gets mostly these. */
+    const encoded: Buffer[] = [];
+    for (let i = 0; i < b.outs.length; i++) {
+      const o = b.outs[i];
+      const hit = this.encoder.cached(o, ctxKey, b.keys[i]);
+      if (!hit) routes.add(o, keyToPrefix(b.keys[i]));
+      // Its own routes go as withdrawals, as framesFor does for the rest.
+      else if (!r.routerId || o.attrs.originatorId !== r.routerId) encoded.push(hit);
+      else b.withdrawals.push(keyToPrefix(b.keys[i]));
+    }
+    if (routes.size || b.withdrawals.length) encoded.push(...framesFor(this.encoder.pack(routes, b.withdrawals, ctx, ctxKey, p.config.address), r.routerId, ctx));
+    if (encoded.length) this.write(p, encoded);
+    if (!b.done) return this.schedulePeer(r, true);
+    if (out.join(r)) for (const f of p.session.negotiated?.families ?? []) p.session.send(endOfRib(f.afi, f.safi));
+  }
+
+  /** One write for a peer's frames (the session writes each Buffer on its own). */
+  private write(p: Peer, frames: Buffer[]): void {
+    p.session.sendRaw(frames.length > 1 ? [Buffer.concat(frames)] : frames);
+  }
+
+  /** A member whose socket is not keeping up leaves its group until the socket drains. */
+  private stall(p: Peer, batch: readonly string[]): void {
+    this.rib.out.stall(p.rib, batch);
+    this.stats.stalls++;
+    this.log.warn({ peer: p.config.address, queued: p.session.queuedBytes }, 'peer is not reading: out of its update group until its socket drains');
+    this.waitDrain(p);
+  }
+
+  private waitDrain(p: Peer): void {
+    const s = p.session;
+    s.onDrain(() => {
+      if (p.session !== s) return;
+      const stalled = p.rib.mode === 'stalled';
+      if (!this.rib.out.resume(p.rib)) return;
+      if (stalled) this.stats.resyncs++;
+      this.schedulePeer(p.rib, true);
+    });
+  }
+}
