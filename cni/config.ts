@@ -113,8 +113,8 @@ export function parseNetConf(stdin: string): NetConf {
     if (ipam[f] !== undefined && !(Array.isArray(ipam[f]) && (ipam[f] as unknown[]).every(isStr))) bad(`ipam.${f}`, 'an array of strings');
   if (c.kubernetes !== undefined && (typeof c.kubernetes !== 'object' || c.kubernetes === null)) bad('kubernetes', 'an object');
   if (c.prevResult !== undefined && (typeof c.prevResult !== 'object' || c.prevResult === null)) bad('prevResult', 'an object');
-  if (c.datastore_type !== undefined && c.datastore_type !== 'etcdv3')
-    throw new CniError(CNI_CODES.invalidConfig, `datastore_type "${String(c.datastore_type)}" is not supported; use etcdv3`);
+  if (c.datastore_type !== undefined && c.datastore_type !== 'etcdv3' && c.datastore_type !== 'kubernetes')
+    throw new CniError(CNI_CODES.invalidConfig, `datastore_type "${String(c.datastore_type)}" is not supported; use etcdv3 or kubernetes`);
   const labels = conventionLabels(c.args);
   return {
     cniVersion: cniVersion as string,

@@ -9,6 +9,7 @@ import { nsExec, tool } from './sh.js';
 import { slowHostEnv, stateDir, waitBudget, type LabNode, type LabState } from './state.js';
 
 export function datastoreEnv(s: LabState): Record<string, string> {
+  if (s.kube) return { DATASTORE_TYPE: 'kubernetes', KUBECONFIG: s.kube.kubeconfig };
   return { DATASTORE_TYPE: 'etcdv3', ETCD_ENDPOINTS: s.etcdEndpoint, ...slowHostEnv() };
 }
 

@@ -25,12 +25,13 @@ export function podMtu(s: Pick<LabState, 'encap' | 'fabricMtu'>): number {
 
 /** The network config, as /etc/cni/net.d/10-calico.conf would hold it on this host. */
 export function netConf(s: LabState, node: LabNode): Record<string, unknown> {
+  // On the Kubernetes datastore as Calico's calico.conf has it: the kubeconfig, which the plugin also reads pod labels with.
+  const datastore = s.kube ? { datastore_type: 'kubernetes', kubernetes: { kubeconfig: s.kube.kubeconfig } } : { datastore_type: 'etcdv3', etcd_endpoints: s.etcdEndpoint };
   return {
     cniVersion: '1.0.0',
     name: 'k8s-pod-network',
     type: 'tortie',
-    datastore_type: 'etcdv3',
-    etcd_endpoints: s.etcdEndpoint,
+    ...datastore,
     log_level: 'info',
     nodename: node.name,
     // No mtu: the plugin reads the one tortie-node computed, as Calico's does with "mtu": 0.
@@ -72,6 +73,8 @@ export interface CniPod {
   ns: string;
   containerId: string;
   labels: Record<string, string>;
+  /** The Pod's uid, on the Kubernetes datastore (kubelet passes K8S_POD_UID). */
+  uid?: string;
 }
 
 export const newContainerId = (): string => randomBytes(32).toString('hex');
@@ -94,7 +97,7 @@ function runPlugin(s: LabState, node: LabNode, command: 'ADD' | 'DEL', pod: CniP
     CNI_NETNS: `/run/netns/${pod.ns}`,
     CNI_IFNAME: 'eth0',
     CNI_PATH: path,
-    CNI_ARGS: `IgnoreUnknown=1;K8S_POD_NAMESPACE=${pod.namespace};K8S_POD_NAME=${pod.name};K8S_POD_INFRA_CONTAINER_ID=${pod.containerId}`,
+    CNI_ARGS: `IgnoreUnknown=1;K8S_POD_NAMESPACE=${pod.namespace};K8S_POD_NAME=${pod.name};K8S_POD_INFRA_CONTAINER_ID=${pod.containerId}${pod.uid ? `;K8S_POD_UID=${pod.uid}` : ''}`,
     ...slowHostEnv(),
   };
   return new Promise((resolve, reject) => {

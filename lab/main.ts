@@ -6,8 +6,9 @@ import { formatMatrix, pingMatrix } from './ping.js';
 import { collectStatus, formatStatus } from './status.js';
 import { requireState, saveState, type Encap, type LabNode, type LabState } from './state.js';
 import { resolveTarget, type ExecTarget } from './targets.js';
-import { addPod, attach, delNode, delPod, down, up } from './topology.js';
-import { bgpApi, datastoreEnv, signalAgent, startNodeAgent, writeNamespaceProfile } from './agents.js';
+import { addNamespace, addPod, attach, delNode, delPod, down, up } from './topology.js';
+import { bgpApi, datastoreEnv, signalAgent, startNodeAgent } from './agents.js';
+import { kubectlArgv } from './kube.js';
 import { addReflectors, startReflector } from './rr.js';
 import { restartNodeContainer, signalNodeContainer } from './containers.js';
 import { findMember, memberPids, memberStatus, signalMember, startMember } from './etcd.js';
@@ -68,12 +69,16 @@ program
   .option('--static', 'no tortie-node: the lab computes routes and programs them with felix itself', false)
   .option('--mtu <bytes>', "the fabric's MTU (hosts, router, etcd and bridges); pods and tunnels get Calico's MTU computed from it", intArg('--mtu', 1280, 9216))
   .option('--containers', 'tortie-node (install-cni first) and tortie-rr from the images with podman, as manifests/ runs them (make images)', false)
-  .action(async (o: { nodes: number; etcd: number; subnets: number; encap: string; crossSubnet: boolean; natOutgoing: boolean; rr: number; podsPerNode: number; static: boolean; containers: boolean; mtu?: number }) => {
+  .option('--datastore <type>', 'etcdv3 | kubernetes (kube-apiserver beside etcd; every host a Kubernetes Node)', 'etcdv3')
+  .action(async (o: { nodes: number; etcd: number; subnets: number; encap: string; crossSubnet: boolean; natOutgoing: boolean; rr: number; podsPerNode: number; static: boolean; containers: boolean; datastore: string; mtu?: number }) => {
     if (![1, 3, 5].includes(o.etcd)) throw new InvalidArgumentError(`--etcd must be 1, 3 or 5 (an odd quorum), got ${o.etcd}`);
     if (!['none', 'ipip', 'vxlan'].includes(o.encap)) throw new InvalidArgumentError(`--encap must be none, ipip or vxlan, got "${o.encap}"`);
     if (o.rr > 0 && (o.static || o.encap === 'vxlan')) throw new InvalidArgumentError('--rr needs BGP: agent mode (no --static) with --encap none or ipip');
     if (o.containers && o.static) throw new InvalidArgumentError('--containers runs tortie-node: it cannot be combined with --static');
-    const s = await up({ nodes: o.nodes, etcd: o.etcd, subnets: o.subnets === 2 ? 2 : 1, encap: o.encap as Encap, crossSubnet: o.crossSubnet, natOutgoing: o.natOutgoing, podsPerNode: o.podsPerNode, mode: o.static ? 'static' : 'agent', containers: o.containers, ...(o.mtu ? { mtu: o.mtu } : {}), log });
+    if (o.datastore !== 'etcdv3' && o.datastore !== 'kubernetes') throw new InvalidArgumentError(`--datastore must be etcdv3 or kubernetes, got "${o.datastore}"`);
+    if (o.datastore === 'kubernetes' && (o.static || o.containers || o.etcd !== 1))
+      throw new InvalidArgumentError('--datastore kubernetes runs tortie-node from this checkout against one apiserver: it cannot be combined with --static, --containers or --etcd N');
+    const s = await up({ datastore: o.datastore, nodes: o.nodes, etcd: o.etcd, subnets: o.subnets === 2 ? 2 : 1, encap: o.encap as Encap, crossSubnet: o.crossSubnet, natOutgoing: o.natOutgoing, podsPerNode: o.podsPerNode, mode: o.static ? 'static' : 'agent', containers: o.containers, ...(o.mtu ? { mtu: o.mtu } : {}), log });
     if (o.rr > 0) await addReflectors(s, o.rr, log);
     log('lab is up: `tortie-lab status`, `tortie-lab ping`, `tortie-lab down`');
   });
@@ -110,7 +115,19 @@ program
   .action((args: string[]) => {
     const s = requireState();
     // entryCommand: dist when built, the source under tsx otherwise (tests run the lab from source).
-    const r = spawnSync('ip', ['netns', 'exec', s.etcdNs, ...entryCommand('ctl/main'), ...args], { stdio: 'inherit', env: { ...process.env, DATASTORE_TYPE: 'etcdv3', ETCD_ENDPOINTS: s.etcdEndpoint } });
+    const r = spawnSync('ip', ['netns', 'exec', s.etcdNs, ...entryCommand('ctl/main'), ...args], { stdio: 'inherit', env: { ...process.env, ...datastoreEnv(s) } });
+    process.exitCode = r.status ?? 1;
+  });
+
+program
+  .command('kubectl')
+  .description("kubectl against the lab's kube-apiserver (up --datastore kubernetes)")
+  .allowUnknownOption()
+  .helpOption(false)
+  .argument('[args...]')
+  .action((args: string[]) => {
+    const [cmd = '', ...argv] = kubectlArgv(requireState(), args);
+    const r = spawnSync(cmd, argv, { stdio: 'inherit' });
     process.exitCode = r.status ?? 1;
   });
 
@@ -122,9 +139,7 @@ program
   .action(async (name: string, o: { labels: Record<string, string> }) => {
     const s = requireState();
     if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(name)) throw new Error(`namespace name "${name}" must be a DNS-1123 label`);
-    if (s.mode === 'agent') await writeNamespaceProfile(s, name, o.labels);
-    s.namespaces[name] = o.labels;
-    saveState(s);
+    await addNamespace(s, name, o.labels);
     log(`namespace ${name} added`);
   });
 

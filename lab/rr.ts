@@ -13,6 +13,7 @@ import { startReflectorContainer } from './containers.js';
 import { entryCommand } from './routing.js';
 import { nsExec } from './sh.js';
 import { saveState, slowHostEnv, stateDir, waitBudget, type LabState } from './state.js';
+import { registerNode } from './kube.js';
 import { attach } from './topology.js';
 
 export const RR_CLUSTER_ID = '244.0.0.1';
@@ -70,6 +71,8 @@ export async function addReflectors(s: LabState, n: number, log: (l: string) => 
   if (s.mode !== 'agent' || s.encap === 'vxlan') throw new Error('--rr needs BGP: agent mode with --encap none or ipip');
   for (let k = 1; k <= n; k++) {
     const ns = await attach(s, `rr${k}`, `${rrIp(k)}/24`, 0);
+    // On the Kubernetes datastore a Calico Node is a Kubernetes Node: the reflector's host registers first.
+    if (s.kube) await registerNode(s, `rr${k}`, rrIp(k));
     s.reflectors = [...(s.reflectors ?? []), `rr${k}`];
     if (s.containers) await startReflectorContainer(s, k, ns, rrIp(k), { TORTIE_GOBGP_API_HOSTS: bgpApiHosts({ name: `rr${k}` }), ...slowHostEnv() });
     else {

@@ -25,6 +25,18 @@ export interface LabPod {
   labels: Record<string, string>;
   /** Agent mode: the CNI_CONTAINERID the pod was added with (DEL needs the same). */
   containerId?: string;
+  /** Kubernetes datastore: the Pod's metadata.uid (K8S_POD_UID). */
+  uid?: string;
+}
+
+/** `up --datastore kubernetes`: the lab's kube-apiserver. */
+export interface LabKube {
+  /** Where kube-apiserver and kubectl are. */
+  binDir: string;
+  /** https://10.0.0.2:6443 */
+  server: string;
+  /** The admin kubeconfig every component is given. */
+  kubeconfig: string;
 }
 
 export interface LabEtcdMember {
@@ -57,7 +69,7 @@ export interface LabState {
   poolCidr: string;
   fabricNs: string;
   routerNs?: string;
-  /** The first etcd member's namespace (tortiectl runs there: `tortie-lab ctl`). */
+  /** The first etcd member's namespace (tortiectl runs there: `tortie-lab ctl`; kube-apiserver and tortie-controllers too on the Kubernetes datastore). */
   etcdNs: string;
   /** Every member's client URL, comma-separated, as ETCD_ENDPOINTS and etcd_endpoints take them. */
   etcdEndpoint: string;
@@ -70,6 +82,8 @@ export interface LabState {
   /** The attached namespaces that run tortie-rr (`up --rr N`): rr1, rr2, … */
   reflectors?: string[];
   namespaces: Record<string, Record<string, string>>;
+  /** Present when the lab's datastore is the Kubernetes API (`up --datastore kubernetes`); etcd otherwise. */
+  kube?: LabKube;
 }
 
 export function stateDir(): string {

@@ -29,6 +29,8 @@ export interface LabStatus {
   encap: string;
   crossSubnet: boolean;
   etcd: string;
+  /** `up --datastore kubernetes`: the apiserver every component uses (etcd is its storage). */
+  kubernetes?: string;
   /** `up --etcd N` with N > 1: each member, whether it runs, and which one leads. */
   etcdMembers?: MemberStatus[];
   nodes: NodeStatus[];
@@ -139,6 +141,7 @@ export async function collectStatus(s: LabState): Promise<LabStatus> {
     encap: s.encap,
     crossSubnet: s.crossSubnet,
     etcd: s.etcdEndpoint,
+    ...(s.kube ? { kubernetes: s.kube.server } : {}),
     ...(members ? { etcdMembers: members } : {}),
     nodes,
     pods: s.pods.map((p) => ({ name: p.name, namespace: p.namespace, node: p.node, ip: p.ip, iface: p.iface })),
@@ -161,7 +164,8 @@ export function table(header: string[], rows: string[][]): string[] {
 
 export function formatStatus(st: LabStatus): string {
   const etcd = st.etcdMembers ? `${st.etcdMembers.length} members` : st.etcd;
-  const lines = [`${st.mode}   encapsulation: ${st.encap}${st.crossSubnet ? ' (CrossSubnet)' : ''}   etcd: ${etcd}`, ''];
+  const datastore = st.kubernetes ? `datastore: kubernetes at ${st.kubernetes} (its etcd: ${etcd})` : `etcd: ${etcd}`;
+  const lines = [`${st.mode}   encapsulation: ${st.encap}${st.crossSubnet ? ' (CrossSubnet)' : ''}   ${datastore}`, ''];
   if (st.etcdMembers) lines.push(...table(['ETCD', 'ENDPOINT', 'STATE', 'LEADER'], st.etcdMembers.map((m) => [m.name, m.endpoint, m.state, m.leader ? 'leader' : '-'])), '');
   lines.push(...table(['NODE', 'ADDRESS', 'PODS', 'ROUTES', 'BLOCKS', 'BGP SESSIONS', 'READY'], st.nodes.map((n) => [n.name, n.ip, String(n.pods), String(n.routes.length), n.blocks.join(',') || '-', sessionsText(n.sessions), n.ready ?? '-'])));
   if (st.reflectors?.length) lines.push('', ...table(['REFLECTOR', 'ADDRESS', 'BGP SESSIONS'], st.reflectors.map((r) => [r.name, r.ip, r.sessions ? sessionsText(r.sessions) : 'no answer on its socket'])));

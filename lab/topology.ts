@@ -6,6 +6,7 @@ import { datastoreEnv, signalAgent, startNodeAgent, waitEtcd, waitReady, writeNa
 import { removeContainers, requireImages, startNodeContainer } from './containers.js';
 import { clientUrl, etcdMembers, startMember, waitEtcdLeader } from './etcd.js';
 import { cniAdd, cniDel, newContainerId, writeNetConfs } from './cni.js';
+import { applyNamespace, createPod, deletePod, kubectl, recordPodStatus, registerNode, startApiserver, startControllers, waitApiserver } from './kube.js';
 import { pingMatrix } from './ping.js';
 import { entryCommand, programAll, programNode } from './routing.js';
 import { addNs, delNs, killNsProcesses, listNamespaces, nsExec, sysctl, vethBetween } from './sh.js';
@@ -25,6 +26,8 @@ export interface UpOptions {
   containers?: boolean;
   /** The fabric's MTU (`up --mtu`): every host, router and etcd link, and the bridges. Default 1500. */
   mtu?: number;
+  /** The datastore every component uses: the lab's etcd (default) or a kube-apiserver stored in it. */
+  datastore?: 'etcdv3' | 'kubernetes';
   log: (line: string) => void;
 }
 
@@ -98,6 +101,14 @@ export async function up(o: UpOptions): Promise<LabState> {
   saveState(s);
   if (members.length > 1) step(`etcd cluster of ${members.length} (${members.map((m) => m.name).join(', ')}), leader ${await waitEtcdLeader(s, waitBudget(30_000))}`);
   step(`etcd at ${s.etcdEndpoint}`);
+  if (o.datastore === 'kubernetes') {
+    const { kube, pid } = await startApiserver(s, members[0]?.ip ?? '');
+    s.kube = kube;
+    if (pid) s.pids.push(pid);
+    saveState(s);
+    await waitApiserver(s);
+    step(`kube-apiserver at ${kube.server} (stored in etcd), Calico's CRDs applied; kubeconfig ${kube.kubeconfig}`);
+  }
   for (let i = 1; i <= o.nodes; i++) {
     const subnet = o.subnets === 2 && i > Math.ceil(o.nodes / 2) ? 1 : 0;
     const node: LabNode = { name: `node${i}`, ns: `${p}node${i}`, ip: hostIp(i, subnet), subnet, block: nodeBlock(i), vtepMac: vtepMac(`node${i}`) };
@@ -110,7 +121,13 @@ export async function up(o: UpOptions): Promise<LabState> {
   if (s.mode === 'agent') {
     await waitEtcd(s);
     // Every namespace has its Profile (Calico's kns.<name>): policy needs it to allow by default.
-    await writeNamespaceProfile(s, 'default', {});
+    // On the Kubernetes datastore it is derived from the Namespace, and each host is a Node first, as its kubelet registers it.
+    if (s.kube) {
+      for (const node of s.nodes) await registerNode(s, node.name, node.ip);
+      const pid = startControllers(s);
+      if (pid) s.pids.push(pid);
+      step(`${s.nodes.length} Kubernetes Nodes registered; tortie-controllers started`);
+    } else await writeNamespaceProfile(s, 'default', {});
     if (s.containers) await requireImages();
     for (const node of s.nodes) {
       if (s.containers) {
@@ -176,13 +193,16 @@ export async function addPod(s: LabState, spec: PodSpec, program = true): Promis
   saveState(s);
   await addNs(pod.ns);
   if (s.mode === 'agent') {
-    // As a kubelet would: the runtime made the sandbox's netns, the CNI plugin does the rest.
+    // As a kubelet would: the Pod bound to its node, the runtime made the sandbox's netns, the CNI
+    // plugin does the rest, and the pod's addresses are reported in its status.
+    if (s.kube) pod.uid = await createPod(s, pod);
     pod.containerId = newContainerId();
     saveState(s);
     const r = await cniAdd(s, node, pod as LabPod & { containerId: string });
     pod.ip = r.ip;
     pod.iface = r.iface;
     saveState(s);
+    if (s.kube) await recordPodStatus(s, pod, node.ip);
     return pod;
   }
   pod.iface = caliName(`${node.name}/${spec.namespace}/${spec.name}`);
@@ -212,6 +232,7 @@ export async function delPod(s: LabState, name: string, namespace: string): Prom
   if (!pod) throw new Error(`no pod ${namespace}/${name}`);
   const host = s.nodes.find((n) => n.name === pod.node);
   if (s.mode === 'agent' && host && pod.containerId) await cniDel(s, host, { ...pod, containerId: pod.containerId });
+  if (s.kube) await deletePod(s, pod);
   await delNs(pod.ns); // the host-side veth goes with it
   s.pods = s.pods.filter((x) => x !== pod);
   saveState(s);
@@ -227,6 +248,7 @@ export async function delPod(s: LabState, name: string, namespace: string): Prom
 export async function delNode(s: LabState, name: string): Promise<void> {
   const node = s.nodes.find((n) => n.name === name);
   if (!node) throw new Error(`no node named ${name}`);
+  if (s.kube) return delKubeNode(s, node);
   for (const pod of s.pods.filter((p) => p.node === name)) await delPod(s, pod.name, pod.namespace);
   if (s.mode === 'agent') {
     await signalAgent(node, 'SIGKILL');
@@ -236,6 +258,33 @@ export async function delNode(s: LabState, name: string): Promise<void> {
   s.nodes = s.nodes.filter((n) => n !== node);
   saveState(s);
   await programAll(s);
+}
+
+/**
+ * The Kubernetes way: the host goes away with its pods still on it (no CNI DEL), its Pods are
+ * removed as the pod garbage collector removes a lost node's pods, `kubectl delete node` — and
+ * tortie-controllers releases the node's IPAM (addresses, tunnel addresses, block affinities).
+ */
+async function delKubeNode(s: LabState, node: LabNode): Promise<void> {
+  await signalAgent(node, 'SIGKILL');
+  for (const pod of s.pods.filter((p) => p.node === node.name)) {
+    await deletePod(s, pod);
+    await delNs(pod.ns);
+    s.pods = s.pods.filter((x) => x !== pod);
+    saveState(s);
+  }
+  await kubectl(s, ['delete', 'node', node.name, '--ignore-not-found']);
+  await delNs(node.ns);
+  s.nodes = s.nodes.filter((n) => n !== node);
+  saveState(s);
+}
+
+/** A namespace for pods: on the Kubernetes datastore a Namespace (its Profile derived), else the Profile written. */
+export async function addNamespace(s: LabState, name: string, labels: Record<string, string>): Promise<void> {
+  if (s.kube) await applyNamespace(s, name, labels);
+  else if (s.mode === 'agent') await writeNamespaceProfile(s, name, labels);
+  s.namespaces[name] = labels;
+  saveState(s);
 }
 
 export async function attach(s: LabState, name: string, cidr: string, subnet: number): Promise<string> {

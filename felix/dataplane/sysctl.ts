@@ -2,11 +2,12 @@
 // 169.254.1.1 as gateway) with strict-off reverse-path filtering.
 import { writeFile } from 'node:fs/promises';
 
-async function set(path: string, value: string): Promise<string | undefined> {
+async function set(path: string, value: string, absentOk = false): Promise<string | undefined> {
   try {
     await writeFile(path, value);
     return undefined;
   } catch (e) {
+    if (absentOk && (e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     return `${path}: ${e instanceof Error ? e.message : String(e)}`;
   }
 }
@@ -15,9 +16,12 @@ export async function applySysctls(workloadIfaces: readonly string[]): Promise<s
   const errs: Array<string | undefined> = [await set('/proc/sys/net/ipv4/ip_forward', '1')];
   for (const i of workloadIfaces) {
     if (!/^[A-Za-z0-9_.-]{1,15}$/.test(i)) continue; // never build a path from a strange name
-    errs.push(await set(`/proc/sys/net/ipv4/conf/${i}/proxy_arp`, '1'));
-    errs.push(await set(`/proc/sys/net/ipv4/conf/${i}/rp_filter`, '1'));
-    errs.push(await set(`/proc/sys/net/ipv4/neigh/${i}/proxy_delay`, '0'));
+    // An interface not there yet is no error: on the Kubernetes datastore a Pod is an endpoint from
+    // the moment it is bound, before the CNI plugin makes its veth; the plugin's write of the
+    // endpoint's addresses, once the veth exists, brings the next apply that configures it.
+    errs.push(await set(`/proc/sys/net/ipv4/conf/${i}/proxy_arp`, '1', true));
+    errs.push(await set(`/proc/sys/net/ipv4/conf/${i}/rp_filter`, '1', true));
+    errs.push(await set(`/proc/sys/net/ipv4/neigh/${i}/proxy_delay`, '0', true));
   }
   return errs.filter((e): e is string => e !== undefined);
 }

@@ -1,12 +1,11 @@
 // Shared by the policy e2e files: a lab with pods in labelled namespaces, TCP and UDP listeners and
-// probes by real packets (nc, ping), tortiectl against the lab's etcd, and iptables-save snapshots per node so a
+// probes by real packets (nc, ping), tortiectl against the lab's datastore, and iptables-save snapshots per node so a
 // test can say exactly which chains a change rewrote.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeNamespaceProfile } from '../../lab/agents.js';
 import { requireState, saveState } from '../../lab/state.js';
-import { addPod, type PodSpec } from '../../lab/topology.js';
+import { addNamespace, addPod, type PodSpec } from '../../lab/topology.js';
 import { entryArgv } from '../harness/entry.js';
 import { run } from '../harness/exec.js';
 import type { TestLab } from './lab-helpers.js';
@@ -21,13 +20,15 @@ export interface Pod {
 
 export interface LabInfo {
   etcdEndpoint: string;
+  /** A lab on the Kubernetes datastore: its admin kubeconfig. */
+  kube?: { kubeconfig: string };
   nodes: { name: string; ns: string; ip: string }[];
   pods: Pod[];
 }
 
 export function labInfo(lab: TestLab): LabInfo {
   const s = JSON.parse(readFileSync(join(lab.stateDir, 'state.json'), 'utf8')) as LabInfo;
-  return { etcdEndpoint: s.etcdEndpoint, nodes: s.nodes, pods: s.pods };
+  return { etcdEndpoint: s.etcdEndpoint, nodes: s.nodes, pods: s.pods, ...(s.kube ? { kube: s.kube } : {}) };
 }
 
 /** `tortie-lab ns add` and `pod add` for many at once, in this process (each CLI call costs a
@@ -38,8 +39,7 @@ export async function populate(lab: TestLab, namespaces: Record<string, Record<s
   process.env.TORTIE_LAB_STATE = lab.stateDir;
   try {
     const s = requireState();
-    await Promise.all(Object.entries(namespaces).map(([n, l]) => writeNamespaceProfile(s, n, l)));
-    Object.assign(s.namespaces, namespaces);
+    await Promise.all(Object.entries(namespaces).map(([n, l]) => addNamespace(s, n, l)));
     const byNode = new Map<string, PodSpec[]>();
     for (const p of specs) byNode.set(p.node ?? '', [...(byNode.get(p.node ?? '') ?? []), p]);
     await Promise.all(
@@ -60,7 +60,8 @@ export async function populate(lab: TestLab, namespaces: Record<string, Record<s
 export async function ctl(lab: TestLab, args: string[], input?: string): Promise<string> {
   const info = labInfo(lab);
   const host = info.nodes[0]?.ns ?? '';
-  const argv = ['netns', 'exec', host, 'env', 'DATASTORE_TYPE=etcdv3', `ETCD_ENDPOINTS=${info.etcdEndpoint}`, ...entryArgv('ctl/main'), ...args];
+  const datastore = info.kube ? ['DATASTORE_TYPE=kubernetes', `KUBECONFIG=${info.kube.kubeconfig}`] : ['DATASTORE_TYPE=etcdv3', `ETCD_ENDPOINTS=${info.etcdEndpoint}`];
+  const argv = ['netns', 'exec', host, 'env', ...datastore, ...entryArgv('ctl/main'), ...args];
   return (await run('ip', argv, input === undefined ? {} : { input })).stdout;
 }
 

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { startEtcd, type EtcdServer } from './etcd.js';
 import { run, type RunResult } from './exec.js';
 import { freePort } from './ports.js';
-import { issue, makeCa } from './tls.js';
+import { adminKubeconfig, apiserverPkiArgs, makeKubePki, type KubePki } from '../../lab/pki.js';
 
 const BUILD_SCRIPT = join(dirname(fileURLToPath(import.meta.url)), '..', 'k8s', 'build.sh');
 
@@ -68,55 +68,8 @@ function installExitHook(): void {
   });
 }
 
-interface Pki {
-  caFile: string;
-  caKeyFile: string;
-  serverCert: string;
-  serverKey: string;
-  adminCert: string;
-  adminKey: string;
-  saKey: string;
-  saPub: string;
-}
-
-async function makePki(dir: string): Promise<Pki> {
-  const ca = await makeCa(dir, 'tortie-kube-ca');
-  const server = await issue(
-    dir,
-    ca,
-    'kube-apiserver',
-    'subjectAltName=IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc\n' +
-      'extendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature,keyEncipherment\n',
-  );
-  // Kubernetes takes the user from CN and the groups from O: system:masters bypasses RBAC.
-  const admin = await issue(dir, ca, 'admin', 'extendedKeyUsage=clientAuth\nkeyUsage=critical,digitalSignature,keyEncipherment\n', '/O=system:masters/CN=tortie-admin');
-  const saKey = join(dir, 'sa.key');
-  const saPub = join(dir, 'sa.pub');
-  await run('openssl', ['genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', saKey]);
-  await run('openssl', ['pkey', '-in', saKey, '-pubout', '-out', saPub]);
-  return { caFile: ca.cert, caKeyFile: ca.key, serverCert: server.cert, serverKey: server.key, adminCert: admin.cert, adminKey: admin.key, saKey, saPub };
-}
-
-function kubeconfigYaml(server: string, pki: Pki): string {
-  return [
-    'apiVersion: v1',
-    'kind: Config',
-    'clusters:',
-    `- name: tortie-test`,
-    `  cluster: {server: "${server}", certificate-authority: "${pki.caFile}"}`,
-    'users:',
-    '- name: tortie-admin',
-    `  user: {client-certificate: "${pki.adminCert}", client-key: "${pki.adminKey}"}`,
-    'contexts:',
-    '- name: tortie-test',
-    '  context: {cluster: tortie-test, user: tortie-admin}',
-    'current-context: tortie-test',
-    '',
-  ].join('\n');
-}
-
 /** Resolves when GET /readyz answers 200 with the admin certificate; rejects after timeoutMs. */
-function waitReady(port: number, pki: Pki, timeoutMs: number, exited: Promise<never>): Promise<void> {
+function waitReady(port: number, pki: KubePki, timeoutMs: number, exited: Promise<never>): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   const tls = { ca: readFileSync(pki.caFile), cert: readFileSync(pki.adminCert), key: readFileSync(pki.adminKey) };
   let last = 'no answer';
@@ -172,30 +125,18 @@ export async function startKubeApiserver(opts: KubeApiserverOptions = {}): Promi
   };
 
   try {
-    const pki = await makePki(dir);
+    const pki = await makeKubePki(dir, ['127.0.0.1']);
     etcd = await startEtcd();
     const port = await freePort();
     const server = `https://127.0.0.1:${port}`;
     const kubeconfig = join(dir, 'kubeconfig');
-    writeFileSync(kubeconfig, kubeconfigYaml(server, pki));
+    writeFileSync(kubeconfig, adminKubeconfig(server, pki, 'tortie-test'));
     const args = [
       `--etcd-servers=${etcd.endpoint}`,
       '--bind-address=127.0.0.1',
       '--advertise-address=127.0.0.1',
       `--secure-port=${port}`,
-      `--cert-dir=${join(dir, 'certs')}`,
-      `--tls-cert-file=${pki.serverCert}`,
-      `--tls-private-key-file=${pki.serverKey}`,
-      `--client-ca-file=${pki.caFile}`,
-      '--service-cluster-ip-range=10.96.0.0/16',
-      '--service-account-issuer=https://kubernetes.default.svc',
-      `--service-account-key-file=${pki.saPub}`,
-      `--service-account-signing-key-file=${pki.saKey}`,
-      `--authorization-mode=${opts.authorizationMode ?? 'Node,RBAC'}`,
-      // No controller-manager runs to create each namespace's default ServiceAccount.
-      '--disable-admission-plugins=ServiceAccount',
-      '--allow-privileged=true',
-      '--profiling=false',
+      ...apiserverPkiArgs(pki, join(dir, 'certs'), opts.authorizationMode),
     ];
     const start = async (): Promise<void> => {
       const out = openSync(logFile, 'a');
