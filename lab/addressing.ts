@@ -1,8 +1,23 @@
 // The lab's fixed address plan: segment k is 10.0.k.0/24 with the router at .1, etcd at 10.0.0.2 (…6, etcd.ts),
 // hosts from .11; the default pool is 10.65.0.0/16 with node i owning the /26 at 10.65.i.0.
+// IPv6 (`up --ipv6` / `--dual-stack`) mirrors it in ULA space: segment k is fd00:0:0:k::/64 with the
+// router at ::1 and hosts from ::11; the IPv6 pool is fd65::/48 (blocks chosen by IPAM).
 import { createHash } from 'node:crypto';
 
 export const POOL_CIDR = '10.65.0.0/16';
+export const POOL6_CIDR = 'fd65::/48';
+
+export function segmentCidr6(k: number): string {
+  return `fd00:0:0:${k}::/64`;
+}
+
+export function routerIp6(k: number): string {
+  return `fd00:0:0:${k}::1`;
+}
+
+export function hostIp6(index: number, subnet: number): string {
+  return `fd00:0:0:${subnet}::${10 + index}/64`;
+}
 
 export function segmentCidr(k: number): string {
   return `10.0.${k}.0/24`;
