@@ -19,7 +19,7 @@ export const RR_CLUSTER_ID = '244.0.0.1';
 
 export const rrIp = (k: number): string => `10.0.0.${200 + k}`;
 /** A reflector's IPv6 address on segment 0, in a lab with IPv6. */
-export const rrIp6 = (k: number): string => `fd00:0:0:0::${200 + k}`;
+export const rrIp6 = (k: number): string => `fd00::${200 + k}`;
 export const rrSocket = (k: number): string => bgpSocket({ name: `rr${k}` });
 
 const PEER_WITH_RRS = `apiVersion: projectcalico.org/v3
