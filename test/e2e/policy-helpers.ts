@@ -91,14 +91,16 @@ export class Procs {
    * so every datagram from any source arrives and is written to stdout; each line is recorded in
    * `sink` as seen at this namespace and port (a UDP probe has no handshake to wait for).
    */
-  listenUdp(ns: string, ports: readonly number[], sink: UdpSink): void {
+  listenUdp(ns: string, ports: readonly number[], sink: UdpSink, opts: { ipv6?: boolean } = {}): void {
     for (const p of ports) {
-      let partial = '';
-      this.start(ns, ['nc', '-luk', String(p)]).stdout?.on('data', (chunk: Buffer) => {
-        const lines = (partial + chunk.toString('utf8')).split('\n');
-        partial = lines.pop() ?? '';
-        for (const l of lines) sink.seen.add(`${ns} ${p} ${l}`);
-      });
+      for (const family of opts.ipv6 ? [[], ['-6']] : [[]]) {
+        let partial = '';
+        this.start(ns, ['nc', ...family, '-luk', String(p)]).stdout?.on('data', (chunk: Buffer) => {
+          const lines = (partial + chunk.toString('utf8')).split('\n');
+          partial = lines.pop() ?? '';
+          for (const l of lines) sink.seen.add(`${ns} ${p} ${l}`);
+        });
+      }
     }
   }
 
