@@ -228,18 +228,19 @@ export class NodeAgent {
     const wantIpip = this.cfg.backend === 'bird' && wants(4, 'ipipMode');
     if (!pools.length || (!wantVxlan && !wantVxlan6 && !wantIpip)) return;
     const node = (await upsertNode(this.store, this.cfg.nodename, (s) => s)) as Record<string, unknown> & { bgp?: { ipv4IPIPTunnelAddr?: string } };
-    const assign = async (handle: string, family: 4 | 6): Promise<string | undefined> => {
-      const r = await ipam.autoAssign({ handleId: handle, hostname: this.cfg.nodename, num4: family === 4 ? 1 : 0, num6: family === 6 ? 1 : 0, use: 'Tunnel', attrs: { node: this.cfg.nodename, type: handle.split('-')[0] ?? '' } });
+    const assign = async (handle: string, family: 4 | 6, type = handle.split('-')[0] ?? ''): Promise<string | undefined> => {
+      const r = await ipam.autoAssign({ handleId: handle, hostname: this.cfg.nodename, num4: family === 4 ? 1 : 0, num6: family === 6 ? 1 : 0, use: 'Tunnel', attrs: { node: this.cfg.nodename, type } });
       return (family === 4 ? r.ipv4 : r.ipv6)[0]?.ip;
     };
-    // Calico's Node fields per family: ipv4VXLANTunnelAddr + vxlanTunnelMACAddr, ipv6VXLANTunnelAddr + vxlanTunnelMACAddrV6.
-    for (const [want, family, addrField, macField, handle] of [
-      [wantVxlan, 4, 'ipv4VXLANTunnelAddr', 'vxlanTunnelMACAddr', 'vxlanTunnelAddress'],
-      [wantVxlan6, 6, 'ipv6VXLANTunnelAddr', 'vxlanTunnelMACAddrV6', 'vxlanV6TunnelAddress'],
+    // Calico's Node fields per family: ipv4VXLANTunnelAddr + vxlanTunnelMACAddr, ipv6VXLANTunnelAddr +
+    // vxlanTunnelMACAddrV6; the IPv6 address under Calico's handle (node GC and `ipam check` know it).
+    for (const [want, family, addrField, macField, handle, type] of [
+      [wantVxlan, 4, 'ipv4VXLANTunnelAddr', 'vxlanTunnelMACAddr', 'vxlanTunnelAddress', 'vxlanTunnelAddress'],
+      [wantVxlan6, 6, 'ipv6VXLANTunnelAddr', 'vxlanTunnelMACAddrV6', 'vxlan-v6-tunnel-addr', 'vxlanV6TunnelAddress'],
     ] as const) {
       if (!want) continue;
       if (!node[addrField]) {
-        const ip = await assign(`${handle}-${this.cfg.nodename}`, family);
+        const ip = await assign(`${handle}-${this.cfg.nodename}`, family, type);
         if (ip) await upsertNode(this.store, this.cfg.nodename, (s) => ({ ...s, [addrField]: ip, [macField]: (s[macField] as string | undefined) ?? randomMac() }));
       } else if (!node[macField]) {
         await upsertNode(this.store, this.cfg.nodename, (s) => ({ ...s, [macField]: randomMac() }));
