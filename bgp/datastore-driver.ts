@@ -155,7 +155,8 @@ export function speakerIdentity(cfg: BgpConfig): string {
  * (prefix string → prefix); returns the new set.
  */
 export function applyBgpConfig(speaker: Speaker, cfg: BgpConfig, announced: ReadonlyMap<string, Prefix>): Map<string, Prefix> {
-  speaker.setPeers(cfg.peers.map(({ family: _f, source: _s, passwordRef: _r, ...p }) => p));
+  // As BIRD's per-family protocols: an IPv4 peering carries IPv4 routes, an IPv6 peering IPv6 ones.
+  speaker.setPeers(cfg.peers.map(({ family, source: _s, passwordRef: _r, ...p }) => ({ ...p, families: [family] })));
   const want = new Map(cfg.exports.map((e) => [prefixToString(e.prefix), e]));
   const gone = [...announced].filter(([k]) => !want.has(k)).map(([, p]) => p);
   if (gone.length) speaker.withdraw(gone);

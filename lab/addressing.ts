@@ -1,8 +1,27 @@
 // The lab's fixed address plan: segment k is 10.0.k.0/24 with the router at .1, etcd at 10.0.0.2 (…6, etcd.ts),
 // hosts from .11; the default pool is 10.65.0.0/16 with node i owning the /26 at 10.65.i.0.
+// IPv6 (`up --ipv6` / `--dual-stack`) mirrors it in ULA space: segment k is fd00:0:0:k::/64 with the
+// router at ::1 and hosts from ::11; the IPv6 pool is fd65::/48 (blocks chosen by IPAM).
 import { createHash } from 'node:crypto';
+import ipaddr from 'ipaddr.js';
 
 export const POOL_CIDR = '10.65.0.0/16';
+export const POOL6_CIDR = 'fd65::/48';
+
+/** In the kernel's (RFC 5952) spelling, so the plan reads as `ip` and the datastore show it: fd00::11. */
+const v6 = (a: string): string => ipaddr.parse(a).toString();
+
+export function segmentCidr6(k: number): string {
+  return `${v6(`fd00:0:0:${k}::`)}/64`;
+}
+
+export function routerIp6(k: number): string {
+  return v6(`fd00:0:0:${k}::1`);
+}
+
+export function hostIp6(index: number, subnet: number): string {
+  return `${v6(`fd00:0:0:${subnet}::${10 + index}`)}/64`;
+}
 
 export function segmentCidr(k: number): string {
   return `10.0.${k}.0/24`;

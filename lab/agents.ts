@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { readinessUrl } from './manifests.js';
 import { entryCommand } from './routing.js';
 import { nsExec, tool } from './sh.js';
-import { slowHostEnv, stateDir, waitBudget, type LabNode, type LabState } from './state.js';
+import { families, slowHostEnv, stateDir, waitBudget, type LabNode, type LabState } from './state.js';
+import { POOL6_CIDR } from './addressing.js';
 
 export function datastoreEnv(s: LabState): Record<string, string> {
   if (s.kube) return { DATASTORE_TYPE: 'kubernetes', KUBECONFIG: s.kube.kubeconfig };
@@ -15,10 +16,13 @@ export function datastoreEnv(s: LabState): Record<string, string> {
 
 export function nodeEnv(s: LabState, n: LabNode): Record<string, string> {
   const mode = s.crossSubnet ? 'CrossSubnet' : 'Always';
+  const fams = families(s);
   return {
     ...datastoreEnv(s),
     NODENAME: n.name,
-    IP: n.ip,
+    // IPv4 stays on the fabric (etcd is reached over it) but an IPv6-only node does not route it.
+    IP: fams.includes(4) ? n.ip : 'none',
+    ...(fams.includes(6) ? ipv6Env(s) : {}),
     CALICO_NETWORKING_BACKEND: s.encap === 'vxlan' ? 'vxlan' : 'bird',
     CALICO_IPV4POOL_CIDR: s.poolCidr,
     CALICO_IPV4POOL_IPIP: s.encap === 'ipip' ? mode : 'Never',
@@ -31,6 +35,18 @@ export function nodeEnv(s: LabState, n: LabNode): Record<string, string> {
     // The CNI plugins run in this host's namespace find this agent here (the config's agent_socket).
     TORTIE_CNI_SOCKET: cniSocket(n),
     TORTIE_MTU_FILE: mtuFile(n),
+  };
+}
+
+/** The node's IPv6 side as a calico-node DaemonSet sets it: autodetected on the fabric interface, the IPv6 pool. */
+function ipv6Env(s: LabState): Record<string, string> {
+  return {
+    IP6: 'autodetect',
+    IP6_AUTODETECTION_METHOD: 'interface=eth0',
+    CALICO_IPV6POOL_CIDR: POOL6_CIDR,
+    CALICO_IPV6POOL_BLOCK_SIZE: '122',
+    CALICO_IPV6POOL_VXLAN: s.encap === 'vxlan' ? (s.crossSubnet ? 'CrossSubnet' : 'Always') : 'Never',
+    CALICO_IPV6POOL_NAT_OUTGOING: String(s.natOutgoing),
   };
 }
 

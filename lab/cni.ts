@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { cniSocket, mtuFile } from './agents.js';
 import { computeMtus } from '../felix/mtu.js';
 import { entryCommand } from './routing.js';
-import { hostCniDirs, slowHostEnv, stateDir, type LabNode, type LabState } from './state.js';
+import { families, hostCniDirs, slowHostEnv, stateDir, type LabNode, type LabState } from './state.js';
 
 const PLUGINS = ['tortie', 'tortie-ipam'] as const;
 
@@ -37,8 +37,15 @@ export function netConf(s: LabState, node: LabNode): Record<string, unknown> {
     // No mtu: the plugin reads the one tortie-node computed, as Calico's does with "mtu": 0.
     mtu_file: mtuFile(node),
     agent_socket: cniSocket(node),
-    ipam: { type: 'calico-ipam' }, // answered by tortie-ipam, as in a calico.conf from a tutorial
+    // Answered by tortie-ipam, as in a calico.conf from a tutorial; assign_ipv6 as Calico's dual-stack manifests set it.
+    ipam: { type: 'calico-ipam', ...ipamFamilies(s) },
   };
+}
+
+function ipamFamilies(s: LabState): Record<string, string> {
+  const f = families(s);
+  if (!f.includes(6)) return {};
+  return { assign_ipv4: String(f.includes(4)), assign_ipv6: 'true' };
 }
 
 /** CNI_PATH: the repository's bin/ when built (bin/tortie runs dist/), else tsx wrappers (tests). */
@@ -124,7 +131,7 @@ const ADD_BACKOFF_MS = 1000;
  * CNI ADD: the plugin makes the veth pair, assigns the address and writes the WorkloadEndpoint.
  * `attempts: 1` runs the plugin once, for a caller that retries (and counts failures) itself.
  */
-export async function cniAdd(s: LabState, node: LabNode, pod: CniPod, opts: { attempts?: number } = {}): Promise<{ ip: string; iface: string }> {
+export async function cniAdd(s: LabState, node: LabNode, pod: CniPod, opts: { attempts?: number } = {}): Promise<{ ip: string; ip6?: string; iface: string }> {
   const attempts = opts.attempts ?? ADD_ATTEMPTS;
   for (let attempt = 1; ; attempt++) {
     let out: CniOutput | undefined;
@@ -136,10 +143,13 @@ export async function cniAdd(s: LabState, node: LabNode, pod: CniPod, opts: { at
       await new Promise((r) => setTimeout(r, ADD_BACKOFF_MS * 2 ** (attempt - 1)));
       continue;
     }
-    const ip = out?.ips?.[0]?.address?.split('/')[0];
+    const addrs = (out?.ips ?? []).map((i) => i.address?.split('/')[0]).filter((a): a is string => !!a);
+    // The IPv4 address first (IPv6-only: the IPv6 one); ip6 whenever there is one.
+    const ip = addrs.find((a) => !a.includes(':')) ?? addrs[0];
+    const ip6 = addrs.find((a) => a.includes(':'));
     const iface = out?.interfaces?.find((i) => !i.sandbox)?.name;
     if (!ip || !iface) throw new Error(`CNI ADD for pod ${pod.namespace}/${pod.name}: result without an address or host interface: ${JSON.stringify(out)}`);
-    return { ip, iface };
+    return { ip, ...(ip6 ? { ip6 } : {}), iface };
   }
 }
 

@@ -33,7 +33,7 @@ async function deleteNode(name: string): Promise<void> {
   const store = createStore(configFromEnv(process.env));
   try {
     const ipam = new IpamClient(store);
-    for (const kind of ['ipip', 'vxlan']) await ipam.releaseByHandle(`${kind}TunnelAddress-${name}`);
+    for (const handle of ['ipipTunnelAddress', 'vxlanTunnelAddress', 'vxlan-v6-tunnel-addr']) await ipam.releaseByHandle(`${handle}-${name}`);
     const { kept } = await ipam.releaseHostAffinities(name);
     if (kept.length) process.stderr.write(`ds-shim: blocks ${kept.join(', ')} still hold addresses; their affinity stays\n`);
     await store.delete({ kind: 'Node', name }).catch(() => undefined);

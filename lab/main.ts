@@ -4,7 +4,7 @@ import { entryCommand } from './routing.js';
 import { Command, InvalidArgumentError } from 'commander';
 import { formatMatrix, pingMatrix } from './ping.js';
 import { collectStatus, formatStatus } from './status.js';
-import { requireState, saveState, type Encap, type LabNode, type LabState } from './state.js';
+import { families, requireState, saveState, type Encap, type IpFamilies, type LabNode, type LabState } from './state.js';
 import { resolveTarget, type ExecTarget } from './targets.js';
 import { addNamespace, addPod, attach, delNode, delPod, down, up } from './topology.js';
 import { bgpApi, datastoreEnv, signalAgent, startNodeAgent } from './agents.js';
@@ -39,11 +39,17 @@ function labels(v: string): Record<string, string> {
   return out;
 }
 
+/** One matrix per family the lab's pods have (titled when there is IPv6). */
 async function doPing(): Promise<boolean> {
   const s = requireState();
-  const results = await pingMatrix(s.pods);
-  log(formatMatrix(s.pods, results));
-  return results.every((r) => r.ok);
+  let ok = true;
+  for (const f of families(s)) {
+    const results = await pingMatrix(s.pods, f);
+    if (families(s).includes(6)) log(`IPv${f}:`);
+    log(formatMatrix(s.pods, results, f));
+    ok &&= results.every((r) => r.ok);
+  }
+  return ok;
 }
 
 /** A node's or reflector's environment as its agent has it, so `exec node1 -- tortiectl node status`
@@ -70,7 +76,13 @@ program
   .option('--mtu <bytes>', "the fabric's MTU (hosts, router, etcd and bridges); pods and tunnels get Calico's MTU computed from it", intArg('--mtu', 1280, 9216))
   .option('--containers', 'tortie-node (install-cni first) and tortie-rr from the images with podman, as manifests/ runs them (make images)', false)
   .option('--datastore <type>', 'etcdv3 | kubernetes (kube-apiserver beside etcd; every host a Kubernetes Node)', 'etcdv3')
-  .action(async (o: { nodes: number; etcd: number; subnets: number; encap: string; crossSubnet: boolean; natOutgoing: boolean; rr: number; podsPerNode: number; static: boolean; containers: boolean; datastore: string; mtu?: number }) => {
+  .option('--ipv6', 'IPv6 only: ULA fabric addresses too, pods get an IPv6 address from the IPv6 pool (fd65::/48)', false)
+  .option('--dual-stack', 'pods get an IPv4 and an IPv6 address; routing and policy in both families', false)
+  .action(async (o: { nodes: number; etcd: number; subnets: number; encap: string; crossSubnet: boolean; natOutgoing: boolean; rr: number; podsPerNode: number; static: boolean; containers: boolean; datastore: string; mtu?: number; ipv6: boolean; dualStack: boolean }) => {
+    if (o.ipv6 && o.dualStack) throw new InvalidArgumentError('--ipv6 (IPv6 only) and --dual-stack exclude each other');
+    const ipFamilies: IpFamilies = o.ipv6 ? 'ipv6' : o.dualStack ? 'dual' : 'ipv4';
+    if (ipFamilies !== 'ipv4' && (o.static || o.containers)) throw new InvalidArgumentError(`--${o.ipv6 ? 'ipv6' : 'dual-stack'} runs tortie-node from source: it cannot be combined with --static or --containers`);
+    if (o.ipv6 && o.encap === 'ipip') throw new InvalidArgumentError('--encap ipip carries IPv4 only: use --encap none or vxlan with --ipv6');
     if (![1, 3, 5].includes(o.etcd)) throw new InvalidArgumentError(`--etcd must be 1, 3 or 5 (an odd quorum), got ${o.etcd}`);
     if (!['none', 'ipip', 'vxlan'].includes(o.encap)) throw new InvalidArgumentError(`--encap must be none, ipip or vxlan, got "${o.encap}"`);
     if (o.rr > 0 && (o.static || o.encap === 'vxlan')) throw new InvalidArgumentError('--rr needs BGP: agent mode (no --static) with --encap none or ipip');
@@ -78,7 +90,7 @@ program
     if (o.datastore !== 'etcdv3' && o.datastore !== 'kubernetes') throw new InvalidArgumentError(`--datastore must be etcdv3 or kubernetes, got "${o.datastore}"`);
     if (o.datastore === 'kubernetes' && (o.static || o.containers || o.etcd !== 1))
       throw new InvalidArgumentError('--datastore kubernetes runs tortie-node from this checkout against one apiserver: it cannot be combined with --static, --containers or --etcd N');
-    const s = await up({ datastore: o.datastore, nodes: o.nodes, etcd: o.etcd, subnets: o.subnets === 2 ? 2 : 1, encap: o.encap as Encap, crossSubnet: o.crossSubnet, natOutgoing: o.natOutgoing, podsPerNode: o.podsPerNode, mode: o.static ? 'static' : 'agent', containers: o.containers, ...(o.mtu ? { mtu: o.mtu } : {}), log });
+    const s = await up({ datastore: o.datastore, nodes: o.nodes, etcd: o.etcd, subnets: o.subnets === 2 ? 2 : 1, encap: o.encap as Encap, crossSubnet: o.crossSubnet, natOutgoing: o.natOutgoing, podsPerNode: o.podsPerNode, mode: o.static ? 'static' : 'agent', containers: o.containers, ipFamilies, ...(o.mtu ? { mtu: o.mtu } : {}), log });
     if (o.rr > 0) await addReflectors(s, o.rr, log);
     log('lab is up: `tortie-lab status`, `tortie-lab ping`, `tortie-lab down`');
   });

@@ -12,7 +12,7 @@ import { bgpApi, bgpApiHosts, datastoreEnv } from './agents.js';
 import { startReflectorContainer } from './containers.js';
 import { entryCommand } from './routing.js';
 import { nsExec } from './sh.js';
-import { saveState, slowHostEnv, stateDir, waitBudget, type LabState } from './state.js';
+import { families, saveState, slowHostEnv, stateDir, waitBudget, type LabState } from './state.js';
 import { registerNode } from './kube.js';
 import { attach } from './topology.js';
 
@@ -20,6 +20,8 @@ export const RR_CLUSTER_ID = '244.0.0.1';
 
 export const rrIp = (k: number): string => `10.0.0.${200 + k}`;
 export const rrApi = (k: number): string => bgpApi({ name: `rr${k}` });
+/** A reflector's IPv6 address on segment 0, in a lab with IPv6. */
+export const rrIp6 = (k: number): string => `fd00::${200 + k}`;
 
 const PEER_WITH_RRS = `apiVersion: projectcalico.org/v3
 kind: BGPPeer
@@ -42,6 +44,7 @@ export function startReflector(s: LabState, k: number, ns: string): number | und
     PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
     ...datastoreEnv(s),
     IP: rrIp(k),
+    ...(families(s).includes(6) ? { IP6: rrIp6(k) } : {}),
     CLUSTER_ID: RR_CLUSTER_ID,
     NODENAME: `rr${k}`,
     TORTIE_GOBGP_API_HOSTS: bgpApiHosts({ name: `rr${k}` }),
@@ -53,7 +56,9 @@ export function startReflector(s: LabState, k: number, ns: string): number | und
 
 /** Every reflector has every node (and the other reflectors) Established. */
 async function waitReflectors(s: LabState, n: number, log: (l: string) => void, timeoutMs = waitBudget(120_000)): Promise<void> {
-  const want = s.nodes.length + n - 1;
+  // One session per peer and family (Calico peers IPv4 with IPv4 and IPv6 with IPv6 addresses):
+  // nodes have the lab's families, reflectors IPv4 and, in a lab with IPv6, IPv6 too.
+  const want = s.nodes.length * families(s).length + (n - 1) * (families(s).includes(6) ? 2 : 1);
   const deadline = Date.now() + timeoutMs;
   for (let k = 1; k <= n; k++) {
     for (;;) {
@@ -70,7 +75,7 @@ async function waitReflectors(s: LabState, n: number, log: (l: string) => void, 
 export async function addReflectors(s: LabState, n: number, log: (l: string) => void): Promise<void> {
   if (s.mode !== 'agent' || s.encap === 'vxlan') throw new Error('--rr needs BGP: agent mode with --encap none or ipip');
   for (let k = 1; k <= n; k++) {
-    const ns = await attach(s, `rr${k}`, `${rrIp(k)}/24`, 0);
+    const ns = await attach(s, `rr${k}`, `${rrIp(k)}/24`, 0, families(s).includes(6) ? `${rrIp6(k)}/64` : undefined);
     // On the Kubernetes datastore a Calico Node is a Kubernetes Node: the reflector's host registers first.
     if (s.kube) await registerNode(s, `rr${k}`, rrIp(k));
     s.reflectors = [...(s.reflectors ?? []), `rr${k}`];

@@ -4,12 +4,21 @@ import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 
 export type Encap = 'none' | 'ipip' | 'vxlan';
+/** The pods' address families: `up` (IPv4), `up --ipv6`, `up --dual-stack`. */
+export type IpFamilies = 'ipv4' | 'ipv6' | 'dual';
+
+export function families(s: Pick<LabState, 'ipFamilies'>): Array<4 | 6> {
+  const f = s.ipFamilies ?? 'ipv4';
+  return f === 'dual' ? [4, 6] : f === 'ipv6' ? [6] : [4];
+}
 
 export interface LabNode {
   name: string;
   ns: string;
   /** "10.0.0.11/24" */
   ip: string;
+  /** "fd00:0:0:0::11/64" when the lab has IPv6. */
+  ip6?: string;
   subnet: number;
   block: string;
   vtepMac: string;
@@ -20,7 +29,10 @@ export interface LabPod {
   namespace: string;
   node: string;
   ns: string;
+  /** The pod's IPv4 address (its IPv6 one in an IPv6-only lab). */
   ip: string;
+  /** Its IPv6 address in a dual-stack lab (and the same as ip in an IPv6-only one). */
+  ip6?: string;
   iface: string;
   labels: Record<string, string>;
   /** Agent mode: the CNI_CONTAINERID the pod was added with (DEL needs the same). */
@@ -67,6 +79,8 @@ export interface LabState {
   natOutgoing: boolean;
   subnets: number;
   poolCidr: string;
+  /** Absent in a lab recorded before IPv6: ipv4. */
+  ipFamilies?: IpFamilies;
   fabricNs: string;
   routerNs?: string;
   /** The first etcd member's namespace (tortiectl runs there: `tortie-lab ctl`; kube-apiserver and tortie-controllers too on the Kubernetes datastore). */

@@ -8,6 +8,8 @@ import type { LabState } from './state.js';
 export interface NodeStatus {
   name: string;
   ip: string;
+  /** Its IPv6 fabric address, in a lab with IPv6. */
+  ip6?: string;
   /** This node's blocks: its blackhole routes (IPAM picks them in agent mode). */
   blocks: string[];
   /** Agent mode: tortie-node's readiness answer (in sync, BGP sessions up). */
@@ -34,7 +36,7 @@ export interface LabStatus {
   /** `up --etcd N` with N > 1: each member, whether it runs, and which one leads. */
   etcdMembers?: MemberStatus[];
   nodes: NodeStatus[];
-  pods: Array<{ name: string; namespace: string; node: string; ip: string; iface: string }>;
+  pods: Array<{ name: string; namespace: string; node: string; ip: string; ip6?: string; iface: string }>;
   attached: Array<{ name: string; ip: string; subnet: number }>;
   /** tortie-rr reflectors (`up --rr N`) and their sessions by state, from their management sockets. */
   reflectors?: Array<{ name: string; ip: string; sessions?: Record<string, number> }>;
@@ -117,10 +119,10 @@ export function sessionsText(s: Record<string, number> | undefined): string {
 export async function collectStatus(s: LabState): Promise<LabStatus> {
   const nodes = await Promise.all(
     s.nodes.map(async (n) => {
-      const out = await nsExec(n.ns, ['ip', 'route', 'show', 'proto', '80']).catch(() => '');
-      const routes = out.split('\n').filter(Boolean).map((l) => l.trim());
+      const shown = await Promise.all((n.ip6 ? ['-4', '-6'] : ['-4']).map((f) => nsExec(n.ns, ['ip', f, 'route', 'show', 'proto', '80']).catch(() => '')));
+      const routes = shown.join('\n').split('\n').filter(Boolean).map((l) => l.trim());
       const blocks = routes.map((r) => /^blackhole (\S+)/.exec(r)?.[1]).filter((b): b is string => b !== undefined);
-      const st: NodeStatus = { name: n.name, ip: n.ip, blocks, routes, pods: s.pods.filter((p) => p.node === n.name).length };
+      const st: NodeStatus = { name: n.name, ip: n.ip, ...(n.ip6 ? { ip6: n.ip6 } : {}), blocks, routes, pods: s.pods.filter((p) => p.node === n.name).length };
       if (s.mode === 'agent') Object.assign(st, await probeAgent(n.ns), s.encap === 'vxlan' ? {} : await probeSpeaker(n.name));
       return st;
     }),
@@ -144,7 +146,7 @@ export async function collectStatus(s: LabState): Promise<LabStatus> {
     ...(s.kube ? { kubernetes: s.kube.server } : {}),
     ...(members ? { etcdMembers: members } : {}),
     nodes,
-    pods: s.pods.map((p) => ({ name: p.name, namespace: p.namespace, node: p.node, ip: p.ip, iface: p.iface })),
+    pods: s.pods.map((p) => ({ name: p.name, namespace: p.namespace, node: p.node, ip: p.ip, ...(p.ip6 ? { ip6: p.ip6 } : {}), iface: p.iface })),
     attached: s.attached.filter((a) => !reflectorNames.has(a.name)).map((a) => ({ name: a.name, ip: a.ip, subnet: a.subnet })),
     ...(reflectors.length ? { reflectors } : {}),
   };
@@ -167,7 +169,7 @@ export function formatStatus(st: LabStatus): string {
   const datastore = st.kubernetes ? `datastore: kubernetes at ${st.kubernetes} (its etcd: ${etcd})` : `etcd: ${etcd}`;
   const lines = [`${st.mode}   encapsulation: ${st.encap}${st.crossSubnet ? ' (CrossSubnet)' : ''}   ${datastore}`, ''];
   if (st.etcdMembers) lines.push(...table(['ETCD', 'ENDPOINT', 'STATE', 'LEADER'], st.etcdMembers.map((m) => [m.name, m.endpoint, m.state, m.leader ? 'leader' : '-'])), '');
-  lines.push(...table(['NODE', 'ADDRESS', 'PODS', 'ROUTES', 'BLOCKS', 'BGP SESSIONS', 'READY'], st.nodes.map((n) => [n.name, n.ip, String(n.pods), String(n.routes.length), n.blocks.join(',') || '-', sessionsText(n.sessions), n.ready ?? '-'])));
+  lines.push(...table(['NODE', 'ADDRESS', 'PODS', 'ROUTES', 'BLOCKS', 'BGP SESSIONS', 'READY'], st.nodes.map((n) => [n.name, [n.ip, n.ip6].filter(Boolean).join(' '), String(n.pods), String(n.routes.length), n.blocks.join(',') || '-', sessionsText(n.sessions), n.ready ?? '-'])));
   if (st.reflectors?.length) lines.push('', ...table(['REFLECTOR', 'ADDRESS', 'BGP SESSIONS'], st.reflectors.map((r) => [r.name, r.ip, r.sessions ? sessionsText(r.sessions) : 'no answer on its socket'])));
   if (st.nodes.some((n) => n.convergence))
     lines.push(
@@ -181,7 +183,7 @@ export function formatStatus(st: LabStatus): string {
   const w = Math.max(...st.nodes.map((n) => n.name.length));
   for (const n of st.nodes) n.routes.forEach((r, i) => lines.push(`${(i === 0 ? n.name : '').padEnd(w)}  ${r}`));
   lines.push('');
-  if (st.pods.length) lines.push(...table(['POD', 'NODE', 'IP', 'INTERFACE'], st.pods.map((p) => [`${p.namespace}/${p.name}`, p.node, p.ip, p.iface])));
+  if (st.pods.length) lines.push(...table(['POD', 'NODE', 'IP', 'INTERFACE'], st.pods.map((p) => [`${p.namespace}/${p.name}`, p.node, [...new Set([p.ip, p.ip6].filter(Boolean))].join(' '), p.iface])));
   else lines.push('no pods (tortie-lab pod add NAME)');
   if (st.attached.length) lines.push('', ...table(['ATTACHED', 'ADDRESS', 'SEGMENT'], st.attached.map((a) => [a.name, a.ip, String(a.subnet)])));
   return lines.join('\n');

@@ -1,7 +1,7 @@
 // Builds and removes the lab: a fabric namespace with one bridge per segment, an optional router
 // between segments, etcd in its own namespace, host namespaces, pod namespaces and attached ones.
 import { rmSync } from 'node:fs';
-import { caliName, hostIp, nodeBlock, podIp, POOL_CIDR, routerIp, vtepMac } from './addressing.js';
+import { caliName, hostIp, hostIp6, nodeBlock, podIp, POOL_CIDR, routerIp, routerIp6, segmentCidr6, vtepMac } from './addressing.js';
 import { datastoreEnv, signalAgent, startNodeAgent, waitEtcd, waitReady, writeNamespaceProfile } from './agents.js';
 import { removeContainers, requireImages, startNodeContainer } from './containers.js';
 import { clientUrl, etcdMembers, startMember, waitEtcdLeader } from './etcd.js';
@@ -10,7 +10,7 @@ import { applyNamespace, createPod, deletePod, kubectl, recordPodStatus, registe
 import { pingMatrix } from './ping.js';
 import { entryCommand, programAll, programNode } from './routing.js';
 import { addNs, delNs, killNsProcesses, listNamespaces, nsExec, sysctl, vethBetween } from './sh.js';
-import { loadState, nsPrefix, saveState, stateDir, waitBudget, type Encap, type LabNode, type LabPod, type LabState } from './state.js';
+import { families, loadState, nsPrefix, saveState, stateDir, waitBudget, type Encap, type IpFamilies, type LabNode, type LabPod, type LabState } from './state.js';
 
 export interface UpOptions {
   nodes: number;
@@ -28,18 +28,27 @@ export interface UpOptions {
   mtu?: number;
   /** The datastore every component uses: the lab's etcd (default) or a kube-apiserver stored in it. */
   datastore?: 'etcdv3' | 'kubernetes';
+  /** Pod address families (default ipv4); with IPv6 the fabric has ULA addresses too. */
+  ipFamilies?: IpFamilies;
   log: (line: string) => void;
 }
 
 const bridge = (k: number): string => `br${k}`;
 
-/** Puts a namespace on segment k with address `cidr` as interface eth0. */
-async function plugIntoSegment(s: LabState, ns: string, cidr: string, k: number, fabricIf: string): Promise<void> {
+/** Puts a namespace on segment k with address `cidr` (and `cidr6`, if given) as interface eth0. */
+async function plugIntoSegment(s: LabState, ns: string, cidr: string, k: number, fabricIf: string, cidr6?: string): Promise<void> {
   await vethBetween(ns, 'eth0', s.fabricNs, fabricIf, s.fabricMtu);
   await nsExec(s.fabricNs, ['ip', 'link', 'set', fabricIf, 'master', bridge(k), 'up']);
   await nsExec(ns, ['ip', 'addr', 'add', cidr, 'dev', 'eth0']);
   await nsExec(ns, ['ip', 'link', 'set', 'eth0', 'up']);
   if (s.routerNs) await nsExec(ns, ['ip', 'route', 'add', 'default', 'via', routerIp(k)]);
+  if (cidr6) await addAddress6(s, ns, cidr6, k);
+}
+
+/** An IPv6 address on eth0 (nodad: the plan has no duplicates, and a tentative address cannot be bound) and the default route. */
+async function addAddress6(s: LabState, ns: string, cidr6: string, k: number): Promise<void> {
+  await nsExec(ns, ['ip', '-6', 'addr', 'add', cidr6, 'dev', 'eth0', 'nodad']);
+  if (s.routerNs) await nsExec(ns, ['ip', '-6', 'route', 'add', 'default', 'via', routerIp6(k)]);
 }
 
 export async function up(o: UpOptions): Promise<LabState> {
@@ -55,6 +64,7 @@ export async function up(o: UpOptions): Promise<LabState> {
     natOutgoing: o.natOutgoing,
     subnets: o.subnets,
     poolCidr: POOL_CIDR,
+    ...(o.ipFamilies && o.ipFamilies !== 'ipv4' ? { ipFamilies: o.ipFamilies } : {}),
     fabricNs: `${p}fabric`,
     etcdNs: '',
     etcdEndpoint: '',
@@ -66,6 +76,7 @@ export async function up(o: UpOptions): Promise<LabState> {
   };
   saveState(s); // recorded first, so a failed `up` is still cleaned by `down`
   const t0 = Date.now();
+  const v6 = families(s).includes(6);
   const step = (msg: string): void => o.log(`==> ${msg}  (${((Date.now() - t0) / 1000).toFixed(1)}s)`);
   await addNs(s.fabricNs);
   for (let k = 0; k < o.subnets; k++) {
@@ -81,10 +92,13 @@ export async function up(o: UpOptions): Promise<LabState> {
     await vethBetween(s.routerNs, `eth${k}`, s.fabricNs, `r${k}`, s.fabricMtu);
     await nsExec(s.fabricNs, ['ip', 'link', 'set', `r${k}`, 'master', bridge(k), 'up']);
     await nsExec(s.routerNs, ['ip', 'addr', 'add', `${routerIp(k)}/24`, 'dev', `eth${k}`]);
+    if (v6) await nsExec(s.routerNs, ['ip', '-6', 'addr', 'add', `${routerIp6(k)}/64`, 'dev', `eth${k}`, 'nodad']);
     await nsExec(s.routerNs, ['ip', 'link', 'set', `eth${k}`, 'up']);
   }
   await sysctl(s.routerNs, 'net.ipv4.ip_forward', '1');
+  if (v6) await sysctl(s.routerNs, 'net.ipv6.conf.all.forwarding', '1');
   step(o.subnets === 2 ? 'fabric: segments 10.0.0.0/24 and 10.0.1.0/24, router 10.0.0.1 / 10.0.1.1 between them' : 'fabric: segment 10.0.0.0/24, gateway router 10.0.0.1');
+  if (v6) step(`fabric IPv6: ${Array.from({ length: o.subnets }, (_, k) => `${segmentCidr6(k)} (router ${routerIp6(k)})`).join(', ')}`);
   const members = etcdMembers(p, o.etcd ?? 1);
   s.etcdMembers = members;
   s.etcdNs = members[0]?.ns ?? '';
@@ -111,13 +125,13 @@ export async function up(o: UpOptions): Promise<LabState> {
   }
   for (let i = 1; i <= o.nodes; i++) {
     const subnet = o.subnets === 2 && i > Math.ceil(o.nodes / 2) ? 1 : 0;
-    const node: LabNode = { name: `node${i}`, ns: `${p}node${i}`, ip: hostIp(i, subnet), subnet, block: nodeBlock(i), vtepMac: vtepMac(`node${i}`) };
+    const node: LabNode = { name: `node${i}`, ns: `${p}node${i}`, ip: hostIp(i, subnet), ...(v6 ? { ip6: hostIp6(i, subnet) } : {}), subnet, block: nodeBlock(i), vtepMac: vtepMac(`node${i}`) };
     await addNs(node.ns);
     s.nodes.push(node);
     saveState(s);
-    await plugIntoSegment(s, node.ns, node.ip, subnet, `h${i}`);
+    await plugIntoSegment(s, node.ns, node.ip, subnet, `h${i}`, node.ip6);
   }
-  step(`hosts: ${s.nodes.map((n) => `${n.name} ${n.ip.split('/')[0]}`).join(', ')}`);
+  step(`hosts: ${s.nodes.map((n) => `${n.name} ${[n.ip, n.ip6].filter(Boolean).map((a) => a?.split('/')[0]).join(' ')}`).join(', ')}`);
   if (s.mode === 'agent') {
     await waitEtcd(s);
     // Every namespace has its Profile (Calico's kns.<name>): policy needs it to allow by default.
@@ -157,7 +171,7 @@ export async function up(o: UpOptions): Promise<LabState> {
     const deadline = Date.now() + budget;
     let converged = false;
     for (;;) {
-      const res = await pingMatrix(s.pods);
+      const res = (await Promise.all(families(s).map((f) => pingMatrix(s.pods, f)))).flat();
       if ((converged = res.every((r) => r.ok))) break;
       if (Date.now() > deadline) {
         step(`not converged after ${budget / 1000}s: ${res.filter((r) => !r.ok).length} of ${res.length} pod pairs unreachable (tortie-lab ping shows which)`);
@@ -200,6 +214,7 @@ export async function addPod(s: LabState, spec: PodSpec, program = true): Promis
     saveState(s);
     const r = await cniAdd(s, node, pod as LabPod & { containerId: string });
     pod.ip = r.ip;
+    if (r.ip6) pod.ip6 = r.ip6;
     pod.iface = r.iface;
     saveState(s);
     if (s.kube) await recordPodStatus(s, pod, node.ip);
@@ -287,7 +302,7 @@ export async function addNamespace(s: LabState, name: string, labels: Record<str
   saveState(s);
 }
 
-export async function attach(s: LabState, name: string, cidr: string, subnet: number): Promise<string> {
+export async function attach(s: LabState, name: string, cidr: string, subnet: number, cidr6?: string): Promise<string> {
   if (!/^[a-z0-9][a-z0-9-]{0,20}$/.test(name)) throw new Error(`attach: name "${name}" must be lower-case letters, digits and dashes (≤ 21)`);
   if (subnet < 0 || subnet >= s.subnets) throw new Error(`attach: --subnet must be 0..${s.subnets - 1}`);
   if (!/^\d+\.\d+\.\d+\.\d+\/\d+$/.test(cidr)) throw new Error(`attach: --ip must be ADDR/LEN, got "${cidr}"`);
@@ -295,7 +310,7 @@ export async function attach(s: LabState, name: string, cidr: string, subnet: nu
   await addNs(ns);
   s.attached.push({ name, ns, ip: cidr, subnet });
   saveState(s);
-  await plugIntoSegment(s, ns, cidr, subnet, `x${s.attached.length}`);
+  await plugIntoSegment(s, ns, cidr, subnet, `x${s.attached.length}`, cidr6);
   return ns;
 }
 

@@ -27,6 +27,7 @@ import { buildView } from './view.js';
 import type { FelixConfigurationSpec } from '../datastore/model/felix.js';
 import { computeMtus, encapsulationsInUse, hostMtu, mtuSettings, type HostLink, type Mtus } from '../felix/mtu.js';
 import { listHostLinks, writeMtuFile } from '../felix/dataplane/host-mtu.js';
+import { hashRouterId } from '../bgp/config/generate.js';
 
 export const DEFAULT_AS = 64512;
 /** Longest a restarting node defers BGP selection waiting for its peers' End-of-RIB (BIRD's restart time). */
@@ -54,6 +55,8 @@ export class NodeAgent {
   private dirty = false;
   private timer?: NodeJS.Timeout;
   private address = '';
+  /** The node's IPv6 address with its length (IP6 / IP6_AUTODETECTION_METHOD); '' when IPv6 is off. */
+  private address6 = '';
   /** What we originate now (prefix string → prefix). */
   private announced = new Map<string, Prefix>();
   private stopped = false;
@@ -84,12 +87,17 @@ export class NodeAgent {
   ) {}
 
   async start(): Promise<void> {
-    this.address = await this.resolveAddress();
-    this.log.info({ node: this.cfg.nodename, address: this.address }, 'starting');
-    if (this.cfg.defaultPool && (await ensureDefaultPool(this.store, this.cfg.defaultPool))) this.log.info({ cidr: this.cfg.defaultPool.cidr }, 'created default pool');
+    this.address = await this.resolveAddress(4);
+    this.address6 = await this.resolveAddress(6);
+    this.log.info({ node: this.cfg.nodename, address: this.address, address6: this.address6 }, 'starting');
+    for (const [pool, family] of [[this.cfg.defaultPool, 4], [this.cfg.defaultPool6, 6]] as const) {
+      const made = pool && (await ensureDefaultPool(this.store, pool, family));
+      if (made) this.log.info({ cidr: made }, `created default IPv${family} pool`);
+    }
     await upsertNode(this.store, this.cfg.nodename, (spec) => {
       const bgp = { ...((spec.bgp as Record<string, unknown> | undefined) ?? {}) };
       if (this.address) bgp.ipv4Address = this.address;
+      if (this.address6) bgp.ipv6Address = this.address6;
       if (this.cfg.asNumber !== undefined) bgp.asNumber = this.cfg.asNumber;
       return { ...spec, bgp };
     });
@@ -112,7 +120,7 @@ export class NodeAgent {
     if (this.cfg.metricsPort) this.servers.push(await this.metrics.serve(this.cfg.healthHost, this.cfg.metricsPort));
     if (this.cfg.cniSocket) await this.serveCni();
 
-    if (this.cfg.backend === 'bird' && this.address) {
+    if (this.cfg.backend === 'bird' && (this.address || this.address6)) {
       await this.startSpeaker(this.cfg.asNumber ?? DEFAULT_AS);
       this.learned.onChange(() => {
         this.learnedChangedAt = Date.now();
@@ -173,12 +181,14 @@ export class NodeAgent {
 
   private async startSpeaker(asNumber: number): Promise<void> {
     const ip = this.address.split('/')[0] ?? '';
+    const ip6 = this.address6.split('/')[0] ?? '';
     const restarting = this.restart.restarting && this.speakerStarts++ === 0;
     const gracefulRestart = restarting ? { restartTime: 120, restarting, forwardingFamilies: this.restart.forwardingFamilies, deferralTime: GR_DEFERRAL_S } : { restartTime: 120 };
     this.speaker = new Speaker(
       // Short connect retry: of each mesh pair one side is passive and waits for the other to dial
       // (Calico's rule), so a restarted node must not wait out RFC 4271's 120 s to be called back.
-      { asNumber, routerId: ip, listenPort: this.cfg.bgpPort, listenAddresses: [ip], connectRetryTime: 5, connectRetryMax: 30, gracefulRestart },
+      // IPv6-only: the generator's router id (a hash of the node name), as Calico's "hash" default.
+      { asNumber, routerId: ip || hashRouterId(this.cfg.nodename), listenPort: this.cfg.bgpPort, listenAddresses: [ip, ip6].filter(Boolean), connectRetryTime: 5, connectRetryMax: 30, gracefulRestart },
       this.learned,
       this.log.child({ component: 'bgp' }),
     );
@@ -215,12 +225,13 @@ export class NodeAgent {
     this.schedule();
   }
 
-  private async resolveAddress(): Promise<string> {
-    const ip = this.cfg.ip;
+  private async resolveAddress(family: 4 | 6): Promise<string> {
+    const ip = family === 4 ? this.cfg.ip : this.cfg.ip6;
     if (ip.kind === 'fixed') return ip.cidr;
     if (ip.kind === 'none') return '';
-    const a = await autodetect(ip.method, 4);
-    if (!a) throw new Error(`IP autodetection (${ip.method.kind}) found no IPv4 address; set IP or IP_AUTODETECTION_METHOD`);
+    const a = await autodetect(ip.method, family);
+    const v = family === 4 ? 'IP' : 'IP6';
+    if (!a) throw new Error(`${v} autodetection (${ip.method.kind}) found no IPv${family} address; set ${v} or ${v}_AUTODETECTION_METHOD`);
     return a.cidr;
   }
 
@@ -228,23 +239,34 @@ export class NodeAgent {
   private async ensureTunnelAddresses(): Promise<void> {
     const ipam = new IpamClient(this.store);
     const pools = await ipam.listPools().catch(() => []);
-    const poolsRaw = (await this.store.list('IPPool')).items.map((o) => o.value as { spec?: { ipipMode?: string; vxlanMode?: string; disabled?: boolean } });
-    const wantVxlan = poolsRaw.some((p) => p.spec?.vxlanMode && p.spec.vxlanMode !== 'Never' && !p.spec.disabled);
-    const wantIpip = this.cfg.backend === 'bird' && poolsRaw.some((p) => p.spec?.ipipMode && p.spec.ipipMode !== 'Never' && !p.spec.disabled);
-    if (!pools.length || (!wantVxlan && !wantIpip)) return;
-    const node = (await upsertNode(this.store, this.cfg.nodename, (s) => s)) as { ipv4VXLANTunnelAddr?: string; vxlanTunnelMACAddr?: string; bgp?: { ipv4IPIPTunnelAddr?: string } };
-    const assign = async (handle: string): Promise<string | undefined> => {
-      const r = await ipam.autoAssign({ handleId: handle, hostname: this.cfg.nodename, num4: 1, use: 'Tunnel', attrs: { node: this.cfg.nodename, type: handle.split('-')[0] ?? '' } });
-      return r.ipv4[0]?.ip;
+    const poolsRaw = (await this.store.list('IPPool')).items.map((o) => o.value as { spec?: { cidr?: string; ipipMode?: string; vxlanMode?: string; disabled?: boolean } });
+    const wants = (family: 4 | 6, m: 'vxlanMode' | 'ipipMode'): boolean =>
+      poolsRaw.some((p) => (p.spec?.cidr ?? '').includes(':') === (family === 6) && p.spec?.[m] && p.spec[m] !== 'Never' && !p.spec.disabled);
+    const wantVxlan = wants(4, 'vxlanMode') && !!this.address;
+    const wantVxlan6 = wants(6, 'vxlanMode') && !!this.address6;
+    const wantIpip = this.cfg.backend === 'bird' && wants(4, 'ipipMode');
+    if (!pools.length || (!wantVxlan && !wantVxlan6 && !wantIpip)) return;
+    const node = (await upsertNode(this.store, this.cfg.nodename, (s) => s)) as Record<string, unknown> & { bgp?: { ipv4IPIPTunnelAddr?: string } };
+    const assign = async (handle: string, family: 4 | 6, type = handle.split('-')[0] ?? ''): Promise<string | undefined> => {
+      const r = await ipam.autoAssign({ handleId: handle, hostname: this.cfg.nodename, num4: family === 4 ? 1 : 0, num6: family === 6 ? 1 : 0, use: 'Tunnel', attrs: { node: this.cfg.nodename, type } });
+      return (family === 4 ? r.ipv4 : r.ipv6)[0]?.ip;
     };
-    if (wantVxlan && !node.ipv4VXLANTunnelAddr) {
-      const ip = await assign(`vxlanTunnelAddress-${this.cfg.nodename}`);
-      if (ip) await upsertNode(this.store, this.cfg.nodename, (s) => ({ ...s, ipv4VXLANTunnelAddr: ip, vxlanTunnelMACAddr: (s.vxlanTunnelMACAddr as string | undefined) ?? randomMac() }));
-    } else if (wantVxlan && !node.vxlanTunnelMACAddr) {
-      await upsertNode(this.store, this.cfg.nodename, (s) => ({ ...s, vxlanTunnelMACAddr: randomMac() }));
+    // Calico's Node fields per family: ipv4VXLANTunnelAddr + vxlanTunnelMACAddr, ipv6VXLANTunnelAddr +
+    // vxlanTunnelMACAddrV6; the IPv6 address under Calico's handle (node GC and `ipam check` know it).
+    for (const [want, family, addrField, macField, handle, type] of [
+      [wantVxlan, 4, 'ipv4VXLANTunnelAddr', 'vxlanTunnelMACAddr', 'vxlanTunnelAddress', 'vxlanTunnelAddress'],
+      [wantVxlan6, 6, 'ipv6VXLANTunnelAddr', 'vxlanTunnelMACAddrV6', 'vxlan-v6-tunnel-addr', 'vxlanV6TunnelAddress'],
+    ] as const) {
+      if (!want) continue;
+      if (!node[addrField]) {
+        const ip = await assign(`${handle}-${this.cfg.nodename}`, family, type);
+        if (ip) await upsertNode(this.store, this.cfg.nodename, (s) => ({ ...s, [addrField]: ip, [macField]: (s[macField] as string | undefined) ?? randomMac() }));
+      } else if (!node[macField]) {
+        await upsertNode(this.store, this.cfg.nodename, (s) => ({ ...s, [macField]: randomMac() }));
+      }
     }
     if (wantIpip && !node.bgp?.ipv4IPIPTunnelAddr) {
-      const ip = await assign(`ipipTunnelAddress-${this.cfg.nodename}`);
+      const ip = await assign(`ipipTunnelAddress-${this.cfg.nodename}`, 4);
       if (ip) await upsertNode(this.store, this.cfg.nodename, (s) => ({ ...s, bgp: { ...((s.bgp as object | undefined) ?? {}), ipv4IPIPTunnelAddr: ip } }));
     }
   }

@@ -54,6 +54,23 @@ describe('parseNodeEnv', () => {
   it('NO_DEFAULT_POOLS skips the pool', () => {
     expect(ok({ NO_DEFAULT_POOLS: 'true' }).defaultPool).toBeUndefined();
   });
+  it('a node with IPv6 gets the IPv6 default pool from CALICO_IPV6POOL_* (no IPIP, natOutgoing off by default)', () => {
+    expect(ok({}).defaultPool6).toBeUndefined();
+    expect(ok({ IP6: 'autodetect' }).defaultPool6).toEqual({ cidr: '', ipipMode: 'Never', vxlanMode: 'Never', natOutgoing: false, blockSize: 122 });
+    const c = ok({ IP6: 'autodetect', IP6_AUTODETECTION_METHOD: 'interface=eth0', CALICO_IPV6POOL_CIDR: 'fd65::/48', CALICO_IPV6POOL_BLOCK_SIZE: '120', CALICO_IPV6POOL_VXLAN: 'CrossSubnet', CALICO_IPV6POOL_NAT_OUTGOING: 'true' });
+    expect(c.ip6).toMatchObject({ kind: 'autodetect', method: { kind: 'interface' } });
+    expect(c.defaultPool6).toEqual({ cidr: 'fd65::/48', ipipMode: 'Never', vxlanMode: 'CrossSubnet', natOutgoing: true, blockSize: 120 });
+    expect(c.defaultPool?.cidr).toBe('192.168.0.0/16');
+  });
+  it('an IPv6-only node (IP=none) makes no IPv4 pool', () => {
+    const c = ok({ IP: 'none', IP6: 'fd00::11/64' });
+    expect(c.defaultPool).toBeUndefined();
+    expect(c.defaultPool6?.blockSize).toBe(122);
+  });
+  it('bad CALICO_IPV6POOL_* values are named', () => {
+    const e = errs({ IP6: 'autodetect', CALICO_IPV6POOL_CIDR: '10.0.0.0/8', CALICO_IPV6POOL_BLOCK_SIZE: '64', CALICO_IPV6POOL_VXLAN: 'sometimes' });
+    for (const v of ['CALICO_IPV6POOL_CIDR:', 'CALICO_IPV6POOL_BLOCK_SIZE:', 'CALICO_IPV6POOL_VXLAN:']) expect(e.some((x) => x.startsWith(v))).toBe(true);
+  });
   it('autodetection methods', () => {
     expect(ok({ IP: 'autodetect', IP_AUTODETECTION_METHOD: 'interface=eth.*,ens.*' }).ip).toMatchObject({ kind: 'autodetect', method: { kind: 'interface' } });
     expect(ok({ IP_AUTODETECTION_METHOD: 'can-reach=8.8.8.8' }).ip).toEqual({ kind: 'autodetect', method: { kind: 'can-reach', dest: '8.8.8.8' } });

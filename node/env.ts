@@ -29,6 +29,8 @@ export interface NodeConfig {
   asNumber?: number;
   backend: 'bird' | 'vxlan' | 'none';
   defaultPool?: DefaultPool;
+  /** The IPv6 pool made at start when the node has IPv6 (IP6 not none): CALICO_IPV6POOL_*. */
+  defaultPool6?: DefaultPool;
   /** FELIX_* overrides, keyed by the part after FELIX_ upper-cased (e.g. VXLANMTU). */
   felix: Record<string, string>;
   /** Where felix leaves the pod MTU for the CNI plugin (Calico's /var/lib/calico/mtu; TORTIE_MTU_FILE). */
@@ -166,6 +168,19 @@ export function parseAsEnv(env: Env, errors: string[]): number | undefined {
   return n;
 }
 
+/**
+ * CALICO_IPV6POOL_*: Calico's IPv6 default pool. Without CALICO_IPV6POOL_CIDR calico-node picks a
+ * random ULA /48; the cidr is left empty here and register.ts chooses it (parsing stays pure).
+ * IPIP carries only IPv4, so a v6 pool is VXLAN or unencapsulated; natOutgoing is off by default.
+ */
+function ipv6Pool(env: Env, errors: string[]): DefaultPool {
+  const cidr = (env.CALICO_IPV6POOL_CIDR ?? '').trim();
+  if (cidr && !cidrOk(cidr, 6)) errors.push(`CALICO_IPV6POOL_CIDR: "${cidr}" is not an IPv6 CIDR`);
+  const blockSize = int(env, 'CALICO_IPV6POOL_BLOCK_SIZE', 122, 116, 128, errors);
+  if (cidr && blockSize < Number(cidr.split('/')[1])) errors.push(`CALICO_IPV6POOL_BLOCK_SIZE: /${blockSize} is larger than the pool ${cidr}`);
+  return { cidr, ipipMode: 'Never', vxlanMode: mode(env, 'CALICO_IPV6POOL_VXLAN', errors), natOutgoing: bool(env, 'CALICO_IPV6POOL_NAT_OUTGOING', false, errors), blockSize };
+}
+
 export type ParseResult = { ok: true; config: NodeConfig } | { ok: false; errors: string[] };
 
 export function parseNodeEnv(env: Env, hostname: string): ParseResult {
@@ -180,7 +195,10 @@ export function parseNodeEnv(env: Env, hostname: string): ParseResult {
   const backend = be === 'vxlan' || be === 'none' ? be : 'bird';
 
   let defaultPool: DefaultPool | undefined;
-  if (!bool(env, 'NO_DEFAULT_POOLS', false, errors)) {
+  let defaultPool6: DefaultPool | undefined;
+  const noDefaultPools = bool(env, 'NO_DEFAULT_POOLS', false, errors);
+  // An IPv6-only node (IP=none, IP6 set) makes no IPv4 pool.
+  if (!noDefaultPools && !(ip.kind === 'none' && ip6.kind !== 'none')) {
     const cidr = (env.CALICO_IPV4POOL_CIDR ?? '192.168.0.0/16').trim();
     if (!cidrOk(cidr, 4)) errors.push(`CALICO_IPV4POOL_CIDR: "${cidr}" is not an IPv4 CIDR`);
     let ipipMode = mode(env, 'CALICO_IPV4POOL_IPIP', errors);
@@ -194,6 +212,7 @@ export function parseNodeEnv(env: Env, hostname: string): ParseResult {
     defaultPool = { cidr, ipipMode, vxlanMode, natOutgoing: bool(env, 'CALICO_IPV4POOL_NAT_OUTGOING', true, errors), blockSize };
   }
   checkMtus(env, errors);
+  if (!noDefaultPools && ip6.kind !== 'none') defaultPool6 = ipv6Pool(env, errors);
   const felix: Record<string, string> = {};
   for (const [k, v] of Object.entries(env)) if (k.startsWith('FELIX_') && v !== undefined) felix[k.slice(6).toUpperCase()] = v;
   const config: NodeConfig = {
@@ -203,6 +222,7 @@ export function parseNodeEnv(env: Env, hostname: string): ParseResult {
     ...(asNumber !== undefined ? { asNumber } : {}),
     backend,
     ...(defaultPool ? { defaultPool } : {}),
+    ...(defaultPool6 ? { defaultPool6 } : {}),
     felix,
     mtuFile: env.TORTIE_MTU_FILE?.trim() || MTU_FILE,
     healthHost: (felix.HEALTHHOST ?? '127.0.0.1').trim(),

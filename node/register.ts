@@ -31,21 +31,32 @@ export async function upsertNode(store: Store, name: string, patch: (spec: Json)
   throw new Error(`node ${name}: too many conflicting updates`);
 }
 
-/** Creates the default pool when no pool exists at all (as calico-node does at start). */
-export async function ensureDefaultPool(store: Store, pool: DefaultPool): Promise<boolean> {
+/** A random ULA /48 (RFC 4193: fd00::/8 and a 40-bit random global id), as calico-node picks for its IPv6 pool. */
+export function randomUla48(): string {
+  const g = randomBytes(5).toString('hex');
+  return `fd${g.slice(0, 2)}:${g.slice(2, 6)}:${g.slice(6, 10)}::/48`;
+}
+
+/**
+ * Creates the default pool of the family when no pool of that family exists (as calico-node does at
+ * start): default-ipv4-ippool, or default-ipv6-ippool for `family` 6.
+ */
+export async function ensureDefaultPool(store: Store, pool: DefaultPool, family: 4 | 6 = 4): Promise<string | undefined> {
   const { items } = await store.list('IPPool');
-  if (items.length) return false;
+  const cidrOf = (v: StoredValue): string => String((v.spec as Json | undefined)?.cidr ?? '');
+  if (items.some((o) => cidrOf(o.value).includes(':') === (family === 6))) return undefined;
+  const cidr = pool.cidr || randomUla48();
   const doc: StoredValue = {
     apiVersion: 'projectcalico.org/v3',
     kind: 'IPPool',
-    metadata: { name: 'default-ipv4-ippool', creationTimestamp: new Date().toISOString() },
-    spec: { cidr: pool.cidr, blockSize: pool.blockSize, ipipMode: pool.ipipMode, vxlanMode: pool.vxlanMode, natOutgoing: pool.natOutgoing, nodeSelector: 'all()' },
+    metadata: { name: `default-ipv${family}-ippool`, creationTimestamp: new Date().toISOString() },
+    spec: { cidr, blockSize: pool.blockSize, ipipMode: pool.ipipMode, vxlanMode: pool.vxlanMode, natOutgoing: pool.natOutgoing, nodeSelector: 'all()' },
   };
   try {
     await store.create(doc);
-    return true;
+    return cidr;
   } catch (e) {
-    if (e instanceof DatastoreError && e.code === 'AlreadyExists') return false;
+    if (e instanceof DatastoreError && e.code === 'AlreadyExists') return undefined;
     throw e;
   }
 }

@@ -49,6 +49,8 @@ export function buildView(objects: Iterable<StoredObject>): ClusterView {
       set('ipv4IPIPTunnelAddr', bgp.ipv4IPIPTunnelAddr);
       set('ipv4VXLANTunnelAddr', s.ipv4VXLANTunnelAddr);
       set('vxlanTunnelMACAddr', s.vxlanTunnelMACAddr);
+      set('ipv6VXLANTunnelAddr', s.ipv6VXLANTunnelAddr);
+      set('vxlanTunnelMACAddrV6', s.vxlanTunnelMACAddrV6);
       if (typeof bgp.asNumber === 'number') n.asNumber = bgp.asNumber;
       v.nodes.set(name, n);
     } else if (kind === 'WorkloadEndpoint') {

@@ -213,7 +213,7 @@ export class Speaker {
   }
 
   private addPeer(addr: string, c: PeerConfig): void {
-    const families = (this.config.families ?? [4, 6]).map((f) => ({ afi: f === 4 ? 1 : 2, safi: 1 }));
+    const families = (c.families ?? this.config.families ?? [4, 6]).map((f) => ({ afi: f === 4 ? 1 : 2, safi: 1 }));
     const session = new BgpSession({
       peerAddress: addr,
       peerPort: c.port,

@@ -30,6 +30,8 @@ export interface PeerConfig {
   numAllowedLocalASNumbers?: number;
   /** Calico's maxRestartTime, seconds: the graceful-restart time we advertise to this peer. */
   maxRestartTime?: number;
+  /** Families this session carries (default the speaker's); Calico's peerings carry their own family only. */
+  families?: Array<4 | 6>;
 }
 
 export interface GracefulRestartConfig {

@@ -176,3 +176,34 @@ describe('LearnedRoutes', () => {
     expect(changes).toBe(3);
   });
 });
+
+describe('calculate: IPv6 VXLAN (vxlan-v6.calico)', () => {
+  const v6 = (name: string, addr: string, tunnel: string, mac: string): NodeInfo => ({ name, ipv6Address: addr, ipv6VXLANTunnelAddr: tunnel, vxlanTunnelMACAddrV6: mac });
+  const s = calculate(
+    input({
+      nodes: nodes({ ...n1, ...v6('n1', 'fd00::1/64', 'fd65::', '66:00:00:00:06:01') }, { ...n2, ...v6('n2', 'fd00::2/64', 'fd65::40', '66:00:00:00:06:02') }, { ...n3, ...v6('n3', 'fd00:0:0:1::3/64', 'fd65::80', '66:00:00:00:06:03') }),
+      pools: [pool(), pool({ name: 'v6', cidr: 'fd65::/48', vxlanMode: 'CrossSubnet' })],
+      blocks: [
+        { cidr: 'fd65::/122', node: 'n1' },
+        { cidr: 'fd65::40/122', node: 'n2' },
+        { cidr: 'fd65::80/122', node: 'n3' },
+      ],
+      bgpRoutes: [],
+    }),
+  );
+  it('has its own IPv6 VTEP, parented on the node IPv6 address, and every other node IPv6 VTEP', () => {
+    expect(s.vxlanTunnelV6).toEqual({ address: 'fd65::', mac: '66:00:00:00:06:01', vni: 4096, port: 4789, parentAddr: 'fd00::1' });
+    expect(s.remoteVtepsV6?.map((v) => [v.node, v.tunnelAddr, v.nodeAddr])).toEqual([
+      ['n2', 'fd65::40', 'fd00::2'],
+      ['n3', 'fd65::80', 'fd00:0:0:1::3'],
+    ]);
+    expect(s.vxlanTunnel).toBeUndefined(); // the IPv4 pool does not use VXLAN
+  });
+  it('CrossSubnet: direct to a node on the same IPv6 subnet, through vxlan-v6.calico to one outside it', () => {
+    expect(route(s.routes, 'fd65::40/122')).toEqual({ family: 6, dst: 'fd65::40/122', type: 'unicast', via: 'fd00::2', kind: 'remote-direct' });
+    expect(route(s.routes, 'fd65::80/122')).toEqual({ family: 6, dst: 'fd65::80/122', type: 'unicast', dev: 'vxlan-v6.calico', via: 'fd65::80', onlink: true, kind: 'remote-vxlan' });
+  });
+  it('lists both families in the pool sets (split per family into cali40… and cali60… sets)', () => {
+    expect(s.allPools).toEqual(['10.65.0.0/16', 'fd65::/48']);
+  });
+});

@@ -4,6 +4,7 @@ import { addrOf, canonicalCidr, cidrWithin, contains, familyOf, parseCidr, type 
 import {
   IPIP_DEVICE,
   VXLAN_DEVICE,
+  VXLAN_V6_DEVICE,
   VXLAN_PORT,
   VXLAN_VNI,
   type CalcInput,
@@ -12,6 +13,7 @@ import {
   type NodeInfo,
   type PoolInfo,
   type VtepInfo,
+  type VxlanTunnel,
 } from './types.js';
 
 interface Pool {
@@ -95,11 +97,8 @@ export function calculate(input: CalcInput): DesiredState {
   }
 
   // 3. Remote blocks in VXLAN pools: from the datastore (affinity + the owner's VTEP), as Calico does.
-  const remoteVteps = new Map<string, VtepInfo>();
-  for (const n of input.nodes.values()) {
-    if (n.name === input.hostname || !n.ipv4VXLANTunnelAddr || !n.vxlanTunnelMACAddr || !n.ipv4Address) continue;
-    remoteVteps.set(n.name, { node: n.name, tunnelAddr: addrOf(n.ipv4VXLANTunnelAddr), mac: n.vxlanTunnelMACAddr.toLowerCase(), nodeAddr: addrOf(n.ipv4Address) });
-  }
+  // Each family has its own VTEP: vxlan.calico between IPv4 node addresses, vxlan-v6.calico between IPv6 ones.
+  const remoteVteps = { 4: remoteVtepsOf(input, 4), 6: remoteVtepsOf(input, 6) };
   const vxlanBlocks = new Set<string>();
   for (const b of input.blocks) {
     if (!b.node || b.node === input.hostname) continue;
@@ -113,9 +112,9 @@ export function calculate(input: CalcInput): DesiredState {
     const nodeAddr = nodeAddrFor(owner, p.family);
     if (!nodeAddr) continue;
     if (needsEncap(pool.info.vxlanMode, self, nodeAddr)) {
-      const vtep = remoteVteps.get(b.node);
-      if (!vtep || p.family !== 4) continue; // no VTEP published yet: route appears once it is
-      put({ family: 4, dst, type: 'unicast', dev: VXLAN_DEVICE, via: vtep.tunnelAddr, onlink: true, kind: 'remote-vxlan' });
+      const vtep = remoteVteps[p.family].get(b.node);
+      if (!vtep) continue; // no VTEP published yet: route appears once it is
+      put({ family: p.family, dst, type: 'unicast', dev: p.family === 4 ? VXLAN_DEVICE : VXLAN_V6_DEVICE, via: vtep.tunnelAddr, onlink: true, kind: 'remote-vxlan' });
     } else {
       put({ family: p.family, dst, type: 'unicast', via: nodeAddr, kind: 'remote-direct' });
     }
@@ -141,9 +140,12 @@ export function calculate(input: CalcInput): DesiredState {
 
   const anyIpip = pools.some((p) => p.info.ipipMode !== 'Never' && p.net.family === 4);
   const anyVxlan = pools.some((p) => p.info.vxlanMode !== 'Never' && p.net.family === 4);
+  const anyVxlan6 = pools.some((p) => p.info.vxlanMode !== 'Never' && p.net.family === 6);
+  const sorted = (m: Map<string, VtepInfo>): VtepInfo[] => [...m.values()].sort((a, b) => a.node.localeCompare(b.node));
   const state: DesiredState = {
     routes: [...routes.values()].sort((a, b) => (a.dst < b.dst ? -1 : a.dst > b.dst ? 1 : 0)),
-    remoteVteps: anyVxlan ? [...remoteVteps.values()].sort((a, b) => a.node.localeCompare(b.node)) : [],
+    remoteVteps: anyVxlan ? sorted(remoteVteps[4]) : [],
+    ...(anyVxlan6 ? { remoteVtepsV6: sorted(remoteVteps[6]) } : {}),
     allPools: pools.map((p) => p.info.cidr).sort(),
     natOutgoingPools: pools.filter((p) => p.info.natOutgoing).map((p) => p.info.cidr).sort(),
     workloadIfaces: [...workloadIfaces].sort(),
@@ -151,17 +153,27 @@ export function calculate(input: CalcInput): DesiredState {
   if (anyIpip && self?.ipv4IPIPTunnelAddr) {
     state.ipipTunnel = { address: addrOf(self.ipv4IPIPTunnelAddr), ...(input.ipipMtu ? { mtu: input.ipipMtu } : {}) };
   }
-  if (anyVxlan && self?.ipv4VXLANTunnelAddr && self.vxlanTunnelMACAddr) {
-    state.vxlanTunnel = {
-      address: addrOf(self.ipv4VXLANTunnelAddr),
-      mac: self.vxlanTunnelMACAddr.toLowerCase(),
-      vni: VXLAN_VNI,
-      port: VXLAN_PORT,
-      ...(input.vxlanMtu ? { mtu: input.vxlanMtu } : {}),
-      ...(self.ipv4Address ? { parentAddr: addrOf(self.ipv4Address) } : {}),
-    };
-  }
+  const v4 = anyVxlan ? ownVtep(self?.ipv4VXLANTunnelAddr, self?.vxlanTunnelMACAddr, self?.ipv4Address, input.vxlanMtu) : undefined;
+  if (v4) state.vxlanTunnel = v4;
+  const v6 = anyVxlan6 ? ownVtep(self?.ipv6VXLANTunnelAddr, self?.vxlanTunnelMACAddrV6, self?.ipv6Address, input.vxlanMtuV6) : undefined;
+  if (v6) state.vxlanTunnelV6 = v6;
   return state;
+}
+
+/** Every other node's VTEP of the family: its tunnel address and MAC, and the node address packets go to. */
+function remoteVtepsOf(input: CalcInput, family: 4 | 6): Map<string, VtepInfo> {
+  const out = new Map<string, VtepInfo>();
+  for (const n of input.nodes.values()) {
+    const [tunnel, mac, nodeAddr] = family === 4 ? [n.ipv4VXLANTunnelAddr, n.vxlanTunnelMACAddr, n.ipv4Address] : [n.ipv6VXLANTunnelAddr, n.vxlanTunnelMACAddrV6, n.ipv6Address];
+    if (n.name === input.hostname || !tunnel || !mac || !nodeAddr) continue;
+    out.set(n.name, { node: n.name, tunnelAddr: addrOf(tunnel), mac: mac.toLowerCase(), nodeAddr: addrOf(nodeAddr) });
+  }
+  return out;
+}
+
+function ownVtep(tunnel: string | undefined, mac: string | undefined, nodeAddr: string | undefined, mtu: number | undefined): VxlanTunnel | undefined {
+  if (!tunnel || !mac) return undefined;
+  return { address: addrOf(tunnel), mac: mac.toLowerCase(), vni: VXLAN_VNI, port: VXLAN_PORT, ...(mtu ? { mtu } : {}), ...(nodeAddr ? { parentAddr: addrOf(nodeAddr) } : {}) };
 }
 
 function rank(r: DesiredRoute): number {

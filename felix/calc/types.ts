@@ -20,6 +20,8 @@ export interface NodeInfo {
   ipv4IPIPTunnelAddr?: string;
   ipv4VXLANTunnelAddr?: string;
   vxlanTunnelMACAddr?: string;
+  ipv6VXLANTunnelAddr?: string;
+  vxlanTunnelMACAddrV6?: string;
 }
 
 /** An IPAM block with its affinity ("host:NAME" in Calico, here just the node name). */
@@ -54,11 +56,15 @@ export interface CalcInput {
   bgpRoutes: readonly LearnedRoute[];
   /** FELIX_VXLANMTU etc. */
   vxlanMtu?: number;
+  /** FELIX_VXLANMTUV6: VXLAN over IPv6 costs 70 bytes, not 50. */
+  vxlanMtuV6?: number;
   ipipMtu?: number;
 }
 
 export const IPIP_DEVICE = 'tunl0';
 export const VXLAN_DEVICE = 'vxlan.calico';
+/** Calico's IPv6 VTEP: VXLAN over IPv6 between node IPv6 addresses, same VNI and port. */
+export const VXLAN_V6_DEVICE = 'vxlan-v6.calico';
 export const VXLAN_VNI = 4096;
 export const VXLAN_PORT = 4789;
 
@@ -86,14 +92,26 @@ export interface VtepInfo {
   nodeAddr: string;
 }
 
+export interface VxlanTunnel {
+  address: string;
+  mac: string;
+  vni: number;
+  port: number;
+  mtu?: number;
+  parentAddr?: string;
+}
+
 export interface DesiredState {
   routes: DesiredRoute[];
   ipipTunnel?: { address: string; mtu?: number };
-  vxlanTunnel?: { address: string; mac: string; vni: number; port: number; mtu?: number; parentAddr?: string };
+  vxlanTunnel?: VxlanTunnel;
   remoteVteps: VtepInfo[];
-  /** CIDRs of every enabled pool (the cali40all-ipam-pools set). */
+  /** vxlan-v6.calico and its peers (IPv6 tunnel addresses, IPv6 node addresses). */
+  vxlanTunnelV6?: VxlanTunnel;
+  remoteVtepsV6?: VtepInfo[];
+  /** CIDRs of every enabled pool, both families (cali40all-ipam-pools / cali60all-ipam-pools). */
   allPools: string[];
-  /** CIDRs of pools with natOutgoing (cali40masq-ipam-pools). */
+  /** CIDRs of pools with natOutgoing, both families (cali40masq-ipam-pools / cali60masq-ipam-pools). */
   natOutgoingPools: string[];
   /** Interfaces of local workloads, for rp_filter/proxy_arp sysctls. */
   workloadIfaces: string[];

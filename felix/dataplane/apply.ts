@@ -20,8 +20,9 @@ export async function applyState(state: DesiredState, routes: RouteDriver, keepE
       errors.push(`${name}: ${e instanceof Error ? e.message : String(e)}`);
     }
   };
-  await step('sysctl', async () => errors.push(...(await applySysctls(state.workloadIfaces))));
+  await step('sysctl', async () => errors.push(...(await applySysctls(state.workloadIfaces, state.allPools.some((c) => c.includes(':'))))));
   await step('vxlan', () => ensureVxlan(state.vxlanTunnel, state.remoteVteps));
+  await step('vxlan-v6', () => ensureVxlan(state.vxlanTunnelV6, state.remoteVtepsV6 ?? [], 6));
   await step('ipip', () => ensureIpip(state.ipipTunnel));
   const r = await routes.apply(state.routes, keepExtraRoutes);
   errors.push(...r.errors);

@@ -1,41 +1,12 @@
 // 4 nodes on 2 subnets with VXLAN CrossSubnet: all pods reach each other, and a capture on the
 // fabric sees UDP 4789 only between the subnets, never within one.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { capture, stopCapture } from './capture.js';
 import { testLab } from './lab-helpers.js';
 
 const t = testLab('v');
 const captures: ChildProcess[] = [];
-
-function capture(ns: string, iface: string): { proc: ChildProcess; lines: string[]; listening: Promise<void> } {
-  const proc = spawn('ip', ['netns', 'exec', ns, 'tcpdump', '--immediate-mode', '-l', '-n', '-i', iface, 'udp port 4789'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  captures.push(proc);
-  // tcpdump says "listening on" once its filter is attached: pinging earlier can go unseen on a busy host.
-  const listening = new Promise<void>((resolve) => {
-    let err = '';
-    proc.stderr?.on('data', (d: Buffer) => {
-      err += d.toString();
-      if (err.includes('listening on')) resolve();
-    });
-    setTimeout(resolve, 15_000);
-  });
-  const lines: string[] = [];
-  let buf = '';
-  proc.stdout?.on('data', (d: Buffer) => {
-    buf += d.toString();
-    const parts = buf.split('\n');
-    buf = parts.pop() ?? '';
-    lines.push(...parts);
-  });
-  return { proc, lines, listening };
-}
-
-const stop = (p: ChildProcess): Promise<void> =>
-  new Promise((resolve) => {
-    if (p.exitCode !== null) return resolve();
-    p.once('exit', () => resolve());
-    p.kill('SIGINT');
-  });
 
 describe('lab: 4 nodes, 2 subnets, VXLAN CrossSubnet', () => {
   beforeAll(async () => {
@@ -48,11 +19,12 @@ describe('lab: 4 nodes, 2 subnets, VXLAN CrossSubnet', () => {
 
   it('all pods reach each other, VXLAN only between subnets', async () => {
     // Every port of the fabric (hosts' and the router's): a bridge device itself sees only what it floods, not unicast it forwards.
-    const caps = [capture(t.ns('fabric'), 'any')];
+    const caps = [capture(t.ns('fabric'), 'any', 'udp port 4789')];
+    captures.push(...caps.map((c) => c.proc));
     await Promise.all(caps.map((c) => c.listening));
     const out = await t.lab(['ping']);
     expect(out).toMatch(/^12\/12 reachable$/m);
-    await Promise.all(caps.map((c) => stop(c.proc)));
+    await Promise.all(caps.map((c) => stopCapture(c.proc)));
     const lines = caps.flatMap((c) => c.lines).filter((l) => l.includes('.4789'));
     expect(lines.length).toBeGreaterThan(0);
     for (const l of lines) {

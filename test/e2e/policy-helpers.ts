@@ -16,6 +16,8 @@ export interface Pod {
   node: string;
   ns: string;
   ip: string;
+  /** In a lab with IPv6 (`up --dual-stack`). */
+  ip6?: string;
 }
 
 export interface LabInfo {
@@ -76,9 +78,13 @@ export class Procs {
     return c;
   }
 
-  /** `nc -lk PORT` (TCP) in a namespace: accepts any number of connections one after another. */
-  listen(ns: string, ports: readonly number[]): void {
-    for (const p of ports) this.start(ns, ['nc', '-lk', String(p)]);
+  /** `nc -lk PORT` (TCP) in a namespace: accepts any number of connections one after another.
+   *  nc listens on IPv4 only: `ipv6` adds an `nc -6` listener beside it. */
+  listen(ns: string, ports: readonly number[], opts: { ipv6?: boolean } = {}): void {
+    for (const p of ports) {
+      this.start(ns, ['nc', '-lk', String(p)]);
+      if (opts.ipv6) this.start(ns, ['nc', '-6', '-lk', String(p)]);
+    }
   }
 
   /**
@@ -86,14 +92,16 @@ export class Procs {
    * so every datagram from any source arrives and is written to stdout; each line is recorded in
    * `sink` as seen at this namespace and port (a UDP probe has no handshake to wait for).
    */
-  listenUdp(ns: string, ports: readonly number[], sink: UdpSink): void {
+  listenUdp(ns: string, ports: readonly number[], sink: UdpSink, opts: { ipv6?: boolean } = {}): void {
     for (const p of ports) {
-      let partial = '';
-      this.start(ns, ['nc', '-luk', String(p)]).stdout?.on('data', (chunk: Buffer) => {
-        const lines = (partial + chunk.toString('utf8')).split('\n');
-        partial = lines.pop() ?? '';
-        for (const l of lines) sink.seen.add(`${ns} ${p} ${l}`);
-      });
+      for (const family of opts.ipv6 ? [[], ['-6']] : [[]]) {
+        let partial = '';
+        this.start(ns, ['nc', ...family, '-luk', String(p)]).stdout?.on('data', (chunk: Buffer) => {
+          const lines = (partial + chunk.toString('utf8')).split('\n');
+          partial = lines.pop() ?? '';
+          for (const l of lines) sink.seen.add(`${ns} ${p} ${l}`);
+        });
+      }
     }
   }
 
@@ -167,7 +175,9 @@ async function runAll(probes: readonly Probe[], width = 8): Promise<boolean[]> {
 
 /** Polls until every probe gives its wanted verdict (policy reaches the kernel asynchronously);
  *  returns the mismatches still seen at the deadline, as readable lines (empty = all agree). */
-export async function verdicts(probes: readonly Probe[], timeoutMs = 20_000): Promise<string[]> {
+export async function verdicts(grouped: ReadonlyArray<Probe | readonly Probe[]>, timeoutMs = 20_000): Promise<string[]> {
+  // A group: the same connection in each address family.
+  const probes = grouped.flat();
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const got = await runAll(probes);
@@ -178,8 +188,8 @@ export async function verdicts(probes: readonly Probe[], timeoutMs = 20_000): Pr
 }
 
 /** Our chains on a host, name → rule lines (counters and save timestamps dropped). */
-export async function ourChains(hostNs: string): Promise<Map<string, string>> {
-  const text = (await run('ip', ['netns', 'exec', hostNs, 'iptables-save', '-t', 'filter'])).stdout;
+export async function ourChains(hostNs: string, family: 4 | 6 = 4): Promise<Map<string, string>> {
+  const text = (await run('ip', ['netns', 'exec', hostNs, family === 4 ? 'iptables-save' : 'ip6tables-save', '-t', 'filter'])).stdout;
   const m = new Map<string, string[]>();
   for (const l of text.split('\n')) {
     if (l.startsWith(':cali-')) m.set(l.slice(1).split(' ')[0] ?? '', []);

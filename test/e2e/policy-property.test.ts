@@ -6,7 +6,9 @@
 // Each run relabels the pods, replaces the policies through tortiectl, reads the model back from
 // etcd, and probes all 12 ordered pod pairs three ways (36 verdicts): a TCP handshake on one port,
 // a UDP datagram to the other (seen arriving at the destination's listener) and an ICMP echo
-// (ping). One query per run also goes through the tortiectl command itself (every other run).
+// (ping). The lab is dual stack: each pair's probes alternate between IPv4 and IPv6 (ICMPv6 echo for
+// IPv6), so both ip6tables and iptables, and both families of the evaluator, are held to the same
+// verdicts. One query per run also goes through the tortiectl command itself (every other run).
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RESOURCE_PREFIX, resourceKey } from '../../datastore/keys.js';
@@ -33,7 +35,11 @@ interface Probe {
   to: Pod;
   proto: keyof typeof PROTO;
   port?: number;
+  family: 4 | 6;
 }
+const addrOf = (p: Pod, family: 4 | 6): string => (family === 4 ? p.ip : (p.ip6 ?? 'no IPv6 address'));
+/** The protocol number on the wire: an echo over IPv6 is ICMPv6. */
+const protoNumber = (q: Probe): number => (q.proto === 'icmp' && q.family === 6 ? 58 : PROTO[q.proto]);
 const SELECTORS = ['all()', "color == 'red'", "color == 'blue'", "color != 'red'", 'has(color)'] as const;
 
 /** Protocol as a rule writes it: a name or its number (both validate and must behave alike). */
@@ -147,15 +153,15 @@ async function loadResources(): Promise<PolicyTraceResources> {
 
 beforeAll(async () => {
   await lab.down();
-  await lab.lab(['up', '--nodes', '2', '--pods-per-node', '0']);
+  await lab.lab(['up', '--dual-stack', '--nodes', '2', '--pods-per-node', '0']);
   const pod = (namespace: string, name: string, node: string): PodSpec => ({ name, namespace, node, labels: {} });
   await populate(lab, { a: { team: 'a' }, b: { team: 'b' } }, [pod('a', 'p1', 'node1'), pod('a', 'p2', 'node2'), pod('b', 'p3', 'node1'), pod('b', 'p4', 'node2')]);
   const info = labInfo(lab);
   pods = info.pods;
   etcd = { ns: lab.ns('etcd'), endpoint: info.etcdEndpoint };
   for (const p of pods) {
-    procs.listen(p.ns, PORTS);
-    procs.listenUdp(p.ns, PORTS, udp);
+    procs.listen(p.ns, PORTS, { ipv6: true });
+    procs.listenUdp(p.ns, PORTS, udp, { ipv6: true });
   }
 }, 420_000);
 
@@ -171,6 +177,7 @@ describe('policy trace agrees with real packets', () => {
     let agreements = 0;
     let cliChecks = 0;
     const perProto = { tcp: 0, udp: 0, icmp: 0 };
+    const perFamily = { 4: 0, 6: 0 };
     const allowed = { tcp: 0, udp: 0, icmp: 0 };
     await fc.assert(
       fc.asyncProperty(scenarioArb, async (sc) => {
@@ -198,19 +205,27 @@ describe('policy trace agrees with real packets', () => {
 
         const tracer = new PolicyTracer(traceModel(await loadResources()));
         // Per ordered pair: TCP on one port, UDP on the other (alternating with the pair and the
-        // run, so each port sees both protocols), and an ICMP echo request.
+        // run, so each port sees both protocols), and an ICMP echo request; TCP and ICMP in one
+        // family, UDP in the other (alternating too, so each protocol sees both families).
         const pairs = pods.flatMap((from) => pods.filter((to) => to !== from).map((to) => ({ from, to })));
         const probes: Probe[] = pairs.flatMap(({ from, to }, i) => {
           const tcpPort = PORTS[(i + runNo) % 2] as number;
           const udpPort = PORTS[(i + runNo + 1) % 2] as number;
+          const family = (i + Math.floor(runNo / 2)) % 2 === 0 ? 4 : 6;
+          const other = family === 4 ? 6 : 4;
           return [
-            { from, to, proto: 'tcp', port: tcpPort },
-            { from, to, proto: 'udp', port: udpPort },
-            { from, to, proto: 'icmp' },
+            { from, to, proto: 'tcp', port: tcpPort, family },
+            { from, to, proto: 'udp', port: udpPort, family: other },
+            { from, to, proto: 'icmp', family },
           ];
         });
-        const want = probes.map((q) => tracer.trace({ from: { ip: q.from.ip }, to: { ip: q.to.ip }, protocol: PROTO[q.proto], ...(q.port === undefined ? {} : { port: q.port }) }).verdict === 'allow');
-        const send = (q: Probe): Promise<boolean> => (q.proto === 'tcp' ? tcp(q.from.ns, q.to.ip, q.port ?? 0) : q.proto === 'udp' ? udp.probe(q.from.ns, q.to.ns, q.to.ip, q.port ?? 0) : ping(q.from.ns, q.to.ip));
+        const want = probes.map(
+          (q) => tracer.trace({ from: { ip: addrOf(q.from, q.family) }, to: { ip: addrOf(q.to, q.family) }, protocol: protoNumber(q), ...(q.port === undefined ? {} : { port: q.port }) }).verdict === 'allow',
+        );
+        const send = (q: Probe): Promise<boolean> => {
+          const dst = addrOf(q.to, q.family);
+          return q.proto === 'tcp' ? tcp(q.from.ns, dst, q.port ?? 0) : q.proto === 'udp' ? udp.probe(q.from.ns, q.to.ns, dst, q.port ?? 0) : ping(q.from.ns, dst);
+        };
         // The dataplane converges asynchronously: poll until packets agree, or report the difference.
         let got: boolean[] = [];
         const deadline = Date.now() + 20_000;
@@ -225,11 +240,12 @@ describe('policy trace agrees with real packets', () => {
         const diff = probes
           .map((q, i) => ({ q, i }))
           .filter(({ i }) => got[i] !== want[i])
-          .map(({ q, i }) => `${q.from.namespace}/${q.from.name} → ${q.to.namespace}/${q.to.name} ${q.proto}${q.port === undefined ? '' : `:${q.port}`} trace ${want[i] ? 'allow' : 'deny'}, packets ${got[i] ? 'pass' : 'blocked'}`);
+          .map(({ q, i }) => `${q.from.namespace}/${q.from.name} → ${q.to.namespace}/${q.to.name} IPv${q.family} ${q.proto}${q.port === undefined ? '' : `:${q.port}`} trace ${want[i] ? 'allow' : 'deny'}, packets ${got[i] ? 'pass' : 'blocked'}`);
         expect(diff, `run ${runNo}: ${JSON.stringify(docs)} colors ${JSON.stringify(sc.colors)}`).toEqual([]);
         agreements += probes.length;
         probes.forEach((q, i) => {
           perProto[q.proto]++;
+          perFamily[q.family]++;
           if (want[i]) allowed[q.proto]++;
         });
 
@@ -239,14 +255,17 @@ describe('policy trace agrees with real packets', () => {
         const k = (runNo * 7) % probes.length;
         const q = probes[k] as Probe;
         const portArgs = q.port === undefined ? [] : ['--port', String(q.port)];
-        const cli = JSON.parse(await ctl(lab, ['policy', 'trace', '--from', `${q.from.namespace}/${q.from.name}`, '--to', `${q.to.namespace}/${q.to.name}`, ...portArgs, '--protocol', q.proto, '-o', 'json'])) as { verdict: string };
-        expect(cli.verdict, `tortiectl policy trace ${q.proto}`).toBe(want[k] ? 'allow' : 'deny');
+        // IPv4 by pod name; IPv6 by address (a pod name means its first, IPv4, address).
+        const ends = q.family === 4 ? [`${q.from.namespace}/${q.from.name}`, `${q.to.namespace}/${q.to.name}`] : [addrOf(q.from, 6), addrOf(q.to, 6)];
+        const proto = protoNumber(q) === 58 ? 'icmpv6' : q.proto;
+        const cli = JSON.parse(await ctl(lab, ['policy', 'trace', '--from', ends[0] ?? '', '--to', ends[1] ?? '', ...portArgs, '--protocol', proto, '-o', 'json'])) as { verdict: string };
+        expect(cli.verdict, `tortiectl policy trace IPv${q.family} ${proto}`).toBe(want[k] ? 'allow' : 'deny');
         cliChecks++;
       }),
       { numRuns: RUNS, endOnFailure: true, verbose: true },
     );
     // The figure the README quotes: verdicts where packets and trace agreed, by protocol.
     const by = (p: keyof typeof PROTO): string => `${p} ${perProto[p]} (${allowed[p]} allowed)`;
-    console.log(`policy-property: ${agreements} agreements (${by('tcp')}, ${by('udp')}, ${by('icmp')}) over ${runNo} runs; ${cliChecks} tortiectl checks`);
+    console.log(`policy-property: ${agreements} agreements (${by('tcp')}, ${by('udp')}, ${by('icmp')}; IPv4 ${perFamily[4]}, IPv6 ${perFamily[6]}) over ${runNo} runs; ${cliChecks} tortiectl checks`);
   }, 600_000);
 });

@@ -4,7 +4,8 @@
 // `kubectl -n production apply`); the seed's `test-network-policy` (ipBlock with except,
 // namespaceSelector, podSelector, port 6379, egress to 10.0.0.0/24 port 5978); GlobalNetworkPolicy
 // order and Pass against namespaced policy; and changes that keep established connections and
-// rewrite only the chains they affect.
+// rewrite only the chains they affect. The lab is dual stack: every pod-to-pod connection is tried
+// over IPv4 and over IPv6 (ip6tables, cali60 sets) and must get the same verdict in both.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -24,11 +25,18 @@ const pod = (namespace: string, name: string): Pod => {
   if (!p) throw new Error(`no pod ${namespace}/${name}`);
   return p;
 };
-const conn = (from: string, to: string, port: number, want: boolean): Probe => {
+/** The connection over IPv4 and over IPv6: policy selects pods, not families. */
+const conn = (from: string, to: string, port: number, want: boolean): Probe[] => {
   const [fn = '', fp = ''] = from.split('/');
   const [tn = '', tp = ''] = to.split('/');
-  return { label: `${from} → ${to}:${port}`, want, probe: () => tcp(pod(fn, fp).ns, pod(tn, tp).ip, port) };
+  const dst = pod(tn, tp);
+  return [
+    { label: `${from} → ${to}:${port} (IPv4)`, want, probe: () => tcp(pod(fn, fp).ns, dst.ip, port) },
+    { label: `${from} → ${to}:${port} (IPv6)`, want, probe: () => tcp(pod(fn, fp).ns, dst.ip6 ?? 'no IPv6 address', port) },
+  ];
 };
+const pings = (from: Pod, to: Pod, want: boolean): Probe[] =>
+  [to.ip, to.ip6 ?? 'no IPv6 address'].map((ip) => ({ label: `ping ${from.namespace}/${from.name} → ${to.namespace}/${to.name} ${ip}`, want, probe: () => ping(from.ns, ip) }));
 
 // The seed's policies as written there (lines under metadata/spec unindented).
 const DEFAULT_DENY = `apiVersion: networking.k8s.io/v1
@@ -58,7 +66,7 @@ const TEST_NETWORK_POLICY = readFileSync(join(import.meta.dirname, '../fixtures/
 
 beforeAll(async () => {
   await lab.down();
-  await lab.lab(['up', '--nodes', '2', '--pods-per-node', '0']);
+  await lab.lab(['up', '--dual-stack', '--nodes', '2', '--pods-per-node', '0']);
   // The guestbook's pods, the same in both namespaces, spread over the two hosts; the seed's
   // test-network-policy pods in default.
   const gb = (ns: string, n1: string, n2: string): PodSpec[] => [
@@ -83,7 +91,7 @@ beforeAll(async () => {
   const dbHost = hosts.find((h) => h.name === db.node);
   await lab.exec(ext, ['ip', 'route', 'add', '10.65.0.0/16', 'via', (dbHost?.ip ?? '').split('/')[0] ?? '']);
   await lab.exec(dbHost?.ns ?? '', ['ip', 'route', 'add', '172.16.0.0/12', 'via', EXT]);
-  for (const p of pods) procs.listen(p.ns, [6379, 6380]);
+  for (const p of pods) procs.listen(p.ns, [6379, 6380], { ipv6: true });
   procs.listen(ext, [5978, 5979]);
   // Everything open before any policy: the profiles allow.
   expect(await verdicts([conn('staging/frontend', 'production/redis', 6379, true), conn('production/frontend', 'staging/redis', 6379, true)], 30_000)).toEqual([]);
@@ -104,8 +112,8 @@ describe('seed: production / staging isolation', () => {
       conn('production/frontend', 'production/redis', 6379, false),
       conn('production/frontend', 'staging/redis', 6379, false),
       conn('default/web', 'production/frontend', 6379, false),
-      { label: 'ping staging/frontend → production/redis', want: false, probe: () => ping(pod('staging', 'frontend').ns, pod('production', 'redis').ip) },
-      { label: 'ping staging/frontend → staging/redis', want: true, probe: () => ping(pod('staging', 'frontend').ns, pod('staging', 'redis').ip) },
+      pings(pod('staging', 'frontend'), pod('production', 'redis'), false),
+      pings(pod('staging', 'frontend'), pod('staging', 'redis'), true),
     ]);
     expect(bad).toEqual([]);
   });
@@ -184,28 +192,29 @@ describe('seed: production / staging isolation', () => {
     };
     await say('hello-1');
 
-    // A rule change: only that policy's chain is rewritten, on both hosts (each has a production pod).
-    const before = await Promise.all(hosts.map((h) => ourChains(h.ns)));
+    // A rule change: only that policy's chain is rewritten, on both hosts (each has a production pod), in both families.
+    const snapshot = (): Promise<Array<Map<string, string>>> => Promise.all(hosts.flatMap((h) => [ourChains(h.ns, 4), ourChains(h.ns, 6)]));
+    const before = await snapshot();
     await ctl(lab, ['apply', '-f', '-'], np(6380));
     expect(await verdicts([{ label: 'new connection to :7000', want: false, probe: () => tcp(fe.ns, redis.ip, 7000) }, { label: 'new connection to :6380', want: true, probe: () => tcp(fe.ns, redis.ip, 6380) }])).toEqual([]);
     await say('hello-2');
-    const after = await Promise.all(hosts.map((h) => ourChains(h.ns)));
+    const after = await snapshot();
     const pi = policyChainName({ name: 'allow-staging', namespace: 'production' }, 'ingress');
-    for (let i = 0; i < hosts.length; i++) expect(changedChains(before[i] as Map<string, string>, after[i] as Map<string, string>)).toEqual([pi]);
+    for (let i = 0; i < before.length; i++) expect(changedChains(before[i] as Map<string, string>, after[i] as Map<string, string>)).toEqual([pi]);
 
     // A namespace label change: set membership only, no chain rewritten anywhere.
     await lab.lab(['ns', 'add', 'staging', '--labels', 'env=staging-old']);
     expect(await verdicts([{ label: 'new connection to :6380 after relabel', want: false, probe: () => tcp(fe.ns, redis.ip, 6380) }])).toEqual([]);
     await say('hello-3');
-    const relabelled = await Promise.all(hosts.map((h) => ourChains(h.ns)));
-    for (let i = 0; i < hosts.length; i++) expect(changedChains(after[i] as Map<string, string>, relabelled[i] as Map<string, string>)).toEqual([]);
+    const relabelled = await snapshot();
+    for (let i = 0; i < before.length; i++) expect(changedChains(after[i] as Map<string, string>, relabelled[i] as Map<string, string>)).toEqual([]);
 
     // A pod label change: role=other becomes role=frontend and reaches db; again no chain rewritten.
     const other = pod('default', 'other');
     await ctl(lab, ['label', 'workloadendpoint', `${other.node}-k8s-other-eth0`, 'role=frontend', '--overwrite', '-n', 'default']);
     expect(await verdicts([conn('default/other', 'default/db', 6379, true)])).toEqual([]);
-    const podRelabelled = await Promise.all(hosts.map((h) => ourChains(h.ns)));
-    for (let i = 0; i < hosts.length; i++) expect(changedChains(relabelled[i] as Map<string, string>, podRelabelled[i] as Map<string, string>)).toEqual([]);
+    const podRelabelled = await snapshot();
+    for (let i = 0; i < before.length; i++) expect(changedChains(relabelled[i] as Map<string, string>, podRelabelled[i] as Map<string, string>)).toEqual([]);
     await say('hello-4');
   });
 });

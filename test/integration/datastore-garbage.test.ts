@@ -147,7 +147,7 @@ describe('garbage under Calico keys in a real etcd: logged with the key, skipped
 
   it('tortie-node and tortie-rr (real processes) stay up, get in sync and log each bad key', async () => {
     const env = (name: string, extra: Record<string, string>): string[] =>
-      Object.entries({ PATH: process.env.PATH ?? '', DATASTORE_TYPE: 'etcdv3', ETCD_ENDPOINTS: etcd.endpoint, TORTIE_BGP_SOCKET: join(dir, `${name}-bgp.sock`), ...extra }).map(([k, v]) => `${k}=${v}`);
+      Object.entries({ PATH: process.env.PATH ?? '', DATASTORE_TYPE: 'etcdv3', ETCD_ENDPOINTS: etcd.endpoint, TORTIE_GOBGP_API_HOSTS: `unix://${join(dir, `${name}-gobgp.sock`)}`, ...extra }).map(([k, v]) => `${k}=${v}`);
     const node = new NetnsDaemon(ns, ['env', ...env('node', { NODENAME: 'gb-n1', IP: '10.78.0.1/24', CALICO_NETWORKING_BACKEND: 'bird', TORTIE_CNI_SOCKET: join(dir, 'cni.sock') }), ...entryArgv('node/main')], join(dir, 'node.log'));
     const rr = new NetnsDaemon(ns, ['env', ...env('rr', { IP: '10.78.0.100', CLUSTER_ID: '244.0.0.1', TORTIE_GOBGP_API_HOSTS: '127.0.0.1:50052' }), ...entryArgv('rr/main')], join(dir, 'rr.log'));
     daemons.push(node, rr);
