@@ -44,8 +44,8 @@ export interface ControllerDatastore {
   close(): Promise<void>;
 }
 
-export function openControllerDatastore(cfg: DatastoreConfig): ControllerDatastore {
-  const store = createStore(cfg);
+export async function openControllerDatastore(cfg: DatastoreConfig): Promise<ControllerDatastore> {
+  const store = await createStore(cfg);
   const ipam = new IpamClient(store);
   const resources = new ResourceClient(store);
   // On the Kubernetes datastore the Calico Node is the Kubernetes Node: nothing separate to delete or label.

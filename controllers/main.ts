@@ -52,7 +52,7 @@ async function main(): Promise<void> {
     enabled = enabled.filter((n) => !ETCD_ONLY_CONTROLLERS.includes(n));
   }
   try {
-    ds = openControllerDatastore(dsConfig);
+    ds = await openControllerDatastore(dsConfig);
     kc = loadKubeConfig(process.env.KUBECONFIG?.trim() || undefined);
   } catch (e) {
     return fail(message(e), 2);
