@@ -83,6 +83,9 @@ export interface NetConf {
 
 const isStr = (v: unknown): v is string => typeof v === 'string';
 
+/** Calico's datastore_type values: etcd, or the Kubernetes API (`kubernetes.kubeconfig`). */
+export const DATASTORE_TYPES = ['etcdv3', 'kubernetes'];
+
 export function parseNetConf(stdin: string): NetConf {
   let o: unknown;
   try {
@@ -113,8 +116,10 @@ export function parseNetConf(stdin: string): NetConf {
     if (ipam[f] !== undefined && !(Array.isArray(ipam[f]) && (ipam[f] as unknown[]).every(isStr))) bad(`ipam.${f}`, 'an array of strings');
   if (c.kubernetes !== undefined && (typeof c.kubernetes !== 'object' || c.kubernetes === null)) bad('kubernetes', 'an object');
   if (c.prevResult !== undefined && (typeof c.prevResult !== 'object' || c.prevResult === null)) bad('prevResult', 'an object');
-  if (c.datastore_type !== undefined && c.datastore_type !== 'etcdv3' && c.datastore_type !== 'kubernetes')
-    throw new CniError(CNI_CODES.invalidConfig, `datastore_type "${String(c.datastore_type)}" is not supported; use etcdv3 or kubernetes`);
+  if (c.datastore_type !== undefined && !DATASTORE_TYPES.includes(c.datastore_type as string))
+    throw new CniError(CNI_CODES.invalidConfig, `datastore_type "${String(c.datastore_type)}" is not supported; use ${DATASTORE_TYPES.join(' or ')}`);
+  const kube = (c.kubernetes ?? {}) as Record<string, unknown>;
+  for (const f of ['kubeconfig', 'k8s_api_root']) if (kube[f] !== undefined && !isStr(kube[f])) bad(`kubernetes.${f}`, 'a string');
   const labels = conventionLabels(c.args);
   return {
     cniVersion: cniVersion as string,

@@ -1,6 +1,8 @@
 // The datastore a plugin reaches itself when no tortie-node answers: Calico's etcd_* config keys,
-// else the ETCD_* environment. The etcd client (etcd3 → grpc-js → protobufjs, ~250 module files)
-// would be the bulk of a plugin's start-up, so it is imported only here, only on that path.
+// else the ETCD_* environment; or, with `datastore_type: kubernetes` (or DATASTORE_TYPE), the
+// Kubernetes API through `kubernetes.kubeconfig` (else KUBECONFIG), as Calico's calico.conf has it.
+// Either client (etcd3 → grpc-js → protobufjs, ~250 module files; @kubernetes/client-node) would be
+// the bulk of a plugin's start-up, so it is imported only here, only on that path.
 import { readFileSync } from 'node:fs';
 import type { Store } from '../datastore/store.js';
 import { parseEndpoints } from '../datastore/endpoints.js';
@@ -65,15 +67,39 @@ function storeFromConf(conf: NetConf, env: NodeJS.ProcessEnv, callTimeoutMs: num
 }
 
 
+/** The config's datastore_type, else DATASTORE_TYPE from the environment (Calico reads both). */
+function usesKubernetes(conf: NetConf, env: NodeJS.ProcessEnv): boolean {
+  return (conf.datastore_type ?? env.DATASTORE_TYPE?.trim()) === 'kubernetes';
+}
+
+/**
+ * The Kubernetes datastore through the kubeconfig the config names: a missing or unusable file is
+ * an invalid config naming the field, said before the command does anything.
+ */
+function kubernetesStore(conf: NetConf, env: NodeJS.ProcessEnv, timeoutMs: number): Promise<Store> {
+  const field = conf.kubernetes?.kubeconfig ? 'kubernetes.kubeconfig' : 'KUBECONFIG';
+  const kubeconfig = conf.kubernetes?.kubeconfig || env.KUBECONFIG?.trim();
+  if (!kubeconfig) throw new CniError(CNI_CODES.invalidConfig, 'datastore_type kubernetes needs kubernetes.kubeconfig in the network config (or KUBECONFIG)');
+  const server = conf.kubernetes?.k8s_api_root || undefined;
+  return import('../datastore/backends/kubernetes/store.js').then(({ KubernetesStore }) => {
+    try {
+      return new KubernetesStore({ kubeconfig, timeoutMs, ...(server ? { server } : {}) });
+    } catch (e) {
+      throw new CniError(CNI_CODES.invalidConfig, `${field}: ${(e as Error).message}`);
+    }
+  });
+}
+
 /** The datastore set in the config or environment, if any: what a plugin without an agent can use. */
 export function datastoreConfigured(conf: NetConf, env: NodeJS.ProcessEnv): boolean {
-  return Boolean((conf.etcd_endpoints ?? env.ETCD_ENDPOINTS ?? '').trim());
+  return usesKubernetes(conf, env) || Boolean((conf.etcd_endpoints ?? env.ETCD_ENDPOINTS ?? '').trim());
 }
 
 /** The plugin's own path to the datastore (etcd client and allocator loaded now), until the deadline. */
 export async function directStore(conf: NetConf, env: NodeJS.ProcessEnv, deadline: number): Promise<CniStore> {
-  // One etcd call may not outlast the command: its budget is what is left, at most etcd's default 4 s.
-  const be = storeFromConf(conf, env, Math.max(500, Math.min(4000, deadline - Date.now())));
+  // One call may not outlast the command: its budget is what is left, at most the clients' default 4 s.
+  const callTimeoutMs = Math.max(500, Math.min(4000, deadline - Date.now()));
+  const be = usesKubernetes(conf, env) ? kubernetesStore(conf, env, callTimeoutMs) : storeFromConf(conf, env, callTimeoutMs);
   try {
     const [store, { IpamClient }] = await Promise.all([be, import('../ipam/allocator.js')]);
     return new DirectStore(store, new IpamClient(store), deadline, 'the datastore', () => store.close());

@@ -52,7 +52,7 @@ export class DirectStore implements CniStore {
   }
 
   pod(kubeconfig: string, namespace: string, name: string): Promise<PodInfo> {
-    return readPod(kubeconfig, namespace, name);
+    return readPod(kubeconfig, namespace, name, Math.max(500, Math.min(4000, this.deadline - Date.now())));
   }
 
   held(handle: string): Promise<string[]> {

@@ -6,16 +6,28 @@ export interface PodInfo {
   annotations: Record<string, string>;
 }
 
-export async function readPod(kubeconfig: string, namespace: string, name: string): Promise<PodInfo> {
+/**
+ * The pod's labels and annotations. client-node's requests have no time limit of their own: an
+ * apiserver that never answers is reported after `timeoutMs` (default 4 s), never a hang.
+ */
+export async function readPod(kubeconfig: string, namespace: string, name: string, timeoutMs = 4000): Promise<PodInfo> {
   const k8s = await import('@kubernetes/client-node');
+  const fail = (why: string): CniError => new CniError(CNI_CODES.tryAgainLater, `kubernetes.kubeconfig ${kubeconfig}: cannot read pod ${namespace}/${name}: ${why}`);
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(fail(`no answer within ${timeoutMs} ms`)), timeoutMs);
+    timer.unref();
+  });
   try {
     const kc = new k8s.KubeConfig();
     kc.loadFromFile(kubeconfig);
     const api = kc.makeApiClient(k8s.CoreV1Api);
-    const pod = await api.readNamespacedPod({ name, namespace });
+    const pod = await Promise.race([api.readNamespacedPod({ name, namespace }), timeout]);
     return { labels: pod.metadata?.labels ?? {}, annotations: pod.metadata?.annotations ?? {} };
   } catch (e) {
-    throw new CniError(CNI_CODES.tryAgainLater, `kubernetes.kubeconfig ${kubeconfig}: cannot read pod ${namespace}/${name}: ${(e as Error).message}`);
+    throw e instanceof CniError ? e : fail((e as Error).message);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

@@ -24,7 +24,7 @@ export async function openStore(conf: NetConf, env: NodeJS.ProcessEnv, deadline:
   } catch (e) {
     if (!(e instanceof AgentAbsent)) throw e;
     if (!datastoreConfigured(conf, env))
-      throw new CniError(CNI_CODES.tryAgainLater, `${e.message}; is tortie-node running on this host? (the network config names no etcd_endpoints to use instead)`);
+      throw new CniError(CNI_CODES.tryAgainLater, `${e.message}; is tortie-node running on this host? (the network config names no datastore to use instead: etcd_endpoints, or datastore_type kubernetes with kubernetes.kubeconfig)`);
     return { store: await directStore(conf, env, deadline), fallbackReason: e.message };
   }
 }

@@ -50,8 +50,8 @@ export interface ControllerDatastore {
  * `onInvalid` hears once of each stored value that is not a valid object of its kind (the passes
  * skip it and go on with the rest).
  */
-export function openControllerDatastore(cfg: DatastoreConfig, onInvalid: (bad: InvalidObject) => void = () => undefined): ControllerDatastore {
-  const store = createStore(cfg);
+export async function openControllerDatastore(cfg: DatastoreConfig, onInvalid: (bad: InvalidObject) => void = () => undefined): Promise<ControllerDatastore> {
+  const store = await createStore(cfg);
   const ipam = new IpamClient(store);
   const resources = new ResourceClient(store);
   const told = new Set<string>();

@@ -52,7 +52,7 @@ async function main(): Promise<void> {
     enabled = enabled.filter((n) => !ETCD_ONLY_CONTROLLERS.includes(n));
   }
   try {
-    ds = openControllerDatastore(dsConfig, (bad) => log.warn({ key: bad.where, kind: bad.key.kind, reason: bad.reason }, 'invalid value in the datastore skipped'));
+    ds = await openControllerDatastore(dsConfig, (bad) => log.warn({ key: bad.where, kind: bad.key.kind, reason: bad.reason }, 'invalid value in the datastore skipped'));
     kc = loadKubeConfig(process.env.KUBECONFIG?.trim() || undefined);
   } catch (e) {
     return fail(message(e), 2);

@@ -26,7 +26,7 @@ export class CtlContext {
     private readonly env: Record<string, string | undefined> = process.env,
   ) {}
 
-  client(): ResourceClient {
+  async client(): Promise<ResourceClient> {
     if (!this.resourceClient) {
       const config = loadDatastoreConfig({ configFile: this.globals().config, env: this.env });
       // A config that was read with a guess (flat calicoApiConfig, etcdv2, TLS files with http) still
@@ -34,7 +34,7 @@ export class CtlContext {
       for (const w of config.warnings) this.err.write(`warning: ${w}\n`);
       // 3 s per call leaves room for Node's start-up inside the promised 5 s for an unreachable etcd
       // (a silent endpoint otherwise took 4 s + start-up ≈ 5.9 s).
-      this.store = createStore(config, { callTimeoutMs: CTL_CALL_TIMEOUT_MS });
+      this.store = await createStore(config, { callTimeoutMs: CTL_CALL_TIMEOUT_MS });
       this.resourceClient = new ResourceClient(this.store);
     }
     return this.resourceClient;

@@ -189,11 +189,11 @@ describe('loadDatastoreConfig and createBackend', () => {
     if (c.source === 'environment') expect(etcdOf(c).endpoints).toEqual(['http://10.2.2.2:2379']);
   });
 
-  it('DATASTORE_TYPE=kubernetes makes the Kubernetes store from KUBECONFIG, and a missing file is named', () => {
+  it('DATASTORE_TYPE=kubernetes makes the Kubernetes store from KUBECONFIG, and a missing file is named', async () => {
     const kc = join(dir, 'kubeconfig');
     writeFileSync(kc, 'apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n');
-    expect(createStore(configFromEnv({ DATASTORE_TYPE: 'kubernetes', KUBECONFIG: kc }))).toBeInstanceOf(KubernetesStore);
-    expect(() => createStore(configFromEnv({ DATASTORE_TYPE: 'kubernetes', KUBECONFIG: '/tmp/no-such-kc.yaml' }))).toThrow('kubeconfig /tmp/no-such-kc.yaml: no such file (KUBECONFIG)');
+    await expect(createStore(configFromEnv({ DATASTORE_TYPE: 'kubernetes', KUBECONFIG: kc }))).resolves.toBeInstanceOf(KubernetesStore);
+    await expect(createStore(configFromEnv({ DATASTORE_TYPE: 'kubernetes', KUBECONFIG: '/tmp/no-such-kc.yaml' }))).rejects.toThrow('kubeconfig /tmp/no-such-kc.yaml: no such file (KUBECONFIG)');
   });
 
   it('a component that still needs the etcd key/value layer says so on kubernetes, naming the kubeconfig', () => {

@@ -18,7 +18,7 @@ async function main(): Promise<void> {
 }
 
 async function writeNamespace(name: string, labels: Record<string, string>): Promise<void> {
-  const store = createStore(configFromEnv(process.env));
+  const store = await createStore(configFromEnv(process.env));
   try {
     const doc = namespaceToProfile(name, labels) as unknown as StoredValue;
     const cur = await store.get({ kind: 'Profile', name: `kns.${name}` });
@@ -30,7 +30,7 @@ async function writeNamespace(name: string, labels: Record<string, string>): Pro
 }
 
 async function deleteNode(name: string): Promise<void> {
-  const store = createStore(configFromEnv(process.env));
+  const store = await createStore(configFromEnv(process.env));
   try {
     const ipam = new IpamClient(store);
     for (const handle of ['ipipTunnelAddress', 'vxlanTunnelAddress', 'vxlan-v6-tunnel-addr']) await ipam.releaseByHandle(`${handle}-${name}`);

@@ -15,7 +15,7 @@ async function main(): Promise<void> {
   }
   const cfg = parsed.config;
   const log = pino({ level: cfg.logLevel === 'warning' ? 'warn' : cfg.logLevel, base: { node: cfg.nodename } });
-  const agent = new NodeAgent(cfg, createStore(configFromEnv(process.env)), log);
+  const agent = new NodeAgent(cfg, await createStore(configFromEnv(process.env)), log);
   let stopping = false;
   const stop = (sig: string): void => {
     if (stopping) return;

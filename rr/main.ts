@@ -17,7 +17,7 @@ async function main(): Promise<void> {
   const log = pino({ level: cfg.logLevel === 'warning' ? 'warn' : cfg.logLevel, base: { node: cfg.nodename } });
   let rr: RouteReflector;
   try {
-    rr = new RouteReflector(cfg, createStore(configFromEnv(process.env)), log);
+    rr = new RouteReflector(cfg, await createStore(configFromEnv(process.env)), log);
   } catch (e) {
     process.stderr.write(`tortie-rr: ${e instanceof Error ? e.message : String(e)}\n`);
     process.exit(2);

@@ -29,7 +29,7 @@ export function registerApplyCommands(program: Command, ctx: CtlContext): void {
         const read = readDocuments(opts.filename);
         const name = read.name;
         const docs = opts.namespace ? read.docs.map((d, i) => withNamespace(d, opts.namespace ?? '', i)) : read.docs;
-        const client = ctx.client();
+        const client = await ctx.client();
         const res = await inFile(name, () =>
           action === 'create' ? client.createAll(docs) : action === 'apply' ? client.applyAll(docs) : client.replaceAll(docs),
         );

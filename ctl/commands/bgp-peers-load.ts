@@ -12,7 +12,7 @@ type Loaded = Omit<BgpConfigInput, 'nodeName'>;
 
 export function datastoreLoader(ctx: CtlContext): BgpPeersDeps['load'] {
   return async (nodeName: string): Promise<Loaded> => {
-    const client = ctx.client();
+    const client = await ctx.client();
     const [nodes, peers, bgpConfigs, pools, filters] = await Promise.all(
       ['Node', 'BGPPeer', 'BGPConfiguration', 'IPPool', 'BGPFilter'].map(async (k) => (await client.list(k)).items),
     );

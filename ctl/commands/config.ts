@@ -78,7 +78,7 @@ export function registerConfig(program: Command, ctx: CtlContext): void {
     .argument('<value>', 'on|off, or an AS number')
     .action(async (name: string, value: string) => {
       const fields = setting(name).apply(value);
-      await setDefaultBGPConfig(ctx.client(), fields);
+      await setDefaultBGPConfig((await ctx.client()), fields);
       ctx.out.write(`Successfully set ${name} to ${value}\n`);
     });
   config
@@ -87,7 +87,7 @@ export function registerConfig(program: Command, ctx: CtlContext): void {
     .argument('<name>', 'nodeToNodeMesh or asNumber')
     .action(async (name: string) => {
       const s = setting(name);
-      const current = await readDefault(ctx.client());
+      const current = await readDefault(await ctx.client());
       ctx.out.write(s.show((current?.spec ?? {}) as Spec) + '\n');
     });
 }

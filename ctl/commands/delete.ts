@@ -27,10 +27,10 @@ export function registerDelete(program: Command, ctx: CtlContext): void {
       if (opts.filename !== undefined) {
         if (kind !== undefined) throw new UsageError('delete: give either -f FILE or KIND NAME, not both');
         const { name: file, docs } = readDocuments(opts.filename);
-        deleted = await inFile(file, () => ctx.client().deleteAll(docs.map(deletionTarget)));
+        deleted = await inFile(file, async () => (await ctx.client()).deleteAll(docs.map(deletionTarget)));
       } else {
         if (kind === undefined || name === undefined) throw new UsageError('delete: need -f FILE or KIND NAME (e.g. tortiectl delete ippool my-pool)');
-        deleted = [await ctx.client().delete(kind, name, { namespace: opts.namespace, resourceVersion: opts.revision })];
+        deleted = [await (await ctx.client()).delete(kind, name, { namespace: opts.namespace, resourceVersion: opts.revision })];
       }
       ctx.out.write(resultLine('deleted', deleted.map((r) => r.kind)) + '\n');
     });

@@ -38,7 +38,7 @@ export function registerGet(program: Command, ctx: CtlContext): void {
     .action(async (kindArg: string, names: string[], opts: { output: string; namespace?: string; allNamespaces?: boolean }) => {
       const format = parseOutputFormat(opts.output);
       if (opts.namespace && opts.allNamespaces) throw new UsageError('get: -n and -A are exclusive');
-      const client = ctx.client();
+      const client = await ctx.client();
       const info = client.kind(kindArg);
       const namespace = info.namespaced ? (opts.allNamespaces ? undefined : opts.namespace || 'default') : undefined;
       let items: Resource[];

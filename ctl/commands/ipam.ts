@@ -74,7 +74,7 @@ async function showIp(ipam: IpamClient, ip: string): Promise<string> {
 
 export function registerIpam(program: Command, ctx: CtlContext): void {
   const ipamCmd = program.command('ipam').description('IP address management: utilisation, checks, release, garbage collection');
-  const client = (): IpamClient => new IpamClient(ctx.client().store);
+  const client = async (): Promise<IpamClient> => new IpamClient((await ctx.client()).store);
 
   ipamCmd
     .command('show')
@@ -82,7 +82,7 @@ export function registerIpam(program: Command, ctx: CtlContext): void {
     .option('--show-blocks', 'also list every block')
     .option('--ip <ip>', 'show whether one address is in use and by whom')
     .action(async (opts: { showBlocks?: boolean; ip?: string }) => {
-      const ipam = client();
+      const ipam = await client();
       if (opts.ip) {
         ctx.out.write(await showIp(ipam, opts.ip));
         return;
@@ -101,7 +101,7 @@ export function registerIpam(program: Command, ctx: CtlContext): void {
     .description('report leaked addresses, stale affinities and blocks of deleted nodes')
     .option('-o, --output <file>', 'write the full report as JSON (input for ipam release --from-report)')
     .action(async (opts: { output?: string }) => {
-      const report = await checkIpam(ctx.client().store);
+      const report = await checkIpam((await ctx.client()).store);
       ctx.out.write(formatCheckSummary(report));
       if (opts.output) {
         writeFileSync(opts.output, `${JSON.stringify(report, null, 2)}\n`);
@@ -116,7 +116,7 @@ export function registerIpam(program: Command, ctx: CtlContext): void {
     .option('--from-report <file>', 'a report written by ipam check -o')
     .action(async (opts: { ip?: string; fromReport?: string }) => {
       if (!!opts.ip === !!opts.fromReport) throw new UsageError('give exactly one of --ip or --from-report');
-      const ipam = client();
+      const ipam = await client();
       let specs: { ip: string; sequenceNumber?: number }[];
       if (opts.ip) specs = [{ ip: opts.ip }];
       else {
@@ -145,7 +145,7 @@ export function registerIpam(program: Command, ctx: CtlContext): void {
     .action(async (opts: { grace: string; once?: boolean }) => {
       const grace = Number(opts.grace);
       if (!Number.isFinite(grace) || grace < 0) throw new UsageError(`--grace must be a number of seconds, got ${opts.grace}`);
-      const gc = new IpamGc(client(), { graceMs: grace * 1000 });
+      const gc = new IpamGc(await client(), { graceMs: grace * 1000 });
       const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
       for (let pass = 0; ; pass++) {
         const p = await gc.runOnce();

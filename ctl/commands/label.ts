@@ -46,7 +46,7 @@ export function registerLabel(program: Command, ctx: CtlContext): void {
     .option('-n, --namespace <ns>', 'namespace of a namespaced resource')
     .action(async (kind: string, name: string, args: string[], opts: { overwrite?: boolean; namespace?: string }) => {
       const changes = parseLabelArgs(args);
-      const client = ctx.client();
+      const client = await ctx.client();
       const current = await client.get(kind, name, opts.namespace);
       const labels = applyLabelChanges(current.metadata.labels, changes, opts.overwrite ?? false);
       // resourceVersion from the read: a concurrent edit makes this fail instead of being lost.

@@ -26,7 +26,7 @@ export function registerPatch(program: Command, ctx: CtlContext): void {
     .option('-n, --namespace <ns>', 'namespace of a namespaced resource')
     .action(async (kind: string, name: string, opts: { patch: string; namespace?: string }) => {
       const patch = parsePatch(opts.patch);
-      const r = await ctx.client().patch(kind, name, patch, opts.namespace);
+      const r = await (await ctx.client()).patch(kind, name, patch, opts.namespace);
       ctx.out.write(resultLine('patched', [r.kind]) + '\n');
     });
 }

@@ -205,7 +205,7 @@ export function registerPolicyTrace(program: Command, deps: PolicyTraceDeps): vo
 export function registerPolicyTraceCommand(program: Command, ctx: CtlContext): void {
   registerPolicyTrace(program, {
     load: async () => {
-      const client = ctx.client();
+      const client = await ctx.client();
       const [workloadEndpoints, networkPolicies, globalNetworkPolicies, profiles, hostEndpoints, felixConfigurations] = await Promise.all(
         ['WorkloadEndpoint', 'NetworkPolicy', 'GlobalNetworkPolicy', 'Profile', 'HostEndpoint', 'FelixConfiguration'].map(async (k) => (await client.list(k)).items),
       );

@@ -32,7 +32,7 @@ export function registerVersion(program: Command, ctx: CtlContext): void {
       ctx.out.write(`${'Client Version:'.padEnd(19)}${client}\n`);
       // ClusterInformation is not a kind of Tortie's model (nothing writes it yet), so the cluster
       // line says so; listing the pools still proves the datastore answers.
-      await ctx.client().store.list('IPPool');
+      await (await ctx.client()).store.list('IPPool');
       const spec: ClusterInformationSpec | undefined = undefined;
       ctx.out.write(formatVersion(client, spec).split('\n').slice(1).join('\n'));
     });

@@ -6,7 +6,6 @@ import { DatastoreConfigError, type DatastoreConfig } from '../config.js';
 import { EtcdBackend, type EtcdTlsCredentials } from './etcd.js';
 
 import { EtcdStore } from './etcd-store.js';
-import { kubernetesStoreFromConfig } from './kubernetes/index.js';
 import { MemoryBackend, type MemoryBackendOptions } from './memory.js';
 import type { Store } from '../store.js';
 
@@ -14,9 +13,16 @@ export { EtcdBackend } from './etcd.js';
 export { MemoryBackend } from './memory.js';
 export { EtcdStore } from './etcd-store.js';
 
-/** The datastore named by a connection config, as a Store. */
-export function createStore(config: DatastoreConfig, opts: CreateBackendOptions = {}): Store {
-  if (config.type === 'kubernetes') return kubernetesStoreFromConfig(config);
+/**
+ * The datastore named by a connection config, as a Store. Async because the Kubernetes backend
+ * (@kubernetes/client-node, ESM-only and ~0.4 s to load) is imported only when the config asks
+ * for it: an etcd command never pays for it.
+ */
+export async function createStore(config: DatastoreConfig, opts: CreateBackendOptions = {}): Promise<Store> {
+  if (config.type === 'kubernetes') {
+    const { kubernetesStoreFromConfig } = await import('./kubernetes/index.js');
+    return kubernetesStoreFromConfig(config, opts.callTimeoutMs ? { timeoutMs: opts.callTimeoutMs } : {});
+  }
   return new EtcdStore(createBackend(config, opts));
 }
 

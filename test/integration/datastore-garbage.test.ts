@@ -175,7 +175,7 @@ describe('garbage under Calico keys in a real etcd: logged with the key, skipped
 
   it('tortie-controllers’ datastore reads skip the bad Nodes and endpoints, telling each once', async () => {
     const told: string[] = [];
-    const ds = openControllerDatastore({ type: 'etcdv3', etcd: { endpoints: [etcd.endpoint] }, source: 'test', warnings: [] }, (b) => told.push(b.where));
+    const ds = await openControllerDatastore({ type: 'etcdv3', etcd: { endpoints: [etcd.endpoint] }, source: 'test', warnings: [] }, (b) => told.push(b.where));
     try {
       const nodes = await ds.calicoNodes();
       expect([...(nodes?.keys() ?? [])]).toContain('gb-n2');

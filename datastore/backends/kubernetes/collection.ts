@@ -72,6 +72,9 @@ export function watchCollection(api: KubeApi, path: string, what: string, fromRe
   let inner: { close(): void } | undefined;
   // Keys already reported deleted through their `deleted` mark: their real DELETE is not news.
   const markedGone = new Set<string>();
+  // Objects seen alive through this watch (events since it started): the `previous` of their next
+  // change or delete, as etcd gives it (Kubernetes' watch events carry only the new state).
+  const lastAlive = new Map<string, StoredObject>();
   const id = (k: ObjectKey): string => `${k.namespace ?? ''}/${k.name}`;
   const fail = (err: DatastoreError): void => {
     if (closed) return;
@@ -101,16 +104,25 @@ export function watchCollection(api: KubeApi, path: string, what: string, fromRe
         }
         if (!obj) return;
         const k = id(obj.key);
+        // A delete's `previous` is the object as last seen alive, as etcd reports it: not the
+        // `deleted`-marked copy, nor the DELETED event's copy (which carries the delete's revision).
+        const gone = (): void => {
+          const previous = lastAlive.get(k) ?? obj;
+          lastAlive.delete(k);
+          deliver({ type: 'deleted', key: obj.key, revision: obj.revision, previous });
+        };
         if (ev.type === 'DELETED') {
           if (markedGone.delete(k)) return;
-          deliver({ type: 'deleted', key: obj.key, revision: obj.revision, previous: obj });
+          gone();
         } else if (opts.isMarkedDeleted?.(obj)) {
           if (markedGone.has(k)) return;
           markedGone.add(k);
-          deliver({ type: 'deleted', key: obj.key, revision: obj.revision, previous: obj });
+          gone();
         } else {
           markedGone.delete(k);
-          deliver({ type: ev.type === 'ADDED' ? 'added' : 'modified', object: obj });
+          const previous = lastAlive.get(k);
+          lastAlive.set(k, obj);
+          deliver(ev.type === 'ADDED' || !previous ? { type: ev.type === 'ADDED' ? 'added' : 'modified', object: obj } : { type: 'modified', object: obj, previous });
         }
       },
     });

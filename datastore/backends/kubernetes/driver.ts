@@ -46,6 +46,9 @@ export interface KubeApiOptions {
 
 type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
+/** Budget for connecting and the TLS handshake (a loopback or LAN apiserver needs milliseconds). */
+const CONNECT_TIMEOUT_MS = 2000;
+
 interface Creds {
   options: RequestOptions;
   until: number;
@@ -146,6 +149,14 @@ export class KubeApi {
         timer = undefined;
         req.destroy(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' }));
       }, budget);
+      // A server that accepts but never completes the handshake is given less than the call's
+      // budget, so a command started on a loaded machine still reports it within 5 s.
+      req.on('socket', (sock) => {
+        if (!sock.connecting) return; // a kept-alive connection, already up
+        const handshake = setTimeout(() => req.destroy(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' })), Math.min(budget, CONNECT_TIMEOUT_MS));
+        sock.once(url.protocol === 'https:' ? 'secureConnect' : 'connect', () => clearTimeout(handshake));
+        sock.once('close', () => clearTimeout(handshake));
+      });
       req.on('error', (err: NodeJS.ErrnoException) => {
         if (timer) clearTimeout(timer);
         const e = socketToError(this.server, err, budget);
