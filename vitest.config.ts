@@ -2,10 +2,10 @@ import { defineConfig } from 'vitest/config';
 
 // "unit" is pure and fast (no root, no etcd); "integration" uses real etcd, network namespaces,
 // BIRD, GoBGP, kube-apiserver and podman, and runs files one at a time. "slow" holds the long suites
-// that share nothing with the others (the IPIP lab inside its own qemu VM; the etcd-fault lab under
-// its own prefix and state dir, mostly waiting out outages): `make test` runs it in a second
+// that share nothing with the others (the IPIP lab inside its own qemu VM; the etcd-fault, KDD and
+// dual-stack labs, each under its own prefix and state dir): `make test` runs it in a second
 // process beside the first, so the suite takes the longer of the two rather than their sum.
-const SLOW = ['test/e2e/lab-ipip.test.ts', 'test/e2e/lab-etcd-faults.test.ts'];
+const SLOW = ['test/e2e/lab-ipip.test.ts', 'test/e2e/lab-etcd-faults.test.ts', 'test/e2e/lab-kdd.test.ts', 'test/e2e/lab-dual-stack.test.ts'];
 const ROOTED = { testTimeout: 180_000, hookTimeout: 120_000, pool: 'forks', poolOptions: { forks: { singleFork: true } } } as const;
 
 export default defineConfig({

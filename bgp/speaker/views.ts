@@ -25,7 +25,15 @@ export function tablePaths(rib: Rib): TablePath[] {
     const k = `${r.prefix.address}/${r.prefix.length}`;
     out.push({ prefix: k, path: { attrs: r.attrs, nextHop: '', source: 'local' }, best: rib.selected(k)?.source === 'local' });
   }
-  for (const [addr, p] of rib.peers) for (const [k, r] of p.adjIn) out.push({ prefix: k, path: r, best: rib.selected(k)?.source === addr });
+  for (const [addr, p] of rib.peers)
+    for (const [k, r] of p.adjIn) {
+      // With ADD-PATH a peer may hold several paths for k: each is listed, as GoBGP lists them.
+      const several = p.paths.get(k);
+      if (several && several.size > 1) {
+        const sel = rib.selected(k);
+        for (const path of several.values()) out.push({ prefix: k, path, best: sel === path || (sel?.source === addr && sel.nextHop === path.nextHop && sel.attrs === path.attrs) });
+      } else out.push({ prefix: k, path: r, best: rib.selected(k)?.source === addr });
+    }
   return out;
 }
 

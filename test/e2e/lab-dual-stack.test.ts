@@ -6,7 +6,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withApi } from '../../bgp/api/gobgp/client.js';
-import type { PeerStatus } from '../../bgp/speaker/types.js';
 import { capture, stopCapture } from './capture.js';
 import { eventually, testLab, type TestLab } from './lab-helpers.js';
 
