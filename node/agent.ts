@@ -239,9 +239,13 @@ export class NodeAgent {
   private async ensureTunnelAddresses(): Promise<void> {
     const ipam = new IpamClient(this.store);
     const pools = await ipam.listPools().catch(() => []);
-    const poolsRaw = (await this.store.list('IPPool')).items.map((o) => o.value as { spec?: { cidr?: string; ipipMode?: string; vxlanMode?: string; disabled?: boolean } });
+    // Only the pools IPAM could parse: a malformed IPPool is skipped here as everywhere else.
+    const usable = new Set(pools.map((p) => p.name));
+    const poolsRaw = (await this.store.list('IPPool')).items
+      .filter((o) => usable.has(o.key.name))
+      .map((o) => o.value as { spec?: { cidr?: string; ipipMode?: string; vxlanMode?: string; disabled?: boolean } });
     const wants = (family: 4 | 6, m: 'vxlanMode' | 'ipipMode'): boolean =>
-      poolsRaw.some((p) => (p.spec?.cidr ?? '').includes(':') === (family === 6) && p.spec?.[m] && p.spec[m] !== 'Never' && !p.spec.disabled);
+      poolsRaw.some((p) => String(p.spec?.cidr ?? '').includes(':') === (family === 6) && p.spec?.[m] && p.spec[m] !== 'Never' && !p.spec.disabled);
     const wantVxlan = wants(4, 'vxlanMode') && !!this.address;
     const wantVxlan6 = wants(6, 'vxlanMode') && !!this.address6;
     const wantIpip = this.cfg.backend === 'bird' && wants(4, 'ipipMode');
