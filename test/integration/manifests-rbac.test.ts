@@ -72,7 +72,7 @@ describe('tortie.yaml RBAC: each component with its own ServiceAccount (Node,RBA
 
   it('tortie-node: creates the default pool, registers its Node, allocates its tunnel address and syncs every kind it follows', async () => {
     const store = storeAs('node');
-    expect(await ensureDefaultPool(store, { cidr: '10.71.0.0/16', blockSize: 26, ipipMode: 'Always', vxlanMode: 'Never', natOutgoing: true })).toBe(true);
+    expect(await ensureDefaultPool(store, { cidr: '10.71.0.0/16', blockSize: 26, ipipMode: 'Always', vxlanMode: 'Never', natOutgoing: true })).toBe('10.71.0.0/16');
     await upsertNode(store, NODE, (spec) => ({ ...spec, bgp: { ipv4Address: '10.0.0.71/24', asNumber: 64512 } }));
     const tunnel = await new IpamClient(store).autoAssign({ handleId: `ipip-tunnel-addr-${NODE}`, hostname: NODE, num4: 1, use: 'Tunnel', attrs: { node: NODE, type: 'ipipTunnelAddress' } });
     expect(tunnel.ipv4[0]?.ip).toMatch(/^10\.71\./);
