@@ -218,7 +218,10 @@ describe('update groups and back-pressure', () => {
         await convergedAtCD(round);
       }
       expect(a.outQueue(T)?.mode, `not stalled after ${rounds} rounds of ${roundBytes} bytes (kernel bound ${absorb})`).toBe('stalled');
-      expect(a.outStats.stalls).toBe(1);
+      // Until the kernel's buffers are full a stalled T may drain into them and rejoin, on a busy
+      // machine more than once: each stall but the current one ended in exactly one re-sync.
+      expect(a.outStats.stalls).toBeGreaterThanOrEqual(1);
+      expect(a.outStats.resyncs).toBe(a.outStats.stalls - 1);
       // Two more rounds while it is stalled: the others are not held back.
       for (let k = 0; k < 2; k++) {
         round++;
@@ -248,7 +251,7 @@ describe('update groups and back-pressure', () => {
       return true;
     }, 60_000, 200);
     await waitFor('rejoined', async () => (a.outQueue(T)?.mode === 'grouped' ? true : undefined), 10_000);
-    expect(a.outStats.resyncs).toBe(1);
+    expect(a.outStats.resyncs).toBe(a.outStats.stalls);
     expect(stuck.error).toBeUndefined();
     expect(raw.error).toBeUndefined();
     expect(a.peerStatus().every((p) => p.state === 'Established')).toBe(true);
