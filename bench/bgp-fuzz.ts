@@ -3,7 +3,8 @@
 // should happen against what did. Not a test (it runs for minutes); the codec fuzz test runs the
 // same generators 20,000 times in `make test`.
 //
-//   node dist/bench/bgp-fuzz.js [--decoder 10000000] [--session 10000000] [--batch 1000] [--seed N]
+//   npx tsx bench/bgp-fuzz.ts [--decoder 10000000] [--session 10000000] [--batch 1000] [--seed N]
+//   (from the checkout: the captured BIRD/GoBGP frames it mutates live in test/fixtures/bgp)
 //
 // Decoder: every frame decoded under one of four session shapes; no exception, no internal
 // error, the NOTIFICATION code the RFCs give, treat-as-withdraw leaving no announcement, and
