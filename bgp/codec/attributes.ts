@@ -160,6 +160,15 @@ function u32Attribute(code: number, name: string, flags: number, key: 'med' | 'l
   });
 }
 
+/** A community list of `width` 32-bit numbers each (extended: 2, large: 3); RFC 7606 length check. */
+function u32Tuples(v: Buffer, width: number, name: string): number[][] {
+  const size = 4 * width;
+  if (v.length === 0 || v.length % size !== 0) throw new AttrError(`${name} length ${v.length} is not a non-zero multiple of ${size}`);
+  const out: number[][] = [];
+  for (let o = 0; o < v.length; o += size) out.push(Array.from({ length: width }, (_, k) => v.readUInt32BE(o + 4 * k)));
+  return out;
+}
+
 export const ATTRIBUTE_TABLE: ReadonlyArray<AttrEntry<unknown>> = [
   entry<MpReachValue | typeof SKIPPED>({
     code: ATTR_MP_REACH_NLRI,
@@ -374,12 +383,7 @@ export const ATTRIBUTE_TABLE: ReadonlyArray<AttrEntry<unknown>> = [
     name: 'EXTENDED_COMMUNITIES',
     flags: OPT_T,
     onError: 'treat-as-withdraw', // RFC 7606 §7.14
-    decode(v) {
-      if (v.length === 0 || v.length % 8 !== 0) throw new AttrError(`EXTENDED_COMMUNITIES length ${v.length} is not a non-zero multiple of 8`);
-      const out: Array<[number, number]> = [];
-      for (let o = 0; o < v.length; o += 8) out.push([v.readUInt32BE(o), v.readUInt32BE(o + 4)]);
-      return out;
-    },
+    decode: (v) => u32Tuples(v, 2, 'EXTENDED_COMMUNITIES') as Array<[number, number]>,
     apply(st, v) {
       st.attrs.extendedCommunities = v;
     },
@@ -423,12 +427,7 @@ export const ATTRIBUTE_TABLE: ReadonlyArray<AttrEntry<unknown>> = [
     name: 'LARGE_COMMUNITIES',
     flags: OPT_T,
     onError: 'treat-as-withdraw', // RFC 8092 §6
-    decode(v) {
-      if (v.length === 0 || v.length % 12 !== 0) throw new AttrError(`LARGE_COMMUNITIES length ${v.length} is not a non-zero multiple of 12`);
-      const out: Array<[number, number, number]> = [];
-      for (let o = 0; o < v.length; o += 12) out.push([v.readUInt32BE(o), v.readUInt32BE(o + 4), v.readUInt32BE(o + 8)]);
-      return out;
-    },
+    decode: (v) => u32Tuples(v, 3, 'LARGE_COMMUNITIES') as Array<[number, number, number]>,
     apply(st, v) {
       st.attrs.largeCommunities = v;
     },
