@@ -1,6 +1,6 @@
 // The MTU rules as Calico's felix applies them, one case per rule.
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_MTU_IFACE_PATTERN, ENCAP_OVERHEAD, FALLBACK_HOST_MTU, computeMtus, encapsulationsInUse, hostMtu, mtuSettings, type Encapsulation } from './mtu.js';
+import { DEFAULT_MTU_IFACE_PATTERN, ENCAP_OVERHEAD, FALLBACK_HOST_MTU, computeMtus, encapsulationsInUse, hostMtu, mtuSettings, tunnelMtuInput, type Encapsulation } from './mtu.js';
 
 const calicoPattern = new RegExp(DEFAULT_MTU_IFACE_PATTERN);
 const auto = { ipipMTU: 0, vxlanMTU: 0, vxlanMTUV6: 0 };
@@ -84,6 +84,13 @@ describe('tunnel and pod MTUs (computeMtus)', () => {
     expect(m.pod).toBe(1450);
     expect(m.warnings).toEqual(["the configured vxlan MTU 1450 is larger than the host interfaces' MTU 1400: packets that size will be dropped or fragmented"]);
     expect(computeMtus(1400, { ...auto, vxlanMTU: 1450 }, uses()).warnings).toEqual([]);
+  });
+});
+
+describe('tunnel MTUs handed to the calculation graph (tunnelMtuInput)', () => {
+  it('each tunnel device gets its own: tunl0 the IPIP MTU, vxlan.calico the VXLAN one, vxlan-v6.calico the VXLAN-over-IPv6 one', () => {
+    expect(tunnelMtuInput(computeMtus(1500, auto, uses('vxlan', 'vxlanV6')))).toEqual({ ipipMtu: 1480, vxlanMtu: 1450, vxlanMtuV6: 1430 });
+    expect(tunnelMtuInput(computeMtus(9000, { ...auto, vxlanMTUV6: 8000 }, uses('vxlanV6')))).toEqual({ ipipMtu: 8980, vxlanMtu: 8950, vxlanMtuV6: 8000 });
   });
 });
 

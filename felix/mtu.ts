@@ -59,6 +59,11 @@ export function computeMtus(host: number, settings: Omit<MtuSettings, 'mtuIfaceP
   return out;
 }
 
+/** What the calculation graph takes of the MTUs: one per tunnel device (tunl0, vxlan.calico, vxlan-v6.calico). */
+export function tunnelMtuInput(m: Pick<Mtus, 'ipip' | 'vxlan' | 'vxlanV6'>): { ipipMtu: number; vxlanMtu: number; vxlanMtuV6: number } {
+  return { ipipMtu: m.ipip, vxlanMtu: m.vxlan, vxlanMtuV6: m.vxlanV6 };
+}
+
 const SETTINGS = [
   { field: 'ipipMTU', env: 'IPINIPMTU' },
   { field: 'vxlanMTU', env: 'VXLANMTU' },

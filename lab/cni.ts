@@ -9,7 +9,7 @@ import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cniSocket, mtuFile } from './agents.js';
-import { computeMtus } from '../felix/mtu.js';
+import { computeMtus, type Encapsulation } from '../felix/mtu.js';
 import { entryCommand } from './routing.js';
 import { families, hostCniDirs, slowHostEnv, stateDir, type LabNode, type LabState } from './state.js';
 
@@ -19,8 +19,10 @@ const PLUGINS = ['tortie', 'tortie-ipam'] as const;
  * Pod MTU as felix computes it on the lab's hosts (the fabric's MTU less the encapsulation), for
  * container mode's veth_mtu; agent-mode pods get it from the MTU file their host's tortie-node writes.
  */
-export function podMtu(s: Pick<LabState, 'encap' | 'fabricMtu'>): number {
-  return computeMtus(s.fabricMtu ?? 1500, { ipipMTU: 0, vxlanMTU: 0, vxlanMTUV6: 0 }, new Set(s.encap === 'none' ? [] : [s.encap])).pod;
+export function podMtu(s: Pick<LabState, 'encap' | 'fabricMtu' | 'ipFamilies'>): number {
+  // VXLAN carries each family in its own tunnel: over IPv6 it costs 70 bytes, not 50.
+  const inUse: Encapsulation[] = s.encap === 'none' ? [] : s.encap === 'vxlan' ? families(s).map((f) => (f === 4 ? 'vxlan' : 'vxlanV6')) : [s.encap];
+  return computeMtus(s.fabricMtu ?? 1500, { ipipMTU: 0, vxlanMTU: 0, vxlanMTUV6: 0 }, new Set(inUse)).pod;
 }
 
 /** The network config, as /etc/cni/net.d/10-calico.conf would hold it on this host. */

@@ -25,7 +25,7 @@ import { ensureDefaultPool, randomMac, upsertNode } from './register.js';
 import { detectRestart, type RestartDecision } from './restart.js';
 import { buildView } from './view.js';
 import type { FelixConfigurationSpec } from '../datastore/model/felix.js';
-import { computeMtus, encapsulationsInUse, hostMtu, mtuSettings, type HostLink, type Mtus } from '../felix/mtu.js';
+import { computeMtus, encapsulationsInUse, hostMtu, mtuSettings, tunnelMtuInput, type HostLink, type Mtus } from '../felix/mtu.js';
 import { listHostLinks, writeMtuFile } from '../felix/dataplane/host-mtu.js';
 import { hashRouterId } from '../bgp/config/generate.js';
 
@@ -155,7 +155,7 @@ export class NodeAgent {
    * Calico's MTUs for the pools' encapsulations and the FelixConfiguration in force; the pod MTU goes
    * to the MTU file for the CNI plugin whenever it changes.
    */
-  private tunnelMtus(pools: readonly { cidr: string; ipipMode: string; vxlanMode: string }[]): { ipipMtu: number; vxlanMtu: number } {
+  private tunnelMtus(pools: readonly { cidr: string; ipipMode: string; vxlanMode: string }[]): ReturnType<typeof tunnelMtuInput> {
     const configs = [...this.cache.values()]
       .filter((o) => o.key.kind === 'FelixConfiguration')
       .map((o) => ({ name: o.key.name, spec: (o.value.spec ?? {}) as Partial<FelixConfigurationSpec> }));
@@ -176,7 +176,7 @@ export class NodeAgent {
         this.log.warn({ err: (e as Error).message, file: this.cfg.mtuFile }, 'cannot write the MTU file; pods get the CNI config\'s mtu or 1500');
       }
     }
-    return { ipipMtu: m.ipip, vxlanMtu: m.vxlan };
+    return tunnelMtuInput(m);
   }
 
   private async startSpeaker(asNumber: number): Promise<void> {

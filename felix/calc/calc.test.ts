@@ -203,6 +203,19 @@ describe('calculate: IPv6 VXLAN (vxlan-v6.calico)', () => {
     expect(route(s.routes, 'fd65::40/122')).toEqual({ family: 6, dst: 'fd65::40/122', type: 'unicast', via: 'fd00::2', kind: 'remote-direct' });
     expect(route(s.routes, 'fd65::80/122')).toEqual({ family: 6, dst: 'fd65::80/122', type: 'unicast', dev: 'vxlan-v6.calico', via: 'fd65::80', onlink: true, kind: 'remote-vxlan' });
   });
+  it('vxlan-v6.calico gets the VXLAN-over-IPv6 MTU, vxlan.calico the IPv4 one', () => {
+    const both = calculate(
+      input({
+        nodes: nodes({ ...n1, ...v6('n1', 'fd00::1/64', 'fd65::', '66:00:00:00:06:01') }, n2),
+        pools: [pool({ vxlanMode: 'Always' }), pool({ name: 'v6', cidr: 'fd65::/48', vxlanMode: 'Always' })],
+        bgpRoutes: [],
+        vxlanMtu: 1450,
+        vxlanMtuV6: 1430,
+      }),
+    );
+    expect(both.vxlanTunnel?.mtu).toBe(1450);
+    expect(both.vxlanTunnelV6?.mtu).toBe(1430);
+  });
   it('lists both families in the pool sets (split per family into cali40… and cali60… sets)', () => {
     expect(s.allPools).toEqual(['10.65.0.0/16', 'fd65::/48']);
   });

@@ -4,6 +4,8 @@
 // vxlan-v6.calico over the nodes' IPv6 addresses. Two bring-ups: the reflector lab converges over
 // the mesh first (`up` waits for both matrices), then turns it off.
 import type { ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withApi } from '../../bgp/api/gobgp/client.js';
 import { capture, stopCapture } from './capture.js';
@@ -112,11 +114,16 @@ describe('lab --dual-stack: VXLAN CrossSubnet on 2 subnets', () => {
     }
   });
 
-  it("node1's vxlan-v6.calico: VNI 4096, port 4789, on its IPv6 address, with a permanent neighbour and FDB entry per remote VTEP", async () => {
+  it("node1's vxlan-v6.calico: VNI 4096, port 4789, on its IPv6 address, MTU host − 70, with a permanent neighbour and FDB entry per remote VTEP", async () => {
     const self = await nodeSpec(t, 'node1');
     const link = await t.exec(t.ns('node1'), ['ip', '-d', 'link', 'show', 'vxlan-v6.calico']);
     expect(link).toMatch(/vxlan id 4096 local fd00::11 .*dstport 4789/s);
     expect(link).toContain(`link/ether ${self.vxlanTunnelMACAddrV6}`);
+    // Calico's MTUs on a 1500-byte fabric: VXLAN over IPv6 costs 70 bytes, over IPv4 50; pods get the smaller.
+    const mtu = async (dev: string): Promise<number> => (JSON.parse(await t.exec(t.ns('node1'), ['ip', '-j', 'link', 'show', 'dev', dev])) as { mtu: number }[])[0].mtu;
+    expect(await mtu('vxlan-v6.calico')).toBe(1500 - 70);
+    expect(await mtu('vxlan.calico')).toBe(1500 - 50);
+    expect(readFileSync(join(t.stateDir, 'node1', 'var-lib-calico', 'mtu'), 'utf8')).toBe(String(1500 - 70));
     const neigh = await t.exec(t.ns('node1'), ['ip', '-6', 'neigh', 'show', 'dev', 'vxlan-v6.calico']);
     const fdb = await t.exec(t.ns('node1'), ['bridge', 'fdb', 'show', 'dev', 'vxlan-v6.calico']);
     for (const name of ['node2', 'node3']) {
@@ -135,5 +142,47 @@ describe('lab --dual-stack: VXLAN CrossSubnet on 2 subnets', () => {
     expect(v6Blocks('node2').length * v6Blocks('node3').length).toBeGreaterThan(0);
     for (const b of v6Blocks('node2')) expect(routes).toContain(`${b} via fd00::12 dev eth0`); // node2: same subnet
     for (const b of v6Blocks('node3')) expect(routes).toContain(`${b} via ${n3.ipv6VXLANTunnelAddr} dev vxlan-v6.calico`); // node3: the other one
+  });
+});
+
+describe('lab --ipv6: IPv6 only, 2 nodes over the BGP mesh', () => {
+  const t = testLab('v6');
+  let upLog = '';
+
+  beforeAll(async () => {
+    upLog = await t.lab(['up', '--ipv6', '--nodes', '2', '--pods-per-node', '2']);
+  }, 300_000);
+  afterAll(async () => t.down(), 120_000);
+
+  it('only the IPv6 default pool exists, and each node registered only its IPv6 address', async () => {
+    const pools = await t.lab(['ctl', 'get', 'ippools']);
+    expect(pools).toMatch(/^default-ipv6-ippool\s+fd65::\/48/m);
+    expect(pools).not.toMatch(/ipv4|\b\d+\.\d+\.\d+\.\d+\/\d+/);
+    for (const name of ['node1', 'node2']) expect((await nodeSpec(t, name)).bgp, name).toEqual({ ipv6Address: `fd00::1${name.slice(-1)}/64` });
+  });
+
+  it('pods have only IPv6 addresses, and every pod reaches every other over IPv6', async () => {
+    const st = JSON.parse(readFileSync(join(t.stateDir, 'state.json'), 'utf8')) as { pods: Array<{ name: string; ns: string; ip: string }> };
+    expect(st.pods).toHaveLength(4);
+    for (const p of st.pods) {
+      expect(p.ip, p.name).toMatch(/^fd65:/);
+      expect(await t.exec(p.ns, ['ip', '-4', 'addr', 'show', 'dev', 'eth0']), p.name).toBe('');
+      expect(await t.exec(p.ns, ['ip', '-6', 'addr', 'show', 'dev', 'eth0', 'scope', 'global']), p.name).toContain(`inet6 ${p.ip}/`);
+    }
+    expect(upLog).toContain('routes converged: every pod reaches every other');
+    const out = await t.lab(['ping']);
+    expect(matrices(out)).toEqual({ IPv6: '12/12' });
+  });
+
+  it('routes travel over the IPv6 BGP session only: IPv6 blocks via the peer, no IPv4 session or route', async () => {
+    const peers = await withApi(`unix:${t.stateDir}/node1-gobgp.sock`, (c) => c.peers());
+    expect(peers.map((p) => [p.address, p.state])).toEqual([['fd00::12', 'Established']]);
+    const st = JSON.parse(await t.lab(['status', '-o', 'json'])) as { nodes: Array<{ name: string; blocks: string[] }> };
+    const blocks = st.nodes.find((n) => n.name === 'node2')?.blocks ?? [];
+    expect(blocks.length).toBeGreaterThan(0);
+    expect(blocks.every((b) => b.startsWith('fd65:'))).toBe(true);
+    const routes = await t.exec(t.ns('node1'), ['ip', '-6', 'route', 'show', 'proto', '80']);
+    for (const b of blocks) expect(routes).toContain(`${b} via fd00::12 dev eth0`);
+    expect(await t.exec(t.ns('node1'), ['ip', '-4', 'route', 'show', 'proto', '80'])).toBe('');
   });
 });
