@@ -1,7 +1,8 @@
 // The stock `gobgp` CLI (Debian's gobgp 3.10) against our speaker's GoBGP API, and against gobgpd
 // fed the same routes by the same BIRD peers: `neighbor`, `global rib [-a ipv6]`, `adj-in`,
-// `global rib summary` print the same lines once ages and uptimes are masked. `global rib add`
-// reaches a BIRD peer and `del` withdraws it; the neighbor commands act on the session; bad
+// `global rib summary` print the same lines once ages and uptimes are masked — with several paths
+// per prefix (two peers; ADD-PATH) and typed extended communities. `global rib add` (IPv4 and
+// IPv6, with or without `nexthop`) reaches a BIRD peer and `del` withdraws it; the neighbor commands act on the session; bad
 // requests get INVALID_ARGUMENT / NOT_FOUND, unimplemented RPCs UNIMPLEMENTED.
 import { execFile, spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -19,9 +20,9 @@ const EBGP_AS = 65001;
  * only its statics: were it to pass one speaker's routes to the other, gobgpd would keep the
  * AS-looped copy in its Adj-RIB-In and count it as received, where we count it as rejected only.
  */
-function birdConf(me: LabMember, peers: LabMember[], as: number, statics: string): string {
+function birdConf(me: LabMember, peers: LabMember[], as: number, statics: string, v4Channel = ''): string {
   const sessions = peers.flatMap((p, i) => [
-    `protocol bgp p${i} { local ${me.ipv4} as ${as}; neighbor ${p.ipv4} as ${AS}; hold time 9; keepalive time 3; connect retry time 2; error wait time 1,4; ipv4 { import all; export where source = RTS_STATIC; }; }`,
+    `protocol bgp p${i} { local ${me.ipv4} as ${as}; neighbor ${p.ipv4} as ${AS}; hold time 9; keepalive time 3; connect retry time 2; error wait time 1,4; ipv4 { import all; export where source = RTS_STATIC; ${v4Channel} }; }`,
     `protocol bgp p${i}v6 { local ${me.ipv6} as ${as}; neighbor ${p.ipv6} as ${AS}; hold time 9; keepalive time 3; connect retry time 2; error wait time 1,4; ipv6 { import all; export where source = RTS_STATIC; }; }`,
   ]);
   return `router id ${me.ipv4};\nprotocol device {}\n${statics}\n${sessions.join('\n')}\n`;
@@ -76,19 +77,32 @@ protocol static { ipv6; route 2001:db8:e::/48 blackhole; }`);
     );
     // 192.0.2.0/24 from both: the eBGP path wins in both speakers (shorter AS path loses to... none: local pref equal, iBGP AS path empty — so iBGP wins).
     ebgp = await Bird.start(e.ns, ebgpConf(''));
+    // The iBGP BIRD sends two paths for 198.51.100.0/25 (ADD-PATH, from two static protocols) and
+    // extended communities of each kind GoBGP types (RFC 4360: two- and four-octet AS specific, IPv4
+    // address specific, opaque: encapsulation, origin validation; and one it does not know).
+    const extcomms = ['(rt, 65001, 100)', '(ro, 10.1.2.3, 7)', '(rt, 4200000001, 5)', '(generic, 0x030c0000, 8)', '(generic, 0x43000000, 2)', '(unknown 0x0a, 1, 2)']
+      .map((c) => `bgp_ext_community.add(${c});`)
+      .join(' ');
     ibgp = await Bird.start(
       i.ns,
-      birdConf(i, [me, r], AS, `protocol static { ipv4; route 192.0.2.0/24 blackhole; route 198.51.100.0/25 blackhole { bgp_med = 20; }; }
-protocol static { ipv6; route 2001:db8:2::/48 blackhole; }`),
+      birdConf(
+        i,
+        [me, r],
+        AS,
+        `protocol static { ipv4; route 192.0.2.0/24 blackhole { ${extcomms} }; route 198.51.100.0/25 blackhole { bgp_med = 20; }; }
+protocol static s2 { ipv4; route 198.51.100.0/25 blackhole { bgp_med = 10; }; }
+protocol static { ipv6; route 2001:db8:2::/48 blackhole; }`,
+        'add paths tx;',
+      ),
     );
     for (const p of peers) await waitPeerState(ours, p.address, 'Established');
     for (const p of peers) await ref.waitEstablished(p.address);
-    // Both tables complete: 4 IPv4 paths over 3 prefixes, 2 IPv6 prefixes.
+    // Both tables complete: 5 IPv4 paths over 3 prefixes (two from two peers, two by ADD-PATH from one), 2 IPv6 prefixes.
     for (const ns of [me.ns, r.ns])
       await waitFor(`tables in ${ns}`, async () => {
         const v4 = (await gobgp(ns, ['global', 'rib', 'summary'])).out;
         const v6 = (await gobgp(ns, ['global', 'rib', 'summary', '-a', 'ipv6'])).out;
-        return v4.includes('Destination: 3, Path: 4') && v6.includes('Destination: 2, Path: 2') ? true : undefined;
+        return v4.includes('Destination: 3, Path: 5') && v6.includes('Destination: 2, Path: 2') ? true : undefined;
       });
   }, 120_000);
 
@@ -110,6 +124,25 @@ protocol static { ipv6; route 2001:db8:2::/48 blackhole; }`),
     expect(a6).toContain('2001:db8:e::/48');
   });
 
+  it('multipath and extended communities: every path of a prefix with its own id and best mark, typed extended communities, as gobgpd prints them', async () => {
+    const [a, b] = await both(['global', 'rib']);
+    expect(a).toBe(b);
+    // Two peers' paths for 192.0.2.0/24, two ADD-PATH paths of one peer for 198.51.100.0/25: each
+    // listed, the best (lower MED) first and marked.
+    expect(a).toMatch(/^\*> 198\.51\.100\.0\/25 .*\{Med: 10\}.*\n\* {2}198\.51\.100\.0\/25 .*\{Med: 20\}/m);
+    expect(a).toMatch(/^\* {2}192\.0\.2\.0\/24 +10\.77\.0\.3 +65001 /m);
+    // Typed as gobgpd types them: route target (2- and 4-octet AS), route origin (IPv4), opaque
+    // encapsulation and origin validation, and an unknown type.
+    expect(a).toContain('{Extcomms: [65001:100], [1:2], [10.1.2.3:7], [64086.59905:5], [VXLAN], [invalid]}');
+    // Adj-RIB-In: every path the peer sent, each with the path identifier it came with.
+    const [ai, bi] = await both(['neighbor', i.ipv4, 'adj-in']);
+    expect(ai).toBe(bi);
+    const ids = [...ai.matchAll(/^ {3}(\d+) +198\.51\.100\.0\/25 /gm)].map((m) => Number(m[1]));
+    expect(ids).toHaveLength(2);
+    expect(new Set(ids).size).toBe(2);
+    expect(ids.every((id) => id > 0)).toBe(true);
+  });
+
   it('`neighbor ADDR adj-in` and `global rib summary` match gobgpd', async () => {
     for (const args of [['neighbor', e.ipv4, 'adj-in'], ['neighbor', i.ipv4, 'adj-in'], ['neighbor', e.ipv6, 'adj-in', '-a', 'ipv6'], ['global', 'rib', 'summary']]) {
       const [a, b] = await both(args);
@@ -119,17 +152,30 @@ protocol static { ipv6; route 2001:db8:2::/48 blackhole; }`),
 
   it('`neighbor ADDR adj-out` matches gobgpd, the same route added to both with `global rib add`', async () => {
     for (const ns of [me.ns, r.ns]) expect((await gobgp(ns, ['global', 'rib', 'add', '10.97.0.0/24', 'community', '64512:97'])).code).toBe(0);
+    // An IPv6 route with its own next hop (MP_REACH): both keep it, to eBGP and iBGP peers alike.
+    const hop6 = me.ipv6.replace(/[0-9a-f]+$/, '97');
+    for (const ns of [me.ns, r.ns]) expect((await gobgp(ns, ['global', 'rib', 'add', '-a', 'ipv6', '2001:db8:97::/48', 'nexthop', hop6])).code).toBe(0);
     try {
+      const [g, h] = await both(['global', 'rib', '-a', 'ipv6']);
+      expect(g).toBe(h);
+      expect(g).toMatch(new RegExp(`^\\*> 2001:db8:97::/48 +${hop6} `, 'm'));
       // The ID column is gobgpd's own number for the path it sends (add-path), masked like ages.
       const ids = (s: string): string => s.replace(/^ {3}\d+ /gm, '   ID ');
-      for (const args of [['neighbor', e.ipv4, 'adj-out'], ['neighbor', i.ipv4, 'adj-out'], ['neighbor', e.ipv6, 'adj-out', '-a', 'ipv6']]) {
+      // One known difference: RFC 4360 §2 keeps non-transitive extended communities (origin
+      // validation, "[invalid]") inside the AS; we drop them towards eBGP peers as BIRD does, gobgpd
+      // sends them.
+      const ebgpOnly = (args: string[], out: string): string => ([e.ipv4, e.ipv6].includes(args[1] ?? '') ? out.replace(/, \[invalid\]/g, '') : out);
+      for (const args of [['neighbor', e.ipv4, 'adj-out'], ['neighbor', i.ipv4, 'adj-out'], ['neighbor', e.ipv6, 'adj-out', '-a', 'ipv6'], ['neighbor', i.ipv6, 'adj-out', '-a', 'ipv6']]) {
         const [a, b] = (await both(args)).map(ids);
+        if ([e.ipv4, e.ipv6].includes(args[1] ?? '')) expect(a, 'no non-transitive extended community leaves the AS').not.toContain('[invalid]');
         expect(a.replace(new RegExp(me.ipv4.replace(/\./g, '\\.'), 'g'), 'SELF').replace(new RegExp(me.ipv6, 'g'), 'SELF6'), args.join(' ')).toBe(
-          b.replace(new RegExp(r.ipv4.replace(/\./g, '\\.'), 'g'), 'SELF').replace(new RegExp(r.ipv6, 'g'), 'SELF6'),
+          ebgpOnly(args, b.replace(new RegExp(r.ipv4.replace(/\./g, '\\.'), 'g'), 'SELF').replace(new RegExp(r.ipv6, 'g'), 'SELF6')),
         );
       }
+      expect((await gobgp(me.ns, ['neighbor', e.ipv6, 'adj-out', '-a', 'ipv6'])).out).toMatch(new RegExp(`2001:db8:97::/48 +${hop6} `));
     } finally {
       for (const ns of [me.ns, r.ns]) await gobgp(ns, ['global', 'rib', 'del', '10.97.0.0/24']);
+      for (const ns of [me.ns, r.ns]) await gobgp(ns, ['global', 'rib', 'del', '-a', 'ipv6', '2001:db8:97::/48']);
     }
   });
 
@@ -181,12 +227,18 @@ protocol static { ipv6; route 2001:db8:2::/48 blackhole; }`),
     await waitFor('10.96.0.0/24 withdrawn', async () => ((await ebgp.routes()).some((x) => x.prefix === '10.96.0.0/24' && x.protocol === 'p0') ? undefined : true));
   });
 
-  it('`global rib add -a ipv6` reaches BIRD with our address as next hop', async () => {
+  it('`global rib add -a ipv6` reaches BIRD with our address as next hop, or with the one `nexthop` names; `del` withdraws', async () => {
+    const hop6 = me.ipv6.replace(/[0-9a-f]+$/, '96');
     expect((await gobgp(me.ns, ['global', 'rib', 'add', '-a', 'ipv6', '2001:db8:99::/48'])).code).toBe(0);
+    expect((await gobgp(me.ns, ['global', 'rib', 'add', '-a', 'ipv6', '2001:db8:96::/48', 'nexthop', hop6])).code).toBe(0);
     const seen = await waitFor('2001:db8:99::/48 at the eBGP BIRD', async () => (await ebgp.routes()).find((x) => x.prefix === '2001:db8:99::/48'));
     expect(seen.attrs['BGP.next_hop']).toContain(me.ipv6);
-    expect((await gobgp(me.ns, ['global', 'rib', 'del', '-a', 'ipv6', '2001:db8:99::/48'])).code).toBe(0);
-    await waitFor('2001:db8:99::/48 withdrawn', async () => ((await ebgp.routes()).some((x) => x.prefix === '2001:db8:99::/48') ? undefined : true));
+    const named = await waitFor('2001:db8:96::/48 at the eBGP BIRD', async () => (await ebgp.routes()).find((x) => x.prefix === '2001:db8:96::/48'));
+    expect(named.attrs['BGP.next_hop']?.split(' ')[0]).toBe(hop6);
+    for (const p of ['2001:db8:99::/48', '2001:db8:96::/48']) {
+      expect((await gobgp(me.ns, ['global', 'rib', 'del', '-a', 'ipv6', p])).code).toBe(0);
+      await waitFor(`${p} withdrawn`, async () => ((await ebgp.routes()).some((x) => x.prefix === p) ? undefined : true));
+    }
   });
 
   it('`monitor global rib --current` prints the table, then each best-path change', async () => {
@@ -277,6 +329,8 @@ protocol static { ipv6; route 2001:db8:2::/48 blackhole; }`),
     expect(await gobgp(me.ns, ['neighbor', '10.1.1.1', 'reset'])).toMatchObject({ code: 1, out: expect.stringContaining('not found neighbor') });
     expect(await gobgp(me.ns, ['global', 'rib', '-a', 'evpn'])).toMatchObject({ code: 1, out: expect.stringContaining('InvalidArgument') });
     expect(await gobgp(me.ns, ['global', 'rib', 'del', '10.98.0.0/24'])).toMatchObject({ code: 1, out: expect.stringContaining('NotFound') });
+    expect(await gobgp(me.ns, ['global', 'rib', 'add', '-a', 'ipv6', '2001:db8:95::/48', 'nexthop', 'fe80::1'])).toMatchObject({ code: 1, out: expect.stringContaining('InvalidArgument') });
+    expect(await gobgp(me.ns, ['global', 'rib', 'add', '-a', 'ipv6', '2001:db8:95::/48', 'nexthop', '10.0.0.1'])).toMatchObject({ code: 1, out: expect.stringContaining('InvalidArgument') });
     expect(await gobgp(me.ns, ['vrf'])).toMatchObject({ code: 1, out: expect.stringContaining('Unimplemented') });
     expect(await gobgp(me.ns, ['neighbor', 'add', '10.5.5.5', 'as', '65009'])).toMatchObject({ code: 1, out: expect.stringContaining('Unimplemented desc = peers come from the datastore') });
     // Still serving.

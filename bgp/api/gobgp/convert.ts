@@ -5,6 +5,7 @@
 import ipaddr from 'ipaddr.js';
 import type { Capability } from '../../codec/types.js';
 import type { PathAttributes, Prefix } from '../../types.js';
+import { extendedCommunitiesToApi } from './extcomm.js';
 
 /** A google.protobuf.Any as proto-loader (json: true) reads and writes it. */
 export interface ApiAny {
@@ -33,6 +34,8 @@ export interface ApiPath {
   neighbor_ip: string;
   stale: boolean;
   is_from_external: boolean;
+  /** The ADD-PATH path identifier it was received with (0 without ADD-PATH). */
+  identifier: number;
 }
 
 export interface ApiDestination {
@@ -52,7 +55,8 @@ export function attrsToApi(a: PathAttributes, prefix: Prefix, nextHop: string): 
     [2, any('AsPathAttribute', { segments: a.asPath.map((s) => ({ type: s.type, numbers: s.asns })) })],
   ];
   if (prefix.family === 4) out.push([3, any('NextHopAttribute', { next_hop: a.nextHop ?? (nextHop || '0.0.0.0') })]);
-  else out.push([14, any('MpReachNLRIAttribute', { family: familyOf(6), next_hops: [nextHop || '::'], nlris: [nlriToApi(prefix)] })]);
+  // A learned path's next hop is the session's; an originated one may name its own (AddPath nexthop).
+  else out.push([14, any('MpReachNLRIAttribute', { family: familyOf(6), next_hops: [nextHop || a.nextHop || '::'], nlris: [nlriToApi(prefix)] })]);
   if (a.med !== undefined) out.push([4, any('MultiExitDiscAttribute', { med: a.med })]);
   if (a.localPref !== undefined) out.push([5, any('LocalPrefAttribute', { local_pref: a.localPref })]);
   if (a.atomicAggregate) out.push([6, any('AtomicAggregateAttribute')]);
@@ -60,6 +64,7 @@ export function attrsToApi(a: PathAttributes, prefix: Prefix, nextHop: string): 
   if (a.communities?.length) out.push([8, any('CommunitiesAttribute', { communities: a.communities })]);
   if (a.originatorId) out.push([9, any('OriginatorIdAttribute', { id: a.originatorId })]);
   if (a.clusterList?.length) out.push([10, any('ClusterListAttribute', { ids: a.clusterList })]);
+  if (a.extendedCommunities?.length) out.push([16, extendedCommunitiesToApi(a.extendedCommunities)]);
   if (a.largeCommunities?.length)
     out.push([32, any('LargeCommunitiesAttribute', { communities: a.largeCommunities.map(([g, l1, l2]) => ({ global_admin: g, local_data1: l1, local_data2: l2 })) })]);
   for (const u of a.unknown ?? []) out.push([u.type, any('UnknownAttribute', { flags: u.flags, type: u.type, value: u.value })]);
@@ -76,7 +81,7 @@ export interface PathSource {
   ebgp: boolean;
 }
 
-export function pathToApi(prefix: Prefix, attrs: PathAttributes, nextHop: string, src: PathSource, best: boolean, stale: boolean, ageMs: number): ApiPath {
+export function pathToApi(prefix: Prefix, attrs: PathAttributes, nextHop: string, src: PathSource, best: boolean, stale: boolean, ageMs: number, identifier = 0): ApiPath {
   return {
     nlri: nlriToApi(prefix),
     pattrs: attrsToApi(attrs, prefix, nextHop),
@@ -88,6 +93,7 @@ export function pathToApi(prefix: Prefix, attrs: PathAttributes, nextHop: string
     neighbor_ip: src.address === 'local' ? (prefix.family === 4 ? '0.0.0.0' : '::') : src.address,
     stale,
     is_from_external: src.ebgp,
+    identifier,
   };
 }
 
@@ -260,6 +266,8 @@ export function routeFromApi(path: { nlri?: ApiAny | null; pattrs?: unknown; fam
         break;
       case 'MpReachNLRIAttribute': {
         const hops = list<unknown>(a.next_hops, 'MpReachNLRIAttribute.next_hops');
+        // GoBGP takes a second next hop as the IPv6 link-local one (RFC 2545); tortie sends its own.
+        if (hops.length > 1) throw new InvalidArgument('MpReachNLRIAttribute.next_hops: one next hop (a link-local second one is not supported: the session\'s own is sent)');
         nextHop = nextHopOf(typeof hops[0] === 'string' ? hops[0] : '', 'MpReachNLRIAttribute.next_hops');
         const n = list<ApiAny>(a.nlris, 'MpReachNLRIAttribute.nlris');
         if (n.length > 1) throw new InvalidArgument('MpReachNLRIAttribute: one NLRI per path');
@@ -290,6 +298,10 @@ export function routeFromApi(path: { nlri?: ApiAny | null; pattrs?: unknown; fam
   const prefix = parsePrefix(typeof nlri.prefix === 'string' ? nlri.prefix : '', u32(nlri.prefix_len, 'nlri.prefix_len'));
   if (path.family && familyFromApi(path.family) !== prefix.family) throw new InvalidArgument(`family does not match the nlri ${prefix.address}/${prefix.length}`);
   if (nextHop && (nextHop.includes(':') ? 6 : 4) !== prefix.family) throw new InvalidArgument(`next hop ${nextHop} is not of the prefix's family`);
+  // RFC 2545: the next hop field's first address is a global one; a link-local address alone is
+  // meaningless to a peer on another link (and BIRD drops such a route).
+  if (nextHop && prefix.family === 6 && ipaddr.parse(nextHop).range() === 'linkLocal')
+    throw new InvalidArgument(`next hop ${nextHop} is link-local: give a global IPv6 next hop (our link-local address on the session goes with it)`);
   return { prefix, attrs, nextHop };
 }
 

@@ -8,7 +8,7 @@ import { dirname } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { buildOpen } from '../../fsm/open.js';
-import { keyToPrefix } from '../../rib/index.js';
+import { keyToPrefix, rankPaths, type PathInfo } from '../../rib/index.js';
 import type { Speaker } from '../../speaker/speaker.js';
 import type { Prefix } from '../../types.js';
 import { destinations, familyFromApi, InvalidArgument, pathToApi, routeFromApi, type ApiPath, type RouteFromApi } from './convert.js';
@@ -184,7 +184,8 @@ export class GobgpApiServer {
       const type = String(req.table_type ?? 'GLOBAL');
       const paths = this.tablePaths(s, type, str(req.name, 'name'), family);
       const dests = new Set(paths.map((p) => `${p.prefix.address}/${p.prefix.length}`));
-      cb(null, { num_destination: dests.size, num_path: paths.length, num_accepted: type === 'ADJ_IN' ? paths.length : 0 });
+      // gobgpd counts an Adj-RIB-In's paths as its destinations too (each ADD-PATH path its own).
+      cb(null, { num_destination: type === 'ADJ_IN' ? paths.length : dests.size, num_path: paths.length, num_accepted: type === 'ADJ_IN' ? paths.length : 0 });
     },
     AddPath: (c, cb) => {
       const req = c.request;
@@ -261,7 +262,6 @@ export class GobgpApiServer {
     const k = `${r.prefix.address}/${r.prefix.length}`;
     if (!this.added.has(k) && s.originated().some((o) => o.prefix.address === r.prefix.address && o.prefix.length === r.prefix.length))
       throw new ApiError(grpc.status.ALREADY_EXISTS, `${k} is originated from the datastore configuration; change it there`);
-    if (r.nextHop && r.prefix.family === 6) throw new InvalidArgument(`nexthop ${r.nextHop}: IPv6 routes added here are sent with our own address as next hop; omit nexthop`);
     const uuid = this.added.get(k)?.uuid ?? randomBytes(16);
     s.announce([r.prefix], { ...r.attrs, ...(r.nextHop ? { nextHop: r.nextHop } : {}) });
     this.added.set(k, { route: r, uuid, at: this.now() });
@@ -280,38 +280,32 @@ export class GobgpApiServer {
     const local = { address: 'local', asNumber: s.config.asNumber, routerId: s.config.routerId, ebgp: false };
     if (type === 'GLOBAL' || type === 'LOCAL') {
       const live = new Set<string>();
-      const out = s
-        .tablePaths()
-        .filter((t) => keyToPrefix(t.prefix).family === family)
-        .map((t) => {
-          const prefix = keyToPrefix(t.prefix);
-          const v = views.get(t.path.source);
-          const src = v ? { address: v.rib.address, asNumber: v.config.asNumber, routerId: v.rib.routerId, ebgp: v.rib.ebgp } : local;
-          const key = `${t.path.source}|${t.prefix}`;
-          live.add(key);
-          const since = v ? (v.session.state === 'Established' ? v.session.since : this.started) : (this.added.get(t.prefix)?.at ?? this.started);
-          // A peer's path objects are shared and immutable; an originated route is known by its (interned) attributes.
-          const identity = v ? t.path : t.path.attrs;
-          return { prefix, path: pathToApi(prefix, t.path.attrs, t.path.nextHop, src, t.best, !!t.path.stale, this.stampOf(key, identity, since)) };
-        });
+      const ranked: Array<PathInfo & { prefix: Prefix; path: ApiPath }> = [];
+      for (const t of s.tablePaths()) {
+        const prefix = keyToPrefix(t.prefix);
+        if (prefix.family !== family) continue;
+        const v = views.get(t.path.source);
+        const src = v ? { address: v.rib.address, asNumber: v.config.asNumber, routerId: v.rib.routerId, ebgp: v.rib.ebgp } : local;
+        const key = `${t.path.source}|${t.prefix}`;
+        live.add(key);
+        const since = v ? (v.session.state === 'Established' ? v.session.since : this.started) : (this.added.get(t.prefix)?.at ?? this.started);
+        // A peer's path objects are shared and immutable; an originated route is known by its (interned) attributes.
+        const identity = v ? t.path : t.path.attrs;
+        const id = v ? pathIdOf(v.rib.paths.get(t.prefix), t.path) : 0;
+        const path = pathToApi(prefix, t.path.attrs, t.path.nextHop, src, t.best, !!t.path.stale, this.stampOf(key, id ? `${key}|${id}` : key, identity, since), id);
+        ranked.push({ attrs: t.path.attrs, nextHop: t.path.nextHop, source: t.path.source, stale: t.path.stale, ebgp: src.ebgp, peerRouterId: src.routerId, prefix, path });
+      }
       // Forget paths gone from this family's table.
-      for (const k of this.seen.keys()) if (!live.has(k) && keyToPrefix(k.slice(k.indexOf('|') + 1)).family === family) this.seen.delete(k);
-      return out;
+      for (const k of this.seen.keys()) if (!live.has(k.split('|').slice(0, 2).join('|')) && keyToPrefix(k.split('|')[1] ?? '').family === family) this.seen.delete(k);
+      // A destination's paths in the order of the decision process, as GoBGP lists them (best first).
+      return byPrefix(ranked).flatMap((d) => rankPaths(d).map((r) => ({ prefix: r.prefix, path: r.path })));
     }
     if (type !== 'ADJ_IN' && type !== 'ADJ_OUT') throw new InvalidArgument(`table_type ${type} is not supported (GLOBAL, LOCAL, ADJ_IN, ADJ_OUT)`);
     if (!name) throw new InvalidArgument(`name: a neighbor address is required for ${type}`);
     const v = views.get(this.peerAddress(name));
     if (!v) return [];
-    const peerSrc = { address: v.rib.address, asNumber: v.config.asNumber, routerId: v.rib.routerId, ebgp: v.rib.ebgp };
     const up = v.session.state === 'Established' ? v.session.since : this.started;
-    if (type === 'ADJ_IN') {
-      return [...v.rib.adjIn]
-        .filter(([, p]) => p.family === family)
-        .map(([k, p]) => {
-          const prefix = keyToPrefix(k);
-          return { prefix, path: pathToApi(prefix, p.attrs, p.nextHop, peerSrc, false, !!p.stale, this.stampOf(`${p.source}|${k}`, p, up)) };
-        });
-    }
+    if (type === 'ADJ_IN') return this.adjInPaths(s, v.rib.address, undefined).filter((x) => x.prefix.family === family);
     const out = s.adjOut(v.rib.address) ?? [];
     return out.filter((r) => r.prefix.family === family).map((r) => ({ prefix: r.prefix, path: pathToApi(r.prefix, r.attrs, r.nextHop, local, false, false, up) }));
   }
@@ -320,14 +314,17 @@ export class GobgpApiServer {
    * When a path arrived: stamped by the speaker's event (resolved to this path object now), else,
    * for a path from before this server followed the speaker, its session's establishment (or its
    * AddPath, or this server's start); a path object replaced without an event dates from now.
+   * Events name a source and prefix (`event`); an ADD-PATH path has its own `key` (…|id): new or
+   * replaced, it dates from the prefix's latest event.
    */
-  private stampOf(key: string, path: object, notBefore: number): number {
+  private stampOf(event: string, key: string, path: object, notBefore: number): number {
     const e = this.seen.get(key);
     if (e && (e.path === path || e.path === CHANGED)) {
       e.path = path;
       return e.at;
     }
-    const at = e ? this.now() : notBefore;
+    const ev = key === event ? undefined : this.seen.get(event);
+    const at = ev ? ev.at : e ? this.now() : notBefore;
     this.seen.set(key, { path, at });
     return at;
   }
@@ -368,23 +365,49 @@ export class GobgpApiServer {
     return out;
   }
 
-  /** One peer's Adj-RIB-In paths for `prefixes` (withdrawals for those it no longer has), or all of them. */
+  /**
+   * One peer's Adj-RIB-In paths for `prefixes` (withdrawals for those it no longer has), or all of
+   * them: with ADD-PATH every path it sent, by path identifier, in the order they came (as gobgpd).
+   */
   private adjInPaths(s: Speaker, address: string, prefixes: readonly Prefix[] | undefined): Array<{ prefix: Prefix; path: ApiPath }> {
     const v = s.peerViews().find((x) => x.rib.address === address);
     if (!v) return [];
     const src = { address: v.rib.address, asNumber: v.config.asNumber, routerId: v.rib.routerId, ebgp: v.rib.ebgp };
+    // Paths from before the session came up (this server started later) date from it.
+    const up = v.session.state === 'Established' ? v.session.since : this.started;
     const keys = prefixes ? prefixes.map((p) => `${p.address}/${p.length}`) : [...v.rib.adjIn.keys()];
-    return keys.map((k) => {
+    return keys.flatMap((k) => {
       const prefix = keyToPrefix(k);
       const p = v.rib.adjIn.get(k);
-      if (!p) return { prefix, path: { ...pathToApi(prefix, { origin: 0, asPath: [] }, '', src, false, false, this.now()), pattrs: [], is_withdraw: true } as ApiPath };
-      return { prefix, path: pathToApi(prefix, p.attrs, p.nextHop, src, false, !!p.stale, this.stampOf(`${address}|${k}`, p, this.now())) };
+      if (!p) return [{ prefix, path: { ...pathToApi(prefix, { origin: 0, asPath: [] }, '', src, false, false, this.now()), pattrs: [], is_withdraw: true } as ApiPath }];
+      const event = `${address}|${k}`;
+      const several = v.rib.paths.get(k);
+      const all: Array<[number, typeof p]> = several?.size ? [...several] : [[0, p]];
+      return all.map(([id, x]) => ({ prefix, path: pathToApi(prefix, x.attrs, x.nextHop, src, false, !!x.stale, this.stampOf(event, id ? `${event}|${id}` : event, x, prefixes ? this.now() : up), id) }));
     });
   }
 }
 
 /** A stamp whose path object is not known yet. */
 const CHANGED = {};
+
+/** The ADD-PATH identifier `path` came with (0: none, or not an ADD-PATH session). */
+function pathIdOf(paths: ReadonlyMap<number, object> | undefined, path: object): number {
+  if (paths) for (const [id, p] of paths) if (p === path) return id;
+  return 0;
+}
+
+/** Groups a table's paths by prefix, keeping the order prefixes first appear in. */
+function byPrefix<T extends { prefix: Prefix }>(paths: readonly T[]): T[][] {
+  const by = new Map<string, T[]>();
+  for (const p of paths) {
+    const k = `${p.prefix.address}/${p.prefix.length}`;
+    const list = by.get(k);
+    if (list) list.push(p);
+    else by.set(k, [p]);
+  }
+  return [...by.values()];
+}
 
 function str(v: unknown, field: string): string {
   if (v === undefined || v === null) return '';

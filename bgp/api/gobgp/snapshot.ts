@@ -11,11 +11,13 @@ export function snapshotOf(v: PeerView, s: Speaker, localCaps: readonly Capabili
   const counts = new Map<4 | 6, FamilyCounts>();
   const families = (s.config.families ?? [4, 6]).filter((f) => !n || n.families.some((x) => x.afi === (f === 4 ? 1 : 2)));
   for (const f of families) counts.set(f, { received: 0, accepted: 0, advertised: 0 });
-  for (const p of v.rib.adjIn.values()) {
+  // Every path counts, as in gobgpd: with ADD-PATH a prefix may come with several.
+  for (const [k, p] of v.rib.adjIn) {
     const c = counts.get(p.family);
     if (!c) continue;
-    c.accepted++;
-    c.received++;
+    const n = v.rib.paths.get(k)?.size || 1;
+    c.accepted += n;
+    c.received += n;
   }
   // Rejected routes (AS loop, cluster loop) are not kept per family: counted with the first one.
   const first = counts.values().next().value;
