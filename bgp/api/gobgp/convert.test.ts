@@ -142,6 +142,17 @@ describe('AddPath / DeletePath paths → routes', () => {
     expect(r.prefix).toEqual({ family: 6, address: 'fd01::', length: 64 });
   });
 
+  it('an IPv6 next hop in MP_REACH is kept (global only: a link-local one alone, or a second one, is refused)', () => {
+    const v6 = (hops: string[]) => ({ family: { afi: 2, safi: 1 }, pattrs: [{ '@type': `${T}MpReachNLRIAttribute`, next_hops: hops, nlris: [{ '@type': `${T}IPAddressPrefix`, prefix: 'fd01::', prefix_len: 64 }] }] });
+    expect(routeFromApi(v6(['fd00:0:0:0::7'])).nextHop).toBe('fd00::7');
+    expect(() => routeFromApi(v6(['fe80::1']))).toThrow(/link-local/);
+    expect(() => routeFromApi(v6(['fd00::7', 'fe80::1']))).toThrow(/MpReachNLRIAttribute.next_hops/);
+    expect(() => routeFromApi(v6(['10.0.0.1']))).toThrow(/not of the prefix's family/);
+    // Shown as its MP_REACH next hop in the table.
+    const a = attrsToApi({ origin: 0, asPath: [], nextHop: 'fd00::7' }, { family: 6, address: 'fd01::', length: 64 }, '');
+    expect(a.find((x) => x['@type'].endsWith('MpReachNLRIAttribute'))).toMatchObject({ next_hops: ['fd00::7'] });
+  });
+
   it('refuses nonsense with a message naming the field', () => {
     const bad: Array<[unknown, RegExp]> = [
       [undefined, /path is required/],
