@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BgpLab, type LabMember } from '../harness/bgp-lab.js';
 import { stopEach, waitFor } from '../harness/daemon.js';
+import { run } from '../harness/exec.js';
 import { Gobgp, gobgpConfig } from '../harness/gobgp.js';
 import { SHORT_TIMERS, SpeakerProc, waitPeerState, type SpeakerFileConfig } from './speaker-proc.js';
 
@@ -39,7 +40,8 @@ describe('interop: GoBGP 3, graceful restart with the N bit', () => {
       peers: [{ address: g.ipv4, asNumber: AS, type: 'global' }],
       originate: [{ prefix: '10.79.64.0/26' }],
     };
-    speaker = await SpeakerProc.start(me.ns, cfg);
+    // The GoBGP API on the namespace's loopback: the stock `gobgp` CLI shows the stale mark too.
+    speaker = await SpeakerProc.start(me.ns, cfg, { TORTIE_GOBGP_API_HOSTS: '127.0.0.1:50051' });
   });
 
   afterAll(() => stopEach(speaker, gobgp, lab));
@@ -58,6 +60,10 @@ describe('interop: GoBGP 3, graceful restart with the N bit', () => {
       expect((await speaker.peer(g.ipv4))?.info).toMatch(/hold timer expired/);
       const r = (await speaker.routes()).find((x) => x.prefix === '192.0.2.0/24' && x.source === g.ipv4);
       expect(r).toMatchObject({ stale: true, best: true });
+      // The CLI marks it S, and its age goes on (a stale copy is the same route, as in gobgpd).
+      const { stdout } = await run('ip', ['netns', 'exec', me.ns, 'gobgp', 'global', 'rib']);
+      expect(stdout).toMatch(/^S\*> ?192\.0\.2\.0\/24 /m);
+      expect(stdout).not.toMatch(/192\.0\.2\.0\/24 .* 00:00:00 /);
       expect((await speaker.installed()).some((i) => i.prefix === '192.0.2.0/24')).toBe(true);
       expect(speaker.log()).toMatch(/peer restarting: keeping its routes as stale/);
     } finally {

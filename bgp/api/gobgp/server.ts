@@ -319,7 +319,7 @@ export class GobgpApiServer {
    */
   private stampOf(event: string, key: string, path: object, notBefore: number): number {
     const e = this.seen.get(key);
-    if (e && (e.path === path || e.path === CHANGED)) {
+    if (e && (e.path === path || e.path === CHANGED || sameRoute(e.path, path))) {
       e.path = path;
       return e.at;
     }
@@ -390,6 +390,16 @@ export class GobgpApiServer {
 
 /** A stamp whose path object is not known yet. */
 const CHANGED = {};
+
+/**
+ * A path object replaced by one with the same attributes and next hop (marked stale in a graceful
+ * restart, refreshed unchanged after it): the same route, whose age goes on, as in gobgpd.
+ */
+function sameRoute(a: object, b: object): boolean {
+  const x = a as Partial<PathInfo>;
+  const y = b as Partial<PathInfo>;
+  return x.attrs !== undefined && x.attrs === y.attrs && x.nextHop === y.nextHop;
+}
 
 /** The ADD-PATH identifier `path` came with (0: none, or not an ADD-PATH session). */
 function pathIdOf(paths: ReadonlyMap<number, object> | undefined, path: object): number {
