@@ -187,7 +187,8 @@ protocol static { ipv6; route 2001:db8:2::/48 blackhole; }`,
       s
         .replace(/\n {4}extended-nexthop:\tadvertised\n +Local: .*\n/, '\n')
         .replace(/\n {4}fqdn:\tadvertised\n {6}Local:\n {9}name: .*\n/, '\n')
-        .replace(/^( {4}(Updates|Keepalives|Total):\s+)\d+(\s+)\d+$/gm, '$1N$3N');
+        // Counts of different widths shift the columns: the whole line is masked.
+        .replace(/^( {4}(Updates|Keepalives|Total):)\s+\d+\s+\d+$/gm, '$1 N N');
     for (const addr of [e.ipv4, i.ipv4, e.ipv6, i.ipv6]) {
       const [a, b] = (await both(['neighbor', addr])).map(norm);
       expect(a, addr).toBe(b);
