@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withApi } from '../../bgp/api/gobgp/client.js';
+import { run } from '../harness/exec.js';
 import { capture, stopCapture } from './capture.js';
 import { eventually, testLab, type TestLab } from './lab-helpers.js';
 
@@ -145,7 +146,7 @@ describe('lab --dual-stack: VXLAN CrossSubnet on 2 subnets', () => {
   });
 });
 
-describe('lab --ipv6: IPv6 only, 2 nodes over the BGP mesh', () => {
+describe('lab --ipv6: IPv6 only, 2 nodes over the BGP mesh, natOutgoing', () => {
   const t = testLab('v6');
   let upLog = '';
 
@@ -184,5 +185,21 @@ describe('lab --ipv6: IPv6 only, 2 nodes over the BGP mesh', () => {
     const routes = await t.exec(t.ns('node1'), ['ip', '-6', 'route', 'show', 'proto', '80']);
     for (const b of blocks) expect(routes).toContain(`${b} via fd00::12 dev eth0`);
     expect(await t.exec(t.ns('node1'), ['ip', '-4', 'route', 'show', 'proto', '80'])).toBe('');
+  });
+
+  it("natOutgoing on the IPv6 pool: a pod reaching an address outside every pool arrives with its node's IPv6 address", async () => {
+    await t.lab(['attach', 'inet', '--ip', '10.0.0.250/24']);
+    const inet = t.ns('x-inet');
+    await t.exec(inet, ['ip', '-6', 'addr', 'add', 'fd00::250/64', 'dev', 'eth0', 'nodad']);
+    const st = JSON.parse(readFileSync(join(t.stateDir, 'state.json'), 'utf8')) as { pods: Array<{ name: string; ns: string; node: string }> };
+    const pod = st.pods.find((p) => p.node === 'node2');
+    // The first ICMPv6 echo request that host receives; the pod pings until it has (tcpdump may take
+    // seconds to start listening on a loaded machine).
+    let seen = false;
+    const dump = run('ip', ['netns', 'exec', inet, 'timeout', '60', 'tcpdump', '-l', '-n', '-c', '1', '-i', 'eth0', 'icmp6 and ip6[40] == 128']).finally(() => {
+      seen = true;
+    });
+    while (!seen) await t.exec(pod?.ns ?? '', ['ping', '-c', '1', '-W', '1', 'fd00::250']).catch(() => undefined);
+    expect(/IP6 (\S+) > fd00::250/.exec((await dump).stdout)?.[1]).toBe('fd00::12');
   });
 });
