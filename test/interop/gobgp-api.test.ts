@@ -143,6 +143,13 @@ protocol static { ipv6; route 2001:db8:2::/48 blackhole; }`,
     expect(ids.every((id) => id > 0)).toBe(true);
   });
 
+  it('`global` prints the AS, router id, listening port and addresses as gobgpd does', async () => {
+    const [a, b] = await both(['global']);
+    // gobgpd opens one socket per family (0.0.0.0 and ::); ours is one dual-stack socket on ::.
+    expect(a.replace(me.ipv4, 'RID')).toBe(b.replace(r.ipv4, 'RID').replace('Addresses: 0.0.0.0, ::', 'Addresses: ::'));
+    expect(a).toBe(`AS:        ${AS}\nRouter-ID: ${me.ipv4}\nListening Port: 179, Addresses: ::`);
+  });
+
   it('`neighbor ADDR adj-in` and `global rib summary` match gobgpd', async () => {
     for (const args of [['neighbor', e.ipv4, 'adj-in'], ['neighbor', i.ipv4, 'adj-in'], ['neighbor', e.ipv6, 'adj-in', '-a', 'ipv6'], ['global', 'rib', 'summary']]) {
       const [a, b] = await both(args);
