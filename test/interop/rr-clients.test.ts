@@ -83,6 +83,18 @@ describe('interop: BIRD, GoBGP and tortie as clients of tortie-rr', () => {
     for (const m of [mBird, mGo, mOurs]) expect(r.text).toMatch(new RegExp(`\\| ${m.ipv4.replace(/\./g, '\\.')} +\\| node specific +\\| up +\\|`));
   });
 
+  it('the stock `gobgp` CLI reads tortie-rr: its clients established, every client route in its table', async () => {
+    const cli = async (args: string[]): Promise<string> => (await run('ip', ['netns', 'exec', mRr.ns, 'gobgp', ...args])).stdout;
+    const neighbors = await cli(['neighbor']);
+    for (const m of [mBird, mGo, mOurs]) expect(neighbors).toMatch(new RegExp(`^\\*?\\s*${m.ipv4.replace(/\./g, '\\.')}\\s+${AS}\\s+.*Establ`, 'm'));
+    const rib = await waitFor('client routes in tortie-rr', async () => {
+      const out = await cli(['global', 'rib']);
+      return ['10.60.3.0/26', '10.60.4.0/26', '10.60.5.0/26'].every((p) => out.includes(p)) ? out : undefined;
+    });
+    expect(rib).toMatch(new RegExp(`^\\*> 10\\.60\\.4\\.0/26 +${mGo.ipv4.replace(/\./g, '\\.')} `, 'm'));
+    expect(await cli(['global'])).toContain(`AS:        ${AS}`);
+  });
+
   it('BIRD receives the others’ routes reflected: NEXT_HOP kept, ORIGINATOR_ID set, CLUSTER_LIST = our cluster id', async () => {
     for (const [prefix, origin] of [['10.60.4.0/26', mGo], ['10.60.5.0/26', mOurs]] as const) {
       const r = await waitFor(`${prefix} in BIRD`, async () => (await bird.routes()).find((x) => x.prefix === prefix), 30_000);
