@@ -85,8 +85,11 @@ describe('interop: BIRD, GoBGP and tortie as clients of tortie-rr', () => {
 
   it('the stock `gobgp` CLI reads tortie-rr: its clients established, every client route in its table', async () => {
     const cli = async (args: string[]): Promise<string> => (await run('ip', ['netns', 'exec', mRr.ns, 'gobgp', ...args])).stdout;
-    const neighbors = await cli(['neighbor']);
-    for (const m of [mBird, mGo, mOurs]) expect(neighbors).toMatch(new RegExp(`^\\*?\\s*${m.ipv4.replace(/\./g, '\\.')}\\s+${AS}\\s+.*Establ`, 'm'));
+    const up = (out: string, m: LabMember): boolean => new RegExp(`^${m.ipv4.replace(/\./g, '\\.')}\\s+${AS}\\s+\\S+\\s+Establ`, 'm').test(out);
+    await waitFor('every client Established in `gobgp neighbor`', async () => {
+      const out = await cli(['neighbor']);
+      return [mBird, mGo, mOurs].every((m) => up(out, m)) ? true : undefined;
+    }, 60_000);
     const rib = await waitFor('client routes in tortie-rr', async () => {
       const out = await cli(['global', 'rib']);
       return ['10.60.3.0/26', '10.60.4.0/26', '10.60.5.0/26'].every((p) => out.includes(p)) ? out : undefined;
