@@ -78,28 +78,12 @@ template bgp node { local ${TOR_IP} as ${TOR_AS}; hold time 9; connect retry tim
 ${nodes.map((n) => `protocol bgp ${n.name} from node { neighbor ${n.ip} as 64512; }`).join('\n')}
 `,
     );
-    await ctl(
-      t,
-      ['apply', '-f', '-'],
-      `apiVersion: projectcalico.org/v3
-kind: BGPConfiguration
-metadata:
-  name: default
-spec:
-  nodeToNodeMeshEnabled: false
-  serviceClusterIPs: [{ cidr: ${RANGES.cluster} }]
-  serviceExternalIPs: [{ cidr: ${RANGES.external} }]
-  serviceLoadBalancerIPs: [{ cidr: ${RANGES.loadBalancer} }]
----
-apiVersion: projectcalico.org/v3
-kind: BGPPeer
-metadata:
-  name: tor
-spec:
-  peerIP: ${TOR_IP}
-  asNumber: ${TOR_AS}
-`,
-    );
+    // The ToR design: no node-to-node mesh, every node peers with the ToR (a global BGPPeer).
+    const resources = [
+      { kind: 'BGPConfiguration', metadata: { name: 'default' }, spec: { nodeToNodeMeshEnabled: false, serviceClusterIPs: [{ cidr: RANGES.cluster }], serviceExternalIPs: [{ cidr: RANGES.external }], serviceLoadBalancerIPs: [{ cidr: RANGES.loadBalancer }] } },
+      { kind: 'BGPPeer', metadata: { name: 'tor' }, spec: { peerIP: TOR_IP, asNumber: TOR_AS } },
+    ];
+    await ctl(t, ['apply', '-f', '-'], resources.map((r) => JSON.stringify({ apiVersion: 'projectcalico.org/v3', ...r })).join('\n---\n'));
     await eventually(async () => ((await tor?.protocols())?.filter((p) => p.info === 'Established').length === nodes.length ? true : undefined), 120_000);
   }, 420_000);
 
