@@ -20,6 +20,9 @@ const RANGES = { cluster: '10.96.0.0/16', external: '192.0.2.0/24', loadBalancer
 const LOCAL_EXT = '192.0.2.10';
 const LOCAL_LB = '198.51.100.10';
 const CLUSTER_EXT = '192.0.2.20';
+/** What the ToR announces to the nodes: one route inside the cluster-IP range, one outside. */
+const TOR_SERVICE_ROUTE = '10.96.200.0/24';
+const TOR_OTHER_ROUTE = '198.18.0.0/15';
 
 describe('lab: Service IPs advertised to a BIRD ToR (Kubernetes datastore)', () => {
   let tor: Bird | undefined;
@@ -74,7 +77,8 @@ describe('lab: Service IPs advertised to a BIRD ToR (Kubernetes datastore)', () 
       t.ns('x-tor'),
       `router id ${TOR_IP};
 protocol device {}
-template bgp node { local ${TOR_IP} as ${TOR_AS}; hold time 9; connect retry time 1; error wait time 1,2; ipv4 { import all; export none; }; }
+protocol static s4 { ipv4; route ${TOR_SERVICE_ROUTE} blackhole; route ${TOR_OTHER_ROUTE} blackhole; }
+template bgp node { local ${TOR_IP} as ${TOR_AS}; hold time 9; connect retry time 1; error wait time 1,2; ipv4 { import all; export where proto = "s4"; }; }
 ${nodes.map((n) => `protocol bgp ${n.name} from node { neighbor ${n.ip} as 64512; }`).join('\n')}
 `,
     );
@@ -94,6 +98,17 @@ ${nodes.map((n) => `protocol bgp ${n.name} from node { neighbor ${n.ip} as 64512
 
   it('the three configured ranges come from every node', async () => {
     await expectHops({ [RANGES.cluster]: all(), [RANGES.external]: all(), [RANGES.loadBalancer]: all() });
+  });
+
+  it("a route learned inside a service range is not programmed into the kernel (Calico's BIRD kernel filter); others are", async () => {
+    for (const n of nodes) {
+      const routes = await eventually(async () => {
+        const r = await t.exec(t.ns(n.name), ['ip', 'route', 'show', 'proto', '80']);
+        return r.includes(`${TOR_OTHER_ROUTE} via ${TOR_IP}`) ? r : undefined;
+      }, 60_000);
+      expect(routes).not.toContain(TOR_SERVICE_ROUTE);
+      expect(routes).not.toContain('10.96.');
+    }
   });
 
   it('a LoadBalancer Service with externalTrafficPolicy Local: cluster, external and load-balancer IPs as /32s from the nodes with a ready endpoint', async () => {
