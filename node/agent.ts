@@ -28,6 +28,7 @@ import type { FelixConfigurationSpec } from '../datastore/model/felix.js';
 import { computeMtus, encapsulationsInUse, hostMtu, mtuSettings, tunnelMtuInput, type HostLink, type Mtus } from '../felix/mtu.js';
 import { listHostLinks, writeMtuFile } from '../felix/dataplane/host-mtu.js';
 import { hashRouterId } from '../bgp/config/generate.js';
+import { kubeApiFromEnv, ServiceAdvertiser } from './services/advertiser.js';
 
 export const DEFAULT_AS = 64512;
 /** Longest a restarting node defers BGP selection waiting for its peers' End-of-RIB (BIRD's restart time). */
@@ -46,6 +47,8 @@ export class NodeAgent {
   /** Calico's peer set for this node (bgp/config generator over the datastore): mesh, BGPPeers, RRs. */
   private bgpWatcher?: BgpConfigWatcher;
   private bgpCfg?: BgpConfig;
+  /** Service IP advertisement (BGPConfiguration serviceClusterIPs/ExternalIPs/LoadBalancerIPs). */
+  private services?: ServiceAdvertiser;
   private cni?: CniServer;
   private gobgpApi?: GobgpApiServer;
   private servers: Server[] = [];
@@ -129,6 +132,10 @@ export class NodeAgent {
       });
       this.bgpWatcher = new BgpConfigWatcher({ store: this.store, nodeName: this.cfg.nodename, log: this.log.child({ component: 'bgp-config' }), onConfig: (c) => this.onBgpConfig(c) });
       this.bgpWatcher.start();
+      // Calico's route generator matches EndpointSlices by CALICO_K8S_NODE_REF, else the node name.
+      const k8sNode = process.env.CALICO_K8S_NODE_REF || this.cfg.nodename;
+      this.services = new ServiceAdvertiser({ store: this.store, api: kubeApiFromEnv(process.env, this.log), nodeName: k8sNode, log: this.log.child({ component: 'service-ips' }), onChange: () => this.schedule() });
+      this.services.start();
       this.gobgpApi = await startGobgpApi({ speaker: () => this.speaker, log: this.log.child({ component: 'gobgp-api' }), hosts: this.cfg.gobgpApiHosts });
     }
 
@@ -337,7 +344,8 @@ export class NodeAgent {
         pools: view.pools,
         blocks: view.blocks,
         endpoints: view.endpoints,
-        bgpRoutes: this.learned.list(),
+        // As Calico's BIRD kernel filter: routes inside the service ranges are advertised, not programmed.
+        bgpRoutes: this.learned.list().filter((r) => !this.services?.inRanges(r.dst)),
         ...this.tunnelMtus(view.pools),
       });
       const end = this.metrics.applySeconds.startTimer();
@@ -383,7 +391,11 @@ export class NodeAgent {
    */
   private updateBgp(): void {
     if (!this.speaker) return;
-    if (this.bgpCfg) this.announced = applyBgpConfig(this.speaker, this.bgpCfg, this.announced);
+    if (this.bgpCfg) {
+      // Service prefixes beside the generator's exports (a pool's prefixAdvertisements entry wins a tie).
+      const svc = (this.services?.prefixes() ?? []).map((prefix) => ({ prefix, communities: [], largeCommunities: [] }));
+      this.announced = applyBgpConfig(this.speaker, { ...this.bgpCfg, exports: [...svc, ...this.bgpCfg.exports] }, this.announced);
+    }
     const st = this.speaker.peerStatus();
     this.metrics.sessions.reset();
     for (const p of st) this.metrics.sessions.inc({ state: p.state });
@@ -432,6 +444,7 @@ export class NodeAgent {
     if (this.timer) clearTimeout(this.timer);
     await this.syncer?.stop();
     await this.bgpWatcher?.stop();
+    await this.services?.stop();
     await this.cni?.stop();
     await this.gobgpApi?.close();
     await this.speaker?.stop();

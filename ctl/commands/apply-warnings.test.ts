@@ -28,11 +28,12 @@ describe('Calico BGP fields not acted on', () => {
       enforcementWarnings([
         v3('BGPPeer', 'tor', { peerIP: '10.0.0.1', asNumber: 65000, maxRestartTime: '5m', numAllowedLocalASNumbers: 2, failureDetectionMode: 'BFDIfDirectlyConnected', keepaliveTime: '10s', password: { secretKeyRef: { name: 's', key: 'k' } }, ttlSecurity: 1, filters: ['f'] }),
         v3('BGPConfiguration', 'default', { serviceClusterIPs: [{ cidr: '10.96.0.0/12' }], nodeMeshPassword: { secretKeyRef: { name: 's', key: 'm' } } }),
+        v3('BGPConfiguration', 'node.n1', { serviceExternalIPs: [{ cidr: '192.0.2.0/24' }] }),
       ]),
     ).toEqual([
       'BGPPeer tor: spec.failureDetectionMode is stored but not acted on (BFD is not implemented)',
       'BGPPeer tor: spec.keepaliveTime is stored but not acted on (keepalives follow the negotiated hold time)',
-      'BGPConfiguration default: spec.serviceClusterIPs is stored but not acted on (Service IP advertisement is not implemented yet)',
+      'BGPConfiguration node.n1: spec.serviceExternalIPs is stored but not acted on (service IPs are read from the default BGPConfiguration only)',
     ]);
   });
 });

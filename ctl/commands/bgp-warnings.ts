@@ -15,13 +15,12 @@ const BGP_PEER_UNUSED: Record<string, string> = {
 
 const BGP_CONFIG_UNUSED: Record<string, string> = {
   bindMode: 'the speaker listens on all addresses',
-  serviceClusterIPs: 'Service IP advertisement is not implemented yet',
-  serviceExternalIPs: 'Service IP advertisement is not implemented yet',
-  serviceLoadBalancerIPs: 'Service IP advertisement is not implemented yet',
   ignoredInterfaces: 'no interface routes are exported',
   localWorkloadPeeringIPV4: 'peering with local workloads is not implemented',
   localWorkloadPeeringIPV6: 'peering with local workloads is not implemented',
 };
+
+const SERVICE_FIELDS = ['serviceClusterIPs', 'serviceExternalIPs', 'serviceLoadBalancerIPs'];
 
 export function bgpFieldWarnings(resources: readonly Resource[]): string[] {
   const out: string[] = [];
@@ -31,6 +30,10 @@ export function bgpFieldWarnings(resources: readonly Resource[]): string[] {
     const spec = r.spec as Record<string, unknown>;
     for (const [field, why] of Object.entries(table)) {
       if (spec[field] !== undefined) out.push(`${r.kind} ${r.metadata.name}: spec.${field} is stored but not acted on (${why})`);
+    }
+    // As Calico: the service ranges come from the cluster-wide "default" configuration only.
+    if (r.kind === 'BGPConfiguration' && r.metadata.name !== 'default') {
+      for (const f of SERVICE_FIELDS) if (spec[f] !== undefined) out.push(`${r.kind} ${r.metadata.name}: spec.${f} is stored but not acted on (service IPs are read from the default BGPConfiguration only)`);
     }
     if (r.kind === 'BGPPeer' && spec.nextHopMode === 'Self') out.push(`BGPPeer ${r.metadata.name}: spec.nextHopMode Self is stored but not acted on (next hops follow the eBGP/iBGP defaults)`);
     if (r.kind === 'BGPPeer' && spec.reversePeering === 'Manual') out.push(`BGPPeer ${r.metadata.name}: spec.reversePeering Manual is stored but not acted on (the reverse peering is always generated)`);

@@ -15,6 +15,9 @@ import { IpamClient } from '../../ipam/allocator.js';
 import { ROUTING_KINDS } from '../../node/agent.js';
 import { POLICY_KINDS } from '../../node/policy.js';
 import { ensureDefaultPool, upsertNode } from '../../node/register.js';
+import { kubeApiFromEnv } from '../../node/services/advertiser.js';
+import { KubeCache } from '../../node/services/kube-cache.js';
+import { pino } from 'pino';
 import { waitFor } from '../harness/daemon.js';
 import { ROOT } from '../harness/entry.js';
 import type { KubeApiserver } from '../harness/kube.js';
@@ -98,6 +101,28 @@ describe('tortie.yaml RBAC: each component with its own ServiceAccount (Node,RBA
     // install-cni (in tortie-node's pod, with its account) asks for the CNI plugin's token.
     expect((await kubectlAs('node', ['create', 'token', 'tortie-cni-plugin', '-n', 'kube-system'])).trim()).toMatch(/^ey/);
   }, 120_000);
+
+  it('tortie-node: lists and watches Services and EndpointSlices (service IP advertisement)', async () => {
+    const api = kubeApiFromEnv({ KUBECONFIG: kubeconfigs.node }, pino({ level: 'silent' }));
+    const errors: string[] = [];
+    const caches = ['/api/v1/services', '/apis/discovery.k8s.io/v1/endpointslices'].map(
+      (path) => new KubeCache({ api: api as NonNullable<typeof api>, path, what: path, onChange: () => undefined, onError: (e) => errors.push(e.message) }),
+    );
+    try {
+      for (const c of caches) c.start();
+      await kube.kubectl(['apply', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'rb-svc', namespace: 'default' }, spec: { ports: [{ port: 80 }] } }) });
+      await kube.kubectl(['apply', '-f', '-'], {
+        input: JSON.stringify({ apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { name: 'rb-svc-1', namespace: 'default', labels: { 'kubernetes.io/service-name': 'rb-svc' } }, addressType: 'IPv4', endpoints: [{ addresses: ['10.71.0.9'], nodeName: NODE }] }),
+      });
+      await waitFor(`both seen (errors: ${errors.join('; ')})`, async () => (caches.every((c) => c.list().some((o) => o.metadata.name.startsWith('rb-svc'))) ? true : undefined), 30_000, 100);
+      expect(errors).toEqual([]);
+    } finally {
+      for (const c of caches) c.stop();
+      api?.close();
+    }
+    await forbidden('node', ['delete', 'service', 'rb-svc']);
+    await forbidden('node', ['delete', 'endpointslice', 'rb-svc-1']);
+  }, 60_000);
 
   it('tortie-node: refused what it was not granted', async () => {
     await forbidden('node', ['create', 'token', 'tortie-kube-controllers', '-n', 'kube-system']);

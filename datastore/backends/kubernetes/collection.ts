@@ -17,7 +17,7 @@ export interface KindMapping {
 const PAGE = 500;
 
 /** Every page of a collection, all at the first page's resourceVersion (Kubernetes' continue tokens). */
-export async function listAll(api: KubeApi, path: string, what: string): Promise<KubeList> {
+export async function listAll(api: Pick<KubeApi, 'call'>, path: string, what: string): Promise<KubeList> {
   const items: KubeObject[] = [];
   let cont = '';
   let rv = '';
