@@ -3,9 +3,9 @@
 // segment 0. Every component gets every client URL; `tortie-lab etcd kill|stop|start MEMBER`
 // injects faults and `tortie-lab status` shows who leads.
 import { spawn } from 'node:child_process';
-import { mkdirSync, openSync, readFileSync } from 'node:fs';
+import { mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
-import { nsExec, tool } from './sh.js';
+import { nsExec, nsPids, signalInNs } from './sh.js';
 import { stateDir, type LabEtcdMember, type LabState } from './state.js';
 
 /** Members for a cluster of `size` (1 keeps the single-etcd names and address). */
@@ -56,35 +56,10 @@ export function startMember(s: LabState, m: LabEtcdMember): number | undefined {
 }
 
 /** Pids of the etcd process(es) in a member's namespace. */
-export async function memberPids(m: Pick<LabEtcdMember, 'ns'>): Promise<number[]> {
-  const out = await tool('ip', ['netns', 'pids', m.ns]).catch(() => '');
-  return out
-    .split(/\s+/)
-    .filter(Boolean)
-    .map(Number)
-    .filter((pid) => {
-      try {
-        return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'etcd';
-      } catch {
-        return false;
-      }
-    });
-}
+export const memberPids = (m: Pick<LabEtcdMember, 'ns'>): Promise<number[]> => nsPids(m.ns, 'etcd');
 
 /** Signals a member's etcd; resolves once it has exited (SIGKILL / SIGTERM) so callers can restart it. */
-export async function signalMember(m: LabEtcdMember, sig: NodeJS.Signals): Promise<number> {
-  const pids = await memberPids(m);
-  for (const pid of pids) {
-    try {
-      process.kill(pid, sig);
-    } catch {
-      /* gone */
-    }
-  }
-  const deadline = Date.now() + 15_000;
-  while ((await memberPids(m)).length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-  return pids.length;
-}
+export const signalMember = (m: LabEtcdMember, sig: NodeJS.Signals): Promise<number> => signalInNs(m.ns, 'etcd', sig);
 
 export interface MemberStatus {
   name: string;

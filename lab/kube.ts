@@ -4,13 +4,13 @@
 // every component (tortie-node, tortie-rr, tortie-controllers, the CNI plugins, tortiectl) is given;
 // Calico's CRDs applied; each lab host registered as a Kubernetes Node, as its kubelet would.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, openSync, writeFileSync, closeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { datastoreEnv } from './agents.js';
 import { adminKubeconfig, apiserverPkiArgs, makeKubePki } from './pki.js';
 import { entryCommand } from './routing.js';
-import { nsExec } from './sh.js';
+import { nsExec, nsPids, signalInNs } from './sh.js';
 import { stateDir, waitBudget, type LabKube, type LabPod, type LabState } from './state.js';
 
 export const APISERVER_PORT = 6443;
@@ -59,25 +59,65 @@ export async function startApiserver(s: LabState, ip: string): Promise<{ kube: L
     `--secure-port=${APISERVER_PORT}`,
     ...apiserverPkiArgs(pki, join(dir, 'certs')),
   ];
-  const log = openSync(join(stateDir(), 'kube-apiserver.log'), 'a');
-  const child = spawn('ip', ['netns', 'exec', s.etcdNs, join(binDir, 'kube-apiserver'), ...args], { detached: true, stdio: ['ignore', log, log] });
-  closeSync(log);
-  child.unref();
-  return { kube: { binDir, server, kubeconfig }, pid: child.pid };
+  // Kept beside the PKI so `tortie-lab apiserver start` runs the same server again.
+  writeFileSync(join(dir, 'apiserver-args.json'), `${JSON.stringify(args)}\n`);
+  const kube: LabKube = { binDir, server, kubeconfig };
+  return { kube, pid: spawnApiserver(s, kube, args) };
 }
 
-/** Until /readyz answers, then Calico's CRDs applied and served. */
-export async function waitApiserver(s: LabState, timeoutMs = waitBudget(120_000)): Promise<void> {
+function spawnApiserver(s: LabState, k: LabKube, args: string[]): number | undefined {
+  const log = openSync(join(stateDir(), 'kube-apiserver.log'), 'a');
+  const child = spawn('ip', ['netns', 'exec', s.etcdNs, join(k.binDir, 'kube-apiserver'), ...args], { detached: true, stdio: ['ignore', log, log] });
+  closeSync(log);
+  child.unref();
+  return child.pid;
+}
+
+/** Pids of the lab's kube-apiserver (in the etcd namespace). */
+export const apiserverPids = (s: LabState): Promise<number[]> => nsPids(s.etcdNs, 'kube-apiserver');
+
+/** `tortie-lab apiserver kill|stop`: resolves once it has exited, with how many processes were signalled. */
+export function signalApiserver(s: LabState, sig: NodeJS.Signals): Promise<number> {
+  kubeOf(s);
+  return signalInNs(s.etcdNs, 'kube-apiserver', sig);
+}
+
+/** `tortie-lab apiserver start`: the same server again (PKI, flags, storage), once it has stopped. */
+export async function restartApiserver(s: LabState): Promise<number | undefined> {
+  const k = kubeOf(s);
+  if ((await apiserverPids(s)).length) throw new Error('kube-apiserver is already running');
+  const args = JSON.parse(readFileSync(join(stateDir(), 'kube', 'apiserver-args.json'), 'utf8')) as string[];
+  return spawnApiserver(s, k, args);
+}
+
+/** running: /readyz answers ok; down: no process; unreachable: a process that is not (yet) ready. */
+export async function apiserverState(s: LabState): Promise<'running' | 'down' | 'unreachable'> {
+  if (!(await apiserverPids(s)).length) return 'down';
+  try {
+    await kubectl(s, ['get', '--raw=/readyz', '--request-timeout=2s']);
+    return 'running';
+  } catch {
+    return 'unreachable';
+  }
+}
+
+/** Until /readyz answers. */
+export async function waitApiserverReady(s: LabState, timeoutMs = waitBudget(120_000)): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
       await kubectl(s, ['get', '--raw=/readyz']);
-      break;
+      return;
     } catch (e) {
       if (Date.now() > deadline) throw new Error(`kube-apiserver not ready after ${timeoutMs / 1000}s: ${e instanceof Error ? e.message : String(e)} (log: ${join(stateDir(), 'kube-apiserver.log')})`);
       await new Promise((r) => setTimeout(r, 500));
     }
   }
+}
+
+/** Until /readyz answers, then Calico's CRDs applied and served. */
+export async function waitApiserver(s: LabState, timeoutMs = waitBudget(120_000)): Promise<void> {
+  await waitApiserverReady(s, timeoutMs);
   await kubectl(s, ['apply', '-f', join(repoRoot(), 'manifests', 'crds')]);
   await kubectl(s, ['wait', '--for=condition=Established', 'crd', '--all', `--timeout=${Math.round(waitBudget(60_000) / 1000)}s`]);
 }
@@ -110,13 +150,17 @@ export function startControllers(s: LabState): number | undefined {
 
 /** The Pod for a lab pod, bound to its node as the scheduler would bind it; resolves with its uid. */
 export async function createPod(s: LabState, pod: Pick<LabPod, 'name' | 'namespace' | 'node' | 'labels'>): Promise<string> {
-  const manifest = {
+  return (await kubectl(s, ['create', '-f', '-', '-o', 'jsonpath={.metadata.uid}'], JSON.stringify(podManifest(pod)))).trim();
+}
+
+/** A Pod bound to its node (no scheduler runs in the lab). */
+export function podManifest(pod: Pick<LabPod, 'name' | 'namespace' | 'node' | 'labels'>): Record<string, unknown> {
+  return {
     apiVersion: 'v1',
     kind: 'Pod',
     metadata: { name: pod.name, namespace: pod.namespace, labels: pod.labels },
     spec: { nodeName: pod.node, containers: [{ name: 'pause', image: 'registry.k8s.io/pause:3.10' }] },
   };
-  return (await kubectl(s, ['create', '-f', '-', '-o', 'jsonpath={.metadata.uid}'], JSON.stringify(manifest))).trim();
 }
 
 /** What kubelet reports once the sandbox has its network: Running, the pod's and the host's addresses. */

@@ -8,7 +8,7 @@ import { families, requireState, saveState, type Encap, type IpFamilies, type La
 import { resolveTarget, type ExecTarget } from './targets.js';
 import { addNamespace, addPod, attach, delNode, delPod, down, up } from './topology.js';
 import { bgpApi, datastoreEnv, signalAgent, startNodeAgent } from './agents.js';
-import { kubectlArgv } from './kube.js';
+import { kubectlArgv, restartApiserver, signalApiserver, waitApiserverReady } from './kube.js';
 import { addReflectors, startReflector } from './rr.js';
 import { restartNodeContainer, signalNodeContainer } from './containers.js';
 import { findMember, memberPids, memberStatus, signalMember, startMember } from './etcd.js';
@@ -239,6 +239,21 @@ etcdCmd.command('start <member>').description('start a stopped etcd member again
   if (pid) s.pids.push(pid);
   saveState(s);
   log(`etcd member ${m.name} started`);
+});
+
+const apiCmd = program.command('apiserver').description('the lab\'s kube-apiserver (up --datastore kubernetes): kill, stop, start (fault injection); `status` shows it');
+for (const [cmd, sig] of [['kill', 'SIGKILL'], ['stop', 'SIGTERM']] as const) {
+  apiCmd.command(cmd).description(`${sig} kube-apiserver (its storage in etcd stays for \`apiserver start\`)`).action(async () => {
+    log(`${sig} sent to ${await signalApiserver(requireState(), sig)} kube-apiserver process(es)`);
+  });
+}
+apiCmd.command('start').description('start the stopped kube-apiserver again (same flags, certificates and storage); returns once it is ready').action(async () => {
+  const s = requireState();
+  const pid = await restartApiserver(s);
+  if (pid) s.pids.push(pid);
+  saveState(s);
+  await waitApiserverReady(s);
+  log('kube-apiserver started');
 });
 
 program.command('down').description('remove every namespace, process and temp dir').action(async () => {

@@ -1,4 +1,5 @@
 // Command helpers for the lab: run a tool, run inside a namespace, list/remove namespaces.
+import { readFileSync } from 'node:fs';
 import { tool } from '../felix/dataplane/exec.js';
 
 export { tool };
@@ -44,4 +45,35 @@ export async function vethBetween(nsA: string, ifA: string, nsB: string, ifB: st
 
 export async function sysctl(ns: string, key: string, value: string): Promise<void> {
   await nsExec(ns, ['sysctl', '-qw', `${key}=${value}`]);
+}
+
+/** Pids of the processes in a namespace whose command name (/proc/PID/comm) is `comm`. */
+export async function nsPids(ns: string, comm: string): Promise<number[]> {
+  const out = await tool('ip', ['netns', 'pids', ns]).catch(() => '');
+  return out
+    .split(/\s+/)
+    .filter(Boolean)
+    .map(Number)
+    .filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === comm;
+      } catch {
+        return false;
+      }
+    });
+}
+
+/** Signals `comm` in a namespace; resolves once it has exited (or after 15 s), with how many were signalled. */
+export async function signalInNs(ns: string, comm: string, sig: NodeJS.Signals): Promise<number> {
+  const pids = await nsPids(ns, comm);
+  for (const pid of pids) {
+    try {
+      process.kill(pid, sig);
+    } catch {
+      /* gone */
+    }
+  }
+  const deadline = Date.now() + 15_000;
+  while ((await nsPids(ns, comm)).length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  return pids.length;
 }

@@ -102,4 +102,9 @@ describe('lab status text', () => {
       'etcd3  http://10.0.0.4:2379  running  -',
     ]);
   });
+
+  it('shows whether the kube-apiserver of a Kubernetes-datastore lab runs', () => {
+    const st: LabStatus = { mode: 'tortie-node on every host (BGP)', encap: 'none', crossSubnet: false, etcd: 'http://10.0.0.2:2379', kubernetes: 'https://10.0.0.2:6443', apiserver: 'down', nodes: [], pods: [], attached: [] };
+    expect(formatStatus(st).split('\n')[0]).toBe('tortie-node on every host (BGP)   encapsulation: none   datastore: kubernetes at https://10.0.0.2:6443 down (its etcd: http://10.0.0.2:2379)');
+  });
 });

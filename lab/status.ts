@@ -2,6 +2,7 @@
 import { installedRoutes, withApi, type InstalledRoute } from '../bgp/api/gobgp/client.js';
 import { bgpApi } from './agents.js';
 import { memberStatus, type MemberStatus } from './etcd.js';
+import { apiserverState } from './kube.js';
 import { nsExec } from './sh.js';
 import type { LabState } from './state.js';
 
@@ -33,6 +34,8 @@ export interface LabStatus {
   etcd: string;
   /** `up --datastore kubernetes`: the apiserver every component uses (etcd is its storage). */
   kubernetes?: string;
+  /** Its state: running (ready), down (no process; `tortie-lab apiserver start`), unreachable (not ready). */
+  apiserver?: 'running' | 'down' | 'unreachable';
   /** `up --etcd N` with N > 1: each member, whether it runs, and which one leads. */
   etcdMembers?: MemberStatus[];
   nodes: NodeStatus[];
@@ -128,6 +131,7 @@ export async function collectStatus(s: LabState): Promise<LabStatus> {
     }),
   );
   const members = (s.etcdMembers?.length ?? 1) > 1 ? await memberStatus(s) : undefined;
+  const apiserver = s.kube ? await apiserverState(s) : undefined;
   const reflectorNames = new Set(s.reflectors ?? []);
   const reflectors = await Promise.all(
     s.attached
@@ -144,6 +148,7 @@ export async function collectStatus(s: LabState): Promise<LabStatus> {
     crossSubnet: s.crossSubnet,
     etcd: s.etcdEndpoint,
     ...(s.kube ? { kubernetes: s.kube.server } : {}),
+    ...(apiserver ? { apiserver } : {}),
     ...(members ? { etcdMembers: members } : {}),
     nodes,
     pods: s.pods.map((p) => ({ name: p.name, namespace: p.namespace, node: p.node, ip: p.ip, ...(p.ip6 ? { ip6: p.ip6 } : {}), iface: p.iface })),
@@ -166,7 +171,7 @@ export function table(header: string[], rows: string[][]): string[] {
 
 export function formatStatus(st: LabStatus): string {
   const etcd = st.etcdMembers ? `${st.etcdMembers.length} members` : st.etcd;
-  const datastore = st.kubernetes ? `datastore: kubernetes at ${st.kubernetes} (its etcd: ${etcd})` : `etcd: ${etcd}`;
+  const datastore = st.kubernetes ? `datastore: kubernetes at ${st.kubernetes}${st.apiserver ? ` ${st.apiserver}` : ''} (its etcd: ${etcd})` : `etcd: ${etcd}`;
   const lines = [`${st.mode}   encapsulation: ${st.encap}${st.crossSubnet ? ' (CrossSubnet)' : ''}   ${datastore}`, ''];
   if (st.etcdMembers) lines.push(...table(['ETCD', 'ENDPOINT', 'STATE', 'LEADER'], st.etcdMembers.map((m) => [m.name, m.endpoint, m.state, m.leader ? 'leader' : '-'])), '');
   lines.push(...table(['NODE', 'ADDRESS', 'PODS', 'ROUTES', 'BLOCKS', 'BGP SESSIONS', 'READY'], st.nodes.map((n) => [n.name, [n.ip, n.ip6].filter(Boolean).join(' '), String(n.pods), String(n.routes.length), n.blocks.join(',') || '-', sessionsText(n.sessions), n.ready ?? '-'])));

@@ -2,11 +2,13 @@
 // every pod pinging every other (ping's own sent/received counts), a pod churn through the real
 // CNI plugin as a kubelet drives it, and snapshots of each node's kernel state and BGP sessions.
 import { spawn } from 'node:child_process';
+import { expect } from 'vitest';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { entryArgv, ROOT } from '../harness/entry.js';
 import { run } from '../harness/exec.js';
 import { pool } from '../../lab/ping.js';
+import { eventually, type TestLab } from './lab-helpers.js';
 import type { LabNode, LabState } from '../../lab/state.js';
 
 type CniModule = typeof import('../../lab/cni.js');
@@ -55,6 +57,8 @@ export function startPingers(s: LabState): { stop(): Promise<PairCount[]> } {
 
 interface ChurnPod {
   name: string;
+  /** The Pod's uid, on the Kubernetes datastore. */
+  uid?: string;
   namespace: string;
   ns: string;
   containerId: string;
@@ -74,13 +78,22 @@ export interface ChurnFigures {
 }
 
 /**
+ * Where the churn's pods come from on the Kubernetes datastore: a kubelet only runs a Pod the API
+ * gave it (bound to its node) before the outage, so the Pods are created beforehand and handed out.
+ * undefined: none left for that node (the tick starts nothing).
+ */
+export interface ChurnPodSource {
+  take(node: LabNode): { name: string; uid: string } | undefined;
+}
+
+/**
  * About two ADDs and two DELs a second over `nodes()` (called per ADD, so a scenario can leave a
  * node out): each tick starts an ADD of a new pod or a DEL of the oldest, at most `width` in flight.
  * A pod whose ADD failed is kept, as a kubelet keeps the sandbox, for retry() after recovery.
  */
-export async function startChurn(s: LabState, tag: string, nodes: () => LabNode[], width = 4): Promise<Churn> {
+export async function startChurn(s: LabState, tag: string, nodes: () => LabNode[], width = 4, source?: ChurnPodSource): Promise<Churn> {
   const cni = await cniModule();
-  return new Churn(cni, s, tag, nodes, width);
+  return new Churn(cni, s, tag, nodes, width, source);
 }
 
 export class Churn {
@@ -100,6 +113,7 @@ export class Churn {
     private readonly tag: string,
     private readonly nodes: () => LabNode[],
     private readonly width: number,
+    private readonly source?: ChurnPodSource,
   ) {
     this.timer = setInterval(() => this.tick(), 250);
   }
@@ -123,10 +137,12 @@ export class Churn {
   /** One ADD of a new pod (on `on`, or the next node in turn); true when it came up. */
   async add(on?: LabNode): Promise<boolean> {
     const nodes = this.nodes();
-    const node = on ?? nodes[this.seq % nodes.length];
-    if (!node) return false;
     const n = ++this.seq;
-    const p: ChurnPod = { name: `churn-${this.tag}-${n}`, namespace: 'default', ns: `${this.s.prefix}c${this.tag}${n}`, containerId: this.cni.newContainerId(), node, labels: {} };
+    const node = on ?? nodes[(n - 1) % nodes.length];
+    if (!node) return false;
+    const given = this.source?.take(node);
+    if (this.source && !given) return false;
+    const p: ChurnPod = { name: given?.name ?? `churn-${this.tag}-${n}`, ...(given ? { uid: given.uid } : {}), namespace: 'default', ns: `${this.s.prefix}c${this.tag}${n}`, containerId: this.cni.newContainerId(), node, labels: {} };
     await run('ip', ['netns', 'add', p.ns]);
     this.figures.addsTried++;
     try {
@@ -248,4 +264,124 @@ export async function bgpSessions(lab: (args: string[]) => Promise<string>, node
         .join(' '),
     )
     .sort();
+}
+
+/** One scenario's figures, as the README's "Datastore faults" table quotes them. */
+export interface FaultFigures {
+  scenario: string;
+  pingsSent: number;
+  pingsLost: number;
+  addsTried: number;
+  addsFailed: number;
+  addsFailedNamingDatastore: number;
+  retriedAfterRecovery: number;
+  retriedOk: number;
+  kernelChangesDuringOutage: number;
+  resyncSeconds: number;
+}
+
+/** A lab under fault injection: what the scenarios share. */
+export interface FaultLab {
+  t: TestLab;
+  s: LabState;
+  /** What every failed ADD's error must name: the datastore (etcd, or the Kubernetes API). */
+  namesDatastore: RegExp;
+  /** Each scenario's figures, appended as it ends. */
+  figures: FaultFigures[];
+}
+
+export interface FaultScenario {
+  /** Starts the outage. */
+  inject: () => Promise<void>;
+  holdMs: number;
+  /** Ends it. */
+  recover: () => Promise<void>;
+  /** Nodes whose kernel state must not change while the datastore is away. */
+  watched: string[];
+  churnNodes?: () => LabNode[];
+  /** Only ADDs on this node may fail (the others still reach the datastore). */
+  addErrorsOnlyOn?: string;
+  /** The churn's pods (the Kubernetes datastore: Pods made beforehand). */
+  pods?: ChurnPodSource;
+}
+
+interface ReadyStatus {
+  nodes: Array<{ name: string; ready?: string }>;
+}
+
+/** Until every node is ready (in sync, sessions up) and a new pod comes up on each. */
+async function resynced(lab: FaultLab, churn: Churn): Promise<void> {
+  const status = async (): Promise<ReadyStatus> => JSON.parse(await lab.t.lab(['status', '-o', 'json'])) as ReadyStatus;
+  await eventually(async () => ((await status()).nodes.every((n) => n.ready === 'ready') ? true : undefined), 120_000);
+  await Promise.all(lab.s.nodes.map((n) => eventually(async () => ((await churn.add(n)) ? true : undefined), 60_000)));
+}
+
+/**
+ * Runs one fault under load: `inject` starts the outage, `recover` ends it. Kernel snapshots of
+ * `watched` nodes are taken right after inject and right before recover; they must not differ.
+ * Then: no ping lost, no BGP session re-established, every failed ADD named the datastore and its
+ * pod started after recovery, no address handed out twice, `tortiectl ipam check` clean.
+ */
+export async function underLoad(lab: FaultLab, scenario: string, o: FaultScenario): Promise<void> {
+  const { t, s } = lab;
+  const node = (name: string): LabNode => {
+    const n = s.nodes.find((x) => x.name === name);
+    if (!n) throw new Error(`no ${name}`);
+    return n;
+  };
+  const pingers = startPingers(s);
+  const churn = await startChurn(s, scenario.slice(0, 2), o.churnNodes ?? (() => s.nodes), 4, o.pods);
+  try {
+    await new Promise((r) => setTimeout(r, 3000));
+    const sessionsBefore = await Promise.all(s.nodes.map((n) => bgpSessions(t.lab, n.name)));
+    await o.inject();
+    await new Promise((r) => setTimeout(r, 1000));
+    const before = await Promise.all(o.watched.map((n) => kernelSnapshot(node(n))));
+    await new Promise((r) => setTimeout(r, o.holdMs));
+    const after = await Promise.all(o.watched.map((n) => kernelSnapshot(node(n))));
+    await o.recover();
+    const t0 = Date.now();
+    await resynced(lab, churn);
+    const resyncSeconds = Math.round((Date.now() - t0) / 100) / 10;
+    await churn.stop();
+    const retry = await churn.retryFailed();
+    const pings: PairCount[] = await pingers.stop();
+    // Churn pods' own routes and chains come and go with their veths (ADDs in flight included): left out.
+    const marks = churn.churnMarks();
+    const sessionsAfter = await Promise.all(s.nodes.map((n) => bgpSessions(t.lab, n.name)));
+    const ipam = await t.lab(['exec', 'node1', '--', ...entryArgv('ctl/main'), 'ipam', 'check']);
+    const liveIps = [...s.pods.map((p) => p.ip), ...churn.live.map((p) => p.ip)];
+    const diffs = o.watched.map((n, i) => ({ node: n, diff: snapshotDiff(withoutMarks(before[i] ?? [], marks), withoutMarks(after[i] ?? [], marks)) }));
+    const f = churn.figures;
+    const namingDatastore = f.addErrors.filter((e) => lab.namesDatastore.test(e));
+    lab.figures.push({
+      scenario,
+      pingsSent: pings.reduce((a, p) => a + p.sent, 0),
+      pingsLost: pings.reduce((a, p) => a + p.sent - p.received, 0),
+      addsTried: f.addsTried,
+      addsFailed: f.addErrors.length,
+      addsFailedNamingDatastore: namingDatastore.length,
+      retriedAfterRecovery: retry.retried,
+      retriedOk: retry.ok,
+      kernelChangesDuringOutage: diffs.reduce((a, d) => a + d.diff.length, 0),
+      resyncSeconds,
+    });
+    await churn.drain();
+
+    for (const p of pings) {
+      expect(p.sent, `${p.from} → ${p.to}`).toBeGreaterThan(0);
+      expect(p.received, `${p.from} → ${p.to}: lost ${p.sent - p.received} of ${p.sent}`).toBe(p.sent);
+    }
+    for (const d of diffs) expect(d.diff, `kernel changes on ${d.node} while the datastore was away`).toEqual([]);
+    expect(sessionsAfter, 'BGP sessions (peer, state, since) before and after').toEqual(sessionsBefore);
+    expect(f.addErrors.filter((e) => !lab.namesDatastore.test(e)), 'ADD errors that do not name the datastore').toEqual([]);
+    if (o.addErrorsOnlyOn) expect(f.addErrors.filter((e) => !e.includes(`on ${o.addErrorsOnlyOn} failed`)), `ADDs failed on nodes other than ${o.addErrorsOnlyOn}`).toEqual([]);
+    expect(retry.errors, 'the failed pods started again after recovery').toEqual([]);
+    expect(new Set(liveIps).size, `addresses of live pods: ${liveIps.join(' ')}`).toBe(liveIps.length);
+    expect(ipam).toMatch(/Duplicate addresses: 0/);
+    expect(ipam).toMatch(/Handle count mismatches: 0/);
+  } finally {
+    await churn.stop();
+    await pingers.stop().catch(() => undefined);
+  }
 }

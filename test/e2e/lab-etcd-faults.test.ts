@@ -6,35 +6,18 @@
 // no address handed out twice, `tortiectl ipam check` clean, every failed ADD names the datastore,
 // and the same pods start once it is back. One lab serves the scenarios, in order.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { entryArgv } from '../harness/entry.js';
-import { bgpSessions, kernelSnapshot, labState, snapshotDiff, startChurn, startPingers, withoutMarks, type Churn, type PairCount } from './ds-fault-load.js';
+import { labState, underLoad, type FaultFigures, type FaultLab } from './ds-fault-load.js';
 import { eventually, testLab } from './lab-helpers.js';
-import type { LabNode, LabState } from '../../lab/state.js';
+import type { LabState } from '../../lab/state.js';
 
 const OUTAGE_MS = 60_000;
 const t = testLab('df');
 process.env.TORTIE_LAB_STATE = t.stateDir; // the CNI driver the churn uses finds its plugins there
 let s: LabState;
 
-interface Figures {
-  scenario: string;
-  pingsSent: number;
-  pingsLost: number;
-  addsTried: number;
-  addsFailed: number;
-  addsFailedNamingDatastore: number;
-  retriedAfterRecovery: number;
-  retriedOk: number;
-  kernelChangesDuringOutage: number;
-  resyncSeconds: number;
-}
-const figures: Figures[] = [];
+const figures: FaultFigures[] = [];
+const fault = (): FaultLab => ({ t, s, namesDatastore: /datastore|etcd/i, figures });
 
-const node = (name: string): LabNode => {
-  const n = s.nodes.find((x) => x.name === name);
-  if (!n) throw new Error(`no ${name}`);
-  return n;
-};
 const etcdctl = (args: string[]): Promise<string> => t.exec(t.ns('etcd1'), ['etcdctl', `--endpoints=${s.etcdEndpoint}`, '--command-timeout=5s', ...args]);
 const cutFromEtcd = (n: string, on: boolean): Promise<string> =>
   t.exec(t.ns(n), ['iptables', '-t', 'security', on ? '-I' : '-D', 'OUTPUT', '-p', 'tcp', '--dport', '2379', '-j', 'DROP']);
@@ -45,77 +28,6 @@ interface Status {
 }
 const status = async (): Promise<Status> => JSON.parse(await t.lab(['status', '-o', 'json'])) as Status;
 const leader = async (): Promise<string | undefined> => (await status()).etcdMembers?.find((m) => m.leader)?.name;
-
-/** Until every node is ready (in sync, sessions up) and a new pod comes up on each. */
-async function resynced(churn: Churn): Promise<void> {
-  await eventually(async () => ((await status()).nodes.every((n) => n.ready === 'ready') ? true : undefined), 120_000);
-  await Promise.all(s.nodes.map((n) => eventually(async () => ((await churn.add(n)) ? true : undefined), 60_000)));
-}
-
-/**
- * Runs one fault under load: `inject` starts the outage, `recover` ends it. Kernel snapshots of
- * `watched` nodes are taken right after inject and right before recover; they must not differ.
- */
-async function underLoad(
-  scenario: string,
-  o: { inject: () => Promise<void>; holdMs: number; recover: () => Promise<void>; watched: string[]; churnNodes?: () => LabNode[]; addErrorsOnlyOn?: string },
-): Promise<void> {
-  const pingers = startPingers(s);
-  const churn = await startChurn(s, scenario.slice(0, 2), o.churnNodes ?? (() => s.nodes));
-  try {
-    await new Promise((r) => setTimeout(r, 3000));
-    const sessionsBefore = await Promise.all(s.nodes.map((n) => bgpSessions(t.lab, n.name)));
-    await o.inject();
-    await new Promise((r) => setTimeout(r, 1000));
-    const before = await Promise.all(o.watched.map((n) => kernelSnapshot(node(n))));
-    await new Promise((r) => setTimeout(r, o.holdMs));
-    const after = await Promise.all(o.watched.map((n) => kernelSnapshot(node(n))));
-    await o.recover();
-    const t0 = Date.now();
-    await resynced(churn);
-    const resyncSeconds = Math.round((Date.now() - t0) / 100) / 10;
-    await churn.stop();
-    const retry = await churn.retryFailed();
-    const pings: PairCount[] = await pingers.stop();
-    // Churn pods' own routes and chains come and go with their veths (ADDs in flight included): left out.
-    const marks = churn.churnMarks();
-    const sessionsAfter = await Promise.all(s.nodes.map((n) => bgpSessions(t.lab, n.name)));
-    const ipam = await t.lab(['exec', 'node1', '--', ...entryArgv('ctl/main'), 'ipam', 'check']);
-    const liveIps = [...s.pods.map((p) => p.ip), ...churn.live.map((p) => p.ip)];
-    const diffs = o.watched.map((n, i) => ({ node: n, diff: snapshotDiff(withoutMarks(before[i] ?? [], marks), withoutMarks(after[i] ?? [], marks)) }));
-    const f = churn.figures;
-    const namingDatastore = f.addErrors.filter((e) => /datastore|etcd/i.test(e));
-    figures.push({
-      scenario,
-      pingsSent: pings.reduce((a, p) => a + p.sent, 0),
-      pingsLost: pings.reduce((a, p) => a + p.sent - p.received, 0),
-      addsTried: f.addsTried,
-      addsFailed: f.addErrors.length,
-      addsFailedNamingDatastore: namingDatastore.length,
-      retriedAfterRecovery: retry.retried,
-      retriedOk: retry.ok,
-      kernelChangesDuringOutage: diffs.reduce((a, d) => a + d.diff.length, 0),
-      resyncSeconds,
-    });
-    await churn.drain();
-
-    for (const p of pings) {
-      expect(p.sent, `${p.from} → ${p.to}`).toBeGreaterThan(0);
-      expect(p.received, `${p.from} → ${p.to}: lost ${p.sent - p.received} of ${p.sent}`).toBe(p.sent);
-    }
-    for (const d of diffs) expect(d.diff, `kernel changes on ${d.node} while the datastore was away`).toEqual([]);
-    expect(sessionsAfter, 'BGP sessions (peer, state, since) before and after').toEqual(sessionsBefore);
-    expect(f.addErrors.filter((e) => !/datastore|etcd/i.test(e)), 'ADD errors that do not name the datastore').toEqual([]);
-    if (o.addErrorsOnlyOn) expect(f.addErrors.filter((e) => !e.includes(`on ${o.addErrorsOnlyOn} failed`)), `ADDs failed on nodes other than ${o.addErrorsOnlyOn}`).toEqual([]);
-    expect(retry.errors, 'the failed pods started again after recovery').toEqual([]);
-    expect(new Set(liveIps).size, `addresses of live pods: ${liveIps.join(' ')}`).toBe(liveIps.length);
-    expect(ipam).toMatch(/Duplicate addresses: 0/);
-    expect(ipam).toMatch(/Handle count mismatches: 0/);
-  } finally {
-    await churn.stop();
-    await pingers.stop().catch(() => undefined);
-  }
-}
 
 describe('lab: the network keeps working while etcd falters', () => {
   beforeAll(async () => {
@@ -135,7 +47,7 @@ describe('lab: the network keeps working while etcd falters', () => {
   });
 
   it('SIGKILL of the leader, then of a second member after the first returns', async () => {
-    await underLoad('leader-kill', {
+    await underLoad(fault(), 'leader-kill', {
       watched: ['node1', 'node2', 'node3'],
       holdMs: 0,
       inject: async () => {
@@ -160,7 +72,7 @@ describe('lab: the network keeps working while etcd falters', () => {
   }, 300_000);
 
   it('all members stopped for 60 s, then started', async () => {
-    await underLoad('all-stopped', {
+    await underLoad(fault(), 'all-stopped', {
       watched: ['node1', 'node2', 'node3'],
       holdMs: OUTAGE_MS,
       inject: async () => {
@@ -175,7 +87,7 @@ describe('lab: the network keeps working while etcd falters', () => {
   }, 400_000);
 
   it('one node cut off from etcd for 60 s while the others go on', async () => {
-    await underLoad('node-cut', {
+    await underLoad(fault(), 'node-cut', {
       watched: ['node3'],
       holdMs: OUTAGE_MS,
       addErrorsOnlyOn: 'node3',
@@ -185,7 +97,7 @@ describe('lab: the network keeps working while etcd falters', () => {
   }, 400_000);
 
   it('compaction while watches are open, and past a node whose watches fell behind', async () => {
-    await underLoad('compaction', {
+    await underLoad(fault(), 'compaction', {
       watched: ['node3'],
       holdMs: 15_000,
       inject: () => cutFromEtcd('node3', true).then(() => undefined),
