@@ -43,6 +43,13 @@ export function kubectlArgv(s: LabState, args: string[]): string[] {
   return ['ip', 'netns', 'exec', s.etcdNs, join(k.binDir, 'kubectl'), '--kubeconfig', k.kubeconfig, ...args];
 }
 
+/** Every write (not get/list/watch) with its user, in kube/audit.log: who did what, for `tortie-lab` users and the tests. */
+function auditArgs(dir: string): string[] {
+  const policy = join(dir, 'audit-policy.yaml');
+  writeFileSync(policy, 'apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived]\nrules:\n- level: None\n  verbs: [get, list, watch]\n- level: Metadata\n');
+  return [`--audit-policy-file=${policy}`, `--audit-log-path=${join(dir, 'audit.log')}`, '--audit-log-maxbackup=1'];
+}
+
 /** Makes the PKI and kubeconfig and starts kube-apiserver on `ip`; resolves with what the lab records. */
 export async function startApiserver(s: LabState, ip: string): Promise<{ kube: LabKube; pid: number | undefined }> {
   const binDir = k8sBinDir();
@@ -58,6 +65,7 @@ export async function startApiserver(s: LabState, ip: string): Promise<{ kube: L
     `--advertise-address=${ip}`,
     `--secure-port=${APISERVER_PORT}`,
     ...apiserverPkiArgs(pki, join(dir, 'certs')),
+    ...auditArgs(dir),
   ];
   const log = openSync(join(stateDir(), 'kube-apiserver.log'), 'a');
   const child = spawn('ip', ['netns', 'exec', s.etcdNs, join(binDir, 'kube-apiserver'), ...args], { detached: true, stdio: ['ignore', log, log] });

@@ -8,10 +8,15 @@ import { podTemplate } from './manifest-pod.js';
 // lab/ from the source tree, dist/lab/ when built: manifests/ is at the repository root either way.
 const DIRS = [new URL('../manifests/', import.meta.url), new URL('../../manifests/', import.meta.url)].map((u) => fileURLToPath(u));
 
-export function readManifest(file: string): string {
+/** The path of manifests/FILE. */
+export function manifestPath(file: string): string {
   const dir = DIRS.find((d) => existsSync(join(d, file)));
   if (!dir) throw new Error(`manifests/${file} not found (looked in ${DIRS.join(', ')})`);
-  return readFileSync(join(dir, file), 'utf8');
+  return join(dir, file);
+}
+
+export function readManifest(file: string): string {
+  return readFileSync(manifestPath(file), 'utf8');
 }
 
 /** tortie-node's readinessProbe (manifests/tortie-etcd.yaml) as a URL inside the host's namespace. */
