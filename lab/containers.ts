@@ -21,6 +21,8 @@ import { hostCniDirs, slowHostEnv, stateDir, type LabNode, type LabState } from 
 
 /** The install the lab runs from: the Kubernetes datastore's or etcd's. */
 export const installManifest = (s: Pick<LabState, 'kube'>): string => (s.kube ? 'tortie.yaml' : 'tortie-etcd.yaml');
+/** The standalone reflectors' manifest for the lab's datastore. */
+export const reflectorManifest = (s: Pick<LabState, 'kube'>): string => (s.kube ? 'tortie-rr-kdd.yaml' : 'tortie-rr.yaml');
 
 export const containerName = (s: Pick<LabState, 'prefix'>, what: string): string => `${s.prefix}${what}`;
 
@@ -131,11 +133,12 @@ export async function startControllersContainer(s: LabState): Promise<void> {
   await tool('podman', ['run', '-d', '--name', containerName(s, 'controllers'), ...podmanArgs(main, pod, id, env, () => undefined, ['--network', `ns:/run/netns/${s.etcdNs}`])]);
 }
 
-/** tortie-rr from its image with manifests/tortie-rr.yaml's environment. */
+/** tortie-rr from its image with its manifest's environment (tortie-rr.yaml, tortie-rr-kdd.yaml). */
 export async function startReflectorContainer(s: LabState, k: number, ns: string, ip: string, extraEnv: Record<string, string>): Promise<void> {
-  const pod = podTemplate(read('tortie-rr.yaml'), 'DaemonSet', 'tortie-rr');
+  const file = reflectorManifest(s);
+  const pod = podTemplate(read(file), 'DaemonSet', 'tortie-rr');
   const main = pod.containers[0];
-  if (!main) throw new Error('manifests/tortie-rr.yaml: tortie-rr has no container');
+  if (!main) throw new Error(`manifests/${file}: tortie-rr has no container`);
   const env = { ...resolveEnv(main, labConfigMap(s), { 'spec.nodeName': `rr${k}`, 'status.hostIP': ip }), ...extraEnv };
   const id = await podIdentity(s, pod, `rr${k}`);
   await tool('podman', ['run', '-d', '--name', containerName(s, `rr${k}`), ...podmanArgs(main, pod, id, env, volumeDir(s, { name: `rr${k}` }), ['--network', `ns:/run/netns/${ns}`, ...stateMount()])]);

@@ -43,10 +43,10 @@ export function kubectlArgv(s: LabState, args: string[]): string[] {
   return ['ip', 'netns', 'exec', s.etcdNs, join(k.binDir, 'kubectl'), '--kubeconfig', k.kubeconfig, ...args];
 }
 
-/** Every write (not get/list/watch) with its user, in kube/audit.log: who did what, for `tortie-lab` users and the tests. */
+/** Every request but list and watch, with its user, in kube/audit.log: who did what, for `tortie-lab` users and the tests. */
 function auditArgs(dir: string): string[] {
   const policy = join(dir, 'audit-policy.yaml');
-  writeFileSync(policy, 'apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived]\nrules:\n- level: None\n  verbs: [get, list, watch]\n- level: Metadata\n');
+  writeFileSync(policy, 'apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived]\nrules:\n- level: None\n  verbs: [list, watch]\n- level: Metadata\n');
   return [`--audit-policy-file=${policy}`, `--audit-log-path=${join(dir, 'audit.log')}`, '--audit-log-maxbackup=1'];
 }
 

@@ -78,7 +78,7 @@ describe('manifests on a real kube-apiserver (kubectl apply --server-side)', () 
     await kube.kubectl(['delete', 'ippools.crd.projectcalico.org', 'kdd-good', 'kdd-bad-cidr']);
   }, 60_000);
 
-  it.each(['tortie.yaml', 'tortie-etcd.yaml', 'tortie-rr.yaml'])('%s is accepted, every object as written', async (file) => {
+  it.each(['tortie.yaml', 'tortie-etcd.yaml', 'tortie-rr.yaml', 'tortie-rr-kdd.yaml'])('%s is accepted, every object as written', async (file) => {
     const path = join(MANIFESTS, file);
     // The three installs share names (tortie-config, tortie-node): each is checked on its own.
     const { stdout } = await apply(['-f', path]);
