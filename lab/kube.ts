@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { datastoreEnv } from './agents.js';
 import { adminKubeconfig, apiserverPkiArgs, makeKubePki } from './pki.js';
+import { controllersEnv } from './manifests.js';
 import { entryCommand } from './routing.js';
 import { nsExec } from './sh.js';
 import { stateDir, waitBudget, type LabKube, type LabPod, type LabState } from './state.js';
@@ -106,10 +107,11 @@ export async function applyNamespace(s: LabState, name: string, labels: Record<s
   await kubectl(s, ['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels } }));
 }
 
-/** tortie-controllers (the node controller: a deleted Node's IPAM released) in the etcd namespace. */
+/** tortie-controllers as a process (the node controller: a deleted Node's IPAM released) in the etcd namespace; --containers runs its image. */
 export function startControllers(s: LabState): number | undefined {
   const log = openSync(join(stateDir(), 'tortie-controllers.log'), 'a');
-  const env = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', ...datastoreEnv(s), ENABLED_CONTROLLERS: 'node', TORTIE_HEALTH_HOST: '127.0.0.1' };
+  // tortie.yaml's environment for it (ENABLED_CONTROLLERS, LEAK_GRACE_PERIOD, ports), the lab's datastore.
+  const env = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', ...controllersEnv(), ...datastoreEnv(s), TORTIE_HEALTH_HOST: '127.0.0.1' };
   const child = spawn('ip', ['netns', 'exec', s.etcdNs, ...entryCommand('controllers/main')], { detached: true, stdio: ['ignore', log, log], env });
   closeSync(log);
   child.unref();
