@@ -13,6 +13,7 @@ import { dirname, join } from 'node:path';
 import { hostEnv, mtuFile } from './agents.js';
 import { podMtu } from './cni.js';
 import { SERVICE_ACCOUNT_MOUNT, serviceAccountDir, serviceEnv } from './kube-accounts.js';
+import { KUBE_DIR } from './kube.js';
 import { configMapData, mountArgs, podServiceAccount, podTemplate, resolveEnv, securityArgs, type ContainerSpec, type PodTemplate, type Volume } from './manifest-pod.js';
 import { readManifest as read } from './manifests.js';
 import { runtimeFlags } from './podman.js';
@@ -89,8 +90,16 @@ function podmanArgs(c: ContainerSpec, pod: PodTemplate, id: PodIdentity, env: Re
   ];
 }
 
-/** The state dir at its own path: the BGP and CNI sockets the lab (and its tortiectl) dial live there. */
-const stateMount = (): string[] => ['-v', `${stateDir()}:${stateDir()}`];
+/**
+ * The state dir at its own path: the BGP and CNI sockets the lab (and its tortiectl) dial live there.
+ * On the Kubernetes datastore with the lab's admin credentials and the other pods' tokens hidden
+ * under empty directories: a container has only its own ServiceAccount.
+ */
+const stateMount = (s: LabState): string[] => [
+  '-v',
+  `${stateDir()}:${stateDir()}`,
+  ...(s.kube ? [KUBE_DIR, 'serviceaccounts'].flatMap((d) => ['--tmpfs', join(stateDir(), d)]) : []),
+];
 
 const CONTROLLERS = ['tortie.yaml', 'Deployment', 'tortie-kube-controllers'] as const;
 
@@ -119,7 +128,7 @@ export async function startNodeContainer(s: LabState, n: LabNode): Promise<void>
   if (!main) throw new Error(`manifests/${file}: tortie-node has no container`);
   // The manifest's environment, then what this lab sets per host (address, pool, encapsulation, sockets).
   const env = { ...resolveEnv(main, cms, fields), ...(s.kube ? {} : slowHostEnv()), ...hostEnv(s, n) };
-  await tool('podman', ['run', '-d', '--name', containerName(s, n.name), ...podmanArgs(main, pod, id, env, volumeDir(s, n), [...net, ...stateMount()])]);
+  await tool('podman', ['run', '-d', '--name', containerName(s, n.name), ...podmanArgs(main, pod, id, env, volumeDir(s, n), [...net, ...stateMount(s)])]);
 }
 
 /** tortie-controllers from its image, as tortie.yaml's Deployment runs it, in the apiserver's namespace (the lab's control-plane host). */
@@ -141,7 +150,7 @@ export async function startReflectorContainer(s: LabState, k: number, ns: string
   if (!main) throw new Error(`manifests/${file}: tortie-rr has no container`);
   const env = { ...resolveEnv(main, labConfigMap(s), { 'spec.nodeName': `rr${k}`, 'status.hostIP': ip }), ...extraEnv };
   const id = await podIdentity(s, pod, `rr${k}`);
-  await tool('podman', ['run', '-d', '--name', containerName(s, `rr${k}`), ...podmanArgs(main, pod, id, env, volumeDir(s, { name: `rr${k}` }), ['--network', `ns:/run/netns/${ns}`, ...stateMount()])]);
+  await tool('podman', ['run', '-d', '--name', containerName(s, `rr${k}`), ...podmanArgs(main, pod, id, env, volumeDir(s, { name: `rr${k}` }), ['--network', `ns:/run/netns/${ns}`, ...stateMount(s)])]);
 }
 
 /** Removes the host's tortie-node container (its host is going away). */

@@ -15,6 +15,8 @@ import { nsExec } from './sh.js';
 import { stateDir, waitBudget, type LabKube, type LabPod, type LabState } from './state.js';
 
 export const APISERVER_PORT = 6443;
+/** The state dir's subdirectory with the PKI, the admin kubeconfig and the audit log. */
+export const KUBE_DIR = 'kube';
 
 /** The repository root, from lab/ (run from source) or dist/lab/ (built). */
 const repoRoot = (): string => fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? '..' : '../..', import.meta.url));
@@ -54,7 +56,7 @@ function auditArgs(dir: string): string[] {
 /** Makes the PKI and kubeconfig and starts kube-apiserver on `ip`; resolves with what the lab records. */
 export async function startApiserver(s: LabState, ip: string): Promise<{ kube: LabKube; pid: number | undefined }> {
   const binDir = k8sBinDir();
-  const dir = join(stateDir(), 'kube');
+  const dir = join(stateDir(), KUBE_DIR);
   mkdirSync(dir, { recursive: true });
   const pki = await makeKubePki(dir, [ip, '127.0.0.1']);
   const server = `https://${ip}:${APISERVER_PORT}`;

@@ -93,6 +93,21 @@ describe('lab: --containers --datastore kubernetes, from the images, tortie.yaml
     }
   });
 
+  it("each container has its own ServiceAccount's token where a kubelet mounts it, and not the lab's admin credentials", async () => {
+    const inside = async (c: string, cmd: string): Promise<string> => (await run('podman', ['exec', `${t.prefix}${c}`, 'sh', '-c', cmd])).stdout.trim();
+    for (const c of ['node1', 'rr1', 'controllers']) {
+      expect(await inside(c, 'ls /var/run/secrets/kubernetes.io/serviceaccount'), c).toBe('ca.crt\nnamespace\ntoken');
+      expect(await inside(c, `ls -A ${t.stateDir}/kube 2>/dev/null; env | grep -c '^KUBECONFIG=' || true`), c).toBe('0');
+    }
+    const account = (token: string): string => (JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString()) as { sub: string }).sub;
+    expect(account(await inside('node1', 'cat /var/run/secrets/kubernetes.io/serviceaccount/token'))).toBe(`${SA}tortie-node`);
+    expect(account(await inside('controllers', 'cat /var/run/secrets/kubernetes.io/serviceaccount/token'))).toBe(`${SA}tortie-kube-controllers`);
+    expect(account(await inside('rr1', 'cat /var/run/secrets/kubernetes.io/serviceaccount/token'))).toBe(`${SA}tortie-rr`);
+    // The CNI plugin's kubeconfig, written by install-cni from a TokenRequest for its own account.
+    const kubeconfig = readFileSync(join(t.stateDir, 'node1', 'etc-cni-net.d', 'tortie-kubeconfig'), 'utf8');
+    expect(account(/token: (\S+)/.exec(kubeconfig)?.[1] ?? '')).toBe(`${SA}tortie-cni-plugin`);
+  });
+
   it('every request from the hosts and reflectors was made as a Tortie ServiceAccount (audit log), none as the admin', () => {
     const hosts = requestsFrom(HOSTS);
     expect(hosts.filter((r) => !r.startsWith(`${SA}tortie-node `) && !r.startsWith(`${SA}tortie-cni-plugin `))).toEqual([]);
