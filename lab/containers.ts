@@ -95,11 +95,14 @@ function podmanArgs(c: ContainerSpec, pod: PodTemplate, id: PodIdentity, env: Re
  * On the Kubernetes datastore with the lab's admin credentials and the other pods' tokens hidden
  * under empty directories: a container has only its own ServiceAccount.
  */
-const stateMount = (s: LabState): string[] => [
-  '-v',
-  `${stateDir()}:${stateDir()}`,
-  ...(s.kube ? [KUBE_DIR, 'serviceaccounts'].flatMap((d) => ['--tmpfs', join(stateDir(), d)]) : []),
-];
+function stateMount(s: LabState): string[] {
+  const sd = stateDir();
+  if (!s.kube) return ['-v', `${sd}:${sd}`];
+  // An empty directory bound over them (podman's --tmpfs there does not cover the bind beneath).
+  const empty = join(sd, 'empty');
+  mkdirSync(empty, { recursive: true });
+  return ['-v', `${sd}:${sd}`, ...[KUBE_DIR, 'serviceaccounts'].flatMap((d) => ['-v', `${empty}:${join(sd, d)}:ro`])];
+}
 
 const CONTROLLERS = ['tortie.yaml', 'Deployment', 'tortie-kube-controllers'] as const;
 
