@@ -6,7 +6,15 @@ import { defineConfig } from 'vitest/config';
 // dual-stack labs, each under its own prefix and state dir; the 100-plugin KDD CNI test with its own
 // apiserver): `make test` runs it in a second
 // process beside the first, so the suite takes the longer of the two rather than their sum.
-const SLOW = ['test/e2e/lab-ipip.test.ts', 'test/e2e/lab-etcd-faults.test.ts', 'test/e2e/lab-kdd.test.ts', 'test/e2e/lab-dual-stack.test.ts', 'test/e2e/cni-kdd.test.ts', 'test/e2e/lab-kdd-faults.test.ts'];
+const SLOW = [
+  'test/e2e/lab-ipip.test.ts',
+  'test/e2e/lab-etcd-faults.test.ts',
+  'test/e2e/lab-kdd.test.ts',
+  'test/e2e/lab-dual-stack.test.ts',
+  'test/e2e/cni-kdd.test.ts',
+  'test/e2e/lab-kdd-faults.test.ts',
+  'test/e2e/lab-containers-kdd.test.ts',
+];
 const ROOTED = { testTimeout: 180_000, hookTimeout: 120_000, pool: 'forks', poolOptions: { forks: { singleFork: true } } } as const;
 
 export default defineConfig({

@@ -1,13 +1,13 @@
 // The CNI plugin's own token (Calico's install asks for calico-cni-plugin's): a TokenRequest for the
 // named ServiceAccount, made with this pod's account, which needs `create serviceaccounts/token`.
-const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 /** Calico asks for a day and refreshes; a longer request is capped by the API server. */
 const EXPIRATION_SECONDS = 24 * 3600;
 
 export async function requestToken(serviceAccount: string, namespace: string): Promise<string> {
   const k8s = await import('@kubernetes/client-node');
   const kc = new k8s.KubeConfig();
-  kc.loadFromCluster(SERVICE_ACCOUNT_DIR);
+  // The in-cluster files at their standard paths (loadFromCluster's argument is a prefix to them).
+  kc.loadFromCluster();
   const api = kc.makeApiClient(k8s.CoreV1Api);
   const res = await api.createNamespacedServiceAccountToken({
     name: serviceAccount,

@@ -15,11 +15,14 @@ export function datastoreEnv(s: LabState): Record<string, string> {
 }
 
 export function nodeEnv(s: LabState, n: LabNode): Record<string, string> {
+  return { ...datastoreEnv(s), NODENAME: n.name, ...hostEnv(s, n) };
+}
+
+/** What the lab's topology sets per host on top of a node's datastore settings (the container mode's manifest has those). */
+export function hostEnv(s: LabState, n: LabNode): Record<string, string> {
   const mode = s.crossSubnet ? 'CrossSubnet' : 'Always';
   const fams = families(s);
   return {
-    ...datastoreEnv(s),
-    NODENAME: n.name,
     // IPv4 stays on the fabric (etcd is reached over it) but an IPv6-only node does not route it.
     IP: fams.includes(4) ? n.ip : 'none',
     ...(fams.includes(6) ? ipv6Env(s) : {}),

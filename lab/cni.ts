@@ -5,8 +5,8 @@
 // the WorkloadEndpoint with everything else — there is no Kubernetes API for it to ask.
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cniSocket, mtuFile } from './agents.js';
 import { computeMtus, type Encapsulation } from '../felix/mtu.js';
@@ -27,6 +27,7 @@ export function podMtu(s: Pick<LabState, 'encap' | 'fabricMtu' | 'ipFamilies'>):
 
 /** The network config, as /etc/cni/net.d/10-calico.conf would hold it on this host. */
 export function netConf(s: LabState, node: LabNode): Record<string, unknown> {
+  if (s.containers && s.kube) return installedConf(node);
   // On the Kubernetes datastore as Calico's calico.conf has it: the kubeconfig, which the plugin also reads pod labels with.
   const datastore = s.kube ? { datastore_type: 'kubernetes', kubernetes: { kubeconfig: s.kube.kubeconfig } } : { datastore_type: 'etcdv3', etcd_endpoints: s.etcdEndpoint };
   return {
@@ -42,6 +43,28 @@ export function netConf(s: LabState, node: LabNode): Record<string, unknown> {
     // Answered by tortie-ipam, as in a calico.conf from a tutorial; assign_ipv6 as Calico's dual-stack manifests set it.
     ipam: { type: 'calico-ipam', ...ipamFamilies(s) },
   };
+}
+
+interface PluginConf {
+  type?: string;
+  kubernetes?: { kubeconfig?: string };
+}
+
+/**
+ * Container mode on the Kubernetes datastore: the tortie plugin's entry of the conflist install-cni
+ * wrote on this host, as a runtime runs each plugin of a list — with the CNI plugin's own
+ * kubeconfig. Only the host paths move into the host's directories in the state dir (the lab's
+ * hosts share one filesystem), and the agent socket is this host's.
+ */
+function installedConf(node: LabNode): Record<string, unknown> {
+  const dir = hostCniDirs(node).cniNet;
+  const file = readdirSync(dir).find((f) => f.endsWith('.conflist'));
+  if (!file) throw new Error(`${dir}: no conflist (install-cni has not run on ${node.name})`);
+  const list = JSON.parse(readFileSync(join(dir, file), 'utf8')) as { name?: string; cniVersion?: string; plugins?: PluginConf[] };
+  const plugin = list.plugins?.find((p) => p.type === 'tortie');
+  const kubeconfig = plugin?.kubernetes?.kubeconfig;
+  if (!plugin || !kubeconfig) throw new Error(`${join(dir, file)}: no tortie plugin with kubernetes.kubeconfig`);
+  return { ...plugin, cniVersion: list.cniVersion, name: list.name, kubernetes: { ...plugin.kubernetes, kubeconfig: join(dir, basename(kubeconfig)) }, agent_socket: cniSocket(node) };
 }
 
 function ipamFamilies(s: LabState): Record<string, string> {

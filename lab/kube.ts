@@ -9,11 +9,14 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { datastoreEnv } from './agents.js';
 import { adminKubeconfig, apiserverPkiArgs, makeKubePki } from './pki.js';
+import { controllersEnv } from './manifests.js';
 import { entryCommand } from './routing.js';
 import { nsExec, nsPids, signalInNs } from './sh.js';
 import { stateDir, waitBudget, type LabKube, type LabPod, type LabState } from './state.js';
 
 export const APISERVER_PORT = 6443;
+/** The state dir's subdirectory with the PKI, the admin kubeconfig and the audit log. */
+export const KUBE_DIR = 'kube';
 
 /** The repository root, from lab/ (run from source) or dist/lab/ (built). */
 const repoRoot = (): string => fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? '..' : '../..', import.meta.url));
@@ -43,10 +46,17 @@ export function kubectlArgv(s: LabState, args: string[]): string[] {
   return ['ip', 'netns', 'exec', s.etcdNs, join(k.binDir, 'kubectl'), '--kubeconfig', k.kubeconfig, ...args];
 }
 
+/** Every request but list and watch, with its user, in kube/audit.log: who did what, for `tortie-lab` users and the tests. */
+function auditArgs(dir: string): string[] {
+  const policy = join(dir, 'audit-policy.yaml');
+  writeFileSync(policy, 'apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived]\nrules:\n- level: None\n  verbs: [list, watch]\n- level: Metadata\n');
+  return [`--audit-policy-file=${policy}`, `--audit-log-path=${join(dir, 'audit.log')}`, '--audit-log-maxbackup=1'];
+}
+
 /** Makes the PKI and kubeconfig and starts kube-apiserver on `ip`; resolves with what the lab records. */
 export async function startApiserver(s: LabState, ip: string): Promise<{ kube: LabKube; pid: number | undefined }> {
   const binDir = k8sBinDir();
-  const dir = join(stateDir(), 'kube');
+  const dir = join(stateDir(), KUBE_DIR);
   mkdirSync(dir, { recursive: true });
   const pki = await makeKubePki(dir, [ip, '127.0.0.1']);
   const server = `https://${ip}:${APISERVER_PORT}`;
@@ -58,6 +68,7 @@ export async function startApiserver(s: LabState, ip: string): Promise<{ kube: L
     `--advertise-address=${ip}`,
     `--secure-port=${APISERVER_PORT}`,
     ...apiserverPkiArgs(pki, join(dir, 'certs')),
+    ...auditArgs(dir),
   ];
   // Kept beside the PKI so `tortie-lab apiserver start` runs the same server again.
   writeFileSync(join(dir, 'apiserver-args.json'), `${JSON.stringify(args)}\n`);
@@ -138,10 +149,11 @@ export async function applyNamespace(s: LabState, name: string, labels: Record<s
   await kubectl(s, ['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels } }));
 }
 
-/** tortie-controllers (the node controller: a deleted Node's IPAM released) in the etcd namespace. */
+/** tortie-controllers as a process (the node controller: a deleted Node's IPAM released) in the etcd namespace; --containers runs its image. */
 export function startControllers(s: LabState): number | undefined {
   const log = openSync(join(stateDir(), 'tortie-controllers.log'), 'a');
-  const env = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', ...datastoreEnv(s), ENABLED_CONTROLLERS: 'node', TORTIE_HEALTH_HOST: '127.0.0.1' };
+  // tortie.yaml's environment for it (ENABLED_CONTROLLERS, LEAK_GRACE_PERIOD, ports), the lab's datastore.
+  const env = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', ...controllersEnv(), ...datastoreEnv(s), TORTIE_HEALTH_HOST: '127.0.0.1' };
   const child = spawn('ip', ['netns', 'exec', s.etcdNs, ...entryCommand('controllers/main')], { detached: true, stdio: ['ignore', log, log], env });
   closeSync(log);
   child.unref();

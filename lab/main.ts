@@ -74,7 +74,7 @@ program
   .option('--pods-per-node <k>', 'pods per host', intArg('--pods-per-node', 0, 60), 2)
   .option('--static', 'no tortie-node: the lab computes routes and programs them with felix itself', false)
   .option('--mtu <bytes>', "the fabric's MTU (hosts, router, etcd and bridges); pods and tunnels get Calico's MTU computed from it", intArg('--mtu', 1280, 9216))
-  .option('--containers', 'tortie-node (install-cni first) and tortie-rr from the images with podman, as manifests/ runs them (make images)', false)
+  .option('--containers', 'tortie-node (install-cni first), tortie-rr and (on kubernetes) tortie-controllers from the images with podman, as manifests/ runs them (make images)', false)
   .option('--datastore <type>', 'etcdv3 | kubernetes (kube-apiserver beside etcd; every host a Kubernetes Node)', 'etcdv3')
   .option('--ipv6', 'IPv6 only: ULA fabric addresses too, pods get an IPv6 address from the IPv6 pool (fd65::/48)', false)
   .option('--dual-stack', 'pods get an IPv4 and an IPv6 address; routing and policy in both families', false)
@@ -88,8 +88,8 @@ program
     if (o.rr > 0 && (o.static || o.encap === 'vxlan')) throw new InvalidArgumentError('--rr needs BGP: agent mode (no --static) with --encap none or ipip');
     if (o.containers && o.static) throw new InvalidArgumentError('--containers runs tortie-node: it cannot be combined with --static');
     if (o.datastore !== 'etcdv3' && o.datastore !== 'kubernetes') throw new InvalidArgumentError(`--datastore must be etcdv3 or kubernetes, got "${o.datastore}"`);
-    if (o.datastore === 'kubernetes' && (o.static || o.containers || o.etcd !== 1))
-      throw new InvalidArgumentError('--datastore kubernetes runs tortie-node from this checkout against one apiserver: it cannot be combined with --static, --containers or --etcd N');
+    if (o.datastore === 'kubernetes' && (o.static || o.etcd !== 1))
+      throw new InvalidArgumentError('--datastore kubernetes runs tortie-node against one apiserver: it cannot be combined with --static or --etcd N');
     const s = await up({ datastore: o.datastore, nodes: o.nodes, etcd: o.etcd, subnets: o.subnets === 2 ? 2 : 1, encap: o.encap as Encap, crossSubnet: o.crossSubnet, natOutgoing: o.natOutgoing, podsPerNode: o.podsPerNode, mode: o.static ? 'static' : 'agent', containers: o.containers, ipFamilies, ...(o.mtu ? { mtu: o.mtu } : {}), log });
     if (o.rr > 0) await addReflectors(s, o.rr, log);
     log('lab is up: `tortie-lab status`, `tortie-lab ping`, `tortie-lab down`');

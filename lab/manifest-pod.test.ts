@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { configMapData, mountArgs, podTemplate, resolveEnv } from './manifest-pod.js';
+import { configMapData, mountArgs, podServiceAccount, podTemplate, resolveEnv, securityArgs } from './manifest-pod.js';
 
 const MANIFEST = `
 apiVersion: v1
@@ -53,5 +53,14 @@ describe('a pod as the lab takes it from a manifest', () => {
     const pod = podTemplate(MANIFEST, 'DaemonSet', 'agent');
     const args = mountArgs(pod.containers[0]!, pod.volumes, (v) => (v.secret ? '/state/secrets' : v.hostPath?.path));
     expect(args).toEqual(['-v', '/lib/modules:/lib/modules:ro', '-v', '/state/secrets:/calico-secrets']);
+  });
+
+  it("takes the pod's ServiceAccount and security settings as a kubelet acts on them", () => {
+    expect(podServiceAccount({ serviceAccountName: 'tortie-node' })).toBe('tortie-node');
+    expect(podServiceAccount({})).toBe('default');
+    expect(podServiceAccount({ serviceAccountName: 'tortie-rr', automountServiceAccountToken: false })).toBeUndefined();
+    const c = { name: 'c', image: 'i', securityContext: { readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'], add: ['NET_BIND_SERVICE'] } } };
+    expect(securityArgs(c, { securityContext: { runAsUser: 65534 } })).toEqual(['--user', '65534:65534', '--read-only', '--security-opt', 'no-new-privileges', '--cap-drop', 'ALL', '--cap-add', 'NET_BIND_SERVICE']);
+    expect(securityArgs({ name: 'n', image: 'i', securityContext: { privileged: true } }, {})).toEqual(['--privileged']);
   });
 });

@@ -16,6 +16,12 @@ export interface ContainerSpec {
   env?: EnvVar[];
   volumeMounts?: { name: string; mountPath: string; readOnly?: boolean }[];
   readinessProbe?: { httpGet?: { host?: string; path: string; port: number } };
+  securityContext?: {
+    privileged?: boolean;
+    readOnlyRootFilesystem?: boolean;
+    allowPrivilegeEscalation?: boolean;
+    capabilities?: { add?: string[]; drop?: string[] };
+  };
 }
 
 export interface Volume {
@@ -24,7 +30,16 @@ export interface Volume {
   secret?: { secretName: string };
 }
 
-export interface PodTemplate {
+/** The pod-level fields a kubelet acts on here: identity (the ServiceAccount token it mounts) and user. */
+export interface PodSpecFields {
+  serviceAccountName?: string;
+  automountServiceAccountToken?: boolean;
+  securityContext?: { runAsUser?: number; runAsGroup?: number };
+}
+
+export interface PodTemplate extends PodSpecFields {
+  /** The workload's namespace (its ServiceAccount's). */
+  namespace: string;
   initContainers: ContainerSpec[];
   containers: ContainerSpec[];
   volumes: Volume[];
@@ -32,9 +47,9 @@ export interface PodTemplate {
 
 interface K8sDoc {
   kind?: string;
-  metadata?: { name?: string };
+  metadata?: { name?: string; namespace?: string };
   data?: Record<string, string>;
-  spec?: { template?: { spec?: { initContainers?: ContainerSpec[]; containers?: ContainerSpec[]; volumes?: Volume[] } } };
+  spec?: { template?: { spec?: PodSpecFields & { initContainers?: ContainerSpec[]; containers?: ContainerSpec[]; volumes?: Volume[] } } };
 }
 
 function docs(text: string): K8sDoc[] {
@@ -48,7 +63,27 @@ export function podTemplate(text: string, kind: 'DaemonSet' | 'Deployment', name
   const d = docs(text).find((x) => x.kind === kind && x.metadata?.name === name);
   const spec = d?.spec?.template?.spec;
   if (!spec) throw new Error(`no ${kind} ${name} with a pod template in the manifest`);
-  return { initContainers: spec.initContainers ?? [], containers: spec.containers ?? [], volumes: spec.volumes ?? [] };
+  return { ...spec, namespace: d?.metadata?.namespace ?? 'default', initContainers: spec.initContainers ?? [], containers: spec.containers ?? [], volumes: spec.volumes ?? [] };
+}
+
+/** The ServiceAccount whose token the kubelet mounts in the pod's containers, or undefined when it mounts none. */
+export function podServiceAccount(pod: PodSpecFields): string | undefined {
+  if (pod.automountServiceAccountToken === false) return undefined;
+  return pod.serviceAccountName ?? 'default';
+}
+
+/** `podman run` flags for the pod's and the container's securityContext. */
+export function securityArgs(c: ContainerSpec, pod: PodSpecFields): string[] {
+  const sc = c.securityContext ?? {};
+  const user = pod.securityContext?.runAsUser;
+  return [
+    ...(sc.privileged ? ['--privileged'] : []),
+    ...(user !== undefined ? ['--user', `${user}:${pod.securityContext?.runAsGroup ?? user}`] : []),
+    ...(sc.readOnlyRootFilesystem ? ['--read-only'] : []),
+    ...(sc.allowPrivilegeEscalation === false ? ['--security-opt', 'no-new-privileges'] : []),
+    ...(sc.capabilities?.drop ?? []).flatMap((x) => ['--cap-drop', x]),
+    ...(sc.capabilities?.add ?? []).flatMap((x) => ['--cap-add', x]),
+  ];
 }
 
 /** A ConfigMap's data (empty when the manifest has none of that name). */

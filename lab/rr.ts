@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { withApi } from '../bgp/api/gobgp/client.js';
 import type { PeerStatus } from '../bgp/speaker/types.js';
 import { bgpApi, bgpApiHosts, datastoreEnv } from './agents.js';
-import { startReflectorContainer } from './containers.js';
+import { reflectorManifest, startReflectorContainer } from './containers.js';
+import { applyManifest } from './kube-accounts.js';
 import { entryCommand } from './routing.js';
 import { nsExec } from './sh.js';
 import { families, saveState, slowHostEnv, stateDir, waitBudget, type LabState } from './state.js';
@@ -74,6 +75,8 @@ async function waitReflectors(s: LabState, n: number, log: (l: string) => void, 
 
 export async function addReflectors(s: LabState, n: number, log: (l: string) => void): Promise<void> {
   if (s.mode !== 'agent' || s.encap === 'vxlan') throw new Error('--rr needs BGP: agent mode with --encap none or ipip');
+  // Its ServiceAccount and role first, as a user installs the reflectors.
+  if (s.containers && s.kube) await applyManifest(s, reflectorManifest(s));
   for (let k = 1; k <= n; k++) {
     const ns = await attach(s, `rr${k}`, `${rrIp(k)}/24`, 0, families(s).includes(6) ? `${rrIp6(k)}/64` : undefined);
     // On the Kubernetes datastore a Calico Node is a Kubernetes Node: the reflector's host registers first.

@@ -3,7 +3,8 @@
 import { rmSync } from 'node:fs';
 import { caliName, hostIp, hostIp6, nodeBlock, podIp, POOL_CIDR, routerIp, routerIp6, segmentCidr6, vtepMac } from './addressing.js';
 import { datastoreEnv, signalAgent, startNodeAgent, waitEtcd, waitReady, writeNamespaceProfile } from './agents.js';
-import { removeContainers, requireImages, startNodeContainer } from './containers.js';
+import { installManifest, removeContainers, removeNodeContainer, requireImages, startControllersContainer, startNodeContainer } from './containers.js';
+import { applyManifest } from './kube-accounts.js';
 import { clientUrl, etcdMembers, startMember, waitEtcdLeader } from './etcd.js';
 import { cniAdd, cniDel, newContainerId, writeNetConfs } from './cni.js';
 import { applyNamespace, createPod, deletePod, kubectl, recordPodStatus, registerNode, startApiserver, startControllers, waitApiserver } from './kube.js';
@@ -136,13 +137,19 @@ export async function up(o: UpOptions): Promise<LabState> {
     await waitEtcd(s);
     // Every namespace has its Profile (Calico's kns.<name>): policy needs it to allow by default.
     // On the Kubernetes datastore it is derived from the Namespace, and each host is a Node first, as its kubelet registers it.
+    if (s.containers) await requireImages(s);
     if (s.kube) {
       for (const node of s.nodes) await registerNode(s, node.name, node.ip);
-      const pid = startControllers(s);
-      if (pid) s.pids.push(pid);
-      step(`${s.nodes.length} Kubernetes Nodes registered; tortie-controllers started`);
+      if (s.containers) {
+        // The install as a user applies it; then the lab plays kubelet for its DaemonSet and Deployment.
+        await applyManifest(s, installManifest(s));
+        await startControllersContainer(s);
+      } else {
+        const pid = startControllers(s);
+        if (pid) s.pids.push(pid);
+      }
+      step(`${s.nodes.length} Kubernetes Nodes registered; ${s.containers ? `manifests/${installManifest(s)} applied, tortie-controllers started from its image` : 'tortie-controllers started'}`);
     } else await writeNamespaceProfile(s, 'default', {});
-    if (s.containers) await requireImages();
     for (const node of s.nodes) {
       if (s.containers) {
         await startNodeContainer(s, node);
@@ -281,7 +288,8 @@ export async function delNode(s: LabState, name: string): Promise<void> {
  * tortie-controllers releases the node's IPAM (addresses, tunnel addresses, block affinities).
  */
 async function delKubeNode(s: LabState, node: LabNode): Promise<void> {
-  await signalAgent(node, 'SIGKILL');
+  if (s.containers) await removeNodeContainer(s, node);
+  else await signalAgent(node, 'SIGKILL');
   for (const pod of s.pods.filter((p) => p.node === node.name)) {
     await deletePod(s, pod);
     await delNs(pod.ns);

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { toStructural, type JSONSchemaProps } from './crd-schema.js';
-import { CRD_KINDS, crdFor, renderCrdFiles } from './crds.js';
+import { CRD_KINDS, crdFor, renderCrdFiles, withCrdSection } from './crds.js';
 
 const CRD_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'manifests', 'crds');
 
@@ -23,6 +23,13 @@ describe('Calico CRDs generated from the resource model', () => {
     const committed = readdirSync(CRD_DIR).filter((f) => f.endsWith('.yaml'));
     expect(committed.sort()).toEqual([...files.keys()].sort());
     for (const [name, text] of files) expect(readFileSync(join(CRD_DIR, name), 'utf8'), name).toBe(text);
+  });
+
+  it('manifests/tortie.yaml, the default install, holds the same CRDs (run `make crds` after changing the model)', () => {
+    const install = readFileSync(join(CRD_DIR, '..', 'tortie.yaml'), 'utf8');
+    expect(install).toBe(withCrdSection(install));
+    expect(install.match(/^kind: CustomResourceDefinition$/gm)).toHaveLength(CRD_KINDS.length);
+    expect(() => withCrdSection('kind: ConfigMap\n')).toThrow('no CRD section');
   });
 
   it("use Calico's group, version, plurals and scopes, IPAM kinds included", () => {

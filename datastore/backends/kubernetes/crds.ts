@@ -70,3 +70,19 @@ export function renderCrdFiles(): Map<string, string> {
   for (const k of CRD_KINDS) files.set(`${CRD_GROUP}_${k.plural}.yaml`, HEADER + stringify(crdFor(k), { lineWidth: 0, aliasDuplicateObjects: false }));
   return files;
 }
+
+const BEGIN = '# ---- BEGIN CRDs: generated from the resource model by `make crds` (as manifests/crds/); do not edit ----';
+const END = '# ---- END CRDs ----';
+
+/**
+ * `manifest` (manifests/tortie.yaml, the default install) with its CRD section replaced by the CRDs
+ * the model generates, one document each — the same text as manifests/crds/. Throws when the
+ * manifest has no section markers (they say where the CRDs go).
+ */
+export function withCrdSection(manifest: string): string {
+  const b = manifest.indexOf(BEGIN);
+  const e = manifest.indexOf(END);
+  if (b < 0 || e < b) throw new Error(`the manifest has no CRD section (a "${BEGIN}" line, then "${END}")`);
+  const docs = [...renderCrdFiles().values()].map((t) => `---\n${t.slice(HEADER.length)}`).join('');
+  return `${manifest.slice(0, b)}${BEGIN}\n${docs}${manifest.slice(e)}`;
+}
