@@ -6,6 +6,9 @@
 // the node (all done, against one ADD's p50), and the CPU time of one ADD and DEL (plugin and the
 // processes it waits for; less sensitive than wall time to other jobs). As root, after `npm run build`:
 //   npx tsx bench/cni-add.ts [pods=60]
+// TORTIE_CNI_PLUGIN=build/tortie measures that executable (`make bundles`' single executable, what
+// install-cni installs) instead of dist/cni/tortie.js; TORTIE_CNI_BASELINE=<an older build's
+// dist/cni/tortie.js> adds it as one more series, interleaved, for a before/after in one run.
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -34,11 +37,14 @@ async function main(): Promise<void> {
   try {
     chmodSync(tmp, 0o755);
     const socket = join(tmp, 'cni.sock');
-    writeFileSync(join(tmp, 'tortie'), `#!/bin/sh\nexec ${process.execPath} ${join(ROOT, 'dist/cni/tortie.js')}\n`, { mode: 0o755 });
+    const plugin = process.env.TORTIE_CNI_PLUGIN ? join(ROOT, process.env.TORTIE_CNI_PLUGIN) : `${process.execPath} ${join(ROOT, 'dist/cni/tortie.js')}`;
+    const baseline = process.env.TORTIE_CNI_BASELINE;
+    writeFileSync(join(tmp, 'tortie'), `#!/bin/sh\nexec ${plugin}\n`, { mode: 0o755 });
+    if (baseline) writeFileSync(join(tmp, 'baseline'), `#!/bin/sh\nexec ${process.execPath} ${baseline}\n`, { mode: 0o755 });
     // GNU time writes "user sys" of the plugin and the children it waited for (ip, host-local).
     const cpuFile = join(tmp, 'cpu.txt');
     const timeWrap = (exe: string): string => `#!/bin/sh\nexec /usr/bin/time -f '%U %S' -o ${cpuFile} ${exe}\n`;
-    writeFileSync(join(tmp, 'tortie-cpu'), timeWrap(`${process.execPath} ${join(ROOT, 'dist/cni/tortie.js')}`), { mode: 0o755 });
+    writeFileSync(join(tmp, 'tortie-cpu'), timeWrap(plugin), { mode: 0o755 });
     writeFileSync(join(tmp, 'bridge-cpu'), timeWrap('/usr/lib/cni/bridge'), { mode: 0o755 });
     const host = await nets.add('host');
     for (const argv of [
@@ -58,9 +64,9 @@ async function main(): Promise<void> {
     const direct = { ...ours, agent_socket: join(tmp, 'absent.sock'), etcd_endpoints: 'http://127.0.0.1:2379' };
     const reference = { cniVersion: '1.0.0', name: 'bench-ref', type: 'bridge', bridge: 'cnibench0', isGateway: true, ipam: { type: 'host-local', ranges: [[{ subnet: '10.88.0.0/16' }]], dataDir: join(tmp, 'host-local') } };
 
-    type Kind = 'tortie' | 'direct' | 'reference';
+    type Kind = 'tortie' | 'baseline' | 'direct' | 'reference';
     const run = (kind: Kind, command: 'ADD' | 'DEL', cid: string, ns: string, cpu = false): Promise<PluginRun> => {
-      const exe = cpu ? join(tmp, kind === 'reference' ? 'bridge-cpu' : 'tortie-cpu') : kind === 'reference' ? '/usr/lib/cni/bridge' : join(tmp, 'tortie');
+      const exe = cpu ? join(tmp, kind === 'reference' ? 'bridge-cpu' : 'tortie-cpu') : kind === 'reference' ? '/usr/lib/cni/bridge' : join(tmp, kind === 'baseline' ? 'baseline' : 'tortie');
       const env = { CNI_COMMAND: command, CNI_CONTAINERID: cid, CNI_NETNS: `/var/run/netns/${ns}`, CNI_IFNAME: 'eth0', CNI_PATH: kind === 'reference' ? '/usr/lib/cni' : tmp, CNI_ARGS: `IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=${cid};K8S_POD_INFRA_CONTAINER_ID=${cid}` };
       return execPlugin(host, exe, env, kind === 'reference' ? reference : kind === 'direct' ? direct : ours);
     };
@@ -83,17 +89,18 @@ async function main(): Promise<void> {
     await timed('tortie', 'DEL', w!.cid, w!.ns);
     const loadBefore = loadavg();
 
-    const series = { tortie: { ADD: [] as number[], DEL: [] as number[] }, direct: { ADD: [] as number[], DEL: [] as number[] }, reference: { ADD: [] as number[], DEL: [] as number[] } };
-    const sets = { tortie: await pods('tortie', PODS, 's'), reference: await pods('reference', PODS, 's'), direct: await pods('direct', DIRECT_PODS, 's') };
+    const series = { tortie: { ADD: [] as number[], DEL: [] as number[] }, baseline: { ADD: [] as number[], DEL: [] as number[] }, direct: { ADD: [] as number[], DEL: [] as number[] }, reference: { ADD: [] as number[], DEL: [] as number[] } };
+    const sets = { tortie: await pods('tortie', PODS, 's'), baseline: baseline ? await pods('baseline', PODS, 's') : [], reference: await pods('reference', PODS, 's'), direct: await pods('direct', DIRECT_PODS, 's') };
+    const kinds = (i: number): Kind[] => ['tortie', ...(baseline ? ['baseline' as const] : []), 'reference', ...(i < DIRECT_PODS ? ['direct' as const] : [])];
     // Interleaved, so that load from other jobs hits every series alike.
     for (let i = 0; i < PODS; i++) {
-      for (const kind of ['tortie', 'reference', ...(i < DIRECT_PODS ? ['direct' as const] : [])] as Kind[]) {
+      for (const kind of kinds(i)) {
         const p = sets[kind][i]!;
         series[kind].ADD.push(await timed(kind, 'ADD', p.cid, p.ns));
       }
     }
     for (let i = 0; i < PODS; i++) {
-      for (const kind of ['tortie', 'reference', ...(i < DIRECT_PODS ? ['direct' as const] : [])] as Kind[]) {
+      for (const kind of kinds(i)) {
         const p = sets[kind][i]!;
         series[kind].DEL.push(await timed(kind, 'DEL', p.cid, p.ns));
       }
@@ -131,7 +138,8 @@ async function main(): Promise<void> {
     const row = (name: string, s: { ADD: number[]; DEL: number[] }): void =>
       console.log(`${name.padEnd(44)}${ms(pct(s.ADD, 50)).padStart(10)}${ms(pct(s.ADD, 99)).padStart(10)}${ms(pct(s.DEL, 50)).padStart(10)}${ms(pct(s.DEL, 99)).padStart(10)}`);
     row('reference: bridge + host-local', series.reference);
-    row('tortie via tortie-node (CNI socket)', series.tortie);
+    row(`tortie via tortie-node (CNI socket)${process.env.TORTIE_CNI_PLUGIN ? `, ${process.env.TORTIE_CNI_PLUGIN}` : ''}`, series.tortie);
+    if (baseline) row('baseline (TORTIE_CNI_BASELINE)', series.baseline);
     row('tortie without an agent (own etcd client)', series.direct);
     // GNU time counts in 10 ms steps: a reference call can read 0.
     const ratio = (a: number[], b: number[], p: number): string => (pct(b, p) > 0 ? `${(pct(a, p) / pct(b, p)).toFixed(2)}×` : 'n/a (reference below 10 ms)');
@@ -139,6 +147,7 @@ async function main(): Promise<void> {
     console.log(
       `CPU per call, median of ${CPU_PODS}: tortie ADD ${pct(cpu.tortie.ADD, 50).toFixed(0)} ms, DEL ${pct(cpu.tortie.DEL, 50).toFixed(0)} ms; reference ADD ${pct(cpu.reference.ADD, 50).toFixed(0)} ms, DEL ${pct(cpu.reference.DEL, 50).toFixed(0)} ms (${ratio(cpu.tortie.ADD, cpu.reference.ADD, 50)} / ${ratio(cpu.tortie.DEL, cpu.reference.DEL, 50)})`,
     );
+    if (baseline) console.log(`tortie / baseline: ADD p50 ${ratio(series.tortie.ADD, series.baseline.ADD, 50)}, DEL p50 ${ratio(series.tortie.DEL, series.baseline.DEL, 50)}, DEL p99 ${ratio(series.tortie.DEL, series.baseline.DEL, 99)}`);
     console.log(`agent-less / via agent: ADD p50 ${ratio(series.direct.ADD, series.tortie.ADD, 50)}, DEL p50 ${ratio(series.direct.DEL, series.tortie.DEL, 50)}`);
     const single = pct(series.tortie.ADD, 50);
     console.log(`${BURST} ADDs at once: tortie all done in ${burstOurs.add} ms = ${(burstOurs.add / single).toFixed(2)}× its single ADD p50 (DELs ${burstOurs.del} ms); reference ${burstRef.add} ms = ${(burstRef.add / pct(series.reference.ADD, 50)).toFixed(2)}× its own (DELs ${burstRef.del} ms); tortie / reference ${(burstOurs.add / burstRef.add).toFixed(2)}×`);

@@ -4,16 +4,21 @@
 // address (`ip monitor route` on every host timestamps arrivals). A pod in a block its host already
 // announced needs no new remote route; the first pod of a node's block waits for BGP. The reference,
 // measured in the same run, is the CNI ADD alone; the ratio is convergence / ADD.
+// With --rr N the mesh is off and every node peers with N tortie-rr reflectors instead. At the end,
+// tortie-node's own convergence histograms (WorkloadEndpoint seen → route programmed on its host;
+// BGP route learned → programmed), scraped from every node: the worst node's p50 / p99 bucket.
 // Run (root, after `npm run build` to measure the compiled agents and plugins):
-//   npx tsx bench/lab-convergence.ts [nodes=10] [podsPerNode=3]
+//   npx tsx bench/lab-convergence.ts [nodes=10] [podsPerNode=3] [--rr 2]
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import ipaddr from 'ipaddr.js';
 
-const [nodesArg, podsArg] = process.argv.slice(2).filter((a) => /^\d+$/.test(a));
+const rrAt = process.argv.indexOf('--rr');
+const RR = rrAt > 0 ? Number(process.argv[rrAt + 1]) : 0;
+const [nodesArg, podsArg] = process.argv.slice(2).filter((a, i, all) => /^\d+$/.test(a) && all[i - 1] !== '--rr');
 const NODES = Number(nodesArg ?? 10);
 const PODS_PER_NODE = Number(podsArg ?? 3);
 process.env.TORTIE_LAB_PREFIX = `tlb${process.pid % 10000}-`;
@@ -23,8 +28,13 @@ process.env.TORTIE_LAB_STATE = mkdtempSync(join(tmpdir(), 'tortie-bench-lab-'));
 // lab when there is one (agents and CNI plugins then run compiled, as `make demo` runs them), else
 // the sources under tsx (slower process start-up, so larger ADD times).
 const built = fileURLToPath(new URL('../dist/lab/topology.js', import.meta.url));
-const lab = (existsSync(built) ? await import(pathToFileURL(built).href) : await import('../lab/topology.js')) as typeof import('../lab/topology.js');
-const { addPod, down, up } = lab;
+const fromLab = async <T>(name: string): Promise<T> => {
+  const compiled = fileURLToPath(new URL(`../dist/lab/${name}.js`, import.meta.url));
+  return (await import(existsSync(built) ? pathToFileURL(compiled).href : `../lab/${name}.js`)) as T;
+};
+const { addPod, down, up } = await fromLab<typeof import('../lab/topology.js')>('topology');
+const { addReflectors } = await fromLab<typeof import('../lab/rr.js')>('rr');
+const { collectStatus, quantilesText } = await fromLab<typeof import('../lab/status.js')>('status');
 process.stdout.write(`lab from ${existsSync(built) ? 'dist/ (built)' : 'sources (tsx)'}\n`);
 
 interface Route {
@@ -93,13 +103,16 @@ function pct(xs: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] ?? NaN;
 }
 
+const loadavg = (): string => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 const fmt = (xs: number[]): string => `p50 ${pct(xs, 50).toFixed(0)} ms, p99 ${pct(xs, 99).toFixed(0)} ms (n=${xs.length})`;
 
 const watches: RouteWatch[] = [];
 try {
   const t0 = performance.now();
   const s = await up({ nodes: NODES, subnets: 1, encap: 'none', crossSubnet: false, natOutgoing: true, podsPerNode: 0, mode: 'agent', log: () => undefined });
-  process.stdout.write(`lab: ${NODES} nodes up and ready in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
+  if (RR > 0) await addReflectors(s, RR, () => undefined);
+  process.stdout.write(`lab: ${NODES} nodes${RR > 0 ? ` and ${RR} route reflectors (no mesh)` : ', BGP full mesh'} up and ready in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
+  const loadBefore = loadavg();
   const byNode = new Map(s.nodes.map((n) => [n.name, new RouteWatch(n.ns)]));
   watches.push(...byNode.values());
   await new Promise((r) => setTimeout(r, 500)); // the monitors are listening
@@ -128,6 +141,14 @@ try {
   process.stdout.write(`ADD → route on all ${NODES - 1} other nodes:     ${fmt(conv)}; ratio p50 ${(pct(conv, 50) / addP50).toFixed(2)}x of ADD\n`);
   process.stdout.write(`  first pod of a node (BGP announce): ${fmt(convFirst)}; ratio p50 ${(pct(convFirst, 50) / addP50).toFixed(2)}x of ADD\n`);
   process.stdout.write(`  its block route on the last other node, from ADD start: ${fmt(arrive)}; ratio p50 ${(pct(arrive, 50) / addP50).toFixed(2)}x of ADD\n`);
+  // The agents' histograms: each node's p50 / p99 bucket; the slowest node's shown with the total count.
+  const st = await collectStatus(s);
+  for (const [key, what] of [['endpoint', 'own pod seen → route programmed'], ['bgp', 'BGP route learned → programmed']] as const) {
+    const qs = st.nodes.map((n) => n.convergence?.[key]).filter((q) => q !== undefined);
+    const worst = qs.reduce((a, b) => (b.p99 > a.p99 || (b.p99 === a.p99 && b.p50 > a.p50) ? b : a), qs[0]!);
+    process.stdout.write(`tortie-node ${what}: slowest node ${qs.length ? quantilesText(worst) : '-'}; ${qs.reduce((n, q) => n + q.count, 0)} observations on ${qs.length} nodes\n`);
+  }
+  process.stdout.write(`load average before the pods ${loadBefore}, after ${loadavg()} (2 cores)\n`);
 } finally {
   for (const w of watches) w.close();
   await down(() => undefined);

@@ -5,7 +5,7 @@ import { hostname } from 'node:os';
 import { flag, parseEnv, parseNetConf, SUPPORTED_VERSIONS, type CniEnv, type NetConf } from './config.js';
 import { CNI_CODES, CniError } from './errors.js';
 import { listAnnotation } from './k8s.js';
-import { withStore } from './open-store.js';
+import { DirectPathElsewhere, withStore } from './open-store.js';
 import { toCniError } from './run.js';
 import { decodeResult, encodeResult, type CniIp } from './result.js';
 import type { AssignRequest, CniStore } from './store.js';
@@ -75,6 +75,7 @@ export async function availableUnless(check: () => Promise<unknown>): Promise<un
   try {
     await check();
   } catch (e) {
+    if (e instanceof DirectPathElsewhere) throw e;
     throw new CniError(CNI_CODES.notAvailable, `cannot serve ADD: ${toCniError(e).message}`);
   }
   return undefined;

@@ -7,6 +7,21 @@ import { CNI_CODES, CniError } from './errors.js';
 import { toCniError } from './run.js';
 import type { CniStore } from './store.js';
 
+/**
+ * Thrown instead of taking the agent-less path where that path's code is not loaded: the single
+ * executable's main script leaves out the datastore clients (etcd3 + gRPC, client-node: megabytes
+ * that every command would parse at start-up) and runs such a command again through the full
+ * plugin it carries (install/cni-plugins.ts). Nothing has been changed when this is thrown.
+ */
+export class DirectPathElsewhere extends Error {}
+
+let directPathHere = true;
+
+/** Called by a build whose module graph lacks the agent-less path's clients (see DirectPathElsewhere). */
+export function directPathIsElsewhere(): void {
+  directPathHere = false;
+}
+
 export interface OpenedStore {
   store: CniStore;
   /** Why the agent was not used, added to an error from the direct path. */
@@ -25,6 +40,7 @@ export async function openStore(conf: NetConf, env: NodeJS.ProcessEnv, deadline:
     if (!(e instanceof AgentAbsent)) throw e;
     if (!datastoreConfigured(conf, env))
       throw new CniError(CNI_CODES.tryAgainLater, `${e.message}; is tortie-node running on this host? (the network config names no datastore to use instead: etcd_endpoints, or datastore_type kubernetes with kubernetes.kubeconfig)`);
+    if (!directPathHere) throw new DirectPathElsewhere(e.message);
     return { store: await directStore(conf, env, deadline), fallbackReason: e.message };
   }
 }

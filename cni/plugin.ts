@@ -90,10 +90,17 @@ async function add(conf: NetConf, env: CniEnv, procEnv: NodeJS.ProcessEnv, store
 
 async function del(conf: NetConf, env: CniEnv, procEnv: NodeJS.ProcessEnv, store: CniStore): Promise<undefined> {
   const id = ident(conf, env, procEnv);
-  await store.removeEndpoint(id.wep, env.containerId);
-  await unplumb(id.hostVeth, env.netns || undefined, env.ifname);
-  if (builtinIpam(conf)) await store.release(handleId(conf, env));
-  else await execIpam(conf, env, 'DEL', procEnv);
+  // The veth goes (an `ip` run and the kernel's unregister, ~25 ms) while the datastore drops the
+  // endpoint and then frees the address (~25 ms of round trips): side by side, not one after the
+  // other. The address is freed only once the endpoint is gone; a failure of either side fails the
+  // DEL, which the runtime retries (every step is idempotent).
+  const datastore = async (): Promise<void> => {
+    await store.removeEndpoint(id.wep, env.containerId);
+    if (builtinIpam(conf)) await store.release(handleId(conf, env));
+  };
+  const [ds, link] = await Promise.allSettled([datastore(), unplumb(id.hostVeth, env.netns || undefined, env.ifname)]);
+  for (const r of [ds, link]) if (r.status === 'rejected') throw r.reason;
+  if (!builtinIpam(conf)) await execIpam(conf, env, 'DEL', procEnv);
   return undefined;
 }
 

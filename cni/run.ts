@@ -32,3 +32,19 @@ export async function runPlugin(main: (stdin: string) => Promise<Record<string, 
   // Datastore clients keep sockets open; a plugin is one-shot.
   process.exit(code);
 }
+
+/** runPlugin for an entry: the error JSON carries the request's cniVersion when it has one. */
+export function runEntry(main: (stdin: string) => Promise<Record<string, unknown> | undefined>): Promise<void> {
+  let version = '1.0.0';
+  return runPlugin(
+    (stdin) => {
+      try {
+        version = (JSON.parse(stdin) as { cniVersion?: string }).cniVersion ?? version;
+      } catch {
+        /* reported by the parser */
+      }
+      return main(stdin);
+    },
+    () => version,
+  );
+}

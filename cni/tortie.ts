@@ -1,16 +1,5 @@
 // tortie entry: the CNI plugin (Calico's "calico"), run by a container runtime.
 import { pluginMain } from './plugin.js';
-import { runPlugin } from './run.js';
+import { runEntry } from './run.js';
 
-let version = '1.0.0';
-void runPlugin(
-  (stdin) => {
-    try {
-      version = (JSON.parse(stdin) as { cniVersion?: string }).cniVersion ?? version;
-    } catch {
-      /* reported by the parser */
-    }
-    return pluginMain(stdin);
-  },
-  () => version,
-);
+void runEntry((stdin) => pluginMain(stdin));

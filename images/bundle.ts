@@ -11,6 +11,7 @@ import { chmodSync, copyFileSync, cpSync, mkdirSync, readFileSync, renameSync, r
 import { arch } from 'node:os';
 import { join, resolve } from 'node:path';
 import { build, type Plugin } from 'esbuild';
+import { FULL_PLUGIN_ASSET } from '../install/plugin-name.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const OUT = join(ROOT, 'build');
@@ -57,6 +58,18 @@ const etcdProto: Plugin = {
   },
 };
 
+/**
+ * The single executable's main script without what a dynamic import() reaches (the datastore
+ * clients of the agent-less path): install/cni-plugins.ts runs such commands through the full
+ * plugin asset instead, so these imports are never evaluated there.
+ */
+const lazyLeftOut: Plugin = {
+  name: 'lazy-left-out',
+  setup(b) {
+    b.onResolve({ filter: /.*/ }, (args) => (args.kind === 'dynamic-import' ? { path: args.path, external: true } : undefined));
+  },
+};
+
 interface ProtobufJs {
   Root: new () => { loadSync(file: string, opts: { keepCase: boolean }): unknown; toJSON(): unknown };
 }
@@ -71,7 +84,7 @@ const ESM_BANNER = [
   'const __dirname = __tortieDirname(__filename);',
 ].join(' ');
 
-async function bundle(entry: string, outfile: string, format: 'esm' | 'cjs'): Promise<void> {
+async function bundle(entry: string, outfile: string, format: 'esm' | 'cjs', extra: Plugin[] = []): Promise<void> {
   await build({
     entryPoints: [join(ROOT, entry)],
     outfile: join(OUT, outfile),
@@ -82,7 +95,7 @@ async function bundle(entry: string, outfile: string, format: 'esm' | 'cjs'): Pr
     minifySyntax: true,
     legalComments: 'none',
     logLevel: 'warning',
-    plugins: [netlinkNative, etcdProto],
+    plugins: [...extra, netlinkNative, etcdProto],
     // koffi (setsockopt for TCP-MD5 and GTSM) finds its native part by paths relative to its own
     // package, which a bundle cannot keep: it stays a package of its own beside the bundles.
     external: ['koffi'],
@@ -100,11 +113,14 @@ function copyKoffi(): void {
   for (const f of ['package.json', 'index.js']) copyFileSync(join(ROOT, 'node_modules/@koromix', pkg, f), join(OUT, 'node_modules/@koromix', pkg, f));
 }
 
-/** build/tortie: node + the CJS plugin bundle as a SEA blob; tortie-ipam is a copy. */
-function singleExecutable(bundleFile: string): void {
+/** build/tortie: node + the CJS plugin bundle (and the full plugin as an asset) as a SEA blob; tortie-ipam is a copy. */
+function singleExecutable(bundleFile: string, fullFile: string): void {
   const blob = join(OUT, 'cni.blob');
   const seaConfig = join(OUT, 'sea-config.json');
-  writeFileSync(seaConfig, JSON.stringify({ main: join(OUT, bundleFile), output: blob, disableExperimentalSEAWarning: true, useCodeCache: false }));
+  writeFileSync(
+    seaConfig,
+    JSON.stringify({ main: join(OUT, bundleFile), output: blob, disableExperimentalSEAWarning: true, useCodeCache: false, assets: { [FULL_PLUGIN_ASSET]: join(OUT, fullFile) } }),
+  );
   // Both tools chatter on success (postject warns about ELF note names); their output shows on failure.
   execFileSync(process.execPath, ['--experimental-sea-config', seaConfig], { stdio: 'pipe' });
   const tmp = join(OUT, 'tortie.tmp');
@@ -132,9 +148,11 @@ async function main(): Promise<void> {
   // GoBGP's API definitions, read at run time by the gRPC server (bgp/api/gobgp/server.ts).
   cpSync(join(ROOT, 'bgp/api/proto'), join(OUT, 'proto'), { recursive: true });
   // A SEA's main script is CommonJS in Node 20.
-  await bundle('install/cni-plugins.ts', 'cni-plugins.cjs', 'cjs');
-  singleExecutable('cni-plugins.cjs');
+  await bundle('install/cni-plugins.ts', 'cni-plugins.cjs', 'cjs', [lazyLeftOut]);
+  await bundle('install/cni-full.ts', 'cni-full.cjs', 'cjs');
+  singleExecutable('cni-plugins.cjs', 'cni-full.cjs');
   rmSync(join(OUT, 'cni-plugins.cjs'));
+  rmSync(join(OUT, 'cni-full.cjs'));
   process.stderr.write(`==> bundles and the CNI executable in build/ (${((Date.now() - t0) / 1000).toFixed(1)} s)\n`);
 }
 

@@ -7,3 +7,6 @@ export function pluginFor(exe: string): 'tortie' | 'tortie-ipam' {
   const name = basename(exe);
   return name === 'tortie-ipam' || name === 'calico-ipam' ? 'tortie-ipam' : 'tortie';
 }
+
+/** The full plugin's name as an asset in the executable (images/bundle.ts, install/cni-plugins.ts). */
+export const FULL_PLUGIN_ASSET = 'cni-full.cjs';

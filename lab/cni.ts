@@ -148,9 +148,17 @@ function runPlugin(s: LabState, node: LabNode, command: 'ADD' | 'DEL', pod: CniP
   });
 }
 
-/** A failed ADD leaves nothing behind, so kubelet retries it with back-off; so does the lab, this often. */
-const ADD_ATTEMPTS = 4;
+/**
+ * A failed ADD leaves nothing behind, so kubelet retries it with back-off; so does the lab, this
+ * often (1, 2, 4, 8, 8 s apart: 20 hosts starting at once on a loaded machine can keep a datastore
+ * call waiting past an ADD's budget). Errors about the request itself are not retried.
+ */
+const ADD_ATTEMPTS = 6;
 const ADD_BACKOFF_MS = 1000;
+const ADD_BACKOFF_MAX_MS = 8000;
+/** CNI errors a retry cannot cure: incompatible version, unsupported field, bad environment, undecodable or invalid config. */
+const FINAL_CNI_ERRORS = new Set([1, 2, 4, 6, 7]);
+const retryable = (e: unknown): boolean => !(e instanceof Error && FINAL_CNI_ERRORS.has(Number(/\(CNI error (\d+)\)$/.exec(e.message)?.[1])));
 
 /**
  * CNI ADD: the plugin makes the veth pair, assigns the address and writes the WorkloadEndpoint.
@@ -163,9 +171,8 @@ export async function cniAdd(s: LabState, node: LabNode, pod: CniPod, opts: { at
     try {
       out = await runPlugin(s, node, 'ADD', pod);
     } catch (e) {
-      // Only "try again later" (CNI error 11: agent or datastore unreachable in time) is worth a retry.
-      if (attempt >= attempts || !(e instanceof Error && e.message.endsWith('(CNI error 11)'))) throw e;
-      await new Promise((r) => setTimeout(r, ADD_BACKOFF_MS * 2 ** (attempt - 1)));
+      if (attempt >= attempts || !retryable(e)) throw e;
+      await new Promise((r) => setTimeout(r, Math.min(ADD_BACKOFF_MS * 2 ** (attempt - 1), ADD_BACKOFF_MAX_MS)));
       continue;
     }
     const addrs = (out?.ips ?? []).map((i) => i.address?.split('/')[0]).filter((a): a is string => !!a);

@@ -73,6 +73,25 @@ describe('tortie-node CNI socket', () => {
     await c.close();
   });
 
+  it('a datastore that does not answer by the deadline gets "try again later" (CNI 11), which runtimes retry', async () => {
+    const be = createMemoryStore();
+    await putPool(be, 'p', { cidr: '10.9.0.0/24', blockSize: 28 });
+    await putNode(be, 'n1');
+    // Every datastore call from now on hangs, as etcd does under a 20-host start on a loaded machine.
+    const hung = new Proxy(be, {
+      get: (t, p, r) => {
+        const v = Reflect.get(t, p, r) as unknown;
+        return typeof v === 'function' ? () => new Promise(() => undefined) : v;
+      },
+    });
+    const server = new CniServer({ path: '/nonexistent/unused.sock', store: hung, ipam: new IpamClient(hung), log: pino({ level: 'silent' }) });
+    const assign = (handle: string): string => JSON.stringify({ op: 'assign', args: [{ handle, node: 'n1', attrs: {}, num4: 1, num6: 0 }], deadline: Date.now() + 300 });
+    // The second waits in line behind the first (block writes run one at a time): both are answered by the deadline.
+    const [first, second] = await Promise.all([server.handle(assign('net.h1')), server.handle(assign('net.h2'))]);
+    expect(first).toMatchObject({ ok: false, code: 11 });
+    expect(second).toMatchObject({ ok: false, code: 11 });
+  });
+
   it('a socket nobody serves is "absent" to the client, so the plugin can take its own path', async () => {
     const { server, path } = await serve();
     await server.stop();

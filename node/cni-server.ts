@@ -10,7 +10,7 @@ import type { Store } from '../datastore/store.js';
 import type { IpamClient } from '../ipam/allocator.js';
 import type { AgentOp, AgentReply, AgentRequest } from '../cni/agent-client.js';
 import { DirectStore } from '../cni/direct-store.js';
-import { CNI_CODES } from '../cni/errors.js';
+import { CNI_CODES, CniError } from '../cni/errors.js';
 import { toCniError } from '../cni/run.js';
 import type { AssignRequest } from '../cni/store.js';
 
@@ -107,7 +107,7 @@ export class CniServer {
     let work: Promise<unknown>;
     if (BLOCK_WRITERS.has(req.op)) {
       // A call still queued at its deadline is answered "failed" below and then skipped here.
-      work = this.blockQueue.then(() => (Date.now() < deadline ? call() : Promise.reject(new Error('deadline passed while queued'))));
+      work = this.blockQueue.then(() => (Date.now() < deadline ? call() : Promise.reject(new CniError(CNI_CODES.tryAgainLater, `tortie-node: ${req.op} waited in line past its deadline`))));
       this.blockQueue = work.catch(() => undefined);
     } else work = call();
     let timer: NodeJS.Timeout | undefined;
@@ -118,7 +118,8 @@ export class CniServer {
       const out = await Promise.race([work.then((value): Outcome => ({ done: true, value })), late]);
       if (!out.done) {
         void work.then(() => this.undoLate(req)).catch(() => undefined);
-        throw new Error(`the datastore did not answer ${req.op} in time`);
+        // "Try again later": a runtime retries the ADD (kubelet does; so does the lab).
+        throw new CniError(CNI_CODES.tryAgainLater, `the datastore did not answer ${req.op} in time`);
       }
       this.o.observe?.(req.op, true, Number(process.hrtime.bigint() - started) / 1e9);
       return { ok: true, value: out.value ?? null };
