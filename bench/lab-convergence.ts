@@ -4,8 +4,10 @@
 // address (`ip monitor route` on every host timestamps arrivals). A pod in a block its host already
 // announced needs no new remote route; the first pod of a node's block waits for BGP. The reference,
 // measured in the same run, is the CNI ADD alone; the ratio is convergence / ADD.
+// `--datastore etcdv3,kubernetes` runs a lab on each datastore back to back (the Kubernetes one with
+// kube-apiserver beside etcd, as `tortie-lab up --datastore kubernetes`) and prints the ratio.
 // Run (root, after `npm run build` to measure the compiled agents and plugins):
-//   npx tsx bench/lab-convergence.ts [nodes=10] [podsPerNode=3]
+//   npx tsx bench/lab-convergence.ts [nodes=10] [podsPerNode=3] [--datastore etcdv3,kubernetes]
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,6 +18,9 @@ import ipaddr from 'ipaddr.js';
 const [nodesArg, podsArg] = process.argv.slice(2).filter((a) => /^\d+$/.test(a));
 const NODES = Number(nodesArg ?? 10);
 const PODS_PER_NODE = Number(podsArg ?? 3);
+const dsIdx = process.argv.indexOf('--datastore');
+const DATASTORES = (dsIdx >= 0 ? (process.argv[dsIdx + 1] ?? '') : 'etcdv3').split(',') as ('etcdv3' | 'kubernetes')[];
+for (const d of DATASTORES) if (d !== 'etcdv3' && d !== 'kubernetes') throw new Error(`--datastore: unknown datastore ${JSON.stringify(d)} (etcdv3, kubernetes)`);
 process.env.TORTIE_LAB_PREFIX = `tlb${process.pid % 10000}-`;
 process.env.TORTIE_LAB_STATE = mkdtempSync(join(tmpdir(), 'tortie-bench-lab-'));
 
@@ -96,10 +101,13 @@ function pct(xs: number[], p: number): number {
 const fmt = (xs: number[]): string => `p50 ${pct(xs, 50).toFixed(0)} ms, p99 ${pct(xs, 99).toFixed(0)} ms (n=${xs.length})`;
 
 const watches: RouteWatch[] = [];
+const convP50 = new Map<string, number>();
+const load = (): string => execFileSync('cat', ['/proc/loadavg'], { encoding: 'utf8' }).split(' ').slice(0, 3).join(' ');
 try {
+for (const datastore of DATASTORES) {
   const t0 = performance.now();
-  const s = await up({ nodes: NODES, subnets: 1, encap: 'none', crossSubnet: false, natOutgoing: true, podsPerNode: 0, mode: 'agent', log: () => undefined });
-  process.stdout.write(`lab: ${NODES} nodes up and ready in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
+  const s = await up({ nodes: NODES, subnets: 1, encap: 'none', crossSubnet: false, natOutgoing: true, podsPerNode: 0, mode: 'agent', log: () => undefined, datastore });
+  process.stdout.write(`lab on ${datastore}: ${NODES} nodes up and ready in ${((performance.now() - t0) / 1000).toFixed(1)} s; load ${load()}\n`);
   const byNode = new Map(s.nodes.map((n) => [n.name, new RouteWatch(n.ns)]));
   watches.push(...byNode.values());
   await new Promise((r) => setTimeout(r, 500)); // the monitors are listening
@@ -127,7 +135,12 @@ try {
   process.stdout.write(`CNI ADD alone (reference):            ${fmt(add)}\n`);
   process.stdout.write(`ADD → route on all ${NODES - 1} other nodes:     ${fmt(conv)}; ratio p50 ${(pct(conv, 50) / addP50).toFixed(2)}x of ADD\n`);
   process.stdout.write(`  first pod of a node (BGP announce): ${fmt(convFirst)}; ratio p50 ${(pct(convFirst, 50) / addP50).toFixed(2)}x of ADD\n`);
-  process.stdout.write(`  its block route on the last other node, from ADD start: ${fmt(arrive)}; ratio p50 ${(pct(arrive, 50) / addP50).toFixed(2)}x of ADD\n`);
+  process.stdout.write(`  its block route on the last other node, from ADD start: ${fmt(arrive)}; ratio p50 ${(pct(arrive, 50) / addP50).toFixed(2)}x of ADD; load ${load()}\n`);
+  convP50.set(datastore, pct(conv, 50));
+  for (const w of watches.splice(0)) w.close();
+  await down(() => undefined);
+}
+if (convP50.size === 2) process.stdout.write(`ADD → route on every node, p50 kubernetes/etcdv3: ${((convP50.get('kubernetes') ?? NaN) / (convP50.get('etcdv3') ?? NaN)).toFixed(2)}x\n`);
 } finally {
   for (const w of watches) w.close();
   await down(() => undefined);
