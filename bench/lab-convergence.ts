@@ -7,8 +7,10 @@
 // With --rr N the mesh is off and every node peers with N tortie-rr reflectors instead. At the end,
 // tortie-node's own convergence histograms (WorkloadEndpoint seen → route programmed on its host;
 // BGP route learned → programmed), scraped from every node: the worst node's p50 / p99 bucket.
+// `--datastore etcdv3,kubernetes` runs a lab on each datastore back to back (the Kubernetes one with
+// kube-apiserver beside etcd, as `tortie-lab up --datastore kubernetes`) and prints the ratio.
 // Run (root, after `npm run build` to measure the compiled agents and plugins):
-//   npx tsx bench/lab-convergence.ts [nodes=10] [podsPerNode=3] [--rr 2]
+//   npx tsx bench/lab-convergence.ts [nodes=10] [podsPerNode=3] [--rr 2] [--datastore etcdv3,kubernetes]
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,6 +23,9 @@ const RR = rrAt > 0 ? Number(process.argv[rrAt + 1]) : 0;
 const [nodesArg, podsArg] = process.argv.slice(2).filter((a, i, all) => /^\d+$/.test(a) && all[i - 1] !== '--rr');
 const NODES = Number(nodesArg ?? 10);
 const PODS_PER_NODE = Number(podsArg ?? 3);
+const dsIdx = process.argv.indexOf('--datastore');
+const DATASTORES = (dsIdx >= 0 ? (process.argv[dsIdx + 1] ?? '') : 'etcdv3').split(',') as ('etcdv3' | 'kubernetes')[];
+for (const d of DATASTORES) if (d !== 'etcdv3' && d !== 'kubernetes') throw new Error(`--datastore: unknown datastore ${JSON.stringify(d)} (etcdv3, kubernetes)`);
 process.env.TORTIE_LAB_PREFIX = `tlb${process.pid % 10000}-`;
 process.env.TORTIE_LAB_STATE = mkdtempSync(join(tmpdir(), 'tortie-bench-lab-'));
 
@@ -107,11 +112,13 @@ const loadavg = (): string => readFileSync('/proc/loadavg', 'utf8').split(' ').s
 const fmt = (xs: number[]): string => `p50 ${pct(xs, 50).toFixed(0)} ms, p99 ${pct(xs, 99).toFixed(0)} ms (n=${xs.length})`;
 
 const watches: RouteWatch[] = [];
+const convP50 = new Map<string, number>();
 try {
+for (const datastore of DATASTORES) {
   const t0 = performance.now();
-  const s = await up({ nodes: NODES, subnets: 1, encap: 'none', crossSubnet: false, natOutgoing: true, podsPerNode: 0, mode: 'agent', log: () => undefined });
+  const s = await up({ nodes: NODES, subnets: 1, encap: 'none', crossSubnet: false, natOutgoing: true, podsPerNode: 0, mode: 'agent', log: () => undefined, datastore });
   if (RR > 0) await addReflectors(s, RR, () => undefined);
-  process.stdout.write(`lab: ${NODES} nodes${RR > 0 ? ` and ${RR} route reflectors (no mesh)` : ', BGP full mesh'} up and ready in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
+  process.stdout.write(`lab on ${datastore}: ${NODES} nodes${RR > 0 ? ` and ${RR} route reflectors (no mesh)` : ', BGP full mesh'} up and ready in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
   const loadBefore = loadavg();
   const byNode = new Map(s.nodes.map((n) => [n.name, new RouteWatch(n.ns)]));
   watches.push(...byNode.values());
@@ -149,6 +156,11 @@ try {
     process.stdout.write(`tortie-node ${what}: slowest node ${qs.length ? quantilesText(worst) : '-'}; ${qs.reduce((n, q) => n + q.count, 0)} observations on ${qs.length} nodes\n`);
   }
   process.stdout.write(`load average before the pods ${loadBefore}, after ${loadavg()} (2 cores)\n`);
+  convP50.set(datastore, pct(conv, 50));
+  for (const w of watches.splice(0)) w.close();
+  await down(() => undefined);
+}
+if (convP50.size === 2) process.stdout.write(`ADD → route on every node, p50 kubernetes/etcdv3: ${((convP50.get('kubernetes') ?? NaN) / (convP50.get('etcdv3') ?? NaN)).toFixed(2)}x\n`);
 } finally {
   for (const w of watches) w.close();
   await down(() => undefined);

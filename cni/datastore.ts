@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import type { Store } from '../datastore/store.js';
 import { parseEndpoints } from '../datastore/endpoints.js';
 import { DirectStore } from './direct-store.js';
+import { DEFAULT_IPAM_LOCK, withHostLock } from './host-lock.js';
 import { CNI_CODES, CniError } from './errors.js';
 import type { CniStore } from './store.js';
 import type { NetConf } from './config.js';
@@ -102,7 +103,9 @@ export async function directStore(conf: NetConf, env: NodeJS.ProcessEnv, deadlin
   const be = usesKubernetes(conf, env) ? kubernetesStore(conf, env, callTimeoutMs) : storeFromConf(conf, env, callTimeoutMs);
   try {
     const [store, { IpamClient }] = await Promise.all([be, import('../ipam/allocator.js')]);
-    return new DirectStore(store, new IpamClient(store), deadline, 'the datastore', () => store.close());
+    // Concurrent plugins on this host take turns writing blocks, as under Calico's ipam.lock.
+    const lock = env.TORTIE_IPAM_LOCK_FILE || DEFAULT_IPAM_LOCK;
+    return new DirectStore(store, new IpamClient(store), deadline, 'the datastore', () => store.close(), (fn) => withHostLock(lock, deadline, fn));
   } catch (e) {
     await be.then((b) => b.close()).catch(() => undefined);
     throw e;

@@ -45,6 +45,8 @@ export class DirectStore implements CniStore {
     private readonly deadline: number,
     readonly description = 'the datastore',
     private readonly onClose: () => Promise<void> = async () => undefined,
+    /** Runs a block-writing call exclusively on this host (the plugins' own path: the host's IPAM lock). */
+    private readonly exclusive: <T>(fn: () => Promise<T>) => Promise<T> = (fn) => fn(),
   ) {}
 
   private retry<T>(fn: () => Promise<T>): Promise<T> {
@@ -63,7 +65,7 @@ export class DirectStore implements CniStore {
 
   /** Idempotent: a retried ADD (or a retry here after a lost reply) gets what the handle already holds. */
   assign(req: AssignRequest): Promise<string[]> {
-    return this.retry(async () => {
+    return this.exclusive(() => this.retry(async () => {
       const held = await this.ipam.ipsByHandle(req.handle);
       if (held.length > 0 && (!req.requested || req.requested.every((ip) => held.includes(ip)))) return held;
       if (held.length > 0) await this.ipam.releaseByHandle(req.handle);
@@ -87,10 +89,14 @@ export class DirectStore implements CniStore {
         ipv6Pools: req.ipv6Pools,
       });
       return [...r.ipv4, ...r.ipv6].map((a) => a.ip);
-    });
+    }));
   }
 
-  async release(handle: string): Promise<void> {
+  release(handle: string): Promise<void> {
+    return this.exclusive(() => this.releaseHeld(handle));
+  }
+
+  private async releaseHeld(handle: string): Promise<void> {
     await this.retry(() => this.ipam.releaseByHandle(handle));
   }
 
@@ -131,7 +137,11 @@ export class DirectStore implements CniStore {
    * CNI GC: this node's addresses under the network's handles, and its WorkloadEndpoints, whose
    * container is not among the runtime's valid attachments.
    */
-  async gc(req: GcRequest): Promise<GcReport> {
+  gc(req: GcRequest): Promise<GcReport> {
+    return this.exclusive(() => this.gcHeld(req));
+  }
+
+  private async gcHeld(req: GcRequest): Promise<GcReport> {
     const valid = new Set(req.validContainerIds);
     const prefix = `${req.network}.`;
     const stale = new Set<string>();
@@ -142,7 +152,7 @@ export class DirectStore implements CniStore {
         if (h?.startsWith(prefix) && a.secondary?.node === req.node && !valid.has(h.slice(prefix.length))) stale.add(h);
       }
     }
-    for (const h of stale) await this.release(h);
+    for (const h of stale) await this.releaseHeld(h);
     const removedEndpoints: string[] = [];
     const weps = await this.retry(() => this.store.list('WorkloadEndpoint'));
     for (const obj of weps.items) {

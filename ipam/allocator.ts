@@ -103,9 +103,20 @@ export interface StoredHandle {
   handle: IpamHandle;
 }
 
+/** How many handles' last-read state an IpamClient remembers (its first guess for their next CAS). */
+const HANDLE_HINTS = 256;
+
 export class IpamClient {
   private readonly retry: RetryPolicy;
   private readonly phaseDelay: () => Promise<void>;
+  /**
+   * Round trips saved as libcalico-go saves them: the blocks this client last saw affine to a host
+   * (per host and family) with the revision of its own last write, and each handle as last read or
+   * written (null: absent). Only a first guess — every write is still a CAS on the revision, and a
+   * conflict re-reads — so a stale entry costs one failed write, never a wrong one.
+   */
+  private readonly affine = new Map<string, Map<string, StoredBlock>>();
+  private readonly handleHints = new Map<string, StoredHandle | null>();
 
   constructor(
     readonly store: Store,
@@ -159,7 +170,29 @@ export class IpamClient {
 
   async getHandle(handleId: string): Promise<StoredHandle | undefined> {
     const o = await this.store.get(handleKey(handleId));
-    return o ? { obj: o, handle: parseHandle(what(o), o.value.spec) } : undefined;
+    const h = o ? { obj: o, handle: parseHandle(what(o), o.value.spec) } : undefined;
+    this.hintHandle(handleId, h ?? null);
+    return h;
+  }
+
+  private hintHandle(handleId: string, h: StoredHandle | null | undefined): void {
+    this.handleHints.delete(handleId);
+    if (h === undefined) return;
+    if (this.handleHints.size >= HANDLE_HINTS) this.handleHints.delete(this.handleHints.keys().next().value as string);
+    this.handleHints.set(handleId, h);
+  }
+
+  /** The host's cached affine blocks of a family (see `affine`). */
+  private affineOf(host: string, family: Family): Map<string, StoredBlock> {
+    const k = `${family}/${host}`;
+    let m = this.affine.get(k);
+    if (!m) {
+      // One entry per host this client allocates for: a node agent has one, a plugin process one.
+      if (this.affine.size >= 64) this.affine.clear();
+      m = new Map();
+      this.affine.set(k, m);
+    }
+    return m;
   }
 
   /** Addresses a handle holds. */
@@ -231,15 +264,24 @@ export class IpamClient {
     };
     let config: IpamConfig | undefined;
     let lostRace = false;
+    const ours = (b: AllocationBlock): boolean => b.affinity === hostAffinity(host);
+    const cache = this.affineOf(host, family);
+    // 0. The host's blocks as this client last wrote them: no listing, no read (a conflict re-reads).
+    for (const [cidr, b] of [...cache]) {
+      if (out.length >= num) break;
+      if (!inPools(cidr) || freeCount(b.block) === 0) continue;
+      out.push(...(await this.assignInBlock(cidr, num - out.length, attr, reserved, ours, cache)));
+    }
     for (let round = 0; round < this.retry.attempts && out.length < num; round++) {
       // 1. Blocks affine to this host.
       const affs = await this.hostAffinities(host, family);
+      cache.clear();
       let affine = 0;
       for (const a of affs) {
         if (!inPools(a.cidr) || a.state === 'pendingDeletion') continue;
         if (a.state === 'pending' && !(await this.confirmIfOurs(host, a.cidr, a.obj))) continue;
         affine++;
-        if (out.length < num) out.push(...(await this.assignInBlock(a.cidr, num - out.length, attr, reserved, (b) => b.affinity === hostAffinity(host))));
+        if (out.length < num) out.push(...(await this.assignInBlock(a.cidr, num - out.length, attr, reserved, ours, cache)));
       }
       if (out.length >= num) break;
       // 2. Claim a new block.
@@ -290,21 +332,34 @@ export class IpamClient {
     return out;
   }
 
-  /** Takes up to num addresses from one block: handle first, then the block (CAS); a lost block race undoes the handle. */
+  /**
+   * Takes up to num addresses from one block: handle first, then the block (CAS); a lost block race
+   * undoes the handle. With `cache` (the host's affine blocks), the first attempt starts from the
+   * cached block instead of reading it, and the block as written is remembered there.
+   */
   private async assignInBlock(
     cidr: string,
     num: number,
     attr: AllocationAttribute,
     reserved: Reservations,
     stillOk: (b: AllocationBlock) => boolean,
+    cache?: Map<string, StoredBlock>,
   ): Promise<AssignedIp[]> {
     const handleId = attr.handle_id ?? '';
-    return withRetries(`assign in block ${cidr}`, this.retry, async () => {
-      const b = await this.getBlock(cidr);
-      if (!b || !stillOk(b.block) || freeCount(b.block) === 0) return [];
+    return withRetries(`assign in block ${cidr}`, this.retry, async (attempt) => {
+      const cached = attempt === 0 ? cache?.get(cidr) : undefined;
+      const b = cached ?? (await this.getBlock(cidr));
+      cache?.delete(cidr);
+      if (!b || !stillOk(b.block)) return [];
+      if (freeCount(b.block) === 0) {
+        cache?.set(cidr, b);
+        return [];
+      }
       const { block, assigned } = assignFromBlock(b.block, num, attr, reserved.reservedOrdinals(b.block));
       if (assigned.length === 0) return []; // only reserved addresses are free
-      if (!(await this.writeBlockWithHandle(b, block, handleId, assigned.length))) return RETRY;
+      const written = await this.writeBlockWithHandle(b, block, handleId, assigned.length);
+      if (!written) return RETRY;
+      cache?.set(cidr, { obj: written, block });
       return assigned.map((a) => ({
         ip: ordinalToIp(block, a.ordinal),
         family: familyOf(cidr),
@@ -320,32 +375,37 @@ export class IpamClient {
    * meanwhile the count is taken back and false returned. A crash between the two writes leaves the
    * handle counting addresses the block does not hold: `ipam check` reports it, the GC corrects it.
    */
-  private async writeBlockWithHandle(b: StoredBlock, block: AllocationBlock, handleId: string, n: number): Promise<boolean> {
+  private async writeBlockWithHandle(b: StoredBlock, block: AllocationBlock, handleId: string, n: number): Promise<StoredObject | undefined> {
     if (handleId) await this.adjustHandle(handleId, block.cidr, n);
     try {
-      await this.store.update(blockValue(block), b.obj.revision);
-      return true;
+      return await this.store.update(blockValue(block), b.obj.revision);
     } catch (e) {
       if (!isDsError(e, 'Conflict') && !isDsError(e, 'NotFound')) throw e;
       if (handleId) await this.adjustHandle(handleId, block.cidr, -n);
-      return false;
+      return undefined;
     }
   }
 
   /** Adds delta to the handle's count for a block (CAS loop); the handle is created on first use and deleted when it counts nothing. */
   async adjustHandle(handleId: string, cidr: string, delta: number): Promise<void> {
     if (delta === 0) return;
-    await withRetries(`update handle ${handleId}`, this.retry, async () => {
-      const h = await this.getHandle(handleId);
+    await withRetries(`update handle ${handleId}`, this.retry, async (attempt) => {
+      // First from what this client last saw of it (a new pod's handle was just read absent).
+      const hint = attempt === 0 ? this.handleHints.get(handleId) : undefined;
+      const h = hint !== undefined ? (hint ?? undefined) : await this.getHandle(handleId);
+      this.hintHandle(handleId, undefined);
       const handle: IpamHandle = h ? { ...h.handle, block: { ...h.handle.block } } : { handleID: handleId, block: {}, deleted: false };
       const count = (handle.block[cidr] ?? 0) + delta;
       if (count > 0) handle.block[cidr] = count;
       else delete handle.block[cidr];
       try {
+        const empty = Object.keys(handle.block).length === 0;
         if (!h) {
-          if (Object.keys(handle.block).length > 0) await this.store.create(handleValue(handle));
-        } else if (Object.keys(handle.block).length === 0) await this.store.delete(h.obj.key, h.obj.revision);
-        else await this.store.update(handleValue(handle), h.obj.revision);
+          if (!empty) this.hintHandle(handleId, { obj: await this.store.create(handleValue(handle)), handle });
+        } else if (empty) {
+          await this.store.delete(h.obj.key, h.obj.revision);
+          this.hintHandle(handleId, null);
+        } else this.hintHandle(handleId, { obj: await this.store.update(handleValue(handle), h.obj.revision), handle });
         return true;
       } catch (e) {
         if (isDsError(e, 'Conflict') || isDsError(e, 'NotFound') || isDsError(e, 'AlreadyExists')) return RETRY;

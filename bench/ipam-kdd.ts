@@ -1,0 +1,101 @@
+// IPAM allocation rate on the Kubernetes datastore next to etcd, in one run: one private
+// kube-apiserver with Calico's CRDs, and its own etcd as the etcd datastore (Calico's keys beside
+// the apiserver's /registry), so both sides share the machine, the etcd and the load.
+// Each host is one tortie-node: its own datastore connection and IpamClient, its CNI ADDs one at a
+// time (as the agent's CNI socket runs block writes), hosts in parallel. An allocation is what the
+// agent does for an ADD: DirectStore.assign (held? → autoAssign of one IPv4).
+//
+//   npx tsx bench/ipam-kdd.ts [--datastore etcd,kubernetes] [--hosts 5] [--per-host 40] [--repeat 2]
+// Prints allocations/s, datastore calls per allocation (by kind and operation) and the ratio
+// kubernetes/etcd over all repeats; state the load (uptime) beside the figures.
+import { loadavg } from 'node:os';
+import { EtcdBackend } from '../datastore/backends/etcd.js';
+import { EtcdStore } from '../datastore/backends/etcd-store.js';
+import { KubernetesStore } from '../datastore/backends/kubernetes/store.js';
+import type { Store } from '../datastore/store.js';
+import { DirectStore } from '../cni/direct-store.js';
+import { IpamClient } from '../ipam/allocator.js';
+import { putPool } from '../ipam/testing.js';
+import { startKubeWithCalicoCrds } from '../test/harness/kube-store.js';
+import { CountingStore } from './ipam-counting-store.js';
+
+const args = process.argv.slice(2);
+const arg = (name: string, def: string): string => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 && args[i + 1] !== undefined ? args[i + 1] : def;
+};
+const DATASTORES = arg('datastore', 'etcd,kubernetes').split(',');
+const HOSTS = Number(arg('hosts', '5'));
+const PER_HOST = Number(arg('per-host', '40'));
+const REPEAT = Number(arg('repeat', '2'));
+/** --profile: the mean wait per call of each kind beside its count. */
+const PROFILE = args.includes('--profile');
+for (const d of DATASTORES) if (d !== 'etcd' && d !== 'kubernetes') throw new Error(`--datastore: unknown datastore ${JSON.stringify(d)} (etcd, kubernetes)`);
+
+interface Result {
+  allocations: number;
+  seconds: number;
+  calls: number;
+  byOp: Map<string, number>;
+  msByOp: Map<string, number>;
+}
+
+const load = (): string => loadavg().map((l) => l.toFixed(1)).join(' ');
+
+async function runOnce(open: () => Store, tag: string, poolCidr: string): Promise<Result> {
+  const admin = open();
+  await putPool(admin, `bench-${tag}`, { cidr: poolCidr, blockSize: 26 });
+  const hosts = Array.from({ length: HOSTS }, (_, h) => {
+    const store = new CountingStore(open());
+    return { name: `${tag}-h${h}`, store, ipam: new IpamClient(store) };
+  });
+  const assign = (h: (typeof hosts)[number], i: number): Promise<string[]> =>
+    new DirectStore(h.store, h.ipam, Date.now() + 60_000).assign({ handle: `k8s-pod-network.${h.name}-${i}`, node: h.name, attrs: { node: h.name, pod: `p${i}`, namespace: 'default' }, num4: 1, num6: 0 });
+  // Warm up: connections made, the host's first block claimed — a steady-state ADD is what is measured.
+  await Promise.all(hosts.map((h) => assign(h, -1)));
+  for (const h of hosts) {
+    h.store.calls = 0;
+    h.store.byOp.clear();
+    h.store.msByOp.clear();
+  }
+  const t0 = process.hrtime.bigint();
+  await Promise.all(
+    hosts.map(async (h) => {
+      for (let i = 0; i < PER_HOST; i++) await assign(h, i);
+    }),
+  );
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const byOp = new Map<string, number>();
+  const msByOp = new Map<string, number>();
+  for (const h of hosts) for (const [k, v] of h.store.byOp) byOp.set(k, (byOp.get(k) ?? 0) + v);
+  for (const h of hosts) for (const [k, v] of h.store.msByOp) msByOp.set(k, (msByOp.get(k) ?? 0) + v);
+  await Promise.all([admin.close(), ...hosts.map((h) => h.store.close())]);
+  return { allocations: HOSTS * PER_HOST, seconds, calls: hosts.reduce((n, h) => n + h.store.calls, 0), byOp, msByOp };
+}
+
+const kube = await startKubeWithCalicoCrds();
+try {
+  const openers: Record<string, () => Store> = {
+    etcd: () => new EtcdStore(new EtcdBackend({ endpoints: [kube.etcd.endpoint] })),
+    kubernetes: () => new KubernetesStore({ kubeconfig: kube.kubeconfig, timeoutMs: 30_000 }),
+  };
+  console.log(`IPAM allocations: ${HOSTS} hosts in parallel × ${PER_HOST} ADDs each (one at a time per host), /26 blocks; load ${load()}`);
+  const totals = new Map<string, { allocations: number; seconds: number }>();
+  let run = 0;
+  for (let r = 0; r < REPEAT; r++) {
+    for (const ds of DATASTORES) {
+      const res = await runOnce(openers[ds], `${ds.slice(0, 4)}${r}`, `10.${100 + run++}.0.0/16`);
+      const t = totals.get(ds) ?? { allocations: 0, seconds: 0 };
+      totals.set(ds, { allocations: t.allocations + res.allocations, seconds: t.seconds + res.seconds });
+      const ops = [...res.byOp].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${(v / res.allocations).toFixed(2)}${PROFILE ? ` @${((res.msByOp.get(k) ?? 0) / v).toFixed(1)}ms` : ''}`).join(', ');
+      console.log(`  ${ds.padEnd(10)} ${(res.allocations / res.seconds).toFixed(0).padStart(5)} allocations/s, ${(res.calls / res.allocations).toFixed(2)} calls/allocation (${ops}); load ${load()}`);
+    }
+  }
+  const rate = (ds: string): number => {
+    const t = totals.get(ds);
+    return t ? t.allocations / t.seconds : NaN;
+  };
+  if (totals.has('etcd') && totals.has('kubernetes')) console.log(`ratio kubernetes/etcd: ${(rate('kubernetes') / rate('etcd')).toFixed(2)}× (${rate('kubernetes').toFixed(0)} vs ${rate('etcd').toFixed(0)} allocations/s over ${REPEAT} run(s) each)`);
+} finally {
+  await kube.stop();
+}
