@@ -177,7 +177,7 @@ export class UpdateGroups {
     p.eorPending = true;
     p.mode = 'sync';
     this.unsynced.add(p);
-    p.tableWalk = this.locRib.keys();
+    p.tableWalk = 0;
   }
 
   /** Route refresh: the whole table again, as replacements; false when the peer is stalled (sent once it drains). */
@@ -185,7 +185,7 @@ export class UpdateGroups {
     if (p.mode === 'idle') return false;
     // Every prefix it holds but those in `pending` is what its group holds: the walk needs no
     // withdrawals (a stalled peer's pending prefixes are sent as "may have" once it drains).
-    p.tableWalk = this.locRib.keys();
+    p.tableWalk = 0;
     if (p.mode === 'stalled') return false;
     p.mode = 'sync';
     return true;
@@ -202,10 +202,18 @@ export class UpdateGroups {
     const b: SyncBatch = { outs: [], keys: [], withdrawals: [], done: false };
     let own: Exporter | undefined;
     let budget = this.chunk;
-    const add = (k: string, mayHave: boolean): void => {
-      let r = this.exports.byId(this.adjOutOf(g, this.slots.get(k)));
-      // Our own route, held by the group as "exported with each member's address".
-      if (r?.perAddress) r = this.exports.pathExport((own ??= this.ownExporter(g, p.selfAddress ?? '')), r.perAddress);
+    // Consecutive prefixes mostly share an export: a one-entry cache in front of byId.
+    let lastId = 0;
+    let last: OutAttr | undefined;
+    const push = (id: number, k: string, mayHave: boolean): void => {
+      let r = last;
+      if (id !== lastId) {
+        r = this.exports.byId(id);
+        // Our own route, held by the group as "exported with each member's address".
+        if (r?.perAddress) r = this.exports.pathExport((own ??= this.ownExporter(g, p.selfAddress ?? '')), r.perAddress);
+        lastId = id;
+        last = r;
+      }
       if (r) {
         b.outs.push(r);
         b.keys.push(k);
@@ -214,16 +222,24 @@ export class UpdateGroups {
     for (const [k, mayHave] of p.pending) {
       if (budget-- <= 0) break;
       p.pending.delete(k);
-      add(k, mayHave);
+      push(this.adjOutOf(g, this.slots.get(k)), k, mayHave);
     }
-    // The walk is live: prefixes added since it began are visited too, removed ones are not
-    // (the group owes their withdrawal to every member).
-    while (p.tableWalk && budget-- > 0) {
-      const next = p.tableWalk.next();
-      if (next.done) p.tableWalk = undefined;
-      else add(next.value, false);
+    // The walk goes over the group's Adj-RIB-Out by slot: the peer is a member already, so what
+    // the group changes from now on reaches it in the group's batches; the walk owes it only what
+    // the group holds (a slot freed and reused meanwhile holds the group's current export, or 0).
+    while (p.tableWalk !== undefined && budget > 0) {
+      const slot = p.tableWalk;
+      if (slot >= g.adjOut.length) {
+        p.tableWalk = undefined;
+        break;
+      }
+      p.tableWalk = slot + 1;
+      const id = g.adjOut[slot];
+      if (!id) continue;
+      budget--;
+      push(id, this.slots.keys[slot], false);
     }
-    b.done = !p.pending.size && !p.tableWalk;
+    b.done = !p.pending.size && p.tableWalk === undefined;
     return b;
   }
 

@@ -54,10 +54,11 @@ export class PeerRib {
   /** Own queue outside the group: prefix key → the peer may hold an older advertisement. */
   readonly pending = new Map<string, boolean>();
   /**
-   * The rest of a whole-table sync (initial table, route refresh): a live walk of the Loc-RIB's
-   * keys rather than a copy of them in `pending` (a Map entry per prefix per syncing peer).
+   * The rest of a whole-table sync (initial table, route refresh): the next prefix slot of a walk
+   * over its group's Adj-RIB-Out rather than a copy of the keys in `pending` (a Map entry per
+   * prefix per syncing peer), and no string lookup per prefix.
    */
-  tableWalk?: Iterator<string>;
+  tableWalk?: number;
   group?: OutGroup;
   /** Families ("afi/safi") whose End-of-RIB came on this session. */
   readonly eorFrom = new Set<string>();

@@ -144,9 +144,15 @@ export class Rib {
   /** An UPDATE (not End-of-RIB) from p: withdrawals, then announcements, each re-selected. */
   update(p: PeerRib, u: UpdateMessage): void {
     const changed: string[] = [];
+    // The prefix of each change, as the UPDATE had it: parsed once here, not again from its key.
+    const prefixes: Prefix[] = [];
+    const change = (k: string, n: NlriPrefix): void => {
+      changed.push(k);
+      prefixes.push({ family: n.family, address: n.address, length: n.length });
+    };
     for (const w of [...u.withdrawn, ...(u.mpUnreach?.withdrawn ?? [])]) {
       const k = keyOf(w);
-      if (this.adjWithdraw(p, k, w.pathId)) changed.push(k);
+      if (this.adjWithdraw(p, k, w.pathId)) change(k, w);
     }
     const attrs = u.attributes && this.attrTable.intern(u.attributes);
     const ok = !!attrs && this.acceptable(p, attrs);
@@ -161,19 +167,19 @@ export class Rib {
       const k = keyOf(prefix);
       if (!attrs || !nextHop || !ok) {
         p.rejected++;
-        if (this.adjWithdraw(p, k, prefix.pathId)) changed.push(k);
+        if (this.adjWithdraw(p, k, prefix.pathId)) change(k, prefix);
         return;
       }
       const path = pathFor(attrs, nextHop, prefix.family === 6 ? 6 : 4);
       this.adjSet(p, k, prefix.pathId === undefined ? path : putPath(p, k, prefix.pathId, path));
-      changed.push(k);
+      change(k, prefix);
     };
     for (const n of u.nlri) add(n, u.attributes?.nextHop);
     if (u.mpReach) {
       const nh = u.mpReach.nextHops.find((a) => !a.toLowerCase().startsWith('fe80')) ?? u.mpReach.nextHops[0];
       for (const n of u.mpReach.nlri) add(n, nh);
     }
-    for (const k of changed) this.select(k, p);
+    for (let i = 0; i < changed.length; i++) this.select(changed[i], p, prefixes[i]);
   }
 
   /** Import checks: AS_PATH loop (eBGP), ORIGINATOR_ID / CLUSTER_LIST loops (RFC 4456). */
@@ -220,8 +226,8 @@ export class Rib {
     else for (const x of set.values()) out.push(x.peerRouterId === p.routerId ? x : this.pathOf({ ...x, peerRouterId: p.routerId }));
   }
 
-  /** Re-runs best-path selection for prefix key k (`from`: the peer whose change this is). */
-  select(k: string, from?: PeerRib): void {
+  /** Re-runs best-path selection for prefix key k (`from`: the peer whose change this is; `parsed`: k's prefix, when the caller has it). */
+  select(k: string, from?: PeerRib, parsed?: Prefix): void {
     if (this.deferredSelection) return; // restarting: selection waits for peers' End-of-RIB
     const prev = this.locRib.get(k);
     const cands = this.candidates(k, from);
@@ -235,9 +241,9 @@ export class Rib {
     }
     const hopsChanged = this.setMultipath(k, ranked.length > 1 ? multipathNextHops(ranked) : undefined);
     if (next === prev && !hopsChanged) return; // same shared path and next hops: nothing changed for the sink or any export
-    const prefix = this.emitSink(k, prev, next, hopsChanged);
+    const prefix = this.emitSink(k, prev, next, hopsChanged, parsed);
     // Exports carry the best path only: an equal path coming or going changes no advertisement.
-    if (next !== prev) this.out.record(k, prefix);
+    if (next !== prev) this.out.record(k, prefix ?? parsed);
   }
 
   /** Records k's ECMP next hops (undefined: a single path); whether they changed. */
@@ -250,16 +256,16 @@ export class Rib {
   }
 
   /** Sink events for a best-path or next-hop change; returns the parsed prefix when it made one. */
-  private emitSink(k: string, prev: Path | undefined, next: Path | undefined, hopsChanged: boolean): Prefix | undefined {
+  private emitSink(k: string, prev: Path | undefined, next: Path | undefined, hopsChanged: boolean, parsed: Prefix | undefined): Prefix | undefined {
     const learned = (c: Path | undefined): c is Path => !!c && c.source !== LOCAL_SOURCE;
     if (learned(next)) {
       if (hopsChanged || !learned(prev) || prev.nextHop !== next.nextHop || prev.source !== next.source || prev.attrs !== next.attrs) {
-        const prefix = keyToPrefix(k);
+        const prefix = parsed ?? keyToPrefix(k);
         this.events.onRoute({ type: 'install', prefix, nextHops: [...this.nextHops(k)], sourcePeer: next.source, attrs: next.attrs });
         return prefix;
       }
     } else if (learned(prev)) {
-      const prefix = keyToPrefix(k);
+      const prefix = parsed ?? keyToPrefix(k);
       this.events.onRoute({ type: 'withdraw', prefix, sourcePeer: prev.source });
       return prefix;
     }
