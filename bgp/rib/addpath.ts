@@ -43,25 +43,3 @@ function bestOf(set: ReadonlyMap<number, Path>): Path {
   return (all.length === 1 ? all[0] : rankPaths(all)[0]) as Path;
 }
 
-// ---- ADD-PATH on the sending side: to a peer that negotiated receive, every path of a prefix
-// goes with an identifier of ours (RFC 7911 §3: the identifier is the sender's to choose).
-
-/**
- * The identifiers we advertise paths under: one per path origin — a peer (and the identifier it
- * sent the path with, when it speaks ADD-PATH to us) or our own route — the same for every
- * prefix and for as long as the table lives, so a path keeps its identifier across updates and
- * its withdrawal names exactly it.
- */
-export class PathIds {
-  private readonly ids = new Map<string, number>();
-
-  of(source: string, received: number | undefined): number {
-    const key = received === undefined ? source : `${source}#${received}`;
-    let id = this.ids.get(key);
-    if (id === undefined) this.ids.set(key, (id = this.ids.size + 1));
-    return id;
-  }
-}
-
-/** A prefix key with a path identifier: the frame caches' key for one path of a prefix. */
-export const pathKey = (k: string, id: number | undefined): string => (id === undefined ? k : `${k}#${id}`);
