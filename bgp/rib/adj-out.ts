@@ -3,7 +3,7 @@
 // wherever the exported attributes are equal — so the encoder can reuse frames by identity.
 import type { RouteGroup } from '../codec/index.js';
 import type { CodecContext, NlriPrefix } from '../codec/types.js';
-import type { PathAttributes, Prefix } from '../types.js';
+import type { PathAttributes } from '../types.js';
 import { WeakTable, attrKey } from './attrs.js';
 import { LOCAL_SOURCE } from './bestpath.js';
 import { exportRoute } from './export.js';
