@@ -196,6 +196,11 @@ describe('computeBgpConfig', () => {
       expect(a.map((p) => [p.name, p.source])).toEqual([['Global_10_0_0_3', 'a-global']]);
       expect(a[0].ttlSecurity).toBeUndefined();
     });
+    it('reversePeering: Manual — the node the BGPPeer names does not peer back', () => {
+      const peers = [{ metadata: { name: 'b-to-a' }, spec: { node: 'b', peerIP: '10.0.0.2', reversePeering: 'Manual' as const } }];
+      expect(at('b', peers).peers.map((p) => p.name)).toEqual(['Node_10_0_0_2']);
+      expect(at('a', peers).peers).toEqual([]);
+    });
     it('an asNumber that is not the node\'s makes it an ordinary external peer: no reverse peering', () => {
       const peers = [{ metadata: { name: 'x' }, spec: { node: 'a', peerIP: '10.0.0.4', asNumber: 65001 } }];
       expect(at('a', peers).peers.map((p) => [p.name, p.port])).toEqual([['Node_10_0_0_4', undefined]]);

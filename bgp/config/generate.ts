@@ -287,6 +287,7 @@ export function computeBgpConfig(input: BgpConfigInput): BgpConfig {
   // selector, over the peerIP's family for an address.
   for (const res of sorted) {
     const s = res.spec;
+    if (s.reversePeering === 'Manual') continue;
     let fams: ReadonlyArray<4 | 6>;
     if (s.peerSelector !== undefined) {
       if (!matching(selectorOrThrow(s.peerSelector, `BGPPeer ${res.metadata.name} spec.peerSelector`)).some((n) => n.name === me.name)) continue;

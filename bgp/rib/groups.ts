@@ -395,7 +395,9 @@ export class UpdateGroups {
    */
   private groupKeyOf(p: PeerRib, ctx: CodecContext): string {
     const pol = this.policyOf(p);
-    return JSON.stringify([pol.ebgp ? pol.address : '', pol.ebgp, pol.rrClient, pol.ebgp ? (pol.selfAddress ?? '') : '', !!pol.keepOriginalNextHop, pol.afis, ctx, pol.exportFilter?.key ?? '']);
+    // What we receive does not change what we send: only the ADD-PATH send families split groups.
+    const out = { ...ctx, addPath: [...(addPathFamilies(ctx) ?? [])] };
+    return JSON.stringify([pol.ebgp ? pol.address : '', pol.ebgp, pol.rrClient, pol.ebgp ? (pol.selfAddress ?? '') : '', !!pol.keepOriginalNextHop, pol.afis, out, pol.exportFilter?.key ?? '']);
   }
 
   /** Sets a group's adjOut entry for a prefix slot (id 0: withdrawn), keeping counts and slot refs. */

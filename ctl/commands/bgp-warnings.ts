@@ -33,7 +33,6 @@ export function bgpFieldWarnings(resources: readonly Resource[]): string[] {
       if (spec[field] !== undefined) out.push(`${r.kind} ${r.metadata.name}: spec.${field} is stored but not acted on (${why})`);
     }
     if (r.kind === 'BGPPeer' && spec.nextHopMode === 'Self') out.push(`BGPPeer ${r.metadata.name}: spec.nextHopMode Self is stored but not acted on (next hops follow the eBGP/iBGP defaults)`);
-    if (r.kind === 'BGPPeer' && spec.reversePeering === 'Manual') out.push(`BGPPeer ${r.metadata.name}: spec.reversePeering Manual is stored but not acted on (the reverse peering is always generated)`);
   }
   return out;
 }
