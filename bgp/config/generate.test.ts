@@ -148,4 +148,63 @@ describe('computeBgpConfig', () => {
     expect(byName.Mesh_10_0_0_2.maxRestartTime).toBe(90);
     expect(byName.Global_10_0_0_254).toMatchObject({ maxRestartTime: 300, numAllowedLocalASNumbers: 2 });
   });
+  describe('explicit peering with other Calico nodes (mesh off)', () => {
+    const nodes = [node('a', { ipv4Address: '10.0.0.2/24' }), node('b', { ipv4Address: '10.0.0.3/24' }), node('c', { ipv4Address: '10.0.0.4/24', asNumber: 64600 })];
+    const bgpConfigs = [
+      { metadata: { name: 'default' }, spec: { nodeToNodeMeshEnabled: false } },
+      { metadata: { name: 'node.c' }, spec: { listenPort: 1790 } },
+    ];
+    const at = (nodeName: string, peers: BgpConfigInput['peers']) => computeBgpConfig(base({ nodeName, nodes, bgpConfigs, peers }));
+    it('peerIP alone: the node\'s listen port and AS; the lower address waits, the node at peerIP peers back and dials', () => {
+      const peers = [{ metadata: { name: 'to-c' }, spec: { peerIP: '10.0.0.4' } }];
+      expect(at('a', peers).peers).toEqual([expect.objectContaining({ name: 'Global_10_0_0_4_port_1790', address: '10.0.0.4', port: 1790, asNumber: 64600, passive: true, type: 'global' })]);
+      // c is what the BGPPeer names: it peers back with every node the (global) BGPPeer applies to.
+      const c = at('c', peers).peers;
+      expect(c.map((p) => [p.name, p.asNumber, p.passive])).toEqual([
+        ['Node_10_0_0_2', 64512, false],
+        ['Node_10_0_0_3', 64512, false],
+      ]);
+    });
+    it('the greater address dials a global peer node (the mesh rule), a non-node peer is never passive', () => {
+      const peers = [
+        { metadata: { name: 'to-a' }, spec: { peerIP: '10.0.0.2', asNumber: 64512 } },
+        { metadata: { name: 'tor' }, spec: { peerIP: '10.0.0.9', asNumber: 65000 } },
+      ];
+      expect(Object.fromEntries(at('b', peers).peers.map((p) => [p.name, p.passive]))).toEqual({ Global_10_0_0_2: false, Global_10_0_0_9: false });
+    });
+    it('scoped by node: the named node dials, the peer node peers back; other nodes get nothing', () => {
+      const peers = [{ metadata: { name: 'b-to-a' }, spec: { node: 'b', peerIP: '10.0.0.2' } }];
+      expect(at('b', peers).peers.map((p) => [p.name, p.type, p.asNumber])).toEqual([['Node_10_0_0_2', 'node', 64512]]);
+      expect(at('a', peers).peers.map((p) => [p.name, p.type])).toEqual([['Node_10_0_0_3', 'node']]);
+      expect(at('c', peers).peers).toEqual([]);
+    });
+    it('scoped by nodeSelector and peerSelector (Calico nodes by label), both directions', () => {
+      const labelled = [node('a', { ipv4Address: '10.0.0.2/24' }, { rack: '1' }), node('b', { ipv4Address: '10.0.0.3/24' }, { rack: '2' }), node('c', { ipv4Address: '10.0.0.4/24' }, { rack: '2' })];
+      const peers = [{ metadata: { name: 'rack1-to-rack2' }, spec: { nodeSelector: "rack == '1'", peerSelector: "rack == '2'" } }];
+      const on = (n: string) => computeBgpConfig(base({ nodeName: n, nodes: labelled, bgpConfigs, peers })).peers.map((p) => p.address);
+      expect(on('a')).toEqual(['10.0.0.3', '10.0.0.4']);
+      expect(on('b')).toEqual(['10.0.0.2']);
+      expect(on('c')).toEqual(['10.0.0.2']);
+    });
+    it('an explicit peering wins over a reverse one, a global one over a scoped one to the same address', () => {
+      const peers = [
+        { metadata: { name: 'a-global' }, spec: { peerIP: '10.0.0.3', asNumber: 64512 } },
+        { metadata: { name: 'a-scoped' }, spec: { node: 'a', peerIP: '10.0.0.3', asNumber: 64512, ttlSecurity: 1 } },
+        { metadata: { name: 'b-to-a' }, spec: { node: 'b', peerIP: '10.0.0.2', asNumber: 64512 } },
+      ];
+      const a = at('a', peers).peers;
+      expect(a.map((p) => [p.name, p.source])).toEqual([['Global_10_0_0_3', 'a-global']]);
+      expect(a[0].ttlSecurity).toBeUndefined();
+    });
+    it('reversePeering: Manual — the node the BGPPeer names does not peer back', () => {
+      const peers = [{ metadata: { name: 'b-to-a' }, spec: { node: 'b', peerIP: '10.0.0.2', reversePeering: 'Manual' as const } }];
+      expect(at('b', peers).peers.map((p) => p.name)).toEqual(['Node_10_0_0_2']);
+      expect(at('a', peers).peers).toEqual([]);
+    });
+    it('an asNumber that is not the node\'s makes it an ordinary external peer: no reverse peering', () => {
+      const peers = [{ metadata: { name: 'x' }, spec: { node: 'a', peerIP: '10.0.0.4', asNumber: 65001 } }];
+      expect(at('a', peers).peers.map((p) => [p.name, p.port])).toEqual([['Node_10_0_0_4', undefined]]);
+      expect(at('c', peers).peers).toEqual([]);
+    });
+  });
 });

@@ -7,12 +7,13 @@
 //    template's `gt` (so the lower address waits and the higher one connects; mixing our nodes with
 //    calico/node BIRD nodes therefore never leaves both ends passive);
 //  - explicit peers: `node` / `nodeSelector` scope them to nodes (`Node_…`), otherwise they are
-//    global (`Global_…`); `peerSelector` expands to the matching nodes' addresses, and the peering is
-//    also applied in reverse (the selected nodes peer back with the scoped nodes, as `Node_…`);
+//    global (`Global_…`); `peerSelector` expands to the matching nodes' addresses; a `peerIP` that is
+//    a Calico node's address gets that node's listen port (no port given) and AS (no asNumber given),
+//    and a global one follows the mesh's rule for who dials (confd's `calico_node` passive rule);
+//    peerings between Calico nodes are applied in reverse too (the selected or addressed nodes peer
+//    back with the nodes the BGPPeer applies to, as `Node_…`), explicit ones winning over reverse ones;
 //  - `rr client` when the peer is iBGP, we have a cluster id and the peer's cluster id differs;
 //  - keepOriginalNextHop (or nextHopMode Keep) only matters for eBGP peers;
-//  - tortie extension: a peerIP BGPPeer that points at a route reflector node makes that reflector
-//    peer back with the nodes the BGPPeer applies to (what calico/routereflector did from etcd).
 import { cidrsOverlap, parseCIDR, parseIP, parsePeerIP, type ParsedCIDR } from '../../datastore/model/index.js';
 import { durationSeconds } from '../../datastore/model/fields.js';
 import { compileSelector, type CompiledSelector } from '../../datastore/selector/index.js';
@@ -171,12 +172,17 @@ export function computeBgpConfig(input: BgpConfigInput): BgpConfig {
 
   // ---- explicit BGPPeers
   const matching = (sel: CompiledSelector): NodeView[] => nodes.filter((n) => sel.matches(n.labels));
-  const explicit = (res: BGPPeerInput, kind: 'Global' | 'Node', target: { ip: string; family: 4 | 6; port?: number; as: number; clusterId?: string }): void => {
+  /** Explicit peerings by address and port: the first one emitted wins (see the passes below). */
+  const explicitAt = new Set<string>();
+  const explicit = (res: BGPPeerInput, kind: 'Global' | 'Node', target: { ip: string; family: 4 | 6; port?: number; as: number; clusterId?: string }, passive = false): void => {
+    const at = `${target.ip}|${target.port ?? ''}`;
+    if (explicitAt.has(at)) return;
     const ours = target.family === 4 ? me.v4 : me.v6;
     if (!ours) {
       notes.push(`BGPPeer ${res.metadata.name}: peer ${target.ip} is IPv${target.family} but node ${me.name} has no IPv${target.family} BGP address`);
       return;
     }
+    explicitAt.add(at);
     const ebgp = target.as !== asNumber;
     const keep = ebgp && (res.spec.keepOriginalNextHop === true || res.spec.nextHopMode === 'Keep');
     add({
@@ -186,7 +192,7 @@ export function computeBgpConfig(input: BgpConfigInput): BgpConfig {
       asNumber: target.as,
       type: kind === 'Global' ? 'global' : 'node',
       ...(target.port !== undefined ? { port: target.port } : {}),
-      passive: false,
+      passive,
       rrClient: rrClientFor(target.as, target.clusterId),
       ...((res.spec.sourceAddress ?? 'UseNodeIP') === 'UseNodeIP' ? { sourceAddress: ours } : {}),
       ...(keep ? { keepOriginalNextHop: true } : {}),
@@ -217,56 +223,82 @@ export function computeBgpConfig(input: BgpConfigInput): BgpConfig {
     }
     return out;
   };
-  const isMyAddress = (peerIP: string): boolean => {
-    const a = parsePeerIP(peerIP);
-    return a !== undefined && (a.ip === me.v4 || a.ip === me.v6);
-  };
+  /**
+   * Nodes at a BGPPeer's peerIP whose AS and, when given, listen port match (confd's
+   * nodesWithIPPortAndAS); without asNumber any AS matches, as the node's own AS is then used.
+   */
+  const nodesAt = (ip: string, as: number | undefined, port: number | undefined): NodeView[] =>
+    nodes.filter((n) => (n.v4 === ip || n.v6 === ip) && (as === undefined || (n.as ?? globalAs) === as) && (port === undefined || (listenPortOf(n.name) ?? DEFAULT_LISTEN_PORT) === port));
+  const isNodeAddress = (ip: string): boolean => nodes.some((n) => n.v4 === ip || n.v6 === ip);
   const clusterOfIp = (ip: string): string | undefined => nodes.find((n) => n.v4 === ip || n.v6 === ip)?.clusterId;
-
-  for (const res of [...input.peers].sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1))) {
-    const s = res.spec;
-    const where = `BGPPeer ${res.metadata.name}`;
-    const scoped = s.node !== undefined || s.nodeSelector !== undefined;
-    const local: NodeView[] | undefined = s.node !== undefined
-      ? nodes.filter((n) => n.name === s.node)
-      : s.nodeSelector !== undefined
-        ? matching(selectorOrThrow(s.nodeSelector, `${where} spec.nodeSelector`))
+  const localNodes = (res: BGPPeerInput): NodeView[] | undefined =>
+    res.spec.node !== undefined
+      ? nodes.filter((n) => n.name === res.spec.node)
+      : res.spec.nodeSelector !== undefined
+        ? matching(selectorOrThrow(res.spec.nodeSelector, `BGPPeer ${res.metadata.name} spec.nodeSelector`))
         : undefined;
-    const appliesToMe = local === undefined || local.some((n) => n.name === me.name);
-    const kind = scoped ? 'Node' : 'Global';
-    if (s.peerSelector !== undefined) {
-      const remote = matching(selectorOrThrow(s.peerSelector, `${where} spec.peerSelector`));
-      if (appliesToMe) for (const r of remote) if (r.name !== me.name) for (const t of nodeTargets(r)) explicit(res, kind, t);
-      // The reverse direction: a selected node peers back with every node the BGPPeer applies to.
-      if (remote.some((r) => r.name === me.name)) {
-        for (const l of local ?? nodes) if (l.name !== me.name) for (const t of nodeTargets(l)) explicit(res, 'Node', t);
+
+  // Calico's order (confd updatePeersV1): global BGPPeers first, then node-scoped ones (a scoped
+  // peering to an address a global one already covers is dropped), then the reverse peerings that
+  // make peerings between Calico nodes symmetric (an explicit one always wins over a reverse one).
+  const sorted = [...input.peers].sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1));
+  const isScoped = (res: BGPPeerInput): boolean => res.spec.node !== undefined || res.spec.nodeSelector !== undefined;
+  for (const globalPass of [true, false]) {
+    for (const res of sorted) {
+      if (isScoped(res) === globalPass) continue;
+      const s = res.spec;
+      const where = `BGPPeer ${res.metadata.name}`;
+      const local = localNodes(res);
+      if (local !== undefined && !local.some((n) => n.name === me.name)) continue;
+      const kind = globalPass ? 'Global' : 'Node';
+      if (s.peerSelector !== undefined) {
+        const remote = matching(selectorOrThrow(s.peerSelector, `${where} spec.peerSelector`));
+        for (const r of remote) if (r.name !== me.name) for (const t of nodeTargets(r)) explicit(res, kind, t);
+        continue;
       }
-      continue;
+      if (s.peerIP === undefined) {
+        notes.push(`${where}: neither peerIP nor peerSelector set; ignored`);
+        continue;
+      }
+      const addr = parsePeerIP(s.peerIP);
+      if (!addr) {
+        notes.push(`${where}: spec.peerIP ${JSON.stringify(s.peerIP)} is not an IP address; ignored`);
+        continue;
+      }
+      if (addr.ip === me.v4 || addr.ip === me.v6) continue; // a BGPPeer at this node: see the reverse pass
+      // A Calico node at peerIP: its listen port when the BGPPeer names none, and its AS when asNumber is left out.
+      const node = nodesAt(addr.ip, s.asNumber, addr.port)[0];
+      const as = s.asNumber ?? (node ? (node.as ?? globalAs) : undefined);
+      if (as === undefined) {
+        notes.push(`${where}: spec.asNumber is required with peerIP (unless the peer is a Calico node); ignored`);
+        continue;
+      }
+      const port = addr.port ?? (node ? listenPortOf(node.name) : undefined);
+      const cid = clusterOfIp(addr.ip);
+      // The mesh's rule for global peerings with Calico nodes: the node with the greater address
+      // (as a string) waits, the other dials (confd sets `passive` for type global / calico_node).
+      const ours = addr.family === 4 ? me.v4 : me.v6;
+      const passive = globalPass && isNodeAddress(addr.ip) && ours !== undefined && addr.ip > ours;
+      explicit(res, kind, { ip: addr.ip, family: addr.family, ...(port !== undefined ? { port } : {}), as, ...(cid ? { clusterId: cid } : {}) }, passive);
     }
-    if (s.peerIP !== undefined && me.clusterId && isMyAddress(s.peerIP)) {
-      // A BGPPeer pointing at this route reflector (the seed-004 form: a global bgpPeer to the RR's IP,
-      // written for calico/routereflector, which peered with every node): the RR peers back.
-      const fam = parsePeerIP(s.peerIP)?.family;
-      for (const l of local ?? nodes) if (l.name !== me.name) for (const t of nodeTargets(l)) if (t.family === fam) explicit(res, 'Node', t);
-      notes.push(`${where} points at this route reflector: peering back with the ${local ? 'nodes it applies to' : 'other nodes'}`);
-      continue;
+  }
+  // Reverse peerings: this node is what a BGPPeer's peerSelector or peerIP names, so it peers back
+  // with the nodes the BGPPeer applies to (every node when it is global): over both families for a
+  // selector, over the peerIP's family for an address.
+  for (const res of sorted) {
+    const s = res.spec;
+    if (s.reversePeering === 'Manual') continue;
+    let fams: ReadonlyArray<4 | 6>;
+    if (s.peerSelector !== undefined) {
+      if (!matching(selectorOrThrow(s.peerSelector, `BGPPeer ${res.metadata.name} spec.peerSelector`)).some((n) => n.name === me.name)) continue;
+      fams = [4, 6];
+    } else {
+      const addr = s.peerIP === undefined ? undefined : parsePeerIP(s.peerIP);
+      if (!addr || !nodesAt(addr.ip, s.asNumber, addr.port).some((n) => n.name === me.name)) continue;
+      fams = [addr.family];
+      if (me.clusterId) notes.push(`BGPPeer ${res.metadata.name} points at this route reflector: peering back with the ${isScoped(res) ? 'nodes it applies to' : 'other nodes'}`);
     }
-    if (!appliesToMe) continue;
-    if (s.peerIP === undefined) {
-      notes.push(`${where}: neither peerIP nor peerSelector set; ignored`);
-      continue;
-    }
-    const addr = parsePeerIP(s.peerIP);
-    if (!addr) {
-      notes.push(`${where}: spec.peerIP ${JSON.stringify(s.peerIP)} is not an IP address; ignored`);
-      continue;
-    }
-    if (s.asNumber === undefined) {
-      notes.push(`${where}: spec.asNumber is required with peerIP; ignored`);
-      continue;
-    }
-    const cid = clusterOfIp(addr.ip);
-    explicit(res, kind, { ip: addr.ip, family: addr.family, ...(addr.port !== undefined ? { port: addr.port } : {}), as: s.asNumber, ...(cid ? { clusterId: cid } : {}) });
+    for (const l of localNodes(res) ?? nodes) if (l.name !== me.name) for (const t of nodeTargets(l)) if (fams.includes(t.family)) explicit(res, 'Node', t);
   }
 
   const order = { mesh: 0, global: 1, node: 2 } as const;

@@ -49,6 +49,8 @@ export interface BGPPeerInput {
     numAllowedLocalASNumbers?: number;
     /** Go duration ("2m"). */
     maxRestartTime?: string;
+    /** Manual: the nodes this BGPPeer names do not peer back (they need a BGPPeer of their own). */
+    reversePeering?: 'Auto' | 'Manual';
   };
 }
 

@@ -16,7 +16,8 @@ export function buildOpen(cfg: FsmConfig): OpenMessage {
   const families = cfg.families ?? [IPV4_UNICAST];
   const caps: Capability[] = families.map((f) => ({ code: 1 as const, afi: f.afi, safi: f.safi }));
   caps.push({ code: 2 }, { code: 65, asn: cfg.localAs });
-  if (cfg.addPathReceive) caps.push({ code: 69, families: families.map((f) => ({ afi: f.afi, safi: f.safi, sendReceive: 1 as const })) });
+  const sendReceive = ((cfg.addPathReceive ? 1 : 0) | (cfg.addPathSend ? 2 : 0)) as 1 | 2 | 3;
+  if (sendReceive) caps.push({ code: 69, families: families.map((f) => ({ afi: f.afi, safi: f.safi, sendReceive })) });
   if (cfg.gracefulRestart) {
     const gr = cfg.gracefulRestart;
     caps.push({

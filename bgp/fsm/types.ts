@@ -37,6 +37,8 @@ export interface FsmConfig {
   gracefulRestart?: { restartTime: number; restarting: boolean; forwardingState: boolean; forwardingAfis?: readonly number[]; notification?: boolean };
   /** ADD-PATH (RFC 7911) for every family: we accept several paths per prefix (receive), as Calico's BIRD with `add paths on` does. */
   addPathReceive?: boolean;
+  /** ADD-PATH send too (capability value 3, both): we advertise every path of a prefix to a peer that receives them. */
+  addPathSend?: boolean;
 }
 
 export interface NegotiatedSession {

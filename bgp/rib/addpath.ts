@@ -42,3 +42,4 @@ function bestOf(set: ReadonlyMap<number, Path>): Path {
   const all = [...set.values()];
   return (all.length === 1 ? all[0] : rankPaths(all)[0]) as Path;
 }
+

@@ -1,13 +1,16 @@
 // The Adj-RIB-Out as the speaker drives it: initial syncs, group batches (shared part and our own
 // routes per member address), members that stall and re-sync. Whatever happens, once the output
-// has drained every peer holds the export of the current Loc-RIB.
+// has drained every peer holds the export of the current Loc-RIB: its best paths, or, for members
+// that negotiated ADD-PATH receive (we send), every path, each under its identifier.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { PathAttributes, Prefix } from '../types.js';
+import type { CodecContext, NlriPrefix } from '../codec/types.js';
+import type { PathAttributes } from '../types.js';
+import { pathKey } from './addpath-out.js';
 import type { Announcements, OutAttr, OutGroup } from './adj-out.js';
 import { attrKey } from './attrs.js';
 import { exportRoute } from './export.js';
-import type { PeerRib } from './peer.js';
+import type { Path, PeerRib } from './peer.js';
 import { keyOf, keyToPrefix } from './prefix-key.js';
 import type { Rib } from './rib.js';
 import { announcement, attrs, LOCAL_AS, newRib, seq, upPeer, withdrawal, type Recorder, type TestPeer } from './testing.js';
@@ -19,9 +22,18 @@ const members: TestPeer[] = [
   { address: '10.0.0.3', rrClient: true, self: '10.0.0.101' },
   { address: '10.0.0.9', asNumber: 65001 },
   { address: '10.0.0.10', asNumber: 65001 },
+  // ADD-PATH receive negotiated (we send every path): a client, another on its own address, a non-client.
+  { address: '10.0.0.5', rrClient: true },
+  { address: '10.0.0.6', rrClient: true, self: '10.0.0.101' },
+  { address: '10.0.0.7' },
 ];
 const prefixes = ['10.1.0.0/24', '10.2.0.0/24', '192.168.0.0/26', 'fd10::/64'];
-const ctx = { fourOctetAs: true };
+const ctx: CodecContext = { fourOctetAs: true };
+const ADD_PATH: CodecContext = { fourOctetAs: true, addPath: [1, 2].map((afi) => ({ afi, safi: 1, send: true, receive: true })) };
+const sendsAll = (p: PeerRib): boolean => ['10.0.0.5', '10.0.0.6', '10.0.0.7'].includes(p.address);
+const ctxOf = (p: PeerRib): CodecContext => (sendsAll(p) ? ADD_PATH : ctx);
+/** This member sends us ADD-PATH (several paths per prefix, by its identifiers 1 and 2). */
+const RX = 1;
 
 const op = fc.oneof(
   fc.record({
@@ -31,8 +43,9 @@ const op = fc.oneof(
     lp: fc.constantFrom(undefined, 50, 200),
     as: fc.constantFrom(65001, 65003),
     med: fc.integer({ min: 0, max: 2 }),
+    rx: fc.integer({ min: 1, max: 2 }),
   }),
-  fc.record({ kind: fc.constant('withdraw' as const), src: fc.integer({ min: 0, max: members.length - 1 }), prefix: fc.integer({ min: 0, max: prefixes.length - 1 }) }),
+  fc.record({ kind: fc.constant('withdraw' as const), src: fc.integer({ min: 0, max: members.length - 1 }), prefix: fc.integer({ min: 0, max: prefixes.length - 1 }), rx: fc.integer({ min: 1, max: 2 }) }),
   fc.record({ kind: fc.constant('local' as const), prefix: fc.integer({ min: 0, max: prefixes.length - 1 }), med: fc.option(fc.integer({ min: 0, max: 2 }), { nil: undefined }) }),
   fc.record({ kind: fc.constant('unlocal' as const), prefix: fc.integer({ min: 0, max: prefixes.length - 1 }) }),
   fc.record({ kind: fc.constant('stall' as const), member: fc.integer({ min: 0, max: members.length - 1 }) }),
@@ -64,13 +77,14 @@ class Wire {
   }
 
   /** What a peer takes from a batch: routes carrying its own router id as ORIGINATOR_ID go to it as withdrawals (framesFor). */
-  private apply(p: PeerRib, routes: Announcements, withdrawals: Prefix[]): void {
+  private apply(p: PeerRib, routes: Announcements, withdrawals: NlriPrefix[]): void {
     const v = this.view(p);
-    for (const w of withdrawals) v.delete(keyOf(w));
+    const at = (x: NlriPrefix): string => pathKey(keyOf(x), x.pathId);
+    for (const w of withdrawals) v.delete(at(w));
     for (const [out, g] of routes.byOut) {
       for (const x of g.prefixes) {
-        if (out.attrs.originatorId === p.routerId) v.delete(keyOf(x));
-        else v.set(keyOf(x), outKey(out));
+        if (out.attrs.originatorId === p.routerId) v.delete(at(x));
+        else v.set(at(x), outKey(out));
       }
     }
   }
@@ -81,10 +95,10 @@ class Wire {
   }
 
   private sync(p: PeerRib): void {
-    const b = this.rib.out.syncBatch(p, ctx);
+    const b = this.rib.out.syncBatch(p, ctxOf(p));
     const v = this.view(p);
-    for (const w of b.withdrawals) v.delete(keyOf(w));
-    b.outs.forEach((o, i) => (o.attrs.originatorId !== p.routerId ? v.set(b.keys[i], outKey(o)) : v.delete(b.keys[i])));
+    for (const w of b.withdrawals) v.delete(pathKey(keyOf(w), w.pathId));
+    b.outs.forEach((o, i) => (o.attrs.originatorId !== p.routerId ? v.set(pathKey(b.keys[i], b.ids[i]), outKey(o)) : v.delete(pathKey(b.keys[i], b.ids[i]))));
     if (b.done) this.rib.out.join(p);
     else this.events.peers.add(p);
   }
@@ -117,7 +131,7 @@ class Wire {
     if (!b) return;
     for (const m of [...g.members]) {
       if (this.stallNext.delete(m)) {
-        this.rib.out.stall(m, b.keys);
+        this.rib.out.stall(m, b.keys, b.prev);
         continue;
       }
       this.apply(m, b.routes, b.withdrawals);
@@ -138,18 +152,31 @@ class Wire {
   }
 }
 
-/** What `p` must hold: the export of every Loc-RIB path, but those it originated. */
+/** What `p` holds for path b of a prefix of `family`: its export, but not one it originated. */
+function exportKey(b: Path, family: 4 | 6, p: PeerRib): string | undefined {
+  const e = exportRoute(b, family, { address: p.address, ebgp: p.ebgp, rrClient: !!p.options.rrClient, localAs: LOCAL_AS, clusterId: '224.0.0.1', reflector: true, selfAddress: p.selfAddress });
+  if (!e) return undefined;
+  const v6 = family === 6;
+  const a: PathAttributes = { ...e.attrs, nextHop: v6 ? undefined : e.nextHop };
+  if ((!v6 && a.nextHop === '') || a.originatorId === p.routerId) return undefined;
+  return attrKey(a, v6 ? e.nextHop : '');
+}
+
+/** What `p` must hold: the export of every Loc-RIB best path — or, with ADD-PATH, of every path under its identifier. */
 function expected(rib: Rib, p: PeerRib): Map<string, string> {
   const want = new Map<string, string>();
   for (const b of rib.bestPaths()) {
     const k = keyOf(b.prefix);
-    const e = exportRoute(b, b.prefix.family, { address: p.address, ebgp: p.ebgp, rrClient: !!p.options.rrClient, localAs: LOCAL_AS, clusterId: '224.0.0.1', reflector: true, selfAddress: p.selfAddress });
-    if (!e) continue;
-    const v6 = b.prefix.family === 6;
-    const a: PathAttributes = { ...e.attrs, nextHop: v6 ? undefined : e.nextHop };
-    if (!v6 && a.nextHop === '') continue;
-    if (a.originatorId === p.routerId) continue;
-    want.set(k, attrKey(a, v6 ? e.nextHop : ''));
+    const family = b.prefix.family === 6 ? 6 : 4;
+    if (sendsAll(p)) {
+      for (const [id, path] of rib.allPaths(k)) {
+        const v = exportKey(path, family, p);
+        if (v) want.set(pathKey(k, id), v);
+      }
+      continue;
+    }
+    const v = exportKey({ ...b, family }, family, p);
+    if (v) want.set(k, v);
   }
   return want;
 }
@@ -167,8 +194,11 @@ describe('Adj-RIB-Out', () => {
           if (o.kind === 'announce') {
             const src = peers[o.src];
             const a = attrs({ asPath: src.ebgp ? [seq(o.as)] : [], med: o.med, ...(o.lp !== undefined ? { localPref: o.lp } : {}) });
-            rib.update(src, announcement(prefixes[o.prefix], a, prefixes[o.prefix].includes(':') ? 'fd00::1' : src.address));
-          } else if (o.kind === 'withdraw') rib.update(peers[o.src], withdrawal(prefixes[o.prefix]));
+            const prefix = { ...keyToPrefix(prefixes[o.prefix]), ...(o.src === RX ? { pathId: o.rx } : {}) };
+            // The ADD-PATH member's second path has a next hop of its own (a ToR behind it).
+            const nh = prefix.family === 6 ? `fd00::${o.src === RX ? o.rx : 1}` : o.src === RX && o.rx === 2 ? '10.9.9.2' : src.address;
+            rib.update(src, announcement(prefix, a, nh));
+          } else if (o.kind === 'withdraw') rib.update(peers[o.src], withdrawal({ ...keyToPrefix(prefixes[o.prefix]), ...(o.src === RX ? { pathId: o.rx } : {}) }));
           else if (o.kind === 'local' || o.kind === 'unlocal') {
             const k = rib.setLocal(keyToPrefix(prefixes[o.prefix]), o.kind === 'local' ? rib.intern(attrs(o.med !== undefined ? { med: o.med } : {})) : undefined);
             if (k) rib.select(k);
@@ -190,7 +220,7 @@ describe('Adj-RIB-Out', () => {
     );
   });
 
-  it('members of one policy share one group; an eBGP peer has a group of its own', () => {
+  it('members of one policy share one group; an eBGP peer has a group of its own; ADD-PATH members are apart from the rest', () => {
     const { rib, events } = newRib();
     const peers = members.map((t) => upPeer(rib, t));
     const wire = new Wire(rib, events);
@@ -198,7 +228,13 @@ describe('Adj-RIB-Out', () => {
     expect(peers[1].group).toBe(peers[2].group);
     expect(peers[0].group).not.toBe(peers[1].group);
     expect(peers[3].group).not.toBe(peers[4].group);
-    expect(rib.out.groups.size).toBe(4);
+    // Clients that receive every path share a group, apart from the clients that get the best path.
+    expect(peers[5].group).toBe(peers[6].group);
+    expect(peers[5].group).not.toBe(peers[1].group);
+    expect(peers[5].group?.paths).toBeDefined();
+    expect(peers[1].group?.paths).toBeUndefined();
+    expect(peers[7].group).not.toBe(peers[0].group);
+    expect(rib.out.groups.size).toBe(6);
   });
 
   it('a syncing peer is brought to what its group holds, so a change the group has not sent yet and one that undoes it reach it too', () => {
@@ -219,5 +255,46 @@ describe('Adj-RIB-Out', () => {
     wire.drain();
     for (const p of [m, late]) expect(Object.fromEntries(wire.view(p)), p.address).toEqual(Object.fromEntries(expected(rib, p)));
     expect(late.mode).toBe('grouped');
+  });
+
+  it('ADD-PATH: a client gets both clients\' paths of one prefix, each under its identifier; one withdrawn → exactly that identifier withdrawn', () => {
+    const { rib, events } = newRib();
+    rib.setReflector(true);
+    const [a, b, m] = [members[1], members[2], members[5]].map((t) => upPeer(rib, t));
+    const wire = new Wire(rib, events);
+    for (const p of [a, b, m]) wire.start(p);
+    rib.update(a, announcement('10.1.0.0/24', attrs(), a.address));
+    rib.update(b, announcement('10.1.0.0/24', attrs(), b.address));
+    wire.drain();
+    const held = [...wire.view(m).keys()];
+    expect(held).toHaveLength(2);
+    expect(new Set(held.map((k) => k.split('#')[0]))).toEqual(new Set(['10.1.0.0/24']));
+    rib.update(b, announcement('10.1.0.0/24', attrs({ med: 5 }), b.address)); // an update keeps its identifier
+    wire.drain();
+    expect([...wire.view(m).keys()]).toEqual(held);
+    rib.update(a, withdrawal('10.1.0.0/24'));
+    wire.drain();
+    expect(wire.view(m).size).toBe(1);
+    expect(Object.fromEntries(wire.view(m))).toEqual(Object.fromEntries(expected(rib, m)));
+  });
+
+  it('ADD-PATH: a member that stalls while a path goes gets that path withdrawn by identifier when it re-syncs', () => {
+    const { rib, events } = newRib();
+    rib.setReflector(true);
+    const [a, b, m, other] = [members[1], members[2], members[5], members[6]].map((t) => upPeer(rib, t));
+    const wire = new Wire(rib, events);
+    for (const p of [a, b, m, other]) wire.start(p);
+    rib.update(a, announcement('10.1.0.0/24', attrs(), a.address));
+    rib.update(b, announcement('10.1.0.0/24', attrs(), b.address));
+    wire.drain();
+    wire.stallNext.add(m);
+    rib.update(a, withdrawal('10.1.0.0/24'));
+    wire.drain(); // m misses the withdrawal: it is out of its group
+    expect(m.mode).toBe('stalled');
+    expect(wire.view(m).size).toBe(2);
+    wire.resumeAll();
+    wire.drain();
+    expect(m.mode).toBe('grouped');
+    for (const p of [m, other]) expect(Object.fromEntries(wire.view(p)), p.address).toEqual(Object.fromEntries(expected(rib, p)));
   });
 });

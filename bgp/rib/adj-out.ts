@@ -2,8 +2,8 @@
 // path, computed once per shared path and policy and cached, and shared as one object (OutAttr)
 // wherever the exported attributes are equal — so the encoder can reuse frames by identity.
 import type { RouteGroup } from '../codec/index.js';
-import type { CodecContext } from '../codec/types.js';
-import type { PathAttributes, Prefix } from '../types.js';
+import type { CodecContext, NlriPrefix } from '../codec/types.js';
+import type { PathAttributes } from '../types.js';
 import { WeakTable, attrKey } from './attrs.js';
 import { LOCAL_SOURCE } from './bestpath.js';
 import { exportRoute } from './export.js';
@@ -77,6 +77,14 @@ export interface OutGroup extends Exporter {
   ctx: CodecContext;
   /** Exporters of our own routes per member address (a cache: rebuilt when it outgrows the members). */
   bySelf: Map<string, Exporter>;
+  /**
+   * ADD-PATH send (RFC 7911) negotiated for these families: their prefixes go as every path, each
+   * under its identifier (PathIds), and their Adj-RIB-Out is `paths` (prefix key → identifier →
+   * export), not `adjOut`. Members that did not negotiate it are in other groups (the codec
+   * context is part of the group key) and get the best path only.
+   */
+  addPathFamilies?: ReadonlySet<4 | 6>;
+  paths?: Map<string, ReadonlyMap<number, OutAttr>>;
 }
 
 /** Announcements of one batch, by exported attribute set: the packing input. */
@@ -86,7 +94,7 @@ export class Announcements {
   private lastGroup?: RouteGroup;
   size = 0;
 
-  add(out: OutAttr, prefix: Prefix): void {
+  add(out: OutAttr, prefix: NlriPrefix): void {
     let g = out === this.last ? this.lastGroup : this.byOut.get(out);
     if (!g) this.byOut.set(out, (g = { attributes: out.attrs, prefixes: [], ...(out.v6NextHop !== undefined ? { nextHops: [out.v6NextHop] } : {}) }));
     this.last = out;
@@ -146,6 +154,17 @@ export class Exports {
     if (!b) return undefined;
     if (ex.policy.exportFilter && !ex.policy.exportFilter.accepts(k, b.source !== LOCAL_SOURCE)) return undefined;
     return this.pathExport(ex, b);
+  }
+
+  /** ADD-PATH send: the export of each of prefix k's paths (identifier → export; a path that does not export is left out). */
+  pathsFor(ex: Exporter, k: string, paths: ReadonlyArray<readonly [number, Path]>): Map<number, OutAttr> {
+    const out = new Map<number, OutAttr>();
+    for (const [id, b] of paths) {
+      if (ex.policy.exportFilter && !ex.policy.exportFilter.accepts(k, b.source !== LOCAL_SOURCE)) continue;
+      const r = this.pathExport(ex, b);
+      if (r) out.set(id, r);
+    }
+    return out;
   }
 
   /** The export of path b to the exporter's peers (no per-prefix filter), cached per path. */

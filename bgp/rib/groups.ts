@@ -1,10 +1,11 @@
 // Adj-RIB-Out: update groups fed from one change log, and the peers outside any group (syncing
 // their table, or stalled). Decides what each group or peer must send; encoding and writing are
 // the speaker's. Scheduling is the caller's too: the events say when a group or peer has work.
-import type { CodecContext } from '../codec/types.js';
+import type { CodecContext, NlriPrefix } from '../codec/types.js';
 import type { Prefix } from '../types.js';
 import { Announcements, type Exporter, type Exports, type OutAttr, type OutGroup, type OutPolicy } from './adj-out.js';
 import type { Path, PeerRib } from './peer.js';
+import { addPathFamilies, pathsOut, snapshotHeld } from './addpath-out.js';
 import { keyToPrefix } from './prefix-key.js';
 import type { PrefixSlots } from './slots.js';
 
@@ -24,8 +25,8 @@ export interface OutEvents {
 export interface GroupBatch {
   routes: Announcements;
   withdrawals: Prefix[];
-  /** Our own routes in this batch (per-address exports): slot key and prefix. */
-  own: Array<[string, Prefix]>;
+  /** Our own routes in this batch (per-address exports): slot key, prefix and (ADD-PATH) which of our paths. */
+  own: Array<[string, NlriPrefix, Path?]>;
   /** Prefix keys of the batch (a member that misses it must get them again). */
   keys: string[];
   /**
@@ -35,13 +36,17 @@ export interface GroupBatch {
   decisions: number[];
   start: number;
   end: number;
+  /** ADD-PATH send: what the group held before this batch for the prefixes it changed (a member that misses the batch still holds it). */
+  prev?: Map<string, ReadonlyMap<number, OutAttr> | undefined>;
 }
 
 /** One batch of a syncing member: exports (to encode or reuse) and withdrawals. */
 export interface SyncBatch {
   outs: OutAttr[];
   keys: string[];
-  withdrawals: Prefix[];
+  /** ADD-PATH send: the path identifier of each of outs (undefined: a best-path prefix). */
+  ids: Array<number | undefined>;
+  withdrawals: NlriPrefix[];
   /** The member's queue is empty: it holds what its group holds (call join). */
   done: boolean;
 }
@@ -64,9 +69,19 @@ export class UpdateGroups {
     private readonly slots: PrefixSlots,
     private readonly locRib: ReadonlyMap<string, Path>,
     private readonly events: OutEvents,
+    /** ADD-PATH send: every path of a prefix key with its identifier (none while it has no best path). */
+    private readonly allPaths: (k: string) => ReadonlyArray<readonly [number, Path]>,
     /** Prefixes per batch (tests make it small to interleave syncs with group batches). */
     private readonly chunk = FLUSH_CHUNK,
   ) {}
+
+  /** Groups that send every path (ADD-PATH). */
+  private allPathGroups = 0;
+
+  /** Some group sends every path (ADD-PATH): a change of any path, not only the best, is a change to record. */
+  get sendsAllPaths(): boolean {
+    return this.allPathGroups > 0;
+  }
 
   /** A Loc-RIB change of prefix k: every group and unsynced peer owes it. */
   record(k: string, prefix: Prefix | undefined): void {
@@ -100,6 +115,10 @@ export class UpdateGroups {
     for (; g.cursor < b.end; g.cursor++) {
       const i = g.cursor - this.logBase;
       const k = log[i];
+      if (g.paths && g.addPathFamilies?.has(prefixes[i].family)) {
+        this.pathsBatch(g, k, prefixes[i], b);
+        continue;
+      }
       const r = this.exports.routeFor(g, k);
       const slot = this.slots.get(k);
       const had = this.adjOutOf(g, slot);
@@ -124,15 +143,40 @@ export class UpdateGroups {
     return b.keys.length ? b : undefined;
   }
 
+  /** ADD-PATH send: prefix k's paths against what the group holds — each new or changed path announced under its identifier, each gone one withdrawn by it. */
+  private pathsBatch(g: OutGroup, k: string, prefix: Prefix, b: GroupBatch): void {
+    const paths = g.paths;
+    if (!paths) return;
+    const want = this.exports.pathsFor(g, k, this.allPaths(k));
+    const had = paths.get(k);
+    const d = pathsOut(had, want, prefix);
+    if (!d.announce.length && !d.withdraw.length) return;
+    for (const [out, p] of d.announce) {
+      if (out.perAddress) b.own.push([k, p, out.perAddress]);
+      else b.routes.add(out, p);
+      b.decisions.push(g.cursor, -2, p.pathId ?? 0, out.id);
+    }
+    for (const p of d.withdraw) {
+      b.withdrawals.push(p);
+      b.decisions.push(g.cursor, -3, p.pathId ?? 0);
+    }
+    b.keys.push(k);
+    b.prev ??= new Map();
+    if (!b.prev.has(k)) b.prev.set(k, had);
+    g.count += want.size - (had?.size ?? 0);
+    if (want.size) paths.set(k, want);
+    else paths.delete(k);
+  }
+
   /** A batch's own routes as exported with one member address (see OutGroup). */
-  ownBatch(g: OutGroup, self: string, own: ReadonlyArray<[string, Prefix]>): { routes: Announcements; withdrawals: Prefix[] } {
+  ownBatch(g: OutGroup, self: string, own: ReadonlyArray<[string, NlriPrefix, Path?]>): { routes: Announcements; withdrawals: NlriPrefix[] } {
     const ex = this.ownExporter(g, self);
     const routes = new Announcements();
     // Where the export is empty (no next hop of this family on this address) the member may
     // hold the previous export from the shared part: withdraw (harmless if it had nothing).
-    const withdrawals: Prefix[] = [];
-    for (const [k, prefix] of own) {
-      const r = this.exports.routeFor(ex, k);
+    const withdrawals: NlriPrefix[] = [];
+    for (const [k, prefix, path] of own) {
+      const r = path ? this.exports.pathExport(ex, path) : this.exports.routeFor(ex, k);
       if (r) routes.add(r, prefix);
       else withdrawals.push(prefix);
     }
@@ -199,24 +243,28 @@ export class UpdateGroups {
    */
   syncBatch(p: PeerRib, ctx: CodecContext): SyncBatch {
     const g = p.group ?? this.enter(p, ctx);
-    const b: SyncBatch = { outs: [], keys: [], withdrawals: [], done: false };
+    const b: SyncBatch = { outs: [], keys: [], ids: [], withdrawals: [], done: false };
     let own: Exporter | undefined;
     let budget = this.chunk;
     // Consecutive prefixes mostly share an export: a one-entry cache in front of byId.
     let lastId = 0;
     let last: OutAttr | undefined;
+    const ownExport = (): Exporter => (own ??= this.ownExporter(g, p.selfAddress ?? ''));
     const push = (id: number, k: string, mayHave: boolean): void => {
+      // ADD-PATH send: every path the group holds for k, under its identifiers.
+      if (g.paths && g.addPathFamilies?.has(k.includes(':') ? 6 : 4)) return this.syncPaths(p, g, k, mayHave, b, ownExport);
       let r = last;
       if (id !== lastId) {
         r = this.exports.byId(id);
         // Our own route, held by the group as "exported with each member's address".
-        if (r?.perAddress) r = this.exports.pathExport((own ??= this.ownExporter(g, p.selfAddress ?? '')), r.perAddress);
+        if (r?.perAddress) r = this.exports.pathExport(ownExport(), r.perAddress);
         lastId = id;
         last = r;
       }
       if (r) {
         b.outs.push(r);
         b.keys.push(k);
+        b.ids.push(undefined);
       } else if (mayHave) b.withdrawals.push(keyToPrefix(k));
     };
     for (const [k, mayHave] of p.pending) {
@@ -227,20 +275,45 @@ export class UpdateGroups {
     // The walk goes over the group's Adj-RIB-Out by slot: the peer is a member already, so what
     // the group changes from now on reaches it in the group's batches; the walk owes it only what
     // the group holds (a slot freed and reused meanwhile holds the group's current export, or 0).
+    // A group sending every path holds an ADD-PATH family's prefixes in g.paths, not in adjOut: its
+    // walk goes over every slot.
+    const walkEnd = g.paths ? this.slots.size : g.adjOut.length;
     while (p.tableWalk !== undefined && budget > 0) {
       const slot = p.tableWalk;
-      if (slot >= g.adjOut.length) {
+      if (slot >= walkEnd) {
         p.tableWalk = undefined;
         break;
       }
       p.tableWalk = slot + 1;
-      const id = g.adjOut[slot];
-      if (!id) continue;
+      const k = this.slots.keys[slot];
+      const id = this.adjOutOf(g, slot);
+      if (!id && !(k && g.paths?.has(k))) continue;
       budget--;
-      push(id, this.slots.keys[slot], false);
+      push(id, k, false);
     }
     b.done = !p.pending.size && p.tableWalk === undefined;
+    if (b.done) p.heldPaths = undefined;
     return b;
+  }
+
+  /**
+   * ADD-PATH send, one prefix of a syncing member: every path its group holds, and (when it may
+   * hold older ones: a stall) a withdrawal for each identifier it held then that the group no longer has.
+   */
+  private syncPaths(p: PeerRib, g: OutGroup, k: string, mayHave: boolean, b: SyncBatch, own: () => Exporter): void {
+    const cur = g.paths?.get(k);
+    const held = mayHave ? p.heldPaths?.get(k) : undefined;
+    p.heldPaths?.delete(k);
+    const prefix = keyToPrefix(k);
+    for (const [id, out] of cur ?? []) {
+      const r = out.perAddress ? this.exports.pathExport(own(), out.perAddress) : out;
+      if (r) {
+        b.outs.push(r);
+        b.keys.push(k);
+        b.ids.push(id);
+      } else if (mayHave) b.withdrawals.push({ ...prefix, pathId: id });
+    }
+    if (held) for (const id of held.keys()) if (!cur?.has(id)) b.withdrawals.push({ ...prefix, pathId: id });
   }
 
   /**
@@ -263,7 +336,19 @@ export class UpdateGroups {
       // iBGP: no address in the group's policy; our own routes go per member address (see OutGroup).
       const policy = own.ebgp ? own : { ...own, selfAddress: undefined };
       g = { key, members: new Set(), cursor: this.logBase + this.changeLog.length, ctxKey: JSON.stringify(ctx), adjOut: new Int32Array(this.slots.size), count: 0, policy, cache: new WeakMap(), shared: this.exports.sharedCacheOf(policy), perAddress: !policy.ebgp, ctx, bySelf: new Map() };
+      const fams = addPathFamilies(ctx);
+      if (fams) {
+        g.addPathFamilies = fams;
+        g.paths = new Map();
+        this.allPathGroups++;
+      }
       for (const k of this.locRib.keys()) {
+        if (g.paths && fams?.has(k.includes(':') ? 6 : 4)) {
+          const want = this.exports.pathsFor(g, k, this.allPaths(k));
+          if (want.size) g.paths.set(k, want);
+          g.count += want.size;
+          continue;
+        }
         const r = this.exports.routeFor(g, k);
         if (r) this.setAdjOut(g, this.slots.for(k), r.id);
       }
@@ -279,8 +364,10 @@ export class UpdateGroups {
    * Takes a peer whose socket is not keeping up out of its group. It missed this batch and will
    * miss whatever the group sends until it drains: those prefixes are re-sent once it re-enters.
    */
-  stall(p: PeerRib, batch: readonly string[]): void {
+  stall(p: PeerRib, batch: readonly string[], prev?: GroupBatch['prev']): void {
     const g = p.group;
+    // ADD-PATH: which identifiers it may hold per prefix, for the withdrawals its re-sync owes.
+    if (g?.paths) p.heldPaths = snapshotHeld(p.heldPaths, g.paths, prev);
     this.leave(p);
     p.mode = 'stalled';
     this.unsynced.add(p);
@@ -303,6 +390,7 @@ export class UpdateGroups {
     p.pending.clear();
     p.tableWalk = undefined;
     p.eorPending = false;
+    p.heldPaths = undefined;
   }
 
   private leave(p: PeerRib): void {
@@ -312,6 +400,7 @@ export class UpdateGroups {
     g.members.delete(p);
     if (g.members.size) return;
     this.groups.delete(g.key);
+    if (g.paths) this.allPathGroups--;
     this.events.trimDue();
     // Its adjOut no longer holds any slot.
     for (let slot = 0; slot < g.adjOut.length; slot++) if (g.adjOut[slot]) this.setAdjOut(g, slot, 0);
@@ -328,7 +417,9 @@ export class UpdateGroups {
    */
   private groupKeyOf(p: PeerRib, ctx: CodecContext): string {
     const pol = this.policyOf(p);
-    return JSON.stringify([pol.ebgp ? pol.address : '', pol.ebgp, pol.rrClient, pol.ebgp ? (pol.selfAddress ?? '') : '', !!pol.keepOriginalNextHop, pol.afis, ctx, pol.exportFilter?.key ?? '']);
+    // What we receive does not change what we send: only the ADD-PATH send families split groups.
+    const out = { ...ctx, addPath: [...(addPathFamilies(ctx) ?? [])] };
+    return JSON.stringify([pol.ebgp ? pol.address : '', pol.ebgp, pol.rrClient, pol.ebgp ? (pol.selfAddress ?? '') : '', !!pol.keepOriginalNextHop, pol.afis, out, pol.exportFilter?.key ?? '']);
   }
 
   /** Sets a group's adjOut entry for a prefix slot (id 0: withdrawn), keeping counts and slot refs. */

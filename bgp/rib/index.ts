@@ -7,3 +7,4 @@ export { AttrInterner, WeakTable, attrKey } from './attrs.js';
 export { best, comparePaths, rankPaths, decisionReason, asPathLength, neighbourAs, compareAddresses, DEFAULT_LOCAL_PREF, LOCAL_SOURCE, type PathInfo, type DecisionReason } from './bestpath.js';
 export { exportRoute, type ExportTarget } from './export.js';
 export { keyOf, keyToPrefix } from './prefix-key.js';
+export { pathKey, PathIds } from './addpath-out.js';

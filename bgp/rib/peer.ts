@@ -2,6 +2,7 @@
 // graceful-restart state. The session itself (socket, timers) belongs to the speaker.
 import type { PathInfo } from './bestpath.js';
 import type { OutGroup } from './adj-out.js';
+import type { HeldPaths } from './addpath-out.js';
 
 /**
  * A path as the Adj-RIB-In and the Loc-RIB hold it: one shared, immutable object for every prefix
@@ -59,6 +60,8 @@ export class PeerRib {
    * prefix per syncing peer), and no string lookup per prefix.
    */
   tableWalk?: number;
+  /** ADD-PATH send, after a stall: the path identifiers it may still hold per prefix (see snapshotHeld). */
+  heldPaths?: HeldPaths;
   group?: OutGroup;
   /** Families ("afi/safi") whose End-of-RIB came on this session. */
   readonly eorFrom = new Set<string>();

@@ -11,6 +11,7 @@ import { LOCAL_SOURCE, rankPaths, type PathInfo } from './bestpath.js';
 import { UpdateGroups, type OutEvents } from './groups.js';
 import { PeerRib, type Path, type PeerOptions, type SessionFacts } from './peer.js';
 import { dropPath, mapPaths, putPath } from './addpath.js';
+import { PathIds } from './addpath-out.js';
 import { multipathNextHops } from './multipath.js';
 import { keyOf, keyToPrefix } from './prefix-key.js';
 import { PrefixSlots } from './slots.js';
@@ -61,6 +62,8 @@ export class Rib {
   private readonly pathTable = new WeakTable<Path>();
   private readonly slots = new PrefixSlots((k) => this.locRib.has(k));
   readonly out: UpdateGroups;
+  /** ADD-PATH send: the identifiers our paths go under. */
+  private readonly pathIds = new PathIds();
   private deferredSelection: boolean;
 
   constructor(
@@ -69,7 +72,7 @@ export class Rib {
   ) {
     this.deferredSelection = !!config.deferred;
     const exports = new Exports({ asNumber: config.asNumber, clusterId: config.clusterId ?? config.routerId }, this.locRib);
-    this.out = new UpdateGroups(exports, this.slots, this.locRib, events, config.flushChunk);
+    this.out = new UpdateGroups(exports, this.slots, this.locRib, events, (k) => this.allPaths(k), config.flushChunk);
   }
 
   /** Prefixes in the Loc-RIB. */
@@ -201,11 +204,33 @@ export class Rib {
     return this.pathTable.get(key, () => Object.freeze<Path>({ attrs, nextHop: b.nextHop, family: b.family, source: b.source, ebgp: b.ebgp, peerRouterId: b.peerRouterId, fromRrClient: b.fromRrClient, stale: b.stale }));
   }
 
+  /** Our originated route as a path. */
+  private localPath(l: LocalRoute): Path {
+    return this.pathOf({ attrs: l.attrs, nextHop: '', family: l.prefix.family === 6 ? 6 : 4, source: LOCAL_SOURCE, ebgp: false, peerRouterId: this.config.routerId });
+  }
+
+  /** ADD-PATH send: every path of prefix key k with the identifier we advertise it under; none while k has no best path (e.g. selection deferred). */
+  allPaths(k: string): Array<readonly [number, Path]> {
+    if (!this.locRib.has(k)) return [];
+    const out: Array<readonly [number, Path]> = [];
+    const l = this.local.get(k);
+    if (l) out.push([this.pathIds.of(LOCAL_SOURCE, undefined), this.localPath(l)]);
+    const current = (p: PeerRib, x: Path): Path => (x.peerRouterId === p.routerId ? x : this.pathOf({ ...x, peerRouterId: p.routerId }));
+    for (const p of this.peerList) {
+      const r = p.adjIn.get(k);
+      if (!r) continue;
+      const set = p.paths.size ? p.paths.get(k) : undefined;
+      if (!set) out.push([this.pathIds.of(p.address, undefined), current(p, r)]);
+      else for (const [rx, x] of set) out.push([this.pathIds.of(p.address, rx), current(p, x)]);
+    }
+    return out;
+  }
+
   /** k's paths; `from`: the peer whose change this is (when it is the only holder, no scan). */
   private candidates(k: string, from?: PeerRib): Path[] {
     const out: Path[] = [];
     const l = this.local.get(k);
-    if (l) out.push(this.pathOf({ attrs: l.attrs, nextHop: '', family: l.prefix.family === 6 ? 6 : 4, source: LOCAL_SOURCE, ebgp: false, peerRouterId: this.config.routerId }));
+    if (l) out.push(this.localPath(l));
     const holders = this.slots.holdersOf(k);
     const own = from?.adjIn.get(k);
     if (holders === (own ? 1 : 0)) {
@@ -240,10 +265,15 @@ export class Rib {
       if (slot !== undefined) this.slots.release(k, slot);
     }
     const hopsChanged = this.setMultipath(k, ranked.length > 1 ? multipathNextHops(ranked) : undefined);
-    if (next === prev && !hopsChanged) return; // same shared path and next hops: nothing changed for the sink or any export
+    // Groups that send every path (ADD-PATH) owe any change of k's paths, not only of its best.
+    const allPaths = this.out.sendsAllPaths;
+    if (next === prev && !hopsChanged) {
+      if (allPaths) this.out.record(k, parsed);
+      return; // same shared path and next hops: nothing changed for the sink or any best-path export
+    }
     const prefix = this.emitSink(k, prev, next, hopsChanged, parsed);
-    // Exports carry the best path only: an equal path coming or going changes no advertisement.
-    if (next !== prev) this.out.record(k, prefix ?? parsed);
+    // Best-path exports: an equal path coming or going changes no advertisement.
+    if (next !== prev || allPaths) this.out.record(k, prefix ?? parsed);
   }
 
   /** Records k's ECMP next hops (undefined: a single path); whether they changed. */

@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { packUpdates, type RouteGroup } from '../codec/index.js';
 import type { CodecContext } from '../codec/types.js';
 import type { Announcements, GroupBatch, OutAttr, OutGroup } from '../rib/index.js';
-import { keyOf } from '../rib/index.js';
+import { keyOf, pathKey } from '../rib/index.js';
 import type { Prefix } from '../types.js';
 
 /** Encoded frames of one batch, by part (withdrawals, then one part per attribute set). */
@@ -90,7 +90,7 @@ export class Encoder {
     return { all: parts.length === 1 ? parts[0].frames : Buffer.concat(parts.map((x) => x.frames)), parts };
   }
 
-  /** The cached UPDATE of a single-prefix export, when it is for this prefix and codec context. */
+  /** The cached UPDATE of a single-prefix export, when it is for this prefix (and path identifier: pathKey) and codec context. */
   cached(out: OutAttr, ctxKey: string, prefixKey: string): Buffer | undefined {
     const hit = this.cachedFrames(out);
     return hit && hit.ctxKey === ctxKey && hit.prefix === prefixKey ? hit.frames : undefined;
@@ -103,7 +103,7 @@ export class Encoder {
    */
   private framesOf(out: OutAttr, g: RouteGroup, ctx: CodecContext, ctxKey: string): Buffer {
     if (g.prefixes.length !== 1) return Buffer.concat(packUpdates([g], [], ctx));
-    const pk = keyOf(g.prefixes[0]);
+    const pk = pathKey(keyOf(g.prefixes[0]), g.prefixes[0].pathId);
     const hit = this.cached(out, ctxKey, pk);
     if (hit) return hit;
     const frames = Buffer.concat(packUpdates([g], [], ctx));

@@ -4,7 +4,7 @@
 // then re-syncs the prefixes it missed and rejoins.
 import type { Logger } from 'pino';
 import { endOfRib } from '../codec/index.js';
-import { Announcements, keyToPrefix, type OutGroup, type PeerRib, type Rib } from '../rib/index.js';
+import { Announcements, keyToPrefix, pathKey, type GroupBatch, type OutGroup, type PeerRib, type Rib } from '../rib/index.js';
 import { Batcher } from './batcher.js';
 import { Encoder, framesFor } from './encoder.js';
 import type { Peer } from './peer.js';
@@ -87,7 +87,7 @@ export class Output {
       const peer = this.peerOf(m);
       if (!peer || peer.session.state !== 'Established') continue;
       if (peer.session.queuedBytes > this.maxQueued) {
-        this.stall(peer, batch.keys);
+        this.stall(peer, batch.keys, batch.prev);
         continue;
       }
       const mine = framesFor(frames, m.routerId, g.ctx);
@@ -124,11 +124,13 @@ export class Output {
     const encoded: Buffer[] = [];
     for (let i = 0; i < b.outs.length; i++) {
       const o = b.outs[i];
-      const hit = this.encoder.cached(o, ctxKey, b.keys[i]);
-      if (!hit) routes.add(o, keyToPrefix(b.keys[i]));
+      const id = b.ids[i];
+      const hit = this.encoder.cached(o, ctxKey, pathKey(b.keys[i], id));
+      const prefix = () => (id === undefined ? keyToPrefix(b.keys[i]) : { ...keyToPrefix(b.keys[i]), pathId: id });
+      if (!hit) routes.add(o, prefix());
       // Its own routes go as withdrawals, as framesFor does for the rest.
       else if (!r.routerId || o.attrs.originatorId !== r.routerId) encoded.push(hit);
-      else b.withdrawals.push(keyToPrefix(b.keys[i]));
+      else b.withdrawals.push(prefix());
     }
     if (routes.size || b.withdrawals.length) encoded.push(...framesFor(this.encoder.pack(routes, b.withdrawals, ctx, ctxKey, p.config.address), r.routerId, ctx));
     if (encoded.length) this.write(p, encoded);
@@ -142,8 +144,8 @@ export class Output {
   }
 
   /** A member whose socket is not keeping up leaves its group until the socket drains. */
-  private stall(p: Peer, batch: readonly string[]): void {
-    this.rib.out.stall(p.rib, batch);
+  private stall(p: Peer, batch: readonly string[], prev?: GroupBatch['prev']): void {
+    this.rib.out.stall(p.rib, batch, prev);
     this.stats.stalls++;
     this.log.warn({ peer: p.config.address, queued: p.session.queuedBytes }, 'peer is not reading: out of its update group until its socket drains');
     this.waitDrain(p);

@@ -232,8 +232,11 @@ export class Speaker {
         passive: c.passive,
         families,
         gracefulRestart: this.gr.capability(c),
-        // Calico's BIRD runs every session with `add paths on`: several paths per prefix are accepted.
+        // Calico's BIRD runs every session with `add paths on`: several paths per prefix are accepted,
+        // and on iBGP sessions (the node mesh, reflector and clients) every path is sent too, so that
+        // several paths survive reflection (eBGP peers get the best path, as before).
         addPathReceive: true,
+        addPathSend: c.asNumber === this.config.asNumber,
       },
     });
     const peer: Peer = {

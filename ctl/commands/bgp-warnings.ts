@@ -36,7 +36,6 @@ export function bgpFieldWarnings(resources: readonly Resource[]): string[] {
       for (const f of SERVICE_FIELDS) if (spec[f] !== undefined) out.push(`${r.kind} ${r.metadata.name}: spec.${f} is stored but not acted on (service IPs are read from the default BGPConfiguration only)`);
     }
     if (r.kind === 'BGPPeer' && spec.nextHopMode === 'Self') out.push(`BGPPeer ${r.metadata.name}: spec.nextHopMode Self is stored but not acted on (next hops follow the eBGP/iBGP defaults)`);
-    if (r.kind === 'BGPPeer' && spec.reversePeering === 'Manual') out.push(`BGPPeer ${r.metadata.name}: spec.reversePeering Manual is stored but not acted on (the reverse peering is always generated)`);
   }
   return out;
 }

@@ -55,8 +55,8 @@ describe('BGPPeer', () => {
   it('rejects peerSelector with peerIP', () => {
     expectError(peer({ peerSelector: 'has(rr)', peerIP: '10.0.0.1', asNumber: 1 }), 'spec.peerSelector', /cannot be combined/);
   });
-  it('requires asNumber with peerIP', () => {
-    expectError(peer({ peerIP: '10.0.0.1' }), 'spec.asNumber', /required/);
+  it('accepts peerIP without asNumber (a Calico node there peers with its own AS)', () => {
+    expect(ok(peer({ peerIP: '10.0.0.1' })).spec).not.toHaveProperty('asNumber');
   });
   it('rejects an invalid AS number', () => {
     expectError(peer({ peerIP: '10.0.0.1', asNumber: 0 }), 'spec.asNumber', /not a valid AS number/);

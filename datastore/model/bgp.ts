@@ -81,9 +81,8 @@ export const bgpPeerSpecSchema = z
     if (spec.peerSelector !== undefined && (spec.peerIP !== undefined || spec.asNumber !== undefined)) {
       ctx.addIssue({ code: 'custom', path: ['peerSelector'], message: 'peerSelector cannot be combined with peerIP or asNumber' });
     }
-    if (spec.peerIP !== undefined && spec.asNumber === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['asNumber'], message: 'asNumber is required with peerIP' });
-    }
+    // peerIP without asNumber is valid: a Calico node at that address peers with its own AS (the
+    // generator notes a peerIP that is no node's, where the AS then cannot be known).
     if (spec.keepOriginalNextHop && spec.nextHopMode !== undefined) {
       ctx.addIssue({ code: 'custom', path: ['nextHopMode'], message: 'keepOriginalNextHop and nextHopMode cannot both be set' });
     }

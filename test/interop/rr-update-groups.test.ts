@@ -73,7 +73,9 @@ class RawClient {
 
   /** @param reads false: stop reading as soon as the session is up (a client that never reads). */
   async connect(host: string, port: number, local: string, reads = true): Promise<void> {
-    const open: OpenMessage = makeOpen({ asn: AS, holdTime: 240, bgpId: local, capabilities: [{ code: 1, afi: 1, safi: 1 }] });
+    // ADD-PATH receive, as the speaker clients offer it: the reflector sends every path to all of
+    // them, so they share one update group (a client without it would be in a group of its own).
+    const open: OpenMessage = makeOpen({ asn: AS, holdTime: 240, bgpId: local, capabilities: [{ code: 1, afi: 1, safi: 1 }, { code: 69, families: [{ afi: 1, safi: 1, sendReceive: 1 }] }] });
     this.socket = connect({ host, port, localAddress: local });
     this.socket.on('error', (err) => (this.error ??= `raw client socket: ${err.message}`));
     this.socket.on('data', (chunk: Buffer) => {
