@@ -59,7 +59,7 @@ unit: build
 integration: deps k8s-bins build images
 	npx vitest run --project integration
 
-# The last line is the plain "N passed, N failed" summary CI reads.
+# The last lines name each failed test; the very last is the plain "N passed, N failed" summary CI reads.
 # images: test/e2e/images.test.ts runs them (the first time debootstraps Debian: 1–2 minutes).
 # k8s-bins: kube-apiserver and kubectl for the Kubernetes-datastore tests (the first time ~5 minutes).
 test: deps vm-deps k8s-bins build lint typecheck images
@@ -70,7 +70,7 @@ test: deps vm-deps k8s-bins build lint typecheck images
 	TORTIE_TEST_DIST=1 npx vitest run --project unit --project integration --reporter=default --reporter=json --outputFile.json=.test-results/vitest.json || status=$$?; \
 	wait $$slow || status=$$?; \
 	echo "==> the slow suites:"; cat .test-results/slow.log; \
-	node -e 'const f=["vitest","slow"].map((n)=>{try{return require(`./.test-results/$${n}.json`)}catch{return {numPassedTests:0,numFailedTests:1,numPendingTests:0,numTodoTests:0}}}); const s=(k)=>f.reduce((a,r)=>a+r[k],0); console.log(`$${s("numPassedTests")} passed, $${s("numFailedTests")} failed, $${s("numPendingTests")+s("numTodoTests")} skipped`)' || true; \
+	node test/summary.mjs .test-results/vitest.json .test-results/slow.json || true; \
 	exit $$status
 
 # esbuild bundles of each program in build/ (no node_modules needed beside them) and the CNI
