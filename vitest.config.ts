@@ -24,7 +24,9 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['{datastore,bgp,rr,ipam,felix,cni,node,ctl,lab,install,controllers}/**/*.test.ts', 'test/unit/**/*.test.ts'],
-          testTimeout: 30_000,
+          // Property tests are CPU-bound: beside the rooted suites on a loaded machine they take
+          // many times their quiet run, and a test asserts behaviour, not a wall-clock figure.
+          testTimeout: 120_000,
         },
       },
       {
