@@ -278,6 +278,24 @@ describe('Adj-RIB-Out', () => {
     expect(Object.fromEntries(wire.view(m))).toEqual(Object.fromEntries(expected(rib, m)));
   });
 
+  it('ADD-PATH: members that start after our own route was announced (no other table holds it) get it', () => {
+    const { rib, events } = newRib();
+    const wire = new Wire(rib, events);
+    const k = rib.setLocal({ family: 4, address: '10.65.0.64', length: 26 }, rib.intern(attrs()));
+    if (k) rib.select(k);
+    const first = upPeer(rib, members[5]);
+    wire.start(first);
+    wire.drain();
+    expect(wire.view(first).size).toBe(1);
+    // The mesh goes and explicit peers come: a new group, after the first is gone.
+    rib.removePeer(first);
+    const [m, other] = [members[6], members[7]].map((t) => upPeer(rib, t));
+    for (const p of [m, other]) wire.start(p);
+    wire.drain();
+    for (const p of [m, other]) expect(Object.fromEntries(wire.view(p)), p.address).toEqual(Object.fromEntries(expected(rib, p)));
+    expect(wire.view(m).size).toBe(1);
+  });
+
   it('ADD-PATH: a member that stalls while a path goes gets that path withdrawn by identifier when it re-syncs', () => {
     const { rib, events } = newRib();
     rib.setReflector(true);

@@ -230,6 +230,7 @@ export class UpdateGroups {
     // Every prefix it holds but those in `pending` is what its group holds: the walk needs no
     // withdrawals (a stalled peer's pending prefixes are sent as "may have" once it drains).
     p.tableWalk = 0;
+    p.pathWalk = undefined;
     if (p.mode === 'stalled') return false;
     p.mode = 'sync';
     return true;
@@ -275,23 +276,32 @@ export class UpdateGroups {
     // The walk goes over the group's Adj-RIB-Out by slot: the peer is a member already, so what
     // the group changes from now on reaches it in the group's batches; the walk owes it only what
     // the group holds (a slot freed and reused meanwhile holds the group's current export, or 0).
-    // A group sending every path holds an ADD-PATH family's prefixes in g.paths, not in adjOut: its
-    // walk goes over every slot.
-    const walkEnd = g.paths ? this.slots.size : g.adjOut.length;
     while (p.tableWalk !== undefined && budget > 0) {
       const slot = p.tableWalk;
-      if (slot >= walkEnd) {
+      if (slot >= g.adjOut.length) {
         p.tableWalk = undefined;
+        // A group sending every path holds an ADD-PATH family's prefixes in g.paths, not in
+        // adjOut (and a slot only while some table needs one): they have a walk of their own.
+        if (g.paths) p.pathWalk = g.paths.keys();
         break;
       }
       p.tableWalk = slot + 1;
-      const k = this.slots.keys[slot];
-      const id = this.adjOutOf(g, slot);
-      if (!id && !(k && g.paths?.has(k))) continue;
+      const id = g.adjOut[slot];
+      if (!id) continue;
       budget--;
-      push(id, k, false);
+      push(id, this.slots.keys[slot], false);
     }
-    b.done = !p.pending.size && p.tableWalk === undefined;
+    // Live, as the slot walk: prefixes the group gains meanwhile are visited, ones it drops are not.
+    while (p.pathWalk !== undefined && budget > 0) {
+      const next = p.pathWalk.next();
+      if (next.done) {
+        p.pathWalk = undefined;
+        break;
+      }
+      budget--;
+      this.syncPaths(p, g, next.value, false, b, ownExport);
+    }
+    b.done = !p.pending.size && p.tableWalk === undefined && p.pathWalk === undefined;
     if (b.done) p.heldPaths = undefined;
     return b;
   }
@@ -389,6 +399,7 @@ export class UpdateGroups {
     p.mode = 'idle';
     p.pending.clear();
     p.tableWalk = undefined;
+    p.pathWalk = undefined;
     p.eorPending = false;
     p.heldPaths = undefined;
   }

@@ -60,6 +60,8 @@ export class PeerRib {
    * prefix per syncing peer), and no string lookup per prefix.
    */
   tableWalk?: number;
+  /** ADD-PATH send: the rest of a whole-table sync over its group's paths, after the slot walk (a live walk of the Map). */
+  pathWalk?: Iterator<string>;
   /** ADD-PATH send, after a stall: the path identifiers it may still hold per prefix (see snapshotHeld). */
   heldPaths?: HeldPaths;
   group?: OutGroup;
