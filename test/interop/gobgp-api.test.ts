@@ -71,8 +71,17 @@ protocol static { ipv6; route 2001:db8:e::/48 blackhole; }`);
       gobgpConfig({
         as: AS,
         routerId: r.ipv4,
-        // ADD-PATH receive on every session, as our speaker offers it (Calico's BIRD: `add paths on`).
-        neighbors: peers.map((p) => ({ address: p.address, peerAs: p.asNumber, holdTime: 9, keepalive: 3, connectRetry: 2, families: ['ipv4-unicast', 'ipv6-unicast'], addPaths: { receive: true } })),
+        // ADD-PATH as our speaker offers it (Calico's BIRD: `add paths on`): receive on every session,
+        // send too on iBGP ones.
+        neighbors: peers.map((p) => ({
+          address: p.address,
+          peerAs: p.asNumber,
+          holdTime: 9,
+          keepalive: 3,
+          connectRetry: 2,
+          families: ['ipv4-unicast', 'ipv6-unicast'],
+          addPaths: p.asNumber === AS ? { receive: true, sendMax: 8 } : { receive: true },
+        })),
       }),
     );
     // 192.0.2.0/24 from both: the eBGP path wins in both speakers (shorter AS path loses to... none: local pref equal, iBGP AS path empty — so iBGP wins).

@@ -128,7 +128,7 @@ export class KubeApi {
     }
   }
 
-  private async send(method: Method, path: string, body: unknown, contentType: string, budget: number, what: string): Promise<IncomingMessage> {
+  private async send(method: Method, path: string, body: unknown, contentType: string, budget: number, what: string, again = false): Promise<IncomingMessage> {
     const creds = await this.credentials();
     const url = new URL(this.server + path);
     const payload = body === undefined ? undefined : JSON.stringify(body);
@@ -159,6 +159,13 @@ export class KubeApi {
       });
       req.on('error', (err: NodeJS.ErrnoException) => {
         if (timer) clearTimeout(timer);
+        // A kept-alive connection the server closed meanwhile (restarted, or it timed the idle
+        // connection out): a read is asked again once on a fresh connection, as Node's docs advise,
+        // so the answer describes the server now, not the connection it dropped.
+        if (!again && method === 'GET' && req.reusedSocket && (err.code === 'ECONNRESET' || err.code === 'EPIPE')) {
+          resolve(this.send(method, path, body, contentType, budget, what, true));
+          return;
+        }
         const e = socketToError(this.server, err, budget);
         reject(new DatastoreError(e.code, `${e.message} [${what}]`, what));
       });
