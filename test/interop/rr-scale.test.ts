@@ -46,7 +46,6 @@ describe('interop: 20 speakers, mesh off, two tortie-rr', () => {
     for (const p of peers) await ctl.putResource('bgppeers', 'BGPPeer', p.metadata.name, p.spec);
     await ctl.putResource('ippools', 'IPPool', 'pool', pools[0].spec);
     for (const n of clients) await ctl.putResource('nodes', 'Node', n.metadata.name, n.spec);
-    for (const [k, m] of mRr.entries()) rrs.push(await RrProc.start(m.ns, { IP: m.ipv4, CLUSTER_ID: CLUSTER, NODENAME: `rr-${k}`, ETCD_ENDPOINTS: etcd.endpoint }));
     const nodes = [...clients, ...reflectors];
     const startOne = async (m: LabMember, i: number): Promise<void> => {
       const input: BgpConfigInput = { nodeName: `node-${i}`, nodes, peers, bgpConfigs, pools, affinities: [block(i)], borrowedIps: [] };
@@ -65,6 +64,11 @@ describe('interop: 20 speakers, mesh off, two tortie-rr', () => {
     };
     // Four at a time: twenty TypeScript start-ups at once starve each other on two cores.
     for (let i = 0; i < N; i += 4) await Promise.all(mClients.slice(i, i + 4).map((m, k) => startOne(m, i + k)));
+    // The reflectors last: they peer back with every client, and dial those whose address sorts
+    // above theirs as a string (Calico's rule for who dials between Calico nodes; those clients
+    // wait). Started first, they would find those clients not yet listening and dial again only
+    // after the connect-retry time (120 s, as BIRD); the clients retry each second.
+    for (const [k, m] of mRr.entries()) rrs.push(await RrProc.start(m.ns, { IP: m.ipv4, CLUSTER_ID: CLUSTER, NODENAME: `rr-${k}`, ETCD_ENDPOINTS: etcd.endpoint }));
   }, 170_000);
 
   afterAll(async () => {
