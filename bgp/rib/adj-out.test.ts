@@ -53,6 +53,9 @@ const op = fc.oneof(
   // Route refresh: the whole table again.
   fc.record({ kind: fc.constant('refresh' as const), member: fc.integer({ min: 0, max: members.length - 1 }) }),
   fc.record({ kind: fc.constant('drain' as const) }),
+  // A session going down (its routes go too), and coming back: the peer holds nothing, then syncs.
+  fc.record({ kind: fc.constant('down' as const), member: fc.integer({ min: 0, max: members.length - 1 }) }),
+  fc.record({ kind: fc.constant('up' as const), member: fc.integer({ min: 0, max: members.length - 1 }) }),
   // One pending batch only (a group's or a syncing peer's): syncs interleave with group batches.
   fc.record({ kind: fc.constant('step' as const), groupFirst: fc.boolean() }),
 );
@@ -190,6 +193,19 @@ describe('Adj-RIB-Out', () => {
         const peers = members.map((t) => upPeer(rib, t));
         const wire = new Wire(rib, events);
         for (const p of peers) wire.start(p);
+        const down = new Set<number>();
+        const setUp = (m: number, up: boolean): void => {
+          if (up === !down.has(m)) return;
+          if (up) {
+            down.delete(m);
+            upPeer(rib, members[m]);
+            wire.start(peers[m]);
+          } else {
+            down.add(m);
+            rib.sessionDown(peers[m], false);
+            wire.views.delete(peers[m]);
+          }
+        };
         for (const o of ops) {
           if (o.kind === 'announce') {
             const src = peers[o.src];
@@ -206,8 +222,10 @@ describe('Adj-RIB-Out', () => {
           else if (o.kind === 'resume') wire.resumeAll();
           else if (o.kind === 'step') wire.step(o.groupFirst);
           else if (o.kind === 'refresh') wire.refresh(peers[o.member]);
+          else if (o.kind === 'down' || o.kind === 'up') setUp(o.member, o.kind === 'up');
           else wire.drain();
         }
+        for (let m = 0; m < members.length; m++) setUp(m, true);
         wire.drain();
         wire.resumeAll();
         wire.drain();
