@@ -59,6 +59,7 @@ kubectl() { nsenter --net="/run/netns/${TORTIE_LAB_PREFIX}$node" "$bins/kubectl"
 lab() { (cd "$repo" && npx tsx lab/main.ts "$@"); }
 say() { echo "==> $*" >&2; }
 node_pid=
+made=()   # mount points this run had to create on the host (removed again if still empty)
 
 cleanup() {
   local rc=$?
@@ -84,6 +85,7 @@ cleanup() {
   fi
   rm -rf "$work"
   rmdir /run/containerd/s /run/containerd 2>/dev/null   # containerd 1.6 keeps its shims' sockets there
+  [ "${#made[@]}" -gt 0 ] && rmdir "${made[@]}" 2>/dev/null
   exit "$rc"
 }
 trap cleanup EXIT
@@ -147,6 +149,8 @@ imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99
 EOF
 
+while IFS= read -r d; do made=("$d" "${made[@]}"); done < <(
+  mkdir -pv /etc/cni/net.d /opt/cni/bin /var/lib/calico /var/run/tortie | sed -n "s/^mkdir: created directory '\(.*\)'$/\1/p")
 # kubelet's cgroupRoot must exist in every hierarchy (cgroup v1: one per controller).
 for d in /sys/fs/cgroup/*/; do mkdir -p "$d$cgroot"; done
 say "containerd $(containerd --version | awk '{print $3}') and kubelet $(kubelet --version | awk '{print $2}') in $node's namespace"
