@@ -107,7 +107,7 @@ export class CniServer {
     let work: Promise<unknown>;
     if (BLOCK_WRITERS.has(req.op)) {
       // A call still queued at its deadline is answered "failed" below and then skipped here.
-      work = this.blockQueue.then(() => (Date.now() < deadline ? call() : Promise.reject(new CniError(CNI_CODES.tryAgainLater, `tortie-node: ${req.op} waited in line past its deadline`))));
+      work = this.blockQueue.then(() => (Date.now() < deadline ? call() : Promise.reject(new CniError(CNI_CODES.tryAgainLater, `the datastore did not answer in time: ${req.op} waited in line past its deadline behind an earlier block write`))));
       this.blockQueue = work.catch(() => undefined);
     } else work = call();
     let timer: NodeJS.Timeout | undefined;
