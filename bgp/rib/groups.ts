@@ -282,7 +282,7 @@ export class UpdateGroups {
         p.tableWalk = undefined;
         // A group sending every path holds an ADD-PATH family's prefixes in g.paths, not in
         // adjOut (and a slot only while some table needs one): they have a walk of their own.
-        if (g.paths) p.pathWalk = g.paths.keys();
+        if (g.paths) p.pathWalk = { paths: g.paths, keys: g.paths.keys() };
         break;
       }
       p.tableWalk = slot + 1;
@@ -292,8 +292,11 @@ export class UpdateGroups {
       push(id, this.slots.keys[slot], false);
     }
     // Live, as the slot walk: prefixes the group gains meanwhile are visited, ones it drops are not.
+    // A member that stalled mid-walk may come back to a new group (the old one went with its last
+    // member): the walk starts again over the paths its group holds now.
+    if (p.pathWalk && p.pathWalk.paths !== g.paths) p.pathWalk = g.paths ? { paths: g.paths, keys: g.paths.keys() } : undefined;
     while (p.pathWalk !== undefined && budget > 0) {
-      const next = p.pathWalk.next();
+      const next = p.pathWalk.keys.next();
       if (next.done) {
         p.pathWalk = undefined;
         break;

@@ -61,7 +61,7 @@ export class PeerRib {
    */
   tableWalk?: number;
   /** ADD-PATH send: the rest of a whole-table sync over its group's paths, after the slot walk (a live walk of the Map). */
-  pathWalk?: Iterator<string>;
+  pathWalk?: { paths: ReadonlyMap<string, unknown>; keys: Iterator<string> };
   /** ADD-PATH send, after a stall: the path identifiers it may still hold per prefix (see snapshotHeld). */
   heldPaths?: HeldPaths;
   group?: OutGroup;
