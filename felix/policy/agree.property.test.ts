@@ -73,7 +73,7 @@ describe('trace agrees with the rendered chains', () => {
     );
     // The draws exercise every kind of outcome, not just one.
     expect(Math.min(...Object.values(seen)), JSON.stringify(seen)).toBeGreaterThan(0);
-  }, 30_000 + runs * 100);
+  });
 });
 
 describe('every rule kind the renderer emits', () => {
@@ -104,5 +104,5 @@ describe('every rule kind the renderer emits', () => {
     }
     expect(checked).toBeGreaterThan(500);
     expect([...verdicts].sort()).toEqual(['4allow', '4deny', '6allow', '6deny']);
-  }, 60_000);
+  });
 });
