@@ -107,7 +107,7 @@ export class CniServer {
     let work: Promise<unknown>;
     if (BLOCK_WRITERS.has(req.op)) {
       // A call still queued at its deadline is answered "failed" below and then skipped here.
-      work = this.blockQueue.then(() => (Date.now() < deadline ? call() : Promise.reject(new CniError(CNI_CODES.tryAgainLater, `the datastore did not answer in time: ${req.op} waited in line past its deadline behind an earlier block write`))));
+      work = this.blockQueue.then(() => (Date.now() < deadline ? call() : Promise.reject(new CniError(CNI_CODES.tryAgainLater, `the datastore (${this.o.store.description}) did not answer in time: ${req.op} waited in line past its deadline behind an earlier block write`))));
       this.blockQueue = work.catch(() => undefined);
     } else work = call();
     let timer: NodeJS.Timeout | undefined;
@@ -119,7 +119,7 @@ export class CniServer {
       if (!out.done) {
         void work.then(() => this.undoLate(req)).catch(() => undefined);
         // "Try again later": a runtime retries the ADD (kubelet does; so does the lab).
-        throw new CniError(CNI_CODES.tryAgainLater, `the datastore did not answer ${req.op} in time`);
+        throw new CniError(CNI_CODES.tryAgainLater, `the datastore (${this.o.store.description}) did not answer ${req.op} in time`);
       }
       this.o.observe?.(req.op, true, Number(process.hrtime.bigint() - started) / 1e9);
       return { ok: true, value: out.value ?? null };
