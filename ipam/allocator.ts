@@ -5,18 +5,15 @@
 // written into the block and decremented after they are released from it, so a crash between the two
 // writes leaves a handle that counts too much (found and fixed by `ipam check` / the GC), never an
 // address handed out twice. Block contents change only through the pure functions in block.ts.
-import { DatastoreError } from '../datastore/store.js';
-import { affinityName, blockName } from '../datastore/keys.js';
 import { API_VERSION } from '../datastore/model/resource.js';
-import type { ObjectKey, Store, StoredObject, StoredValue } from '../datastore/store.js';
-import { assignFromBlock, assignOrdinal, freeCount, isEmpty, ordinalToIp, ordinalsOfHandle, releaseFromBlock, newBlock } from './block.js';
-import { type Cidr, type Family, blockCount, blockOf, contains, formatCidr, nthBlock, parseCidr, parseIp } from './cidr.js';
+import type { Store, StoredObject, StoredValue } from '../datastore/store.js';
+import { assignFromBlock, assignOrdinal, freeCount, ordinalToIp, ordinalsOfHandle, releaseFromBlock } from './block.js';
+import { type Cidr, type Family, blockOf, contains, formatCidr, parseCidr, parseIp } from './cidr.js';
+import { claimBlock, claimFreeBlock, confirmIfOurs, type ClaimOutcome } from './claim.js';
 import { IpamError } from './errors.js';
 import {
   DEFAULT_IPAM_CONFIG,
-  affinityHost,
   hostAffinity,
-  parseAffinity,
   parseBlock,
   parseHandle,
   parseIpamConfig,
@@ -27,6 +24,8 @@ import {
   type IpamHandle,
 } from './model.js';
 import { poolFromResource, selectPools, type IpUse, type Pool } from './pools.js';
+import { CONFIG_KEY, blockValue, familyOf, handleKey, handleValue, isCasMiss, isDsError, listBlockCidrs, readBlock, what, type StoredBlock, type StoredHandle } from './records.js';
+import { hostAffinities, releaseAffinity, releaseHostAffinities } from './release-affinity.js';
 import { NO_RESERVATIONS, reservationsFrom, type Reservations } from './reservations.js';
 import { DEFAULT_RETRY, RETRY, withRetries, type Retry, type RetryPolicy } from './retry.js';
 
@@ -67,40 +66,6 @@ export interface IpamClientOptions {
   retry?: RetryPolicy;
   /** Fault injection for chaos tests: sleep this long between the phases of a block claim. */
   claimPhaseDelayMs?: number;
-}
-
-export type ClaimOutcome = { kind: 'claimed'; cidr: string } | { kind: 'full' } | { kind: 'retry' };
-
-const isDsError = (e: unknown, code: string): boolean => e instanceof DatastoreError && e.code === code;
-
-export const blockKey = (cidr: string): ObjectKey => ({ kind: 'IPAMBlock', name: blockName(cidr) });
-export const affinityKey = (host: string, cidr: string): ObjectKey => ({ kind: 'BlockAffinity', name: affinityName(host, cidr) });
-export const handleKey = (handleId: string): ObjectKey => ({ kind: 'IPAMHandle', name: handleId });
-const CONFIG_KEY: ObjectKey = { kind: 'IPAMConfig', name: 'default' };
-
-export function blockValue(block: AllocationBlock): StoredValue {
-  return { apiVersion: API_VERSION, kind: 'IPAMBlock', metadata: { name: blockName(block.cidr) }, spec: block };
-}
-
-export function affinityValue(host: string, cidr: string, state: AffinityState): StoredValue {
-  return { apiVersion: API_VERSION, kind: 'BlockAffinity', metadata: { name: affinityName(host, cidr) }, spec: { state, node: host, cidr, type: 'host', deleted: 'false' } };
-}
-
-export function handleValue(h: IpamHandle): StoredValue {
-  return { apiVersion: API_VERSION, kind: 'IPAMHandle', metadata: { name: h.handleID }, spec: { handleID: h.handleID, block: h.block, deleted: h.deleted } };
-}
-
-/** For error messages: "IPAMBlock(10-0-0-0-26)". */
-const what = (o: StoredObject): string => `${o.key.kind}(${o.key.name})`;
-
-export interface StoredBlock {
-  obj: StoredObject;
-  block: AllocationBlock;
-}
-
-export interface StoredHandle {
-  obj: StoredObject;
-  handle: IpamHandle;
 }
 
 /** How many handles' last-read state an IpamClient remembers (its first guess for their next CAS). */
@@ -164,8 +129,7 @@ export class IpamClient {
   }
 
   async getBlock(cidr: string): Promise<StoredBlock | undefined> {
-    const o = await this.store.get(blockKey(cidr));
-    return o ? { obj: o, block: parseBlock(what(o), o.value.spec) } : undefined;
+    return readBlock(this.store, cidr);
   }
 
   async getHandle(handleId: string): Promise<StoredHandle | undefined> {
@@ -209,14 +173,7 @@ export class IpamClient {
 
   /** Affinities of one host and family. */
   async hostAffinities(host: string, family: Family): Promise<{ cidr: string; state: AffinityState; obj: StoredObject }[]> {
-    const { items } = await this.store.list('BlockAffinity');
-    const out: { cidr: string; state: AffinityState; obj: StoredObject }[] = [];
-    for (const o of items) {
-      const spec = o.value.spec as { node?: unknown; cidr?: unknown };
-      if (spec?.node !== host || typeof spec.cidr !== 'string' || familyOf(spec.cidr) !== family) continue;
-      out.push({ cidr: spec.cidr, state: parseAffinity(what(o), o.value.spec).state, obj: o });
-    }
-    return out;
+    return hostAffinities(this.store, host, family);
   }
 
   // ---------- assignment ----------
@@ -279,7 +236,7 @@ export class IpamClient {
       let affine = 0;
       for (const a of affs) {
         if (!inPools(a.cidr) || a.state === 'pendingDeletion') continue;
-        if (a.state === 'pending' && !(await this.confirmIfOurs(host, a.cidr, a.obj))) continue;
+        if (a.state === 'pending' && !(await confirmIfOurs(this.store, host, a.cidr, a.obj))) continue;
         affine++;
         if (out.length < num) out.push(...(await this.assignInBlock(a.cidr, num - out.length, attr, reserved, ours, cache)));
       }
@@ -301,18 +258,6 @@ export class IpamClient {
       break;
     }
     return out;
-  }
-
-  /** A pending affinity whose block exists with our affinity was left by a claimer that died before confirming. */
-  private async confirmIfOurs(host: string, cidr: string, aff: StoredObject): Promise<boolean> {
-    const b = await this.getBlock(cidr);
-    if (!b || b.block.affinity !== hostAffinity(host)) return false;
-    try {
-      await this.store.update(affinityValue(host, cidr, 'confirmed'), aff.revision);
-    } catch (e) {
-      if (!isDsError(e, 'Conflict') && !isDsError(e, 'NotFound')) throw e;
-    }
-    return true;
   }
 
   private async borrow(family: Family, num: number, inPools: (c: string) => boolean, attr: AllocationAttribute, reserved: Reservations): Promise<AssignedIp[]> {
@@ -408,7 +353,7 @@ export class IpamClient {
         } else this.hintHandle(handleId, { obj: await this.store.update(handleValue(handle), h.obj.revision), handle });
         return true;
       } catch (e) {
-        if (isDsError(e, 'Conflict') || isDsError(e, 'NotFound') || isDsError(e, 'AlreadyExists')) return RETRY;
+        if (isCasMiss(e) || isDsError(e, 'AlreadyExists')) return RETRY;
         throw e;
       }
     });
@@ -443,62 +388,14 @@ export class IpamClient {
     });
   }
 
-  // ---------- block claim ----------
+  // ---------- block claim (claim.ts) ----------
 
-  /**
-   * Claims an unclaimed block of the first pool that has one, found by listing the blocks (as Calico
-   * does). The first unclaimed block is taken, keeping pools compact; after losing a race (`spread`)
-   * the search starts at a random block, so concurrent claimers stop colliding.
-   */
   async claimFreeBlock(host: string, pools: Pool[], spread = false, reserved: Reservations = NO_RESERVATIONS): Promise<ClaimOutcome> {
-    const existing = new Set(await this.listBlockCidrs());
-    for (const pool of pools) {
-      const cidr = firstFreeBlock(pool, existing, spread ? randomBigInt(blockCount(pool.cidr, pool.blockSize)) : 0n, (c) => reserved.coversBlock(c));
-      if (cidr) return this.claimBlock(host, cidr);
-    }
-    return { kind: 'full' };
+    return claimFreeBlock(this.store, host, pools, spread, reserved, this.phaseDelay);
   }
 
-  /**
-   * Claims one block for a host: affinity pending → block created (create-if-absent: of two
-   * claimers exactly one wins) → affinity confirmed. 'full' means the block is someone else's for
-   * good; 'retry' means go round and look again.
-   */
   async claimBlock(host: string, cidr: Cidr): Promise<ClaimOutcome> {
-    const cidrText = formatCidr(cidr);
-    // Phase 1: pending affinity. One of our own host's that is still pending was left by a claimer
-    // that died, or belongs to a live one on this host: either way the block create below decides.
-    let aff: StoredObject;
-    try {
-      aff = await this.store.create(affinityValue(host, cidrText, 'pending'));
-    } catch (e) {
-      if (!isDsError(e, 'AlreadyExists')) throw e;
-      const cur = await this.store.get(affinityKey(host, cidrText));
-      if (!cur) return { kind: 'retry' };
-      aff = cur;
-    }
-    await this.phaseDelay();
-    // Phase 2: the block, only if absent.
-    try {
-      await this.store.create(blockValue(newBlock(cidr, hostAffinity(host))));
-    } catch (e) {
-      if (!isDsError(e, 'AlreadyExists')) throw e;
-      const existing = await this.getBlock(cidrText);
-      if (existing && existing.block.affinity === hostAffinity(host)) {
-        await this.confirmIfOurs(host, cidrText, (await this.store.get(aff.key)) ?? aff);
-        return { kind: 'claimed', cidr: cidrText };
-      }
-      // Someone else's block: our pending affinity goes (unless it moved on, then it is not ours to remove).
-      if (parseAffinity(what(aff), aff.value.spec).state === 'pending') await this.store.delete(aff.key, aff.revision).catch(() => undefined);
-      return { kind: 'retry' };
-    }
-    await this.phaseDelay();
-    // Phase 3: confirm. If the GC removed our pending affinity meanwhile, the block is still ours:
-    // write the affinity again, confirmed.
-    await this.store.update(affinityValue(host, cidrText, 'confirmed'), aff.revision).catch(async (e: unknown) => {
-      if (isDsError(e, 'NotFound')) await this.store.create(affinityValue(host, cidrText, 'confirmed')).catch(() => undefined);
-    });
-    return { kind: 'claimed', cidr: cidrText };
+    return claimBlock(this.store, host, cidr, this.phaseDelay);
   }
 
   // ---------- release ----------
@@ -543,13 +440,7 @@ export class IpamClient {
   }
 
   async listBlockCidrs(): Promise<string[]> {
-    const { items } = await this.store.list('IPAMBlock');
-    const out: string[] = [];
-    for (const o of items) {
-      const cidr = (o.value.spec as { cidr?: unknown })?.cidr;
-      if (typeof cidr === 'string') out.push(cidr);
-    }
-    return out;
+    return listBlockCidrs(this.store);
   }
 
   /** The block first (CAS), then each handle's count: a crash between leaves a handle counting too much, never a freed address still counted as free. */
@@ -567,7 +458,7 @@ export class IpamClient {
     try {
       await this.store.update(blockValue(out.block), b.obj.revision);
     } catch (e) {
-      if (isDsError(e, 'Conflict') || isDsError(e, 'NotFound')) return RETRY;
+      if (isCasMiss(e)) return RETRY;
       throw e;
     }
     const counts = new Map<string, number>();
@@ -595,7 +486,7 @@ export class IpamClient {
           try {
             await this.store.update(blockValue(out.block), b.obj.revision);
           } catch (e) {
-            if (isDsError(e, 'Conflict') || isDsError(e, 'NotFound')) return RETRY;
+            if (isCasMiss(e)) return RETRY;
             throw e;
           }
         }
@@ -619,87 +510,20 @@ export class IpamClient {
         else await this.store.update(handleValue({ ...h.handle, block }), h.obj.revision);
         return true;
       } catch (e) {
-        if (isDsError(e, 'Conflict') || isDsError(e, 'NotFound')) return RETRY;
+        if (isCasMiss(e)) return RETRY;
         throw e;
       }
     });
   }
 
-  /**
-   * Releases a host's affinity for a block, and the block itself if it is empty and carries that affinity.
-   * Affinity goes to pendingDeletion first so allocators on the host stop using it; a block that is not
-   * empty puts the affinity back to confirmed. Returns whether the affinity is gone.
-   */
+  /** Releases a host's affinity for a block, and the block if it is empty and ours (release-affinity.ts). */
   async releaseAffinity(host: string, cidr: string): Promise<boolean> {
-    return withRetries(`release affinity ${host} ${cidr}`, this.retry, async () => {
-      const aff = await this.store.get(affinityKey(host, cidr));
-      if (!aff) return true;
-      let pd: StoredObject;
-      try {
-        pd = await this.store.update(affinityValue(host, cidr, 'pendingDeletion'), aff.revision);
-      } catch (e) {
-        if (isDsError(e, 'Conflict') || isDsError(e, 'NotFound')) return RETRY;
-        throw e;
-      }
-      const b = await this.getBlock(cidr);
-      const ours = b && b.block.affinity === hostAffinity(host);
-      if (b && ours && !isEmpty(b.block)) {
-        await this.store.update(affinityValue(host, cidr, 'confirmed'), pd.revision).catch(() => undefined);
-        return false;
-      }
-      if (b && ours) {
-        try {
-          await this.store.delete(b.obj.key, b.obj.revision);
-        } catch (e) {
-          if (!isDsError(e, 'Conflict') && !isDsError(e, 'NotFound')) throw e;
-          // Someone allocated from it meanwhile: the affinity stays; look again.
-          await this.store.update(affinityValue(host, cidr, 'confirmed'), pd.revision).catch(() => undefined);
-          return RETRY;
-        }
-      }
-      // A crash here leaves a pendingDeletion affinity without a block: the GC removes it.
-      await this.store.delete(pd.key, pd.revision).catch((e: unknown) => {
-        if (!isDsError(e, 'Conflict') && !isDsError(e, 'NotFound')) throw e;
-      });
-      return true;
-    });
+    return releaseAffinity(this.store, this.retry, host, cidr);
   }
 
   /** Releases every affinity of a host (node deleted); non-empty blocks keep their allocations. */
   async releaseHostAffinities(host: string): Promise<{ released: string[]; kept: string[] }> {
-    const out = { released: [] as string[], kept: [] as string[] };
-    for (const f of [4, 6] as const) {
-      for (const a of await this.hostAffinities(host, f)) {
-        if (await this.releaseAffinity(host, a.cidr)) out.released.push(a.cidr);
-        else out.kept.push(a.cidr);
-      }
-    }
-    return out;
+    return releaseHostAffinities(this.store, this.retry, host);
   }
 }
 
-/** The first block of a pool, from index `start` on (wrapping), that is not in `existing` nor wholly reserved. */
-export function firstFreeBlock(pool: Pool, existing: ReadonlySet<string>, start = 0n, whollyReserved: (c: Cidr) => boolean = () => false): Cidr | undefined {
-  const total = blockCount(pool.cidr, pool.blockSize);
-  // Only as many candidates need looking at as there are existing blocks plus one, plus the reserved ones passed over.
-  let limit = BigInt(existing.size) + 1n;
-  for (let k = 0n; k < limit && k < total; k++) {
-    const c = nthBlock(pool.cidr, pool.blockSize, (start + k) % total);
-    if (whollyReserved(c)) limit++;
-    else if (!existing.has(formatCidr(c))) return c;
-  }
-  return undefined;
-}
-
-function randomBigInt(below: bigint): bigint {
-  if (below <= 1n) return 0n;
-  let r = 0n;
-  for (let i = 0; i < 4; i++) r = (r << 32n) | BigInt(Math.floor(Math.random() * 2 ** 32));
-  return r % below;
-}
-
-export function familyOf(cidr: string): Family {
-  return cidr.includes(':') ? 6 : 4;
-}
-
-export { affinityHost };

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { createMemoryStore, type EtcdStore } from '../datastore/backends/index.js';
 import type { StoredValue } from '../datastore/store.js';
-import { IpamClient, affinityKey, affinityValue, handleKey, handleValue } from './allocator.js';
+import { IpamClient } from './allocator.js';
+import { affinityKey, affinityValue, handleKey, handleValue } from './records.js';
 import { checkIpam } from './check.js';
 import { IpamGc } from './gc.js';
 import { putNode, putPool } from './testing.js';

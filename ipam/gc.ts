@@ -5,7 +5,8 @@
 // that counts more than its blocks hold (an allocator died between its handle and block writes) is
 // set to what the blocks hold, compare-and-swap on the handle revision seen in both passes.
 import { DatastoreError } from '../datastore/store.js';
-import { affinityKey, affinityValue, handleValue, type IpamClient } from './allocator.js';
+import type { IpamClient } from './allocator.js';
+import { affinityKey, affinityValue, handleValue } from './records.js';
 import { analyse, snapshot, type CheckReport } from './check.js';
 
 export interface GcOptions {

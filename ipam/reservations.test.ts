@@ -2,7 +2,8 @@
 // ordinals and blocks are reserved) and the allocator over the in-memory store.
 import { describe, expect, it } from 'vitest';
 import { createMemoryStore } from '../datastore/backends/index.js';
-import { IpamClient, firstFreeBlock } from './allocator.js';
+import { IpamClient } from './allocator.js';
+import { firstFreeBlock } from './claim.js';
 import { assignFromBlock, newBlock } from './block.js';
 import { parseCidr, parseIp } from './cidr.js';
 import { IpamError } from './errors.js';

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { createMemoryStore } from '../../datastore/backends/index.js';
 import { ResourceClient } from '../../datastore/client.js';
-import { affinityValue, blockValue } from '../../ipam/allocator.js';
+import { affinityValue, blockValue } from '../../ipam/records.js';
 import type { AllocationBlock } from '../../ipam/model.js';
 import type { CtlContext } from '../context.js';
 import { datastoreLoader } from './bgp-peers-load.js';
