@@ -106,6 +106,8 @@ export class Churn {
   private timer: NodeJS.Timeout | undefined;
   private seq = 0;
   private addNext = true;
+  /** Nodes whose given Pods ran out (an ADD there can no longer be tried). */
+  readonly ranDry = new Set<string>();
 
   constructor(
     private readonly cni: CniModule,
@@ -128,8 +130,12 @@ export class Churn {
 
   private tick(): void {
     if (this.inFlight.size >= this.width) return;
-    const op = this.addNext || this.live.length === 0 ? this.add().then(() => undefined) : this.del();
+    const adding = this.addNext;
     this.addNext = !this.addNext;
+    // A DEL's turn with no live pod is skipped, not made an ADD: while the datastore is away every
+    // ADD fails at once, and the churn stays at about two ADDs a second (and within its Pods).
+    if (!adding && this.live.length === 0) return;
+    const op = adding ? this.add().then(() => undefined) : this.del();
     const p = op.finally(() => this.inFlight.delete(p));
     this.inFlight.add(p);
   }
@@ -141,7 +147,10 @@ export class Churn {
     const node = on ?? nodes[(n - 1) % nodes.length];
     if (!node) return false;
     const given = this.source?.take(node);
-    if (this.source && !given) return false;
+    if (this.source && !given) {
+      this.ranDry.add(node.name);
+      return false;
+    }
     const p: ChurnPod = { name: given?.name ?? `churn-${this.tag}-${n}`, ...(given ? { uid: given.uid } : {}), namespace: 'default', ns: `${this.s.prefix}c${this.tag}${n}`, containerId: this.cni.newContainerId(), node, labels: {} };
     await run('ip', ['netns', 'add', p.ns]);
     this.figures.addsTried++;
@@ -313,7 +322,9 @@ interface ReadyStatus {
 async function resynced(lab: FaultLab, churn: Churn): Promise<void> {
   const status = async (): Promise<ReadyStatus> => JSON.parse(await lab.t.lab(['status', '-o', 'json'])) as ReadyStatus;
   await eventually(async () => ((await status()).nodes.every((n) => n.ready === 'ready') ? true : undefined), 120_000);
-  await Promise.all(lab.s.nodes.map((n) => eventually(async () => ((await churn.add(n)) ? true : undefined), 60_000)));
+  await Promise.all(lab.s.nodes.map((n) => eventually(async () => ((await churn.add(n)) ? true : undefined), 60_000))).catch((e: unknown) => {
+    throw new Error(`no new pod came up on every node after recovery${churn.ranDry.size ? ` (the churn ran out of Pods on ${[...churn.ranDry].join(', ')})` : ''}: ${(e as Error).message}`);
+  });
 }
 
 /**
