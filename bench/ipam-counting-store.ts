@@ -1,6 +1,6 @@
 // A Store wrapper that counts datastore calls by kind and operation, for the IPAM benches: the same
 // count on etcd and on the Kubernetes API, so their round trips per allocation compare directly.
-import type { ObjectKey, Store, StoredObject, StoredValue, StoreListResult, StoreWatch, StoreWatchHandlers } from '../datastore/store.js';
+import type { ObjectKey, ReadOptions, Store, StoredObject, StoredValue, StoreListResult, StoreWatch, StoreWatchHandlers } from '../datastore/store.js';
 
 export class CountingStore implements Store {
   calls = 0;
@@ -27,11 +27,11 @@ export class CountingStore implements Store {
   readOnly(key: ObjectKey): string | undefined {
     return this.inner.readOnly(key);
   }
-  get(key: ObjectKey): Promise<StoredObject | undefined> {
-    return this.count('get', key.kind, () => this.inner.get(key));
+  get(key: ObjectKey, opts?: ReadOptions): Promise<StoredObject | undefined> {
+    return this.count('get', key.kind, () => this.inner.get(key, opts));
   }
-  list(kind: string, namespace?: string): Promise<StoreListResult> {
-    return this.count('list', kind, () => this.inner.list(kind, namespace));
+  list(kind: string, namespace?: string, opts?: ReadOptions): Promise<StoreListResult> {
+    return this.count('list', kind, () => this.inner.list(kind, namespace, opts));
   }
   create(value: StoredValue): Promise<StoredObject> {
     return this.count('create', value.kind, () => this.inner.create(value));

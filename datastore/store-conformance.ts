@@ -205,6 +205,25 @@ export function describeStoreConformance(name: string, factory: () => Promise<St
       await s.delete({ kind: 'IPPool', name: n }, up.revision);
     });
 
+    it('a cached read (ReadOptions.cached) may lag a moment, but catches up with every write: get and list', async () => {
+      const n = fresh('pool');
+      const created = await s.create(pool(n, '10.96.0.0/16'));
+      const seen = async (): Promise<boolean> => {
+        const got = await s.get({ kind: 'IPPool', name: n }, { cached: true });
+        const listed = (await s.list('IPPool', undefined, { cached: true })).items.find((o) => o.key.name === n);
+        return got?.revision === created.revision && listed?.revision === created.revision;
+      };
+      for (let i = 0; !(await seen()); i++) {
+        expect(i, 'the cache never caught up with the create').toBeLessThan(100);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      await s.delete({ kind: 'IPPool', name: n });
+      for (let i = 0; await s.get({ kind: 'IPPool', name: n }, { cached: true }); i++) {
+        expect(i, 'the cache never caught up with the delete').toBeLessThan(100);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    });
+
     it('IPAM kinds keep their spec: IPAMBlock, BlockAffinity, IPAMHandle', async () => {
       const cidr = freshCidr();
       const host = fresh('host');

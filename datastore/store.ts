@@ -72,6 +72,16 @@ export interface StoreWatch {
   close(): Promise<void>;
 }
 
+/** How current a read must be. */
+export interface ReadOptions {
+  /**
+   * The datastore's own cache may answer, a moment behind the latest write (Kubernetes:
+   * `resourceVersion=0`, the apiserver's watch cache, no round trip to its etcd). Only for reads a
+   * compare-and-swap or a consistent re-read guards anyway; etcd and memory always read current.
+   */
+  cached?: boolean;
+}
+
 export interface Store {
   /** For error messages, e.g. "etcdv3 at https://10.0.0.1:2379" or "kubernetes at https://127.0.0.1:6443". */
   readonly description: string;
@@ -79,9 +89,9 @@ export interface Store {
   readOnly(key: ObjectKey): string | undefined;
   /** Where an object lives, for messages about it: the etcd key, or the API path of its resource. */
   locate?(key: ObjectKey): string;
-  get(key: ObjectKey): Promise<StoredObject | undefined>;
+  get(key: ObjectKey, opts?: ReadOptions): Promise<StoredObject | undefined>;
   /** Every object of a kind (of one namespace when given). */
-  list(kind: string, namespace?: string): Promise<StoreListResult>;
+  list(kind: string, namespace?: string, opts?: ReadOptions): Promise<StoreListResult>;
   /** Create only if absent; 'AlreadyExists' otherwise. */
   create(value: StoredValue): Promise<StoredObject>;
   /** Compare-and-swap on the revision read; 'Conflict' when it moved, 'NotFound' when gone. */

@@ -27,6 +27,28 @@ async function code(p: Promise<unknown>): Promise<string> {
 }
 
 describe('IPAM allocator', () => {
+  it('reads pools, reservations and node labels from the cache; a pool the cache has not seen yet is found by a current re-read', async () => {
+    const { be } = await setup({ old: { cidr: '10.0.0.0/30', blockSize: 30 } });
+    await putPool(be, 'new', { cidr: '10.1.0.0/16' });
+    const cachedReads: string[] = [];
+    // A cache a moment behind: it has not seen the pool "new" yet.
+    const lagging = new Proxy(be, {
+      get: (t, p, r) =>
+        p === 'list'
+          ? async (kind: string, ns?: string, opts?: { cached?: boolean }) => {
+              if (opts?.cached) cachedReads.push(kind);
+              const l = await t.list(kind, ns);
+              return opts?.cached && kind === 'IPPool' ? { ...l, items: l.items.filter((o) => o.key.name !== 'new') } : l;
+            }
+          : (Reflect.get(t, p, r) as unknown),
+    });
+    const ipam = new IpamClient(lagging, fast);
+    expect((await ipam.autoAssign({ handleId: 'a', hostname: 'n1', num4: 4 })).ipv4.map((a) => a.ip)).toEqual(['10.0.0.0', '10.0.0.1', '10.0.0.2', '10.0.0.3']);
+    expect(cachedReads.sort()).toEqual(['IPPool', 'IPReservation']);
+    // "old" is full as far as the cache knows: the current re-read finds "new".
+    expect((await ipam.autoAssign({ handleId: 'b', hostname: 'n1', num4: 1 })).ipv4[0]?.ip).toMatch(/^10\.1\./);
+  });
+
   it('assigns from a fresh /26 block claimed for the host, with a confirmed affinity and a handle count', async () => {
     const { be, ipam } = await setup({ p: { cidr: '10.0.0.0/16' } });
     const r = await ipam.autoAssign({ handleId: 'h1', hostname: 'n1', num4: 3 });

@@ -6,7 +6,7 @@
 // writes leaves a handle that counts too much (found and fixed by `ipam check` / the GC), never an
 // address handed out twice. Block contents change only through the pure functions in block.ts.
 import { API_VERSION } from '../datastore/model/resource.js';
-import type { Store, StoredObject, StoredValue } from '../datastore/store.js';
+import type { ReadOptions, Store, StoredObject, StoredValue } from '../datastore/store.js';
 import { assignFromBlock, assignOrdinal, freeCount, ordinalToIp, ordinalsOfHandle, releaseFromBlock } from './block.js';
 import { type Cidr, type Family, blockOf, contains, formatCidr, parseCidr, parseIp } from './cidr.js';
 import { claimBlock, claimFreeBlock, confirmIfOurs, type ClaimOutcome } from './claim.js';
@@ -107,8 +107,8 @@ export class IpamClient {
   }
 
   /** Usable pools; malformed ones are skipped (they are reported by `ipam check`). */
-  async listPools(): Promise<Pool[]> {
-    const { items } = await this.store.list('IPPool');
+  async listPools(opts?: ReadOptions): Promise<Pool[]> {
+    const { items } = await this.store.list('IPPool', undefined, opts);
     const out: Pool[] = [];
     for (const o of items) {
       const p = poolFromResource(o.key.name, o.value.spec);
@@ -118,13 +118,13 @@ export class IpamClient {
   }
 
   /** Every IPReservation's ranges; malformed resources are skipped like malformed pools. */
-  async reservations(): Promise<Reservations> {
-    const { items } = await this.store.list('IPReservation');
+  async reservations(opts?: ReadOptions): Promise<Reservations> {
+    const { items } = await this.store.list('IPReservation', undefined, opts);
     return reservationsFrom(items.map((o) => (o.value.spec ?? {}) as { reservedCIDRs?: string[] }));
   }
 
-  async nodeLabels(host: string): Promise<Record<string, string>> {
-    const o = await this.store.get({ kind: 'Node', name: host });
+  async nodeLabels(host: string, opts?: ReadOptions): Promise<Record<string, string>> {
+    const o = await this.store.get({ kind: 'Node', name: host }, opts);
     return o?.value.metadata.labels ?? {};
   }
 
@@ -180,8 +180,22 @@ export class IpamClient {
 
   /** Assigns num4 IPv4 and num6 IPv6 addresses to a handle: all of them or none (throws Exhausted). */
   async autoAssign(args: AssignArgs): Promise<{ ipv4: AssignedIp[]; ipv6: AssignedIp[] }> {
+    // Pools, reservations and the node's labels are configuration: the datastore's cache may answer
+    // (on Kubernetes the apiserver's watch cache, about half the cost of a read through to its
+    // etcd). Every address is still taken by a CAS on its block; only a pool created or a reservation
+    // lifted a moment ago could be missed, so a "no pool" or "exhausted" answer is checked once more
+    // against current reads.
+    try {
+      return await this.autoAssignFrom(args, { cached: true });
+    } catch (e) {
+      if (!(e instanceof IpamError) || (e.code !== 'NoPool' && e.code !== 'Exhausted')) throw e;
+      return this.autoAssignFrom(args, {});
+    }
+  }
+
+  private async autoAssignFrom(args: AssignArgs, reads: ReadOptions): Promise<{ ipv4: AssignedIp[]; ipv6: AssignedIp[] }> {
     const use = args.use ?? 'Workload';
-    const [pools, labels, reserved] = await Promise.all([this.listPools(), this.nodeLabels(args.hostname), this.reservations()]);
+    const [pools, labels, reserved] = await Promise.all([this.listPools(reads), this.nodeLabels(args.hostname, reads), this.reservations(reads)]);
     const got: { ipv4: AssignedIp[]; ipv6: AssignedIp[] } = { ipv4: [], ipv6: [] };
     const attr: AllocationAttribute = { handle_id: args.handleId, secondary: args.attrs ?? null };
     try {

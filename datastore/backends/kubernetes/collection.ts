@@ -1,13 +1,13 @@
 // What every kind's mapping shares: the per-kind interface the store dispatches to, paged lists,
 // "now" as a resourceVersion, and a collection's watch turned into store events.
 import { DatastoreError } from '../../errors.js';
-import type { ObjectKey, StoredObject, StoredValue, StoreEvent, StoreListResult, StoreWatch, StoreWatchHandlers } from '../../store.js';
+import type { ObjectKey, ReadOptions, StoredObject, StoredValue, StoreEvent, StoreListResult, StoreWatch, StoreWatchHandlers } from '../../store.js';
 import type { KubeApi, KubeList, KubeObject } from './driver.js';
 
 export interface KindMapping {
   readOnly(key: ObjectKey): string | undefined;
-  get(key: ObjectKey): Promise<StoredObject | undefined>;
-  list(namespace?: string): Promise<StoreListResult>;
+  get(key: ObjectKey, opts?: ReadOptions): Promise<StoredObject | undefined>;
+  list(namespace?: string, opts?: ReadOptions): Promise<StoreListResult>;
   create(value: StoredValue): Promise<StoredObject>;
   update(value: StoredValue, expectedRevision: string): Promise<StoredObject>;
   delete(key: ObjectKey, expectedRevision?: string): Promise<StoredObject>;
@@ -16,8 +16,15 @@ export interface KindMapping {
 
 const PAGE = 500;
 
-/** Every page of a collection, all at the first page's resourceVersion (Kubernetes' continue tokens). */
-export async function listAll(api: Pick<KubeApi, 'call'>, path: string, what: string): Promise<KubeList> {
+/** `?resourceVersion=0` for a read the apiserver's watch cache may answer (ReadOptions.cached). */
+export const cachedQuery = (opts?: ReadOptions): string => (opts?.cached ? '?resourceVersion=0' : '');
+
+/**
+ * Every page of a collection, all at the first page's resourceVersion (Kubernetes' continue tokens);
+ * or, `cached`, the whole collection from the apiserver's watch cache in one answer.
+ */
+export async function listAll(api: Pick<KubeApi, 'call'>, path: string, what: string, opts?: ReadOptions): Promise<KubeList> {
+  if (opts?.cached) return api.call<KubeList>('GET', `${path}${cachedQuery(opts)}`, what);
   const items: KubeObject[] = [];
   let cont = '';
   let rv = '';

@@ -4,8 +4,8 @@
 // meets a marked object finishes the delete and sees nothing.
 import { DatastoreError } from '../../errors.js';
 import type { KindDef } from '../../model/kinds.js';
-import type { ObjectKey, StoredObject, StoredValue, StoreListResult, StoreWatch, StoreWatchHandlers } from '../../store.js';
-import { listAll, orUndefined, sorted, watchCollection, type KindMapping } from './collection.js';
+import type { ObjectKey, ReadOptions, StoredObject, StoredValue, StoreListResult, StoreWatch, StoreWatchHandlers } from '../../store.js';
+import { cachedQuery, listAll, orUndefined, sorted, watchCollection, type KindMapping } from './collection.js';
 import { crdName, fromCustomResource, hasDeletedMark, isMarkedDeleted, markDeleted, toCustomResource } from './crd-convert.js';
 import { CRD_API_VERSION } from './crds.js';
 import type { KubeApi, KubeObject } from './driver.js';
@@ -40,8 +40,8 @@ export class CrdMapping implements KindMapping {
   }
 
   /** The custom resource as stored, marked or not; undefined when absent. */
-  private async raw(key: ObjectKey): Promise<KubeObject | undefined> {
-    return orUndefined(this.api.call<KubeObject>('GET', this.path(key.namespace, key.name), this.what(key)));
+  private async raw(key: ObjectKey, opts?: ReadOptions): Promise<KubeObject | undefined> {
+    return orUndefined(this.api.call<KubeObject>('GET', `${this.path(key.namespace, key.name)}${cachedQuery(opts)}`, this.what(key)));
   }
 
   /** Second step of a delete: gone only if nobody changed it since `cr` was read. */
@@ -59,9 +59,9 @@ export class CrdMapping implements KindMapping {
     }
   }
 
-  async get(key: ObjectKey): Promise<StoredObject | undefined> {
+  async get(key: ObjectKey, opts?: ReadOptions): Promise<StoredObject | undefined> {
     this.checkNamespace(key);
-    const cr = await this.raw(key);
+    const cr = await this.raw(key, opts);
     if (!cr) return undefined;
     const obj = fromCustomResource(this.kind, cr);
     if (this.marks && isMarkedDeleted(this.kind, obj.value.spec)) {
@@ -71,8 +71,8 @@ export class CrdMapping implements KindMapping {
     return obj;
   }
 
-  async list(namespace?: string): Promise<StoreListResult> {
-    const l = await listAll(this.api, this.path(namespace), `${this.def.plural}${namespace ? ` in ${namespace}` : ''}`);
+  async list(namespace?: string, opts?: ReadOptions): Promise<StoreListResult> {
+    const l = await listAll(this.api, this.path(namespace), `${this.def.plural}${namespace ? ` in ${namespace}` : ''}`, opts);
     const items: StoredObject[] = [];
     for (const cr of l.items) {
       const obj = fromCustomResource(this.kind, cr);

@@ -2,10 +2,10 @@
 // Nodes; updates only, through nodes/status as Calico does), WorkloadEndpoint (Pods; writes are
 // the CNI plugin's annotations on pods/status) and Profile (Namespaces + ServiceAccounts,
 // read-only).
-import type { ObjectKey, StoredObject, StoredValue, StoreListResult, StoreWatch, StoreWatchHandlers } from '../../store.js';
+import type { ObjectKey, ReadOptions, StoredObject, StoredValue, StoreListResult, StoreWatch, StoreWatchHandlers } from '../../store.js';
 import { DatastoreError } from '../../errors.js';
 import { parseWepName } from '../../model/wep-names.js';
-import { listAll, mergeWatches, orUndefined, refused, sorted, watchCollection, type KindMapping } from './collection.js';
+import { cachedQuery, listAll, mergeWatches, orUndefined, refused, sorted, watchCollection, type KindMapping } from './collection.js';
 import { namespaceToStored, parseProfileName, serviceAccountToStored, splitRevision } from './derived-convert.js';
 import type { KubeApi, KubeObject } from './driver.js';
 import { k8sNodeToCalico, mergeCalicoIntoK8sNode } from './node-convert.js';
@@ -20,13 +20,13 @@ export class NodeMapping implements KindMapping {
     return undefined;
   }
 
-  async get(key: ObjectKey): Promise<StoredObject | undefined> {
-    const n = await orUndefined(this.api.call<KubeObject>('GET', `/api/v1/nodes/${encodeURIComponent(key.name)}`, `Node ${key.name}`));
+  async get(key: ObjectKey, opts?: ReadOptions): Promise<StoredObject | undefined> {
+    const n = await orUndefined(this.api.call<KubeObject>('GET', `/api/v1/nodes/${encodeURIComponent(key.name)}${cachedQuery(opts)}`, `Node ${key.name}`));
     return n && k8sNodeToCalico(n);
   }
 
-  async list(): Promise<StoreListResult> {
-    const l = await listAll(this.api, '/api/v1/nodes', 'nodes');
+  async list(_namespace?: string, opts?: ReadOptions): Promise<StoreListResult> {
+    const l = await listAll(this.api, '/api/v1/nodes', 'nodes', opts);
     return { items: sorted(l.items.map(k8sNodeToCalico)), revision: l.metadata.resourceVersion };
   }
 

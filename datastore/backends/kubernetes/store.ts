@@ -3,7 +3,7 @@
 // WorkloadEndpoints, Profiles and knp.default. policies from.
 import { DatastoreError } from '../../errors.js';
 import { kindByName } from '../../model/kinds.js';
-import type { ObjectKey, Store, StoredObject, StoredValue, StoreListResult, StoreWatch, StoreWatchHandlers } from '../../store.js';
+import type { ObjectKey, ReadOptions, Store, StoredObject, StoredValue, StoreListResult, StoreWatch, StoreWatchHandlers } from '../../store.js';
 import type { KindMapping } from './collection.js';
 import { CrdMapping } from './crd-mapping.js';
 import { crdName } from './crd-convert.js';
@@ -57,12 +57,12 @@ export class KubernetesStore implements Store {
     return def ? `/apis/${CRD_API_VERSION}/${key.namespace ? `namespaces/${key.namespace}/` : ''}${def.plural}/${crdName(key.kind, key.name)}` : `${key.kind}(${ns}${key.name})`;
   }
 
-  async get(key: ObjectKey): Promise<StoredObject | undefined> {
-    return this.mapping(key.kind).get(key);
+  async get(key: ObjectKey, opts?: ReadOptions): Promise<StoredObject | undefined> {
+    return this.mapping(key.kind).get(key, opts);
   }
 
-  async list(kind: string, namespace?: string): Promise<StoreListResult> {
-    return this.mapping(kind).list(namespace);
+  async list(kind: string, namespace?: string, opts?: ReadOptions): Promise<StoreListResult> {
+    return this.mapping(kind).list(namespace, opts);
   }
 
   async create(value: StoredValue): Promise<StoredObject> {
