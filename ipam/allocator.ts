@@ -339,7 +339,7 @@ export class IpamClient {
     try {
       return await this.store.update(blockValue(block), b.obj.revision);
     } catch (e) {
-      if (!isDsError(e, 'Conflict') && !isDsError(e, 'NotFound')) throw e;
+      if (!isCasMiss(e)) throw e;
       if (handleId) await this.adjustHandle(handleId, block.cidr, -n);
       return undefined;
     }

@@ -4,9 +4,8 @@
 // Leaks are released all-or-nothing per handle, each address guarded by its sequence number. A handle
 // that counts more than its blocks hold (an allocator died between its handle and block writes) is
 // set to what the blocks hold, compare-and-swap on the handle revision seen in both passes.
-import { DatastoreError } from '../datastore/store.js';
 import type { IpamClient } from './allocator.js';
-import { affinityKey, affinityValue, handleValue } from './records.js';
+import { affinityKey, affinityValue, handleValue, isCasMiss } from './records.js';
 import { analyse, snapshot, type CheckReport } from './check.js';
 
 export interface GcOptions {
@@ -117,6 +116,5 @@ export class IpamGc {
 }
 
 function ignoreConflict(e: unknown): void {
-  if (e instanceof DatastoreError && (e.code === 'Conflict' || e.code === 'NotFound')) return;
-  throw e;
+  if (!isCasMiss(e)) throw e;
 }
