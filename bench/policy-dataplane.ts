@@ -14,7 +14,7 @@ import { globalPolicy, k8sPolicy, namespaceProfile, pod } from '../felix/policy/
 import type { PolicyCalcInput, PolicyDataplaneState, PolicyEndpoint, PolicyInput } from '../felix/policy/types.js';
 
 const [ENDPOINTS = 1000, POLICIES = 200] = process.argv.slice(2).filter((a) => /^\d+$/.test(a)).map(Number);
-const ADDS = 100;
+const ADDS = 30;
 const NAIVE_ADDS = 5;
 const NS = `tbpol${process.pid % 100000}`;
 
@@ -35,8 +35,7 @@ function pol(i: number): PolicyInput {
 }
 
 const ms = (t: bigint): number => Number(process.hrtime.bigint() - t) / 1e6;
-/** Nearest-rank percentile: the smallest value at least p % of the samples are at or below. */
-const pct = (xs: number[], p: number): number => [...xs].sort((a, b) => a - b)[Math.max(0, Math.ceil((p / 100) * xs.length) - 1)] ?? NaN;
+const pct = (xs: number[], p: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))] ?? NaN;
 const inNs = (cmd: string, args: string[], input?: string): Promise<string> => tool('ip', ['netns', 'exec', NS, cmd, ...args], input);
 
 /** The naive driver: every chain declared (emptied) and rewritten, every set rebuilt and swapped. */
