@@ -4,12 +4,8 @@
 // sets no rule references any more). Member edits of existing sets go with the first restore
 // when there is one, else alongside the iptables transaction: a new pod waits for the longer of
 // the two, not their sum. Everything not ours is left exactly as it is.
-// The iptables transaction and the member edits, the two every pod start runs, go to long-lived
-// processes (tool-session.ts) where /proc lets us see them finish; creates, swaps and destroys run
-// `ipset restore` once each, so a failure among them stops there as it always did.
 import type { PolicyDataplaneState } from '../policy/types.js';
 import { tool } from './exec.js';
-import { ToolSession } from './tool-session.js';
 import { isOurHook, normMembers, parseFilterSave, parseIpsetSave, planFilter, planSets, stamped, stampedChain, validateState, type FilterPlan, type ObservedFilter, type ObservedSet, type SetPlan } from './policy-plan.js';
 
 export interface PolicyApplyReport {
@@ -31,17 +27,13 @@ export interface PolicyDriverOptions {
   family: 4 | 6;
   /** Run every tool inside this network namespace (tests, the lab); default: our own. */
   netns?: string;
-  /** Replaces the process runner (unit tests): every restore then goes through it. */
+  /** Replaces the process runner (unit tests). */
   run?: Runner;
 }
-
-const RESTORE_ARGS = ['--noflush', '-w', '5'];
 
 export class PolicyDriver {
   readonly family: 4 | 6;
   private readonly run: Runner;
-  /** The long-lived restore processes, none with an injected runner. */
-  private readonly sessions?: { restore: ToolSession; ipset: ToolSession };
   private filter?: ObservedFilter;
   private sets?: Map<string, ObservedSet>;
   /** The last state that passed validation. */
@@ -51,29 +43,6 @@ export class PolicyDriver {
     this.family = opts.family;
     const base = opts.run ?? tool;
     this.run = opts.netns ? (cmd, args, input) => base('ip', ['netns', 'exec', opts.netns ?? '', cmd, ...args], input) : base;
-    if (!opts.run) {
-      const netns = opts.netns ? { netns: opts.netns } : {};
-      this.sessions = { restore: new ToolSession({ cmd: this.ipt.restore, args: RESTORE_ARGS, ...netns }), ipset: new ToolSession({ cmd: 'ipset', args: ['-'], ...netns }) };
-    }
-  }
-
-  /** Ends the long-lived restore processes (they also end with this process). */
-  close(): void {
-    this.sessions?.restore.close();
-    this.sessions?.ipset.close();
-  }
-
-  /** `input` through the long-lived process when there is one, else one run of the tool. */
-  private async feed(session: ToolSession | undefined, cmd: string, args: string[], input: string): Promise<void> {
-    if (session?.supported) {
-      try {
-        return await session.run(input);
-      } catch (e) {
-        if (session.supported) throw e;
-        // This machine's /proc cannot show the process waiting: one run per request from now on.
-      }
-    }
-    await this.run(cmd, args, input);
   }
 
   private get ipt(): { save: string; restore: string } {
@@ -82,8 +51,6 @@ export class PolicyDriver {
 
   /** Reads our chains, the built-ins' rules and our sets from the kernel (start and after errors). */
   async observe(): Promise<void> {
-    this.sessions?.restore.warm();
-    this.sessions?.ipset.warm();
     this.filter = parseFilterSave(await this.run(this.ipt.save, ['-t', 'filter']));
     this.sets = parseIpsetSave(await this.run('ipset', ['save']), this.family);
   }
@@ -116,17 +83,15 @@ export class PolicyDriver {
     const sp = planSets(state.ipsets, sets, this.family);
     const fp = planFilter(state.chains, state.hooks, filter);
     let transactions = 0;
-    const run = async (cmd: string, args: string[], input: string, session?: ToolSession): Promise<void> => {
+    const run = async (cmd: string, args: string[], input: string): Promise<void> => {
       transactions++;
-      await this.feed(session, cmd, args, input);
+      await this.run(cmd, args, input);
     };
     const rules = async (): Promise<void> => {
       if (sp.before) await run('ipset', ['restore'], sp.before + sp.edits);
-      // Sets to destroy afterwards: a one-shot run, since only its exit waits until the kernel has
-      // let go of the deleted rules' references to them (the long-lived process's commit returns first).
-      if (fp.script) await run(this.ipt.restore, RESTORE_ARGS, fp.script, sp.after ? undefined : this.sessions?.restore);
+      if (fp.script) await run(this.ipt.restore, ['--noflush', '-w', '5'], fp.script);
     };
-    const edits = sp.edits && !sp.before ? run('ipset', ['restore'], sp.edits, this.sessions?.ipset) : undefined;
+    const edits = sp.edits && !sp.before ? run('ipset', ['restore'], sp.edits) : undefined;
     // Both settle before a failure is reported, so a retry never overlaps a restore still running.
     const failed = (await Promise.allSettled([rules(), edits])).find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;

@@ -3,7 +3,7 @@
 // change is one ipset swap (a few members: an in-place edit) with the chains untouched, a new driver (restart) reconciles without
 // flushing, and packets follow the sets.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PolicyDriver, type PolicyDriverOptions } from '../../felix/dataplane/policy-iptables.js';
+import { PolicyDriver } from '../../felix/dataplane/policy-iptables.js';
 import type { ChainSpec, IpsetSpec, PolicyDataplaneState } from '../../felix/policy/types.js';
 import { NetnsSet, removeStaleNamespaces } from '../harness/netns.js';
 
@@ -57,16 +57,7 @@ beforeAll(async () => {
   await sh(r, ['ipset', 'create', 'someone-else', 'hash:ip']);
 });
 
-/** Every driver a test made, so their long-lived restore processes end with the file. */
-const drivers: PolicyDriver[] = [];
-function driver(o: PolicyDriverOptions): PolicyDriver {
-  const d = new PolicyDriver(o);
-  drivers.push(d);
-  return d;
-}
-
 afterAll(async () => {
-  for (const d of drivers) d.close();
   await nss.cleanup();
 });
 
@@ -76,7 +67,7 @@ describe('policy driver in a namespace', () => {
   it('first apply writes our chains, one hook at the top, the set; others stay', async () => {
     others = (await save()).split('\n').filter((l) => l.includes('KUBE-OTHER') || l.includes('--dport 9')).join('\n');
     expect(await canPing(a, '10.99.2.2')).toBe(true);
-    const d = driver({ family: 4, netns: r });
+    const d = new PolicyDriver({ family: 4, netns: r });
     const rep = await d.apply(state(['10.99.1.2/32']));
     expect(rep.chainsWritten).toEqual(['cali-FORWARD', 'cali-fw-veth-a', 'cali-tw-veth-b']);
     expect(rep.setsCreated).toEqual(['cali40s:blocked']);
@@ -92,7 +83,7 @@ describe('policy driver in a namespace', () => {
 
   it('a second apply of the same state changes nothing (iptables-save identical, no restore run)', async () => {
     const before = await save();
-    const d = driver({ family: 4, netns: r }); // fresh: it reads the kernel first
+    const d = new PolicyDriver({ family: 4, netns: r }); // fresh: it reads the kernel first
     const rep = await d.apply(state(['10.99.1.2/32']));
     expect(rep).toMatchObject({ chainsWritten: [], chainsDeleted: [], hooksFixed: [], setsCreated: [], setsSwapped: [], transactions: 0 });
     const again = await d.apply(state(['10.99.1.2/32']));
@@ -102,7 +93,7 @@ describe('policy driver in a namespace', () => {
 
   it('a membership change swaps the set and leaves every chain untouched', async () => {
     const before = await save();
-    const d = driver({ family: 4, netns: r });
+    const d = new PolicyDriver({ family: 4, netns: r });
     const rep = await d.apply(state(['10.99.3.0/24']));
     expect(rep).toMatchObject({ chainsWritten: [], setsSwapped: ['cali40s:blocked'], transactions: 1 });
     expect(await save()).toBe(before);
@@ -112,7 +103,7 @@ describe('policy driver in a namespace', () => {
 
   it('a member joining a larger set is added in place: one ipset restore, no chain written, packets follow', async () => {
     const others = Array.from({ length: 8 }, (_, i) => `192.0.2.${i + 10}/32`);
-    const d = driver({ family: 4, netns: r });
+    const d = new PolicyDriver({ family: 4, netns: r });
     await d.apply(state(others));
     const before = await save();
     expect(await canPing(a, '10.99.2.2')).toBe(true);
@@ -131,7 +122,7 @@ describe('policy driver in a namespace', () => {
     await sh(r, ['iptables', '-N', 'cali-tw-stale']);
     await sh(r, ['iptables', '-A', 'cali-tw-stale', '-j', 'DROP']);
     await sh(r, ['ipset', 'create', 'cali40s:stale', 'hash:net']);
-    const d = driver({ family: 4, netns: r });
+    const d = new PolicyDriver({ family: 4, netns: r });
     const rep = await d.apply(state(['10.99.3.0/24']));
     expect(rep).toMatchObject({ chainsWritten: [], chainsDeleted: ['cali-tw-stale'], hooksFixed: ['FORWARD'], setsDestroyed: ['cali40s:stale'] });
     // The driver's own record of what it wrote matches the kernel: nothing more to do.
@@ -145,7 +136,7 @@ describe('policy driver in a namespace', () => {
   });
 
   it('a changed chain is rewritten alone; an empty state removes all of ours and nothing else', async () => {
-    const d = driver({ family: 4, netns: r });
+    const d = new PolicyDriver({ family: 4, netns: r });
     const st = state(['10.99.1.2/32']);
     st.chains.set('cali-fw-veth-a', { name: 'cali-fw-veth-a', rules: ['-m conntrack --ctstate INVALID -j DROP', '-p icmp -j RETURN'] });
     const rep = await d.apply(st);
@@ -165,10 +156,10 @@ describe('policy driver in a namespace', () => {
   });
 
   it('IPv6: ip6tables-restore and a cali60 set, IPv4 state untouched', async () => {
-    const d4 = driver({ family: 4, netns: r });
+    const d4 = new PolicyDriver({ family: 4, netns: r });
     await d4.apply(state(['10.99.1.2/32']));
     const v4 = await save(4);
-    const d6 = driver({ family: 6, netns: r });
+    const d6 = new PolicyDriver({ family: 6, netns: r });
     const st: PolicyDataplaneState = {
       family: 6,
       ipsets: new Map([['cali60s:x', { name: 'cali60s:x', type: 'hash:net', family: 'inet6', members: ['fd00::1/128', 'fd01::/64'] }]]),
@@ -176,7 +167,7 @@ describe('policy driver in a namespace', () => {
       hooks: [{ builtin: 'FORWARD', rule: '-j cali-FORWARD' }],
     };
     expect((await d6.apply(st)).chainsWritten).toEqual(['cali-FORWARD']);
-    expect((await driver({ family: 6, netns: r }).apply(st)).transactions).toBe(0);
+    expect((await new PolicyDriver({ family: 6, netns: r }).apply(st)).transactions).toBe(0);
     expect(await save(6)).toMatch(/-A FORWARD .*-j cali-FORWARD/);
     expect(await save(4)).toBe(v4);
     // Rejected before anything is written, naming the problem.
