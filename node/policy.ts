@@ -196,6 +196,7 @@ export class NodePolicy {
 
   stop(): void {
     if (this.timer) clearInterval(this.timer);
+    for (const d of this.drivers) d.close();
   }
 
   async apply(objects: Iterable<StoredObject>): Promise<PolicyRoundReport> {

@@ -1,11 +1,14 @@
 // The policy driver's shell around policy-plan.ts: reads what the kernel holds once (and again
-// after any failure), then per apply runs at most one `ipset restore` (create / swap), one
-// `iptables-restore --noflush` (ip6tables-restore for v6) and one `ipset restore` (destroy
-// sets no rule references any more). Member edits of existing sets go with the first restore
-// when there is one, else alongside the iptables transaction: a new pod waits for the longer of
-// the two, not their sum. Everything not ours is left exactly as it is.
+// after any failure), then per apply runs, in order, at most one ipset restore (creates, swaps and
+// member edits), one iptables-restore --noflush (ip6tables-restore for v6) and one ipset restore
+// (destroying sets no rule references any more). Everything not ours is left exactly as it is.
+// What every pod start runs, member edits and the iptables transaction, goes to long-lived
+// processes (tool-session.ts) that acknowledge each request; a round that destroys sets runs
+// iptables-restore once instead, because only a process's exit waits until the kernel has let go
+// of the deleted rules' references to those sets.
 import type { PolicyDataplaneState } from '../policy/types.js';
 import { tool } from './exec.js';
+import { ipsetProtocol, restoreProtocol, ToolSession } from './tool-session.js';
 import { isOurHook, normMembers, parseFilterSave, parseIpsetSave, planFilter, planSets, stamped, stampedChain, validateState, type FilterPlan, type ObservedFilter, type ObservedSet, type SetPlan } from './policy-plan.js';
 
 export interface PolicyApplyReport {
@@ -27,13 +30,17 @@ export interface PolicyDriverOptions {
   family: 4 | 6;
   /** Run every tool inside this network namespace (tests, the lab); default: our own. */
   netns?: string;
-  /** Replaces the process runner (unit tests). */
+  /** Replaces the process runner (unit tests): every restore then runs through it. */
   run?: Runner;
 }
+
+const RESTORE_ARGS = ['--noflush', '-w', '5'];
 
 export class PolicyDriver {
   readonly family: 4 | 6;
   private readonly run: Runner;
+  /** The long-lived iptables-restore and ipset; none with an injected runner. */
+  private readonly sessions?: { restore: ToolSession; ipset: ToolSession };
   private filter?: ObservedFilter;
   private sets?: Map<string, ObservedSet>;
   /** The last state that passed validation. */
@@ -43,6 +50,29 @@ export class PolicyDriver {
     this.family = opts.family;
     const base = opts.run ?? tool;
     this.run = opts.netns ? (cmd, args, input) => base('ip', ['netns', 'exec', opts.netns ?? '', cmd, ...args], input) : base;
+    if (!opts.run) {
+      const netns = opts.netns ? { netns: opts.netns } : {};
+      this.sessions = { restore: new ToolSession({ protocol: restoreProtocol(this.ipt.restore, RESTORE_ARGS), ...netns }), ipset: new ToolSession({ protocol: ipsetProtocol(), ...netns }) };
+    }
+  }
+
+  /** Ends the long-lived processes (they also end with this process). */
+  close(): void {
+    this.sessions?.restore.close();
+    this.sessions?.ipset.close();
+  }
+
+  /** `input` through the long-lived process when it can be used, else one run of the tool. */
+  private async feed(session: ToolSession | undefined, cmd: string, args: string[], input: string): Promise<void> {
+    if (session?.supported) {
+      try {
+        return await session.run(input);
+      } catch (e) {
+        if (session.supported) throw e;
+        // This tool does not answer as expected here: one run per request from now on.
+      }
+    }
+    await this.run(cmd, args, input);
   }
 
   private get ipt(): { save: string; restore: string } {
@@ -51,6 +81,8 @@ export class PolicyDriver {
 
   /** Reads our chains, the built-ins' rules and our sets from the kernel (start and after errors). */
   async observe(): Promise<void> {
+    this.sessions?.restore.warm();
+    this.sessions?.ipset.warm();
     this.filter = parseFilterSave(await this.run(this.ipt.save, ['-t', 'filter']));
     this.sets = parseIpsetSave(await this.run('ipset', ['save']), this.family);
   }
@@ -83,18 +115,14 @@ export class PolicyDriver {
     const sp = planSets(state.ipsets, sets, this.family);
     const fp = planFilter(state.chains, state.hooks, filter);
     let transactions = 0;
-    const run = async (cmd: string, args: string[], input: string): Promise<void> => {
+    const run = async (cmd: string, args: string[], input: string, session?: ToolSession): Promise<void> => {
       transactions++;
-      await this.run(cmd, args, input);
+      await this.feed(session, cmd, args, input);
     };
-    const rules = async (): Promise<void> => {
-      if (sp.before) await run('ipset', ['restore'], sp.before + sp.edits);
-      if (fp.script) await run(this.ipt.restore, ['--noflush', '-w', '5'], fp.script);
-    };
-    const edits = sp.edits && !sp.before ? run('ipset', ['restore'], sp.edits) : undefined;
-    // Both settle before a failure is reported, so a retry never overlaps a restore still running.
-    const failed = (await Promise.allSettled([rules(), edits])).find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed) throw failed.reason;
+    // Creates and swaps run once: an error stops the restore there, as the plan expects.
+    if (sp.before) await run('ipset', ['restore'], sp.before + sp.edits);
+    else if (sp.edits) await run('ipset', ['restore'], sp.edits, this.sessions?.ipset);
+    if (fp.script) await run(this.ipt.restore, RESTORE_ARGS, fp.script, sp.after ? undefined : this.sessions?.restore);
     if (sp.after) await run('ipset', ['restore'], sp.after);
     this.remember(state, fp, sp);
     return { chainsWritten: fp.written, chainsDeleted: fp.deleted, hooksFixed: fp.hooksFixed, setsCreated: sp.created, setsSwapped: sp.swapped, setsEdited: sp.edited, setsDestroyed: sp.destroyed, transactions };

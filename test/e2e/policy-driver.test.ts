@@ -3,7 +3,7 @@
 // change is one ipset swap (a few members: an in-place edit) with the chains untouched, a new driver (restart) reconciles without
 // flushing, and packets follow the sets.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PolicyDriver } from '../../felix/dataplane/policy-iptables.js';
+import { PolicyDriver, type PolicyDriverOptions } from '../../felix/dataplane/policy-iptables.js';
 import type { ChainSpec, IpsetSpec, PolicyDataplaneState } from '../../felix/policy/types.js';
 import { NetnsSet, removeStaleNamespaces } from '../harness/netns.js';
 
@@ -57,7 +57,16 @@ beforeAll(async () => {
   await sh(r, ['ipset', 'create', 'someone-else', 'hash:ip']);
 });
 
+/** Every driver a test made, so their long-lived restore processes end with the file. */
+const drivers: PolicyDriver[] = [];
+function driver(o: PolicyDriverOptions): PolicyDriver {
+  const d = new PolicyDriver(o);
+  drivers.push(d);
+  return d;
+}
+
 afterAll(async () => {
+  for (const d of drivers) d.close();
   await nss.cleanup();
 });
 
@@ -67,7 +76,7 @@ describe('policy driver in a namespace', () => {
   it('first apply writes our chains, one hook at the top, the set; others stay', async () => {
     others = (await save()).split('\n').filter((l) => l.includes('KUBE-OTHER') || l.includes('--dport 9')).join('\n');
     expect(await canPing(a, '10.99.2.2')).toBe(true);
-    const d = new PolicyDriver({ family: 4, netns: r });
+    const d = driver({ family: 4, netns: r });
     const rep = await d.apply(state(['10.99.1.2/32']));
     expect(rep.chainsWritten).toEqual(['cali-FORWARD', 'cali-fw-veth-a', 'cali-tw-veth-b']);
     expect(rep.setsCreated).toEqual(['cali40s:blocked']);
@@ -83,7 +92,7 @@ describe('policy driver in a namespace', () => {
 
   it('a second apply of the same state changes nothing (iptables-save identical, no restore run)', async () => {
     const before = await save();
-    const d = new PolicyDriver({ family: 4, netns: r }); // fresh: it reads the kernel first
+    const d = driver({ family: 4, netns: r }); // fresh: it reads the kernel first
     const rep = await d.apply(state(['10.99.1.2/32']));
     expect(rep).toMatchObject({ chainsWritten: [], chainsDeleted: [], hooksFixed: [], setsCreated: [], setsSwapped: [], transactions: 0 });
     const again = await d.apply(state(['10.99.1.2/32']));
@@ -93,7 +102,7 @@ describe('policy driver in a namespace', () => {
 
   it('a membership change swaps the set and leaves every chain untouched', async () => {
     const before = await save();
-    const d = new PolicyDriver({ family: 4, netns: r });
+    const d = driver({ family: 4, netns: r });
     const rep = await d.apply(state(['10.99.3.0/24']));
     expect(rep).toMatchObject({ chainsWritten: [], setsSwapped: ['cali40s:blocked'], transactions: 1 });
     expect(await save()).toBe(before);
@@ -103,7 +112,7 @@ describe('policy driver in a namespace', () => {
 
   it('a member joining a larger set is added in place: one ipset restore, no chain written, packets follow', async () => {
     const others = Array.from({ length: 8 }, (_, i) => `192.0.2.${i + 10}/32`);
-    const d = new PolicyDriver({ family: 4, netns: r });
+    const d = driver({ family: 4, netns: r });
     await d.apply(state(others));
     const before = await save();
     expect(await canPing(a, '10.99.2.2')).toBe(true);
@@ -116,13 +125,34 @@ describe('policy driver in a namespace', () => {
     expect(await canPing(a, '10.99.2.2')).toBe(true);
   });
 
+  it('edits through the kept-running ipset and iptables-restore survive an outside change: the refused edit is re-planned from the kernel', async () => {
+    const others = Array.from({ length: 8 }, (_, i) => `192.0.2.${i + 10}/32`);
+    const d = driver({ family: 4, netns: r });
+    await d.apply(state(others));
+    for (let i = 0; i < 20; i++) await d.apply(state([...others, `198.51.100.${i}/32`])); // a pod each, in place
+    // Someone adds the next member by hand: our add of it is refused ("already added").
+    await sh(r, ['ipset', 'add', 'cali40s:blocked', '10.99.1.2']);
+    // The refused request fails the round; the driver re-reads the kernel and its retry finishes the job.
+    await d.apply(state([...others, '10.99.1.2/32']));
+    const members = (await sh(r, ['ipset', 'list', 'cali40s:blocked'])).split('Members:\n')[1]?.trim().split('\n').sort();
+    expect(members).toEqual([...others, '10.99.1.2'].map((m) => m.replace('/32', '')).sort());
+    expect(await canPing(a, '10.99.2.2')).toBe(false);
+    // The processes go on after the failure, and a chain edit still lands.
+    const st = state(['10.99.3.0/24']);
+    st.chains.set('cali-fw-veth-a', { name: 'cali-fw-veth-a', rules: ['-m conntrack --ctstate INVALID -j DROP', '-p udp -j RETURN'] });
+    expect((await d.apply(st)).chainsWritten).toEqual(['cali-fw-veth-a']);
+    expect(await save()).toMatch(/-A cali-fw-veth-a -p udp .*-j RETURN/);
+    expect(await canPing(a, '10.99.2.2')).toBe(true);
+    await d.apply(state(['10.99.3.0/24']));
+  });
+
   it('restart reconciles: a hook pushed down and a stale chain are fixed without touching the rest', async () => {
     // Another tool inserts above our hook; a crashed older version left a chain and a set.
     await sh(r, ['iptables', '-I', 'FORWARD', '1', '-j', 'KUBE-OTHER']);
     await sh(r, ['iptables', '-N', 'cali-tw-stale']);
     await sh(r, ['iptables', '-A', 'cali-tw-stale', '-j', 'DROP']);
     await sh(r, ['ipset', 'create', 'cali40s:stale', 'hash:net']);
-    const d = new PolicyDriver({ family: 4, netns: r });
+    const d = driver({ family: 4, netns: r });
     const rep = await d.apply(state(['10.99.3.0/24']));
     expect(rep).toMatchObject({ chainsWritten: [], chainsDeleted: ['cali-tw-stale'], hooksFixed: ['FORWARD'], setsDestroyed: ['cali40s:stale'] });
     // The driver's own record of what it wrote matches the kernel: nothing more to do.
@@ -136,7 +166,7 @@ describe('policy driver in a namespace', () => {
   });
 
   it('a changed chain is rewritten alone; an empty state removes all of ours and nothing else', async () => {
-    const d = new PolicyDriver({ family: 4, netns: r });
+    const d = driver({ family: 4, netns: r });
     const st = state(['10.99.1.2/32']);
     st.chains.set('cali-fw-veth-a', { name: 'cali-fw-veth-a', rules: ['-m conntrack --ctstate INVALID -j DROP', '-p icmp -j RETURN'] });
     const rep = await d.apply(st);
@@ -156,10 +186,10 @@ describe('policy driver in a namespace', () => {
   });
 
   it('IPv6: ip6tables-restore and a cali60 set, IPv4 state untouched', async () => {
-    const d4 = new PolicyDriver({ family: 4, netns: r });
+    const d4 = driver({ family: 4, netns: r });
     await d4.apply(state(['10.99.1.2/32']));
     const v4 = await save(4);
-    const d6 = new PolicyDriver({ family: 6, netns: r });
+    const d6 = driver({ family: 6, netns: r });
     const st: PolicyDataplaneState = {
       family: 6,
       ipsets: new Map([['cali60s:x', { name: 'cali60s:x', type: 'hash:net', family: 'inet6', members: ['fd00::1/128', 'fd01::/64'] }]]),
@@ -167,7 +197,7 @@ describe('policy driver in a namespace', () => {
       hooks: [{ builtin: 'FORWARD', rule: '-j cali-FORWARD' }],
     };
     expect((await d6.apply(st)).chainsWritten).toEqual(['cali-FORWARD']);
-    expect((await new PolicyDriver({ family: 6, netns: r }).apply(st)).transactions).toBe(0);
+    expect((await driver({ family: 6, netns: r }).apply(st)).transactions).toBe(0);
     expect(await save(6)).toMatch(/-A FORWARD .*-j cali-FORWARD/);
     expect(await save(4)).toBe(v4);
     // Rejected before anything is written, naming the problem.
