@@ -74,10 +74,10 @@ describe('ToolSession with iptables-restore -v', () => {
     expect(written()).toEqual(['slow x']);
   });
 
-  it('fails every transaction when the tool is missing, with the reason, and stays usable', async () => {
+  it('a tool that cannot start is marked unsupported, with the reason, so the caller runs it once per transaction', async () => {
     const s = session(restoreProtocol('/nonexistent/iptables-restore', []));
     await expect(s.run('x\nCOMMIT\n')).rejects.toThrow(/ENOENT/);
-    expect(s.supported).toBe(true);
+    expect(s.supported).toBe(false);
   });
 
   it('a tool that does not echo is marked unsupported, so the caller runs it once per transaction', async () => {
@@ -102,6 +102,12 @@ describe('ToolSession with interactive ipset', () => {
     await expect(s.run('add a 2\nbad add a 3\nadd a 4\n')).rejects.toThrow(/refused bad add a 3/);
     await s.run('add a 5\n');
     expect(written()).toEqual(['add a 1', 'add a 2', 'add a 4', 'add a 5']);
+  });
+
+  it('an ipset whose wrapper is missing (no stdbuf) is marked unsupported', async () => {
+    const s = ipset(`exec /nonexistent/stdbuf -o0 ipset -`);
+    await expect(s.run('add a 1\n')).rejects.toThrow(/not found|No such file/);
+    expect(s.supported).toBe(false);
   });
 
   it('blank lines are not commands: nothing waits for a prompt that never comes', async () => {

@@ -169,7 +169,9 @@ export class ToolSession {
     try {
       await this.exchange(l, '', this.opts.startTimeoutMs ?? START_TIMEOUT_MS);
     } catch (e) {
-      if (l.exited === undefined) this.supported = false; // alive, but no answer: not usable this way
+      // No answer, or gone before answering (a missing stdbuf, say): one run per request from now
+      // on, which either works or fails with the tool's own words.
+      this.supported = false;
       end(l);
       throw e;
     }
