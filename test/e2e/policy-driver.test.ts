@@ -3,9 +3,10 @@
 // change is one ipset swap (a few members: an in-place edit) with the chains untouched, a new driver (restart) reconciles without
 // flushing, and packets follow the sets.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PolicyDriver, type PolicyDriverOptions } from '../../felix/dataplane/policy-iptables.js';
+import type { PolicyDriver, PolicyDriverOptions } from '../../felix/dataplane/policy-iptables.js';
 import type { ChainSpec, IpsetSpec, PolicyDataplaneState } from '../../felix/policy/types.js';
 import { NetnsSet, removeStaleNamespaces } from '../harness/netns.js';
+import { PolicyDrivers } from '../harness/policy-drivers.js';
 
 const nss = new NetnsSet('pdrv');
 let r = '';
@@ -57,16 +58,11 @@ beforeAll(async () => {
   await sh(r, ['ipset', 'create', 'someone-else', 'hash:ip']);
 });
 
-/** Every driver a test made, so their long-lived restore processes end with the file. */
-const drivers: PolicyDriver[] = [];
-function driver(o: PolicyDriverOptions): PolicyDriver {
-  const d = new PolicyDriver(o);
-  drivers.push(d);
-  return d;
-}
+const drivers = new PolicyDrivers();
+const driver = (o: PolicyDriverOptions): PolicyDriver => drivers.make(o);
 
 afterAll(async () => {
-  for (const d of drivers) d.close();
+  drivers.closeAll();
   await nss.cleanup();
 });
 

@@ -4,12 +4,13 @@
 // iptables-restore / ip6tables-restore; a fresh driver then finds nothing to do; dropping the HEPs
 // removes our INPUT / OUTPUT hooks and chains and leaves others' rules alone.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PolicyDriver, type PolicyDriverOptions } from '../../felix/dataplane/policy-iptables.js';
+import type { PolicyDriver, PolicyDriverOptions } from '../../felix/dataplane/policy-iptables.js';
 import { hostPolicyEndpoint, withBuiltinProfiles } from '../../felix/policy/host.js';
 import { computePolicyState } from '../../felix/policy/index.js';
 import { globalPolicy, resource } from '../../felix/policy/testing/fixtures.js';
 import type { PolicyCalcInput } from '../../felix/policy/types.js';
 import { NetnsSet, removeStaleNamespaces } from '../harness/netns.js';
+import { PolicyDrivers } from '../harness/policy-drivers.js';
 
 const nss = new NetnsSet('hepk');
 let ns = '';
@@ -50,16 +51,11 @@ function setMembers(list: string, name: string): string[] {
   return (block.split('Members:\n')[1] ?? '').split('\n').filter(Boolean).sort();
 }
 
-/** Every driver a test made, so their long-lived restore processes end with the file. */
-const drivers: PolicyDriver[] = [];
-function driver(o: PolicyDriverOptions): PolicyDriver {
-  const d = new PolicyDriver(o);
-  drivers.push(d);
-  return d;
-}
+const drivers = new PolicyDrivers();
+const driver = (o: PolicyDriverOptions): PolicyDriver => drivers.make(o);
 
 afterAll(async () => {
-  for (const d of drivers) d.close();
+  drivers.closeAll();
   await nss.cleanup();
 });
 
