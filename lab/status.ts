@@ -4,7 +4,7 @@ import { bgpApi } from './agents.js';
 import { memberStatus, type MemberStatus } from './etcd.js';
 import { apiserverState } from './kube.js';
 import { nsExec } from './sh.js';
-import type { LabState } from './state.js';
+import { waitBudget, type LabState } from './state.js';
 
 export interface NodeStatus {
   name: string;
@@ -21,6 +21,8 @@ export interface NodeStatus {
   peers?: Array<{ address: string; state: string }>;
   /** Agent mode with BGP: the routes the speaker handed felix (prefix, next hops, the peer it came from). */
   bgpRoutes?: InstalledRoute[];
+  /** Agent mode with BGP: why the speaker's socket gave no peers (down, or no answer within the budget). */
+  speakerError?: string;
   /** Agent mode: tortie-node's convergence histograms (own pod → its route; BGP route → programmed). */
   convergence?: { endpoint?: Quantiles; bgp?: Quantiles };
   routes: string[];
@@ -100,13 +102,16 @@ async function probeAgent(ns: string): Promise<Pick<NodeStatus, 'ready' | 'sessi
   }
 }
 
-/** Peers and installed routes from the speaker's API; absent when it does not answer (VXLAN, down). */
-async function probeSpeaker(name: string): Promise<Pick<NodeStatus, 'peers' | 'bgpRoutes'>> {
+/**
+ * Peers and installed routes from the speaker's API; absent, with the reason, when it does not
+ * answer. The 5 s budget scales like the lab's waits: under emulation a busy speaker answers late.
+ */
+async function probeSpeaker(name: string): Promise<Pick<NodeStatus, 'peers' | 'bgpRoutes' | 'speakerError'>> {
   try {
-    const [peers, routes] = await withApi(bgpApi({ name }), (c) => Promise.all([c.peers(), c.routes()]));
+    const [peers, routes] = await withApi(bgpApi({ name }), (c) => Promise.all([c.peers(), c.routes()]), waitBudget(5000));
     return { peers: peers.map((p) => ({ address: p.address, state: p.state })), bgpRoutes: installedRoutes(routes) };
-  } catch {
-    return {};
+  } catch (e) {
+    return { speakerError: e instanceof Error ? e.message : String(e) };
   }
 }
 

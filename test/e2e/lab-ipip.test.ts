@@ -32,6 +32,7 @@ interface VmStatus {
     blocks: string[];
     sessions?: Record<string, number>;
     peers?: Array<{ address: string; state: string }>;
+    speakerError?: string;
     bgpRoutes?: Array<{ prefix: string; nextHops: string[]; sourcePeer: string }>;
   }>;
   pods: Array<{ name: string; node: string; ip: string }>;
@@ -78,7 +79,7 @@ describe.skipIf(why !== undefined)(`IPIP in a VM, agent mode${why ? ` (skipped: 
       for (const n of st.nodes) {
         const others = st.nodes.filter((x) => x !== n);
         // BGP: a session with each other host, Established (the speaker's peers and its metric agree).
-        expect(n.peers?.map((p) => p.address).sort(), `${mode} ${n.name} peers`).toEqual(others.map((x) => addr(x.ip)).sort());
+        expect(n.peers?.map((p) => p.address).sort(), `${mode} ${n.name} peers${n.speakerError ? ` (speaker: ${n.speakerError})` : ''}`).toEqual(others.map((x) => addr(x.ip)).sort());
         expect(n.peers?.every((p) => p.state === 'Established'), `${mode} ${n.name}: ${JSON.stringify(n.peers)}`).toBe(true);
         expect(n.sessions?.Established, `${mode} ${n.name} sessions`).toBe(others.length);
         const routes = routeLines.filter((l) => l.startsWith(`ROUTE ${n.name} `)).map((l) => l.slice(`ROUTE ${n.name} `.length).trim());

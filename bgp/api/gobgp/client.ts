@@ -112,8 +112,8 @@ export function routeStatusFromApi(prefix: string, p: ApiPathMessage): RouteStat
 }
 
 /** Runs `fn` with a client of the API at `address`, closed afterwards. */
-export async function withApi<T>(address: string, fn: (c: GobgpClient) => Promise<T>): Promise<T> {
-  const c = new GobgpClient(address);
+export async function withApi<T>(address: string, fn: (c: GobgpClient) => Promise<T>, timeoutMs?: number): Promise<T> {
+  const c = new GobgpClient(address, timeoutMs);
   try {
     return await fn(c);
   } finally {
