@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { DatastoreError } from '../datastore/store.js';
-import { untilDeadline } from './direct-store.js';
+import { DatastoreError, type ObjectKey } from '../datastore/store.js';
+import { createMemoryStore, type EtcdStore } from '../datastore/backends/index.js';
+import { IpamClient } from '../ipam/allocator.js';
+import { putPool } from '../ipam/testing.js';
+import { DirectStore, untilDeadline } from './direct-store.js';
 
 describe('untilDeadline', () => {
   it('retries a call that found the datastore unavailable until it answers', async () => {
@@ -29,5 +32,40 @@ describe('untilDeadline', () => {
     });
     await expect(p).rejects.toThrow('changed');
     expect(calls).toBe(1);
+  });
+});
+
+describe('DirectStore.assign (the agent\'s and the plugin\'s IPAM path)', () => {
+  async function setup(): Promise<{ store: EtcdStore; reads: string[]; ds: DirectStore }> {
+    const store = createMemoryStore();
+    await putPool(store, 'p', { cidr: '10.9.0.0/24', blockSize: 26 });
+    const reads: string[] = [];
+    const get = store.get.bind(store);
+    store.get = (key: ObjectKey) => {
+      reads.push(key.kind);
+      return get(key);
+    };
+    return { store, reads, ds: new DirectStore(store, new IpamClient(store), Date.now() + 10_000) };
+  }
+  const req = { handle: 'k8s-pod-network.c1', node: 'n1', attrs: { node: 'n1', pod: 'c1', namespace: 'default' }, num4: 1, num6: 0 };
+
+  it('a first ADD creates the handle without reading it first', async () => {
+    const { reads, ds } = await setup();
+    const [ip] = await ds.assign(req);
+    expect(ip).toMatch(/^10\.9\.0\.\d+$/);
+    expect(reads).not.toContain('IPAMHandle');
+  });
+
+  it('a retried ADD gets what the handle already holds, and nothing more is allocated', async () => {
+    const { store, ds } = await setup();
+    const first = await ds.assign(req);
+    const again = await ds.assign(req);
+    expect(again).toEqual(first);
+    // A second agent (a restarted one) with no memory of the handle answers the same.
+    const fresh = new DirectStore(store, new IpamClient(store), Date.now() + 10_000);
+    expect(await fresh.assign(req)).toEqual(first);
+    const blocks = (await store.list('IPAMBlock')).items;
+    const used = blocks.reduce((n, b) => n + ((b.value.spec as { allocations: (number | null)[] }).allocations.filter((a) => a !== null).length), 0);
+    expect(used).toBe(1);
   });
 });

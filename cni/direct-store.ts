@@ -3,6 +3,7 @@
 // answer within one call's budget, a refused connection) are retried until the command's deadline.
 import { DatastoreError, type ObjectKey, type Store, type StoredValue } from '../datastore/store.js';
 import type { IpamClient } from '../ipam/allocator.js';
+import { IpamError } from '../ipam/errors.js';
 import { readPod, type PodInfo } from './k8s.js';
 import type { AssignRequest, CniStore, EndpointRef, GcReport, GcRequest } from './store.js';
 
@@ -63,9 +64,20 @@ export class DirectStore implements CniStore {
     return this.retry(() => this.ipam.ipsByHandle(handle));
   }
 
-  /** Idempotent: a retried ADD (or a retry here after a lost reply) gets what the handle already holds. */
+  /**
+   * Idempotent: a retried ADD (or a retry here after a lost reply) gets what the handle already holds.
+   * A first ADD is the common case, so it does not read the handle first: it creates it, and only
+   * when that finds one already there does it ask what the handle holds (one read fewer per pod).
+   */
   assign(req: AssignRequest): Promise<string[]> {
     return this.exclusive(() => this.retry(async () => {
+      if (!req.requested) {
+        try {
+          return await this.autoAssign(req, true);
+        } catch (e) {
+          if (!(e instanceof IpamError && e.code === 'HandleExists')) throw e;
+        }
+      }
       const held = await this.ipam.ipsByHandle(req.handle);
       if (held.length > 0 && (!req.requested || req.requested.every((ip) => held.includes(ip)))) return held;
       if (held.length > 0) await this.ipam.releaseByHandle(req.handle);
@@ -79,17 +91,22 @@ export class DirectStore implements CniStore {
         }
         return ips;
       }
-      const r = await this.ipam.autoAssign({
-        handleId: req.handle,
-        hostname: req.node,
-        attrs: req.attrs,
-        num4: req.num4,
-        num6: req.num6,
-        ipv4Pools: req.ipv4Pools,
-        ipv6Pools: req.ipv6Pools,
-      });
-      return [...r.ipv4, ...r.ipv6].map((a) => a.ip);
+      return this.autoAssign(req, false);
     }));
+  }
+
+  private async autoAssign(req: AssignRequest, newHandle: boolean): Promise<string[]> {
+    const r = await this.ipam.autoAssign({
+      handleId: req.handle,
+      hostname: req.node,
+      attrs: req.attrs,
+      num4: req.num4,
+      num6: req.num6,
+      ipv4Pools: req.ipv4Pools,
+      ipv6Pools: req.ipv6Pools,
+      newHandle,
+    });
+    return [...r.ipv4, ...r.ipv6].map((a) => a.ip);
   }
 
   release(handle: string): Promise<void> {

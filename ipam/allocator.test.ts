@@ -175,6 +175,24 @@ describe('IPAM allocator', () => {
     expect(await ipam.releaseByHandle('big')).toEqual([]);
   });
 
+  it('newHandle: creates the handle unread; one that exists already stops the call with HandleExists and nothing written', async () => {
+    const { be, ipam } = await setup({ p: { cidr: '10.11.8.0/28', blockSize: 30 } });
+    const first = await ipam.autoAssign({ handleId: 'pod', hostname: 'n1', num4: 1, newHandle: true });
+    const blocksBefore = JSON.stringify((await be.list('IPAMBlock')).items.map((o) => o.value.spec));
+    expect(await code(new IpamClient(be, fast).autoAssign({ handleId: 'pod', hostname: 'n1', num4: 1, newHandle: true }))).toBe('HandleExists');
+    expect(JSON.stringify((await be.list('IPAMBlock')).items.map((o) => o.value.spec))).toBe(blocksBefore);
+    expect(await ipam.ipsByHandle('pod')).toEqual([first.ipv4[0].ip]);
+  });
+
+  it('newHandle: an unused guess is dropped, so a later call on the handle reads it', async () => {
+    const { be, ipam } = await setup({ p: { cidr: '10.11.9.0/30', blockSize: 30, allowedUses: ['Tunnel'] } });
+    expect(await code(ipam.autoAssign({ handleId: 'x', hostname: 'n1', num4: 1, newHandle: true }))).toBe('NoPool');
+    await new IpamClient(be, fast).autoAssign({ handleId: 'x', hostname: 'n1', num4: 1, use: 'Tunnel' });
+    // Had the guess stayed, this would try to create the handle another client made meanwhile.
+    await ipam.autoAssign({ handleId: 'x', hostname: 'n1', num4: 1, use: 'Tunnel' });
+    expect(await ipam.ipsByHandle('x')).toHaveLength(2);
+  });
+
   it('releases an empty block with its affinity, so it can be claimed again', async () => {
     const { be, ipam } = await setup({ p: { cidr: '10.12.0.0/29', blockSize: 30 } });
     const a = await ipam.autoAssign({ handleId: 'a', hostname: 'n1', num4: 1 });

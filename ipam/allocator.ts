@@ -40,6 +40,12 @@ export interface AssignArgs {
   ipv4Pools?: string[];
   ipv6Pools?: string[];
   use?: IpUse;
+  /**
+   * The caller expects the handle to be new (a pod's first ADD): its read is skipped and the handle
+   * is created outright. If it exists after all, the call throws IpamError HandleExists before
+   * writing anything, and the caller takes its idempotent path (what does the handle hold?).
+   */
+  newHandle?: boolean;
 }
 
 export interface AssignedIp {
@@ -70,6 +76,8 @@ export interface IpamClientOptions {
 
 /** How many handles' last-read state an IpamClient remembers (its first guess for their next CAS). */
 const HANDLE_HINTS = 256;
+/** A handle hint that was never read: creating the handle must succeed, or the assignment stops (HandleExists). */
+const ASSUMED_NEW = 'assumed-new';
 
 export class IpamClient {
   private readonly retry: RetryPolicy;
@@ -77,11 +85,11 @@ export class IpamClient {
   /**
    * Round trips saved as libcalico-go saves them: the blocks this client last saw affine to a host
    * (per host and family) with the revision of its own last write, and each handle as last read or
-   * written (null: absent). Only a first guess — every write is still a CAS on the revision, and a
+   * written (null: absent; ASSUMED_NEW: not read, a caller said it is new). Only a first guess — every write is still a CAS on the revision, and a
    * conflict re-reads — so a stale entry costs one failed write, never a wrong one.
    */
   private readonly affine = new Map<string, Map<string, StoredBlock>>();
-  private readonly handleHints = new Map<string, StoredHandle | null>();
+  private readonly handleHints = new Map<string, StoredHandle | null | typeof ASSUMED_NEW>();
 
   constructor(
     readonly store: Store,
@@ -139,7 +147,7 @@ export class IpamClient {
     return h;
   }
 
-  private hintHandle(handleId: string, h: StoredHandle | null | undefined): void {
+  private hintHandle(handleId: string, h: StoredHandle | null | typeof ASSUMED_NEW | undefined): void {
     this.handleHints.delete(handleId);
     if (h === undefined) return;
     if (this.handleHints.size >= HANDLE_HINTS) this.handleHints.delete(this.handleHints.keys().next().value as string);
@@ -180,6 +188,17 @@ export class IpamClient {
 
   /** Assigns num4 IPv4 and num6 IPv6 addresses to a handle: all of them or none (throws Exhausted). */
   async autoAssign(args: AssignArgs): Promise<{ ipv4: AssignedIp[]; ipv6: AssignedIp[] }> {
+    if (!args.newHandle) return this.autoAssignCached(args);
+    this.hintHandle(args.handleId, ASSUMED_NEW);
+    try {
+      return await this.autoAssignCached(args);
+    } finally {
+      // Unused (nothing was free, say): no later call may take the guess for a read.
+      if (this.handleHints.get(args.handleId) === ASSUMED_NEW) this.hintHandle(args.handleId, undefined);
+    }
+  }
+
+  private async autoAssignCached(args: AssignArgs): Promise<{ ipv4: AssignedIp[]; ipv6: AssignedIp[] }> {
     // Pools, reservations and the node's labels are configuration: the datastore's cache may answer
     // (on Kubernetes the apiserver's watch cache, about half the cost of a read through to its
     // etcd). Every address is still taken by a CAS on its block; only a pool created or a reservation
@@ -351,7 +370,8 @@ export class IpamClient {
     await withRetries(`update handle ${handleId}`, this.retry, async (attempt) => {
       // First from what this client last saw of it (a new pod's handle was just read absent).
       const hint = attempt === 0 ? this.handleHints.get(handleId) : undefined;
-      const h = hint !== undefined ? (hint ?? undefined) : await this.getHandle(handleId);
+      const assumedNew = hint === ASSUMED_NEW;
+      const h = assumedNew ? undefined : hint !== undefined ? (hint ?? undefined) : await this.getHandle(handleId);
       this.hintHandle(handleId, undefined);
       const handle: IpamHandle = h ? { ...h.handle, block: { ...h.handle.block } } : { handleID: handleId, block: {}, deleted: false };
       const count = (handle.block[cidr] ?? 0) + delta;
@@ -367,6 +387,7 @@ export class IpamClient {
         } else this.hintHandle(handleId, { obj: await this.store.update(handleValue(handle), h.obj.revision), handle });
         return true;
       } catch (e) {
+        if (assumedNew && isDsError(e, 'AlreadyExists')) throw new IpamError('HandleExists', `handle ${handleId} exists already`);
         if (isCasMiss(e) || isDsError(e, 'AlreadyExists')) return RETRY;
         throw e;
       }
