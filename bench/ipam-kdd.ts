@@ -14,7 +14,7 @@ import { EtcdStore } from '../datastore/backends/etcd-store.js';
 import { KubernetesStore } from '../datastore/backends/kubernetes/store.js';
 import type { Store } from '../datastore/store.js';
 import { DirectStore } from '../cni/direct-store.js';
-import { IpamClient } from '../ipam/allocator.js';
+import { IPAM_CONFIG_KINDS, IpamClient } from '../ipam/allocator.js';
 import { putPool } from '../ipam/testing.js';
 import { startKubeWithCalicoCrds } from '../test/harness/kube-store.js';
 import { CountingStore } from './ipam-counting-store.js';
@@ -77,7 +77,8 @@ const kube = await startKubeWithCalicoCrds();
 try {
   const openers: Record<string, () => Store> = {
     etcd: () => new EtcdStore(new EtcdBackend({ endpoints: [kube.etcd.endpoint] })),
-    kubernetes: () => new KubernetesStore({ kubeconfig: kube.kubeconfig, timeoutMs: 30_000 }),
+    // As tortie-node opens it (node/main.ts): the pools and reservations kept watched.
+    kubernetes: () => new KubernetesStore({ kubeconfig: kube.kubeconfig, timeoutMs: 30_000, watchCache: IPAM_CONFIG_KINDS }),
   };
   console.log(`IPAM allocations: ${HOSTS} hosts in parallel × ${PER_HOST} ADDs each (one at a time per host), /26 blocks; load ${load()}`);
   const totals = new Map<string, { allocations: number; seconds: number }>();

@@ -130,6 +130,21 @@ describe('IPAM allocator', () => {
     expect(r.ipv4.map((x) => x.ip)).not.toContain('10.5.0.77');
   });
 
+  it("reads the node's labels only when some pool selects nodes", async () => {
+    const { be, ipam } = await setup({ a: { cidr: '10.6.4.0/24' }, b: { cidr: '10.6.5.0/24', nodeSelector: ' all() ' } });
+    const nodeReads: string[] = [];
+    const get = be.get.bind(be);
+    be.get = (key) => {
+      if (key.kind === 'Node') nodeReads.push(key.name);
+      return get(key);
+    };
+    await ipam.autoAssign({ handleId: 'x', hostname: 'n1', num4: 1 });
+    expect(nodeReads).toEqual([]);
+    await putPool(be, 'c', { cidr: '10.6.6.0/24', nodeSelector: "zone == 'east'" });
+    await ipam.autoAssign({ handleId: 'y', hostname: 'n1', num4: 1 });
+    expect(nodeReads).toEqual(['n1']);
+  });
+
   it('selects pools by nodeSelector, allowedUses, disabled and by name', async () => {
     const { be, ipam } = await setup({
       a: { cidr: '10.6.0.0/24', nodeSelector: "zone == 'east'" },

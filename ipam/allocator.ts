@@ -23,7 +23,7 @@ import {
   type IpamConfig,
   type IpamHandle,
 } from './model.js';
-import { poolFromResource, selectPools, type IpUse, type Pool } from './pools.js';
+import { poolFromResource, poolsNeedNodeLabels, selectPools, type IpUse, type Pool } from './pools.js';
 import { CONFIG_KEY, blockValue, familyOf, handleKey, handleValue, isCasMiss, isDsError, listBlockCidrs, readBlock, what, type StoredBlock, type StoredHandle } from './records.js';
 import { hostAffinities, releaseAffinity, releaseHostAffinities } from './release-affinity.js';
 import { NO_RESERVATIONS, reservationsFrom, type Reservations } from './reservations.js';
@@ -73,6 +73,9 @@ export interface IpamClientOptions {
   /** Fault injection for chaos tests: sleep this long between the phases of a block claim. */
   claimPhaseDelayMs?: number;
 }
+
+/** The kinds every assignment reads with `cached` (the node's labels only where a pool selects nodes). */
+export const IPAM_CONFIG_KINDS: readonly string[] = ['IPPool', 'IPReservation'];
 
 /** How many handles' last-read state an IpamClient remembers (its first guess for their next CAS). */
 const HANDLE_HINTS = 256;
@@ -214,7 +217,9 @@ export class IpamClient {
 
   private async autoAssignFrom(args: AssignArgs, reads: ReadOptions): Promise<{ ipv4: AssignedIp[]; ipv6: AssignedIp[] }> {
     const use = args.use ?? 'Workload';
-    const [pools, labels, reserved] = await Promise.all([this.listPools(reads), this.nodeLabels(args.hostname, reads), this.reservations(reads)]);
+    const [pools, reserved] = await Promise.all([this.listPools(reads), this.reservations(reads)]);
+    // The node's labels matter only to a pool that selects nodes: with all() everywhere, one read fewer per ADD.
+    const labels = poolsNeedNodeLabels(pools) ? await this.nodeLabels(args.hostname, reads) : {};
     const got: { ipv4: AssignedIp[]; ipv6: AssignedIp[] } = { ipv4: [], ipv6: [] };
     const attr: AllocationAttribute = { handle_id: args.handleId, secondary: args.attrs ?? null };
     try {

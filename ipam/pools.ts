@@ -1,7 +1,7 @@
 // Which pools an allocation may draw from (pure). Mirrors Calico's rules: explicit pools (pod annotation
 // or CNI config) win; otherwise every enabled pool with assignmentMode Automatic whose nodeSelector
 // matches the node and whose allowedUses include the use.
-import { compileSelector } from '../datastore/selector/index.js';
+import { compileSelector, parseSelector } from '../datastore/selector/index.js';
 import { ipPoolSpecSchema } from '../datastore/model/ippool.js';
 import { type Cidr, type Family, formatCidr, parseCidr } from './cidr.js';
 
@@ -50,6 +50,17 @@ function selectorMatches(selector: string, labels: Record<string, string>): bool
   } catch {
     return false; // an unparsable selector selects nothing
   }
+}
+
+/** Whether choosing among these pools depends on the node's labels (some selector is not all()). */
+export function poolsNeedNodeLabels(pools: readonly Pool[]): boolean {
+  return pools.some((p) => {
+    try {
+      return parseSelector(p.nodeSelector).op !== 'all';
+    } catch {
+      return false; // selects nothing, whatever the labels
+    }
+  });
 }
 
 /**

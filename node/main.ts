@@ -4,6 +4,7 @@ import { hostname } from 'node:os';
 import { pino } from 'pino';
 import { configFromEnv } from '../datastore/config.js';
 import { createStore } from '../datastore/backends/index.js';
+import { IPAM_CONFIG_KINDS } from '../ipam/allocator.js';
 import { NodeAgent } from './agent.js';
 import { parseNodeEnv } from './env.js';
 
@@ -15,7 +16,8 @@ async function main(): Promise<void> {
   }
   const cfg = parsed.config;
   const log = pino({ level: cfg.logLevel === 'warning' ? 'warn' : cfg.logLevel, base: { node: cfg.nodename } });
-  const agent = new NodeAgent(cfg, await createStore(configFromEnv(process.env)), log);
+  // Every pod's ADD reads the pools and reservations: on Kubernetes this agent keeps them watched.
+  const agent = new NodeAgent(cfg, await createStore(configFromEnv(process.env), { watchCache: IPAM_CONFIG_KINDS }), log);
   let stopping = false;
   const stop = (sig: string): void => {
     if (stopping) return;

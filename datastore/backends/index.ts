@@ -21,7 +21,7 @@ export { EtcdStore } from './etcd-store.js';
 export async function createStore(config: DatastoreConfig, opts: CreateBackendOptions = {}): Promise<Store> {
   if (config.type === 'kubernetes') {
     const { kubernetesStoreFromConfig } = await import('./kubernetes/index.js');
-    return kubernetesStoreFromConfig(config, opts.callTimeoutMs ? { timeoutMs: opts.callTimeoutMs } : {});
+    return kubernetesStoreFromConfig(config, { ...(opts.callTimeoutMs ? { timeoutMs: opts.callTimeoutMs } : {}), ...(opts.watchCache ? { watchCache: opts.watchCache } : {}) });
   }
   return new EtcdStore(createBackend(config, opts));
 }
@@ -36,6 +36,8 @@ export interface CreateBackendOptions {
   callTimeoutMs?: number;
   /** Injected for tests. */
   readFile?: (path: string) => Buffer;
+  /** Kubernetes datastore: kinds whose cached reads a long-running client answers from its own watch (KubernetesStoreOptions.watchCache). */
+  watchCache?: readonly string[];
 }
 
 export function createBackend(config: DatastoreConfig, opts: CreateBackendOptions = {}): Backend {

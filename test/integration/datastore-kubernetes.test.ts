@@ -203,6 +203,34 @@ describe('Kubernetes datastore against a real kube-apiserver', () => {
     expect((await store.list('IPAMHandle')).items.map((o) => o.key.name)).toEqual(['k8s-pod-network.ABC123']);
   });
 
+  it("watchCache: a long-running client's cached reads of a kind come from its own list and watch; others' writes and deletes reach it, and a restarted apiserver means a fresh list", async () => {
+    const agent = new KubernetesStore({ kubeconfig: kube.kubeconfig, watchCache: ['IPReservation'] });
+    try {
+      await store.create(v3('IPReservation', 'wc-a', { reservedCIDRs: ['10.77.0.0/30'] }));
+      const names = async (): Promise<string[]> => (await agent.list('IPReservation', undefined, { cached: true })).items.map((o) => o.key.name).filter((n) => n.startsWith('wc-'));
+      expect(await names()).toEqual(['wc-a']);
+      // The apiserver restarts: the copy's watch ends with it, and the next cached read lists again.
+      await kube.kill();
+      try {
+        expect((await rejection(agent.list('IPReservation', undefined, { cached: true }))).code).toBe('Unavailable');
+      } finally {
+        await kube.start();
+      }
+      await store.create(v3('IPReservation', 'wc-b', { reservedCIDRs: ['10.77.0.4/30'] }));
+      const deadline = Date.now() + 15_000;
+      while ((await names()).length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      expect(await names()).toEqual(['wc-a', 'wc-b']);
+      // And once watching again, a delete by another client reaches the copy through the watch.
+      const b = await store.get({ kind: 'IPReservation', name: 'wc-b' });
+      await store.delete({ kind: 'IPReservation', name: 'wc-b' }, b?.revision);
+      while ((await names()).length > 1 && Date.now() < deadline + 15_000) await new Promise((r) => setTimeout(r, 100));
+      expect(await names()).toEqual(['wc-a']);
+      expect(await agent.get({ kind: 'IPReservation', name: 'wc-a' }, { cached: true })).toBeDefined();
+    } finally {
+      await agent.close();
+    }
+  });
+
   it('a watch whose apiserver goes away ends Unavailable; the store works again once it is back', async () => {
     const rec = new Recorder();
     const w = store.watch('IPPool', '', rec.handlers);

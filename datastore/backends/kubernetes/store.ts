@@ -11,6 +11,7 @@ import { CRD_API_VERSION, CRD_KINDS } from './crds.js';
 import { NodeMapping, ProfileMapping, WorkloadEndpointMapping } from './derived-mappings.js';
 import { KubeApi, loadKubeConfig } from './driver.js';
 import { NetworkPolicyMapping } from './policy-mapping.js';
+import { WatchCachedMapping } from './watch-cache.js';
 
 export interface KubernetesStoreOptions {
   /** Path of the kubeconfig (Calico's KUBECONFIG / `kubeconfig` in the config file); default chain when absent. */
@@ -21,12 +22,18 @@ export interface KubernetesStoreOptions {
   timeoutMs?: number;
   /** Kubernetes objects that cannot be converted (and are skipped) are reported here. */
   onWarning?: (message: string) => void;
+  /**
+   * Kinds whose `cached` reads this client answers from its own list-and-watch copy (for a
+   * long-running client such as tortie-node; a short-lived one would only pay for the watch).
+   */
+  watchCache?: readonly string[];
 }
 
 export class KubernetesStore implements Store {
   readonly description: string;
   private readonly api: KubeApi;
   private readonly mappings = new Map<string, KindMapping>();
+  private readonly watchCaches: WatchCachedMapping[] = [];
 
   constructor(opts: KubernetesStoreOptions) {
     this.api = new KubeApi(loadKubeConfig(opts.kubeconfig, opts.server), opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {});
@@ -38,6 +45,11 @@ export class KubernetesStore implements Store {
     this.mappings.set('Node', new NodeMapping(this.api));
     this.mappings.set('WorkloadEndpoint', new WorkloadEndpointMapping(this.api));
     this.mappings.set('Profile', new ProfileMapping(this.api, warn));
+    for (const kind of opts.watchCache ?? []) {
+      const cached = new WatchCachedMapping(this.mapping(kind));
+      this.watchCaches.push(cached);
+      this.mappings.set(kind, cached);
+    }
   }
 
   private mapping(kind: string): KindMapping {
@@ -82,6 +94,7 @@ export class KubernetesStore implements Store {
   }
 
   async close(): Promise<void> {
+    await Promise.all(this.watchCaches.map((c) => c.close()));
     this.api.close();
   }
 }
