@@ -88,8 +88,9 @@ export class IpamClient {
   /**
    * Round trips saved as libcalico-go saves them: the blocks this client last saw affine to a host
    * (per host and family) with the revision of its own last write, and each handle as last read or
-   * written (null: absent; ASSUMED_NEW: not read, a caller said it is new). Only a first guess — every write is still a CAS on the revision, and a
-   * conflict re-reads — so a stale entry costs one failed write, never a wrong one.
+   * written (null: absent; ASSUMED_NEW: not read, a caller said it is new). Only a first guess —
+   * every write is still a CAS on the revision, and a conflict re-reads — so a stale entry costs one
+   * failed write, never a wrong one.
    */
   private readonly affine = new Map<string, Map<string, StoredBlock>>();
   private readonly handleHints = new Map<string, StoredHandle | null | typeof ASSUMED_NEW>();
@@ -373,7 +374,7 @@ export class IpamClient {
   async adjustHandle(handleId: string, cidr: string, delta: number): Promise<void> {
     if (delta === 0) return;
     await withRetries(`update handle ${handleId}`, this.retry, async (attempt) => {
-      // First from what this client last saw of it (a new pod's handle was just read absent).
+      // First from what this client last saw of it, or was told (a new pod's handle: absent, unread).
       const hint = attempt === 0 ? this.handleHints.get(handleId) : undefined;
       const assumedNew = hint === ASSUMED_NEW;
       const h = assumedNew ? undefined : hint !== undefined ? (hint ?? undefined) : await this.getHandle(handleId);
