@@ -8,9 +8,7 @@
 //   npx tsx bench/ipam-kdd.ts [--datastore etcd,kubernetes] [--hosts 5] [--per-host 40] [--repeat 2]
 // Prints allocations/s, datastore calls per allocation (by kind and operation) and the ratio
 // kubernetes/etcd over all repeats; state the load (uptime) beside the figures.
-import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { parseAllDocuments } from 'yaml';
 import { EtcdBackend } from '../datastore/backends/etcd.js';
 import { EtcdStore } from '../datastore/backends/etcd-store.js';
 import { KubernetesStore } from '../datastore/backends/kubernetes/store.js';
@@ -19,6 +17,7 @@ import { DirectStore } from '../cni/direct-store.js';
 import { IPAM_CONFIG_KINDS, IpamClient } from '../ipam/allocator.js';
 import { putPool } from '../ipam/testing.js';
 import { startKubeWithCalicoCrds } from '../test/harness/kube-store.js';
+import { manifestAccount } from '../test/harness/manifest-account.js';
 import { CountingStore } from './ipam-counting-store.js';
 
 const args = process.argv.slice(2);
@@ -75,19 +74,10 @@ async function runOnce(open: () => Store, tag: string, poolCidr: string): Promis
   return { allocations: HOSTS * PER_HOST, seconds, calls: hosts.reduce((n, h) => n + h.store.calls, 0), byOp, msByOp };
 }
 
-/** tortie-node's ServiceAccount and RBAC from manifests/tortie.yaml, and a kubeconfig with its token. */
-async function nodeAccount(kube: Awaited<ReturnType<typeof startKubeWithCalicoCrds>>): Promise<string> {
-  const rbac = parseAllDocuments(readFileSync(new URL('../manifests/tortie.yaml', import.meta.url), 'utf8'))
-    .map((d) => d.toJSON() as { kind?: string; metadata?: { name?: string } } | null)
-    .filter((d) => d?.metadata?.name === 'tortie-node' && ['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding'].includes(d.kind ?? ''));
-  await kube.kubectl(['apply', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: rbac }) });
-  return kube.accountKubeconfig('tortie-node');
-}
-
 const kube = await startKubeWithCalicoCrds();
 try {
   // Hosts authenticate as tortie-node does in a cluster: its ServiceAccount's token, its RBAC.
-  const nodeKubeconfig = await nodeAccount(kube);
+  const nodeKubeconfig = await manifestAccount(kube, 'tortie.yaml', 'tortie-node');
   const openers: Record<string, () => Store> = {
     etcd: () => new EtcdStore(new EtcdBackend({ endpoints: [kube.etcd.endpoint] })),
     // As tortie-node opens it (node/main.ts): the pools and reservations kept watched.

@@ -1,10 +1,6 @@
 // The Calico side of the tortie-controllers tests, in one place: pools, Calico Nodes and pod
 // addresses set up through IpamClient, and the IPAM state read back, on etcd through the Store.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { parseAllDocuments } from 'yaml';
-import { expect } from 'vitest';
 import { hostVethName, wepName, wepResource } from '../../cni/wep.js';
 import { EtcdBackend, EtcdStore } from '../../datastore/backends/index.js';
 import { ResourceClient } from '../../datastore/client.js';
@@ -14,8 +10,7 @@ import { checkIpam, snapshot } from '../../ipam/check.js';
 import { ordinalToIp } from '../../ipam/block.js';
 import { affinityHost } from '../../ipam/model.js';
 import { putNode, putPool } from '../../ipam/testing.js';
-import { entry, ROOT } from './entry.js';
-import type { KubeApiserver } from './kube.js';
+import { entry } from './entry.js';
 
 export interface ControllersIpamFixture {
   /** The env that points tortie-controllers at this store. */
@@ -102,16 +97,4 @@ export function runControllers(env: Record<string, string>): { child: ChildProce
   return { child, output: () => out, exited };
 }
 
-/**
- * The ServiceAccount, ClusterRole and binding a manifest gives tortie-controllers, applied,
- * and a kubeconfig with that account's token: the controller runs with exactly those rights.
- */
-export async function manifestAccount(kube: KubeApiserver, manifest: string): Promise<string> {
-  const text = readFileSync(join(ROOT, 'manifests', manifest), 'utf8');
-  const rbac = parseAllDocuments(text)
-    .map((d) => d.toJSON() as { kind?: string; metadata?: { name?: string } } | null)
-    .filter((d) => d?.metadata?.name === 'tortie-kube-controllers' && ['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding'].includes(d.kind ?? ''));
-  expect(rbac).toHaveLength(3);
-  await kube.kubectl(['apply', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: rbac }) });
-  return kube.accountKubeconfig('tortie-kube-controllers');
-}
+export { manifestAccount } from './manifest-account.js';
