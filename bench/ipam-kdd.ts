@@ -1,11 +1,12 @@
 // IPAM allocation rate on the Kubernetes datastore next to etcd, in one run: one private
 // kube-apiserver with Calico's CRDs, and its own etcd as the etcd datastore (Calico's keys beside
 // the apiserver's /registry), so both sides share the machine, the etcd and the load.
-// Each host is one tortie-node: its own datastore connection and IpamClient, its CNI ADDs one at a
-// time (as the agent's CNI socket runs block writes), hosts in parallel. An allocation is what the
-// agent does for an ADD: DirectStore.assign (held? → autoAssign of one IPv4).
+// Each host is one tortie-node: its own datastore connection and IpamClient, its CNI ADDs in the
+// agent's line for block writes (cni/block-queue.ts), `--concurrency` of them in flight per host
+// (1: one pod at a time; more: a burst, whose queued ADDs share block writes), hosts in parallel.
+// An allocation is what the agent does for an ADD: DirectStore.assign (held? → autoAssign of one IPv4).
 //
-//   npx tsx bench/ipam-kdd.ts [--datastore etcd,kubernetes] [--hosts 5] [--per-host 40] [--repeat 2]
+//   npx tsx bench/ipam-kdd.ts [--datastore etcd,kubernetes] [--hosts 5] [--per-host 40] [--concurrency 1] [--repeat 2]
 // Prints allocations/s, datastore calls per allocation (by kind and operation) and the ratio
 // kubernetes/etcd over all repeats; state the load (uptime) beside the figures.
 import { loadavg } from 'node:os';
@@ -13,6 +14,7 @@ import { EtcdBackend } from '../datastore/backends/etcd.js';
 import { EtcdStore } from '../datastore/backends/etcd-store.js';
 import { KubernetesStore } from '../datastore/backends/kubernetes/store.js';
 import type { Store } from '../datastore/store.js';
+import { BlockWriteQueue } from '../cni/block-queue.js';
 import { DirectStore } from '../cni/direct-store.js';
 import { IPAM_CONFIG_KINDS, IpamClient } from '../ipam/allocator.js';
 import { putPool } from '../ipam/testing.js';
@@ -29,6 +31,8 @@ const DATASTORES = arg('datastore', 'etcd,kubernetes').split(',');
 const HOSTS = Number(arg('hosts', '5'));
 const PER_HOST = Number(arg('per-host', '40'));
 const REPEAT = Number(arg('repeat', '2'));
+const CONCURRENCY = Number(arg('concurrency', '1'));
+if (!Number.isInteger(CONCURRENCY) || CONCURRENCY < 1) throw new Error(`--concurrency: a whole number ≥ 1, not ${JSON.stringify(arg('concurrency', ''))}`);
 /** --profile: the mean wait per call of each kind beside its count. */
 const PROFILE = args.includes('--profile');
 for (const d of DATASTORES) if (d !== 'etcd' && d !== 'kubernetes') throw new Error(`--datastore: unknown datastore ${JSON.stringify(d)} (etcd, kubernetes)`);
@@ -48,10 +52,15 @@ async function runOnce(open: () => Store, tag: string, poolCidr: string): Promis
   await putPool(admin, `bench-${tag}`, { cidr: poolCidr, blockSize: 26 });
   const hosts = Array.from({ length: HOSTS }, (_, h) => {
     const store = new CountingStore(open());
-    return { name: `${tag}-h${h}`, store, ipam: new IpamClient(store) };
+    const ipam = new IpamClient(store);
+    const line = new BlockWriteQueue(
+      (deadline) => new DirectStore(store, ipam, deadline),
+      (op) => new Error(`${op} waited past its deadline`),
+    );
+    return { name: `${tag}-h${h}`, store, line };
   });
   const assign = (h: (typeof hosts)[number], i: number): Promise<string[]> =>
-    new DirectStore(h.store, h.ipam, Date.now() + 60_000).assign({ handle: `k8s-pod-network.${h.name}-${i}`, node: h.name, attrs: { node: h.name, pod: `p${i}`, namespace: 'default' }, num4: 1, num6: 0 });
+    h.line.assign({ handle: `k8s-pod-network.${h.name}-${i}`, node: h.name, attrs: { node: h.name, pod: `p${i}`, namespace: 'default' }, num4: 1, num6: 0 }, Date.now() + 60_000);
   // Warm up: connections made, the host's first block claimed — a steady-state ADD is what is measured.
   await Promise.all(hosts.map((h) => assign(h, -1)));
   for (const h of hosts) {
@@ -62,7 +71,11 @@ async function runOnce(open: () => Store, tag: string, poolCidr: string): Promis
   const t0 = process.hrtime.bigint();
   await Promise.all(
     hosts.map(async (h) => {
-      for (let i = 0; i < PER_HOST; i++) await assign(h, i);
+      let next = 0;
+      const worker = async (): Promise<void> => {
+        while (next < PER_HOST) await assign(h, next++);
+      };
+      await Promise.all(Array.from({ length: CONCURRENCY }, worker));
     }),
   );
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
@@ -83,7 +96,7 @@ try {
     // As tortie-node opens it (node/main.ts): the pools and reservations kept watched.
     kubernetes: () => new KubernetesStore({ kubeconfig: nodeKubeconfig, timeoutMs: 30_000, watchCache: IPAM_CONFIG_KINDS }),
   };
-  console.log(`IPAM allocations: ${HOSTS} hosts in parallel × ${PER_HOST} ADDs each (one at a time per host), /26 blocks; load ${load()}`);
+  console.log(`IPAM allocations: ${HOSTS} hosts in parallel × ${PER_HOST} ADDs each (${CONCURRENCY === 1 ? 'one at a time' : `${CONCURRENCY} at a time`} per host), /26 blocks; load ${load()}`);
   const totals = new Map<string, { allocations: number; seconds: number }>();
   let run = 0;
   for (let r = 0; r < REPEAT; r++) {

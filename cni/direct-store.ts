@@ -2,7 +2,7 @@
 // and the plugins' own path when no agent answers. Calls that find the datastore unavailable (no
 // answer within one call's budget, a refused connection) are retried until the command's deadline.
 import { DatastoreError, type ObjectKey, type Store, type StoredValue } from '../datastore/store.js';
-import type { IpamClient } from '../ipam/allocator.js';
+import type { AssignArgs, IpamClient } from '../ipam/allocator.js';
 import { IpamError } from '../ipam/errors.js';
 import { readPod, type PodInfo } from './k8s.js';
 import type { AssignRequest, CniStore, EndpointRef, GcReport, GcRequest } from './store.js';
@@ -36,6 +36,10 @@ interface WepSpec {
 
 function wepOf(value: StoredValue): WepSpec {
   return value as WepSpec;
+}
+
+function assignArgs(req: AssignRequest, newHandle: boolean): AssignArgs {
+  return { handleId: req.handle, hostname: req.node, attrs: req.attrs, num4: req.num4, num6: req.num6, ipv4Pools: req.ipv4Pools, ipv6Pools: req.ipv6Pools, newHandle };
 }
 
 export class DirectStore implements CniStore {
@@ -95,17 +99,23 @@ export class DirectStore implements CniStore {
     }));
   }
 
-  private async autoAssign(req: AssignRequest, newHandle: boolean): Promise<string[]> {
-    const r = await this.ipam.autoAssign({
-      handleId: req.handle,
-      hostname: req.node,
-      attrs: req.attrs,
-      num4: req.num4,
-      num6: req.num6,
-      ipv4Pools: req.ipv4Pools,
-      ipv6Pools: req.ipv6Pools,
-      newHandle,
+  /**
+   * ADDs that queued together on this host (a burst of new pods), grouped into one block write where
+   * they can be (ipam/group-assign.ts). Undefined at index i: not grouped and nothing written for
+   * it — it is assign()ed by itself, which also reports any error. Called inside `exclusive`.
+   */
+  async assignGroup(reqs: AssignRequest[]): Promise<(string[] | undefined)[]> {
+    const firsts = reqs.flatMap((r, i) => (r.requested ? [] : [i]));
+    const out: (string[] | undefined)[] = reqs.map(() => undefined);
+    const outcomes = await this.ipam.assignGroup(firsts.map((i) => assignArgs(reqs[i], true)));
+    outcomes.forEach((o, k) => {
+      if (o !== 'alone') out[firsts[k]] = o.map((a) => a.ip);
     });
+    return out;
+  }
+
+  private async autoAssign(req: AssignRequest, newHandle: boolean): Promise<string[]> {
+    const r = await this.ipam.autoAssign(assignArgs(req, newHandle));
     return [...r.ipv4, ...r.ipv6].map((a) => a.ip);
   }
 

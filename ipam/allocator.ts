@@ -10,7 +10,9 @@ import type { ReadOptions, Store, StoredObject, StoredValue } from '../datastore
 import { assignFromBlock, assignOrdinal, freeCount, ordinalToIp, ordinalsOfHandle, releaseFromBlock } from './block.js';
 import { type Cidr, type Family, blockOf, contains, formatCidr, parseCidr, parseIp } from './cidr.js';
 import { claimBlock, claimFreeBlock, confirmIfOurs, type ClaimOutcome } from './claim.js';
+import type { AssignArgs, AssignedIp } from './assign-args.js';
 import { IpamError } from './errors.js';
+import { assignGroup, type GroupOutcome } from './group-assign.js';
 import {
   DEFAULT_IPAM_CONFIG,
   hostAffinity,
@@ -23,38 +25,13 @@ import {
   type IpamConfig,
   type IpamHandle,
 } from './model.js';
-import { poolFromResource, poolsNeedNodeLabels, selectPools, type IpUse, type Pool } from './pools.js';
+import { poolFromResource, poolsNeedNodeLabels, selectPools, type Pool } from './pools.js';
 import { CONFIG_KEY, blockValue, familyOf, handleKey, handleValue, isCasMiss, isDsError, listBlockCidrs, readBlock, what, type StoredBlock, type StoredHandle } from './records.js';
 import { hostAffinities, releaseAffinity, releaseHostAffinities } from './release-affinity.js';
 import { NO_RESERVATIONS, reservationsFrom, type Reservations } from './reservations.js';
 import { DEFAULT_RETRY, RETRY, withRetries, type Retry, type RetryPolicy } from './retry.js';
 
-export interface AssignArgs {
-  handleId: string;
-  hostname: string;
-  num4?: number;
-  num6?: number;
-  /** Secondary attributes stored with the allocation (namespace, pod, node…). */
-  attrs?: Record<string, string>;
-  /** Pool names or CIDRs to draw from instead of the node's default pools. */
-  ipv4Pools?: string[];
-  ipv6Pools?: string[];
-  use?: IpUse;
-  /**
-   * The caller expects the handle to be new (a pod's first ADD): its read is skipped and the handle
-   * is created outright. If it exists after all, the call throws IpamError HandleExists before
-   * writing anything, and the caller takes its idempotent path (what does the handle hold?).
-   */
-  newHandle?: boolean;
-}
-
-export interface AssignedIp {
-  ip: string;
-  family: Family;
-  block: string;
-  ordinal: number;
-  sequenceNumber: number;
-}
+export type { AssignArgs, AssignedIp } from './assign-args.js';
 
 export interface ReleaseSpec {
   ip: string;
@@ -158,8 +135,8 @@ export class IpamClient {
     this.handleHints.set(handleId, h);
   }
 
-  /** The host's cached affine blocks of a family (see `affine`). */
-  private affineOf(host: string, family: Family): Map<string, StoredBlock> {
+  /** The host's cached affine blocks of a family (see `affine`); group-assign.ts writes through it too. */
+  affineBlocks(host: string, family: Family): Map<string, StoredBlock> {
     const k = `${family}/${host}`;
     let m = this.affine.get(k);
     if (!m) {
@@ -199,6 +176,24 @@ export class IpamClient {
     } finally {
       // Unused (nothing was free, say): no later call may take the guess for a read.
       if (this.handleHints.get(args.handleId) === ASSUMED_NEW) this.hintHandle(args.handleId, undefined);
+    }
+  }
+
+  /**
+   * New pods' ADDs that queued together on one host: grouped into one block write where they can be
+   * (group-assign.ts); the outcome at index i is member i's addresses, or 'alone' — assign it by itself.
+   */
+  assignGroup(members: AssignArgs[]): Promise<GroupOutcome[]> {
+    return assignGroup(this, members);
+  }
+
+  /** Counts n addresses of a block on a handle the caller says is new: IpamError HandleExists if it is not. */
+  async countOnNewHandle(handleId: string, cidr: string, n: number): Promise<void> {
+    this.hintHandle(handleId, ASSUMED_NEW);
+    try {
+      await this.adjustHandle(handleId, cidr, n);
+    } finally {
+      if (this.handleHints.get(handleId) === ASSUMED_NEW) this.hintHandle(handleId, undefined);
     }
   }
 
@@ -261,7 +256,7 @@ export class IpamClient {
     let config: IpamConfig | undefined;
     let lostRace = false;
     const ours = (b: AllocationBlock): boolean => b.affinity === hostAffinity(host);
-    const cache = this.affineOf(host, family);
+    const cache = this.affineBlocks(host, family);
     // 0. The host's blocks as this client last wrote them: no listing, no read (a conflict re-reads).
     for (const [cidr, b] of [...cache]) {
       if (out.length >= num) break;

@@ -9,17 +9,14 @@ import type { Logger } from 'pino';
 import type { Store } from '../datastore/store.js';
 import type { IpamClient } from '../ipam/allocator.js';
 import type { AgentOp, AgentReply, AgentRequest } from '../cni/agent-client.js';
+import { BlockWriteQueue } from '../cni/block-queue.js';
 import { DirectStore } from '../cni/direct-store.js';
 import { CNI_CODES, CniError } from '../cni/errors.js';
 import { toCniError } from '../cni/run.js';
 import type { AssignRequest } from '../cni/store.js';
 
 const OPS: ReadonlySet<AgentOp> = new Set(['pod', 'held', 'assign', 'release', 'putEndpoint', 'removeEndpoint', 'hasEndpoint', 'gc', 'status']);
-/**
- * Calls that write this node's blocks run one at a time: concurrent ADDs on one node would all
- * compare-and-swap the same block, and all but one retry — measured, 20 ADDs at once spent up to
- * 1.4 s each in assign that way; in turn each takes one block write.
- */
+/** Calls that write this node's blocks: they wait in one line (cni/block-queue.ts), ADDs grouped. */
 const BLOCK_WRITERS: ReadonlySet<AgentOp> = new Set(['assign', 'release', 'gc']);
 /** A request without a deadline of its own gets this long. */
 const DEFAULT_BUDGET_MS = 30_000;
@@ -40,9 +37,15 @@ type Outcome = { done: true; value: unknown } | { done: false };
 export class CniServer {
   private server?: Server;
   private readonly sockets = new Set<Socket>();
-  private blockQueue: Promise<unknown> = Promise.resolve();
+  private readonly blockWrites: BlockWriteQueue;
 
-  constructor(private readonly o: CniServerOptions) {}
+  constructor(private readonly o: CniServerOptions) {
+    this.blockWrites = new BlockWriteQueue(
+      (deadline) => new DirectStore(o.store, o.ipam, deadline),
+      // A call still queued at its deadline is answered "failed" (below) and then skipped.
+      (op) => new CniError(CNI_CODES.tryAgainLater, `the datastore (${o.store.description}) did not answer in time: ${op} waited in line past its deadline behind an earlier block write`),
+    );
+  }
 
   async start(): Promise<void> {
     mkdirSync(dirname(this.o.path), { recursive: true });
@@ -105,11 +108,9 @@ export class CniServer {
     // async: a malformed argument that throws at once becomes this request's error, like any other.
     const call = async (): Promise<unknown> => (store[req.op] as (...a: unknown[]) => Promise<unknown>).apply(store, req.args);
     let work: Promise<unknown>;
-    if (BLOCK_WRITERS.has(req.op)) {
-      // A call still queued at its deadline is answered "failed" below and then skipped here.
-      work = this.blockQueue.then(() => (Date.now() < deadline ? call() : Promise.reject(new CniError(CNI_CODES.tryAgainLater, `the datastore (${this.o.store.description}) did not answer in time: ${req.op} waited in line past its deadline behind an earlier block write`))));
-      this.blockQueue = work.catch(() => undefined);
-    } else work = call();
+    if (req.op === 'assign') work = this.blockWrites.assign(req.args[0] as AssignRequest, deadline);
+    else if (BLOCK_WRITERS.has(req.op)) work = this.blockWrites.run(req.op, deadline, call);
+    else work = call();
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<Outcome>((r) => {
       timer = setTimeout(() => r({ done: false }), Math.max(deadline - Date.now(), 0));

@@ -1,0 +1,89 @@
+import { describe, expect, it } from 'vitest';
+import { createMemoryStore } from '../datastore/backends/index.js';
+import type { Store } from '../datastore/store.js';
+import { IpamClient } from '../ipam/allocator.js';
+import { checkIpam } from '../ipam/check.js';
+import { putPool } from '../ipam/testing.js';
+import { BlockWriteQueue } from './block-queue.js';
+import { DirectStore } from './direct-store.js';
+import type { AssignRequest } from './store.js';
+
+async function line(): Promise<{ store: Store; queue: BlockWriteQueue; blockWrites: () => number }> {
+  const mem = createMemoryStore();
+  await putPool(mem, 'p', { cidr: '10.7.0.0/16' });
+  let blockWrites = 0;
+  const store = new Proxy(mem, {
+    get: (t, p, r) => {
+      const v = Reflect.get(t, p, r) as unknown;
+      if (typeof v !== 'function') return v;
+      if (p !== 'update' && p !== 'create') return v.bind(t);
+      return (value: { kind: string }, ...rest: unknown[]) => {
+        if (value.kind === 'IPAMBlock') blockWrites++;
+        return (v as (...a: unknown[]) => unknown).apply(t, [value, ...rest]);
+      };
+    },
+  });
+  const ipam = new IpamClient(store, { retry: { attempts: 200, backoffMs: 0 } });
+  const queue = new BlockWriteQueue(
+    (deadline) => new DirectStore(store, ipam, deadline),
+    (op) => new Error(`${op} waited in line past its deadline`),
+  );
+  return { store, queue, blockWrites: () => blockWrites };
+}
+
+const add = (i: number, extra: Partial<AssignRequest> = {}): AssignRequest => ({
+  handle: `k8s-pod-network.c${i}`,
+  node: 'n1',
+  attrs: { node: 'n1', pod: `p${i}`, namespace: 'default' },
+  num4: 1,
+  num6: 0,
+  ...extra,
+});
+
+describe("the node's line for block writes", () => {
+  it('a burst of 30 ADDs: 30 distinct addresses in a handful of block writes, not 30; ipam check clean', async () => {
+    const { store, queue, blockWrites } = await line();
+    const deadline = Date.now() + 30_000;
+    const ips = await Promise.all(Array.from({ length: 30 }, (_, i) => queue.assign(add(i), deadline)));
+    expect(new Set(ips.flat()).size).toBe(30);
+    // The first ADD claims the block alone (block create + its write); the 29 behind it share one write.
+    expect(blockWrites()).toBeLessThanOrEqual(3);
+    expect((await checkIpam(store)).summary).toMatchObject({ duplicates: 0, handleMismatches: 0, corrupt: 0 });
+  });
+
+  it('the same ADD twice in one burst (a runtime retry) gets the same address both times', async () => {
+    const { queue } = await line();
+    const deadline = Date.now() + 30_000;
+    await queue.assign(add(100), deadline); // warm: the block is claimed and cached
+    const [a, b, c] = await Promise.all([queue.assign(add(1), deadline), queue.assign(add(2), deadline), queue.assign(add(1), deadline)]);
+    expect(c).toEqual(a);
+    expect(b).not.toEqual(a);
+  });
+
+  it('requests the group cannot take are served one by one in the same turn, errors reported to their own caller', async () => {
+    const { queue } = await line();
+    const deadline = Date.now() + 30_000;
+    const first = await queue.assign(add(100), deadline);
+    const [named, taken, plain] = await Promise.allSettled([
+      queue.assign(add(1, { requested: ['10.7.0.50'] }), deadline),
+      queue.assign(add(2, { requested: first }), deadline),
+      queue.assign(add(3), deadline),
+    ]);
+    expect(named).toEqual({ status: 'fulfilled', value: ['10.7.0.50'] });
+    expect(taken.status).toBe('rejected');
+    expect(String((taken as PromiseRejectedResult).reason)).toMatch(/in use/);
+    expect(plain.status).toBe('fulfilled');
+  });
+
+  it('an ADD whose deadline passed while it waited is failed without touching the datastore', async () => {
+    const { queue, blockWrites } = await line();
+    let release: () => void = () => undefined;
+    const blocker = queue.run('gc', Date.now() + 30_000, () => new Promise<void>((r) => (release = r)));
+    const late = queue.assign(add(1), Date.now() + 20);
+    await new Promise((r) => setTimeout(r, 40));
+    release();
+    await blocker;
+    await expect(late).rejects.toThrow(/waited in line past its deadline/);
+    expect(blockWrites()).toBe(0);
+  });
+});

@@ -1,0 +1,157 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { createMemoryStore } from '../datastore/backends/index.js';
+import type { Store } from '../datastore/store.js';
+import { IpamClient } from './allocator.js';
+import { checkIpam } from './check.js';
+import type { AssignArgs } from './assign-args.js';
+import { parseBlock, parseHandle } from './model.js';
+import { handleKey, readBlock } from './records.js';
+import { putPool } from './testing.js';
+
+const fast = { retry: { attempts: 200, backoffMs: 0 } };
+
+/** A store that counts its writes by operation and kind ("update IPAMBlock"). */
+function counting(store: Store): { store: Store; writes: Map<string, number> } {
+  const writes = new Map<string, number>();
+  const proxy = new Proxy(store, {
+    get: (t, p, r) => {
+      const v = Reflect.get(t, p, r) as unknown;
+      if ((p !== 'create' && p !== 'update' && p !== 'delete') || typeof v !== 'function') return typeof v === 'function' ? v.bind(t) : v;
+      return (value: { kind: string }, ...rest: unknown[]) => {
+        const k = `${String(p)} ${value.kind}`;
+        writes.set(k, (writes.get(k) ?? 0) + 1);
+        return (v as (...a: unknown[]) => unknown).apply(t, [value, ...rest]);
+      };
+    },
+  });
+  return { store: proxy, writes };
+}
+
+/** A host with one claimed, cached /26 (its first pod assigned alone), writes counted from then on. */
+async function warmHost(): Promise<{ store: Store; ipam: IpamClient; writes: Map<string, number> }> {
+  const mem = createMemoryStore();
+  await putPool(mem, 'p', { cidr: '10.0.0.0/16' });
+  const { store, writes } = counting(mem);
+  const ipam = new IpamClient(store, fast);
+  await ipam.autoAssign({ handleId: 'first', hostname: 'n1', num4: 1, newHandle: true });
+  writes.clear();
+  return { store, ipam, writes };
+}
+
+const pod = (i: number, extra: Partial<AssignArgs> = {}): AssignArgs => ({
+  handleId: `k8s-pod-network.c${i}`,
+  hostname: 'n1',
+  num4: 1,
+  attrs: { node: 'n1', pod: `p${i}`, namespace: 'default' },
+  newHandle: true,
+  ...extra,
+});
+
+async function handleCount(store: Store, id: string): Promise<Record<string, number> | undefined> {
+  const o = await store.get(handleKey(id));
+  return o ? parseHandle(id, o.value.spec).block : undefined;
+}
+
+describe('group commit of a burst of ADDs on one host', () => {
+  it('k new pods: k handle creates and ONE block write, distinct addresses each recorded under its own handle', async () => {
+    const { store, ipam, writes } = await warmHost();
+    const out = await ipam.assignGroup(Array.from({ length: 10 }, (_, i) => pod(i)));
+    expect(out.every((o) => o !== 'alone')).toBe(true);
+    const ips = out.flatMap((o) => (o === 'alone' ? [] : o.map((a) => a.ip)));
+    expect(new Set(ips).size).toBe(10);
+    expect(Object.fromEntries(writes)).toEqual({ 'create IPAMHandle': 10, 'update IPAMBlock': 1 });
+    const b = (await readBlock(store, '10.0.0.0/26'))!.block;
+    for (const [i, o] of out.entries()) {
+      if (o === 'alone') continue;
+      const ord = o[0].ordinal;
+      expect(b.attributes[b.allocations[ord]!]).toEqual({ handle_id: `k8s-pod-network.c${i}`, secondary: { node: 'n1', pod: `p${i}`, namespace: 'default' } });
+      expect(await handleCount(store, `k8s-pod-network.c${i}`)).toEqual({ '10.0.0.0/26': 1 });
+    }
+    const check = await checkIpam(store);
+    expect(check.summary).toMatchObject({ duplicates: 0, handleMismatches: 0, corrupt: 0 });
+  });
+
+  it('a member whose handle exists already (a retried ADD) is left alone and its handle untouched; the others are grouped', async () => {
+    const { store, ipam } = await warmHost();
+    await ipam.autoAssign({ handleId: 'k8s-pod-network.c1', hostname: 'n1', num4: 1, newHandle: true });
+    const before = await store.get(handleKey('k8s-pod-network.c1'));
+    const out = await ipam.assignGroup([pod(0), pod(1), pod(2)]);
+    expect(out[1]).toBe('alone');
+    expect(out[0]).not.toBe('alone');
+    expect(out[2]).not.toBe('alone');
+    expect((await store.get(handleKey('k8s-pod-network.c1')))?.revision).toBe(before?.revision);
+  });
+
+  it('the block moved meanwhile (another writer): nothing is assigned, every handle count is taken back, all go alone', async () => {
+    const { store, ipam } = await warmHost();
+    // Someone else takes an address of the host's block: the cached revision is stale now.
+    const other = new IpamClient(store, fast);
+    await other.assignIp('10.0.0.40', 'someone-else', 'n2');
+    const blockBefore = await store.get({ kind: 'IPAMBlock', name: '10-0-0-0-26' });
+    const out = await ipam.assignGroup([pod(0), pod(1)]);
+    expect(out).toEqual(['alone', 'alone']);
+    expect(await handleCount(store, 'k8s-pod-network.c0')).toBeUndefined();
+    expect(await handleCount(store, 'k8s-pod-network.c1')).toBeUndefined();
+    expect((await store.get({ kind: 'IPAMBlock', name: '10-0-0-0-26' }))?.revision).toBe(blockBefore?.revision);
+  });
+
+  it('only the common case is grouped: dual stack, chosen pools or another host go alone, with no write for them', async () => {
+    const { ipam, writes } = await warmHost();
+    const out = await ipam.assignGroup([pod(0, { num6: 1 }), pod(1, { ipv4Pools: ['p'] }), pod(2, { hostname: 'n2' }), pod(3)]);
+    expect(out.slice(0, 3)).toEqual(['alone', 'alone', 'alone']);
+    expect(out[3]).not.toBe('alone');
+    expect(Object.fromEntries(writes)).toEqual({ 'create IPAMHandle': 1, 'update IPAMBlock': 1 });
+  });
+
+  it('no cached block: all alone, nothing written (the first ADD of a host claims its block alone); a fuller block takes as many as it holds', async () => {
+    const mem = createMemoryStore();
+    await putPool(mem, 'p', { cidr: '10.0.0.0/16' });
+    const { store, writes } = counting(mem);
+    const cold = new IpamClient(store, fast);
+    expect(await cold.assignGroup([pod(0), pod(1)])).toEqual(['alone', 'alone']);
+    expect(writes.size).toBe(0);
+    // The host's /26 has 63 free: 63 of 64 are grouped, the last goes alone to claim the next block.
+    const { ipam, writes: w2 } = await warmHost();
+    const out = await ipam.assignGroup(Array.from({ length: 64 }, (_, i) => pod(i)));
+    expect(out.filter((o) => o === 'alone').length).toBe(1);
+    expect(out[63]).toBe('alone');
+    expect(w2.get('update IPAMBlock')).toBe(1);
+  });
+
+  it('property: any mix of groups, retried handles and foreign writes leaves every address held once and every handle counting what its block holds', async () => {
+    let groupedRuns = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.record({ size: fc.integer({ min: 1, max: 8 }), retryOf: fc.option(fc.nat(30), { nil: undefined }), foreign: fc.boolean() }), { minLength: 1, maxLength: 6 }),
+        async (rounds) => {
+          const { store, ipam } = await warmHost();
+          const other = new IpamClient(store, fast);
+          let next = 0;
+          const granted = new Map<string, string>();
+          for (const r of rounds) {
+            if (r.foreign) await other.autoAssign({ handleId: `foreign-${next++}`, hostname: 'n1', num4: 1 });
+            const members = Array.from({ length: r.size }, () => pod(next++));
+            if (r.retryOf !== undefined && r.retryOf < next) members.push(pod(r.retryOf));
+            const out = await ipam.assignGroup(members);
+            for (const [i, o] of out.entries()) {
+              if (o === 'alone') continue;
+              groupedRuns++;
+              expect(granted.has(o[0].ip)).toBe(false);
+              granted.set(o[0].ip, members[i].handleId);
+            }
+          }
+          const b = parseBlock('b', (await store.get({ kind: 'IPAMBlock', name: '10-0-0-0-26' }))!.value.spec);
+          for (const [ip, handle] of granted) {
+            const ord = Number(ip.split('.')[3]);
+            expect(b.attributes[b.allocations[ord]!]?.handle_id).toBe(handle);
+          }
+          const check = await checkIpam(store);
+          expect(check.summary).toMatchObject({ duplicates: 0, handleMismatches: 0, corrupt: 0 });
+        },
+      ),
+      { numRuns: 60 },
+    );
+    expect(groupedRuns).toBeGreaterThan(0);
+  });
+});
