@@ -46,9 +46,12 @@ export class BlockWriteQueue {
       }
       const group = [w];
       this.forming = group;
-      void this.run('assign', Number.POSITIVE_INFINITY, () => {
+      this.run('assign', Number.POSITIVE_INFINITY, () => {
         this.forming = undefined; // from here on, newcomers form the next group
         return this.commit(group);
+      }).catch((e: unknown) => {
+        // Not expected (each member's own errors are its answer), but no caller may wait forever.
+        for (const g of group) g.reject(e);
       });
     });
   }

@@ -102,7 +102,8 @@ export class DirectStore implements CniStore {
   /**
    * ADDs that queued together on this host (a burst of new pods), grouped into one block write where
    * they can be (ipam/group-assign.ts). Undefined at index i: not grouped and nothing written for
-   * it — it is assign()ed by itself, which also reports any error. Called inside `exclusive`.
+   * it — it is assign()ed by itself, which also reports any error. The caller holds the node's line
+   * for block writes (cni/block-queue.ts).
    */
   async assignGroup(reqs: AssignRequest[]): Promise<(string[] | undefined)[]> {
     const firsts = reqs.flatMap((r, i) => (r.requested ? [] : [i]));

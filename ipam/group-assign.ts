@@ -4,8 +4,9 @@
 // k ADDs costs k handle creates + 1 block write instead of k + k. Only the common case is grouped —
 // new handles, one family, the default pools, as many as the roomiest cached affine block holds;
 // anything else, and any member a step fails for, is answered "alone" and takes the one-at-a-time path,
-// which is also where every error is reported. Nothing is left half-done: a member dropped after
-// its handle was counted has that count taken back before the block is written.
+// which is also where every error is reported. An address goes into the block only for a member
+// whose handle already counts it (the order one ADD alone keeps), and when the block write loses a
+// race every count is taken back, so nothing is handed out twice or left half-done.
 import type { ReadOptions, Store, StoredObject } from '../datastore/store.js';
 import type { AssignArgs, AssignedIp } from './assign-args.js';
 import { assignFromBlock, ordinalToIp, type Assignment } from './block.js';
