@@ -8,7 +8,7 @@ import { BlockWriteQueue } from './block-queue.js';
 import { DirectStore } from './direct-store.js';
 import type { AssignRequest } from './store.js';
 
-async function line(): Promise<{ store: Store; queue: BlockWriteQueue; blockWrites: () => number }> {
+async function line(): Promise<{ store: Store; queue: BlockWriteQueue; blockWrites: () => number; served: { grouped: number; alone: number } }> {
   const mem = createMemoryStore();
   await putPool(mem, 'p', { cidr: '10.7.0.0/16' });
   let blockWrites = 0;
@@ -24,11 +24,13 @@ async function line(): Promise<{ store: Store; queue: BlockWriteQueue; blockWrit
     },
   });
   const ipam = new IpamClient(store, { retry: { attempts: 200, backoffMs: 0 } });
+  const served = { grouped: 0, alone: 0 };
   const queue = new BlockWriteQueue(
     (deadline) => new DirectStore(store, ipam, deadline),
     (op) => new Error(`${op} waited in line past its deadline`),
+    (how) => served[how]++,
   );
-  return { store, queue, blockWrites: () => blockWrites };
+  return { store, queue, blockWrites: () => blockWrites, served };
 }
 
 const add = (i: number, extra: Partial<AssignRequest> = {}): AssignRequest => ({
@@ -42,12 +44,13 @@ const add = (i: number, extra: Partial<AssignRequest> = {}): AssignRequest => ({
 
 describe("the node's line for block writes", () => {
   it('a burst of 30 ADDs: 30 distinct addresses in a handful of block writes, not 30; ipam check clean', async () => {
-    const { store, queue, blockWrites } = await line();
+    const { store, queue, blockWrites, served } = await line();
     const deadline = Date.now() + 30_000;
     const ips = await Promise.all(Array.from({ length: 30 }, (_, i) => queue.assign(add(i), deadline)));
     expect(new Set(ips.flat()).size).toBe(30);
     // The first ADD claims the block alone (block create + its write); the 29 behind it share one write.
     expect(blockWrites()).toBeLessThanOrEqual(3);
+    expect(served).toEqual({ grouped: 29, alone: 1 });
     expect((await checkIpam(store)).summary).toMatchObject({ duplicates: 0, handleMismatches: 0, corrupt: 0 });
   });
 

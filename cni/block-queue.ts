@@ -24,6 +24,8 @@ export class BlockWriteQueue {
     private readonly open: (deadline: number) => DirectStore,
     /** The error for a call whose deadline passed while it waited. */
     private readonly late: (op: string) => Error,
+    /** Told how each ADD that got its addresses was served: in a group, or alone (metrics). */
+    private readonly served: (how: 'grouped' | 'alone') => void = () => undefined,
   ) {}
 
   /** Runs fn when every block write queued before it is done (not at all once past the deadline). */
@@ -76,13 +78,22 @@ export class BlockWriteQueue {
           .catch(() => waiting.map(() => undefined));
         waiting = waiting.filter((w, i) => {
           const got = ips[i];
-          if (got) w.resolve(got);
+          if (got) {
+            this.served('grouped');
+            w.resolve(got);
+          }
           return !got;
         });
       }
       const w = waiting.shift();
-      if (w && Date.now() < w.deadline) await this.open(w.deadline).assign(w.req).then(w.resolve, w.reject);
-      else w?.reject(this.late('assign'));
+      if (w && Date.now() < w.deadline) {
+        await this.open(w.deadline)
+          .assign(w.req)
+          .then((ips) => {
+            this.served('alone');
+            w.resolve(ips);
+          }, w.reject);
+      } else w?.reject(this.late('assign'));
     }
   }
 }

@@ -212,6 +212,7 @@ export class NodeAgent {
       ipam: new IpamClient(this.store),
       log: this.log.child({ component: 'cni' }),
       observe: (op, ok, seconds) => this.metrics.cniSeconds.observe({ op, result: ok ? 'ok' : 'error' }, seconds),
+      observeAssign: (how) => this.metrics.cniAssigns.inc({ how }),
     });
     try {
       await cni.start();

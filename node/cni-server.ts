@@ -30,6 +30,8 @@ export interface CniServerOptions {
   log: Logger;
   /** Called with each request's op, outcome and seconds taken (metrics). */
   observe?: (op: AgentOp, ok: boolean, seconds: number) => void;
+  /** Called for each ADD that got its addresses: assigned in a group with others, or alone (metrics). */
+  observeAssign?: (how: 'grouped' | 'alone') => void;
 }
 
 type Outcome = { done: true; value: unknown } | { done: false };
@@ -44,6 +46,7 @@ export class CniServer {
       (deadline) => new DirectStore(o.store, o.ipam, deadline),
       // A call still queued at its deadline is answered "failed" (below) and then skipped.
       (op) => new CniError(CNI_CODES.tryAgainLater, `the datastore (${o.store.description}) did not answer in time: ${op} waited in line past its deadline behind an earlier block write`),
+      (how) => o.observeAssign?.(how),
     );
   }
 

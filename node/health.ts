@@ -45,6 +45,12 @@ export class NodeMetrics {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5],
     registers: [this.registry],
   });
+  readonly cniAssigns = new Counter({
+    name: 'tortie_cni_assigns_total',
+    help: 'ADDs served on the CNI socket that got their addresses, by how: grouped (one block write shared with the ADDs queued beside it) or alone',
+    labelNames: ['how'],
+    registers: [this.registry],
+  });
   readonly endpointConvergence = new Histogram({
     name: 'tortie_endpoint_route_programmed_seconds',
     help: "from a WorkloadEndpoint of this node first seen in the datastore to the dataplane apply with its route done",

@@ -93,7 +93,7 @@ describe('CNI plugin through the tortie-node agent', () => {
     expect(await hostLinks()).not.toContain(hostVethName('default', 'pod-0', cid));
   }, 60_000);
 
-  it('the agent exports how long its CNI calls took and how long a new endpoint took to get its route', async () => {
+  it('the agent exports how long its CNI calls took, how its ADDs were assigned, and how long a new endpoint took to get its route', async () => {
     const js = "fetch('http://127.0.0.1:9091/metrics').then(async r=>process.stdout.write(await r.text()))";
     const text = await waitFor('the endpoint convergence sample', async () => {
       const t = (await nets.exec(host, [process.execPath, '-e', js])).stdout;
@@ -101,6 +101,8 @@ describe('CNI plugin through the tortie-node agent', () => {
     });
     expect(text).toMatch(/^tortie_cni_request_seconds_count\{op="assign",result="ok"\} [1-9]/m);
     expect(text).toMatch(/^tortie_cni_request_seconds_count\{op="putEndpoint",result="ok"\} [1-9]/m);
+    // One pod at a time so far: each ADD had the block write to itself.
+    expect(text).toMatch(/^tortie_cni_assigns_total\{how="alone"\} [1-9]/m);
   }, 60_000);
 
   it('datastore down: ADD fails within its timeout naming the datastore, leaves nothing, and succeeds once etcd is back', async () => {
