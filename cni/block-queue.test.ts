@@ -54,6 +54,19 @@ describe("the node's line for block writes", () => {
     expect((await checkIpam(store)).summary).toMatchObject({ duplicates: 0, handleMismatches: 0, corrupt: 0 });
   });
 
+  it('a dual-stack burst of 40: each pod one address of each family, all distinct, one block write per family for those queued together', async () => {
+    const { store, queue, blockWrites, served } = await line();
+    await putPool(store, 'p6', { cidr: 'fd00:7::/112', blockSize: 122 });
+    const deadline = Date.now() + 30_000;
+    const ips = await Promise.all(Array.from({ length: 40 }, (_, i) => queue.assign(add(i, { num6: 1 }), deadline)));
+    expect(ips.every((p) => p.length === 2 && !p[0].includes(':') && p[1].includes(':'))).toBe(true);
+    expect(new Set(ips.flat()).size).toBe(80);
+    // The first claims a block of each family alone; the 39 behind it share one write per family.
+    expect(served).toEqual({ grouped: 39, alone: 1 });
+    expect(blockWrites()).toBeLessThanOrEqual(6);
+    expect((await checkIpam(store)).summary).toMatchObject({ duplicates: 0, handleMismatches: 0, corrupt: 0 });
+  });
+
   it('the same ADD twice in one burst (a runtime retry) gets the same address both times', async () => {
     const { queue } = await line();
     const deadline = Date.now() + 30_000;

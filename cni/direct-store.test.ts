@@ -68,4 +68,17 @@ describe('DirectStore.assign (the agent\'s and the plugin\'s IPAM path)', () => 
     const used = blocks.reduce((n, b) => n + ((b.value.spec as { allocations: (number | null)[] }).allocations.filter((a) => a !== null).length), 0);
     expect(used).toBe(1);
   });
+
+  it('a handle holding only part of a dual-stack ADD (a failure between its two block writes) is started over: both families, the part given back', async () => {
+    const { store, ds } = await setup();
+    await putPool(store, 'p6', { cidr: 'fd00:9::/120', blockSize: 122 });
+    const ipam = new IpamClient(store);
+    await ipam.autoAssign({ handleId: req.handle, hostname: 'n1', num4: 1 });
+    const ips = await ds.assign({ ...req, num6: 1 });
+    expect(ips.map((ip) => (ip.includes(':') ? 6 : 4))).toEqual([4, 6]);
+    expect(await ipam.ipsByHandle(req.handle)).toEqual(ips);
+    const blocks = (await store.list('IPAMBlock')).items;
+    const used = blocks.reduce((n, b) => n + ((b.value.spec as { allocations: (number | null)[] }).allocations.filter((a) => a !== null).length), 0);
+    expect(used).toBe(2);
+  });
 });

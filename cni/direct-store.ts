@@ -38,6 +38,12 @@ function wepOf(value: StoredValue): WepSpec {
   return value as WepSpec;
 }
 
+/** What a handle holds answers an ADD of num4 + num6 only if it has that many of each family (a part, left by a failure between two block writes, is started over). */
+function coversFamilies(held: string[], req: AssignRequest): boolean {
+  const v6 = held.filter((ip) => ip.includes(':')).length;
+  return held.length - v6 >= req.num4 && v6 >= req.num6;
+}
+
 function assignArgs(req: AssignRequest, newHandle: boolean): AssignArgs {
   return { handleId: req.handle, hostname: req.node, attrs: req.attrs, num4: req.num4, num6: req.num6, ipv4Pools: req.ipv4Pools, ipv6Pools: req.ipv6Pools, newHandle };
 }
@@ -83,7 +89,7 @@ export class DirectStore implements CniStore {
         }
       }
       const held = await this.ipam.ipsByHandle(req.handle);
-      if (held.length > 0 && (!req.requested || req.requested.every((ip) => held.includes(ip)))) return held;
+      if (held.length > 0 && (req.requested ? req.requested.every((ip) => held.includes(ip)) : coversFamilies(held, req))) return held;
       if (held.length > 0) await this.ipam.releaseByHandle(req.handle);
       if (req.requested) {
         const ips: string[] = [];
@@ -101,9 +107,9 @@ export class DirectStore implements CniStore {
 
   /**
    * ADDs that queued together on this host (a burst of new pods), grouped into one block write where
-   * they can be (ipam/group-assign.ts). Undefined at index i: not grouped and nothing written for
-   * it — it is assign()ed by itself, which also reports any error. The caller holds the node's line
-   * for block writes (cni/block-queue.ts).
+   * they can be (ipam/group-assign.ts). Undefined at index i: not grouped — it is assign()ed by
+   * itself, which also reports any error. The caller holds the node's line for block writes
+   * (cni/block-queue.ts).
    */
   async assignGroup(reqs: AssignRequest[]): Promise<(string[] | undefined)[]> {
     const firsts = reqs.flatMap((r, i) => (r.requested ? [] : [i]));

@@ -1,8 +1,8 @@
 // Group commit for a burst of new pods on one host. ADDs that queued behind one block write share
 // the next one: each pod's handle is still created first (its own write, as one ADD alone does),
 // then all of their addresses go into the host's affine block in ONE compare-and-swap. A burst of
-// k ADDs costs k handle creates + 1 block write instead of k + k. Only the common case is grouped —
-// new handles, one family, the default pools, as many as the roomiest cached affine block holds;
+// k ADDs costs k handle creates + 1 block write per family instead of k + k. Only the common case
+// is grouped — new handles, the default pools, as many as the roomiest cached affine block holds;
 // anything else, and any member a step fails for, is answered "alone" and takes the one-at-a-time path,
 // which is also where every error is reported. An address goes into the block only for a member
 // whose handle already counts it (the order one ADD alone keeps), and when the block write loses a
@@ -16,7 +16,11 @@ import { poolsNeedNodeLabels, selectPools, type Pool } from './pools.js';
 import { blockValue, isCasMiss, type StoredBlock } from './records.js';
 import type { Reservations } from './reservations.js';
 
-/** A member's addresses, or 'alone': not grouped, nothing written for it — assign it by itself. */
+/**
+ * A member's addresses, or 'alone': not grouped — assign it by itself. Its handle may still hold
+ * something when a write's outcome was unknown (or a give-back failed): the one-at-a-time path asks
+ * the handle first and starts over from what it finds, as for a retried ADD.
+ */
 export type GroupOutcome = AssignedIp[] | 'alone';
 
 /** What the group commit needs of IpamClient (its cached reads, affine-block cache and handle counting). */
@@ -29,29 +33,23 @@ export interface GroupAssignClient {
   affineBlocks(host: string, family: Family): Map<string, StoredBlock>;
   /** Counts addresses of a block on a handle it was told is new (throws IpamError HandleExists if not). */
   countOnNewHandle(handleId: string, cidr: string, n: number): Promise<void>;
-  /** Takes a count back (the handle is deleted when it counts nothing). */
+  /** Adds to a handle's count for a block, or takes it back (the handle is deleted when it counts nothing). */
   adjustHandle(handleId: string, cidr: string, delta: number): Promise<void>;
+  /** Releases addresses (from their blocks, then their handles' counts). */
+  releaseIps(specs: { ip: string; sequenceNumber?: number }[]): Promise<unknown>;
 }
 
 const CACHED: ReadOptions = { cached: true };
-
-function familyOfMember(m: AssignArgs): Family | undefined {
-  const n4 = m.num4 ?? 0;
-  const n6 = m.num6 ?? 0;
-  if (n4 > 0 && n6 === 0) return 4;
-  if (n6 > 0 && n4 === 0) return 6;
-  return undefined; // dual stack (two block writes, a partial grant to undo) or nothing: alone
-}
 
 function countOf(m: AssignArgs, family: Family): number {
   return (family === 4 ? m.num4 : m.num6) ?? 0;
 }
 
-/** A member can join a group: default pools and use, one family. */
-function groupable(m: AssignArgs, host: string): Family | undefined {
-  if (m.hostname !== host || (m.use ?? 'Workload') !== 'Workload') return undefined;
-  if ((m.ipv4Pools?.length ?? 0) > 0 || (m.ipv6Pools?.length ?? 0) > 0) return undefined;
-  return familyOfMember(m);
+/** A member can join a group: this host, default pools and use, at least one address asked for. */
+function groupable(m: AssignArgs, host: string): boolean {
+  if (m.hostname !== host || (m.use ?? 'Workload') !== 'Workload') return false;
+  if ((m.ipv4Pools?.length ?? 0) > 0 || (m.ipv6Pools?.length ?? 0) > 0) return false;
+  return countOf(m, 4) + countOf(m, 6) > 0;
 }
 
 /** Free, unreserved addresses of a block. */
@@ -76,56 +74,75 @@ function roomiestBlock(host: string, cache: Map<string, StoredBlock>, pools: Poo
 }
 
 /**
- * Assigns each member's addresses, grouping those that can share one block write; the outcome at
- * index i is member i's addresses or 'alone'. Errors are not thrown: a member that meets one is
- * 'alone', and the one-at-a-time path meets (and reports) it again.
+ * Assigns each member's addresses, grouping those that can share one block write per family (IPv4
+ * first, then IPv6); the outcome at index i is member i's addresses or 'alone'. A dual-stack member that
+ * got its IPv4 but not its IPv6 in the group has the IPv4 released again before it goes alone.
+ * Errors are not thrown: a member that meets one is 'alone', and the one-at-a-time path meets (and
+ * reports) it again.
  */
 export async function assignGroup(c: GroupAssignClient, members: AssignArgs[]): Promise<GroupOutcome[]> {
-  const out: GroupOutcome[] = members.map(() => 'alone');
-  if (members.length === 0) return out;
-  const host = members[0].hostname;
-  try {
-    const [pools, reserved] = await Promise.all([c.listPools(CACHED), c.reservations(CACHED)]);
-    const labels = poolsNeedNodeLabels(pools) ? await c.nodeLabels(host, CACHED) : {};
-    for (const family of [4, 6] as const) {
-      const candidates = selectPools(pools, family, labels, 'Workload');
-      const best = roomiestBlock(host, c.affineBlocks(host, family), candidates, reserved);
-      if (!best) continue;
-      // Members in order while the block has room; the rest go alone (one of them claims the next block).
-      const idx: number[] = [];
-      let need = 0;
-      for (const [i, m] of members.entries()) {
-        if (groupable(m, host) !== family || need + countOf(m, family) > best.room) continue;
-        idx.push(i);
-        need += countOf(m, family);
+  const got: AssignedIp[][] = members.map(() => []);
+  /** Members still in the running: every family asked for so far was granted in the group. */
+  const inGroup = new Set(members.flatMap((m, i) => (members.length > 0 && groupable(m, members[0].hostname) ? [i] : [])));
+  if (inGroup.size > 0) {
+    const host = members[0].hostname;
+    try {
+      const [pools, reserved] = await Promise.all([c.listPools(CACHED), c.reservations(CACHED)]);
+      const labels = poolsNeedNodeLabels(pools) ? await c.nodeLabels(host, CACHED) : {};
+      for (const family of [4, 6] as const) {
+        const asking = [...inGroup].filter((i) => countOf(members[i], family) > 0);
+        if (asking.length === 0) continue;
+        const candidates = selectPools(pools, family, labels, 'Workload');
+        const best = roomiestBlock(host, c.affineBlocks(host, family), candidates, reserved);
+        // Members in order while the block has room; the rest go alone (one of them claims the next block).
+        const idx: number[] = [];
+        let need = 0;
+        for (const i of asking) {
+          if (best && need + countOf(members[i], family) <= best.room) {
+            idx.push(i);
+            need += countOf(members[i], family);
+          } else inGroup.delete(i);
+        }
+        if (!best || idx.length === 0) continue;
+        const out = await commitToBlock(c, best.b, idx.map((i) => ({ args: members[i], handleIsNew: got[i].length === 0 })), family, reserved);
+        out.forEach((o, k) => (o === 'alone' ? inGroup.delete(idx[k]) : got[idx[k]].push(...o)));
       }
-      if (idx.length === 0) continue;
-      const got = await commitToBlock(c, best.b, idx.map((i) => members[i]), family, reserved);
-      got.forEach((g, k) => (out[idx[k]] = g));
+    } catch {
+      // A configuration read failed: those still in the running go alone too.
+      inGroup.clear();
     }
-  } catch {
-    // A configuration read failed: everyone alone, nothing was written.
   }
-  return out;
+  // What a member that goes alone after all got in the group (a dual-stack member's IPv4) is given back.
+  const partial = members.flatMap((_, i) => (!inGroup.has(i) ? got[i] : []));
+  if (partial.length > 0) await c.releaseIps(partial.map((a) => ({ ip: a.ip, sequenceNumber: a.sequenceNumber }))).catch(() => undefined);
+  return members.map((_, i) => (inGroup.has(i) ? got[i] : 'alone'));
+}
+
+interface Joining {
+  args: AssignArgs;
+  /** Nothing counted on its handle yet: it is created (a handle already there drops the member). */
+  handleIsNew: boolean;
 }
 
 /** Handles first (each member's own), then one CAS of the block holding every member whose handle was counted. */
-async function commitToBlock(c: GroupAssignClient, b: StoredBlock, members: AssignArgs[], family: Family, reserved: Reservations): Promise<GroupOutcome[]> {
+async function commitToBlock(c: GroupAssignClient, b: StoredBlock, joining: Joining[], family: Family, reserved: Reservations): Promise<(AssignedIp[] | 'alone')[]> {
   const cidr = b.block.cidr;
   // A member whose handle exists already (a retried ADD: its answer is what the handle holds) or
   // could not be counted is left out of the block and goes alone.
-  const counted = await Promise.all(members.map((m) => c.countOnNewHandle(m.handleId, cidr, countOf(m, family)).then(() => true, () => false)));
-  if (!counted.some(Boolean)) return members.map(() => 'alone');
+  const count = (j: Joining): Promise<void> =>
+    j.handleIsNew ? c.countOnNewHandle(j.args.handleId, cidr, countOf(j.args, family)) : c.adjustHandle(j.args.handleId, cidr, countOf(j.args, family));
+  const counted = await Promise.all(joining.map((j) => count(j).then(() => true, () => false)));
+  if (!counted.some(Boolean)) return joining.map(() => 'alone');
   let block: AllocationBlock = b.block;
   const skip = reserved.reservedOrdinals(b.block);
-  const assigned: (Assignment[] | undefined)[] = members.map((m, i) => {
+  const assigned: (Assignment[] | undefined)[] = joining.map((j, i) => {
     if (!counted[i]) return undefined;
-    const attr: AllocationAttribute = { handle_id: m.handleId, secondary: m.attrs ?? null };
-    const r = assignFromBlock(block, countOf(m, family), attr, skip);
+    const attr: AllocationAttribute = { handle_id: j.args.handleId, secondary: j.args.attrs ?? null };
+    const r = assignFromBlock(block, countOf(j.args, family), attr, skip);
     block = r.block;
     return r.assigned;
   });
-  const cache = c.affineBlocks(members[0].hostname, family);
+  const cache = c.affineBlocks(joining[0].args.hostname, family);
   let written: StoredObject | undefined;
   try {
     written = await c.store.update(blockValue(block), b.obj.revision);
@@ -134,8 +151,8 @@ async function commitToBlock(c: GroupAssignClient, b: StoredBlock, members: Assi
     // The block moved meanwhile (a borrower, another client): nothing was written, the counts are
     // taken back. Any other failure may have written it after all: the counts stay, and each
     // member's own path asks its handle what it holds (as a retried ADD alone does).
-    if (isCasMiss(e)) await Promise.all(members.map((m, i) => (counted[i] ? c.adjustHandle(m.handleId, cidr, -countOf(m, family)).catch(() => undefined) : undefined)));
-    return members.map(() => 'alone');
+    if (isCasMiss(e)) await Promise.all(joining.map((j, i) => (counted[i] ? c.adjustHandle(j.args.handleId, cidr, -countOf(j.args, family)).catch(() => undefined) : undefined)));
+    return joining.map(() => 'alone');
   }
   cache.set(cidr, { obj: written, block });
   return assigned.map((a) =>
