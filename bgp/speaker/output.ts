@@ -26,6 +26,8 @@ export interface OutputOptions {
 export class Output {
   /** Counters for tests and status: group batches encoded, writes of them, stalls, resyncs. */
   readonly stats = { groupBatches: 0, groupWrites: 0, stalls: 0, resyncs: 0, packReuses: 0 };
+  /** The same two counters per peer (a busy machine may stall more than one member at a time). */
+  private readonly perPeer = new WeakMap<PeerRib, { stalls: number; resyncs: number }>();
   private readonly encoder: Encoder;
   private readonly batcher: Batcher<object>;
   private readonly maxQueued: number;
@@ -40,6 +42,13 @@ export class Output {
     this.encoder = new Encoder(log);
     this.batcher = new Batcher(options.mraiMs ?? 0);
     this.maxQueued = options.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES;
+  }
+
+  /** Times this peer left its group for not reading, and re-syncs that followed. */
+  peerStats(r: PeerRib): { stalls: number; resyncs: number } {
+    let c = this.perPeer.get(r);
+    if (!c) this.perPeer.set(r, (c = { stalls: 0, resyncs: 0 }));
+    return c;
   }
 
   scheduleGroup(g: OutGroup, more: boolean): void {
@@ -147,6 +156,7 @@ export class Output {
   private stall(p: Peer, batch: readonly string[], prev?: GroupBatch['prev']): void {
     this.rib.out.stall(p.rib, batch, prev);
     this.stats.stalls++;
+    this.peerStats(p.rib).stalls++;
     this.log.warn({ peer: p.config.address, queued: p.session.queuedBytes }, 'peer is not reading: out of its update group until its socket drains');
     this.waitDrain(p);
   }
@@ -157,7 +167,10 @@ export class Output {
       if (p.session !== s) return;
       const stalled = p.rib.mode === 'stalled';
       if (!this.rib.out.resume(p.rib)) return;
-      if (stalled) this.stats.resyncs++;
+      if (stalled) {
+        this.stats.resyncs++;
+        this.peerStats(p.rib).resyncs++;
+      }
       this.schedulePeer(p.rib, true);
     });
   }

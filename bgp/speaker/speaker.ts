@@ -196,10 +196,10 @@ export class Speaker {
     return true;
   }
 
-  /** Output side of one peer (diagnostics, tests): mode, bytes queued on its socket, own queue, group size. */
-  outQueue(address: string): { mode: PeerRib['mode']; queuedBytes: number; pending: number; groupMembers: number } | undefined {
+  /** Output side of one peer (diagnostics, tests): mode, bytes queued on its socket, own queue, group size, its stalls and re-syncs. */
+  outQueue(address: string): { mode: PeerRib['mode']; queuedBytes: number; pending: number; groupMembers: number; stalls: number; resyncs: number } | undefined {
     const p = this.peers.get(normalize(address));
-    return p && { mode: p.rib.mode, queuedBytes: p.session.queuedBytes, pending: p.rib.pending.size, groupMembers: p.rib.group?.members.size ?? 0 };
+    return p && { mode: p.rib.mode, queuedBytes: p.session.queuedBytes, pending: p.rib.pending.size, groupMembers: p.rib.group?.members.size ?? 0, ...this.out.peerStats(p.rib) };
   }
 
   /** The Loc-RIB best paths (prefix → candidate). */

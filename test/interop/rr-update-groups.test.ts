@@ -221,9 +221,11 @@ describe('update groups and back-pressure', () => {
       }
       expect(a.outQueue(T)?.mode, `not stalled after ${rounds} rounds of ${roundBytes} bytes (kernel bound ${absorb})`).toBe('stalled');
       // Until the kernel's buffers are full a stalled T may drain into them and rejoin, on a busy
-      // machine more than once: each stall but the current one ended in exactly one re-sync.
-      expect(a.outStats.stalls).toBeGreaterThanOrEqual(1);
-      expect(a.outStats.resyncs).toBe(a.outStats.stalls - 1);
+      // machine more than once: each of T's stalls but the current one ended in exactly one
+      // re-sync. (T's own counts: under load a reading client may stall for a moment too.)
+      const t = a.outQueue(T);
+      expect(t?.stalls).toBeGreaterThanOrEqual(1);
+      expect(t?.resyncs).toBe((t?.stalls ?? 0) - 1);
       // Two more rounds while it is stalled: the others are not held back.
       for (let k = 0; k < 2; k++) {
         round++;
@@ -231,8 +233,8 @@ describe('update groups and back-pressure', () => {
         await convergedAtCD(round);
       }
       expect(a.outQueue(T)?.mode).toBe('stalled');
-      expect(a.outQueue(C)?.mode).toBe('grouped');
-      expect(a.outQueue(S)?.mode).toBe('grouped');
+      // The readers are in their group (one that fell behind for a moment under load is back in it soon).
+      await waitFor('C and S grouped', async () => (a.outQueue(C)?.mode === 'grouped' && a.outQueue(S)?.mode === 'grouped' ? true : undefined), 30_000);
       // The limit plus at most one batch (at most N routes).
       expect(maxQueued).toBeGreaterThan(LIMIT);
       expect(maxQueued).toBeLessThanOrEqual(LIMIT + N * routeWireBytes(BULK, 64));
@@ -253,7 +255,7 @@ describe('update groups and back-pressure', () => {
       return true;
     }, 60_000, 200);
     await waitFor('rejoined', async () => (a.outQueue(T)?.mode === 'grouped' ? true : undefined), 10_000);
-    expect(a.outStats.resyncs).toBe(a.outStats.stalls);
+    expect(a.outQueue(T)?.resyncs).toBe(a.outQueue(T)?.stalls);
     expect(stuck.error).toBeUndefined();
     expect(raw.error).toBeUndefined();
     expect(a.peerStatus().every((p) => p.state === 'Established')).toBe(true);
