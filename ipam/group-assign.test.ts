@@ -114,6 +114,19 @@ describe('group commit of a burst of ADDs on one host', () => {
     expect(Object.fromEntries(writes)).toEqual({ 'create IPAMHandle': 3, 'update IPAMHandle': 1, 'update IPAMBlock': 2 });
   });
 
+  it('dual stack on a host without a cached IPv6 block (or no IPv6 pool): those members go alone before anything is written', async () => {
+    const mem = createMemoryStore();
+    await putPool(mem, 'p', { cidr: '10.0.0.0/16' });
+    const { store, writes } = counting(mem);
+    const ipam = new IpamClient(store, fast);
+    await ipam.autoAssign({ handleId: 'first', hostname: 'n1', num4: 1, newHandle: true });
+    writes.clear();
+    const out = await ipam.assignGroup([pod(0, { num6: 1 }), pod(1, { num6: 1 }), pod(2)]);
+    expect(out.slice(0, 2)).toEqual(['alone', 'alone']);
+    expect(grouped(out[2])?.length).toBe(1);
+    expect(Object.fromEntries(writes)).toEqual({ 'create IPAMHandle': 1, 'update IPAMBlock': 1 });
+  });
+
   it('a dual-stack member that gets its IPv4 but finds no room for its IPv6 gives the IPv4 back and goes alone', async () => {
     const { store, ipam } = await warmHost();
     // The /122 has 63 free: the first 63 dual-stack members fit, the 64th does not.

@@ -83,17 +83,22 @@ function roomiestBlock(host: string, cache: Map<string, StoredBlock>, pools: Poo
 export async function assignGroup(c: GroupAssignClient, members: AssignArgs[]): Promise<GroupOutcome[]> {
   const got: AssignedIp[][] = members.map(() => []);
   /** Members still in the running: every family asked for so far was granted in the group. */
-  const inGroup = new Set(members.flatMap((m, i) => (members.length > 0 && groupable(m, members[0].hostname) ? [i] : [])));
+  const inGroup = new Set(members.flatMap((m, i) => (groupable(m, members[0].hostname) ? [i] : [])));
   if (inGroup.size > 0) {
     const host = members[0].hostname;
     try {
       const [pools, reserved] = await Promise.all([c.listPools(CACHED), c.reservations(CACHED)]);
       const labels = poolsNeedNodeLabels(pools) ? await c.nodeLabels(host, CACHED) : {};
+      const roomiest = (family: Family): { b: StoredBlock; room: number } | undefined =>
+        roomiestBlock(host, c.affineBlocks(host, family), selectPools(pools, family, labels, 'Workload'), reserved);
+      const bests = { 4: roomiest(4), 6: roomiest(6) };
+      // A family without a cached block (a cold host, no pool of it): whoever asks for it goes alone
+      // before anything is written, so no dual-stack member is given an IPv4 only to give it back.
+      for (const i of [...inGroup]) if ((countOf(members[i], 4) > 0 && !bests[4]) || (countOf(members[i], 6) > 0 && !bests[6])) inGroup.delete(i);
       for (const family of [4, 6] as const) {
         const asking = [...inGroup].filter((i) => countOf(members[i], family) > 0);
         if (asking.length === 0) continue;
-        const candidates = selectPools(pools, family, labels, 'Workload');
-        const best = roomiestBlock(host, c.affineBlocks(host, family), candidates, reserved);
+        const best = bests[family];
         // Members in order while the block has room; the rest go alone (one of them claims the next block).
         const idx: number[] = [];
         let need = 0;
