@@ -20,7 +20,7 @@ import { IPAM_CONFIG_KINDS, IpamClient } from '../ipam/allocator.js';
 import { putPool } from '../ipam/testing.js';
 import { startKubeWithCalicoCrds } from '../test/harness/kube-store.js';
 import { manifestAccount } from '../test/harness/manifest-account.js';
-import { CountingStore } from './ipam-counting-store.js';
+import { CountingStore } from '../test/harness/counting-store.js';
 
 const args = process.argv.slice(2);
 const arg = (name: string, def: string): string => {

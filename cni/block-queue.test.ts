@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { CountingStore } from '../test/harness/counting-store.js';
 import { createMemoryStore } from '../datastore/backends/index.js';
 import type { Store } from '../datastore/store.js';
 import { IpamClient } from '../ipam/allocator.js';
@@ -11,18 +12,8 @@ import type { AssignRequest } from './store.js';
 async function line(): Promise<{ store: Store; queue: BlockWriteQueue; blockWrites: () => number; served: { grouped: number; alone: number } }> {
   const mem = createMemoryStore();
   await putPool(mem, 'p', { cidr: '10.7.0.0/16' });
-  let blockWrites = 0;
-  const store = new Proxy(mem, {
-    get: (t, p, r) => {
-      const v = Reflect.get(t, p, r) as unknown;
-      if (typeof v !== 'function') return v;
-      if (p !== 'update' && p !== 'create') return v.bind(t);
-      return (value: { kind: string }, ...rest: unknown[]) => {
-        if (value.kind === 'IPAMBlock') blockWrites++;
-        return (v as (...a: unknown[]) => unknown).apply(t, [value, ...rest]);
-      };
-    },
-  });
+  const store = new CountingStore(mem);
+  const blockWrites = (): number => (store.byOp.get('create IPAMBlock') ?? 0) + (store.byOp.get('update IPAMBlock') ?? 0);
   const ipam = new IpamClient(store, { retry: { attempts: 200, backoffMs: 0 } });
   const served = { grouped: 0, alone: 0 };
   const queue = new BlockWriteQueue(
@@ -30,7 +21,7 @@ async function line(): Promise<{ store: Store; queue: BlockWriteQueue; blockWrit
     (op) => new Error(`${op} waited in line past its deadline`),
     (how) => served[how]++,
   );
-  return { store, queue, blockWrites: () => blockWrites, served };
+  return { store, queue, blockWrites, served };
 }
 
 const add = (i: number, extra: Partial<AssignRequest> = {}): AssignRequest => ({

@@ -7,26 +7,16 @@
 // address handed out twice. Block contents change only through the pure functions in block.ts.
 import { API_VERSION } from '../datastore/model/resource.js';
 import type { ReadOptions, Store, StoredObject, StoredValue } from '../datastore/store.js';
-import { assignFromBlock, assignOrdinal, freeCount, ordinalToIp, ordinalsOfHandle, releaseFromBlock } from './block.js';
+import { ordinalToIp, ordinalsOfHandle, releaseFromBlock } from './block.js';
 import { type Cidr, type Family, blockOf, contains, formatCidr, parseCidr, parseIp } from './cidr.js';
-import { claimBlock, claimFreeBlock, confirmIfOurs, type ClaimOutcome } from './claim.js';
+import { claimBlock, claimFreeBlock, type ClaimOutcome } from './claim.js';
 import type { AssignArgs, AssignedIp } from './assign-args.js';
+import { assignIp, autoAssign, type AssignClient } from './assign.js';
 import { IpamError } from './errors.js';
 import { assignGroup, type GroupOutcome } from './group-assign.js';
-import {
-  DEFAULT_IPAM_CONFIG,
-  hostAffinity,
-  parseBlock,
-  parseHandle,
-  parseIpamConfig,
-  type AffinityState,
-  type AllocationAttribute,
-  type AllocationBlock,
-  type IpamConfig,
-  type IpamHandle,
-} from './model.js';
-import { poolFromResource, poolsNeedNodeLabels, selectPools, type Pool } from './pools.js';
-import { CONFIG_KEY, blockValue, familyOf, handleKey, handleValue, isCasMiss, isDsError, listBlockCidrs, readBlock, what, type StoredBlock, type StoredHandle } from './records.js';
+import { DEFAULT_IPAM_CONFIG, parseHandle, parseIpamConfig, type AffinityState, type IpamConfig, type IpamHandle } from './model.js';
+import { poolFromResource, type Pool } from './pools.js';
+import { CONFIG_KEY, blockValue, handleKey, handleValue, isCasMiss, isDsError, listBlockCidrs, readBlock, what, type StoredBlock, type StoredHandle } from './records.js';
 import { hostAffinities, releaseAffinity, releaseHostAffinities } from './release-affinity.js';
 import { NO_RESERVATIONS, reservationsFrom, type Reservations } from './reservations.js';
 import { DEFAULT_RETRY, RETRY, withRetries, type Retry, type RetryPolicy } from './retry.js';
@@ -59,8 +49,9 @@ const HANDLE_HINTS = 256;
 /** A handle hint that was never read: creating the handle must succeed, or the assignment stops (HandleExists). */
 const ASSUMED_NEW = 'assumed-new';
 
-export class IpamClient {
-  private readonly retry: RetryPolicy;
+export class IpamClient implements AssignClient {
+  /** Bounds every CAS loop here and in assign.ts. */
+  readonly retry: RetryPolicy;
   private readonly phaseDelay: () => Promise<void>;
   /**
    * Round trips saved as libcalico-go saves them: the blocks this client last saw affine to a host
@@ -135,7 +126,7 @@ export class IpamClient {
     this.handleHints.set(handleId, h);
   }
 
-  /** The host's cached affine blocks of a family (see `affine`); group-assign.ts writes through it too. */
+  /** The host's cached affine blocks of a family (see `affine`); assign.ts and group-assign.ts write through it. */
   affineBlocks(host: string, family: Family): Map<string, StoredBlock> {
     const k = `${family}/${host}`;
     let m = this.affine.get(k);
@@ -169,14 +160,13 @@ export class IpamClient {
 
   /** Assigns num4 IPv4 and num6 IPv6 addresses to a handle: all of them or none (throws Exhausted). */
   async autoAssign(args: AssignArgs): Promise<{ ipv4: AssignedIp[]; ipv6: AssignedIp[] }> {
-    if (!args.newHandle) return this.autoAssignCached(args);
-    this.hintHandle(args.handleId, ASSUMED_NEW);
-    try {
-      return await this.autoAssignCached(args);
-    } finally {
-      // Unused (nothing was free, say): no later call may take the guess for a read.
-      if (this.handleHints.get(args.handleId) === ASSUMED_NEW) this.hintHandle(args.handleId, undefined);
-    }
+    if (!args.newHandle) return autoAssign(this, args);
+    return this.assumingNew(args.handleId, () => autoAssign(this, args));
+  }
+
+  /** Assigns one specific address (the ipAddrs annotation); claims its block for the host if nobody has. */
+  async assignIp(ip: string, handleId: string, hostname: string, attrs?: Record<string, string>): Promise<AssignedIp> {
+    return assignIp(this, ip, handleId, hostname, attrs);
   }
 
   /**
@@ -189,179 +179,17 @@ export class IpamClient {
 
   /** Counts n addresses of a block on a handle the caller says is new: IpamError HandleExists if it is not. */
   async countOnNewHandle(handleId: string, cidr: string, n: number): Promise<void> {
+    return this.assumingNew(handleId, () => this.adjustHandle(handleId, cidr, n));
+  }
+
+  /** Runs fn with the handle hinted as new (its first write skips the read). */
+  private async assumingNew<T>(handleId: string, fn: () => Promise<T>): Promise<T> {
     this.hintHandle(handleId, ASSUMED_NEW);
     try {
-      await this.adjustHandle(handleId, cidr, n);
+      return await fn();
     } finally {
+      // Unused (nothing was free, say): no later call may take the guess for a read.
       if (this.handleHints.get(handleId) === ASSUMED_NEW) this.hintHandle(handleId, undefined);
-    }
-  }
-
-  private async autoAssignCached(args: AssignArgs): Promise<{ ipv4: AssignedIp[]; ipv6: AssignedIp[] }> {
-    // Pools, reservations and the node's labels are configuration: the datastore's cache may answer
-    // (on Kubernetes the apiserver's watch cache, about half the cost of a read through to its
-    // etcd). Every address is still taken by a CAS on its block; only a pool created or a reservation
-    // lifted a moment ago could be missed, so a "no pool" or "exhausted" answer is checked once more
-    // against current reads.
-    try {
-      return await this.autoAssignFrom(args, { cached: true });
-    } catch (e) {
-      if (!(e instanceof IpamError) || (e.code !== 'NoPool' && e.code !== 'Exhausted')) throw e;
-      return this.autoAssignFrom(args, {});
-    }
-  }
-
-  private async autoAssignFrom(args: AssignArgs, reads: ReadOptions): Promise<{ ipv4: AssignedIp[]; ipv6: AssignedIp[] }> {
-    const use = args.use ?? 'Workload';
-    const [pools, reserved] = await Promise.all([this.listPools(reads), this.reservations(reads)]);
-    // The node's labels matter only to a pool that selects nodes: with all() everywhere, one read fewer per ADD.
-    const labels = poolsNeedNodeLabels(pools) ? await this.nodeLabels(args.hostname, reads) : {};
-    const got: { ipv4: AssignedIp[]; ipv6: AssignedIp[] } = { ipv4: [], ipv6: [] };
-    const attr: AllocationAttribute = { handle_id: args.handleId, secondary: args.attrs ?? null };
-    try {
-      for (const family of [4, 6] as const) {
-        const num = (family === 4 ? args.num4 : args.num6) ?? 0;
-        if (num <= 0) continue;
-        const requested = family === 4 ? args.ipv4Pools : args.ipv6Pools;
-        let candidates: Pool[];
-        try {
-          candidates = selectPools(pools, family, labels, use, requested);
-        } catch (e) {
-          throw new IpamError('NoPool', (e as Error).message);
-        }
-        if (candidates.length === 0) throw new IpamError('NoPool', `no enabled IPv${family} pool with assignmentMode Automatic allows ${use} on node "${args.hostname}"`);
-        const ips = await this.assignFamily(family, num, args.hostname, candidates, attr, reserved);
-        (family === 4 ? got.ipv4 : got.ipv6).push(...ips);
-        if (ips.length < num) {
-          throw new IpamError(
-            'Exhausted',
-            `IPv${family} pools ${candidates.map((p) => p.name).join(', ')} have no free address for node "${args.hostname}" (wanted ${num}, got ${ips.length})`,
-          );
-        }
-      }
-      return got;
-    } catch (e) {
-      const all = [...got.ipv4, ...got.ipv6];
-      if (all.length > 0) await this.releaseIps(all.map((a) => ({ ip: a.ip, sequenceNumber: a.sequenceNumber })));
-      throw e;
-    }
-  }
-
-  private async assignFamily(family: Family, num: number, host: string, pools: Pool[], attr: AllocationAttribute, reserved: Reservations): Promise<AssignedIp[]> {
-    const out: AssignedIp[] = [];
-    const inPools = (cidr: string): boolean => {
-      const c = parseCidr(cidr);
-      return pools.some((p) => contains(p.cidr, c.family, c.base) && c.prefix === p.blockSize);
-    };
-    let config: IpamConfig | undefined;
-    let lostRace = false;
-    const ours = (b: AllocationBlock): boolean => b.affinity === hostAffinity(host);
-    const cache = this.affineBlocks(host, family);
-    // 0. The host's blocks as this client last wrote them: no listing, no read (a conflict re-reads).
-    for (const [cidr, b] of [...cache]) {
-      if (out.length >= num) break;
-      if (!inPools(cidr) || freeCount(b.block) === 0) continue;
-      out.push(...(await this.assignInBlock(cidr, num - out.length, attr, reserved, ours, cache)));
-    }
-    for (let round = 0; round < this.retry.attempts && out.length < num; round++) {
-      // 1. Blocks affine to this host.
-      const affs = await this.hostAffinities(host, family);
-      cache.clear();
-      let affine = 0;
-      for (const a of affs) {
-        if (!inPools(a.cidr) || a.state === 'pendingDeletion') continue;
-        if (a.state === 'pending' && !(await confirmIfOurs(this.store, host, a.cidr, a.obj))) continue;
-        affine++;
-        if (out.length < num) out.push(...(await this.assignInBlock(a.cidr, num - out.length, attr, reserved, ours, cache)));
-      }
-      if (out.length >= num) break;
-      // 2. Claim a new block.
-      config ??= await this.getConfig();
-      if (config.autoAllocateBlocks && (config.maxBlocksPerHost === 0 || affine < config.maxBlocksPerHost)) {
-        const c = await this.claimFreeBlock(host, pools, lostRace, reserved);
-        if (c.kind === 'claimed') continue; // go round: allocate from it as an affine block
-        if (c.kind === 'retry') {
-          lostRace = true;
-          // Lost a race for a block: back off before looking again, so contenders spread out.
-          await new Promise((r) => setTimeout(r, Math.random() * this.retry.backoffMs * Math.min(round + 1, 20)));
-          continue;
-        }
-      }
-      // 3. Borrow from any block in the pools, unless strict affinity forbids it.
-      if (!config.strictAffinity) out.push(...(await this.borrow(family, num - out.length, inPools, attr, reserved)));
-      break;
-    }
-    return out;
-  }
-
-  private async borrow(family: Family, num: number, inPools: (c: string) => boolean, attr: AllocationAttribute, reserved: Reservations): Promise<AssignedIp[]> {
-    const out: AssignedIp[] = [];
-    const { items } = await this.store.list('IPAMBlock');
-    for (const o of items) {
-      if (out.length >= num) break;
-      let b: AllocationBlock;
-      try {
-        b = parseBlock(what(o), o.value.spec);
-      } catch {
-        continue; // reported by `ipam check`
-      }
-      if (familyOf(b.cidr) !== family || !inPools(b.cidr) || freeCount(b) === 0) continue;
-      out.push(...(await this.assignInBlock(b.cidr, num - out.length, attr, reserved, () => true)));
-    }
-    return out;
-  }
-
-  /**
-   * Takes up to num addresses from one block: handle first, then the block (CAS); a lost block race
-   * undoes the handle. With `cache` (the host's affine blocks), the first attempt starts from the
-   * cached block instead of reading it, and the block as written is remembered there.
-   */
-  private async assignInBlock(
-    cidr: string,
-    num: number,
-    attr: AllocationAttribute,
-    reserved: Reservations,
-    stillOk: (b: AllocationBlock) => boolean,
-    cache?: Map<string, StoredBlock>,
-  ): Promise<AssignedIp[]> {
-    const handleId = attr.handle_id ?? '';
-    return withRetries(`assign in block ${cidr}`, this.retry, async (attempt) => {
-      const cached = attempt === 0 ? cache?.get(cidr) : undefined;
-      const b = cached ?? (await this.getBlock(cidr));
-      cache?.delete(cidr);
-      if (!b || !stillOk(b.block)) return [];
-      if (freeCount(b.block) === 0) {
-        cache?.set(cidr, b);
-        return [];
-      }
-      const { block, assigned } = assignFromBlock(b.block, num, attr, reserved.reservedOrdinals(b.block));
-      if (assigned.length === 0) return []; // only reserved addresses are free
-      const written = await this.writeBlockWithHandle(b, block, handleId, assigned.length);
-      if (!written) return RETRY;
-      cache?.set(cidr, { obj: written, block });
-      return assigned.map((a) => ({
-        ip: ordinalToIp(block, a.ordinal),
-        family: familyOf(cidr),
-        block: cidr,
-        ordinal: a.ordinal,
-        sequenceNumber: a.sequenceNumber,
-      }));
-    });
-  }
-
-  /**
-   * Counts `n` addresses of `cidr` on the handle, then writes the block (CAS). If the block moved
-   * meanwhile the count is taken back and false returned. A crash between the two writes leaves the
-   * handle counting addresses the block does not hold: `ipam check` reports it, the GC corrects it.
-   */
-  private async writeBlockWithHandle(b: StoredBlock, block: AllocationBlock, handleId: string, n: number): Promise<StoredObject | undefined> {
-    if (handleId) await this.adjustHandle(handleId, block.cidr, n);
-    try {
-      return await this.store.update(blockValue(block), b.obj.revision);
-    } catch (e) {
-      if (!isCasMiss(e)) throw e;
-      if (handleId) await this.adjustHandle(handleId, block.cidr, -n);
-      return undefined;
     }
   }
 
@@ -392,35 +220,6 @@ export class IpamClient {
         if (isCasMiss(e) || isDsError(e, 'AlreadyExists')) return RETRY;
         throw e;
       }
-    });
-  }
-
-  /** Assigns one specific address (the ipAddrs annotation); claims its block for the host if nobody has. */
-  async assignIp(ip: string, handleId: string, hostname: string, attrs?: Record<string, string>): Promise<AssignedIp> {
-    let addr: { family: Family; value: bigint };
-    try {
-      addr = parseIp(ip);
-    } catch (e) {
-      throw new IpamError('Invalid', (e as Error).message);
-    }
-    const pools = await this.listPools();
-    const pool = pools.find((p) => contains(p.cidr, addr.family, addr.value));
-    if (!pool) throw new IpamError('NoPool', `requested IP ${ip} is not in any IP pool`);
-    const cidr = blockOf(addr.family, addr.value, pool.blockSize);
-    const blockCidr = formatCidr(cidr);
-    const attr: AllocationAttribute = { handle_id: handleId, secondary: attrs ?? null };
-    return withRetries(`assign ${ip}`, this.retry, async () => {
-      const b = await this.getBlock(blockCidr);
-      if (!b) {
-        const c = await this.claimBlock(hostname, cidr);
-        if (c.kind === 'full') throw new IpamError('InUse', `block ${blockCidr} for ${ip} cannot be claimed`);
-        return RETRY;
-      }
-      const ord = Number(addr.value - cidr.base);
-      const r = assignOrdinal(b.block, ord, attr);
-      if (!r) throw new IpamError('InUse', `requested IP ${ip} is already in use`);
-      if (!(await this.writeBlockWithHandle(b, r.block, handleId, 1))) return RETRY;
-      return { ip, family: addr.family, block: blockCidr, ordinal: ord, sequenceNumber: r.assigned.sequenceNumber };
     });
   }
 

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { CountingStore } from '../test/harness/counting-store.js';
 import { createMemoryStore } from '../datastore/backends/index.js';
 import type { Store } from '../datastore/store.js';
 import { IpamClient } from './allocator.js';
@@ -18,33 +19,16 @@ function grouped(o: GroupOutcome | undefined): AssignedIp[] | undefined {
   return o === 'alone' ? undefined : o;
 }
 
-/** A store that counts its writes by operation and kind ("update IPAMBlock"). */
-function counting(store: Store): { store: Store; writes: Map<string, number> } {
-  const writes = new Map<string, number>();
-  const proxy = new Proxy(store, {
-    get: (t, p, r) => {
-      const v = Reflect.get(t, p, r) as unknown;
-      if ((p !== 'create' && p !== 'update' && p !== 'delete') || typeof v !== 'function') return typeof v === 'function' ? v.bind(t) : v;
-      return (value: { kind: string }, ...rest: unknown[]) => {
-        const k = `${String(p)} ${value.kind}`;
-        writes.set(k, (writes.get(k) ?? 0) + 1);
-        return (v as (...a: unknown[]) => unknown).apply(t, [value, ...rest]);
-      };
-    },
-  });
-  return { store: proxy, writes };
-}
-
 /** A host with a claimed, cached /26 and IPv6 /122 (its first pod assigned alone), writes counted from then on. */
-async function warmHost(): Promise<{ store: Store; ipam: IpamClient; writes: Map<string, number> }> {
+async function warmHost(): Promise<{ store: CountingStore; ipam: IpamClient; writes: () => Map<string, number> }> {
   const mem = createMemoryStore();
   await putPool(mem, 'p', { cidr: '10.0.0.0/16' });
   await putPool(mem, 'p6', { cidr: 'fd00::/48', blockSize: 122 });
-  const { store, writes } = counting(mem);
+  const store = new CountingStore(mem);
   const ipam = new IpamClient(store, fast);
   await ipam.autoAssign({ handleId: 'first', hostname: 'n1', num4: 1, num6: 1, newHandle: true });
-  writes.clear();
-  return { store, ipam, writes };
+  store.reset();
+  return { store, ipam, writes: () => store.writes() };
 }
 
 const pod = (i: number, extra: Partial<AssignArgs> = {}): AssignArgs => ({
@@ -68,7 +52,7 @@ describe('group commit of a burst of ADDs on one host', () => {
     expect(out.every((o) => grouped(o))).toBe(true);
     const ips = out.flatMap((o) => (grouped(o) ?? []).map((a) => a.ip));
     expect(new Set(ips).size).toBe(10);
-    expect(Object.fromEntries(writes)).toEqual({ 'create IPAMHandle': 10, 'update IPAMBlock': 1 });
+    expect(Object.fromEntries(writes())).toEqual({ 'create IPAMHandle': 10, 'update IPAMBlock': 1 });
     const b = (await readBlock(store, '10.0.0.0/26'))!.block;
     for (const [i, o] of out.entries()) {
       const ord = grouped(o)?.[0]?.ordinal ?? -1;
@@ -111,20 +95,20 @@ describe('group commit of a burst of ADDs on one host', () => {
     expect(grouped(out[3])?.map((a) => a.family)).toEqual([4]);
     expect(grouped(out[4])?.map((a) => a.family)).toEqual([6]);
     // Handles: pod 0 created with its IPv4 count and updated with its IPv6 one; pods 3 and 4 created.
-    expect(Object.fromEntries(writes)).toEqual({ 'create IPAMHandle': 3, 'update IPAMHandle': 1, 'update IPAMBlock': 2 });
+    expect(Object.fromEntries(writes())).toEqual({ 'create IPAMHandle': 3, 'update IPAMHandle': 1, 'update IPAMBlock': 2 });
   });
 
   it('dual stack on a host without a cached IPv6 block (or no IPv6 pool): those members go alone before anything is written', async () => {
     const mem = createMemoryStore();
     await putPool(mem, 'p', { cidr: '10.0.0.0/16' });
-    const { store, writes } = counting(mem);
+    const store = new CountingStore(mem);
     const ipam = new IpamClient(store, fast);
     await ipam.autoAssign({ handleId: 'first', hostname: 'n1', num4: 1, newHandle: true });
-    writes.clear();
+    store.reset();
     const out = await ipam.assignGroup([pod(0, { num6: 1 }), pod(1, { num6: 1 }), pod(2)]);
     expect(out.slice(0, 2)).toEqual(['alone', 'alone']);
     expect(grouped(out[2])?.length).toBe(1);
-    expect(Object.fromEntries(writes)).toEqual({ 'create IPAMHandle': 1, 'update IPAMBlock': 1 });
+    expect(Object.fromEntries(store.writes())).toEqual({ 'create IPAMHandle': 1, 'update IPAMBlock': 1 });
   });
 
   it('a dual-stack member that gets its IPv4 but finds no room for its IPv6 gives the IPv4 back and goes alone', async () => {
@@ -142,16 +126,16 @@ describe('group commit of a burst of ADDs on one host', () => {
   it('no cached block: all alone, nothing written (the first ADD of a host claims its block alone); a fuller block takes as many as it holds', async () => {
     const mem = createMemoryStore();
     await putPool(mem, 'p', { cidr: '10.0.0.0/16' });
-    const { store, writes } = counting(mem);
+    const store = new CountingStore(mem);
     const cold = new IpamClient(store, fast);
     expect(await cold.assignGroup([pod(0), pod(1)])).toEqual(['alone', 'alone']);
-    expect(writes.size).toBe(0);
+    expect(store.writes().size).toBe(0);
     // The host's /26 has 63 free: 63 of 64 are grouped, the last goes alone to claim the next block.
     const { ipam, writes: w2 } = await warmHost();
     const out = await ipam.assignGroup(Array.from({ length: 64 }, (_, i) => pod(i)));
     expect(out.filter((o) => !grouped(o)).length).toBe(1);
     expect(out[63]).toBe('alone');
-    expect(w2.get('update IPAMBlock')).toBe(1);
+    expect(w2().get('update IPAMBlock')).toBe(1);
   });
 
   it('property: any mix of families, groups, retried handles and foreign writes leaves every address held once and every handle counting what its block holds', async () => {

@@ -1,6 +1,7 @@
-// A Store wrapper that counts datastore calls by kind and operation, for the IPAM benches: the same
-// count on etcd and on the Kubernetes API, so their round trips per allocation compare directly.
-import type { ObjectKey, ReadOptions, Store, StoredObject, StoredValue, StoreListResult, StoreWatch, StoreWatchHandlers } from '../datastore/store.js';
+// A Store wrapper that counts datastore calls by kind and operation, for the IPAM benches (the same
+// count on etcd and on the Kubernetes API, so their round trips per allocation compare directly) and
+// for the tests that assert how many writes an assignment costs.
+import type { ObjectKey, ReadOptions, Store, StoredObject, StoredValue, StoreListResult, StoreWatch, StoreWatchHandlers } from '../../datastore/store.js';
 
 export class CountingStore implements Store {
   calls = 0;
@@ -9,6 +10,18 @@ export class CountingStore implements Store {
   readonly msByOp = new Map<string, number>();
 
   constructor(private readonly inner: Store) {}
+
+  /** The writes only (create, update, delete), by "op kind". */
+  writes(): Map<string, number> {
+    return new Map([...this.byOp].filter(([k]) => /^(create|update|delete) /.test(k)));
+  }
+
+  /** Starts the counts over (after a test's warm-up, say). */
+  reset(): void {
+    this.calls = 0;
+    this.byOp.clear();
+    this.msByOp.clear();
+  }
 
   private count<T>(op: string, kind: string, p: () => Promise<T>): Promise<T> {
     this.calls++;
