@@ -169,6 +169,23 @@ describe('Kubernetes datastore against a real kube-apiserver', () => {
     expect(left.stdout).not.toContain('10-20-0-0-26');
   });
 
+  it("IPAM kinds' updates leave the apiserver no field ownership to track; other kinds keep theirs", async () => {
+    const managed = async (resource: string, name: string): Promise<unknown> =>
+      (JSON.parse((await kube.kubectl(['get', resource, name, '-o', 'json', '--show-managed-fields'])).stdout) as { metadata: { managedFields?: unknown } }).metadata.managedFields;
+    const spec = { cidr: '10.21.0.0/26', affinity: 'host:n1', allocations: Array(64).fill(null), unallocated: [...Array(64).keys()], attributes: [], deleted: false };
+    const block = await store.create(v3('IPAMBlock', '10-21-0-0-26', spec));
+    let rev = (await store.update(v3('IPAMBlock', '10-21-0-0-26', { ...spec, allocations: [0, ...Array(63).fill(null)], unallocated: spec.unallocated.slice(1), attributes: [{ handle_id: 'h1' }] }), block.revision)).revision;
+    rev = (await store.update(v3('IPAMBlock', '10-21-0-0-26', spec), rev)).revision;
+    expect(await managed('ipamblocks.crd.projectcalico.org', '10-21-0-0-26')).toBeUndefined();
+    expect((await store.get({ kind: 'IPAMBlock', name: '10-21-0-0-26' }))?.value.spec).toEqual(spec);
+    await store.delete({ kind: 'IPAMBlock', name: '10-21-0-0-26' }, rev);
+
+    const pool = await store.create(v3('IPPool', 'pool-tracked', { cidr: '10.12.0.0/16' }));
+    await store.update(v3('IPPool', 'pool-tracked', { cidr: '10.12.0.0/16', blockSize: 28 }), pool.revision);
+    expect(await managed('ippools.crd.projectcalico.org', 'pool-tracked')).toEqual(expect.arrayContaining([expect.objectContaining({ operation: 'Update' })]));
+    await store.delete({ kind: 'IPPool', name: 'pool-tracked' });
+  });
+
   it('of ten writers racing with the same revision exactly one wins; the others get Conflict', async () => {
     const h = await store.create(v3('IPAMHandle', 'race', { handleID: 'race', block: {}, deleted: false }));
     const results = await Promise.allSettled(
