@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import { createMemoryStore, type EtcdStore } from '../datastore/backends/index.js';
 import { ResourceClient } from '../datastore/client.js';
 import { IpamClient } from './allocator.js';
+import { parseCidr } from './cidr.js';
 import { handleKey } from './records.js';
 import { IpamError } from './errors.js';
 import { parseBlock, parseHandle } from './model.js';
@@ -44,9 +45,45 @@ describe('IPAM allocator', () => {
     });
     const ipam = new IpamClient(lagging, fast);
     expect((await ipam.autoAssign({ handleId: 'a', hostname: 'n1', num4: 4 })).ipv4.map((a) => a.ip)).toEqual(['10.0.0.0', '10.0.0.1', '10.0.0.2', '10.0.0.3']);
-    expect(cachedReads.sort()).toEqual(['IPPool', 'IPReservation']);
+    // The block list of the claim too: a create-if-absent guards it.
+    expect(cachedReads.sort()).toEqual(['IPAMBlock', 'IPPool', 'IPReservation']);
     // "old" is full as far as the cache knows: the current re-read finds "new".
     expect((await ipam.autoAssign({ handleId: 'b', hostname: 'n1', num4: 1 })).ipv4[0]?.ip).toMatch(/^10\.1\./);
+  });
+
+  it('claims from a cached block list that lags: a block it has not seen costs one lost create; "full" only after a current list', async () => {
+    const { be } = await setup({ p: { cidr: '10.0.0.0/25' } });
+    const cachedBlocks: string[][] = [];
+    /** A block cache that has not seen `unseen` and still holds `ghost`. */
+    const lagging = (unseen?: string, ghost?: string) =>
+      new Proxy(be, {
+        get: (t, p, r) =>
+          p === 'list'
+            ? async (kind: string, ns?: string, opts?: { cached?: boolean }) => {
+                const l = await t.list(kind, ns);
+                if (!opts?.cached || kind !== 'IPAMBlock') return l;
+                const ghosts = ghost ? [{ ...l.items[0], key: { kind, name: ghost }, value: { ...l.items[0].value, spec: { cidr: ghost } } }] : [];
+                const items = [...ghosts, ...l.items.filter((o) => (o.value.spec as { cidr: string }).cidr !== unseen)];
+                cachedBlocks.push(items.map((o) => (o.value.spec as { cidr: string }).cidr));
+                return { ...l, items };
+              }
+            : (Reflect.get(t, p, r) as unknown),
+      });
+    // n2 holds 10.0.0.0/26, which n1's cache has not seen: n1 loses that create, then reads current and takes 10.0.0.64/26.
+    const n2 = new IpamClient(be, fast);
+    await n2.claimBlock('n2', parseCidr('10.0.0.0/26'));
+    const n1 = new IpamClient(lagging('10.0.0.0/26'), fast);
+    expect((await n1.autoAssign({ handleId: 'a', hostname: 'n1', num4: 1 })).ipv4[0]?.ip).toBe('10.0.0.64');
+    expect(cachedBlocks).toHaveLength(1);
+    expect((await n2.hostAffinities('n2', 4)).map((a) => [a.cidr, a.state])).toEqual([['10.0.0.0/26', 'confirmed']]);
+    expect((await n1.hostAffinities('n1', 4)).map((a) => [a.cidr, a.state])).toEqual([['10.0.0.64/26', 'confirmed']]);
+    // 10.0.0.64/26 released and gone, yet still cached: the cache says the pool is full, a current list finds it free.
+    await n1.releaseByHandle('a');
+    await n1.releaseHostAffinities('n1');
+    expect(await be.get({ kind: 'IPAMBlock', name: '10-0-0-64-26' })).toBeUndefined();
+    const n3 = new IpamClient(lagging(undefined, '10.0.0.64/26'), fast);
+    expect((await n3.autoAssign({ handleId: 'b', hostname: 'n3', num4: 1 })).ipv4[0]?.ip).toBe('10.0.0.64');
+    expect(cachedBlocks.at(-1)).toContain('10.0.0.64/26');
   });
 
   it('assigns from a fresh /26 block claimed for the host, with a confirmed affinity and a handle count', async () => {

@@ -23,10 +23,16 @@ const noDelay: PhaseDelay = () => Promise.resolve();
  * the search starts at a random block, so concurrent claimers stop colliding.
  */
 export async function claimFreeBlock(store: Store, host: string, pools: Pool[], spread = false, reserved: Reservations = NO_RESERVATIONS, phaseDelay = noDelay): Promise<ClaimOutcome> {
-  const existing = new Set(await listBlockCidrs(store));
-  for (const pool of pools) {
-    const cidr = firstFreeBlock(pool, existing, spread ? randomBigInt(blockCount(pool.cidr, pool.blockSize)) : 0n, (c) => reserved.coversBlock(c));
-    if (cidr) return claimBlock(store, host, cidr, phaseDelay);
+  // The datastore's cache answers the first look (on Kubernetes no read through to etcd of every
+  // block): a block it has not seen yet only makes our create-if-absent fail, and the look after a
+  // lost race reads current; "full" is only said after a current read too (a block deleted a moment
+  // ago may still be cached).
+  for (const cached of spread ? [false] : [true, false]) {
+    const existing = new Set(await listBlockCidrs(store, { cached }));
+    for (const pool of pools) {
+      const cidr = firstFreeBlock(pool, existing, spread ? randomBigInt(blockCount(pool.cidr, pool.blockSize)) : 0n, (c) => reserved.coversBlock(c));
+      if (cidr) return claimBlock(store, host, cidr, phaseDelay);
+    }
   }
   return { kind: 'full' };
 }

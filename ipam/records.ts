@@ -2,7 +2,7 @@
 // BlockAffinity, IPAMHandle, IPAMConfig), and the read of a block every IPAM step starts from.
 import { affinityName, blockName } from '../datastore/keys.js';
 import { API_VERSION } from '../datastore/model/resource.js';
-import { DatastoreError, type ObjectKey, type Store, type StoredObject, type StoredValue } from '../datastore/store.js';
+import { DatastoreError, type ObjectKey, type ReadOptions, type Store, type StoredObject, type StoredValue } from '../datastore/store.js';
 import type { Family } from './cidr.js';
 import { parseBlock, type AffinityState, type AllocationBlock, type IpamHandle } from './model.js';
 
@@ -46,8 +46,8 @@ export async function readBlock(store: Store, cidr: string): Promise<StoredBlock
 }
 
 /** The CIDR of every block in the datastore. */
-export async function listBlockCidrs(store: Store): Promise<string[]> {
-  const { items } = await store.list('IPAMBlock');
+export async function listBlockCidrs(store: Store, opts?: ReadOptions): Promise<string[]> {
+  const { items } = await store.list('IPAMBlock', undefined, opts);
   const out: string[] = [];
   for (const o of items) {
     const cidr = (o.value.spec as { cidr?: unknown })?.cidr;
