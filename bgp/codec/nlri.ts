@@ -68,13 +68,7 @@ export function encodePrefix(w: Writer, p: NlriPrefix, addPath: boolean): void {
   if (addPath) w.u32(p.pathId ?? 0);
   const bytes = p.family === 4 ? v4scratch : ipv6Bytes(p.address, 'prefix');
   if (p.family === 4) writeIpv4(v4scratch, 0, p.address, 'prefix');
-  const n = (p.length + 7) >> 3;
-  w.u8(p.length);
-  if (n > 0) {
-    const lastMask = p.length & 7 ? (0xff << (8 - (p.length & 7))) & 0xff : 0xff;
-    for (let i = 0; i < n - 1; i++) w.u8(bytes[i]);
-    w.u8(bytes[n - 1] & lastMask);
-  }
+  w.prefixBytes(p.length, bytes);
 }
 
 export function encodePrefixes(w: Writer, ps: readonly NlriPrefix[], addPath: boolean): void {

@@ -43,16 +43,14 @@ export function isEndOfRib(u: UpdateMessage): AfiSafi | undefined {
  */
 export function packUpdates(groups: readonly RouteGroup[], withdrawals: readonly NlriPrefix[], ctx: CodecContext, maxSize = maxMessageLength(ctx)): Buffer[] {
   const out: Buffer[] = [];
-  const v4w = withdrawals.filter((p) => p.family === 4);
-  const v6w = withdrawals.filter((p) => p.family === 6);
+  const [v4w, v6w] = byFamily(withdrawals);
   packPlainWithdrawals(out, v4w, ctx, maxSize);
   packMp(out, v6w, undefined, { afi: 2, safi: 1 }, undefined, ctx, maxSize);
   for (const g of groups) {
     const attrW = new Writer(256);
     encodeAttributes(attrW, { attrs: g.attributes }, ctx);
     const attrBytes = attrW.finish();
-    const v4 = g.prefixes.filter((p) => p.family === 4);
-    const v6 = g.prefixes.filter((p) => p.family === 6);
+    const [v4, v6] = byFamily(g.prefixes);
     if (v4.length) {
       if (g.nextHops?.length) packMp(out, v4, attrBytes, { afi: 1, safi: 1 }, g.nextHops, ctx, maxSize);
       else {
@@ -66,6 +64,17 @@ export function packUpdates(groups: readonly RouteGroup[], withdrawals: readonly
     }
   }
   return out;
+}
+
+const NONE: readonly NlriPrefix[] = [];
+
+/** IPv4 and IPv6 prefixes apart; a list of one family (the usual case) is returned as it is, not copied. */
+function byFamily(ps: readonly NlriPrefix[]): [readonly NlriPrefix[], readonly NlriPrefix[]] {
+  let v4 = 0;
+  for (let i = 0; i < ps.length; i++) if (ps[i].family === 4) v4++;
+  if (v4 === ps.length) return [ps, NONE];
+  if (v4 === 0) return [NONE, ps.filter((p) => p.family === 6)];
+  return [ps.filter((p) => p.family === 4), ps.filter((p) => p.family === 6)];
 }
 
 function chunks(prefixes: readonly NlriPrefix[], room: number, addPath: boolean): NlriPrefix[][] {

@@ -45,6 +45,21 @@ export class Writer {
     return this;
   }
 
+  /** An NLRI prefix: its length octet, then the octets it covers with host bits cleared (one bounds check per prefix, on the per-prefix path). */
+  prefixBytes(length: number, address: Uint8Array): this {
+    const n = (length + 7) >> 3;
+    this.ensure(1 + n);
+    const buf = this.buf;
+    let o = this.offset;
+    buf[o++] = length;
+    if (n > 0) {
+      for (let i = 0; i < n - 1; i++) buf[o++] = address[i];
+      buf[o++] = address[n - 1] & (length & 7 ? (0xff << (8 - (length & 7))) & 0xff : 0xff);
+    }
+    this.offset = o;
+    return this;
+  }
+
   fill(v: number, n: number): this {
     this.ensure(n);
     this.buf.fill(v, this.offset, this.offset + n);

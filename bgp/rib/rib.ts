@@ -151,7 +151,8 @@ export class Rib {
     const prefixes: Prefix[] = [];
     const change = (k: string, n: NlriPrefix): void => {
       changed.push(k);
-      prefixes.push({ family: n.family, address: n.address, length: n.length });
+      // A copy only to leave a path identifier behind: decoded prefixes are not changed later.
+      prefixes.push(n.pathId === undefined ? n : { family: n.family, address: n.address, length: n.length });
     };
     for (const w of [...u.withdrawn, ...(u.mpUnreach?.withdrawn ?? [])]) {
       const k = keyOf(w);
@@ -227,11 +228,11 @@ export class Rib {
   }
 
   /** k's paths; `from`: the peer whose change this is (when it is the only holder, no scan). */
-  private candidates(k: string, from?: PeerRib): Path[] {
+  private candidates(k: string, slot: number | undefined, from?: PeerRib): Path[] {
     const out: Path[] = [];
     const l = this.local.get(k);
     if (l) out.push(this.localPath(l));
-    const holders = this.slots.holdersOf(k);
+    const holders = this.slots.holdersAt(slot);
     const own = from?.adjIn.get(k);
     if (holders === (own ? 1 : 0)) {
       if (own && from) this.pushPaths(out, from, k, own);
@@ -255,13 +256,15 @@ export class Rib {
   select(k: string, from?: PeerRib, parsed?: Prefix): void {
     if (this.deferredSelection) return; // restarting: selection waits for peers' End-of-RIB
     const prev = this.locRib.get(k);
-    const cands = this.candidates(k, from);
+    // One slot lookup for the holder count and the release (the candidates do not move it).
+    const slot = this.slots.get(k);
+    const cands = this.candidates(k, slot, from);
     const ranked = cands.length > 1 ? rankPaths(cands) : cands;
     const next = ranked[0];
-    if (next) this.locRib.set(k, next);
-    else if (prev) {
+    if (next) {
+      if (next !== prev) this.locRib.set(k, next);
+    } else if (prev) {
       this.locRib.delete(k);
-      const slot = this.slots.get(k);
       if (slot !== undefined) this.slots.release(k, slot);
     }
     const hopsChanged = this.setMultipath(k, ranked.length > 1 ? multipathNextHops(ranked) : undefined);
@@ -425,7 +428,7 @@ export class Rib {
   }
 
   private adjDelete(p: PeerRib, k: string): boolean {
-    p.paths.delete(k);
+    if (p.paths.size) p.paths.delete(k);
     if (!p.adjIn.delete(k)) return false;
     this.slots.unhold(k);
     return true;

@@ -46,8 +46,8 @@ export class PrefixSlots {
     return slot;
   }
 
-  holdersOf(k: string): number {
-    const slot = this.slotOf.get(k);
+  /** Holders of the prefix at this slot (from get; undefined: none). */
+  holdersAt(slot: number | undefined): number {
     return slot === undefined ? 0 : this.holders[slot];
   }
 

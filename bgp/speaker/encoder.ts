@@ -18,7 +18,7 @@ export interface PackedBatch {
 const EMPTY = Buffer.alloc(0);
 
 /** One attribute set's encoded UPDATE for one prefix and codec context (see framesOf). */
-interface CachedFrames {
+export interface CachedFrames {
   ctxKey: string;
   prefix: string;
   frames: Buffer;
@@ -92,8 +92,14 @@ export class Encoder {
 
   /** The cached UPDATE of a single-prefix export, when it is for this prefix (and path identifier: pathKey) and codec context. */
   cached(out: OutAttr, ctxKey: string, prefixKey: string): Buffer | undefined {
+    const hit = this.cachedEntry(out, ctxKey);
+    return hit && hit.prefix === prefixKey ? hit.frames : undefined;
+  }
+
+  /** The cached UPDATE of a single-prefix export in this codec context, whichever prefix it is for (the caller compares). */
+  cachedEntry(out: OutAttr, ctxKey: string): CachedFrames | undefined {
     const hit = this.cachedFrames(out);
-    return hit && hit.ctxKey === ctxKey && hit.prefix === prefixKey ? hit.frames : undefined;
+    return hit && hit.ctxKey === ctxKey ? hit : undefined;
   }
 
   /**

@@ -4,10 +4,13 @@
 // then re-syncs the prefixes it missed and rejoins.
 import type { Logger } from 'pino';
 import { endOfRib } from '../codec/index.js';
-import { Announcements, keyToPrefix, pathKey, type GroupBatch, type OutGroup, type PeerRib, type Rib } from '../rib/index.js';
+import type { NlriPrefix } from '../codec/types.js';
+import { Announcements, keyToPrefix, pathKey, type GroupBatch, type OutAttr, type OutGroup, type PeerRib, type Rib } from '../rib/index.js';
 import { Batcher } from './batcher.js';
-import { Encoder, framesFor } from './encoder.js';
+import { Encoder, framesFor, type CachedFrames } from './encoder.js';
 import type { Peer } from './peer.js';
+
+const prefixOf = (k: string, id: number | undefined): NlriPrefix => (id === undefined ? keyToPrefix(k) : { ...keyToPrefix(k), pathId: id });
 
 /**
  * Per-socket back-pressure: bytes a peer may have queued in user space before it is taken out
@@ -131,15 +134,21 @@ export class Output {
     const routes = new Announcements();
     /** UPDATEs already encoded (the encoder's cache): a peer joining a reflector of single-route nodes gets mostly these. */
     const encoded: Buffer[] = [];
+    // Consecutive prefixes mostly share an export: its cache entry is looked up once per run.
+    let last: OutAttr | undefined;
+    let entry: CachedFrames | undefined;
     for (let i = 0; i < b.outs.length; i++) {
       const o = b.outs[i];
       const id = b.ids[i];
-      const hit = this.encoder.cached(o, ctxKey, pathKey(b.keys[i], id));
-      const prefix = () => (id === undefined ? keyToPrefix(b.keys[i]) : { ...keyToPrefix(b.keys[i]), pathId: id });
-      if (!hit) routes.add(o, prefix());
+      if (o !== last) {
+        last = o;
+        entry = this.encoder.cachedEntry(o, ctxKey);
+      }
+      const hit = entry && entry.prefix === pathKey(b.keys[i], id) ? entry.frames : undefined;
+      if (!hit) routes.add(o, prefixOf(b.keys[i], id));
       // Its own routes go as withdrawals, as framesFor does for the rest.
       else if (!r.routerId || o.attrs.originatorId !== r.routerId) encoded.push(hit);
-      else b.withdrawals.push(prefix());
+      else b.withdrawals.push(prefixOf(b.keys[i], id));
     }
     if (routes.size || b.withdrawals.length) encoded.push(...framesFor(this.encoder.pack(routes, b.withdrawals, ctx, ctxKey, p.config.address), r.routerId, ctx));
     if (encoded.length) this.write(p, encoded);
