@@ -7,8 +7,10 @@
 // An allocation is what the agent does for an ADD: DirectStore.assign (held? → autoAssign of one IPv4).
 //
 //   npx tsx bench/ipam-kdd.ts [--datastore etcd,kubernetes] [--hosts 5] [--per-host 40] [--concurrency 1] [--repeat 2]
-// Prints allocations/s, datastore calls per allocation (by kind and operation) and the ratio
-// kubernetes/etcd over all repeats; state the load (uptime) beside the figures.
+// Prints allocations/s, datastore calls per allocation (by kind and operation), CPU per allocation
+// (this process, kube-apiserver, etcd) and the ratios kubernetes/etcd over all repeats; state the
+// load (uptime) beside the figures.
+import { readdirSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { EtcdBackend } from '../datastore/backends/etcd.js';
 import { EtcdStore } from '../datastore/backends/etcd-store.js';
@@ -43,7 +45,31 @@ interface Result {
   calls: number;
   byOp: Map<string, number>;
   msByOp: Map<string, number>;
+  /** CPU seconds over the measured ADDs: this process (every host's client) and each server child by name. */
+  cpu: Map<string, number>;
 }
+
+/** CPU seconds (user + system) so far of this process ("client") and of its children by name (kube-apiserver, etcd). */
+function cpuNow(): Map<string, number> {
+  const { user, system } = process.cpuUsage();
+  const out = new Map<string, number>([['client', (user + system) / 1e6]]);
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    } catch {
+      continue; // gone meanwhile
+    }
+    const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // Fields after the name: state, ppid, …; utime and stime are the 12th and 13th, in clock ticks (100/s).
+    if (Number(f[1]) !== process.pid) continue;
+    out.set(name, (out.get(name) ?? 0) + (Number(f[11]) + Number(f[12])) / 100);
+  }
+  return out;
+}
+
+const cpuSince = (before: Map<string, number>): Map<string, number> => new Map([...cpuNow()].map(([k, v]) => [k, v - (before.get(k) ?? 0)]));
 
 const load = (): string => loadavg().map((l) => l.toFixed(1)).join(' ');
 
@@ -68,6 +94,7 @@ async function runOnce(open: () => Store, tag: string, poolCidr: string): Promis
     h.store.byOp.clear();
     h.store.msByOp.clear();
   }
+  const cpu0 = cpuNow();
   const t0 = process.hrtime.bigint();
   await Promise.all(
     hosts.map(async (h) => {
@@ -79,12 +106,13 @@ async function runOnce(open: () => Store, tag: string, poolCidr: string): Promis
     }),
   );
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const cpu = cpuSince(cpu0);
   const byOp = new Map<string, number>();
   const msByOp = new Map<string, number>();
   for (const h of hosts) for (const [k, v] of h.store.byOp) byOp.set(k, (byOp.get(k) ?? 0) + v);
   for (const h of hosts) for (const [k, v] of h.store.msByOp) msByOp.set(k, (msByOp.get(k) ?? 0) + v);
   await Promise.all([admin.close(), ...hosts.map((h) => h.store.close())]);
-  return { allocations: HOSTS * PER_HOST, seconds, calls: hosts.reduce((n, h) => n + h.store.calls, 0), byOp, msByOp };
+  return { allocations: HOSTS * PER_HOST, seconds, calls: hosts.reduce((n, h) => n + h.store.calls, 0), byOp, msByOp, cpu };
 }
 
 const kube = await startKubeWithCalicoCrds();
@@ -98,6 +126,7 @@ try {
   };
   console.log(`IPAM allocations: ${HOSTS} hosts in parallel × ${PER_HOST} ADDs each (${CONCURRENCY === 1 ? 'one at a time' : `${CONCURRENCY} at a time`} per host), /26 blocks; load ${load()}`);
   const totals = new Map<string, { allocations: number; seconds: number }>();
+  const cpuTotals = new Map<string, number>();
   let run = 0;
   for (let r = 0; r < REPEAT; r++) {
     for (const ds of DATASTORES) {
@@ -106,13 +135,22 @@ try {
       totals.set(ds, { allocations: t.allocations + res.allocations, seconds: t.seconds + res.seconds });
       const ops = [...res.byOp].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${(v / res.allocations).toFixed(2)}${PROFILE ? ` @${((res.msByOp.get(k) ?? 0) / v).toFixed(1)}ms` : ''}`).join(', ');
       console.log(`  ${ds.padEnd(10)} ${(res.allocations / res.seconds).toFixed(0).padStart(5)} allocations/s, ${(res.calls / res.allocations).toFixed(2)} calls/allocation (${ops}); load ${load()}`);
+      const cpuMs = [...res.cpu].filter(([, v]) => v > 0).map(([k, v]) => `${k} ${((v * 1000) / res.allocations).toFixed(2)}`);
+      const cpuTotal = [...res.cpu.values()].reduce((a, b) => a + b, 0);
+      cpuTotals.set(ds, (cpuTotals.get(ds) ?? 0) + cpuTotal);
+      console.log(`  ${''.padEnd(10)} CPU ms per allocation: ${((cpuTotal * 1000) / res.allocations).toFixed(2)} (${cpuMs.join(', ')})`);
     }
   }
   const rate = (ds: string): number => {
     const t = totals.get(ds);
     return t ? t.allocations / t.seconds : NaN;
   };
-  if (totals.has('etcd') && totals.has('kubernetes')) console.log(`ratio kubernetes/etcd: ${(rate('kubernetes') / rate('etcd')).toFixed(2)}× (${rate('kubernetes').toFixed(0)} vs ${rate('etcd').toFixed(0)} allocations/s over ${REPEAT} run(s) each)`);
+  if (totals.has('etcd') && totals.has('kubernetes')) {
+    console.log(`ratio kubernetes/etcd: ${(rate('kubernetes') / rate('etcd')).toFixed(2)}× (${rate('kubernetes').toFixed(0)} vs ${rate('etcd').toFixed(0)} allocations/s over ${REPEAT} run(s) each)`);
+    // CPU per allocation varies far less with the machine's load than the rate does.
+    const cpuPer = (ds: string): number => ((cpuTotals.get(ds) ?? 0) * 1000) / (totals.get(ds)?.allocations ?? 1);
+    console.log(`CPU per allocation kubernetes/etcd: ${(cpuPer('kubernetes') / cpuPer('etcd')).toFixed(2)}× (${cpuPer('kubernetes').toFixed(2)} vs ${cpuPer('etcd').toFixed(2)} ms, client and servers together)`);
+  }
 } finally {
   await kube.stop();
 }
