@@ -275,6 +275,24 @@ describe('Adj-RIB-Out', () => {
     expect(late.mode).toBe('grouped');
   });
 
+  it('a prefix that comes and goes before the group exports it, its slot taken meanwhile by another prefix, is not sent with the other one\'s path', () => {
+    const { rib, events } = newRib();
+    rib.setReflector(true);
+    const [src, m] = [members[1], members[2]].map((t) => upPeer(rib, t));
+    const wire = new Wire(rib, events);
+    wire.start(src);
+    wire.start(m);
+    wire.drain();
+    // Both changes of 10.1.0.0/24 are logged with its slot; the slot is free again after the
+    // withdrawal (no group advertised the prefix yet) and 10.2.0.0/24 takes it.
+    rib.update(src, announcement('10.1.0.0/24', attrs({ med: 1 }), src.address));
+    rib.update(src, withdrawal('10.1.0.0/24'));
+    rib.update(src, announcement('10.2.0.0/24', attrs({ med: 2 }), src.address));
+    wire.drain();
+    expect([...wire.view(m).keys()]).toEqual(['10.2.0.0/24']);
+    expect(Object.fromEntries(wire.view(m))).toEqual(Object.fromEntries(expected(rib, m)));
+  });
+
   it('ADD-PATH: a client gets both clients\' paths of one prefix, each under its identifier; one withdrawn → exactly that identifier withdrawn', () => {
     const { rib, events } = newRib();
     rib.setReflector(true);

@@ -124,7 +124,8 @@ export class Exports {
 
   constructor(
     private readonly config: ExportConfig,
-    private readonly locRib: ReadonlyMap<string, Path>,
+    /** The Loc-RIB: prefix key → best path. */
+    private readonly bestOf: (k: string) => Path | undefined,
   ) {}
 
   /** Exports depend on the reflector role: a change voids every cached one. */
@@ -150,7 +151,11 @@ export class Exports {
    * only on the shared path object and the policy, so each is computed once per path and cached.
    */
   routeFor(ex: Exporter, k: string): OutAttr | undefined {
-    const b = this.locRib.get(k);
+    return this.routeOf(ex, k, this.bestOf(k));
+  }
+
+  /** routeFor with k's best path b (undefined: none) already looked up. */
+  routeOf(ex: Exporter, k: string, b: Path | undefined): OutAttr | undefined {
     if (!b) return undefined;
     if (ex.policy.exportFilter && !ex.policy.exportFilter.accepts(k, b.source !== LOCAL_SOURCE)) return undefined;
     return this.pathExport(ex, b);

@@ -60,6 +60,8 @@ export class UpdateGroups {
   private changeLog: string[] = [];
   /** The prefix of each change-log entry, parsed once for every group. */
   private changePrefixes: Prefix[] = [];
+  /** The slot each change-log entry had when recorded (-1: none): checked, not trusted (see PrefixSlots.current). */
+  private changeSlots: number[] = [];
   private logBase = 0;
   /** Established peers outside any group (stalled, or about to sync): changes go to their own queue. */
   private readonly unsynced = new Set<PeerRib>();
@@ -67,7 +69,6 @@ export class UpdateGroups {
   constructor(
     private readonly exports: Exports,
     private readonly slots: PrefixSlots,
-    private readonly locRib: ReadonlyMap<string, Path>,
     private readonly events: OutEvents,
     /** ADD-PATH send: every path of a prefix key with its identifier (none while it has no best path). */
     private readonly allPaths: (k: string) => ReadonlyArray<readonly [number, Path]>,
@@ -83,11 +84,12 @@ export class UpdateGroups {
     return this.allPathGroups > 0;
   }
 
-  /** A Loc-RIB change of prefix k: every group and unsynced peer owes it. */
-  record(k: string, prefix: Prefix | undefined): void {
+  /** A Loc-RIB change of prefix k (at `slot`, when the caller knows it): every group and unsynced peer owes it. */
+  record(k: string, prefix: Prefix | undefined, slot?: number): void {
     if (this.groups.size) {
       this.changeLog.push(k);
       this.changePrefixes.push(prefix ?? keyToPrefix(k));
+      this.changeSlots.push(slot ?? -1);
       for (const g of this.groups.values()) this.events.groupChanged(g, false);
     }
     for (const p of this.unsynced) {
@@ -119,8 +121,8 @@ export class UpdateGroups {
         this.pathsBatch(g, k, prefixes[i], b);
         continue;
       }
-      const r = this.exports.routeFor(g, k);
-      const slot = this.slots.get(k);
+      const slot = this.slots.current(k, this.changeSlots[i]);
+      const r = this.exports.routeOf(g, k, this.slots.bestAt(slot));
       const had = this.adjOutOf(g, slot);
       if (!r) {
         if (had && slot !== undefined) {
@@ -202,9 +204,11 @@ export class UpdateGroups {
     if (n === this.changeLog.length) {
       this.changeLog = [];
       this.changePrefixes = [];
+      this.changeSlots = [];
     } else if (n > 4096 && n * 2 > this.changeLog.length) {
       this.changeLog = this.changeLog.slice(n);
       this.changePrefixes = this.changePrefixes.slice(n);
+      this.changeSlots = this.changeSlots.slice(n);
     } else return min;
     this.logBase = min;
     return min;
@@ -355,15 +359,15 @@ export class UpdateGroups {
         g.paths = new Map();
         this.allPathGroups++;
       }
-      for (const k of this.locRib.keys()) {
+      for (const [k, best, slot] of this.slots.selected()) {
         if (g.paths && fams?.has(k.includes(':') ? 6 : 4)) {
           const want = this.exports.pathsFor(g, k, this.allPaths(k));
           if (want.size) g.paths.set(k, want);
           g.count += want.size;
           continue;
         }
-        const r = this.exports.routeFor(g, k);
-        if (r) this.setAdjOut(g, this.slots.for(k), r.id);
+        const r = this.exports.routeOf(g, k, best);
+        if (r) this.setAdjOut(g, slot, r.id);
       }
       this.groups.set(key, g);
     }

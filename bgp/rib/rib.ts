@@ -53,14 +53,14 @@ export class Rib {
   /** The peers, for the per-prefix candidate scan (no Map iterator per recompute). */
   private peerList: PeerRib[] = [];
   private readonly local = new Map<string, LocalRoute>();
-  private readonly locRib = new Map<string, Path>();
   /** Prefix keys whose best path shares forwarding with equal paths (ECMP): their next hops, best's first. */
   private readonly multi = new Map<string, readonly string[]>();
   /** Routes with equal attributes share one object, also across UPDATEs (memory per route). */
   readonly attrTable = new AttrInterner();
   /** Shared path objects (see Path). */
   private readonly pathTable = new WeakTable<Path>();
-  private readonly slots = new PrefixSlots((k) => this.locRib.has(k));
+  /** Prefix slots, and the Loc-RIB (each slot's best path). */
+  private readonly slots = new PrefixSlots();
   readonly out: UpdateGroups;
   /** ADD-PATH send: the identifiers our paths go under. */
   private readonly pathIds = new PathIds();
@@ -71,13 +71,13 @@ export class Rib {
     private readonly events: RibEvents,
   ) {
     this.deferredSelection = !!config.deferred;
-    const exports = new Exports({ asNumber: config.asNumber, clusterId: config.clusterId ?? config.routerId }, this.locRib);
-    this.out = new UpdateGroups(exports, this.slots, this.locRib, events, (k) => this.allPaths(k), config.flushChunk);
+    const exports = new Exports({ asNumber: config.asNumber, clusterId: config.clusterId ?? config.routerId }, (k) => this.slots.bestOf(k));
+    this.out = new UpdateGroups(exports, this.slots, events, (k) => this.allPaths(k), config.flushChunk);
   }
 
   /** Prefixes in the Loc-RIB. */
   get size(): number {
-    return this.locRib.size;
+    return this.slots.selectedCount;
   }
 
   /** Selection and sending are held back: we are restarting and not every peer's End-of-RIB is in. */
@@ -125,20 +125,20 @@ export class Rib {
 
   /** The Loc-RIB path of prefix key k. */
   selected(k: string): Path | undefined {
-    return this.locRib.get(k);
+    return this.slots.bestOf(k);
   }
 
   /** The next hops installed for prefix key k: several when equal paths share it (ECMP). */
   nextHops(k: string): readonly string[] {
-    const m = this.multi.get(k);
+    const m = this.multi.size ? this.multi.get(k) : undefined;
     if (m) return m;
-    const b = this.locRib.get(k);
+    const b = this.slots.bestOf(k);
     return b && b.source !== LOCAL_SOURCE ? [b.nextHop] : [];
   }
 
   /** The Loc-RIB best paths. */
   bestPaths(): Candidate[] {
-    return [...this.locRib].map(([k, b]) => {
+    return [...this.slots.selected()].map(([k, b]) => {
       const { family: _f, ...c } = b;
       return { ...c, prefix: keyToPrefix(k) };
     });
@@ -149,14 +149,18 @@ export class Rib {
     const changed: string[] = [];
     // The prefix of each change, as the UPDATE had it: parsed once here, not again from its key.
     const prefixes: Prefix[] = [];
-    const change = (k: string, n: NlriPrefix): void => {
+    // And its slot as the Adj-RIB-In write left it (selection checks it still holds the key).
+    const slotHints: number[] = [];
+    const change = (k: string, n: NlriPrefix, slot: number): void => {
       changed.push(k);
       // A copy only to leave a path identifier behind: decoded prefixes are not changed later.
       prefixes.push(n.pathId === undefined ? n : { family: n.family, address: n.address, length: n.length });
+      slotHints.push(slot);
     };
     for (const w of [...u.withdrawn, ...(u.mpUnreach?.withdrawn ?? [])]) {
       const k = keyOf(w);
-      if (this.adjWithdraw(p, k, w.pathId)) change(k, w);
+      const slot = this.adjWithdraw(p, k, w.pathId);
+      if (slot !== undefined) change(k, w, slot);
     }
     const attrs = u.attributes && this.attrTable.intern(u.attributes);
     const ok = !!attrs && this.acceptable(p, attrs);
@@ -171,19 +175,19 @@ export class Rib {
       const k = keyOf(prefix);
       if (!attrs || !nextHop || !ok) {
         p.rejected++;
-        if (this.adjWithdraw(p, k, prefix.pathId)) change(k, prefix);
+        const slot = this.adjWithdraw(p, k, prefix.pathId);
+        if (slot !== undefined) change(k, prefix, slot);
         return;
       }
       const path = pathFor(attrs, nextHop, prefix.family === 6 ? 6 : 4);
-      this.adjSet(p, k, prefix.pathId === undefined ? path : putPath(p, k, prefix.pathId, path));
-      change(k, prefix);
+      change(k, prefix, this.adjSet(p, k, prefix.pathId === undefined ? path : putPath(p, k, prefix.pathId, path)));
     };
     for (const n of u.nlri) add(n, u.attributes?.nextHop);
     if (u.mpReach) {
       const nh = u.mpReach.nextHops.find((a) => !a.toLowerCase().startsWith('fe80')) ?? u.mpReach.nextHops[0];
       for (const n of u.mpReach.nlri) add(n, nh);
     }
-    for (let i = 0; i < changed.length; i++) this.select(changed[i], p, prefixes[i]);
+    for (let i = 0; i < changed.length; i++) this.select(changed[i], p, prefixes[i], slotHints[i]);
   }
 
   /** Import checks: AS_PATH loop (eBGP), ORIGINATOR_ID / CLUSTER_LIST loops (RFC 4456). */
@@ -212,7 +216,7 @@ export class Rib {
 
   /** ADD-PATH send: every path of prefix key k with the identifier we advertise it under; none while k has no best path (e.g. selection deferred). */
   allPaths(k: string): Array<readonly [number, Path]> {
-    if (!this.locRib.has(k)) return [];
+    if (!this.slots.bestOf(k)) return [];
     const out: Array<readonly [number, Path]> = [];
     const l = this.local.get(k);
     if (l) out.push([this.pathIds.of(LOCAL_SOURCE, undefined), this.localPath(l)]);
@@ -230,12 +234,13 @@ export class Rib {
   /** k's paths; `from`: the peer whose change this is (when it is the only holder, no scan). */
   private candidates(k: string, slot: number | undefined, from?: PeerRib): Path[] {
     const out: Path[] = [];
-    const l = this.local.get(k);
+    const l = this.local.size ? this.local.get(k) : undefined;
     if (l) out.push(this.localPath(l));
     const holders = this.slots.holdersAt(slot);
-    const own = from?.adjIn.get(k);
-    if (holders === (own ? 1 : 0)) {
-      if (own && from) this.pushPaths(out, from, k, own);
+    if (!holders) return out;
+    const own = holders === 1 ? from?.adjIn.get(k) : undefined;
+    if (own && from) {
+      this.pushPaths(out, from, k, own);
       return out;
     }
     for (const p of this.peerList) {
@@ -252,35 +257,37 @@ export class Rib {
     else for (const x of set.values()) out.push(x.peerRouterId === p.routerId ? x : this.pathOf({ ...x, peerRouterId: p.routerId }));
   }
 
-  /** Re-runs best-path selection for prefix key k (`from`: the peer whose change this is; `parsed`: k's prefix, when the caller has it). */
-  select(k: string, from?: PeerRib, parsed?: Prefix): void {
+  /**
+   * Re-runs best-path selection for prefix key k (`from`: the peer whose change this is; `parsed`:
+   * k's prefix, when the caller has it; `slotHint`: k's slot when the caller had it, checked).
+   */
+  select(k: string, from?: PeerRib, parsed?: Prefix, slotHint?: number): void {
     if (this.deferredSelection) return; // restarting: selection waits for peers' End-of-RIB
-    const prev = this.locRib.get(k);
-    // One slot lookup for the holder count and the release (the candidates do not move it).
-    const slot = this.slots.get(k);
+    // One slot lookup (none with a hint that still holds k) for the best path, the holder count and the write.
+    let slot = slotHint === undefined ? this.slots.get(k) : this.slots.current(k, slotHint);
+    const prev = this.slots.bestAt(slot);
     const cands = this.candidates(k, slot, from);
     const ranked = cands.length > 1 ? rankPaths(cands) : cands;
     const next = ranked[0];
+    // The change log keeps the slot as a hint: freed here (no group advertises k), it is checked there.
     if (next) {
-      if (next !== prev) this.locRib.set(k, next);
-    } else if (prev) {
-      this.locRib.delete(k);
-      if (slot !== undefined) this.slots.release(k, slot);
-    }
+      if (next !== prev) this.slots.setBest((slot ??= this.slots.for(k)), next);
+    } else if (prev && slot !== undefined) this.slots.setBest(slot, undefined);
     const hopsChanged = this.setMultipath(k, ranked.length > 1 ? multipathNextHops(ranked) : undefined);
     // Groups that send every path (ADD-PATH) owe any change of k's paths, not only of its best.
     const allPaths = this.out.sendsAllPaths;
     if (next === prev && !hopsChanged) {
-      if (allPaths) this.out.record(k, parsed);
+      if (allPaths) this.out.record(k, parsed, slot);
       return; // same shared path and next hops: nothing changed for the sink or any best-path export
     }
     const prefix = this.emitSink(k, prev, next, hopsChanged, parsed);
     // Best-path exports: an equal path coming or going changes no advertisement.
-    if (next !== prev || allPaths) this.out.record(k, prefix ?? parsed);
+    if (next !== prev || allPaths) this.out.record(k, prefix ?? parsed, slot);
   }
 
   /** Records k's ECMP next hops (undefined: a single path); whether they changed. */
   private setMultipath(k: string, hops: string[] | undefined): boolean {
+    if (!hops && !this.multi.size) return false; // no ECMP anywhere: no lookup
     const had = this.multi.get(k);
     if (!hops) return had ? this.multi.delete(k) : false;
     if (had && had.length === hops.length && had.every((h, i) => h === hops[i])) return false;
@@ -412,26 +419,28 @@ export class Rib {
 
   // ---- Adj-RIB-In writes keep the slots' holder counts
 
-  private adjSet(p: PeerRib, k: string, b: Path): void {
+  /** Sets p's path for k; returns k's slot. */
+  private adjSet(p: PeerRib, k: string, b: Path): number {
     const n = p.adjIn.size;
     p.adjIn.set(k, b);
-    if (p.adjIn.size !== n) this.slots.hold(k);
+    const slot = this.slots.for(k);
+    if (p.adjIn.size !== n) this.slots.hold(slot);
+    return slot;
   }
 
-  /** Withdraws one path (ADD-PATH: by identifier; the peer's best remaining path then stands for it). */
-  private adjWithdraw(p: PeerRib, k: string, id: number | undefined): boolean {
+  /** Withdraws one path (ADD-PATH: by identifier; the peer's best remaining path then stands for it); k's slot (-1: none left), undefined when p had no path for k. */
+  private adjWithdraw(p: PeerRib, k: string, id: number | undefined): number | undefined {
     if (id === undefined || !p.paths.has(k)) return this.adjDelete(p, k);
     const rest = dropPath(p, k, id);
     if (!rest) return this.adjDelete(p, k);
-    this.adjSet(p, k, rest);
-    return true;
+    return this.adjSet(p, k, rest);
   }
 
-  private adjDelete(p: PeerRib, k: string): boolean {
+  /** Drops p's path for k; k's slot (maybe freed already; -1: none), undefined when p had none. */
+  private adjDelete(p: PeerRib, k: string): number | undefined {
     if (p.paths.size) p.paths.delete(k);
-    if (!p.adjIn.delete(k)) return false;
-    this.slots.unhold(k);
-    return true;
+    if (!p.adjIn.delete(k)) return undefined;
+    return this.slots.unhold(k) ?? -1;
   }
 
   /** Empties a peer's Adj-RIB-In; returns the keys it held. */
