@@ -53,10 +53,10 @@ export class PrefixSlots {
 
   /**
    * The slot a change recorded as (k, slot) has now: slot itself while it still holds k (the
-   * usual case, no lookup), else a lookup (it was freed, and maybe reused, meanwhile).
+   * usual case, no lookup), else a lookup (it was freed, and maybe reused, meanwhile; -1: unknown).
    */
   current(k: string, slot: number): number | undefined {
-    return this.keys[slot] === k ? slot : this.slotOf.get(k);
+    return slot >= 0 && this.keys[slot] === k ? slot : this.slotOf.get(k);
   }
 
   // ---- the Loc-RIB
