@@ -10,6 +10,7 @@
 // Prints allocations/s, datastore calls per allocation (by kind and operation), CPU per allocation
 // (this process, kube-apiserver, etcd) and the ratios kubernetes/etcd over all repeats; state the
 // load (uptime) beside the figures.
+import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { EtcdBackend } from '../datastore/backends/etcd.js';
@@ -49,6 +50,9 @@ interface Result {
   cpu: Map<string, number>;
 }
 
+/** Clock ticks per second, the unit of /proc/PID/stat's CPU times. */
+const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' })) || 100;
+
 /** CPU seconds (user + system) so far of this process ("client") and of its children by name (kube-apiserver, etcd). */
 function cpuNow(): Map<string, number> {
   const { user, system } = process.cpuUsage();
@@ -62,9 +66,9 @@ function cpuNow(): Map<string, number> {
     }
     const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // Fields after the name: state, ppid, …; utime and stime are the 12th and 13th, in clock ticks (100/s).
+    // Fields after the name: state, ppid, …; utime and stime are the 12th and 13th, in clock ticks.
     if (Number(f[1]) !== process.pid) continue;
-    out.set(name, (out.get(name) ?? 0) + (Number(f[11]) + Number(f[12])) / 100);
+    out.set(name, (out.get(name) ?? 0) + (Number(f[11]) + Number(f[12])) / CLK_TCK);
   }
   return out;
 }
@@ -147,7 +151,7 @@ try {
   };
   if (totals.has('etcd') && totals.has('kubernetes')) {
     console.log(`ratio kubernetes/etcd: ${(rate('kubernetes') / rate('etcd')).toFixed(2)}× (${rate('kubernetes').toFixed(0)} vs ${rate('etcd').toFixed(0)} allocations/s over ${REPEAT} run(s) each)`);
-    // CPU per allocation varies far less with the machine's load than the rate does.
+    // Where the time goes: both datastores share this machine's cores, so the rate follows the CPU each allocation costs.
     const cpuPer = (ds: string): number => ((cpuTotals.get(ds) ?? 0) * 1000) / (totals.get(ds)?.allocations ?? 1);
     console.log(`CPU per allocation kubernetes/etcd: ${(cpuPer('kubernetes') / cpuPer('etcd')).toFixed(2)}× (${cpuPer('kubernetes').toFixed(2)} vs ${cpuPer('etcd').toFixed(2)} ms, client and servers together)`);
   }
