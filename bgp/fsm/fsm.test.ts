@@ -106,6 +106,22 @@ describe('SessionFsm happy path', () => {
     expect(f.state).toBe('Established');
   });
 
+  it('accepted connections and the ones it dials never share an id (one counter for both)', () => {
+    const f = make();
+    const ids = of(f.handle({ type: 'Start' }), 'connect').map((c) => c.conn);
+    for (let round = 0; round < 5; round++) {
+      const inbound = f.newConnId();
+      ids.push(inbound);
+      f.handle({ type: 'TcpConnected', conn: inbound, dir: 'in' });
+      // The peer hangs up; after the error wait we dial again, and the peer dials us again.
+      f.handle({ type: 'TcpClosed', conn: inbound });
+      ids.push(...of(f.handle({ type: 'TimerExpired', timer: 'idleHold' }), 'connect').map((c) => c.conn));
+      ids.push(...of(f.handle({ type: 'TimerExpired', timer: 'connectRetry' }), 'connect').map((c) => c.conn));
+    }
+    expect(ids.length).toBeGreaterThan(10);
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+
   it('refuses incoming connections while Idle (not started)', () => {
     const f = make();
     expect(f.handle({ type: 'TcpConnected', conn: 5, dir: 'in' })).toEqual([{ type: 'close', conn: 5 }]);

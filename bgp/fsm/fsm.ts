@@ -77,6 +77,16 @@ export class SessionFsm {
   }
 
   /**
+   * An id for a connection the speaker accepted (its TcpConnected event says 'in'). Ours and the
+   * ones we dial share this counter: an inbound id the shell counted on its own could equal an
+   * outbound one (each inbound id moves the outbound counter past it), and two sockets under one
+   * id leave one of them open and unowned.
+   */
+  newConnId(): number {
+    return this.nextConn++;
+  }
+
+  /**
    * Graceful restart capability for OPENs sent from now on. A restarting speaker sets R and F only
    * until its restart is over (RFC 4724 §4.1): a later session must not claim a restart again. An
    * established session keeps what it negotiated.

@@ -71,7 +71,6 @@ export class BgpSession {
   private readonly conns = new Map<number, ConnIo>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private established: { conn: number; session: NegotiatedSession } | undefined;
-  private inboundIds = 1_000_000;
   /** When the FSM last changed state (ms since epoch): the SINCE column of `node status`. */
   since = Date.now();
   lastNotification: string | undefined;
@@ -109,7 +108,7 @@ export class BgpSession {
 
   /** Hands over a connection the speaker accepted from this peer's address. */
   accept(socket: Socket): void {
-    const id = this.inboundIds++;
+    const id = this.fsm.newConnId();
     this.attach(id, socket);
     this.feed({ type: 'TcpConnected', conn: id, dir: 'in' });
   }
