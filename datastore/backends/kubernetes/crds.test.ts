@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { toStructural, type JSONSchemaProps } from './crd-schema.js';
-import { CRD_KINDS, crdFor, renderCrdFiles, withCrdSection } from './crds.js';
+import { APISERVER_UNCHECKED, CRD_KINDS, crdFor, renderCrdFiles, withCrdSection } from './crds.js';
 
 const CRD_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'manifests', 'crds');
 
@@ -45,6 +45,21 @@ describe('Calico CRDs generated from the resource model', () => {
 
   it('every schema is structural: each node typed, int-or-string, or explicitly any', () => {
     for (const k of CRD_KINDS) expect(untypedPaths(crdFor(k).spec.versions[0].schema.openAPIV3Schema), k.kind).toEqual([]);
+  });
+
+  it("leaves only an IPAM block's per-address collections to Tortie's checks: still required, kept as written, every other field typed", () => {
+    const spec = (kind: string): JSONSchemaProps => {
+      const k = CRD_KINDS.find((x) => x.kind === kind);
+      if (!k) throw new Error(kind);
+      return crdFor(k).spec.versions[0].schema.openAPIV3Schema.properties?.spec ?? {};
+    };
+    const block = spec('IPAMBlock');
+    expect(Object.keys(block.properties ?? {}).sort()).toEqual(['affinity', 'affinityClaimTime', 'cidr', 'deleted', 'sequenceNumber', 'strictAffinity']);
+    expect(block.required).toEqual(['cidr', 'allocations', 'unallocated']);
+    expect(block['x-kubernetes-preserve-unknown-fields']).toBe(true);
+    expect(block.description).toMatch(/^allocations, unallocated, attributes, sequenceNumberForAllocation: stored as written/);
+    expect(Object.keys(APISERVER_UNCHECKED)).toEqual(['IPAMBlock']);
+    for (const k of CRD_KINDS.filter((x) => x.kind !== 'IPAMBlock')) expect(spec(k.kind).description, k.kind).toBeUndefined();
   });
 
   it('maps zod shapes onto OpenAPI: bounds, enums, optional vs required, records, int-or-string, no defaults', () => {
