@@ -129,9 +129,14 @@ for (const datastore of DATASTORES) {
   const arrive: number[] = [];
   for (let k = 1; k <= PODS_PER_NODE; k++) {
     for (const node of s.nodes) {
-      const start = performance.now();
-      const pod = await addPod(s, { name: `bench-${node.name}-${k}`, namespace: 'default', node: node.name, labels: {} });
-      const added = performance.now();
+      // The CNI ADD's own start and end: on the Kubernetes datastore the lab also does kubelet's part
+      // around it (create the Pod, record its status, each a kubectl run), which is not the ADD's.
+      let start = 0;
+      let added = 0;
+      const pod = await addPod(s, { name: `bench-${node.name}-${k}`, namespace: 'default', node: node.name, labels: {} }, true, (a, b) => {
+        start = a;
+        added = b;
+      });
       let arrived = 0;
       for (const [name, w] of byNode) if (name !== node.name) arrived = Math.max(arrived, await w.waitCovering(pod.ip, 120_000));
       add.push(added - start);

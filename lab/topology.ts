@@ -203,8 +203,11 @@ export interface PodSpec {
   labels: Record<string, string>;
 }
 
+/** When the CNI ADD itself ran (performance.now() ms), apart from the kubelet's part around it. */
+export type CniTimes = (startMs: number, endMs: number) => void;
+
 /** Creates a pod Calico-style: caliXXXX on the host, eth0 in the pod with default via 169.254.1.1. */
-export async function addPod(s: LabState, spec: PodSpec, program = true): Promise<LabPod> {
+export async function addPod(s: LabState, spec: PodSpec, program = true, cniTimes?: CniTimes): Promise<LabPod> {
   if (s.pods.some((x) => x.name === spec.name && x.namespace === spec.namespace)) throw new Error(`pod ${spec.namespace}/${spec.name} already exists`);
   const node = spec.node ? s.nodes.find((n) => n.name === spec.node) : [...s.nodes].sort((a, b) => count(s, a) - count(s, b))[0];
   if (!node) throw new Error(spec.node ? `no node named ${spec.node}` : 'the lab has no nodes');
@@ -219,7 +222,9 @@ export async function addPod(s: LabState, spec: PodSpec, program = true): Promis
     if (s.kube) pod.uid = await createPod(s, pod);
     pod.containerId = newContainerId();
     saveState(s);
+    const cniStart = performance.now();
     const r = await cniAdd(s, node, pod as LabPod & { containerId: string });
+    cniTimes?.(cniStart, performance.now());
     pod.ip = r.ip;
     if (r.ip6) pod.ip6 = r.ip6;
     pod.iface = r.iface;
