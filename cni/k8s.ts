@@ -31,7 +31,8 @@ async function clientFor(kubeconfig: string): Promise<KubeApi> {
   if (had?.stamp === stamp) return had.api;
   // Loaded on first use: the plugin on etcd or through its agent never needs the Kubernetes client.
   const { KubeApi, loadKubeConfig } = await import('../datastore/backends/kubernetes/driver.js');
-  had?.api.close();
+  // Reads still in flight on the old connection finish first (an ADD's budget is seconds).
+  if (had) setTimeout(() => had.api.close(), 60_000).unref();
   // The caller's own deadline answers first; this only bounds a request left behind.
   const api = new KubeApi(loadKubeConfig(kubeconfig), { timeoutMs: 30_000 });
   clients.set(kubeconfig, { api, stamp });

@@ -2,7 +2,7 @@
 // WorkloadEndpoint, and the pod annotations cni.projectcalico.org/ipv4pools and ipAddrs choose the
 // address. The API server is a tiny fake (plain HTTP on loopback inside the test's host namespace)
 // that serves pods from a JSON file; the plugins (or the tortie-node serving them) reach it through
-// @kubernetes/client-node.
+// the datastore's Kubernetes driver (cni/k8s.ts).
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { tmpdir } from 'node:os';
