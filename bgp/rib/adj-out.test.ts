@@ -79,15 +79,19 @@ class Wire {
     return v;
   }
 
-  /** What a peer takes from a batch: routes carrying its own router id as ORIGINATOR_ID go to it as withdrawals (framesFor). */
-  private apply(p: PeerRib, routes: Announcements, withdrawals: NlriPrefix[]): void {
+  /**
+   * What a peer takes from a batch: routes carrying its own router id as ORIGINATOR_ID go to it as
+   * withdrawals (framesFor), but only those that replaced something the group had advertised
+   * (`replaced`: the batch's; undefined: all of them). Were that too few, it would keep a stale route.
+   */
+  private apply(p: PeerRib, routes: Announcements, withdrawals: NlriPrefix[], replaced?: ReadonlySet<string>): void {
     const v = this.view(p);
     const at = (x: NlriPrefix): string => pathKey(keyOf(x), x.pathId);
     for (const w of withdrawals) v.delete(at(w));
     for (const [out, g] of routes.byOut) {
       for (const x of g.prefixes) {
-        if (out.attrs.originatorId === p.routerId) v.delete(at(x));
-        else v.set(at(x), outKey(out));
+        if (out.attrs.originatorId !== p.routerId) v.set(at(x), outKey(out));
+        else if (!replaced || replaced.has(at(x))) v.delete(at(x));
       }
     }
   }
@@ -137,7 +141,7 @@ class Wire {
         this.rib.out.stall(m, b.keys, b.prev);
         continue;
       }
-      this.apply(m, b.routes, b.withdrawals);
+      this.apply(m, b.routes, b.withdrawals, b.replaced ?? new Set());
       if (b.own.length) {
         const own = this.rib.out.ownBatch(g, m.selfAddress ?? '', b.own);
         this.apply(m, own.routes, own.withdrawals);
@@ -291,6 +295,26 @@ describe('Adj-RIB-Out', () => {
     wire.drain();
     expect([...wire.view(m).keys()]).toEqual(['10.2.0.0/24']);
     expect(Object.fromEntries(wire.view(m))).toEqual(Object.fromEntries(expected(rib, m)));
+  });
+
+  it('a client is owed a withdrawal of its own route only where the group had advertised the prefix before (a new prefix: nothing goes back)', () => {
+    const { rib, events } = newRib();
+    rib.setReflector(true);
+    const [a, b] = [members[1], members[2]].map((t) => upPeer(rib, t));
+    const wire = new Wire(rib, events);
+    wire.start(a);
+    wire.start(b);
+    wire.drain();
+    const batchAfter = (update: () => void): ReturnType<Rib['out']['groupBatch']> => {
+      update();
+      const g = a.group;
+      if (!g) throw new Error('a has no group');
+      return rib.out.groupBatch(g);
+    };
+    // New to the group: b gets it, and a (its originator) holds nothing from us to withdraw.
+    expect(batchAfter(() => rib.update(a, announcement('10.1.0.0/24', attrs({ localPref: 100 }), a.address)))?.replaced).toBeUndefined();
+    // b's better path replaces a's advertisement, which b holds: b is owed its withdrawal.
+    expect([...(batchAfter(() => rib.update(b, announcement('10.1.0.0/24', attrs({ localPref: 200 }), b.address)))?.replaced ?? [])]).toEqual(['10.1.0.0/24']);
   });
 
   it('ADD-PATH: a client gets both clients\' paths of one prefix, each under its identifier; one withdrawn → exactly that identifier withdrawn', () => {

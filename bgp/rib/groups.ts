@@ -5,7 +5,7 @@ import type { CodecContext, NlriPrefix } from '../codec/types.js';
 import type { Prefix } from '../types.js';
 import { Announcements, type Exporter, type Exports, type OutAttr, type OutGroup, type OutPolicy } from './adj-out.js';
 import type { Path, PeerRib } from './peer.js';
-import { addPathFamilies, pathsOut, snapshotHeld } from './addpath-out.js';
+import { addPathFamilies, pathKey, pathsOut, snapshotHeld } from './addpath-out.js';
 import { keyToPrefix } from './prefix-key.js';
 import type { PrefixSlots } from './slots.js';
 
@@ -38,6 +38,12 @@ export interface GroupBatch {
   end: number;
   /** ADD-PATH send: what the group held before this batch for the prefixes it changed (a member that misses the batch still holds it). */
   prev?: Map<string, ReadonlyMap<number, OutAttr> | undefined>;
+  /**
+   * Announcements (pathKey) that replace something the group had advertised: only for these can
+   * the route's originator hold an older route from us, to be withdrawn (see framesFor). A prefix
+   * new to the group is held by no member, its originator included.
+   */
+  replaced?: Set<string>;
 }
 
 /** One batch of a syncing member: exports (to encode or reuse) and withdrawals. */
@@ -134,6 +140,7 @@ export class UpdateGroups {
         continue;
       }
       if (had === r.id) continue;
+      if (had) (b.replaced ??= new Set()).add(k);
       this.setAdjOut(g, slot ?? this.slots.for(k), r.id);
       if (r.perAddress) b.own.push([k, prefixes[i]]);
       else b.routes.add(r, prefixes[i]);
@@ -154,6 +161,7 @@ export class UpdateGroups {
     const d = pathsOut(had, want, prefix);
     if (!d.announce.length && !d.withdraw.length) return;
     for (const [out, p] of d.announce) {
+      if (had?.has(p.pathId ?? 0)) (b.replaced ??= new Set()).add(pathKey(k, p.pathId));
       if (out.perAddress) b.own.push([k, p, out.perAddress]);
       else b.routes.add(out, p);
       b.decisions.push(g.cursor, -2, p.pathId ?? 0, out.id);

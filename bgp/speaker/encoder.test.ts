@@ -41,4 +41,10 @@ describe('batch frames per member', () => {
     expect(got.held).toEqual(new Map([['10.1.0.1/32', ''], ['10.1.0.3/32', '10.0.0.8']]));
     expect(got.withdrawn.sort()).toEqual(['10.1.0.2/32', '10.1.0.9/32']);
   });
+
+  it('a member that cannot hold anything for its own route (new to its group) gets nothing for it', () => {
+    const frames = framesFor(batch, '10.0.0.7', ctx, () => false);
+    expect(frames).toHaveLength(3); // the batch's withdrawals and the two other parts: nothing for its own route
+    expect(receive(frames)).toEqual({ held: new Map([['10.1.0.1/32', ''], ['10.1.0.3/32', '10.0.0.8']]), withdrawn: ['10.1.0.9/32'] });
+  });
 });

@@ -134,18 +134,23 @@ export class Encoder {
   }
 }
 
+/** framesFor's default: the peer may hold anything (a syncing peer's queue is not checked against a group's). */
+const MAY_HOLD_ANY = (): boolean => true;
+
 /**
  * The bytes of a batch for one peer: all of them, or, for routes it originated (its router id as
  * ORIGINATOR_ID), withdrawals instead: it would drop such routes (RFC 4456 §8) and so withdraw
  * whatever it held for those prefixes from us before; sent as withdrawals, they do just that.
+ * `mayHold` says which of those it can hold something for: a prefix new to its group it does
+ * not, and gets nothing (a client announcing its table gets no withdrawal per route back).
  */
-export function framesFor(b: PackedBatch, routerId: string, ctx: CodecContext): Buffer[] {
+export function framesFor(b: PackedBatch, routerId: string, ctx: CodecContext, mayHold: (p: Prefix) => boolean = MAY_HOLD_ANY): Buffer[] {
   if (!routerId || !b.parts.some((x) => x.originatorId === routerId)) return b.all.length ? [b.all] : [];
   const out: Buffer[] = [];
   const back: Prefix[] = [];
   for (const x of b.parts) {
-    if (x.originatorId === routerId) back.push(...(x.prefixes ?? []));
-    else out.push(x.frames);
+    if (x.originatorId !== routerId) out.push(x.frames);
+    else for (const p of x.prefixes ?? []) if (mayHold(p)) back.push(p);
   }
   if (back.length) out.push(Buffer.concat(packUpdates([], back, ctx)));
   return out;

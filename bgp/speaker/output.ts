@@ -5,7 +5,7 @@
 import type { Logger } from 'pino';
 import { endOfRib } from '../codec/index.js';
 import type { NlriPrefix } from '../codec/types.js';
-import { Announcements, keyToPrefix, pathKey, type GroupBatch, type OutAttr, type OutGroup, type PeerRib, type Rib } from '../rib/index.js';
+import { Announcements, keyOf, keyToPrefix, pathKey, type GroupBatch, type OutAttr, type OutGroup, type PeerRib, type Rib } from '../rib/index.js';
 import { Batcher } from './batcher.js';
 import { Encoder, framesFor, type CachedFrames } from './encoder.js';
 import type { Peer } from './peer.js';
@@ -95,6 +95,9 @@ export class Output {
     this.stats.packReuses = this.encoder.packReuses;
     /** This batch's own-route frames per member address. */
     const ownFrames = new Map<string, Buffer>();
+    // A member is withdrawn its own routes only where the group had advertised something before.
+    const replaced = batch.replaced;
+    const mayHold = (x: NlriPrefix): boolean => !!replaced && replaced.has(pathKey(keyOf(x), x.pathId));
     for (const m of [...g.members]) {
       const peer = this.peerOf(m);
       if (!peer || peer.session.state !== 'Established') continue;
@@ -102,7 +105,7 @@ export class Output {
         this.stall(peer, batch.keys, batch.prev);
         continue;
       }
-      const mine = framesFor(frames, m.routerId, g.ctx);
+      const mine = framesFor(frames, m.routerId, g.ctx, mayHold);
       if (batch.own.length) {
         const self = m.selfAddress ?? '';
         let own = ownFrames.get(self);
