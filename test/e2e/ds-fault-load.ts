@@ -243,7 +243,20 @@ export async function kernelSnapshot(node: LabNode): Promise<string[]> {
     // Counters, and Calico's rule-hash comments: a hash chains over the rules before it, so a churn
     // pod's own dispatch entry (filtered out below) renames the chain's final DROP without changing it.
     .map((l) => l.replace(/\[\d+:\d+\]/g, '').replace(/ -m comment --comment "?cali:[\w-]+"?/g, ''))
+    .flatMap(dispatchEntry)
     .sort();
+}
+
+/**
+ * The workload dispatch chains as each endpoint's entry, not as the tree they form: a churn pod's
+ * ADD can regroup them by interface prefix (cali-from-wl-dispatch → cali0+ → cali-from-wl-dispatch-0),
+ * moving the other endpoints' entries without changing where their packets go.
+ */
+function dispatchEntry(line: string): string[] {
+  const chain = /^(?::|-A )(cali-(?:from|to)-wl-dispatch)(?:-[\w]+)?\b/.exec(line);
+  if (!chain) return [line];
+  const entry = /(-[io] cali\w+) -g (cali-[ft]w-cali\w+)$/.exec(line);
+  return entry ? [`${chain[1]} ${entry[1]} -g ${entry[2]}`] : [];
 }
 
 /** Lines that name none of `marks` (whole addresses or interface names, so 10.65.0.6 is not 10.65.0.65). */
