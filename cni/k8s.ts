@@ -40,32 +40,46 @@ async function clientFor(kubeconfig: string): Promise<KubeApi> {
 }
 
 /**
- * The pod's labels and annotations. An apiserver that never answers is reported after
- * `timeoutMs` (default 4 s), never a hang.
+ * The pod's labels and annotations. An apiserver that cannot be reached (refused, lost, or slower
+ * than one request's budget, as on a machine where 100 plugins start at once) is asked again until
+ * `timeoutMs` (default 4 s) has passed, as the plugin's datastore calls are; then the last reason
+ * is reported, never a hang. An answer (a missing pod, a refusal) is final.
  */
 export async function readPod(kubeconfig: string, namespace: string, name: string, timeoutMs = 4000): Promise<PodInfo> {
-  let server = "the kubeconfig's server";
   // The apiserver named in every failure, as the datastore's own errors name it.
   const fail = (why: string): CniError => new CniError(CNI_CODES.tryAgainLater, `kubernetes.kubeconfig ${kubeconfig}: cannot read pod ${namespace}/${name}: ${why}`);
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(fail(`kubernetes at ${server}: no answer within ${timeoutMs} ms`)), timeoutMs);
-    timer.unref();
-  });
+  const deadline = Date.now() + timeoutMs;
+  let api: KubeApi;
   try {
-    const api = await clientFor(kubeconfig);
-    server = api.server;
-    const path = `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(name)}`;
-    const pod = await Promise.race([api.call<KubeObject>('GET', path, `pod ${namespace}/${name}`), timeout]);
-    return { labels: pod.metadata.labels ?? {}, annotations: pod.metadata.annotations ?? {} };
+    api = await clientFor(kubeconfig);
   } catch (e) {
-    if (e instanceof CniError) throw e;
-    // The driver's own words: an HTTP status ("… not found") or a socket failure ("cannot reach kubernetes at …").
-    if (e instanceof DatastoreError) throw fail(e.message);
-    const err = e as NodeJS.ErrnoException;
-    throw fail(err.code ? socketToError(server, err, timeoutMs).message : err.message);
-  } finally {
-    clearTimeout(timer);
+    throw fail((e as Error).message);
+  }
+  const server = api.server;
+  const path = `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(name)}`;
+  let unreachable: string | undefined;
+  for (let attempt = 0; ; attempt++) {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<'deadline'>((resolve) => {
+      timer = setTimeout(() => resolve('deadline'), Math.max(deadline - Date.now(), 1));
+      timer.unref();
+    });
+    try {
+      const pod = await Promise.race([api.call<KubeObject>('GET', path, `pod ${namespace}/${name}`), timeout]);
+      if (pod === 'deadline') throw fail(unreachable ?? `kubernetes at ${server}: no answer within ${timeoutMs} ms`);
+      return { labels: pod.metadata.labels ?? {}, annotations: pod.metadata.annotations ?? {} };
+    } catch (e) {
+      if (e instanceof CniError) throw e;
+      const err = e as NodeJS.ErrnoException;
+      // The driver's own words: an HTTP status ("… not found") or a socket failure ("cannot reach kubernetes at …").
+      const why = e instanceof DatastoreError ? e.message : err.code ? socketToError(server, err, timeoutMs).message : err.message;
+      const pause = Math.min(100 * 2 ** attempt, 1000);
+      if (!(e instanceof DatastoreError && e.code === 'Unavailable') || Date.now() + pause >= deadline) throw fail(why);
+      unreachable = why;
+      await new Promise((r) => setTimeout(r, pause));
+    } finally {
+      clearTimeout(timer);
+    }
   }
 }
 

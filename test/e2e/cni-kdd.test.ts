@@ -12,7 +12,7 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { KubernetesStore } from '../../datastore/backends/kubernetes/store.js';
 import type { CheckReport } from '../../ipam/check.js';
 import { putPool } from '../../ipam/testing.js';
@@ -151,6 +151,10 @@ describe('CNI plugin on the Kubernetes datastore: 100 concurrent ADDs over 5 nod
   it('100 ADDs at once: 100 distinct addresses, recorded on the Pods; DEL frees all; ipam check clean', async () => {
     await makePods('a');
     const adds = await Promise.all(Array.from({ length: PODS }, (_, i) => plugin('ADD', `a${i}`, i, `a${process.pid}c${i}`)));
+    // Should an ADD fail, the addresses the others took are given back, so the next test starts clean.
+    onTestFailed(async () => {
+      await Promise.all(Array.from({ length: PODS }, (_, i) => plugin('DEL', `a${i}`, i, `a${process.pid}c${i}`)));
+    });
     for (const r of adds) expect(r.code, r.raw).toBe(0);
     addMs = adds.map((r) => r.ms).sort((x, y) => x - y);
     const ips = adds.map(address);

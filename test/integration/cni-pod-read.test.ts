@@ -1,10 +1,12 @@
 // The pod read of a CNI ADD (cni/k8s.ts) against a real kube-apiserver: one kept-alive connection per
 // kubeconfig file, and a rewritten file (install-cni refreshing its token) is read again.
 import { readFileSync, writeFileSync } from 'node:fs';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readPod } from '../../cni/k8s.js';
 import { startKubeApiserver, type KubeApiserver } from '../harness/kube.js';
+import { freePort } from '../harness/ports.js';
 
 describe('CNI pod read on a real kube-apiserver', () => {
   let kube: KubeApiserver;
@@ -36,5 +38,31 @@ describe('CNI pod read on a real kube-apiserver', () => {
     await expect(readPod(kubeconfig, 'shop', 'web', 3000)).rejects.toThrow(/cannot reach kubernetes at https:\/\/127\.0\.0\.1:1: connection refused/);
     writeFileSync(kubeconfig, text);
     expect((await readPod(kubeconfig, 'shop', 'web')).labels).toEqual({ app: 'web' });
+  });
+
+  it('an apiserver that cannot be reached at first is asked again within the budget: one that comes up in time is read', async () => {
+    const port = await freePort();
+    const text = readFileSync(kube.kubeconfig, 'utf8');
+    writeFileSync(kubeconfig, text.replace(kube.server, `https://127.0.0.1:${port}`));
+    // A plain TCP relay to the apiserver, listening only 800 ms after the read began.
+    const target = new URL(kube.server);
+    let relay: Server | undefined;
+    const sockets: Socket[] = [];
+    const late = setTimeout(() => {
+      relay = createServer((client) => {
+        const upstream = connect(Number(target.port), target.hostname);
+        for (const s of [client, upstream]) s.on('error', () => undefined);
+        sockets.push(client, upstream);
+        client.pipe(upstream).pipe(client);
+      }).listen(port, '127.0.0.1');
+    }, 800);
+    try {
+      expect((await readPod(kubeconfig, 'shop', 'web', 10_000)).labels).toEqual({ app: 'web' });
+    } finally {
+      clearTimeout(late);
+      sockets.forEach((s) => s.destroy());
+      relay?.close();
+      writeFileSync(kubeconfig, text);
+    }
   });
 });

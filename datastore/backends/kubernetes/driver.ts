@@ -151,9 +151,14 @@ export class KubeApi {
       }, budget);
       // A server that accepts but never completes the handshake is given less than the call's
       // budget, so a command started on a loaded machine still reports it within 5 s.
+      // What a timeout reports: the handshake's own limit when that is what ran out.
+      let waitedMs = budget;
       req.on('socket', (sock) => {
         if (!sock.connecting) return; // a kept-alive connection, already up
-        const handshake = setTimeout(() => req.destroy(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' })), Math.min(budget, CONNECT_TIMEOUT_MS));
+        const handshake = setTimeout(() => {
+          waitedMs = Math.min(budget, CONNECT_TIMEOUT_MS);
+          req.destroy(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' }));
+        }, Math.min(budget, CONNECT_TIMEOUT_MS));
         sock.once(url.protocol === 'https:' ? 'secureConnect' : 'connect', () => clearTimeout(handshake));
         sock.once('close', () => clearTimeout(handshake));
       });
@@ -166,7 +171,7 @@ export class KubeApi {
           resolve(this.send(method, path, body, contentType, budget, what, true));
           return;
         }
-        const e = socketToError(this.server, err, budget);
+        const e = socketToError(this.server, err, waitedMs);
         reject(new DatastoreError(e.code, `${e.message} [${what}]`, what));
       });
       req.end(payload);
