@@ -6,12 +6,13 @@
 // it accepted, polled every 200 ms.
 //
 //   npm run build && node --import tsx bench/rr-race.ts [--fanin 10x10000] [--k8s 500,1000] [--churn-s 30]
-//       [--impl tortie,bird,gobgp] [--fanin-timeout-s 1800] [--k8s-timeout-s 1800] [--tester-max 500]
-//       [--tortie-node-args '--cpu-prof --cpu-prof-dir=/tmp/prof']
+//       [--impl tortie,bird,gobgp] [--held-after-s 10] [--fanin-timeout-s 1800] [--k8s-timeout-s 1800] [--tester-max 500]
+//       [--tortie-node-args '--cpu-prof --cpu-prof-dir=/tmp/prof'] [--tortie-mrai-ms 50]
 //   (--fanin 0x0 skips fan-in / churn / withdraw; --k8s '' skips the k8s shape)
 //
 // Scenarios, each measured on the reflector process (CPU from /proc/PID/stat, peak RSS = VmHWM):
-//   fan-in      C clients × P unique /32 each → time until the monitor holds all C×P;
+//   fan-in      C clients × P unique /32 each → time until the monitor holds all C×P; its
+//               memory per route then, and again after --held-after-s seconds idle;
 //   withdraw    every client withdraws everything → time until the monitor holds none;
 //   churn       10 % of the routes flap (disable/enable every second) for --churn-s seconds →
 //               reflector CPU seconds over the window, and time to settle afterwards;
@@ -34,6 +35,7 @@ import { raiseNeighLimits, restoreNeighLimits } from './rr-race/neigh-limits.js'
 import { birdRr, clientIp, FAN_BITS, fanPrefix, gobgpRr, k8sBlock, MONITOR, rrSideIp, testerConfig, tortieRr, type Impl } from './rr-race/plan.js';
 import { harnessCpu, harnessDelta, k8sConverged, monitorCount, nsUsage, probeMax, until, type Sample } from './rr-race/probes.js';
 import { table } from './rr-race/table.js';
+import { RR_DEFAULT_MRAI_MS } from '../rr/env.js';
 
 // The checkout: bench/ from tsx, dist/bench/ when built.
 const ROOT = [resolve(import.meta.dirname, '..'), resolve(import.meta.dirname, '../..')].find((d) => existsSync(join(d, 'package.json'))) ?? '.';
@@ -50,6 +52,8 @@ if (FAN_P > 1 << FAN_BITS || 100 + ((FAN_C << FAN_BITS) >> 16) > 128) {
   process.exit(2);
 }
 const CHURN_S = Number(opt('--churn-s', '30'));
+/** Seconds idle after the fan-in before its memory is read again (0: not at all). */
+const HELD_S = Number(opt('--held-after-s', '10'));
 // Tester and monitor are polled at the slowest step the issue allows: each poll spawns a CLI and
 // makes the daemon walk or format its state, on a 2-core machine that also runs the reflector.
 const POLL_MS = 200;
@@ -58,6 +62,8 @@ const K8S_TIMEOUT_S = Number(opt('--k8s-timeout-s', '1800'));
 /** Clients per tester BIRD process in the k8s shape (one process up to this many). */
 const TESTER_MAX = Number(opt('--tester-max', '500'));
 const IMPLS = opt('--impl', 'tortie,bird,gobgp').split(',') as Impl[];
+/** Our reflector's minimum route advertisement interval, ms: tortie-rr's default unless given (0 sends every batch at once, as BIRD does). */
+const TORTIE_MRAI_MS = Number(opt('--tortie-mrai-ms', String(RR_DEFAULT_MRAI_MS)));
 /** Extra node options for our reflector (profiling: --cpu-prof, --heap-prof); it is then stopped with SIGTERM so they are written. */
 const TORTIE_NODE_ARGS = opt('--tortie-node-args', '').split(' ').filter(Boolean);
 
@@ -78,7 +84,7 @@ async function startReflector(impl: Impl, ns: string, clients: number): Promise<
   if (!existsSync(cli)) throw new Error('dist/bgp/cli.js missing: run `npm run build` first');
   const dir = tempDir('tortie-rrbench-');
   const conf = join(dir, 'rr.json');
-  writeFileSync(conf, tortieRr(clients));
+  writeFileSync(conf, tortieRr(clients, TORTIE_MRAI_MS));
   const d = new NetnsDaemon(ns, [process.execPath, ...TORTIE_NODE_ARGS, cli, conf], join(dir, 'rr.log'));
   const stop = async (): Promise<void> => {
     await d.kill(TORTIE_NODE_ARGS.length ? 'SIGTERM' : 'SIGKILL');
@@ -130,7 +136,15 @@ async function fanInSuite(impl: Impl, rrNs: string, testerNs: string, monNs: str
     await waitFor(`monitor holds ${total}`, async () => ((await monitorCount(m)) >= total ? true : undefined), FAN_TIMEOUT_S * 1000, POLL_MS);
     const elapsed = (performance.now() - t0) / 1000;
     let u = await nsUsage(rrNs);
-    put(`fan-in ${FAN_C}×${FAN_P}`, { elapsed, cpu: u.cpu - base.cpu, peakRss: u.hwm, bytesPerRoute: (u.rss - base.rss) / total, ...(await harnessDelta(h)) });
+    const fanIn: Sample = { elapsed, cpu: u.cpu - base.cpu, peakRss: u.hwm, fileRss: u.fileRss, bytesPerRoute: (u.rss - base.rss) / total, ...(await harnessDelta(h)) };
+    put(`fan-in ${FAN_C}×${FAN_P}`, fanIn);
+    // What the process still holds once idle: a collector gives back what the burst left behind
+    // only after it, so the figure at convergence alone mixes the table with the burst's garbage.
+    if (HELD_S > 0) {
+      await new Promise((r) => setTimeout(r, HELD_S * 1000));
+      u = await nsUsage(rrNs);
+      put(`fan-in ${FAN_C}×${FAN_P}`, { ...fanIn, heldBytesPerRoute: (u.rss - base.rss) / total });
+    }
 
     // churn: the 10 % in the f* protocols flap every second.
     let c0 = u.cpu;
@@ -180,7 +194,7 @@ async function k8sRun(impl: Impl, n: number, rrNs: string, testerNs: string): Pr
     const elapsed = (performance.now() - t0) / 1000;
     const u = await nsUsage(rrNs);
     const tu = await nsUsage(testerNs);
-    return { elapsed, cpu: u.cpu - base.cpu, peakRss: u.hwm, bytesPerRoute: (u.rss - base.rss) / n, testerCpu: tu.cpu - tBase.cpu };
+    return { elapsed, cpu: u.cpu - base.cpu, peakRss: u.hwm, fileRss: u.fileRss, bytesPerRoute: (u.rss - base.rss) / n, testerCpu: tu.cpu - tBase.cpu };
   } finally {
     for (const t of testers) await t.stop();
     await rr.stop();

@@ -4,7 +4,7 @@ import { parseRrEnv } from './env.js';
 describe('parseRrEnv', () => {
   it('reads calico/routereflector variables', () => {
     const r = parseRrEnv({ IP: '10.0.0.100', CLUSTER_ID: '244.0.0.1', AS: '64512', NODENAME: 'rr1' });
-    expect(r).toEqual({ ok: true, config: { nodename: 'rr1', ip: '10.0.0.100', clusterId: '244.0.0.1', asNumber: 64512, labels: { 'route-reflector': 'true' }, gobgpApiHosts: ['127.0.0.1:50051'], logLevel: 'info' } });
+    expect(r).toEqual({ ok: true, config: { nodename: 'rr1', ip: '10.0.0.100', clusterId: '244.0.0.1', asNumber: 64512, labels: { 'route-reflector': 'true' }, gobgpApiHosts: ['127.0.0.1:50051'], mraiMs: 50, logLevel: 'info' } });
   });
   it('TORTIE_GOBGP_API_HOSTS: gobgpd --api-hosts form, off, and a named error', () => {
     const hosts = (v: string): unknown => {
@@ -15,6 +15,17 @@ describe('parseRrEnv', () => {
     expect(hosts(':50051')).toEqual([':50051']);
     expect(hosts('off')).toEqual([]);
     expect(hosts('localhost')).toEqual([expect.stringMatching(/^TORTIE_GOBGP_API_HOSTS: "localhost" is not host:port/)]);
+  });
+  it('TORTIE_MRAI_MS: 50 ms unless set; 0 sends every batch at once; anything but whole milliseconds is named', () => {
+    const mrai = (v?: string): unknown => {
+      const r = parseRrEnv({ IP: '10.0.0.100', ...(v === undefined ? {} : { TORTIE_MRAI_MS: v }) });
+      return r.ok ? r.config.mraiMs : r.errors;
+    };
+    expect(mrai()).toBe(50);
+    expect(mrai('')).toBe(50);
+    expect(mrai('0')).toBe(0);
+    expect(mrai(' 200 ')).toBe(200);
+    for (const bad of ['-1', '1.5', '50ms', '60001']) expect(mrai(bad)).toEqual([expect.stringMatching(/^TORTIE_MRAI_MS: ".*" must be whole milliseconds from 0 to 60000/)]);
   });
   it('defaults: cluster id = IP, node name from the IP, AS from the datastore', () => {
     const r = parseRrEnv({ IP: '10.0.0.100/24' });

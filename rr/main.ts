@@ -1,5 +1,5 @@
 // tortie-rr: the standalone route reflector (calico/routereflector's job), configured by env:
-// IP, CLUSTER_ID, AS, NODENAME, ETCD_ENDPOINTS / ETCD_*_FILE, TORTIE_GOBGP_API_HOSTS, LOG_LEVEL.
+// IP, CLUSTER_ID, AS, NODENAME, ETCD_ENDPOINTS / ETCD_*_FILE, TORTIE_GOBGP_API_HOSTS, TORTIE_MRAI_MS, LOG_LEVEL.
 // SIGTERM/SIGINT send Cease to every peer and exit 0.
 import { pino } from 'pino';
 import { configFromEnv } from '../datastore/config.js';

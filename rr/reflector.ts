@@ -69,14 +69,14 @@ export class RouteReflector {
     if (!this.speaker) {
       const listen = [cfg.ipv4Address, cfg.ipv6Address].filter((a): a is string => !!a);
       this.speaker = new Speaker(
-        { asNumber: cfg.asNumber, routerId: cfg.routerId, clusterId: cfg.clusterId ?? this.cfg.clusterId, listenPort: cfg.listenPort, listenAddresses: listen, gracefulRestart: { restartTime: 120 } },
+        { asNumber: cfg.asNumber, routerId: cfg.routerId, clusterId: cfg.clusterId ?? this.cfg.clusterId, listenPort: cfg.listenPort, listenAddresses: listen, gracefulRestart: { restartTime: 120 }, mraiMs: this.cfg.mraiMs },
         this.sink,
         this.log.child({ component: 'bgp' }),
       );
       await this.speaker.start([]);
       this.gobgpApi?.track(); // route ages come from the new speaker's events
       this.identity = id;
-      this.log.info({ routerId: cfg.routerId, asNumber: cfg.asNumber, clusterId: cfg.clusterId, port: cfg.listenPort }, 'BGP speaker started');
+      this.log.info({ routerId: cfg.routerId, asNumber: cfg.asNumber, clusterId: cfg.clusterId, port: cfg.listenPort, mraiMs: this.cfg.mraiMs }, 'BGP speaker started');
     }
     this.announced = applyBgpConfig(this.speaker, cfg, this.announced);
     this.log.info({ peers: cfg.peers.length, clients: cfg.peers.filter((p) => p.rrClient).length }, 'peers applied');

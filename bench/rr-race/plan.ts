@@ -39,7 +39,8 @@ export function gobgpRr(clients: number): string {
   return gobgpConfig({ as: AS, routerId: '10.95.0.1', port: 179, neighbors: [nb('10.95.0.3'), ...Array.from({ length: clients }, (_, i) => nb(clientIp(i)))] });
 }
 
-export function tortieRr(clients: number): string {
+/** Our reflector's config; `mraiMs`: its minimum route advertisement interval (tortie-rr's TORTIE_MRAI_MS). */
+export function tortieRr(clients: number, mraiMs = 0): string {
   const peer = (address: string): Record<string, unknown> => ({ address, asNumber: AS, type: 'node', passive: true, rrClient: true });
   return JSON.stringify({
     logLevel: 'warn',
@@ -48,6 +49,7 @@ export function tortieRr(clients: number): string {
     clusterId: CLUSTER,
     holdTime: 240,
     families: [4],
+    ...(mraiMs ? { mraiMs } : {}),
     peers: [peer('10.95.0.3'), ...Array.from({ length: clients }, (_, i) => peer(clientIp(i)))],
   });
 }

@@ -11,17 +11,25 @@ export interface Sample {
   cpu: number;
   peakRss: number;
   bytesPerRoute?: number;
+  /** The same, read again after the reflector was idle for a while. */
+  heldBytesPerRoute?: number;
+  /** File pages in the RSS at the end (executable, libraries): what the peak holds that is not data. */
+  fileRss?: number;
   /** The harness's own CPU over the same window: not the reflector's, shown so a slow tester or monitor is visible. */
   testerCpu?: number;
   monitorCpu?: number;
 }
 
-/** CPU seconds (user+system) and RSS / peak RSS of every process in a namespace. */
-export async function nsUsage(ns: string): Promise<{ cpu: number; rss: number; hwm: number }> {
+/**
+ * CPU seconds (user+system) and RSS / peak RSS of every process in a namespace, and the part of
+ * the RSS that is file pages (the executable and libraries: Node's binary alone is about 35 MB).
+ */
+export async function nsUsage(ns: string): Promise<{ cpu: number; rss: number; hwm: number; fileRss: number }> {
   const pids = (await run('ip', ['netns', 'pids', ns])).stdout.split(/\s+/).filter(Boolean);
   let cpu = 0;
   let rss = 0;
   let hwm = 0;
+  let fileRss = 0;
   for (const pid of pids) {
     try {
       const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -30,11 +38,12 @@ export async function nsUsage(ns: string): Promise<{ cpu: number; rss: number; h
       const st = readFileSync(`/proc/${pid}/status`, 'utf8');
       rss += Number(/VmRSS:\s+(\d+)/.exec(st)?.[1] ?? 0) * 1024;
       hwm += Number(/VmHWM:\s+(\d+)/.exec(st)?.[1] ?? 0) * 1024;
+      fileRss += Number(/RssFile:\s+(\d+)/.exec(st)?.[1] ?? 0) * 1024;
     } catch {
       /* exited */
     }
   }
-  return { cpu, rss, hwm };
+  return { cpu, rss, hwm, fileRss };
 }
 
 /**

@@ -15,7 +15,9 @@ export function table(results: Map<string, Map<Impl, Sample>>): string {
     ['elapsed', 'elapsed s', 's'],
     ['cpu', 'CPU s', 's'],
     ['peakRss', 'peak RSS MB', 'MB'],
+    ['fileRss', 'file pages at end MB', 'MB'],
     ['bytesPerRoute', 'bytes/route', 'B'],
+    ['heldBytesPerRoute', 'bytes/route, idle', 'B'],
     ['testerCpu', 'tester CPU s', 's'],
     ['monitorCpu', 'monitor CPU s', 's'],
   ];
