@@ -138,8 +138,8 @@ async function fanInSuite(impl: Impl, rrNs: string, testerNs: string, monNs: str
     let u = await nsUsage(rrNs);
     const fanIn: Sample = { elapsed, cpu: u.cpu - base.cpu, peakRss: u.hwm, fileRss: u.fileRss, bytesPerRoute: (u.rss - base.rss) / total, ...(await harnessDelta(h)) };
     put(`fan-in ${FAN_C}×${FAN_P}`, fanIn);
-    // What the process still holds once idle: a collector gives back what the burst left behind
-    // only after it, so the figure at convergence alone mixes the table with the burst's garbage.
+    // Read again after a quiet spell: whether the burst's garbage and heap growth are given back
+    // or kept (V8 keeps them: README, "Where the memory goes").
     if (HELD_S > 0) {
       await new Promise((r) => setTimeout(r, HELD_S * 1000));
       u = await nsUsage(rrNs);
