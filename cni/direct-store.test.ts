@@ -1,39 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { DatastoreError, type ObjectKey } from '../datastore/store.js';
+import type { ObjectKey } from '../datastore/store.js';
 import { createMemoryStore, type EtcdStore } from '../datastore/backends/index.js';
 import { IpamClient } from '../ipam/allocator.js';
 import { putPool } from '../ipam/testing.js';
-import { DirectStore, untilDeadline } from './direct-store.js';
-
-describe('untilDeadline', () => {
-  it('retries a call that found the datastore unavailable until it answers', async () => {
-    let calls = 0;
-    const r = await untilDeadline(Date.now() + 5000, async () => {
-      if (++calls < 3) throw new DatastoreError('Unavailable', 'no answer');
-      return 'ok';
-    });
-    expect([r, calls]).toEqual(['ok', 3]);
-  });
-
-  it('gives up with the last error when the deadline leaves no room for another try', async () => {
-    let calls = 0;
-    const p = untilDeadline(Date.now() + 250, async () => {
-      calls++;
-      throw new DatastoreError('Unavailable', `no answer ${calls}`);
-    });
-    await expect(p).rejects.toThrow(/no answer [23]$/);
-  });
-
-  it('does not retry other errors', async () => {
-    let calls = 0;
-    const p = untilDeadline(Date.now() + 5000, async () => {
-      calls++;
-      throw new DatastoreError('Conflict', 'changed');
-    });
-    await expect(p).rejects.toThrow('changed');
-    expect(calls).toBe(1);
-  });
-});
+import { DirectStore } from './direct-store.js';
 
 describe('DirectStore.assign (the agent\'s and the plugin\'s IPAM path)', () => {
   async function setup(): Promise<{ store: EtcdStore; reads: string[]; ds: DirectStore }> {

@@ -2,25 +2,11 @@
 // and the plugins' own path when no agent answers. Calls that find the datastore unavailable (no
 // answer within one call's budget, a refused connection) are retried until the command's deadline.
 import { DatastoreError, type ObjectKey, type Store, type StoredValue } from '../datastore/store.js';
+import { untilDeadline } from '../datastore/retry.js';
 import type { AssignArgs, IpamClient } from '../ipam/allocator.js';
 import { IpamError } from '../ipam/errors.js';
 import { readPod, type PodInfo } from './k8s.js';
 import type { AssignRequest, CniStore, EndpointRef, GcReport, GcRequest } from './store.js';
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** Runs fn again after an Unavailable datastore error while the deadline leaves room for the back-off. */
-export async function untilDeadline<T>(deadline: number, fn: () => Promise<T>): Promise<T> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await fn();
-    } catch (e) {
-      const pause = Math.min(100 * 2 ** attempt, 1000);
-      if (!(e instanceof DatastoreError && e.code === 'Unavailable') || Date.now() + pause >= deadline) throw e;
-      await sleep(pause);
-    }
-  }
-}
 
 const endpointKey = (ref: EndpointRef): ObjectKey => ({ kind: 'WorkloadEndpoint', name: ref.name, namespace: ref.namespace });
 

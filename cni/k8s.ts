@@ -3,6 +3,7 @@ import { statSync } from 'node:fs';
 import type { KubeApi, KubeObject } from '../datastore/backends/kubernetes/driver.js';
 import { socketToError } from '../datastore/backends/kubernetes/errors.js';
 import { DatastoreError } from '../datastore/errors.js';
+import { untilDeadline } from '../datastore/retry.js';
 import { CNI_CODES, CniError } from './errors.js';
 
 export interface PodInfo {
@@ -57,8 +58,15 @@ export async function readPod(kubeconfig: string, namespace: string, name: strin
   }
   const server = api.server;
   const path = `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(name)}`;
+  // The driver's own words: an HTTP status ("… not found") or a socket failure ("cannot reach kubernetes at …").
+  const reason = (e: unknown): string => {
+    const err = e as NodeJS.ErrnoException;
+    return e instanceof DatastoreError ? e.message : err.code ? socketToError(server, err, timeoutMs).message : err.message;
+  };
+  // An unavailable apiserver (no answer within one call's budget, a refused connection) is asked
+  // again until the deadline, which then reports the last reason.
   let unreachable: string | undefined;
-  for (let attempt = 0; ; attempt++) {
+  const attempt = async (): Promise<PodInfo> => {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<'deadline'>((resolve) => {
       timer = setTimeout(() => resolve('deadline'), Math.max(deadline - Date.now(), 1));
@@ -68,18 +76,14 @@ export async function readPod(kubeconfig: string, namespace: string, name: strin
       const pod = await Promise.race([api.call<KubeObject>('GET', path, `pod ${namespace}/${name}`), timeout]);
       if (pod === 'deadline') throw fail(unreachable ?? `kubernetes at ${server}: no answer within ${timeoutMs} ms`);
       return { labels: pod.metadata.labels ?? {}, annotations: pod.metadata.annotations ?? {} };
-    } catch (e) {
-      if (e instanceof CniError) throw e;
-      const err = e as NodeJS.ErrnoException;
-      // The driver's own words: an HTTP status ("… not found") or a socket failure ("cannot reach kubernetes at …").
-      const why = e instanceof DatastoreError ? e.message : err.code ? socketToError(server, err, timeoutMs).message : err.message;
-      const pause = Math.min(100 * 2 ** attempt, 1000);
-      if (!(e instanceof DatastoreError && e.code === 'Unavailable') || Date.now() + pause >= deadline) throw fail(why);
-      unreachable = why;
-      await new Promise((r) => setTimeout(r, pause));
     } finally {
       clearTimeout(timer);
     }
+  };
+  try {
+    return await untilDeadline(deadline, attempt, (e) => (unreachable = e.message));
+  } catch (e) {
+    throw e instanceof CniError ? e : fail(reason(e));
   }
 }
 
