@@ -170,6 +170,18 @@ function exportKey(b: Path, family: 4 | 6, p: PeerRib): string | undefined {
 }
 
 /** What `p` must hold: the export of every Loc-RIB best path — or, with ADD-PATH, of every path under its identifier. */
+/** A reflector with two clients in one group, synced: `src` announces, `m` receives. */
+function clientPair(): { rib: Rib; events: Recorder; src: PeerRib; m: PeerRib; wire: Wire } {
+  const { rib, events } = newRib();
+  rib.setReflector(true);
+  const [src, m] = [members[1], members[2]].map((t) => upPeer(rib, t));
+  const wire = new Wire(rib, events);
+  wire.start(src);
+  wire.start(m);
+  wire.drain();
+  return { rib, events, src, m, wire };
+}
+
 function expected(rib: Rib, p: PeerRib): Map<string, string> {
   const want = new Map<string, string>();
   for (const b of rib.bestPaths()) {
@@ -279,14 +291,25 @@ describe('Adj-RIB-Out', () => {
     expect(late.mode).toBe('grouped');
   });
 
-  it('a prefix that comes and goes before the group exports it, its slot taken meanwhile by another prefix, is not sent with the other one\'s path', () => {
-    const { rib, events } = newRib();
-    rib.setReflector(true);
-    const [src, m] = [members[1], members[2]].map((t) => upPeer(rib, t));
-    const wire = new Wire(rib, events);
-    wire.start(src);
-    wire.start(m);
+  it('a group is told once that it has changes, however many come before it takes its batch, and again after it', () => {
+    const { rib, events, src, m, wire } = clientPair();
+    let told = 0;
+    const tell = events.groupChanged.bind(events);
+    events.groupChanged = (g: OutGroup) => {
+      told++;
+      tell(g);
+    };
+    for (let i = 0; i < 50; i++) rib.update(src, announcement(`10.3.${i}.0/24`, attrs({ med: 1 }), src.address));
+    expect(told).toBe(1);
     wire.drain();
+    rib.update(src, withdrawal('10.3.0.0/24'));
+    expect(told).toBe(2);
+    wire.drain();
+    expect(Object.fromEntries(wire.view(m))).toEqual(Object.fromEntries(expected(rib, m)));
+  });
+
+  it('a prefix that comes and goes before the group exports it, its slot taken meanwhile by another prefix, is not sent with the other one\'s path', () => {
+    const { rib, src, m, wire } = clientPair();
     // Both changes of 10.1.0.0/24 are logged with its slot; the slot is free again after the
     // withdrawal (no group advertised the prefix yet) and 10.2.0.0/24 takes it.
     rib.update(src, announcement('10.1.0.0/24', attrs({ med: 1 }), src.address));
@@ -298,13 +321,7 @@ describe('Adj-RIB-Out', () => {
   });
 
   it('a client is owed a withdrawal of its own route only where the group had advertised the prefix before (a new prefix: nothing goes back)', () => {
-    const { rib, events } = newRib();
-    rib.setReflector(true);
-    const [a, b] = [members[1], members[2]].map((t) => upPeer(rib, t));
-    const wire = new Wire(rib, events);
-    wire.start(a);
-    wire.start(b);
-    wire.drain();
+    const { rib, src: a, m: b } = clientPair();
     const batchAfter = (update: () => void): ReturnType<Rib['out']['groupBatch']> => {
       update();
       const g = a.group;

@@ -74,6 +74,8 @@ export interface OutGroup extends Exporter {
   adjOut: Int32Array;
   /** Prefixes advertised (non-zero adjOut slots). */
   count: number;
+  /** groupChanged was emitted and no batch has been taken since (the speaker has it scheduled). */
+  owed?: boolean;
   ctx: CodecContext;
   /** Exporters of our own routes per member address (a cache: rebuilt when it outgrows the members). */
   bySelf: Map<string, Exporter>;

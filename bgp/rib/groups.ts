@@ -64,8 +64,6 @@ export class UpdateGroups {
    * logBase + index): one append per change instead of one set insertion per group.
    */
   private changeLog: string[] = [];
-  /** The prefix of each change-log entry, parsed once for every group. */
-  private changePrefixes: Prefix[] = [];
   /** The slot each change-log entry had when recorded (-1: none): checked, not trusted (see PrefixSlots.current). */
   private changeSlots: number[] = [];
   private logBase = 0;
@@ -90,13 +88,22 @@ export class UpdateGroups {
     return this.allPathGroups > 0;
   }
 
-  /** A Loc-RIB change of prefix k (at `slot`, when the caller knows it): every group and unsynced peer owes it. */
-  record(k: string, prefix: Prefix | undefined, slot?: number): void {
+  /**
+   * A Loc-RIB change of prefix k (at `slot`, when the caller knows it): every group and unsynced
+   * peer owes it. The log keeps the key, which the RIB holds anyway, not a parsed prefix: entries
+   * wait out the advertisement interval, long enough for V8 to move them to the old generation,
+   * where a parsed prefix per change became garbage that only a full collection frees (RSS).
+   */
+  record(k: string, slot?: number): void {
     if (this.groups.size) {
       this.changeLog.push(k);
-      this.changePrefixes.push(prefix ?? keyToPrefix(k));
       this.changeSlots.push(slot ?? -1);
-      for (const g of this.groups.values()) this.events.groupChanged(g, false);
+      // Told once until its next batch, not once per change (each telling cost the speaker a closure).
+      for (const g of this.groups.values())
+        if (!g.owed) {
+          g.owed = true;
+          this.events.groupChanged(g, false);
+        }
     }
     for (const p of this.unsynced) {
       // Already sent in this sync (or held from before a stall): the peer may have an old copy.
@@ -116,15 +123,15 @@ export class UpdateGroups {
 
   /** The next batch of a group (undefined: nothing to send); schedules the rest. */
   groupBatch(g: OutGroup): GroupBatch | undefined {
+    g.owed = false;
     const b: GroupBatch = { routes: new Announcements(), withdrawals: [], own: [], keys: [], decisions: [], start: g.cursor, end: 0 };
     const log = this.changeLog;
-    const prefixes = this.changePrefixes;
     b.end = Math.min(this.logBase + log.length, g.cursor + this.chunk);
     for (; g.cursor < b.end; g.cursor++) {
       const i = g.cursor - this.logBase;
       const k = log[i];
-      if (g.paths && g.addPathFamilies?.has(prefixes[i].family)) {
-        this.pathsBatch(g, k, prefixes[i], b);
+      if (g.paths && g.addPathFamilies?.has(k.includes(':') ? 6 : 4)) {
+        this.pathsBatch(g, k, keyToPrefix(k), b);
         continue;
       }
       const slot = this.slots.current(k, this.changeSlots[i]);
@@ -133,7 +140,7 @@ export class UpdateGroups {
       if (!r) {
         if (had && slot !== undefined) {
           this.setAdjOut(g, slot, 0);
-          b.withdrawals.push(prefixes[i]);
+          b.withdrawals.push(keyToPrefix(k));
           b.keys.push(k);
           b.decisions.push(g.cursor, -1);
         }
@@ -142,8 +149,9 @@ export class UpdateGroups {
       if (had === r.id) continue;
       if (had) (b.replaced ??= new Set()).add(k);
       this.setAdjOut(g, slot ?? this.slots.for(k), r.id);
-      if (r.perAddress) b.own.push([k, prefixes[i]]);
-      else b.routes.add(r, prefixes[i]);
+      const prefix = keyToPrefix(k);
+      if (r.perAddress) b.own.push([k, prefix]);
+      else b.routes.add(r, prefix);
       b.keys.push(k);
       b.decisions.push(g.cursor, r.id);
     }
@@ -211,11 +219,9 @@ export class UpdateGroups {
     const n = min - this.logBase;
     if (n === this.changeLog.length) {
       this.changeLog = [];
-      this.changePrefixes = [];
       this.changeSlots = [];
     } else if (n > 4096 && n * 2 > this.changeLog.length) {
       this.changeLog = this.changeLog.slice(n);
-      this.changePrefixes = this.changePrefixes.slice(n);
       this.changeSlots = this.changeSlots.slice(n);
     } else return min;
     this.logBase = min;

@@ -48,6 +48,9 @@ export interface Purge {
 
 const famKey = (f: AfiSafi): string => `${f.afi}/${f.safi}`;
 
+/** onlyPath's "k has no path". */
+const NONE = Symbol('no path');
+
 export class Rib {
   readonly peers = new Map<string, PeerRib>();
   /** The peers, for the per-prefix candidate scan (no Map iterator per recompute). */
@@ -231,6 +234,20 @@ export class Rib {
     return out;
   }
 
+  /**
+   * k's path when it has exactly one and `from` sent it (a single-holder prefix: the usual case,
+   * needing no array); NONE when it has none; undefined when the full scan must decide.
+   */
+  private onlyPath(k: string, slot: number | undefined, from?: PeerRib): Path | typeof NONE | undefined {
+    if (this.local.size && this.local.has(k)) return undefined;
+    const holders = this.slots.holdersAt(slot);
+    if (!holders) return NONE;
+    if (holders !== 1 || !from || (from.paths.size && from.paths.has(k))) return undefined;
+    const r = from.adjIn.get(k);
+    if (!r) return undefined;
+    return r.peerRouterId === from.routerId ? r : this.pathOf({ ...r, peerRouterId: from.routerId });
+  }
+
   /** k's paths; `from`: the peer whose change this is (when it is the only holder, no scan). */
   private candidates(k: string, slot: number | undefined, from?: PeerRib): Path[] {
     const out: Path[] = [];
@@ -266,23 +283,26 @@ export class Rib {
     // One slot lookup (none with a hint that still holds k) for the best path, the holder count and the write.
     let slot = slotHint === undefined ? this.slots.get(k) : this.slots.current(k, slotHint);
     const prev = this.slots.bestAt(slot);
-    const cands = this.candidates(k, slot, from);
-    const ranked = cands.length > 1 ? rankPaths(cands) : cands;
-    const next = ranked[0];
+    // One path (or none): no candidate array, no ranking (an array per selection was a tenth of
+    // what a fan-in allocated).
+    const only = this.onlyPath(k, slot, from);
+    const cands = only === undefined ? this.candidates(k, slot, from) : undefined;
+    const ranked = cands && cands.length > 1 ? rankPaths(cands) : cands;
+    const next = only === undefined ? ranked?.[0] : only === NONE ? undefined : only;
     // The change log keeps the slot as a hint: freed here (no group advertises k), it is checked there.
     if (next) {
       if (next !== prev) this.slots.setBest((slot ??= this.slots.for(k)), next);
     } else if (prev && slot !== undefined) this.slots.setBest(slot, undefined);
-    const hopsChanged = this.setMultipath(k, ranked.length > 1 ? multipathNextHops(ranked) : undefined);
+    const hopsChanged = this.setMultipath(k, ranked && ranked.length > 1 ? multipathNextHops(ranked) : undefined);
     // Groups that send every path (ADD-PATH) owe any change of k's paths, not only of its best.
     const allPaths = this.out.sendsAllPaths;
     if (next === prev && !hopsChanged) {
-      if (allPaths) this.out.record(k, parsed, slot);
+      if (allPaths) this.out.record(k, slot);
       return; // same shared path and next hops: nothing changed for the sink or any best-path export
     }
-    const prefix = this.emitSink(k, prev, next, hopsChanged, parsed);
+    this.emitSink(k, prev, next, hopsChanged, parsed);
     // Best-path exports: an equal path coming or going changes no advertisement.
-    if (next !== prev || allPaths) this.out.record(k, prefix ?? parsed, slot);
+    if (next !== prev || allPaths) this.out.record(k, slot);
   }
 
   /** Records k's ECMP next hops (undefined: a single path); whether they changed. */
@@ -295,21 +315,18 @@ export class Rib {
     return true;
   }
 
-  /** Sink events for a best-path or next-hop change; returns the parsed prefix when it made one. */
-  private emitSink(k: string, prev: Path | undefined, next: Path | undefined, hopsChanged: boolean, parsed: Prefix | undefined): Prefix | undefined {
+  /** Sink events for a best-path or next-hop change. */
+  private emitSink(k: string, prev: Path | undefined, next: Path | undefined, hopsChanged: boolean, parsed: Prefix | undefined): void {
     const learned = (c: Path | undefined): c is Path => !!c && c.source !== LOCAL_SOURCE;
     if (learned(next)) {
       if (hopsChanged || !learned(prev) || prev.nextHop !== next.nextHop || prev.source !== next.source || prev.attrs !== next.attrs) {
         const prefix = parsed ?? keyToPrefix(k);
-        this.events.onRoute({ type: 'install', prefix, nextHops: [...this.nextHops(k)], sourcePeer: next.source, attrs: next.attrs });
-        return prefix;
+        const multi = this.multi.size ? this.multi.get(k) : undefined;
+        this.events.onRoute({ type: 'install', prefix, nextHops: multi ? [...multi] : [next.nextHop], sourcePeer: next.source, attrs: next.attrs });
       }
     } else if (learned(prev)) {
-      const prefix = parsed ?? keyToPrefix(k);
-      this.events.onRoute({ type: 'withdraw', prefix, sourcePeer: prev.source });
-      return prefix;
+      this.events.onRoute({ type: 'withdraw', prefix: parsed ?? keyToPrefix(k), sourcePeer: prev.source });
     }
-    return undefined;
   }
 
   // ---- sessions and graceful restart (RFC 4724, RFC 8538)
@@ -392,7 +409,11 @@ export class Rib {
   /** End-of-RIB from p for a family: its stale routes of that family go. */
   endOfRib(p: PeerRib, f: AfiSafi): Purge {
     p.eorFrom.add(famKey(f));
-    return this.purgeStale(p, f.afi === 1 ? 4 : 6);
+    const family = f.afi === 1 ? 4 : 6;
+    // Routes are stale only while we help the peer restart: otherwise there is nothing to look
+    // for, and the scan of its whole Adj-RIB-In is skipped (every session's first End-of-RIB).
+    if (!p.helping) return { routes: 0, family };
+    return this.purgeStale(p, family);
   }
 
   /**
