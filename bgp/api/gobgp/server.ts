@@ -86,7 +86,9 @@ export class GobgpApiServer {
   private readonly stamp = (source: string, prefixes: readonly Prefix[] | undefined): void => {
     if (!prefixes) return; // a whole session went or came back: its paths are re-stamped as they arrive
     const at = this.now();
-    for (const p of prefixes) this.seen.set(`${source}|${p.address}/${p.length}`, { path: CHANGED, at });
+    // One stamp per route the API may list (stampOf updates each in place): join keeps its key one
+    // flat string (a template's result stays a tree of pieces in V8, several times the bytes).
+    for (const p of prefixes) this.seen.set([source, '|', p.address, '/', p.length].join(''), { path: CHANGED, at });
   };
 
   private now(): number {
