@@ -8,6 +8,7 @@
 //   npm run build && node --import tsx bench/rr-race.ts [--fanin 10x10000] [--k8s 500,1000] [--churn-s 30]
 //       [--impl tortie,bird,gobgp] [--held-after-s 10] [--fanin-timeout-s 1800] [--k8s-timeout-s 1800] [--tester-max 500]
 //       [--tortie-node-args '--cpu-prof --cpu-prof-dir=/tmp/prof'] [--tortie-mrai-ms 50]
+//       [--tortie-node-options '--max-semi-space-size=2' (tortie-rr's, rr/env.ts; '' for Node's defaults)]
 //   (--fanin 0x0 skips fan-in / churn / withdraw; --k8s '' skips the k8s shape)
 //
 // Scenarios, each measured on the reflector process (CPU from /proc/PID/stat, peak RSS = VmHWM):
@@ -35,7 +36,7 @@ import { raiseNeighLimits, restoreNeighLimits } from './rr-race/neigh-limits.js'
 import { birdRr, clientIp, FAN_BITS, fanPrefix, gobgpRr, k8sBlock, MONITOR, rrSideIp, testerConfig, tortieRr, type Impl } from './rr-race/plan.js';
 import { harnessCpu, harnessDelta, k8sConverged, monitorCount, nsUsage, probeMax, until, type Sample } from './rr-race/probes.js';
 import { table } from './rr-race/table.js';
-import { RR_DEFAULT_MRAI_MS } from '../rr/env.js';
+import { RR_DEFAULT_MRAI_MS, RR_NODE_OPTIONS } from '../rr/env.js';
 
 // The checkout: bench/ from tsx, dist/bench/ when built.
 const ROOT = [resolve(import.meta.dirname, '..'), resolve(import.meta.dirname, '../..')].find((d) => existsSync(join(d, 'package.json'))) ?? '.';
@@ -66,6 +67,8 @@ const IMPLS = opt('--impl', 'tortie,bird,gobgp').split(',') as Impl[];
 const TORTIE_MRAI_MS = Number(opt('--tortie-mrai-ms', String(RR_DEFAULT_MRAI_MS)));
 /** Extra node options for our reflector (profiling: --cpu-prof, --heap-prof); it is then stopped with SIGTERM so they are written. */
 const TORTIE_NODE_ARGS = opt('--tortie-node-args', '').split(' ').filter(Boolean);
+/** The node options tortie-rr runs with (rr/env.ts), unless given ('' : Node's defaults). */
+const TORTIE_NODE_OPTIONS = opt('--tortie-node-options', RR_NODE_OPTIONS.join(' ')).split(' ').filter(Boolean);
 
 interface Reflector {
   stop(): Promise<void>;
@@ -85,7 +88,7 @@ async function startReflector(impl: Impl, ns: string, clients: number): Promise<
   const dir = tempDir('tortie-rrbench-');
   const conf = join(dir, 'rr.json');
   writeFileSync(conf, tortieRr(clients, TORTIE_MRAI_MS));
-  const d = new NetnsDaemon(ns, [process.execPath, ...TORTIE_NODE_ARGS, cli, conf], join(dir, 'rr.log'));
+  const d = new NetnsDaemon(ns, [process.execPath, ...TORTIE_NODE_OPTIONS, ...TORTIE_NODE_ARGS, cli, conf], join(dir, 'rr.log'));
   const stop = async (): Promise<void> => {
     await d.kill(TORTIE_NODE_ARGS.length ? 'SIGTERM' : 'SIGKILL');
     removeTempDir(dir);
@@ -266,7 +269,7 @@ async function main(): Promise<void> {
     await cleanup();
   }
   const when = new Date().toISOString().slice(0, 16).replace('T', ' ');
-  process.stdout.write(`Route-reflector race, ${when} UTC, ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), reflector = measured process\n\n${table(results)}\n`);
+  process.stdout.write(`Route-reflector race, ${when} UTC, ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), reflector = measured process; tortie: MRAI ${TORTIE_MRAI_MS} ms, node ${[...TORTIE_NODE_OPTIONS, ...TORTIE_NODE_ARGS].join(' ') || '(defaults)'}\n\n${table(results)}\n`);
 }
 
 main().catch(async (err: unknown) => {

@@ -36,11 +36,11 @@ export function calcInputFor(s: LabState, node: LabNode): CalcInput {
 
 /** argv that runs one of our entry points (path relative to the repo root, no extension), from
  * dist when built or from source under tsx (tests). */
-export function entryCommand(rel: string): string[] {
+export function entryCommand(rel: string, nodeOptions: readonly string[] = []): string[] {
   const here = fileURLToPath(import.meta.url);
   const ext = here.endsWith('.ts') ? 'ts' : 'js';
   const target = fileURLToPath(new URL(`../${rel}.${ext}`, import.meta.url));
-  return ext === 'ts' ? [process.execPath, '--import', 'tsx', target] : [process.execPath, target];
+  return ext === 'ts' ? [process.execPath, ...nodeOptions, '--import', 'tsx', target] : [process.execPath, ...nodeOptions, target];
 }
 
 export async function programNode(s: LabState, node: LabNode): Promise<void> {

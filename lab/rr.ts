@@ -11,6 +11,7 @@ import type { PeerStatus } from '../bgp/speaker/types.js';
 import { bgpApi, bgpApiHosts, datastoreEnv } from './agents.js';
 import { reflectorManifest, startReflectorContainer } from './containers.js';
 import { applyManifest } from './kube-accounts.js';
+import { RR_NODE_OPTIONS } from '../rr/env.js';
 import { entryCommand } from './routing.js';
 import { nsExec } from './sh.js';
 import { families, saveState, slowHostEnv, stateDir, waitBudget, type LabState } from './state.js';
@@ -50,7 +51,7 @@ export function startReflector(s: LabState, k: number, ns: string): number | und
     NODENAME: `rr${k}`,
     TORTIE_GOBGP_API_HOSTS: bgpApiHosts({ name: `rr${k}` }),
   };
-  const child = spawn('ip', ['netns', 'exec', ns, ...entryCommand('rr/main')], { detached: true, stdio: ['ignore', log, log], env });
+  const child = spawn('ip', ['netns', 'exec', ns, ...entryCommand('rr/main', RR_NODE_OPTIONS)], { detached: true, stdio: ['ignore', log, log], env });
   child.unref();
   return child.pid;
 }

@@ -1,5 +1,15 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { parseRrEnv } from './env.js';
+import { parseRrEnv, RR_NODE_OPTIONS } from './env.js';
+
+describe('RR_NODE_OPTIONS', () => {
+  it('are what the image and the npm bin start tortie-rr with', () => {
+    const read = (rel: string): string => readFileSync(new URL(`../${rel}`, import.meta.url), 'utf8');
+    const flags = RR_NODE_OPTIONS.join(' ');
+    expect(read('images/rr/Containerfile')).toContain(`exec /usr/local/bin/node ${flags} /opt/tortie/lib/tortie-rr.mjs`);
+    expect(read('bin/tortie-rr').split('\n')[0]).toBe(`#!/usr/bin/env -S node ${flags}`);
+  });
+});
 
 describe('parseRrEnv', () => {
   it('reads calico/routereflector variables', () => {

@@ -32,6 +32,15 @@ export type RrParseResult = { ok: true; config: RrConfig } | { ok: false; errors
  */
 export const RR_DEFAULT_MRAI_MS = 50;
 
+/**
+ * The Node options tortie-rr runs with: images/rr's wrapper, bin/tortie-rr, the lab and
+ * bench/rr-race all pass these (a test holds them to it). V8's young generation, at its default of
+ * two 16 MB semi-spaces, was most of what a reflector's RSS gained past its table: capped at 2 MB,
+ * RSS with 1,000 clients × one /26 fell from 114 to 83 MB, at the same CPU within the runs' spread
+ * (README, route reflection).
+ */
+export const RR_NODE_OPTIONS: readonly string[] = ['--max-semi-space-size=2'];
+
 /** The route-reflector label nodes select with `peerSelector: route-reflector == 'true'`. */
 export const RR_LABEL = 'route-reflector';
 
