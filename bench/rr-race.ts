@@ -8,7 +8,7 @@
 //   npm run build && node --import tsx bench/rr-race.ts [--fanin 10x10000] [--k8s 500,1000] [--churn-s 30]
 //       [--impl tortie,bird,gobgp] [--held-after-s 10] [--fanin-timeout-s 1800] [--k8s-timeout-s 1800] [--tester-max 500]
 //       [--tortie-node-args '--cpu-prof --cpu-prof-dir=/tmp/prof'] [--tortie-mrai-ms 50]
-//       [--tortie-node-options '--max-semi-space-size=2' (tortie-rr's, rr/env.ts; '' for Node's defaults)]
+//       [--tortie-node-options '--max-semi-space-size=4' (tortie-rr's, rr/env.ts; '' for Node's defaults)]
 //   (--fanin 0x0 skips fan-in / churn / withdraw; --k8s '' skips the k8s shape)
 //
 // Scenarios, each measured on the reflector process (CPU from /proc/PID/stat, peak RSS = VmHWM):
