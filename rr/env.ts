@@ -37,9 +37,9 @@ export const RR_DEFAULT_MRAI_MS = 50;
  * bench/rr-race all pass these (a test holds the image and the bin to them). V8's young
  * generation, at its default of two 16 MB semi-spaces, was most of what a reflector's RSS gained
  * past its table: at 4 MB, peak RSS with 1,000 clients × one /26 fell from 113–115 to 87 MB, with
- * the CPU of the fan-in and Kubernetes shapes unchanged within the runs' spread and churn and
- * withdraw-all at most a few tens of ms more. 2 MB saved little more memory and cost clearly more CPU
- * (README, route reflection).
+ * the CPU of the fan-in and Kubernetes shapes unchanged within the runs' spread, and churn and
+ * withdraw-all 0.02–0.28 s more. 2 MB saved little more memory and cost clearly more CPU (README,
+ * "A 4 MB young generation").
  */
 export const RR_NODE_OPTIONS: readonly string[] = ['--max-semi-space-size=4'];
 
