@@ -6,7 +6,7 @@
 // it accepted, polled every 200 ms.
 //
 //   npm run build && node --import tsx bench/rr-race.ts [--fanin 10x10000] [--k8s 500,1000] [--churn-s 30]
-//       [--impl tortie,bird,gobgp] [--held-after-s 10] [--fanin-timeout-s 1800] [--k8s-timeout-s 1800] [--tester-max 500]
+//       [--impl tortie,bird,gobgp] [--rounds 1] [--held-after-s 10] [--fanin-timeout-s 1800] [--k8s-timeout-s 1800] [--tester-max 500]
 //       [--tortie-node-args '--cpu-prof --cpu-prof-dir=/tmp/prof'] [--tortie-mrai-ms 50]
 //       [--tortie-node-options '--max-semi-space-size=4' (tortie-rr's, rr/env.ts; '' for Node's defaults)]
 //   (--fanin 0x0 skips fan-in / churn / withdraw; --k8s '' skips the k8s shape)
@@ -63,6 +63,12 @@ const K8S_TIMEOUT_S = Number(opt('--k8s-timeout-s', '1800'));
 /** Clients per tester BIRD process in the k8s shape (one process up to this many). */
 const TESTER_MAX = Number(opt('--tester-max', '500'));
 const IMPLS = opt('--impl', 'tortie,bird,gobgp').split(',') as Impl[];
+/** Every shape this many times, each reflector in turn: cells are then median (min–max), ratios of medians. */
+const ROUNDS = Number(opt('--rounds', '1'));
+if (!Number.isInteger(ROUNDS) || ROUNDS < 1) {
+  process.stderr.write(`rr-race: --rounds ${opt('--rounds', '1')}: a whole number of rounds, at least 1\n`);
+  process.exit(2);
+}
 /** Our reflector's minimum route advertisement interval, ms: tortie-rr's default unless given (0 sends every batch at once, as BIRD does). */
 const TORTIE_MRAI_MS = Number(opt('--tortie-mrai-ms', String(RR_DEFAULT_MRAI_MS)));
 /** Extra node options for our reflector (profiling: --cpu-prof, --heap-prof); it is then stopped with SIGTERM so they are written. */
@@ -238,10 +244,11 @@ process.on('unhandledRejection', (err) => void bail(1, `rr-race: ${err instanceo
 async function main(): Promise<void> {
   labMade = BgpLab.create({ label: 'rrb', members: 3, v4Base: '10.95.0', v6Base: 'fd95::' });
   const lab = await labMade;
-  const results = new Map<string, Map<Impl, Sample>>();
+  const results = new Map<string, Map<Impl, Sample[]>>();
   const put = (name: string, impl: Impl, s: Sample): void => {
-    if (!results.has(name)) results.set(name, new Map());
-    results.get(name)?.set(impl, s);
+    const byImpl = results.get(name) ?? new Map<Impl, Sample[]>();
+    results.set(name, byImpl);
+    byImpl.set(impl, [...(byImpl.get(impl) ?? []), s]);
     // Partial results as they come, in case a large size is cut short.
     process.stderr.write(`${table(results)}\nslowest probe so far: tester ${probeMax.tester.toFixed(0)} ms, monitor ${probeMax.monitor.toFixed(0)} ms\n`);
   };
@@ -255,21 +262,25 @@ async function main(): Promise<void> {
     };
     await addrs(tester.ns, clientIp);
     await addrs(rr.ns, rrSideIp);
-    for (const impl of FAN_C > 0 ? IMPLS : []) {
-      process.stderr.write(`fan-in ${FAN_C}x${FAN_P} / churn / withdraw: ${impl}\n`);
-      await fanInSuite(impl, rr.ns, tester.ns, mon.ns, (name, s) => put(name, impl, s));
-    }
-    for (const n of K8S) {
-      for (const impl of IMPLS) {
-        process.stderr.write(`k8s ${n} clients × /26: ${impl}\n`);
-        put(`k8s ${n} clients × /26`, impl, await k8sRun(impl, n, rr.ns, tester.ns));
+    // Rounds alternate the reflectors shape by shape, so each pair runs back to back.
+    for (let round = 1; round <= ROUNDS; round++) {
+      const of = ROUNDS > 1 ? ` (round ${round} of ${ROUNDS})` : '';
+      for (const impl of FAN_C > 0 ? IMPLS : []) {
+        process.stderr.write(`fan-in ${FAN_C}x${FAN_P} / churn / withdraw: ${impl}${of}\n`);
+        await fanInSuite(impl, rr.ns, tester.ns, mon.ns, (name, s) => put(name, impl, s));
+      }
+      for (const n of K8S) {
+        for (const impl of IMPLS) {
+          process.stderr.write(`k8s ${n} clients × /26: ${impl}${of}\n`);
+          put(`k8s ${n} clients × /26`, impl, await k8sRun(impl, n, rr.ns, tester.ns));
+        }
       }
     }
   } finally {
     await cleanup();
   }
   const when = new Date().toISOString().slice(0, 16).replace('T', ' ');
-  process.stdout.write(`Route-reflector race, ${when} UTC, ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), reflector = measured process; tortie: MRAI ${TORTIE_MRAI_MS} ms, node ${[...TORTIE_NODE_OPTIONS, ...TORTIE_NODE_ARGS].join(' ') || '(defaults)'}\n\n${table(results)}\n`);
+  process.stdout.write(`Route-reflector race, ${when} UTC, ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), reflector = measured process${ROUNDS > 1 ? `, ${ROUNDS} rounds: median (min–max), ratios of medians` : ''}; tortie: MRAI ${TORTIE_MRAI_MS} ms, node ${[...TORTIE_NODE_OPTIONS, ...TORTIE_NODE_ARGS].join(' ') || '(defaults)'}\n\n${table(results)}\n`);
 }
 
 main().catch(async (err: unknown) => {
