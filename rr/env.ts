@@ -38,7 +38,7 @@ export const RR_DEFAULT_MRAI_MS = 50;
  * generation, at its default of two 16 MB semi-spaces, was most of what a reflector's RSS gained
  * past its table: at 4 MB, peak RSS with 1,000 clients × one /26 fell from 113–115 to 87 MB, with
  * the CPU of the fan-in and Kubernetes shapes unchanged within the runs' spread, and churn and
- * withdraw-all 0.03–0.28 s more. 2 MB saved little more memory and cost clearly more CPU (README,
+ * withdraw-all 0.06–0.13 s more (the round run at the same load). 2 MB saved little more memory and cost clearly more CPU (README,
  * "A 4 MB young generation").
  */
 export const RR_NODE_OPTIONS: readonly string[] = ['--max-semi-space-size=4'];
