@@ -3,6 +3,8 @@
 import type { PathInfo } from './bestpath.js';
 import type { OutGroup } from './adj-out.js';
 import type { HeldPaths } from './addpath-out.js';
+import { AdjRibIn } from './adj-in.js';
+import type { PrefixSlots } from './slots.js';
 
 /**
  * A path as the Adj-RIB-In and the Loc-RIB hold it: one shared, immutable object for every prefix
@@ -48,7 +50,7 @@ export interface SessionFacts {
 
 export class PeerRib {
   /** Per prefix key: the peer's path, or with ADD-PATH the best of its paths (see `paths`). */
-  readonly adjIn = new Map<string, Path>();
+  readonly adjIn: AdjRibIn;
   /** ADD-PATH (RFC 7911): every path the peer sent for a prefix key, by path identifier. */
   readonly paths = new Map<string, Map<number, Path>>();
   mode: OutMode = 'idle';
@@ -83,8 +85,11 @@ export class PeerRib {
     readonly address: string,
     readonly options: PeerOptions,
     localAs: number,
+    /** The prefix table its Adj-RIB-In lives in. */
+    table: PrefixSlots,
   ) {
     this.ebgp = options.asNumber !== localAs;
+    this.adjIn = new AdjRibIn(table, address);
   }
 
   /** Prefixes it advertises through its group (0 outside one). */

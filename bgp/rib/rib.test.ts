@@ -205,4 +205,46 @@ describe('RIB properties', () => {
       { numRuns: 300 },
     );
   });
+
+  it('each peer’s Adj-RIB-In holds its last path per prefix through announcements, withdrawals and sessions going down', () => {
+    const arbOps = fc.array(
+      fc.oneof(
+        fc.record({ op: fc.constant('announce' as const), peer: fc.integer({ min: 0, max: peers.length - 1 }), prefix: fc.integer({ min: 0, max: prefixes.length - 1 }), med: fc.integer({ min: 0, max: 3 }) }),
+        fc.record({ op: fc.constant('withdraw' as const), peer: fc.integer({ min: 0, max: peers.length - 1 }), prefix: fc.integer({ min: 0, max: prefixes.length - 1 }) }),
+        fc.record({ op: fc.constant('down' as const), peer: fc.integer({ min: 0, max: peers.length - 1 }) }),
+      ),
+      { maxLength: 40 },
+    );
+    fc.assert(
+      fc.property(arbOps, (ops) => {
+        const { rib } = newRib();
+        const ps = peers.map((t) => upPeer(rib, t));
+        // The model: per peer, prefix key → MED of its last path.
+        const model = peers.map(() => new Map<string, number>());
+        for (const o of ops) {
+          const p = ps[o.peer];
+          if (o.op === 'down') {
+            rib.sessionDown(p, false);
+            rib.sessionUp(p, { routerId: p.routerId, selfAddress: '10.0.0.100', afis: [1, 2] });
+            model[o.peer].clear();
+          } else if (o.op === 'withdraw') {
+            rib.update(p, withdrawal(prefixes[o.prefix]));
+            model[o.peer].delete(prefixes[o.prefix]);
+          } else {
+            const nh = prefixes[o.prefix].includes(':') ? 'fd00::99' : peers[o.peer].address.includes(':') ? '10.0.0.5' : peers[o.peer].address;
+            rib.update(p, announcement(prefixes[o.prefix], attrs({ med: o.med }), nh));
+            model[o.peer].set(prefixes[o.prefix], o.med);
+          }
+        }
+        ps.forEach((p, i) => {
+          expect(Object.fromEntries([...p.adjIn].map(([k, r]) => [k, r.attrs.med]))).toEqual(Object.fromEntries(model[i]));
+          expect(p.adjIn.size).toBe(model[i].size);
+          for (const k of prefixes) expect(p.adjIn.get(k)?.attrs.med).toBe(model[i].get(k));
+        });
+        const held = new Set(model.flatMap((m) => [...m.keys()]));
+        expect(rib.bestPaths().map((b) => `${b.prefix.address}/${b.prefix.length}`).sort()).toEqual([...held].sort());
+      }),
+      { numRuns: 300 },
+    );
+  });
 });

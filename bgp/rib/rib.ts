@@ -89,7 +89,7 @@ export class Rib {
   }
 
   addPeer(address: string, options: PeerOptions): PeerRib {
-    const p = new PeerRib(address, options, this.config.asNumber);
+    const p = new PeerRib(address, options, this.config.asNumber, this.slots);
     this.peers.set(address, p);
     this.peerList = [...this.peers.values()];
     return p;
@@ -240,30 +240,26 @@ export class Rib {
    */
   private onlyPath(k: string, slot: number | undefined, from?: PeerRib): Path | typeof NONE | undefined {
     if (this.local.size && this.local.has(k)) return undefined;
-    const holders = this.slots.holdersAt(slot);
-    if (!holders) return NONE;
-    if (holders !== 1 || !from || (from.paths.size && from.paths.has(k))) return undefined;
-    const r = from.adjIn.get(k);
-    if (!r) return undefined;
+    const held = this.slots.heldAt(slot);
+    if (!held) return NONE;
+    if (!from || Array.isArray(held) || (held as Path).source !== from.address || (from.paths.size && from.paths.has(k))) return undefined;
+    const r = held as Path;
     return r.peerRouterId === from.routerId ? r : this.pathOf({ ...r, peerRouterId: from.routerId });
   }
 
-  /** k's paths; `from`: the peer whose change this is (when it is the only holder, no scan). */
+  /** k's paths: our own, and each peer's (`from`: the peer whose change this is, known without a lookup). */
   private candidates(k: string, slot: number | undefined, from?: PeerRib): Path[] {
     const out: Path[] = [];
     const l = this.local.size ? this.local.get(k) : undefined;
     if (l) out.push(this.localPath(l));
-    const holders = this.slots.holdersAt(slot);
-    if (!holders) return out;
-    const own = holders === 1 ? from?.adjIn.get(k) : undefined;
-    if (own && from) {
-      this.pushPaths(out, from, k, own);
-      return out;
-    }
-    for (const p of this.peerList) {
-      const r = p.adjIn.get(k);
-      if (r) this.pushPaths(out, p, k, r);
-    }
+    const held = this.slots.heldAt(slot);
+    if (!held) return out;
+    const push = (r: Path): void => {
+      const p = r.source === from?.address ? from : this.peers.get(r.source);
+      if (p) this.pushPaths(out, p, k, r);
+    };
+    if (Array.isArray(held)) for (const r of held as readonly Path[]) push(r);
+    else push(held as Path);
     return out;
   }
 
@@ -370,8 +366,8 @@ export class Rib {
     const kept = graceful && p.peerGr ? new Set(p.peerGr.families.filter((f) => f.safi === 1).map((f) => (f.afi === 1 ? 4 : 6))) : undefined;
     if (kept?.size && p.peerGr && p.adjIn.size) {
       const dropped: string[] = [];
-      for (const [k, r] of p.adjIn) {
-        if (kept.has(r.family)) p.adjIn.set(k, mapPaths(p, k, (x) => this.pathOf({ ...x, stale: true })) ?? this.pathOf({ ...r, stale: true }));
+      for (const [k, r, slot] of this.slots.heldBy(p.address)) {
+        if (kept.has(r.family)) this.slots.put(slot, mapPaths(p, k, (x) => this.pathOf({ ...x, stale: true })) ?? this.pathOf({ ...r, stale: true }));
         else dropped.push(k);
       }
       for (const k of dropped) this.adjDelete(p, k);
@@ -433,19 +429,16 @@ export class Rib {
   endDeferral(): void {
     if (!this.deferredSelection) return;
     this.deferredSelection = false;
-    const keys = new Set<string>([...this.local.keys()]);
-    for (const p of this.peerList) for (const k of p.adjIn.keys()) keys.add(k);
+    const keys = new Set<string>([...this.local.keys(), ...this.slots.heldKeys()]);
     for (const k of keys) this.select(k);
   }
 
-  // ---- Adj-RIB-In writes keep the slots' holder counts
+  // ---- Adj-RIB-In writes: the paths live in the prefix table, the peer keeps its count
 
   /** Sets p's path for k; returns k's slot. */
   private adjSet(p: PeerRib, k: string, b: Path): number {
-    const n = p.adjIn.size;
-    p.adjIn.set(k, b);
     const slot = this.slots.for(k);
-    if (p.adjIn.size !== n) this.slots.hold(slot);
+    if (this.slots.put(slot, b)) p.adjIn.size++;
     return slot;
   }
 
@@ -457,19 +450,25 @@ export class Rib {
     return this.adjSet(p, k, rest);
   }
 
-  /** Drops p's path for k; k's slot (maybe freed already; -1: none), undefined when p had none. */
+  /** Drops p's path for k; k's slot (maybe freed already), undefined when p had none. */
   private adjDelete(p: PeerRib, k: string): number | undefined {
     if (p.paths.size) p.paths.delete(k);
-    if (!p.adjIn.delete(k)) return undefined;
-    return this.slots.unhold(k) ?? -1;
+    if (!p.adjIn.size) return undefined;
+    const slot = this.slots.get(k);
+    if (slot === undefined || !this.slots.drop(slot, p.address)) return undefined;
+    p.adjIn.size--;
+    return slot;
   }
 
   /** Empties a peer's Adj-RIB-In; returns the keys it held. */
   private adjClear(p: PeerRib): string[] {
-    const keys = [...p.adjIn.keys()];
-    p.adjIn.clear();
+    const keys: string[] = [];
+    if (p.adjIn.size) for (const [k, , slot] of this.slots.heldBy(p.address)) {
+      keys.push(k);
+      this.slots.drop(slot, p.address);
+    }
+    p.adjIn.size = 0;
     p.paths.clear();
-    for (const k of keys) this.slots.unhold(k);
     return keys;
   }
 }

@@ -1,8 +1,9 @@
 // Prefix slots: one number per prefix, the index of its entry in every per-prefix array — the
-// Loc-RIB's best path here, and each update group's Adj-RIB-Out (4 bytes per prefix per group
-// instead of a map entry). A slot is held while the prefix has a best path, is in some peer's
-// Adj-RIB-In (holders) or is advertised by some group (refs), then reused. One string-keyed
-// lookup finds the slot; everything after it is an array access.
+// paths peers sent for it (every Adj-RIB-In, held by prefix as BIRD's table holds routes by net),
+// its best path (the Loc-RIB), and each update group's Adj-RIB-Out (4 bytes per prefix per group
+// instead of a map entry). A slot is held while the prefix has a best path, a path from some peer
+// or is advertised by some group (refs), then reused. One string-keyed lookup finds the slot;
+// everything after it is an array access.
 import type { Path } from './peer.js';
 
 const grow = (a: Int32Array): Int32Array => {
@@ -21,8 +22,12 @@ export class PrefixSlots {
   private bestCount = 0;
   /** Per slot: groups advertising the prefix. */
   private refs: Int32Array = new Int32Array(1024);
-  /** Per slot: peers holding the prefix in their Adj-RIB-In (1 = no other peer to look at). */
-  private holders: Int32Array = new Int32Array(1024);
+  /**
+   * Per slot: the path each peer sent (its best one with ADD-PATH), told apart by Path.source —
+   * one path alone (the usual case: no array), or one per peer. A slot per peer would cost every
+   * peer an entry per prefix; a map per peer, a hash of the prefix key per change.
+   */
+  private readonly held: Array<Path | Path[] | undefined> = [];
   private readonly free: number[] = [];
 
   get(k: string): number | undefined {
@@ -42,12 +47,9 @@ export class PrefixSlots {
     this.slotOf.set(k, slot);
     this.keys[slot] = k;
     this.best[slot] = undefined;
-    if (slot >= this.refs.length) {
-      this.refs = grow(this.refs);
-      this.holders = grow(this.holders);
-    }
+    this.held[slot] = undefined;
+    if (slot >= this.refs.length) this.refs = grow(this.refs);
     this.refs[slot] = 0;
-    this.holders[slot] = 0;
     return slot;
   }
 
@@ -90,26 +92,80 @@ export class PrefixSlots {
     }
   }
 
-  // ---- what holds a slot
+  // ---- the Adj-RIB-In: each peer's path for the prefix
 
-  /** Holders of the prefix at this slot (undefined: none). */
+  /** Peers with a path for the prefix at this slot. */
   holdersAt(slot: number | undefined): number {
-    return slot === undefined ? 0 : this.holders[slot];
+    const h = slot === undefined ? undefined : this.held[slot];
+    return !h ? 0 : Array.isArray(h) ? h.length : 1;
   }
 
-  /** One more peer holds the prefix at this slot (from for). */
-  hold(slot: number): void {
-    this.holders[slot]++;
+  /** The paths peers sent for the prefix at this slot: one, several, or none. */
+  heldAt(slot: number | undefined): Path | readonly Path[] | undefined {
+    return slot === undefined ? undefined : this.held[slot];
   }
 
-  /** A peer no longer holds prefix k; its slot, or undefined when it had none. */
-  unhold(k: string): number | undefined {
-    const slot = this.slotOf.get(k);
-    if (slot === undefined) return undefined;
-    this.holders[slot]--;
+  /** The path peer `source` sent for the prefix at this slot. */
+  pathFrom(slot: number | undefined, source: string): Path | undefined {
+    const h = slot === undefined ? undefined : this.held[slot];
+    if (!h) return undefined;
+    if (!Array.isArray(h)) return h.source === source ? h : undefined;
+    for (const r of h) if (r.source === source) return r;
+    return undefined;
+  }
+
+  /** Sets the path of its source (path.source) for the prefix at this slot; true when that peer had none. */
+  put(slot: number, path: Path): boolean {
+    const h = this.held[slot];
+    if (!h) {
+      this.held[slot] = path;
+      return true;
+    }
+    if (!Array.isArray(h)) {
+      if (h.source === path.source) {
+        this.held[slot] = path;
+        return false;
+      }
+      this.held[slot] = [h, path];
+      return true;
+    }
+    const i = h.findIndex((r) => r.source === path.source);
+    if (i >= 0) h[i] = path;
+    else h.push(path);
+    return i < 0;
+  }
+
+  /** Drops peer source's path for the prefix at this slot (the slot is freed if nothing else holds it); false when it had none. */
+  drop(slot: number, source: string): boolean {
+    const h = this.held[slot];
+    if (!h) return false;
+    if (!Array.isArray(h)) {
+      if (h.source !== source) return false;
+      this.held[slot] = undefined;
+    } else {
+      const i = h.findIndex((r) => r.source === source);
+      if (i < 0) return false;
+      h.splice(i, 1);
+      if (h.length === 1) this.held[slot] = h[0];
+    }
     this.release(slot);
-    return slot;
+    return true;
   }
+
+  /** Peer source's paths: prefix key, path and slot (a walk over every slot, as BIRD walks its table to flush a protocol). */
+  *heldBy(source: string): IterableIterator<[string, Path, number]> {
+    for (let slot = 0; slot < this.keys.length; slot++) {
+      const r = this.pathFrom(slot, source);
+      if (r) yield [this.keys[slot], r, slot];
+    }
+  }
+
+  /** Prefix keys some peer has a path for. */
+  *heldKeys(): IterableIterator<string> {
+    for (let slot = 0; slot < this.keys.length; slot++) if (this.held[slot]) yield this.keys[slot];
+  }
+
+  // ---- the Adj-RIB-Out: groups advertising the prefix
 
   ref(slot: number): void {
     this.refs[slot]++;
@@ -122,7 +178,7 @@ export class PrefixSlots {
 
   /** Frees the slot once nothing holds it: no group advertises it, no peer sent it, no best path. */
   private release(slot: number): void {
-    if (this.refs[slot] || this.holders[slot] || this.best[slot]) return;
+    if (this.refs[slot] || this.held[slot] || this.best[slot]) return;
     const k = this.keys[slot];
     if (!k) return; // free already
     this.slotOf.delete(k);
