@@ -6,15 +6,19 @@
 // everything after it is an array access.
 import type { Path } from './peer.js';
 
-const grow = (a: Int32Array): Int32Array => {
-  const b = new Int32Array(a.length * 2);
+const grow = <A extends Int32Array | Uint8Array>(a: A): A => {
+  const b = new (a.constructor as new (n: number) => A)(a.length * 2);
   b.set(a);
   return b;
 };
 
+/** Slot states (PrefixSlots.state). */
+const FREE = 1;
+const LISTED = 2;
+
 export class PrefixSlots {
   private readonly slotOf = new Map<string, number>();
-  /** The prefix key of each slot ('' when free). */
+  /** The prefix key of each slot (a freed slot keeps it until another prefix takes the slot). */
   readonly keys: string[] = [];
   /** The Loc-RIB: each slot's best path (undefined: none). */
   private readonly best: Array<Path | undefined> = [];
@@ -28,10 +32,18 @@ export class PrefixSlots {
    * peer an entry per prefix; a map per peer, a hash of the prefix key per change.
    */
   private readonly held: Array<Path | Path[] | undefined> = [];
+  /**
+   * Per slot: FREE (nothing holds it) and LISTED (it is in `free`). A freed slot keeps its key
+   * and map entry until another prefix takes it: a prefix that comes back (a flap) gets its old
+   * slot without a map delete and insert, and a withdrawal costs no delete at all.
+   */
+  private state: Uint8Array = new Uint8Array(1024);
+  /** Slots to reuse, each at most once; one revived since it was listed is skipped. */
   private readonly free: number[] = [];
 
   get(k: string): number | undefined {
-    return this.slotOf.get(k);
+    const slot = this.slotOf.get(k);
+    return slot === undefined || this.state[slot] & FREE ? undefined : slot;
   }
 
   /** Slots ever allocated (the length an Adj-RIB-Out array needs). */
@@ -42,15 +54,34 @@ export class PrefixSlots {
   /** The slot of prefix k, allocated when it has none. */
   for(k: string): number {
     let slot = this.slotOf.get(k);
-    if (slot !== undefined) return slot;
-    slot = this.free.pop() ?? this.keys.length;
+    if (slot !== undefined) {
+      this.state[slot] &= ~FREE; // its own slot back, empty as release left it
+      return slot;
+    }
+    slot = this.reusable();
+    if (slot === undefined) {
+      slot = this.keys.length;
+      if (slot >= this.refs.length) {
+        this.refs = grow(this.refs);
+        this.state = grow(this.state);
+      }
+    } else this.slotOf.delete(this.keys[slot]);
     this.slotOf.set(k, slot);
     this.keys[slot] = k;
     this.best[slot] = undefined;
     this.held[slot] = undefined;
-    if (slot >= this.refs.length) this.refs = grow(this.refs);
     this.refs[slot] = 0;
+    this.state[slot] = 0;
     return slot;
+  }
+
+  /** A freed slot to give another prefix (undefined: none). */
+  private reusable(): number | undefined {
+    for (let slot = this.free.pop(); slot !== undefined; slot = this.free.pop()) {
+      this.state[slot] &= ~LISTED;
+      if (this.state[slot] & FREE) return slot;
+    }
+    return undefined;
   }
 
   /**
@@ -58,7 +89,7 @@ export class PrefixSlots {
    * usual case, no lookup), else a lookup (it was freed, and maybe reused, meanwhile; -1: unknown).
    */
   current(k: string, slot: number): number | undefined {
-    return slot >= 0 && this.keys[slot] === k ? slot : this.slotOf.get(k);
+    return slot >= 0 && this.keys[slot] === k && !(this.state[slot] & FREE) ? slot : this.get(k);
   }
 
   // ---- the Loc-RIB
@@ -73,7 +104,7 @@ export class PrefixSlots {
   }
 
   bestOf(k: string): Path | undefined {
-    return this.bestAt(this.slotOf.get(k));
+    return this.bestAt(this.get(k));
   }
 
   /** Sets the slot's best path (undefined: none, and the slot is freed if nothing else holds it). */
@@ -179,10 +210,9 @@ export class PrefixSlots {
   /** Frees the slot once nothing holds it: no group advertises it, no peer sent it, no best path. */
   private release(slot: number): void {
     if (this.refs[slot] || this.held[slot] || this.best[slot]) return;
-    const k = this.keys[slot];
-    if (!k) return; // free already
-    this.slotOf.delete(k);
-    this.keys[slot] = '';
-    this.free.push(slot);
+    const st = this.state[slot];
+    if (st & FREE) return;
+    this.state[slot] = st | FREE | LISTED;
+    if (!(st & LISTED)) this.free.push(slot);
   }
 }
