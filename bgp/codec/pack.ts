@@ -77,22 +77,23 @@ function byFamily(ps: readonly NlriPrefix[]): [readonly NlriPrefix[], readonly N
   return [ps.filter((p) => p.family === 4), ps.filter((p) => p.family === 6)];
 }
 
-function chunks(prefixes: readonly NlriPrefix[], room: number, addPath: boolean): NlriPrefix[][] {
-  const out: NlriPrefix[][] = [];
-  let cur: NlriPrefix[] = [];
+/**
+ * Where each message's prefixes end: ps[ends[i-1], ends[i]) fill message i (index ranges, not
+ * copies of the list: a sync of a whole table packs hundreds of thousands of prefixes).
+ */
+function chunkEnds(prefixes: readonly NlriPrefix[], room: number, addPath: boolean): number[] {
+  const ends: number[] = [];
   let used = 0;
-  for (const p of prefixes) {
-    const n = prefixWireSize(p, addPath);
-    if (used + n > room && cur.length) {
-      out.push(cur);
-      cur = [];
+  for (let i = 0; i < prefixes.length; i++) {
+    const n = prefixWireSize(prefixes[i], addPath);
+    if (used + n > room && used > 0) {
+      ends.push(i);
       used = 0;
     }
-    cur.push(p);
     used += n;
   }
-  if (cur.length) out.push(cur);
-  return out;
+  if (used > 0) ends.push(prefixes.length);
+  return ends;
 }
 
 function checkRoom(room: number, what: string): void {
@@ -103,11 +104,13 @@ function checkRoom(room: number, what: string): void {
 function packPlainWithdrawals(out: Buffer[], ps: readonly NlriPrefix[], ctx: CodecContext, max: number): void {
   if (!ps.length) return;
   const addPath = addPathSend(ctx, 1, 1);
-  for (const chunk of chunks(ps, max - FIXED, addPath)) {
-    const w = new Writer(max);
-    const lenAt = writeHeader(w, MSG_UPDATE);
+  // One scratch buffer for every message of the call: finish() copies out each message.
+  const w = new Writer(max);
+  let from = 0;
+  for (const end of chunkEnds(ps, max - FIXED, addPath)) {
+    const lenAt = writeHeader(w.reset(), MSG_UPDATE);
     const wAt = w.reserve(2);
-    for (const p of chunk) encodePrefix(w, p, addPath);
+    for (; from < end; from++) encodePrefix(w, ps[from], addPath);
     w.patchLength(wAt, 2);
     w.u16(0);
     w.setU16(lenAt, w.offset);
@@ -119,11 +122,12 @@ function packPlainNlri(out: Buffer[], ps: readonly NlriPrefix[], attrs: Buffer, 
   const addPath = addPathSend(ctx, 1, 1);
   const room = max - FIXED - attrs.length;
   checkRoom(room, `attributes of ${attrs.length} octets`);
-  for (const chunk of chunks(ps, room, addPath)) {
-    const w = new Writer(max);
-    const lenAt = writeHeader(w, MSG_UPDATE);
+  const w = new Writer(max);
+  let from = 0;
+  for (const end of chunkEnds(ps, room, addPath)) {
+    const lenAt = writeHeader(w.reset(), MSG_UPDATE);
     w.u16(0).u16(attrs.length).bytes(attrs);
-    for (const p of chunk) encodePrefix(w, p, addPath);
+    for (; from < end; from++) encodePrefix(w, ps[from], addPath);
     w.setU16(lenAt, w.offset);
     out.push(w.finish());
   }
@@ -140,9 +144,10 @@ function packMp(out: Buffer[], ps: readonly NlriPrefix[], attrs: Buffer | undefi
   const attrLen = attrs?.length ?? 0;
   const room = max - FIXED - MP_ATTR_HEADER - mpFixed - attrLen;
   checkRoom(room, `attributes of ${attrLen} octets`);
-  for (const chunk of chunks(ps, room, addPath)) {
-    const w = new Writer(max);
-    const lenAt = writeHeader(w, MSG_UPDATE);
+  const w = new Writer(max);
+  let from = 0;
+  for (const end of chunkEnds(ps, room, addPath)) {
+    const lenAt = writeHeader(w.reset(), MSG_UPDATE);
     w.u16(0);
     const aAt = w.reserve(2);
     const mpAt = w.offset;
@@ -153,7 +158,7 @@ function packMp(out: Buffer[], ps: readonly NlriPrefix[], attrs: Buffer | undefi
       for (const b of nh) w.bytes(b);
       w.u8(0);
     }
-    for (const p of chunk) encodePrefix(w, p, addPath);
+    for (; from < end; from++) encodePrefix(w, ps[from], addPath);
     w.endAttribute(mpAt);
     if (attrs) w.bytes(attrs);
     w.patchLength(aAt, 2);

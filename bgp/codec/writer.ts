@@ -106,6 +106,12 @@ export class Writer {
   }
 
   /** A copy of the written bytes (the internal buffer may be reused). */
+  /** Starts over in the same buffer (what finish() returned is a copy, and stays valid). */
+  reset(): this {
+    this.offset = 0;
+    return this;
+  }
+
   finish(): Buffer {
     return Buffer.from(this.buf.subarray(0, this.offset));
   }

@@ -9,7 +9,7 @@ import { isEndOfRib } from '../codec/index.js';
 import type { UpdateMessage } from '../codec/types.js';
 import { BgpSession } from '../fsm/session.js';
 import type { NegotiatedSession } from '../fsm/types.js';
-import { readMd5Counters } from '../net/tcp-security.js';
+import { readMd5Counters, type Md5Counters } from '../net/tcp-security.js';
 import { exportFilter } from '../policy/export.js';
 import { importFilter } from '../policy/import.js';
 import { Rib, type Candidate, type PeerRib } from '../rib/index.js';
@@ -48,6 +48,8 @@ export class Speaker {
   private readonly gr: GracefulRestart;
   private readonly listeners: Listeners;
   private stopped = false;
+  /** The kernel's TCP-MD5 counters, read once per event-loop turn (peers starting together change state in one turn). */
+  private md5Read: Md5Counters | undefined | null = null;
   readonly events = new EventEmitter<SpeakerEvents>();
 
   constructor(
@@ -277,10 +279,18 @@ export class Speaker {
   private logHint(p: Peer, state: string): void {
     if (state === 'Established') p.hinted = false;
     if (p.hinted || (state !== 'Active' && state !== 'Idle')) return;
-    const hint = connectHint(p.config, state, readMd5Counters());
+    const hint = connectHint(p.config, state, this.md5Counters());
     if (!hint) return;
     p.hinted = true;
     this.log.warn({ peer: p.config.address, hint }, 'BGP peer not connecting');
+  }
+
+  private md5Counters(): Md5Counters | undefined {
+    if (this.md5Read === null) {
+      this.md5Read = readMd5Counters();
+      setImmediate(() => (this.md5Read = null));
+    }
+    return this.md5Read;
   }
 
   private onEstablished(p: Peer, s: NegotiatedSession): void {
