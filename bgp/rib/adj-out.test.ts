@@ -13,6 +13,7 @@ import { exportRoute } from './export.js';
 import type { Path, PeerRib } from './peer.js';
 import { keyOf, keyToPrefix } from './prefix-key.js';
 import type { Rib } from './rib.js';
+import type { SyncBatch } from './groups.js';
 import { announcement, attrs, LOCAL_AS, newRib, seq, upPeer, withdrawal, type Recorder, type TestPeer } from './testing.js';
 
 const members: TestPeer[] = [
@@ -67,6 +68,8 @@ class Wire {
   readonly views = new Map<PeerRib, Map<string, string>>();
   /** Members to take out of their group at their next batch (a full socket). */
   readonly stallNext = new Set<PeerRib>();
+  /** Walk ranges as first synced, by group, codec context, range and version: applied in place of later ones, as the speaker reuses their frames. */
+  private readonly walks = new WeakMap<object, Map<string, SyncBatch>>();
 
   constructor(
     private readonly rib: Rib,
@@ -102,12 +105,27 @@ class Wire {
   }
 
   private sync(p: PeerRib): void {
-    const b = this.rib.out.syncBatch(p, ctxOf(p));
+    const fresh = this.rib.out.syncBatch(p, ctxOf(p));
+    const b = fresh.walk && p.group ? this.walkOnce(p.group, JSON.stringify(ctxOf(p)), fresh) : fresh;
     const v = this.view(p);
     for (const w of b.withdrawals) v.delete(pathKey(keyOf(w), w.pathId));
     b.outs.forEach((o, i) => (o.attrs.originatorId !== p.routerId ? v.set(pathKey(b.keys[i], b.ids[i]), outKey(o)) : v.delete(pathKey(b.keys[i], b.ids[i]))));
     if (b.done) this.rib.out.join(p);
     else this.events.peers.add(p);
+  }
+
+  /** The first batch synced for this walk range and version; a later one must hold the same. */
+  private walkOnce(g: object, ctxKey: string, b: SyncBatch): SyncBatch {
+    let m = this.walks.get(g);
+    if (!m) this.walks.set(g, (m = new Map()));
+    const key = `${ctxKey}|${b.walk?.range}|${b.walk?.version}`;
+    const first = m.get(key);
+    if (!first) {
+      m.set(key, b);
+      return b;
+    }
+    expect([first.keys, first.outs.map((o) => o.id), first.withdrawals]).toEqual([b.keys, b.outs.map((o) => o.id), b.withdrawals]);
+    return { ...first, done: b.done };
   }
 
   drain(): void {
@@ -318,6 +336,37 @@ describe('Adj-RIB-Out', () => {
     wire.drain();
     expect([...wire.view(m).keys()]).toEqual(['10.2.0.0/24']);
     expect(Object.fromEntries(wire.view(m))).toEqual(Object.fromEntries(expected(rib, m)));
+  });
+
+  it('a sync of one whole walk range is the same for every member while the group holds the same there (its version), and not after a change in it', () => {
+    const { rib, events } = newRib({ flushChunk: 2 });
+    rib.setReflector(true);
+    const [src, a, b, c] = ['10.0.0.1', '10.0.0.2', '10.0.0.3', '10.0.0.4'].map((address) => upPeer(rib, { address, rrClient: true }));
+    const wire = new Wire(rib, events);
+    wire.start(src);
+    for (const k of ['10.1.0.0/24', '10.2.0.0/24', '10.3.0.0/24']) rib.update(src, announcement(k, attrs(), '10.0.0.1'));
+    wire.drain();
+    const syncAll = (p: PeerRib): SyncBatch[] => {
+      rib.out.startSync(p);
+      const out: SyncBatch[] = [];
+      for (;;) {
+        const x = rib.out.syncBatch(p, ctx);
+        out.push(x);
+        if (x.done) return rib.out.join(p), out;
+      }
+    };
+    const ofA = syncAll(a);
+    const ofB = syncAll(b);
+    expect(ofA.map((x) => x.keys)).toEqual([['10.1.0.0/24', '10.2.0.0/24'], ['10.3.0.0/24'], []]);
+    expect(ofB.map((x) => x.walk)).toEqual(ofA.map((x) => x.walk));
+    expect(ofA[0].walk).toBeDefined();
+    // The group exports a change in the first range only.
+    rib.update(src, announcement('10.1.0.0/24', attrs({ med: 5 }), '10.0.0.1'));
+    wire.drain();
+    const ofC = syncAll(c);
+    expect(ofC[0].walk?.range).toBe(ofA[0].walk?.range);
+    expect(ofC[0].walk?.version).not.toBe(ofA[0].walk?.version);
+    expect(ofC[1].walk).toEqual(ofA[1].walk);
   });
 
   it('a client is owed a withdrawal of its own route only where the group had advertised the prefix before (a new prefix: nothing goes back)', () => {

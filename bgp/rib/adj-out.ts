@@ -72,6 +72,12 @@ export interface OutGroup extends Exporter {
   /** Its codec context as text (the encoder's cache key). */
   ctxKey: string;
   adjOut: Int32Array;
+  /**
+   * Per walk range (`chunk` slots of adjOut, see UpdateGroups.syncBatch): bumped whenever adjOut
+   * changes in it. A sync batch that is one whole range is then the same while its version
+   * stands, and the speaker encodes it once for every member that syncs meanwhile.
+   */
+  versions: Uint32Array;
   /** Prefixes advertised (non-zero adjOut slots). */
   count: number;
   /** groupChanged was emitted and no batch has been taken since (the speaker has it scheduled). */

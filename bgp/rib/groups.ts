@@ -55,6 +55,12 @@ export interface SyncBatch {
   withdrawals: NlriPrefix[];
   /** The member's queue is empty: it holds what its group holds (call join). */
   done: boolean;
+  /**
+   * Set when the batch is one whole walk range of the group's Adj-RIB-Out and nothing else (no
+   * queued prefix, none of our own routes, which go per member address): the same for every
+   * member while the range's version stands (OutGroup.versions).
+   */
+  walk?: { range: number; version: number };
 }
 
 export class UpdateGroups {
@@ -269,45 +275,58 @@ export class UpdateGroups {
     let lastId = 0;
     let last: OutAttr | undefined;
     const ownExport = (): Exporter => (own ??= this.ownExporter(g, p.selfAddress ?? ''));
+    // Our own routes in the batch: it is this member's alone (see SyncBatch.walk).
+    let perMember = false;
+    let lastOwn = false;
     const push = (id: number, k: string, mayHave: boolean): void => {
       // ADD-PATH send: every path the group holds for k, under its identifiers.
       if (g.paths && g.addPathFamilies?.has(k.includes(':') ? 6 : 4)) return this.syncPaths(p, g, k, mayHave, b, ownExport);
       let r = last;
       if (id !== lastId) {
         r = this.exports.byId(id);
+        lastOwn = !!r?.perAddress;
         // Our own route, held by the group as "exported with each member's address".
         if (r?.perAddress) r = this.exports.pathExport(ownExport(), r.perAddress);
         lastId = id;
         last = r;
       }
+      if (lastOwn) perMember = true;
       if (r) {
         b.outs.push(r);
         b.keys.push(k);
         b.ids.push(undefined);
       } else if (mayHave) b.withdrawals.push(keyToPrefix(k));
     };
+    const queued = p.pending.size > 0;
     for (const [k, mayHave] of p.pending) {
       if (budget-- <= 0) break;
       p.pending.delete(k);
       push(this.adjOutOf(g, this.slots.get(k)), k, mayHave);
     }
-    // The walk goes over the group's Adj-RIB-Out by slot: the peer is a member already, so what
-    // the group changes from now on reaches it in the group's batches; the walk owes it only what
+    // The walk goes over the group's Adj-RIB-Out by slot, one range of `chunk` slots per batch
+    // (after the queue, in batches of their own): the peer is a member already, so what the
+    // group changes from now on reaches it in the group's batches; the walk owes it only what
     // the group holds (a slot freed and reused meanwhile holds the group's current export, or 0).
-    while (p.tableWalk !== undefined && budget > 0) {
-      const slot = p.tableWalk;
-      if (slot >= g.adjOut.length) {
+    while (!queued && p.tableWalk !== undefined) {
+      const from = p.tableWalk;
+      if (from >= g.adjOut.length) {
         p.tableWalk = undefined;
         // A group sending every path holds an ADD-PATH family's prefixes in g.paths, not in
         // adjOut (and a slot only while some table needs one): they have a walk of their own.
         if (g.paths) p.pathWalk = { paths: g.paths, keys: g.paths.keys() };
         break;
       }
-      p.tableWalk = slot + 1;
-      const id = g.adjOut[slot];
-      if (!id) continue;
-      budget--;
-      push(id, this.slots.keys[slot], false);
+      p.tableWalk = from + this.chunk;
+      const to = Math.min(from + this.chunk, g.adjOut.length);
+      for (let slot = from; slot < to; slot++) {
+        const id = g.adjOut[slot];
+        if (id) push(id, this.slots.keys[slot], false);
+      }
+      if (!b.outs.length && !b.withdrawals.length) continue;
+      const range = this.rangeOf(from);
+      if (!perMember) b.walk = { range, version: g.versions[range] };
+      budget = 0;
+      break;
     }
     // Live, as the slot walk: prefixes the group gains meanwhile are visited, ones it drops are not.
     // A member that stalled mid-walk may come back to a new group (the old one went with its last
@@ -366,7 +385,7 @@ export class UpdateGroups {
       const own = this.policyOf(p);
       // iBGP: no address in the group's policy; our own routes go per member address (see OutGroup).
       const policy = own.ebgp ? own : { ...own, selfAddress: undefined };
-      g = { key, members: new Set(), cursor: this.logBase + this.changeLog.length, ctxKey: JSON.stringify(ctx), adjOut: new Int32Array(this.slots.size), count: 0, policy, cache: new WeakMap(), shared: this.exports.sharedCacheOf(policy), perAddress: !policy.ebgp, ctx, bySelf: new Map() };
+      g = { key, members: new Set(), cursor: this.logBase + this.changeLog.length, ctxKey: JSON.stringify(ctx), adjOut: new Int32Array(this.slots.size), versions: new Uint32Array(this.rangeOf(this.slots.size) + 1), count: 0, policy, cache: new WeakMap(), shared: this.exports.sharedCacheOf(policy), perAddress: !policy.ebgp, ctx, bySelf: new Map() };
       const fams = addPathFamilies(ctx);
       if (fams) {
         g.addPathFamilies = fams;
@@ -460,9 +479,14 @@ export class UpdateGroups {
       const grown = new Int32Array(Math.max(slot + 1, this.slots.size, g.adjOut.length * 2));
       grown.set(g.adjOut);
       g.adjOut = grown;
+      const versions = new Uint32Array(this.rangeOf(grown.length) + 1);
+      versions.set(g.versions);
+      g.versions = versions;
     }
     const had = g.adjOut[slot];
+    if (had === id) return;
     g.adjOut[slot] = id;
+    g.versions[this.rangeOf(slot)]++;
     if (!had && id) {
       g.count++;
       this.slots.ref(slot);
@@ -470,6 +494,11 @@ export class UpdateGroups {
       g.count--;
       this.slots.unref(slot);
     }
+  }
+
+  /** The walk range of a slot (see OutGroup.versions). */
+  private rangeOf(slot: number): number {
+    return Math.floor(slot / this.chunk);
   }
 
   private adjOutOf(g: OutGroup, slot: number | undefined): number {

@@ -1,7 +1,7 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { decodeMessage, MessageFramer } from '../codec/index.js';
-import { Announcements, keyOf, type OutAttr } from '../rib/index.js';
+import { Announcements, keyOf, type OutAttr, type OutGroup } from '../rib/index.js';
 import type { Prefix } from '../types.js';
 import { Encoder, framesFor } from './encoder.js';
 
@@ -46,5 +46,21 @@ describe('batch frames per member', () => {
     const frames = framesFor(batch, '10.0.0.7', ctx, () => false);
     expect(frames).toHaveLength(3); // the batch's withdrawals and the two other parts: nothing for its own route
     expect(receive(frames)).toEqual({ held: new Map([['10.1.0.1/32', ''], ['10.1.0.3/32', '10.0.0.8']]), withdrawn: ['10.1.0.9/32'] });
+  });
+});
+
+describe('walk ranges', () => {
+  it('a range is encoded once while its version stands, again after it moves, and apart per codec context', () => {
+    const enc = new Encoder(pino({ level: 'silent' }));
+    const g = {} as unknown as OutGroup;
+    let made = 0;
+    const make = (): ReturnType<Encoder['pack']> => (made++, { all: Buffer.from([made]), parts: [] });
+    const first = enc.walkFrames(g, 'ctx', { range: 0, version: 3 }, make);
+    expect(enc.walkFrames(g, 'ctx', { range: 0, version: 3 }, make)).toBe(first);
+    expect(enc.walkReuses).toBe(1);
+    expect(enc.walkFrames(g, 'ctx', { range: 0, version: 4 }, make)).not.toBe(first);
+    enc.walkFrames(g, 'other ctx', { range: 0, version: 4 }, make);
+    enc.walkFrames(g, 'ctx', { range: 1, version: 4 }, make);
+    expect(made).toBe(4);
   });
 });

@@ -27,6 +27,9 @@ export interface CachedFrames {
 /** Entries per generation of the frame cache: one route per node of a cluster of this many nodes. */
 const FRAME_CACHE_MAX = 8192;
 
+/** Encoded walk ranges are dropped once no sync has used one for this long (they hold a copy of the table's UPDATEs). */
+export const WALK_MEMO_IDLE_MS = 5000;
+
 export class Encoder {
   /** Group batches whose frames came from packMemo. */
   packReuses = 0;
@@ -50,7 +53,48 @@ export class Encoder {
   private frameCache = new Map<OutAttr, CachedFrames>();
   private frameCacheOld = new Map<OutAttr, CachedFrames>();
 
+  /** Sync batches whose frames came from walkMemo. */
+  walkReuses = 0;
+  /**
+   * Encoded walk ranges of each group's table (SyncBatch.walk), by codec context and range, with
+   * the range's version: members that join while a table fills (clients whose sessions come up
+   * one after another) each sync most of it, and would each encode it.
+   */
+  private walkMemo = new WeakMap<OutGroup, Map<string, { version: number; frames: PackedBatch }>>();
+  private walkUsed = 0;
+  private walkExpiry: NodeJS.Timeout | undefined;
+
   constructor(private readonly log: Logger) {}
+
+  /** A walk range's frames: reused while its version stands, else made (and kept) now. */
+  walkFrames(g: OutGroup, ctxKey: string, walk: { range: number; version: number }, make: () => PackedBatch): PackedBatch {
+    let memo = this.walkMemo.get(g);
+    if (!memo) this.walkMemo.set(g, (memo = new Map()));
+    const key = `${ctxKey}|${walk.range}`;
+    this.walkUsed = Date.now();
+    this.armWalkExpiry();
+    const hit = memo.get(key);
+    if (hit && hit.version === walk.version) {
+      this.walkReuses++;
+      return hit.frames;
+    }
+    const made = make();
+    // Kept without the parts' prefixes (a parsed prefix per route of the table): each member's
+    // own routes come from its batch instead (framesFor's `own`).
+    const frames = { all: made.all, parts: made.parts.map((x) => ({ originatorId: x.originatorId, frames: x.frames })) };
+    memo.set(key, { version: walk.version, frames });
+    return frames;
+  }
+
+  private armWalkExpiry(): void {
+    if (this.walkExpiry) return;
+    this.walkExpiry = setTimeout(() => {
+      this.walkExpiry = undefined;
+      if (Date.now() - this.walkUsed >= WALK_MEMO_IDLE_MS) this.walkMemo = new WeakMap();
+      else this.armWalkExpiry();
+    }, WALK_MEMO_IDLE_MS);
+    this.walkExpiry.unref();
+  }
 
   /** A group batch's shared frames (reused from a group that decided the same). */
   groupFrames(g: OutGroup, b: GroupBatch): PackedBatch {
@@ -144,13 +188,14 @@ const MAY_HOLD_ANY = (): boolean => true;
  * `mayHold` says which of those it can hold something for: a prefix new to its group it does
  * not, and gets nothing (a client announcing its table gets no withdrawal per route back).
  */
-export function framesFor(b: PackedBatch, routerId: string, ctx: CodecContext, mayHold: (p: Prefix) => boolean = MAY_HOLD_ANY): Buffer[] {
+export function framesFor(b: PackedBatch, routerId: string, ctx: CodecContext, mayHold: (p: Prefix) => boolean = MAY_HOLD_ANY, own?: () => Prefix[]): Buffer[] {
   if (!routerId || !b.parts.some((x) => x.originatorId === routerId)) return b.all.length ? [b.all] : [];
   const out: Buffer[] = [];
-  const back: Prefix[] = [];
+  // `own`: its routes, from the caller, where the parts keep no prefixes (a walk range's frames, kept for other members).
+  const back: Prefix[] = own ? own().filter(mayHold) : [];
   for (const x of b.parts) {
     if (x.originatorId !== routerId) out.push(x.frames);
-    else for (const p of x.prefixes ?? []) if (mayHold(p)) back.push(p);
+    else if (!own) for (const p of x.prefixes ?? []) if (mayHold(p)) back.push(p);
   }
   if (back.length) out.push(Buffer.concat(packUpdates([], back, ctx)));
   return out;

@@ -4,13 +4,20 @@
 // then re-syncs the prefixes it missed and rejoins.
 import type { Logger } from 'pino';
 import { endOfRib } from '../codec/index.js';
-import type { NlriPrefix } from '../codec/types.js';
-import { Announcements, keyOf, keyToPrefix, pathKey, type GroupBatch, type OutAttr, type OutGroup, type PeerRib, type Rib } from '../rib/index.js';
+import type { CodecContext, NlriPrefix } from '../codec/types.js';
+import { Announcements, keyOf, keyToPrefix, pathKey, type GroupBatch, type OutAttr, type OutGroup, type PeerRib, type Rib, type SyncBatch } from '../rib/index.js';
 import { Batcher } from './batcher.js';
 import { Encoder, framesFor, type CachedFrames } from './encoder.js';
 import type { Peer } from './peer.js';
 
 const prefixOf = (k: string, id: number | undefined): NlriPrefix => (id === undefined ? keyToPrefix(k) : { ...keyToPrefix(k), pathId: id });
+
+/** A sync batch's exports as announcements. */
+function announce(b: SyncBatch): Announcements {
+  const routes = new Announcements();
+  for (let i = 0; i < b.outs.length; i++) routes.add(b.outs[i], prefixOf(b.keys[i], b.ids[i]));
+  return routes;
+}
 
 /**
  * Per-socket back-pressure: bytes a peer may have queued in user space before it is taken out
@@ -28,7 +35,7 @@ export interface OutputOptions {
 
 export class Output {
   /** Counters for tests and status: group batches encoded, writes of them, stalls, resyncs. */
-  readonly stats = { groupBatches: 0, groupWrites: 0, stalls: 0, resyncs: 0, packReuses: 0 };
+  readonly stats = { groupBatches: 0, groupWrites: 0, stalls: 0, resyncs: 0, packReuses: 0, walkReuses: 0 };
   /** The same two counters per peer (a busy machine may stall more than one member at a time). */
   private readonly perPeer = new WeakMap<PeerRib, { stalls: number; resyncs: number }>();
   private readonly encoder: Encoder;
@@ -134,6 +141,23 @@ export class Output {
     }
     const b = out.syncBatch(r, ctx);
     const ctxKey = JSON.stringify(ctx);
+    const g = r.group;
+    if (b.walk && g) {
+      // A whole range of the group's table: encoded once for every member syncing it meanwhile.
+      const packed = this.encoder.walkFrames(g, ctxKey, b.walk, () => this.encoder.pack(announce(b), b.withdrawals, ctx, ctxKey, p.config.address));
+      this.stats.walkReuses = this.encoder.walkReuses;
+      // Routes it originated (its router id as ORIGINATOR_ID) go back to it as withdrawals.
+      const own = (): NlriPrefix[] => b.outs.flatMap((o, i) => (o.attrs.originatorId === r.routerId ? [prefixOf(b.keys[i], b.ids[i])] : []));
+      const frames = framesFor(packed, r.routerId, ctx, undefined, own);
+      if (frames.length) this.write(p, frames);
+    } else this.sendOwn(p, b, ctx, ctxKey);
+    if (!b.done) return this.schedulePeer(r, true);
+    if (out.join(r)) for (const f of p.session.negotiated?.families ?? []) p.session.send(endOfRib(f.afi, f.safi));
+  }
+
+  /** A sync batch of this member's own: single-route UPDATEs already encoded are reused, the rest packed. */
+  private sendOwn(p: Peer, b: SyncBatch, ctx: CodecContext, ctxKey: string): void {
+    const r = p.rib;
     const routes = new Announcements();
     /** UPDATEs already encoded (the encoder's cache): a peer joining a reflector of single-route nodes gets mostly these. */
     const encoded: Buffer[] = [];
@@ -155,8 +179,6 @@ export class Output {
     }
     if (routes.size || b.withdrawals.length) encoded.push(...framesFor(this.encoder.pack(routes, b.withdrawals, ctx, ctxKey, p.config.address), r.routerId, ctx));
     if (encoded.length) this.write(p, encoded);
-    if (!b.done) return this.schedulePeer(r, true);
-    if (out.join(r)) for (const f of p.session.negotiated?.families ?? []) p.session.send(endOfRib(f.afi, f.safi));
   }
 
   /** One write for a peer's frames (the session writes each Buffer on its own). */
