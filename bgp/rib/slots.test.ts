@@ -10,9 +10,9 @@ describe('prefix slots', () => {
     const s = t.for('10.0.0.0/24');
     expect(t.put(s, path('10.0.0.1'))).toBe(true);
     expect(t.put(s, path('10.0.0.1', '10.0.0.9'))).toBe(false);
-    expect(t.holdersAt(s)).toBe(1);
+    expect(t.heldAt(s)).toEqual(path('10.0.0.1', '10.0.0.9'));
     expect(t.put(s, path('10.0.0.2'))).toBe(true);
-    expect(t.holdersAt(s)).toBe(2);
+    expect(t.heldAt(s)).toEqual([path('10.0.0.1', '10.0.0.9'), path('10.0.0.2')]);
     expect(t.pathFrom(s, '10.0.0.1')?.nextHop).toBe('10.0.0.9');
     expect(t.drop(s, '10.0.0.3')).toBe(false);
     expect(t.drop(s, '10.0.0.1')).toBe(true);

@@ -125,12 +125,6 @@ export class PrefixSlots {
 
   // ---- the Adj-RIB-In: each peer's path for the prefix
 
-  /** Peers with a path for the prefix at this slot. */
-  holdersAt(slot: number | undefined): number {
-    const h = slot === undefined ? undefined : this.held[slot];
-    return !h ? 0 : Array.isArray(h) ? h.length : 1;
-  }
-
   /** The paths peers sent for the prefix at this slot: one, several, or none. */
   heldAt(slot: number | undefined): Path | readonly Path[] | undefined {
     return slot === undefined ? undefined : this.held[slot];
