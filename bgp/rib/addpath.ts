@@ -3,7 +3,8 @@
 // adjIn holds the best of them, so views that show one path per peer and prefix stay as they are,
 // while selection sees every path (and multipath can merge them: paths reflected from two ToRs).
 import { rankPaths } from './bestpath.js';
-import type { Path, PeerRib } from './peer.js';
+import type { Path } from './path.js';
+import type { PeerRib } from './peer.js';
 
 /** Adds or replaces path `id`; returns the peer's best path for k. */
 export function putPath(p: PeerRib, k: string, id: number, path: Path): Path {

@@ -1,7 +1,7 @@
 // One peer's Adj-RIB-In, as a read-only map from prefix key to path. The paths themselves live in
 // the prefix table by slot (PrefixSlots.put), one per peer and prefix: a lookup is one slot lookup,
 // and a walk goes over every slot. Writes are the Rib's, which keeps `size`.
-import type { Path } from './peer.js';
+import type { Path } from './path.js';
 import type { PrefixSlots } from './slots.js';
 
 export class AdjRibIn implements ReadonlyMap<string, Path> {

@@ -7,7 +7,8 @@ import type { PathAttributes } from '../types.js';
 import { WeakTable, attrKey } from './attrs.js';
 import { LOCAL_SOURCE } from './bestpath.js';
 import { exportRoute } from './export.js';
-import type { ExportFilter, Path, PeerRib } from './peer.js';
+import type { Path } from './path.js';
+import type { ExportFilter, PeerRib } from './peer.js';
 
 /** One exported attribute set (attrs + IPv6 next hop): a group's Adj-RIB-Out holds its id. */
 export interface OutAttr {

@@ -4,7 +4,8 @@
 import type { CodecContext, NlriPrefix } from '../codec/types.js';
 import type { Prefix } from '../types.js';
 import { Announcements, type Exporter, type Exports, type OutAttr, type OutGroup, type OutPolicy } from './adj-out.js';
-import type { Path, PeerRib } from './peer.js';
+import type { Path } from './path.js';
+import type { PeerRib } from './peer.js';
 import { addPathFamilies, pathKey, pathsOut, snapshotHeld } from './addpath-out.js';
 import { keyToPrefix } from './prefix-key.js';
 import type { PrefixSlots } from './slots.js';

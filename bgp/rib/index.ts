@@ -1,6 +1,7 @@
 // The one BGP table (pure: no sockets, timers or logs; see rib.ts). The speaker is its shell.
 export { Rib, type RibConfig, type RibEvents, type LocalRoute, type Candidate, type Purge } from './rib.js';
-export { PeerRib, type Path, type PeerOptions, type ExportFilter, type SessionFacts, type OutMode } from './peer.js';
+export type { Path } from './path.js';
+export { PeerRib, type PeerOptions, type ExportFilter, type SessionFacts, type OutMode } from './peer.js';
 export { Announcements, type OutAttr, type OutGroup } from './adj-out.js';
 export { FLUSH_CHUNK, type GroupBatch, type SyncBatch, type OutEvents } from './groups.js';
 export { AttrInterner, WeakTable, attrKey } from './attrs.js';

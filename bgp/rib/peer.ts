@@ -1,18 +1,10 @@
 // A peer as the RIB sees it: its Adj-RIB-In, its output state against the update groups, and its
 // graceful-restart state. The session itself (socket, timers) belongs to the speaker.
-import type { PathInfo } from './bestpath.js';
+import type { Path } from './path.js';
 import type { OutGroup } from './adj-out.js';
 import type { HeldPaths } from './addpath-out.js';
 import { AdjRibIn } from './adj-in.js';
 import type { PrefixSlots } from './slots.js';
-
-/**
- * A path as the Adj-RIB-In and the Loc-RIB hold it: one shared, immutable object for every prefix
- * with the same source, attributes, next hop and family (memory per route is then one map entry).
- */
-export interface Path extends PathInfo {
-  readonly family: 4 | 6;
-}
 
 /**
  * Output mode: idle (no session), sync (sending its own queue: the initial table, a route

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Path } from './peer.js';
+import type { Path } from './path.js';
 import { PrefixSlots } from './slots.js';
 
 const path = (source: string, nextHop = source): Path => ({ attrs: { origin: 0, asPath: [] }, nextHop, family: 4, source, ebgp: false, peerRouterId: source });

@@ -4,7 +4,7 @@
 // instead of a map entry). A slot is held while the prefix has a best path, a path from some peer
 // or is advertised by some group (refs), then reused. One string-keyed lookup finds the slot;
 // everything after it is an array access.
-import type { Path } from './peer.js';
+import type { Path } from './path.js';
 
 const grow = <A extends Int32Array | Uint8Array>(a: A): A => {
   const b = new (a.constructor as new (n: number) => A)(a.length * 2);
