@@ -220,17 +220,17 @@ export class Rib {
 
   /** ADD-PATH send: every path of prefix key k with the identifier we advertise it under; none while k has no best path (e.g. selection deferred). */
   allPaths(k: string): Array<readonly [number, Path]> {
-    if (!this.slots.bestOf(k)) return [];
+    const slot = this.slots.get(k);
+    if (!this.slots.bestAt(slot)) return [];
     const out: Array<readonly [number, Path]> = [];
     const l = this.local.get(k);
     if (l) out.push([this.pathIds.of(LOCAL_SOURCE, undefined), this.localPath(l)]);
-    const current = (p: PeerRib, x: Path): Path => (x.peerRouterId === p.routerId ? x : this.pathOf({ ...x, peerRouterId: p.routerId }));
-    for (const p of this.peerList) {
-      const r = p.adjIn.get(k);
-      if (!r) continue;
+    for (const r of this.holders(slot)) {
+      const p = this.peers.get(r.source);
+      if (!p) continue;
       const set = p.paths.size ? p.paths.get(k) : undefined;
-      if (!set) out.push([this.pathIds.of(p.address, undefined), current(p, r)]);
-      else for (const [rx, x] of set) out.push([this.pathIds.of(p.address, rx), current(p, x)]);
+      if (!set) out.push([this.pathIds.of(p.address, undefined), this.current(p, r)]);
+      else for (const [rx, x] of set) out.push([this.pathIds.of(p.address, rx), this.current(p, x)]);
     }
     return out;
   }
@@ -244,8 +244,7 @@ export class Rib {
     const held = this.slots.heldAt(slot);
     if (!held) return NONE;
     if (!from || Array.isArray(held) || (held as Path).source !== from.address || (from.paths.size && from.paths.has(k))) return undefined;
-    const r = held as Path;
-    return r.peerRouterId === from.routerId ? r : this.pathOf({ ...r, peerRouterId: from.routerId });
+    return this.current(from, held as Path);
   }
 
   /** k's paths: our own, and each peer's (`from`: the peer whose change this is, known without a lookup). */
@@ -253,22 +252,26 @@ export class Rib {
     const out: Path[] = [];
     const l = this.local.size ? this.local.get(k) : undefined;
     if (l) out.push(this.localPath(l));
-    const held = this.slots.heldAt(slot);
-    if (!held) return out;
-    const push = (r: Path): void => {
+    for (const r of this.holders(slot)) {
       const p = r.source === from?.address ? from : this.peers.get(r.source);
-      if (p) this.pushPaths(out, p, k, r);
-    };
-    if (Array.isArray(held)) for (const r of held as readonly Path[]) push(r);
-    else push(held as Path);
+      if (!p) continue;
+      // Its ADD-PATH set, or r.
+      const set = p.paths.size ? p.paths.get(k) : undefined;
+      if (!set) out.push(this.current(p, r));
+      else for (const x of set.values()) out.push(this.current(p, x));
+    }
     return out;
   }
 
-  /** Adds peer p's paths for k (its ADD-PATH set, or r), with the peer's current router id (it may have changed since the route came). */
-  private pushPaths(out: Path[], p: PeerRib, k: string, r: Path): void {
-    const set = p.paths.size ? p.paths.get(k) : undefined;
-    if (!set) out.push(r.peerRouterId === p.routerId ? r : this.pathOf({ ...r, peerRouterId: p.routerId }));
-    else for (const x of set.values()) out.push(x.peerRouterId === p.routerId ? x : this.pathOf({ ...x, peerRouterId: p.routerId }));
+  /** The paths peers sent for the prefix at this slot, as a list. */
+  private holders(slot: number | undefined): readonly Path[] {
+    const held = this.slots.heldAt(slot);
+    return !held ? [] : Array.isArray(held) ? (held as readonly Path[]) : [held as Path];
+  }
+
+  /** Path x of peer p with the peer's current router id (it may have changed since the route came). */
+  private current(p: PeerRib, x: Path): Path {
+    return x.peerRouterId === p.routerId ? x : this.pathOf({ ...x, peerRouterId: p.routerId });
   }
 
   /**

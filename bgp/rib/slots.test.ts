@@ -43,7 +43,7 @@ describe('prefix slots', () => {
       t.put(s, path('10.0.0.1'));
       t.drop(s, '10.0.0.1');
     }
-    // a flaps many times: it is listed once, and taken back each time.
+    // a flaps many times and takes its own slot back each time.
     for (let i = 0; i < 100; i++) {
       expect(t.for('10.0.0.0/24')).toBe(a);
       t.put(a, path('10.0.0.1'));
